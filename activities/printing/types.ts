@@ -1,0 +1,79 @@
+/**
+ * Data printed on ESC/POS tickets. Plain serialisable objects: they travel as
+ * Temporal activity arguments. Money is integer minor units of `currency`;
+ * discount amounts are positive numbers that reduce the total.
+ */
+
+export interface KitchenTicketLine {
+  name: string;
+  quantity: number;
+  modifiers: string[];
+  note?: string | null;
+}
+
+export interface KitchenTicket {
+  orderId: string;
+  orderNumber: number;
+  type: 'dine_in' | 'takeaway';
+  table?: string | null;
+  customerName?: string | null;
+  staffName?: string | null;
+  /** Printed as given: pass it already formatted in the location's time zone if you can. */
+  createdAt: string;
+  lines: KitchenTicketLine[];
+}
+
+export interface ReceiptLine {
+  name: string;
+  quantity: number;
+  unitPrice: number;
+  modifiers: { name: string; price: number }[];
+  total: number;
+}
+
+export interface ReceiptTotals {
+  subtotal: number;
+  discount: number;
+  serviceCharge: number;
+  tax: number;
+  cardFee: number;
+  tip: number;
+  total: number;
+  paid: number;
+  refunded: number;
+  balance: number;
+}
+
+export interface ReceiptPayment {
+  method: string;
+  amount: number;
+  tip: number;
+  fee: number;
+  change?: number;
+}
+
+export interface Receipt {
+  orderId: string;
+  orderNumber: number;
+  locationName: string;
+  currency: string;
+  createdAt: string;
+  closedAt?: string | null;
+  staffName?: string | null;
+  lines: ReceiptLine[];
+  discounts: { name: string; amount: number }[];
+  totals: ReceiptTotals;
+  taxInclusive: boolean;
+  payments: ReceiptPayment[];
+}
+
+export interface OrderNumberTicket {
+  orderId: string;
+  orderNumber: number;
+  locationName: string;
+}
+
+export type PrintJob =
+  | { kind: 'kitchen'; ticket: KitchenTicket }
+  | { kind: 'receipt'; receipt: Receipt }
+  | { kind: 'orderNumber'; ticket: OrderNumberTicket };

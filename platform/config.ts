@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as yup from 'yup';
+
+/** Thrown for configuration a person must fix; the launcher prints its message, not a stack trace. */
+export class ConfigError extends Error {}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  temporalAddress?: string;
+  temporalNamespace: string;
+  dataDir: string;
+  tokenSecret: string;
+  tokenTtlSeconds: number;
+  taskQueue: string;
+  publicBaseUrl?: string;
+  temporalUiUrl?: string;
+}
+
+const envSchema = yup.object({
+  PORT: yup.number().integer().min(0).max(65535).default(8000),
+  HOST: yup.string().default('0.0.0.0'),
+  DATABASE_URL: yup
+    .string()
+    .optional()
+    .test('pg-url', 'DATABASE_URL must be a postgres:// or postgresql:// URL', (v) => !v || /^postgres(ql)?:\/\/.+/.test(v)),
+  TEMPORAL_ADDRESS: yup
+    .string()
+    .optional()
+    .matches(/^[^\s:]+:\d{1,5}$/, 'TEMPORAL_ADDRESS must look like host:port, e.g. localhost:7233'),
+  TEMPORAL_NAMESPACE: yup.string().matches(/^[A-Za-z0-9._-]+$/, 'TEMPORAL_NAMESPACE may use letters, digits, . _ -').optional(),
+  TILLFLOW_DATA_DIR: yup.string().default('.data'),
+  TILLFLOW_TOKEN_SECRET: yup.string().min(32, 'TILLFLOW_TOKEN_SECRET must be at least 32 characters').optional(),
+  TILLFLOW_TOKEN_TTL_SECONDS: yup.number().integer().min(60).default(12 * 3600),
+  TILLFLOW_TASK_QUEUE: yup.string().default('tillflow'),
+  PUBLIC_BASE_URL: yup.string().url('PUBLIC_BASE_URL must be a URL').optional(),
+  TEMPORAL_UI_URL: yup.string().url('TEMPORAL_UI_URL must be a URL').optional(),
+});
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespace = 'tillflow'): Config {
+  let e: yup.InferType<typeof envSchema>;
+  try {
+    e = envSchema.validateSync(emptyToUndefined(env), { abortEarly: false, stripUnknown: true });
+  } catch (err) {
+    if (err instanceof yup.ValidationError) {
+      throw new ConfigError(`Invalid configuration:\n  - ${err.errors.join('\n  - ')}`);
+    }
+    throw err;
+  }
+  const dataDir = path.resolve(e.TILLFLOW_DATA_DIR);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE ?? defaultNamespace,
+    dataDir,
+    tokenSecret: e.TILLFLOW_TOKEN_SECRET ?? persistedSecret(dataDir),
+    tokenTtlSeconds: e.TILLFLOW_TOKEN_TTL_SECONDS,
+    taskQueue: e.TILLFLOW_TASK_QUEUE,
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    temporalUiUrl: e.TEMPORAL_UI_URL,
+  };
+}
+
+function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
+}
+
+/** A secret generated once and kept under the data dir, so tokens and PIN lookups survive restarts. */
+function persistedSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'token-secret');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    try {
+      fs.mkdirSync(dataDir, { recursive: true });
+    } catch (err) {
+      throw new ConfigError(`TILLFLOW_DATA_DIR ${dataDir} cannot be created: ${(err as Error).message}`);
+    }
+    const secret = randomBytes(32).toString('hex');
+    fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
+    return secret;
+  }
+}

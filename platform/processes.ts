@@ -1,0 +1,90 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for a process to exit, escalating to SIGKILL after `graceMs`. */
+export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    while (isAlive(pid)) await sleep(50);
+  }
+}
+
+/**
+ * Stops a process left behind by a launcher that was killed with SIGKILL (its pid file survived),
+ * so a second start after `kill -9` comes up cleanly.
+ */
+export async function stopStaleFromPidFile(pidFile: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+  } catch {
+    return false;
+  }
+  if (!Number.isFinite(pid) || pid <= 0 || pid === process.pid || !isAlive(pid)) {
+    fs.rmSync(pidFile, { force: true });
+    return false;
+  }
+  await stopPid(pid, signal);
+  fs.rmSync(pidFile, { force: true });
+  return true;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(host: string, port: number, timeoutMs: number, isDead?: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (isDead?.()) throw new Error(`process exited before ${host}:${port} accepted connections`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${host}:${port}`);
+    await sleep(150);
+  }
+}
+
+export async function isPortInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(true));
+    srv.listen(port, host, () => srv.close(() => resolve(false)));
+  });
+}

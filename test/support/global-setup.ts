@@ -1,0 +1,63 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startEmbeddedPostgres } from '../../platform/postgres';
+import { loadDevServerConfig } from '../../platform/temporal-dev-config';
+import { ensureTemporalCli } from '../../platform/temporal-cli';
+import { startTemporalDevServer } from '../../platform/temporal-server';
+import { createKnex, migrateLatest } from '../../db/knex';
+
+/**
+ * Starts the real components once for the whole suite: an embedded PostgreSQL with a migrated
+ * template database (each test file clones it), and a Temporal dev server. DATABASE_URL /
+ * TEMPORAL_ADDRESS, when set, are used instead.
+ */
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-test-'));
+  fs.chmodSync(tmp, 0o755); // embedded postgres runs as the postgres user when we are root
+  const handles: Array<() => Promise<void>> = [];
+  process.env.NODE_ENV = 'test';
+  process.env.TILLFLOW_TEST_TMP = tmp;
+
+  const [pgUrl, temporal] = await Promise.all([
+    process.env.DATABASE_URL
+      ? Promise.resolve(process.env.DATABASE_URL)
+      : startEmbeddedPostgres({ dir: path.join(tmp, 'pg'), database: 'postgres', persistent: false }).then((pg) => {
+          handles.push(pg.stop);
+          return pg.url;
+        }),
+    process.env.TEMPORAL_ADDRESS
+      ? Promise.resolve({ address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE ?? 'tillflow' })
+      : (async () => {
+          const cfg = loadDevServerConfig();
+          const cli = await ensureTemporalCli(cfg);
+          const server = await startTemporalDevServer({ cliPath: cli.path, cfg, randomPorts: true, headless: true });
+          handles.push(server.stop);
+          process.env.TILLFLOW_TEST_TEMPORAL_CLI = cli.path;
+          return server;
+        })(),
+  ]);
+
+  const admin = createKnex(pgUrl, { min: 0, max: 1 });
+  await admin.raw('DROP DATABASE IF EXISTS tillflow_template');
+  await admin.raw('CREATE DATABASE tillflow_template');
+  await admin.destroy();
+  const templateUrl = withDatabase(pgUrl, 'tillflow_template');
+  const template = createKnex(templateUrl, { min: 0, max: 1 });
+  await migrateLatest(template);
+  await template.destroy();
+
+  process.env.TILLFLOW_TEST_PG_URL = pgUrl;
+  process.env.TEMPORAL_ADDRESS = temporal.address;
+  process.env.TEMPORAL_NAMESPACE = temporal.namespace;
+  (globalThis as any).__tillflowTeardown = handles;
+  (globalThis as any).__tillflowTmp = tmp;
+  if (process.env.CI) console.log(`\n[test setup] postgres + temporal ready in ${Date.now() - started} ms`);
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = '/' + database;
+  return u.toString();
+}
