@@ -6,6 +6,8 @@ import { loadDevServerConfig } from '../../platform/temporal-dev-config';
 import { ensureTemporalCli } from '../../platform/temporal-cli';
 import { startTemporalDevServer } from '../../platform/temporal-server';
 import { createKnex, migrateLatest } from '../../db/knex';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../workers/worker';
 
 /**
  * Starts the real components once for the whole suite: an embedded PostgreSQL with a migrated
@@ -39,6 +41,12 @@ export default async function globalSetup(): Promise<void> {
         })(),
   ]);
 
+  // One workflow bundle for every test file's workers (bundling takes seconds).
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundlerLogger });
+  const bundlePath = path.join(tmp, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, code);
+  process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE = bundlePath;
+
   const admin = createKnex(pgUrl, { min: 0, max: 1 });
   await admin.raw('DROP DATABASE IF EXISTS tillflow_template');
   await admin.raw('CREATE DATABASE tillflow_template');
@@ -61,3 +69,6 @@ function withDatabase(url: string, database: string): string {
   u.pathname = '/' + database;
   return u.toString();
 }
+
+const noop = () => undefined;
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string, meta?: unknown) => console.error(m, meta) };

@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as yup from 'yup';
+import { route } from '../route';
+import { registry } from '../metrics';
+import type { AppDeps } from '../types';
+import { openApiDocument } from '../route';
+import type { AnyRoute } from '../route';
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function healthChecks(deps: AppDeps): Promise<{ database: string; temporal: string }> {
+  const [database, temporal] = await Promise.all([
+    withTimeout(deps.knex.raw('select 1'), 2000).then(() => 'ok', (e: Error) => `error: ${e.message}`),
+    withTimeout(deps.temporal.workflowService.describeNamespace({ namespace: deps.config.temporalNamespace }), 2000).then(
+      () => 'ok',
+      (e: Error) => `error: ${e.message}`,
+    ),
+  ]);
+  return { database, temporal };
+}
+
+const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+const DOCS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>Tillflow API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: '/openapi.json', dom_id: '#ui'});</script></body></html>`;
+
+export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
+  return [
+    route({
+      method: 'get',
+      path: '/health',
+      summary: 'Liveness and dependency checks (503 when the database or Temporal is down)',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'healthy', 503: 'unhealthy' },
+      handler: async ({ deps, ctx }) => {
+        const checks = await healthChecks(deps);
+        const healthy = checks.database === 'ok' && checks.temporal === 'ok';
+        ctx.status = healthy ? 200 : 503;
+        return {
+          status: healthy ? 'healthy' : 'unhealthy',
+          timestamp: new Date().toISOString(),
+          version: deps.version,
+          uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+          checks,
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'OpenAPI 3.1 specification, generated from the routes themselves',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'the spec' },
+      handler: async ({ deps }) => openApiDocument(all(), deps.version),
+    }),
+    route({
+      method: 'get',
+      path: '/docs',
+      summary: 'Interactive API docs',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'HTML page' },
+      handler: async ({ ctx }) => {
+        ctx.type = 'html';
+        return DOCS_HTML;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/docs/:file',
+      summary: 'Static assets of the docs page',
+      tag: 'System',
+      roles: 'public',
+      params: yup.object({ file: yup.string().oneOf(['swagger-ui.css', 'swagger-ui-bundle.js']).required() }),
+      responses: { 200: 'asset' },
+      handler: async ({ params, ctx }) => {
+        ctx.type = path.extname(params.file);
+        return fs.createReadStream(path.join(swaggerDir, params.file));
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'Prometheus text format' },
+      handler: async ({ ctx }) => {
+        ctx.type = registry.contentType;
+        return registry.metrics();
+      },
+    }),
+  ];
+}

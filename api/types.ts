@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../platform/config';
+import type { Logger } from '../platform/logger';
+
+export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen';
+
+export interface AuthContext {
+  sessionId: string;
+  staffId: string;
+  locationId: string;
+  role: Role;
+  name: string;
+}
+
+export interface AppDeps {
+  knex: Knex;
+  temporal: Client;
+  config: Config;
+  logger: Logger;
+  version: string;
+  startedAt: Date;
+  /** URL of the Temporal Web UI, for links support staff can follow. */
+  temporalUiUrl?: string;
+}

@@ -1,0 +1,92 @@
+import * as http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createTestDatabase } from './database';
+import { createApp } from '../../api/app';
+import type { AppDeps } from '../../api/types';
+import { seedDemoShop, SeededShop } from '../../db/seed';
+import { logger } from '../../platform/logger';
+import { loadConfig } from '../../platform/config';
+import { createCentralWorker, installRuntime } from '../../workers/worker';
+
+export interface Harness {
+  baseUrl: string;
+  deps: AppDeps;
+  shop: SeededShop;
+  worker: Worker;
+  taskQueue: string;
+  login(pin: string): Promise<string>;
+  api(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A whole Tillflow for one test file: its own database (seeded demo shop), a worker on its own
+ * task queue against the suite's Temporal dev server, and the API on a free port.
+ */
+export async function startHarness(): Promise<Harness> {
+  installRuntime();
+  const db = await createTestDatabase();
+  const taskQueue = 'test-' + randomUUID();
+  const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue }) };
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const deps: AppDeps = { knex: db.knex, temporal, config, logger, version: 'test', startedAt: new Date() };
+  const worker = await createCentralWorker({
+    connection: nativeConnection,
+    namespace: config.temporalNamespace,
+    taskQueue,
+    deps: { knex: db.knex, logger },
+    workflowBundlePath: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE,
+  });
+  const running = worker.run();
+  const shop = (await seedDemoShop(db.knex, config.tokenSecret))!;
+  const server = http.createServer(createApp(deps).callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const api: Harness['api'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    } else if (opts.raw !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(baseUrl + path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed as any, headers: res.headers };
+  };
+
+  return {
+    baseUrl,
+    deps,
+    shop,
+    worker,
+    taskQueue,
+    api,
+    async login(pin) {
+      const res = await api('POST', '/api/v1/auth/login', { body: { pin } });
+      if (res.status !== 200) throw new Error(`login ${pin} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.token as string;
+    },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+      await db.drop();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import * as path from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, makeTelemetryFilterString } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { ActivityDeps } from '../activities/deps';
+
+let runtimeInstalled = false;
+/** Keeps the Temporal core SDK's own logs at warn level so they do not drown ours. */
+export function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'WARN' : 'INFO'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+}
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt workflow bundle (tests build it once); otherwise the worker bundles workflows/ itself. */
+  workflowBundlePath?: string;
+  tuning?: Partial<WorkerOptions>;
+}
+
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index');
+
+/** The central worker: every workflow, and every activity except printing (see printing worker). */
+export async function createCentralWorker(setup: WorkerSetup): Promise<Worker> {
+  return Worker.create({
+    connection: setup.connection,
+    namespace: setup.namespace,
+    taskQueue: setup.taskQueue,
+    activities: createActivities(setup.deps),
+    ...(setup.workflowBundlePath
+      ? { workflowBundle: { codePath: setup.workflowBundlePath } }
+      : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+    ...setup.tuning,
+  });
+}

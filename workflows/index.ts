@@ -1,0 +1,3 @@
+// Every workflow the worker registers. Workflow code is bundled and sandboxed: import only
+// @temporalio/workflow, core/ and types from activities/.
+export { systemCheck } from './system-check';
