@@ -168,6 +168,17 @@ describe('printJob over TCP', () => {
     expect(printer.text(0)).toMatch(/NOTE: a b$/m);
   });
 
+  it('prints Latin accents in code page 437', async () => {
+    const ticket = kitchen({ customerName: 'José', lines: [{ name: 'Crème brûlée', quantity: 1, modifiers: ['Früchte'] }] });
+    await printJob(printer.address, { kind: 'kitchen', ticket });
+    await printer.waitForJobs(1);
+    expect(printer.jobs[0].subarray(2, 5)).toEqual(Buffer.from([0x1b, 0x74, 0x00])); // ESC t 0 right after ESC @
+    expect(printer.jobs[0].includes(Buffer.from([0x43, 0x72, 0x8a, 0x6d, 0x65]))).toBe(true); // "Crème" in CP437
+    expect(printer.text(0)).toMatch(/^1 x Crème brûlée$/m);
+    expect(printer.text(0)).toContain('+ Früchte');
+    expect(printer.text(0)).toContain('José');
+  });
+
   // Documents the library behaviour printJob works around by building a fresh instance per job.
   it('node-thermal-printer keeps its buffer after execute(): a reused instance reprints', async () => {
     const reused = new ThermalPrinter({ type: PrinterTypes.EPSON, interface: printer.address, characterSet: CharacterSet.PC437_USA });

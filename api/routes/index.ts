@@ -1,10 +1,25 @@
 import type { AnyRoute } from '../route';
 import { systemRoutes } from './system';
 import { authRoutes } from './auth';
+import { staffRoutes } from './staff';
+import { timeclockRoutes } from './timeclock';
+import { catalogRoutes } from './catalog';
+import { settingsRoutes } from './settings';
+import { discountsRoutes } from './discounts';
+import { printersRoutes } from './printers';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
   const routes: AnyRoute[] = [];
-  routes.push(...systemRoutes(() => routes), ...authRoutes());
+  routes.push(
+    ...systemRoutes(() => routes),
+    ...authRoutes(),
+    ...staffRoutes(),
+    ...timeclockRoutes(),
+    ...catalogRoutes(),
+    ...settingsRoutes(),
+    ...discountsRoutes(),
+    ...printersRoutes(),
+  );
   return routes;
 }

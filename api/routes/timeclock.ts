@@ -1,0 +1,5 @@
+import type { AnyRoute } from '../route';
+
+export function timeclockRoutes(): AnyRoute[] {
+  return [];
+}
