@@ -17,6 +17,8 @@ export interface Config {
   tokenTtlSeconds: number;
   taskQueue: string;
   publicBaseUrl?: string;
+  /** Cancel an untouched open order (no payment taken) after this long. */
+  orderAbandonAfterMs?: number;
   temporalUiUrl?: string;
 }
 
@@ -38,6 +40,7 @@ const envSchema = yup.object({
   TILLFLOW_TASK_QUEUE: yup.string().default('tillflow'),
   PUBLIC_BASE_URL: yup.string().url('PUBLIC_BASE_URL must be a URL').optional(),
   TEMPORAL_UI_URL: yup.string().url('TEMPORAL_UI_URL must be a URL').optional(),
+  TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespace = 'tillflow'): Config {
@@ -63,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     taskQueue: e.TILLFLOW_TASK_QUEUE,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,
+    orderAbandonAfterMs: e.TILLFLOW_ORDER_ABANDON_MINUTES * 60_000,
   };
 }
 

@@ -3,7 +3,7 @@ import { formatMoney } from '../core/format';
 import { InvalidPrinterAddressError, printJob, PrinterUnavailableError } from '../activities/printing/printer';
 import { wrap } from '../activities/printing/tickets';
 import type { KitchenTicket, OrderNumberTicket, Receipt } from '../activities/printing/types';
-import { closedAddress, escposToText, startFakePrinter, type FakePrinter } from './support/fake-printer';
+import { closedAddress, escposToText, startFakePrinter, startUnresponsivePrinter, type FakePrinter } from './support/fake-printer';
 
 const ESC_INIT = Buffer.from([0x1b, 0x40]);
 const FULL_CUT = Buffer.from([0x1d, 0x56, 0x00]);
@@ -200,6 +200,21 @@ describe('printJob failures', () => {
     await expect(result).rejects.toThrow(PrinterUnavailableError);
     await expect(result).rejects.toThrow(`Printer ${address} is unreachable: connect ECONNREFUSED`);
     expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('rejects after timeoutMs when the printer never answers', async () => {
+    const silent = await startUnresponsivePrinter();
+    try {
+      const started = Date.now();
+      const result = printJob(silent.address, { kind: 'orderNumber', ticket: orderNumber }, { timeoutMs: 500 });
+      await expect(result).rejects.toThrow(PrinterUnavailableError);
+      await expect(result).rejects.toThrow(`Printer ${silent.address} is unreachable: no answer within 500 ms`);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(450);
+      expect(elapsed).toBeLessThan(1500);
+    } finally {
+      await silent.close();
+    }
   });
 
   it.each([

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { printingActivities } from '../activities/printing/activities';
+import { printingTaskQueue } from '../core/events';
 import type { ActivityDeps } from '../activities/deps';
 
 let runtimeInstalled = false;
@@ -33,6 +35,20 @@ export async function createCentralWorker(setup: WorkerSetup): Promise<Worker> {
     ...(setup.workflowBundlePath
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+    ...setup.tuning,
+  });
+}
+
+/**
+ * The printing worker of one location: it only talks to printers on the shop's LAN, so it can
+ * run on a small box in the shop (no database access needed).
+ */
+export async function createPrintingWorker(setup: Omit<WorkerSetup, 'deps' | 'taskQueue' | 'workflowBundlePath'> & { locationId: string }): Promise<Worker> {
+  return Worker.create({
+    connection: setup.connection,
+    namespace: setup.namespace,
+    taskQueue: printingTaskQueue(setup.locationId),
+    activities: printingActivities(),
     ...setup.tuning,
   });
 }

@@ -1,3 +1,5 @@
 // Every workflow the worker registers. Workflow code is bundled and sandboxed: import only
 // @temporalio/workflow, core/ and types from activities/.
 export { systemCheck } from './system-check';
+export { checkout } from './checkout';
+export { printTicket } from './print-ticket';

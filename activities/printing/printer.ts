@@ -54,7 +54,7 @@ function render(printer: ThermalPrinter, job: PrintJob): void {
   }
 }
 
-/** ESC @ + code page, the ticket, paper feed, full cut. Exposed for tests and previews. */
+/** The bytes of one job (ESC @, code page, ticket, feed, full cut) on a fresh instance; getBuffer() previews them. */
 export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRINT_TIMEOUT_MS): ThermalPrinter {
   const { host, port } = parsePrinterAddress(address);
   // No characterSet in the constructor: it would emit ESC t before our ESC @ reset.

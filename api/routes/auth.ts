@@ -12,7 +12,7 @@ export const LOCKOUT = { failures: 5, windowMs: 5 * 60_000, lockMs: 5 * 60_000 }
  * Five wrong PINs within five minutes lock the client out for five minutes after the fifth.
  * Failures live in Postgres so every API replica sees the same count.
  */
-async function lockedUntil(deps: AppDeps, clientKey: string): Promise<Date | undefined> {
+export async function lockedUntil(deps: AppDeps, clientKey: string): Promise<Date | undefined> {
   const since = new Date(Date.now() - LOCKOUT.windowMs - LOCKOUT.lockMs);
   const times: Date[] = (
     await deps.knex('login_failures').where('client_key', clientKey).where('at', '>', since).orderBy('at', 'asc').pluck('at')
@@ -29,9 +29,18 @@ async function lockedUntil(deps: AppDeps, clientKey: string): Promise<Date | und
   return until;
 }
 
-function lockedOut(until: Date): ApiError {
+export function lockedOut(until: Date): ApiError {
   const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
   return new ApiError(429, 'LOCKED_OUT', `Too many wrong PINs; try again in ${seconds} s`, undefined, { 'Retry-After': String(seconds) });
+}
+
+/** Records a wrong PIN from this client; returns the error to throw (429 once that locks it out, else 401). */
+export async function recordFailure(deps: AppDeps, clientKey: string, action = 'login'): Promise<ApiError> {
+  await deps.knex('login_failures').insert({ client_key: clientKey });
+  const nowLocked = await lockedUntil(deps, clientKey);
+  if (nowLocked) return lockedOut(nowLocked);
+  deps.logger.info({ clientKey }, `${action} failed: wrong PIN`);
+  return unauthenticated('Wrong PIN');
 }
 
 /** Finds the active staff member with this PIN (optionally at one location); PIN checked with the slow hash. */
@@ -61,13 +70,7 @@ export function authRoutes() {
         const until = await lockedUntil(deps, clientKey);
         if (until) throw lockedOut(until);
         const staff = await staffByPin(deps, body.pin, body.locationId);
-        if (!staff) {
-          await deps.knex('login_failures').insert({ client_key: clientKey });
-          const nowLocked = await lockedUntil(deps, clientKey);
-          if (nowLocked) throw lockedOut(nowLocked);
-          deps.logger.info({ clientKey }, 'login failed: wrong PIN');
-          throw unauthenticated('Wrong PIN');
-        }
+        if (!staff) throw await recordFailure(deps, clientKey);
         const sessionId = randomUUID();
         const expiresAt = new Date(Date.now() + deps.config.tokenTtlSeconds * 1000);
         await deps.knex.transaction(async (trx) => {

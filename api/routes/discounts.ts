@@ -1,5 +1,128 @@
-import type { AnyRoute } from '../route';
+import * as yup from 'yup';
+import type { Knex } from 'knex';
+import { route, CASHIER, MANAGER, type AnyRoute } from '../route';
+import { fieldError, notFound } from '../errors';
+import { bool, idParams, noUnknown } from '../validation';
+import { Discount, DiscountGroup, type DiscountType } from '../../db/models/discount';
+import { amount, defined, int4, name, nonEmpty, ref } from './catalog';
+
+const TAG = 'Discounts';
+
+const discountFields = {
+  name: name(),
+  type: yup.string<DiscountType>().strict().oneOf(['percent', 'amount'], '${path} must be percent or amount'),
+  value: amount().min(1),
+  groupId: ref().nullable(),
+  available: bool(),
+  sortOrder: int4(),
+};
+const discountCreate = noUnknown(
+  yup.object({ ...discountFields, name: name().required(), type: discountFields.type.required(), value: amount().min(1).required() }),
+);
+const discountPatch = nonEmpty(noUnknown(yup.object(discountFields)));
+const groupCreate = noUnknown(yup.object({ name: name().required(), sortOrder: int4() }));
+
+const discountView = (d: Discount) => ({
+  id: d.id,
+  name: d.name,
+  type: d.type,
+  value: d.value,
+  groupId: d.groupId,
+  available: d.available,
+  sortOrder: d.sortOrder,
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
+const groupView = (g: DiscountGroup) => ({ id: g.id, name: g.name, sortOrder: g.sortOrder });
+
+/** percent values are basis points, so at most 10000 (100%); amounts are minor units. */
+function assertValue(type: DiscountType, value: number) {
+  if (type === 'percent' && value > 10000) throw fieldError('value', 'A percent discount is in basis points: 1..10000 (10000 = 100%)');
+}
+
+async function assertGroup(knex: Knex, locationId: string, groupId: string | null | undefined) {
+  if (groupId && !(await DiscountGroup.query(knex).findOne({ id: groupId, location_id: locationId }))) {
+    throw fieldError('groupId', 'groupId is not a discount group of this location');
+  }
+}
+
+async function findDiscount(knex: Knex, locationId: string, id: string): Promise<Discount> {
+  const d = await Discount.query(knex).findOne({ id, location_id: locationId });
+  if (!d) throw notFound('Discount');
+  return d;
+}
 
 export function discountsRoutes(): AnyRoute[] {
-  return [];
+  return [
+    route({
+      method: 'get', path: '/api/v1/discounts', summary: 'List discounts (sortOrder, then name)', tag: TAG, roles: CASHIER,
+      responses: { 200: 'Discount[]' },
+      handler: async ({ auth, deps }) =>
+        (await Discount.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(discountView),
+    }),
+    route({
+      method: 'post', path: '/api/v1/discounts',
+      summary: 'Create a discount (percent: value in basis points 1..10000; amount: minor units)', tag: TAG, roles: MANAGER,
+      body: discountCreate,
+      responses: { 201: 'Discount' },
+      handler: async ({ body, auth, deps, ctx }) => {
+        assertValue(body.type, body.value);
+        const d = await deps.knex.transaction(async (trx) => {
+          await assertGroup(trx, auth.locationId, body.groupId);
+          return Discount.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+        });
+        ctx.status = 201;
+        return discountView(d);
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/discounts/:id', summary: 'Get a discount', tag: TAG, roles: CASHIER,
+      params: idParams,
+      responses: { 200: 'Discount' },
+      handler: async ({ params, auth, deps }) => discountView(await findDiscount(deps.knex, auth.locationId, params.id)),
+    }),
+    route({
+      method: 'patch', path: '/api/v1/discounts/:id', summary: 'Change a discount', tag: TAG, roles: MANAGER,
+      params: idParams, body: discountPatch,
+      responses: { 200: 'Discount' },
+      handler: async ({ params, body, auth, deps }) => {
+        const d = await deps.knex.transaction(async (trx) => {
+          const existing = await Discount.query(trx).findOne({ id: params.id, location_id: auth.locationId }).forUpdate();
+          if (!existing) throw notFound('Discount');
+          assertValue(body.type ?? existing.type, body.value ?? existing.value);
+          await assertGroup(trx, auth.locationId, body.groupId);
+          const [updated] = await Discount.query(trx).where('id', existing.id).patch(defined(body)).returning('*');
+          return updated!;
+        });
+        return discountView(d);
+      },
+    }),
+    route({
+      method: 'delete', path: '/api/v1/discounts/:id', summary: 'Delete a discount (orders keep their copy)', tag: TAG, roles: MANAGER,
+      params: idParams,
+      responses: { 204: 'deleted' },
+      handler: async ({ params, auth, deps, ctx }) => {
+        const n = await Discount.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).delete();
+        if (!n) throw notFound('Discount');
+        ctx.status = 204;
+        return undefined;
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/discount-groups', summary: 'List discount groups', tag: TAG, roles: CASHIER,
+      responses: { 200: 'DiscountGroup[]' },
+      handler: async ({ auth, deps }) =>
+        (await DiscountGroup.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(groupView),
+    }),
+    route({
+      method: 'post', path: '/api/v1/discount-groups', summary: 'Create a discount group', tag: TAG, roles: MANAGER,
+      body: groupCreate,
+      responses: { 201: 'DiscountGroup' },
+      handler: async ({ body, auth, deps, ctx }) => {
+        const g = await DiscountGroup.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+        ctx.status = 201;
+        return groupView(g);
+      },
+    }),
+  ];
 }

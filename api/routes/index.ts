@@ -7,6 +7,8 @@ import { catalogRoutes } from './catalog';
 import { settingsRoutes } from './settings';
 import { discountsRoutes } from './discounts';
 import { printersRoutes } from './printers';
+import { ordersRoutes } from './orders';
+import { paymentsRoutes } from './payments';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -20,6 +22,8 @@ export function allRoutes(): AnyRoute[] {
     ...settingsRoutes(),
     ...discountsRoutes(),
     ...printersRoutes(),
+    ...ordersRoutes(),
+    ...paymentsRoutes(),
   );
   return routes;
 }

@@ -1,5 +1,76 @@
-import type { AnyRoute } from '../route';
+import * as yup from 'yup';
+import { route, CASHIER, MANAGER, type AnyRoute } from '../route';
+import { notFound, validationError } from '../errors';
+import { basisPoints, bool, noUnknown } from '../validation';
+import { Location } from '../../db/models/location';
+import { loadSettings, settingsOf } from '../settings-read';
+import { amount, defined, name } from './catalog';
+
+/** The canonical name of an IANA time zone, or undefined when Intl does not know it. */
+export function canonicalTimeZone(zone: string): string | undefined {
+  if (!/^[A-Za-z]/.test(zone)) return undefined; // Intl also accepts offsets like +05:00, which are not zones
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+const settingsBody = noUnknown(
+  yup.object({
+    name: name(),
+    currency: yup.string().strict().matches(/^[A-Z]{3}$/, '${path} must be 3 upper-case letters (ISO 4217), e.g. USD'),
+    timezone: yup
+      .string()
+      .strict()
+      .test('iana', '${path} must be an IANA time zone, e.g. Africa/Nairobi', (v) => v === undefined || canonicalTimeZone(v) !== undefined),
+    taxRate: basisPoints(),
+    taxInclusive: bool(),
+    serviceChargeRate: basisPoints(),
+    cardFee: noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() })).default(undefined),
+    discountsEnabled: bool(),
+    autoPrint: noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() })).default(undefined),
+  }),
+);
 
 export function settingsRoutes(): AnyRoute[] {
-  return [];
+  return [
+    route({
+      method: 'get', path: '/api/v1/settings', summary: "This location's settings", tag: 'Settings', roles: CASHIER,
+      responses: { 200: 'Settings' },
+      handler: async ({ auth, deps }) => {
+        const settings = await loadSettings(deps.knex, auth.locationId);
+        if (!settings) throw notFound('Location');
+        return settings;
+      },
+    }),
+    route({
+      method: 'put', path: '/api/v1/settings',
+      summary: 'Change settings: send the whole object or only the fields to change (nested objects too)',
+      tag: 'Settings', roles: MANAGER,
+      body: settingsBody,
+      responses: { 200: 'Settings' },
+      handler: async ({ body, auth, deps }) => {
+        const changes = defined({
+          name: body.name,
+          currency: body.currency,
+          timezone: body.timezone === undefined ? undefined : canonicalTimeZone(body.timezone),
+          taxRate: body.taxRate,
+          taxInclusive: body.taxInclusive,
+          serviceChargeRate: body.serviceChargeRate,
+          cardFeeEnabled: body.cardFee?.enabled,
+          cardFeeRate: body.cardFee?.rate,
+          cardFeeMin: body.cardFee?.min,
+          discountsEnabled: body.discountsEnabled,
+          autoPrintReceipt: body.autoPrint?.receipt,
+          autoPrintKitchen: body.autoPrint?.kitchen,
+          autoPrintOrderNumber: body.autoPrint?.orderNumber,
+        });
+        if (!Object.keys(changes).length) throw validationError('Send at least one setting to change', [{ path: '(body)', message: 'No settings sent' }]);
+        const [loc] = await Location.query(deps.knex).where('id', auth.locationId).patch(changes).returning('*');
+        if (!loc) throw notFound('Location');
+        return settingsOf(loc);
+      },
+    }),
+  ];
 }

@@ -210,6 +210,8 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['location_id', 'status']);
   });
 
+  await knex.raw("CREATE INDEX orders_snapshot_payments ON orders USING gin ((snapshot->'payments') jsonb_path_ops)");
+
   await knex.schema.createTable('order_lines', (t) => {
     t.uuid('id').primary();
     location(t);
@@ -321,8 +323,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('event').notNullable();
     t.specificType('topics', 'text[]').notNullable();
     t.jsonb('data').notNullable();
+    t.text('dedupe_key').notNullable().unique().comment('a retried publish inserts nothing twice');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
-    t.unique(['order_id', 'version', 'event']);
+    t.index(['order_id', 'version']);
   });
 
   await knex.schema.createTable('idempotency_keys', (t) => {

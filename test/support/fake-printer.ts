@@ -6,6 +6,7 @@
  * isPrinterConnected() probe) are not jobs.
  */
 import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 
 export interface FakePrinter {
   /** tcp://127.0.0.1:PORT */
@@ -82,6 +83,56 @@ export async function closedAddress(): Promise<string> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `tcp://127.0.0.1:${port}`;
+}
+
+/**
+ * A printer that never answers, like a powered-off one on the LAN: connecting
+ * hangs until the client gives up. A listener runs in a worker thread whose event
+ * loop is blocked, so it never accepts; once its accept queue is full (Linux
+ * queues backlog + 1), the kernel drops further SYNs and connect() just waits.
+ */
+export async function startUnresponsivePrinter(): Promise<{ address: string; close(): Promise<void> }> {
+  const release = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     const server = require('node:net').createServer();
+     server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+       parentPort.postMessage(server.address().port);
+       Atomics.wait(workerData, 0, 0);
+       process.exit(0);
+     });`,
+    { eval: true, workerData: release },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+
+  const fillers: net.Socket[] = [];
+  const close = async () => {
+    for (const socket of fillers) socket.destroy();
+    Atomics.store(release, 0, 1);
+    Atomics.notify(release, 0);
+    await worker.terminate();
+  };
+  // Fill the accept queue: connect until a connection attempt no longer completes.
+  for (let connected = true; connected; ) {
+    if (fillers.length >= 16) {
+      await close();
+      throw new Error('could not fill the accept queue of the unresponsive printer');
+    }
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    fillers.push(socket);
+    connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 250);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+  return { address: `tcp://127.0.0.1:${port}`, close };
 }
 
 // ---------------------------------------------------------------- ESC/POS → text

@@ -9,7 +9,7 @@ import type { AppDeps } from '../../api/types';
 import { seedDemoShop, SeededShop } from '../../db/seed';
 import { logger } from '../../platform/logger';
 import { loadConfig } from '../../platform/config';
-import { createCentralWorker, installRuntime } from '../../workers/worker';
+import { createCentralWorker, createPrintingWorker, installRuntime } from '../../workers/worker';
 
 export interface Harness {
   baseUrl: string;
@@ -44,6 +44,8 @@ export async function startHarness(): Promise<Harness> {
   });
   const running = worker.run();
   const shop = (await seedDemoShop(db.knex, config.tokenSecret))!;
+  const printingWorker = await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId: shop.locationId });
+  const printingRunning = printingWorker.run();
   const server = http.createServer(createApp(deps).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,7 +85,8 @@ export async function startHarness(): Promise<Harness> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       worker.shutdown();
-      await running;
+      printingWorker.shutdown();
+      await Promise.all([running, printingRunning]);
       await nativeConnection.close();
       await connection.close();
       await db.drop();

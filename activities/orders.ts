@@ -1,0 +1,216 @@
+import type { Knex } from 'knex';
+import type { ActivityDeps } from './deps';
+import type { OrderEvent } from '../core/events';
+import type { OrderSnapshot } from '../core/order';
+
+export const EVENTS_CHANNEL = 'tillflow_events';
+
+export interface PublishRequest {
+  orderId: string;
+  locationId: string;
+  events: OrderEvent[];
+  /** The order as of the newest event: kept as the live projection for lists and reconnects. */
+  snapshot?: OrderSnapshot;
+  /** For events without an order version (printer problems): what makes a retry a duplicate. */
+  dedupeKey?: string;
+}
+
+export interface StockLine {
+  lineId: string;
+  itemId: string;
+  quantity: number;
+}
+
+export interface LowStockAlert {
+  itemId: string;
+  name: string;
+  stockQuantity: number;
+  minStock: number;
+}
+
+function projectionRow(s: OrderSnapshot) {
+  return {
+    id: s.id,
+    location_id: s.locationId,
+    order_number: s.orderNumber,
+    status: s.status,
+    kitchen_status: s.kitchenStatus,
+    type: s.type,
+    table_label: s.table,
+    customer_name: s.customerName,
+    staff_id: s.staffId,
+    terminal_id: s.terminalId,
+    currency: s.currency,
+    subtotal: s.totals.subtotal,
+    discount: s.totals.discount,
+    service_charge: s.totals.serviceCharge,
+    tax: s.totals.tax,
+    card_fee: s.totals.cardFee,
+    tip: s.totals.tip,
+    total: s.totals.total,
+    paid: s.totals.paid,
+    refunded: s.totals.refunded,
+    version: s.version,
+    snapshot: JSON.stringify(s),
+    cancel_reason: s.cancelReason,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+    closed_at: s.closedAt,
+  };
+}
+
+/** Upserts the live projection unless a newer version is already there. */
+async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
+  const row = { ...projectionRow(s), ...extra };
+  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<=', s.version);
+}
+
+export function orderActivities({ knex }: ActivityDeps) {
+  return {
+    /**
+     * Order numbers run 1..99 per location and wrap. Idempotent per order: a retried activity
+     * (or a replayed start) gets the number it was given the first time.
+     */
+    async assignOrderNumber(req: { orderId: string; locationId: string }): Promise<number> {
+      return knex.transaction(async (trx) => {
+        const existing = await trx('order_number_assignments').where('order_id', req.orderId).first('number');
+        if (existing) return existing.number as number;
+        const [loc] = await trx('locations')
+          .where('id', req.locationId)
+          .update({ order_number_counter: knex.raw('(order_number_counter % 99) + 1') })
+          .returning('order_number_counter');
+        if (!loc) throw new Error(`location ${req.locationId} not found`);
+        await trx('order_number_assignments').insert({ order_id: req.orderId, location_id: req.locationId, number: loc.order_number_counter });
+        return loc.order_number_counter as number;
+      });
+    },
+
+    /**
+     * Appends events and updates the projection in one transaction, then NOTIFYs every API
+     * instance with the event row ids (payloads stay tiny; listeners read the rows).
+     */
+    async publishOrderEvents(req: PublishRequest): Promise<void> {
+      await knex.transaction(async (trx) => {
+        const rows = req.events.map((e) => ({
+          location_id: req.locationId,
+          order_id: req.orderId,
+          version: e.version,
+          event: e.event,
+          topics: e.topics,
+          data: JSON.stringify(e.data),
+          dedupe_key: req.dedupeKey ? `${req.dedupeKey}:${e.event}` : `${req.orderId}:${e.version}:${e.event}`,
+        }));
+        const inserted = rows.length ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id') : [];
+        if (req.snapshot) await upsertProjection(trx, req.snapshot);
+        if (inserted.length) {
+          const payload = JSON.stringify({ o: req.orderId, ids: inserted.map((r: { id: string | number }) => Number(r.id)) });
+          await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
+        }
+      });
+    },
+
+    /**
+     * Persists a closed or cancelled order in one idempotent transaction: the order, its lines,
+     * modifiers, discounts and payments, and (closed orders) one stock movement per tracked line
+     * keyed so a retry cannot deduct twice. A cancelled order reverses any movements it made.
+     */
+    async persistOrder(req: { snapshot: OrderSnapshot; stockLines: StockLine[] }): Promise<{ lowStock: LowStockAlert[] }> {
+      const s = req.snapshot;
+      return knex.transaction(async (trx) => {
+        const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
+        if (already?.persisted_at) return { lowStock: [] };
+        await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
+        await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
+        for (const [position, line] of s.lines.entries()) {
+          await trx('order_lines').insert({
+            id: line.id,
+            location_id: s.locationId,
+            order_id: s.id,
+            item_id: line.itemId,
+            name: line.name,
+            quantity: line.quantity,
+            unit_price: line.unitPrice,
+            total: line.total,
+            note: line.note,
+            position,
+          });
+          if (line.modifiers.length) {
+            await trx('order_line_modifiers').insert(
+              line.modifiers.map((m) => ({ location_id: s.locationId, order_line_id: line.id, modifier_id: m.id, name: m.name, price: m.price })),
+            );
+          }
+        }
+        if (s.discounts.length) {
+          await trx('order_discounts').insert(
+            s.discounts.map((d) => ({ location_id: s.locationId, order_id: s.id, discount_id: d.id, name: d.name, type: 'applied', value: 0, amount: d.amount })),
+          );
+        }
+        for (const [i, p] of s.payments.entries()) {
+          await trx('payments')
+            .insert({
+              id: p.id,
+              location_id: s.locationId,
+              order_id: s.id,
+              seq: i + 1,
+              method: p.method,
+              provider: p.provider,
+              status: p.status,
+              amount: p.amount,
+              tip: p.tip,
+              fee: p.fee,
+              tendered: p.tendered ?? null,
+              change: p.change ?? null,
+              reference: p.reference ?? null,
+              failure_reason: p.failureReason ?? null,
+              sandbox: p.sandbox ?? false,
+              created_at: p.createdAt,
+              settled_at: p.settledAt,
+            })
+            .onConflict('id')
+            .merge();
+        }
+        if (s.status === 'closed') return { lowStock: await deductStock(trx, s, req.stockLines) };
+        if (s.status === 'cancelled') await reverseStock(trx, s.id);
+        return { lowStock: [] };
+      });
+    },
+
+    async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<{ id: string; name: string; address: string }[]> {
+      return knex('printers').where({ location_id: req.locationId, role: req.role, enabled: true }).orderBy('name').select('id', 'name', 'address');
+    },
+  };
+}
+
+async function deductStock(trx: Knex.Transaction, s: OrderSnapshot, lines: StockLine[]): Promise<LowStockAlert[]> {
+  const alerts: LowStockAlert[] = [];
+  for (const line of lines) {
+    const moved = await trx('inventory_movements')
+      .insert({ location_id: s.locationId, item_id: line.itemId, delta: -line.quantity, reason: 'sale', order_id: s.id, staff_id: s.staffId, idempotency_key: `sale:${s.id}:${line.lineId}` })
+      .onConflict('idempotency_key')
+      .ignore()
+      .returning('id');
+    if (moved.length === 0) continue;
+    const [item] = await trx('items')
+      .where({ id: line.itemId, location_id: s.locationId })
+      .decrement('stock_quantity', line.quantity)
+      .returning(['id', 'name', 'stock_quantity', 'min_stock']);
+    if (item && item.stock_quantity <= item.min_stock) {
+      alerts.push({ itemId: item.id, name: item.name, stockQuantity: item.stock_quantity, minStock: item.min_stock });
+    }
+  }
+  return alerts;
+}
+
+async function reverseStock(trx: Knex.Transaction, orderId: string): Promise<void> {
+  const sales = await trx('inventory_movements').where({ order_id: orderId, reason: 'sale' });
+  for (const m of sales) {
+    const restored = await trx('inventory_movements')
+      .insert({ location_id: m.location_id, item_id: m.item_id, delta: -m.delta, reason: 'cancel', order_id: orderId, idempotency_key: `cancel:${m.id}` })
+      .onConflict('idempotency_key')
+      .ignore()
+      .returning('id');
+    if (restored.length) await trx('items').where('id', m.item_id).increment('stock_quantity', -m.delta);
+  }
+}
+
+export type OrderActivities = ReturnType<typeof orderActivities>;

@@ -1,0 +1,20 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { InvalidPrinterAddressError, printJob } from './printer';
+import type { PrintJob } from './types';
+
+/** Activities for the per-location printing task queue: they need the shop's LAN, nothing else. */
+export function printingActivities() {
+  return {
+    async sendToPrinter(req: { address: string; job: PrintJob }): Promise<{ bytes: number }> {
+      try {
+        return await printJob(req.address, req.job);
+      } catch (err) {
+        if (err instanceof InvalidPrinterAddressError) {
+          throw ApplicationFailure.nonRetryable(err.message, 'InvalidPrinterAddress');
+        }
+        throw err;
+      }
+    },
+  };
+}
+export type PrintingActivities = ReturnType<typeof printingActivities>;

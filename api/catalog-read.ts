@@ -1,0 +1,185 @@
+import type { Knex } from 'knex';
+import { UUID_RE } from './validation';
+
+/**
+ * Read models of the catalog shared by the API (menu) and the checkout workflow's activities
+ * (cart validation). Each function runs a fixed number of queries, whatever the catalog size.
+ */
+
+export interface MenuModifier {
+  id: string;
+  name: string;
+  price: number;
+  sortOrder: number;
+}
+
+export interface MenuModifierList {
+  id: string;
+  name: string;
+  minSelections: number;
+  maxSelections: number;
+  sortOrder: number;
+  modifiers: MenuModifier[];
+}
+
+export interface MenuItem {
+  id: string;
+  name: string;
+  price: number;
+  eventPrice: number | null;
+  sku: string | null;
+  barcode: string | null;
+  trackStock: boolean;
+  stockQuantity: number;
+  lowStock: boolean;
+  sortOrder: number;
+  modifierLists: MenuModifierList[];
+}
+
+export interface MenuCategory {
+  id: string;
+  name: string;
+  color: string | null;
+  sortOrder: number;
+  items: MenuItem[];
+}
+
+export interface Menu {
+  categories: MenuCategory[];
+}
+
+/** What the checkout needs to validate and price a cart line. Unavailable lists and modifiers are included, flagged. */
+export interface OrderableItem {
+  id: string;
+  name: string;
+  price: number;
+  /** False when the item or its category is unavailable. */
+  available: boolean;
+  trackStock: boolean;
+  stockQuantity: number;
+  modifierLists: Array<{
+    id: string;
+    name: string;
+    minSelections: number;
+    maxSelections: number;
+    available: boolean;
+    modifiers: Array<{ id: string; name: string; price: number; available: boolean }>;
+  }>;
+}
+
+export const isLowStock = (i: { trackStock: boolean; stockQuantity: number; minStock: number }) =>
+  i.trackStock && i.stockQuantity <= i.minStock;
+
+/**
+ * The sellable menu: available categories → their available, non-deleted items → the item's available
+ * modifier lists (in the item's order) → available modifiers. Everything else in sortOrder, then name.
+ * Four queries in parallel.
+ */
+export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
+  if (!UUID_RE.test(locationId)) return { categories: [] };
+  const [categories, items, links, modifiers] = await Promise.all([
+    knex('categories')
+      .where({ location_id: locationId, available: true })
+      .orderBy(['sort_order', 'name', 'id'])
+      .select('id', 'name', 'color', 'sort_order'),
+    knex('items as i')
+      .join('categories as c', 'c.id', 'i.category_id')
+      .where({ 'i.location_id': locationId, 'i.available': true, 'c.available': true })
+      .whereNull('i.deleted_at')
+      .orderBy(['i.sort_order', 'i.name', 'i.id'])
+      .select('i.id', 'i.category_id', 'i.name', 'i.price', 'i.event_price', 'i.sku', 'i.barcode', 'i.track_stock', 'i.stock_quantity', 'i.min_stock', 'i.sort_order'),
+    knex('item_modifier_lists as iml')
+      .join('modifier_lists as ml', 'ml.id', 'iml.modifier_list_id')
+      .where({ 'iml.location_id': locationId, 'ml.available': true })
+      .orderBy(['iml.sort_order', 'ml.sort_order', 'ml.name', 'ml.id'])
+      .select('iml.item_id', 'ml.id', 'ml.name', 'ml.min_selections', 'ml.max_selections', 'ml.sort_order'),
+    knex('modifiers')
+      .where({ location_id: locationId, available: true })
+      .orderBy(['sort_order', 'name', 'id'])
+      .select('id', 'modifier_list_id', 'name', 'price', 'sort_order'),
+  ]);
+
+  const lists = new Map<string, MenuModifierList>();
+  const listsOf = new Map<string, MenuModifierList[]>();
+  for (const l of links) {
+    let list = lists.get(l.id);
+    if (!list) {
+      list = { id: l.id, name: l.name, minSelections: l.min_selections, maxSelections: l.max_selections, sortOrder: l.sort_order, modifiers: [] };
+      lists.set(l.id, list);
+    }
+    push(listsOf, l.item_id, list);
+  }
+  for (const m of modifiers) {
+    lists.get(m.modifier_list_id)?.modifiers.push({ id: m.id, name: m.name, price: m.price, sortOrder: m.sort_order });
+  }
+  const itemsOf = new Map<string, MenuItem[]>();
+  for (const i of items) {
+    push(itemsOf, i.category_id, {
+      id: i.id,
+      name: i.name,
+      price: i.price,
+      eventPrice: i.event_price,
+      sku: i.sku,
+      barcode: i.barcode,
+      trackStock: i.track_stock,
+      stockQuantity: i.stock_quantity,
+      lowStock: isLowStock({ trackStock: i.track_stock, stockQuantity: i.stock_quantity, minStock: i.min_stock }),
+      sortOrder: i.sort_order,
+      modifierLists: listsOf.get(i.id) ?? [],
+    });
+  }
+  return {
+    categories: categories.map((c) => ({ id: c.id, name: c.name, color: c.color, sortOrder: c.sort_order, items: itemsOf.get(c.id) ?? [] })),
+  };
+}
+
+/**
+ * One item of this location with all its modifier lists (in the item's order) and their modifiers,
+ * unavailable ones included and flagged, so the caller can say why a line is refused.
+ * Undefined when the item does not exist here or is deleted. Three queries in parallel.
+ */
+export async function loadItemForOrder(knex: Knex, locationId: string, itemId: string): Promise<OrderableItem | undefined> {
+  if (!UUID_RE.test(locationId) || !UUID_RE.test(itemId)) return undefined;
+  const [item, lists, modifiers] = await Promise.all([
+    knex('items as i')
+      .leftJoin('categories as c', 'c.id', 'i.category_id')
+      .where({ 'i.id': itemId, 'i.location_id': locationId })
+      .whereNull('i.deleted_at')
+      .first('i.id', 'i.name', 'i.price', 'i.available', 'i.track_stock', 'i.stock_quantity', 'c.available as category_available'),
+    knex('item_modifier_lists as iml')
+      .join('modifier_lists as ml', 'ml.id', 'iml.modifier_list_id')
+      .where({ 'iml.item_id': itemId, 'iml.location_id': locationId })
+      .orderBy(['iml.sort_order', 'ml.sort_order', 'ml.name', 'ml.id'])
+      .select('ml.id', 'ml.name', 'ml.min_selections', 'ml.max_selections', 'ml.available'),
+    knex('modifiers as m')
+      .join('item_modifier_lists as iml', 'iml.modifier_list_id', 'm.modifier_list_id')
+      .where({ 'iml.item_id': itemId, 'm.location_id': locationId })
+      .orderBy(['m.sort_order', 'm.name', 'm.id'])
+      .select('m.id', 'm.modifier_list_id', 'm.name', 'm.price', 'm.available'),
+  ]);
+  if (!item) return undefined;
+  return {
+    id: item.id,
+    name: item.name,
+    price: item.price,
+    available: item.available && item.category_available !== false,
+    trackStock: item.track_stock,
+    stockQuantity: item.stock_quantity,
+    modifierLists: lists.map((l) => ({
+      id: l.id,
+      name: l.name,
+      minSelections: l.min_selections,
+      maxSelections: l.max_selections,
+      available: l.available,
+      modifiers: modifiers
+        .filter((m) => m.modifier_list_id === l.id)
+        .map((m) => ({ id: m.id, name: m.name, price: m.price, available: m.available })),
+    })),
+  };
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

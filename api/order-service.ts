@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
+import * as order from '../core/order';
+import type { OrderSnapshot, OrderState } from '../core/order';
+import * as msg from '../core/messages';
+import { workflowIds } from '../core/events';
+import { SA } from '../core/search-attributes';
+import { formatMoney } from '../core/format';
+import type { checkout } from '../workflows/checkout';
+import { ApiError, conflict, notFound, validationError } from './errors';
+import type { AppDeps, AuthContext } from './types';
+import { loadItemForOrder } from './catalog-read';
+import { loadSettings } from './settings-read';
+
+const DEFAULT_ABANDON_AFTER_MS = 12 * 3600_000;
+
+export interface LineInput {
+  itemId: string;
+  quantity: number;
+  modifierIds?: string[];
+  note?: string | null;
+}
+
+/** Turns a rejected Update (or a missing/finished workflow) into the contract's errors. */
+export function updateError(err: unknown): ApiError | undefined {
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+    const failure = err.cause;
+    const path = (failure.details?.[0] as { path?: string } | undefined)?.path ?? '';
+    if (failure.type === 'VALIDATION_ERROR') return validationError(failure.message, [{ path, message: failure.message }]);
+    if (failure.type === 'CONFLICT') return conflict(failure.message);
+    if (failure.type === 'NOT_FOUND') return notFound('Order');
+  }
+  return undefined;
+}
+
+/** Resolves a cart line's item from the catalog; unknown items are a validation error at `path`. */
+export async function resolveLine(deps: AppDeps, locationId: string, line: LineInput, path = ''): Promise<order.AddLineRequest> {
+  const item = await loadItemForOrder(deps.knex, locationId, line.itemId);
+  if (!item) throw validationError('Unknown item', [{ path: `${path}itemId`, message: 'No such item in this location' }]);
+  return {
+    item: { id: item.id, name: item.name, price: item.price, available: item.available, trackStock: item.trackStock, modifierLists: item.modifierLists },
+    quantity: line.quantity,
+    modifierIds: line.modifierIds ?? [],
+    note: line.note ?? null,
+  };
+}
+
+function rejectionToApi(err: unknown): never {
+  if (err instanceof order.CartRejection) {
+    if (err.kind === 'validation') throw validationError(err.message, [{ path: err.path ?? '', message: err.message }]);
+    if (err.kind === 'conflict') throw conflict(err.message);
+    throw notFound('Order');
+  }
+  throw err;
+}
+
+export interface CreateOrderBody {
+  id?: string;
+  type: order.OrderType;
+  table?: string | null;
+  customerName?: string | null;
+  terminalId?: string | null;
+  lines?: LineInput[];
+}
+
+/**
+ * Starts the order's checkout workflow and waits for its first snapshot (with its order number)
+ * in one Update-with-Start. A repeated create with the same client id returns the same order.
+ */
+export async function createOrder(deps: AppDeps, auth: AuthContext, body: CreateOrderBody): Promise<{ created: boolean; snapshot: OrderSnapshot }> {
+  const orderId = body.id ?? randomUUID();
+  const existing = await persistedSnapshot(deps, orderId);
+  if (existing) return { created: false, snapshot: ownedOr404(existing, auth) };
+
+  const settings = await loadSettings(deps.knex, auth.locationId);
+  if (!settings) throw notFound('Location');
+  const now = new Date().toISOString();
+  const state: OrderState = {
+    id: orderId,
+    locationId: auth.locationId,
+    staffId: auth.staffId,
+    terminalId: body.terminalId ?? null,
+    type: body.type,
+    table: body.table ?? null,
+    customerName: body.customerName ?? null,
+    orderNumber: null,
+    status: 'open',
+    kitchenStatus: 'not_sent',
+    version: 0,
+    lines: [],
+    discounts: [],
+    payments: [],
+    refunded: 0,
+    settings: {
+      locationName: settings.name,
+      currency: settings.currency,
+      timezone: settings.timezone,
+      taxRate: settings.taxRate,
+      taxInclusive: settings.taxInclusive,
+      serviceChargeRate: settings.serviceChargeRate,
+      cardFee: settings.cardFee,
+      discountsEnabled: settings.discountsEnabled,
+      autoPrint: settings.autoPrint,
+    },
+    createdAt: now,
+    updatedAt: now,
+    closedAt: null,
+    cancelReason: null,
+  };
+  // Initial lines are checked with the same pure rules the workflow's validators use.
+  for (const [i, line] of (body.lines ?? []).entries()) {
+    const req = await resolveLine(deps, auth.locationId, line, `lines[${i}].`);
+    try {
+      const mods = order.checkAddLine(state, req, `lines[${i}].`);
+      order.applyAddLine(state, req, mods, randomUUID(), now);
+    } catch (err) {
+      rejectionToApi(err);
+    }
+  }
+  state.version = 0;
+
+  const startWorkflowOperation = new WithStartWorkflowOperation<typeof checkout>('checkout', {
+    workflowId: workflowIds.order(orderId),
+    taskQueue: deps.config.taskQueue,
+    args: [{ state, abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: SA.locationId, value: auth.locationId },
+      { key: SA.staffId, value: auth.staffId },
+      { key: SA.orderStatus, value: 'open' },
+    ]),
+    staticSummary: `${settings.name}: ${body.type.replace('_', ' ')} order${body.table ? ` table ${body.table}` : ''} by ${auth.name}`,
+    staticDetails: `Order ${orderId}\nLocation ${settings.name} (${auth.locationId})\nStaff ${auth.name} (${auth.staffId})\nTerminal ${body.terminalId ?? '-'}\nCurrency ${settings.currency}`,
+  });
+  try {
+    const snapshot = await deps.temporal.workflow.executeUpdateWithStart(msg.openOrderUpdate, {
+      args: [{ callerLocationId: auth.locationId }],
+      startWorkflowOperation,
+    });
+    return { created: snapshot.createdAt === now, snapshot };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const closed = await persistedSnapshot(deps, orderId);
+      if (closed) return { created: false, snapshot: ownedOr404(closed, auth) };
+      throw conflict('This order id was used before');
+    }
+    throw updateError(err) ?? err;
+  }
+}
+
+function ownedOr404(snapshot: OrderSnapshot, auth: AuthContext): OrderSnapshot {
+  if (snapshot.locationId !== auth.locationId) throw notFound('Order');
+  return snapshot;
+}
+
+/** The projection row's snapshot once the order is no longer open (it is final then). */
+async function persistedSnapshot(deps: AppDeps, orderId: string): Promise<OrderSnapshot | undefined> {
+  const row = await deps.knex('orders').where('id', orderId).whereNot('status', 'open').first('snapshot');
+  return row?.snapshot as OrderSnapshot | undefined;
+}
+
+/** The live snapshot: a Query to the workflow while the order is open, the database after. */
+export async function getOrder(deps: AppDeps, auth: AuthContext, orderId: string): Promise<OrderSnapshot> {
+  const done = await persistedSnapshot(deps, orderId);
+  if (done) return ownedOr404(done, auth);
+  try {
+    const snapshot = await deps.temporal.workflow.getHandle(workflowIds.order(orderId)).query(msg.snapshotQuery);
+    return ownedOr404(snapshot, auth);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound('Order');
+    throw err;
+  }
+}
+
+/**
+ * Sends a cart Update. `Idempotency-Key` becomes the Update id: Temporal returns the first
+ * outcome for a repeated id instead of applying it again.
+ */
+export async function updateOrder<Ret, Arg extends msg.Caller>(
+  deps: AppDeps,
+  auth: AuthContext,
+  orderId: string,
+  def: UpdateDefinition<Ret, [Arg]>,
+  arg: Omit<Arg, 'callerLocationId'>,
+  idempotencyKey?: string,
+): Promise<Ret> {
+  const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
+  try {
+    return await handle.executeUpdate(def, {
+      args: [{ ...arg, callerLocationId: auth.locationId } as Arg],
+      ...(idempotencyKey ? { updateId: `${def.name}:${idempotencyKey}` } : {}),
+    });
+  } catch (err) {
+    const mapped = updateError(err);
+    if (mapped) throw mapped;
+    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message ?? '')) {
+      const done = await persistedSnapshot(deps, orderId);
+      if (done && done.locationId === auth.locationId) throw conflict(`Order is ${done.status}`);
+      throw notFound('Order');
+    }
+    throw err;
+  }
+}
+
+export function describeOrder(s: OrderSnapshot): string {
+  return `#${s.orderNumber} ${s.status} ${formatMoney(s.totals.total, s.currency)}`;
+}

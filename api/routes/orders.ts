@@ -1,0 +1,295 @@
+import * as yup from 'yup';
+import { route, CASHIER, KITCHEN, MANAGER } from '../route';
+import { badRequest, notFound, validationError } from '../errors';
+import { int, noUnknown, text, uuid } from '../validation';
+import * as msg from '../../core/messages';
+import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../../core/tickets';
+import type { OrderSnapshot } from '../../core/order';
+import { createOrder, getOrder, resolveLine, updateOrder } from '../order-service';
+import { loadSettings } from '../settings-read';
+import type { printTicket } from '../../workflows/print-ticket';
+import type { ParameterizedContext } from 'koa';
+import type { AppDeps } from '../types';
+import { randomUUID } from 'node:crypto';
+import { localDayRange } from '../time';
+
+const orderType = () => yup.string().oneOf(['dine_in', 'takeaway'] as const);
+const modifierIds = () => yup.array(uuid().required()).max(20);
+const lineBody = noUnknown(
+  yup.object({
+    itemId: uuid().required(),
+    quantity: int().min(1).max(999).required(),
+    modifierIds: modifierIds().default([]),
+    note: text(200).nullable(),
+  }),
+);
+const orderParams = yup.object({ id: uuid().required() });
+const lineParams = yup.object({ id: uuid().required(), lineId: uuid().required() });
+
+/** `Idempotency-Key`: a repeat with the same key returns the first result and changes nothing. */
+function idempotencyKey(ctx: ParameterizedContext): string | undefined {
+  const key = ctx.get('idempotency-key');
+  if (!key) return undefined;
+  if (key.length > 128 || !/^[\x21-\x7e]+$/.test(key)) throw badRequest('Idempotency-Key must be 1-128 visible ASCII characters');
+  return key;
+}
+
+const snapshotResponse = { 200: 'Order snapshot (version + 1)' };
+const updateErrors = [404, 409];
+
+export function ordersRoutes() {
+  return [
+    route({
+      method: 'post',
+      path: '/api/v1/orders',
+      summary: 'Open an order (one checkout workflow). A repeated create with the same client `id` returns the same order.',
+      tag: 'Orders',
+      roles: CASHIER,
+      body: noUnknown(
+        yup.object({
+          id: uuid().optional(),
+          type: orderType().required(),
+          table: text(20).nullable(),
+          customerName: text(80).nullable(),
+          terminalId: yup.string().strict().matches(/^[A-Za-z0-9._:-]{1,64}$/, 'terminalId: 1-64 letters, digits, . _ : -').nullable(),
+          lines: yup.array(lineBody).max(200),
+        }),
+      ),
+      responses: { 201: 'Order created (snapshot)', 200: 'Existing order with this id (snapshot)' },
+      errors: [409],
+      handler: async ({ body, auth, deps, ctx }) => {
+        const { created, snapshot } = await createOrder(deps, auth, body);
+        ctx.status = created ? 201 : 200;
+        return snapshot;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/orders',
+      summary: "List orders of the caller's location, newest first (date = the location's local day)",
+      tag: 'Orders',
+      roles: KITCHEN,
+      query: yup.object({
+        date: yup.string().matches(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD'),
+        status: yup.string().oneOf(['open', 'closed', 'cancelled', 'partially_refunded', 'refunded']),
+        limit: yup.number().integer().min(1).max(200).default(50),
+        cursor: yup.string().max(200),
+      }),
+      responses: { 200: '{orders: [snapshot], nextCursor}' },
+      handler: async ({ query, auth, deps }) => {
+        const q = deps.knex('orders').where('location_id', auth.locationId);
+        if (query.status) q.where('status', query.status);
+        if (query.date) {
+          const settings = await loadSettings(deps.knex, auth.locationId);
+          const { start, end } = localDayRange(query.date, settings?.timezone ?? 'UTC');
+          q.where('created_at', '>=', start).where('created_at', '<', end);
+        }
+        if (query.cursor) {
+          const [createdAt, id] = decodeCursor(query.cursor);
+          q.where((w) => w.where('created_at', '<', createdAt).orWhere((x) => x.where('created_at', '=', createdAt).where('id', '<', id)));
+        }
+        const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(query.limit + 1).select('id', 'created_at', 'snapshot');
+        const page = rows.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return {
+          orders: page.map((r) => r.snapshot as OrderSnapshot),
+          nextCursor: rows.length > query.limit && last ? encodeCursor(new Date(last.created_at).toISOString(), last.id) : null,
+        };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/orders/:id',
+      summary: 'The order snapshot (live while open)',
+      tag: 'Orders',
+      roles: KITCHEN,
+      params: orderParams,
+      responses: { 200: 'Order snapshot' },
+      handler: async ({ params, auth, deps }) => getOrder(deps, auth, params.id),
+    }),
+    route({
+      method: 'patch',
+      path: '/api/v1/orders/:id',
+      summary: 'Set order type, table or customer name',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: orderParams,
+      body: noUnknown(yup.object({ type: orderType(), table: text(20).nullable(), customerName: text(80).nullable() })).test(
+        'not-empty',
+        'nothing to change',
+        (v) => Object.keys(v ?? {}).length > 0,
+      ),
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.setDetailsUpdate, body, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/lines',
+      summary: 'Add a line (item, quantity, modifiers, note)',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: orderParams,
+      body: lineBody,
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const req = await resolveLine(deps, auth.locationId, body);
+        return updateOrder(deps, auth, params.id, msg.addLineUpdate, req, idempotencyKey(ctx));
+      },
+    }),
+    route({
+      method: 'patch',
+      path: '/api/v1/orders/:id/lines/:lineId',
+      summary: "Change a line's quantity, modifiers or note",
+      tag: 'Orders',
+      roles: CASHIER,
+      params: lineParams,
+      body: noUnknown(yup.object({ quantity: int().min(1).max(999), modifierIds: modifierIds(), note: text(200).nullable() })).test(
+        'not-empty',
+        'nothing to change',
+        (v) => Object.keys(v ?? {}).length > 0,
+      ),
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, body, auth, deps, ctx }) =>
+        updateOrder(deps, auth, params.id, msg.updateLineUpdate, { lineId: params.lineId, ...body }, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'delete',
+      path: '/api/v1/orders/:id/lines/:lineId',
+      summary: 'Remove a line',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: lineParams,
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/discounts',
+      summary: 'Apply a discount',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: orderParams,
+      body: noUnknown(yup.object({ discountId: uuid().required() })),
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const d = await deps.knex('discounts').where({ id: body.discountId, location_id: auth.locationId }).first('id', 'name', 'type', 'value', 'available');
+        if (!d) throw validationError('Unknown discount', [{ path: 'discountId', message: 'No such discount in this location' }]);
+        return updateOrder(deps, auth, params.id, msg.addDiscountUpdate, d, idempotencyKey(ctx));
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/api/v1/orders/:id/discounts/:discountId',
+      summary: 'Remove a discount',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: yup.object({ id: uuid().required(), discountId: uuid().required() }),
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, auth, deps, ctx }) =>
+        updateOrder(deps, auth, params.id, msg.removeDiscountUpdate, { discountId: params.discountId }, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/submit',
+      summary: 'Send the order (what is new since the last submit) to the kitchen',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: orderParams,
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.submitUpdate, {}, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/ready',
+      summary: 'Kitchen bump: the order is ready and its number is announced',
+      tag: 'Orders',
+      roles: KITCHEN,
+      params: orderParams,
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/cancel',
+      summary: 'Cancel an order on which no payment has succeeded (409 otherwise: refund instead)',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: orderParams,
+      body: noUnknown(yup.object({ reason: text(200).min(1).required() })),
+      responses: snapshotResponse,
+      errors: updateErrors,
+      handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/reprint',
+      summary: 'Print a receipt, kitchen ticket or order-number ticket again',
+      tag: 'Orders',
+      roles: CASHIER,
+      params: orderParams,
+      body: noUnknown(yup.object({ kind: yup.string().oneOf(['receipt', 'kitchen', 'orderNumber'] as const).required() })),
+      responses: { 202: '{workflowId}: the print job was queued' },
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const snapshot = await getOrder(deps, auth, params.id);
+        const workflowId = await reprint(deps, snapshot, body.kind, idempotencyKey(ctx));
+        ctx.status = 202;
+        return { workflowId };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/order-numbers/reset',
+      summary: 'Restart order numbers: the next order gets number 1',
+      tag: 'Orders',
+      roles: MANAGER,
+      responses: { 200: '{next: 1}' },
+      handler: async ({ auth, deps }) => {
+        await deps.knex('locations').where('id', auth.locationId).update({ order_number_counter: 0 });
+        await deps.knex('audit_log').insert({ location_id: auth.locationId, staff_id: auth.staffId, action: 'order_numbers.reset' });
+        return { next: 1 };
+      },
+    }),
+  ];
+}
+
+async function reprint(deps: AppDeps, s: OrderSnapshot, kind: 'receipt' | 'kitchen' | 'orderNumber', key?: string): Promise<string> {
+  const settings = await loadSettings(deps.knex, s.locationId);
+  if (!settings) throw notFound('Location');
+  const job =
+    kind === 'receipt'
+      ? { kind, receipt: receiptOf(s, settings.name, settings.taxInclusive) }
+      : kind === 'kitchen'
+        ? { kind, ticket: kitchenTicketOf(s) }
+        : { kind, ticket: orderNumberTicketOf(s, settings.name) };
+  const workflowId = `reprint-${s.id}-${kind}-${key ?? randomUUID()}`;
+  await deps.temporal.workflow.start<typeof printTicket>('printTicket', {
+    workflowId,
+    taskQueue: deps.config.taskQueue,
+    args: [{ role: kind === 'kitchen' ? 'kitchen' : 'receipt', job, locationId: s.locationId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `Reprint ${kind} for order #${s.orderNumber}`,
+  });
+  return workflowId;
+}
+
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return [v[0], v[1]];
+  } catch {
+    /* fall through */
+  }
+  throw validationError('Invalid cursor', [{ path: 'query.cursor', message: 'cursor is not one this API returned' }]);
+}

@@ -1,0 +1,60 @@
+import * as yup from 'yup';
+import { route, CASHIER } from '../route';
+import { notFound } from '../errors';
+import { money, noUnknown, text, uuid } from '../validation';
+import * as msg from '../../core/messages';
+import type { OrderSnapshot } from '../../core/order';
+import { updateOrder } from '../order-service';
+
+const paymentBody = noUnknown(
+  yup.object({
+    method: yup.string().oneOf(['cash', 'card', 'qr', 'mpesa', 'airtel'] as const).required(),
+    amount: money().min(1).required(),
+    tendered: money().when('method', { is: 'cash', then: (s) => s.required('tendered is required for cash') }),
+    tip: money(),
+    provider: yup.string().oneOf(['square', 'stripe'] as const).when('method', { is: 'card', then: (s) => s.required('provider is required for card') }),
+    deviceId: text(100),
+    sourceId: text(200),
+    phone: yup.string().strict().matches(/^\+?\d{9,15}$/, 'phone must be an international number, e.g. 254712345678'),
+  }),
+);
+
+export function paymentsRoutes() {
+  return [
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/payments',
+      summary: 'Take a payment towards the balance (cash settles at once: 201; gateway payments are pending: 202)',
+      tag: 'Payments',
+      roles: CASHIER,
+      params: yup.object({ id: uuid().required() }),
+      body: paymentBody,
+      responses: { 201: 'Payment settled (payment object + order snapshot)', 202: 'Payment pending' },
+      errors: [404, 409],
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const key = ctx.get('idempotency-key') || undefined;
+        const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, key);
+        ctx.status = payment.status === 'pending' ? 202 : 201;
+        return { ...payment, order };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/payments/:id',
+      summary: 'A payment',
+      tag: 'Payments',
+      roles: CASHIER,
+      params: yup.object({ id: uuid().required() }),
+      responses: { 200: 'Payment object' },
+      handler: async ({ params, auth, deps }) => {
+        const row = await deps.knex('orders')
+          .where('location_id', auth.locationId)
+          .whereRaw(`snapshot->'payments' @> ?::jsonb`, [JSON.stringify([{ id: params.id }])])
+          .first('snapshot');
+        const payment = (row?.snapshot as OrderSnapshot | undefined)?.payments.find((p) => p.id === params.id);
+        if (!payment) throw notFound('Payment');
+        return payment;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import { Location } from '../db/models/location';
+import { UUID_RE } from './validation';
+
+/** A location's settings as the API and the workflows see them. Rates are basis points; money is minor units. */
+export interface Settings {
+  locationId: string;
+  name: string;
+  currency: string;
+  timezone: string;
+  taxRate: number;
+  taxInclusive: boolean;
+  serviceChargeRate: number;
+  cardFee: { enabled: boolean; rate: number; min: number };
+  discountsEnabled: boolean;
+  autoPrint: { receipt: boolean; kitchen: boolean; orderNumber: boolean };
+}
+
+export function settingsOf(loc: Location): Settings {
+  return {
+    locationId: loc.id,
+    name: loc.name,
+    currency: loc.currency,
+    timezone: loc.timezone,
+    taxRate: loc.taxRate,
+    taxInclusive: loc.taxInclusive,
+    serviceChargeRate: loc.serviceChargeRate,
+    cardFee: { enabled: loc.cardFeeEnabled, rate: loc.cardFeeRate, min: loc.cardFeeMin },
+    discountsEnabled: loc.discountsEnabled,
+    autoPrint: { receipt: loc.autoPrintReceipt, kitchen: loc.autoPrintKitchen, orderNumber: loc.autoPrintOrderNumber },
+  };
+}
+
+/** The location's settings, or undefined for an unknown location. One query; safe to call from activities. */
+export async function loadSettings(knex: Knex, locationId: string): Promise<Settings | undefined> {
+  if (!UUID_RE.test(locationId)) return undefined;
+  const loc = await Location.query(knex).findById(locationId);
+  return loc ? settingsOf(loc) : undefined;
+}

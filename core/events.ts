@@ -1,0 +1,32 @@
+/** Real-time events: what the checkout workflow publishes and WebSocket clients receive. */
+export type OrderEventName =
+  | 'order.updated'
+  | 'payment.updated'
+  | 'kitchen.ticket'
+  | 'order.ready'
+  | 'cart_updated'
+  | 'stock.low'
+  | 'printer.failed';
+
+export interface OrderEvent {
+  event: OrderEventName;
+  version: number;
+  topics: string[];
+  data: unknown;
+}
+
+export const topic = {
+  order: (orderId: string) => `order:${orderId}`,
+  orders: (locationId: string) => `orders:${locationId}`,
+  kitchen: (locationId: string) => `kitchen:${locationId}`,
+  display: (terminalId: string) => `display:${terminalId}`,
+};
+
+/** Workflow ids support staff can read and search for. */
+export const workflowIds = {
+  order: (orderId: string) => `order-${orderId}`,
+  payment: (orderId: string, seq: number) => `payment-${orderId}-${seq}`,
+  print: (orderId: string, kind: string, n: number) => `print-${orderId}-${kind}-${n}`,
+};
+
+export const printingTaskQueue = (locationId: string) => `printing-${locationId}`;

@@ -1,0 +1,55 @@
+/**
+ * Temporal message definitions shared by workflows and the API (no Node imports).
+ * Cart mutations are Updates (validated before they touch history); gateway outcomes are
+ * Signals; reads are Queries.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  AddLineRequest,
+  AppliedDiscount,
+  OrderDetailsRequest,
+  OrderSnapshot,
+  PaymentMethod,
+  PaymentState,
+  PublicPayment,
+  UpdateLineRequest,
+} from './order';
+
+/**
+ * Every update carries the caller's location: an order of another location answers "not found"
+ * from the validator, before anything is written.
+ */
+export interface Caller {
+  callerLocationId: string;
+}
+
+export const openOrderUpdate = defineUpdate<OrderSnapshot, [Caller]>('openOrder');
+export const addLineUpdate = defineUpdate<OrderSnapshot, [AddLineRequest & Caller]>('addLine');
+export const updateLineUpdate = defineUpdate<OrderSnapshot, [UpdateLineRequest & Caller]>('updateLine');
+export const removeLineUpdate = defineUpdate<OrderSnapshot, [{ lineId: string } & Caller]>('removeLine');
+export const addDiscountUpdate = defineUpdate<OrderSnapshot, [AppliedDiscount & { available: boolean } & Caller]>('addDiscount');
+export const removeDiscountUpdate = defineUpdate<OrderSnapshot, [{ discountId: string } & Caller]>('removeDiscount');
+export const setDetailsUpdate = defineUpdate<OrderSnapshot, [OrderDetailsRequest & Caller]>('setDetails');
+export const submitUpdate = defineUpdate<OrderSnapshot, [Caller]>('submit');
+export const readyUpdate = defineUpdate<OrderSnapshot, [Caller]>('ready');
+export const cancelUpdate = defineUpdate<OrderSnapshot, [{ reason: string } & Caller]>('cancel');
+
+export interface PaymentRequest extends Caller {
+  method: PaymentMethod;
+  provider?: string | null;
+  amount: number;
+  tip?: number;
+  tendered?: number;
+  deviceId?: string;
+  sourceId?: string;
+  phone?: string;
+}
+export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>('addPayment');
+
+/** Sent by a payment child workflow whenever its payment changes. */
+export const paymentUpdatedSignal = defineSignal<[Partial<PaymentState> & { id: string }]>('paymentUpdated');
+
+export const snapshotQuery = defineQuery<OrderSnapshot>('snapshot');
+
+/** Update failure types the API maps to HTTP statuses. */
+export const REJECTION_TYPES = { validation: 'VALIDATION_ERROR', conflict: 'CONFLICT', not_found: 'NOT_FOUND' } as const;

@@ -1,0 +1,511 @@
+/**
+ * The order (cart) model shared by the checkout workflow, its update validators and the API.
+ * Pure: imports nothing outside core/, so it runs inside the workflow sandbox.
+ *
+ * Each mutation has a `check*` (throws CartRejection, never changes state: used by Update
+ * validators and by the API before it starts a workflow) and an `apply*` (changes state; only
+ * called after its check passed).
+ */
+import { PricingSettings, Totals, cardFeeFor, priceOrder } from './pricing';
+
+export type OrderStatus = 'open' | 'closed' | 'cancelled' | 'partially_refunded' | 'refunded';
+export type KitchenStatus = 'not_sent' | 'sent' | 'ready';
+export type OrderType = 'dine_in' | 'takeaway';
+export type PaymentMethod = 'cash' | 'card' | 'qr' | 'mpesa' | 'airtel';
+export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'refunded';
+
+export const MAX_LINES = 200;
+export const MAX_QUANTITY = 999;
+
+/** An item as the catalog had it when it was added, resolved by the API (workflows do no I/O). */
+export interface CatalogItem {
+  id: string;
+  name: string;
+  price: number;
+  available: boolean;
+  trackStock: boolean;
+  modifierLists: CatalogModifierList[];
+}
+export interface CatalogModifierList {
+  id: string;
+  name: string;
+  minSelections: number;
+  maxSelections: number;
+  available: boolean;
+  modifiers: { id: string; name: string; price: number; available: boolean }[];
+}
+
+export interface OrderSettings extends PricingSettings {
+  locationName: string;
+  currency: string;
+  timezone: string;
+  autoPrint: { receipt: boolean; kitchen: boolean; orderNumber: boolean };
+}
+
+export interface LineModifier {
+  id: string;
+  name: string;
+  price: number;
+}
+export interface LineState {
+  id: string;
+  itemId: string;
+  name: string;
+  quantity: number;
+  unitPrice: number;
+  modifiers: LineModifier[];
+  note: string | null;
+  trackStock: boolean;
+  /** Quantity already sent to the kitchen (a later submit sends only what was added since). */
+  sentQuantity: number;
+  /** The item's modifier lists, kept so a later modifier change is validated against them. */
+  rules: CatalogModifierList[];
+}
+export interface AppliedDiscount {
+  id: string;
+  name: string;
+  type: 'percent' | 'amount';
+  value: number;
+}
+export interface PaymentAction {
+  type: 'show_qr' | 'confirm_on_phone' | 'present_card';
+  url?: string;
+  image?: string;
+  message?: string;
+}
+export interface PaymentState {
+  id: string;
+  seq: number;
+  orderId: string;
+  method: PaymentMethod;
+  provider: string | null;
+  status: PaymentStatus;
+  amount: number;
+  tip: number;
+  fee: number;
+  tendered?: number;
+  change?: number;
+  reference?: string;
+  failureReason?: string;
+  action?: PaymentAction;
+  sandbox?: boolean;
+  workflowId?: string;
+  createdAt: string;
+  settledAt: string | null;
+}
+
+export interface OrderState {
+  id: string;
+  locationId: string;
+  staffId: string;
+  terminalId: string | null;
+  type: OrderType;
+  table: string | null;
+  customerName: string | null;
+  orderNumber: number | null;
+  status: OrderStatus;
+  kitchenStatus: KitchenStatus;
+  version: number;
+  lines: LineState[];
+  discounts: AppliedDiscount[];
+  payments: PaymentState[];
+  refunded: number;
+  settings: OrderSettings;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+  cancelReason: string | null;
+}
+
+export interface OrderSnapshot {
+  id: string;
+  orderNumber: number | null;
+  locationId: string;
+  status: OrderStatus;
+  kitchenStatus: KitchenStatus;
+  type: OrderType;
+  table: string | null;
+  customerName: string | null;
+  staffId: string;
+  terminalId: string | null;
+  currency: string;
+  version: number;
+  lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number }[];
+  discounts: { id: string; name: string; amount: number }[];
+  totals: Totals;
+  payments: PublicPayment[];
+  cancelReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+}
+export type PublicPayment = Omit<PaymentState, 'workflowId' | 'seq'>;
+
+/** Why a mutation was refused: `validation` → 422, `conflict` (the order's state) → 409, `not_found` → 404. */
+export class CartRejection extends Error {
+  constructor(
+    readonly kind: 'validation' | 'conflict' | 'not_found',
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+    this.name = 'CartRejection';
+  }
+}
+const invalid = (path: string, message: string) => new CartRejection('validation', message, path);
+const conflict = (message: string) => new CartRejection('conflict', message);
+
+// ---- requests ----------------------------------------------------------------------------
+
+export interface AddLineRequest {
+  item: CatalogItem;
+  quantity: number;
+  modifierIds: string[];
+  note?: string | null;
+}
+export interface UpdateLineRequest {
+  lineId: string;
+  quantity?: number;
+  modifierIds?: string[];
+  note?: string | null;
+}
+export interface OrderDetailsRequest {
+  type?: OrderType;
+  table?: string | null;
+  customerName?: string | null;
+}
+export interface CashPaymentRequest {
+  method: 'cash';
+  amount: number;
+  tendered: number;
+}
+
+// ---- reads -------------------------------------------------------------------------------
+
+export function price(state: OrderState) {
+  return priceOrder({
+    lines: state.lines.map((l) => ({ unitPrice: l.unitPrice, quantity: l.quantity, modifiers: l.modifiers })),
+    discounts: state.discounts,
+    payments: state.payments,
+    refunded: state.refunded,
+    settings: state.settings,
+  });
+}
+
+export function toSnapshot(state: OrderState): OrderSnapshot {
+  const priced = price(state);
+  return {
+    id: state.id,
+    orderNumber: state.orderNumber,
+    locationId: state.locationId,
+    status: state.status,
+    kitchenStatus: state.kitchenStatus,
+    type: state.type,
+    table: state.table,
+    customerName: state.customerName,
+    staffId: state.staffId,
+    terminalId: state.terminalId,
+    currency: state.settings.currency,
+    version: state.version,
+    lines: state.lines.map((l, i) => ({
+      id: l.id,
+      itemId: l.itemId,
+      name: l.name,
+      quantity: l.quantity,
+      unitPrice: l.unitPrice,
+      modifiers: l.modifiers,
+      note: l.note,
+      total: priced.lineTotals[i]!,
+    })),
+    discounts: state.discounts.map((d, i) => ({ id: d.id, name: d.name, amount: priced.discountAmounts[i]! })),
+    totals: priced.totals,
+    payments: state.payments.map(publicPayment),
+    cancelReason: state.cancelReason,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    closedAt: state.closedAt,
+  };
+}
+
+export function publicPayment(p: PaymentState): PublicPayment {
+  const { workflowId: _w, seq: _s, ...rest } = p;
+  return rest;
+}
+
+export function balance(state: OrderState): number {
+  return price(state).totals.balance;
+}
+
+export function hasSucceededPayment(state: OrderState): boolean {
+  return state.payments.some((p) => p.status === 'succeeded' || p.status === 'refunded');
+}
+
+export function hasPendingPayment(state: OrderState): boolean {
+  return state.payments.some((p) => p.status === 'pending');
+}
+
+/** Lines (and quantities) not yet on a kitchen ticket. */
+export function unsentLines(state: OrderState): { line: LineState; quantity: number }[] {
+  return state.lines.filter((l) => l.quantity > l.sentQuantity).map((line) => ({ line, quantity: line.quantity - line.sentQuantity }));
+}
+
+// ---- checks ------------------------------------------------------------------------------
+
+/** Orders are scoped by location: another location's caller is told it does not exist. */
+export function checkCaller(state: OrderState, caller: { callerLocationId?: string } | undefined): void {
+  if (!caller || caller.callerLocationId !== state.locationId) throw new CartRejection('not_found', 'Order not found');
+}
+
+function requireOpen(state: OrderState): void {
+  if (state.status !== 'open') throw conflict(`Order is ${state.status}`);
+}
+
+/** The cart may not change while a gateway payment is in flight: the amount was quoted already. */
+function requireNoPendingPayment(state: OrderState): void {
+  if (hasPendingPayment(state)) throw conflict('A payment is pending; cancel it before changing the order');
+}
+
+function checkQuantity(quantity: unknown, path: string): void {
+  if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity <= 0) throw invalid(path, 'quantity must be a whole number of at least 1');
+  if (quantity > MAX_QUANTITY) throw invalid(path, `quantity may be at most ${MAX_QUANTITY}`);
+}
+
+function checkNote(note: unknown, path: string): void {
+  if (note !== undefined && note !== null && (typeof note !== 'string' || note.length > 200)) throw invalid(path, 'note must be text of at most 200 characters');
+}
+
+/** Resolves modifier ids against an item's lists, enforcing availability and min/max per list. */
+export function resolveModifiers(rules: CatalogModifierList[], modifierIds: unknown, path = 'modifierIds'): LineModifier[] {
+  if (!Array.isArray(modifierIds) || modifierIds.some((m) => typeof m !== 'string')) throw invalid(path, 'modifierIds must be a list of ids');
+  if (new Set(modifierIds).size !== modifierIds.length) throw invalid(path, 'a modifier may be chosen once');
+  const chosen: LineModifier[] = [];
+  modifierIds.forEach((id: string, i) => {
+    const list = rules.find((l) => l.modifiers.some((m) => m.id === id));
+    const modifier = list?.modifiers.find((m) => m.id === id);
+    if (!list || !modifier) throw invalid(`${path}[${i}]`, "modifier is not in any of the item's modifier lists");
+    if (!list.available || !modifier.available) throw invalid(`${path}[${i}]`, `${modifier.name} is not available`);
+    chosen.push({ id: modifier.id, name: modifier.name, price: modifier.price });
+  });
+  for (const list of rules) {
+    if (!list.available) continue;
+    const count = chosen.filter((c) => list.modifiers.some((m) => m.id === c.id)).length;
+    if (count < list.minSelections) throw invalid(path, `${list.name}: choose at least ${list.minSelections}`);
+    if (count > list.maxSelections) throw invalid(path, `${list.name}: choose at most ${list.maxSelections}`);
+  }
+  return chosen;
+}
+
+export function checkAddLine(state: OrderState, req: AddLineRequest, path = ''): LineModifier[] {
+  requireOpen(state);
+  requireNoPendingPayment(state);
+  if (state.lines.length >= MAX_LINES) throw invalid(path || 'lines', `an order may have at most ${MAX_LINES} lines`);
+  if (!req.item.available) throw invalid(`${path}itemId`, `${req.item.name} is not available`);
+  checkQuantity(req.quantity, `${path}quantity`);
+  checkNote(req.note, `${path}note`);
+  return resolveModifiers(req.item.modifierLists, req.modifierIds ?? [], `${path}modifierIds`);
+}
+
+function findLine(state: OrderState, lineId: string): LineState {
+  const line = state.lines.find((l) => l.id === lineId);
+  if (!line) throw new CartRejection('validation', 'No such line on this order', 'lineId');
+  return line;
+}
+
+export function checkUpdateLine(state: OrderState, req: UpdateLineRequest): LineModifier[] | undefined {
+  requireOpen(state);
+  requireNoPendingPayment(state);
+  const line = findLine(state, req.lineId);
+  if (req.quantity === undefined && req.modifierIds === undefined && req.note === undefined) throw invalid('', 'nothing to change');
+  if (req.quantity !== undefined) checkQuantity(req.quantity, 'quantity');
+  checkNote(req.note, 'note');
+  return req.modifierIds === undefined ? undefined : resolveModifiers(line.rules, req.modifierIds);
+}
+
+export function checkRemoveLine(state: OrderState, lineId: string): void {
+  requireOpen(state);
+  requireNoPendingPayment(state);
+  findLine(state, lineId);
+}
+
+export function checkAddDiscount(state: OrderState, discount: AppliedDiscount & { available?: boolean }): void {
+  requireOpen(state);
+  requireNoPendingPayment(state);
+  if (!state.settings.discountsEnabled) throw conflict('Discounts are turned off in settings');
+  if (discount.available === false) throw invalid('discountId', `${discount.name} is not available`);
+  if (state.discounts.some((d) => d.id === discount.id)) throw conflict(`${discount.name} is already applied`);
+}
+
+export function checkRemoveDiscount(state: OrderState, discountId: string): void {
+  requireOpen(state);
+  requireNoPendingPayment(state);
+  if (!state.discounts.some((d) => d.id === discountId)) throw invalid('discountId', 'That discount is not on this order');
+}
+
+export function checkDetails(state: OrderState, req: OrderDetailsRequest): void {
+  requireOpen(state);
+  if (req.type !== undefined && req.type !== 'dine_in' && req.type !== 'takeaway') throw invalid('type', 'type must be dine_in or takeaway');
+  for (const key of ['table', 'customerName'] as const) {
+    const v = req[key];
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 80)) throw invalid(key, `${key} must be text of at most 80 characters`);
+  }
+}
+
+export function checkSubmit(state: OrderState): void {
+  requireOpen(state);
+  if (state.lines.length === 0) throw conflict('The order has no lines to send');
+  if (unsentLines(state).length === 0) throw conflict('Everything on this order is already with the kitchen');
+}
+
+export function checkReady(state: OrderState): void {
+  if (state.status === 'cancelled') throw conflict('Order is cancelled');
+  if (state.kitchenStatus !== 'sent') throw conflict(state.kitchenStatus === 'ready' ? 'Order is already ready' : 'Order has not been sent to the kitchen');
+}
+
+export function checkCancel(state: OrderState, reason: unknown): void {
+  requireOpen(state);
+  if (hasSucceededPayment(state)) throw conflict('A payment has succeeded on this order: refund it instead of cancelling');
+  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 200) throw invalid('reason', 'reason is required (at most 200 characters)');
+}
+
+/** A new payment towards the balance. Cash may be tendered above the amount; others may not exceed it. */
+export function checkPayment(state: OrderState, req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number }): void {
+  requireOpen(state);
+  requireNoPendingPayment(state);
+  if (state.lines.length === 0) throw conflict('The order has no lines');
+  const due = balance(state);
+  if (due === 0) throw conflict('Nothing is due on this order');
+  if (!Number.isInteger(req.amount) || req.amount <= 0) throw invalid('amount', 'amount must be a positive integer in minor units');
+  if (req.amount > due) throw invalid('amount', `amount may not exceed the balance of ${due}`);
+  if (req.tip !== undefined && (!Number.isInteger(req.tip) || req.tip < 0)) throw invalid('tip', 'tip must be a non-negative integer');
+  if (req.method === 'cash') {
+    if (!Number.isInteger(req.tendered) || (req.tendered as number) < req.amount) throw invalid('tendered', 'tendered must be at least the amount');
+  }
+}
+
+// ---- applies -----------------------------------------------------------------------------
+
+function touch(state: OrderState, now: string): void {
+  state.version += 1;
+  state.updatedAt = now;
+}
+
+export function applyAddLine(state: OrderState, req: AddLineRequest, modifiers: LineModifier[], lineId: string, now: string): LineState {
+  const line: LineState = {
+    id: lineId,
+    itemId: req.item.id,
+    name: req.item.name,
+    quantity: req.quantity,
+    unitPrice: req.item.price,
+    modifiers,
+    note: req.note ?? null,
+    trackStock: req.item.trackStock,
+    sentQuantity: 0,
+    rules: req.item.modifierLists,
+  };
+  state.lines.push(line);
+  touch(state, now);
+  return line;
+}
+
+export function applyUpdateLine(state: OrderState, req: UpdateLineRequest, modifiers: LineModifier[] | undefined, now: string): void {
+  const line = findLine(state, req.lineId);
+  if (req.quantity !== undefined) line.quantity = req.quantity;
+  if (modifiers) line.modifiers = modifiers;
+  if (req.note !== undefined) line.note = req.note;
+  line.sentQuantity = Math.min(line.sentQuantity, line.quantity);
+  touch(state, now);
+}
+
+export function applyRemoveLine(state: OrderState, lineId: string, now: string): void {
+  state.lines = state.lines.filter((l) => l.id !== lineId);
+  touch(state, now);
+}
+
+export function applyAddDiscount(state: OrderState, d: AppliedDiscount, now: string): void {
+  state.discounts.push({ id: d.id, name: d.name, type: d.type, value: d.value });
+  touch(state, now);
+}
+
+export function applyRemoveDiscount(state: OrderState, discountId: string, now: string): void {
+  state.discounts = state.discounts.filter((d) => d.id !== discountId);
+  touch(state, now);
+}
+
+export function applyDetails(state: OrderState, req: OrderDetailsRequest, now: string): void {
+  if (req.type !== undefined) state.type = req.type;
+  if (req.table !== undefined) state.table = req.table;
+  if (req.customerName !== undefined) state.customerName = req.customerName;
+  touch(state, now);
+}
+
+/** Marks unsent quantities as sent and returns what the kitchen ticket must show. */
+export function applySubmit(state: OrderState, now: string): { name: string; quantity: number; modifiers: string[]; note: string | null }[] {
+  const ticket = unsentLines(state).map(({ line, quantity }) => {
+    line.sentQuantity = line.quantity;
+    return { name: line.name, quantity, modifiers: line.modifiers.map((m) => m.name), note: line.note };
+  });
+  state.kitchenStatus = 'sent';
+  touch(state, now);
+  return ticket;
+}
+
+export function applyReady(state: OrderState, now: string): void {
+  state.kitchenStatus = 'ready';
+  touch(state, now);
+}
+
+export function applyCancel(state: OrderState, reason: string, now: string): void {
+  state.status = 'cancelled';
+  state.cancelReason = reason.trim();
+  state.closedAt = now;
+  touch(state, now);
+}
+
+export function newPayment(
+  state: OrderState,
+  req: { method: PaymentMethod; provider?: string | null; amount: number; tip?: number; tendered?: number },
+  id: string,
+  now: string,
+): PaymentState {
+  const isCash = req.method === 'cash';
+  return {
+    id,
+    seq: state.payments.length + 1,
+    orderId: state.id,
+    method: req.method,
+    provider: req.provider ?? null,
+    status: isCash ? 'succeeded' : 'pending',
+    amount: req.amount,
+    tip: req.tip ?? 0,
+    fee: req.method === 'card' ? cardFeeFor(req.amount, state.settings) : 0,
+    ...(isCash ? { tendered: req.tendered!, change: req.tendered! - req.amount } : {}),
+    createdAt: now,
+    settledAt: isCash ? now : null,
+  };
+}
+
+export function applyPayment(state: OrderState, payment: PaymentState, now: string): void {
+  state.payments.push(payment);
+  touch(state, now);
+}
+
+/** Updates a payment (gateway outcome); unknown ids and settled payments are left alone. */
+export function applyPaymentUpdate(state: OrderState, update: Partial<PaymentState> & { id: string }, now: string): PaymentState | undefined {
+  const p = state.payments.find((x) => x.id === update.id);
+  if (!p || (p.status !== 'pending' && update.status !== 'refunded')) return undefined;
+  Object.assign(p, update);
+  if (p.status !== 'pending' && !p.settledAt) p.settledAt = now;
+  touch(state, now);
+  return p;
+}
+
+/** An order closes when something was sold and nothing is due. */
+export function isFullyPaid(state: OrderState): boolean {
+  return state.status === 'open' && state.lines.length > 0 && !hasPendingPayment(state) && balance(state) === 0 && hasSucceededPayment(state);
+}
+
+export function applyClose(state: OrderState, now: string): void {
+  state.status = 'closed';
+  state.closedAt = now;
+  touch(state, now);
+}

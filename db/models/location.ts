@@ -1,0 +1,33 @@
+import { Model, snakeCaseMappers } from 'objection';
+
+/** A shop. Its settings (currency, tax, card fee, auto-print) live on the same row. */
+export class Location extends Model {
+  static override tableName = 'locations';
+  static override columnNameMappers = snakeCaseMappers();
+
+  declare id: string;
+  declare name: string;
+  declare currency: string;
+  declare timezone: string;
+  /** Basis points. */
+  declare taxRate: number;
+  declare taxInclusive: boolean;
+  /** Basis points. */
+  declare serviceChargeRate: number;
+  declare cardFeeEnabled: boolean;
+  /** Basis points. */
+  declare cardFeeRate: number;
+  /** Minor units. */
+  declare cardFeeMin: number;
+  declare discountsEnabled: boolean;
+  declare autoPrintReceipt: boolean;
+  declare autoPrintKitchen: boolean;
+  declare autoPrintOrderNumber: boolean;
+  declare orderNumberCounter: number;
+  declare createdAt: Date;
+  declare updatedAt: Date;
+
+  override $beforeUpdate(): void {
+    this.updatedAt = new Date();
+  }
+}

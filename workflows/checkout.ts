@@ -1,0 +1,342 @@
+/**
+ * One `checkout` workflow per order (id `order-<orderId>`), from its first line to its close.
+ *
+ * It decides; activities do the I/O. Cart mutations are Updates whose validators reject bad
+ * input before it reaches history; every change bumps `version` and is queued in an outbox that
+ * one publisher drains in order (so real-time clients see versions in order). Closing and
+ * cancelling run their side effects (persist, stock, receipt) after the state has changed, so
+ * retries never block a cashier and never apply twice (activities are idempotent).
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  allHandlersFinished,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  setCurrentDetails,
+  startChild,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import * as order from '../core/order';
+import type { OrderState, OrderSnapshot, PaymentState } from '../core/order';
+import * as msg from '../core/messages';
+import { OrderEvent, topic, workflowIds } from '../core/events';
+import { SA } from '../core/search-attributes';
+import { formatMoney } from '../core/format';
+import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../core/tickets';
+import type { OrderActivities } from '../activities/orders';
+import type { PrintRequest } from './print-ticket';
+import { printTicket } from './print-ticket';
+
+export interface CheckoutInput {
+  state: OrderState;
+  /** Close out an order nobody touched for this long (no payment taken): it is cancelled. */
+  abandonAfterMs: number;
+  /** Continue-as-new after this many updates, well under Temporal's 2,000 per run. */
+  maxUpdatesPerRun?: number;
+  printSeq?: number;
+}
+
+const { assignOrderNumber, persistOrder } = proxyActivities<OrderActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+});
+const { publishOrderEvents } = proxyLocalActivities<OrderActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
+});
+
+/** Runs a pure check; its CartRejection becomes an Update failure the API maps to 422/409. */
+function guard<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof order.CartRejection) {
+      throw ApplicationFailure.create({
+        type: msg.REJECTION_TYPES[err.kind],
+        message: err.message,
+        details: [{ path: err.path ?? '' }],
+        nonRetryable: true,
+      });
+    }
+    throw err;
+  }
+}
+
+export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
+  const state = input.state;
+  const maxUpdates = input.maxUpdatesPerRun ?? 1000;
+  const outbox: OrderEvent[] = [];
+  const prints: PrintRequest[] = [];
+  let printSeq = input.printSeq ?? 0;
+  let updatesThisRun = 0;
+  let lastActivity = Date.now();
+  let publishing = false;
+  let closeRequested = false;
+  const now = () => new Date().toISOString();
+
+  const emit = (event: OrderEvent['event'], topics: string[], data: unknown) =>
+    outbox.push({ event, topics, data, version: state.version });
+
+  /** Publishes the new snapshot to every topic that shows this order. */
+  function changed(): OrderSnapshot {
+    const snapshot = order.toSnapshot(state);
+    emit('order.updated', [topic.order(state.id), topic.orders(state.locationId)], snapshot);
+    if (state.terminalId) {
+      emit('cart_updated', [topic.display(state.terminalId)], {
+        order_id: state.id,
+        items: snapshot.lines.map((l) => ({ name: l.name, quantity: l.quantity, total: l.total, modifiers: l.modifiers.map((m) => m.name) })),
+        total: snapshot.totals.total,
+        ...snapshot,
+      });
+    }
+    updateSearchAttributes(snapshot);
+    return snapshot;
+  }
+
+  let lastSearchAttributes = '';
+  function updateSearchAttributes(s: OrderSnapshot): void {
+    const methods = [...new Set(s.payments.map((p) => p.method))];
+    const lastPayment = s.payments[s.payments.length - 1];
+    const key = JSON.stringify([s.status, s.kitchenStatus, s.totals.total, s.orderNumber, methods, lastPayment?.status]);
+    if (key === lastSearchAttributes) return;
+    lastSearchAttributes = key;
+    upsertSearchAttributes([
+      { key: SA.orderStatus, value: s.status },
+      { key: SA.kitchenStatus, value: s.kitchenStatus },
+      { key: SA.orderTotal, value: s.totals.total },
+      ...(s.orderNumber !== null ? [{ key: SA.orderNumber, value: s.orderNumber }] : []),
+      { key: SA.paymentMethod, value: methods.length ? methods : null },
+      { key: SA.paymentStatus, value: lastPayment?.status ?? null },
+    ]);
+    setCurrentDetails(describe(s));
+  }
+
+  /** One handler shape for every cart update: check, apply, publish, return the snapshot. */
+  function cartUpdate<A extends unknown[]>(def: Parameters<typeof setHandler>[0], check: (...args: A) => unknown, apply: (...args: A) => void) {
+    setHandler(
+      def as never,
+      ((...args: A) => {
+        guard(() => order.checkCaller(state, args[0] as msg.Caller));
+        guard(() => check(...args));
+        apply(...args);
+        updatesThisRun += 1;
+        lastActivity = Date.now();
+        return changed();
+      }) as never,
+      {
+        validator: ((...args: A) => {
+          guard(() => order.checkCaller(state, args[0] as msg.Caller));
+          guard(() => check(...args));
+        }) as never,
+      },
+    );
+  }
+
+  setHandler(msg.snapshotQuery, () => order.toSnapshot(state));
+
+  setHandler(
+    msg.openOrderUpdate,
+    async () => {
+      await condition(() => state.orderNumber !== null);
+      return order.toSnapshot(state);
+    },
+    { validator: (caller) => guard(() => order.checkCaller(state, caller)) },
+  );
+
+  cartUpdate(
+    msg.addLineUpdate,
+    (req: order.AddLineRequest) => order.checkAddLine(state, req),
+    (req: order.AddLineRequest) => {
+      order.applyAddLine(state, req, order.checkAddLine(state, req), uuid4(), now());
+    },
+  );
+  cartUpdate(
+    msg.updateLineUpdate,
+    (req: order.UpdateLineRequest) => order.checkUpdateLine(state, req),
+    (req: order.UpdateLineRequest) => order.applyUpdateLine(state, req, order.checkUpdateLine(state, req), now()),
+  );
+  cartUpdate(
+    msg.removeLineUpdate,
+    (req: { lineId: string }) => order.checkRemoveLine(state, req.lineId),
+    (req: { lineId: string }) => order.applyRemoveLine(state, req.lineId, now()),
+  );
+  cartUpdate(
+    msg.addDiscountUpdate,
+    (d: order.AppliedDiscount & { available: boolean }) => order.checkAddDiscount(state, d),
+    (d: order.AppliedDiscount & { available: boolean }) => order.applyAddDiscount(state, d, now()),
+  );
+  cartUpdate(
+    msg.removeDiscountUpdate,
+    (req: { discountId: string }) => order.checkRemoveDiscount(state, req.discountId),
+    (req: { discountId: string }) => order.applyRemoveDiscount(state, req.discountId, now()),
+  );
+  cartUpdate(
+    msg.setDetailsUpdate,
+    (req: order.OrderDetailsRequest) => order.checkDetails(state, req),
+    (req: order.OrderDetailsRequest) => order.applyDetails(state, req, now()),
+  );
+  cartUpdate(
+    msg.submitUpdate,
+    () => order.checkSubmit(state),
+    () => {
+      const lines = order.applySubmit(state, now());
+      const ticket = kitchenTicketOf(order.toSnapshot(state), lines);
+      emit('kitchen.ticket', [topic.kitchen(state.locationId), topic.order(state.id)], ticket);
+      if (state.settings.autoPrint.kitchen) prints.push({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
+    },
+  );
+  cartUpdate(
+    msg.readyUpdate,
+    () => order.checkReady(state),
+    () => {
+      order.applyReady(state, now());
+      const announcement = { orderId: state.id, orderNumber: state.orderNumber, type: state.type, table: state.table, customerName: state.customerName };
+      emit('order.ready', [topic.kitchen(state.locationId), topic.order(state.id), topic.orders(state.locationId), ...(state.terminalId ? [topic.display(state.terminalId)] : [])], announcement);
+      if (state.settings.autoPrint.orderNumber) {
+        prints.push({ role: 'receipt', job: { kind: 'orderNumber', ticket: orderNumberTicketOf(order.toSnapshot(state), state.settings.locationName) } });
+      }
+    },
+  );
+  cartUpdate(
+    msg.cancelUpdate,
+    (req: { reason: string }) => order.checkCancel(state, req.reason),
+    (req: { reason: string }) => {
+      order.applyCancel(state, req.reason, now());
+      closeRequested = true;
+    },
+  );
+
+  setHandler(
+    msg.addPaymentUpdate,
+    (req: msg.PaymentRequest) => {
+      validatePayment(req);
+      const payment = order.newPayment(state, req, uuid4(), now());
+      order.applyPayment(state, payment, now());
+      paymentChanged(payment);
+      updatesThisRun += 1;
+      lastActivity = Date.now();
+      const snapshot = closeIfPaid() ?? changed();
+      return { payment: order.publicPayment(payment), order: snapshot };
+    },
+    {
+      validator: (req: msg.PaymentRequest) => validatePayment(req),
+    },
+  );
+
+  function validatePayment(req: msg.PaymentRequest): void {
+    guard(() => order.checkCaller(state, req));
+    guard(() => order.checkPayment(state, req));
+    if (req.method !== 'cash') {
+      throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: `${req.method} payments are not available yet`, details: [{ path: 'method' }], nonRetryable: true });
+    }
+  }
+
+  setHandler(msg.paymentUpdatedSignal, (update) => {
+    const payment = order.applyPaymentUpdate(state, update, now());
+    if (!payment) return;
+    paymentChanged(payment);
+    if (!closeIfPaid()) changed();
+  });
+
+  function paymentChanged(p: PaymentState): void {
+    const topics = [topic.order(state.id), ...(state.terminalId ? [topic.display(state.terminalId)] : [])];
+    emit('payment.updated', topics, order.publicPayment(p));
+  }
+
+  function closeIfPaid(): OrderSnapshot | undefined {
+    if (!order.isFullyPaid(state)) return undefined;
+    order.applyClose(state, now());
+    closeRequested = true;
+    return changed();
+  }
+
+  async function publisher(): Promise<void> {
+    for (;;) {
+      await condition(() => outbox.length > 0);
+      publishing = true;
+      const batch = outbox.splice(0, outbox.length);
+      await publishOrderEvents({ orderId: state.id, locationId: state.locationId, events: batch, snapshot: order.toSnapshot(state) });
+      publishing = false;
+    }
+  }
+
+  async function startPrints(): Promise<void> {
+    while (prints.length > 0) {
+      const request = prints.shift()!;
+      printSeq += 1;
+      await startChild(printTicket, {
+        workflowId: workflowIds.print(state.id, request.job.kind, printSeq),
+        args: [{ ...request, locationId: state.locationId }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Print ${request.job.kind} for order #${state.orderNumber}`,
+      });
+    }
+  }
+
+  // ---- run ----
+  void publisher();
+  if (state.orderNumber === null) {
+    state.orderNumber = await assignOrderNumber({ orderId: state.id, locationId: state.locationId });
+    state.version += 1;
+    changed();
+  } else {
+    updateSearchAttributes(order.toSnapshot(state));
+  }
+
+  for (;;) {
+    const idleFor = input.abandonAfterMs - (Date.now() - lastActivity);
+    const woke = await condition(
+      () => closeRequested || prints.length > 0 || updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested,
+      Math.max(idleFor, 1),
+    );
+    await startPrints();
+    if (closeRequested) break;
+    if (!woke && Date.now() - lastActivity >= input.abandonAfterMs) {
+      if (!order.hasSucceededPayment(state) && !order.hasPendingPayment(state)) {
+        order.applyCancel(state, 'abandoned: no activity', now());
+        changed();
+        break;
+      }
+      lastActivity = Date.now(); // money was taken: keep it open for staff (it shows in stuck orders)
+    }
+    if (updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested) {
+      await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);
+      await continueAsNew<typeof checkout>({ ...input, state, printSeq });
+    }
+  }
+
+  const outcome = await persistOrder({ snapshot: order.toSnapshot(state), stockLines: stockLines(state) });
+  for (const item of outcome.lowStock) {
+    emit('stock.low', [topic.orders(state.locationId)], item);
+  }
+  if (state.status === 'closed' && state.settings.autoPrint.receipt) {
+    prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive) } });
+    await startPrints();
+  }
+  await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);
+  return order.toSnapshot(state);
+}
+
+function stockLines(state: OrderState) {
+  return state.lines.filter((l) => l.trackStock).map((l) => ({ lineId: l.id, itemId: l.itemId, quantity: l.quantity }));
+}
+
+/** The line support staff see as "current details" in the Temporal UI. */
+function describe(s: OrderSnapshot): string {
+  const pending = s.payments.find((p) => p.status === 'pending');
+  const parts = [
+    `Order #${s.orderNumber ?? '?'} ${s.status}`,
+    `${s.lines.length} line(s)`,
+    `total ${formatMoney(s.totals.total, s.currency)}`,
+    `balance ${formatMoney(s.totals.balance, s.currency)}`,
+    `kitchen ${s.kitchenStatus}`,
+  ];
+  if (pending) parts.push(`waiting for ${pending.method} payment since ${pending.createdAt}`);
+  return parts.join(' · ');
+}
