@@ -103,7 +103,8 @@ export function orderActivities({ knex }: ActivityDeps) {
         const inserted = rows.length ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id') : [];
         if (req.snapshot) await upsertProjection(trx, req.snapshot);
         if (inserted.length) {
-          const payload = JSON.stringify({ o: req.orderId, ids: inserted.map((r: { id: string | number }) => Number(r.id)) });
+          const topics = [...new Set(req.events.flatMap((e) => e.topics))];
+          const payload = JSON.stringify({ o: req.orderId, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
           await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
         }
       });

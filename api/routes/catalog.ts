@@ -2,38 +2,9 @@ import * as yup from 'yup';
 import type { Knex } from 'knex';
 import { route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
 import { conflict, fieldError, notFound } from '../errors';
-import { bool, idParams, int, money, noUnknown, text, UUID_RE } from '../validation';
+import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
-
-// ---- Input helpers shared by the settings, discounts and printers routes (candidates for validation.ts) ----
-
-export const INT4_MAX = 2_147_483_647;
-/** Money that fits the integer columns (an overflowing value must be a 422, not a database error). */
-export const amount = () => money().max(INT4_MAX, '${path} is too large');
-export const int4 = () => int().min(-INT4_MAX, '${path} is too small').max(INT4_MAX, '${path} is too large');
-export const count = () => int().min(0).max(INT4_MAX, '${path} is too large');
-/** Postgres text cannot hold NUL; refusing it here keeps it a 422. */
-export const plain = (max = 200) => text(max).matches(/^[^\0]*$/, '${path} must not contain NUL characters');
-export const name = () => plain(200).min(1, '${path} must not be empty');
-/** A UUID reference in a body or query: strict, and never the empty string. */
-export const ref = () => yup.string().strict().matches(UUID_RE, '${path} must be a UUID');
-/** A PATCH body must change something. */
-export const nonEmpty = <S extends yup.AnyObjectSchema>(schema: S): S =>
-  schema.test('non-empty', 'Send at least one field to change', (v: Record<string, unknown> | undefined) =>
-    Object.values(v ?? {}).some((x) => x !== undefined),
-  ) as S;
-/** Drops undefined keys so a PATCH only touches what was sent. */
-export const defined = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-/** Maps a unique-index violation to 409 with a readable message; rethrows anything else. */
-export function conflictOnUnique(messages: Record<string, string>) {
-  return (err: unknown): never => {
-    const e = ((err as { nativeError?: unknown }).nativeError ?? err) as { code?: string; constraint?: string };
-    if (e?.code === '23505' && e.constraint && messages[e.constraint]) throw conflict(messages[e.constraint]!);
-    throw err;
-  };
-}
 
 const TAG = 'Catalog';
 const BASE = '/api/v1/catalog';

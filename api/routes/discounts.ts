@@ -1,10 +1,9 @@
 import * as yup from 'yup';
+import { amount, bool, defined, idParams, int4, name, noUnknown, nonEmpty, ref } from '../validation';
 import type { Knex } from 'knex';
 import { route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { fieldError, notFound } from '../errors';
-import { bool, idParams, noUnknown } from '../validation';
 import { Discount, DiscountGroup, type DiscountType } from '../../db/models/discount';
-import { amount, defined, int4, name, nonEmpty, ref } from './catalog';
 
 const TAG = 'Discounts';
 

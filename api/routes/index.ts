@@ -9,6 +9,7 @@ import { discountsRoutes } from './discounts';
 import { printersRoutes } from './printers';
 import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
+import { reportsRoutes } from './reports';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -24,6 +25,7 @@ export function allRoutes(): AnyRoute[] {
     ...printersRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
+    ...reportsRoutes(),
   );
   return routes;
 }

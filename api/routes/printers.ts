@@ -1,11 +1,10 @@
 import * as yup from 'yup';
+import { bool, defined, idParams, name, noUnknown, nonEmpty } from '../validation';
 import type { Knex } from 'knex';
 import { route, MANAGER, type AnyRoute } from '../route';
 import { notFound } from '../errors';
-import { bool, idParams, noUnknown } from '../validation';
 import { Printer, type PrinterRole } from '../../db/models/printer';
 import { parsePrinterAddress } from '../../activities/printing/printer';
-import { defined, name, nonEmpty } from './catalog';
 
 const TAG = 'Printing';
 

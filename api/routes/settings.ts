@@ -1,10 +1,9 @@
 import * as yup from 'yup';
+import { amount, basisPoints, bool, defined, name, noUnknown } from '../validation';
 import { route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { notFound, validationError } from '../errors';
-import { basisPoints, bool, noUnknown } from '../validation';
 import { Location } from '../../db/models/location';
 import { loadSettings, settingsOf } from '../settings-read';
-import { amount, defined, name } from './catalog';
 
 /** The canonical name of an IANA time zone, or undefined when Intl does not know it. */
 export function canonicalTimeZone(zone: string): string | undefined {

@@ -1,10 +1,8 @@
-import * as http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createTestDatabase } from './database';
-import { createApp } from '../../api/app';
+import { startApiServer } from '../../api/server';
 import type { AppDeps } from '../../api/types';
 import { seedDemoShop, SeededShop } from '../../db/seed';
 import { logger } from '../../platform/logger';
@@ -13,6 +11,8 @@ import { createCentralWorker, createPrintingWorker, installRuntime } from '../..
 
 export interface Harness {
   baseUrl: string;
+  /** A database URL of this harness (for a second API replica in tests). */
+  databaseUrl: string;
   deps: AppDeps;
   shop: SeededShop;
   worker: Worker;
@@ -46,9 +46,8 @@ export async function startHarness(): Promise<Harness> {
   const shop = (await seedDemoShop(db.knex, config.tokenSecret))!;
   const printingWorker = await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId: shop.locationId });
   const printingRunning = printingWorker.run();
-  const server = http.createServer(createApp(deps).callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const apiServer = await startApiServer(deps, { databaseUrl: db.url, port: 0, host: '127.0.0.1', pingIntervalMs: 1000 });
+  const baseUrl = apiServer.url;
 
   const api: Harness['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -71,6 +70,7 @@ export async function startHarness(): Promise<Harness> {
 
   return {
     baseUrl,
+    databaseUrl: db.url,
     deps,
     shop,
     worker,
@@ -82,8 +82,7 @@ export async function startHarness(): Promise<Harness> {
       return res.body.token as string;
     },
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
+      await apiServer.close();
       worker.shutdown();
       printingWorker.shutdown();
       await Promise.all([running, printingRunning]);

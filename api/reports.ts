@@ -1,0 +1,257 @@
+import type { Knex } from 'knex';
+import { DateTime } from 'luxon';
+import { localDayRange } from './time';
+
+/**
+ * Sales reports over a location's LOCAL days (its timezone setting). All money is integer minor units.
+ *
+ * An order counts when it has been persisted (`persisted_at` set by the closing transaction) with
+ * status `closed`, `partially_refunded` or `refunded` (cancelled and open orders never count), and it
+ * belongs to the local day its `closed_at` falls in.
+ *
+ * - `orders`        number of such orders
+ * - `gross`         Σ orders.subtotal (line totals, before discounts)
+ * - `discounts`     Σ orders.discount
+ * - `net`           gross − discounts
+ * - `tax`           Σ orders.tax
+ * - `serviceCharge` Σ orders.service_charge
+ * - `tips`          Σ orders.tip
+ * - `cardFees`      Σ orders.card_fee
+ * - `refunds`       Σ refunds.amount of `succeeded` refunds whose `settled_at` falls in the local day
+ *                   (of any order, whenever it was closed)
+ * - `byMethod`      Σ payments.amount of `succeeded` or `refunded` payments of the counted orders, per
+ *                   method; all five methods are always present (0 when none). Tips and fees are not in it.
+ * - `byStaff`       per staff member who owned counted orders (orders.staff_id): `{staffId, name, orders,
+ *                   net, tips}`, sorted by net descending (then name). Orders whose staff member was deleted
+ *                   are grouped under `staffId: null, name: null`.
+ *
+ * The numbers come from four aggregate queries (orders, payments, staff, refunds), each grouped by
+ * local date in SQL, run in one read-only REPEATABLE READ transaction so they agree with each other.
+ */
+
+export const PAYMENT_METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel'] as const;
+export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
+export type ByMethod = Record<PaymentMethod, number>;
+
+/** Order statuses that count as sales. */
+export const REPORTED_STATUSES = ['closed', 'partially_refunded', 'refunded'] as const;
+/** Payment statuses whose amount was taken (a refunded payment was taken, then given back via a refund). */
+export const TAKEN_PAYMENT_STATUSES = ['succeeded', 'refunded'] as const;
+/** Longest range report, in days (inclusive): a leap year. */
+export const MAX_RANGE_DAYS = 366;
+
+export interface StaffTotals {
+  staffId: string | null;
+  name: string | null;
+  orders: number;
+  net: number;
+  tips: number;
+}
+
+export interface ReportTotals {
+  orders: number;
+  gross: number;
+  discounts: number;
+  net: number;
+  tax: number;
+  serviceCharge: number;
+  tips: number;
+  cardFees: number;
+  refunds: number;
+  byMethod: ByMethod;
+  byStaff: StaffTotals[];
+}
+
+export interface DailyReport extends ReportTotals {
+  date: string;
+  currency: string;
+}
+
+export interface RangeReport {
+  start: string;
+  end: string;
+  currency: string;
+  days: DailyReport[];
+  total: ReportTotals;
+}
+
+export interface ReportLocation {
+  locationId: string;
+  timezone: string;
+  currency: string;
+}
+
+/** A strict calendar date (YYYY-MM-DD that exists: no 2024-02-30), or undefined. */
+export function parseLocalDate(value: string): DateTime | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return undefined;
+  const d = DateTime.fromFormat(value, 'yyyy-MM-dd', { zone: 'UTC' });
+  return d.isValid ? d : undefined;
+}
+
+/** The local dates from start to end inclusive (both valid YYYY-MM-DD, start ≤ end). */
+export function datesBetween(start: string, end: string): string[] {
+  const first = parseLocalDate(start)!;
+  const count = Math.round(parseLocalDate(end)!.diff(first, 'days').days) + 1;
+  return Array.from({ length: count }, (_, i) => first.plus({ days: i }).toISODate()!);
+}
+
+export function emptyTotals(): ReportTotals {
+  return {
+    orders: 0,
+    gross: 0,
+    discounts: 0,
+    net: 0,
+    tax: 0,
+    serviceCharge: 0,
+    tips: 0,
+    cardFees: 0,
+    refunds: 0,
+    byMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 },
+    byStaff: [],
+  };
+}
+
+const n = (v: unknown): number => Number(v ?? 0);
+
+function sortStaff(rows: StaffTotals[]): StaffTotals[] {
+  return rows.sort(
+    (a, b) => b.net - a.net || (a.name ?? '').localeCompare(b.name ?? '') || (a.staffId ?? '').localeCompare(b.staffId ?? ''),
+  );
+}
+
+/** Sums several days' totals: money fields and byMethod added, byStaff merged per staff member. */
+export function sumTotals(rows: ReportTotals[]): ReportTotals {
+  const total = emptyTotals();
+  const staff = new Map<string | null, StaffTotals>();
+  for (const r of rows) {
+    total.orders += r.orders;
+    total.gross += r.gross;
+    total.discounts += r.discounts;
+    total.net += r.net;
+    total.tax += r.tax;
+    total.serviceCharge += r.serviceCharge;
+    total.tips += r.tips;
+    total.cardFees += r.cardFees;
+    total.refunds += r.refunds;
+    for (const m of PAYMENT_METHODS) total.byMethod[m] += r.byMethod[m];
+    for (const s of r.byStaff) {
+      const acc = staff.get(s.staffId);
+      if (acc) {
+        acc.orders += s.orders;
+        acc.net += s.net;
+        acc.tips += s.tips;
+      } else staff.set(s.staffId, { ...s });
+    }
+  }
+  total.byStaff = sortStaff([...staff.values()]);
+  return total;
+}
+
+/**
+ * One report row per local day from start to end inclusive (days without orders are all zeros),
+ * plus their total. Dates must be valid YYYY-MM-DD with start ≤ end (the routes check that).
+ */
+export async function rangeReport(knex: Knex, loc: ReportLocation, start: string, end: string): Promise<RangeReport> {
+  const tz = loc.timezone;
+  const from = localDayRange(start, tz).start;
+  const to = localDayRange(end, tz).end;
+  const localDay = (column: string) => knex.raw(`to_char((${column} AT TIME ZONE 'UTC' || ?)::date, 'YYYY-MM-DD')`, [tz]);
+
+  const { orderRows, methodRows, staffRows, refundRows } = await knex.transaction(
+    async (trx) => {
+      /** The counted orders of the range, each with its local day. A fresh builder per use. */
+      const counted = () =>
+        trx('orders as o')
+          .where('o.location_id', loc.locationId)
+          .whereNotNull('o.persisted_at')
+          .whereIn('o.status', REPORTED_STATUSES)
+          .where('o.closed_at', '>=', from)
+          .where('o.closed_at', '<', to)
+          .select('o.id', 'o.staff_id', 'o.subtotal', 'o.discount', 'o.tax', 'o.service_charge', 'o.tip', 'o.card_fee', localDay('o.closed_at').wrap('', ' as day'))
+          .as('c');
+
+      const orderRows = await trx
+        .from(counted())
+        .groupBy('c.day')
+        .select(
+          'c.day',
+          trx.raw('count(*) as orders'),
+          trx.raw('sum(c.subtotal) as gross'),
+          trx.raw('sum(c.discount) as discounts'),
+          trx.raw('sum(c.tax) as tax'),
+          trx.raw('sum(c.service_charge) as service_charge'),
+          trx.raw('sum(c.tip) as tips'),
+          trx.raw('sum(c.card_fee) as card_fees'),
+        );
+
+      const methodRows = await trx
+        .from(counted())
+        .join('payments as p', 'p.order_id', 'c.id')
+        .where('p.location_id', loc.locationId)
+        .whereIn('p.status', TAKEN_PAYMENT_STATUSES)
+        .groupBy('c.day', 'p.method')
+        .select('c.day', 'p.method', trx.raw('sum(p.amount) as amount'));
+
+      const staffRows = await trx
+        .from(counted())
+        .leftJoin('staff as s', 's.id', 'c.staff_id')
+        .groupBy('c.day', 'c.staff_id', 's.name')
+        .select('c.day', 'c.staff_id', 's.name', trx.raw('count(*) as orders'), trx.raw('sum(c.subtotal - c.discount) as net'), trx.raw('sum(c.tip) as tips'));
+
+      const refundRows = await trx
+        .from(
+          trx('refunds as r')
+            .where('r.location_id', loc.locationId)
+            .where('r.status', 'succeeded')
+            .where('r.settled_at', '>=', from)
+            .where('r.settled_at', '<', to)
+            .select('r.amount', localDay('r.settled_at').wrap('', ' as day'))
+            .as('rf'),
+        )
+        .groupBy('rf.day')
+        .select('rf.day', trx.raw('sum(rf.amount) as amount'));
+
+      return { orderRows, methodRows, staffRows, refundRows };
+    },
+    { isolationLevel: 'repeatable read', readOnly: true },
+  );
+
+  const byDay = new Map<string, DailyReport>();
+  const days = datesBetween(start, end).map((date) => {
+    const row: DailyReport = { date, currency: loc.currency, ...emptyTotals() };
+    byDay.set(date, row);
+    return row;
+  });
+  for (const r of orderRows) {
+    const d = byDay.get(r.day);
+    if (!d) continue;
+    d.orders = n(r.orders);
+    d.gross = n(r.gross);
+    d.discounts = n(r.discounts);
+    d.net = d.gross - d.discounts;
+    d.tax = n(r.tax);
+    d.serviceCharge = n(r.service_charge);
+    d.tips = n(r.tips);
+    d.cardFees = n(r.card_fees);
+  }
+  for (const r of methodRows) {
+    const d = byDay.get(r.day);
+    if (d && (PAYMENT_METHODS as readonly string[]).includes(r.method)) d.byMethod[r.method as PaymentMethod] += n(r.amount);
+  }
+  for (const r of staffRows) {
+    byDay.get(r.day)?.byStaff.push({ staffId: r.staff_id ?? null, name: r.name ?? null, orders: n(r.orders), net: n(r.net), tips: n(r.tips) });
+  }
+  for (const r of refundRows) {
+    const d = byDay.get(r.day);
+    if (d) d.refunds = n(r.amount);
+  }
+  for (const d of days) sortStaff(d.byStaff);
+
+  return { start, end, currency: loc.currency, days, total: sumTotals(days) };
+}
+
+/** The report of one local day (see the definitions at the top of this file). */
+export async function dailyReport(knex: Knex, loc: ReportLocation, date: string): Promise<DailyReport> {
+  const { days } = await rangeReport(knex, loc, date, date);
+  return days[0]!;
+}

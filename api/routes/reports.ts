@@ -1,0 +1,91 @@
+import * as yup from 'yup';
+import { route, MANAGER } from '../route';
+import { notFound, validationError, type FieldError } from '../errors';
+import { loadSettings } from '../settings-read';
+import { localToday } from '../time';
+import { dailyReport, MAX_RANGE_DAYS, parseLocalDate, rangeReport, type ReportLocation } from '../reports';
+import type { AppDeps } from '../types';
+
+const isoDate = () => yup.string().matches(/^\d{4}-\d{2}-\d{2}$/, '${path} must be a date YYYY-MM-DD');
+
+/** Reports cover years 1970..9999 (anything else is surely a typo, and keeps instants in range). */
+const MIN_DATE = '1970-01-01';
+const MAX_DATE = '9999-12-30';
+
+const DEFINITIONS =
+  'Money is integer minor units in the location currency; a day is the location\'s local day (timezone setting). ' +
+  'Counted orders: persisted orders with status closed, partially_refunded or refunded (never cancelled or open) whose closedAt falls in the local day. ' +
+  'orders = number of counted orders; gross = Σ subtotal; discounts = Σ discount; net = gross − discounts; tax = Σ tax; ' +
+  'serviceCharge = Σ service charge; tips = Σ tip; cardFees = Σ card fee; ' +
+  'refunds = Σ amount of succeeded refunds settled in the local day (of any order); ' +
+  'byMethod = Σ amount of succeeded or refunded payments of the counted orders per method (cash, card, qr, mpesa, airtel; always all five, 0 when none); ' +
+  'byStaff = [{staffId, name, orders, net, tips}] per staff member owning counted orders, sorted by net descending ' +
+  '(orders of a deleted staff member: staffId and name null).';
+
+/** 422 unless `value` is a real calendar date (2024-02-30 is not) within the supported years. */
+function checkDate(value: string, path: string, errors: FieldError[]): void {
+  if (!parseLocalDate(value)) errors.push({ path, message: `${path} is not a valid date` });
+  else if (value < MIN_DATE || value > MAX_DATE) errors.push({ path, message: `${path} must be between ${MIN_DATE} and ${MAX_DATE}` });
+}
+
+function throwIfAny(errors: FieldError[]): void {
+  if (errors.length) throw validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid`, errors);
+}
+
+async function reportLocation(deps: AppDeps, locationId: string): Promise<ReportLocation> {
+  const settings = await loadSettings(deps.knex, locationId);
+  if (!settings) throw notFound('Location');
+  return { locationId, timezone: settings.timezone, currency: settings.currency };
+}
+
+export function reportsRoutes() {
+  return [
+    route({
+      method: 'get',
+      path: '/api/v1/reports/daily',
+      summary: "Sales report of one local day (default: today in the location's timezone)",
+      tag: 'Reports',
+      roles: MANAGER,
+      query: yup.object({ date: isoDate() }),
+      responses: {
+        200:
+          '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
+          DEFINITIONS,
+      },
+      handler: async ({ query, auth, deps }) => {
+        const loc = await reportLocation(deps, auth.locationId);
+        const date = query.date ?? localToday(loc.timezone);
+        const errors: FieldError[] = [];
+        checkDate(date, 'query.date', errors);
+        throwIfAny(errors);
+        return dailyReport(deps.knex, loc, date);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/reports/range',
+      summary: `One daily sales report per local day from start to end inclusive (days without sales are zeros), plus their total; at most ${MAX_RANGE_DAYS} days`,
+      tag: 'Reports',
+      roles: MANAGER,
+      query: yup.object({ start: isoDate().required(), end: isoDate().required() }),
+      responses: {
+        200:
+          '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, byMethod, byStaff}} ' +
+          '— total sums the days (byStaff merged per staff member). 422 if a date is invalid, end < start or the range is longer than ' +
+          `${MAX_RANGE_DAYS} days. ` +
+          DEFINITIONS,
+      },
+      handler: async ({ query, auth, deps }) => {
+        const errors: FieldError[] = [];
+        checkDate(query.start, 'query.start', errors);
+        checkDate(query.end, 'query.end', errors);
+        throwIfAny(errors);
+        const days = parseLocalDate(query.end)!.diff(parseLocalDate(query.start)!, 'days').days + 1;
+        if (days < 1) throwIfAny([{ path: 'query.end', message: 'end must not be before start' }]);
+        if (days > MAX_RANGE_DAYS) throwIfAny([{ path: 'query.end', message: `the range may span at most ${MAX_RANGE_DAYS} days` }]);
+        const loc = await reportLocation(deps, auth.locationId);
+        return rangeReport(deps.knex, loc, query.start, query.end);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,40 @@
+import * as http from 'node:http';
+import websockify from 'koa-websocket';
+import { createApp } from './app';
+import { EventHub } from './realtime/hub';
+import { websocketHandler } from './realtime/ws';
+import type { AppDeps } from './types';
+
+export interface ApiServer {
+  server: http.Server;
+  hub: EventHub;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The HTTP API and the WebSocket endpoint on one server, with this replica's event listener. */
+export async function startApiServer(deps: AppDeps, opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number }): Promise<ApiServer> {
+  const hub = new EventHub(opts.databaseUrl, deps.knex, deps.logger);
+  await hub.start();
+  const app = websockify(createApp(deps) as any);
+  app.ws.use(websocketHandler(deps, hub, { pingIntervalMs: opts.pingIntervalMs }) as any);
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  app.ws.listen({ server });
+  const address = server.address() as { port: number };
+  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  return {
+    server,
+    hub,
+    url: `http://${shownHost}:${address.port}`,
+    close: async () => {
+      for (const client of app.ws.server?.clients ?? []) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      await hub.stop();
+    },
+  };
+}
