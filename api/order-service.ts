@@ -129,7 +129,7 @@ export async function createOrder(deps: AppDeps, auth: AuthContext, body: Create
   const startWorkflowOperation = new WithStartWorkflowOperation<typeof checkout>('checkout', {
     workflowId: workflowIds.order(orderId),
     taskQueue: deps.config.taskQueue,
-    args: [{ state, abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS }],
+    args: [{ state, abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS, printOptions: deps.config.print }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     typedSearchAttributes: new TypedSearchAttributes([

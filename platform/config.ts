@@ -19,6 +19,8 @@ export interface Config {
   publicBaseUrl?: string;
   /** Cancel an untouched open order (no payment taken) after this long. */
   orderAbandonAfterMs?: number;
+  /** How print jobs retry an unreachable printer. */
+  print: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   temporalUiUrl?: string;
 }
 
@@ -40,6 +42,9 @@ const envSchema = yup.object({
   TILLFLOW_TASK_QUEUE: yup.string().default('tillflow'),
   PUBLIC_BASE_URL: yup.string().url('PUBLIC_BASE_URL must be a URL').optional(),
   TEMPORAL_UI_URL: yup.string().url('TEMPORAL_UI_URL must be a URL').optional(),
+  TILLFLOW_PRINT_MAX_ATTEMPTS: yup.number().integer().min(1).default(30),
+  TILLFLOW_PRINT_BACKOFF_MS: yup.number().integer().min(10).default(2000),
+  TILLFLOW_PRINT_MAX_BACKOFF_MS: yup.number().integer().min(10).default(60_000),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
 });
 
@@ -67,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,
     orderAbandonAfterMs: e.TILLFLOW_ORDER_ABANDON_MINUTES * 60_000,
+    print: { maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS, initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS, maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS },
   };
 }
 

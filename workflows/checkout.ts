@@ -30,7 +30,7 @@ import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../core/tickets';
 import type { OrderActivities } from '../activities/orders';
-import type { PrintRequest } from './print-ticket';
+import type { PrintOptions, PrintRequest } from './print-ticket';
 import { printTicket } from './print-ticket';
 
 export interface CheckoutInput {
@@ -40,6 +40,8 @@ export interface CheckoutInput {
   /** Continue-as-new after this many updates, well under Temporal's 2,000 per run. */
   maxUpdatesPerRun?: number;
   printSeq?: number;
+  /** Retry policy of the print jobs this order starts. */
+  printOptions?: PrintOptions;
 }
 
 const { assignOrderNumber, persistOrder } = proxyActivities<OrderActivities>({
@@ -272,7 +274,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       printSeq += 1;
       await startChild(printTicket, {
         workflowId: workflowIds.print(state.id, request.job.kind, printSeq),
-        args: [{ ...request, locationId: state.locationId }],
+        args: [{ ...request, locationId: state.locationId, options: input.printOptions }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         staticSummary: `Print ${request.job.kind} for order #${state.orderNumber}`,
       });

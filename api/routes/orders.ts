@@ -273,7 +273,7 @@ async function reprint(deps: AppDeps, s: OrderSnapshot, kind: 'receipt' | 'kitch
   await deps.temporal.workflow.start<typeof printTicket>('printTicket', {
     workflowId,
     taskQueue: deps.config.taskQueue,
-    args: [{ role: kind === 'kitchen' ? 'kitchen' : 'receipt', job, locationId: s.locationId }],
+    args: [{ role: kind === 'kitchen' ? 'kitchen' : 'receipt', job, locationId: s.locationId, options: deps.config.print }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: `Reprint ${kind} for order #${s.orderNumber}`,
   });

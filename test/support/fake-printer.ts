@@ -20,7 +20,8 @@ export interface FakePrinter {
   close(): Promise<void>;
 }
 
-export async function startFakePrinter(): Promise<FakePrinter> {
+/** Listens on `port` (0 = any free one); a printer that comes back on its old port passes its address's port. */
+export async function startFakePrinter(port = 0): Promise<FakePrinter> {
   const jobs: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const waiters = new Set<() => void>();
@@ -39,12 +40,12 @@ export async function startFakePrinter(): Promise<FakePrinter> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as net.AddressInfo;
+  const bound = (server.address() as net.AddressInfo).port;
 
   return {
-    address: `tcp://127.0.0.1:${port}`,
+    address: `tcp://127.0.0.1:${bound}`,
     jobs,
     text: (i) => {
       if (!jobs[i]) throw new Error(`fake printer has no job ${i} (${jobs.length} received)`);

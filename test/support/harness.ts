@@ -26,11 +26,11 @@ export interface Harness {
  * A whole Tillflow for one test file: its own database (seeded demo shop), a worker on its own
  * task queue against the suite's Temporal dev server, and the API on a free port.
  */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   installRuntime();
   const db = await createTestDatabase();
   const taskQueue = 'test-' + randomUUID();
-  const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue }) };
+  const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue, TILLFLOW_PRINT_BACKOFF_MS: '200', TILLFLOW_PRINT_MAX_BACKOFF_MS: '500', ...env }) };
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
