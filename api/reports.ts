@@ -155,7 +155,7 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
   const tz = loc.timezone;
   const from = localDayRange(start, tz).start;
   const to = localDayRange(end, tz).end;
-  const localDay = (column: string) => knex.raw(`to_char((${column} AT TIME ZONE 'UTC' || ?)::date, 'YYYY-MM-DD')`, [tz]);
+  const localDay = (column: string) => knex.raw(`to_char((${column} AT TIME ZONE ?)::date, 'YYYY-MM-DD')`, [tz]);
 
   const { orderRows, methodRows, staffRows, refundRows } = await knex.transaction(
     async (trx) => {

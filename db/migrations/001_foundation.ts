@@ -208,6 +208,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('persisted_at', { useTz: true }).comment('set by the closing transaction');
     t.index(['location_id', 'created_at']);
     t.index(['location_id', 'status']);
+    t.index(['location_id', 'closed_at']);
   });
 
   await knex.raw("CREATE INDEX orders_snapshot_payments ON orders USING gin ((snapshot->'payments') jsonb_path_ops)");

@@ -1,0 +1,42 @@
+/**
+ * Runs test/support/scenarios.ts against the real stack and writes each workflow's history to
+ * test/histories/<scenario>--<workflow>.json. Run after a deliberate workflow change (with a
+ * patch/version marker) or when adding a scenario: `npm run histories:export`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import globalSetup from './global-setup';
+import globalTeardown from './global-teardown';
+import { startHarness } from './harness';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
+import { scenarios } from './scenarios';
+
+const OUT = path.resolve(__dirname, '..', '..', '..', 'test', 'histories');
+
+async function main() {
+  await globalSetup();
+  const h = await startHarness();
+  try {
+    fs.mkdirSync(OUT, { recursive: true });
+    for (const [name, run] of Object.entries(scenarios)) {
+      const workflowIds = await run(h);
+      for (const workflowId of workflowIds) {
+        const handle = h.deps.temporal.workflow.getHandle(workflowId);
+        await handle.result().catch(() => undefined);
+        const history = await handle.fetchHistory();
+        const file = path.join(OUT, `${name}--${workflowId.split('-')[0]}.json`);
+        fs.writeFileSync(file, JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) }, null, 1));
+        console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length} events)`);
+      }
+    }
+  } finally {
+    await h.close();
+    await globalTeardown();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
