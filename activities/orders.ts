@@ -143,7 +143,7 @@ export function orderActivities({ knex }: ActivityDeps) {
         }
         if (s.discounts.length) {
           await trx('order_discounts').insert(
-            s.discounts.map((d) => ({ location_id: s.locationId, order_id: s.id, discount_id: d.id, name: d.name, type: 'applied', value: 0, amount: d.amount })),
+            s.discounts.map((d) => ({ location_id: s.locationId, order_id: s.id, discount_id: d.id, name: d.name, type: d.type, value: d.value, amount: d.amount })),
           );
         }
         for (const [i, p] of s.payments.entries()) {

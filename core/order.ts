@@ -131,7 +131,7 @@ export interface OrderSnapshot {
   currency: string;
   version: number;
   lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number }[];
-  discounts: { id: string; name: string; amount: number }[];
+  discounts: { id: string; name: string; type: 'percent' | 'amount'; value: number; amount: number }[];
   totals: Totals;
   payments: PublicPayment[];
   cancelReason: string | null;
@@ -217,7 +217,7 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
       note: l.note,
       total: priced.lineTotals[i]!,
     })),
-    discounts: state.discounts.map((d, i) => ({ id: d.id, name: d.name, amount: priced.discountAmounts[i]! })),
+    discounts: state.discounts.map((d, i) => ({ id: d.id, name: d.name, type: d.type, value: d.value, amount: priced.discountAmounts[i]! })),
     totals: priced.totals,
     payments: state.payments.map(publicPayment),
     cancelReason: state.cancelReason,
@@ -378,7 +378,8 @@ export function checkPayment(state: OrderState, req: { method: PaymentMethod; am
   if (req.amount > due) throw invalid('amount', `amount may not exceed the balance of ${due}`);
   if (req.tip !== undefined && (!Number.isInteger(req.tip) || req.tip < 0)) throw invalid('tip', 'tip must be a non-negative integer');
   if (req.method === 'cash') {
-    if (!Number.isInteger(req.tendered) || (req.tendered as number) < req.amount) throw invalid('tendered', 'tendered must be at least the amount');
+    // A cash tip is handed over with the amount: tendered must cover both.
+    if (!Number.isInteger(req.tendered) || (req.tendered as number) < req.amount + (req.tip ?? 0)) throw invalid('tendered', 'tendered must be at least the amount plus the tip');
   }
 }
 
@@ -478,7 +479,7 @@ export function newPayment(
     amount: req.amount,
     tip: req.tip ?? 0,
     fee: req.method === 'card' ? cardFeeFor(req.amount, state.settings) : 0,
-    ...(isCash ? { tendered: req.tendered!, change: req.tendered! - req.amount } : {}),
+    ...(isCash ? { tendered: req.tendered!, change: req.tendered! - req.amount - (req.tip ?? 0) } : {}),
     createdAt: now,
     settledAt: isCash ? now : null,
   };

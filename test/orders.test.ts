@@ -1,4 +1,5 @@
 import { startHarness, Harness } from './support/harness';
+import { Order } from '../db/models/order';
 
 let h: Harness;
 let cashier: string;
@@ -39,10 +40,11 @@ describe('checkout over HTTP', () => {
     expect(second.body.order.status).toBe('closed');
 
     await waitFor(async () => (await h.deps.knex('orders').where({ id }).first())?.persisted_at);
-    const row = await h.deps.knex('orders').where({ id }).first();
-    expect(row).toMatchObject({ status: 'closed', total: 2430, paid: 2430 });
-    expect(await h.deps.knex('payments').where({ order_id: id }).count()).toEqual([{ count: '2' }]);
-    expect(await h.deps.knex('order_lines').where({ order_id: id }).pluck('name')).toEqual(['Burger']);
+    const persisted = await Order.query(h.deps.knex).findById(id).withGraphFetched('[lines.modifiers, payments, discounts]');
+    expect(persisted).toMatchObject({ status: 'closed', total: 2430, paid: 2430, discount: 250, tax: 180 });
+    expect(persisted!.lines!.map((l) => [l.name, l.quantity, l.total, l.modifiers!.map((m) => m.name)])).toEqual([['Burger', 2, 2500, ['Extra cheese']]]);
+    expect(persisted!.payments!.map((p) => [p.method, p.status, p.amount]).sort()).toEqual([['cash', 'succeeded', 1000], ['cash', 'succeeded', 1430]]);
+    expect(persisted!.discounts!.map((d) => [d.name, d.amount])).toEqual([['Staff 10%', 250]]);
 
     const get = await h.api('GET', `/api/v1/orders/${id}`, { token: cashier });
     expect(get.body).toMatchObject({ id, status: 'closed' });
