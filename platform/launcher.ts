@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type Koa from 'koa';
 import type { Knex } from 'knex';
 import { Client as PgClient } from 'pg';
 import { Client, Connection } from '@temporalio/client';
@@ -17,9 +15,9 @@ import { isAlive } from './processes';
 import { bindModels, createKnex, migrateLatest } from '../db/knex';
 import { DEMO_STAFF, seedDemoShop } from '../db/seed';
 import { pinLookup } from '../api/security';
-import { createApp } from '../api/app';
+import { startApiServer, type ApiServer } from '../api/server';
 import type { AppDeps } from '../api/types';
-import { createCentralWorker, installRuntime } from '../workers/worker';
+import { createCentralWorker, createPrintingWorker, installRuntime } from '../workers/worker';
 
 /**
  * What one process runs. `all` (default) is the whole thing; `api` and `worker` let a deployment
@@ -76,8 +74,16 @@ export function parseRole(env: NodeJS.ProcessEnv): LaunchRole {
 }
 
 /** The single place HTTP servers are created (a koa-websocket app would attach to this server too). */
-export function createHttpServer(app: Koa): http.Server {
-  return http.createServer(app.callback());
+/**
+ * Which locations' printers this process drives: TILLFLOW_PRINT_LOCATIONS (comma-separated ids,
+ * or `all`); by default every location when everything runs in one process (a shop's Pi), none
+ * for a plain worker replica (printers belong to a worker on the shop's LAN).
+ */
+async function printingLocations(env: NodeJS.ProcessEnv, knex: Knex, role: LaunchRole): Promise<string[]> {
+  const raw = (env.TILLFLOW_PRINT_LOCATIONS ?? (role === 'all' ? 'all' : '')).trim();
+  if (!raw) return [];
+  if (raw === 'all') return knex('locations').orderBy('created_at').pluck('id');
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 interface Cleanup {
@@ -100,6 +106,8 @@ export class Launcher {
   private starting?: Promise<RunningTillflow>;
   private stopping?: Promise<void>;
   private aborted = false;
+  /** Components stopping now is expected (stop() or a failed start), not a fatal error. */
+  private closing = false;
   /** Child processes we own, for a synchronous last-resort kill (forced exit, process 'exit'). */
   private temporalPid?: number;
   private postgresPidFile?: string;
@@ -117,6 +125,7 @@ export class Launcher {
 
   start(): Promise<RunningTillflow> {
     this.starting ??= this.doStart().catch(async (err) => {
+      this.closing = true;
       await this.runCleanups();
       throw err;
     });
@@ -126,6 +135,7 @@ export class Launcher {
   /** Graceful, idempotent stop: API, worker, connections, Temporal dev server, Postgres. */
   stop(): Promise<void> {
     this.aborted = true;
+    this.closing = true;
     this.stopping ??= (async () => {
       if (this.starting) await this.starting.catch(() => undefined);
       await this.runCleanups();
@@ -211,11 +221,11 @@ export class Launcher {
     const temporalUiUrl = config.temporalUiUrl ?? temporalResult.value?.uiUrl;
     this.checkpoint();
 
+    await waitForDatabase(databaseUrl, embedded.postgres ? 10_000 : 30_000, log);
+    this.checkpoint();
     const knex = createKnex(databaseUrl);
     this.onCleanup('database pool', () => knex.destroy());
     bindModels(knex);
-    await waitForDatabase(knex, databaseUrl, embedded.postgres ? 10_000 : 30_000, log);
-    this.checkpoint();
     const seeded = await migrateAndSeed(databaseUrl, knex, config, role !== 'worker', log);
     if (role !== 'worker') await this.printDemoPins(knex, config, seeded);
     this.checkpoint();
@@ -227,13 +237,13 @@ export class Launcher {
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     this.checkpoint();
 
-    if (role !== 'api') await this.startWorker(config, temporalAddress, knex);
+    if (role !== 'api') await this.startWorker(config, temporalAddress, knex, role);
     this.checkpoint();
 
     let urls: Pick<RunningTillflow, 'apiUrl' | 'publicUrl' | 'docsUrl' | 'healthUrl'> = {};
     if (role !== 'worker') {
       const deps: AppDeps = { knex, temporal, config, logger: rootLogger, version: packageVersion(), startedAt: new Date(), temporalUiUrl };
-      const port = await this.startApi(createApp(deps), config);
+      const port = await this.startApi(deps, config, databaseUrl);
       const apiUrl = `http://${reachableHost(config.host)}:${port}`;
       const publicUrl = config.publicBaseUrl?.replace(/\/+$/, '') ?? apiUrl;
       urls = { apiUrl, publicUrl, docsUrl: `${publicUrl}/docs`, healthUrl: `${publicUrl}/health` };
@@ -300,7 +310,7 @@ export class Launcher {
     return server;
   }
 
-  private async startWorker(config: Config, address: string, knex: Knex): Promise<void> {
+  private async startWorker(config: Config, address: string, knex: Knex, role: LaunchRole): Promise<void> {
     const nativeConnection = await connectTemporal(() => NativeConnection.connect({ address }), address);
     this.onCleanup('worker connection', () => nativeConnection.close());
     const started = Date.now();
@@ -314,10 +324,10 @@ export class Launcher {
     });
     const running = worker.run().then(
       () => {
-        if (!this.aborted) this.onFatal(new Error('Temporal worker stopped unexpectedly'));
+        if (!this.closing) this.onFatal(new Error('Temporal worker stopped unexpectedly'));
       },
       (err: Error) => {
-        if (!this.aborted) this.onFatal(err);
+        if (!this.closing) this.onFatal(err);
         else this.log.warn({ err }, 'worker stopped with an error');
       },
     );
@@ -331,32 +341,41 @@ export class Launcher {
       30_000,
     );
     this.log.info({ taskQueue: config.taskQueue, ms: Date.now() - started }, 'worker running');
+    for (const locationId of await printingLocations(this.env, knex, role)) {
+      const printing = await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId });
+      const printingRun = printing.run().catch((err: Error) => {
+        if (!this.closing) this.onFatal(err);
+      });
+      this.onCleanup(`printing worker ${locationId}`, async () => {
+        if (printing.getState() === 'RUNNING') printing.shutdown();
+        await printingRun;
+      });
+      this.log.info({ locationId }, 'printing worker running (this process owns the printers of this location)');
+    }
   }
 
-  private async startApi(app: Koa, config: Config): Promise<number> {
-    const server = createHttpServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === 'EADDRINUSE' || err.code === 'EACCES'
-            ? new LaunchError(`Cannot listen on ${config.host}:${config.port} (${err.code}); set PORT (and HOST) to a free address.`)
-            : err,
-        ),
-      );
-      server.listen(config.port, config.host, () => resolve());
-    });
-    server.on('error', (err) => {
-      if (!this.aborted) this.onFatal(err);
+  private async startApi(deps: AppDeps, config: Config, databaseUrl: string): Promise<number> {
+    let api: ApiServer;
+    try {
+      api = await startApiServer(deps, { databaseUrl, port: config.port, host: config.host });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') {
+        throw new LaunchError(`Cannot listen on ${config.host}:${config.port} (${code}); set PORT (and HOST) to a free address.`);
+      }
+      throw err;
+    }
+    api.server.on('error', (err) => {
+      if (!this.closing) this.onFatal(err);
     });
     this.onCleanup('API server', async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
       // Requests in flight get a few seconds to finish; then remaining connections are cut.
-      const timer = setTimeout(() => server.closeAllConnections(), 5_000);
-      await closed;
+      const timer = setTimeout(() => api.server.closeAllConnections(), 5_000);
+      api.server.closeIdleConnections();
+      await api.close();
       clearTimeout(timer);
     });
-    return (server.address() as AddressInfo).port;
+    return (api.server.address() as AddressInfo).port;
   }
 
   private async printDemoPins(knex: Knex, config: Config, seeded: boolean): Promise<void> {
@@ -467,12 +486,14 @@ async function importEmbeddedPostgresWithoutSignalHooks(): Promise<void> {
   }
 }
 
-async function waitForDatabase(knex: Knex, url: string, timeoutMs: number, log: Logger): Promise<void> {
+async function waitForDatabase(url: string, timeoutMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let warned = 0;
   for (;;) {
+    const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 5_000 });
     try {
-      await knex.raw('select 1');
+      await client.connect();
+      await client.query('select 1');
       return;
     } catch (err) {
       if (Date.now() > deadline) {
@@ -483,6 +504,8 @@ async function waitForDatabase(knex: Knex, url: string, timeoutMs: number, log: 
         log.warn({ err: (err as Error).message }, 'waiting for PostgreSQL');
       }
       await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      await client.end().catch(() => undefined);
     }
   }
 }
