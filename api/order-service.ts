@@ -201,7 +201,7 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
-    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message ?? '')) {
+    if (err instanceof WorkflowNotFoundError || /completed|not found/i.test((err as Error).message ?? '')) {
       const done = await persistedSnapshot(deps, orderId);
       if (done && done.locationId === auth.locationId) throw conflict(`Order is ${done.status}`);
       throw notFound('Order');

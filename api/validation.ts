@@ -18,9 +18,17 @@ export const int = () => yup.number().strict().integer();
 export const int4 = () => int().min(-INT4_MAX, '${path} is too small').max(INT4_MAX, '${path} is too large');
 export const count = () => int().min(0).max(INT4_MAX, '${path} is too large');
 export const bool = () => yup.boolean().strict();
-/** Trimmed text; Postgres cannot store NUL, so it is refused here as a 422. */
+/**
+ * Text, trimmed before it is checked and stored (no number-to-string casting: a number is a
+ * 422). Postgres cannot store NUL, so it is refused here as a 422 too.
+ */
 export const text = (max = 200) =>
-  yup.string().strict().trim().max(max).matches(/^[^\0]*$/, { message: '${path} must not contain NUL characters', excludeEmptyString: true });
+  yup
+    .string()
+    .test('is-text', '${path} must be text', (_v, ctx) => ctx.originalValue == null || typeof ctx.originalValue === 'string')
+    .trim()
+    .max(max)
+    .matches(/^[^\0]*$/, { message: '${path} must not contain NUL characters', excludeEmptyString: true });
 export const plain = text;
 export const name = () => text(200).min(1, '${path} must not be empty');
 export const pin = () =>

@@ -91,7 +91,8 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   const posVersions = pos.events((m) => m.event === 'order.updated' && m.topic === `order:${id}`).map((m) => m.version);
   expect(posVersions).toEqual([...posVersions].sort((a, b) => a - b));
   expect(posVersions).toEqual(expect.arrayContaining([2, 3, 4, 5, 6, finalVersion]));
-  expect(pos.events((m) => m.event === 'payment.updated')).toHaveLength(2);
+  expect(pos.events((m) => m.event === 'payment.updated' && m.topic === `order:${id}`)).toHaveLength(2);
+  expect(pos.events((m) => m.event === 'payment.updated' && m.topic === `orders:${loc}`)).toHaveLength(2);
 
   const cart = display.events((m) => m.event === 'cart_updated');
   expect(cart.map((m) => m.version)).toEqual([...cart.map((m) => m.version)].sort((a, b) => a - b));

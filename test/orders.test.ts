@@ -97,6 +97,28 @@ describe('checkout over HTTP', () => {
   });
 });
 
+describe('pay-first service', () => {
+  it('lets the kitchen bump an order that was paid before it was ready', async () => {
+    const kitchen = await h.login('4567');
+    const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+    const id = created.body.id;
+    await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier });
+    const total = created.body.totals.total;
+    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+    expect(paid.body.order).toMatchObject({ status: 'closed', kitchenStatus: 'sent' });
+    await waitFor(async () => (await h.deps.knex('orders').where({ id }).first())?.persisted_at);
+
+    const ready = await h.api('POST', `/api/v1/orders/${id}/ready`, { token: kitchen });
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'closed', kitchenStatus: 'ready' });
+    const announced = await waitFor(() => h.deps.knex('order_events').where({ order_id: id, event: 'order.ready' }).first());
+    expect(announced.data).toMatchObject({ orderNumber: created.body.orderNumber });
+    await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
+    const again = await h.api('POST', `/api/v1/orders/${id}/ready`, { token: kitchen });
+    expect(again.status).toBe(409);
+  });
+});
+
 async function historyLength(orderId: string): Promise<number> {
   const history = await h.deps.temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
   return history.events?.length ?? 0;

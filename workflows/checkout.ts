@@ -40,12 +40,16 @@ export interface CheckoutInput {
   /** Continue-as-new after this many updates, well under Temporal's 2,000 per run. */
   maxUpdatesPerRun?: number;
   printSeq?: number;
+  /** How long a paid order still waits for the kitchen's bump (default 4 h). */
+  kitchenWaitMs?: number;
   /** Retry policy of the print jobs this order starts. */
   printOptions?: PrintOptions;
 }
 
+// Short database transactions: a worker that dies mid-activity is noticed (and the activity
+// retried elsewhere) within this timeout.
 const { assignOrderNumber, persistOrder } = proxyActivities<OrderActivities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
 });
 const { publishOrderEvents } = proxyLocalActivities<OrderActivities>({
@@ -247,7 +251,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   });
 
   function paymentChanged(p: PaymentState): void {
-    const topics = [topic.order(state.id), ...(state.terminalId ? [topic.display(state.terminalId)] : [])];
+    const topics = [topic.order(state.id), topic.orders(state.locationId), ...(state.terminalId ? [topic.display(state.terminalId)] : [])];
     emit('payment.updated', topics, order.publicPayment(p));
   }
 
@@ -319,6 +323,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   }
   if (state.status === 'closed' && state.settings.autoPrint.receipt) {
     prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive) } });
+    await startPrints();
+  }
+  // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the
+  // number is still announced (and printed), but not forever.
+  if (state.status === 'closed' && state.kitchenStatus === 'sent') {
+    await condition(() => state.kitchenStatus === 'ready', input.kitchenWaitMs ?? 4 * 3600_000);
     await startPrints();
   }
   await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import { route, CASHIER, KITCHEN, MANAGER } from '../route';
-import { badRequest, notFound, validationError } from '../errors';
+import { notFound, validationError } from '../errors';
+import { idempotencyKey } from '../idempotency';
 import { int, noUnknown, text, uuid } from '../validation';
 import * as msg from '../../core/messages';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../../core/tickets';
@@ -8,7 +9,6 @@ import type { OrderSnapshot } from '../../core/order';
 import { createOrder, getOrder, resolveLine, updateOrder } from '../order-service';
 import { loadSettings } from '../settings-read';
 import type { printTicket } from '../../workflows/print-ticket';
-import type { ParameterizedContext } from 'koa';
 import type { AppDeps } from '../types';
 import { randomUUID } from 'node:crypto';
 import { localDayRange } from '../time';
@@ -25,14 +25,6 @@ const lineBody = noUnknown(
 );
 const orderParams = yup.object({ id: uuid().required() });
 const lineParams = yup.object({ id: uuid().required(), lineId: uuid().required() });
-
-/** `Idempotency-Key`: a repeat with the same key returns the first result and changes nothing. */
-function idempotencyKey(ctx: ParameterizedContext): string | undefined {
-  const key = ctx.get('idempotency-key');
-  if (!key) return undefined;
-  if (key.length > 128 || !/^[\x21-\x7e]+$/.test(key)) throw badRequest('Idempotency-Key must be 1-128 visible ASCII characters');
-  return key;
-}
 
 const snapshotResponse = { 200: 'Order snapshot (version + 1)' };
 const updateErrors = [404, 409];

@@ -5,6 +5,7 @@ import { money, noUnknown, text, uuid } from '../validation';
 import * as msg from '../../core/messages';
 import type { OrderSnapshot } from '../../core/order';
 import { updateOrder } from '../order-service';
+import { idempotencyKey } from '../idempotency';
 
 const paymentBody = noUnknown(
   yup.object({
@@ -32,8 +33,7 @@ export function paymentsRoutes() {
       responses: { 201: 'Payment settled (payment object + order snapshot)', 202: 'Payment pending' },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
-        const key = ctx.get('idempotency-key') || undefined;
-        const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, key);
+        const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, idempotencyKey(ctx));
         ctx.status = payment.status === 'pending' ? 202 : 201;
         return { ...payment, order };
       },

@@ -15,7 +15,7 @@ export interface Harness {
   databaseUrl: string;
   deps: AppDeps;
   shop: SeededShop;
-  worker: Worker;
+  worker?: Worker;
   taskQueue: string;
   login(pin: string): Promise<string>;
   api(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
@@ -26,7 +26,15 @@ export interface Harness {
  * A whole Tillflow for one test file: its own database (seeded demo shop), a worker on its own
  * task queue against the suite's Temporal dev server, and the API on a free port.
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** Extra environment for loadConfig (e.g. shorter timeouts). */
+  env?: Record<string, string>;
+  /** Run the central worker in this process (false: a test runs worker processes itself). */
+  centralWorker?: boolean;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const env = opts.env ?? {};
   installRuntime();
   const db = await createTestDatabase();
   const taskQueue = 'test-' + randomUUID();
@@ -35,14 +43,14 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const deps: AppDeps = { knex: db.knex, temporal, config, logger, version: 'test', startedAt: new Date() };
-  const worker = await createCentralWorker({
+  const worker = opts.centralWorker === false ? undefined : await createCentralWorker({
     connection: nativeConnection,
     namespace: config.temporalNamespace,
     taskQueue,
     deps: { knex: db.knex, logger },
     workflowBundlePath: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE,
   });
-  const running = worker.run();
+  const running = worker?.run();
   const shop = (await seedDemoShop(db.knex, config.tokenSecret))!;
   const printingWorker = await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId: shop.locationId });
   const printingRunning = printingWorker.run();
@@ -83,7 +91,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     },
     async close() {
       await apiServer.close();
-      worker.shutdown();
+      worker?.shutdown();
       printingWorker.shutdown();
       await Promise.all([running, printingRunning]);
       await nativeConnection.close();
