@@ -107,6 +107,39 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   const croissant = await h.deps.knex('items').where({ id: items['Croissant'] }).first();
   expect(croissant.stock_quantity).toBe(22);
   expect(await h.deps.knex('inventory_movements').where({ order_id: id })).toEqual([expect.objectContaining({ delta: -2, reason: 'sale' })]);
+
+  // The manager's daily report shows the sale.
+  const manager = await h.login('2345');
+  const report = await h.api('GET', '/api/v1/reports/daily', { token: manager });
+  expect(report.status).toBe(200);
+  const final = p2.body.order;
+  expect(report.body).toMatchObject({ orders: 1, gross: final.totals.subtotal, discounts: final.totals.discount, tax: final.totals.tax });
+  expect(report.body.byMethod.cash).toBe(total);
+  expect(report.body.byStaff).toEqual([expect.objectContaining({ name: 'Cashier', orders: 1 })]);
+});
+
+it('raises a low-stock alert on the location topic when a sale takes an item to its minimum', async () => {
+  const cashier = await h.login('3456');
+  const s = await socket(cashier);
+  s.send({ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] });
+  await s.waitFor((m) => m.type === 'subscribed');
+  const water = h.shop.items['Sparkling water']; // 48 in stock, minimum 12
+  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: water, quantity: 40 }] } });
+  const total = created.body.totals.total;
+  await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+  const alert = await s.waitFor((m) => m.event === 'stock.low');
+  expect(alert.data).toEqual({ itemId: water, name: 'Sparkling water', stockQuantity: 8, minStock: 12 });
+});
+
+it('drops a socket that stops answering pings', async () => {
+  const cashier = await h.login('3456');
+  const WebSocket = (await import('ws')).default;
+  const silent = new WebSocket(`${h.baseUrl.replace(/^http/, 'ws')}/ws?token=${cashier}`, { autoPong: false });
+  const closed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)));
+  const started = Date.now();
+  const code = await closed; // the harness pings every second
+  expect(code).toBe(1006); // terminated by the server, no close handshake
+  expect(Date.now() - started).toBeLessThan(10_000);
 });
 
 it('refuses a socket without a valid token and topics of another location', async () => {
