@@ -160,6 +160,20 @@ function childPids(dataDir: string): { postgres: number; temporal: number } {
   };
 }
 
+async function call(ready: Ready, method: string, route: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(ready.apiUrl + route, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function cashierToken(ready: Ready): Promise<string> {
+  const res = await fetch(ready.apiUrl + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pin: '3456' }) });
+  return ((await res.json()) as { token: string }).token;
+}
+
 async function expectHealthy(ready: Ready): Promise<void> {
   const res = await fetch(ready.apiUrl + '/health');
   const body = (await res.json()) as { status: string; checks: Record<string, string> };
@@ -250,10 +264,13 @@ describe('launcher (npm start)', () => {
     await stopAndExpectClean(run, pids);
   }, 90_000);
 
-  it('comes back up on the same data dir after the launcher was killed with SIGKILL', async () => {
+  it('comes back up on the same data dir after the launcher was killed with SIGKILL, open orders intact', async () => {
     const dataDir = tmpDir('tillflow-data-');
     const first = launch(dataDir);
-    await first.ready;
+    const firstReady = await first.ready;
+    const token = await cashierToken(firstReady);
+    const open = await call(firstReady, 'POST', '/api/v1/orders', token, { type: 'dine_in', table: '9' });
+    expect(open.status).toBe(201);
     const stale = childPids(dataDir);
     first.child.kill('SIGKILL');
     await first.exit;
@@ -266,6 +283,15 @@ describe('launcher (npm start)', () => {
     expect({ postgres: isAlive(stale.postgres), temporal: isAlive(stale.temporal) }).toEqual({ postgres: false, temporal: false });
     const fresh = childPids(dataDir);
     expect(fresh.postgres).not.toBe(stale.postgres);
+
+    // The open order survived in Temporal's SQLite file and keeps taking changes.
+    const again = await cashierToken(ready);
+    const order = await call(ready, 'GET', `/api/v1/orders/${open.body.id}`, again);
+    expect(order.body).toMatchObject({ id: open.body.id, status: 'open', table: '9', orderNumber: open.body.orderNumber });
+    const menu = await call(ready, 'GET', '/api/v1/catalog/menu', again);
+    const croissant = menu.body.categories.flatMap((c: any) => c.items).find((i: any) => i.name === 'Croissant');
+    const added = await call(ready, 'POST', `/api/v1/orders/${open.body.id}/lines`, again, { itemId: croissant.id, quantity: 1 });
+    expect(added.body).toMatchObject({ version: open.body.version + 1, lines: [expect.objectContaining({ name: 'Croissant' })] });
     await stopAndExpectClean(second, fresh);
   }, 90_000);
 });

@@ -10,7 +10,7 @@ let runtimeInstalled = false;
 export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'INFO'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+  Runtime.install({ logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
 }
 
 export interface WorkerSetup {
