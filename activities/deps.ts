@@ -1,7 +1,10 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../platform/logger';
+import type { Gateways } from './payments/activities';
 
 export interface ActivityDeps {
   knex: Knex;
   logger: Logger;
+  /** Configured payment gateway adapters (absent: cash only). */
+  gateways?: Gateways;
 }

@@ -1,12 +1,14 @@
 import type { ActivityDeps } from './deps';
 import { systemActivities } from './system';
 import { orderActivities } from './orders';
+import { paymentActivities } from './payments/activities';
 
 /** All activities for the central task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...systemActivities(deps),
     ...orderActivities(deps),
+    ...paymentActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -13,6 +13,7 @@ import * as msg from '../core/messages';
 import { workflowIds } from '../core/events';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
+import { DEFAULT_PAYMENT_TIMING } from '../core/payment';
 import type { checkout } from '../workflows/checkout';
 import { ApiError, conflict, notFound, validationError } from './errors';
 import type { AppDeps, AuthContext } from './types';
@@ -35,7 +36,7 @@ export function updateError(err: unknown): ApiError | undefined {
     const path = (failure.details?.[0] as { path?: string } | undefined)?.path ?? '';
     if (failure.type === 'VALIDATION_ERROR') return validationError(failure.message, [{ path, message: failure.message }]);
     if (failure.type === 'CONFLICT') return conflict(failure.message);
-    if (failure.type === 'NOT_FOUND') return notFound('Order');
+    if (failure.type === 'NOT_FOUND') return new ApiError(404, 'NOT_FOUND', failure.message);
   }
   return undefined;
 }
@@ -129,7 +130,16 @@ export async function createOrder(deps: AppDeps, auth: AuthContext, body: Create
   const startWorkflowOperation = new WithStartWorkflowOperation<typeof checkout>('checkout', {
     workflowId: workflowIds.order(orderId),
     taskQueue: deps.config.taskQueue,
-    args: [{ state, abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS, printOptions: deps.config.print }],
+    args: [
+      {
+        state,
+        abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS,
+        printOptions: deps.config.print,
+        ...(Object.keys(deps.gateways ?? {}).length
+          ? { payments: { publicBaseUrl: publicBaseUrl(deps), timing: deps.paymentTiming ?? DEFAULT_PAYMENT_TIMING } }
+          : {}),
+      },
+    ],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     typedSearchAttributes: new TypedSearchAttributes([
@@ -212,4 +222,9 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
 
 export function describeOrder(s: OrderSnapshot): string {
   return `#${s.orderNumber} ${s.status} ${formatMoney(s.totals.total, s.currency)}`;
+}
+
+/** Where gateways call back: PUBLIC_BASE_URL, else this API's own address. */
+export function publicBaseUrl(deps: AppDeps): string {
+  return (deps.config.publicBaseUrl ?? `http://127.0.0.1:${deps.config.port}`).replace(/\/+$/, '');
 }

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
+import type { Gateways } from '../activities/payments/activities';
+import type { PaymentTiming } from '../core/payment';
 
 export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen';
 
@@ -22,4 +24,7 @@ export interface AppDeps {
   startedAt: Date;
   /** URL of the Temporal Web UI, for links support staff can follow. */
   temporalUiUrl?: string;
+  /** Configured payment gateways (webhooks are parsed and verified by their adapters). */
+  gateways?: Gateways;
+  paymentTiming?: PaymentTiming;
 }

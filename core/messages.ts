@@ -10,10 +10,10 @@ import type {
   OrderDetailsRequest,
   OrderSnapshot,
   PaymentMethod,
-  PaymentState,
   PublicPayment,
   UpdateLineRequest,
 } from './order';
+import type { GatewayEvent, PaymentReport } from './payment';
 
 /**
  * Every update carries the caller's location: an order of another location answers "not found"
@@ -47,7 +47,23 @@ export interface PaymentRequest extends Caller {
 export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>('addPayment');
 
 /** Sent by a payment child workflow whenever its payment changes. */
-export const paymentUpdatedSignal = defineSignal<[Partial<PaymentState> & { id: string }]>('paymentUpdated');
+export const paymentUpdatedSignal = defineSignal<[PaymentReport]>('paymentUpdated');
+
+export const cancelPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [{ paymentId: string } & Caller]>('cancelPayment');
+export interface ResolveRequest {
+  paymentId: string;
+  outcome: 'succeeded' | 'failed';
+  reason: string;
+  staffId: string;
+}
+export const resolvePaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [ResolveRequest & Caller]>('resolvePayment');
+
+// ---- the payment child workflow ----
+/** A verified webhook for this payment. */
+export const gatewayEventSignal = defineSignal<[GatewayEvent]>('gatewayEvent');
+export const cancelPaymentSignal = defineSignal<[]>('cancel');
+export const resolvePaymentSignal = defineSignal<[ResolveRequest]>('resolve');
+export const paymentStateQuery = defineQuery<PaymentReport>('paymentState');
 
 export const snapshotQuery = defineQuery<OrderSnapshot>('snapshot');
 

@@ -89,6 +89,8 @@ export interface PaymentState {
   failureReason?: string;
   action?: PaymentAction;
   sandbox?: boolean;
+  /** Money moved after the payment was cancelled or had failed; it was refunded automatically. */
+  autoRefunded?: boolean;
   workflowId?: string;
   createdAt: string;
   settledAt: string | null;
@@ -490,14 +492,51 @@ export function applyPayment(state: OrderState, payment: PaymentState, now: stri
   touch(state, now);
 }
 
-/** Updates a payment (gateway outcome); unknown ids and settled payments are left alone. */
-export function applyPaymentUpdate(state: OrderState, update: Partial<PaymentState> & { id: string }, now: string): PaymentState | undefined {
+/**
+ * Applies a payment workflow's report. A pending payment takes the report as it is; a payment
+ * already cancelled here only learns that a late success was refunded (it never counts as paid).
+ */
+export function applyPaymentUpdate(
+  state: OrderState,
+  update: Pick<PaymentState, 'id'> & Partial<Pick<PaymentState, 'status' | 'reference' | 'action' | 'failureReason' | 'sandbox' | 'autoRefunded' | 'settledAt'>>,
+  now: string,
+): PaymentState | undefined {
   const p = state.payments.find((x) => x.id === update.id);
-  if (!p || (p.status !== 'pending' && update.status !== 'refunded')) return undefined;
-  Object.assign(p, update);
-  if (p.status !== 'pending' && !p.settledAt) p.settledAt = now;
+  if (!p) return undefined;
+  if (p.status !== 'pending') {
+    if (!update.autoRefunded || p.autoRefunded) return undefined;
+    p.autoRefunded = true;
+    p.failureReason = update.failureReason ?? p.failureReason;
+  } else {
+    for (const key of ['status', 'reference', 'action', 'failureReason', 'sandbox', 'autoRefunded', 'settledAt'] as const) {
+      if (update[key] !== undefined) (p as unknown as Record<string, unknown>)[key] = update[key];
+    }
+    if (p.status !== 'pending' && !p.settledAt) p.settledAt = now;
+  }
   touch(state, now);
   return p;
+}
+
+export function checkCancelPayment(state: OrderState, paymentId: string): PaymentState {
+  const p = state.payments.find((x) => x.id === paymentId);
+  if (!p) throw new CartRejection('not_found', 'Payment not found');
+  if (p.status !== 'pending') throw conflict(`Payment is ${p.status}`);
+  return p;
+}
+
+export function checkResolvePayment(state: OrderState, req: { paymentId: string; outcome: unknown; reason: unknown }): PaymentState {
+  const p = checkCancelPayment(state, req.paymentId);
+  if (req.outcome !== 'succeeded' && req.outcome !== 'failed') throw invalid('outcome', 'outcome must be succeeded or failed');
+  if (typeof req.reason !== 'string' || !req.reason.trim()) throw invalid('reason', 'reason is required');
+  return p;
+}
+
+/** Marks a pending payment cancelled here at once, so the balance is due again (e.g. pay cash instead). */
+export function applyCancelPayment(state: OrderState, p: PaymentState, now: string): void {
+  p.status = 'cancelled';
+  p.settledAt = now;
+  p.failureReason = 'cancelled';
+  touch(state, now);
 }
 
 /** An order closes when something was sold and nothing is due. */

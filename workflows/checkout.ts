@@ -18,6 +18,7 @@ import {
   setHandler,
   setCurrentDetails,
   startChild,
+  getExternalWorkflowHandle,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -32,6 +33,8 @@ import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../core/tickets
 import type { OrderActivities } from '../activities/orders';
 import type { PrintOptions, PrintRequest } from './print-ticket';
 import { printTicket } from './print-ticket';
+import { payment as paymentWorkflow } from './payment';
+import { gatewayOf, PaymentTiming } from '../core/payment';
 
 export interface CheckoutInput {
   state: OrderState;
@@ -42,6 +45,8 @@ export interface CheckoutInput {
   printSeq?: number;
   /** How long a paid order still waits for the kitchen's bump (default 4 h). */
   kitchenWaitMs?: number;
+  /** Gateway payments (absent: cash only). */
+  payments?: { publicBaseUrl: string; timing: PaymentTiming };
   /** Retry policy of the print jobs this order starts. */
   printOptions?: PrintOptions;
 }
@@ -220,27 +225,68 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
 
   setHandler(
     msg.addPaymentUpdate,
-    (req: msg.PaymentRequest) => {
+    async (req: msg.PaymentRequest) => {
       validatePayment(req);
       const payment = order.newPayment(state, req, uuid4(), now());
       order.applyPayment(state, payment, now());
       paymentChanged(payment);
       updatesThisRun += 1;
       lastActivity = Date.now();
-      const snapshot = closeIfPaid() ?? changed();
-      return { payment: order.publicPayment(payment), order: snapshot };
+      if (payment.method === 'cash') {
+        const snapshot = closeIfPaid() ?? changed();
+        return { payment: order.publicPayment(payment), order: snapshot };
+      }
+      changed();
+      await startPaymentWorkflow(payment, req);
+      // Answer once the gateway has the charge (QR link, "confirm on your phone", …) or decided.
+      await condition(() => payment.reference !== undefined || payment.status !== 'pending', '30 seconds');
+      return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
     },
-    {
-      validator: (req: msg.PaymentRequest) => validatePayment(req),
-    },
+    { validator: (req: msg.PaymentRequest) => validatePayment(req) },
   );
 
   function validatePayment(req: msg.PaymentRequest): void {
     guard(() => order.checkCaller(state, req));
     guard(() => order.checkPayment(state, req));
-    if (req.method !== 'cash') {
-      throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: `${req.method} payments are not available yet`, details: [{ path: 'method' }], nonRetryable: true });
+    if (req.method !== 'cash' && !gatewayOf(req.method, req.provider)) {
+      throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: 'card payments need a provider (square or stripe)', details: [{ path: 'provider' }], nonRetryable: true });
     }
+    if (req.method !== 'cash' && !input.payments) {
+      throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: `${req.method} payments are not configured`, details: [{ path: 'method' }], nonRetryable: true });
+    }
+  }
+
+  async function startPaymentWorkflow(payment: PaymentState, req: msg.PaymentRequest): Promise<void> {
+    payment.workflowId = workflowIds.payment(state.id, payment.seq);
+    await startChild(paymentWorkflow, {
+      workflowId: payment.workflowId,
+      // A payment finishes its own job (a late success is refunded) even after its order has ended.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `${payment.method}${payment.provider ? ` (${payment.provider})` : ''} payment for order #${state.orderNumber}`,
+      staticDetails: `Payment ${payment.id}\nOrder ${state.id} (#${state.orderNumber})\nAmount ${formatMoney(payment.amount + payment.tip + payment.fee, state.settings.currency)}`,
+      args: [
+        {
+          parentWorkflowId: workflowInfo().workflowId,
+          gateway: gatewayOf(payment.method, payment.provider)!,
+          paymentId: payment.id,
+          orderId: state.id,
+          orderNumber: state.orderNumber,
+          locationId: state.locationId,
+          seq: payment.seq,
+          method: payment.method,
+          provider: payment.provider,
+          amount: payment.amount,
+          tip: payment.tip,
+          fee: payment.fee,
+          currency: state.settings.currency,
+          deviceId: req.deviceId,
+          sourceId: req.sourceId,
+          phone: req.phone,
+          publicBaseUrl: input.payments!.publicBaseUrl,
+          timing: input.payments!.timing,
+        },
+      ],
+    });
   }
 
   setHandler(msg.paymentUpdatedSignal, (update) => {
@@ -249,6 +295,41 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     paymentChanged(payment);
     if (!closeIfPaid()) changed();
   });
+
+  setHandler(
+    msg.cancelPaymentUpdate,
+    async (req) => {
+      const payment = guard(() => order.checkCancelPayment(state, req.paymentId));
+      order.applyCancelPayment(state, payment, now());
+      paymentChanged(payment);
+      const snapshot = changed();
+      if (payment.workflowId) await getExternalWorkflowHandle(payment.workflowId).signal(msg.cancelPaymentSignal);
+      return { payment: order.publicPayment(payment), order: snapshot };
+    },
+    {
+      validator: (req) => {
+        guard(() => order.checkCaller(state, req));
+        guard(() => order.checkCancelPayment(state, req.paymentId));
+      },
+    },
+  );
+
+  setHandler(
+    msg.resolvePaymentUpdate,
+    async (req) => {
+      const payment = guard(() => order.checkResolvePayment(state, req));
+      const { callerLocationId: _c, ...resolution } = req;
+      if (payment.workflowId) await getExternalWorkflowHandle(payment.workflowId).signal(msg.resolvePaymentSignal, resolution);
+      await condition(() => payment.status !== 'pending', '30 seconds');
+      return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
+    },
+    {
+      validator: (req) => {
+        guard(() => order.checkCaller(state, req));
+        guard(() => order.checkResolvePayment(state, req));
+      },
+    },
+  );
 
   function paymentChanged(p: PaymentState): void {
     const topics = [topic.order(state.id), topic.orders(state.locationId), ...(state.terminalId ? [topic.display(state.terminalId)] : [])];

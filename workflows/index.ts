@@ -3,3 +3,5 @@
 export { systemCheck } from './system-check';
 export { checkout } from './checkout';
 export { printTicket } from './print-ticket';
+export { payment } from './payment';
+export { benchNoop } from './bench-noop';

@@ -9,6 +9,7 @@ import { discountsRoutes } from './discounts';
 import { printersRoutes } from './printers';
 import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
+import { webhookRoutes } from './webhooks';
 import { reportsRoutes } from './reports';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
@@ -25,6 +26,7 @@ export function allRoutes(): AnyRoute[] {
     ...printersRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
+    ...webhookRoutes(),
     ...reportsRoutes(),
   );
   return routes;

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
-import { route, CASHIER } from '../route';
-import { notFound } from '../errors';
+import { route, CASHIER, MANAGER } from '../route';
+import { notFound, validationError } from '../errors';
+import { gatewayOf } from '../../core/payment';
 import { money, noUnknown, text, uuid } from '../validation';
 import * as msg from '../../core/messages';
 import type { OrderSnapshot } from '../../core/order';
@@ -33,8 +34,51 @@ export function paymentsRoutes() {
       responses: { 201: 'Payment settled (payment object + order snapshot)', 202: 'Payment pending' },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
+        const gateway = gatewayOf(body.method, body.provider);
+        if (body.method !== 'cash' && (!gateway || !deps.gateways?.[gateway])) {
+          throw validationError(`${body.method} payments are not configured here`, [{ path: body.method === 'card' ? 'provider' : 'method', message: `${gateway ?? body.method} is not configured` }]);
+        }
+        if ((body.method === 'mpesa' || body.method === 'airtel') && !body.phone) {
+          throw validationError('phone is required', [{ path: 'phone', message: `phone is required for ${body.method}` }]);
+        }
         const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, idempotencyKey(ctx));
         ctx.status = payment.status === 'pending' ? 202 : 201;
+        return { ...payment, order };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/api/v1/orders/:id/payments/:paymentId',
+      summary: 'Cancel a pending payment (e.g. the customer switches to cash); a success that still arrives is refunded automatically',
+      tag: 'Payments',
+      roles: CASHIER,
+      params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
+      responses: { 200: 'The cancelled payment (+ order snapshot)' },
+      errors: [404, 409],
+      handler: async ({ params, auth, deps, ctx }) => {
+        const { payment, order } = await updateOrder(deps, auth, params.id, msg.cancelPaymentUpdate, { paymentId: params.paymentId }, idempotencyKey(ctx));
+        return { ...payment, order };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/orders/:id/payments/:paymentId/resolve',
+      summary: 'Manager override for a payment stuck pending (audited)',
+      tag: 'Payments',
+      roles: MANAGER,
+      params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
+      body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: text(200).min(1).required() })),
+      responses: { 200: 'The resolved payment (+ order snapshot)' },
+      errors: [404, 409],
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const { payment, order } = await updateOrder(
+          deps,
+          auth,
+          params.id,
+          msg.resolvePaymentUpdate,
+          { paymentId: params.paymentId, outcome: body.outcome, reason: body.reason, staffId: auth.staffId },
+          idempotencyKey(ctx),
+        );
         return { ...payment, order };
       },
     }),

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ActivityDeps } from '../deps';
+import type {
+  CancelResult,
+  GatewayName,
+  InitiateRequest,
+  InitiateResult,
+  PaymentGateway,
+  RefundResult,
+  StatusResult,
+} from './types';
+
+export type Gateways = Partial<Record<GatewayName, PaymentGateway>>;
+
+export interface PaymentRecord {
+  paymentId: string;
+  orderId: string;
+  locationId: string;
+  seq: number;
+  method: string;
+  provider: string | null;
+  amount: number;
+  tip: number;
+  fee: number;
+  workflowId: string;
+}
+
+function gatewayFor(gateways: Gateways, name: GatewayName): PaymentGateway {
+  const g = gateways[name];
+  if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
+  return g;
+}
+
+/**
+ * Gateway I/O for the payment workflow. Every call carries the workflow-derived idempotency key;
+ * initiate also records the gateway's reference in Postgres before returning, so a retried
+ * activity (after a crash between the HTTP call and its completion) returns the first charge
+ * instead of pushing a second one to gateways that have no idempotency keys (M-Pesa).
+ */
+export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
+  return {
+    /** Records the pending payment (idempotent) and returns its unguessable callback token. */
+    async registerPayment(p: PaymentRecord): Promise<{ callbackToken: string }> {
+      await knex('payments')
+        .insert({
+          id: p.paymentId,
+          location_id: p.locationId,
+          order_id: p.orderId,
+          seq: p.seq,
+          method: p.method,
+          provider: p.provider,
+          status: 'pending',
+          amount: p.amount,
+          tip: p.tip,
+          fee: p.fee,
+          workflow_id: p.workflowId,
+          callback_token: randomBytes(24).toString('base64url'),
+          created_at: knex.fn.now(),
+        })
+        .onConflict('id')
+        .ignore();
+      const row = await knex('payments').where('id', p.paymentId).first('callback_token');
+      return { callbackToken: row.callback_token };
+    },
+
+    async initiatePayment(req: { gateway: GatewayName; request: InitiateRequest }): Promise<InitiateResult> {
+      const existing = await knex('payments').where('id', req.request.paymentId).first('reference', 'sandbox');
+      if (existing?.reference) return { status: 'pending', reference: existing.reference, sandbox: existing.sandbox };
+      const result = await gatewayFor(gateways, req.gateway).initiate(req.request);
+      await knex('payments').where('id', req.request.paymentId).update({ reference: result.reference, sandbox: result.sandbox });
+      return result;
+    },
+
+    async paymentStatus(req: { gateway: GatewayName; reference: string; idempotencyKey: string; total: number; currency: string }): Promise<StatusResult> {
+      Context.current().heartbeat();
+      return gatewayFor(gateways, req.gateway).status(req);
+    },
+
+    async cancelAtGateway(req: { gateway: GatewayName; reference: string; idempotencyKey: string }): Promise<CancelResult> {
+      return gatewayFor(gateways, req.gateway).cancel(req);
+    },
+
+    async refundAtGateway(req: { gateway: GatewayName; reference: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
+      return gatewayFor(gateways, req.gateway).refund(req);
+    },
+
+    /** Writes the payment's outcome (and an audit row for manager overrides). */
+    async settlePayment(req: {
+      paymentId: string;
+      status: string;
+      reference?: string;
+      failureReason?: string;
+      resolvedBy?: { staffId: string; reason: string; locationId: string; outcome: string };
+    }): Promise<void> {
+      await knex.transaction(async (trx) => {
+        await trx('payments')
+          .where('id', req.paymentId)
+          .update({
+            status: req.status,
+            ...(req.reference ? { reference: req.reference } : {}),
+            failure_reason: req.failureReason ?? null,
+            settled_at: trx.fn.now(),
+          });
+        if (req.resolvedBy) {
+          await trx('audit_log').insert({
+            location_id: req.resolvedBy.locationId,
+            staff_id: req.resolvedBy.staffId,
+            action: 'payment.resolve',
+            subject: req.paymentId,
+            data: JSON.stringify({ outcome: req.resolvedBy.outcome, reason: req.resolvedBy.reason }),
+          });
+        }
+      });
+    },
+  };
+}
+
+export type PaymentActivities = ReturnType<typeof paymentActivities>;

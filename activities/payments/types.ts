@@ -1,0 +1,129 @@
+/**
+ * One payment interface; one adapter per gateway behind it (square, stripe, qr, mpesa, airtel).
+ * Adapters are called from activities only. Every call that can move money carries an
+ * idempotency key derived from the payment workflow (`payment-<orderId>-<n>`), so an activity
+ * retry or a worker crash never charges, cancels or refunds twice.
+ * Money is integer minor units.
+ */
+export type GatewayName = 'square' | 'stripe' | 'qr' | 'mpesa' | 'airtel';
+
+export type GatewayStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface InitiateRequest {
+  paymentId: string;
+  orderId: string;
+  orderNumber: number | null;
+  /** Derived from the payment workflow id; the same on every retry. */
+  idempotencyKey: string;
+  /** What the customer pays in total: amount + tip + fee. */
+  total: number;
+  amount: number;
+  tip: number;
+  fee: number;
+  currency: string;
+  description: string;
+  /** Card: a paired terminal/reader. */
+  deviceId?: string;
+  /** Card: a payment method/source token from the POS's reader SDK. */
+  sourceId?: string;
+  /** M-Pesa / Airtel: the customer's phone, international format without '+'. */
+  phone?: string;
+  /** Where the gateway should call back (M-Pesa/Airtel carry an unguessable token in it). */
+  callbackUrl?: string;
+  /** QR: hosted page lifetime. */
+  expiresAt?: string;
+}
+
+export interface PaymentAction {
+  type: 'show_qr' | 'confirm_on_phone' | 'present_card';
+  url?: string;
+  /** data: URL of a QR image. */
+  image?: string;
+  message?: string;
+}
+
+export interface InitiateResult {
+  status: GatewayStatus;
+  /** The gateway's id for this charge (PaymentIntent id, Square payment/checkout id, CheckoutRequestID, …). */
+  reference: string;
+  action?: PaymentAction;
+  failureReason?: string;
+  /** True when the adapter talks to a local simulator rather than the real gateway. */
+  sandbox: boolean;
+}
+
+export interface StatusRequest {
+  reference: string;
+  idempotencyKey: string;
+  total: number;
+  currency: string;
+}
+
+export interface StatusResult {
+  status: GatewayStatus;
+  /** Amount the gateway says was paid (checked against the payment before money counts). */
+  amountPaid?: number;
+  failureReason?: string;
+  /** Gateway receipt/transaction id, when paid. */
+  receipt?: string;
+}
+
+export interface CancelRequest {
+  reference: string;
+  idempotencyKey: string;
+}
+
+export interface CancelResult {
+  /** The status after the cancel attempt: 'succeeded' means it was too late — refund it. */
+  status: GatewayStatus;
+}
+
+export interface RefundRequest {
+  reference: string;
+  /** e.g. `refund-<refundId>` or `auto-refund-<paymentWorkflowId>`. */
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  reason: string;
+  phone?: string;
+}
+
+export interface RefundResult {
+  status: 'pending' | 'succeeded' | 'failed';
+  reference: string;
+  failureReason?: string;
+}
+
+/** A verified webhook, reduced to what the payment workflow needs. */
+export interface WebhookEvent {
+  gateway: GatewayName;
+  /** Which payment: our payment id (from metadata/reference) or the gateway reference. */
+  paymentId?: string;
+  reference?: string;
+  status: GatewayStatus;
+  amountPaid?: number;
+  failureReason?: string;
+  receipt?: string;
+  /** The gateway's event id, for de-duplication. */
+  eventId: string;
+}
+
+export interface RawWebhook {
+  headers: Record<string, string | undefined>;
+  rawBody: string;
+  /** The full URL the gateway posted to (Square signs it). */
+  url: string;
+}
+
+export class WebhookSignatureError extends Error {}
+
+export interface PaymentGateway {
+  readonly name: GatewayName;
+  readonly sandbox: boolean;
+  initiate(req: InitiateRequest): Promise<InitiateResult>;
+  status(req: StatusRequest): Promise<StatusResult>;
+  cancel(req: CancelRequest): Promise<CancelResult>;
+  refund(req: RefundRequest): Promise<RefundResult>;
+  /** Verifies the signature (throws WebhookSignatureError) and parses the event. Unsigned gateways verify nothing here: their callbacks are confirmed with status(). */
+  parseWebhook(raw: RawWebhook): WebhookEvent;
+}

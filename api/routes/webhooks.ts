@@ -1,0 +1,96 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { route } from '../route';
+import { ApiError, badRequest, notFound } from '../errors';
+import * as msg from '../../core/messages';
+import type { GatewayKey } from '../../core/payment';
+import { WebhookSignatureError, type WebhookEvent } from '../../activities/payments/types';
+import type { AppDeps } from '../types';
+import type { ParameterizedContext } from 'koa';
+
+function rawWebhook(ctx: ParameterizedContext) {
+  const rawBody = (ctx.request as { rawBody?: string }).rawBody ?? '';
+  const headers = Object.fromEntries(Object.entries(ctx.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+  return { headers, rawBody, url: ctx.href };
+}
+
+function parse(deps: AppDeps, gateway: GatewayKey, ctx: ParameterizedContext): WebhookEvent {
+  const adapter = deps.gateways?.[gateway];
+  if (!adapter) throw notFound(`${gateway} webhook`);
+  try {
+    return adapter.parseWebhook(rawWebhook(ctx));
+  } catch (err) {
+    if (err instanceof WebhookSignatureError) throw new ApiError(401, 'UNAUTHENTICATED', `Invalid ${gateway} signature`);
+    throw badRequest(`Malformed ${gateway} webhook: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Hands a verified gateway event to its payment workflow. Duplicates are harmless (the workflow
+ * de-duplicates by event id); an event for a payment whose workflow has ended is recorded for
+ * support and acknowledged, so the gateway stops retrying.
+ */
+async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string; location_id: string }, e: WebhookEvent) {
+  try {
+    await deps.temporal.workflow.getHandle(payment.workflow_id).signal(msg.gatewayEventSignal, {
+      eventId: e.eventId,
+      status: e.status,
+      amountPaid: e.amountPaid,
+      failureReason: e.failureReason,
+      receipt: e.receipt,
+      reference: e.reference,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    await deps.knex('audit_log').insert({ location_id: payment.location_id, action: 'payment.late_webhook', subject: payment.id, data: JSON.stringify(e) });
+    deps.logger.warn({ paymentId: payment.id, event: e }, 'webhook for a payment whose workflow has ended');
+  }
+  return { received: true };
+}
+
+async function paymentByRef(deps: AppDeps, e: WebhookEvent) {
+  const q = deps.knex('payments').whereNotNull('workflow_id');
+  if (e.paymentId) q.where('id', e.paymentId);
+  else if (e.reference) q.where('reference', e.reference);
+  else throw notFound('Payment');
+  const row = await q.first('id', 'workflow_id', 'location_id');
+  if (!row) throw notFound('Payment');
+  return row;
+}
+
+const signed = (gateway: 'stripe' | 'square', header: string) =>
+  route({
+    method: 'post',
+    path: `/webhooks/${gateway}`,
+    summary: `${gateway === 'stripe' ? 'Stripe' : 'Square'} webhook (${header} verified on the raw body)`,
+    tag: 'Webhooks',
+    roles: 'public',
+    responses: { 200: '{received: true}' },
+    errors: [400, 401, 404],
+    handler: async ({ deps, ctx }) => {
+      const e = parse(deps, gateway, ctx);
+      if (e.status === 'pending' && !e.paymentId && !e.reference) return { received: true, ignored: true };
+      return deliver(deps, await paymentByRef(deps, e), e);
+    },
+  });
+
+const unsigned = (gateway: 'mpesa' | 'airtel') =>
+  route({
+    method: 'post',
+    path: `/webhooks/${gateway}/:token`,
+    summary: `${gateway === 'mpesa' ? 'M-Pesa (Daraja)' : 'Airtel Money'} callback: unsigned, so the URL carries a per-payment token and the result is confirmed with a status query`,
+    tag: 'Webhooks',
+    roles: 'public',
+    responses: { 200: '{received: true}' },
+    errors: [400, 404],
+    handler: async ({ deps, ctx }) => {
+      const token = String(ctx.params.token ?? '');
+      if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw notFound('Payment');
+      const payment = await deps.knex('payments').where({ callback_token: token, method: gateway }).first('id', 'workflow_id', 'location_id');
+      if (!payment) throw notFound('Payment');
+      return deliver(deps, payment, parse(deps, gateway, ctx));
+    },
+  });
+
+export function webhookRoutes() {
+  return [signed('stripe', 'Stripe-Signature'), signed('square', 'x-square-hmacsha256-signature'), unsigned('mpesa'), unsigned('airtel')];
+}

@@ -1,0 +1,226 @@
+/**
+ * One `payment` workflow per gateway payment (id `payment-<orderId>-<n>`), a child of its order's
+ * checkout. It initiates the charge, waits durably for the outcome (webhook signal, else status
+ * queries with backoff), and reports every change to the checkout. Money moves exactly once:
+ * every gateway call carries the workflow id as idempotency key, an unsigned callback counts only
+ * after a status query confirms it, and a success that arrives after a cancel is refunded.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import * as msg from '../core/messages';
+import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS } from '../core/payment';
+import { SA } from '../core/search-attributes';
+import { formatMoney } from '../core/format';
+import type { PaymentActivities } from '../activities/payments/activities';
+
+const { registerPayment, settlePayment } = proxyActivities<PaymentActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds' },
+});
+// Gateway calls: a 5xx or network error is retried with backoff; declines are results, not errors.
+const gateway = proxyActivities<PaymentActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured'] },
+});
+
+const GATEWAY_LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 'QR', mpesa: 'M-Pesa', airtel: 'Airtel Money' };
+
+export async function payment(input: PaymentWorkflowInput): Promise<PaymentReport> {
+  const { workflowId } = workflowInfo();
+  const idempotencyKey = workflowId;
+  const total = input.amount + input.tip + input.fee;
+  const label = GATEWAY_LABEL[input.gateway] ?? input.gateway;
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  const report: PaymentReport = { id: input.paymentId, status: 'pending' };
+  const events: GatewayEvent[] = [];
+  const seenEvents = new Set<string>();
+  let cancelRequested = false;
+  let resolution: msg.ResolveRequest | undefined;
+
+  setHandler(msg.paymentStateQuery, () => report);
+  setHandler(msg.gatewayEventSignal, (e) => {
+    if (seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
+    seenEvents.add(e.eventId);
+    events.push(e);
+  });
+  setHandler(msg.cancelPaymentSignal, () => {
+    cancelRequested = true;
+  });
+  setHandler(msg.resolvePaymentSignal, (r) => {
+    resolution = r;
+  });
+
+  async function publish(changes: Partial<PaymentReport>): Promise<void> {
+    Object.assign(report, changes);
+    upsertSearchAttributes([{ key: SA.paymentStatus, value: report.status }]);
+    await tellOrder();
+  }
+
+  /** The order may have finished already (paid in cash after a cancel): the report then has no reader. */
+  async function tellOrder(): Promise<void> {
+    try {
+      await parent.signal(msg.paymentUpdatedSignal, { ...report });
+    } catch {
+      setCurrentDetails(`order ${input.orderId} has ended; payment ${report.status}`);
+    }
+  }
+
+  upsertSearchAttributes([
+    { key: SA.paymentStatus, value: 'pending' },
+    { key: SA.paymentMethod, value: [input.method] },
+    { key: SA.locationId, value: input.locationId },
+    { key: SA.orderTotal, value: total },
+    ...(input.orderNumber !== null ? [{ key: SA.orderNumber, value: input.orderNumber }] : []),
+  ]);
+  setCurrentDetails(`initiating ${label} payment of ${formatMoney(total, input.currency)}`);
+
+  const { callbackToken } = await registerPayment({
+    paymentId: input.paymentId,
+    orderId: input.orderId,
+    locationId: input.locationId,
+    seq: input.seq,
+    method: input.method,
+    provider: input.provider,
+    amount: input.amount,
+    tip: input.tip,
+    fee: input.fee,
+    workflowId,
+  });
+
+  let initiated;
+  try {
+    initiated = await gateway.initiatePayment({
+      gateway: input.gateway,
+      request: {
+        paymentId: input.paymentId,
+        orderId: input.orderId,
+        orderNumber: input.orderNumber,
+        idempotencyKey,
+        total,
+        amount: input.amount,
+        tip: input.tip,
+        fee: input.fee,
+        currency: input.currency,
+        description: `Order #${input.orderNumber ?? ''}`.trim(),
+        deviceId: input.deviceId,
+        sourceId: input.sourceId,
+        phone: input.phone,
+        callbackUrl: `${input.publicBaseUrl}/webhooks/${input.gateway}/${callbackToken}`,
+        expiresAt: new Date(Date.now() + input.timing.expireAfterMs).toISOString(),
+      },
+    });
+  } catch (err) {
+    return finish('failed', { failureReason: `could not reach ${label}: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}` });
+  }
+  await publish({ reference: initiated.reference, action: initiated.action, sandbox: initiated.sandbox, failureReason: initiated.failureReason });
+  if (initiated.status !== 'pending') return finish(initiated.status, { failureReason: initiated.failureReason });
+
+  const startedAt = Date.now();
+  let pollDelay = input.timing.pollInitialMs;
+  let waited = false;
+  for (;;) {
+    setCurrentDetails(`waiting for ${label} ${waited ? 'status' : 'callback'} since ${new Date(startedAt).toISOString().slice(11, 19)} UTC · ${formatMoney(total, input.currency)}`);
+    const remaining = input.timing.expireAfterMs - (Date.now() - startedAt);
+    const wait = waited ? Math.min(pollDelay, remaining) : Math.min(input.timing.callbackWaitMs, remaining);
+    await condition(() => events.length > 0 || cancelRequested || resolution !== undefined, Math.max(wait, 1));
+
+    if (resolution) return resolveByManager(resolution);
+    if (cancelRequested) return cancel();
+
+    let outcome = events.shift();
+    if (outcome && UNSIGNED_GATEWAYS.includes(input.gateway) && outcome.status !== 'pending') {
+      outcome = await confirm(); // unsigned callback: ask the gateway before money counts
+    }
+    if (!outcome) {
+      waited = true;
+      if (Date.now() - startedAt >= input.timing.expireAfterMs) return expire();
+      outcome = await confirm();
+      pollDelay = Math.min(pollDelay * 2, input.timing.pollMaxMs);
+    }
+    if (outcome.status === 'pending') continue;
+    if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total) {
+      return finish('failed', { failureReason: `amount mismatch: ${label} reports ${outcome.amountPaid}, expected ${total}`, refundAmount: outcome.amountPaid });
+    }
+    return finish(outcome.status, { failureReason: outcome.failureReason });
+  }
+
+  async function confirm(): Promise<GatewayEvent> {
+    const s = await gateway.paymentStatus({ gateway: input.gateway, reference: report.reference!, idempotencyKey, total, currency: input.currency });
+    return { eventId: `status-${Date.now()}`, status: s.status, amountPaid: s.amountPaid, failureReason: s.failureReason };
+  }
+
+  async function expire(): Promise<PaymentReport> {
+    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    if (after.status === 'succeeded') return finish('succeeded', {});
+    return finish('failed', { failureReason: `no answer from ${label} in ${Math.round(input.timing.expireAfterMs / 1000)} s` });
+  }
+
+  /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */
+  async function cancel(): Promise<PaymentReport> {
+    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    if (after.status === 'succeeded') {
+      await refund('succeeded after it was cancelled');
+      return finish('cancelled', { autoRefunded: true, failureReason: 'succeeded after cancel; refunded automatically' });
+    }
+    return finish('cancelled', { failureReason: 'cancelled' });
+  }
+
+  async function resolveByManager(r: msg.ResolveRequest): Promise<PaymentReport> {
+    return finish(r.outcome, { failureReason: r.outcome === 'failed' ? `resolved by manager: ${r.reason}` : undefined, resolvedBy: r });
+  }
+
+  async function refund(reason: string, amount = total): Promise<void> {
+    await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
+  }
+
+  async function finish(
+    status: PaymentReport['status'],
+    extra: { failureReason?: string; autoRefunded?: boolean; resolvedBy?: msg.ResolveRequest; refundAmount?: number },
+  ): Promise<PaymentReport> {
+    if (extra.refundAmount) await refund('amount mismatch', extra.refundAmount);
+    await settlePayment({
+      paymentId: input.paymentId,
+      status,
+      reference: report.reference,
+      failureReason: extra.failureReason,
+      ...(extra.resolvedBy
+        ? { resolvedBy: { staffId: extra.resolvedBy.staffId, reason: extra.resolvedBy.reason, locationId: input.locationId, outcome: extra.resolvedBy.outcome } }
+        : {}),
+    });
+    await publish({ status, failureReason: extra.failureReason, autoRefunded: extra.autoRefunded, settledAt: new Date().toISOString() });
+    setCurrentDetails(`${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
+    if (status !== 'succeeded' && !extra.autoRefunded) await watchForLateSuccess();
+    return report;
+  }
+
+  /**
+   * A payment that failed, expired or was cancelled may still succeed at the gateway (a customer
+   * confirming on the phone after the timeout). Keep listening for a while and refund it.
+   */
+  async function watchForLateSuccess(): Promise<void> {
+    if (!report.reference) return;
+    const until = Date.now() + input.timing.lateWindowMs;
+    while (Date.now() < until) {
+      const arrived = await condition(() => events.length > 0, until - Date.now());
+      if (!arrived) return;
+      let e = events.shift()!;
+      if (UNSIGNED_GATEWAYS.includes(input.gateway) && e.status === 'succeeded') e = await confirm();
+      if (e.status === 'succeeded') {
+        await refund('succeeded after the payment had ended');
+        report.autoRefunded = true;
+        report.failureReason = `${report.failureReason ?? report.status}; a late success was refunded automatically`;
+        await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, failureReason: report.failureReason });
+        await tellOrder();
+        return;
+      }
+    }
+  }
+}
