@@ -136,7 +136,7 @@ export async function createOrder(deps: AppDeps, auth: AuthContext, body: Create
         abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS,
         printOptions: deps.config.print,
         ...(Object.keys(deps.gateways ?? {}).length
-          ? { payments: { publicBaseUrl: publicBaseUrl(deps), timing: deps.paymentTiming ?? DEFAULT_PAYMENT_TIMING } }
+          ? { payments: { publicBaseUrl: publicBaseUrl(deps), timing: deps.config.paymentTiming ?? DEFAULT_PAYMENT_TIMING } }
           : {}),
       },
     ],

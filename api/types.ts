@@ -3,7 +3,6 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import type { Gateways } from '../activities/payments/activities';
-import type { PaymentTiming } from '../core/payment';
 
 export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen';
 
@@ -26,5 +25,4 @@ export interface AppDeps {
   temporalUiUrl?: string;
   /** Configured payment gateways (webhooks are parsed and verified by their adapters). */
   gateways?: Gateways;
-  paymentTiming?: PaymentTiming;
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as yup from 'yup';
+import { DEFAULT_PAYMENT_TIMING, type PaymentTiming } from '../core/payment';
 
 /** Thrown for configuration a person must fix; the launcher prints its message, not a stack trace. */
 export class ConfigError extends Error {}
@@ -19,6 +20,8 @@ export interface Config {
   publicBaseUrl?: string;
   /** Cancel an untouched open order (no payment taken) after this long. */
   orderAbandonAfterMs?: number;
+  /** How gateway payments wait: callback, status polling, expiry, late-success window. */
+  paymentTiming: PaymentTiming;
   /** How print jobs retry an unreachable printer. */
   print: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   temporalUiUrl?: string;
@@ -45,6 +48,11 @@ const envSchema = yup.object({
   TILLFLOW_PRINT_MAX_ATTEMPTS: yup.number().integer().min(1).default(30),
   TILLFLOW_PRINT_BACKOFF_MS: yup.number().integer().min(10).default(2000),
   TILLFLOW_PRINT_MAX_BACKOFF_MS: yup.number().integer().min(10).default(60_000),
+  TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.callbackWaitMs),
+  TILLFLOW_PAYMENT_POLL_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollInitialMs),
+  TILLFLOW_PAYMENT_POLL_MAX_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollMaxMs),
+  TILLFLOW_PAYMENT_EXPIRE_MS: yup.number().integer().min(100).default(DEFAULT_PAYMENT_TIMING.expireAfterMs),
+  TILLFLOW_PAYMENT_LATE_WINDOW_MS: yup.number().integer().min(0).default(DEFAULT_PAYMENT_TIMING.lateWindowMs),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
 });
 
@@ -72,6 +80,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,
     orderAbandonAfterMs: e.TILLFLOW_ORDER_ABANDON_MINUTES * 60_000,
+    paymentTiming: {
+      callbackWaitMs: e.TILLFLOW_PAYMENT_CALLBACK_WAIT_MS,
+      pollInitialMs: e.TILLFLOW_PAYMENT_POLL_MS,
+      pollMaxMs: e.TILLFLOW_PAYMENT_POLL_MAX_MS,
+      expireAfterMs: e.TILLFLOW_PAYMENT_EXPIRE_MS,
+      lateWindowMs: e.TILLFLOW_PAYMENT_LATE_WINDOW_MS,
+    },
     print: { maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS, initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS, maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS },
   };
 }

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
+import { historyLength, settledHistoryLength } from './support/history';
 import { seedDemoShop, SeededShop } from '../db/seed';
 
 type Res = { status: number; body: any };
@@ -64,31 +65,11 @@ async function addLine(id: string, body: Record<string, unknown>, before: number
   return accepted(await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body }), before);
 }
 
-async function historyLength(orderId: string): Promise<number> {
-  const history = await h.deps.temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
-  return history.events?.length ?? 0;
-}
-
-/**
- * The history length once the workflow is idle: an accepted change may still be followed by its
- * side effects (event publishing, a print child workflow) for a moment after the response.
- */
-async function settledHistoryLength(orderId: string): Promise<number> {
-  let last = await historyLength(orderId);
-  for (let stableFor = 0; stableFor < 3; ) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = await historyLength(orderId);
-    stableFor = now === last ? stableFor + 1 : 0;
-    last = now;
-  }
-  return last;
-}
-
 /** Runs rejected requests and asserts none of them grew the workflow history or the version. */
 async function withoutTrace(orderId: string, fn: () => Promise<void>): Promise<void> {
-  const [historyBefore, versionBefore] = [await settledHistoryLength(orderId), (await snapshot(orderId)).version];
+  const [historyBefore, versionBefore] = [await settledHistoryLength(h.deps.temporal, orderId), (await snapshot(orderId)).version];
   await fn();
-  expect(await historyLength(orderId)).toBe(historyBefore);
+  expect(await historyLength(h.deps.temporal, orderId)).toBe(historyBefore);
   expect((await snapshot(orderId)).version).toBe(versionBefore);
 }
 

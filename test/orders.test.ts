@@ -1,5 +1,6 @@
 import { startHarness, Harness } from './support/harness';
 import { Order } from '../db/models/order';
+import { historyLength, settledHistoryLength } from './support/history';
 
 let h: Harness;
 let cashier: string;
@@ -53,7 +54,7 @@ describe('checkout over HTTP', () => {
   it('rejects invalid cart changes with 422 without touching the workflow history', async () => {
     const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway' } });
     const id = created.body.id;
-    const historyBefore = await historyLength(id);
+    const historyBefore = await settledHistoryLength(h.deps.temporal, id);
     const latte = h.shop.items['Latte'];
     const cases = [
       { body: { itemId: latte, quantity: 0, modifierIds: [h.shop.modifiers['Regular']] }, path: 'quantity' },
@@ -68,7 +69,7 @@ describe('checkout over HTTP', () => {
       expect(res.body.code).toBe('VALIDATION_ERROR');
       expect(res.body.errors[0].path).toBe(c.path);
     }
-    expect(await historyLength(id)).toBe(historyBefore);
+    expect(await historyLength(h.deps.temporal, id)).toBe(historyBefore);
     const snap = await h.api('GET', `/api/v1/orders/${id}`, { token: cashier });
     expect(snap.body.version).toBe(1);
   });
@@ -118,11 +119,6 @@ describe('pay-first service', () => {
     expect(again.status).toBe(409);
   });
 });
-
-async function historyLength(orderId: string): Promise<number> {
-  const history = await h.deps.temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
-  return history.events?.length ?? 0;
-}
 
 async function waitFor<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -52,12 +52,15 @@ export interface CheckoutInput {
 }
 
 // Short database transactions: a worker that dies mid-activity is noticed (and the activity
-// retried elsewhere) within this timeout.
-const { assignOrderNumber, persistOrder } = proxyActivities<OrderActivities>({
+// retried elsewhere) within this timeout. Publishing is a regular activity on purpose: a local
+// activity would hold the workflow task, and with it every Update's response, until the events
+// were written; scheduled normally, the Update answers at once and publishing follows.
+const { persistOrder, publishOrderEvents } = proxyActivities<OrderActivities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds' },
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
-const { publishOrderEvents } = proxyLocalActivities<OrderActivities>({
+// The order number is needed before the first snapshot: a local activity saves a round trip.
+const { assignOrderNumber } = proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
@@ -114,7 +117,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   function updateSearchAttributes(s: OrderSnapshot): void {
     const methods = [...new Set(s.payments.map((p) => p.method))];
     const lastPayment = s.payments[s.payments.length - 1];
-    const key = JSON.stringify([s.status, s.kitchenStatus, s.totals.total, s.orderNumber, methods, lastPayment?.status]);
+    // Visibility writes cost the server more than the Update itself: refresh them on milestones
+    // (number, kitchen, payment, status), not on every cart edit; OrderTotal is current from then.
+    const key = JSON.stringify([s.status, s.kitchenStatus, s.orderNumber, methods, lastPayment?.status]);
+    setCurrentDetails(describe(s));
     if (key === lastSearchAttributes) return;
     lastSearchAttributes = key;
     upsertSearchAttributes([
@@ -125,7 +131,6 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       { key: SA.paymentMethod, value: methods.length ? methods : null },
       { key: SA.paymentStatus, value: lastPayment?.status ?? null },
     ]);
-    setCurrentDetails(describe(s));
   }
 
   /** One handler shape for every cart update: check, apply, publish, return the snapshot. */

@@ -6,6 +6,7 @@ import { startApiServer } from '../../api/server';
 import type { AppDeps } from '../../api/types';
 import { seedDemoShop, SeededShop } from '../../db/seed';
 import { logger } from '../../platform/logger';
+import type { Gateways } from '../../activities/payments/activities';
 import { loadConfig } from '../../platform/config';
 import { createCentralWorker, createPrintingWorker, installRuntime } from '../../workers/worker';
 
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Run the central worker in this process (false: a test runs worker processes itself). */
   centralWorker?: boolean;
+  /** Payment gateway adapters (e.g. pointed at the simulators). */
+  gateways?: Gateways;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -42,12 +45,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const deps: AppDeps = { knex: db.knex, temporal, config, logger, version: 'test', startedAt: new Date() };
+  const deps: AppDeps = { knex: db.knex, temporal, config, logger, version: 'test', startedAt: new Date(), gateways: opts.gateways };
   const worker = opts.centralWorker === false ? undefined : await createCentralWorker({
     connection: nativeConnection,
     namespace: config.temporalNamespace,
     taskQueue,
-    deps: { knex: db.knex, logger },
+    deps: { knex: db.knex, logger, gateways: opts.gateways },
     workflowBundlePath: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE,
   });
   const running = worker?.run();
@@ -56,6 +59,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const printingRunning = printingWorker.run();
   const apiServer = await startApiServer(deps, { databaseUrl: db.url, port: 0, host: '127.0.0.1', pingIntervalMs: 1000 });
   const baseUrl = apiServer.url;
+  config.publicBaseUrl ??= baseUrl; // gateways call back here
 
   const api: Harness['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };

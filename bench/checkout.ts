@@ -1,0 +1,549 @@
+/**
+ * Checkout latency bench: `npm run bench:checkout`.
+ *
+ * Brings the real stack up the way the test suite does (embedded Postgres, Temporal dev server,
+ * central + printing worker, the API over HTTP; see test/support) and measures, in one run and
+ * for a fixed duration each (after a short warm-up):
+ *
+ *   1. checkout over HTTP: N terminals, each looping open → 3 lines → cash payment → closed;
+ *   2. floor: a bare Temporal Update on a no-op workflow (workflows/bench-noop.ts);
+ *   3. CRUD baseline: the same cart mutation as one plain Postgres transaction.
+ *
+ * Env: BENCH_SECONDS (default 20, per phase), BENCH_TERMINALS (default 10),
+ *      BENCH_WARMUP_SECONDS (default 2). Targets are informational: the exit code is 0 unless the
+ *      stack failed (setup/teardown threw, a phase produced errors or no samples).
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { Knex } from 'knex';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { Harness } from '../test/support/harness';
+import { benchBumpUpdate, benchDoneSignal, type benchNoop } from '../workflows/bench-noop';
+
+// ---- configuration --------------------------------------------------------------------------
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const SECONDS = positiveNumber('BENCH_SECONDS', 20);
+const TERMINALS = Math.round(positiveNumber('BENCH_TERMINALS', 10));
+const WARMUP_SECONDS = positiveNumber('BENCH_WARMUP_SECONDS', 2);
+/** A fresh no-op workflow per client after this many updates (Temporal allows ~2,000 per run). */
+const UPDATES_PER_NOOP_WORKFLOW = 500;
+const CASHIER_PIN = '3456';
+
+// ---- timing & statistics --------------------------------------------------------------------
+
+const now = () => process.hrtime.bigint();
+const msSince = (t0: bigint) => Number(now() - t0) / 1e6;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class Samples {
+  readonly values: number[] = [];
+  add(ms: number): void {
+    this.values.push(ms);
+  }
+  get count(): number {
+    return this.values.length;
+  }
+  /** Nearest-rank percentile over the sorted samples (NaN when empty). */
+  percentile(p: number): number {
+    if (this.values.length === 0) return NaN;
+    const sorted = [...this.values].sort((a, b) => a - b);
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+    return sorted[rank - 1];
+  }
+  get max(): number {
+    return this.values.length ? Math.max(...this.values) : NaN;
+  }
+}
+
+interface PhaseResult {
+  /** Wall time from the start of the measured window until every client finished its last op. */
+  elapsedS: number;
+  errors: number;
+  errorSamples: string[];
+  /** CPU cores busy on average: this process tree (bench, API, workers, Postgres, Temporal) vs the rest of the machine. */
+  cpu?: { stack: number; byKind: Array<[string, number]>; others: number };
+}
+
+// ---- CPU accounting (Linux /proc; silently absent elsewhere) ----------------------------------
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/**
+ * CPU seconds used so far by this process and each kind of descendant (Postgres backends, the
+ * Temporal dev server), keyed by command name; this process (API, workers, bench clients) is "node".
+ */
+function stackCpuSeconds(): Map<string, number> | undefined {
+  try {
+    const procs = new Map<number, { comm: string; ppid: number; ticks: number }>();
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' '); // fields from #3 (state) on
+      procs.set(Number(entry), { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    }
+    const inTree = (pid: number): boolean => {
+      for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+        if (p === process.pid) return true;
+        const info = procs.get(p);
+        if (!info) return false;
+        p = info.ppid;
+      }
+      return false;
+    };
+    const byKind = new Map<string, number>();
+    for (const [pid, info] of procs) {
+      if (!inTree(pid)) continue;
+      const kind = pid === process.pid ? 'node' : info.comm.split(/[\s:]/)[0] || 'other';
+      byKind.set(kind, (byKind.get(kind) ?? 0) + info.ticks / CLOCK_TICKS);
+    }
+    return byKind;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds the whole machine was busy so far (all cores). */
+function machineBusySeconds(): number | undefined {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = cpu;
+    return (user + nice + system + irq + softirq + (steal ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `clients` loops until the deadline; every loop finishes the op it started, then stops. */
+async function runClients(clients: number, seconds: number, loop: (client: number, deadline: bigint, fail: (msg: string) => Promise<void>) => Promise<void>): Promise<PhaseResult> {
+  const result: PhaseResult = { elapsedS: 0, errors: 0, errorSamples: [] };
+  const fail = async (msg: string) => {
+    result.errors += 1;
+    if (result.errorSamples.length < 5) result.errorSamples.push(msg.slice(0, 300));
+    await sleep(100); // a broken stack must not turn into a hot loop
+  };
+  const t0 = now();
+  const stack0 = stackCpuSeconds();
+  const busy0 = machineBusySeconds();
+  const deadline = t0 + BigInt(Math.round(seconds * 1e9));
+  await Promise.all(
+    Array.from({ length: clients }, (_, i) =>
+      loop(i, deadline, fail).catch((err) => {
+        result.errors += 1;
+        result.errorSamples.push(`client ${i} aborted: ${(err as Error)?.stack ?? err}`.slice(0, 600));
+      }),
+    ),
+  );
+  result.elapsedS = msSince(t0) / 1000;
+  const stack1 = stackCpuSeconds();
+  const busy1 = machineBusySeconds();
+  if (stack0 !== undefined && stack1 !== undefined && busy0 !== undefined && busy1 !== undefined) {
+    const byKind = [...stack1]
+      .map(([kind, sec]) => [kind, (sec - (stack0.get(kind) ?? 0)) / result.elapsedS] as [string, number])
+      .filter(([, cores]) => cores >= 0.005)
+      .sort((a, b) => b[1] - a[1]);
+    const stack = byKind.reduce((sum, [, cores]) => sum + cores, 0);
+    result.cpu = { stack, byKind, others: Math.max(0, (busy1 - busy0) / result.elapsedS - stack) };
+  }
+  return result;
+}
+
+let stopRequested = false;
+const running = (deadline: bigint) => !stopRequested && now() < deadline;
+
+// ---- phase 1: checkout over HTTP ------------------------------------------------------------
+
+interface CheckoutStats {
+  createOrder: Samples;
+  addLine: Samples;
+  pay: Samples;
+  checkout: Samples;
+  /** executeUpdate('addLine') as the API itself makes it (timed inside the API process). */
+  serverAddLineUpdate: Samples;
+}
+
+const newCheckoutStats = (): CheckoutStats => ({
+  createOrder: new Samples(),
+  addLine: new Samples(),
+  pay: new Samples(),
+  checkout: new Samples(),
+  serverAddLineUpdate: new Samples(),
+});
+
+/** Where the API's cart updates are timed: the route calls getHandle(...).executeUpdate(addLine). */
+let serverUpdateSink: Samples | undefined;
+
+function instrumentServerUpdates(h: Harness): void {
+  const workflow = h.deps.temporal.workflow;
+  const getHandle = workflow.getHandle.bind(workflow);
+  // Only this process's Client object is wrapped (no source file changes): it times what
+  // api/order-service.ts updateOrder() waits for, i.e. the Temporal round trip without HTTP,
+  // auth, validation or the catalog lookup.
+  (workflow as { getHandle: typeof getHandle }).getHandle = ((...args: Parameters<typeof getHandle>) => {
+    const handle = getHandle(...args);
+    const executeUpdate = handle.executeUpdate.bind(handle);
+    handle.executeUpdate = (async (def: Parameters<typeof executeUpdate>[0], opts?: Parameters<typeof executeUpdate>[1]) => {
+      const name = typeof def === 'string' ? def : def.name;
+      if (name !== 'addLine' || !serverUpdateSink) return executeUpdate(def, opts as never);
+      const sink = serverUpdateSink;
+      const t0 = now();
+      const out = await executeUpdate(def, opts as never);
+      sink.add(msSince(t0));
+      return out;
+    }) as typeof handle.executeUpdate;
+    return handle;
+  }) as typeof getHandle;
+}
+
+async function checkoutPhase(h: Harness, tokens: string[], seconds: number): Promise<{ stats: CheckoutStats; result: PhaseResult }> {
+  const { items, modifiers } = h.shop;
+  const lines = [
+    { itemId: items['Croissant'], quantity: 1 },
+    { itemId: items['Burger'], quantity: 1 },
+    { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] },
+  ];
+  for (const l of lines) if (!l.itemId) throw new Error('seeded demo shop lacks Croissant/Burger/Espresso');
+  const stats = newCheckoutStats();
+  serverUpdateSink = stats.serverAddLineUpdate;
+  const result = await runClients(tokens.length, seconds, async (client, deadline, fail) => {
+    const token = tokens[client];
+    checkouts: while (running(deadline)) {
+      const tCheckout = now();
+      let t = now();
+      const created = await h.api('POST', '/api/v1/orders', { token, body: { type: 'takeaway' } });
+      if (created.status !== 201) {
+        await fail(`create order: ${created.status} ${JSON.stringify(created.body)}`);
+        continue;
+      }
+      stats.createOrder.add(msSince(t));
+      const id: string = created.body.id;
+      let balance = 0;
+      for (const line of lines) {
+        t = now();
+        const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token, body: line });
+        if (res.status !== 200) {
+          await fail(`add line: ${res.status} ${JSON.stringify(res.body)}`);
+          continue checkouts;
+        }
+        stats.addLine.add(msSince(t));
+        balance = res.body.totals.balance;
+      }
+      t = now();
+      const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token, body: { method: 'cash', amount: balance, tendered: balance } });
+      if (paid.status !== 201 || paid.body?.order?.status !== 'closed') {
+        await fail(`pay: ${paid.status} ${JSON.stringify(paid.body)}`);
+        continue;
+      }
+      stats.pay.add(msSince(t));
+      stats.checkout.add(msSince(tCheckout));
+    }
+  });
+  serverUpdateSink = undefined;
+  return { stats, result };
+}
+
+// ---- phase 2: floor (bare Temporal Update on a no-op workflow) -----------------------------
+
+async function floorPhase(h: Harness, clients: number, seconds: number, label: string): Promise<{ samples: Samples; result: PhaseResult }> {
+  const samples = new Samples();
+  const client = h.deps.temporal;
+  const runId = randomUUID().slice(0, 8);
+  const result = await runClients(clients, seconds, async (i, deadline, fail) => {
+    let generation = 0;
+    let handle: WorkflowHandle<typeof benchNoop> | undefined;
+    let sent = 0;
+    try {
+      while (running(deadline)) {
+        if (!handle || sent >= UPDATES_PER_NOOP_WORKFLOW) {
+          if (handle) await handle.signal(benchDoneSignal);
+          generation += 1;
+          handle = await client.workflow.start<typeof benchNoop>('benchNoop', {
+            workflowId: `bench-noop-${label}-${runId}-${i}-${generation}`,
+            taskQueue: h.taskQueue,
+            args: [],
+          });
+          sent = 0;
+        }
+        const t0 = now();
+        let value: number;
+        try {
+          value = await handle.executeUpdate(benchBumpUpdate);
+        } catch (err) {
+          await fail(`bump: ${(err as Error).message}`);
+          handle = undefined; // start over on a fresh workflow
+          continue;
+        }
+        samples.add(msSince(t0));
+        sent += 1;
+        if (value !== sent) await fail(`bump returned ${value}, expected ${sent}`);
+      }
+    } finally {
+      await handle?.signal(benchDoneSignal).catch(() => undefined);
+    }
+  });
+  return { samples, result };
+}
+
+// ---- phase 3: CRUD baseline (plain Postgres transaction) -----------------------------------
+
+async function crudPhase(h: Harness, knex: Knex, orderIds: string[], seconds: number): Promise<{ samples: Samples; result: PhaseResult }> {
+  const samples = new Samples();
+  const catalog = [
+    { name: 'Croissant', price: 325 },
+    { name: 'Burger', price: 1150 },
+    { name: 'Espresso', price: 300 },
+  ].map((c) => ({ ...c, itemId: h.shop.items[c.name] }));
+  const taxRate = 800; // basis points, as seeded
+  const result = await runClients(orderIds.length, seconds, async (i, deadline, fail) => {
+    const orderId = orderIds[i];
+    let n = 0;
+    while (running(deadline)) {
+      const line = catalog[n % catalog.length];
+      const tax = Math.round((line.price * taxRate) / 10_000);
+      const t0 = now();
+      try {
+        await knex.transaction(async (trx) => {
+          const [row] = await trx('orders')
+            .where({ id: orderId })
+            .update({
+              subtotal: trx.raw('subtotal + ?', [line.price]),
+              tax: trx.raw('tax + ?', [tax]),
+              total: trx.raw('total + ?', [line.price + tax]),
+              version: trx.raw('version + 1'),
+              updated_at: trx.fn.now(),
+            })
+            .returning(['version']);
+          if (!row) throw new Error(`bench order ${orderId} is gone`);
+          await trx('order_lines').insert({
+            id: randomUUID(),
+            location_id: h.shop.locationId,
+            order_id: orderId,
+            item_id: line.itemId,
+            name: line.name,
+            quantity: 1,
+            unit_price: line.price,
+            total: line.price,
+            position: row.version,
+          });
+        });
+      } catch (err) {
+        await fail(`crud tx: ${(err as Error).message}`);
+        continue;
+      }
+      samples.add(msSince(t0));
+      n += 1;
+    }
+  });
+  return { samples, result };
+}
+
+async function createBenchOrders(h: Harness, knex: Knex, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  const at = new Date().toISOString();
+  await knex('orders').insert(
+    ids.map((id) => ({
+      id,
+      location_id: h.shop.locationId,
+      status: 'cancelled', // never shows up as an open order in lists while the bench runs
+      kitchen_status: 'not_sent',
+      type: 'takeaway',
+      currency: 'USD',
+      version: 0,
+      snapshot: JSON.stringify({ bench: true }),
+      cancel_reason: 'bench/checkout.ts CRUD baseline',
+      created_at: at,
+      updated_at: at,
+    })),
+  );
+  return ids;
+}
+
+// ---- report ---------------------------------------------------------------------------------
+
+const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+
+interface Report {
+  checkout: { stats: CheckoutStats; result: PhaseResult };
+  floor: { samples: Samples; result: PhaseResult };
+  crud: { samples: Samples; result: PhaseResult };
+  setupS: number;
+}
+
+function printReport(r: Report): void {
+  const cs = r.checkout.stats;
+  const checkoutsPerS = cs.checkout.count / r.checkout.result.elapsedS;
+  const updatesPerS = r.floor.samples.count / r.floor.result.elapsedS;
+  const txPerS = r.crud.samples.count / r.crud.result.elapsedS;
+  const rows: Array<[string, Samples, string, number]> = [
+    ['HTTP add-line (POST /orders/:id/lines)', cs.addLine, 'lines/s', cs.addLine.count / r.checkout.result.elapsedS],
+    ['HTTP full checkout (open+3 lines+cash)', cs.checkout, 'checkouts/s', checkoutsPerS],
+    ['  of which: open order (POST /orders)', cs.createOrder, '', NaN],
+    ['  of which: cash payment (closes order)', cs.pay, '', NaN],
+    ['  add-line executeUpdate inside the API', cs.serverAddLineUpdate, '', NaN],
+    ['Floor: bare Temporal Update (no-op wf)', r.floor.samples, 'updates/s', updatesPerS],
+    ['CRUD: Postgres tx (insert line+update)', r.crud.samples, 'tx/s', txPerS],
+  ];
+  const w = [41, 8, 9, 9, 9, 20];
+  const line = '-'.repeat(w.reduce((a, b) => a + b, 0));
+  console.log('');
+  console.log(`Tillflow checkout bench: ${TERMINALS} terminals/clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; node ${process.version}, ${os.cpus().length} CPU(s); stack up in ${f(r.setupS)} s`);
+  console.log(line);
+  console.log(pad('measurement', w[0]) + lpad('n', w[1]) + lpad('p50 ms', w[2]) + lpad('p99 ms', w[3]) + lpad('max ms', w[4]) + lpad('throughput', w[5]));
+  console.log(line);
+  for (const [name, s, unit, rate] of rows) {
+    const tp = Number.isFinite(rate) ? `${f(rate)} ${unit}` : '';
+    console.log(pad(name, w[0]) + lpad(String(s.count), w[1]) + lpad(f(s.percentile(50)), w[2]) + lpad(f(s.percentile(99)), w[3]) + lpad(f(s.max), w[4]) + lpad(tp, w[5]));
+  }
+  console.log(line);
+
+  const addP50 = cs.addLine.percentile(50);
+  const addP99 = cs.addLine.percentile(99);
+  const floorP50 = r.floor.samples.percentile(50);
+  const floorP99 = r.floor.samples.percentile(99);
+  const crudP50 = r.crud.samples.percentile(50);
+  const cpuOf = (res: PhaseResult) =>
+    res.cpu ? `stack ${f(res.cpu.stack, 2)} (${res.cpu.byKind.map(([k, c]) => `${k} ${f(c, 2)}`).join(', ')}) + other processes ${f(res.cpu.others, 2)}` : 'n/a';
+  console.log(`CPU cores busy on average (machine has ${os.cpus().length}):`);
+  console.log(`  checkout  ${cpuOf(r.checkout.result)}`);
+  console.log(`  floor     ${cpuOf(r.floor.result)}`);
+  console.log(`  CRUD      ${cpuOf(r.crud.result)}`);
+  console.log('Ratios');
+  console.log(`  add-line p50 / floor p50   ${lpad(f(addP50 / floorP50, 2), 8)} x`);
+  console.log(`  add-line p99 / floor p99   ${lpad(f(addP99 / floorP99, 2), 8)} x`);
+  console.log(`  add-line p50 / CRUD p50    ${lpad(f(addP50 / crudP50, 2), 8)} x`);
+  console.log('Targets (informational)');
+  const at10 = TERMINALS === 10 ? '' : ` (measured at ${TERMINALS} terminals, not 10)`;
+  const target = (ok: boolean, text: string, measured: string) => console.log(`  [${ok ? 'PASS' : 'MISS'}] ${pad(text, 40)} measured ${measured}`);
+  target(addP99 < 100, 'add-line p99 < 100 ms at 10 terminals', `${f(addP99)} ms${at10}`);
+  target(addP50 <= 1.5 * floorP50, 'add-line p50 <= 1.5x floor p50', `${f(addP50)} ms vs ${f(1.5 * floorP50)} ms (1.5 x ${f(floorP50)})`);
+  target(checkoutsPerS >= 10, '>= 10 checkouts/s', `${f(checkoutsPerS)} checkouts/s`);
+
+  const phases: Array<[string, PhaseResult]> = [
+    ['checkout', r.checkout.result],
+    ['floor', r.floor.result],
+    ['crud', r.crud.result],
+  ];
+  for (const [name, res] of phases) {
+    if (res.errors) {
+      console.log(`Errors in ${name} phase: ${res.errors}`);
+      for (const e of res.errorSamples) console.log(`  ${e}`);
+    }
+  }
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  // Before the stack's modules load: the logger picks its level (warn) from NODE_ENV at import.
+  process.env.NODE_ENV = 'test';
+  const { default: globalSetup } = await import('../test/support/global-setup');
+  const { default: globalTeardown } = await import('../test/support/global-teardown');
+  const { startHarness } = await import('../test/support/harness');
+  const { createKnex } = await import('../db/knex');
+
+  const onSignal = () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    console.error('\n[bench] stopping: finishing in-flight operations and tearing down (Ctrl-C again to force)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const log = (m: string) => console.error(`[bench] ${m}`);
+  let h: Harness | undefined;
+  let crudKnex: Knex | undefined;
+  let crudOrderIds: string[] = [];
+  let report: Report | undefined;
+  let failed = false;
+  const t0 = now();
+  try {
+    log('starting embedded Postgres + Temporal dev server, bundling workflows …');
+    await globalSetup();
+    h = await startHarness();
+    instrumentServerUpdates(h);
+    const tokens: string[] = [];
+    for (let i = 0; i < TERMINALS; i++) tokens.push(await h.login(CASHIER_PIN));
+    const setupS = msSince(t0) / 1000;
+    log(`stack up in ${f(setupS)} s (API ${h.baseUrl}, task queue ${h.taskQueue})`);
+
+    log(`phase 1/3 checkout over HTTP: warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} terminals`);
+    await checkoutPhase(h, tokens, WARMUP_SECONDS);
+    const checkout = await checkoutPhase(h, tokens, SECONDS);
+
+    log(`phase 2/3 floor (no-op workflow Update): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`);
+    await floorPhase(h, TERMINALS, WARMUP_SECONDS, 'warmup');
+    const floor = await floorPhase(h, TERMINALS, SECONDS, 'measure');
+
+    log(`phase 3/3 CRUD baseline (Postgres tx): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`);
+    crudKnex = createKnex(h.databaseUrl, { min: 0, max: TERMINALS });
+    crudOrderIds = await createBenchOrders(h, crudKnex, TERMINALS);
+    await crudPhase(h, crudKnex, crudOrderIds, WARMUP_SECONDS);
+    const crud = await crudPhase(h, crudKnex, crudOrderIds, SECONDS);
+
+    report = { checkout, floor, crud, setupS };
+    const results = [checkout.result, floor.result, crud.result];
+    if (stopRequested) failed = true;
+    if (results.some((r) => r.errors > 0)) failed = true;
+    if (checkout.stats.addLine.count === 0 || checkout.stats.checkout.count === 0 || floor.samples.count === 0 || crud.samples.count === 0) failed = true;
+  } catch (err) {
+    failed = true;
+    console.error('[bench] the stack failed:', err);
+  } finally {
+    log('tearing down …');
+    try {
+      if (crudKnex) {
+        if (crudOrderIds.length) await crudKnex('orders').whereIn('id', crudOrderIds).delete(); // lines cascade
+        await crudKnex.destroy();
+      }
+    } catch (err) {
+      console.error('[bench] cleanup of the CRUD rows failed:', err);
+    }
+    try {
+      await h?.close();
+    } catch (err) {
+      failed = true;
+      console.error('[bench] harness close failed:', err);
+    }
+    try {
+      await globalTeardown();
+    } catch (err) {
+      failed = true;
+      console.error('[bench] teardown failed:', err);
+    }
+  }
+  if (report) printReport(report);
+  if (failed) console.log('\nResult: the stack FAILED (see errors above); exit code 1');
+  return failed ? 1 : 0;
+}
+
+// A bench must stop by itself: a hard ceiling well above what the phases need.
+const ceilingMs = (5 * 60 + 3 * (SECONDS + WARMUP_SECONDS) * 3) * 1000;
+setTimeout(() => {
+  console.error(`[bench] still running after ${ceilingMs / 1000} s: giving up`);
+  process.exit(2);
+}, ceilingMs).unref();
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
