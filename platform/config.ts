@@ -20,6 +20,8 @@ export interface Config {
   publicBaseUrl?: string;
   /** Cancel an untouched open order (no payment taken) after this long. */
   orderAbandonAfterMs?: number;
+  /** Airtel posts every callback to one URL set in its portal: /webhooks/airtel/<this token>. */
+  airtelCallbackToken?: string;
   /** How gateway payments wait: callback, status polling, expiry, late-success window. */
   paymentTiming: PaymentTiming;
   /** How print jobs retry an unreachable printer. */
@@ -48,6 +50,7 @@ const envSchema = yup.object({
   TILLFLOW_PRINT_MAX_ATTEMPTS: yup.number().integer().min(1).default(30),
   TILLFLOW_PRINT_BACKOFF_MS: yup.number().integer().min(10).default(2000),
   TILLFLOW_PRINT_MAX_BACKOFF_MS: yup.number().integer().min(10).default(60_000),
+  AIRTEL_CALLBACK_TOKEN: yup.string().matches(/^[A-Za-z0-9_-]{16,64}$/, 'AIRTEL_CALLBACK_TOKEN must be 16-64 letters, digits, _ or -').optional(),
   TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.callbackWaitMs),
   TILLFLOW_PAYMENT_POLL_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollInitialMs),
   TILLFLOW_PAYMENT_POLL_MAX_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollMaxMs),
@@ -80,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,
     orderAbandonAfterMs: e.TILLFLOW_ORDER_ABANDON_MINUTES * 60_000,
+    airtelCallbackToken: e.AIRTEL_CALLBACK_TOKEN,
     paymentTiming: {
       callbackWaitMs: e.TILLFLOW_PAYMENT_CALLBACK_WAIT_MS,
       pollInitialMs: e.TILLFLOW_PAYMENT_POLL_MS,

@@ -44,6 +44,8 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   const seenEvents = new Set<string>();
   let cancelRequested = false;
   let resolution: msg.ResolveRequest | undefined;
+  /** The gateway's receipt (M-Pesa receipt number): what a reversal needs. */
+  let receipt: string | undefined;
 
   setHandler(msg.paymentStateQuery, () => report);
   setHandler(msg.gatewayEventSignal, (e) => {
@@ -136,8 +138,9 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     if (cancelRequested) return cancel();
 
     let outcome = events.shift();
+    if (outcome?.reference && !report.reference) report.reference = outcome.reference; // a retried push we never heard back from
     if (outcome && UNSIGNED_GATEWAYS.includes(input.gateway) && outcome.status !== 'pending') {
-      outcome = await confirm(); // unsigned callback: ask the gateway before money counts
+      outcome = await confirmCallback(outcome); // unsigned callback: ask the gateway before money counts
     }
     if (!outcome) {
       waited = true;
@@ -146,15 +149,32 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       pollDelay = Math.min(pollDelay * 2, input.timing.pollMaxMs);
     }
     if (outcome.status === 'pending') continue;
+    if (outcome.receipt) receipt = outcome.receipt;
     if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total) {
       return finish('failed', { failureReason: `amount mismatch: ${label} reports ${outcome.amountPaid}, expected ${total}`, refundAmount: outcome.amountPaid });
     }
     return finish(outcome.status, { failureReason: outcome.failureReason });
   }
 
+  /** The gateway's answer to a status query; a gateway that refuses to answer counts as still pending. */
   async function confirm(): Promise<GatewayEvent> {
-    const s = await gateway.paymentStatus({ gateway: input.gateway, reference: report.reference!, idempotencyKey, total, currency: input.currency });
-    return { eventId: `status-${Date.now()}`, status: s.status, amountPaid: s.amountPaid, failureReason: s.failureReason };
+    if (!report.reference) return { eventId: `status-${Date.now()}`, status: 'pending' };
+    try {
+      const s = await gateway.paymentStatus({ gateway: input.gateway, reference: report.reference, idempotencyKey, total, currency: input.currency });
+      if (s.receipt) receipt = s.receipt;
+      return { eventId: `status-${Date.now()}`, status: s.status, amountPaid: s.amountPaid, failureReason: s.failureReason, receipt: s.receipt };
+    } catch (err) {
+      setCurrentDetails(`${label} status query refused: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
+      return { eventId: `status-${Date.now()}`, status: 'pending' };
+    }
+  }
+
+  /** An unsigned callback counts once the gateway confirms its status; its amount and receipt are kept. */
+  async function confirmCallback(callback: GatewayEvent): Promise<GatewayEvent> {
+    const confirmed = await confirm();
+    if (confirmed.status !== callback.status) return confirmed;
+    if (callback.receipt) receipt = callback.receipt;
+    return { ...confirmed, amountPaid: confirmed.amountPaid ?? callback.amountPaid, receipt: confirmed.receipt ?? callback.receipt };
   }
 
   async function expire(): Promise<PaymentReport> {
@@ -178,7 +198,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   }
 
   async function refund(reason: string, amount = total): Promise<void> {
-    await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
+    await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
   }
 
   async function finish(
@@ -190,6 +210,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       paymentId: input.paymentId,
       status,
       reference: report.reference,
+      receipt,
       failureReason: extra.failureReason,
       ...(extra.resolvedBy
         ? { resolvedBy: { staffId: extra.resolvedBy.staffId, reason: extra.resolvedBy.reason, locationId: input.locationId, outcome: extra.resolvedBy.outcome } }
@@ -206,13 +227,13 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
    * confirming on the phone after the timeout). Keep listening for a while and refund it.
    */
   async function watchForLateSuccess(): Promise<void> {
-    if (!report.reference) return;
     const until = Date.now() + input.timing.lateWindowMs;
     while (Date.now() < until) {
       const arrived = await condition(() => events.length > 0, until - Date.now());
       if (!arrived) return;
       let e = events.shift()!;
-      if (UNSIGNED_GATEWAYS.includes(input.gateway) && e.status === 'succeeded') e = await confirm();
+      if (e.reference && !report.reference) report.reference = e.reference;
+      if (UNSIGNED_GATEWAYS.includes(input.gateway) && e.status === 'succeeded') e = await confirmCallback(e);
       if (e.status === 'succeeded') {
         await refund('succeeded after the payment had ended');
         report.autoRefunded = true;

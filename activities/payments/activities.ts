@@ -81,7 +81,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       return gatewayFor(gateways, req.gateway).cancel(req);
     },
 
-    async refundAtGateway(req: { gateway: GatewayName; reference: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
+    async refundAtGateway(req: { gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
       return gatewayFor(gateways, req.gateway).refund(req);
     },
 
@@ -90,6 +90,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       paymentId: string;
       status: string;
       reference?: string;
+      receipt?: string;
       failureReason?: string;
       resolvedBy?: { staffId: string; reason: string; locationId: string; outcome: string };
     }): Promise<void> {
@@ -99,6 +100,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
           .update({
             status: req.status,
             ...(req.reference ? { reference: req.reference } : {}),
+            ...(req.receipt ? { receipt: req.receipt } : {}),
             failure_reason: req.failureReason ?? null,
             settled_at: trx.fn.now(),
           });

@@ -86,6 +86,8 @@ export interface RefundRequest {
   currency: string;
   reason: string;
   phone?: string;
+  /** The gateway's receipt for the charge, when it differs from `reference` (M-Pesa reverses the receipt number). */
+  receipt?: string;
 }
 
 export interface RefundResult {

@@ -6,6 +6,12 @@ import type { GatewayKey } from '../../core/payment';
 import { WebhookSignatureError, type WebhookEvent } from '../../activities/payments/types';
 import type { AppDeps } from '../types';
 import type { ParameterizedContext } from 'koa';
+import { timingSafeEqual } from 'node:crypto';
+
+function safeEqual(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 function rawWebhook(ctx: ParameterizedContext) {
   const rawBody = (ctx.request as { rawBody?: string }).rawBody ?? '';
@@ -86,8 +92,13 @@ const unsigned = (gateway: 'mpesa' | 'airtel') =>
       const token = String(ctx.params.token ?? '');
       if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw notFound('Payment');
       const payment = await deps.knex('payments').where({ callback_token: token, method: gateway }).first('id', 'workflow_id', 'location_id');
-      if (!payment) throw notFound('Payment');
-      return deliver(deps, payment, parse(deps, gateway, ctx));
+      if (payment) return deliver(deps, payment, parse(deps, gateway, ctx));
+      // Airtel calls one URL registered in its portal for every payment: find it by reference.
+      if (gateway === 'airtel' && deps.config.airtelCallbackToken && safeEqual(token, deps.config.airtelCallbackToken)) {
+        const e = parse(deps, gateway, ctx);
+        return deliver(deps, await paymentByRef(deps, { ...e, paymentId: undefined }), e);
+      }
+      throw notFound('Payment');
     },
   });
 

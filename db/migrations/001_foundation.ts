@@ -259,7 +259,8 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('fee').notNullable().defaultTo(0);
     t.integer('tendered');
     t.integer('change');
-    t.text('reference');
+    t.text('reference').index();
+    t.text('receipt').comment("the gateway's receipt (M-Pesa receipt number), needed for reversals");
     t.text('failure_reason');
     t.text('workflow_id');
     t.text('callback_token').unique();

@@ -121,6 +121,7 @@ export class Payment extends Model {
   declare tendered: number | null;
   declare change: number | null;
   declare reference: string | null;
+  declare receipt: string | null;
   declare failureReason: string | null;
   declare workflowId: string | null;
   declare callbackToken: string | null;

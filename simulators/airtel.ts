@@ -1,0 +1,302 @@
+/**
+ * A local Airtel Money (Airtel Africa Open API) simulator: the Collection subset Tillflow's
+ * adapter uses, over real HTTP on 127.0.0.1.
+ *
+ *   POST /auth/oauth2/token                 {client_id, client_secret, grant_type: client_credentials}
+ *   POST /merchant/v1/payments/             USSD push (de-duplicated on transaction.id)
+ *   GET  /standard/v1/payments/{id}         transaction enquiry (TS / TF / TIP)
+ *   POST /standard/v1/payments/refund       refund by airtel_money_id (idempotent here)
+ *
+ * It checks the bearer token, X-Country/X-Currency, required fields and that msisdn carries no
+ * country code. As with Airtel, callbacks go to the one callback URL registered for the app
+ * (`callbackUrl` option / `sim.callbackUrl`), not to a URL in the request; with none registered,
+ * no callback is sent. Neither the enquiry nor the callback carries the amount (as with Airtel).
+ *
+ * Each phone (the msisdn as sent, or with the country code) can be scripted with sim.script; an
+ * unscripted phone pays after ~50 ms.
+ */
+import { randomCode, startJsonServer, type CallbackDelivery, type LoggedRequest, type SimResponse } from './http';
+
+export interface AirtelSimOptions {
+  clientId?: string;
+  clientSecret?: string;
+  country?: string;
+  currency?: string;
+  /** The app's registered callback URL (Airtel's portal setting). */
+  callbackUrl?: string;
+  /** Access token lifetime (Airtel: 180 s). */
+  tokenTtlSeconds?: number;
+  host?: string;
+  port?: number;
+}
+
+export interface AirtelScript {
+  /**
+   * success: paid (TS); decline: TF with resultCode (default DP00800001007, insufficient funds);
+   * timeout: no callback (unless lateCallbackMs); enquiries say TIP `pendingQueries` times
+   * (default 2), then the final result (paid unless resultCode is given).
+   */
+  outcome: 'success' | 'decline' | 'timeout';
+  /** Airtel response code of the failure, e.g. DP00800001002 (incorrect PIN). */
+  resultCode?: string;
+  /** The transaction message (callback and enquiry); defaults per result code. */
+  message?: string;
+  callbackDelayMs?: number;
+  lateCallbackMs?: number;
+  duplicateCallback?: boolean;
+  callbackBeforeResponse?: boolean;
+  /** Enquiries answer TIP this many times even once a result exists. */
+  pendingQueries?: number;
+  /** The next K payment requests for this phone fail with HTTP 500. */
+  failInitiate5xx?: number;
+}
+
+export interface AirtelPayment {
+  id: string;
+  msisdn: string;
+  amount: number;
+  reference: string;
+  /** TIP until the customer's answer exists, then TS or TF. */
+  status: 'TIP' | 'TS' | 'TF';
+  responseCode: string;
+  message: string;
+  airtelMoneyId?: string;
+  script: AirtelScript;
+  queriesPending: number;
+  /** Payment requests that named this transaction id (1 = no duplicates). */
+  requests: number;
+  refundedAs?: string;
+}
+
+export interface AirtelSim {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  country: string;
+  currency: string;
+  callbackUrl: string | undefined;
+  requests: LoggedRequest[];
+  callbacks: CallbackDelivery[];
+  payments: Map<string, AirtelPayment>;
+  script(phone: string, script: AirtelScript): void;
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+export const AIRTEL_SIM_DEFAULTS = {
+  clientId: 'tillflow-sandbox-client',
+  clientSecret: 'tillflow-sandbox-secret',
+  country: 'KE',
+  currency: 'KES',
+} as const;
+
+export const AIRTEL_MESSAGES: Record<string, string> = {
+  DP00800001001: 'Transaction is successful.',
+  DP00800001002: 'Incorrect PIN entered.',
+  DP00800001003: 'Exceeds withdrawal amount limit(s) / Withdrawal amount limit exceeded.',
+  DP00800001004: 'Invalid amount.',
+  DP00800001005: 'User didn\'t enter the pin.',
+  DP00800001006: 'Transaction in pending state. Please check after sometime.',
+  DP00800001007: 'Not enough balance.',
+  DP00800001008: 'Refused.',
+  DP00800001010: 'Transaction not permitted to Payee.',
+  DP00800001024: 'Transaction timed out.',
+  DP00800001025: 'Transaction not found.',
+  DP00800001029: 'Transaction expired.',
+};
+
+const DIAL: Record<string, string> = { KE: '254', UG: '256', TZ: '255', RW: '250', ZM: '260', MW: '265', NG: '234', CD: '243' };
+
+const envelope = (httpStatus: number, code: string, message: string, extra: { response_code?: string; result_code?: string; data?: unknown } = {}): SimResponse => ({
+  status: httpStatus,
+  body: {
+    ...(extra.data !== undefined ? { data: extra.data } : {}),
+    status: {
+      code,
+      message,
+      result_code: extra.result_code ?? (httpStatus < 300 ? 'ESB000010' : 'ESB000001'),
+      ...(extra.response_code ? { response_code: extra.response_code } : {}),
+      success: httpStatus < 300,
+    },
+  },
+});
+
+export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise<AirtelSim> {
+  const clientId = opts.clientId ?? AIRTEL_SIM_DEFAULTS.clientId;
+  const clientSecret = opts.clientSecret ?? AIRTEL_SIM_DEFAULTS.clientSecret;
+  const country = opts.country ?? AIRTEL_SIM_DEFAULTS.country;
+  const currency = opts.currency ?? AIRTEL_SIM_DEFAULTS.currency;
+  const ttl = opts.tokenTtlSeconds ?? 180;
+  const dial = DIAL[country] ?? '';
+
+  const tokens = new Map<string, number>();
+  const scripts = new Map<string, AirtelScript & { failsLeft: number }>();
+  const payments = new Map<string, AirtelPayment>();
+  const byMoneyId = new Map<string, AirtelPayment>();
+
+  const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
+  const sim: AirtelSim = {
+    url: server.url,
+    clientId,
+    clientSecret,
+    country,
+    currency,
+    callbackUrl: opts.callbackUrl,
+    requests: server.requests,
+    callbacks: server.callbacks,
+    payments,
+    script(phone, script) {
+      const national = dial && phone.startsWith(dial) ? phone.slice(dial.length) : phone.replace(/^0/, '');
+      scripts.set(national, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
+    },
+    revokeTokens() {
+      tokens.clear();
+    },
+    close: () => server.close(),
+  };
+
+  function authorized(req: LoggedRequest): boolean {
+    const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    const exp = m ? tokens.get(m[1]) : undefined;
+    return exp !== undefined && exp > Date.now();
+  }
+
+  async function handle(req: LoggedRequest): Promise<SimResponse> {
+    const path = req.path.replace(/\/+$/, '');
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
+    if (req.method === 'POST' && path === '/auth/oauth2/token') return oauth(body);
+    if (!authorized(req)) return { status: 401, body: { error: 'invalid_token', error_description: 'The access token is invalid or has expired' } };
+    if (req.headers['x-country'] !== country) return envelope(400, '400', `Invalid X-Country header: expected ${country}`, { result_code: 'ESB000008' });
+    if (req.headers['x-currency'] !== currency) return envelope(400, '400', `Invalid X-Currency header: expected ${currency}`, { result_code: 'ESB000008' });
+    if (req.method === 'POST' && path === '/merchant/v1/payments') return pay(body);
+    if (req.method === 'POST' && path === '/standard/v1/payments/refund') return refund(body);
+    const m = /^\/standard\/v1\/payments\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && m) return enquiry(decodeURIComponent(m[1]));
+    return envelope(404, '404', 'Resource not found');
+  }
+
+  function oauth(b: Record<string, any>): SimResponse {
+    if (b.grant_type !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' } };
+    if (b.client_id !== clientId || b.client_secret !== clientSecret) {
+      return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
+    }
+    const token = randomCode(32);
+    tokens.set(token, Date.now() + ttl * 1000);
+    return { status: 200, body: { access_token: token, expires_in: String(ttl), token_type: 'bearer' } };
+  }
+
+  const invalid = (what: string) => envelope(400, '400', `Invalid ${what}`, { result_code: 'ESB000008' });
+
+  async function pay(b: Record<string, any>): Promise<SimResponse> {
+    const t = b.transaction ?? {};
+    const s = b.subscriber ?? {};
+    if (typeof b.reference !== 'string' || !b.reference) return invalid('reference');
+    if (typeof t.id !== 'string' || !t.id) return invalid('transaction.id');
+    const amount = Number(t.amount);
+    if (typeof t.amount !== 'number' || !(amount > 0)) return invalid('transaction.amount');
+    if (t.country !== country || t.currency !== currency) return invalid('transaction country/currency');
+    if (s.country !== country || (s.currency !== undefined && s.currency !== currency)) return invalid('subscriber country/currency');
+    const msisdn = String(s.msisdn ?? '');
+    if (!/^\d{7,10}$/.test(msisdn) || (dial && msisdn.startsWith(dial) && msisdn.length > 9)) return invalid('subscriber.msisdn (send it without the country code)');
+
+    const accepted = (p: AirtelPayment) => envelope(200, '200', 'Success.', { response_code: 'DP00800001006', data: { transaction: { id: p.id, status: 'Success.' } } });
+    const existing = payments.get(t.id);
+    if (existing) {
+      existing.requests++;
+      return accepted(existing); // Airtel de-duplicates on transaction.id: no second prompt
+    }
+    const sc = scripts.get(msisdn);
+    if (sc && sc.failsLeft > 0) {
+      sc.failsLeft--;
+      return envelope(500, '500', 'Something went wrong.', { result_code: 'ESB000001' });
+    }
+    const script: AirtelScript = sc ?? { outcome: 'success' };
+    const p: AirtelPayment = {
+      id: t.id,
+      msisdn,
+      amount,
+      reference: b.reference,
+      status: 'TIP',
+      responseCode: 'DP00800001006',
+      message: AIRTEL_MESSAGES.DP00800001006,
+      script,
+      queriesPending: script.pendingQueries ?? (script.outcome === 'timeout' ? 2 : 0),
+      requests: 1,
+    };
+    payments.set(p.id, p);
+
+    const deliver = async () => {
+      settle(p);
+      const url = sim.callbackUrl;
+      if (!url) return;
+      await server.postCallback(url, callbackBody(p));
+      if (script.duplicateCallback) await server.postCallback(url, callbackBody(p));
+    };
+    if (script.outcome === 'timeout') {
+      if (script.lateCallbackMs !== undefined) server.later(script.lateCallbackMs, deliver);
+      return accepted(p);
+    }
+    if (script.callbackBeforeResponse) {
+      await deliver();
+      return accepted(p);
+    }
+    server.later(script.callbackDelayMs ?? 50, deliver);
+    return accepted(p);
+  }
+
+  function settle(p: AirtelPayment) {
+    if (p.status !== 'TIP') return;
+    const s = p.script;
+    const failCode = s.outcome === 'decline' ? (s.resultCode ?? 'DP00800001007') : s.outcome === 'timeout' ? s.resultCode : undefined;
+    if (failCode && failCode !== 'DP00800001001') {
+      p.status = 'TF';
+      p.responseCode = failCode;
+      p.message = s.message ?? AIRTEL_MESSAGES[failCode] ?? 'Transaction failed.';
+    } else {
+      p.status = 'TS';
+      p.responseCode = 'DP00800001001';
+      p.message = s.message ?? 'Paid APPROVED';
+      p.airtelMoneyId = `MP${new Date().toISOString().slice(2, 10).replace(/-/g, '')}.${randomCode(4)}.${randomCode(6)}`;
+      byMoneyId.set(p.airtelMoneyId, p);
+    }
+  }
+
+  function callbackBody(p: AirtelPayment) {
+    return {
+      transaction: {
+        id: p.id,
+        message: p.message,
+        status_code: p.status,
+        ...(p.airtelMoneyId ? { airtel_money_id: p.airtelMoneyId } : {}),
+      },
+    };
+  }
+
+  function enquiry(id: string): SimResponse {
+    const p = payments.get(id);
+    if (!p) return envelope(404, '404', AIRTEL_MESSAGES.DP00800001025, { response_code: 'DP00800001025' });
+    if (p.script.outcome === 'timeout' && p.status === 'TIP' && p.queriesPending === 0) settle(p);
+    if (p.queriesPending > 0 || p.status === 'TIP') {
+      if (p.queriesPending > 0) p.queriesPending--;
+      return envelope(200, '200', 'SUCCESS', {
+        response_code: 'DP00800001006',
+        data: { transaction: { id: p.id, status: 'TIP', message: AIRTEL_MESSAGES.DP00800001006, airtel_money_id: '' } },
+      });
+    }
+    return envelope(200, '200', 'SUCCESS', {
+      response_code: p.responseCode,
+      data: { transaction: { id: p.id, status: p.status, message: p.message, airtel_money_id: p.airtelMoneyId ?? '' } },
+    });
+  }
+
+  function refund(b: Record<string, any>): SimResponse {
+    const moneyId = b.transaction?.airtel_money_id;
+    if (typeof moneyId !== 'string' || !moneyId) return invalid('transaction.airtel_money_id');
+    const p = byMoneyId.get(moneyId);
+    if (!p) return envelope(400, '400', AIRTEL_MESSAGES.DP00800001025, { response_code: 'DP00800001025' });
+    p.refundedAs ??= `RF${randomCode(10)}`; // idempotent: a second refund of the same payment answers the same
+    return envelope(200, '200', 'SUCCESS', { data: { transaction: { airtel_money_id: p.refundedAs, status: 'SUCCESS' } } });
+  }
+
+  return sim;
+}

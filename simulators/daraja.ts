@@ -1,0 +1,383 @@
+/**
+ * A local Safaricom Daraja simulator: the subset of the real API that Tillflow's M-Pesa adapter
+ * uses, over real HTTP on 127.0.0.1, so tests and the offline sandbox (`npm start` without
+ * MPESA_* credentials) exercise the adapter's actual requests.
+ *
+ *   GET  /oauth/v1/generate?grant_type=client_credentials   Basic consumerKey:consumerSecret
+ *   POST /mpesa/stkpush/v1/processrequest                   M-Pesa Express (STK push)
+ *   POST /mpesa/stkpushquery/v1/query                       STK push query
+ *   POST /mpesa/reversal/v1/request                         TransactionReversal (idempotent here)
+ *
+ * It checks what Daraja checks: the bearer token, required fields, the shortcode, and the
+ * password rule Password = base64(BusinessShortCode + passkey + Timestamp), with Timestamp
+ * yyyyMMddHHmmss in Nairobi time (a UTC timestamp is 3 h off and is rejected). Responses and
+ * callbacks have Daraja's shapes: string ResponseCode/ResultCode in synchronous answers, a
+ * numeric ResultCode in callbacks, "The transaction is being processed" (HTTP 500,
+ * errorCode 500.001.1001) while a push is unanswered, and no amount or receipt in query results.
+ *
+ * Departures from Daraja, on purpose: an invalid or expired token answers 401 (Daraja answers
+ * 404.001.03 "Invalid Access Token"; the adapter handles both); a reversal of the same
+ * TransactionID returns the first request's ConversationID instead of a second async failure;
+ * the reversal's Result callback to ResultURL is not sent.
+ *
+ * Each phone can be scripted (sim.script); an unscripted phone pays after ~50 ms.
+ */
+import { nairobiTimestamp, randomCode, startJsonServer, type CallbackDelivery, type LoggedRequest, type SimResponse } from './http';
+
+export interface DarajaSimOptions {
+  shortCode?: string;
+  passkey?: string;
+  consumerKey?: string;
+  consumerSecret?: string;
+  /** Access token lifetime (Daraja: 3599 s). */
+  tokenTtlSeconds?: number;
+  /** How far a Timestamp may be from Nairobi's clock (default 10 min). */
+  timestampToleranceMs?: number;
+  host?: string;
+  port?: number;
+}
+
+export interface DarajaScript {
+  /**
+   * success: the customer pays; decline: the callback carries resultCode (default 1032);
+   * timeout: no callback at all (unless lateCallbackMs); queries say pending `pendingQueries`
+   * times (default 2), then report resultCode (default 0, paid).
+   */
+  outcome: 'success' | 'decline' | 'timeout';
+  resultCode?: number;
+  /** Delay before the callback (default 50 ms). */
+  callbackDelayMs?: number;
+  /** timeout only: deliver the callback anyway, this long after the push (a late answer). */
+  lateCallbackMs?: number;
+  /** Deliver the same callback twice. */
+  duplicateCallback?: boolean;
+  /** Deliver the callback (and wait for the receiver) before answering the push request. */
+  callbackBeforeResponse?: boolean;
+  /** Queries answer "The transaction is being processed" this many times even once a result exists. */
+  pendingQueries?: number;
+  /** The next K pushes for this phone fail with HTTP 500 (System is busy) before any is accepted. */
+  failInitiate5xx?: number;
+  /** The callback reports this Amount (shillings) instead of the pushed one. */
+  amountOverride?: number;
+}
+
+export interface DarajaPush {
+  merchantRequestId: string;
+  checkoutRequestId: string;
+  phone: string;
+  amount: number;
+  accountReference: string;
+  callbackUrl: string;
+  /** null until the customer's answer exists at Safaricom. */
+  resultCode: number | null;
+  resultDesc?: string;
+  receipt?: string;
+  script: DarajaScript;
+  queriesPending: number;
+}
+
+export interface DarajaReversal {
+  transactionId: string;
+  amount: number;
+  conversationId: string;
+  originatorConversationId: string;
+  /** How many reversal requests named this TransactionID (1 = no duplicates). */
+  requests: number;
+  /** Whether TransactionID was a receipt this simulator issued. */
+  known: boolean;
+}
+
+export interface DarajaSim {
+  url: string;
+  shortCode: string;
+  passkey: string;
+  consumerKey: string;
+  consumerSecret: string;
+  requests: LoggedRequest[];
+  callbacks: CallbackDelivery[];
+  pushes: Map<string, DarajaPush>;
+  reversals: Map<string, DarajaReversal>;
+  /** Script every push to this phone (2547XXXXXXXX) from now on. */
+  script(phone: string, script: DarajaScript): void;
+  /** Forget issued tokens (the next API call with an old token gets 401). */
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+/** Safaricom's published sandbox values (the public test shortcode and its Lipa na M-Pesa passkey). */
+export const DARAJA_SIM_DEFAULTS = {
+  shortCode: '174379',
+  passkey: 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919',
+  consumerKey: 'tillflow-sandbox-consumer-key',
+  consumerSecret: 'tillflow-sandbox-consumer-secret',
+} as const;
+
+/** ResultDesc texts as Daraja sends them. */
+export const DARAJA_RESULT_DESC: Record<number, string> = {
+  0: 'The service request is processed successfully.',
+  1: 'The balance is insufficient for the transaction.',
+  1001: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+  1019: 'Transaction has expired.',
+  1025: 'An error occurred while sending a push request.',
+  1032: 'Request cancelled by user',
+  1037: 'DS timeout user cannot be reached',
+  2001: 'The initiator information is invalid.',
+  9999: 'An error occurred while sending a push request.',
+};
+
+const err = (status: number, errorCode: string, errorMessage: string): SimResponse => ({
+  status,
+  body: { requestId: `${randomCode(5)}-${Date.now()}-1`, errorCode, errorMessage },
+});
+/** Daraja's CheckoutRequestIDs look like ws_CO_191220191020363925: Nairobi day-first time, then digits. */
+function ddmmyyyyhhmmss(): string {
+  const t = nairobiTimestamp();
+  return t.slice(6, 8) + t.slice(4, 6) + t.slice(0, 4) + t.slice(8);
+}
+const badRequest = (what: string) => err(400, '400.002.02', `Bad Request - Invalid ${what}`);
+
+export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise<DarajaSim> {
+  const shortCode = opts.shortCode ?? DARAJA_SIM_DEFAULTS.shortCode;
+  const passkey = opts.passkey ?? DARAJA_SIM_DEFAULTS.passkey;
+  const consumerKey = opts.consumerKey ?? DARAJA_SIM_DEFAULTS.consumerKey;
+  const consumerSecret = opts.consumerSecret ?? DARAJA_SIM_DEFAULTS.consumerSecret;
+  const ttl = opts.tokenTtlSeconds ?? 3599;
+  const tolerance = opts.timestampToleranceMs ?? 10 * 60_000;
+
+  const tokens = new Map<string, number>(); // token → expiry (ms)
+  const scripts = new Map<string, DarajaScript & { failsLeft: number }>();
+  const pushes = new Map<string, DarajaPush>();
+  const reversals = new Map<string, DarajaReversal>();
+  const receipts = new Map<string, DarajaPush>();
+  let seq = 0;
+
+  const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
+
+  function authorized(req: LoggedRequest): boolean {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const exp = m ? tokens.get(m[1]) : undefined;
+    return exp !== undefined && exp > Date.now();
+  }
+
+  /** Password = base64(shortCode + passkey + Timestamp), Timestamp in Nairobi time. */
+  function checkPassword(body: Record<string, unknown>): SimResponse | undefined {
+    if (String(body.BusinessShortCode ?? '') !== shortCode) return badRequest('BusinessShortCode');
+    const ts = body.Timestamp;
+    if (typeof ts !== 'string' || !/^\d{14}$/.test(ts)) return badRequest('Timestamp');
+    const asUtc = Date.UTC(+ts.slice(0, 4), +ts.slice(4, 6) - 1, +ts.slice(6, 8), +ts.slice(8, 10), +ts.slice(10, 12), +ts.slice(12, 14)) - 3 * 3600_000;
+    if (!Number.isFinite(asUtc) || Math.abs(asUtc - Date.now()) > tolerance) return badRequest('Timestamp');
+    const expected = Buffer.from(`${shortCode}${passkey}${ts}`).toString('base64');
+    if (body.Password !== expected) return badRequest('Password');
+    return undefined;
+  }
+
+  async function handle(req: LoggedRequest): Promise<SimResponse> {
+    const route = `${req.method} ${req.path.replace(/\/+$/, '')}`;
+    if (route === 'GET /oauth/v1/generate') return oauth(req);
+    const isApi = route.startsWith('POST /mpesa/');
+    if (!isApi) return err(404, '404.001.01', 'Resource not found');
+    if (!authorized(req)) return err(401, '404.001.03', 'Invalid Access Token');
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    switch (route) {
+      case 'POST /mpesa/stkpush/v1/processrequest':
+        return stkPush(body);
+      case 'POST /mpesa/stkpushquery/v1/query':
+        return stkQuery(body);
+      case 'POST /mpesa/reversal/v1/request':
+        return reversal(body);
+      default:
+        return err(404, '404.001.01', 'Resource not found');
+    }
+  }
+
+  function oauth(req: LoggedRequest): SimResponse {
+    if (req.query.grant_type !== 'client_credentials') return err(400, '400.008.02', 'Invalid grant type passed');
+    const m = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+    const [key, secret] = m ? Buffer.from(m[1], 'base64').toString('utf8').split(':') : [];
+    if (key !== consumerKey || secret !== consumerSecret) {
+      return err(401, '400.008.01', 'Invalid Authentication passed');
+    }
+    const token = randomCode(28);
+    tokens.set(token, Date.now() + ttl * 1000);
+    return { status: 200, body: { access_token: token, expires_in: String(ttl) } };
+  }
+
+  async function stkPush(b: Record<string, unknown>): Promise<SimResponse> {
+    const bad = checkPassword(b);
+    if (bad) return bad;
+    if (b.TransactionType !== 'CustomerPayBillOnline' && b.TransactionType !== 'CustomerBuyGoodsOnline') return badRequest('TransactionType');
+    const amount = Number(b.Amount);
+    if (!Number.isInteger(amount) || amount < 1) return badRequest('Amount');
+    const phone = String(b.PhoneNumber ?? '');
+    if (!/^254[17]\d{8}$/.test(phone)) return badRequest('PhoneNumber');
+    if (String(b.PartyA ?? '') !== phone) return badRequest('PartyA');
+    if (!/^\d{5,7}$/.test(String(b.PartyB ?? ''))) return badRequest('PartyB');
+    if (typeof b.CallBackURL !== 'string' || !/^https?:\/\/[^\s]+$/.test(b.CallBackURL)) return badRequest('CallBackURL');
+    if (typeof b.AccountReference !== 'string' || b.AccountReference.length < 1 || b.AccountReference.length > 12) return badRequest('AccountReference');
+    if (typeof b.TransactionDesc !== 'string' || b.TransactionDesc.length < 1 || b.TransactionDesc.length > 13) return badRequest('TransactionDesc');
+
+    const sc = scripts.get(phone);
+    if (sc && sc.failsLeft > 0) {
+      sc.failsLeft--;
+      return err(500, '500.003.02', 'System is busy. Please try again in few minutes.');
+    }
+    const script: DarajaScript = sc ?? { outcome: 'success' };
+    seq++;
+    const push: DarajaPush = {
+      merchantRequestId: `${10000 + seq}-${Math.floor(Math.random() * 1e8)}-1`,
+      checkoutRequestId: `ws_CO_${ddmmyyyyhhmmss()}${String(seq).padStart(6, '0')}`,
+      phone,
+      amount,
+      accountReference: b.AccountReference,
+      callbackUrl: b.CallBackURL,
+      resultCode: null,
+      script,
+      queriesPending: script.pendingQueries ?? (script.outcome === 'timeout' ? 2 : 0),
+    };
+    pushes.set(push.checkoutRequestId, push);
+
+    const finalCode = script.outcome === 'success' ? 0 : script.outcome === 'decline' ? (script.resultCode ?? 1032) : (script.resultCode ?? 0);
+    const settle = () => {
+      if (push.resultCode !== null) return;
+      push.resultCode = finalCode;
+      push.resultDesc = DARAJA_RESULT_DESC[finalCode] ?? `Result ${finalCode}`;
+      if (finalCode === 0) {
+        push.receipt = randomCode(10);
+        receipts.set(push.receipt, push);
+      }
+    };
+    const deliver = async () => {
+      settle();
+      await server.postCallback(push.callbackUrl, callbackBody(push));
+      if (script.duplicateCallback) await server.postCallback(push.callbackUrl, callbackBody(push));
+    };
+
+    const response: SimResponse = {
+      status: 200,
+      body: {
+        MerchantRequestID: push.merchantRequestId,
+        CheckoutRequestID: push.checkoutRequestId,
+        ResponseCode: '0',
+        ResponseDescription: 'Success. Request accepted for processing',
+        CustomerMessage: 'Success. Request accepted for processing',
+      },
+    };
+    if (script.outcome === 'timeout') {
+      // The answer exists at Safaricom once the queries stop saying "being processed"; a late callback may still come.
+      if (script.lateCallbackMs !== undefined) server.later(script.lateCallbackMs, deliver);
+      return response;
+    }
+    if (script.callbackBeforeResponse) {
+      await deliver();
+      return response;
+    }
+    server.later(script.callbackDelayMs ?? 50, deliver);
+    return response;
+  }
+
+  function callbackBody(p: DarajaPush) {
+    const stkCallback: Record<string, unknown> = {
+      MerchantRequestID: p.merchantRequestId,
+      CheckoutRequestID: p.checkoutRequestId,
+      ResultCode: p.resultCode,
+      ResultDesc: p.resultDesc,
+    };
+    if (p.resultCode === 0) {
+      stkCallback.CallbackMetadata = {
+        Item: [
+          { Name: 'Amount', Value: p.script.amountOverride ?? p.amount },
+          { Name: 'MpesaReceiptNumber', Value: p.receipt },
+          { Name: 'Balance' },
+          { Name: 'TransactionDate', Value: Number(nairobiTimestamp()) },
+          { Name: 'PhoneNumber', Value: Number(p.phone) },
+        ],
+      };
+    }
+    return { Body: { stkCallback } };
+  }
+
+  function stkQuery(b: Record<string, unknown>): SimResponse {
+    const bad = checkPassword(b);
+    if (bad) return bad;
+    const push = pushes.get(String(b.CheckoutRequestID ?? ''));
+    if (!push) return badRequest('CheckoutRequestID');
+    if (push.script.outcome === 'timeout' && push.resultCode === null && push.queriesPending === 0) {
+      // A timed-out push gets its answer after the scripted number of pending queries.
+      push.resultCode = push.script.resultCode ?? 0;
+      push.resultDesc = DARAJA_RESULT_DESC[push.resultCode] ?? `Result ${push.resultCode}`;
+      if (push.resultCode === 0) {
+        push.receipt = randomCode(10);
+        receipts.set(push.receipt, push);
+      }
+    }
+    if (push.queriesPending > 0 || push.resultCode === null) {
+      if (push.queriesPending > 0) push.queriesPending--;
+      return err(500, '500.001.1001', 'The transaction is being processed');
+    }
+    return {
+      status: 200,
+      body: {
+        ResponseCode: '0',
+        ResponseDescription: 'The service request has been accepted successsfully',
+        MerchantRequestID: push.merchantRequestId,
+        CheckoutRequestID: push.checkoutRequestId,
+        ResultCode: String(push.resultCode),
+        ResultDesc: push.resultDesc,
+      },
+    };
+  }
+
+  function reversal(b: Record<string, unknown>): SimResponse {
+    for (const f of ['Initiator', 'SecurityCredential', 'TransactionID', 'ResultURL', 'QueueTimeOutURL'] as const) {
+      if (typeof b[f] !== 'string' || !(b[f] as string).length) return badRequest(f);
+    }
+    if (b.CommandID !== 'TransactionReversal') return badRequest('CommandID');
+    if (String(b.ReceiverParty ?? '') !== shortCode) return badRequest('ReceiverParty');
+    const amount = Number(b.Amount);
+    if (!Number.isInteger(amount) || amount < 1) return badRequest('Amount');
+    const txId = b.TransactionID as string;
+    let r = reversals.get(txId);
+    if (r) r.requests++;
+    else {
+      const paid = receipts.get(txId);
+      if (paid && amount > (paid.script.amountOverride ?? paid.amount)) return badRequest('Amount');
+      r = {
+        transactionId: txId,
+        amount,
+        conversationId: `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`,
+        originatorConversationId: `${10000 + reversals.size}-${Math.floor(Math.random() * 1e8)}-1`,
+        requests: 1,
+        known: paid !== undefined,
+      };
+      reversals.set(txId, r);
+    }
+    return {
+      status: 200,
+      body: {
+        OriginatorConversationID: r.originatorConversationId,
+        ConversationID: r.conversationId,
+        ResponseCode: '0',
+        ResponseDescription: 'Accept the service request successfully.',
+      },
+    };
+  }
+
+  return {
+    url: server.url,
+    shortCode,
+    passkey,
+    consumerKey,
+    consumerSecret,
+    requests: server.requests,
+    callbacks: server.callbacks,
+    pushes,
+    reversals,
+    script(phone, script) {
+      scripts.set(phone, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
+    },
+    revokeTokens() {
+      tokens.clear();
+    },
+    close: () => server.close(),
+  };
+}

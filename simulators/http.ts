@@ -1,0 +1,226 @@
+/**
+ * Small shared pieces for the gateway simulators (simulators/daraja.ts, simulators/airtel.ts):
+ * a JSON HTTP server on 127.0.0.1, a request log, bounded timers that close() clears, and
+ * callback delivery with real HTTP POSTs. Nothing here loops: every timer fires once.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface LoggedRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | undefined>;
+  /** Parsed JSON body (the raw text when it is not JSON; undefined when empty). */
+  body: unknown;
+}
+
+export interface CallbackDelivery {
+  url: string;
+  body: unknown;
+  /** HTTP status of the receiver's answer; undefined when the POST failed (see error). */
+  status?: number;
+  error?: string;
+  at: number;
+}
+
+export interface SimResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type SimHandler = (req: LoggedRequest) => Promise<SimResponse> | SimResponse;
+
+export interface JsonServer {
+  url: string;
+  requests: LoggedRequest[];
+  callbacks: CallbackDelivery[];
+  /** Runs fn once after ms unless the server is closed first. */
+  later(ms: number, fn: () => void | Promise<void>): void;
+  /** POSTs a JSON body to url (one attempt, 5 s timeout); never throws, records the outcome. */
+  postCallback(url: string, body: unknown): Promise<CallbackDelivery>;
+  close(): Promise<void>;
+}
+
+export async function startJsonServer(handler: SimHandler, opts: { host?: string; port?: number } = {}): Promise<JsonServer> {
+  const requests: LoggedRequest[] = [];
+  const callbacks: CallbackDelivery[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const inflight = new Set<AbortController>();
+  let closed = false;
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://sim.local');
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      if (text) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+      }
+      const logged: LoggedRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+        body,
+      };
+      requests.push(logged);
+      Promise.resolve()
+        .then(() => handler(logged))
+        .catch((err: unknown): SimResponse => ({ status: 500, body: { error: 'simulator error', detail: (err as Error).message } }))
+        .then((r) => {
+          const payload = r.body === undefined ? '' : JSON.stringify(r.body);
+          res.writeHead(r.status, { 'content-type': 'application/json', ...(r.headers ?? {}) });
+          res.end(payload);
+        });
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+
+  async function postCallback(url: string, body: unknown): Promise<CallbackDelivery> {
+    const delivery: CallbackDelivery = { url, body, at: Date.now() };
+    if (closed) {
+      delivery.error = 'simulator closed';
+      callbacks.push(delivery);
+      return delivery;
+    }
+    const ac = new AbortController();
+    inflight.add(ac);
+    const t = setTimeout(() => ac.abort(), 5000);
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: ac.signal });
+      await res.arrayBuffer().catch(() => undefined);
+      delivery.status = res.status;
+    } catch (err) {
+      delivery.error = (err as Error).message;
+    } finally {
+      clearTimeout(t);
+      inflight.delete(ac);
+    }
+    callbacks.push(delivery);
+    return delivery;
+  }
+
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}`,
+    requests,
+    callbacks,
+    later(ms, fn) {
+      if (closed) return;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        if (!closed) void Promise.resolve().then(fn).catch(() => undefined);
+      }, Math.max(0, ms));
+      timers.add(t);
+    },
+    postCallback,
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const ac of inflight) ac.abort();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface ReceivedCallback {
+  path: string;
+  headers: Record<string, string | undefined>;
+  rawBody: string;
+  /** The full URL it was posted to (what RawWebhook.url carries). */
+  url: string;
+  at: number;
+}
+
+export interface CallbackReceiver {
+  url: string;
+  received: ReceivedCallback[];
+  /** Resolves once at least n callbacks have arrived (rejects after timeoutMs). */
+  waitFor(n: number, timeoutMs?: number): Promise<ReceivedCallback[]>;
+  close(): Promise<void>;
+}
+
+/** A tiny HTTP server that accepts any POST with 200 and records it: a stand-in for our webhook route. */
+export async function startCallbackReceiver(): Promise<CallbackReceiver> {
+  const received: ReceivedCallback[] = [];
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const addr = server.address() as AddressInfo;
+      received.push({
+        path: new URL(req.url ?? '/', 'http://x').pathname,
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+        rawBody: Buffer.concat(chunks).toString('utf8'),
+        url: `http://127.0.0.1:${addr.port}${req.url ?? '/'}`,
+        at: Date.now(),
+      });
+      for (const w of [...waiters]) {
+        if (received.length >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"received":true}');
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    received,
+    waitFor(n, timeoutMs = 5000) {
+      if (received.length >= n) return Promise.resolve(received);
+      return new Promise((resolve, reject) => {
+        const w = {
+          n,
+          resolve: () => {
+            clearTimeout(t);
+            resolve(received);
+          },
+        };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`expected ${n} callback(s) within ${timeoutMs} ms, got ${received.length}`));
+        }, timeoutMs);
+        waiters.push(w);
+      });
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Random upper-case alphanumerics (receipt numbers and the like). */
+export function randomCode(len: number): string {
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  let s = '';
+  for (let i = 0; i < len; i++) s += abc[Math.floor(Math.random() * abc.length)];
+  return s;
+}
+
+/** yyyyMMddHHmmss in Africa/Nairobi (UTC+3 all year; Kenya has no daylight saving time). */
+export function nairobiTimestamp(at: Date = new Date()): string {
+  return new Date(at.getTime() + 3 * 3600_000).toISOString().replace(/[^0-9]/g, '').slice(0, 14);
+}
