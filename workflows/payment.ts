@@ -46,6 +46,8 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   let resolution: msg.ResolveRequest | undefined;
   /** The gateway's receipt (M-Pesa receipt number): what a reversal needs. */
   let receipt: string | undefined;
+  /** What the gateway itself last said; 'pending' means the money may still move. */
+  let lastGatewayStatus: GatewayEvent['status'] = 'pending';
 
   setHandler(msg.paymentStateQuery, () => report);
   setHandler(msg.gatewayEventSignal, (e) => {
@@ -123,6 +125,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     return finish('failed', { failureReason: `could not reach ${label}: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}` });
   }
   await publish({ reference: initiated.reference, action: initiated.action, sandbox: initiated.sandbox, failureReason: initiated.failureReason });
+  lastGatewayStatus = initiated.status;
   if (initiated.status !== 'pending') return finish(initiated.status, { failureReason: initiated.failureReason });
 
   const startedAt = Date.now();
@@ -148,6 +151,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       outcome = await confirm();
       pollDelay = Math.min(pollDelay * 2, input.timing.pollMaxMs);
     }
+    lastGatewayStatus = outcome.status;
     if (outcome.status === 'pending') continue;
     if (outcome.receipt) receipt = outcome.receipt;
     if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total) {
@@ -162,6 +166,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     try {
       const s = await gateway.paymentStatus({ gateway: input.gateway, reference: report.reference, idempotencyKey, total, currency: input.currency });
       if (s.receipt) receipt = s.receipt;
+      lastGatewayStatus = s.status;
       return { eventId: `status-${Date.now()}`, status: s.status, amountPaid: s.amountPaid, failureReason: s.failureReason, receipt: s.receipt };
     } catch (err) {
       setCurrentDetails(`${label} status query refused: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
@@ -171,14 +176,15 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
 
   /** An unsigned callback counts once the gateway confirms its status; its amount and receipt are kept. */
   async function confirmCallback(callback: GatewayEvent): Promise<GatewayEvent> {
+    if (callback.receipt) receipt = callback.receipt; // only used once a success is confirmed
     const confirmed = await confirm();
     if (confirmed.status !== callback.status) return confirmed;
-    if (callback.receipt) receipt = callback.receipt;
     return { ...confirmed, amountPaid: confirmed.amountPaid ?? callback.amountPaid, receipt: confirmed.receipt ?? callback.receipt };
   }
 
   async function expire(): Promise<PaymentReport> {
     const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    lastGatewayStatus = after.status;
     if (after.status === 'succeeded') return finish('succeeded', {});
     return finish('failed', { failureReason: `no answer from ${label} in ${Math.round(input.timing.expireAfterMs / 1000)} s` });
   }
@@ -186,9 +192,12 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */
   async function cancel(): Promise<PaymentReport> {
     const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    lastGatewayStatus = after.status;
     if (after.status === 'succeeded') {
-      await refund('succeeded after it was cancelled');
-      return finish('cancelled', { autoRefunded: true, failureReason: 'succeeded after cancel; refunded automatically' });
+      const refundProblem = await refund('succeeded after it was cancelled');
+      return refundProblem
+        ? finish('succeeded', { failureReason: `succeeded after cancel; ${refundProblem}` })
+        : finish('cancelled', { autoRefunded: true, failureReason: 'succeeded after cancel; refunded automatically' });
     }
     return finish('cancelled', { failureReason: 'cancelled' });
   }
@@ -197,15 +206,20 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     return finish(r.outcome, { failureReason: r.outcome === 'failed' ? `resolved by manager: ${r.reason}` : undefined, resolvedBy: r });
   }
 
-  async function refund(reason: string, amount = total): Promise<void> {
-    await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
+  /** Returns why the refund failed (staff must refund by hand), or undefined when the gateway took it. */
+  async function refund(reason: string, amount = total): Promise<string | undefined> {
+    const r = await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
+    return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
   }
 
   async function finish(
     status: PaymentReport['status'],
     extra: { failureReason?: string; autoRefunded?: boolean; resolvedBy?: msg.ResolveRequest; refundAmount?: number },
   ): Promise<PaymentReport> {
-    if (extra.refundAmount) await refund('amount mismatch', extra.refundAmount);
+    if (extra.refundAmount) {
+      const refundProblem = await refund('amount mismatch', extra.refundAmount);
+      if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
+    }
     await settlePayment({
       paymentId: input.paymentId,
       status,
@@ -228,20 +242,28 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
    */
   async function watchForLateSuccess(): Promise<void> {
     const until = Date.now() + input.timing.lateWindowMs;
+    // Without a final word from the gateway (it could not cancel, or never answered), ask it now
+    // and then with a widening gap (a few dozen queries over the window); otherwise only listen.
+    let pollDelay = input.timing.pollInitialMs;
+    const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 20));
     while (Date.now() < until) {
-      const arrived = await condition(() => events.length > 0, until - Date.now());
-      if (!arrived) return;
-      let e = events.shift()!;
+      const pollable = lastGatewayStatus === 'pending';
+      const remaining = until - Date.now();
+      const arrived = await condition(() => events.length > 0, Math.max(1, pollable ? Math.min(pollDelay, remaining) : remaining));
+      if (!arrived && !pollable) return;
+      let e = arrived ? events.shift()! : await confirm();
       if (e.reference && !report.reference) report.reference = e.reference;
-      if (UNSIGNED_GATEWAYS.includes(input.gateway) && e.status === 'succeeded') e = await confirmCallback(e);
+      if (arrived && UNSIGNED_GATEWAYS.includes(input.gateway) && e.status === 'succeeded') e = await confirmCallback(e);
       if (e.status === 'succeeded') {
-        await refund('succeeded after the payment had ended');
-        report.autoRefunded = true;
-        report.failureReason = `${report.failureReason ?? report.status}; a late success was refunded automatically`;
-        await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, failureReason: report.failureReason });
+        const refundProblem = await refund('succeeded after the payment had ended');
+        report.autoRefunded = !refundProblem;
+        report.failureReason = `${report.failureReason ?? report.status}; a late success ${refundProblem ? `arrived and the ${refundProblem}` : 'was refunded automatically'}`;
+        await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, receipt, failureReason: report.failureReason });
         await tellOrder();
         return;
       }
+      pollDelay = Math.min(pollDelay * 2, maxGap);
     }
   }
+
 }
