@@ -25,4 +25,6 @@ export interface AppDeps {
   temporalUiUrl?: string;
   /** Configured payment gateways (webhooks are parsed and verified by their adapters). */
   gateways?: Gateways;
+  /** live / sandbox / off per gateway, shown by /health. */
+  paymentModes?: Record<string, 'live' | 'sandbox' | 'off'>;
 }

@@ -16,6 +16,8 @@ import { bindModels, createKnex, migrateLatest } from '../db/knex';
 import { DEMO_STAFF, seedDemoShop } from '../db/seed';
 import { pinLookup } from '../api/security';
 import { startApiServer, type ApiServer } from '../api/server';
+import { setupPayments } from './payments';
+import type { Gateways } from '../activities/payments/activities';
 import type { AppDeps } from '../api/types';
 import { createCentralWorker, createPrintingWorker, installRuntime } from '../workers/worker';
 
@@ -237,15 +239,33 @@ export class Launcher {
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     this.checkpoint();
 
-    if (role !== 'api') await this.startWorker(config, temporalAddress, knex, role);
+    const payments = await setupPayments(this.env, { sandbox: this.env.TILLFLOW_PAYMENTS_SANDBOX !== 'false', logger: log });
+    this.onCleanup('payment simulators', () => payments.close());
+    config.airtelCallbackToken ??= payments.airtelCallbackToken;
+    this.checkpoint();
+
+    if (role !== 'api') await this.startWorker(config, temporalAddress, knex, role, payments.gateways);
     this.checkpoint();
 
     let urls: Pick<RunningTillflow, 'apiUrl' | 'publicUrl' | 'docsUrl' | 'healthUrl'> = {};
     if (role !== 'worker') {
-      const deps: AppDeps = { knex, temporal, config, logger: rootLogger, version: packageVersion(), startedAt: new Date(), temporalUiUrl };
+      const deps: AppDeps = {
+        knex,
+        temporal,
+        config,
+        logger: rootLogger,
+        version: packageVersion(),
+        startedAt: new Date(),
+        temporalUiUrl,
+        gateways: payments.gateways,
+        paymentModes: payments.modes,
+      };
       const port = await this.startApi(deps, config, databaseUrl);
       const apiUrl = `http://${reachableHost(config.host)}:${port}`;
       const publicUrl = config.publicBaseUrl?.replace(/\/+$/, '') ?? apiUrl;
+      // Gateways (and the sandbox simulators) call back here.
+      config.publicBaseUrl ??= publicUrl;
+      payments.attach(publicUrl);
       urls = { apiUrl, publicUrl, docsUrl: `${publicUrl}/docs`, healthUrl: `${publicUrl}/health` };
     }
     this.checkpoint();
@@ -310,7 +330,7 @@ export class Launcher {
     return server;
   }
 
-  private async startWorker(config: Config, address: string, knex: Knex, role: LaunchRole): Promise<void> {
+  private async startWorker(config: Config, address: string, knex: Knex, role: LaunchRole, gateways: Gateways): Promise<void> {
     const nativeConnection = await connectTemporal(() => NativeConnection.connect({ address }), address);
     this.onCleanup('worker connection', () => nativeConnection.close());
     const started = Date.now();
@@ -318,7 +338,7 @@ export class Launcher {
       connection: nativeConnection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { knex, logger: rootLogger },
+      deps: { knex, logger: rootLogger, gateways },
       // Activities in flight get 10 s to finish on shutdown before they are cancelled.
       tuning: { shutdownGraceTime: '10s', shutdownForceTime: '25s' },
     });

@@ -52,7 +52,21 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
           version: deps.version,
           uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
           checks,
+          ...(deps.paymentModes ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') } : {}),
         };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/pay/done',
+      summary: 'Where a QR payment page sends the customer afterwards',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'HTML page' },
+      handler: async ({ ctx }) => {
+        ctx.type = 'html';
+        const cancelled = ctx.query.cancelled !== undefined;
+        return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Tillflow</title></head><body style="font-family:sans-serif;text-align:center;margin-top:20vh"><h1>${cancelled ? 'Payment cancelled' : 'Thank you!'}</h1><p>${cancelled ? 'Nothing was charged. Please ask at the counter.' : 'Your payment was received. You can close this page.'}</p></body></html>`;
       },
     }),
     route({

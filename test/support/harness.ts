@@ -7,6 +7,7 @@ import type { AppDeps } from '../../api/types';
 import { seedDemoShop, SeededShop } from '../../db/seed';
 import { logger } from '../../platform/logger';
 import type { Gateways } from '../../activities/payments/activities';
+import { setupPayments } from '../../platform/payments';
 import { loadConfig } from '../../platform/config';
 import { createCentralWorker, createPrintingWorker, installRuntime } from '../../workers/worker';
 
@@ -34,11 +35,15 @@ export interface HarnessOptions {
   centralWorker?: boolean;
   /** Payment gateway adapters (e.g. pointed at the simulators). */
   gateways?: Gateways;
+  /** Every gateway against its simulator, exactly as `npm start` sets them up without credentials. */
+  sandboxPayments?: boolean;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const env = opts.env ?? {};
   installRuntime();
+  const sandbox = opts.sandboxPayments ? await setupPayments({}, { sandbox: true, logger }) : undefined;
+  if (sandbox) opts = { ...opts, gateways: sandbox.gateways };
   const db = await createTestDatabase();
   const taskQueue = 'test-' + randomUUID();
   const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue, TILLFLOW_PRINT_BACKOFF_MS: '200', TILLFLOW_PRINT_MAX_BACKOFF_MS: '500', ...env }) };
@@ -60,6 +65,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const apiServer = await startApiServer(deps, { databaseUrl: db.url, port: 0, host: '127.0.0.1', pingIntervalMs: 1000 });
   const baseUrl = apiServer.url;
   config.publicBaseUrl ??= baseUrl; // gateways call back here
+  if (sandbox) {
+    config.airtelCallbackToken = sandbox.airtelCallbackToken;
+    deps.paymentModes = sandbox.modes;
+    sandbox.attach(baseUrl);
+  }
 
   const api: Harness['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -101,6 +111,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await nativeConnection.close();
       await connection.close();
       await db.drop();
+      await sandbox?.close();
     },
   };
 }

@@ -1,0 +1,168 @@
+import QRCode from 'qrcode';
+import { ApplicationFailure } from '@temporalio/common';
+import type Stripe from 'stripe';
+import {
+  createStripeClient,
+  fromCheckoutSession,
+  parseStripeWebhook,
+  refundPaymentIntent,
+  stripeCall,
+  toStripeFailure,
+  type StripeConfig,
+} from './stripe';
+import type {
+  CancelRequest,
+  CancelResult,
+  InitiateRequest,
+  InitiateResult,
+  PaymentGateway,
+  RawWebhook,
+  RefundRequest,
+  RefundResult,
+  StatusRequest,
+  StatusResult,
+  WebhookEvent,
+} from './types';
+
+export interface QrOptions {
+  /**
+   * Hosted page lifetime when the request carries no expiresAt. Stripe accepts 30 min … 24 h and
+   * the value is clamped to that; the payment workflow expires the session itself (cancel) when
+   * the customer should not be given that long.
+   */
+  expiresInSeconds?: number;
+  successUrl: string;
+  cancelUrl: string;
+}
+
+/** Stripe's limits on Checkout Session expires_at, relative to now. */
+export const QR_MIN_EXPIRY_SECONDS = 30 * 60;
+export const QR_MAX_EXPIRY_SECONDS = 24 * 60 * 60;
+
+function expiresAt(req: InitiateRequest, opts: QrOptions, nowSec: number): number {
+  const wanted = req.expiresAt ? Math.floor(Date.parse(req.expiresAt) / 1000) : nowSec + (opts.expiresInSeconds ?? QR_MIN_EXPIRY_SECONDS);
+  if (!Number.isFinite(wanted)) throw ApplicationFailure.nonRetryable(`expiresAt ${req.expiresAt} is not a date`, 'GatewayRejected');
+  // A few seconds of margin: Stripe measures from when it receives the request.
+  return Math.min(Math.max(wanted, nowSec + QR_MIN_EXPIRY_SECONDS + 5), nowSec + QR_MAX_EXPIRY_SECONDS - 5);
+}
+
+/**
+ * The hosted-page URL as a PNG data URL for a customer display: 8 px per module (whole pixels
+ * stay crisp when the display scales it; ~360 px for a Checkout URL), 2-module quiet zone.
+ */
+export function qrImage(url: string): Promise<string> {
+  return QRCode.toDataURL(url, { type: 'image/png', errorCorrectionLevel: 'M', margin: 2, scale: 8 });
+}
+
+/**
+ * QR payments: a Stripe Checkout Session the customer opens by scanning a QR code. Its reference
+ * is the session id; its webhooks arrive on /webhooks/stripe (either adapter's parseWebhook reads them).
+ */
+export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): PaymentGateway {
+  const stripe = createStripeClient(stripeCfg);
+  /**
+   * expires_at is part of the idempotent create: a retry that recomputed it from the clock would
+   * be refused by Stripe (same key, other parameters). req.expiresAt (set by the workflow) is
+   * stable across retries and worker restarts; without it the first value is remembered here,
+   * which covers retries within this worker only.
+   */
+  const firstExpiry = new Map<string, number>();
+  function expiryFor(req: InitiateRequest): number {
+    const nowSec = Math.floor(Date.now() / 1000);
+    if (req.expiresAt) return expiresAt(req, opts, nowSec);
+    let v = firstExpiry.get(req.idempotencyKey);
+    if (v === undefined) {
+      v = expiresAt(req, opts, nowSec);
+      firstExpiry.set(req.idempotencyKey, v);
+      if (firstExpiry.size > 1000) firstExpiry.delete(firstExpiry.keys().next().value!);
+    }
+    return v;
+  }
+
+  function retrieve(id: string): Promise<Stripe.Checkout.Session> {
+    return stripeCall('retrieve checkout session', () => stripe.checkout.sessions.retrieve(id));
+  }
+
+  return {
+    name: 'qr',
+    sandbox: stripeCfg.sandbox,
+
+    async initiate(req: InitiateRequest): Promise<InitiateResult> {
+      const metadata: Record<string, string> = { paymentId: req.paymentId, orderId: req.orderId };
+      if (req.orderNumber != null) metadata.orderNumber = String(req.orderNumber);
+      const session = await stripeCall('create checkout session', () =>
+        stripe.checkout.sessions.create(
+          {
+            mode: 'payment',
+            line_items: [
+              {
+                quantity: 1,
+                price_data: {
+                  currency: req.currency.toLowerCase(),
+                  unit_amount: req.total,
+                  product_data: { name: req.description || (req.orderNumber != null ? `Order ${req.orderNumber}` : 'Order') },
+                },
+              },
+            ],
+            metadata,
+            client_reference_id: req.paymentId,
+            payment_intent_data: { metadata: { ...metadata, channel: 'qr' } },
+            expires_at: expiryFor(req),
+            success_url: opts.successUrl,
+            cancel_url: opts.cancelUrl,
+          },
+          { idempotencyKey: req.idempotencyKey },
+        ),
+      );
+      // A replayed create (retried initiate) shows the session as it was: read what it is now.
+      const replayed = session.lastResponse?.headers?.['idempotent-replayed'] === 'true';
+      const current = replayed ? await retrieve(session.id) : session;
+      const s = fromCheckoutSession(current);
+      if (s.status !== 'pending') return { status: s.status, reference: current.id, failureReason: s.failureReason, sandbox: stripeCfg.sandbox };
+      if (!current.url) throw toStripeFailure(new Error('Stripe returned a checkout session without a url'), 'create checkout session');
+      return {
+        status: 'pending',
+        reference: current.id,
+        action: { type: 'show_qr', url: current.url, image: await qrImage(current.url), message: 'Scan to pay' },
+        sandbox: stripeCfg.sandbox,
+      };
+    },
+
+    async status(req: StatusRequest): Promise<StatusResult> {
+      return fromCheckoutSession(await retrieve(req.reference));
+    },
+
+    async cancel(req: CancelRequest): Promise<CancelResult> {
+      const session = await retrieve(req.reference);
+      const before = fromCheckoutSession(session);
+      if (before.status !== 'pending') return { status: before.status === 'failed' ? 'cancelled' : before.status };
+      if (session.status === 'open') {
+        try {
+          const expired = await stripe.checkout.sessions.expire(req.reference, {}, { idempotencyKey: req.idempotencyKey });
+          const s = fromCheckoutSession(expired);
+          return { status: s.status === 'failed' ? 'cancelled' : s.status };
+        } catch (err) {
+          // Only open sessions can be expired: the customer finished paying meanwhile.
+          if (!(err instanceof Error && (err as { statusCode?: number }).statusCode === 400)) throw toStripeFailure(err, 'expire checkout session');
+        }
+      }
+      // complete-but-unpaid (a delayed payment method) or just paid: report what it is now.
+      const s = fromCheckoutSession(await retrieve(req.reference));
+      return { status: s.status === 'failed' ? 'cancelled' : s.status };
+    },
+
+    async refund(req: RefundRequest): Promise<RefundResult> {
+      const session = await retrieve(req.reference);
+      const pi = session.payment_intent;
+      const piId = typeof pi === 'string' ? pi : pi?.id;
+      if (!piId || session.payment_status !== 'paid') {
+        return { status: 'failed', reference: '', failureReason: 'The QR payment was never paid, so there is nothing to refund' };
+      }
+      return refundPaymentIntent(stripe, piId, req);
+    },
+
+    parseWebhook(raw: RawWebhook): WebhookEvent {
+      return parseStripeWebhook(stripe, raw, stripeCfg.webhookSecret);
+    },
+  };
+}

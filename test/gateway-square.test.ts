@@ -1,0 +1,275 @@
+import * as http from 'node:http';
+import { createHmac, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+import { createSquareGateway, squareConfigFromEnv } from '../activities/payments/square';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway, type WebhookEvent } from '../activities/payments/types';
+import { startSquareSimulator, type SquareSim } from '../simulators/square';
+
+/*
+ * The Square adapter (square SDK v46) against the Square simulator over real HTTP, with signed
+ * webhooks delivered to a local receiver that hands them to parseWebhook, as /webhooks/square would.
+ */
+
+let sim: SquareSim;
+let gw: PaymentGateway;
+let receiver: http.Server;
+let webhookUrl: string;
+const received: Array<{ event?: WebhookEvent; error?: unknown }> = [];
+
+beforeAll(async () => {
+  sim = await startSquareSimulator();
+  receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      try {
+        received.push({ event: gw.parseWebhook({ headers: req.headers as Record<string, string>, rawBody: body, url: `http://${req.headers.host}${req.url}` }) });
+        res.writeHead(200).end();
+      } catch (error) {
+        received.push({ error });
+        res.writeHead(error instanceof WebhookSignatureError ? 401 : 500).end();
+      }
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/square`;
+  sim.setWebhookUrl(webhookUrl);
+  gw = createSquareGateway(sim.config({ webhookUrl, timeoutMs: 1_500 }));
+});
+
+afterAll(async () => {
+  await sim?.close();
+  await new Promise((r) => receiver?.close(r));
+});
+
+let amountSeq = 2000;
+function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
+  const orderId = randomUUID();
+  const total = over.total ?? amountSeq++;
+  return {
+    paymentId: randomUUID(),
+    orderId,
+    orderNumber: 7,
+    idempotencyKey: `payment-${orderId}-1`,
+    total,
+    amount: total,
+    tip: 0,
+    fee: 0,
+    currency: 'USD',
+    description: 'Order 7',
+    deviceId: 'device-1',
+    ...over,
+  };
+}
+
+const statusOf = (req: InitiateRequest, reference: string) => gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
+
+async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 5_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const eventsFor = (paymentId: string) => received.flatMap((r) => (r.event?.paymentId === paymentId ? [r.event] : []));
+const eventsArrive = (paymentId: string, n = 1) =>
+  waitFor(() => (eventsFor(paymentId).length >= n ? eventsFor(paymentId) : undefined), `${n} webhook(s) for ${paymentId}`);
+const checkoutsFor = (paymentId: string) => sim.checkouts().filter((c) => c.reference_id === paymentId);
+const paymentsFor = (paymentId: string) => sim.payments().filter((p) => p.reference_id === paymentId);
+
+async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect((err as ApplicationFailure).type).toBe(type);
+  expect((err as ApplicationFailure).nonRetryable).toBe(nonRetryable);
+  return err as ApplicationFailure;
+}
+
+describe('square adapter (Terminal and card-nonce flows)', () => {
+  it('reads its config from the environment', () => {
+    const env = {
+      SQUARE_BASE_URL: 'http://127.0.0.1:9999/',
+      SQUARE_ACCESS_TOKEN: 'EAAAtoken',
+      SQUARE_LOCATION_ID: 'L1',
+      SQUARE_WEBHOOK_SIGNATURE_KEY: 'key',
+      PUBLIC_BASE_URL: 'https://pos.example.com/',
+    };
+    expect(squareConfigFromEnv(env)).toEqual({
+      baseUrl: 'http://127.0.0.1:9999',
+      accessToken: 'EAAAtoken',
+      locationId: 'L1',
+      webhookSignatureKey: 'key',
+      webhookUrl: 'https://pos.example.com/webhooks/square',
+      sandbox: true,
+    });
+    expect(squareConfigFromEnv({ ...env, SQUARE_BASE_URL: 'https://connect.squareup.com' }).sandbox).toBe(false);
+    expect(() => squareConfigFromEnv({ ...env, SQUARE_ACCESS_TOKEN: '' })).toThrow(/SQUARE_ACCESS_TOKEN/);
+  });
+
+  it('success on a Terminal: pending with present_card, then webhook and status say succeeded', async () => {
+    const req = request({ total: 2550, amount: 2300, tip: 250 });
+    const res = await gw.initiate(req);
+    expect(res).toMatchObject({ status: 'pending', sandbox: true, action: { type: 'present_card' } });
+    const [event] = await eventsArrive(req.paymentId);
+    expect(event).toMatchObject({ gateway: 'square', paymentId: req.paymentId, reference: res.reference, status: 'succeeded', amountPaid: 2550, eventId: expect.any(String) });
+    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'succeeded', amountPaid: 2550, receipt: paymentsFor(req.paymentId)[0].id });
+    // What Square was asked for: the total, our payment id as reference, the device, no second tip prompt.
+    expect(checkoutsFor(req.paymentId)[0]).toMatchObject({
+      id: res.reference,
+      amount_money: { amount: 2550, currency: 'USD' },
+      device_options: { device_id: 'device-1', tip_settings: { allow_tipping: false } },
+    });
+  });
+
+  it('success with a card nonce: completed at once, amount and tip separate', async () => {
+    const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok', total: 1100, amount: 1000, tip: 100 });
+    const res = await gw.initiate(req);
+    expect(res).toMatchObject({ status: 'succeeded' });
+    expect(paymentsFor(req.paymentId)[0]).toMatchObject({ id: res.reference, amount_money: { amount: 1000 }, tip_money: { amount: 100 }, total_money: { amount: 1100 }, location_id: sim.locationId });
+    const [event] = await eventsArrive(req.paymentId);
+    expect(event).toMatchObject({ status: 'succeeded', reference: res.reference, amountPaid: 1100 });
+  });
+
+  it('decline with a card nonce: failed with a readable reason', async () => {
+    const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
+    sim.script(req.total, { outcome: 'decline' });
+    expect(await gw.initiate(req)).toMatchObject({ status: 'failed', failureReason: 'Card declined', reference: paymentsFor(req.paymentId)[0].id });
+    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'cnon:card-nonce-declined' }))).toMatchObject({ status: 'failed', failureReason: 'Card declined' });
+  });
+
+  it('decline on a Terminal: the checkout times out unpaid → failed', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'decline' });
+    const res = await gw.initiate(req);
+    const [event] = await eventsArrive(req.paymentId);
+    expect(event).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/deadline/) });
+    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'failed' });
+  });
+
+  it('timeout, then status success: the retried initiate finds the same checkout, one charge', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
+    const err = await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    expect(err.message).toMatch(/timed out/);
+    const again = await gw.initiate(req);
+    expect(again.reference).toBe(checkoutsFor(req.paymentId)[0].id);
+    await waitFor(async () => (await statusOf(req, again.reference)).status === 'succeeded', 'success');
+    expect(checkoutsFor(req.paymentId)).toHaveLength(1);
+    expect(paymentsFor(req.paymentId)).toHaveLength(1);
+  });
+
+  it('timeout, then status failure', async () => {
+    const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
+    sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
+    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    const [payment] = paymentsFor(req.paymentId);
+    expect(await statusOf(req, payment.id as string)).toEqual({ status: 'failed', failureReason: 'Card declined' });
+    expect(await gw.initiate(req)).toMatchObject({ status: 'failed', reference: payment.id }); // the saved decline
+    expect(paymentsFor(req.paymentId)).toHaveLength(1);
+  });
+
+  it('duplicate webhook: the same event id twice', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'success', duplicateWebhook: true });
+    await gw.initiate(req);
+    const events = await eventsArrive(req.paymentId, 2);
+    expect(events[0]).toEqual(events[1]);
+  });
+
+  it('webhook before the initiate call returns', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
+    const res = await gw.initiate(req);
+    expect(eventsFor(req.paymentId)).toEqual([expect.objectContaining({ status: 'succeeded', reference: res.reference })]);
+    expect(res.status).toBe('pending'); // the answer was written before the terminal finished
+    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('cancel: the terminal checkout is cancelled by the seller', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'abandon' });
+    const res = await gw.initiate(req);
+    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({ status: 'cancelled' });
+    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'cancelled' });
+    const [event] = await eventsArrive(req.paymentId);
+    expect(event.status).toBe('cancelled');
+  });
+
+  it('late success after cancel: cancel reports succeeded, the caller refunds the checkout', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
+    const res = await gw.initiate(req);
+    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({ status: 'succeeded' });
+    const refund = await gw.refund({ reference: res.reference, idempotencyKey: `auto-refund-${req.idempotencyKey}`, amount: req.total, currency: 'USD', reason: 'paid after cancel' });
+    expect(refund).toMatchObject({ status: 'succeeded' });
+    expect(sim.refunds().filter((r) => r.payment_id === paymentsFor(req.paymentId)[0].id)).toHaveLength(1);
+  });
+
+  it('cancel by idempotency key when initiate never told us the reference', async () => {
+    const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
+    sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
+    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    expect(await gw.cancel({ reference: '', idempotencyKey: req.idempotencyKey })).toEqual({ status: 'cancelled' });
+    expect(sim.requests()).toContain('POST /v2/payments/cancel');
+  });
+
+  it('5xx then recovery: a retryable error, then one charge under the same key', async () => {
+    const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
+    sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
+    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    expect(paymentsFor(req.paymentId)).toHaveLength(0);
+    expect(await gw.initiate(req)).toMatchObject({ status: 'succeeded' });
+    expect(paymentsFor(req.paymentId)).toHaveLength(1);
+  });
+
+  it('bad webhook signature → WebhookSignatureError (constant-time HMAC over URL + body)', async () => {
+    const req = request();
+    await gw.initiate(req);
+    await eventsArrive(req.paymentId);
+    const { body } = sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
+    const sign = (key: string, url: string, payload: string) => createHmac('sha256', key).update(url + payload).digest('base64');
+    const parse = (headers: Record<string, string | undefined>, rawBody = body) => () => gw.parseWebhook({ headers, rawBody, url: webhookUrl });
+    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) })()).toMatchObject({ paymentId: req.paymentId });
+    expect(parse({})).toThrow(WebhookSignatureError);
+    expect(parse({ 'x-square-hmacsha256-signature': 'not-base64-and-short' })).toThrow(WebhookSignatureError);
+    expect(parse({ 'x-square-hmacsha256-signature': sign('wrong-key', webhookUrl, body) })).toThrow(WebhookSignatureError);
+    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, 'https://elsewhere.example/webhooks/square', body) })).toThrow(WebhookSignatureError);
+    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) }, body.replace('COMPLETED', 'CANCELED'))).toThrow(WebhookSignatureError);
+    expect(received.filter((r) => r.error)).toEqual([]);
+  });
+
+  it('idempotency: initiate twice with the same key → one checkout; the same key with another amount is refused', async () => {
+    const req = request();
+    sim.script(req.paymentId, { outcome: 'abandon' });
+    const first = await gw.initiate(req);
+    expect(await gw.initiate(req)).toEqual(first);
+    expect(checkoutsFor(req.paymentId)).toHaveLength(1);
+    await expectFailure(gw.initiate({ ...req, total: req.total + 1 }), 'GatewayRejected', true);
+    expect(checkoutsFor(req.paymentId)).toHaveLength(1);
+  });
+
+  it('refund: partial, rest, too much; a repeated refund key refunds once', async () => {
+    const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok', total: 4000 });
+    const res = await gw.initiate(req);
+    const refund = (idempotencyKey: string, amount: number) => gw.refund({ reference: res.reference, idempotencyKey, amount, currency: 'USD', reason: 'wrong order' });
+    const partial = await refund('refund-a', 1500);
+    expect(partial).toMatchObject({ status: 'succeeded', reference: expect.any(String) });
+    expect(await refund('refund-a', 1500)).toEqual(partial);
+    expect(await refund('refund-b', 2500)).toMatchObject({ status: 'succeeded' });
+    expect(await refund('refund-c', 1)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/REFUND_AMOUNT_INVALID/) });
+    expect(sim.refunds().filter((r) => r.payment_id === res.reference).map((r) => (r.amount_money as { amount: number }).amount)).toEqual([1500, 2500]);
+  });
+
+  it('a wrong access token is a non-retryable rejection', async () => {
+    const bad = createSquareGateway(sim.config({ accessToken: 'EAAAwrong' }));
+    const err = await expectFailure(bad.initiate(request()), 'GatewayRejected', true);
+    expect(err.message).toMatch(/401.*UNAUTHORIZED/);
+  });
+});
