@@ -6,10 +6,10 @@ import { airtelConfigFromEnv, createAirtelGateway } from '../activities/payments
 import { createSquareGateway, squareConfigFromEnv, type SquareConfig } from '../activities/payments/square';
 import { createStripeGateway, stripeConfigFromEnv, type StripeConfig } from '../activities/payments/stripe';
 import { createQrGateway } from '../activities/payments/qr';
-import { DARAJA_SIM_DEFAULTS, startDarajaSimulator } from '../simulators/daraja';
-import { AIRTEL_SIM_DEFAULTS, startAirtelSimulator } from '../simulators/airtel';
-import { startSquareSimulator } from '../simulators/square';
-import { startStripeSimulator } from '../simulators/stripe';
+import { DARAJA_SIM_DEFAULTS, startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
+import { AIRTEL_SIM_DEFAULTS, startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
+import { startSquareSimulator, type SquareSim } from '../simulators/square';
+import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
 import type { Logger } from './logger';
 
 export type GatewayMode = 'live' | 'sandbox' | 'off';
@@ -19,6 +19,8 @@ export interface PaymentSetup {
   modes: Record<GatewayName, GatewayMode>;
   /** Airtel's one registered callback URL ends with this token. */
   airtelCallbackToken?: string;
+  /** The sandbox simulators (tests script them). */
+  simulators: { stripe?: StripeSim; square?: SquareSim; daraja?: DarajaSim; airtel?: AirtelSim };
   /** Call once the API listens: points the simulators' webhooks at it. */
   attach(publicBaseUrl: string): void;
   close(): Promise<void>;
@@ -37,6 +39,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
   const modes = { square: 'off', stripe: 'off', qr: 'off', mpesa: 'off', airtel: 'off' } as Record<GatewayName, GatewayMode>;
   const closers: Array<() => Promise<void>> = [];
   const attachers: Array<(url: string) => void> = [];
+  const simulators: PaymentSetup['simulators'] = {};
   let airtelCallbackToken = env.AIRTEL_CALLBACK_TOKEN;
   const qrOptions = (base: string) => ({ successUrl: `${base}/pay/done`, cancelUrl: `${base}/pay/done?cancelled=1` });
 
@@ -47,6 +50,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     modes.stripe = modes.qr = 'live';
   } else if (opts.sandbox) {
     const sim = await startStripeSimulator();
+    simulators.stripe = sim;
     closers.push(() => sim.close());
     attachers.push((base) => sim.setWebhookUrl(`${base}/webhooks/stripe`));
     stripeCfg = sim.config();
@@ -65,6 +69,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     modes.square = 'live';
   } else if (opts.sandbox) {
     const sim = await startSquareSimulator();
+    simulators.square = sim;
     closers.push(() => sim.close());
     squareCfg = sim.config();
     const cfg = squareCfg;
@@ -82,6 +87,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     modes.mpesa = 'live';
   } else if (opts.sandbox) {
     const sim = await startDarajaSimulator();
+    simulators.daraja = sim;
     closers.push(() => sim.close());
     gateways.mpesa = createMpesaGateway({
       baseUrl: sim.url,
@@ -100,6 +106,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     modes.airtel = 'live';
   } else if (opts.sandbox) {
     const sim = await startAirtelSimulator();
+    simulators.airtel = sim;
     closers.push(() => sim.close());
     airtelCallbackToken ??= randomBytes(18).toString('base64url');
     const token = airtelCallbackToken;
@@ -116,6 +123,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     gateways,
     modes,
     airtelCallbackToken,
+    simulators,
     attach: (base) => attachers.forEach((a) => a(base.replace(/\/+$/, ''))),
     close: async () => {
       await Promise.allSettled(closers.map((c) => c()));

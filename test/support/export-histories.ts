@@ -16,7 +16,18 @@ const OUT = path.resolve(__dirname, '..', '..', '..', 'test', 'histories');
 
 async function main() {
   await globalSetup();
-  const h = await startHarness();
+  // Gateway scenarios run against the sandbox simulators, with short waits so every payment
+  // workflow (including its late-success window) finishes and its whole history is exported.
+  const h = await startHarness({
+    sandboxPayments: true,
+    env: {
+      TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '300',
+      TILLFLOW_PAYMENT_POLL_MS: '100',
+      TILLFLOW_PAYMENT_POLL_MAX_MS: '200',
+      TILLFLOW_PAYMENT_EXPIRE_MS: '3000',
+      TILLFLOW_PAYMENT_LATE_WINDOW_MS: '1500',
+    },
+  });
   try {
     fs.mkdirSync(OUT, { recursive: true });
     for (const [name, run] of Object.entries(scenarios)) {
@@ -26,6 +37,7 @@ async function main() {
         await handle.result().catch(() => undefined);
         const history = await handle.fetchHistory();
         const file = path.join(OUT, `${name}--${workflowId.split('-')[0]}.json`);
+        if (!history.events?.length) throw new Error(`${workflowId}: empty history`);
         fs.writeFileSync(file, JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) }, null, 1));
         console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length} events)`);
       }

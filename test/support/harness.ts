@@ -13,6 +13,8 @@ import { createCentralWorker, createPrintingWorker, installRuntime } from '../..
 
 export interface Harness {
   baseUrl: string;
+  /** The payment simulators when started with `sandboxPayments`. */
+  simulators: import('../../platform/payments').PaymentSetup['simulators'];
   /** A database URL of this harness (for a second API replica in tests). */
   databaseUrl: string;
   deps: AppDeps;
@@ -93,6 +95,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   return {
     baseUrl,
     databaseUrl: db.url,
+    simulators: sandbox?.simulators ?? {},
     deps,
     shop,
     worker,

@@ -1,5 +1,42 @@
 import type { Harness } from './harness';
 
+async function openOrder(h: Harness, token: string, currency: 'USD' | 'KES', quantity = 1): Promise<any> {
+  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
+  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
+  const res = await h.api('POST', '/api/v1/orders', { token, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] } });
+  return res.body;
+}
+
+/** Waits until the order's payment `seq` left pending (the histories are exported when they end). */
+async function settled(h: Harness, token: string, orderId: string, seq = 1): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const o = (await h.api('GET', `/api/v1/orders/${orderId}`, { token })).body;
+    if (o.payments?.[seq - 1] && o.payments[seq - 1].status !== 'pending') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`payment ${seq} of ${orderId} stayed pending`);
+}
+
+/** A gateway payment scenario: the order and its payment workflow histories. */
+function paymentScenario(
+  currency: 'USD' | 'KES',
+  pay: (h: Harness, token: string, order: any) => Promise<void>,
+): (h: Harness) => Promise<string[]> {
+  return async (h) => {
+    const token = await h.login('3456');
+    const order = await openOrder(h, token, currency);
+    await pay(h, token, order);
+    return [`order-${order.id}`, `payment-${order.id}-1`];
+  };
+}
+
+const mpesa = (h: Harness, token: string, orderId: string, phone: string) =>
+  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'mpesa', amount: 1000, phone } });
+const card = (h: Harness, token: string, orderId: string, provider: 'stripe' | 'square') =>
+  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'card', provider, amount: 1000, deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader' } });
+const cashRest = (h: Harness, token: string, orderId: string) =>
+  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+
 /**
  * Representative orders, driven over HTTP. Their workflow histories are exported to
  * test/histories/ (npm run histories:export) and replayed by test/replay.test.ts, so a change
@@ -34,4 +71,67 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.api('POST', `/api/v1/orders/${order.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
     return [`order-${order.id}`];
   },
+
+  'mpesa-success': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000001', { outcome: 'success' });
+    await mpesa(h, token, o.id, '254700000001');
+    await settled(h, token, o.id);
+  }),
+  'mpesa-decline-then-cash': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000002', { outcome: 'decline', resultCode: 1032 });
+    await mpesa(h, token, o.id, '254700000002');
+    await settled(h, token, o.id);
+    await cashRest(h, token, o.id);
+  }),
+  'mpesa-timeout-query-success': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000003', { outcome: 'timeout', resultCode: 0, pendingQueries: 2 });
+    await mpesa(h, token, o.id, '254700000003');
+    await settled(h, token, o.id);
+  }),
+  'mpesa-timeout-query-failure': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000004', { outcome: 'timeout', resultCode: 2001 });
+    await mpesa(h, token, o.id, '254700000004');
+    await settled(h, token, o.id);
+    await cashRest(h, token, o.id);
+  }),
+  'mpesa-duplicate-and-early-callback': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000005', { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
+    await mpesa(h, token, o.id, '254700000005');
+    await settled(h, token, o.id);
+  }),
+  'mpesa-5xx-then-recovery': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000006', { outcome: 'success', failInitiate5xx: 1 });
+    await mpesa(h, token, o.id, '254700000006');
+    await settled(h, token, o.id);
+  }),
+  'mpesa-late-success-after-cancel': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000007', { outcome: 'timeout', resultCode: 0, lateCallbackMs: 500, pendingQueries: 3 });
+    const p = await mpesa(h, token, o.id, '254700000007');
+    await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
+    await cashRest(h, token, o.id);
+  }),
+  'mpesa-manager-resolve': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000008', { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
+    const p = await mpesa(h, token, o.id, '254700000008');
+    const manager = await h.login('2345');
+    await h.api('POST', `/api/v1/orders/${o.id}/payments/${p.body.id}/resolve`, { token: manager, body: { outcome: 'succeeded', reason: 'customer showed the SMS' } });
+  }),
+  'stripe-reader-success': paymentScenario('USD', async (h, token, o) => {
+    await card(h, token, o.id, 'stripe');
+    await settled(h, token, o.id);
+  }),
+  'stripe-decline': paymentScenario('USD', async (h, token, o) => {
+    h.simulators.stripe!.script(1000, { outcome: 'decline' });
+    await card(h, token, o.id, 'stripe');
+    await settled(h, token, o.id);
+    h.simulators.stripe!.script(1000, { outcome: 'success' });
+    await cashRest(h, token, o.id);
+  }),
+  'square-late-success-after-cancel': paymentScenario('USD', async (h, token, o) => {
+    h.simulators.square!.script(1000, { outcome: 'abandon', lateSuccessAfterCancel: true });
+    const p = await card(h, token, o.id, 'square');
+    await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
+    await cashRest(h, token, o.id);
+    h.simulators.square!.script(1000, { outcome: 'success' });
+  }),
 };
