@@ -43,6 +43,8 @@ export interface CheckoutInput {
   /** Continue-as-new after this many updates, well under Temporal's 2,000 per run. */
   maxUpdatesPerRun?: number;
   printSeq?: number;
+  /** Print requests carried over by continue-as-new. */
+  pendingPrints?: PrintRequest[];
   /** How long a paid order still waits for the kitchen's bump (default 4 h). */
   kitchenWaitMs?: number;
   /** Gateway payments (absent: cash only). */
@@ -86,12 +88,13 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   const state = input.state;
   const maxUpdates = input.maxUpdatesPerRun ?? 1000;
   const outbox: OrderEvent[] = [];
-  const prints: PrintRequest[] = [];
+  const prints: PrintRequest[] = [...(input.pendingPrints ?? [])];
   let printSeq = input.printSeq ?? 0;
   let updatesThisRun = 0;
   let lastActivity = Date.now();
   let publishing = false;
-  let closeRequested = false;
+  // A run continued-as-new right after a close or cancel still owes its side effects.
+  let closeRequested = state.status !== 'open';
   const now = () => new Date().toISOString();
 
   const emit = (event: OrderEvent['event'], topics: string[], data: unknown) =>
@@ -399,7 +402,9 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     }
     if (updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested) {
       await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);
-      await continueAsNew<typeof checkout>({ ...input, state, printSeq });
+      // A close, cancel or print that arrived while we waited is handled in this run.
+      if (closeRequested || prints.length > 0) continue;
+      await continueAsNew<typeof checkout>({ ...input, state, printSeq, pendingPrints: [] });
     }
   }
 
