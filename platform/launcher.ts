@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import { Client as PgClient } from 'pg';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { Config, ConfigError, loadConfig } from './config';
 import { logger as rootLogger, Logger } from './logger';
 import { startEmbeddedPostgres, EmbeddedPostgresHandle } from './postgres';

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { DevServerConfig } from './temporal-dev-config';
+import { isExecutable, onPath, toolCacheDir } from './binaries';
 
 export interface CliLocation {
   path: string;
@@ -10,25 +11,10 @@ export interface CliLocation {
 }
 
 export function cliCacheDir(cfg: DevServerConfig, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'tillflow', `temporal-${cfg.cli.version}`);
+  return toolCacheDir(`temporal-${cfg.cli.version}`, env);
 }
 
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
-}
 
 /**
  * Finds the Temporal CLI without building: TEMPORAL_CLI, then `temporal` on PATH, then the cache

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isExecutable, onPath, toolCacheDir } from '../platform/binaries';
+import { isAlive } from '../platform/processes';
 import { spawn, spawnSync } from 'node:child_process';
 
 /**
@@ -17,25 +19,10 @@ export interface StripeMockLocation {
 }
 
 export function stripeMockCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'tillflow', `stripe-mock-${STRIPE_MOCK_VERSION}`);
+  return toolCacheDir(`stripe-mock-${STRIPE_MOCK_VERSION}`, env);
 }
 
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
-}
 
 /** `stripe-mock -version` exits 0 (it prints "master" for `go install` builds, so the version itself can't be checked). */
 function stripeMockWorks(bin: string): boolean {
@@ -148,7 +135,7 @@ async function acquireBuildLock(
     }
     if (isExecutable(target) && stripeMockWorks(target)) return undefined;
     const owner = Number(readOr(path.join(lockDir, 'pid'), '0'));
-    if (owner ? !processAlive(owner) : lockAgeMs(lockDir) > 60_000) {
+    if (owner ? !isAlive(owner) : lockAgeMs(lockDir) > 60_000) {
       fs.rmSync(lockDir, { recursive: true, force: true });
       continue;
     }
@@ -177,14 +164,6 @@ function lockAgeMs(dir: string): number {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function ensureStripeMock(
   env: NodeJS.ProcessEnv = process.env,

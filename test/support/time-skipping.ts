@@ -33,7 +33,6 @@
  * interrupted or concurrent build never leaves a half-made cache behind.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
@@ -41,6 +40,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SearchAttributeType } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType, type SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
+import { isExecutable, onPath, toolCacheDir } from '../../platform/binaries';
+import { freePort, isAlive } from '../../platform/processes';
 import { installRuntime } from '../../workers/worker';
 
 /** Newest io.temporal:temporal-test-server on Maven Central when this was written. */
@@ -81,8 +82,7 @@ interface JavaStamp {
 }
 
 export function testServerCacheDir(version: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'tillflow', `temporal-test-server-${version}`);
+  return toolCacheDir(`temporal-test-server-${version}`, env);
 }
 
 const defaultProgress = (line: string) => process.stderr.write(`[time-skipping] ${line}\n`);
@@ -366,21 +366,7 @@ function missingTool(tool: 'java' | 'mvn', why: string): Error {
   return new Error(`Time-skipping workflow tests need \`${tool}\` on PATH ${why}; it was not found. Install ${pkg}${tool === 'java' ? ' or set JAVA_HOME' : ''}.`);
 }
 
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
-}
 
 function writeAtomic(file: string, content: string, mode = 0o644): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -442,7 +428,7 @@ async function acquireLock(lockDir: string, done: () => boolean, progress: (line
     if (done()) return undefined;
     const owner = readLockOwner(lockDir);
     const age = lockAge(lockDir);
-    if ((owner !== undefined && !pidAlive(owner)) || age > staleMs) {
+    if ((owner !== undefined && !isAlive(owner)) || age > staleMs) {
       fs.rmSync(lockDir, { recursive: true, force: true });
       continue;
     }
@@ -471,26 +457,6 @@ function lockAge(lockDir: string): number {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number, timeoutMs: number, givenUp: () => boolean): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
