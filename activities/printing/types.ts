@@ -4,6 +4,8 @@
  * discount amounts are positive numbers that reduce the total.
  */
 
+import type { Totals } from '../../core/pricing';
+
 export interface KitchenTicketLine {
   name: string;
   quantity: number;
@@ -31,18 +33,8 @@ export interface ReceiptLine {
   total: number;
 }
 
-export interface ReceiptTotals {
-  subtotal: number;
-  discount: number;
-  serviceCharge: number;
-  tax: number;
-  cardFee: number;
-  tip: number;
-  total: number;
-  paid: number;
-  refunded: number;
-  balance: number;
-}
+/** The order's totals as the one pricing function computes them. */
+export type ReceiptTotals = Totals;
 
 export interface ReceiptPayment {
   method: string;
