@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, ChildProcess } from 'node:child_process';
 import { startHarness, Harness } from './support/harness';
+import { sigkill, startWorkerProcess, stopWorkerProcesses } from './support/worker-process';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -13,7 +13,6 @@ import { createMpesaGateway } from '../activities/payments/mpesa';
  */
 let h: Harness;
 let sim: DarajaSim;
-const workers: ChildProcess[] = [];
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-payworker-'));
 const TIMING = {
   TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '60000',
@@ -31,63 +30,28 @@ beforeAll(async () => {
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
 });
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  await stopWorkerProcesses();
   await h?.close();
   await sim?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', 'bin', 'start.ts')], {
-    env: {
-      ...process.env,
-      ...TIMING,
-      TILLFLOW_ROLE: 'worker',
-      TILLFLOW_PAYMENTS_SANDBOX: 'false',
-      MPESA_BASE_URL: sim.url,
-      MPESA_CONSUMER_KEY: DARAJA_SIM_DEFAULTS.consumerKey,
-      MPESA_CONSUMER_SECRET: DARAJA_SIM_DEFAULTS.consumerSecret,
-      MPESA_SHORTCODE: DARAJA_SIM_DEFAULTS.shortCode,
-      MPESA_PASSKEY: DARAJA_SIM_DEFAULTS.passkey,
-      MPESA_SANDBOX: 'true',
-      DATABASE_URL: h.databaseUrl,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
-      TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE,
-      TILLFLOW_TASK_QUEUE: h.taskQueue,
-      TILLFLOW_DATA_DIR: dataDir,
-      TILLFLOW_TOKEN_SECRET: h.deps.config.tokenSecret,
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workers.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output.slice(-3000)}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('tillflow ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}:\n${output.slice(-3000)}`)));
-  });
-  return child;
+function workerEnv(): Record<string, string> {
+  return {
+    ...TIMING,
+    TILLFLOW_PAYMENTS_SANDBOX: 'false',
+    MPESA_BASE_URL: sim.url,
+    MPESA_CONSUMER_KEY: DARAJA_SIM_DEFAULTS.consumerKey,
+    MPESA_CONSUMER_SECRET: DARAJA_SIM_DEFAULTS.consumerSecret,
+    MPESA_SHORTCODE: DARAJA_SIM_DEFAULTS.shortCode,
+    MPESA_PASSKEY: DARAJA_SIM_DEFAULTS.passkey,
+    MPESA_SANDBOX: 'true',
+  };
 }
-
-const kill = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 
 it('charges once and closes once when the worker dies while the payment is pending and while its callback is handled', async () => {
   const cashier = await h.login('3456');
-  let worker = await startWorkerProcess();
+  let worker = await startWorkerProcess(h, dataDir, workerEnv());
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
   const id = created.body.id;
   const phone = '254711000111';
@@ -97,17 +61,17 @@ it('charges once and closes once when the worker dies while the payment is pendi
   expect(pay.status).toBe(202);
 
   // Killed while the payment is pending.
-  await kill(worker);
-  worker = await startWorkerProcess();
+  await sigkill(worker);
+  worker = await startWorkerProcess(h, dataDir, workerEnv());
 
   // Killed again the moment the callback lands (confirmation and settlement in flight).
   const callbacksBefore = sim.callbacks.length;
   const deadline = Date.now() + 20_000;
   while (sim.callbacks.length === callbacksBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await kill(worker);
+  await sigkill(worker);
   sim.script(phone, { outcome: 'success' }); // from now on the STK query reports the payment as paid
   [...sim.pushes.values()].filter((p) => p.phone === phone).forEach((p) => (p.queriesPending = 0));
-  worker = await startWorkerProcess();
+  worker = await startWorkerProcess(h, dataDir, workerEnv());
 
   const result = await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
   expect(result.status).toBe('closed');
@@ -116,5 +80,5 @@ it('charges once and closes once when the worker dies while the payment is pendi
   expect(await h.deps.knex('payments').where({ order_id: id }).select('status')).toEqual([{ status: 'succeeded' }]);
   expect(await h.deps.knex('orders').where({ id }).whereNotNull('persisted_at').count()).toEqual([{ count: '1' }]);
   expect(sim.reversals.size).toBe(0);
-  await kill(worker);
+  await sigkill(worker);
 }, 150_000);

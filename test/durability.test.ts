@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, ChildProcess } from 'node:child_process';
 import { startHarness, Harness } from './support/harness';
+import { sigkill, startWorkerProcess, stopWorkerProcesses } from './support/worker-process';
 import { startFakePrinter } from './support/fake-printer';
 
 /**
@@ -12,7 +12,6 @@ import { startFakePrinter } from './support/fake-printer';
  */
 let h: Harness;
 let printer: Awaited<ReturnType<typeof startFakePrinter>>;
-const workers: ChildProcess[] = [];
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-worker-'));
 
 beforeAll(async () => {
@@ -22,67 +21,26 @@ beforeAll(async () => {
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: true, auto_print_kitchen: false });
 });
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  await stopWorkerProcesses();
   await printer?.close();
   await h?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', 'bin', 'start.ts')], {
-    env: {
-      ...process.env,
-      TILLFLOW_ROLE: 'worker',
-      DATABASE_URL: h.databaseUrl,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
-      TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE,
-      TILLFLOW_TASK_QUEUE: h.taskQueue,
-      TILLFLOW_DATA_DIR: dataDir,
-      TILLFLOW_TOKEN_SECRET: h.deps.config.tokenSecret,
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workers.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output.slice(-3000)}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('tillflow ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}:\n${output.slice(-3000)}`)));
-  });
-  return child;
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 it('completes an order exactly once when its worker is SIGKILLed between updates and during close', async () => {
   const cashier = await h.login('3456');
   const { items } = h.shop;
   const stockBefore = (await h.deps.knex('items').where({ id: items['Croissant'] }).first()).stock_quantity;
 
-  let worker = await startWorkerProcess();
+  let worker = await startWorkerProcess(h, dataDir);
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 2 }] } });
   expect(created.status).toBe(201);
   const id = created.body.id;
 
   // Killed between updates: the next update waits for a worker and is applied once.
-  await kill(worker);
+  await sigkill(worker);
   const pendingAdd = h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: items['Burger'], quantity: 1 }, headers: { 'idempotency-key': 'add-burger' } });
-  worker = await startWorkerProcess();
+  worker = await startWorkerProcess(h, dataDir);
   const added = await pendingAdd;
   expect(added.status).toBe(200);
   expect(added.body.lines.map((l: any) => l.name)).toEqual(['Croissant', 'Burger']);
@@ -91,8 +49,8 @@ it('completes an order exactly once when its worker is SIGKILLed between updates
   const total = added.body.totals.total;
   const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
   expect(paid.body.order.status).toBe('closed');
-  await kill(worker);
-  worker = await startWorkerProcess();
+  await sigkill(worker);
+  worker = await startWorkerProcess(h, dataDir);
 
   const result = await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
   expect(result.status).toBe('closed');
@@ -106,5 +64,5 @@ it('completes an order exactly once when its worker is SIGKILLed between updates
   await new Promise((r) => setTimeout(r, 1000));
   expect(printer.jobs).toHaveLength(1);
   expect(printer.text(0)).toContain(`#${created.body.orderNumber}`);
-  await kill(worker);
+  await sigkill(worker);
 }, 120_000);
