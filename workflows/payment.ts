@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -124,8 +125,16 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   } catch (err) {
     return finish('failed', { failureReason: `could not reach ${label}: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}` });
   }
-  await publish({ reference: initiated.reference, action: initiated.action, sandbox: initiated.sandbox, failureReason: initiated.failureReason });
+  const initiatedReport = { reference: initiated.reference, action: initiated.action, sandbox: initiated.sandbox, failureReason: initiated.failureReason };
   lastGatewayStatus = initiated.status;
+  // Settled by the initiating call (a confirmed card, a decline): report it once, with its outcome,
+  // so the order's addPayment answers 201 with the result instead of 202 pending. (Patched: older
+  // histories published a pending report first.)
+  if (initiated.status !== 'pending' && patched('initiate-settled-single-report')) {
+    Object.assign(report, initiatedReport);
+    return finish(initiated.status, { failureReason: initiated.failureReason });
+  }
+  await publish(initiatedReport);
   if (initiated.status !== 'pending') return finish(initiated.status, { failureReason: initiated.failureReason });
 
   const startedAt = Date.now();
@@ -186,7 +195,9 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') return finish('succeeded', {});
-    return finish('failed', { failureReason: `no answer from ${label} in ${Math.round(input.timing.expireAfterMs / 1000)} s` });
+    const waited = Math.round(input.timing.expireAfterMs / 1000);
+    // A QR code gets no answer by design until someone pays: it expired.
+    return finish('failed', { failureReason: input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s` });
   }
 
   /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */

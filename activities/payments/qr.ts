@@ -38,10 +38,16 @@ export interface QrOptions {
 /** Stripe's limits on Checkout Session expires_at, relative to now. */
 export const QR_MIN_EXPIRY_SECONDS = 30 * 60;
 export const QR_MAX_EXPIRY_SECONDS = 24 * 60 * 60;
+/** How long after req.expiresAt a retried session create still meets Stripe's minimum lifetime. */
+const QR_RETRY_SLACK_SECONDS = 5 * 60;
 
 function expiresAt(req: InitiateRequest, opts: QrOptions, nowSec: number): number {
   const wanted = req.expiresAt ? Math.floor(Date.parse(req.expiresAt) / 1000) : nowSec + (opts.expiresInSeconds ?? QR_MIN_EXPIRY_SECONDS);
   if (!Number.isFinite(wanted)) throw ApplicationFailure.nonRetryable(`expiresAt ${req.expiresAt} is not a date`, 'GatewayRejected');
+  // A retried create must send the same expires_at (Stripe refuses a key replayed with other parameters), and
+  // req.expiresAt is the same on every retry: a lifetime below Stripe's minimum is lengthened from it, not from
+  // the clock (the workflow expires the session itself at req.expiresAt).
+  if (req.expiresAt && wanted < nowSec + QR_MIN_EXPIRY_SECONDS + 5) return wanted + QR_MIN_EXPIRY_SECONDS + QR_RETRY_SLACK_SECONDS;
   // A few seconds of margin: Stripe measures from when it receives the request.
   return Math.min(Math.max(wanted, nowSec + QR_MIN_EXPIRY_SECONDS + 5), nowSec + QR_MAX_EXPIRY_SECONDS - 5);
 }
@@ -138,7 +144,8 @@ export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): Payme
       if (before.status !== 'pending') return { status: before.status === 'failed' ? 'cancelled' : before.status };
       if (session.status === 'open') {
         try {
-          const expired = await stripe.checkout.sessions.expire(req.reference, {}, { idempotencyKey: req.idempotencyKey });
+          // Its own key: req.idempotencyKey is the payment's, already used for the session create.
+          const expired = await stripe.checkout.sessions.expire(req.reference, {}, { idempotencyKey: `${req.idempotencyKey}:expire` });
           const s = fromCheckoutSession(expired);
           return { status: s.status === 'failed' ? 'cancelled' : s.status };
         } catch (err) {

@@ -312,7 +312,8 @@ export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
         });
       }
       try {
-        const cancelled = await stripe.paymentIntents.cancel(req.reference, { cancellation_reason: 'abandoned' }, { idempotencyKey: req.idempotencyKey });
+        // Its own key: req.idempotencyKey is the payment's, already used for the create (Stripe refuses a key reused with other parameters).
+        const cancelled = await stripe.paymentIntents.cancel(req.reference, { cancellation_reason: 'abandoned' }, { idempotencyKey: `${req.idempotencyKey}:cancel` });
         return { status: fromPaymentIntent(cancelled).status };
       } catch (err) {
         // Too late: the customer paid while we were cancelling. Report it so the caller refunds.

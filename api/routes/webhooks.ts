@@ -4,6 +4,7 @@ import { ApiError, badRequest, notFound } from '../errors';
 import * as msg from '../../core/messages';
 import type { GatewayKey } from '../../core/payment';
 import { WebhookSignatureError, type WebhookEvent } from '../../activities/payments/types';
+import { UnhandledWebhookError } from '../../activities/payments/stripe';
 import type { AppDeps } from '../types';
 import type { ParameterizedContext } from 'koa';
 import { timingSafeEqual } from 'node:crypto';
@@ -20,12 +21,14 @@ function rawWebhook(ctx: ParameterizedContext) {
 }
 
 function parse(deps: AppDeps, gateway: GatewayKey, ctx: ParameterizedContext): WebhookEvent {
-  const adapter = deps.gateways?.[gateway];
+  // /webhooks/stripe carries card (PaymentIntent) and QR (Checkout Session) events: either adapter parses both.
+  const adapter = deps.gateways?.[gateway] ?? (gateway === 'stripe' ? deps.gateways?.qr : undefined);
   if (!adapter) throw notFound(`${gateway} webhook`);
   try {
     return adapter.parseWebhook(rawWebhook(ctx));
   } catch (err) {
     if (err instanceof WebhookSignatureError) throw new ApiError(401, 'UNAUTHENTICATED', `Invalid ${gateway} signature`);
+    if (err instanceof UnhandledWebhookError) throw err; // verified, of a type payments do not use: the route acknowledges it
     throw badRequest(`Malformed ${gateway} webhook: ${(err as Error).message}`);
   }
 }
@@ -53,10 +56,14 @@ async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string
   return { received: true };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function paymentByRef(deps: AppDeps, e: WebhookEvent) {
   const q = deps.knex('payments').whereNotNull('workflow_id');
-  if (e.paymentId) q.where('id', e.paymentId);
-  else if (e.reference) q.where('reference', e.reference);
+  // Our payment id, when the gateway echoes it (metadata set by someone else may not be a UUID: not ours).
+  if (e.paymentId && UUID.test(e.paymentId)) q.where('id', e.paymentId);
+  // Airtel's reference is our workflow id (its transaction id): a callback can beat initiate's storing of the reference.
+  else if (e.reference) q.where((w) => w.where('reference', e.reference!).orWhere('workflow_id', e.reference!));
   else throw notFound('Payment');
   const row = await q.first('id', 'workflow_id', 'location_id');
   if (!row) throw notFound('Payment');
@@ -73,7 +80,13 @@ const signed = (gateway: 'stripe' | 'square', header: string) =>
     responses: { 200: '{received: true}' },
     errors: [400, 401, 404],
     handler: async ({ deps, ctx }) => {
-      const e = parse(deps, gateway, ctx);
+      let e: WebhookEvent;
+      try {
+        e = parse(deps, gateway, ctx);
+      } catch (err) {
+        if (err instanceof UnhandledWebhookError) return { received: true, ignored: true }; // 200, or the gateway retries it for days
+        throw err;
+      }
       if (e.status === 'pending' && !e.paymentId && !e.reference) return { received: true, ignored: true };
       return deliver(deps, await paymentByRef(deps, e), e);
     },

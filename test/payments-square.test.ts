@@ -1,0 +1,297 @@
+import { randomUUID } from 'node:crypto';
+import { startHarness, Harness } from './support/harness';
+import { startSquareSimulator, SquareSim } from '../simulators/square';
+import type { GatewayScript } from '../simulators/stripe';
+import { createSquareGateway, signSquareWebhook, type SquareConfig } from '../activities/payments/square';
+
+/**
+ * Square card payments end to end: HTTP API → checkout → payment child workflow → the Square
+ * simulator on loopback (Terminal checkouts and card-not-present Payments) → webhooks signed over
+ * notification URL + body to /webhooks/square → order closes.
+ */
+let h: Harness;
+let sim: SquareSim;
+let cfg: SquareConfig;
+let cashier: string;
+/** Every order gets its own price, so a simulator script (keyed by amount) belongs to one test. */
+let priceSeq = 3000;
+
+const TIMING = {
+  TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '400',
+  TILLFLOW_PAYMENT_POLL_MS: '100',
+  TILLFLOW_PAYMENT_POLL_MAX_MS: '300',
+  TILLFLOW_PAYMENT_EXPIRE_MS: '4000',
+  TILLFLOW_PAYMENT_LATE_WINDOW_MS: '4000',
+};
+const TERMINAL = 'device:995CS397A6475287';
+const webhookUrl = () => h.baseUrl + '/webhooks/square';
+
+beforeAll(async () => {
+  sim = await startSquareSimulator();
+  // Square signs the notification URL, which is the harness's: known once it listens. The adapter
+  // reads its config when a webhook arrives, so the URL is filled in after the harness starts.
+  cfg = sim.config({ timeoutMs: 1_000, webhookUrl: '' });
+  h = await startHarness({ env: TIMING, gateways: { square: createSquareGateway(cfg) } });
+  cfg.webhookUrl = webhookUrl();
+  sim.setWebhookUrl(webhookUrl());
+  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0, auto_print_kitchen: false });
+  cashier = await h.login('3456');
+}, 120_000);
+afterAll(async () => {
+  await h?.close();
+  await sim?.close();
+});
+
+const nextPrice = () => (priceSeq += 10);
+
+async function openOrder(price: number): Promise<any> {
+  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price });
+  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+  expect(res.status).toBe(201);
+  expect(res.body.totals.balance).toBe(price);
+  return res.body;
+}
+
+async function scriptedOrder(script?: GatewayScript): Promise<{ o: any; price: number }> {
+  const price = nextPrice();
+  if (script) sim.script(price, script);
+  return { o: await openOrder(price), price };
+}
+
+function payCard(orderId: string, body: Record<string, unknown>) {
+  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'card', provider: 'square', ...body } });
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body);
+const payment = async (orderId: string, paymentId: string) => (await order(orderId)).payments.find((p: any) => p.id === paymentId);
+const settled = (orderId: string, paymentId: string) => until(() => payment(orderId, paymentId), (p) => p.status !== 'pending');
+const closed = (orderId: string) => until(() => order(orderId), (s) => s.status === 'closed');
+const checkoutsFor = (paymentId: string): any[] => sim.checkouts().filter((c: any) => c.reference_id === paymentId);
+const paymentsFor = (paymentId: string) => sim.payments().filter((p: any) => p.reference_id === paymentId);
+const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
+
+async function withoutWebhooks<T>(fn: () => Promise<T>): Promise<T> {
+  sim.setWebhookUrl(undefined);
+  try {
+    return await fn();
+  } finally {
+    sim.setWebhookUrl(webhookUrl());
+  }
+}
+
+function checkoutEvent(checkout: Record<string, unknown>, type = 'terminal.checkout.updated') {
+  return { merchant_id: 'MLTEST', location_id: sim.locationId, type, event_id: randomUUID(), created_at: new Date().toISOString(), data: { type: 'checkout', id: checkout.id, object: { checkout } } };
+}
+
+function postWebhook(event: unknown, sign: ((body: string) => string) | null = (b) => signSquareWebhook(sim.webhookSignatureKey, webhookUrl(), b)) {
+  const raw = JSON.stringify(event);
+  return h.api('POST', '/webhooks/square', { raw, headers: sign ? { 'x-square-hmacsha256-signature': sign(raw) } : {} });
+}
+
+describe('Square card payments', () => {
+  it('charges on the Terminal: 202 present_card, then the webhook closes the order', async () => {
+    const { o, price } = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 300 });
+    const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ method: 'card', provider: 'square', status: 'pending', amount: price, tip: 0, fee: 0, sandbox: true, action: { type: 'present_card' } });
+    expect(res.body.reference).toBeTruthy();
+
+    const done = await closed(o.id);
+    expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
+    expect(done.totals).toMatchObject({ paid: price, balance: 0 });
+    const [checkout] = checkoutsFor(res.body.id);
+    expect(checkout).toMatchObject({ id: res.body.reference, status: 'COMPLETED', amount_money: { amount: price, currency: 'USD' }, device_options: { device_id: TERMINAL, tip_settings: { allow_tipping: false } } });
+    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'succeeded');
+    expect(row.receipt).toBe(checkout.payment_ids[0]);
+    expect(webhooksFor(res.body.reference).find((w) => w.type === 'terminal.checkout.updated')).toMatchObject({ status: 200 });
+  });
+
+  it('settles a card-not-present payment (card nonce) at once: 201', async () => {
+    const { o, price } = await scriptedOrder();
+    const res = await payCard(o.id, { amount: price, sourceId: 'cnon:card-nonce-ok' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ status: 'succeeded', amount: price });
+    await closed(o.id);
+    expect(paymentsFor(res.body.id)).toEqual([expect.objectContaining({ id: res.body.reference, status: 'COMPLETED', total_money: { amount: price, currency: 'USD' } })]);
+  });
+
+  it('reports a decline in words and leaves the balance due (card nonce, then Terminal)', async () => {
+    const a = await scriptedOrder();
+    const declined = await payCard(a.o.id, { amount: a.price, sourceId: 'cnon:card-nonce-declined' });
+    expect(declined.status).toBe(201);
+    expect(declined.body).toMatchObject({ status: 'failed', failureReason: 'Card declined' });
+    expect(declined.body.order.totals.balance).toBe(a.price);
+    const retry = await payCard(a.o.id, { amount: a.price, sourceId: 'cnon:card-nonce-ok' });
+    expect(retry.body.status).toBe('succeeded');
+    await closed(a.o.id);
+
+    const b = await scriptedOrder({ outcome: 'decline', outcomeDelayMs: 300 });
+    const res = await payCard(b.o.id, { amount: b.price, deviceId: TERMINAL });
+    expect(res.status).toBe(202);
+    const p = await settled(b.o.id, res.body.id);
+    expect(p.status).toBe('failed');
+    expect(p.failureReason).toMatch(/not paid on the terminal/i);
+    expect(await order(b.o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: b.price } });
+  });
+
+  it('learns the outcome from Square when the create request times out (success, then decline)', async () => {
+    await withoutWebhooks(async () => {
+      const a = await scriptedOrder({ outcome: 'timeout', afterTimeout: 'success' });
+      const ok = await payCard(a.o.id, { amount: a.price, sourceId: 'cnon:card-nonce-ok' });
+      expect(ok.status).toBe(201);
+      expect(ok.body.status).toBe('succeeded');
+      await closed(a.o.id);
+      expect(paymentsFor(ok.body.id)).toHaveLength(1);
+
+      const b = await scriptedOrder({ outcome: 'timeout', afterTimeout: 'decline' });
+      const ko = await payCard(b.o.id, { amount: b.price, sourceId: 'cnon:card-nonce-ok' });
+      const p = await settled(b.o.id, ko.body.id);
+      expect(p).toMatchObject({ status: 'failed', failureReason: 'Card declined' });
+      expect((await order(b.o.id)).totals.balance).toBe(b.price);
+      expect(paymentsFor(ko.body.id)).toHaveLength(1);
+    });
+  });
+
+  it('asks Square when no webhook comes (status query success, then failure)', async () => {
+    await withoutWebhooks(async () => {
+      const a = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 300 });
+      const ok = await payCard(a.o.id, { amount: a.price, deviceId: TERMINAL });
+      expect(ok.status).toBe(202);
+      expect((await settled(a.o.id, ok.body.id)).status).toBe('succeeded');
+      await closed(a.o.id);
+
+      const b = await scriptedOrder({ outcome: 'decline', outcomeDelayMs: 300 });
+      const ko = await payCard(b.o.id, { amount: b.price, deviceId: TERMINAL });
+      expect(ko.status).toBe(202);
+      expect(await settled(b.o.id, ko.body.id)).toMatchObject({ status: 'failed' });
+      expect((await order(b.o.id)).status).toBe('open');
+    });
+  });
+
+  it('counts a duplicated webhook once, and one that arrives before the checkout is returned', async () => {
+    const a = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 200, duplicateWebhook: true });
+    const dup = await payCard(a.o.id, { amount: a.price, deviceId: TERMINAL });
+    const done = await closed(a.o.id);
+    expect(done.payments).toHaveLength(1);
+    expect(done.totals).toMatchObject({ paid: a.price, balance: 0 });
+    const deliveries = await until(
+      () => Promise.resolve(webhooksFor(dup.body.reference).filter((w) => w.type === 'terminal.checkout.updated')),
+      (ds) => ds.length === 2 && ds.every((d) => d.status !== 0),
+    );
+    expect(deliveries.map((d) => d.status)).toEqual([200, 200]);
+    expect(deliveries[0].eventId).toBe(deliveries[1].eventId);
+
+    const b = await scriptedOrder({ outcome: 'success', webhookBeforeResponse: true });
+    const early = await payCard(b.o.id, { amount: b.price, deviceId: TERMINAL });
+    expect([201, 202]).toContain(early.status);
+    expect((await closed(b.o.id)).payments).toEqual([expect.objectContaining({ id: early.body.id, status: 'succeeded' })]);
+    expect(webhooksFor(early.body.reference).find((w) => w.type === 'terminal.checkout.updated')).toMatchObject({ status: 200 });
+  });
+
+  it('refunds automatically a success that lands while the checkout is being cancelled, and flags it', async () => {
+    const { o, price } = await scriptedOrder({ outcome: 'abandon', lateSuccessAfterCancel: true });
+    const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
+    expect(res.status).toBe(202);
+    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+    expect(cancelled.body.order.totals.balance).toBe(price);
+
+    const flagged = await until(() => payment(o.id, res.body.id), (p) => /refund/.test(p.failureReason ?? ''));
+    expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
+    expect(flagged.failureReason).toMatch(/refunded automatically/);
+    expect(await h.deps.knex('payments').where({ id: res.body.id }).first()).toMatchObject({ status: 'cancelled' });
+    const [checkout] = checkoutsFor(res.body.id);
+    expect(checkout.status).toBe('COMPLETED');
+    expect(sim.refunds().filter((r: any) => r.payment_id === checkout.payment_ids[0])).toEqual([expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' })]);
+    expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
+  });
+
+  it('recovers from Square 5xx without charging twice', async () => {
+    const { o, price } = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 100, fail5xx: 2 });
+    const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
+    expect(res.body.method).toBe('card');
+    await closed(o.id);
+    expect(checkoutsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'COMPLETED' })]);
+    expect(paymentsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'COMPLETED', total_money: { amount: price, currency: 'USD' } })]);
+  });
+
+  it('answers 401 to a bad signature (wrong key, other URL, none) and changes nothing', async () => {
+    const { o, price } = await scriptedOrder({ outcome: 'abandon' });
+    const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
+    expect(res.status).toBe(202);
+    const [checkout] = checkoutsFor(res.body.id);
+    const forged = checkoutEvent({ ...checkout, status: 'COMPLETED', payment_ids: ['forged'] });
+    const signatures = [
+      (b: string) => signSquareWebhook('not-the-key', webhookUrl(), b),
+      (b: string) => signSquareWebhook(sim.webhookSignatureKey, 'https://elsewhere.example.com/webhooks/square', b),
+      null,
+    ];
+    for (const sign of signatures) {
+      const r = await postWebhook(forged, sign);
+      expect(r.status).toBe(401);
+      expect(r.body.code).toBe('UNAUTHENTICATED');
+    }
+    await new Promise((r) => setTimeout(r, 600)); // past the callback wait: the status query still says pending
+    expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
+    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    expect(cancelled.body.status).toBe('cancelled');
+    await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'cancelled');
+    expect(checkoutsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'CANCELED', cancel_reason: 'SELLER_CANCELED', payment_ids: [] })]);
+  });
+
+  it('answers 404 to a webhook for an unknown payment and 200 to events it does not use', async () => {
+    const checkout = { id: 'unknownCheckout', status: 'COMPLETED', reference_id: randomUUID(), amount_money: { amount: 500, currency: 'USD' }, payment_ids: ['p1'] };
+    const unknown = await postWebhook(checkoutEvent(checkout));
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('NOT_FOUND');
+    const foreign = await postWebhook(checkoutEvent({ ...checkout, reference_id: 'table 4' }));
+    expect(foreign.status).toBe(404);
+    const unused = await postWebhook({ merchant_id: 'MLTEST', type: 'customer.created', event_id: randomUUID(), created_at: new Date().toISOString(), data: { type: 'customer', id: 'c1', object: {} } });
+    expect(unused.status).toBe(200);
+  });
+
+  it('adds the card fee from the settings and the tip, and charges them', async () => {
+    const manager = await h.login('2345');
+    expect((await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: true, rate: 300, min: 50 } } })).status).toBe(200);
+    let o: any;
+    const price = nextPrice() + 2000;
+    try {
+      o = await openOrder(price);
+    } finally {
+      await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
+    }
+    const cardFee = Math.round((price * 300) / 10_000);
+    const tip = 250;
+    const res = await payCard(o.id, { amount: price, tip, sourceId: 'cnon:card-nonce-ok' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ status: 'succeeded', amount: price, tip, fee: cardFee });
+    const done = await closed(o.id);
+    expect(done.totals).toMatchObject({ cardFee, tip, total: price + tip + cardFee, paid: price + tip + cardFee, balance: 0 });
+    // The tip goes to Square as tip_money; amount_money is the rest (amount + fee).
+    expect(paymentsFor(res.body.id)).toEqual([
+      expect.objectContaining({ amount_money: { amount: price + cardFee, currency: 'USD' }, tip_money: { amount: tip, currency: 'USD' }, total_money: { amount: price + tip + cardFee, currency: 'USD' } }),
+    ]);
+  });
+
+  it('splits one order across a card and cash', async () => {
+    const price = nextPrice() + 2000;
+    const o = await openOrder(price);
+    const card = await payCard(o.id, { amount: price - 1000, sourceId: 'cnon:card-nonce-ok' });
+    expect(card.body.status).toBe('succeeded');
+    expect((await until(() => order(o.id), (s) => s.totals.paid === price - 1000)).totals.balance).toBe(1000);
+    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    expect(cash.body.order.status).toBe('closed');
+    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['card', 'succeeded'], ['cash', 'succeeded']]);
+  });
+});
