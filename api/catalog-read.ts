@@ -140,42 +140,26 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
  */
 export async function loadItemForOrder(knex: Knex, locationId: string, itemId: string): Promise<OrderableItem | undefined> {
   if (!UUID_RE.test(locationId) || !UUID_RE.test(itemId)) return undefined;
-  const [item, lists, modifiers] = await Promise.all([
-    knex('items as i')
-      .leftJoin('categories as c', 'c.id', 'i.category_id')
-      .where({ 'i.id': itemId, 'i.location_id': locationId })
-      .whereNull('i.deleted_at')
-      .first('i.id', 'i.name', 'i.price', 'i.available', 'i.track_stock', 'i.stock_quantity', 'c.available as category_available'),
-    knex('item_modifier_lists as iml')
-      .join('modifier_lists as ml', 'ml.id', 'iml.modifier_list_id')
-      .where({ 'iml.item_id': itemId, 'iml.location_id': locationId })
-      .orderBy(['iml.sort_order', 'ml.sort_order', 'ml.name', 'ml.id'])
-      .select('ml.id', 'ml.name', 'ml.min_selections', 'ml.max_selections', 'ml.available'),
-    knex('modifiers as m')
-      .join('item_modifier_lists as iml', 'iml.modifier_list_id', 'm.modifier_list_id')
-      .where({ 'iml.item_id': itemId, 'm.location_id': locationId })
-      .orderBy(['m.sort_order', 'm.name', 'm.id'])
-      .select('m.id', 'm.modifier_list_id', 'm.name', 'm.price', 'm.available'),
-  ]);
-  if (!item) return undefined;
-  return {
-    id: item.id,
-    name: item.name,
-    price: item.price,
-    available: item.available && item.category_available !== false,
-    trackStock: item.track_stock,
-    stockQuantity: item.stock_quantity,
-    modifierLists: lists.map((l) => ({
-      id: l.id,
-      name: l.name,
-      minSelections: l.min_selections,
-      maxSelections: l.max_selections,
-      available: l.available,
-      modifiers: modifiers
-        .filter((m) => m.modifier_list_id === l.id)
-        .map((m) => ({ id: m.id, name: m.name, price: m.price, available: m.available })),
-    })),
-  };
+  // One round trip: this runs on every cart change, where each query competes for the pool.
+  const { rows } = await knex.raw(
+    `select i.id, i.name, i.price, i.available and coalesce(c.available, true) as available,
+            i.track_stock as "trackStock", i.stock_quantity as "stockQuantity",
+            coalesce((
+              select json_agg(json_build_object(
+                       'id', ml.id, 'name', ml.name, 'minSelections', ml.min_selections,
+                       'maxSelections', ml.max_selections, 'available', ml.available,
+                       'modifiers', coalesce((
+                         select json_agg(json_build_object('id', m.id, 'name', m.name, 'price', m.price, 'available', m.available)
+                                         order by m.sort_order, m.name, m.id)
+                         from modifiers m where m.modifier_list_id = ml.id and m.location_id = i.location_id), '[]'::json))
+                     order by iml.sort_order, ml.sort_order, ml.name, ml.id)
+              from item_modifier_lists iml join modifier_lists ml on ml.id = iml.modifier_list_id
+              where iml.item_id = i.id and iml.location_id = i.location_id), '[]'::json) as "modifierLists"
+       from items i left join categories c on c.id = i.category_id
+      where i.id = ? and i.location_id = ? and i.deleted_at is null`,
+    [itemId, locationId],
+  );
+  return rows[0] as OrderableItem | undefined;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

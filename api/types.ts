@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import type { Gateways } from '../activities/payments/activities';
+import type { Discovery } from '../platform/mdns';
 
 export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen';
 
@@ -27,4 +28,6 @@ export interface AppDeps {
   gateways?: Gateways;
   /** live / sandbox / off per gateway, shown by /health. */
   paymentModes?: Record<string, 'live' | 'sandbox' | 'off'>;
+  /** mDNS advertisement and device discovery; absent when TILLFLOW_MDNS is off. */
+  discovery?: Discovery;
 }

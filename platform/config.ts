@@ -27,6 +27,12 @@ export interface Config {
   /** How print jobs retry an unreachable printer. */
   print: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   temporalUiUrl?: string;
+  /**
+   * Advertise the API over mDNS (`_pos._tcp`) and allow device discovery (multicast on the LAN).
+   * TILLFLOW_MDNS=on|off|auto; auto is on except under NODE_ENV=test or CI. Only processes that
+   * serve the API (TILLFLOW_ROLE all/api) use it.
+   */
+  mdns: boolean;
 }
 
 const envSchema = yup.object({
@@ -56,6 +62,7 @@ const envSchema = yup.object({
   TILLFLOW_PAYMENT_POLL_MAX_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollMaxMs),
   TILLFLOW_PAYMENT_EXPIRE_MS: yup.number().integer().min(100).default(DEFAULT_PAYMENT_TIMING.expireAfterMs),
   TILLFLOW_PAYMENT_LATE_WINDOW_MS: yup.number().integer().min(0).default(DEFAULT_PAYMENT_TIMING.lateWindowMs),
+  TILLFLOW_MDNS: yup.string().oneOf(['auto', 'on', 'off'], 'TILLFLOW_MDNS must be one of auto, on, off').default('auto'),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
 });
 
@@ -92,7 +99,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
       lateWindowMs: e.TILLFLOW_PAYMENT_LATE_WINDOW_MS,
     },
     print: { maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS, initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS, maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS },
+    mdns: e.TILLFLOW_MDNS === 'on' || (e.TILLFLOW_MDNS === 'auto' && !isTestOrCi(env)),
   };
+}
+
+/** Tests and CI never send multicast unless TILLFLOW_MDNS=on says so. */
+function isTestOrCi(env: NodeJS.ProcessEnv): boolean {
+  const ci = (env.CI ?? '').trim().toLowerCase();
+  return env.NODE_ENV === 'test' || (ci !== '' && ci !== 'false' && ci !== '0');
 }
 
 function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {

@@ -17,6 +17,7 @@ import { DEMO_STAFF, seedDemoShop } from '../db/seed';
 import { pinLookup } from '../api/security';
 import { startApiServer, type ApiServer } from '../api/server';
 import { setupPayments } from './payments';
+import { startDiscovery } from './mdns';
 import type { Gateways } from '../activities/payments/activities';
 import type { AppDeps } from '../api/types';
 import { createCentralWorker, createPrintingWorker, installRuntime } from '../workers/worker';
@@ -261,6 +262,15 @@ export class Launcher {
         paymentModes: payments.modes,
       };
       const port = await this.startApi(deps, config, databaseUrl);
+      if (config.mdns) {
+        // Advertise the port really listened on; GET /api/v1/devices/discover browses through it too.
+        const discovery = startDiscovery({ port, version: deps.version, logger: rootLogger });
+        deps.discovery = discovery;
+        this.onCleanup('mDNS', () => discovery.stop(), 5_000);
+        discovery.advertise().catch((err: Error) => {
+          if (!this.closing) this.log.warn({ err }, 'mDNS advertisement failed');
+        });
+      }
       const apiUrl = `http://${reachableHost(config.host)}:${port}`;
       const publicUrl = config.publicBaseUrl?.replace(/\/+$/, '') ?? apiUrl;
       // Gateways (and the sandbox simulators) call back here.

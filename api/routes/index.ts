@@ -7,6 +7,7 @@ import { catalogRoutes } from './catalog';
 import { settingsRoutes } from './settings';
 import { discountsRoutes } from './discounts';
 import { printersRoutes } from './printers';
+import { devicesRoutes } from './devices';
 import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
 import { webhookRoutes } from './webhooks';
@@ -24,6 +25,7 @@ export function allRoutes(): AnyRoute[] {
     ...settingsRoutes(),
     ...discountsRoutes(),
     ...printersRoutes(),
+    ...devicesRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
     ...webhookRoutes(),
