@@ -73,10 +73,9 @@ export function authRoutes() {
         if (!staff) throw await recordFailure(deps, clientKey);
         const sessionId = randomUUID();
         const expiresAt = new Date(Date.now() + deps.config.tokenTtlSeconds * 1000);
-        await deps.knex.transaction(async (trx) => {
-          await trx('sessions').insert({ id: sessionId, staff_id: staff.id, location_id: staff.location_id, expires_at: expiresAt });
-          await trx('login_failures').where('client_key', clientKey).delete();
-        });
+        // Failures are not cleared by a success: otherwise someone could interleave their own PIN
+        // with guesses at a colleague's and never be locked out. They age out after the window.
+        await deps.knex('sessions').insert({ id: sessionId, staff_id: staff.id, location_id: staff.location_id, expires_at: expiresAt });
         const token = await signToken(deps.config.tokenSecret, { sessionId, staffId: staff.id, locationId: staff.location_id }, expiresAt);
         deps.logger.info({ staffId: staff.id, role: staff.role }, 'login');
         return {
