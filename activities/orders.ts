@@ -91,15 +91,23 @@ export function orderActivities({ knex }: ActivityDeps) {
      */
     async publishOrderEvents(req: PublishRequest): Promise<void> {
       await knex.transaction(async (trx) => {
-        const rows = req.events.map((e) => ({
-          location_id: req.locationId,
-          order_id: req.orderId,
-          version: e.version,
-          event: e.event,
-          topics: e.topics,
-          data: JSON.stringify(e.data),
-          dedupe_key: req.dedupeKey ? `${req.dedupeKey}:${e.event}` : `${req.orderId}:${e.version}:${e.event}`,
-        }));
+        // Several events of one name at one version (e.g. a low-stock alert per item) are told
+        // apart by their place in the batch; a retried publish sends the same batch.
+        const seen = new Map<string, number>();
+        const rows = req.events.map((e) => {
+          const base = req.dedupeKey ? `${req.dedupeKey}:${e.event}` : `${req.orderId}:${e.version}:${e.event}`;
+          const n = seen.get(base) ?? 0;
+          seen.set(base, n + 1);
+          return {
+            location_id: req.locationId,
+            order_id: req.orderId,
+            version: e.version,
+            event: e.event,
+            topics: e.topics,
+            data: JSON.stringify(e.data),
+            dedupe_key: n === 0 ? base : `${base}:${n}`,
+          };
+        });
         const inserted = rows.length ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id') : [];
         if (req.snapshot) await upsertProjection(trx, req.snapshot);
         if (inserted.length) {

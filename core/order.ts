@@ -365,6 +365,7 @@ export function checkReady(state: OrderState): void {
 
 export function checkCancel(state: OrderState, reason: unknown): void {
   requireOpen(state);
+  if (hasPendingPayment(state)) throw conflict('A payment is pending: cancel it (or wait for it) before cancelling the order');
   if (hasSucceededPayment(state)) throw conflict('A payment has succeeded on this order: refund it instead of cancelling');
   if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 200) throw invalid('reason', 'reason is required (at most 200 characters)');
 }
@@ -531,13 +532,6 @@ export function checkResolvePayment(state: OrderState, req: { paymentId: string;
   return p;
 }
 
-/** Marks a pending payment cancelled here at once, so the balance is due again (e.g. pay cash instead). */
-export function applyCancelPayment(state: OrderState, p: PaymentState, now: string): void {
-  p.status = 'cancelled';
-  p.settledAt = now;
-  p.failureReason = 'cancelled';
-  touch(state, now);
-}
 
 /** An order closes when something was sold and nothing is due. */
 export function isFullyPaid(state: OrderState): boolean {

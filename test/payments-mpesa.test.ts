@@ -189,6 +189,21 @@ describe('M-Pesa STK push', () => {
     expect(audit.data).toMatchObject({ outcome: 'succeeded', reason: 'customer showed the M-Pesa SMS' });
   });
 
+  it('refuses to cancel an order while one of its payments is pending', async () => {
+    const o = await openOrder();
+    const phone = newPhone();
+    sim.script(phone, { outcome: 'timeout', resultCode: 1032, pendingQueries: 1000 });
+    const res = await payMpesa(o.id, 1000, phone);
+    const refused = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/payment is pending/);
+    const cancelledPayment = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    expect(cancelledPayment.body.status).toBe('cancelled');
+    const cancelled = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+  });
+
   it('answers 404 to a callback with an unknown token and 400 to a malformed one', async () => {
     const unknown = await h.api('POST', '/webhooks/mpesa/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', { body: { Body: { stkCallback: {} } } });
     expect(unknown.status).toBe(404);

@@ -308,11 +308,15 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     msg.cancelPaymentUpdate,
     async (req) => {
       const payment = guard(() => order.checkCancelPayment(state, req.paymentId));
-      order.applyCancelPayment(state, payment, now());
-      paymentChanged(payment);
-      const snapshot = changed();
-      if (payment.workflowId) await getExternalWorkflowHandle(payment.workflowId).signal(msg.cancelPaymentSignal);
-      return { payment: order.publicPayment(payment), order: snapshot };
+      // The payment workflow decides: it cancels at the gateway and refunds a success that slips
+      // through, then reports. (A workflow that already ended has sent its final report.)
+      if (payment.workflowId) {
+        await getExternalWorkflowHandle(payment.workflowId)
+          .signal(msg.cancelPaymentSignal)
+          .catch(() => undefined);
+      }
+      await condition(() => payment.status !== 'pending', '30 seconds');
+      return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
     },
     {
       validator: (req) => {

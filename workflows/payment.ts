@@ -9,7 +9,6 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -49,6 +48,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   let receipt: string | undefined;
   /** What the gateway itself last said; 'pending' means the money may still move. */
   let lastGatewayStatus: GatewayEvent['status'] = 'pending';
+  let refunded = false;
 
   setHandler(msg.paymentStateQuery, () => report);
   setHandler(msg.gatewayEventSignal, (e) => {
@@ -87,6 +87,13 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   ]);
   setCurrentDetails(`initiating ${label} payment of ${formatMoney(total, input.currency)}`);
 
+  // A gateway that stays down does not hold the payment forever: initiate gives up at expiry.
+  const initiateWithin = proxyActivities<PaymentActivities>({
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: Math.max(input.timing.expireAfterMs, 30_000),
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured', 'GatewayRejected'] },
+  });
+
   const { callbackToken } = await registerPayment({
     paymentId: input.paymentId,
     orderId: input.orderId,
@@ -102,7 +109,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
 
   let initiated;
   try {
-    initiated = await gateway.initiatePayment({
+    initiated = await initiateWithin.initiatePayment({
       gateway: input.gateway,
       request: {
         paymentId: input.paymentId,
@@ -128,14 +135,12 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   const initiatedReport = { reference: initiated.reference, action: initiated.action, sandbox: initiated.sandbox, failureReason: initiated.failureReason };
   lastGatewayStatus = initiated.status;
   // Settled by the initiating call (a confirmed card, a decline): report it once, with its outcome,
-  // so the order's addPayment answers 201 with the result instead of 202 pending. (Patched: older
-  // histories published a pending report first.)
-  if (initiated.status !== 'pending' && patched('initiate-settled-single-report')) {
+  // so the order's addPayment answers 201 with the result instead of 202 pending.
+  if (initiated.status !== 'pending') {
     Object.assign(report, initiatedReport);
     return finish(initiated.status, { failureReason: initiated.failureReason });
   }
   await publish(initiatedReport);
-  if (initiated.status !== 'pending') return finish(initiated.status, { failureReason: initiated.failureReason });
 
   const startedAt = Date.now();
   let pollDelay = input.timing.pollInitialMs;
@@ -219,6 +224,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
 
   /** Returns why the refund failed (staff must refund by hand), or undefined when the gateway took it. */
   async function refund(reason: string, amount = total): Promise<string | undefined> {
+    refunded = true; // one automatic refund per payment, whatever it was for
     const r = await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
     return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
   }
@@ -230,6 +236,13 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     if (extra.refundAmount) {
       const refundProblem = await refund('amount mismatch', extra.refundAmount);
       if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
+    }
+    // A cancel that arrived while the gateway was finishing (initiate, a status query): the
+    // customer switched to another tender, so money that moved anyway goes back.
+    if (status === 'succeeded' && cancelRequested && !extra.resolvedBy) {
+      const refundProblem = await refund('succeeded while it was being cancelled');
+      if (refundProblem) extra = { ...extra, failureReason: `succeeded while being cancelled; ${refundProblem}` };
+      else [status, extra] = ['cancelled', { ...extra, autoRefunded: true, failureReason: 'succeeded while being cancelled; refunded automatically' }];
     }
     await settlePayment({
       paymentId: input.paymentId,
@@ -243,7 +256,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     });
     await publish({ status, failureReason: extra.failureReason, autoRefunded: extra.autoRefunded, settledAt: new Date().toISOString() });
     setCurrentDetails(`${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
-    if (status !== 'succeeded' && !extra.autoRefunded) await watchForLateSuccess();
+    if (status !== 'succeeded' && !extra.autoRefunded && !refunded) await watchForLateSuccess();
     return report;
   }
 

@@ -22,7 +22,10 @@ export function websocketHandler(deps: AppDeps, hub: EventHub, opts: { pingInter
       return;
     }
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
+    let closed = false;
+    socket.once('close', () => (closed = true));
     const auth = token ? await resolveToken(deps, token).catch(() => undefined) : undefined;
+    if (closed) return; // gone while we checked the token: nothing to set up
     if (!auth) {
       send(socket, { type: 'error', code: 'UNAUTHENTICATED', detail: 'A valid token is required: /ws?token=<token>' });
       socket.close(4401, 'unauthenticated');
@@ -86,6 +89,7 @@ export function websocketHandler(deps: AppDeps, hub: EventHub, opts: { pingInter
         else if (await mayWatch(deps, auth, t)) accepted.push(t);
         else refused.push(t);
       }
+      if (closed) return; // disconnected while topics were checked: subscribing now would leak
       for (const t of accepted) {
         hub.subscribe(t, subscriber);
         subscribed.add(t);
