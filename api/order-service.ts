@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -75,8 +75,14 @@ export interface CreateOrderBody {
  * Starts the order's checkout workflow and waits for its first snapshot (with its order number)
  * in one Update-with-Start. A repeated create with the same client id returns the same order.
  */
-export async function createOrder(deps: AppDeps, auth: AuthContext, body: CreateOrderBody): Promise<{ created: boolean; snapshot: OrderSnapshot }> {
-  const orderId = body.id ?? randomUUID();
+export async function createOrder(
+  deps: AppDeps,
+  auth: AuthContext,
+  body: CreateOrderBody,
+  idempotencyKey?: string,
+): Promise<{ created: boolean; snapshot: OrderSnapshot }> {
+  // A client id, else one derived from the Idempotency-Key: either way a repeated create finds the same order.
+  const orderId = body.id ?? (idempotencyKey ? uuidFromKey(`${auth.locationId}:${idempotencyKey}`) : randomUUID());
   const existing = await persistedSnapshot(deps, orderId);
   if (existing) return { created: false, snapshot: ownedOr404(existing, auth) };
 
@@ -227,4 +233,13 @@ export function describeOrder(s: OrderSnapshot): string {
 /** Where gateways call back: PUBLIC_BASE_URL, else this API's own address. */
 export function publicBaseUrl(deps: AppDeps): string {
   return (deps.config.publicBaseUrl ?? `http://127.0.0.1:${deps.config.port}`).replace(/\/+$/, '');
+}
+
+/** A stable UUID (version 8, name-based) for a string. */
+export function uuidFromKey(key: string): string {
+  const h = createHash('sha256').update(key).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80; // version 8
+  h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

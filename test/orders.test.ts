@@ -84,6 +84,16 @@ describe('checkout over HTTP', () => {
     expect(await h.deps.knex('order_number_assignments').where({ order_id: id }).count()).toEqual([{ count: '1' }]);
   });
 
+  it('returns the same order for a repeated create with the same Idempotency-Key', async () => {
+    const headers = { 'idempotency-key': 'create-tap-42' };
+    const a = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', table: '2' }, headers });
+    const b = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', table: '2' }, headers });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(200);
+    expect(b.body.id).toBe(a.body.id);
+    expect(b.body.orderNumber).toBe(a.body.orderNumber);
+  });
+
   it('applies a repeated request with the same Idempotency-Key once', async () => {
     const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway' } });
     const id = created.body.id;

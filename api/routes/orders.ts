@@ -34,7 +34,7 @@ export function ordersRoutes() {
     route({
       method: 'post',
       path: '/api/v1/orders',
-      summary: 'Open an order (one checkout workflow). A repeated create with the same client `id` returns the same order.',
+      summary: 'Open an order (one checkout workflow). A repeated create with the same client `id` (or the same Idempotency-Key) returns the same order.',
       tag: 'Orders',
       roles: CASHIER,
       body: noUnknown(
@@ -50,7 +50,7 @@ export function ordersRoutes() {
       responses: { 201: 'Order created (snapshot)', 200: 'Existing order with this id (snapshot)' },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
-        const { created, snapshot } = await createOrder(deps, auth, body);
+        const { created, snapshot } = await createOrder(deps, auth, body, idempotencyKey(ctx));
         ctx.status = created ? 201 : 200;
         return snapshot;
       },
