@@ -141,7 +141,10 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
       version,
       description:
         'Point-of-sale backend: every order, payment, refund and stock count is a durable Temporal workflow. ' +
-        'Money is integer minor units; rates are basis points (1000 = 10%).',
+        'Money is integer minor units; rates are basis points (1000 = 10%). ' +
+        'Real time: WebSocket `GET /ws?token=<token>`; send {"type":"subscribe","topics":["order:<id>","orders:<locationId>",' +
+        '"kitchen:<locationId>","display:<terminalId>"]}; events arrive as {"type":"event","topic","event","version","orderId","data"} ' +
+        'in version order per order (see the README).',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
