@@ -2,11 +2,11 @@
  * The Airtel Money adapter (typed fetch client) against the Airtel simulator, over real HTTP on
  * loopback; callbacks land on a small local receiver registered as the app's callback URL.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { airtelConfigFromEnv, airtelMsisdn, createAirtelGateway, type AirtelConfig } from '../activities/payments/airtel';
 import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../activities/payments/types';
 import { startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from '../simulators/http';
+import { gatewayRejection, parseReceivedCallback, sleep } from './support/gateways';
 
 let sim: AirtelSim;
 let rx: CallbackReceiver;
@@ -37,19 +37,9 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
 }
 
 const statusOf = (reference: string) => gw.status({ reference, idempotencyKey: reference, total: 25_000, currency: 'KES' });
-const parse = (cb: ReceivedCallback): WebhookEvent => gw.parseWebhook({ headers: cb.headers, rawBody: cb.rawBody, url: cb.url });
+const parse = (cb: ReceivedCallback): WebhookEvent => parseReceivedCallback(gw, cb);
 const oauthCalls = () => sim.requests.filter((r) => r.path === '/auth/oauth2/token').length;
 const payRequests = () => sim.requests.filter((r) => r.path === '/merchant/v1/payments/');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function rejection(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ApplicationFailure);
-  return e as ApplicationFailure;
-}
 
 beforeEach(async () => {
   rx = await startCallbackReceiver();
@@ -194,7 +184,7 @@ describe('errors and retries', () => {
     sim.script('254736000001', { outcome: 'success', failInitiate5xx: 2 });
     const req = request({ phone: '254736000001' });
     for (let i = 0; i < 2; i++) {
-      const e = await rejection(gw.initiate(req));
+      const e = await gatewayRejection(gw.initiate(req));
       expect(e.type).toBe('GatewayUnavailable');
       expect(e.nonRetryable).toBe(false);
       expect(e.message).toMatch(/HTTP 500/);
@@ -205,7 +195,7 @@ describe('errors and retries', () => {
 
   test('a connection failure is retryable too', async () => {
     await sim.close();
-    const e = await rejection(gw.initiate(request()));
+    const e = await gatewayRejection(gw.initiate(request()));
     expect(e.type).toBe('GatewayUnavailable');
     expect(e.nonRetryable).toBe(false);
   });
@@ -222,7 +212,7 @@ describe('errors and retries', () => {
 
   test('wrong client credentials → a clear, non-retryable error', async () => {
     gw = createAirtelGateway(config({ clientSecret: 'nope' }));
-    const e = await rejection(gw.initiate(request()));
+    const e = await gatewayRejection(gw.initiate(request()));
     expect(e.nonRetryable).toBe(true);
     expect(e.message).toMatch(/client id\/secret \(HTTP 401\).*AIRTEL_CLIENT_SECRET/);
     expect(payRequests()).toHaveLength(0);
@@ -230,7 +220,7 @@ describe('errors and retries', () => {
 
   test('a country/currency the merchant account does not have is refused (non-retryable)', async () => {
     gw = createAirtelGateway(config({ country: 'UG', currency: 'UGX' }));
-    const e = await rejection(gw.initiate(request({ currency: 'UGX', phone: '256701234567' })));
+    const e = await gatewayRejection(gw.initiate(request({ currency: 'UGX', phone: '256701234567' })));
     expect(e.nonRetryable).toBe(true);
     expect(e.message).toMatch(/HTTP 400.*X-Country/);
   });

@@ -2,7 +2,6 @@
  * The M-Pesa adapter (mpesa-node over axios 1.x) against the Daraja simulator, over real HTTP on
  * loopback; callbacks land on a small local receiver standing in for /webhooks/mpesa/:token.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import {
   createMpesaGateway,
   darajaPassword,
@@ -14,6 +13,7 @@ import {
 import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../activities/payments/types';
 import { startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
 import { startCallbackReceiver, startJsonServer, type CallbackReceiver, type ReceivedCallback, type SimResponse } from '../simulators/http';
+import { gatewayRejection, parseReceivedCallback, sleep } from './support/gateways';
 
 let sim: DarajaSim;
 let rx: CallbackReceiver;
@@ -55,19 +55,9 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
 }
 
 const statusOf = (reference: string) => gw.status({ reference, idempotencyKey: 'k', total: 15_000, currency: 'KES' });
-const parse = (cb: ReceivedCallback): WebhookEvent => gw.parseWebhook({ headers: cb.headers, rawBody: cb.rawBody, url: cb.url });
+const parse = (cb: ReceivedCallback): WebhookEvent => parseReceivedCallback(gw, cb);
 const oauthCalls = () => sim.requests.filter((r) => r.path === '/oauth/v1/generate').length;
 const pushBodies = () => sim.requests.filter((r) => r.path === '/mpesa/stkpush/v1/processrequest').map((r) => r.body as Record<string, unknown>);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function rejection(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ApplicationFailure);
-  return e as ApplicationFailure;
-}
 
 beforeEach(async () => {
   sim = await startDarajaSimulator();
@@ -221,7 +211,7 @@ describe('errors and retries', () => {
     sim.script('254744000001', { outcome: 'success', failInitiate5xx: 2 });
     const req = request({ phone: '254744000001' });
     for (let i = 0; i < 2; i++) {
-      const e = await rejection(gw.initiate(req));
+      const e = await gatewayRejection(gw.initiate(req));
       expect(e.type).toBe('GatewayUnavailable');
       expect(e.nonRetryable).toBe(false);
       expect(e.message).toMatch(/HTTP 500, 500\.003\.02.*System is busy/);
@@ -233,7 +223,7 @@ describe('errors and retries', () => {
 
   test('a connection failure is retryable too', async () => {
     await sim.close();
-    const e = await rejection(gw.initiate(request()));
+    const e = await gatewayRejection(gw.initiate(request()));
     expect(e.type).toBe('GatewayUnavailable');
     expect(e.nonRetryable).toBe(false);
   });
@@ -253,7 +243,7 @@ describe('errors and retries', () => {
 
   test('wrong consumer credentials → a clear, non-retryable error', async () => {
     gw = createMpesaGateway(config({ consumerSecret: 'not-the-secret' }));
-    const e = await rejection(gw.initiate(request()));
+    const e = await gatewayRejection(gw.initiate(request()));
     expect(e.nonRetryable).toBe(true);
     expect(e.type).toBe('GatewayRejected');
     expect(e.message).toMatch(/consumer key\/secret.*HTTP 401/);
@@ -262,7 +252,7 @@ describe('errors and retries', () => {
 
   test('a wrong passkey fails the simulator’s password check (400.002.02), non-retryable', async () => {
     gw = createMpesaGateway(config({ passkey: 'wrong-passkey' }));
-    const e = await rejection(gw.initiate(request()));
+    const e = await gatewayRejection(gw.initiate(request()));
     expect(e.nonRetryable).toBe(true);
     expect(e.message).toMatch(/HTTP 400, 400\.002\.02.*Invalid Password/);
     expect(sim.pushes.size).toBe(0);
@@ -270,7 +260,7 @@ describe('errors and retries', () => {
 
   test('a wrong shortcode is refused as well', async () => {
     gw = createMpesaGateway(config({ shortCode: '600000' }));
-    const e = await rejection(gw.initiate(request()));
+    const e = await gatewayRejection(gw.initiate(request()));
     expect(e.message).toMatch(/Invalid BusinessShortCode/);
   });
 });

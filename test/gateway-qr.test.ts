@@ -1,13 +1,10 @@
-import * as http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
-import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { QR_MIN_EXPIRY_SECONDS, createQrGateway, qrImage } from '../activities/payments/qr';
 import { createStripeGateway } from '../activities/payments/stripe';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway, type WebhookEvent } from '../activities/payments/types';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../activities/payments/types';
 import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
+import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor, decodeQr } from './support/gateways';
 
 /*
  * The QR adapter (a Stripe Checkout Session shown as a QR code) against the Stripe simulator:
@@ -16,37 +13,26 @@ import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
 
 let sim: StripeSim;
 let qr: PaymentGateway;
-let receiver: http.Server;
-const received: Array<{ event?: WebhookEvent; error?: unknown }> = [];
+let receiver: WebhookReceiver;
+const received: ReceivedWebhook[] = [];
 const opts = { successUrl: 'https://pos.example.com/qr/done', cancelUrl: 'https://pos.example.com/qr/cancelled' };
 
 beforeAll(async () => {
   sim = await startStripeSimulator({ defaultScript: { outcome: 'abandon' } });
   qr = createQrGateway(sim.config({ timeoutMs: 1_500 }), opts);
   const stripeGw = createStripeGateway(sim.config());
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      try {
-        // /webhooks/stripe serves both: the Stripe adapter's parser labels session events 'qr'.
-        const event = stripeGw.parseWebhook({ headers: req.headers as Record<string, string>, rawBody: body, url: '' });
-        expect(qr.parseWebhook({ headers: req.headers as Record<string, string>, rawBody: body, url: '' })).toEqual(event);
-        received.push({ event });
-        res.writeHead(200).end();
-      } catch (error) {
-        received.push({ error });
-        res.writeHead(error instanceof WebhookSignatureError ? 401 : 500).end();
-      }
-    });
+  receiver = await startWebhookReceiver('/webhooks/stripe', received, ({ headers, rawBody }) => {
+    // /webhooks/stripe serves both: the Stripe adapter's parser labels session events 'qr'.
+    const event = stripeGw.parseWebhook({ headers, rawBody, url: '' });
+    expect(qr.parseWebhook({ headers, rawBody, url: '' })).toEqual(event);
+    return event;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  sim.setWebhookUrl(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/stripe`);
+  sim.setWebhookUrl(receiver.url);
 }, 15 * 60_000);
 
 afterAll(async () => {
   await sim?.close();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
 });
 
 let amountSeq = 3000;
@@ -70,35 +56,9 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
 
 const statusOf = (req: InitiateRequest, reference: string) => qr.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
 
-async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const eventsFor = (paymentId: string) => received.flatMap((r) => (r.event?.paymentId === paymentId ? [r.event] : []));
-const eventsArrive = (paymentId: string, n = 1) =>
-  waitFor(() => (eventsFor(paymentId).length >= n ? eventsFor(paymentId) : undefined), `${n} webhook(s) for ${paymentId}`);
+const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
+const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
 const sessionsFor = (paymentId: string) => sim.checkoutSessions().filter((s) => s.client_reference_id === paymentId);
-
-function decodeQr(dataUrl: string): string | undefined {
-  const png = PNG.sync.read(Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64'));
-  return jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data;
-}
-
-async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  expect((err as ApplicationFailure).type).toBe(type);
-  expect((err as ApplicationFailure).nonRetryable).toBe(nonRetryable);
-}
 
 describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
   it('shows a QR of the hosted page: a PNG data URL made by qrcode that decodes to the url', async () => {
@@ -166,7 +126,7 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
   it('timeout, then status success: the retried initiate returns the same session', async () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
-    await expectFailure(qr.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(qr.initiate(req), 'GatewayUnavailable', false);
     const again = await qr.initiate(req);
     expect(sessionsFor(req.paymentId)).toHaveLength(1);
     expect(again.reference).toBe(sessionsFor(req.paymentId)[0].id);
@@ -176,7 +136,7 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
   it('timeout, then status failure (never paid, expired)', async () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
-    await expectFailure(qr.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(qr.initiate(req), 'GatewayUnavailable', false);
     const [session] = sessionsFor(req.paymentId);
     sim.advanceTime(24 * 3600);
     expect(await statusOf(req, session.id as string)).toEqual({ status: 'failed', failureReason: 'expired' });
@@ -225,7 +185,7 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
   it('5xx then recovery: a retryable error, then one session under the same key', async () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'abandon', fail5xx: 1 });
-    await expectFailure(qr.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(qr.initiate(req), 'GatewayUnavailable', false);
     expect(sessionsFor(req.paymentId)).toHaveLength(0);
     expect(await qr.initiate(req)).toMatchObject({ status: 'pending' });
     expect(sessionsFor(req.paymentId)).toHaveLength(1);

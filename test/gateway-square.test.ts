@@ -1,10 +1,8 @@
-import * as http from 'node:http';
 import { createHmac, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { createSquareGateway, squareConfigFromEnv } from '../activities/payments/square';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway, type WebhookEvent } from '../activities/payments/types';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../activities/payments/types';
 import { startSquareSimulator, type SquareSim } from '../simulators/square';
+import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor } from './support/gateways';
 
 /*
  * The Square adapter (square SDK v46) against the Square simulator over real HTTP, with signed
@@ -13,34 +11,21 @@ import { startSquareSimulator, type SquareSim } from '../simulators/square';
 
 let sim: SquareSim;
 let gw: PaymentGateway;
-let receiver: http.Server;
+let receiver: WebhookReceiver;
 let webhookUrl: string;
-const received: Array<{ event?: WebhookEvent; error?: unknown }> = [];
+const received: ReceivedWebhook[] = [];
 
 beforeAll(async () => {
   sim = await startSquareSimulator();
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      try {
-        received.push({ event: gw.parseWebhook({ headers: req.headers as Record<string, string>, rawBody: body, url: `http://${req.headers.host}${req.url}` }) });
-        res.writeHead(200).end();
-      } catch (error) {
-        received.push({ error });
-        res.writeHead(error instanceof WebhookSignatureError ? 401 : 500).end();
-      }
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/square`;
+  receiver = await startWebhookReceiver('/webhooks/square', received, (delivery) => gw.parseWebhook(delivery));
+  webhookUrl = receiver.url;
   sim.setWebhookUrl(webhookUrl);
   gw = createSquareGateway(sim.config({ webhookUrl, timeoutMs: 1_500 }));
 });
 
 afterAll(async () => {
   await sim?.close();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
 });
 
 let amountSeq = 2000;
@@ -65,32 +50,10 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
 
 const statusOf = (req: InitiateRequest, reference: string) => gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
 
-async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const eventsFor = (paymentId: string) => received.flatMap((r) => (r.event?.paymentId === paymentId ? [r.event] : []));
-const eventsArrive = (paymentId: string, n = 1) =>
-  waitFor(() => (eventsFor(paymentId).length >= n ? eventsFor(paymentId) : undefined), `${n} webhook(s) for ${paymentId}`);
+const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
+const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
 const checkoutsFor = (paymentId: string) => sim.checkouts().filter((c) => c.reference_id === paymentId);
 const paymentsFor = (paymentId: string) => sim.payments().filter((p) => p.reference_id === paymentId);
-
-async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  expect((err as ApplicationFailure).type).toBe(type);
-  expect((err as ApplicationFailure).nonRetryable).toBe(nonRetryable);
-  return err as ApplicationFailure;
-}
 
 describe('square adapter (Terminal and card-nonce flows)', () => {
   it('reads its config from the environment', () => {
@@ -156,7 +119,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   it('timeout, then status success: the retried initiate finds the same checkout, one charge', async () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
-    const err = await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    const err = await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     expect(err.message).toMatch(/timed out/);
     const again = await gw.initiate(req);
     expect(again.reference).toBe(checkoutsFor(req.paymentId)[0].id);
@@ -168,7 +131,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   it('timeout, then status failure', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
-    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     const [payment] = paymentsFor(req.paymentId);
     expect(await statusOf(req, payment.id as string)).toEqual({ status: 'failed', failureReason: 'Card declined' });
     expect(await gw.initiate(req)).toMatchObject({ status: 'failed', reference: payment.id }); // the saved decline
@@ -215,7 +178,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   it('cancel by idempotency key when initiate never told us the reference', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
     sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
-    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     expect(await gw.cancel({ reference: '', idempotencyKey: req.idempotencyKey })).toEqual({ status: 'cancelled' });
     expect(sim.requests()).toContain('POST /v2/payments/cancel');
   });
@@ -223,7 +186,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   it('5xx then recovery: a retryable error, then one charge under the same key', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
     sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
-    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     expect(paymentsFor(req.paymentId)).toHaveLength(0);
     expect(await gw.initiate(req)).toMatchObject({ status: 'succeeded' });
     expect(paymentsFor(req.paymentId)).toHaveLength(1);
@@ -251,7 +214,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const first = await gw.initiate(req);
     expect(await gw.initiate(req)).toEqual(first);
     expect(checkoutsFor(req.paymentId)).toHaveLength(1);
-    await expectFailure(gw.initiate({ ...req, total: req.total + 1 }), 'GatewayRejected', true);
+    await expectGatewayFailure(gw.initiate({ ...req, total: req.total + 1 }), 'GatewayRejected', true);
     expect(checkoutsFor(req.paymentId)).toHaveLength(1);
   });
 
@@ -269,7 +232,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('a wrong access token is a non-retryable rejection', async () => {
     const bad = createSquareGateway(sim.config({ accessToken: 'EAAAwrong' }));
-    const err = await expectFailure(bad.initiate(request()), 'GatewayRejected', true);
+    const err = await expectGatewayFailure(bad.initiate(request()), 'GatewayRejected', true);
     expect(err.message).toMatch(/401.*UNAUTHORIZED/);
   });
 });

@@ -1,10 +1,8 @@
-import * as http from 'node:http';
 import { createHmac, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { createStripeGateway, stripeConfigFromEnv } from '../activities/payments/stripe';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway, type WebhookEvent } from '../activities/payments/types';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../activities/payments/types';
 import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
+import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor } from './support/gateways';
 
 /*
  * The Stripe adapter against the Stripe simulator over real HTTP: stripe-mock validates every
@@ -14,34 +12,20 @@ import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
 
 let sim: StripeSim;
 let gw: PaymentGateway;
-let receiver: http.Server;
-const received: Array<{ event?: WebhookEvent; error?: unknown; at: number }> = [];
+let receiver: WebhookReceiver;
+const received: ReceivedWebhook[] = [];
 
 beforeAll(async () => {
   // A fresh machine builds stripe-mock with Go first (about a minute).
   sim = await startStripeSimulator();
   gw = createStripeGateway(sim.config({ timeoutMs: 1_500 }));
-  receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      try {
-        const event = gw.parseWebhook({ headers: req.headers as Record<string, string>, rawBody: body, url: `http://${req.headers.host}${req.url}` });
-        received.push({ event, at: Date.now() });
-        res.writeHead(200).end();
-      } catch (error) {
-        received.push({ error, at: Date.now() });
-        res.writeHead(error instanceof WebhookSignatureError ? 401 : 500).end();
-      }
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  sim.setWebhookUrl(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/stripe`);
+  receiver = await startWebhookReceiver('/webhooks/stripe', received, (delivery) => gw.parseWebhook(delivery));
+  sim.setWebhookUrl(receiver.url);
 }, 15 * 60_000);
 
 afterAll(async () => {
   await sim?.close();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
 });
 
 let amountSeq = 1000;
@@ -66,31 +50,9 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
 
 const statusOf = (req: InitiateRequest, reference: string) => gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
 
-async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const eventsFor = (paymentId: string) => received.flatMap((r) => (r.event?.paymentId === paymentId ? [r.event] : []));
-const eventsArrive = (paymentId: string, n = 1) =>
-  waitFor(() => (eventsFor(paymentId).length >= n ? eventsFor(paymentId) : undefined), `${n} webhook(s) for ${paymentId}`);
+const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
+const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
 const intentsFor = (paymentId: string) => sim.paymentIntents().filter((pi) => (pi.metadata as Record<string, string>).paymentId === paymentId);
-
-async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  expect((err as ApplicationFailure).type).toBe(type);
-  expect((err as ApplicationFailure).nonRetryable).toBe(nonRetryable);
-  return err as ApplicationFailure;
-}
 
 describe('stripe adapter (reader and payment-method flows)', () => {
   it('reads its config from the environment', () => {
@@ -141,7 +103,7 @@ describe('stripe adapter (reader and payment-method flows)', () => {
   it('timeout, then status success: the retried initiate finds the same intent, one charge', async () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
-    const err = await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    const err = await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     expect(err.message).toMatch(/timeout|timed out/i);
     const again = await gw.initiate(req); // what the activity retry does
     expect(again.reference).toBe(intentsFor(req.paymentId)[0].id);
@@ -152,7 +114,7 @@ describe('stripe adapter (reader and payment-method flows)', () => {
   it('timeout, then status failure', async () => {
     const req = request({ deviceId: undefined, sourceId: 'pm_card_visa' });
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
-    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     const reference = intentsFor(req.paymentId)[0].id as string;
     expect(await statusOf(req, reference)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/insufficient funds/) });
     // The retry replays the saved decline: still one intent, still failed.
@@ -203,7 +165,7 @@ describe('stripe adapter (reader and payment-method flows)', () => {
   it('5xx then recovery: a retryable error, then one charge under the same key', async () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
-    await expectFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     expect(intentsFor(req.paymentId)).toHaveLength(0);
     const res = await gw.initiate(req);
     expect(res.status).toBe('pending');
@@ -236,7 +198,7 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     const second = await gw.initiate(req);
     expect(second).toEqual(first);
     expect(intentsFor(req.paymentId)).toHaveLength(1);
-    await expectFailure(gw.initiate({ ...req, total: req.total + 1, amount: req.amount + 1 }), 'GatewayRejected', true);
+    await expectGatewayFailure(gw.initiate({ ...req, total: req.total + 1, amount: req.amount + 1 }), 'GatewayRejected', true);
     expect(intentsFor(req.paymentId)).toHaveLength(1);
   });
 

@@ -1,4 +1,5 @@
 import { startHarness, Harness } from './support/harness';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled } from './support/payments';
 import { startAirtelSimulator, AirtelSim, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
 import { createAirtelGateway } from '../activities/payments/airtel';
 
@@ -14,21 +15,14 @@ let cashier: string;
 let phoneSeq = 0;
 
 const CALLBACK_TOKEN = 'airtel-portal-callback-7f3c9a1e2b4d';
-const TIMING = {
-  TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '400',
-  TILLFLOW_PAYMENT_POLL_MS: '100',
-  TILLFLOW_PAYMENT_POLL_MAX_MS: '300',
-  TILLFLOW_PAYMENT_EXPIRE_MS: '4000',
-  TILLFLOW_PAYMENT_LATE_WINDOW_MS: '4000',
-  AIRTEL_CALLBACK_TOKEN: CALLBACK_TOKEN,
-};
+const TIMING = { ...PAYMENT_TEST_TIMING, AIRTEL_CALLBACK_TOKEN: CALLBACK_TOKEN };
 
 beforeAll(async () => {
   sim = await startAirtelSimulator();
   const gateway = createAirtelGateway({ baseUrl: sim.url, ...AIRTEL_SIM_DEFAULTS, sandbox: true, timeoutMs: 2_000 });
   h = await startHarness({ env: TIMING, gateways: { airtel: gateway } });
   sim.callbackUrl = `${h.baseUrl}/webhooks/airtel/${CALLBACK_TOKEN}`;
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
+  await setShopCurrency(h, 'KES');
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
   cashier = await h.login('3456');
 });
@@ -41,30 +35,16 @@ afterAll(async () => {
 const newPhone = () => `2547${String(30_000_000 + ++phoneSeq).slice(-8)}`;
 const national = (phone: string) => phone.slice(3);
 
-async function openOrder(quantity = 1): Promise<any> {
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] } });
-  expect(res.status).toBe(201);
-  return res.body;
-}
+const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
 
 function payAirtel(orderId: string, amount: number, phone: string, extra: Record<string, unknown> = {}) {
   return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'airtel', amount, phone, ...extra } });
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body);
-const payment = async (orderId: string, paymentId: string) => (await order(orderId)).payments.find((p: any) => p.id === paymentId);
-const settled = (orderId: string, paymentId: string) => until(() => payment(orderId, paymentId), (p) => p.status !== 'pending');
-const closed = (orderId: string) => until(() => order(orderId), (s) => s.status === 'closed');
+const order = (id: string) => fetchOrder(h, cashier, id);
+const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
+const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
+const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
 const pushesTo = (phone: string) => [...sim.payments.values()].filter((p) => p.msisdn === national(phone));
 const callbacksFor = (reference: string) => sim.callbacks.filter((c) => (c.body as any)?.transaction?.id === reference);
 const enquiriesFor = (reference: string) => sim.requests.filter((r) => r.method === 'GET' && r.path === `/standard/v1/payments/${reference}`);

@@ -1,4 +1,5 @@
 import { startHarness, Harness } from './support/harness';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -11,13 +12,7 @@ let sim: DarajaSim;
 let cashier: string;
 let phoneSeq = 0;
 
-const TIMING = {
-  TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '400',
-  TILLFLOW_PAYMENT_POLL_MS: '100',
-  TILLFLOW_PAYMENT_POLL_MAX_MS: '300',
-  TILLFLOW_PAYMENT_EXPIRE_MS: '4000',
-  TILLFLOW_PAYMENT_LATE_WINDOW_MS: '4000',
-};
+const TIMING = PAYMENT_TEST_TIMING;
 
 beforeAll(async () => {
   sim = await startDarajaSimulator();
@@ -30,7 +25,7 @@ beforeAll(async () => {
     resultUrl: 'http://127.0.0.1:9/unused',
   });
   h = await startHarness({ env: TIMING, gateways: { mpesa: gateway } });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
+  await setShopCurrency(h, 'KES');
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
   cashier = await h.login('3456');
 });
@@ -41,29 +36,15 @@ afterAll(async () => {
 
 const newPhone = () => `2547${String(10_000_000 + ++phoneSeq).slice(-8)}`;
 
-async function openOrder(quantity = 1): Promise<any> {
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] } });
-  expect(res.status).toBe(201);
-  return res.body;
-}
+const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
 
 async function payMpesa(orderId: string, amount: number, phone: string, headers: Record<string, string> = {}) {
   return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'mpesa', amount, phone }, headers });
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body);
-const payment = async (orderId: string, paymentId: string) => (await order(orderId)).payments.find((p: any) => p.id === paymentId);
-const settled = (orderId: string, paymentId: string) => until(() => payment(orderId, paymentId), (p) => p.status !== 'pending');
+const order = (id: string) => fetchOrder(h, cashier, id);
+const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
+const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
 
 describe('M-Pesa STK push', () => {
   it('succeeds on the confirmed callback and closes the order', async () => {

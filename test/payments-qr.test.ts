@@ -1,10 +1,9 @@
-import { createHmac, randomUUID } from 'node:crypto';
-import jsQR from 'jsqr';
-import { PNG } from 'pngjs';
+import { randomUUID } from 'node:crypto';
+import { decodeQr } from './support/gateways';
 import { startHarness, Harness } from './support/harness';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks } from './support/payments';
 import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
 import { createQrGateway, QR_MIN_EXPIRY_SECONDS } from '../activities/payments/qr';
-import { STRIPE_API_VERSION } from '../activities/payments/stripe';
 
 /**
  * QR payments end to end: HTTP API → checkout → payment child workflow → a Stripe Checkout
@@ -18,13 +17,7 @@ let cashier: string;
 /** Every order gets its own price, so a simulator script (keyed by amount) belongs to one test. */
 let priceSeq = 2000;
 
-const TIMING = {
-  TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '400',
-  TILLFLOW_PAYMENT_POLL_MS: '100',
-  TILLFLOW_PAYMENT_POLL_MAX_MS: '300',
-  TILLFLOW_PAYMENT_EXPIRE_MS: '4000',
-  TILLFLOW_PAYMENT_LATE_WINDOW_MS: '4000',
-};
+const TIMING = PAYMENT_TEST_TIMING;
 
 beforeAll(async () => {
   // Unscripted sessions wait for the customer (who pays through the hosted page).
@@ -32,7 +25,7 @@ beforeAll(async () => {
   const gateway = createQrGateway(sim.config({ timeoutMs: 1_000 }), { successUrl: 'https://pos.example.com/qr/done', cancelUrl: 'https://pos.example.com/qr/cancelled' });
   h = await startHarness({ env: TIMING, gateways: { qr: gateway } });
   sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0, auto_print_kitchen: false });
+  await setShopCurrency(h, 'USD');
   cashier = await h.login('3456');
 }, 120_000);
 afterAll(async () => {
@@ -41,37 +34,17 @@ afterAll(async () => {
 });
 
 const nextPrice = () => (priceSeq += 10);
+const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
 
-async function openOrder(price: number): Promise<any> {
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price });
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
-  expect(res.status).toBe(201);
-  expect(res.body.totals.balance).toBe(price);
-  return res.body;
-}
-
-async function scriptedOrder(script?: GatewayScript): Promise<{ o: any; price: number }> {
-  const price = nextPrice();
-  if (script) sim.script(price, script);
-  return { o: await openOrder(price), price };
-}
+/** An order at a fresh price whose payment of that price follows `script`. */
+const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
 
 const payQr = (orderId: string, amount: number) => h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'qr', amount } });
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body);
-const payment = async (orderId: string, paymentId: string) => (await order(orderId)).payments.find((p: any) => p.id === paymentId);
-const settled = (orderId: string, paymentId: string) => until(() => payment(orderId, paymentId), (p) => p.status !== 'pending');
-const closed = (orderId: string) => until(() => order(orderId), (s) => s.status === 'closed');
+const order = (id: string) => fetchOrder(h, cashier, id);
+const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
+const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
+const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
 const sessionsFor = (paymentId: string) => sim.checkoutSessions().filter((s: any) => s.client_reference_id === paymentId);
 const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
 
@@ -82,28 +55,8 @@ async function customerPays(url: string): Promise<string> {
   return page.text();
 }
 
-function decodeQr(dataUrl: string): string | undefined {
-  const png = PNG.sync.read(Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64'));
-  return jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data;
-}
-
-async function withoutWebhooks<T>(fn: () => Promise<T>): Promise<T> {
-  sim.setWebhookUrl(undefined);
-  try {
-    return await fn();
-  } finally {
-    sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
-  }
-}
-
-function stripeEvent(type: string, object: Record<string, unknown>) {
-  return { id: `evt_${randomUUID().replace(/-/g, '')}`, object: 'event', api_version: STRIPE_API_VERSION, created: Math.floor(Date.now() / 1000), data: { object }, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type };
-}
-
-function stripeSignature(body: string, secret = sim.webhookSecret): string {
-  const t = Math.floor(Date.now() / 1000);
-  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`, 'utf8').digest('hex')}`;
-}
+/** The simulator sends no webhooks while fn runs: the payment learns its outcome by asking the gateway. */
+const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, h.baseUrl + '/webhooks/stripe', fn);
 
 function postWebhook(event: unknown, secret = sim.webhookSecret) {
   const raw = JSON.stringify(event);

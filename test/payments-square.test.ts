@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, withoutWebhooks as withoutSimWebhooks } from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import type { GatewayScript } from '../simulators/stripe';
 import { createSquareGateway, signSquareWebhook, type SquareConfig } from '../activities/payments/square';
@@ -16,13 +17,7 @@ let cashier: string;
 /** Every order gets its own price, so a simulator script (keyed by amount) belongs to one test. */
 let priceSeq = 3000;
 
-const TIMING = {
-  TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '400',
-  TILLFLOW_PAYMENT_POLL_MS: '100',
-  TILLFLOW_PAYMENT_POLL_MAX_MS: '300',
-  TILLFLOW_PAYMENT_EXPIRE_MS: '4000',
-  TILLFLOW_PAYMENT_LATE_WINDOW_MS: '4000',
-};
+const TIMING = PAYMENT_TEST_TIMING;
 const TERMINAL = 'device:995CS397A6475287';
 const webhookUrl = () => h.baseUrl + '/webhooks/square';
 
@@ -34,7 +29,7 @@ beforeAll(async () => {
   h = await startHarness({ env: TIMING, gateways: { square: createSquareGateway(cfg) } });
   cfg.webhookUrl = webhookUrl();
   sim.setWebhookUrl(webhookUrl());
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0, auto_print_kitchen: false });
+  await setShopCurrency(h, 'USD');
   cashier = await h.login('3456');
 }, 120_000);
 afterAll(async () => {
@@ -43,51 +38,25 @@ afterAll(async () => {
 });
 
 const nextPrice = () => (priceSeq += 10);
+const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
 
-async function openOrder(price: number): Promise<any> {
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price });
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
-  expect(res.status).toBe(201);
-  expect(res.body.totals.balance).toBe(price);
-  return res.body;
-}
-
-async function scriptedOrder(script?: GatewayScript): Promise<{ o: any; price: number }> {
-  const price = nextPrice();
-  if (script) sim.script(price, script);
-  return { o: await openOrder(price), price };
-}
+/** An order at a fresh price whose payment of that price follows `script`. */
+const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
 
 function payCard(orderId: string, body: Record<string, unknown>) {
   return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'card', provider: 'square', ...body } });
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body);
-const payment = async (orderId: string, paymentId: string) => (await order(orderId)).payments.find((p: any) => p.id === paymentId);
-const settled = (orderId: string, paymentId: string) => until(() => payment(orderId, paymentId), (p) => p.status !== 'pending');
-const closed = (orderId: string) => until(() => order(orderId), (s) => s.status === 'closed');
+const order = (id: string) => fetchOrder(h, cashier, id);
+const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
+const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
+const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
 const checkoutsFor = (paymentId: string): any[] => sim.checkouts().filter((c: any) => c.reference_id === paymentId);
 const paymentsFor = (paymentId: string) => sim.payments().filter((p: any) => p.reference_id === paymentId);
 const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
 
-async function withoutWebhooks<T>(fn: () => Promise<T>): Promise<T> {
-  sim.setWebhookUrl(undefined);
-  try {
-    return await fn();
-  } finally {
-    sim.setWebhookUrl(webhookUrl());
-  }
-}
+/** The simulator sends no webhooks while fn runs: the payment learns its outcome by asking the gateway. */
+const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, webhookUrl(), fn);
 
 function checkoutEvent(checkout: Record<string, unknown>, type = 'terminal.checkout.updated') {
   return { merchant_id: 'MLTEST', location_id: sim.locationId, type, event_id: randomUUID(), created_at: new Date().toISOString(), data: { type: 'checkout', id: checkout.id, object: { checkout } } };
