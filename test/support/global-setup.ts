@@ -8,6 +8,8 @@ import { startTemporalDevServer } from '../../platform/temporal-server';
 import { createKnex, migrateLatest } from '../../db/knex';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../workers/worker';
+import { ensureStripeMock } from '../../simulators/stripe-mock-binary';
+import { ensureTestServer } from './time-skipping';
 
 /**
  * Starts the real components once for the whole suite: an embedded PostgreSQL with a migrated
@@ -22,6 +24,8 @@ export default async function globalSetup(): Promise<void> {
   process.env.NODE_ENV = 'test';
   process.env.TILLFLOW_TEST_TMP = tmp;
 
+  // Tools some suites need, built once here (cached per machine) rather than raced by test files.
+  const tools = Promise.all([ensureStripeMock(), ensureTestServer()]);
   const [pgUrl, temporal] = await Promise.all([
     process.env.DATABASE_URL
       ? Promise.resolve(process.env.DATABASE_URL)
@@ -41,6 +45,7 @@ export default async function globalSetup(): Promise<void> {
         })(),
   ]);
 
+  await tools;
   // One workflow bundle for every test file's workers (bundling takes seconds).
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundlerLogger });
   const bundlePath = path.join(tmp, 'workflow-bundle.js');
