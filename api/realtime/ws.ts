@@ -96,6 +96,8 @@ export function websocketHandler(deps: AppDeps, hub: EventHub, opts: { pingInter
       }
       send(socket, { type: 'subscribed', topics: accepted });
       if (refused.length) send(socket, { type: 'error', code: 'FORBIDDEN', detail: 'Not allowed to subscribe to these topics', topics: refused });
+      // The snapshot is read after subscribing (not reused from the permission check): an event
+      // committed in between then arrives as well, never falls into a gap; versions sort it out.
       for (const t of accepted.filter((x) => x.startsWith('order:'))) {
         const snapshot = await getOrder(deps, auth, t.slice('order:'.length)).catch(() => undefined);
         if (snapshot) send(socket, { type: 'snapshot', topic: t, version: snapshot.version, data: snapshot });
