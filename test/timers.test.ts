@@ -374,6 +374,27 @@ describe('continue-as-new', () => {
     }
   }
 
+  it('keeps the Idempotency-Key promise across continue-as-new: a repeated keyed update changes nothing', async () => {
+    const h = await startCheckout({ maxUpdatesPerRun: 5 });
+    const keyedLine = () =>
+      h.executeUpdate(msg.addLineUpdate, { args: [{ item: item('Keyed', 500), quantity: 1, modifierIds: [], ...caller }], updateId: 'addLine:tap-1' });
+    const keyedPay = () => h.executeUpdate(msg.addPaymentUpdate, { args: [{ method: 'cash', amount: 100, tendered: 100, ...caller }], updateId: 'addPayment:pay-1' });
+    await keyedLine();
+    for (let i = 2; i <= 4; i++) await addLine(h, item(`Item ${i}`, 100 * i));
+    const paid = await keyedPay(); // the 5th update: this run continues as new
+    await waitForRun(h, 2);
+
+    const lineAgain = await keyedLine();
+    expect(lineAgain.lines.filter((l) => l.name === 'Keyed')).toHaveLength(1);
+    const payAgain = await keyedPay();
+    expect(payAgain.payment.id).toBe(paid.payment.id);
+    const s = await snapshot(h);
+    expect(s.payments).toHaveLength(1);
+    expect(s.lines).toHaveLength(4);
+    expect(s.version).toBe(paid.order.version);
+    await h.terminate('test done');
+  });
+
   it('continues as new every maxUpdatesPerRun updates and carries the whole order', async () => {
     const h = await startCheckout({ maxUpdatesPerRun: 5 });
     for (let i = 1; i <= 12; i++) {

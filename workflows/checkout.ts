@@ -18,6 +18,7 @@ import {
   setHandler,
   setCurrentDetails,
   startChild,
+  currentUpdateInfo,
   getExternalWorkflowHandle,
   upsertSearchAttributes,
   uuid4,
@@ -43,6 +44,8 @@ export interface CheckoutInput {
   /** Continue-as-new after this many updates, well under Temporal's 2,000 per run. */
   maxUpdatesPerRun?: number;
   printSeq?: number;
+  /** Idempotency-Key update ids applied in earlier runs (→ the payment they created, if any). */
+  appliedKeys?: Record<string, string | null>;
   /** Print requests carried over by continue-as-new. */
   pendingPrints?: PrintRequest[];
   /** How long a paid order still waits for the kitchen's bump (default 4 h). */
@@ -137,13 +140,29 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   }
 
   /** One handler shape for every cart update: check, apply, publish, return the snapshot. */
+  /**
+   * Idempotency-Key ids (`<update>:<key>`) applied in earlier runs. Temporal de-duplicates Update
+   * ids within a run; these carry the promise across continue-as-new: a repeat changes nothing.
+   */
+  const earlierKeys = new Map<string, string | null>(Object.entries(input.appliedKeys ?? {}));
+  const keyedRepeat = (): boolean => {
+    const id = currentUpdateInfo()?.id;
+    return id !== undefined && earlierKeys.has(id);
+  };
+  const remember = (paymentId: string | null = null): void => {
+    const id = currentUpdateInfo()?.id;
+    if (id?.includes(':')) earlierKeys.set(id, paymentId);
+  };
+
   function cartUpdate<A extends unknown[]>(def: Parameters<typeof setHandler>[0], check: (...args: A) => unknown, apply: (...args: A) => void) {
     setHandler(
       def as never,
       ((...args: A) => {
         guard(() => order.checkCaller(state, args[0] as msg.Caller));
+        if (keyedRepeat()) return order.toSnapshot(state);
         guard(() => check(...args));
         apply(...args);
+        remember();
         updatesThisRun += 1;
         lastActivity = Date.now();
         return changed();
@@ -151,7 +170,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       {
         validator: ((...args: A) => {
           guard(() => order.checkCaller(state, args[0] as msg.Caller));
-          guard(() => check(...args));
+          if (!keyedRepeat()) guard(() => check(...args));
         }) as never,
       },
     );
@@ -234,9 +253,13 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   setHandler(
     msg.addPaymentUpdate,
     async (req: msg.PaymentRequest) => {
+      guard(() => order.checkCaller(state, req));
+      const earlier = keyedRepeat() ? state.payments.find((p) => p.id === earlierKeys.get(currentUpdateInfo()!.id)) : undefined;
+      if (earlier) return { payment: order.publicPayment(earlier), order: order.toSnapshot(state) };
       validatePayment(req);
       const payment = order.newPayment(state, req, uuid4(), now());
       order.applyPayment(state, payment, now());
+      remember(payment.id);
       paymentChanged(payment);
       updatesThisRun += 1;
       lastActivity = Date.now();
@@ -250,7 +273,11 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       await condition(() => payment.reference !== undefined || payment.status !== 'pending', '30 seconds');
       return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
     },
-    { validator: (req: msg.PaymentRequest) => validatePayment(req) },
+    {
+      validator: (req: msg.PaymentRequest) => {
+        if (!keyedRepeat()) validatePayment(req);
+      },
+    },
   );
 
   function validatePayment(req: msg.PaymentRequest): void {
@@ -408,7 +435,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);
       // A close, cancel or print that arrived while we waited is handled in this run.
       if (closeRequested || prints.length > 0) continue;
-      await continueAsNew<typeof checkout>({ ...input, state, printSeq, pendingPrints: [] });
+      const appliedKeys = Object.fromEntries([...earlierKeys].slice(-500)); // the newest 500 keys
+      await continueAsNew<typeof checkout>({ ...input, state, printSeq, pendingPrints: [], appliedKeys });
     }
   }
 
