@@ -376,7 +376,12 @@ export function checkPayment(state: OrderState, req: { method: PaymentMethod; am
   requireNoPendingPayment(state);
   if (state.lines.length === 0) throw conflict('The order has no lines');
   const due = balance(state);
-  if (due === 0) throw conflict('Nothing is due on this order');
+  if (due === 0) {
+    // A fully discounted order (a staff meal) closes with a "no charge" cash payment of 0.
+    const noCharge = req.method === 'cash' && req.amount === 0 && !hasSucceededPayment(state) && price(state).totals.total === 0;
+    if (noCharge) return;
+    throw conflict('Nothing is due on this order');
+  }
   if (!Number.isInteger(req.amount) || req.amount <= 0) throw invalid('amount', 'amount must be a positive integer in minor units');
   if (req.amount > due) throw invalid('amount', `amount may not exceed the balance of ${due}`);
   if (req.tip !== undefined && (!Number.isInteger(req.tip) || req.tip < 0)) throw invalid('tip', 'tip must be a non-negative integer');

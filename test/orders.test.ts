@@ -108,6 +108,26 @@ describe('checkout over HTTP', () => {
   });
 });
 
+describe('no-charge orders', () => {
+  it('closes a fully discounted order with a zero cash payment, and refuses zero otherwise', async () => {
+    const manager = await h.login('2345');
+    const free = await h.api('POST', '/api/v1/discounts', { token: manager, body: { name: 'Staff meal', type: 'percent', value: 10000 } });
+    expect(free.status).toBe(201);
+    const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
+    const id = created.body.id;
+    const zeroTooEarly = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 0, tendered: 0 } });
+    expect(zeroTooEarly.status).toBe(422);
+    expect(zeroTooEarly.body.errors[0].path).toBe('amount');
+    const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: free.body.id } });
+    expect(discounted.body.totals).toMatchObject({ total: 0, balance: 0 });
+    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 0, tendered: 0 } });
+    expect(paid.status).toBe(201);
+    expect(paid.body.order.status).toBe('closed');
+    const again = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 0, tendered: 0 } });
+    expect(again.status).toBe(409);
+  });
+});
+
 describe('pay-first service', () => {
   it('lets the kitchen bump an order that was paid before it was ready', async () => {
     const kitchen = await h.login('4567');

@@ -11,7 +11,7 @@ import { idempotencyKey } from '../idempotency';
 const paymentBody = noUnknown(
   yup.object({
     method: yup.string().oneOf(['cash', 'card', 'qr', 'mpesa', 'airtel'] as const).required(),
-    amount: money().min(1).required(),
+    amount: money().required(), // 0 only for a fully discounted order ("no charge")
     tendered: money().when('method', { is: 'cash', then: (s) => s.required('tendered is required for cash') }),
     tip: money(),
     provider: yup.string().oneOf(['square', 'stripe'] as const).when('method', { is: 'card', then: (s) => s.required('provider is required for card') }),
@@ -26,7 +26,7 @@ export function paymentsRoutes() {
     route({
       method: 'post',
       path: '/api/v1/orders/:id/payments',
-      summary: 'Take a payment towards the balance (cash settles at once: 201; gateway payments are pending: 202)',
+      summary: 'Take a payment towards the balance (cash settles at once: 201; gateway payments are pending: 202). A fully discounted order closes with {"method": "cash", "amount": 0, "tendered": 0}.',
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
