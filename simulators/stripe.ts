@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ensureStripeMock } from './stripe-mock-binary';
+import { isAlive } from '../platform/processes';
 import type { StripeConfig } from '../activities/payments/stripe';
 
 /*
@@ -337,6 +338,26 @@ interface StripeMockProcess {
 }
 
 const liveChildren = new Set<ChildProcess>();
+const STRIPE_MOCK_DIR_PREFIX = 'tillflow-stripe-mock-';
+
+/**
+ * A process killed with SIGKILL (a test's worker, `kill -9` of npm start) cannot stop its
+ * stripe-mock: each instance records its owner next to its socket, and the next start stops the
+ * ones whose owner is gone.
+ */
+function stopOrphanedStripeMocks(): void {
+  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(STRIPE_MOCK_DIR_PREFIX))) {
+    const dir = path.join(os.tmpdir(), name);
+    try {
+      const { owner, child } = JSON.parse(fs.readFileSync(path.join(dir, 'owner.json'), 'utf8')) as { owner: number; child: number };
+      if (isAlive(owner)) continue;
+      if (child && isAlive(child)) process.kill(child, 'SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* not ours, or being written right now */
+    }
+  }
+}
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -355,9 +376,11 @@ function installExitHook(): void {
  */
 async function startStripeMock(progress?: (line: string) => void): Promise<StripeMockProcess> {
   const bin = await ensureStripeMock(process.env, progress);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-stripe-mock-'));
+  stopOrphanedStripeMocks();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), STRIPE_MOCK_DIR_PREFIX));
   const socketPath = path.join(dir, 'stripe-mock.sock');
   const child = spawn(bin.path, ['-http-unix', socketPath, '-strict-version-check'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.writeFileSync(path.join(dir, 'owner.json'), JSON.stringify({ owner: process.pid, child: child.pid }));
   liveChildren.add(child);
   installExitHook();
   let output = '';

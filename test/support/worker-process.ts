@@ -19,6 +19,8 @@ export async function startWorkerProcess(h: Harness, dataDir: string, env: Recor
       TILLFLOW_TOKEN_SECRET: h.deps.config.tokenSecret,
       LOG_LEVEL: 'info',
       NODE_ENV: 'test',
+      // These workers are SIGKILLed: they start no payment simulators (a test passes gateways via env).
+      TILLFLOW_PAYMENTS_SANDBOX: 'false',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
