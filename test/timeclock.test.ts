@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { expectNoPinLeak } from './support/no-pin';
 import { startHarness, Harness } from './support/harness';
 
 let h: Harness;
@@ -40,7 +41,7 @@ describe('timeclock', () => {
     const out = await punch('clock-out', '3456');
     expect(out.status).toBe(200);
     expect(out.body).toMatchObject({ staff, status: 'clocked_out', shift: { id: shiftId, clockOutAt: expect.any(String), workedMinutes: 0 } });
-    expect(JSON.stringify(out.body)).not.toMatch(/pin/i);
+    expectNoPinLeak(out.body);
     const { shifts, breaks } = await rows();
     expect(shifts).toHaveLength(1);
     expect(shifts[0].clock_out_at).toBeInstanceOf(Date);
