@@ -62,7 +62,9 @@ function projectionRow(s: OrderSnapshot) {
 /** Upserts the live projection unless a newer version is already there. */
 async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
   const row = { ...projectionRow(s), ...extra };
-  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<=', s.version);
+  // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
+  // overwrite what the closing transaction wrote.
+  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<', s.version);
 }
 
 export function orderActivities({ knex }: ActivityDeps) {
