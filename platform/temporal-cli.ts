@@ -1,9 +1,7 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { DevServerConfig } from './temporal-dev-config';
-import { isExecutable, onPath, toolCacheDir } from './binaries';
+import { goInstallInto, isExecutable, onPath, toolCacheDir } from './binaries';
 
 export interface CliLocation {
   path: string;
@@ -53,46 +51,10 @@ export async function buildTemporalCli(
         'Install Go, put `temporal` on PATH, or set TEMPORAL_ADDRESS to an existing Temporal server.',
     );
   }
-  const cacheDir = cliCacheDir(cfg, env);
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-temporal-build-'));
+  const target = path.join(cliCacheDir(cfg, env), 'temporal');
   progress(`Building Temporal CLI ${cfg.cli.version} with Go (first run only; takes a few minutes on 2 cores)…`);
-  const started = Date.now();
-  let packages = 0;
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(go, ['install', '-v', `${cfg.cli.module}@${cfg.cli.version}`], {
-      env: { ...env, GOBIN: staging, GOFLAGS: env.GOFLAGS ?? '' },
-      stdio: ['ignore', 'inherit', 'pipe'],
-    });
-    let buffered = '';
-    const tail: string[] = [];
-    child.stderr.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        packages += 1;
-        if (packages % 25 === 0 || line.startsWith('go: downloading')) {
-          const secs = Math.round((Date.now() - started) / 1000);
-          progress(`  [${secs}s] ${packages} steps… ${line}`);
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`go install failed (exit ${code}):\n${tail.join('\n')}`)),
-    );
-  });
-  const built = path.join(staging, 'temporal');
-  if (!cliWorks(built)) throw new Error(`built Temporal CLI at ${built} does not run`);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const target = path.join(cacheDir, 'temporal');
-  fs.copyFileSync(built, target + '.partial');
-  fs.chmodSync(target + '.partial', 0o755);
-  fs.renameSync(target + '.partial', target);
-  fs.rmSync(staging, { recursive: true, force: true });
-  progress(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)}s and cached at ${target}`);
+  const secs = await goInstallInto({ go, module: cfg.cli.module, version: cfg.cli.version, binary: 'temporal', target, works: cliWorks, progress, env });
+  progress(`Temporal CLI built in ${secs}s and cached at ${target}`);
   return { path: target, source: 'built' };
 }
 

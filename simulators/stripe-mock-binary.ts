@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { isExecutable, onPath, toolCacheDir } from '../platform/binaries';
+import { goInstallInto, isExecutable, onPath, toolCacheDir } from '../platform/binaries';
 import { isAlive } from '../platform/processes';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 
 /**
  * Finds, builds and caches stripe-mock (Stripe's official API mock, a Go program), the same way
@@ -64,45 +63,22 @@ export async function buildStripeMock(
   fs.mkdirSync(cacheDir, { recursive: true });
   const release = await acquireBuildLock(path.join(cacheDir, '.build-lock'), target, progress);
   if (!release) return { path: target, source: 'cache' }; // someone else built it while we waited
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-stripe-mock-build-'));
   try {
     progress(`Building stripe-mock ${STRIPE_MOCK_VERSION} with Go (first run only; about a minute on 2 cores)…`);
-    const started = Date.now();
-    let steps = 0;
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', '-v', `${STRIPE_MOCK_MODULE}@${STRIPE_MOCK_VERSION}`], {
-        env: { ...env, GOBIN: staging, GOFLAGS: env.GOFLAGS ?? '' },
-        stdio: ['ignore', 'inherit', 'pipe'],
-      });
-      let buffered = '';
-      const tail: string[] = [];
-      child.stderr.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          tail.push(line);
-          if (tail.length > 30) tail.shift();
-          steps += 1;
-          if (steps % 10 === 0 || line.startsWith('go: downloading')) {
-            progress(`  [${Math.round((Date.now() - started) / 1000)}s] ${steps} steps… ${line}`);
-          }
-        }
-      });
-      child.on('error', reject);
-      child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`go install ${STRIPE_MOCK_MODULE}@${STRIPE_MOCK_VERSION} failed (exit ${code}):\n${tail.join('\n')}`)),
-      );
+    const secs = await goInstallInto({
+      go,
+      module: STRIPE_MOCK_MODULE,
+      version: STRIPE_MOCK_VERSION,
+      binary: 'stripe-mock',
+      target,
+      works: stripeMockWorks,
+      progress,
+      env,
+      progressEvery: 10,
     });
-    const built = path.join(staging, 'stripe-mock');
-    if (!stripeMockWorks(built)) throw new Error(`built stripe-mock at ${built} does not run`);
-    fs.copyFileSync(built, target + '.partial');
-    fs.chmodSync(target + '.partial', 0o755);
-    fs.renameSync(target + '.partial', target);
-    progress(`stripe-mock built in ${Math.round((Date.now() - started) / 1000)}s and cached at ${target}`);
+    progress(`stripe-mock built in ${secs}s and cached at ${target}`);
     return { path: target, source: 'built' };
   } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
     release();
   }
 }
