@@ -87,6 +87,18 @@ export function checkRecord(state: StockCountState, req: RecordCountRequest): vo
   }
 }
 
+/**
+ * Completing (or cancelling) an open count starts it; repeating the same request while it runs
+ * or after it finished joins it (so a retry gets the outcome, not an error); anything else is a 409.
+ */
+export function checkFinish(state: StockCountState, req: FinishRequest, action: 'complete' | 'cancel'): 'start' | 'join' {
+  checkCaller(state, req);
+  const joinable: StockCountStatus[] = action === 'complete' ? ['completing', 'completed'] : ['cancelling', 'cancelled'];
+  if (joinable.includes(state.status)) return 'join';
+  checkOpen(state);
+  return 'start';
+}
+
 /** Keeps the newest recording (highest sequence number) of an item. */
 export function applyRecord(state: StockCountState, req: RecordCountRequest, seq: number): void {
   const earlier = state.counted[req.itemId];

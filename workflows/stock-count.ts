@@ -114,36 +114,33 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
     { validator: (req) => guard(() => sc.checkRecord(state, req)) },
   );
 
-  const checkFinish = (req: sc.FinishRequest) =>
-    guard(() => {
-      sc.checkCaller(state, req);
-      sc.checkOpen(state);
-    });
+  /** Complete and cancel: the first request does the work, a repeat waits for its outcome. */
+  function finishHandler(def: typeof sc.completeStockCountUpdate, action: 'complete' | 'cancel', run: (req: sc.FinishRequest) => Promise<void>) {
+    setHandler(
+      def,
+      async (req) => {
+        let step: 'start' | 'join' = 'join';
+        guard(() => (step = sc.checkFinish(state, req, action)));
+        if (step === 'join') {
+          await condition(() => finished(state));
+          return;
+        }
+        updatesThisRun += 1;
+        await run(req);
+      },
+      { validator: (req) => guard(() => sc.checkFinish(state, req, action)) },
+    );
+  }
 
-  setHandler(
-    sc.completeStockCountUpdate,
-    async (req) => {
-      checkFinish(req);
-      updatesThisRun += 1;
-      state.status = 'completing';
-      show();
-      await condition(() => inFlight === 0);
-      await applyStockCount({ countId: state.id, staffId: req.staffId });
-      state.status = 'completed';
-      show();
-    },
-    { validator: checkFinish },
-  );
-
-  setHandler(
-    sc.cancelStockCountUpdate,
-    async (req) => {
-      checkFinish(req);
-      updatesThisRun += 1;
-      await cancel(req.staffId, 'cancelled by staff');
-    },
-    { validator: checkFinish },
-  );
+  finishHandler(sc.completeStockCountUpdate, 'complete', async (req) => {
+    state.status = 'completing';
+    show();
+    await condition(() => inFlight === 0);
+    await applyStockCount({ countId: state.id, staffId: req.staffId });
+    state.status = 'completed';
+    show();
+  });
+  finishHandler(sc.cancelStockCountUpdate, 'cancel', (req) => cancel(req.staffId, 'cancelled by staff'));
 
   // ---- run ----
   if (state.itemIds === null) {
