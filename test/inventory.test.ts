@@ -1,5 +1,6 @@
 import { startHarness, Harness } from './support/harness';
 import { expectNoDrift, movementsOf, newItem, sell, stockOf, waitFor } from './support/inventory';
+import { connectSocket } from './support/ws-client';
 
 let h: Harness;
 let manager: string;
@@ -196,6 +197,21 @@ describe('low-stock alerts', () => {
     const event = await waitFor(() => h.deps.knex('order_events').where({ event: 'stock.low', dedupe_key: `stock.low:${alerts[1].id}` }).first());
     expect(event).toMatchObject({ order_id: null, topics: [`orders:${h.shop.locationId}`] });
     expect(event.data.alert.id).toBe(alerts[1].id);
+  });
+
+  it('delivers stock.low with the alert over WebSocket when an adjustment takes stock to the minimum', async () => {
+    const itemId = await newItem(h, manager, { stockQuantity: 9, minStock: 4 });
+    const s = await connectSocket(h.baseUrl, manager);
+    try {
+      await s.waitFor((m) => m.type === 'welcome');
+      s.send({ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] });
+      await s.waitFor((m) => m.type === 'subscribed');
+      expect((await adjust({ itemId, delta: -5, reason: 'adjustment' })).status).toBe(201);
+      const event = await s.waitFor((m) => m.event === 'stock.low' && m.data.itemId === itemId);
+      expect(event).toMatchObject({ topic: `orders:${h.shop.locationId}`, orderId: null, data: { stockQuantity: 4, minStock: 4, alert: { status: 'active', quantity: 4 } } });
+    } finally {
+      await s.close();
+    }
   });
 
   it('resolves an alert by hand once; a second resolve is a 409', async () => {
