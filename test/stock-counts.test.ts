@@ -260,3 +260,39 @@ describe('finding counts', () => {
     });
   });
 });
+
+describe('malformed requests', () => {
+  it('never answers 5xx', async () => {
+    const item = await newItem(h, manager, { stockQuantity: 1 });
+    const countId = await openCountOf(item);
+    const requests: [string, string, unknown?, string?][] = [
+      ['POST', '/api/v1/stock-counts', []],
+      ['POST', '/api/v1/stock-counts', undefined, 'null'],
+      ['POST', '/api/v1/stock-counts', undefined, '"x"'],
+      ['POST', '/api/v1/stock-counts', { itemIds: [null] }],
+      ['POST', '/api/v1/stock-counts', { categoryId: 5 }],
+      ['POST', `/api/v1/stock-counts/${countId}/counts`, {}],
+      ['POST', `/api/v1/stock-counts/${countId}/counts`, { itemId: item, counted: 1e20 }],
+      ['POST', `/api/v1/stock-counts/${countId}/counts`, { itemId: [item], counted: 1 }],
+      ['POST', `/api/v1/stock-counts/${countId}/counts`, undefined, '[1,2]'],
+      ['POST', '/api/v1/stock-counts/00000000-0000-4000-8000-000000000000/complete'],
+      ['POST', '/api/v1/stock-counts/00000000-0000-4000-8000-000000000000/cancel'],
+      ['GET', '/api/v1/stock-counts?status[]=open'],
+      ['POST', '/api/v1/inventory/adjustments', { itemId: null, delta: 1, reason: 'receive' }],
+      ['POST', '/api/v1/inventory/adjustments', undefined, '{"itemId":1e999}'],
+      ['GET', '/api/v1/inventory/movements?cursor='],
+      ['GET', '/api/v1/inventory/movements?start=0000-01-01'],
+      ['GET', '/api/v1/inventory/movements?start=2024-13-45'],
+      ['GET', '/api/v1/inventory/movements?end=9999-12-31T23:59:59Z&limit=500'],
+      ['GET', '/api/v1/inventory/movements?limit=1&limit=2'],
+      ['GET', '/api/v1/inventory/movements?itemId=1&itemId=2'],
+      ['GET', '/api/v1/inventory?lowStock=1'],
+      ['POST', '/api/v1/inventory/alerts/nope/resolve'],
+    ];
+    for (const [method, path, body, raw] of requests) {
+      const res = await h.api(method, path, { token: manager, body, raw });
+      expect([method, path, res.status < 500]).toEqual([method, path, true]);
+      expect(res.body?.code ?? 'none').not.toBe('INTERNAL');
+    }
+  });
+});
