@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
 import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
+import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
 
 export const EVENTS_CHANNEL = 'tillflow_events';
 
@@ -21,12 +22,7 @@ export interface StockLine {
   quantity: number;
 }
 
-export interface LowStockAlert {
-  itemId: string;
-  name: string;
-  stockQuantity: number;
-  minStock: number;
-}
+export type { LowStockAlert };
 
 function projectionRow(s: OrderSnapshot) {
   return {
@@ -192,35 +188,51 @@ export function orderActivities({ knex }: ActivityDeps) {
   };
 }
 
+/** One `sale` movement per tracked line, keyed by the line so a retried close cannot deduct twice. */
 async function deductStock(trx: Knex.Transaction, s: OrderSnapshot, lines: StockLine[]): Promise<LowStockAlert[]> {
   const alerts: LowStockAlert[] = [];
   for (const line of lines) {
-    const moved = await trx('inventory_movements')
-      .insert({ location_id: s.locationId, item_id: line.itemId, delta: -line.quantity, reason: 'sale', order_id: s.id, staff_id: s.staffId, idempotency_key: `sale:${s.id}:${line.lineId}` })
-      .onConflict('idempotency_key')
-      .ignore()
-      .returning('id');
-    if (moved.length === 0) continue;
-    const [item] = await trx('items')
-      .where({ id: line.itemId, location_id: s.locationId })
-      .decrement('stock_quantity', line.quantity)
-      .returning(['id', 'name', 'stock_quantity', 'min_stock']);
-    if (item && item.stock_quantity <= item.min_stock) {
-      alerts.push({ itemId: item.id, name: item.name, stockQuantity: item.stock_quantity, minStock: item.min_stock });
-    }
+    const change = await saleMovement(trx, {
+      locationId: s.locationId,
+      itemId: line.itemId,
+      delta: -line.quantity,
+      reason: 'sale',
+      reference: s.id,
+      orderId: s.id,
+      staffId: s.staffId,
+      idempotencyKey: `sale:${s.id}:${line.lineId}`,
+      allowNegative: true, // a sale has happened: stock records it even when the shelf count was off
+    });
+    if (change?.lowStock) alerts.push(change.lowStock);
   }
   return alerts;
 }
 
+/** A cancelled order gives back what it sold (a reversed sale), once per sale movement. */
 async function reverseStock(trx: Knex.Transaction, orderId: string): Promise<void> {
-  const sales = await trx('inventory_movements').where({ order_id: orderId, reason: 'sale' });
+  const sales = await trx('inventory_movements').where({ order_id: orderId, reason: 'sale' }).where('delta', '<', 0);
   for (const m of sales) {
-    const restored = await trx('inventory_movements')
-      .insert({ location_id: m.location_id, item_id: m.item_id, delta: -m.delta, reason: 'cancel', order_id: orderId, idempotency_key: `cancel:${m.id}` })
-      .onConflict('idempotency_key')
-      .ignore()
-      .returning('id');
-    if (restored.length) await trx('items').where('id', m.item_id).increment('stock_quantity', -m.delta);
+    await saleMovement(trx, {
+      locationId: m.location_id,
+      itemId: m.item_id,
+      delta: -m.delta,
+      reason: 'sale',
+      reference: orderId,
+      orderId,
+      note: 'order cancelled: sale reversed',
+      idempotencyKey: `cancel:${m.id}`,
+      allowNegative: true,
+    });
+  }
+}
+
+/** An item deleted since it was sold has no stock to move; the order still persists. */
+async function saleMovement(trx: Knex.Transaction, m: MovementInput): Promise<StockChange | undefined> {
+  try {
+    return await applyMovement(trx, m);
+  } catch (err) {
+    if (err instanceof StockRejection && err.kind === 'unknown_item') return undefined;
+    throw err;
   }
 }
 

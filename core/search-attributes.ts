@@ -1,4 +1,4 @@
-/** Custom search attributes (registered by temporal-dev.yml) that let support staff find any order. */
+/** Custom search attributes (registered by temporal-dev.yml) that let support staff find any order or stock count. */
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 
 export const SA = {
@@ -10,4 +10,6 @@ export const SA = {
   locationId: defineSearchAttributeKey('LocationId', SearchAttributeType.KEYWORD),
   staffId: defineSearchAttributeKey('StaffId', SearchAttributeType.KEYWORD),
   orderTotal: defineSearchAttributeKey('OrderTotal', SearchAttributeType.INT),
+  /** open, completing, completed, cancelling, cancelled, rejected: support finds open counts with `StockCountStatus = 'open'`. */
+  stockCountStatus: defineSearchAttributeKey('StockCountStatus', SearchAttributeType.KEYWORD),
 };

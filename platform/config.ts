@@ -20,6 +20,8 @@ export interface Config {
   publicBaseUrl?: string;
   /** Cancel an untouched open order (no payment taken) after this long. */
   orderAbandonAfterMs?: number;
+  /** Cancel an open stock count nobody touched for this long. */
+  stockCountAbandonAfterMs: number;
   /** Airtel posts every callback to one URL set in its portal: /webhooks/airtel/<this token>. */
   airtelCallbackToken?: string;
   /** How gateway payments wait: callback, status polling, expiry, late-success window. */
@@ -64,6 +66,7 @@ const envSchema = yup.object({
   TILLFLOW_PAYMENT_LATE_WINDOW_MS: yup.number().integer().min(0).default(DEFAULT_PAYMENT_TIMING.lateWindowMs),
   TILLFLOW_MDNS: yup.string().oneOf(['auto', 'on', 'off'], 'TILLFLOW_MDNS must be one of auto, on, off').default('auto'),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
+  TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup.number().integer().min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1').default(24),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespace = 'tillflow'): Config {
@@ -90,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,
     orderAbandonAfterMs: e.TILLFLOW_ORDER_ABANDON_MINUTES * 60_000,
+    stockCountAbandonAfterMs: e.TILLFLOW_STOCK_COUNT_ABANDON_HOURS * 3600_000,
     airtelCallbackToken: e.AIRTEL_CALLBACK_TOKEN,
     paymentTiming: {
       callbackWaitMs: e.TILLFLOW_PAYMENT_CALLBACK_WAIT_MS,

@@ -128,7 +128,13 @@ it('raises a low-stock alert on the location topic when a sale takes an item to 
   const total = created.body.totals.total;
   await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
   const alert = await s.waitFor((m) => m.event === 'stock.low');
-  expect(alert.data).toEqual({ itemId: water, name: 'Sparkling water', stockQuantity: 8, minStock: 12 });
+  expect(alert.data).toEqual({
+    itemId: water,
+    name: 'Sparkling water',
+    stockQuantity: 8,
+    minStock: 12,
+    alert: expect.objectContaining({ id: expect.any(String), itemId: water, status: 'active', quantity: 8, minStock: 12 }),
+  });
 });
 
 it('drops a socket that stops answering pings', async () => {

@@ -5,3 +5,4 @@ export { checkout } from './checkout';
 export { printTicket } from './print-ticket';
 export { payment } from './payment';
 export { benchNoop } from './bench-noop';
+export { stockCount } from './stock-count';

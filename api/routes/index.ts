@@ -12,6 +12,8 @@ import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
 import { webhookRoutes } from './webhooks';
 import { reportsRoutes } from './reports';
+import { inventoryRoutes } from './inventory';
+import { stockCountRoutes } from './stock-counts';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -30,6 +32,8 @@ export function allRoutes(): AnyRoute[] {
     ...paymentsRoutes(),
     ...webhookRoutes(),
     ...reportsRoutes(),
+    ...inventoryRoutes(),
+    ...stockCountRoutes(),
   );
   return routes;
 }

@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import * as foundation from './001_foundation';
+import * as inventory from './004_inventory';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
   '001_foundation': foundation,
+  '004_inventory': inventory,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
