@@ -1,4 +1,4 @@
-import type { WebSocket } from 'ws';
+import type { WebSocket, RawData } from 'ws';
 import type { ParameterizedContext } from 'koa';
 import { resolveToken } from '../auth';
 import type { AppDeps, AuthContext } from '../types';
@@ -22,93 +22,138 @@ export function websocketHandler(deps: AppDeps, hub: EventHub, opts: { pingInter
       return;
     }
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
-    let closed = false;
-    socket.once('close', () => (closed = true));
+    // Listen before the token is checked: browsers subscribe in `onopen`, so messages arrive
+    // while we wait; they are queued behind the check and handled one at a time, in order.
+    const connection = new Connection(deps, hub, socket);
     const auth = token ? await resolveToken(deps, token).catch(() => undefined) : undefined;
-    if (closed) return; // gone while we checked the token: nothing to set up
-    if (!auth) {
-      send(socket, { type: 'error', code: 'UNAUTHENTICATED', detail: 'A valid token is required: /ws?token=<token>' });
-      socket.close(4401, 'unauthenticated');
-      return;
-    }
-    const subscribed = new Set<string>();
-    const subscriber: Subscriber = {
-      locationId: auth.locationId,
-      deliver: (topic: string, e: HubEvent) => send(socket, { type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data: e.data }),
-    };
-
-    let alive = true;
-    socket.on('pong', () => (alive = true));
-    const heartbeat = setInterval(() => {
-      if (!alive) {
-        socket.terminate();
-        return;
-      }
-      alive = false;
-      socket.ping();
-    }, opts.pingIntervalMs ?? 30_000);
-
-    socket.on('close', () => {
-      clearInterval(heartbeat);
-      hub.unsubscribeAll(subscriber);
-    });
-
-    socket.on('message', async (raw) => {
-      let message: ClientMessage;
-      try {
-        message = JSON.parse(raw.toString());
-      } catch {
-        send(socket, { type: 'error', code: 'BAD_REQUEST', detail: 'Messages must be JSON' });
-        return;
-      }
-      if (message?.type === 'ping') {
-        send(socket, { type: 'pong' });
-        return;
-      }
-      if (message?.type !== 'subscribe' && message?.type !== 'unsubscribe') {
-        send(socket, { type: 'error', code: 'BAD_REQUEST', detail: 'type must be subscribe, unsubscribe or ping' });
-        return;
-      }
-      const topics = message.topics;
-      if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
-        send(socket, { type: 'error', code: 'VALIDATION_ERROR', detail: 'topics must be a non-empty list of strings' });
-        return;
-      }
-      if (message.type === 'unsubscribe') {
-        for (const t of topics as string[]) {
-          hub.unsubscribe(t, subscriber);
-          subscribed.delete(t);
-        }
-        send(socket, { type: 'unsubscribed', topics });
-        return;
-      }
-      const accepted: string[] = [];
-      const refused: string[] = [];
-      for (const t of topics as string[]) {
-        if (subscribed.size + accepted.length >= MAX_TOPICS) refused.push(t);
-        else if (await mayWatch(deps, auth, t)) accepted.push(t);
-        else refused.push(t);
-      }
-      if (closed) return; // disconnected while topics were checked: subscribing now would leak
-      for (const t of accepted) {
-        hub.subscribe(t, subscriber);
-        subscribed.add(t);
-      }
-      send(socket, { type: 'subscribed', topics: accepted });
-      if (refused.length) send(socket, { type: 'error', code: 'FORBIDDEN', detail: 'Not allowed to subscribe to these topics', topics: refused });
-      // The snapshot is read after subscribing (not reused from the permission check): an event
-      // committed in between then arrives as well, never falls into a gap; versions sort it out.
-      for (const t of accepted.filter((x) => x.startsWith('order:'))) {
-        const snapshot = await getOrder(deps, auth, t.slice('order:'.length)).catch(() => undefined);
-        if (snapshot) send(socket, { type: 'snapshot', topic: t, version: snapshot.version, data: snapshot });
-      }
-    });
-    send(socket, { type: 'welcome', staff: { id: auth.staffId, name: auth.name, role: auth.role }, locationId: auth.locationId });
+    connection.start(auth, opts.pingIntervalMs ?? 30_000);
   };
 }
 
-function send(socket: WebSocket, message: unknown): void {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+/** One client socket: its identity, its subscriptions and its queue of messages. */
+class Connection {
+  private auth?: AuthContext;
+  private closed = false;
+  private readonly subscribed = new Set<string>();
+  private readonly subscriber: Subscriber;
+  private opened!: (ok: boolean) => void;
+  /** Messages are handled strictly one after another, the first ones after the token check. */
+  private queue: Promise<boolean> = new Promise((resolve) => (this.opened = resolve));
+
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly hub: EventHub,
+    private readonly socket: WebSocket,
+  ) {
+    this.subscriber = {
+      locationId: '',
+      deliver: (topic: string, e: HubEvent) => this.send({ type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data: e.data }),
+    };
+    socket.on('message', (raw) => this.enqueue(raw));
+    socket.once('close', () => {
+      this.closed = true;
+      this.opened(false);
+      hub.unsubscribeAll(this.subscriber);
+    });
+  }
+
+  /** Called once the token is checked: refuses the socket, or greets it and handles its queue. */
+  start(auth: AuthContext | undefined, pingIntervalMs: number): void {
+    if (this.closed) return; // gone while we checked the token: nothing to set up
+    if (!auth) {
+      this.send({ type: 'error', code: 'UNAUTHENTICATED', detail: 'A valid token is required: /ws?token=<token>' });
+      this.socket.close(4401, 'unauthenticated');
+      this.opened(false);
+      return;
+    }
+    this.auth = auth;
+    this.subscriber.locationId = auth.locationId;
+    this.heartbeat(pingIntervalMs);
+    this.send({ type: 'welcome', staff: { id: auth.staffId, name: auth.name, role: auth.role }, locationId: auth.locationId });
+    this.opened(true);
+  }
+
+  private heartbeat(intervalMs: number): void {
+    let alive = true;
+    this.socket.on('pong', () => (alive = true));
+    const timer = setInterval(() => {
+      if (!alive) {
+        this.socket.terminate();
+        return;
+      }
+      alive = false;
+      this.socket.ping();
+    }, intervalMs);
+    this.socket.once('close', () => clearInterval(timer));
+  }
+
+  private enqueue(raw: RawData): void {
+    this.queue = this.queue.then(async (ok) => {
+      if (ok && !this.closed) await this.handle(raw).catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'websocket message failed'));
+      return ok;
+    });
+  }
+
+  private async handle(raw: RawData): Promise<void> {
+    let message: ClientMessage;
+    try {
+      message = JSON.parse(raw.toString());
+    } catch {
+      this.send({ type: 'error', code: 'BAD_REQUEST', detail: 'Messages must be JSON' });
+      return;
+    }
+    if (message?.type === 'ping') {
+      this.send({ type: 'pong' });
+      return;
+    }
+    if (message?.type !== 'subscribe' && message?.type !== 'unsubscribe') {
+      this.send({ type: 'error', code: 'BAD_REQUEST', detail: 'type must be subscribe, unsubscribe or ping' });
+      return;
+    }
+    const topics = message.topics;
+    if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
+      this.send({ type: 'error', code: 'VALIDATION_ERROR', detail: 'topics must be a non-empty list of strings' });
+      return;
+    }
+    if (message.type === 'unsubscribe') this.unsubscribe(topics as string[]);
+    else await this.subscribe(topics as string[]);
+  }
+
+  private unsubscribe(topics: string[]): void {
+    for (const t of topics) {
+      this.hub.unsubscribe(t, this.subscriber);
+      this.subscribed.delete(t);
+    }
+    this.send({ type: 'unsubscribed', topics });
+  }
+
+  private async subscribe(topics: string[]): Promise<void> {
+    const auth = this.auth!;
+    const accepted: string[] = [];
+    const refused: string[] = [];
+    for (const t of topics) {
+      if (this.subscribed.size + accepted.length >= MAX_TOPICS) refused.push(t);
+      else if (await mayWatch(this.deps, auth, t)) accepted.push(t);
+      else refused.push(t);
+    }
+    if (this.closed) return; // disconnected while topics were checked: subscribing now would leak
+    for (const t of accepted) {
+      this.hub.subscribe(t, this.subscriber);
+      this.subscribed.add(t);
+    }
+    this.send({ type: 'subscribed', topics: accepted });
+    if (refused.length) this.send({ type: 'error', code: 'FORBIDDEN', detail: 'Not allowed to subscribe to these topics', topics: refused });
+    // The snapshot is read after subscribing (not reused from the permission check): an event
+    // committed in between then arrives as well, never falls into a gap; versions sort it out.
+    for (const t of accepted.filter((x) => x.startsWith('order:'))) {
+      const snapshot = await getOrder(this.deps, auth, t.slice('order:'.length)).catch(() => undefined);
+      if (snapshot) this.send({ type: 'snapshot', topic: t, version: snapshot.version, data: snapshot });
+    }
+  }
+
+  private send(message: unknown): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
