@@ -5,7 +5,22 @@ import type { AppDeps, AuthContext } from '../types';
 import type { EventHub, HubEvent, Subscriber } from './hub';
 import { getOrder } from '../order-service';
 
-const MAX_TOPICS = 50;
+/** What one socket may ask of the server (frames over maxPayloadBytes close it with 1009). */
+export const WS_LIMITS = {
+  maxPayloadBytes: 64 * 1024,
+  topicsPerMessage: 20,
+  topicsPerSocket: 50,
+  topicChars: 200,
+  subscribesPerWindow: 20,
+  windowMs: 10_000,
+  /** Messages waiting behind a slow one (or the token check) before further ones are refused. */
+  queuedMessages: 100,
+  echoTopics: 10,
+  echoTopicChars: 100,
+};
+
+/** Never echo unbounded client input: a few topics, each cut to a prefix. */
+const echo = (topics: string[]) => topics.slice(0, WS_LIMITS.echoTopics).map((t) => t.slice(0, WS_LIMITS.echoTopicChars));
 
 type ClientMessage = { type: 'subscribe' | 'unsubscribe'; topics: unknown } | { type: 'ping' };
 
@@ -35,6 +50,10 @@ class Connection {
   private auth?: AuthContext;
   private closed = false;
   private readonly subscribed = new Set<string>();
+  private queued = 0;
+  private reserved = 0;
+  private windowStart = 0;
+  private subscribesInWindow = 0;
   private readonly subscriber: Subscriber;
   private opened!: (ok: boolean) => void;
   /** Messages are handled strictly one after another, the first ones after the token check. */
@@ -88,10 +107,26 @@ class Connection {
   }
 
   private enqueue(raw: RawData): void {
+    if (this.queued >= WS_LIMITS.queuedMessages) {
+      this.send({ type: 'error', code: 'RATE_LIMITED', detail: `At most ${WS_LIMITS.queuedMessages} messages may wait for an answer` });
+      return;
+    }
+    this.queued++;
     this.queue = this.queue.then(async (ok) => {
       if (ok && !this.closed) await this.handle(raw).catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'websocket message failed'));
+      this.queued--;
       return ok;
     });
+  }
+
+  /** Counts a subscribe against this socket's window, on arrival (so a slow queue cannot stretch it). */
+  private rateLimited(): boolean {
+    const now = Date.now();
+    if (now - this.windowStart >= WS_LIMITS.windowMs) {
+      this.windowStart = now;
+      this.subscribesInWindow = 0;
+    }
+    return ++this.subscribesInWindow > WS_LIMITS.subscribesPerWindow;
   }
 
   private async handle(raw: RawData): Promise<void> {
@@ -110,13 +145,19 @@ class Connection {
       this.send({ type: 'error', code: 'BAD_REQUEST', detail: 'type must be subscribe, unsubscribe or ping' });
       return;
     }
-    const topics = message.topics;
-    if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
-      this.send({ type: 'error', code: 'VALIDATION_ERROR', detail: 'topics must be a non-empty list of strings' });
+    if (message.type === 'subscribe' && this.rateLimited()) {
+      const seconds = Math.ceil(WS_LIMITS.windowMs / 1000);
+      this.send({ type: 'error', code: 'RATE_LIMITED', detail: `At most ${WS_LIMITS.subscribesPerWindow} subscribe messages per ${seconds} s` });
       return;
     }
-    if (message.type === 'unsubscribe') this.unsubscribe(topics as string[]);
-    else await this.subscribe(topics as string[]);
+    const topics = validTopics(message.topics);
+    if (typeof topics === 'string') {
+      const count = Array.isArray(message.topics) ? message.topics.length : undefined;
+      this.send({ type: 'error', code: 'VALIDATION_ERROR', detail: topics, ...(count !== undefined && { count }) });
+      return;
+    }
+    if (message.type === 'unsubscribe') this.unsubscribe(topics);
+    else await this.subscribe(topics);
   }
 
   private unsubscribe(topics: string[]): void {
@@ -129,12 +170,18 @@ class Connection {
 
   private async subscribe(topics: string[]): Promise<void> {
     const auth = this.auth!;
-    const accepted: string[] = [];
+    // Slots are taken before any await: the cap holds even if checks ever run concurrently.
+    const fresh = topics.filter((t) => !this.subscribed.has(t));
+    const free = Math.max(0, WS_LIMITS.topicsPerSocket - this.subscribed.size - this.reserved);
+    const candidates = fresh.slice(0, free);
+    const overCap = fresh.slice(free);
+    this.reserved += candidates.length;
+    const accepted: string[] = topics.filter((t) => this.subscribed.has(t));
     const refused: string[] = [];
-    for (const t of topics) {
-      if (this.subscribed.size + accepted.length >= MAX_TOPICS) refused.push(t);
-      else if (await mayWatch(this.deps, auth, t)) accepted.push(t);
-      else refused.push(t);
+    try {
+      for (const t of candidates) (await mayWatch(this.deps, auth, t) ? accepted : refused).push(t);
+    } finally {
+      this.reserved -= candidates.length;
     }
     if (this.closed) return; // disconnected while topics were checked: subscribing now would leak
     for (const t of accepted) {
@@ -142,7 +189,11 @@ class Connection {
       this.subscribed.add(t);
     }
     this.send({ type: 'subscribed', topics: accepted });
-    if (refused.length) this.send({ type: 'error', code: 'FORBIDDEN', detail: 'Not allowed to subscribe to these topics', topics: refused });
+    if (refused.length) this.send({ type: 'error', code: 'FORBIDDEN', detail: 'Not allowed to subscribe to these topics', topics: echo(refused), refusedCount: refused.length });
+    if (overCap.length) {
+      const detail = `A socket may hold at most ${WS_LIMITS.topicsPerSocket} topics`;
+      this.send({ type: 'error', code: 'FORBIDDEN', detail, topics: echo(overCap), refusedCount: overCap.length });
+    }
     // The snapshot is read after subscribing (not reused from the permission check): an event
     // committed in between then arrives as well, never falls into a gap; versions sort it out.
     for (const t of accepted.filter((x) => x.startsWith('order:'))) {
@@ -156,10 +207,20 @@ class Connection {
   }
 }
 
+/** The message's topics, de-duplicated, or why they are not acceptable (never echoing them). */
+function validTopics(topics: unknown): string[] | string {
+  if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || t.length === 0)) {
+    return 'topics must be a non-empty list of non-empty strings';
+  }
+  if (topics.length > WS_LIMITS.topicsPerMessage) return `At most ${WS_LIMITS.topicsPerMessage} topics per message`;
+  return [...new Set(topics as string[])];
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Kitchen staff see only their kitchen feed; everyone else sees their own location's topics. */
 async function mayWatch(deps: AppDeps, auth: AuthContext, t: string): Promise<boolean> {
+  if (t.length > WS_LIMITS.topicChars) return false;
   const [kind, id] = [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)];
   if (!id) return false;
   if (kind === 'kitchen') return id === auth.locationId;
