@@ -39,7 +39,7 @@ export function websocketHandler(deps: AppDeps, hub: EventHub, opts: { pingInter
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
     // Listen before the token is checked: browsers subscribe in `onopen`, so messages arrive
     // while we wait; they are queued behind the check and handled one at a time, in order.
-    const connection = new Connection(deps, hub, socket);
+    const connection = new Connection(deps, hub, socket, token);
     const auth = token ? await resolveToken(deps, token).catch(() => undefined) : undefined;
     connection.start(auth, opts.pingIntervalMs ?? 30_000);
   };
@@ -63,6 +63,7 @@ class Connection {
     private readonly deps: AppDeps,
     private readonly hub: EventHub,
     private readonly socket: WebSocket,
+    private readonly token: string,
   ) {
     this.subscriber = {
       locationId: '',
@@ -87,9 +88,26 @@ class Connection {
     }
     this.auth = auth;
     this.subscriber.locationId = auth.locationId;
+    this.closeWhenRevoked(auth);
     this.heartbeat(pingIntervalMs);
     this.send({ type: 'welcome', staff: { id: auth.staffId, name: auth.name, role: auth.role }, locationId: auth.locationId });
     this.opened(true);
+  }
+
+  /** A logout, staff change or device revocation on any replica ends this socket (4401). */
+  private closeWhenRevoked(auth: AuthContext): void {
+    const revoked = () => {
+      this.send({ type: 'error', code: 'UNAUTHENTICATED', detail: 'The session was revoked' });
+      this.socket.close(4401, 'revoked');
+    };
+    const recheck = () => {
+      resolveToken(this.deps, this.token).then(
+        (still) => still || revoked(),
+        () => undefined, // the database is down too: the next reconnect checks again
+      );
+    };
+    const stop = this.hub.watchRevocation(auth.sessionId, { revoked, recheck });
+    this.socket.once('close', stop);
   }
 
   private heartbeat(intervalMs: number): void {
