@@ -4,6 +4,7 @@ import { resolveToken } from '../auth';
 import type { AppDeps, AuthContext } from '../types';
 import type { EventHub, HubEvent, Subscriber } from './hub';
 import { getOrder } from '../order-service';
+import { eventDataForTopic } from '../../core/views';
 
 /** What one socket may ask of the server (frames over maxPayloadBytes close it with 1009). */
 export const WS_LIMITS = {
@@ -67,7 +68,7 @@ class Connection {
   ) {
     this.subscriber = {
       locationId: '',
-      deliver: (topic: string, e: HubEvent) => this.send({ type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data: e.data }),
+      deliver: (topic: string, e: HubEvent) => this.deliver(topic, e),
     };
     socket.on('message', (raw) => this.enqueue(raw));
     socket.once('close', () => {
@@ -218,6 +219,12 @@ class Connection {
       const snapshot = await getOrder(this.deps, auth, t.slice('order:'.length)).catch(() => undefined);
       if (snapshot) this.send({ type: 'snapshot', topic: t, version: snapshot.version, data: snapshot });
     }
+  }
+
+  /** Each topic's audience gets its own view of the event (kitchen, customer display). */
+  private deliver(topic: string, e: HubEvent): void {
+    const data = eventDataForTopic(topic, e.event, e.data);
+    if (data !== undefined) this.send({ type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data });
   }
 
   private send(message: unknown): void {
