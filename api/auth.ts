@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import { createHash, randomBytes } from 'node:crypto';
 import { verifyToken } from './security';
 import type { AppDeps, AuthContext } from './types';
 
@@ -12,7 +13,31 @@ export function authenticate(deps: AppDeps): Koa.Middleware {
   };
 }
 
+/** Device tokens are random, not signed: the row is the authority, so revoking it ends them at once. */
+const DEVICE_TOKEN_PREFIX = 'tfd_';
+
+export function newDeviceToken(): { token: string; hash: string } {
+  const token = DEVICE_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  return { token, hash: deviceTokenHash(token) };
+}
+
+/** 256 random bits need no slow hash: SHA-256 finds the row without storing the token itself. */
+function deviceTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+async function resolveDeviceToken(deps: AppDeps, token: string): Promise<AuthContext | undefined> {
+  const row = await deps.knex('devices')
+    .where({ token_hash: deviceTokenHash(token), kind: 'display' })
+    .whereNull('revoked_at')
+    .first('id', 'location_id', 'name', 'terminal_id');
+  if (!row) return undefined;
+  return { sessionId: row.id, staffId: row.id, locationId: row.location_id, role: 'display', name: row.name, terminalId: row.terminal_id };
+}
+
+/** A staff session token (signed, backed by a live session) or a display device token. */
 export async function resolveToken(deps: AppDeps, token: string): Promise<AuthContext | undefined> {
+  if (token.startsWith(DEVICE_TOKEN_PREFIX)) return resolveDeviceToken(deps, token);
   const claims = await verifyToken(deps.config.tokenSecret, token);
   if (!claims) return undefined;
   const row = await deps.knex('sessions as s')

@@ -50,8 +50,37 @@ export function kitchenEventData(event: string, data: unknown): unknown {
   return undefined;
 }
 
+const LINE_FIELDS = ['name', 'quantity', 'unitPrice', 'total'];
+
+/** The cart as the customer sees it: lines with prices, discounts, totals, and whether it is paid. */
+function displayCart(d: Data): Data {
+  const lines = Array.isArray(d.lines)
+    ? (d.lines as Data[]).map((l) => ({ ...pick(l, LINE_FIELDS), modifiers: Array.isArray(l.modifiers) ? (l.modifiers as Data[]).map((m) => pick(m, ['name', 'price'])) : [] }))
+    : [];
+  const items = Array.isArray(d.items) ? (d.items as Data[]).map((i) => pick(i, ['name', 'quantity', 'total', 'modifiers'])) : [];
+  const discounts = Array.isArray(d.discounts) ? (d.discounts as Data[]).map((x) => pick(x, ['name', 'amount'])) : [];
+  return { ...pick(d, ['order_id', 'total', 'id', 'orderNumber', 'status', 'currency', 'version', 'totals', 'updatedAt', 'closedAt']), items, lines, discounts };
+}
+
+/** A payment as the customer sees it: what is being paid, how, and the QR to scan while pending. */
+function displayPayment(d: Data): Data {
+  const action = d.action as Data | undefined;
+  const qr = d.status === 'pending' && action?.type === 'show_qr' ? { action: pick(action, ['type', 'url', 'image']) } : {};
+  return { ...pick(d, ['id', 'orderId', 'method', 'status', 'amount', 'tip', 'fee']), ...qr };
+}
+
+/** Customer display topics: the cart, payments and the ready call, shaped for the customer. */
+export function displayEventData(event: string, data: unknown): unknown {
+  const d = (data ?? {}) as Data;
+  if (event === 'cart_updated') return displayCart(d);
+  if (event === 'payment.updated') return displayPayment(d);
+  if (event === 'order.ready') return pick(d, ['orderId', 'orderNumber']);
+  return undefined;
+}
+
 /** The data a subscriber of `topic` receives for an event, or undefined when it gets none of it. */
 export function eventDataForTopic(topic: string, event: string, data: unknown): unknown {
   if (topic.startsWith('kitchen:')) return kitchenEventData(event, data);
+  if (topic.startsWith('display:')) return displayEventData(event, data);
   return data;
 }

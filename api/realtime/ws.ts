@@ -5,6 +5,7 @@ import type { AppDeps, AuthContext } from '../types';
 import type { EventHub, HubEvent, Subscriber } from './hub';
 import { getOrder } from '../order-service';
 import { eventDataForTopic } from '../../core/views';
+import { TERMINAL_ID } from '../routes/displays';
 
 /** What one socket may ask of the server (frames over maxPayloadBytes close it with 1009). */
 export const WS_LIMITS = {
@@ -91,7 +92,8 @@ class Connection {
     this.subscriber.locationId = auth.locationId;
     this.closeWhenRevoked(auth);
     this.heartbeat(pingIntervalMs);
-    this.send({ type: 'welcome', staff: { id: auth.staffId, name: auth.name, role: auth.role }, locationId: auth.locationId });
+    const who = auth.role === 'display' ? { display: { id: auth.sessionId, name: auth.name, terminalId: auth.terminalId } } : { staff: { id: auth.staffId, name: auth.name, role: auth.role } };
+    this.send({ type: 'welcome', ...who, locationId: auth.locationId });
     this.opened(true);
   }
 
@@ -243,15 +245,19 @@ function validTopics(topics: unknown): string[] | string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Kitchen staff see only their kitchen feed; everyone else sees their own location's topics. */
+/**
+ * A display device sees only its own terminal's display topic, and display topics are for display
+ * devices only; kitchen staff see only their kitchen feed; other staff their location's topics.
+ */
 async function mayWatch(deps: AppDeps, auth: AuthContext, t: string): Promise<boolean> {
   if (t.length > WS_LIMITS.topicChars) return false;
   const [kind, id] = [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)];
   if (!id) return false;
+  if (auth.role === 'display') return kind === 'display' && TERMINAL_ID.test(id) && id === auth.terminalId;
+  if (kind === 'display') return false;
   if (kind === 'kitchen') return id === auth.locationId;
   if (auth.role === 'kitchen') return false;
   if (kind === 'orders') return id === auth.locationId;
-  if (kind === 'display') return /^[A-Za-z0-9._:-]{1,64}$/.test(id);
   if (kind === 'order') {
     if (!UUID.test(id)) return false;
     return getOrder(deps, auth, id).then(
