@@ -69,3 +69,12 @@ it("leaves the sockets of the same person's other sessions open", async () => {
   await kept.waitFor((m) => m.type === 'pong');
   expect(kept.raw.readyState).toBe(kept.raw.OPEN);
 });
+
+it('closes a socket whose session was revoked while the revocation listener was reconnecting', async () => {
+  const cashier = await h.login('3456');
+  const s = await socket(cashier);
+  // Cut every replica's listener, so the revocation's notice reaches no one.
+  await h.deps.knex.raw("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'LISTEN tillflow_revocations%'");
+  await h.deps.knex('sessions').where('id', await sessionOf(cashier)).update({ revoked_at: h.deps.knex.fn.now() });
+  expect((await s.closed).code).toBe(4401);
+});
