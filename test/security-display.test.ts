@@ -71,6 +71,30 @@ it('refuses to issue display tokens to a cashier', async () => {
   expect(res.status).toBe(403);
 });
 
+it('refuses a second live display for the same terminal (409)', async () => {
+  const d = await newDisplay();
+  const res = await h.api('POST', '/api/v1/displays', { token: manager, body: { name: 'Another', terminalId: d.terminalId } });
+  expect(res.status).toBe(409);
+  expect(res.body.code).toBe('CONFLICT');
+});
+
+it.each([
+  ['a missing terminalId', { name: 'X' }],
+  ['a numeric terminalId', { name: 'X', terminalId: 7 }],
+  ['a terminalId with spaces', { name: 'X', terminalId: 'till 1' }],
+  ['an empty name', { name: '', terminalId: 'till-y' }],
+  ['an unknown field', { name: 'X', terminalId: 'till-y', role: 'manager' }],
+])('answers a display request with %s with 422', async (_what, body) => {
+  const res = await h.api('POST', '/api/v1/displays', { token: manager, body });
+  expect(res.status).toBe(422);
+  expect(res.body.code).toBe('VALIDATION_ERROR');
+});
+
+it('answers revoking an unknown or malformed display id with 404 / 422', async () => {
+  expect((await h.api('DELETE', '/api/v1/displays/00000000-0000-4000-8000-000000000000', { token: manager })).status).toBe(404);
+  expect((await h.api('DELETE', '/api/v1/displays/nope', { token: manager })).status).toBe(422);
+});
+
 it('lets a display subscribe to its own terminal only', async () => {
   const d = await newDisplay();
   const s = await socket(d.token);

@@ -86,3 +86,13 @@ it('refuses subscribes beyond the per-socket rate with RATE_LIMITED', async () =
   expect(s.messages.filter((m) => m.type === 'subscribed')).toHaveLength(WS_LIMITS.subscribesPerWindow);
   expect(s.messages.filter((m) => m.code === 'RATE_LIMITED')).toHaveLength(10);
 });
+
+it('answers malformed messages with an error each and keeps serving the socket', async () => {
+  const s = await socket();
+  const bad = ['not json', 'null', '5', '"subscribe"', { type: 'subscribe', topics: 'orders' }, { type: 'subscribe', topics: [1] }, { type: 'subscribe', topics: [''] }, { type: 'nope' }];
+  for (const m of bad) s.send(m);
+  s.send({ type: 'ping' });
+  await s.waitFor((m) => m.type === 'pong');
+  const errors = s.messages.filter((m) => m.type === 'error');
+  expect(errors.map((m) => m.code)).toEqual(['BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'VALIDATION_ERROR', 'VALIDATION_ERROR', 'VALIDATION_ERROR', 'BAD_REQUEST']);
+});

@@ -127,20 +127,22 @@ class Connection {
     this.socket.once('close', () => clearInterval(timer));
   }
 
+  /** Parses and rate-counts a message on arrival (so a slow queue cannot stretch the window), then queues it. */
   private enqueue(raw: RawData): void {
     if (this.queued >= WS_LIMITS.queuedMessages) {
       this.send({ type: 'error', code: 'RATE_LIMITED', detail: `At most ${WS_LIMITS.queuedMessages} messages may wait for an answer` });
       return;
     }
+    const message = parse(raw);
+    const limited = message?.type === 'subscribe' && this.rateLimited();
     this.queued++;
     this.queue = this.queue.then(async (ok) => {
-      if (ok && !this.closed) await this.handle(raw).catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'websocket message failed'));
+      if (ok && !this.closed) await this.handle(message, limited).catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'websocket message failed'));
       this.queued--;
       return ok;
     });
   }
 
-  /** Counts a subscribe against this socket's window, on arrival (so a slow queue cannot stretch it). */
   private rateLimited(): boolean {
     const now = Date.now();
     if (now - this.windowStart >= WS_LIMITS.windowMs) {
@@ -150,11 +152,8 @@ class Connection {
     return ++this.subscribesInWindow > WS_LIMITS.subscribesPerWindow;
   }
 
-  private async handle(raw: RawData): Promise<void> {
-    let message: ClientMessage;
-    try {
-      message = JSON.parse(raw.toString());
-    } catch {
+  private async handle(message: ClientMessage | undefined, limited: boolean): Promise<void> {
+    if (!message) {
       this.send({ type: 'error', code: 'BAD_REQUEST', detail: 'Messages must be JSON' });
       return;
     }
@@ -166,7 +165,7 @@ class Connection {
       this.send({ type: 'error', code: 'BAD_REQUEST', detail: 'type must be subscribe, unsubscribe or ping' });
       return;
     }
-    if (message.type === 'subscribe' && this.rateLimited()) {
+    if (limited) {
       const seconds = Math.ceil(WS_LIMITS.windowMs / 1000);
       this.send({ type: 'error', code: 'RATE_LIMITED', detail: `At most ${WS_LIMITS.subscribesPerWindow} subscribe messages per ${seconds} s` });
       return;
@@ -231,6 +230,15 @@ class Connection {
 
   private send(message: unknown): void {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+}
+
+/** The client's message, or undefined when it is not JSON. */
+function parse(raw: RawData): ClientMessage | undefined {
+  try {
+    return JSON.parse(raw.toString()) ?? {};
+  } catch {
+    return undefined;
   }
 }
 
