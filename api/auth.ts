@@ -47,6 +47,6 @@ export async function resolveToken(deps: AppDeps, token: string): Promise<AuthCo
     .where('s.expires_at', '>', deps.knex.fn.now())
     .where('st.active', true)
     .whereNull('st.deleted_at')
-    .first('s.id as sessionId', 'st.id as staffId', 'st.location_id as locationId', 'st.role', 'st.name');
-  return row ? (row as AuthContext) : undefined;
+    .first('s.id as sessionId', 'st.id as staffId', 'st.location_id as locationId', 'st.role', 'st.name', 's.expires_at as expiresAt');
+  return row ? ({ ...row, expiresAt: new Date(row.expiresAt) } as AuthContext) : undefined;
 }

@@ -18,6 +18,8 @@ export interface AuthContext {
   name: string;
   /** Displays only: the terminal whose customer display this is. */
   terminalId?: string;
+  /** When the session ends by itself (devices: never). */
+  expiresAt?: Date;
 }
 
 export interface AppDeps {

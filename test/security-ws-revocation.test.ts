@@ -78,3 +78,10 @@ it('closes a socket whose session was revoked while the revocation listener was 
   await h.deps.knex('sessions').where('id', await sessionOf(cashier)).update({ revoked_at: h.deps.knex.fn.now() });
   expect((await s.closed).code).toBe(4401);
 });
+
+it('closes the socket with 4401 when its session expires', async () => {
+  const cashier = await h.login('3456');
+  await h.deps.knex('sessions').where('id', await sessionOf(cashier)).update({ expires_at: h.deps.knex.raw("now() + interval '2 seconds'") });
+  const s = await socket(cashier);
+  expect((await s.closed).code).toBe(4401);
+});

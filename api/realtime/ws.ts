@@ -83,8 +83,7 @@ class Connection {
   start(auth: AuthContext | undefined, pingIntervalMs: number): void {
     if (this.closed) return; // gone while we checked the token: nothing to set up
     if (!auth) {
-      this.send({ type: 'error', code: 'UNAUTHENTICATED', detail: 'A valid token is required: /ws?token=<token>' });
-      this.socket.close(4401, 'unauthenticated');
+      this.end('A valid token is required: /ws?token=<token>');
       this.opened(false);
       return;
     }
@@ -99,10 +98,7 @@ class Connection {
 
   /** A logout, staff change or device revocation on any replica ends this socket (4401). */
   private closeWhenRevoked(auth: AuthContext): void {
-    const revoked = () => {
-      this.send({ type: 'error', code: 'UNAUTHENTICATED', detail: 'The session was revoked' });
-      this.socket.close(4401, 'revoked');
-    };
+    const revoked = () => this.end('The session was revoked');
     const recheck = () => {
       resolveToken(this.deps, this.token).then(
         (still) => still || revoked(),
@@ -110,7 +106,18 @@ class Connection {
       );
     };
     const stop = this.hub.watchRevocation(auth.sessionId, { revoked, recheck });
-    this.socket.once('close', stop);
+    // An expired session ends its socket too (setTimeout holds at most ~24.8 days).
+    const expiry = auth.expiresAt ? setTimeout(() => this.end('The session expired'), Math.min(Math.max(0, auth.expiresAt.getTime() - Date.now()), 2 ** 31 - 1)) : undefined;
+    this.socket.once('close', () => {
+      stop();
+      clearTimeout(expiry);
+    });
+  }
+
+  /** Ends the socket the way an invalid token would: an UNAUTHENTICATED error, then close 4401. */
+  private end(detail: string): void {
+    this.send({ type: 'error', code: 'UNAUTHENTICATED', detail });
+    this.socket.close(4401, 'unauthenticated');
   }
 
   private heartbeat(intervalMs: number): void {
