@@ -144,7 +144,8 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
         'Money is integer minor units; rates are basis points (1000 = 10%). ' +
         'Real time: WebSocket `GET /ws?token=<token>`; send {"type":"subscribe","topics":["order:<id>","orders:<locationId>",' +
         '"kitchen:<locationId>","display:<terminalId>"]}; events arrive as {"type":"event","topic","event","version","orderId","data"} ' +
-        'in version order per order (see the README).',
+        'in version order per order (see the README). `display:` topics need a display device token (POST /api/v1/displays) and carry the display view; ' +
+        'kitchen tokens get the kitchen view. Frames are limited to 64 KiB, 20 topics per message, 50 per socket; a revoked session or device is closed with 4401.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import websockify from 'koa-websocket';
 import { createApp } from './app';
 import { EventHub } from './realtime/hub';
-import { websocketHandler } from './realtime/ws';
+import { websocketHandler, WS_LIMITS } from './realtime/ws';
 import type { AppDeps } from './types';
 
 export interface ApiServer {
@@ -23,7 +23,8 @@ export async function startApiServer(deps: AppDeps, opts: { databaseUrl: string;
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
-  app.ws.listen({ server });
+  // ws would accept 100 MiB frames by default; a larger frame closes the socket with 1009.
+  app.ws.listen({ server, maxPayload: WS_LIMITS.maxPayloadBytes });
   const address = server.address() as { port: number };
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   return {

@@ -5,14 +5,21 @@ import type { Logger } from '../platform/logger';
 import type { Gateways } from '../activities/payments/activities';
 import type { Discovery } from '../platform/mdns';
 
-export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen';
+/** Staff roles, plus `display`: a customer display device (no staff behind it, no REST rights). */
+export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen' | 'display';
 
 export interface AuthContext {
+  /** The staff session, or for a device its device id (revoking either closes its sockets). */
   sessionId: string;
+  /** The staff member; for a device its device id. */
   staffId: string;
   locationId: string;
   role: Role;
   name: string;
+  /** Displays only: the terminal whose customer display this is. */
+  terminalId?: string;
+  /** When the session ends by itself (devices: never). */
+  expiresAt?: Date;
 }
 
 export interface AppDeps {

@@ -45,7 +45,9 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   const initial = await pos.waitFor((m) => m.type === 'snapshot');
   expect(initial.data.id).toBe(id);
 
-  const display = await socket(cashier, secondReplica.url); // served by the other replica
+  // The customer display is a device with its own token, issued by a manager.
+  const issued = await h.api('POST', '/api/v1/displays', { token: await h.login('2345'), body: { name: 'Till 1 display', terminalId } });
+  const display = await socket(issued.body.token, secondReplica.url); // served by the other replica
   display.send({ type: 'subscribe', topics: [`display:${terminalId}`] });
   await display.waitFor((m) => m.type === 'subscribed');
 
@@ -76,7 +78,8 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   expect(bumped.body.kitchenStatus).toBe('ready');
   await kitchen.waitFor((m) => m.event === 'order.ready' && m.data.orderNumber === created.body.orderNumber);
 
-  const total = bumped.body.totals.total;
+  // The kitchen's bump answers with the kitchen view (no money): the cashier reads the total.
+  const total = (await h.api('GET', `/api/v1/orders/${id}`, { token: cashier })).body.totals.total;
   const half = Math.floor(total / 2);
   const p1 = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: half, tendered: half } });
   expect(p1.status).toBe(201);

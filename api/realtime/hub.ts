@@ -2,6 +2,7 @@ import { Client as PgClient } from 'pg';
 import type { Knex } from 'knex';
 import { EVENTS_CHANNEL } from '../../activities/orders';
 import type { Logger } from '../../platform/logger';
+import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
 
 export interface HubEvent {
   id: number;
@@ -17,6 +18,17 @@ export interface Subscriber {
   locationId: string;
   deliver(topic: string, e: HubEvent): void;
 }
+
+/** A socket's session (or device) as seen by the revocation listener. */
+export interface RevocationWatcher {
+  /** Its session was revoked: close it. */
+  revoked(): void;
+  /** The listener was disconnected and notices may have been missed: check the session again. */
+  recheck(): void;
+}
+
+/** How long a revocation is remembered, for sockets whose token check read the session just before it. */
+const RECENT_REVOCATION_MS = 60_000;
 
 interface Notification {
   o: string;
@@ -35,6 +47,9 @@ export class EventHub {
   private listener?: PgClient;
   private closed = false;
   private reconnectTimer?: NodeJS.Timeout;
+  private readonly watchers = new Map<string, Set<RevocationWatcher>>();
+  private readonly recentlyRevoked = new Map<string, number>();
+  private started = false;
 
   constructor(
     private readonly databaseUrl: string,
@@ -46,6 +61,7 @@ export class EventHub {
     const client = new PgClient({ connectionString: this.databaseUrl });
     client.on('notification', (n) => {
       if (n.channel === EVENTS_CHANNEL && n.payload) this.onNotification(n.payload);
+      if (n.channel === REVOCATIONS_CHANNEL && n.payload) this.onRevoked(n.payload);
     });
     client.on('error', (err) => {
       this.logger.warn({ err: err.message }, 'event listener connection lost; reconnecting');
@@ -53,7 +69,38 @@ export class EventHub {
     });
     await client.connect();
     await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    await client.query(`LISTEN ${REVOCATIONS_CHANNEL}`);
     this.listener = client;
+    // After a reconnect, revocations sent while we were away are lost: every socket checks again.
+    if (this.started) for (const set of this.watchers.values()) for (const w of set) w.recheck();
+    this.started = true;
+  }
+
+  /**
+   * Calls `w.revoked()` when the session or device `id` is revoked (on any replica). The caller
+   * read the session as live a moment ago; a revocation announced since then counts too.
+   * Returns the function that stops watching.
+   */
+  watchRevocation(id: string, w: RevocationWatcher): () => void {
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    set.add(w);
+    if (this.recentlyRevoked.has(id)) w.revoked();
+    return () => {
+      set.delete(w);
+      if (set.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
+    };
+  }
+
+  private onRevoked(id: string): void {
+    const now = Date.now();
+    for (const [old, at] of this.recentlyRevoked) {
+      if (now - at < RECENT_REVOCATION_MS) break; // insertion order: the rest are newer
+      this.recentlyRevoked.delete(old);
+    }
+    this.recentlyRevoked.delete(id);
+    this.recentlyRevoked.set(id, now);
+    for (const w of [...(this.watchers.get(id) ?? [])]) w.revoked();
   }
 
   private scheduleReconnect(): void {

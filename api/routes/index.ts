@@ -8,6 +8,7 @@ import { settingsRoutes } from './settings';
 import { discountsRoutes } from './discounts';
 import { printersRoutes } from './printers';
 import { devicesRoutes } from './devices';
+import { displaysRoutes } from './displays';
 import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
 import { webhookRoutes } from './webhooks';
@@ -28,6 +29,7 @@ export function allRoutes(): AnyRoute[] {
     ...discountsRoutes(),
     ...printersRoutes(),
     ...devicesRoutes(),
+    ...displaysRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
     ...webhookRoutes(),

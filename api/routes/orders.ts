@@ -9,7 +9,8 @@ import type { OrderSnapshot } from '../../core/order';
 import { createOrder, getOrder, resolveLine, updateOrder } from '../order-service';
 import { loadSettings } from '../settings-read';
 import type { printTicket } from '../../workflows/print-ticket';
-import type { AppDeps } from '../types';
+import type { AppDeps, AuthContext } from '../types';
+import { kitchenView } from '../../core/views';
 import { randomUUID } from 'node:crypto';
 import { localDayRange } from '../time';
 
@@ -58,7 +59,7 @@ export function ordersRoutes() {
     route({
       method: 'get',
       path: '/api/v1/orders',
-      summary: "List orders of the caller's location, newest first (date = the location's local day)",
+      summary: "List orders of the caller's location, newest first (date = the location's local day). Kitchen tokens get kitchen views (lines, modifiers, notes, number, type, table, statuses; no payments, totals, staff or customer).",
       tag: 'Orders',
       roles: KITCHEN,
       query: yup.object({
@@ -67,7 +68,7 @@ export function ordersRoutes() {
         limit: yup.number().integer().min(1).max(200).default(50),
         cursor: yup.string().max(200),
       }),
-      responses: { 200: '{orders: [snapshot], nextCursor}' },
+      responses: { 200: '{orders: [snapshot | kitchen view], nextCursor}' },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('orders').where('location_id', auth.locationId);
         if (query.status) q.where('status', query.status);
@@ -84,7 +85,7 @@ export function ordersRoutes() {
         const page = rows.slice(0, query.limit);
         const last = page[page.length - 1];
         return {
-          orders: page.map((r) => r.snapshot as OrderSnapshot),
+          orders: page.map((r) => asSeenBy(auth, r.snapshot as OrderSnapshot)),
           nextCursor: rows.length > query.limit && last ? encodeCursor(new Date(last.created_at).toISOString(), last.id) : null,
         };
       },
@@ -92,12 +93,12 @@ export function ordersRoutes() {
     route({
       method: 'get',
       path: '/api/v1/orders/:id',
-      summary: 'The order snapshot (live while open)',
+      summary: 'The order snapshot (live while open); the kitchen view for kitchen tokens',
       tag: 'Orders',
       roles: KITCHEN,
       params: orderParams,
       responses: { 200: 'Order snapshot' },
-      handler: async ({ params, auth, deps }) => getOrder(deps, auth, params.id),
+      handler: async ({ params, auth, deps }) => asSeenBy(auth, await getOrder(deps, auth, params.id)),
     }),
     route({
       method: 'patch',
@@ -204,9 +205,9 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: KITCHEN,
       params: orderParams,
-      responses: snapshotResponse,
+      responses: { 200: 'Order snapshot (version + 1); the kitchen view for kitchen tokens' },
       errors: updateErrors,
-      handler: async ({ params, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx)),
+      handler: async ({ params, auth, deps, ctx }) => asSeenBy(auth, await updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx))),
     }),
     route({
       method: 'post',
@@ -250,6 +251,11 @@ export function ordersRoutes() {
       },
     }),
   ];
+}
+
+/** Kitchen staff read orders as the kitchen view only (the contract: kitchen feeds and bumps). */
+function asSeenBy(auth: AuthContext, s: OrderSnapshot) {
+  return auth.role === 'kitchen' ? kitchenView(s) : s;
 }
 
 async function reprint(deps: AppDeps, s: OrderSnapshot, kind: 'receipt' | 'kitchen' | 'orderNumber', key?: string): Promise<string> {

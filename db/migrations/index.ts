@@ -1,11 +1,13 @@
 import type { Knex } from 'knex';
 import * as foundation from './001_foundation';
 import * as inventory from './004_inventory';
+import * as devices from './005_devices';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
   '001_foundation': foundation,
   '004_inventory': inventory,
+  '005_devices': devices,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
