@@ -285,11 +285,14 @@ function checkMoney(value: number, path: string): void {
 
 /**
  * The cart as a change would leave it: every line and the total stay within MAX_MONEY, so no
- * stored figure can overflow its column (the quantity bound keeps the arithmetic exact).
+ * stored figure can overflow its column (the quantity bound keeps the arithmetic exact); and the
+ * total may not fall below what has been paid (net of refunds), or the order could never close.
  */
 function checkCartTotals(state: OrderState, next: Partial<Cart>, path: string): void {
   const { totals } = price(state, { lines: next.lines ?? state.lines, discounts: next.discounts ?? state.discounts });
   if (Math.max(totals.subtotal, totals.total) > MAX_MONEY) throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
+  const paid = totals.paid - totals.refunded;
+  if (totals.total < paid) throw conflict(`This change would take the total to ${totals.total}, below the ${paid} already paid: refund first`);
 }
 
 function checkNote(note: unknown, path: string): void {
@@ -355,6 +358,7 @@ export function checkRemoveLine(state: OrderState, lineId: string): void {
   requireOpen(state);
   requireNoPendingPayment(state);
   findLine(state, lineId);
+  checkCartTotals(state, { lines: state.lines.filter((l) => l.id !== lineId) }, 'lineId');
 }
 
 export function checkAddDiscount(state: OrderState, discount: AppliedDiscount & { available?: boolean }): void {

@@ -21,6 +21,7 @@ import {
   startChild,
   currentUpdateInfo,
   getExternalWorkflowHandle,
+  patched,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -175,7 +176,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         remember();
         updatesThisRun += 1;
         lastActivity = Date.now();
-        return changed();
+        // A change that leaves exactly nothing due (a discount, a removed line) closes the order as
+        // a payment would. Histories from before this rule kept such orders open: patched().
+        const closed = order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
+        return closed ?? changed();
       }) as never,
       {
         validator: ((...args: A) => {
