@@ -406,8 +406,10 @@ export function checkCancel(state: OrderState, reason: unknown): void {
 }
 
 /** A new payment towards the balance. Cash may be tendered above the amount; others may not exceed it. */
-export function checkPayment(state: OrderState, req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number }): void {
+export function checkPayment(state: OrderState, req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number; deviceId?: string; sourceId?: string }): void {
   requireOpen(state);
+  // A card is charged on a reader or with a card token; with neither the gateway can only fail.
+  if (req.method === 'card' && !req.deviceId && !req.sourceId) throw invalid('deviceId', 'a card payment needs a deviceId (reader) or a sourceId (card token)');
   requireNoPendingPayment(state);
   if (state.lines.length === 0) throw conflict('The order has no lines');
   const due = balance(state);

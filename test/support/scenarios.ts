@@ -1,4 +1,5 @@
 import type { Harness } from './harness';
+import { postPayment } from './payments';
 
 async function openOrder(h: Harness, token: string, currency: 'USD' | 'KES', quantity = 1): Promise<any> {
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
@@ -31,11 +32,11 @@ function paymentScenario(
 }
 
 const mpesa = (h: Harness, token: string, orderId: string, phone: string) =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'mpesa', amount: 1000, phone } });
+  postPayment(h, token, orderId, { method: 'mpesa', amount: 1000, phone });
 const card = (h: Harness, token: string, orderId: string, provider: 'stripe' | 'square') =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'card', provider, amount: 1000, deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader' } });
+  postPayment(h, token, orderId, { method: 'card', provider, amount: 1000, deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader' });
 const cashRest = (h: Harness, token: string, orderId: string) =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+  postPayment(h, token, orderId, { method: 'cash', amount: 1000, tendered: 1000 });
 
 /**
  * Representative orders, driven over HTTP. Their workflow histories are exported to
@@ -54,8 +55,8 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
     const ready = (await h.api('POST', `/api/v1/orders/${order.id}/ready`, { token: kitchen })).body;
     const half = Math.floor(ready.totals.total / 2);
-    await h.api('POST', `/api/v1/orders/${order.id}/payments`, { token: cashier, body: { method: 'cash', amount: half, tendered: half } });
-    await h.api('POST', `/api/v1/orders/${order.id}/payments`, { token: cashier, body: { method: 'cash', amount: ready.totals.total - half, tendered: 10000 } });
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: half, tendered: half });
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: ready.totals.total - half, tendered: 10000 });
     return [`order-${order.id}`];
   },
 
