@@ -135,4 +135,17 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await cashRest(h, token, o.id);
     h.simulators.square!.script(1000, { outcome: 'success' });
   }),
+  // Cash first, then a discount that leaves exactly nothing due: the order closes (patched
+  // 'close-when-a-cart-change-settles'); a change below the paid amount is refused (409, no trace).
+  async 'cash-then-discount-closes'(h) {
+    const cashier = await h.login('3456');
+    const { items, discounts } = h.shop;
+    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0 });
+    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 4 }, { itemId: items['Croissant'], quantity: 1 }] } })).body;
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: 1100, tendered: 1100 }); // of 1625
+    await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${order.lines[0].id}`, { token: cashier }); // 325 < 1100: 409
+    await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${order.lines[1].id}`, { token: cashier }); // 1300
+    await h.api('POST', `/api/v1/orders/${order.id}/discounts`, { token: cashier, body: { discountId: discounts['$2 off'] } }); // 1100: closes
+    return [`order-${order.id}`];
+  },
 };
