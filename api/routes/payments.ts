@@ -17,7 +17,7 @@ const methodRules = {
   allOf: [
     byMethod('cash', { required: ['tendered'] }),
     // A card is charged on a reader (deviceId) or with a card token (sourceId): without either it cannot work.
-    byMethod('card', { required: ['provider'], anyOf: [{ required: ['deviceId'], properties: { deviceId: { minLength: 1 } } }, { required: ['sourceId'], properties: { sourceId: { minLength: 1 } } }] }),
+    byMethod('card', { required: ['provider'], anyOf: [{ required: ['deviceId'], properties: { deviceId: { pattern: '\\S' } } }, { required: ['sourceId'], properties: { sourceId: { pattern: '\\S' } } }] }),
     byMethod(['mpesa', 'airtel'], { required: ['phone'] }),
   ],
 };
