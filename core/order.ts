@@ -284,15 +284,19 @@ function checkMoney(value: number, path: string): void {
 }
 
 /**
- * The cart as a change would leave it: every line and the total stay within MAX_MONEY, so no
- * stored figure can overflow its column (the quantity bound keeps the arithmetic exact); and the
- * total may not fall below what has been paid (net of refunds), or the order could never close.
+ * The cart as a change would leave it, compared with the cart as it is: a change may not raise a
+ * line or the total past MAX_MONEY (so no stored figure can overflow its column; the quantity
+ * bound keeps the arithmetic exact), nor lower the total below what has been paid (net of
+ * refunds), or the order could never close. Comparing with the current cart lets an order from
+ * before these rules still be put right.
  */
 function checkCartTotals(state: OrderState, next: Partial<Cart>, path: string): void {
-  const { totals } = price(state, { lines: next.lines ?? state.lines, discounts: next.discounts ?? state.discounts });
-  if (Math.max(totals.subtotal, totals.total) > MAX_MONEY) throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
-  const paid = totals.paid - totals.refunded;
-  if (totals.total < paid) throw conflict(`This change would take the total to ${totals.total}, below the ${paid} already paid: refund first`);
+  const before = price(state).totals;
+  const after = price(state, { lines: next.lines ?? state.lines, discounts: next.discounts ?? state.discounts }).totals;
+  const risesPastCap = (k: 'subtotal' | 'total') => after[k] > MAX_MONEY && after[k] > before[k];
+  if (risesPastCap('subtotal') || risesPastCap('total')) throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
+  const paid = after.paid - after.refunded;
+  if (after.total < paid && after.total < before.total) throw conflict(`This change would take the total to ${after.total}, below the ${paid} already paid: refund first`);
 }
 
 function checkNote(note: unknown, path: string): void {

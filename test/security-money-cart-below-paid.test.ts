@@ -93,6 +93,35 @@ describe('a cart change that leaves nothing due closes the order', () => {
   });
 });
 
+describe('an order from before the rule, already paid above its total', () => {
+  it('may still be brought back up: a line that raises the total is accepted', async () => {
+    const id = randomUUID();
+    await h.deps.temporal.workflow.start('checkout', { workflowId: `order-${id}`, taskQueue: h.taskQueue, args: [{ state: overpaidState(id), abandonAfterMs: 3600_000 }] });
+    const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: croissant(), quantity: 1 } });
+    expect(res.status).toBe(200);
+    expect(res.body.totals).toMatchObject({ total: 702, paid: 1000 });
+    await h.deps.temporal.workflow.getHandle(`order-${id}`).terminate('test done');
+  });
+});
+
+/** An open order of one croissant (351 with tax) with 1000 paid in cash, as the old rules allowed. */
+function overpaidState(id: string) {
+  const now = new Date().toISOString();
+  return {
+    id, locationId: h.shop.locationId, staffId: h.shop.staff['Cashier'], terminalId: null, type: 'takeaway', table: null, customerName: null,
+    orderNumber: null, status: 'open', kitchenStatus: 'not_sent', version: 0,
+    lines: [{ id: randomUUID(), itemId: croissant(), name: 'Croissant', quantity: 1, unitPrice: 325, modifiers: [], note: null, trackStock: true, sentQuantity: 0, rules: [] }],
+    discounts: [],
+    payments: [{ id: randomUUID(), seq: 1, orderId: id, method: 'cash', provider: null, status: 'succeeded', amount: 1000, tip: 0, fee: 0, tendered: 1000, change: 0, createdAt: now, settledAt: now }],
+    refunded: 0,
+    settings: {
+      locationName: 'Demo Café', currency: 'USD', timezone: 'UTC', taxRate: 800, taxInclusive: false, serviceChargeRate: 0,
+      cardFee: { enabled: false, rate: 0, min: 0 }, discountsEnabled: true, autoPrint: { receipt: false, kitchen: false, orderNumber: false },
+    },
+    createdAt: now, updatedAt: now, closedAt: null, cancelReason: null,
+  };
+}
+
 async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
