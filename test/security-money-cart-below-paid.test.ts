@@ -97,9 +97,9 @@ describe('an order from before the rule, already paid above its total', () => {
   it('may still be brought back up: a line that raises the total is accepted', async () => {
     const id = randomUUID();
     await h.deps.temporal.workflow.start('checkout', { workflowId: `order-${id}`, taskQueue: h.taskQueue, args: [{ state: overpaidState(id), abandonAfterMs: 3600_000 }] });
-    const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: croissant(), quantity: 1 } });
+    const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: croissant(), quantity: 3 } });
     expect(res.status).toBe(200);
-    expect(res.body.totals).toMatchObject({ total: 702, paid: 1000 });
+    expect(res.body).toMatchObject({ status: 'open', totals: { total: 1404, paid: 1000, balance: 404 } });
     await h.deps.temporal.workflow.getHandle(`order-${id}`).terminate('test done');
   });
 });
