@@ -1,4 +1,7 @@
 import type { Knex } from 'knex';
+import { DatabaseError } from 'pg';
+import { ApplicationFailure } from '@temporalio/common';
+import { DATA_ERROR_TYPE } from '../core/messages';
 import type { ActivityDeps } from './deps';
 import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
@@ -63,8 +66,42 @@ async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: 
   await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<', s.version);
 }
 
+/**
+ * Integrity errors a retry can cure: a concurrent insert of the same key (the retry then finds
+ * the row). Every other class 23 error, and every class 22 data exception (e.g. 22003, a number
+ * out of range), fails the same way on every attempt.
+ */
+const RETRYABLE_INTEGRITY_ERRORS = new Set(['23505', '23P01']);
+
+function isPermanentDataError(err: unknown): err is DatabaseError {
+  if (!(err instanceof DatabaseError) || !err.code) return false;
+  return err.code.startsWith('22') || (err.code.startsWith('23') && !RETRYABLE_INTEGRITY_ERRORS.has(err.code));
+}
+
+/** Makes a permanent data error a typed, non-retryable failure the workflow can report (not an endless retry). */
+function failingForGoodOnDataErrors<T extends Record<string, (...args: any[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped = Object.entries(activities).map(([name, fn]) => [
+    name,
+    async (...args: unknown[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        if (!isPermanentDataError(err)) throw err;
+        throw ApplicationFailure.create({
+          type: DATA_ERROR_TYPE,
+          message: `${name}: Postgres refused the data (SQLSTATE ${err.code}): ${err.message}`,
+          details: [{ sqlState: err.code }],
+          nonRetryable: true,
+          cause: err,
+        });
+      }
+    },
+  ]);
+  return Object.fromEntries(wrapped) as T;
+}
+
 export function orderActivities({ knex }: ActivityDeps) {
-  return {
+  return failingForGoodOnDataErrors({
     /**
      * Order numbers run 1..99 per location and wrap. Idempotent per order: a retried activity
      * (or a replayed start) gets the number it was given the first time.
@@ -185,7 +222,7 @@ export function orderActivities({ knex }: ActivityDeps) {
     async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<{ id: string; name: string; address: string }[]> {
       return knex('printers').where({ location_id: req.locationId, role: req.role, enabled: true }).orderBy('name').select('id', 'name', 'address');
     },
-  };
+  });
 }
 
 /** One `sale` movement per tracked line, keyed by the line so a retried close cannot deduct twice. */

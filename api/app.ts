@@ -1,7 +1,9 @@
 import Koa from 'koa';
 import Router from '@koa/router';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
+import { KnexTimeoutError } from 'knex';
 import { bodyParser } from '@koa/bodyparser';
-import { ApiError, badRequest, errorBody, notFound } from './errors';
+import { ApiError, badRequest, errorBody, notFound, unavailable } from './errors';
 import { AnyRoute, mountRoutes } from './route';
 import { authenticate } from './auth';
 import type { AppDeps } from './types';
@@ -43,32 +45,51 @@ function errorHandler(deps: AppDeps): Koa.Middleware {
     try {
       await next();
     } catch (err) {
-      const e = toApiError(err);
+      const e = toApiError(err, ctx.method);
       if (e.status >= 500 && e.code === 'INTERNAL') {
         deps.logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       }
       ctx.status = e.status;
-      ctx.body = errorBody(e.code, e.message, e.errors);
+      ctx.body = { ...errorBody(e.code, e.message, e.errors), ...e.extra };
       for (const [k, v] of Object.entries(e.headers ?? {})) ctx.set(k, v);
     }
   };
 }
 
-export function toApiError(err: unknown): ApiError {
+export function toApiError(err: unknown, method = 'POST'): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { status?: number; expose?: boolean; message?: string; type?: string; name?: string };
   if (e?.type === 'entity.too.large') return new ApiError(413 as number, 'BAD_REQUEST', 'Request body too large');
   if (e?.status && e.status >= 400 && e.status < 500 && e.expose) {
     return new ApiError(e.status, e.status === 400 ? 'BAD_REQUEST' : 'BAD_REQUEST', e.message ?? 'Bad request');
   }
-  if (isDependencyDown(err)) return new ApiError(503, 'UNAVAILABLE', 'A dependency is unavailable; nothing was written. Try again.');
-  return new ApiError(500, 'INTERNAL', 'Internal error; it has been logged');
+  const down = dependencyDown(err);
+  if (down === undefined) return new ApiError(500, 'INTERNAL', 'Internal error; it has been logged');
+  // A read writes nothing, whatever happened on the way.
+  if (down === 'nothing-written' || method === 'GET' || method === 'HEAD') return unavailable('A dependency is unavailable; nothing was written. Try again.');
+  return unavailable('A dependency failed mid-request; the change may have been applied. Retry with the same Idempotency-Key.', true);
 }
 
-function isDependencyDown(err: unknown): boolean {
-  const e = err as { code?: string | number; name?: string; message?: string };
-  if (!e) return false;
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001'].includes(String(e.code))) return true;
-  if (e.name === 'ServiceError' || e.name === 'KnexTimeoutError') return true;
-  return /connect ECONNREFUSED|Connection terminated|UNAVAILABLE|DEADLINE_EXCEEDED/.test(e.message ?? '');
+/** gRPC status RESOURCE_EXHAUSTED: the server refused the call before doing anything. */
+const GRPC_RESOURCE_EXHAUSTED = 8;
+/** Postgres (or Node) codes of a connection that was never made: no statement ran. */
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', '57P03', '08001']);
+/** Codes of a connection lost mid-request: a statement may have run. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '08006', '08003']);
+
+/**
+ * Whether `err` is a dependency being down, and whether anything may have been written. Temporal
+ * errors are told by type and gRPC status: a DEADLINE_EXCEEDED (or any transport failure) after
+ * the Update was sent leaves its outcome unknown.
+ */
+function dependencyDown(err: unknown): 'nothing-written' | 'outcome-unknown' | undefined {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return 'outcome-unknown';
+  const grpcCode = isGrpcServiceError(err) ? err.code : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause.code : undefined;
+  if (grpcCode === GRPC_RESOURCE_EXHAUSTED) return 'nothing-written'; // Temporal refused it (rate limit)
+  if (grpcCode !== undefined || err instanceof ServiceError) return 'outcome-unknown'; // e.g. DEADLINE_EXCEEDED, UNAVAILABLE
+  if (err instanceof KnexTimeoutError) return 'nothing-written'; // no pool connection: nothing was sent
+  const code = String((err as { code?: unknown } | undefined)?.code);
+  if (NEVER_CONNECTED.has(code)) return 'nothing-written';
+  if (CONNECTION_LOST.has(code)) return 'outcome-unknown';
+  return undefined;
 }

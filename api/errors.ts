@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'LOCKED_OUT'
   | 'RATE_LIMITED'
   | 'UNAVAILABLE'
+  | 'PAYMENT_FAILED'
   | 'INTERNAL';
 
 export interface FieldError {
@@ -23,6 +24,8 @@ export class ApiError extends Error {
     detail: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** More fields of the body, e.g. `outcomeUnknown` on every 503. */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(detail);
   }
@@ -35,7 +38,8 @@ export const unauthenticated = (detail = 'Authentication required') => new ApiEr
 export const forbidden = (detail = 'Your role may not do this') => new ApiError(403, 'FORBIDDEN', detail);
 export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`);
 export const conflict = (detail: string) => new ApiError(409, 'CONFLICT', detail);
-export const unavailable = (detail: string) => new ApiError(503, 'UNAVAILABLE', detail);
+/** 503: `outcomeUnknown` false means nothing was written; true, the change may have been applied (retry with the same Idempotency-Key). */
+export const unavailable = (detail: string, outcomeUnknown = false) => new ApiError(503, 'UNAVAILABLE', detail, undefined, undefined, { outcomeUnknown });
 
 export function errorBody(code: ErrorCode, detail: string, errors?: FieldError[]) {
   return { detail, code, timestamp: new Date().toISOString(), ...(errors ? { errors } : {}) };

@@ -217,7 +217,8 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
-    if (err instanceof WorkflowNotFoundError || /completed|not found/i.test((err as Error).message ?? '')) {
+    // The client reports an Update on a finished workflow as not found too (gRPC NOT_FOUND).
+    if (err instanceof WorkflowNotFoundError) {
       const done = await persistedSnapshot(deps, orderId);
       if (done && done.locationId === auth.locationId) throw conflict(`Order is ${done.status}`);
       throw notFound('Order');

@@ -3,6 +3,7 @@ import type { ParameterizedContext } from 'koa';
 import * as yup from 'yup';
 import { convertSchema } from '@sodaru/yup-to-json-schema';
 import { forbidden, unauthenticated, validationError } from './errors';
+import { requiredIdempotencyKey } from './idempotency';
 import type { AppDeps, AuthContext, Role } from './types';
 
 export const ADMIN: Role[] = ['admin'];
@@ -37,6 +38,8 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   responses: Record<number, string>;
   /** Extra documented error statuses beyond the ones derived from the spec. */
   errors?: number[];
+  /** 'required': the `Idempotency-Key` header must be sent (422 otherwise); documented in the spec. */
+  idempotencyKey?: 'required';
   handler: (input: RouteInput<Infer<P>, Infer<Q>, Infer<B>>) => Promise<unknown>;
 }
 
@@ -72,6 +75,7 @@ export function mountRoutes(router: Router, routes: AnyRoute[], deps: AppDeps): 
       const params = r.params ? await validate(r.params, ctx.params, 'params') : ctx.params;
       const query = r.query ? await validate(r.query, ctx.query, 'query') : ctx.query;
       const body = r.body ? await validate(r.body, (ctx.request as any).body, 'body') : undefined;
+      if (r.idempotencyKey === 'required') requiredIdempotencyKey(ctx);
       const result = await r.handler({ params, query, body, auth, deps, ctx });
       if (result !== undefined) ctx.body = result;
       else if (ctx.body === undefined && ctx.status === 404) ctx.status = 204;
@@ -93,7 +97,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'The resource state forbids this',
   422: 'Validation error (per-field `errors`)',
   429: 'Locked out / rate limited (see Retry-After)',
-  503: 'A dependency is down; nothing was written',
+  503: 'A dependency is down: `outcomeUnknown` false = nothing was written; true = the change may have been applied (retry with the same Idempotency-Key)',
 };
 
 /** OpenAPI 3.1 document generated from the same route specs that serve requests, so it cannot drift. */
@@ -111,6 +115,9 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
       for (const [name, schema] of Object.entries(qs.properties ?? {})) {
         params.push({ name, in: 'query', required: (qs.required ?? []).includes(name), schema });
       }
+    }
+    if (r.idempotencyKey === 'required') {
+      params.push({ name: 'Idempotency-Key', in: 'header', required: true, description: 'A retry with the same key returns the first result and changes nothing', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } });
     }
     const statuses = new Set<number>(r.errors ?? []);
     if (r.roles !== 'public') [401, 403].forEach((s) => statuses.add(s));
@@ -157,9 +164,10 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
           required: ['detail', 'code', 'timestamp'],
           properties: {
             detail: { type: 'string' },
-            code: { type: 'string', enum: ['BAD_REQUEST', 'VALIDATION_ERROR', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'LOCKED_OUT', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL'] },
+            code: { type: 'string', enum: ['BAD_REQUEST', 'VALIDATION_ERROR', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'LOCKED_OUT', 'RATE_LIMITED', 'UNAVAILABLE', 'PAYMENT_FAILED', 'INTERNAL'] },
             timestamp: { type: 'string', format: 'date-time' },
             errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+            outcomeUnknown: { type: 'boolean', description: 'On every 503: false = nothing was written; true = the change may have been applied' },
           },
         },
       },

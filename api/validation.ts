@@ -1,5 +1,6 @@
 import * as yup from 'yup';
 import { conflict } from './errors';
+import { MAX_MONEY } from '../core/money';
 
 /** Any RFC 4122 UUID version (yup's own uuid() rejects v6/v7, which client SDKs generate). */
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -9,9 +10,9 @@ export const INT4_MAX = 2_147_483_647;
 /** A UUID in a path, body or query: strict, and never the empty string. */
 export const uuid = () => yup.string().strict().matches(UUID_RE, '${path} must be a UUID');
 export const ref = uuid;
-/** Integer minor units (cents) that fit the database columns. */
+/** Integer minor units (cents), at most MAX_MONEY: no price, amount or total can overflow a column. */
 export const money = () =>
-  yup.number().strict().integer('${path} must be an integer amount in minor units').min(0).max(INT4_MAX, '${path} is too large');
+  yup.number().strict().integer('${path} must be an integer amount in minor units').min(0).max(MAX_MONEY, `\${path} may be at most ${MAX_MONEY} minor units`);
 export const amount = money;
 export const basisPoints = () => yup.number().strict().integer().min(0).max(10000);
 export const int = () => yup.number().strict().integer();

@@ -20,6 +20,7 @@ import type { Knex } from 'knex';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Harness } from '../test/support/harness';
 import { benchBumpUpdate, benchDoneSignal, type benchNoop } from '../workflows/bench-noop';
+import { postPayment } from '../test/support/payments';
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -244,7 +245,7 @@ async function checkoutPhase(h: Harness, tokens: string[], seconds: number): Pro
         balance = res.body.totals.balance;
       }
       t = now();
-      const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token, body: { method: 'cash', amount: balance, tendered: balance } });
+      const paid = await postPayment(h, token, id, { method: 'cash', amount: balance, tendered: balance });
       if (paid.status !== 201 || paid.body?.order?.status !== 'closed') {
         await fail(`pay: ${paid.status} ${JSON.stringify(paid.body)}`);
         continue;

@@ -69,3 +69,5 @@ export const snapshotQuery = defineQuery<OrderSnapshot>('snapshot');
 
 /** Update failure types the API maps to HTTP statuses. */
 export const REJECTION_TYPES = { validation: 'VALIDATION_ERROR', conflict: 'CONFLICT', not_found: 'NOT_FOUND' } as const;
+/** An activity's input that Postgres cannot store (SQLSTATE class 22/23): retrying cannot help. */
+export const DATA_ERROR_TYPE = 'DATA_ERROR';

@@ -7,6 +7,13 @@
 
 export const BPS = 10000;
 
+/**
+ * The largest price, amount or order total Tillflow accepts (999,999.99 in a two-decimal
+ * currency). Far below every integer column's limit, so no stored total, line or payment — nor
+ * any sum of a few of them — can overflow a column whatever its type.
+ */
+export const MAX_MONEY = 99_999_999;
+
 /** Throws unless `value` is a non-negative safe integer (money, quantity or rate). */
 export function assertNonNegativeInt(value: number, what: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {

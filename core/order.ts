@@ -7,6 +7,7 @@
  * called after its check passed).
  */
 import { PricingSettings, Totals, cardFeeFor, priceOrder } from './pricing';
+import { MAX_MONEY } from './money';
 
 export type OrderStatus = 'open' | 'closed' | 'cancelled' | 'partially_refunded' | 'refunded';
 export type KitchenStatus = 'not_sent' | 'sent' | 'ready';
@@ -184,10 +185,16 @@ export interface CashPaymentRequest {
 
 // ---- reads -------------------------------------------------------------------------------
 
-export function price(state: OrderState) {
+/** What pricing needs of a cart; a check prices the cart as a change would leave it. */
+interface Cart {
+  lines: Pick<LineState, 'unitPrice' | 'quantity' | 'modifiers'>[];
+  discounts: AppliedDiscount[];
+}
+
+export function price(state: OrderState, cart: Cart = state) {
   return priceOrder({
-    lines: state.lines.map((l) => ({ unitPrice: l.unitPrice, quantity: l.quantity, modifiers: l.modifiers })),
-    discounts: state.discounts,
+    lines: cart.lines.map((l) => ({ unitPrice: l.unitPrice, quantity: l.quantity, modifiers: l.modifiers })),
+    discounts: cart.discounts,
     payments: state.payments,
     refunded: state.refunded,
     settings: state.settings,
@@ -272,6 +279,26 @@ function checkQuantity(quantity: unknown, path: string): void {
   if (quantity > MAX_QUANTITY) throw invalid(path, `quantity may be at most ${MAX_QUANTITY}`);
 }
 
+function checkMoney(value: number, path: string): void {
+  if (value > MAX_MONEY) throw invalid(path, `amounts may be at most ${MAX_MONEY} minor units`);
+}
+
+/**
+ * The cart as a change would leave it, compared with the cart as it is: a change may not raise a
+ * line or the total past MAX_MONEY (so no stored figure can overflow its column; the quantity
+ * bound keeps the arithmetic exact), nor lower the total below what has been paid (net of
+ * refunds), or the order could never close. Comparing with the current cart lets an order from
+ * before these rules still be put right.
+ */
+function checkCartTotals(state: OrderState, next: Partial<Cart>, path: string): void {
+  const before = price(state).totals;
+  const after = price(state, { lines: next.lines ?? state.lines, discounts: next.discounts ?? state.discounts }).totals;
+  const risesPastCap = (k: 'subtotal' | 'total') => after[k] > MAX_MONEY && after[k] > before[k];
+  if (risesPastCap('subtotal') || risesPastCap('total')) throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
+  const paid = after.paid - after.refunded;
+  if (after.total < paid && after.total < before.total) throw conflict(`This change would take the total to ${after.total}, below the ${paid} already paid: refund first`);
+}
+
 function checkNote(note: unknown, path: string): void {
   if (note !== undefined && note !== null && (typeof note !== 'string' || note.length > 200)) throw invalid(path, 'note must be text of at most 200 characters');
 }
@@ -304,7 +331,11 @@ export function checkAddLine(state: OrderState, req: AddLineRequest, path = ''):
   if (!req.item.available) throw invalid(`${path}itemId`, `${req.item.name} is not available`);
   checkQuantity(req.quantity, `${path}quantity`);
   checkNote(req.note, `${path}note`);
-  return resolveModifiers(req.item.modifierLists, req.modifierIds ?? [], `${path}modifierIds`);
+  checkMoney(req.item.price, `${path}itemId`);
+  const modifiers = resolveModifiers(req.item.modifierLists, req.modifierIds ?? [], `${path}modifierIds`);
+  modifiers.forEach((m, i) => checkMoney(m.price, `${path}modifierIds[${i}]`));
+  checkCartTotals(state, { lines: [...state.lines, { unitPrice: req.item.price, quantity: req.quantity, modifiers }] }, `${path}quantity`);
+  return modifiers;
 }
 
 function findLine(state: OrderState, lineId: string): LineState {
@@ -320,13 +351,18 @@ export function checkUpdateLine(state: OrderState, req: UpdateLineRequest): Line
   if (req.quantity === undefined && req.modifierIds === undefined && req.note === undefined) throw invalid('', 'nothing to change');
   if (req.quantity !== undefined) checkQuantity(req.quantity, 'quantity');
   checkNote(req.note, 'note');
-  return req.modifierIds === undefined ? undefined : resolveModifiers(line.rules, req.modifierIds);
+  const modifiers = req.modifierIds === undefined ? undefined : resolveModifiers(line.rules, req.modifierIds);
+  modifiers?.forEach((m, i) => checkMoney(m.price, `modifierIds[${i}]`));
+  const changed = { ...line, quantity: req.quantity ?? line.quantity, modifiers: modifiers ?? line.modifiers };
+  checkCartTotals(state, { lines: state.lines.map((l) => (l === line ? changed : l)) }, req.quantity !== undefined ? 'quantity' : 'modifierIds');
+  return modifiers;
 }
 
 export function checkRemoveLine(state: OrderState, lineId: string): void {
   requireOpen(state);
   requireNoPendingPayment(state);
   findLine(state, lineId);
+  checkCartTotals(state, { lines: state.lines.filter((l) => l.id !== lineId) }, 'lineId');
 }
 
 export function checkAddDiscount(state: OrderState, discount: AppliedDiscount & { available?: boolean }): void {
@@ -335,12 +371,15 @@ export function checkAddDiscount(state: OrderState, discount: AppliedDiscount & 
   if (!state.settings.discountsEnabled) throw conflict('Discounts are turned off in settings');
   if (discount.available === false) throw invalid('discountId', `${discount.name} is not available`);
   if (state.discounts.some((d) => d.id === discount.id)) throw conflict(`${discount.name} is already applied`);
+  if (discount.type === 'amount') checkMoney(discount.value, 'discountId');
+  checkCartTotals(state, { discounts: [...state.discounts, discount] }, 'discountId');
 }
 
 export function checkRemoveDiscount(state: OrderState, discountId: string): void {
   requireOpen(state);
   requireNoPendingPayment(state);
   if (!state.discounts.some((d) => d.id === discountId)) throw invalid('discountId', 'That discount is not on this order');
+  checkCartTotals(state, { discounts: state.discounts.filter((d) => d.id !== discountId) }, 'discountId');
 }
 
 export function checkDetails(state: OrderState, req: OrderDetailsRequest): void {
@@ -371,8 +410,10 @@ export function checkCancel(state: OrderState, reason: unknown): void {
 }
 
 /** A new payment towards the balance. Cash may be tendered above the amount; others may not exceed it. */
-export function checkPayment(state: OrderState, req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number }): void {
+export function checkPayment(state: OrderState, req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number; deviceId?: string; sourceId?: string }): void {
   requireOpen(state);
+  // A card is charged on a reader or with a card token; with neither the gateway can only fail.
+  if (req.method === 'card' && !req.deviceId && !req.sourceId) throw invalid('deviceId', 'a card payment needs a deviceId (reader) or a sourceId (card token)');
   requireNoPendingPayment(state);
   if (state.lines.length === 0) throw conflict('The order has no lines');
   const due = balance(state);
@@ -388,7 +429,17 @@ export function checkPayment(state: OrderState, req: { method: PaymentMethod; am
   if (req.method === 'cash') {
     // A cash tip is handed over with the amount: tendered must cover both.
     if (!Number.isInteger(req.tendered) || (req.tendered as number) < req.amount + (req.tip ?? 0)) throw invalid('tendered', 'tendered must be at least the amount plus the tip');
+    checkMoney(req.tendered as number, 'tendered');
   }
+  checkPaymentTotal(state, req);
+}
+
+/** Tip and card fee join the order total: it stays within MAX_MONEY with them. */
+function checkPaymentTotal(state: OrderState, req: { method: PaymentMethod; amount: number; tip?: number }): void {
+  const tip = req.tip ?? 0;
+  checkMoney(tip, 'tip');
+  const fee = req.method === 'card' ? cardFeeFor(req.amount, state.settings) : 0;
+  if (price(state).totals.total + tip + fee > MAX_MONEY) throw invalid('tip', `the order total may be at most ${MAX_MONEY} minor units`);
 }
 
 // ---- applies -----------------------------------------------------------------------------

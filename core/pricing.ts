@@ -29,6 +29,8 @@
  *       paid    = sum of (amount + tip + fee)          over counted payments.
  *  6. total    = net + serviceCharge + (exclusive tax) + cardFee + tip
  *     balance  = max(0, total - paid);  refunded = input.refunded
+ *     (the cart rules in core/order.ts never let total fall below paid, so the
+ *     clamp hides nothing: an order with paid > total cannot arise)
  *
  * Card fee for a single card payment (cardFeeFor): 0 if disabled or amount is
  * 0, else max(min, round(amount * rate / 10000)).

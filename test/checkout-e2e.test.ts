@@ -2,6 +2,7 @@ import { startHarness, Harness } from './support/harness';
 import { connectSocket, TestSocket } from './support/ws-client';
 import { startFakePrinter } from './support/fake-printer';
 import { startApiServer, ApiServer } from '../api/server';
+import { postPayment } from './support/payments';
 
 let h: Harness;
 let secondReplica: ApiServer;
@@ -81,9 +82,9 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   // The kitchen's bump answers with the kitchen view (no money): the cashier reads the total.
   const total = (await h.api('GET', `/api/v1/orders/${id}`, { token: cashier })).body.totals.total;
   const half = Math.floor(total / 2);
-  const p1 = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: half, tendered: half } });
+  const p1 = await postPayment(h, cashier, id, { method: 'cash', amount: half, tendered: half });
   expect(p1.status).toBe(201);
-  const p2 = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: total - half, tendered: 5000 } });
+  const p2 = await postPayment(h, cashier, id, { method: 'cash', amount: total - half, tendered: 5000 });
   expect(p2.body.change).toBe(5000 - (total - half));
   expect(p2.body.order.status).toBe('closed');
   const finalVersion = p2.body.order.version;
@@ -129,7 +130,7 @@ it('raises a low-stock alert on the location topic when a sale takes an item to 
   const water = h.shop.items['Sparkling water']; // 48 in stock, minimum 12
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: water, quantity: 40 }] } });
   const total = created.body.totals.total;
-  await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+  await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });
   const alert = await s.waitFor((m) => m.event === 'stock.low');
   expect(alert.data).toEqual({
     itemId: water,

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { historyLength, settledHistoryLength } from './support/history';
 import { seedDemoShop, SeededShop } from '../db/seed';
+import { postPayment } from './support/payments';
 
 type Res = { status: number; body: any };
 
@@ -25,6 +26,8 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
+/** An Idempotency-Key for calls that need one (payments) in generic lists of mutations. */
+const anyKey = () => ({ 'Idempotency-Key': randomUUID() });
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
 const item = (name: string) => h.shop.items[name]!;
 const mod = (name: string) => h.shop.modifiers[name]!;
@@ -410,7 +413,7 @@ describe('cancel', () => {
 
   it('refuses to cancel once a cash payment succeeded (refund instead); the order stays open', async () => {
     const { id, v } = await orderWithLatte(); // 486
-    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 200, tendered: 200 } });
+    const paid = await postPayment(h, cashier, id, { method: 'cash', amount: 200, tendered: 200 });
     const s = accepted(paid, v, 201);
     await withoutTrace(id, async () => {
       rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'changed mind' } }), 409);
@@ -420,7 +423,7 @@ describe('cancel', () => {
 });
 
 describe('payments', () => {
-  const pay = (id: string, body: Record<string, unknown>) => h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body });
+  const pay = (id: string, body: Record<string, unknown>) => postPayment(h, cashier, id, body);
 
   it('refuses a payment on an order with no lines (409)', async () => {
     const o = await openOrder();
@@ -440,8 +443,8 @@ describe('payments', () => {
       rejected(await pay(id, { method: 'cheque', amount: 300 }), 422, 'method');
       rejected(await pay(id, { method: 'cash', amount: 300, tendered: 300, extra: 1 }), 422);
       for (const body of [
-        { method: 'card', provider: 'stripe', amount: 300 },
-        { method: 'card', provider: 'square', amount: 486, tip: 50 },
+        { method: 'card', provider: 'stripe', amount: 300, deviceId: 'tmr_1' },
+        { method: 'card', provider: 'square', amount: 486, tip: 50, deviceId: 'reader-1' },
         { method: 'qr', amount: 300 },
         { method: 'mpesa', amount: 300, phone: '254712345678' },
         { method: 'airtel', amount: 300, phone: '254712345678' },
@@ -531,7 +534,7 @@ async function expectEveryMutationConflicts(id: string, lineId: string): Promise
     ['POST', `/api/v1/orders/${id}/payments`, { method: 'cash', amount: 100, tendered: 100 }],
   ];
   for (const [method, path, body] of calls) {
-    const res = await h.api(method, path, { token: cashier, ...(body ? { body } : {}) });
+    const res = await h.api(method, path, { token: cashier, headers: anyKey(), ...(body ? { body } : {}) });
     if (res.status !== 409) throw new Error(`${method} ${path}: expected 409, got ${res.status} ${JSON.stringify(res.body)}`);
     expect(res.body.code).toBe('CONFLICT');
   }
@@ -540,7 +543,7 @@ async function expectEveryMutationConflicts(id: string, lineId: string): Promise
 describe('closed order', () => {
   it('answers every mutation with 409 and reads the closed snapshot from the database', async () => {
     const { id, snap } = await orderWithLatte(); // 486
-    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 486, tendered: 500 } });
+    const paid = await postPayment(h, cashier, id, { method: 'cash', amount: 486, tendered: 500 });
     expect(paid.status).toBe(201);
     expect(paid.body.order.status).toBe('closed');
     const closed = paid.body.order;
@@ -565,7 +568,7 @@ describe('unknown orders', () => {
     rejected(await h.api('GET', `/api/v1/orders/${id}`, { token: cashier }), 404);
     rejected(await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: item('Croissant'), quantity: 1 } }), 404);
     rejected(await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier }), 404);
-    rejected(await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 1, tendered: 1 } }), 404);
+    rejected(await postPayment(h, cashier, id, { method: 'cash', amount: 1, tendered: 1 }), 404);
     rejected(await h.api('GET', `/api/v1/orders/not-a-uuid`, { token: cashier }), 422, 'params.id');
   });
 });
@@ -679,7 +682,7 @@ describe('another location', () => {
         ['POST', `/api/v1/orders/${id}/payments`, { method: 'cash', amount: 100, tendered: 100 }],
         ['POST', `/api/v1/orders/${id}/reprint`, { kind: 'receipt' }],
       ] as [string, string, unknown?][]) {
-        const res = await h.api(method, path, { token: otherCashier, ...(body ? { body } : {}) });
+        const res = await h.api(method, path, { token: otherCashier, headers: anyKey(), ...(body ? { body } : {}) });
         if (res.status !== 404) throw new Error(`${method} ${path}: expected 404, got ${res.status} ${JSON.stringify(res.body)}`);
         expect(res.body.code).toBe('NOT_FOUND');
       }
@@ -695,7 +698,7 @@ describe('another location', () => {
     expect((await snapshot(id)).locationId).toBe(h.shop.locationId);
 
     // Closed orders (read from the database) are scoped too.
-    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 486, tendered: 486 } });
+    const paid = await postPayment(h, cashier, id, { method: 'cash', amount: 486, tendered: 486 });
     expect(paid.body.order.status).toBe('closed');
     await workflowDone(id);
     rejected(await h.api('GET', `/api/v1/orders/${id}`, { token: otherCashier }), 404);

@@ -5,6 +5,7 @@ import { startHarness, Harness } from './support/harness';
 import { sigkill, startWorkerProcess, stopWorkerProcesses } from './support/worker-process';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
+import { postPayment } from './support/payments';
 
 /**
  * A worker process (the real entry point, TILLFLOW_ROLE=worker, M-Pesa pointed at the Daraja
@@ -57,7 +58,7 @@ it('charges once and closes once when the worker dies while the payment is pendi
   const phone = '254711000111';
   // No callback on time; the customer confirms later, and the callback comes 6 s after the push.
   sim.script(phone, { outcome: 'timeout', resultCode: 0, lateCallbackMs: 6000, pendingQueries: 1000 });
-  const pay = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+  const pay = await postPayment(h, cashier, id, { method: 'mpesa', amount: 1000, phone });
   expect(pay.status).toBe(202);
 
   // Killed while the payment is pending.

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { startHarness, Harness } from './support/harness';
 import { sigkill, startWorkerProcess, stopWorkerProcesses } from './support/worker-process';
 import { startFakePrinter } from './support/fake-printer';
+import { postPayment } from './support/payments';
 
 /**
  * The worker is a separate process (the real entry point, TILLFLOW_ROLE=worker) that we SIGKILL
@@ -47,7 +48,7 @@ it('completes an order exactly once when its worker is SIGKILLed between updates
 
   // Killed during close: the payment closed the order; persisting, stock and receipt were in flight.
   const total = added.body.totals.total;
-  const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+  const paid = await postPayment(h, cashier, id, { method: 'cash', amount: total, tendered: total });
   expect(paid.body.order.status).toBe('closed');
   await sigkill(worker);
   worker = await startWorkerProcess(h, dataDir);

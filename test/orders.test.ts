@@ -1,6 +1,7 @@
 import { startHarness, Harness } from './support/harness';
 import { Order } from '../db/models/order';
 import { historyLength, settledHistoryLength } from './support/history';
+import { postPayment } from './support/payments';
 
 let h: Harness;
 let cashier: string;
@@ -30,12 +31,12 @@ describe('checkout over HTTP', () => {
     const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: discounts['Staff 10%'] } });
     expect(discounted.body.totals).toMatchObject({ subtotal: 2500, discount: 250, tax: 180, total: 2430, balance: 2430 });
 
-    const first = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const first = await postPayment(h, cashier, id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ method: 'cash', status: 'succeeded', amount: 1000, change: 0 });
     expect(first.body.order.totals.balance).toBe(1430);
 
-    const second = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 1430, tendered: 2000 } });
+    const second = await postPayment(h, cashier, id, { method: 'cash', amount: 1430, tendered: 2000 });
     expect(second.status).toBe(201);
     expect(second.body.change).toBe(570);
     expect(second.body.order.status).toBe('closed');
@@ -115,15 +116,15 @@ describe('no-charge orders', () => {
     expect(free.status).toBe(201);
     const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
     const id = created.body.id;
-    const zeroTooEarly = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 0, tendered: 0 } });
+    const zeroTooEarly = await postPayment(h, cashier, id, { method: 'cash', amount: 0, tendered: 0 });
     expect(zeroTooEarly.status).toBe(422);
     expect(zeroTooEarly.body.errors[0].path).toBe('amount');
     const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: free.body.id } });
     expect(discounted.body.totals).toMatchObject({ total: 0, balance: 0 });
-    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 0, tendered: 0 } });
+    const paid = await postPayment(h, cashier, id, { method: 'cash', amount: 0, tendered: 0 });
     expect(paid.status).toBe(201);
     expect(paid.body.order.status).toBe('closed');
-    const again = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: 0, tendered: 0 } });
+    const again = await postPayment(h, cashier, id, { method: 'cash', amount: 0, tendered: 0 });
     expect(again.status).toBe(409);
   });
 });
@@ -135,7 +136,7 @@ describe('pay-first service', () => {
     const id = created.body.id;
     await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier });
     const total = created.body.totals.total;
-    const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+    const paid = await postPayment(h, cashier, id, { method: 'cash', amount: total, tendered: total });
     expect(paid.body.order).toMatchObject({ status: 'closed', kitchenStatus: 'sent' });
     await waitFor(async () => (await h.deps.knex('orders').where({ id }).first())?.persisted_at);
 

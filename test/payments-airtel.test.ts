@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled } from './support/payments';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, postPayment } from './support/payments';
 import { startAirtelSimulator, AirtelSim, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
 import { createAirtelGateway } from '../activities/payments/airtel';
 
@@ -38,7 +38,7 @@ const national = (phone: string) => phone.slice(3);
 const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
 
 function payAirtel(orderId: string, amount: number, phone: string, extra: Record<string, unknown> = {}) {
-  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'airtel', amount, phone, ...extra } });
+  return postPayment(h, cashier, orderId, { method: 'airtel', amount, phone, ...extra });
 }
 
 const order = (id: string) => fetchOrder(h, cashier, id);
@@ -193,8 +193,8 @@ describe('Airtel Money collection (USSD push)', () => {
     expect((await order(o.id)).totals).toMatchObject({ tip: 200, paid: 1200, balance: 1000 });
 
     const odd = await payAirtel(o.id, 550, newPhone());
-    expect(odd.status).toBe(201);
-    expect(odd.body).toMatchObject({ status: 'failed' });
+    expect(odd.status).toBe(402);
+    expect(odd.body).toMatchObject({ code: 'PAYMENT_FAILED', status: 'failed' });
     expect(odd.body.failureReason).toMatch(/whole amounts only/);
     expect((await order(o.id)).totals.balance).toBe(1000);
   });
@@ -206,7 +206,7 @@ describe('Airtel Money collection (USSD push)', () => {
     const m = await payAirtel(o.id, 2000, phone);
     await settled(o.id, m.body.id);
     expect((await order(o.id)).totals.balance).toBe(1000);
-    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['airtel', 'succeeded'], ['cash', 'succeeded']]);
   });

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled } from './support/payments';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -39,7 +40,7 @@ const newPhone = () => `2547${String(10_000_000 + ++phoneSeq).slice(-8)}`;
 const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
 
 async function payMpesa(orderId: string, amount: number, phone: string, headers: Record<string, string> = {}) {
-  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'mpesa', amount, phone }, headers });
+  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'mpesa', amount, phone }, headers: { 'Idempotency-Key': randomUUID(), ...headers } });
 }
 
 const order = (id: string) => fetchOrder(h, cashier, id);
@@ -129,7 +130,7 @@ describe('M-Pesa STK push', () => {
     const m = await payMpesa(o.id, 2000, phone);
     await settled(o.id, m.body.id);
     expect((await order(o.id)).totals.balance).toBe(1000);
-    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
   });
 
@@ -143,7 +144,7 @@ describe('M-Pesa STK push', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(1000);
     // The customer pays in cash meanwhile; the late M-Pesa success must go back.
-    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     await until(() => Promise.resolve(sim.reversals.size), (n) => n > 0);
     const reversal = [...sim.reversals.values()].find((r) => r.known);

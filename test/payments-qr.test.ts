@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeQr } from './support/gateways';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks } from './support/payments';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
 import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
 import { createQrGateway, QR_MIN_EXPIRY_SECONDS } from '../activities/payments/qr';
 
@@ -39,7 +39,7 @@ const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
 /** An order at a fresh price whose payment of that price follows `script`. */
 const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
 
-const payQr = (orderId: string, amount: number) => h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'qr', amount } });
+const payQr = (orderId: string, amount: number) => postPayment(h, cashier, orderId, { method: 'qr', amount });
 
 const order = (id: string) => fetchOrder(h, cashier, id);
 const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
@@ -233,7 +233,7 @@ describe('QR payments (Stripe Checkout)', () => {
     expect(sessionsFor(res.body.id)).toEqual([expect.objectContaining({ amount_total: part })]);
     await settled(o.id, res.body.id);
     expect((await order(o.id)).totals).toMatchObject({ cardFee: 0, paid: part, balance: 1000 });
-    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['qr', 'succeeded'], ['cash', 'succeeded']]);
   });

@@ -1,4 +1,5 @@
 import { startHarness, Harness } from './support/harness';
+import { postPayment } from './support/payments';
 
 /**
  * The offline sandbox `npm start` runs without gateway credentials: all five methods work end to
@@ -43,7 +44,7 @@ it.each([
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
   expect(created.status).toBe(201);
   const id = created.body.id;
-  const res = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { ...body, amount: created.body.totals.total } });
+  const res = await postPayment(h, cashier, id, { ...body, amount: created.body.totals.total });
   expect([201, 202]).toContain(res.status);
   expect(res.body).toMatchObject({ sandbox: true, method: body.method });
   if (body.method === 'qr') {

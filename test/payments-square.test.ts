@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, withoutWebhooks as withoutSimWebhooks } from './support/payments';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import type { GatewayScript } from '../simulators/stripe';
 import { createSquareGateway, signSquareWebhook, type SquareConfig } from '../activities/payments/square';
@@ -44,7 +44,7 @@ const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
 const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
 
 function payCard(orderId: string, body: Record<string, unknown>) {
-  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'card', provider: 'square', ...body } });
+  return postPayment(h, cashier, orderId, { method: 'card', provider: 'square', ...body });
 }
 
 const order = (id: string) => fetchOrder(h, cashier, id);
@@ -97,8 +97,8 @@ describe('Square card payments', () => {
   it('reports a decline in words and leaves the balance due (card nonce, then Terminal)', async () => {
     const a = await scriptedOrder();
     const declined = await payCard(a.o.id, { amount: a.price, sourceId: 'cnon:card-nonce-declined' });
-    expect(declined.status).toBe(201);
-    expect(declined.body).toMatchObject({ status: 'failed', failureReason: 'Card declined' });
+    expect(declined.status).toBe(402);
+    expect(declined.body).toMatchObject({ code: 'PAYMENT_FAILED', status: 'failed', failureReason: 'Card declined' });
     expect(declined.body.order.totals.balance).toBe(a.price);
     const retry = await payCard(a.o.id, { amount: a.price, sourceId: 'cnon:card-nonce-ok' });
     expect(retry.body.status).toBe('succeeded');
@@ -259,7 +259,7 @@ describe('Square card payments', () => {
     const card = await payCard(o.id, { amount: price - 1000, sourceId: 'cnon:card-nonce-ok' });
     expect(card.body.status).toBe('succeeded');
     expect((await until(() => order(o.id), (s) => s.totals.paid === price - 1000)).totals.balance).toBe(1000);
-    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['card', 'succeeded'], ['cash', 'succeeded']]);
   });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks } from './support/payments';
+import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
 import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
 import { createStripeGateway } from '../activities/payments/stripe';
 
@@ -38,7 +38,7 @@ const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
 const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
 
 function payCard(orderId: string, body: Record<string, unknown>) {
-  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'card', provider: 'stripe', ...body } });
+  return postPayment(h, cashier, orderId, { method: 'card', provider: 'stripe', ...body });
 }
 
 const order = (id: string) => fetchOrder(h, cashier, id);
@@ -96,8 +96,8 @@ describe('Stripe card payments', () => {
     // A declined payment method answers at once; the customer then pays with another card.
     const b = await scriptedOrder();
     const declined = await payCard(b.o.id, { amount: b.price, sourceId: 'pm_card_chargeDeclined' });
-    expect(declined.status).toBe(201);
-    expect(declined.body).toMatchObject({ status: 'failed' });
+    expect(declined.status).toBe(402);
+    expect(declined.body).toMatchObject({ code: 'PAYMENT_FAILED', status: 'failed' });
     expect(declined.body.failureReason).toMatch(/declined|insufficient/i);
     expect(declined.body.order.totals.balance).toBe(b.price);
     const retry = await payCard(b.o.id, { amount: b.price, sourceId: 'pm_card_visa' });
@@ -258,7 +258,7 @@ describe('Stripe card payments', () => {
     const card = await payCard(o.id, { amount: price - 1000, sourceId: 'pm_card_visa' });
     expect(card.body.status).toBe('succeeded');
     expect((await until(() => order(o.id), (s) => s.totals.paid === price - 1000)).totals.balance).toBe(1000);
-    const cash = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.status).toBe(201);
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['card', 'succeeded'], ['cash', 'succeeded']]);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { mulDivRound } from '../core/money';
+import { MAX_MONEY, mulDivRound } from '../core/money';
+import { CartRejection, applyAddLine, checkAddLine, price, type OrderState } from '../core/order';
 import {
   cardFeeFor,
   priceOrder,
@@ -319,6 +320,79 @@ describe('priceOrder properties', () => {
         const b = priceOrder(structuredClone(o));
         expect(a).toEqual(b);
         expect(o).toEqual(snapshot);
+      }),
+    );
+  });
+});
+
+// ---------- the MAX_MONEY bound (core/order.ts checks, used by the Update validators) ----------
+
+const INT4_MAX = 2_147_483_647;
+
+function emptyOrder(settings: PricingSettings): OrderState {
+  const now = '2026-01-01T00:00:00.000Z';
+  return {
+    id: 'o', locationId: 'l', staffId: 's', terminalId: null, type: 'takeaway', table: null, customerName: null,
+    orderNumber: 1, status: 'open', kitchenStatus: 'not_sent', version: 1, lines: [], discounts: [], payments: [], refunded: 0,
+    settings: { ...settings, locationName: 'Shop', currency: 'USD', timezone: 'UTC', autoPrint: { receipt: false, kitchen: false, orderNumber: false } },
+    createdAt: now, updatedAt: now, closedAt: null, cancelReason: null,
+  };
+}
+
+/** A line request as the API would resolve it: any price a column holds, any quantity, priced modifiers. */
+const boundLineArb = fc.record({
+  price: fc.oneof(fc.integer({ min: 0, max: INT4_MAX }), fc.integer({ min: 0, max: 2 * MAX_MONEY }), fc.integer({ min: 0, max: 10_000 })),
+  quantity: fc.integer({ min: 1, max: 999 }),
+  modifierPrices: fc.array(fc.oneof(fc.integer({ min: 0, max: INT4_MAX }), fc.integer({ min: 0, max: 1000 })), { maxLength: 3 }),
+});
+
+function addLineRequest(l: { price: number; quantity: number; modifierPrices: number[] }, i: number) {
+  const modifiers = l.modifierPrices.map((p, j) => ({ id: `m${i}-${j}`, name: 'mod', price: p, available: true }));
+  return {
+    item: { id: `i${i}`, name: 'item', price: l.price, available: true, trackStock: false, modifierLists: [{ id: `ml${i}`, name: 'list', minSelections: 0, maxSelections: 3, available: true, modifiers }] },
+    quantity: l.quantity,
+    modifierIds: modifiers.map((m) => m.id),
+  };
+}
+
+describe('MAX_MONEY bound on orders', () => {
+  it('every cart the add-line rule accepts keeps each price, line, subtotal and total within MAX_MONEY', () => {
+    fc.assert(
+      fc.property(settingsArb, fc.array(boundLineArb, { minLength: 1, maxLength: 12 }), (settings, lines) => {
+        const state = emptyOrder(settings);
+        lines.forEach((l, i) => {
+          const req = addLineRequest(l, i);
+          let modifiers;
+          try {
+            modifiers = checkAddLine(state, req);
+          } catch (err) {
+            expect(err).toBeInstanceOf(CartRejection);
+            expect((err as CartRejection).kind).toBe('validation');
+            return;
+          }
+          applyAddLine(state, req, modifiers, `line-${i}`, '2026-01-01T00:00:00.000Z');
+        });
+        const { lineTotals, totals } = price(state);
+        for (const line of state.lines) {
+          expect(line.unitPrice).toBeLessThanOrEqual(MAX_MONEY);
+          for (const m of line.modifiers) expect(m.price).toBeLessThanOrEqual(MAX_MONEY);
+        }
+        for (const t of lineTotals) expect(t).toBeLessThanOrEqual(MAX_MONEY);
+        expect(totals.subtotal).toBeLessThanOrEqual(MAX_MONEY);
+        expect(totals.total).toBeLessThanOrEqual(MAX_MONEY);
+      }),
+    );
+  });
+
+  it('the add-line rule refuses a line only when it would break the bound (small carts always pass)', () => {
+    fc.assert(
+      fc.property(settingsArb, fc.array(fc.record({ price: fc.integer({ min: 0, max: 10_000 }), quantity: fc.integer({ min: 1, max: 99 }), modifierPrices: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 3 }) }), { maxLength: 10 }), (settings, lines) => {
+        const state = emptyOrder(settings);
+        lines.forEach((l, i) => {
+          const req = addLineRequest(l, i);
+          applyAddLine(state, req, checkAddLine(state, req), `line-${i}`, '2026-01-01T00:00:00.000Z');
+        });
+        expect(state.lines).toHaveLength(lines.length);
       }),
     );
   });

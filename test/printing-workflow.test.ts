@@ -1,5 +1,6 @@
 import { startHarness, Harness } from './support/harness';
 import { closedAddress, startFakePrinter } from './support/fake-printer';
+import { postPayment } from './support/payments';
 
 let h: Harness;
 let cashier: string;
@@ -17,7 +18,7 @@ async function paidOrder(): Promise<any> {
   });
   expect(created.status).toBe(201);
   const total = created.body.totals.total;
-  const paid = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+  const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });
   expect(paid.body.order.status).toBe('closed');
   return paid.body.order;
 }

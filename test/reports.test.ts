@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { startHarness, Harness } from './support/harness';
+import { postPayment } from './support/payments';
 
 let h: Harness;
 let manager: string;
@@ -49,7 +50,7 @@ async function sale(token: string, lines: Line[], opts: { discount?: string; spl
   const amounts = opts.split ? [Math.floor(balance / 2), balance - Math.floor(balance / 2)] : [balance];
   let cashPaid = 0;
   for (const amount of amounts) {
-    const res = await h.api('POST', `/api/v1/orders/${id}/payments`, { token, body: { method: 'cash', amount, tendered: amount + 100 } });
+    const res = await postPayment(h, token, id, { method: 'cash', amount, tendered: amount + 100 });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ method: 'cash', status: 'succeeded', amount });
     cashPaid += res.body.amount;

@@ -8,6 +8,7 @@
  * retries never block a cashier and never apply twice (activities are idempotent).
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   ParentClosePolicy,
   condition,
@@ -20,6 +21,7 @@ import {
   startChild,
   currentUpdateInfo,
   getExternalWorkflowHandle,
+  patched,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -119,6 +121,15 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     return snapshot;
   }
 
+  /** A permanent data error of an activity: support staff see it in the current details. */
+  let dataProblem: string | undefined;
+  function reportDataError(err: unknown, what: string): void {
+    const isDataError = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === msg.DATA_ERROR_TYPE;
+    if (!isDataError) throw err;
+    dataProblem = `${what} could not be recorded: ${err.cause!.message}`;
+    setCurrentDetails(describe(order.toSnapshot(state), dataProblem));
+  }
+
   let lastSearchAttributes = '';
   function updateSearchAttributes(s: OrderSnapshot): void {
     const methods = [...new Set(s.payments.map((p) => p.method))];
@@ -126,7 +137,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     // Visibility writes cost the server more than the Update itself: refresh them on milestones
     // (number, kitchen, payment, status), not on every cart edit; OrderTotal is current from then.
     const key = JSON.stringify([s.status, s.kitchenStatus, s.orderNumber, methods, lastPayment?.status]);
-    setCurrentDetails(describe(s));
+    setCurrentDetails(describe(s, dataProblem));
     if (key === lastSearchAttributes) return;
     lastSearchAttributes = key;
     upsertSearchAttributes([
@@ -165,7 +176,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         remember();
         updatesThisRun += 1;
         lastActivity = Date.now();
-        return changed();
+        // A change that leaves exactly nothing due (a discount, a removed line) closes the order as
+        // a payment would. Histories from before this rule kept such orders open: patched().
+        const closed = order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
+        return closed ?? changed();
       }) as never,
       {
         validator: ((...args: A) => {
@@ -387,7 +401,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       await condition(() => outbox.length > 0);
       publishing = true;
       const batch = outbox.splice(0, outbox.length);
-      await publishOrderEvents({ orderId: state.id, locationId: state.locationId, events: batch, snapshot: order.toSnapshot(state) });
+      // Retrying a batch Postgres refuses for good would hold back every later version: report it, go on.
+      await publishOrderEvents({ orderId: state.id, locationId: state.locationId, events: batch, snapshot: order.toSnapshot(state) }).catch((err) =>
+        reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`),
+      );
       publishing = false;
     }
   }
@@ -440,7 +457,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     }
   }
 
-  const outcome = await persistOrder({ snapshot: order.toSnapshot(state), stockLines: stockLines(state) });
+  const outcome = await persistOrder({ snapshot: order.toSnapshot(state), stockLines: stockLines(state) }).catch((err) => {
+    reportDataError(err, `the ${state.status} order`);
+    throw err; // the workflow fails, visibly, rather than retrying for ever
+  });
   for (const item of outcome.lowStock) {
     emit('stock.low', [topic.orders(state.locationId)], item);
   }
@@ -463,7 +483,7 @@ function stockLines(state: OrderState) {
 }
 
 /** The line support staff see as "current details" in the Temporal UI. */
-function describe(s: OrderSnapshot): string {
+function describe(s: OrderSnapshot, problem?: string): string {
   const pending = s.payments.find((p) => p.status === 'pending');
   const parts = [
     `Order #${s.orderNumber ?? '?'} ${s.status}`,
@@ -473,5 +493,6 @@ function describe(s: OrderSnapshot): string {
     `kitchen ${s.kitchenStatus}`,
   ];
   if (pending) parts.push(`waiting for ${pending.method} payment since ${pending.createdAt}`);
+  if (problem) parts.push(`⚠ ${problem}`);
   return parts.join(' · ');
 }

@@ -1,12 +1,26 @@
 import * as yup from 'yup';
 import { route, CASHIER, MANAGER } from '../route';
-import { notFound, validationError } from '../errors';
+import { errorBody, notFound, validationError } from '../errors';
 import { gatewayOf } from '../../core/payment';
 import { money, noUnknown, text, uuid } from '../validation';
 import * as msg from '../../core/messages';
-import type { OrderSnapshot } from '../../core/order';
+import type { OrderSnapshot, PublicPayment } from '../../core/order';
 import { updateOrder } from '../order-service';
 import { idempotencyKey } from '../idempotency';
+
+/** The rules that depend on `method`, stated in the spec too (yup's `when` does not reach it). */
+const byMethod = (method: string | string[], then: Record<string, unknown>) => ({
+  if: { properties: { method: Array.isArray(method) ? { enum: method } : { const: method } }, required: ['method'] },
+  then,
+});
+const methodRules = {
+  allOf: [
+    byMethod('cash', { required: ['tendered'] }),
+    // A card is charged on a reader (deviceId) or with a card token (sourceId): without either it cannot work.
+    byMethod('card', { required: ['provider'], anyOf: [{ required: ['deviceId'], properties: { deviceId: { pattern: '\\S' } } }, { required: ['sourceId'], properties: { sourceId: { pattern: '\\S' } } }] }),
+    byMethod(['mpesa', 'airtel'], { required: ['phone'] }),
+  ],
+};
 
 const paymentBody = noUnknown(
   yup.object({
@@ -19,19 +33,46 @@ const paymentBody = noUnknown(
     sourceId: text(200),
     phone: yup.string().strict().matches(/^\+?\d{9,15}$/, 'phone must be an international number, e.g. 254712345678'),
   }),
-);
+)
+  .test('card-device-or-source', 'a card payment needs a deviceId (reader) or a sourceId (card token)', (v, ctx) =>
+    v?.method !== 'card' || Boolean(v.deviceId) || Boolean(v.sourceId) || ctx.createError({ path: 'deviceId' }),
+  )
+  .meta({ jsonSchema: methodRules });
+
+/**
+ * 201 settled, 202 pending; a payment that failed at the gateway is 402 PAYMENT_FAILED with the
+ * same body (payment + order) plus the error fields, so no client can take it for a success.
+ */
+function paymentAnswer(ctx: { status: number }, payment: PublicPayment, order: OrderSnapshot) {
+  if (payment.status === 'succeeded') ctx.status = 201;
+  else if (payment.status === 'pending') ctx.status = 202;
+  else {
+    ctx.status = 402;
+    const { detail, code, timestamp } = errorBody('PAYMENT_FAILED', `The payment ${payment.status === 'failed' ? 'failed' : 'was cancelled'}: ${payment.failureReason ?? 'no reason given'}`);
+    return { detail, code, timestamp, ...payment, order };
+  }
+  return { ...payment, order };
+}
 
 export function paymentsRoutes() {
   return [
     route({
       method: 'post',
       path: '/api/v1/orders/:id/payments',
-      summary: 'Take a payment towards the balance (cash settles at once: 201; gateway payments are pending: 202). A fully discounted order closes with {"method": "cash", "amount": 0, "tendered": 0}.',
+      summary:
+        'Take a payment towards the balance (cash settles at once: 201; gateway payments are pending: 202; declined at the gateway: 402). ' +
+        'Card payments need a deviceId (reader) or a sourceId (card token). A fully discounted order closes with {"method": "cash", "amount": 0, "tendered": 0}. ' +
+        'Idempotency-Key is required: a retry with the same key returns the first answer (a declined payment stays declined: pay again with a new key).',
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
       body: paymentBody,
-      responses: { 201: 'Payment settled (payment object + order snapshot)', 202: 'Payment pending' },
+      idempotencyKey: 'required',
+      responses: {
+        201: 'Payment settled (payment object + order snapshot)',
+        202: 'Payment pending (payment object + order snapshot)',
+        402: 'Payment failed at the gateway: code PAYMENT_FAILED, detail, timestamp, plus the payment object (status failed, failureReason) and the order snapshot',
+      },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
         const gateway = gatewayOf(body.method, body.provider);
@@ -42,8 +83,7 @@ export function paymentsRoutes() {
           throw validationError('phone is required', [{ path: 'phone', message: `phone is required for ${body.method}` }]);
         }
         const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, idempotencyKey(ctx));
-        ctx.status = payment.status === 'pending' ? 202 : 201;
-        return { ...payment, order };
+        return paymentAnswer(ctx, payment, order);
       },
     }),
     route({

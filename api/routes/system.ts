@@ -52,6 +52,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
           version: deps.version,
           uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
           checks,
+          ...(healthy ? {} : { outcomeUnknown: false }), // every 503 says whether anything was written: a check writes nothing
           ...(deps.paymentModes ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') } : {}),
         };
       },

@@ -30,7 +30,9 @@ async function main() {
   });
   try {
     fs.mkdirSync(OUT, { recursive: true });
-    for (const [name, run] of Object.entries(scenarios)) {
+    // HISTORIES_ONLY=a,b exports just those scenarios: committed histories are never re-exported.
+    const only = process.env.HISTORIES_ONLY?.split(',').filter(Boolean);
+    for (const [name, run] of Object.entries(scenarios).filter(([n]) => !only || only.includes(n))) {
       const workflowIds = await run(h);
       for (const workflowId of workflowIds) {
         const handle = h.deps.temporal.workflow.getHandle(workflowId);

@@ -60,6 +60,11 @@ export async function openScriptedOrder(
   return { o: await openOrderAtPrice(h, token, price), price };
 }
 
+/** POSTs a payment with an Idempotency-Key (required): a fresh one unless the test repeats one on purpose. */
+export function postPayment(h: Harness, token: string, orderId: string, body: Record<string, unknown>, key: string = randomUUID()) {
+  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body, headers: { 'Idempotency-Key': key } });
+}
+
 /** The order as the API shows it. */
 export const fetchOrder = (h: Harness, token: string, orderId: string): Promise<any> => h.api('GET', `/api/v1/orders/${orderId}`, { token }).then((r) => r.body);
 

@@ -1,4 +1,5 @@
 import type { Harness } from './harness';
+import { postPayment } from './payments';
 
 async function openOrder(h: Harness, token: string, currency: 'USD' | 'KES', quantity = 1): Promise<any> {
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
@@ -31,11 +32,11 @@ function paymentScenario(
 }
 
 const mpesa = (h: Harness, token: string, orderId: string, phone: string) =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'mpesa', amount: 1000, phone } });
+  postPayment(h, token, orderId, { method: 'mpesa', amount: 1000, phone });
 const card = (h: Harness, token: string, orderId: string, provider: 'stripe' | 'square') =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'card', provider, amount: 1000, deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader' } });
+  postPayment(h, token, orderId, { method: 'card', provider, amount: 1000, deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader' });
 const cashRest = (h: Harness, token: string, orderId: string) =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body: { method: 'cash', amount: 1000, tendered: 1000 } });
+  postPayment(h, token, orderId, { method: 'cash', amount: 1000, tendered: 1000 });
 
 /**
  * Representative orders, driven over HTTP. Their workflow histories are exported to
@@ -54,8 +55,8 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
     const ready = (await h.api('POST', `/api/v1/orders/${order.id}/ready`, { token: kitchen })).body;
     const half = Math.floor(ready.totals.total / 2);
-    await h.api('POST', `/api/v1/orders/${order.id}/payments`, { token: cashier, body: { method: 'cash', amount: half, tendered: half } });
-    await h.api('POST', `/api/v1/orders/${order.id}/payments`, { token: cashier, body: { method: 'cash', amount: ready.totals.total - half, tendered: 10000 } });
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: half, tendered: half });
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: ready.totals.total - half, tendered: 10000 });
     return [`order-${order.id}`];
   },
 
@@ -134,4 +135,17 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await cashRest(h, token, o.id);
     h.simulators.square!.script(1000, { outcome: 'success' });
   }),
+  // Cash first, then a discount that leaves exactly nothing due: the order closes (patched
+  // 'close-when-a-cart-change-settles'); a change below the paid amount is refused (409, no trace).
+  async 'cash-then-discount-closes'(h) {
+    const cashier = await h.login('3456');
+    const { items, discounts } = h.shop;
+    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0 });
+    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 4 }, { itemId: items['Croissant'], quantity: 1 }] } })).body;
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: 1100, tendered: 1100 }); // of 1625
+    await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${order.lines[0].id}`, { token: cashier }); // 325 < 1100: 409
+    await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${order.lines[1].id}`, { token: cashier }); // 1300
+    await h.api('POST', `/api/v1/orders/${order.id}/discounts`, { token: cashier, body: { discountId: discounts['$2 off'] } }); // 1100: closes
+    return [`order-${order.id}`];
+  },
 };

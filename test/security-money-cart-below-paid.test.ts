@@ -1,0 +1,133 @@
+/**
+ * Attacks on the paid amount: after money is taken, the cart may not shrink below it (the order
+ * would be stuck open with paid > total), and a change that leaves exactly nothing due closes the
+ * order as a payment would.
+ */
+import { randomUUID } from 'node:crypto';
+import { startHarness, Harness } from './support/harness';
+import { historyLength, settledHistoryLength } from './support/history';
+
+let h: Harness;
+let cashier: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  cashier = await h.login('3456');
+});
+afterAll(async () => h?.close());
+
+// The demo shop: Croissant 325, 8% exclusive tax, "$2 off" = 200.
+const croissant = () => h.shop.items['Croissant']!;
+const twoOff = () => h.shop.discounts['$2 off']!;
+
+/** An order of croissant lines (one line per quantity given) with `paid` taken in cash. */
+async function paidOrder(quantities: number[], paid: number): Promise<any> {
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: quantities.map((quantity) => ({ itemId: croissant(), quantity })) },
+  });
+  expect(created.status).toBe(201);
+  const pay = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, {
+    token: cashier,
+    body: { method: 'cash', amount: paid, tendered: paid },
+    headers: { 'Idempotency-Key': randomUUID() },
+  });
+  expect(pay.status).toBe(201);
+  expect(pay.body.order.totals.paid).toBe(paid);
+  return pay.body.order;
+}
+
+function expect409(res: { status: number; body: any }): void {
+  if (res.status !== 409) throw new Error(`expected 409, got ${res.status}: ${JSON.stringify(res.body)}`);
+  expect(res.body.code).toBe('CONFLICT');
+}
+
+async function withoutTrace(orderId: string, fn: () => Promise<void>): Promise<void> {
+  const before = await settledHistoryLength(h.deps.temporal, orderId);
+  await fn();
+  expect(await historyLength(h.deps.temporal, orderId)).toBe(before);
+}
+
+describe('a cart change may not take the total below what was paid', () => {
+  it('removing a line (1404 paid 1000 → 351) is 409 and writes nothing', async () => {
+    const o = await paidOrder([3, 1], 1000);
+    expect(o.totals.total).toBe(1404);
+    await withoutTrace(o.id, async () => {
+      expect409(await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier }));
+    });
+    const after = await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier });
+    expect(after.body.totals).toMatchObject({ total: 1404, paid: 1000, balance: 404 });
+  });
+
+  it('adding a discount (351 paid 300 → 135) is 409 and writes nothing', async () => {
+    const o = await paidOrder([1], 300);
+    await withoutTrace(o.id, async () => {
+      expect409(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: twoOff() } }));
+    });
+  });
+
+  it('lowering a quantity (1404 paid 1000 → 351) is 409 and writes nothing', async () => {
+    const o = await paidOrder([4], 1000);
+    await withoutTrace(o.id, async () => {
+      expect409(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier, body: { quantity: 1 } }));
+    });
+  });
+});
+
+describe('a cart change that leaves nothing due closes the order', () => {
+  it('removing a line so that the paid amount covers exactly the rest closes it', async () => {
+    const o = await paidOrder([1, 1], 351);
+    const res = await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[1].id}`, { token: cashier });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('closed');
+    expect(res.body.totals).toMatchObject({ total: 351, paid: 351, balance: 0 });
+  });
+
+  it('a discount that brings the balance to exactly 0 closes it, and it is persisted as closed', async () => {
+    const o = await paidOrder([4], 1188); // (1300 - 200) + 8% = 1188
+    const res = await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: twoOff() } });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('closed');
+    const row = await waitFor(() => h.deps.knex('orders').where({ id: o.id }).whereNotNull('persisted_at').first('status', 'paid', 'total'));
+    expect(row).toMatchObject({ status: 'closed', paid: 1188, total: 1188 });
+  });
+});
+
+describe('an order from before the rule, already paid above its total', () => {
+  it('may still be brought back up: a line that raises the total is accepted', async () => {
+    const id = randomUUID();
+    await h.deps.temporal.workflow.start('checkout', { workflowId: `order-${id}`, taskQueue: h.taskQueue, args: [{ state: overpaidState(id), abandonAfterMs: 3600_000 }] });
+    const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: croissant(), quantity: 3 } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'open', totals: { total: 1404, paid: 1000, balance: 404 } });
+    await h.deps.temporal.workflow.getHandle(`order-${id}`).terminate('test done');
+  });
+});
+
+/** An open order of one croissant (351 with tax) with 1000 paid in cash, as the old rules allowed. */
+function overpaidState(id: string) {
+  const now = new Date().toISOString();
+  return {
+    id, locationId: h.shop.locationId, staffId: h.shop.staff['Cashier'], terminalId: null, type: 'takeaway', table: null, customerName: null,
+    orderNumber: null, status: 'open', kitchenStatus: 'not_sent', version: 0,
+    lines: [{ id: randomUUID(), itemId: croissant(), name: 'Croissant', quantity: 1, unitPrice: 325, modifiers: [], note: null, trackStock: true, sentQuantity: 0, rules: [] }],
+    discounts: [],
+    payments: [{ id: randomUUID(), seq: 1, orderId: id, method: 'cash', provider: null, status: 'succeeded', amount: 1000, tip: 0, fee: 0, tendered: 1000, change: 0, createdAt: now, settledAt: now }],
+    refunded: 0,
+    settings: {
+      locationName: 'Demo Café', currency: 'USD', timezone: 'UTC', taxRate: 800, taxInclusive: false, serviceChargeRate: 0,
+      cardFee: { enabled: false, rate: 0, min: 0 }, discountsEnabled: true, autoPrint: { receipt: false, kitchen: false, orderNumber: false },
+    },
+    createdAt: now, updatedAt: now, closedAt: null, cancelReason: null,
+  };
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
