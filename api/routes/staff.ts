@@ -78,6 +78,20 @@ async function pinColumns(db: Knex, deps: AppDeps, locationId: string, pinValue:
   return { pin_lookup: lookup, pin_hash: await hashPin(pinValue) };
 }
 
+/**
+ * Ends every session of a staff member (their tokens get 401 from now on, also if they are
+ * reactivated later). The caller's own session survives a change to their own PIN.
+ */
+async function revokeSessions(db: Knex, staffId: string, now: Date, keepSessionId?: string): Promise<void> {
+  const q = db('sessions').where('staff_id', staffId).whereNull('revoked_at');
+  if (keepSessionId) q.whereNot('id', keepSessionId);
+  await q.update({ revoked_at: now });
+}
+
+/** Deactivation, a new PIN or a new role change who the token stands for: its sessions end. */
+const endsSessions = (body: { active?: boolean; pin?: string; role?: string }) =>
+  body.active === false || body.pin !== undefined || body.role !== undefined;
+
 /** The partial unique index is the last word when two requests race for the same PIN. */
 function pinRace(err: unknown): never {
   throw isUniqueViolation(err, 'staff_pin_per_location') ? conflict('PIN already in use') : err;
@@ -159,8 +173,10 @@ export function staffRoutes(): AnyRoute[] {
           const row = await StaffModel.query(trx)
             .patchAndFetchById(staff.id, { ...changes, updated_at: new Date() })
             .catch(pinRace);
+          const now = new Date();
+          if (endsSessions(body)) await revokeSessions(trx, staff.id, now, auth.sessionId);
           // Someone deactivated can no longer clock out with their PIN: close what they left open.
-          if (body.active === false) await closeOpenShift(trx, staff.id, new Date());
+          if (body.active === false) await closeOpenShift(trx, staff.id, now);
           return row;
         });
         return staffView(updated);
@@ -182,7 +198,7 @@ export function staffRoutes(): AnyRoute[] {
           assertMayManage(auth, staff, undefined);
           const now = new Date();
           await StaffModel.query(trx).patchAndFetchById(staff.id, { deleted_at: now, active: false, updated_at: now });
-          await trx('sessions').where('staff_id', staff.id).whereNull('revoked_at').update({ revoked_at: now });
+          await revokeSessions(trx, staff.id, now);
           await closeOpenShift(trx, staff.id, now);
         });
         ctx.status = 204;
