@@ -4,7 +4,7 @@ import { route } from '../route';
 import { conflict } from '../errors';
 import { noUnknown, pin, uuid } from '../validation';
 import type { AnyRoute } from '../route';
-import { lockedOut, lockedUntil, recordFailure, staffByPin } from './auth';
+import { staffByGuardedPin, staffByPin } from './auth';
 import { closeOpenShift, isUniqueViolation, openBreak, openShift } from './staff-shifts';
 import { BreakModel, ShiftModel, shiftView } from '../../db/models/shift';
 
@@ -77,11 +77,7 @@ export function timeclockRoutes(): AnyRoute[] {
       responses: { 200: "{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}" },
       errors: [401, 409, 429],
       handler: async ({ body, deps, ctx }) => {
-        const clientKey = ctx.ip || 'unknown';
-        const until = await lockedUntil(deps, clientKey);
-        if (until) throw lockedOut(until);
-        const staff = await staffByPin(deps, body.pin, body.locationId);
-        if (!staff) throw await recordFailure(deps, clientKey, 'timeclock');
+        const staff = await staffByGuardedPin(deps, ctx, body, 'timeclock');
         const now = new Date();
         const shift = await deps.knex
           .transaction(async (trx) => {
