@@ -3,9 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { route, KITCHEN } from '../route';
 import { fieldError } from '../errors';
 import { guardedPinCheck } from '../pin-guard';
-import { pin, uuid, noUnknown } from '../validation';
+import { uuid, noUnknown } from '../validation';
 import { pinLookup, signToken, verifyPin } from '../security';
 import type { AppDeps } from '../types';
+
+/** A PIN as typed: 4 digits, or up to 8 for admins and owners (the role's own length is checked where PINs are set). */
+export const pinField = () =>
+  yup.string().strict().matches(/^\d{4,8}$/, { message: 'PIN must be 4 digits (4-8 for admin and owner)', excludeEmptyString: false });
 
 /** The staff member a PIN belongs to, behind the lockout: 401 for a wrong PIN, 429 once locked out. */
 export function staffByGuardedPin(deps: AppDeps, ctx: { ip: string }, body: { pin: string; locationId?: string }, action: string) {
@@ -29,10 +33,10 @@ export function authRoutes() {
     route({
       method: 'post',
       path: '/api/v1/auth/login',
-      summary: 'Log in with a 4-digit staff PIN',
+      summary: 'Log in with a staff PIN (4 digits; 4-8 for admin and owner). Locked out for 5 min after 5 wrong PINs in 5 min',
       tag: 'Auth',
       roles: 'public',
-      body: noUnknown(yup.object({ pin: pin().required(), locationId: uuid().optional() })),
+      body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
       responses: { 200: '{token, expiresAt, staff: {id, name, role}}' },
       errors: [401, 429],
       handler: async ({ body, deps, ctx }) => {

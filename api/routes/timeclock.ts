@@ -2,9 +2,9 @@ import * as yup from 'yup';
 import type { Knex } from 'knex';
 import { route } from '../route';
 import { conflict } from '../errors';
-import { noUnknown, pin, uuid } from '../validation';
+import { noUnknown, uuid } from '../validation';
 import type { AnyRoute } from '../route';
-import { staffByGuardedPin, staffByPin } from './auth';
+import { pinField, staffByGuardedPin, staffByPin } from './auth';
 import { closeOpenShift, isUniqueViolation, openBreak, openShift } from './staff-shifts';
 import { BreakModel, ShiftModel, shiftView } from '../../db/models/shift';
 
@@ -73,7 +73,7 @@ export function timeclockRoutes(): AnyRoute[] {
       summary: `${punch.summary}; PIN only, no token. Wrong PINs count toward the login lockout`,
       tag: 'Timeclock',
       roles: 'public',
-      body: noUnknown(yup.object({ pin: pin().required(), locationId: uuid().optional() })),
+      body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
       responses: { 200: "{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}" },
       errors: [401, 409, 429],
       handler: async ({ body, deps, ctx }) => {
