@@ -243,7 +243,7 @@ export class Launcher {
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     this.checkpoint();
 
-    const payments = await setupPayments(this.env, { sandbox: this.env.TILLFLOW_PAYMENTS_SANDBOX !== 'false', logger: log });
+    const payments = await setupPayments(this.env, { sandbox: config.paymentsSandbox, logger: log });
     this.onCleanup('payment simulators', () => payments.close());
     config.airtelCallbackToken ??= payments.airtelCallbackToken;
     this.checkpoint();
