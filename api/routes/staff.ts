@@ -165,7 +165,7 @@ export function staffRoutes(): AnyRoute[] {
       roles: MANAGER,
       body: createBody,
       responses: { 201: 'Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}' },
-      errors: [409],
+      errors: [409, 429],
       handler: async ({ body, auth, deps, ctx }) => {
         assertMayManage(auth, undefined, body.role);
         await spendPinChange(deps, auth, body.pin, body.role);
@@ -206,13 +206,13 @@ export function staffRoutes(): AnyRoute[] {
     route({
       method: 'patch',
       path: '/api/v1/staff/:id',
-      summary: 'Change a staff member (any of name, role, pin, hourlyRate, active)',
+      summary: 'Change a staff member (any of name, role, pin, hourlyRate, active); a new PIN, role or deactivation ends their sessions. PIN changes are limited per actor (429) and audited',
       tag: 'Staff',
       roles: MANAGER,
       params: idParams,
       body: patchBody,
       responses: { 200: 'Staff' },
-      errors: [409],
+      errors: [409, 429],
       handler: async ({ params, body, auth, deps }) => {
         const work = deps.knex.transaction(async (trx) => {
           const staff = await findStaff(trx, auth, params.id);
