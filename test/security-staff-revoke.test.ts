@@ -58,3 +58,13 @@ it('a change of name or hourly rate keeps the member logged in', async () => {
   expect((await patch(c.id, { name: 'Renamed', hourlyRate: 1700 })).status).toBe(200);
   expect(await tokenWorks(c.token)).toBe(true);
 });
+
+it('changing your own PIN keeps the session you did it from and ends your others', async () => {
+  const admin = await h.login('1234');
+  const adminId = h.shop.staff['Admin']!;
+  const elsewhere = await h.login('1234');
+  const res = await h.api('PATCH', `/api/v1/staff/${adminId}`, { token: admin, body: { pin: '12345678' } });
+  expect(res.status).toBe(200);
+  expect(await tokenWorks(admin)).toBe(true);
+  expect(await tokenWorks(elsewhere)).toBe(false);
+});
