@@ -6,6 +6,7 @@ import { bodyParser } from '@koa/bodyparser';
 import { ApiError, badRequest, errorBody, notFound, unavailable } from './errors';
 import { AnyRoute, mountRoutes } from './route';
 import { authenticate } from './auth';
+import { rateLimit } from './rate-limit';
 import type { AppDeps } from './types';
 import { httpMetrics } from './metrics';
 import { allRoutes } from './routes';
@@ -26,6 +27,7 @@ export function createApp(deps: AppDeps, routes: AnyRoute[] = allRoutes()): Koa 
     }),
   );
   app.use(authenticate(deps));
+  app.use(rateLimit(deps));
   const router = new Router();
   mountRoutes(router, routes, deps);
   app.use(router.routes());

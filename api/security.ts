@@ -58,3 +58,14 @@ export async function verifyToken(secret: string, token: string): Promise<TokenC
     return undefined;
   }
 }
+
+/**
+ * Rank of each role (owner > admin > manager > cashier > kitchen): nobody may change someone
+ * ranked above them, nor give anyone a role above their own. Unknown roles rank lowest.
+ */
+const ROLE_RANK: Record<string, number> = { owner: 4, admin: 3, manager: 2, cashier: 1, kitchen: 0 };
+export const roleRank = (role: string): number => ROLE_RANK[role] ?? -1;
+
+/** Admins and owners guard more and may choose PINs of up to 8 digits; everyone else has 4. */
+export const PIN_MIN_DIGITS = 4;
+export const maxPinDigits = (role: string): number => (roleRank(role) >= roleRank('admin') ? 8 : 4);

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { randomInt } from 'node:crypto';
 import { hashPin, pinLookup } from '../api/security';
 
 export const DEMO_STAFF = [
@@ -100,5 +101,31 @@ export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: st
       discounts[d.name] = row.id;
     }
     return { locationId, staff, items, categories, modifierLists, modifiers, discounts };
+  });
+}
+
+export class FirstAdminError extends Error {}
+
+/**
+ * The first admin of a database without staff (production: no demo shop). Creates the location
+ * when there is none, and a random 8-digit PIN that is returned once and stored only hashed.
+ * Refuses when any staff member exists: from then on staff are managed through the API.
+ */
+export async function createFirstAdmin(
+  knex: Knex,
+  secret: string,
+  opts: { name: string; locationName?: string },
+): Promise<{ locationId: string; staffId: string; pin: string }> {
+  return knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['tillflow:first-admin']);
+    if (await trx('staff').first('id')) throw new FirstAdminError('This database already has staff: add more through the API (POST /api/v1/staff) as an admin.');
+    const existing = await trx('locations').orderBy('created_at').first('id');
+    const locationId: string = existing?.id ?? (await trx('locations').insert({ name: opts.locationName ?? 'My shop' }).returning('id'))[0].id;
+    const pin = String(randomInt(10_000_000, 100_000_000));
+    const [row] = await trx('staff')
+      .insert({ location_id: locationId, name: opts.name, role: 'admin', pin_lookup: pinLookup(secret, pin), pin_hash: await hashPin(pin) })
+      .returning('id');
+    await trx('audit_log').insert({ location_id: locationId, staff_id: row.id, action: 'staff.first_admin', subject: row.id });
+    return { locationId, staffId: row.id, pin };
   });
 }

@@ -35,6 +35,20 @@ export interface Config {
    * serve the API (TILLFLOW_ROLE all/api) use it.
    */
   mdns: boolean;
+  /** Wrong PINs per location and hour before PIN checks there are slowed (not refused), and the spacing then. */
+  pinGuard: { failuresPerLocationHour: number; slowdownMs: number };
+  /**
+   * General request limits (0 = off): per client IP for requests without a valid token, per
+   * session for requests with one; and PIN changes per acting staff member in 10 minutes.
+   */
+  rateLimit: { ipPerMinute: number; tokenPerMinute: number; pinChangesPer10Min: number };
+  /**
+   * Gateways without credentials run against local simulators. TILLFLOW_PAYMENTS_SANDBOX; the
+   * default is on, except under NODE_ENV=production where only an explicit `true` enables it.
+   */
+  paymentsSandbox: boolean;
+  /** TILLFLOW_SEED_DEMO: true/false forces it; unset seeds only the embedded default database. */
+  seedDemo?: boolean;
 }
 
 const envSchema = yup.object({
@@ -65,6 +79,13 @@ const envSchema = yup.object({
   TILLFLOW_PAYMENT_EXPIRE_MS: yup.number().integer().min(100).default(DEFAULT_PAYMENT_TIMING.expireAfterMs),
   TILLFLOW_PAYMENT_LATE_WINDOW_MS: yup.number().integer().min(0).default(DEFAULT_PAYMENT_TIMING.lateWindowMs),
   TILLFLOW_MDNS: yup.string().oneOf(['auto', 'on', 'off'], 'TILLFLOW_MDNS must be one of auto, on, off').default('auto'),
+  TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR: yup.number().integer().min(1).default(100),
+  TILLFLOW_PIN_SLOWDOWN_MS: yup.number().integer().min(0).max(60_000).default(5_000),
+  TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: yup.number().integer().min(0).default(1200),
+  TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: yup.number().integer().min(0).default(600),
+  TILLFLOW_RATE_LIMIT_PIN_CHANGES: yup.number().integer().min(1).default(5),
+  TILLFLOW_PAYMENTS_SANDBOX: yup.string().oneOf(['true', 'false'], 'TILLFLOW_PAYMENTS_SANDBOX must be true or false').optional(),
+  TILLFLOW_SEED_DEMO: yup.string().oneOf(['true', 'false'], 'TILLFLOW_SEED_DEMO must be true or false').optional(),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
   TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup.number().integer().min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1').default(24),
 });
@@ -104,6 +125,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     },
     print: { maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS, initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS, maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS },
     mdns: e.TILLFLOW_MDNS === 'on' || (e.TILLFLOW_MDNS === 'auto' && !isTestOrCi(env)),
+    pinGuard: { failuresPerLocationHour: e.TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR, slowdownMs: e.TILLFLOW_PIN_SLOWDOWN_MS },
+    rateLimit: {
+      ipPerMinute: e.TILLFLOW_RATE_LIMIT_IP_PER_MINUTE,
+      tokenPerMinute: e.TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE,
+      pinChangesPer10Min: e.TILLFLOW_RATE_LIMIT_PIN_CHANGES,
+    },
+    // Production never simulates payments by accident: only an explicit `true` turns the sandbox on.
+    paymentsSandbox: e.TILLFLOW_PAYMENTS_SANDBOX ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true' : env.NODE_ENV !== 'production',
+    seedDemo: e.TILLFLOW_SEED_DEMO === undefined ? undefined : e.TILLFLOW_SEED_DEMO === 'true',
   };
 }
 

@@ -229,8 +229,11 @@ export class Launcher {
     const knex = createKnex(databaseUrl);
     this.onCleanup('database pool', () => knex.destroy());
     bindModels(knex);
-    const seeded = await migrateAndSeed(databaseUrl, knex, config, role !== 'worker', log);
-    if (role !== 'worker') await this.printDemoPins(knex, config, seeded);
+    const seeded = await migrateAndSeed(databaseUrl, knex, config, role !== 'worker' && demoSeedWanted(config), log);
+    if (role !== 'worker') {
+      await this.printDemoPins(knex, config, seeded);
+      if (!(await knex('staff').first('id'))) this.printFirstAdminHelp();
+    }
     this.checkpoint();
 
     installRuntime();
@@ -240,7 +243,7 @@ export class Launcher {
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     this.checkpoint();
 
-    const payments = await setupPayments(this.env, { sandbox: this.env.TILLFLOW_PAYMENTS_SANDBOX !== 'false', logger: log });
+    const payments = await setupPayments(this.env, { sandbox: config.paymentsSandbox, logger: log });
     this.onCleanup('payment simulators', () => payments.close());
     config.airtelCallbackToken ??= payments.airtelCallbackToken;
     this.checkpoint();
@@ -427,6 +430,15 @@ export class Launcher {
     p('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
   }
 
+  /** A database without staff (external, not seeded): nobody can log in until a first admin exists. */
+  private printFirstAdminHelp(): void {
+    const p = this.print;
+    p('');
+    p('This database has no staff yet, so nobody can log in. Create the first admin (their PIN is printed once):');
+    p('    node dist/bin/create-admin.js --name "Your name" [--location "Shop name"]');
+    p('  with the same DATABASE_URL and TILLFLOW_TOKEN_SECRET (or TILLFLOW_DATA_DIR) as this server.');
+  }
+
   private printBanner(r: RunningTillflow): void {
     const p = this.print;
     p('');
@@ -541,7 +553,16 @@ async function waitForDatabase(url: string, timeoutMs: number, log: Logger): Pro
 }
 
 /**
- * Migrations, then the demo shop on an empty database, under a Postgres advisory lock so API and
+ * The demo shop has public PINs: it goes only into the embedded default database (a local
+ * try-out), or wherever TILLFLOW_SEED_DEMO=true asks for it explicitly; TILLFLOW_SEED_DEMO=false
+ * keeps it out of the embedded one too.
+ */
+export function demoSeedWanted(config: Config): boolean {
+  return config.seedDemo ?? !config.databaseUrl;
+}
+
+/**
+ * Migrations, then the demo shop on an empty database (when wanted), under a Postgres advisory lock so API and
  * worker replicas starting together take turns. Returns true when the demo shop was seeded.
  */
 async function migrateAndSeed(url: string, knex: Knex, config: Config, seed: boolean, log: Logger): Promise<boolean> {

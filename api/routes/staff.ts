@@ -1,9 +1,11 @@
 import * as yup from 'yup';
 import type { Knex } from 'knex';
 import { route, MANAGER, KITCHEN } from '../route';
-import { conflict, fieldError, forbidden, notFound } from '../errors';
-import { bool, idParams, money, noUnknown, pin, text } from '../validation';
-import { hashPin, pinLookup } from '../security';
+import { ApiError, fieldError, forbidden, notFound, conflict } from '../errors';
+import { bool, idParams, money, noUnknown, text } from '../validation';
+import { hashPin, maxPinDigits, pinLookup, roleRank } from '../security';
+import { consume, limiters } from '../rate-limit';
+import { pinField } from './auth';
 import type { AnyRoute } from '../route';
 import type { AppDeps, AuthContext, Role } from '../types';
 import { StaffModel, staffView } from '../../db/models/staff';
@@ -15,7 +17,7 @@ const ROLES: Role[] = ['admin', 'manager', 'cashier', 'kitchen'];
 const fields = {
   name: text(100).min(1, 'name must not be empty'),
   role: yup.string().strict().oneOf(ROLES, 'role must be one of: ${values}'),
-  pin: pin(),
+  pin: pinField(),
   hourlyRate: money(),
   active: bool(),
 };
@@ -62,11 +64,55 @@ async function findStaff(db: Knex, auth: AuthContext, id: string): Promise<Staff
   return staff;
 }
 
-/** Only an admin may touch an admin or make someone an admin. */
+/** Nobody changes someone ranked above them or gives a role above their own (owner > admin > manager > cashier > kitchen). */
 function assertMayManage(auth: AuthContext, target: StaffModel | undefined, newRole: string | undefined) {
-  if (auth.role === 'admin') return;
-  if (target?.role === 'admin') throw forbidden('Only an admin may change an admin');
-  if (newRole === 'admin') throw forbidden('Only an admin may make someone an admin');
+  const mine = roleRank(auth.role);
+  if (target && roleRank(target.role) > mine) throw forbidden(`Only someone ranked at least ${target.role} may change a ${target.role}`);
+  if (newRole && roleRank(newRole) > mine) throw forbidden(`Only someone ranked at least ${newRole} may give the role ${newRole}`);
+}
+
+/** A PIN as long as the member's role allows: 4 digits, 4-8 for admin and owner. */
+function assertPinLength(pinValue: string, role: string) {
+  const max = maxPinDigits(role);
+  if (pinValue.length > max) throw fieldError('pin', `A ${role}'s PIN must be exactly 4 digits`);
+}
+
+/** A PIN someone else at the location has: typed, so the caller can audit the refusal. */
+class PinTaken extends ApiError {
+  constructor() {
+    super(409, 'CONFLICT', 'PIN already in use');
+  }
+}
+
+/** Permission-changing actions are audited; PINs never appear in the rows. */
+async function audit(db: Knex, auth: AuthContext, action: string, subject: string | undefined, data?: object) {
+  await db('audit_log').insert({ location_id: auth.locationId, staff_id: auth.staffId, action, subject, data: data ? JSON.stringify(data) : null });
+}
+
+/**
+ * Setting a PIN answers whether it is taken, so every attempt spends the actor's budget
+ * (TILLFLOW_RATE_LIMIT_PIN_CHANGES per 10 minutes) and a refused one is audited: the answer is
+ * not worth much to someone looking for a colleague's PIN.
+ */
+async function spendPinChange(deps: AppDeps, auth: AuthContext, pinValue: string, role: string) {
+  assertPinLength(pinValue, role);
+  await consume(limiters(deps).pinChanges, auth.staffId, 'Too many PIN changes');
+}
+
+async function auditRefusedPin<T>(deps: AppDeps, auth: AuthContext, subject: string | undefined, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof PinTaken) await audit(deps.knex, auth, 'staff.pin_refused', subject);
+    throw err;
+  }
+}
+
+/** Audit rows for the permission-relevant parts of a PATCH (name and hourly rate are not). */
+async function auditChanges(db: Knex, auth: AuthContext, before: StaffModel, body: { pin?: string; role?: string; active?: boolean }) {
+  if (body.pin !== undefined) await audit(db, auth, 'staff.pin_changed', before.id);
+  if (body.role !== undefined && body.role !== before.role) await audit(db, auth, 'staff.role_changed', before.id, { from: before.role, to: body.role });
+  if (body.active !== undefined && body.active !== before.active) await audit(db, auth, body.active ? 'staff.reactivated' : 'staff.deactivated', before.id);
 }
 
 /** 409 when another live staff member at this location has the PIN (never says who). */
@@ -74,13 +120,27 @@ async function pinColumns(db: Knex, deps: AppDeps, locationId: string, pinValue:
   const lookup = pinLookup(deps.config.tokenSecret, pinValue);
   const q = StaffModel.query(db).where({ location_id: locationId, pin_lookup: lookup }).whereNull('deleted_at');
   if (exceptId) q.whereNot('id', exceptId);
-  if (await q.first()) throw conflict('PIN already in use');
+  if (await q.first()) throw new PinTaken();
   return { pin_lookup: lookup, pin_hash: await hashPin(pinValue) };
 }
 
+/**
+ * Ends every session of a staff member (their tokens get 401 from now on, also if they are
+ * reactivated later). The caller's own session survives a change to their own PIN.
+ */
+async function revokeSessions(db: Knex, staffId: string, now: Date, keepSessionId?: string): Promise<void> {
+  const q = db('sessions').where('staff_id', staffId).whereNull('revoked_at');
+  if (keepSessionId) q.whereNot('id', keepSessionId);
+  await q.update({ revoked_at: now });
+}
+
+/** Deactivation, a new PIN or a new role change who the token stands for: its sessions end. */
+const endsSessions = (body: { active?: boolean; pin?: string; role?: string }) =>
+  body.active === false || body.pin !== undefined || body.role !== undefined;
+
 /** The partial unique index is the last word when two requests race for the same PIN. */
 function pinRace(err: unknown): never {
-  throw isUniqueViolation(err, 'staff_pin_per_location') ? conflict('PIN already in use') : err;
+  throw isUniqueViolation(err, 'staff_pin_per_location') ? new PinTaken() : err;
 }
 
 export function staffRoutes(): AnyRoute[] {
@@ -100,26 +160,35 @@ export function staffRoutes(): AnyRoute[] {
     route({
       method: 'post',
       path: '/api/v1/staff',
-      summary: 'Add a staff member (PIN: 4 digits, unique per location; stored hashed, never returned)',
+      summary: 'Add a staff member (PIN: 4 digits, 4-8 for admin; unique per location; stored hashed, never returned). PIN changes are limited per actor (429) and audited',
       tag: 'Staff',
       roles: MANAGER,
       body: createBody,
       responses: { 201: 'Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}' },
-      errors: [409],
+      errors: [409, 429],
       handler: async ({ body, auth, deps, ctx }) => {
         assertMayManage(auth, undefined, body.role);
-        const pinCols = await pinColumns(deps.knex, deps, auth.locationId, body.pin);
-        const staff = await StaffModel.query(deps.knex)
-          .insert({
-            location_id: auth.locationId,
-            name: body.name,
-            role: body.role as Role,
-            hourly_rate: body.hourlyRate ?? 0,
-            active: body.active ?? true,
-            ...pinCols,
-          })
-          .returning('*')
-          .catch(pinRace);
+        await spendPinChange(deps, auth, body.pin, body.role);
+        const staff = await auditRefusedPin(
+          deps,
+          auth,
+          undefined,
+          deps.knex.transaction(async (trx) => {
+            const row = await StaffModel.query(trx)
+              .insert({
+                location_id: auth.locationId,
+                name: body.name,
+                role: body.role as Role,
+                hourly_rate: body.hourlyRate ?? 0,
+                active: body.active ?? true,
+                ...(await pinColumns(trx, deps, auth.locationId, body.pin)),
+              })
+              .returning('*')
+              .catch(pinRace);
+            await audit(trx, auth, 'staff.created', row.id, { role: row.role });
+            return row;
+          }),
+        );
         ctx.status = 201;
         return staffView(staff);
       },
@@ -137,18 +206,19 @@ export function staffRoutes(): AnyRoute[] {
     route({
       method: 'patch',
       path: '/api/v1/staff/:id',
-      summary: 'Change a staff member (any of name, role, pin, hourlyRate, active)',
+      summary: 'Change a staff member (any of name, role, pin, hourlyRate, active); a new PIN, role or deactivation ends their sessions. PIN changes are limited per actor (429) and audited',
       tag: 'Staff',
       roles: MANAGER,
       params: idParams,
       body: patchBody,
       responses: { 200: 'Staff' },
-      errors: [409],
+      errors: [409, 429],
       handler: async ({ params, body, auth, deps }) => {
-        const updated = await deps.knex.transaction(async (trx) => {
+        const work = deps.knex.transaction(async (trx) => {
           const staff = await findStaff(trx, auth, params.id);
           assertMayManage(auth, staff, body.role);
           if (body.active === false && staff.id === auth.staffId) throw conflict('You cannot deactivate yourself');
+          if (body.pin !== undefined) await spendPinChange(deps, auth, body.pin, body.role ?? staff.role);
           const changes: Partial<StaffModel> = {
             ...(body.name !== undefined && { name: body.name }),
             ...(body.role !== undefined && { role: body.role as Role }),
@@ -159,11 +229,14 @@ export function staffRoutes(): AnyRoute[] {
           const row = await StaffModel.query(trx)
             .patchAndFetchById(staff.id, { ...changes, updated_at: new Date() })
             .catch(pinRace);
+          const now = new Date();
+          if (endsSessions(body)) await revokeSessions(trx, staff.id, now, auth.sessionId);
           // Someone deactivated can no longer clock out with their PIN: close what they left open.
-          if (body.active === false) await closeOpenShift(trx, staff.id, new Date());
+          if (body.active === false) await closeOpenShift(trx, staff.id, now);
+          await auditChanges(trx, auth, staff, body);
           return row;
         });
-        return staffView(updated);
+        return staffView(await auditRefusedPin(deps, auth, params.id, work));
       },
     }),
     route({
@@ -182,7 +255,7 @@ export function staffRoutes(): AnyRoute[] {
           assertMayManage(auth, staff, undefined);
           const now = new Date();
           await StaffModel.query(trx).patchAndFetchById(staff.id, { deleted_at: now, active: false, updated_at: now });
-          await trx('sessions').where('staff_id', staff.id).whereNull('revoked_at').update({ revoked_at: now });
+          await revokeSessions(trx, staff.id, now);
           await closeOpenShift(trx, staff.id, now);
         });
         ctx.status = 204;

@@ -2,9 +2,9 @@ import * as yup from 'yup';
 import type { Knex } from 'knex';
 import { route } from '../route';
 import { conflict } from '../errors';
-import { noUnknown, pin, uuid } from '../validation';
+import { noUnknown, uuid } from '../validation';
 import type { AnyRoute } from '../route';
-import { lockedOut, lockedUntil, recordFailure, staffByPin } from './auth';
+import { pinField, staffByGuardedPin, staffByPin } from './auth';
 import { closeOpenShift, isUniqueViolation, openBreak, openShift } from './staff-shifts';
 import { BreakModel, ShiftModel, shiftView } from '../../db/models/shift';
 
@@ -73,15 +73,11 @@ export function timeclockRoutes(): AnyRoute[] {
       summary: `${punch.summary}; PIN only, no token. Wrong PINs count toward the login lockout`,
       tag: 'Timeclock',
       roles: 'public',
-      body: noUnknown(yup.object({ pin: pin().required(), locationId: uuid().optional() })),
+      body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
       responses: { 200: "{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}" },
       errors: [401, 409, 429],
       handler: async ({ body, deps, ctx }) => {
-        const clientKey = ctx.ip || 'unknown';
-        const until = await lockedUntil(deps, clientKey);
-        if (until) throw lockedOut(until);
-        const staff = await staffByPin(deps, body.pin, body.locationId);
-        if (!staff) throw await recordFailure(deps, clientKey, 'timeclock');
+        const staff = await staffByGuardedPin(deps, ctx, body, 'timeclock');
         const now = new Date();
         const shift = await deps.knex
           .transaction(async (trx) => {

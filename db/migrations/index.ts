@@ -1,17 +1,20 @@
 import type { Knex } from 'knex';
 import * as foundation from './001_foundation';
+import * as authSecurity from './003_auth_security';
 import * as inventory from './004_inventory';
 import * as devices from './005_devices';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
   '001_foundation': foundation,
+  '003_auth_security': authSecurity,
   '004_inventory': inventory,
   '005_devices': devices,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(migrations),
+  // Sorted by name, so the order never depends on how the entries above were merged.
+  getMigrations: async () => Object.keys(migrations).sort(),
   getMigrationName: (name) => name,
   getMigration: async (name) => migrations[name]!,
 };

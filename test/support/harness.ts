@@ -41,6 +41,18 @@ export interface HarnessOptions {
   sandboxPayments?: boolean;
 }
 
+/**
+ * Every test file comes from 127.0.0.1 and logs in, changes PINs and sends wrong PINs far faster
+ * than any shop: the limits are raised here so only the tests about them (which pass their own
+ * env) ever meet them.
+ */
+export const TEST_LIMITS = {
+  TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: '1000000',
+  TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+  TILLFLOW_RATE_LIMIT_PIN_CHANGES: '1000000',
+  TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR: '1000000',
+};
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const env = opts.env ?? {};
   installRuntime();
@@ -48,7 +60,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   if (sandbox) opts = { ...opts, gateways: sandbox.gateways };
   const db = await createTestDatabase();
   const taskQueue = 'test-' + randomUUID();
-  const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue, TILLFLOW_PRINT_BACKOFF_MS: '200', TILLFLOW_PRINT_MAX_BACKOFF_MS: '500', ...env }) };
+  const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue, TILLFLOW_PRINT_BACKOFF_MS: '200', TILLFLOW_PRINT_MAX_BACKOFF_MS: '500', ...TEST_LIMITS, ...env }) };
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
