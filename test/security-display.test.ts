@@ -1,3 +1,4 @@
+import { postPayment } from './support/payments';
 import { startHarness, Harness } from './support/harness';
 import { connectSocket, TestSocket } from './support/ws-client';
 import { startStripeSimulator, StripeSim } from '../simulators/stripe';
@@ -134,12 +135,12 @@ it('shows the QR to pay with, and the paid status, without gateway or cash detai
   await subscribed(s, [`display:${d.terminalId}`]);
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', terminalId: d.terminalId, lines: [{ itemId: h.shop.items['Croissant'], quantity: 2 }] } });
   const total = created.body.totals.total;
-  const qr = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'qr', amount: 100 } });
+  const qr = await postPayment(h, cashier, created.body.id, { method: 'qr', amount: 100 });
   expect(qr.body.reference).toEqual(expect.any(String));
   const shown = await s.waitFor((m) => m.event === 'payment.updated' && m.data.action?.type === 'show_qr');
   expect(shown.data.action).toEqual({ type: 'show_qr', url: qr.body.action.url, image: qr.body.action.image });
   await h.api('DELETE', `/api/v1/orders/${created.body.id}/payments/${qr.body.id}`, { token: cashier });
-  const paid = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total + 500 } });
+  const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total + 500 });
   expect(paid.body.order.status).toBe('closed');
   await s.waitFor((m) => m.event === 'cart_updated' && m.data.status === 'closed');
   expect(keysDeep(s.events()).filter((k) => INTERNAL.test(k))).toEqual([]);

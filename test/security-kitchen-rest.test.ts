@@ -1,3 +1,4 @@
+import { postPayment } from './support/payments';
 import { startHarness, Harness } from './support/harness';
 import { connectSocket, TestSocket } from './support/ws-client';
 
@@ -30,7 +31,7 @@ beforeAll(async () => {
     body: { type: 'takeaway', table: '4', customerName: 'Alice Example', lines: [{ itemId: items['Latte'], quantity: 2, modifierIds: [modifiers['Large']], note: 'extra hot' }] },
   });
   orderId = created.body.id;
-  await h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'cash', amount: 100, tendered: 100 } });
+  await postPayment(h, cashier, orderId, { method: 'cash', amount: 100, tendered: 100 });
 });
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.close()));

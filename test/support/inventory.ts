@@ -1,4 +1,5 @@
 /** Helpers for the inventory and stock-count suites: fresh stock-tracked items and cash sales over HTTP. */
+import { postPayment } from './payments';
 import type { Harness } from './harness';
 
 export interface NewItem {
@@ -34,7 +35,7 @@ export async function sell(h: Harness, cashier: string, itemId: string, quantity
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId, quantity }] } });
   if (created.status !== 201) throw new Error(`order create failed: ${created.status} ${JSON.stringify(created.body)}`);
   const total = created.body.totals.total;
-  const paid = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+  const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });
   if (paid.body?.order?.status !== 'closed') throw new Error(`payment failed: ${paid.status} ${JSON.stringify(paid.body)}`);
   await waitFor(async () => (await h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'))?.persisted_at);
   return created.body.id as string;
