@@ -2,6 +2,7 @@ import type { ActivityDeps } from './deps';
 import { systemActivities } from './system';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payments/activities';
+import { refundActivities } from './refunds';
 
 /** All activities for the central task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -9,6 +10,7 @@ export function createActivities(deps: ActivityDeps) {
     ...systemActivities(deps),
     ...orderActivities(deps),
     ...paymentActivities(deps),
+    ...refundActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

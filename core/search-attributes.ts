@@ -10,4 +10,5 @@ export const SA = {
   locationId: defineSearchAttributeKey('LocationId', SearchAttributeType.KEYWORD),
   staffId: defineSearchAttributeKey('StaffId', SearchAttributeType.KEYWORD),
   orderTotal: defineSearchAttributeKey('OrderTotal', SearchAttributeType.INT),
+  refundStatus: defineSearchAttributeKey('RefundStatus', SearchAttributeType.KEYWORD),
 };

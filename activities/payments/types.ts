@@ -126,6 +126,8 @@ export interface PaymentGateway {
   status(req: StatusRequest): Promise<StatusResult>;
   cancel(req: CancelRequest): Promise<CancelResult>;
   refund(req: RefundRequest): Promise<RefundResult>;
+  /** Where a pending refund stands, by the gateway's refund id (gateways that finish refunds later). */
+  refundStatus?(req: { reference: string }): Promise<RefundResult>;
   /** Verifies the signature (throws WebhookSignatureError) and parses the event. Unsigned gateways verify nothing here: their callbacks are confirmed with status(). */
   parseWebhook(raw: RawWebhook): WebhookEvent;
 }

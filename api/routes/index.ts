@@ -10,6 +10,7 @@ import { printersRoutes } from './printers';
 import { devicesRoutes } from './devices';
 import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
+import { refundsRoutes } from './refunds';
 import { webhookRoutes } from './webhooks';
 import { reportsRoutes } from './reports';
 
@@ -28,6 +29,7 @@ export function allRoutes(): AnyRoute[] {
     ...devicesRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
+    ...refundsRoutes(),
     ...webhookRoutes(),
     ...reportsRoutes(),
   );
