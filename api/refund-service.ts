@@ -61,8 +61,10 @@ export async function createRefund(deps: AppDeps, auth: AuthContext, orderId: st
 
 /** Locks the order and its payments, checks the request against what is refundable, and inserts the pending refund. */
 async function reserve(trx: Knex.Transaction, deps: AppDeps, auth: AuthContext, order: OrderSnapshot, refundId: string, body: RefundBody, key: string): Promise<void> {
-  const locked = await trx('orders').where({ id: order.id, location_id: auth.locationId }).forUpdate().first('id');
-  if (!locked) throw conflict('Order is not refundable yet: try again in a moment');
+  const locked = await trx('orders').where({ id: order.id, location_id: auth.locationId }).forUpdate().first('id', 'persisted_at');
+  // A closed order is refunded from its persisted projection, which the closing transaction writes
+  // a moment after the order closes: until then there is nothing consistent to write to.
+  if (!locked || (order.status !== 'open' && !locked.persisted_at)) throw conflict('Order is still closing: try again in a moment');
   if (await trx('refunds').where('id', refundId).first('id')) return; // the same request, a moment earlier
   const payments = await lockPayments(trx, order);
   const lines = body.lines ? await lineRefund(trx, order, body.lines) : body.restock && body.amount === undefined ? await remainingLines(trx, order) : [];

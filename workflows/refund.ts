@@ -81,8 +81,8 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   progress.reference = sent.reference || undefined;
   if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });
 
-  progress.phase = 'waiting';
   await markRefundPending({ refundId: input.refundId, reference: progress.reference });
+  progress.phase = 'waiting'; // after the reference is stored: the 202 answer carries it
   return settle(...(await awaitOutcome()));
 
   /** Waits for the gateway's word: a signal, else status queries with backoff, until the late window ends. */
