@@ -1,7 +1,8 @@
 /**
  * Runs test/support/scenarios.ts against the real stack and writes each workflow's history to
  * test/histories/<scenario>--<workflow>.json. Run after a deliberate workflow change (with a
- * patch/version marker) or when adding a scenario: `npm run histories:export`.
+ * patch/version marker) or when adding a scenario: `npm run histories:export`
+ * (`TILLFLOW_EXPORT_SCENARIOS=<name>,… npm run histories:export` writes only those scenarios).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,7 +31,9 @@ async function main() {
   });
   try {
     fs.mkdirSync(OUT, { recursive: true });
-    for (const [name, run] of Object.entries(scenarios)) {
+    // TILLFLOW_EXPORT_SCENARIOS=a,b exports only those (new) scenarios: committed histories are records, never re-exported.
+    const only = process.env.TILLFLOW_EXPORT_SCENARIOS?.split(',').filter(Boolean);
+    for (const [name, run] of Object.entries(scenarios).filter(([n]) => !only || only.includes(n))) {
       const workflowIds = await run(h);
       for (const workflowId of workflowIds) {
         const handle = h.deps.temporal.workflow.getHandle(workflowId);
