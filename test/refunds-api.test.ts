@@ -240,3 +240,52 @@ describe('refused refunds', () => {
     expect(await h.deps.knex('refunds').where({ order_id: o.id })).toHaveLength(0);
   });
 });
+
+describe('refunds of an open order', () => {
+  it('refunds a cash part-payment of an order that is still open (a split tender abandoned midway)', async () => {
+    const o = await openOrder();
+    const part = await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });
+    const res = await refund(o.id, { reason: 'customer left' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ paymentId: part.id, amount: 500, status: 'succeeded' });
+    expect(await h.deps.knex('payments').where({ id: part.id }).first('status', 'refunded')).toEqual({ status: 'refunded', refunded: 500 });
+  });
+});
+
+describe('mobile money refund rules (KES)', () => {
+  beforeAll(async () => {
+    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'KES', tax_rate: 0 });
+    await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
+  });
+
+  async function mobileOrder(method: 'mpesa' | 'airtel'): Promise<any> {
+    const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+    const phone = method === 'mpesa' ? '254712345678' : '254733123456';
+    const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method, amount: 1000, phone }, headers: { 'idempotency-key': randomUUID() } });
+    expect(res.status).toBe(202);
+    return closed(created.body.id);
+  }
+
+  it('refuses a partial Airtel Money refund before anything is sent (422)', async () => {
+    const o = await mobileOrder('airtel');
+    const res = await refund(o.id, { reason: 'partial', amount: 500 });
+    expect(res.status).toBe(422);
+    expect(res.body.detail).toMatch(/whole transactions/);
+    expect(await h.deps.knex('refunds').where({ order_id: o.id })).toHaveLength(0);
+  });
+
+  it('refunds a whole Airtel Money transaction', async () => {
+    const o = await mobileOrder('airtel');
+    const res = await refund(o.id, { reason: 'whole' });
+    expect([201, 202]).toContain(res.status);
+    const done = await until(() => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body), (r) => r.status !== 'pending');
+    expect(done).toMatchObject({ method: 'airtel', amount: 1000, status: 'succeeded' });
+  });
+
+  it('refuses an M-Pesa refund that is not whole shillings (422)', async () => {
+    const o = await mobileOrder('mpesa');
+    const res = await refund(o.id, { reason: 'cents', amount: 550 });
+    expect(res.status).toBe(422);
+    expect(res.body.detail).toMatch(/whole shillings/);
+  });
+});
