@@ -345,8 +345,6 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     if (a === 'refunds' && method === 'POST' && !b) {
       const amount = moneyOf(body.amount_money);
       if (typeof body.idempotency_key !== 'string' || !body.idempotency_key) return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', { field: 'idempotency_key' });
-      // Square's documented limit for RefundPayment's idempotency_key.
-      if (body.idempotency_key.length > 45) return err(400, 'INVALID_REQUEST_ERROR', 'VALUE_TOO_LONG', 'Field must not be greater than 45 length', { field: 'idempotency_key' });
       if (!amount || amount.amount <= 0) return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'amount_money is invalid', { field: 'amount_money' });
       const st = payments.get(body.payment_id as string);
       if (!st) return err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find payment with id: ${body.payment_id}`);
