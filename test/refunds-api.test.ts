@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { PAYMENT_TEST_TIMING, until } from './support/payments';
+import { SA } from '../core/search-attributes';
 
 /**
  * Refunds end to end: POST /api/v1/orders/:id/refunds → reservation under row locks → the
@@ -123,6 +124,18 @@ describe('refunds', () => {
     } finally {
       h.simulators.square!.scriptRefunds(undefined);
     }
+  });
+
+  it('lets support staff find the refund workflow by RefundStatus, OrderNumber, LocationId and PaymentMethod', async () => {
+    const o = await paidOrder('stripe');
+    const res = await refund(o.id, { reason: 'findable', amount: 200 });
+    const handle = h.deps.temporal.workflow.getHandle(`refund-${res.body.id}`);
+    await handle.result();
+    const d = await handle.describe();
+    expect(d.typedSearchAttributes.get(SA.refundStatus)).toBe('succeeded');
+    expect(d.typedSearchAttributes.get(SA.orderNumber)).toBe(o.orderNumber);
+    expect(d.typedSearchAttributes.get(SA.locationId)).toBe(h.shop.locationId);
+    expect(d.typedSearchAttributes.get(SA.paymentMethod)).toEqual(['card']);
   });
 
   it('a repeated request with the same Idempotency-Key returns the same refund and refunds once', async () => {
