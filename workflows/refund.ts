@@ -38,6 +38,9 @@ const gateway = proxyActivities<RefundActivities>({
 
 const LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 'QR (Stripe)', mpesa: 'M-Pesa', airtel: 'Airtel Money' };
 
+/** Gateways that can be asked where a refund stands (the others report by callback only). */
+const POLLED: string[] = ['square', 'stripe', 'qr'];
+
 const hhmm = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 
 export async function refund(input: RefundWorkflowInput): Promise<RefundProgress> {
@@ -88,6 +91,14 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   /** Waits for the gateway's word: a signal, else status queries with backoff, until the late window ends. */
   async function awaitOutcome(): Promise<[Exclude<RefundStatus, 'pending'>, { failureReason?: string }]> {
     const startedAt = Date.now();
+    if (!POLLED.includes(input.gateway!)) {
+      // M-Pesa answers a reversal only at its ResultURL: nothing to ask, and giving up would free
+      // the reserved amount while the money may still move. Stay pending until a result arrives.
+      setCurrentDetails(`waiting for ${label} reversal result since ${hhmm(startedAt)} · ${money}`);
+      await condition(() => events.some((e) => e.status !== 'pending'));
+      const e = events.find((x) => x.status !== 'pending')!;
+      return [e.status as Exclude<RefundStatus, 'pending'>, { failureReason: e.failureReason }];
+    }
     setCurrentDetails(`waiting for ${label} refund since ${hhmm(startedAt)} · ${money}`);
     let delay = input.timing.pollInitialMs;
     const giveUpAt = startedAt + Math.max(input.timing.expireAfterMs, input.timing.lateWindowMs);
