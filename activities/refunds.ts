@@ -140,7 +140,7 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
 
   return {
     /** Sends the refund to the gateway with the refund workflow's idempotency key. */
-    async sendRefund(req: { refundId: string; gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
+    async sendRefund(req: { refundId: string; gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string; resultUrl?: string }): Promise<RefundResult> {
       const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
       if (noKeys) {
         const sent = await knex('refunds').where('id', req.refundId).first('reference');

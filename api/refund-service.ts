@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { allocateLineRefund, taxWasInclusive, type ChargedOrder } from '../core/pricing';
 import { gatewayOf, DEFAULT_PAYMENT_TIMING } from '../core/payment';
@@ -7,6 +8,7 @@ import type { OrderSnapshot, PaymentMethod } from '../core/order';
 import {
   choosePayment,
   gatewayRefundRule,
+  refundGatewayEventSignal,
   refundSentUpdate,
   refundWorkflowId,
   type PaymentRefundable,
@@ -18,7 +20,7 @@ import { formatMoney } from '../core/format';
 import type { refund as refundWorkflow } from '../workflows/refund';
 import { refundObject } from '../activities/refunds';
 import { conflict, fieldError, notFound, validationError, type FieldError } from './errors';
-import { getOrder, uuidFromKey } from './order-service';
+import { getOrder, publicBaseUrl, uuidFromKey } from './order-service';
 import type { AppDeps, AuthContext } from './types';
 
 export interface RefundBody {
@@ -93,6 +95,8 @@ async function reserve(trx: Knex.Transaction, deps: AppDeps, auth: AuthContext, 
     restock: body.restock ?? false,
     idempotency_key: key,
     workflow_id: refundWorkflowId(refundId),
+    // M-Pesa posts the reversal's result to a URL of ours: an unguessable one per refund.
+    result_token: gateway === 'mpesa' ? randomBytes(24).toString('base64url') : null,
     created_at: trx.fn.now(),
     updated_at: trx.fn.now(),
   });
@@ -222,8 +226,41 @@ async function workflowInput(deps: AppDeps, row: Record<string, any>): Promise<R
     amount: row.amount,
     currency: order?.currency ?? 'USD',
     reason: row.reason,
+    ...(row.result_token ? { resultUrl: `${publicBaseUrl(deps)}/webhooks/mpesa-result/${row.result_token}` } : {}),
     timing: deps.config.paymentTiming ?? DEFAULT_PAYMENT_TIMING,
   };
+}
+
+/** Daraja's asynchronous Result of a reversal, as posted to a refund's ResultURL. */
+export interface MpesaResult {
+  ResultCode: number | string;
+  ResultDesc?: string;
+  ConversationID?: string;
+  OriginatorConversationID?: string;
+}
+
+/**
+ * Hands an M-Pesa reversal result to its refund's workflow. The URL's per-refund token says which
+ * refund; the result must name the reversal the refund sent. A duplicate, or a result for a refund
+ * that has settled, has no second effect.
+ */
+export async function deliverMpesaResult(deps: AppDeps, token: string, result: MpesaResult): Promise<{ received: true }> {
+  const row = /^[A-Za-z0-9_-]{16,64}$/.test(token) ? await deps.knex('refunds').where({ result_token: token }).first('id', 'reference', 'location_id') : undefined;
+  if (!row) throw notFound('Refund');
+  const names = [result.ConversationID, result.OriginatorConversationID].filter(Boolean);
+  if (row.reference && !names.includes(row.reference)) throw notFound('Reversal');
+  const ok = String(result.ResultCode) === '0';
+  try {
+    await deps.temporal.workflow.getHandle(refundWorkflowId(row.id)).signal(refundGatewayEventSignal, {
+      eventId: `mpesa-result:${names.join(':')}:${result.ResultCode}`,
+      status: ok ? 'succeeded' : 'failed',
+      ...(ok ? {} : { failureReason: `M-Pesa reversal failed: ${result.ResultDesc ?? `ResultCode ${result.ResultCode}`}` }),
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    await deps.knex('audit_log').insert({ location_id: row.location_id, action: 'refund.late_result', subject: row.id, data: JSON.stringify(result) });
+  }
+  return { received: true };
 }
 
 export async function getRefund(deps: AppDeps, auth: AuthContext, refundId: string): Promise<RefundObject> {

@@ -49,6 +49,8 @@ export interface RefundWorkflowInput {
   amount: number;
   currency: string;
   reason: string;
+  /** Where an asynchronous gateway result for this refund goes (M-Pesa: PUBLIC_BASE_URL + /webhooks/mpesa-result/<token>). */
+  resultUrl?: string;
   timing: PaymentTiming;
 }
 

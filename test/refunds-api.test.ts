@@ -295,6 +295,24 @@ describe('mobile money refund rules (KES)', () => {
     expect(done).toMatchObject({ method: 'airtel', amount: 1000, status: 'succeeded' });
   });
 
+  it('reverses an M-Pesa payment: pending until Daraja posts the result to the refund\'s own ResultURL', async () => {
+    const o = await mobileOrder('mpesa');
+    const res = await refund(o.id, { reason: 'reversal' });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ method: 'mpesa', amount: 1000, status: 'pending', reference: expect.stringMatching(/^AG_/) });
+    const done = await until(() => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body), (r) => r.status !== 'pending');
+    expect(done).toMatchObject({ status: 'succeeded' });
+    const { result_token } = await h.deps.knex('refunds').where({ id: res.body.id }).first('result_token');
+    const delivered = h.simulators.daraja!.callbacks.filter((c) => c.url.endsWith(`/webhooks/mpesa-result/${result_token}`));
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.status).toBe(200);
+  });
+
+  it('answers 404 to a reversal result with an unknown token', async () => {
+    const res = await h.api('POST', `/webhooks/mpesa-result/${'x'.repeat(32)}`, { body: { Result: { ResultCode: 0, ConversationID: 'AG_1' } } });
+    expect(res.status).toBe(404);
+  });
+
   it('refuses an M-Pesa refund that is not whole shillings (422)', async () => {
     const o = await mobileOrder('mpesa');
     const res = await refund(o.id, { reason: 'cents', amount: 550 });

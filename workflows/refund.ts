@@ -80,6 +80,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     amount: input.amount,
     currency: input.currency,
     reason: input.reason,
+    resultUrl: input.resultUrl,
   });
   progress.reference = sent.reference || undefined;
   if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });

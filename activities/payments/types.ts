@@ -88,6 +88,8 @@ export interface RefundRequest {
   phone?: string;
   /** The gateway's receipt for the charge, when it differs from `reference` (M-Pesa reverses the receipt number). */
   receipt?: string;
+  /** Where the gateway posts the asynchronous result (M-Pesa reversal ResultURL, built per refund). */
+  resultUrl?: string;
 }
 
 export interface RefundResult {

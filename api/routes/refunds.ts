@@ -3,7 +3,18 @@ import { route, CASHIER, MANAGER } from '../route';
 import { fieldError, validationError } from '../errors';
 import { bool, money, noUnknown, text, uuid, INT4_MAX } from '../validation';
 import { idempotencyKey } from '../idempotency';
-import { createRefund, getRefund, listOrderRefunds } from '../refund-service';
+import { createRefund, deliverMpesaResult, getRefund, listOrderRefunds } from '../refund-service';
+
+const mpesaResultBody = yup.object({
+  Result: yup
+    .object({
+      ResultCode: yup.mixed<number | string>().test('code', 'ResultCode must be a number or a string', (v) => typeof v === 'number' || typeof v === 'string').required(),
+      ResultDesc: yup.string().strict().max(1000),
+      ConversationID: yup.string().strict().max(200),
+      OriginatorConversationID: yup.string().strict().max(200),
+    })
+    .required(),
+});
 
 const refundBody = noUnknown(
   yup.object({
@@ -56,6 +67,18 @@ export function refundsRoutes() {
       responses: { 200: 'Refund objects' },
       errors: [404],
       handler: async ({ params, auth, deps }) => listOrderRefunds(deps, auth, params.id),
+    }),
+    route({
+      method: 'post',
+      path: '/webhooks/mpesa-result/:token',
+      summary: "Daraja's asynchronous reversal result for one refund: the URL carries the refund's unguessable token; the result must name the reversal that refund sent",
+      tag: 'Webhooks',
+      roles: 'public',
+      params: yup.object({ token: yup.string().strict().max(100).required() }),
+      body: mpesaResultBody,
+      responses: { 200: '{received: true}' },
+      errors: [404],
+      handler: async ({ params, body, deps }) => deliverMpesaResult(deps, params.token, body.Result),
     }),
     route({
       method: 'get',
