@@ -248,6 +248,27 @@ describe('refused refunds', () => {
     expect((await refund(o.id, { reason: 'cashier' }, randomUUID(), cashier)).status).toBe(403);
   });
 
+  it.each([
+    ['no reason', {}],
+    ['a number as amount text', { reason: 'x', amount: '100' }],
+    ['a fractional amount', { reason: 'x', amount: 10.5 }],
+    ['a huge amount', { reason: 'x', amount: 1e20 }],
+    ['an empty lines list', { reason: 'x', lines: [] }],
+    ['a line id that is no UUID', { reason: 'x', lines: [{ lineId: 'line-1', quantity: 1 }] }],
+    ['a zero quantity', { reason: 'x', lines: [{ lineId: '00000000-0000-4000-8000-000000000000', quantity: 0 }] }],
+    ['an unknown line', { reason: 'x', lines: [{ lineId: '00000000-0000-4000-8000-000000000000', quantity: 1 }] }],
+    ['an unknown field', { reason: 'x', cash: true }],
+    ['a paymentId of no payment', { reason: 'x', paymentId: '00000000-0000-4000-8000-000000000000' }],
+  ])('refuses %s with 422', async (_name, body) => {
+    const res = await refund(o.id, body);
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ code: 'VALIDATION_ERROR', errors: expect.any(Array) });
+  });
+
+  it('answers 404 for an order that does not exist', async () => {
+    expect((await refund(randomUUID(), { reason: 'ghost' })).status).toBe(404);
+  });
+
   it('writes nothing for a refused request', async () => {
     await refund(o.id, { reason: 'too much', amount: 99_999 });
     expect(await h.deps.knex('refunds').where({ order_id: o.id })).toHaveLength(0);
