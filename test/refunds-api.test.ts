@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { PAYMENT_TEST_TIMING, until } from './support/payments';
 import { SA } from '../core/search-attributes';
+import { connectSocket } from './support/ws-client';
 
 /**
  * Refunds end to end: POST /api/v1/orders/:id/refunds → reservation under row locks → the
@@ -180,6 +181,25 @@ describe('refunds', () => {
     expect(refundEvents[0].version).toBe(Math.max(...earlier) + 1);
     expect(refundEvents[1].version).toBe(refundEvents[0].version);
     expect((await order(o.id)).version).toBe(refundEvents[0].version);
+  });
+
+  it('tells WebSocket subscribers of the order: refund.updated then order.updated, in version order', async () => {
+    const o = await paidOrder('cash');
+    const socket = await connectSocket(h.baseUrl, cashier);
+    try {
+      socket.send({ type: 'subscribe', topics: [`order:${o.id}`] });
+      await socket.waitFor((m) => m.type === 'subscribed');
+      const res = await refund(o.id, { reason: 'live', amount: 150 });
+      const updated = await socket.waitFor((m) => m.type === 'event' && m.event === 'order.updated' && m.data.totals.refunded === 150);
+      const refundEvent = socket.events((m) => m.event === 'refund.updated')[0];
+      expect(refundEvent).toMatchObject({ topic: `order:${o.id}`, data: { id: res.body.id, status: 'succeeded', amount: 150 } });
+      expect(refundEvent.version).toBe(updated.version);
+      expect(socket.messages.indexOf(refundEvent)).toBeLessThan(socket.messages.indexOf(updated));
+      expect(updated.version).toBeGreaterThan(o.version);
+      expect(updated.data).toMatchObject({ status: 'partially_refunded', version: updated.version });
+    } finally {
+      await socket.close();
+    }
   });
 
   it('lists the refunds of an order and reads one by id', async () => {
