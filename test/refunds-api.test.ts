@@ -171,6 +171,17 @@ describe('refunds', () => {
     expect(moves.map((m) => m.delta).sort()).toEqual([1, 2]);
   });
 
+  it('a full refund with restock puts back every unit not refunded before', async () => {
+    const o = await paidOrder('cash');
+    const [c] = o.lines;
+    await refund(o.id, { reason: 'one back', lines: [{ lineId: c.id, quantity: 1 }] });
+    const [croissants, water] = [await stock(CROISSANT()), await stock(WATER())];
+    const res = await refund(o.id, { reason: 'all back', restock: true });
+    expect(res.status).toBe(201);
+    expect(res.body.lines.map((l: any) => l.quantity)).toEqual([2, 2]);
+    expect([await stock(CROISSANT()), await stock(WATER())]).toEqual([croissants + 2, water + 2]);
+  });
+
   it('publishes refund.updated and order.updated at fresh versions, never reusing one', async () => {
     const o = await paidOrder('cash');
     const res = await refund(o.id, { reason: 'events', amount: 100 });
