@@ -3,6 +3,7 @@ import { systemActivities } from './system';
 import { orderActivities } from './orders';
 import { paymentActivities } from './payments/activities';
 import { inventoryActivities } from './inventory';
+import { refundActivities } from './refunds';
 
 /** All activities for the central task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDeps) {
     ...orderActivities(deps),
     ...paymentActivities(deps),
     ...inventoryActivities(deps),
+    ...refundActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -19,6 +19,8 @@ import { localDayRange } from './time';
  * - `cardFees`      Σ orders.card_fee
  * - `refunds`       Σ refunds.amount of `succeeded` refunds whose `settled_at` falls in the local day
  *                   (of any order, whenever it was closed)
+ * - `refundsByMethod` the same refunds per payment method (all five methods always present)
+ * - `netAfterRefunds` net − refunds (`net` keeps its meaning: gross − discounts)
  * - `byMethod`      Σ payments.amount of `succeeded` or `refunded` payments of the counted orders, per
  *                   method; all five methods are always present (0 when none). Tips and fees are not in it.
  * - `byStaff`       per staff member who owned counted orders (orders.staff_id): `{staffId, name, orders,
@@ -58,6 +60,8 @@ export interface ReportTotals {
   tips: number;
   cardFees: number;
   refunds: number;
+  refundsByMethod: ByMethod;
+  netAfterRefunds: number;
   byMethod: ByMethod;
   byStaff: StaffTotals[];
 }
@@ -106,6 +110,8 @@ export function emptyTotals(): ReportTotals {
     tips: 0,
     cardFees: 0,
     refunds: 0,
+    refundsByMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 },
+    netAfterRefunds: 0,
     byMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 },
     byStaff: [],
   };
@@ -133,7 +139,9 @@ export function sumTotals(rows: ReportTotals[]): ReportTotals {
     total.tips += r.tips;
     total.cardFees += r.cardFees;
     total.refunds += r.refunds;
+    total.netAfterRefunds += r.netAfterRefunds;
     for (const m of PAYMENT_METHODS) total.byMethod[m] += r.byMethod[m];
+    for (const m of PAYMENT_METHODS) total.refundsByMethod[m] += r.refundsByMethod[m];
     for (const s of r.byStaff) {
       const acc = staff.get(s.staffId);
       if (acc) {
@@ -205,11 +213,12 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
             .where('r.status', 'succeeded')
             .where('r.settled_at', '>=', from)
             .where('r.settled_at', '<', to)
-            .select('r.amount', localDay('r.settled_at').wrap('', ' as day'))
+            .leftJoin('payments as p', 'p.id', 'r.payment_id')
+            .select('r.amount', trx.raw('coalesce(r.method, p.method) as method'), localDay('r.settled_at').wrap('', ' as day'))
             .as('rf'),
         )
-        .groupBy('rf.day')
-        .select('rf.day', trx.raw('sum(rf.amount) as amount'));
+        .groupBy('rf.day', 'rf.method')
+        .select('rf.day', 'rf.method', trx.raw('sum(rf.amount) as amount'));
 
       return { orderRows, methodRows, staffRows, refundRows };
     },
@@ -243,9 +252,14 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
   }
   for (const r of refundRows) {
     const d = byDay.get(r.day);
-    if (d) d.refunds = n(r.amount);
+    if (!d) continue;
+    d.refunds += n(r.amount);
+    if ((PAYMENT_METHODS as readonly string[]).includes(r.method)) d.refundsByMethod[r.method as PaymentMethod] += n(r.amount);
   }
-  for (const d of days) sortStaff(d.byStaff);
+  for (const d of days) {
+    d.netAfterRefunds = d.net - d.refunds;
+    sortStaff(d.byStaff);
+  }
 
   return { start, end, currency: loc.currency, days, total: sumTotals(days) };
 }

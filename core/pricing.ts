@@ -161,3 +161,107 @@ export function priceOrder(input: PriceOrderInput): PricingResult {
     },
   };
 }
+
+/*
+ * REFUND ALLOCATION — what refunding some line quantities gives back.
+ *
+ * Each charged component of the order (discount, service charge, tax) is first shared out over
+ * its lines in proportion (largest remainder: floor shares, the leftover units go to the largest
+ * fractional parts, ties to the earlier line), so the line shares of a component sum to exactly
+ * that component:
+ *   discount      by line total (gross)
+ *   serviceCharge by line net (gross − discount share)
+ *   tax           by line net + service-charge share
+ * A line's share for q of its Q units is floor(share * q / Q), taken CUMULATIVELY over everything
+ * refunded from that line so far: a refund gives back F(after) − F(before). The sum over any
+ * sequence of partial refunds therefore telescopes to F(all units) = exactly what was charged,
+ * whatever the order or number of the refunds, and no refund is ever negative (F is monotone).
+ * Tip and card fee are never part of a line refund (only of an amount or full refund).
+ * Inclusive tax is contained in net + service charge: it is reported but not added to `amount`.
+ */
+export interface ChargedOrder {
+  lines: { quantity: number; total: number }[];
+  discount: number;
+  serviceCharge: number;
+  tax: number;
+  taxInclusive: boolean;
+}
+export interface RefundComponents {
+  net: number;
+  serviceCharge: number;
+  tax: number;
+  /** What goes back to the customer: net + service charge (+ tax when exclusive). */
+  amount: number;
+}
+export interface LineRefundAllocation extends RefundComponents {
+  /** One per order line (0 for lines not refunded now). */
+  lines: RefundComponents[];
+}
+
+/** floor(a * b / c) for non-negative integers, exact (BigInt) whatever the size of a * b. */
+function floorMulDiv(a: number, b: number, c: number): number {
+  return safe(Number((BigInt(a) * BigInt(b)) / BigInt(c)), 'allocation');
+}
+
+/** Shares `total` over `weights` in proportion, largest remainder; the shares sum to `total`. */
+export function largestRemainder(total: number, weights: readonly number[]): number[] {
+  check(total, 'allocation total');
+  weights.forEach((w, i) => check(w, `weights[${i}]`));
+  if (weights.length === 0) return [];
+  const w = sum(weights) === 0 ? weights.map(() => 1) : weights; // nothing to weigh by: equal shares
+  const W = sum(w);
+  const shares = w.map((x) => floorMulDiv(total, x, W));
+  // remainder of total * x / W, compared exactly (BigInt); ties go to the earlier line
+  const rems = w.map((x, i) => ({ i, rem: BigInt(total) * BigInt(x) - BigInt(shares[i]!) * BigInt(W) }));
+  rems.sort((a, b) => (a.rem === b.rem ? a.i - b.i : a.rem > b.rem ? -1 : 1));
+  let left = total - sum(shares);
+  for (const r of rems) {
+    if (left <= 0) break;
+    shares[r.i]! += 1;
+    left -= 1;
+  }
+  return shares;
+}
+
+/** Each line's full share of every component (the split of the whole order). */
+export function lineShares(order: ChargedOrder): RefundComponents[] {
+  const gross = order.lines.map((l, i) => check(l.total, `lines[${i}].total`));
+  const discount = largestRemainder(order.discount, gross);
+  const net = gross.map((g, i) => g - discount[i]!);
+  const service = largestRemainder(order.serviceCharge, net);
+  const tax = largestRemainder(order.tax, net.map((n, i) => n + service[i]!));
+  return net.map((n, i) => components(n, service[i]!, tax[i]!, order.taxInclusive));
+}
+
+function components(net: number, serviceCharge: number, tax: number, taxInclusive: boolean): RefundComponents {
+  return { net, serviceCharge, tax, amount: net + serviceCharge + (taxInclusive ? 0 : tax) };
+}
+
+/** A line's cumulative share for `q` of its `Q` units (exact at q = Q, 0 at q = 0). */
+function partOf(share: RefundComponents, q: number, Q: number, taxInclusive: boolean): RefundComponents {
+  const part = (x: number) => (Q === 0 ? 0 : floorMulDiv(x, q, Q));
+  return components(part(share.net), part(share.serviceCharge), part(share.tax), taxInclusive);
+}
+
+/**
+ * The refund of `quantities[i]` more units of each line, given `alreadyRefunded[i]` units refunded
+ * before. Throws a RangeError when a line would be refunded beyond its quantity.
+ */
+export function allocateLineRefund(order: ChargedOrder, alreadyRefunded: readonly number[], quantities: readonly number[]): LineRefundAllocation {
+  const shares = lineShares(order);
+  const lines = order.lines.map((l, i) => {
+    const before = check(alreadyRefunded[i] ?? 0, `alreadyRefunded[${i}]`);
+    const after = before + check(quantities[i] ?? 0, `quantities[${i}]`);
+    if (after > l.quantity) throw new RangeError(`line ${i}: ${after} of ${l.quantity} units would be refunded`);
+    const a = partOf(shares[i]!, after, l.quantity, order.taxInclusive);
+    const b = partOf(shares[i]!, before, l.quantity, order.taxInclusive);
+    return components(a.net - b.net, a.serviceCharge - b.serviceCharge, a.tax - b.tax, order.taxInclusive);
+  });
+  const total = (k: keyof RefundComponents) => sum(lines.map((l) => l[k]));
+  return { net: total('net'), serviceCharge: total('serviceCharge'), tax: total('tax'), amount: total('amount'), lines };
+}
+
+/** Whether the order's tax was inclusive, read from its totals (exclusive tax is part of the total). */
+export function taxWasInclusive(t: Totals): boolean {
+  return t.tax > 0 && t.total !== t.subtotal - t.discount + t.serviceCharge + t.tax + t.cardFee + t.tip;
+}

@@ -12,4 +12,5 @@ export const SA = {
   orderTotal: defineSearchAttributeKey('OrderTotal', SearchAttributeType.INT),
   /** open, completing, completed, cancelling, cancelled, rejected: support finds open counts with `StockCountStatus = 'open'`. */
   stockCountStatus: defineSearchAttributeKey('StockCountStatus', SearchAttributeType.KEYWORD),
+  refundStatus: defineSearchAttributeKey('RefundStatus', SearchAttributeType.KEYWORD),
 };

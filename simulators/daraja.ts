@@ -17,8 +17,9 @@
  *
  * Departures from Daraja, on purpose: an invalid or expired token answers 401 (Daraja answers
  * 404.001.03 "Invalid Access Token"; the adapter handles both); a reversal of the same
- * TransactionID returns the first request's ConversationID instead of a second async failure;
- * the reversal's Result callback to ResultURL is not sent.
+ * TransactionID returns the first request's ConversationID instead of a second async failure.
+ * A new reversal's Result is posted to its ResultURL ~50 ms later (ResultCode 0, or R000002
+ * for a receipt the simulator never issued).
  *
  * Each phone can be scripted (sim.script); an unscripted phone pays after ~50 ms.
  */
@@ -350,6 +351,8 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         known: paid !== undefined,
       };
       reversals.set(txId, r);
+      const sent = r;
+      server.later(50, () => server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined));
     }
     return {
       status: 200,
@@ -358,6 +361,20 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         ConversationID: r.conversationId,
         ResponseCode: '0',
         ResponseDescription: 'Accept the service request successfully.',
+      },
+    };
+  }
+
+  function reversalResult(r: DarajaReversal) {
+    return {
+      Result: {
+        ResultType: 0,
+        ResultCode: r.known ? 0 : 'R000002',
+        ResultDesc: r.known ? 'The service request is processed successfully.' : 'The OriginalTransactionID is invalid.',
+        OriginatorConversationID: r.originatorConversationId,
+        ConversationID: r.conversationId,
+        TransactionID: randomCode(10),
+        ReferenceData: { ReferenceItem: { Key: 'QueueTimeoutURL', Value: 'https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit' } },
       },
     };
   }

@@ -48,6 +48,8 @@ export interface SquareSim {
   checkouts(): Json[];
   payments(): Json[];
   refunds(): Json[];
+  /** How the next refunds go: PENDING for `pendingMs`, then `outcome` (default: COMPLETED at once). */
+  scriptRefunds(s: { pendingMs?: number; outcome?: 'COMPLETED' | 'FAILED' } | undefined): void;
   webhooks(): WebhookDelivery[];
   requests(): string[];
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
   const payments = new Map<string, PaymentState>();
   const paymentsByKey = new Map<string, PaymentState>();
   const refunds = new Map<string, Json>();
+  let refundScript: { pendingMs?: number; outcome?: 'COMPLETED' | 'FAILED' } | undefined;
   const saved = new Map<string, { fingerprint: string; status: number; body: string }>();
   const deliveries: WebhookDelivery[] = [];
   const requestLog: string[] = [];
@@ -351,9 +354,10 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         return err(400, 'INVALID_REQUEST_ERROR', 'REFUND_AMOUNT_INVALID', `The requested refund amount exceeds the amount available to refund (${total - st.refunded}).`);
       }
       st.refunded += amount.amount;
+      const pending = refundScript?.pendingMs !== undefined;
       const refund: Json = {
         id: `${st.obj.id}_${randomId('', 40)}`,
-        status: 'COMPLETED',
+        status: pending ? 'PENDING' : refundScript?.outcome ?? 'COMPLETED',
         location_id: locationId,
         amount_money: amount,
         payment_id: st.obj.id,
@@ -362,8 +366,19 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         updated_at: iso(),
       };
       refunds.set(refund.id as string, refund);
+      if (pending) {
+        const outcome = refundScript?.outcome ?? 'COMPLETED';
+        timers.after(refundScript!.pendingMs!, () => {
+          Object.assign(refund, { status: outcome, updated_at: iso() });
+          if (outcome !== 'COMPLETED') st.refunded -= amount.amount;
+        });
+      }
       Object.assign(st.obj, { refunded_money: { amount: st.refunded, currency: amount.currency }, refund_ids: [...((st.obj.refund_ids as string[]) ?? []), refund.id] });
       return { status: 200, body: { refund } };
+    }
+    if (a === 'refunds' && method === 'GET' && b) {
+      const refund = refunds.get(b);
+      return refund ? { status: 200, body: { refund } } : err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find refund with id: ${b}`);
     }
     return err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `The simulator does not implement ${method} /${parts.join('/')}`);
   }
@@ -453,6 +468,9 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     checkouts: () => [...checkouts.values()].map((c) => structuredClone(c.obj)),
     payments: () => [...payments.values()].map((p) => structuredClone(p.obj)),
     refunds: () => [...refunds.values()].map((r) => structuredClone(r)),
+    scriptRefunds(sc) {
+      refundScript = sc;
+    },
     webhooks: () => deliveries.map((d) => ({ ...d })),
     requests: () => [...requestLog],
     async close() {

@@ -83,7 +83,7 @@ function expectedTotals(sales: Sale[]) {
 }
 
 const ZERO_METHODS = { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 };
-const MONEY_FIELDS = ['orders', 'gross', 'discounts', 'net', 'tax', 'serviceCharge', 'tips', 'cardFees', 'refunds'] as const;
+const MONEY_FIELDS = ['orders', 'gross', 'discounts', 'net', 'tax', 'serviceCharge', 'tips', 'cardFees', 'refunds', 'netAfterRefunds'] as const;
 
 describe('reports', () => {
   let today: string;
@@ -120,8 +120,8 @@ describe('reports', () => {
     // Refunds settled today (any order): succeeded ones count, failed and pending do not.
     const now = new Date();
     await h.deps.knex('refunds').insert([
-      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a001', location_id: h.shop.locationId, order_id: a.id, amount: 300, status: 'succeeded', reason: 'cold', created_at: now, settled_at: now },
-      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a002', location_id: h.shop.locationId, order_id: b.id, amount: 125, status: 'succeeded', reason: 'spilt', created_at: now, settled_at: now },
+      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a001', location_id: h.shop.locationId, order_id: a.id, method: 'cash', amount: 300, status: 'succeeded', reason: 'cold', created_at: now, settled_at: now },
+      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a002', location_id: h.shop.locationId, order_id: b.id, method: 'card', amount: 125, status: 'succeeded', reason: 'spilt', created_at: now, settled_at: now },
       { id: '0190b3e4-6d2a-7c3b-9f00-00000000a003', location_id: h.shop.locationId, order_id: b.id, amount: 999, status: 'failed', reason: 'x', created_at: now, settled_at: now },
       { id: '0190b3e4-6d2a-7c3b-9f00-00000000a004', location_id: h.shop.locationId, order_id: c.id, amount: 777, status: 'pending', reason: 'x', created_at: now, settled_at: null },
     ]);
@@ -145,6 +145,8 @@ describe('reports', () => {
       currency: 'USD',
       ...expectedTotals([a, b, c]),
       refunds: 425,
+      refundsByMethod: { ...ZERO_METHODS, cash: 300, card: 125 },
+      netAfterRefunds: expectedTotals([a, b, c]).net - 425,
       byMethod: { ...ZERO_METHODS, cash: a.cashPaid + b.cashPaid + c.cashPaid },
       byStaff,
     });
@@ -179,6 +181,8 @@ describe('reports', () => {
       tips: 0,
       cardFees: 0,
       refunds: 0,
+      refundsByMethod: ZERO_METHODS,
+      netAfterRefunds: 0,
       byMethod: ZERO_METHODS,
       byStaff: [],
     });
@@ -203,6 +207,8 @@ describe('reports', () => {
       currency: 'USD',
       ...expectedTotals([e]),
       refunds: 0,
+      refundsByMethod: ZERO_METHODS,
+      netAfterRefunds: expectedTotals([e]).net,
       byMethod: { ...ZERO_METHODS, cash: e.cashPaid },
       byStaff: [{ staffId: h.shop.staff['Manager'], name: 'Manager', orders: 1, net: e.totals.subtotal - e.totals.discount, tips: e.totals.tip }],
     });

@@ -4,5 +4,6 @@ export { systemCheck } from './system-check';
 export { checkout } from './checkout';
 export { printTicket } from './print-ticket';
 export { payment } from './payment';
+export { refund } from './refund';
 export { benchNoop } from './bench-noop';
 export { stockCount } from './stock-count';

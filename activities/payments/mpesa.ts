@@ -497,7 +497,8 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
      */
     async refund(req: RefundRequest): Promise<RefundResult> {
       const fail = (failureReason: string): RefundResult => ({ status: 'failed', reference: '', failureReason });
-      if (!cfg.initiatorName || !cfg.initiatorPassword || !cfg.resultUrl) {
+      const resultUrl = req.resultUrl ?? cfg.resultUrl;
+      if (!cfg.initiatorName || !cfg.initiatorPassword || !resultUrl) {
         return fail('M-Pesa reversals are not configured (MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD, MPESA_RESULT_URL): refund the customer by hand');
       }
       if (!certPath || !fs.existsSync(certPath)) return fail(`M-Pesa reversals need Safaricom's certificate (MPESA_CERT_PATH${certPath ? `: ${certPath} not found` : ''})`);
@@ -515,8 +516,8 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
           mpesa.reversal(
             receipt,
             req.amount / 100,
-            cfg.resultUrl!,
-            cfg.resultUrl!,
+            resultUrl,
+            resultUrl,
             cfg.shortCode,
             (req.reason || 'Refund').slice(0, 100).padEnd(2, '.'),
             req.idempotencyKey.slice(0, 100),

@@ -6,6 +6,7 @@ import {
   fromCheckoutSession,
   parseStripeWebhook,
   refundPaymentIntent,
+  stripeRefundStatus,
   stripeCall,
   toStripeFailure,
   type StripeConfig,
@@ -167,6 +168,8 @@ export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): Payme
       }
       return refundPaymentIntent(stripe, piId, req);
     },
+
+    refundStatus: (req) => stripeRefundStatus(stripe, req.reference),
 
     parseWebhook(raw: RawWebhook): WebhookEvent {
       return parseStripeWebhook(stripe, raw, stripeCfg.webhookSecret);

@@ -376,16 +376,19 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
           amountMoney: money(req.amount, req.currency),
           reason: req.reason?.slice(0, 192) || undefined,
         });
-        const refund = res.refund;
-        if (!refund?.id) throw new Error('Square returned no refund');
-        const status = refund.status === 'COMPLETED' ? 'succeeded' : refund.status === 'REJECTED' || refund.status === 'FAILED' ? 'failed' : 'pending';
-        return { status, reference: refund.id, failureReason: status === 'failed' ? `Refund ${String(refund.status).toLowerCase()}` : undefined };
+        return fromSquareRefund(res.refund);
       } catch (err) {
         if (err instanceof SquareError && err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429) {
           return { status: 'failed', reference: '', failureReason: describe(err) };
         }
         throw toFailure(err, 'refund payment');
       }
+    },
+
+    /** Where a refund Square answered PENDING stands now. */
+    async refundStatus(req: { reference: string }): Promise<RefundResult> {
+      const res = await call('get refund', () => client.refunds.get({ refundId: req.reference }));
+      return fromSquareRefund(res.refund);
     },
 
     parseWebhook(raw: RawWebhook): WebhookEvent {
@@ -468,4 +471,10 @@ export function verifySquareSignature(raw: RawWebhook, cfg: Pick<SquareConfig, '
 /** Signs a body the way Square does (for simulators and tests). */
 export function signSquareWebhook(signatureKey: string, notificationUrl: string, rawBody: string): string {
   return createHmac('sha256', signatureKey).update(notificationUrl + rawBody, 'utf8').digest('base64');
+}
+
+function fromSquareRefund(refund: { id?: string; status?: string | null } | undefined): RefundResult {
+  if (!refund?.id) throw new Error('Square returned no refund');
+  const status = refund.status === 'COMPLETED' ? 'succeeded' : refund.status === 'REJECTED' || refund.status === 'FAILED' ? 'failed' : 'pending';
+  return { status, reference: refund.id, failureReason: status === 'failed' ? `Refund ${String(refund.status).toLowerCase()}` : undefined };
 }

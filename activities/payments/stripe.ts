@@ -226,8 +226,7 @@ export async function refundPaymentIntent(client: Stripe, paymentIntent: string,
       },
       { idempotencyKey: req.idempotencyKey },
     );
-    const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
-    return { status, reference: refund.id, failureReason: status === 'failed' ? refund.failure_reason ?? `Refund ${refund.status}` : undefined };
+    return fromStripeRefund(refund);
   } catch (err) {
     if (err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode === 400) {
       // e.g. charge_already_refunded, amount too large: a definite no, not an outage.
@@ -235,6 +234,19 @@ export async function refundPaymentIntent(client: Stripe, paymentIntent: string,
     }
     throw toStripeFailure(err, 'refund');
   }
+}
+
+/** Where a Stripe refund stands (a refund created `pending` finishes later). */
+export async function stripeRefundStatus(client: Stripe, refundId: string): Promise<RefundResult> {
+  const refund = await client.refunds.retrieve(refundId).catch((err: unknown) => {
+    throw toStripeFailure(err, 'retrieve refund');
+  });
+  return fromStripeRefund(refund);
+}
+
+function fromStripeRefund(refund: Stripe.Refund): RefundResult {
+  const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
+  return { status, reference: refund.id, failureReason: status === 'failed' ? refund.failure_reason ?? `Refund ${refund.status}` : undefined };
 }
 
 export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
@@ -325,6 +337,8 @@ export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
     async refund(req: RefundRequest): Promise<RefundResult> {
       return refundPaymentIntent(stripe, req.reference, req);
     },
+
+    refundStatus: (req) => stripeRefundStatus(stripe, req.reference),
 
     parseWebhook(raw: RawWebhook): WebhookEvent {
       return parseStripeWebhook(stripe, raw, cfg.webhookSecret);

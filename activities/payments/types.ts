@@ -88,6 +88,8 @@ export interface RefundRequest {
   phone?: string;
   /** The gateway's receipt for the charge, when it differs from `reference` (M-Pesa reverses the receipt number). */
   receipt?: string;
+  /** Where the gateway posts the asynchronous result (M-Pesa reversal ResultURL, built per refund). */
+  resultUrl?: string;
 }
 
 export interface RefundResult {
@@ -126,6 +128,8 @@ export interface PaymentGateway {
   status(req: StatusRequest): Promise<StatusResult>;
   cancel(req: CancelRequest): Promise<CancelResult>;
   refund(req: RefundRequest): Promise<RefundResult>;
+  /** Where a pending refund stands, by the gateway's refund id (gateways that finish refunds later). */
+  refundStatus?(req: { reference: string }): Promise<RefundResult>;
   /** Verifies the signature (throws WebhookSignatureError) and parses the event. Unsigned gateways verify nothing here: their callbacks are confirmed with status(). */
   parseWebhook(raw: RawWebhook): WebhookEvent;
 }

@@ -11,6 +11,7 @@ import { devicesRoutes } from './devices';
 import { displaysRoutes } from './displays';
 import { ordersRoutes } from './orders';
 import { paymentsRoutes } from './payments';
+import { refundsRoutes } from './refunds';
 import { webhookRoutes } from './webhooks';
 import { reportsRoutes } from './reports';
 import { inventoryRoutes } from './inventory';
@@ -32,6 +33,7 @@ export function allRoutes(): AnyRoute[] {
     ...displaysRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
+    ...refundsRoutes(),
     ...webhookRoutes(),
     ...reportsRoutes(),
     ...inventoryRoutes(),

@@ -17,7 +17,7 @@ const DEFINITIONS =
   'Counted orders: persisted orders with status closed, partially_refunded or refunded (never cancelled or open) whose closedAt falls in the local day. ' +
   'orders = number of counted orders; gross = Σ subtotal; discounts = Σ discount; net = gross − discounts; tax = Σ tax; ' +
   'serviceCharge = Σ service charge; tips = Σ tip; cardFees = Σ card fee; ' +
-  'refunds = Σ amount of succeeded refunds settled in the local day (of any order); ' +
+  'refunds = Σ amount of succeeded refunds settled in the local day (of any order); refundsByMethod = the same per payment method; netAfterRefunds = net − refunds; ' +
   'byMethod = Σ amount of succeeded or refunded payments of the counted orders per method (cash, card, qr, mpesa, airtel; always all five, 0 when none); ' +
   'byStaff = [{staffId, name, orders, net, tips}] per staff member owning counted orders, sorted by net descending ' +
   '(orders of a deleted staff member: staffId and name null).';
@@ -49,7 +49,7 @@ export function reportsRoutes() {
       query: yup.object({ date: isoDate() }),
       responses: {
         200:
-          '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
+          '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
           DEFINITIONS,
       },
       handler: async ({ query, auth, deps }) => {
@@ -70,7 +70,7 @@ export function reportsRoutes() {
       query: yup.object({ start: isoDate().required(), end: isoDate().required() }),
       responses: {
         200:
-          '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, byMethod, byStaff}} ' +
+          '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod, byStaff}} ' +
           '— total sums the days (byStaff merged per staff member). 422 if a date is invalid, end < start or the range is longer than ' +
           `${MAX_RANGE_DAYS} days. ` +
           DEFINITIONS,

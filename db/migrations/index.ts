@@ -3,6 +3,7 @@ import * as foundation from './001_foundation';
 import * as authSecurity from './003_auth_security';
 import * as inventory from './004_inventory';
 import * as devices from './005_devices';
+import * as refunds from './006_refunds';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Knex.Migration> = {
   '003_auth_security': authSecurity,
   '004_inventory': inventory,
   '005_devices': devices,
+  '006_refunds': refunds,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,7 +1,8 @@
 /**
  * Runs test/support/scenarios.ts against the real stack and writes each workflow's history to
  * test/histories/<scenario>--<workflow>.json. Run after a deliberate workflow change (with a
- * patch/version marker) or when adding a scenario: `npm run histories:export`.
+ * patch/version marker) or when adding a scenario: `npm run histories:export`
+ * (`HISTORIES_ONLY=<name>,… npm run histories:export` writes only those scenarios).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

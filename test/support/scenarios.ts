@@ -148,4 +148,32 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.api('POST', `/api/v1/orders/${order.id}/discounts`, { token: cashier, body: { discountId: discounts['$2 off'] } }); // 1100: closes
     return [`order-${order.id}`];
   },
+  'refund-square-pending': refundScenario('square', async (h, o) => {
+    h.simulators.square!.scriptRefunds({ pendingMs: 500 });
+    try {
+      return await refundOf(h, o.id, { reason: 'replay: Square PENDING', amount: 400 });
+    } finally {
+      h.simulators.square!.scriptRefunds(undefined);
+    }
+  }),
+  'refund-cash-lines-restock': refundScenario('cash', (h, o) => refundOf(h, o.id, { reason: 'replay: returned', lines: [{ lineId: o.lines[0].id, quantity: 1 }], restock: true })),
 };
+
+/** A refund scenario: a closed order paid by `tender`, refunded by `refund`; the refund workflow's history. */
+function refundScenario(tender: 'cash' | 'square', refund: (h: Harness, order: any) => Promise<string>): (h: Harness) => Promise<string[]> {
+  return async (h) => {
+    const token = await h.login('3456');
+    const order = await openOrder(h, token, 'USD');
+    const body = tender === 'cash' ? { method: 'cash', amount: 1000, tendered: 1000 } : { method: 'card', provider: 'square', amount: 1000, sourceId: 'cnon:card-nonce-ok' };
+    await postPayment(h, token, order.id, body);
+    for (let i = 0; i < 300 && !(await h.deps.knex('orders').where({ id: order.id }).first('persisted_at'))?.persisted_at; i++) await new Promise((r) => setTimeout(r, 100));
+    return [`refund-${await refund(h, order)}`];
+  };
+}
+
+async function refundOf(h: Harness, orderId: string, body: Record<string, unknown>): Promise<string> {
+  const manager = await h.login('2345');
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body, headers: { 'idempotency-key': `replay-${orderId}` } });
+  if (res.status !== 201 && res.status !== 202) throw new Error(`refund refused: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id;
+}

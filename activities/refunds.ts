@@ -1,0 +1,191 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Knex } from 'knex';
+import type { ActivityDeps } from './deps';
+import { EVENTS_CHANNEL } from './orders';
+import type { GatewayName, RefundResult } from './payments/types';
+import type { OrderSnapshot } from '../core/order';
+import { topic } from '../core/events';
+import { refundedOrderStatus, type RefundObject, type RefundStatus } from '../core/refund';
+
+/** Gateways without idempotency keys: a sent refund's reference is recorded so a retry never sends twice. */
+const NO_IDEMPOTENCY_KEYS: GatewayName[] = ['mpesa'];
+
+interface RefundLineRow {
+  lineId: string;
+  itemId?: string;
+  quantity: number;
+  amount: number;
+}
+
+/** The refund row as the API returns it. */
+export function refundObject(r: Record<string, any>): RefundObject {
+  return {
+    id: r.id,
+    orderId: r.order_id,
+    paymentId: r.payment_id,
+    method: r.method,
+    provider: r.provider ?? null,
+    amount: r.amount,
+    status: r.status,
+    reason: r.reason,
+    lines: (r.lines as RefundLineRow[]).map((l) => ({ lineId: l.lineId, quantity: l.quantity, amount: l.amount })),
+    restock: r.restock,
+    ...(r.failure_reason ? { failureReason: r.failure_reason } : {}),
+    ...(r.reference ? { reference: r.reference } : {}),
+    staffId: r.staff_id ?? null,
+    createdAt: new Date(r.created_at).toISOString(),
+    settledAt: r.settled_at ? new Date(r.settled_at).toISOString() : null,
+  };
+}
+
+/**
+ * Allocates the order's next version under a row lock on its projection row. Every writer of an
+ * order outside its checkout workflow (refunds today) goes through here: the version is one more
+ * than both the projection's and the last event's, so refund writes never reuse a version that was
+ * already published, and two refund writes serialise on the lock. (The checkout workflow still
+ * numbers its own changes; see the README for what that leaves open.)
+ */
+export async function nextOrderVersion(trx: Knex.Transaction, orderId: string): Promise<{ version: number; snapshot: OrderSnapshot }> {
+  const row = await trx('orders').where('id', orderId).forUpdate().first('version', 'snapshot');
+  if (!row) throw ApplicationFailure.nonRetryable(`order ${orderId} has no projection`, 'OrderNotFound');
+  const last = await trx('order_events').where('order_id', orderId).max('version as v').first();
+  return { version: Math.max(row.version as number, Number(last?.v ?? 0)) + 1, snapshot: row.snapshot as OrderSnapshot };
+}
+
+/** Sum of the order's succeeded refunds per payment. */
+async function refundedByPayment(trx: Knex.Transaction, orderId: string): Promise<Map<string, number>> {
+  const rows = await trx('refunds').where({ order_id: orderId, status: 'succeeded' }).groupBy('payment_id').select('payment_id').sum('amount as total');
+  return new Map(rows.map((r: any) => [r.payment_id as string, Number(r.total)]));
+}
+
+/**
+ * Writes a refund's change to the order in one transaction: payments.refunded and status, the
+ * projection (status, totals.refunded, each payment's refunded amount) at a freshly allocated
+ * version, and `refund.updated` + `order.updated` events at that version, NOTIFYing the API replicas.
+ */
+async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>): Promise<void> {
+  const { version, snapshot } = await nextOrderVersion(trx, refund.order_id);
+  const refunded = await refundedByPayment(trx, refund.order_id);
+  for (const [paymentId, amount] of refunded) {
+    await trx('payments')
+      .where('id', paymentId)
+      .update({ refunded: amount, status: trx.raw("case when ? >= amount + tip + fee then 'refunded' else status end", [amount]) });
+  }
+  const totalRefunded = [...refunded.values()].reduce((a, b) => a + b, 0);
+  const now = new Date().toISOString();
+  const next: OrderSnapshot = {
+    ...snapshot,
+    version,
+    updatedAt: now,
+    status: refundedOrderStatus(snapshot.status, snapshot.totals.paid, totalRefunded),
+    totals: { ...snapshot.totals, refunded: totalRefunded },
+    payments: snapshot.payments.map((p) => {
+      const r = refunded.get(p.id) ?? 0;
+      const full = r > 0 && r >= p.amount + p.tip + p.fee;
+      return { ...p, refunded: r, ...(full ? { status: 'refunded' as const } : {}) };
+    }),
+  };
+  await trx('orders').where('id', refund.order_id).update({ version, snapshot: JSON.stringify(next), status: next.status, refunded: totalRefunded, updated_at: now });
+  const topics = [topic.order(refund.order_id), topic.orders(refund.location_id)];
+  const events = [
+    { event: 'refund.updated', data: refundObject(refund) },
+    { event: 'order.updated', data: next },
+  ];
+  const inserted = await trx('order_events')
+    .insert(
+      events.map((e) => ({
+        location_id: refund.location_id,
+        order_id: refund.order_id,
+        version,
+        event: e.event,
+        topics,
+        data: JSON.stringify(e.data),
+        dedupe_key: `refund:${refund.id}:${refund.status}:${e.event}`,
+      })),
+    )
+    .onConflict('dedupe_key')
+    .ignore()
+    .returning('id');
+  if (inserted.length) {
+    const payload = JSON.stringify({ o: refund.order_id, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
+    await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
+  }
+}
+
+/**
+ * Puts refunded quantities back: one `refund` movement per refund and line, keyed so a retry
+ * cannot restock twice (a second partial refund of the same line has its own key). Written with
+ * the existing inventory_movements columns; untracked items are left alone, as the sale was.
+ */
+async function restock(trx: Knex.Transaction, refund: Record<string, any>): Promise<void> {
+  for (const line of refund.lines as RefundLineRow[]) {
+    if (!line.itemId || line.quantity <= 0) continue;
+    const item = await trx('items').where({ id: line.itemId, location_id: refund.location_id }).first('track_stock');
+    if (!item?.track_stock) continue;
+    const moved = await trx('inventory_movements')
+      .insert({ location_id: refund.location_id, item_id: line.itemId, delta: line.quantity, reason: 'refund', order_id: refund.order_id, staff_id: refund.staff_id, note: `refund ${refund.id}`, idempotency_key: `refund:${refund.id}:${line.lineId}` })
+      .onConflict('idempotency_key')
+      .ignore()
+      .returning('id');
+    if (moved.length) await trx('items').where('id', line.itemId).increment('stock_quantity', line.quantity);
+  }
+}
+
+export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
+  const gatewayFor = (name: GatewayName) => {
+    const g = gateways[name];
+    if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
+    return g;
+  };
+
+  return {
+    /** Sends the refund to the gateway with the refund workflow's idempotency key. */
+    async sendRefund(req: { refundId: string; gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string; resultUrl?: string }): Promise<RefundResult> {
+      const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
+      if (noKeys) {
+        const sent = await knex('refunds').where('id', req.refundId).first('reference');
+        if (sent?.reference) return { status: 'pending', reference: sent.reference };
+      }
+      const result = await gatewayFor(req.gateway).refund(req);
+      if (noKeys && result.reference) await knex('refunds').where('id', req.refundId).update({ reference: result.reference });
+      return result;
+    },
+
+    /** Asks the gateway where a pending refund stands; gateways that cannot say report pending. */
+    async refundStatus(req: { gateway: GatewayName; reference: string }): Promise<RefundResult> {
+      Context.current().heartbeat();
+      const g = gatewayFor(req.gateway);
+      return g.refundStatus ? g.refundStatus({ reference: req.reference }) : { status: 'pending', reference: req.reference };
+    },
+
+    /** The gateway accepted the refund but has not finished it: record its reference and tell the order. */
+    async markRefundPending(req: { refundId: string; reference?: string }): Promise<void> {
+      await knex.transaction(async (trx) => {
+        const [refund] = await trx('refunds').where({ id: req.refundId, status: 'pending' }).update({ reference: req.reference ?? null, updated_at: trx.fn.now() }).returning('*');
+        if (refund) await publishRefund(trx, refund);
+      });
+    },
+
+    /** Settles the refund once (a retry finds it settled and does nothing), restocks, and tells the order. */
+    async settleRefund(req: { refundId: string; status: Exclude<RefundStatus, 'pending'>; reference?: string; failureReason?: string }): Promise<void> {
+      await knex.transaction(async (trx) => {
+        const current = await trx('refunds').where('id', req.refundId).forUpdate().first('status');
+        if (!current || current.status !== 'pending') return;
+        const [refund] = await trx('refunds')
+          .where('id', req.refundId)
+          .update({
+            status: req.status,
+            ...(req.reference ? { reference: req.reference } : {}),
+            failure_reason: req.failureReason ?? null,
+            settled_at: trx.fn.now(),
+            updated_at: trx.fn.now(),
+          })
+          .returning('*');
+        if (req.status === 'succeeded' && refund.restock) await restock(trx, refund);
+        await publishRefund(trx, refund);
+      });
+    },
+  };
+}
+
+export type RefundActivities = ReturnType<typeof refundActivities>;

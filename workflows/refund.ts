@@ -1,0 +1,123 @@
+/**
+ * One `refund` workflow per refund (id `refund-<refundId>`), started by POST …/refunds once the
+ * amount is reserved on its payment. Cash is recorded at once (drawer out); a gateway refund is
+ * sent exactly once through the adapter the payment came from (idempotency key = the workflow id)
+ * and, when the gateway finishes later (Square PENDING), awaited durably: a verified gateway event
+ * (signal), else status queries with backoff, until it succeeds, fails, or the wait runs out.
+ */
+import {
+  condition,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { SA } from '../core/search-attributes';
+import { formatMoney } from '../core/format';
+import {
+  refundGatewayEventSignal,
+  refundProgressQuery,
+  refundSentUpdate,
+  type RefundProgress,
+  type RefundStatus,
+  type RefundWorkflowInput,
+} from '../core/refund';
+import type { RefundActivities } from '../activities/refunds';
+
+const { settleRefund, markRefundPending } = proxyActivities<RefundActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds' },
+});
+// Gateway calls: an outage is retried with backoff (the idempotency key makes that safe); a
+// refusal is a result, not an error.
+const gateway = proxyActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured'] },
+});
+
+const LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 'QR (Stripe)', mpesa: 'M-Pesa', airtel: 'Airtel Money' };
+
+/** Gateways that can be asked where a refund stands (the others report by callback only). */
+const POLLED: string[] = ['square', 'stripe', 'qr'];
+
+const hhmm = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+
+export async function refund(input: RefundWorkflowInput): Promise<RefundProgress> {
+  const progress: RefundProgress = { phase: 'sending', status: 'pending' };
+  const events: { status: RefundStatus; failureReason?: string }[] = [];
+  const seen = new Set<string>();
+  const label = input.gateway ? LABEL[input.gateway] ?? input.gateway : 'cash';
+  const money = formatMoney(input.amount, input.currency);
+
+  setHandler(refundProgressQuery, () => progress);
+  setHandler(refundSentUpdate, async () => {
+    await condition(() => progress.phase !== 'sending');
+    return { ...progress };
+  });
+  setHandler(refundGatewayEventSignal, (e) => {
+    if (seen.has(e.eventId)) return; // duplicate delivery: no second effect
+    seen.add(e.eventId);
+    events.push(e);
+  });
+
+  upsertSearchAttributes([
+    { key: SA.refundStatus, value: 'pending' },
+    { key: SA.locationId, value: input.locationId },
+    { key: SA.paymentMethod, value: [input.method] },
+    ...(input.orderNumber !== null ? [{ key: SA.orderNumber, value: input.orderNumber }] : []),
+  ]);
+
+  if (!input.gateway) return settle('succeeded', {}); // cash: handed back from the drawer, recorded at once
+
+  setCurrentDetails(`sending ${label} refund of ${money} since ${hhmm(Date.now())}`);
+  const sent = await gateway.sendRefund({
+    refundId: input.refundId,
+    gateway: input.gateway,
+    reference: input.reference ?? '',
+    receipt: input.receipt,
+    idempotencyKey: workflowInfo().workflowId,
+    amount: input.amount,
+    currency: input.currency,
+    reason: input.reason,
+    resultUrl: input.resultUrl,
+  });
+  progress.reference = sent.reference || undefined;
+  if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });
+
+  await markRefundPending({ refundId: input.refundId, reference: progress.reference });
+  progress.phase = 'waiting'; // after the reference is stored: the 202 answer carries it
+  return settle(...(await awaitOutcome()));
+
+  /** Waits for the gateway's word: a signal, else status queries with backoff, until the late window ends. */
+  async function awaitOutcome(): Promise<[Exclude<RefundStatus, 'pending'>, { failureReason?: string }]> {
+    const startedAt = Date.now();
+    if (!POLLED.includes(input.gateway!)) {
+      // M-Pesa answers a reversal only at its ResultURL: nothing to ask, and giving up would free
+      // the reserved amount while the money may still move. Stay pending until a result arrives.
+      setCurrentDetails(`waiting for ${label} reversal result since ${hhmm(startedAt)} · ${money}`);
+      await condition(() => events.some((e) => e.status !== 'pending'));
+      const e = events.find((x) => x.status !== 'pending')!;
+      return [e.status as Exclude<RefundStatus, 'pending'>, { failureReason: e.failureReason }];
+    }
+    setCurrentDetails(`waiting for ${label} refund since ${hhmm(startedAt)} · ${money}`);
+    let delay = input.timing.pollInitialMs;
+    const giveUpAt = startedAt + Math.max(input.timing.expireAfterMs, input.timing.lateWindowMs);
+    while (Date.now() < giveUpAt) {
+      await condition(() => events.length > 0, Math.max(1, Math.min(delay, giveUpAt - Date.now())));
+      const e = events.shift() ?? (progress.reference ? await gateway.refundStatus({ gateway: input.gateway!, reference: progress.reference }) : undefined);
+      if (e && e.status !== 'pending') return [e.status, { failureReason: e.failureReason }];
+      delay = Math.min(delay * 2, input.timing.pollMaxMs);
+    }
+    // No final word: the money may still move, so staff must check before refunding again.
+    return ['failed', { failureReason: `no final answer from ${label} since ${hhmm(startedAt)}: check the refund at the gateway before refunding again` }];
+  }
+
+  async function settle(status: Exclude<RefundStatus, 'pending'>, extra: { failureReason?: string }): Promise<RefundProgress> {
+    await settleRefund({ refundId: input.refundId, status, reference: progress.reference, failureReason: extra.failureReason });
+    Object.assign(progress, { phase: 'done', status, failureReason: extra.failureReason });
+    upsertSearchAttributes([{ key: SA.refundStatus, value: status }]);
+    setCurrentDetails(`${label} refund of ${money} ${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
+    return { ...progress };
+  }
+}
