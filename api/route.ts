@@ -53,14 +53,22 @@ function toFieldErrors(err: yup.ValidationError) {
   return inner.map((e) => ({ path: e.path || '(body)', message: e.message }));
 }
 
+function toValidationError(err: yup.ValidationError, where: string) {
+  const errors = toFieldErrors(err).map((e) => (where === 'body' ? e : { ...e, path: `${where}.${e.path}` }));
+  return validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid`, errors);
+}
+
+/**
+ * Validates (and casts) one part of the request. A JSON body is first checked strictly, so a value
+ * of the wrong JSON type is refused before any transform (trim, default) ever sees it and nothing
+ * is coerced (5 never becomes "5"); params and query strings are text by nature and are cast.
+ */
 export async function validate<S extends Schema>(schema: S, value: unknown, where: string): Promise<yup.InferType<S>> {
   try {
+    if (where === 'body') await schema.validate(value ?? {}, { abortEarly: false, strict: true });
     return await schema.validate(value ?? {}, { abortEarly: false, stripUnknown: false });
   } catch (err) {
-    if (err instanceof yup.ValidationError) {
-      const errors = toFieldErrors(err).map((e) => (where === 'body' ? e : { ...e, path: `${where}.${e.path}` }));
-      throw validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid`, errors);
-    }
+    if (err instanceof yup.ValidationError) throw toValidationError(err, where);
     throw err;
   }
 }

@@ -2,7 +2,7 @@ import * as yup from 'yup';
 import type { Knex } from 'knex';
 import { route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
 import { conflict, fieldError, notFound } from '../errors';
-import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
+import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonBlank, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 
@@ -96,7 +96,7 @@ function categoryRoutes(): AnyRoute[] {
 
 // ---- Items ----
 
-const code = () => plain(64).min(1, '${path} must not be empty');
+const code = () => nonBlank(64);
 const modifierListIds = () =>
   yup
     .array(ref().required())

@@ -2,7 +2,7 @@ import * as yup from 'yup';
 import { route, CASHIER, KITCHEN, MANAGER } from '../route';
 import { notFound, validationError } from '../errors';
 import { idempotencyKey } from '../idempotency';
-import { int, noUnknown, text, uuid } from '../validation';
+import { int, isoDate, noUnknown, nonBlank, text, uuid, UUID_RE } from '../validation';
 import * as msg from '../../core/messages';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../../core/tickets';
 import type { OrderSnapshot } from '../../core/order';
@@ -62,10 +62,10 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: KITCHEN,
       query: yup.object({
-        date: yup.string().matches(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD'),
+        date: isoDate(),
         status: yup.string().oneOf(['open', 'closed', 'cancelled', 'partially_refunded', 'refunded']),
         limit: yup.number().integer().min(1).max(200).default(50),
-        cursor: yup.string().max(200),
+        cursor: yup.string().max(200).matches(/^[A-Za-z0-9_-]*$/, '${path} is not a cursor this API returned'),
       }),
       responses: { 200: '{orders: [snapshot], nextCursor}' },
       handler: async ({ query, auth, deps }) => {
@@ -215,7 +215,7 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
-      body: noUnknown(yup.object({ reason: text(200).min(1).required() })),
+      body: noUnknown(yup.object({ reason: nonBlank(200).required() })),
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
@@ -276,12 +276,19 @@ function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 
+/** Only what encodeCursor produced: an exact ISO instant and an order id (anything else is a 422, never a query error). */
 function decodeCursor(cursor: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return [v[0], v[1]];
+    if (Array.isArray(v) && v.length === 2 && isIsoInstant(v[0]) && typeof v[1] === 'string' && UUID_RE.test(v[1])) return [v[0], v[1]];
   } catch {
     /* fall through */
   }
   throw validationError('Invalid cursor', [{ path: 'query.cursor', message: 'cursor is not one this API returned' }]);
+}
+
+function isIsoInstant(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  const t = Date.parse(v);
+  return !Number.isNaN(t) && new Date(t).toISOString() === v;
 }

@@ -2,7 +2,7 @@ import * as yup from 'yup';
 import { route, CASHIER, MANAGER } from '../route';
 import { notFound, validationError } from '../errors';
 import { gatewayOf } from '../../core/payment';
-import { money, noUnknown, text, uuid } from '../validation';
+import { money, noUnknown, nonBlank, text, uuid } from '../validation';
 import * as msg from '../../core/messages';
 import type { OrderSnapshot } from '../../core/order';
 import { updateOrder } from '../order-service';
@@ -67,7 +67,7 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: MANAGER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: text(200).min(1).required() })),
+      body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: nonBlank(200).required() })),
       responses: { 200: 'The resolved payment (+ order snapshot)' },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {

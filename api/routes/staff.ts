@@ -2,7 +2,7 @@ import * as yup from 'yup';
 import type { Knex } from 'knex';
 import { route, MANAGER, KITCHEN } from '../route';
 import { conflict, fieldError, forbidden, notFound } from '../errors';
-import { bool, idParams, money, noUnknown, pin, text } from '../validation';
+import { bool, idParams, money, noUnknown, nonBlank, pin } from '../validation';
 import { hashPin, pinLookup } from '../security';
 import type { AnyRoute } from '../route';
 import type { AppDeps, AuthContext, Role } from '../types';
@@ -13,7 +13,7 @@ import { closeOpenShift, isUniqueViolation } from './staff-shifts';
 const ROLES: Role[] = ['admin', 'manager', 'cashier', 'kitchen'];
 
 const fields = {
-  name: text(100).min(1, 'name must not be empty'),
+  name: nonBlank(100),
   role: yup.string().strict().oneOf(ROLES, 'role must be one of: ${values}'),
   pin: pin(),
   hourlyRate: money(),
