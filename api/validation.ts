@@ -48,8 +48,8 @@ export const noUnknown = <T extends yup.AnyObject>(s: yup.ObjectSchema<T>) => s.
 
 /** A PATCH body must change something. */
 export const nonEmpty = <S extends yup.AnyObjectSchema>(schema: S): S =>
-  schema.test('non-empty', 'Send at least one field to change', (v: Record<string, unknown> | undefined) =>
-    Object.values(v ?? {}).some((x) => x !== undefined),
+  schema.test('non-empty', 'Send at least one field to change', (v: Record<string, unknown> | null | undefined) =>
+    v == null || Object.values(v).some((x) => x !== undefined),
   ) as S;
 
 /** Drops undefined keys so a PATCH only touches what was sent. */

@@ -1,5 +1,6 @@
 import * as yup from 'yup';
-import { route, CASHIER, MANAGER } from '../route';
+import { json, route, CASHIER, MANAGER } from '../route';
+import { ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
 import { gatewayOf } from '../../core/payment';
 import { money, noUnknown, nonBlank, text, uuid } from '../validation';
@@ -7,6 +8,12 @@ import * as msg from '../../core/messages';
 import type { OrderSnapshot } from '../../core/order';
 import { updateOrder } from '../order-service';
 import { idempotencyKey } from '../idempotency';
+
+/** The per-method required fields, as the spec states them (the server checks the same). */
+const requiredFor = (methods: string[], field: string) => ({
+  if: { properties: { method: { enum: methods } }, required: ['method'] },
+  then: { required: [field] },
+});
 
 const paymentBody = noUnknown(
   yup.object({
@@ -19,7 +26,7 @@ const paymentBody = noUnknown(
     sourceId: text(200),
     phone: yup.string().strict().matches(/^\+?\d{9,15}$/, 'phone must be an international number, e.g. 254712345678'),
   }),
-);
+).meta({ jsonSchema: { allOf: [requiredFor(['cash'], 'tendered'), requiredFor(['card'], 'provider'), requiredFor(['mpesa', 'airtel'], 'phone')] } });
 
 export function paymentsRoutes() {
   return [
@@ -31,7 +38,7 @@ export function paymentsRoutes() {
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
       body: paymentBody,
-      responses: { 201: 'Payment settled (payment object + order snapshot)', 202: 'Payment pending' },
+      responses: { 201: json('Payment settled (payment object + order snapshot)', ref('PaymentWithOrder')), 202: json('Payment pending (payment object + order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
         const gateway = gatewayOf(body.method, body.provider);
@@ -53,7 +60,7 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      responses: { 200: 'The cancelled payment (+ order snapshot)' },
+      responses: { 200: json('The cancelled payment (+ order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, auth, deps, ctx }) => {
         const { payment, order } = await updateOrder(deps, auth, params.id, msg.cancelPaymentUpdate, { paymentId: params.paymentId }, idempotencyKey(ctx));
@@ -68,7 +75,7 @@ export function paymentsRoutes() {
       roles: MANAGER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
       body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: nonBlank(200).required() })),
-      responses: { 200: 'The resolved payment (+ order snapshot)' },
+      responses: { 200: json('The resolved payment (+ order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
         const { payment, order } = await updateOrder(
@@ -89,7 +96,7 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
-      responses: { 200: 'Payment object' },
+      responses: { 200: json('Payment object', ref('Payment')) },
       handler: async ({ params, auth, deps }) => {
         const row = await deps.knex('orders')
           .where('location_id', auth.locationId)

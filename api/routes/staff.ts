@@ -1,8 +1,9 @@
 import * as yup from 'yup';
 import type { Knex } from 'knex';
-import { route, MANAGER, KITCHEN } from '../route';
+import { json, route, MANAGER, KITCHEN } from '../route';
+import { listOf, object, ref } from '../openapi-schemas';
 import { conflict, fieldError, forbidden, notFound } from '../errors';
-import { bool, idParams, money, noUnknown, nonBlank, pin } from '../validation';
+import { bool, idParams, money, noUnknown, nonBlank, nonEmpty, pin } from '../validation';
 import { hashPin, pinLookup } from '../security';
 import type { AnyRoute } from '../route';
 import type { AppDeps, AuthContext, Role } from '../types';
@@ -29,11 +30,7 @@ const createBody = noUnknown(
   }),
 );
 
-const patchBody = noUnknown(yup.object(fields)).test(
-  'not-empty',
-  'Send at least one field to change',
-  (v) => Object.values(v ?? {}).some((x) => x !== undefined),
-);
+const patchBody = nonEmpty(noUnknown(yup.object(fields)));
 
 /** ISO date (a whole UTC day) or ISO datetime (no offset means UTC). */
 const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -51,7 +48,8 @@ const isoTime = () =>
   yup
     .string()
     .strict()
-    .test('iso', '${path} must be an ISO-8601 date or datetime', (v) => v === undefined || !Number.isNaN(parseTime(v)));
+    .test('iso', '${path} must be an ISO-8601 date or datetime', (v) => v === undefined || !Number.isNaN(parseTime(v)))
+    .meta({ jsonSchema: { anyOf: [{ format: 'date' }, { format: 'date-time' }] } });
 
 const shiftsQuery = yup.object({ start: isoTime(), end: isoTime() });
 
@@ -91,7 +89,7 @@ export function staffRoutes(): AnyRoute[] {
       summary: 'List the staff of this location',
       tag: 'Staff',
       roles: MANAGER,
-      responses: { 200: '{staff: [Staff]}' },
+      responses: { 200: json('{staff: [Staff]}', object({ staff: listOf('Staff') })) },
       handler: async ({ auth, deps }) => {
         const rows = await StaffModel.query(deps.knex).where('location_id', auth.locationId).whereNull('deleted_at').orderBy(['name', 'id']);
         return { staff: rows.map(staffView) };
@@ -104,7 +102,7 @@ export function staffRoutes(): AnyRoute[] {
       tag: 'Staff',
       roles: MANAGER,
       body: createBody,
-      responses: { 201: 'Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}' },
+      responses: { 201: json('Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}', ref('Staff')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         assertMayManage(auth, undefined, body.role);
@@ -131,7 +129,7 @@ export function staffRoutes(): AnyRoute[] {
       tag: 'Staff',
       roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Staff' },
+      responses: { 200: json('Staff', ref('Staff')) },
       handler: async ({ params, auth, deps }) => staffView(await findStaff(deps.knex, auth, params.id)),
     }),
     route({
@@ -142,7 +140,7 @@ export function staffRoutes(): AnyRoute[] {
       roles: MANAGER,
       params: idParams,
       body: patchBody,
-      responses: { 200: 'Staff' },
+      responses: { 200: json('Staff', ref('Staff')) },
       errors: [409],
       handler: async ({ params, body, auth, deps }) => {
         const updated = await deps.knex.transaction(async (trx) => {
@@ -199,7 +197,7 @@ export function staffRoutes(): AnyRoute[] {
       roles: KITCHEN,
       params: idParams,
       query: shiftsQuery,
-      responses: { 200: '{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}' },
+      responses: { 200: json('{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}', ref('Shifts')) },
       handler: async ({ params, query, auth, deps }) => {
         if (!MANAGER.includes(auth.role) && params.id !== auth.staffId) throw forbidden('You may only read your own shifts');
         const staff = await findStaff(deps.knex, auth, params.id);
