@@ -141,7 +141,9 @@ describe('OpenAPI fuzzing (schemathesis)', () => {
       '--header', `Authorization: Bearer ${token}`,
       ...EXCLUDED_PATHS.flatMap((p) => ['--exclude-path', p]),
     ];
-    const { code, output } = await runSchemathesis(args, path.dirname(config));
+    const { code, output } = await runSchemathesis(args, path.dirname(config)).finally(() =>
+      fs.rmSync(path.dirname(config), { recursive: true, force: true }),
+    );
     if (code !== 0) throw new Error(`schemathesis found failures (exit ${code}):\n${output}`);
     // Its warnings (operations it could not reach far) and summary (operations, phases, cases, time).
     const tail = ['WARNINGS', 'SUMMARY'].map((t) => output.search(new RegExp(`=+ ${t} =+`))).filter((i) => i >= 0);
