@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError } from '@temporalio/client';
 import { KnexTimeoutError } from 'knex';
 import { bodyParser } from '@koa/bodyparser';
+import helmet from 'koa-helmet';
 import { ApiError, badRequest, errorBody, notFound, unavailable } from './errors';
 import { AnyRoute, mountRoutes } from './route';
 import { authenticate } from './auth';
@@ -15,13 +16,15 @@ import { allRoutes } from './routes';
 export function createApp(deps: AppDeps, routes: AnyRoute[] = allRoutes()): Koa {
   const app = new Koa({ proxy: process.env.TRUST_PROXY === 'true' });
   app.use(errorHandler(deps));
+  app.use(securityHeaders());
   app.use(httpMetrics());
   app.use(
     bodyParser({
       enableTypes: ['json'],
       encoding: 'utf-8',
       jsonLimit: '1mb',
-      onError: (err: Error) => {
+      onError: (err: Error & { type?: string }) => {
+        if (err.type === 'entity.too.large') throw tooLarge();
         throw badRequest(`Malformed JSON body: ${err.message}`);
       },
     }),
@@ -31,15 +34,38 @@ export function createApp(deps: AppDeps, routes: AnyRoute[] = allRoutes()): Koa 
   const router = new Router();
   mountRoutes(router, routes, deps);
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: false }));
   app.use(async (ctx) => {
-    if (ctx.status === 405) {
-      ctx.body = errorBody('NOT_FOUND', `${ctx.method} is not allowed on ${ctx.path}`);
-      return;
-    }
+    const allowed = allowedMethods(router, ctx.path);
+    if (allowed.length) throw methodNotAllowed(ctx.method, ctx.path, allowed);
     throw notFound(`Route ${ctx.method} ${ctx.path}`);
   });
   return app;
+}
+
+/**
+ * Standard security headers for a JSON API: nothing a response carries may be run, framed or
+ * sniffed as another type. The HTML pages (/docs, /pay/done) set their own narrower CSP.
+ */
+function securityHeaders(): Koa.Middleware {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+    },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+}
+
+/** The contract has no code of its own for these two: both are BAD_REQUEST (documented in the spec). */
+const tooLarge = () => new ApiError(413, 'BAD_REQUEST', 'Request body over 1 MB');
+const methodNotAllowed = (method: string, path: string, allowed: string[]) =>
+  new ApiError(405, 'BAD_REQUEST', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, undefined, { Allow: allowed.join(', ') });
+
+/** Methods the routes declare for this path (HEAD comes with GET), empty when no route has the path. */
+function allowedMethods(router: Router, path: string): string[] {
+  const methods = new Set(router.match(path, 'GET').path.flatMap((layer) => layer.methods));
+  return [...methods].sort();
 }
 
 function errorHandler(deps: AppDeps): Koa.Middleware {
@@ -61,7 +87,7 @@ function errorHandler(deps: AppDeps): Koa.Middleware {
 export function toApiError(err: unknown, method = 'POST'): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { status?: number; expose?: boolean; message?: string; type?: string; name?: string };
-  if (e?.type === 'entity.too.large') return new ApiError(413 as number, 'BAD_REQUEST', 'Request body too large');
+  if (e?.type === 'entity.too.large') return tooLarge();
   if (e?.status && e.status >= 400 && e.status < 500 && e.expose) {
     return new ApiError(e.status, e.status === 400 ? 'BAD_REQUEST' : 'BAD_REQUEST', e.message ?? 'Bad request');
   }

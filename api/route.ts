@@ -5,6 +5,7 @@ import { convertSchema } from '@sodaru/yup-to-json-schema';
 import { forbidden, unauthenticated, validationError } from './errors';
 import { requiredIdempotencyKey } from './idempotency';
 import type { AppDeps, AuthContext, Role } from './types';
+import { componentSchemas } from './openapi-schemas';
 
 export const ADMIN: Role[] = ['admin'];
 export const MANAGER: Role[] = ['admin', 'manager'];
@@ -34,8 +35,8 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
   params?: P;
   query?: Q;
   body?: B;
-  /** Status → description (and optional schema name in components). */
-  responses: Record<number, string>;
+  /** Status → description, or a description with the body's schema (and content type, JSON by default). */
+  responses: Record<number, string | ResponseSpec>;
   /** Extra documented error statuses beyond the ones derived from the spec. */
   errors?: number[];
   /** 'required': the `Idempotency-Key` header must be sent (422 otherwise); documented in the spec. */
@@ -44,6 +45,28 @@ export interface RouteSpec<P extends Schema | undefined, Q extends Schema | unde
 }
 
 export type AnyRoute = RouteSpec<any, any, any>;
+
+export interface ResponseSpec {
+  description: string;
+  schema?: Record<string, unknown>;
+  /** application/json unless given; several when the body's type depends on the request. */
+  contentType?: string | string[];
+}
+/** A JSON response whose body has this schema (see api/openapi-schemas.ts). */
+export const json = (description: string, schema: Record<string, unknown>): ResponseSpec => ({ description, schema });
+/** A response of another content type (HTML, CSS, Prometheus text…). */
+export const content = (description: string, contentType: string | string[], schema: Record<string, unknown> = { type: 'string' }): ResponseSpec => ({
+  description,
+  contentType,
+  schema,
+});
+
+function responseObject(r: string | ResponseSpec) {
+  if (typeof r === 'string') return { description: r };
+  if (!r.schema) return { description: r.description };
+  const types = [r.contentType ?? 'application/json'].flat();
+  return { description: r.description, content: Object.fromEntries(types.map((t) => [t, { schema: r.schema }])) };
+}
 
 export function route<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
   spec: RouteSpec<P, Q, B>,
@@ -56,14 +79,22 @@ function toFieldErrors(err: yup.ValidationError) {
   return inner.map((e) => ({ path: e.path || '(body)', message: e.message }));
 }
 
+function toValidationError(err: yup.ValidationError, where: string) {
+  const errors = toFieldErrors(err).map((e) => (where === 'body' ? e : { ...e, path: `${where}.${e.path}` }));
+  return validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid`, errors);
+}
+
+/**
+ * Validates (and casts) one part of the request. A JSON body is first checked strictly, so a value
+ * of the wrong JSON type is refused before any transform (trim, default) ever sees it and nothing
+ * is coerced (5 never becomes "5"); params and query strings are text by nature and are cast.
+ */
 export async function validate<S extends Schema>(schema: S, value: unknown, where: string): Promise<yup.InferType<S>> {
   try {
+    if (where === 'body') await schema.validate(value ?? {}, { abortEarly: false, strict: true });
     return await schema.validate(value ?? {}, { abortEarly: false, stripUnknown: false });
   } catch (err) {
-    if (err instanceof yup.ValidationError) {
-      const errors = toFieldErrors(err).map((e) => (where === 'body' ? e : { ...e, path: `${where}.${e.path}` }));
-      throw validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid`, errors);
-    }
+    if (err instanceof yup.ValidationError) throw toValidationError(err, where);
     throw err;
   }
 }
@@ -90,15 +121,67 @@ function requireRole(auth: AuthContext | undefined, roles: Role[]): AuthContext 
 }
 
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Malformed JSON',
+  400: 'Malformed JSON (code BAD_REQUEST)',
   401: 'Missing, expired or revoked token',
   403: 'Role not allowed',
   404: 'Not found',
   409: 'The resource state forbids this',
+  413: 'Body over 1 MB (code BAD_REQUEST)',
   422: 'Validation error (per-field `errors`)',
   429: 'Locked out / rate limited (see Retry-After)',
   503: 'A dependency is down: `outcomeUnknown` false = nothing was written; true = the change may have been applied (retry with the same Idempotency-Key)',
 };
+
+type JsonSchema = Record<string, any>;
+type Converter = (description: any, converters: Record<string, Converter>) => JsonSchema;
+const yupTests = (d: { tests?: { name?: string }[] }) => new Set((d.tests ?? []).map((t) => t.name));
+
+/** An enum of a nullable field must list null too, or null (which the server accepts) is invalid by the spec. */
+function nullableEnum(schema: JsonSchema, d: { nullable?: boolean }): JsonSchema {
+  if (d.nullable && Array.isArray(schema.enum) && !schema.enum.includes(null)) schema.enum = [...schema.enum, null];
+  return schema;
+}
+
+/**
+ * yup → JSON Schema with the rules the library leaves out: unknown fields refused
+ * (additionalProperties: false), PATCH bodies that must change something (minProperties: 1),
+ * arrays that must not repeat (uniqueItems) and nullable enums.
+ */
+function withShapeRules(base: Record<string, Converter>): Record<string, Converter> {
+  const wrap = (type: string, extra: (schema: JsonSchema, d: any) => void): Converter => (d, all) => {
+    const schema = nullableEnum(base[type]!(d, all), d);
+    extra(schema, d);
+    return schema;
+  };
+  return {
+    ...base,
+    string: wrap('string', () => undefined),
+    number: wrap('number', () => undefined),
+    object: wrap('object', (schema, d) => {
+      const tests = yupTests(d);
+      if (tests.has('noUnknown')) schema.additionalProperties = false;
+      if (tests.has('non-empty')) schema.minProperties = 1;
+      delete schema.default; // yup describes every object with a default of undefined fields
+    }),
+    array: wrap('array', (schema, d) => {
+      if (yupTests(d).has('unique')) schema.uniqueItems = true;
+    }),
+  };
+}
+
+/** The library's own converters (it exports only convertSchema), wrapped by ours. */
+function libraryConverters(): Record<string, Converter> {
+  const types = ['string', 'number', 'boolean', 'date', 'array', 'object', 'tuple', 'mixed', 'lazy'];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return Object.fromEntries(types.map((t) => [t, require(`@sodaru/yup-to-json-schema/dist/converters/${t}`).default as Converter]));
+}
+
+let shapeConverters: Record<string, Converter> | undefined;
+/** The JSON Schema of a yup schema, as the spec states it. */
+export function jsonSchemaOf(schema: yup.AnySchema): JsonSchema {
+  shapeConverters ??= withShapeRules(libraryConverters());
+  return convertSchema(schema, { converters: shapeConverters as never }) as JsonSchema;
+}
 
 /** OpenAPI 3.1 document generated from the same route specs that serve requests, so it cannot drift. */
 export function openApiDocument(routes: AnyRoute[], version: string) {
@@ -106,12 +189,12 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
   for (const r of routes) {
     const oaPath = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const params: unknown[] = [];
-    const paramSchema = r.params ? (convertSchema(r.params) as any) : undefined;
+    const paramSchema = r.params ? jsonSchemaOf(r.params) : undefined;
     for (const name of (r.path.match(/:([A-Za-z]+)/g) ?? []).map((p) => p.slice(1))) {
       params.push({ name, in: 'path', required: true, schema: paramSchema?.properties?.[name] ?? { type: 'string' } });
     }
     if (r.query) {
-      const qs = convertSchema(r.query) as any;
+      const qs = jsonSchemaOf(r.query);
       for (const [name, schema] of Object.entries(qs.properties ?? {})) {
         params.push({ name, in: 'query', required: (qs.required ?? []).includes(name), schema });
       }
@@ -121,13 +204,11 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
     }
     const statuses = new Set<number>(r.errors ?? []);
     if (r.roles !== 'public') [401, 403].forEach((s) => statuses.add(s));
-    if (r.body) [400, 422].forEach((s) => statuses.add(s));
+    if (r.body) [400, 413, 422].forEach((s) => statuses.add(s));
     if (r.params || r.query) statuses.add(422);
     if (r.params) statuses.add(404);
     const responses: Record<string, unknown> = {};
-    for (const [status, description] of Object.entries(r.responses)) {
-      responses[status] = { description };
-    }
+    for (const [status, response] of Object.entries(r.responses)) responses[status] = responseObject(response);
     for (const s of [...statuses].sort()) {
       responses[String(s)] = { description: ERROR_TEXT[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
@@ -137,7 +218,7 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
       tags: [r.tag],
       ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
       ...(params.length ? { parameters: params } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: convertSchema(r.body) } } } } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body) } } } } : {}),
       responses,
     };
   }
@@ -152,13 +233,15 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
         'Real time: WebSocket `GET /ws?token=<token>`; send {"type":"subscribe","topics":["order:<id>","orders:<locationId>",' +
         '"kitchen:<locationId>","display:<terminalId>"]}; events arrive as {"type":"event","topic","event","version","orderId","data"} ' +
         'in version order per order (see the README). `display:` topics need a display device token (POST /api/v1/displays) and carry the display view; ' +
-        'kitchen tokens get the kitchen view. Frames are limited to 64 KiB, 20 topics per message, 50 per socket; a revoked session or device is closed with 4401.',
+        'kitchen tokens get the kitchen view. Frames are limited to 64 KiB, 20 topics per message, 50 per socket; a revoked session or device is closed with 4401. ' +
+        'A method a path does not declare answers 405 with `Allow` and a body over 1 MB answers 413, both in the error format with code BAD_REQUEST.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
+        ...componentSchemas,
         Error: {
           type: 'object',
           required: ['detail', 'code', 'timestamp'],

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import { randomUUID } from 'node:crypto';
-import { route, KITCHEN } from '../route';
+import { json, route, KITCHEN } from '../route';
+import { ref } from '../openapi-schemas';
 import { fieldError } from '../errors';
 import { guardedPinCheck } from '../pin-guard';
 import { uuid, noUnknown } from '../validation';
@@ -37,7 +38,7 @@ export function authRoutes() {
       tag: 'Auth',
       roles: 'public',
       body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
-      responses: { 200: '{token, expiresAt, staff: {id, name, role}}' },
+      responses: { 200: json('{token, expiresAt, staff: {id, name, role, locationId}}', ref('Session')) },
       errors: [401, 429],
       handler: async ({ body, deps, ctx }) => {
         const staff = await staffByGuardedPin(deps, ctx, body, 'login');

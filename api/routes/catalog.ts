@@ -1,8 +1,9 @@
 import * as yup from 'yup';
 import type { Knex } from 'knex';
-import { route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
+import { json, route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
+import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
-import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
+import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonBlank, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 
@@ -40,14 +41,14 @@ function categoryRoutes(): AnyRoute[] {
   return [
     route({
       method: 'get', path: `${BASE}/categories`, summary: 'List categories (sortOrder, then name)', tag: TAG, roles: CASHIER,
-      responses: { 200: 'Category[]' },
+      responses: { 200: json('Category[]', listOf('Category')) },
       handler: async ({ auth, deps }) =>
         (await Category.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(categoryView),
     }),
     route({
       method: 'post', path: `${BASE}/categories`, summary: 'Create a category', tag: TAG, roles: MANAGER,
       body: categoryCreate,
-      responses: { 201: 'Category' },
+      responses: { 201: json('Category', schemaRef('Category')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const c = await Category.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
         ctx.status = 201;
@@ -57,13 +58,13 @@ function categoryRoutes(): AnyRoute[] {
     route({
       method: 'get', path: `${BASE}/categories/:id`, summary: 'Get a category', tag: TAG, roles: CASHIER,
       params: idParams,
-      responses: { 200: 'Category' },
+      responses: { 200: json('Category', schemaRef('Category')) },
       handler: async ({ params, auth, deps }) => categoryView(await findCategory(deps.knex, auth.locationId, params.id)),
     }),
     route({
       method: 'patch', path: `${BASE}/categories/:id`, summary: 'Change a category', tag: TAG, roles: MANAGER,
       params: idParams, body: categoryPatch,
-      responses: { 200: 'Category' },
+      responses: { 200: json('Category', schemaRef('Category')) },
       handler: async ({ params, body, auth, deps }) => {
         const [c] = await Category.query(deps.knex)
           .where({ id: params.id, location_id: auth.locationId })
@@ -96,7 +97,7 @@ function categoryRoutes(): AnyRoute[] {
 
 // ---- Items ----
 
-const code = () => plain(64).min(1, '${path} must not be empty');
+const code = () => nonBlank(64);
 const modifierListIds = () =>
   yup
     .array(ref().required())
@@ -193,7 +194,7 @@ function itemRoutes(): AnyRoute[] {
     route({
       method: 'get', path: `${BASE}/items`, summary: 'List items (?categoryId=&available=)', tag: TAG, roles: CASHIER,
       query: itemQuery,
-      responses: { 200: 'Item[]' },
+      responses: { 200: json('Item[]', listOf('Item')) },
       handler: async ({ query, auth, deps }) => {
         const q = liveItems(deps.knex, auth.locationId).orderBy(['sort_order', 'name', 'id']);
         if (query.categoryId) q.where('category_id', query.categoryId);
@@ -204,7 +205,7 @@ function itemRoutes(): AnyRoute[] {
     route({
       method: 'post', path: `${BASE}/items`, summary: 'Create an item', tag: TAG, roles: MANAGER,
       body: itemCreate,
-      responses: { 201: 'Item' },
+      responses: { 201: json('Item', schemaRef('Item')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const { modifierListIds: listIds = [], ...fields } = body;
@@ -224,7 +225,7 @@ function itemRoutes(): AnyRoute[] {
     route({
       method: 'get', path: `${BASE}/items/barcode/:code`, summary: 'Find an item by barcode (scanner lookup)', tag: TAG, roles: CASHIER,
       params: yup.object({ code: plain(64).required() }),
-      responses: { 200: 'Item' },
+      responses: { 200: json('Item', schemaRef('Item')) },
       handler: async ({ params, auth, deps }) => {
         const item = await liveItems(deps.knex, auth.locationId).findOne({ barcode: params.code });
         if (!item) throw notFound('Item with this barcode');
@@ -234,13 +235,13 @@ function itemRoutes(): AnyRoute[] {
     route({
       method: 'get', path: `${BASE}/items/:id`, summary: 'Get an item', tag: TAG, roles: CASHIER,
       params: idParams,
-      responses: { 200: 'Item' },
+      responses: { 200: json('Item', schemaRef('Item')) },
       handler: async ({ params, auth, deps }) => (await itemViews(deps.knex, [await findItem(deps.knex, auth.locationId, params.id)]))[0],
     }),
     route({
       method: 'patch', path: `${BASE}/items/:id`, summary: 'Change an item (modifierListIds replaces the lists, in order)', tag: TAG, roles: MANAGER,
       params: idParams, body: itemPatch,
-      responses: { 200: 'Item' },
+      responses: { 200: json('Item', schemaRef('Item')) },
       errors: [409],
       handler: async ({ params, body, auth, deps }) => {
         const { modifierListIds: listIds, ...fields } = body;
@@ -344,14 +345,14 @@ function modifierListRoutes(): AnyRoute[] {
   return [
     route({
       method: 'get', path: `${BASE}/modifier-lists`, summary: 'List modifier lists with their modifiers', tag: TAG, roles: CASHIER,
-      responses: { 200: 'ModifierList[]' },
+      responses: { 200: json('ModifierList[]', listOf('ModifierList')) },
       handler: async ({ auth, deps }) =>
         modifierListViews(deps.knex, await ModifierList.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])),
     }),
     route({
       method: 'post', path: `${BASE}/modifier-lists`, summary: 'Create a modifier list with its modifiers', tag: TAG, roles: MANAGER,
       body: modifierListCreate,
-      responses: { 201: 'ModifierList' },
+      responses: { 201: json('ModifierList', schemaRef('ModifierList')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const { modifiers = [], ...fields } = body;
         assertSelections(fields.minSelections ?? 0, fields.maxSelections ?? 1);
@@ -367,14 +368,14 @@ function modifierListRoutes(): AnyRoute[] {
     route({
       method: 'get', path: `${BASE}/modifier-lists/:id`, summary: 'Get a modifier list', tag: TAG, roles: CASHIER,
       params: idParams,
-      responses: { 200: 'ModifierList' },
+      responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
       handler: async ({ params, auth, deps }) =>
         (await modifierListViews(deps.knex, [await findModifierList(deps.knex, auth.locationId, params.id)]))[0],
     }),
     route({
       method: 'patch', path: `${BASE}/modifier-lists/:id`, summary: 'Change a modifier list (modifiers, when sent, replace the old ones)', tag: TAG, roles: MANAGER,
       params: idParams, body: modifierListPatch,
-      responses: { 200: 'ModifierList' },
+      responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
       handler: async ({ params, body, auth, deps }) => {
         const { modifiers, ...fields } = body;
         const list = await deps.knex.transaction(async (trx) => {
@@ -412,7 +413,7 @@ export function catalogRoutes(): AnyRoute[] {
       method: 'get', path: `${BASE}/menu`,
       summary: 'The sellable menu: available categories → items → modifier lists → modifiers, in sortOrder then name',
       tag: TAG, roles: KITCHEN,
-      responses: { 200: '{categories: [{id, name, color, sortOrder, items: [{…, modifierLists: [{…, modifiers}]}]}]}' },
+      responses: { 200: json('{categories: [{id, name, color, sortOrder, items: [{…, modifierLists: [{…, modifiers}]}]}]}', schemaRef('Menu')) },
       handler: async ({ auth, deps }) => loadMenu(deps.knex, auth.locationId),
     }),
   ];

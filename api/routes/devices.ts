@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import { noUnknown } from '../validation';
-import { route, MANAGER, type AnyRoute } from '../route';
+import { json, route, MANAGER, type AnyRoute } from '../route';
+import { ref } from '../openapi-schemas';
 import { unavailable } from '../errors';
 import { Printer } from '../../db/models/printer';
 import { parsePrinterAddress } from '../../activities/printing/printer';
@@ -42,7 +43,7 @@ export function devicesRoutes(): AnyRoute[] {
       tag: TAG,
       roles: MANAGER,
       query: discoverQuery,
-      responses: { 200: '{printers: [{name, host, port, address, type, hostname}], kitchenScreens: [{name, host, port, url?}], alreadyConfigured: [printer id]}' },
+      responses: { 200: json('{printers: [{name, host, port, address, type, hostname}], kitchenScreens: [{name, host, port, url?}], alreadyConfigured: [printer id]}', ref('Discovery')) },
       errors: [503],
       handler: async ({ query, auth, deps }) => {
         if (!deps.discovery) throw unavailable('mDNS discovery is off (TILLFLOW_MDNS)');

@@ -1,7 +1,8 @@
 import * as yup from 'yup';
 import { amount, bool, defined, idParams, int4, name, noUnknown, nonEmpty, ref } from '../validation';
 import type { Knex } from 'knex';
-import { route, CASHIER, MANAGER, type AnyRoute } from '../route';
+import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
+import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { fieldError, notFound } from '../errors';
 import { Discount, DiscountGroup, type DiscountType } from '../../db/models/discount';
 
@@ -17,7 +18,7 @@ const discountFields = {
 };
 const discountCreate = noUnknown(
   yup.object({ ...discountFields, name: name().required(), type: discountFields.type.required(), value: amount().min(1).required() }),
-);
+).meta({ jsonSchema: { if: { properties: { type: { const: 'percent' } } }, then: { properties: { value: { maximum: 10000 } } } } });
 const discountPatch = nonEmpty(noUnknown(yup.object(discountFields)));
 const groupCreate = noUnknown(yup.object({ name: name().required(), sortOrder: int4() }));
 
@@ -55,7 +56,7 @@ export function discountsRoutes(): AnyRoute[] {
   return [
     route({
       method: 'get', path: '/api/v1/discounts', summary: 'List discounts (sortOrder, then name)', tag: TAG, roles: CASHIER,
-      responses: { 200: 'Discount[]' },
+      responses: { 200: json('Discount[]', listOf('Discount')) },
       handler: async ({ auth, deps }) =>
         (await Discount.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(discountView),
     }),
@@ -63,7 +64,7 @@ export function discountsRoutes(): AnyRoute[] {
       method: 'post', path: '/api/v1/discounts',
       summary: 'Create a discount (percent: value in basis points 1..10000; amount: minor units)', tag: TAG, roles: MANAGER,
       body: discountCreate,
-      responses: { 201: 'Discount' },
+      responses: { 201: json('Discount', schemaRef('Discount')) },
       handler: async ({ body, auth, deps, ctx }) => {
         assertValue(body.type, body.value);
         const d = await deps.knex.transaction(async (trx) => {
@@ -77,13 +78,13 @@ export function discountsRoutes(): AnyRoute[] {
     route({
       method: 'get', path: '/api/v1/discounts/:id', summary: 'Get a discount', tag: TAG, roles: CASHIER,
       params: idParams,
-      responses: { 200: 'Discount' },
+      responses: { 200: json('Discount', schemaRef('Discount')) },
       handler: async ({ params, auth, deps }) => discountView(await findDiscount(deps.knex, auth.locationId, params.id)),
     }),
     route({
       method: 'patch', path: '/api/v1/discounts/:id', summary: 'Change a discount', tag: TAG, roles: MANAGER,
       params: idParams, body: discountPatch,
-      responses: { 200: 'Discount' },
+      responses: { 200: json('Discount', schemaRef('Discount')) },
       handler: async ({ params, body, auth, deps }) => {
         const d = await deps.knex.transaction(async (trx) => {
           const existing = await Discount.query(trx).findOne({ id: params.id, location_id: auth.locationId }).forUpdate();
@@ -109,14 +110,14 @@ export function discountsRoutes(): AnyRoute[] {
     }),
     route({
       method: 'get', path: '/api/v1/discount-groups', summary: 'List discount groups', tag: TAG, roles: CASHIER,
-      responses: { 200: 'DiscountGroup[]' },
+      responses: { 200: json('DiscountGroup[]', listOf('DiscountGroup')) },
       handler: async ({ auth, deps }) =>
         (await DiscountGroup.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(groupView),
     }),
     route({
       method: 'post', path: '/api/v1/discount-groups', summary: 'Create a discount group', tag: TAG, roles: MANAGER,
       body: groupCreate,
-      responses: { 201: 'DiscountGroup' },
+      responses: { 201: json('DiscountGroup', schemaRef('DiscountGroup')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const g = await DiscountGroup.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
         ctx.status = 201;

@@ -1,8 +1,9 @@
 import * as yup from 'yup';
-import { route, CASHIER, KITCHEN, MANAGER } from '../route';
+import { json, route, CASHIER, KITCHEN, MANAGER } from '../route';
+import { object, ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
 import { idempotencyKey } from '../idempotency';
-import { int, noUnknown, text, uuid } from '../validation';
+import { int, isoDate, noUnknown, nonBlank, nonEmpty, text, uuid, UUID_RE } from '../validation';
 import * as msg from '../../core/messages';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../../core/tickets';
 import type { OrderSnapshot } from '../../core/order';
@@ -27,7 +28,7 @@ const lineBody = noUnknown(
 const orderParams = yup.object({ id: uuid().required() });
 const lineParams = yup.object({ id: uuid().required(), lineId: uuid().required() });
 
-const snapshotResponse = { 200: 'Order snapshot (version + 1)' };
+const snapshotResponse = { 200: json('Order snapshot (version + 1)', ref('Order')) };
 const updateErrors = [404, 409];
 
 export function ordersRoutes() {
@@ -48,7 +49,7 @@ export function ordersRoutes() {
           lines: yup.array(lineBody).max(200),
         }),
       ),
-      responses: { 201: 'Order created (snapshot)', 200: 'Existing order with this id (snapshot)' },
+      responses: { 201: json('Order created (snapshot)', ref('Order')), 200: json('Existing order with this id (snapshot)', ref('Order')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const { created, snapshot } = await createOrder(deps, auth, body, idempotencyKey(ctx));
@@ -63,12 +64,12 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: KITCHEN,
       query: yup.object({
-        date: yup.string().matches(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD'),
+        date: isoDate(),
         status: yup.string().oneOf(['open', 'closed', 'cancelled', 'partially_refunded', 'refunded']),
         limit: yup.number().integer().min(1).max(200).default(50),
-        cursor: yup.string().max(200),
+        cursor: yup.string().matches(CURSOR_RE, '${path} is not a cursor this API returned'),
       }),
-      responses: { 200: '{orders: [snapshot | kitchen view], nextCursor}' },
+      responses: { 200: json('{orders: [snapshot | kitchen view for kitchen tokens], nextCursor}: pass nextCursor as cursor for the next page (null on the last)', ref('OrderPage')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('orders').where('location_id', auth.locationId);
         if (query.status) q.where('status', query.status);
@@ -78,15 +79,19 @@ export function ordersRoutes() {
           q.where('created_at', '>=', start).where('created_at', '<', end);
         }
         if (query.cursor) {
-          const [createdAt, id] = decodeCursor(query.cursor);
-          q.where((w) => w.where('created_at', '<', createdAt).orWhere((x) => x.where('created_at', '=', createdAt).where('id', '<', id)));
+          const { micros, id } = decodeCursor(query.cursor);
+          const at = deps.knex.raw(`timestamptz 'epoch' + ?::bigint * interval '1 microsecond'`, [micros]);
+          q.where((w) => w.where('created_at', '<', at).orWhere((x) => x.where('created_at', '=', at).where('id', '<', id)));
         }
-        const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(query.limit + 1).select('id', 'created_at', 'snapshot');
+        const rows = await q
+          .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+          .limit(query.limit + 1)
+          .select('id', deps.knex.raw(`(extract(epoch from created_at) * 1000000)::bigint::text as micros`), 'snapshot');
         const page = rows.slice(0, query.limit);
         const last = page[page.length - 1];
         return {
           orders: page.map((r) => asSeenBy(auth, r.snapshot as OrderSnapshot)),
-          nextCursor: rows.length > query.limit && last ? encodeCursor(new Date(last.created_at).toISOString(), last.id) : null,
+          nextCursor: rows.length > query.limit && last ? `${last.micros}_${last.id}` : null,
         };
       },
     }),
@@ -97,7 +102,7 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: KITCHEN,
       params: orderParams,
-      responses: { 200: 'Order snapshot' },
+      responses: { 200: json('Order snapshot (the kitchen view for kitchen tokens)', ref('Order')) },
       handler: async ({ params, auth, deps }) => asSeenBy(auth, await getOrder(deps, auth, params.id)),
     }),
     route({
@@ -107,11 +112,7 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
-      body: noUnknown(yup.object({ type: orderType(), table: text(20).nullable(), customerName: text(80).nullable() })).test(
-        'not-empty',
-        'nothing to change',
-        (v) => Object.keys(v ?? {}).length > 0,
-      ),
+      body: nonEmpty(noUnknown(yup.object({ type: orderType(), table: text(20).nullable(), customerName: text(80).nullable() }))),
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.setDetailsUpdate, body, idempotencyKey(ctx)),
@@ -138,11 +139,7 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: CASHIER,
       params: lineParams,
-      body: noUnknown(yup.object({ quantity: int().min(1).max(999), modifierIds: modifierIds(), note: text(200).nullable() })).test(
-        'not-empty',
-        'nothing to change',
-        (v) => Object.keys(v ?? {}).length > 0,
-      ),
+      body: nonEmpty(noUnknown(yup.object({ quantity: int().min(1).max(999), modifierIds: modifierIds(), note: text(200).nullable() }))),
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) =>
@@ -216,7 +213,7 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
-      body: noUnknown(yup.object({ reason: text(200).min(1).required() })),
+      body: noUnknown(yup.object({ reason: nonBlank(200).required() })),
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
@@ -229,7 +226,7 @@ export function ordersRoutes() {
       roles: CASHIER,
       params: orderParams,
       body: noUnknown(yup.object({ kind: yup.string().oneOf(['receipt', 'kitchen', 'orderNumber'] as const).required() })),
-      responses: { 202: '{workflowId}: the print job was queued' },
+      responses: { 202: json('{workflowId}: the print job was queued', object({ workflowId: { type: 'string' } })) },
       handler: async ({ params, body, auth, deps, ctx }) => {
         const snapshot = await getOrder(deps, auth, params.id);
         const workflowId = await reprint(deps, snapshot, body.kind, idempotencyKey(ctx));
@@ -243,7 +240,7 @@ export function ordersRoutes() {
       summary: 'Restart order numbers: the next order gets number 1',
       tag: 'Orders',
       roles: MANAGER,
-      responses: { 200: '{next: 1}' },
+      responses: { 200: json('{next: 1}', object({ next: { type: 'integer', const: 1 } })) },
       handler: async ({ auth, deps }) => {
         await deps.knex('locations').where('id', auth.locationId).update({ order_number_counter: 0 });
         await deps.knex('audit_log').insert({ location_id: auth.locationId, staff_id: auth.staffId, action: 'order_numbers.reset' });
@@ -278,16 +275,15 @@ async function reprint(deps: AppDeps, s: OrderSnapshot, kind: 'receipt' | 'kitch
   return workflowId;
 }
 
-function encodeCursor(createdAt: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-}
+/**
+ * A page cursor is `<created_at in microseconds since the epoch>_<order id>` of the last order
+ * returned (microseconds, the column's precision, so no order is skipped between pages). Every
+ * string of that shape is a valid position, so the pattern in the spec is the whole rule.
+ */
+const CURSOR_RE = new RegExp(`^([0-9]{1,16})_(${UUID_RE.source.slice(1, -1)})$`);
 
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return [v[0], v[1]];
-  } catch {
-    /* fall through */
-  }
-  throw validationError('Invalid cursor', [{ path: 'query.cursor', message: 'cursor is not one this API returned' }]);
+function decodeCursor(cursor: string): { micros: string; id: string } {
+  const m = CURSOR_RE.exec(cursor);
+  if (!m) throw validationError('Invalid cursor', [{ path: 'query.cursor', message: 'cursor is not one this API returned' }]);
+  return { micros: m[1]!, id: m[2]! };
 }

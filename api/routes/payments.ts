@@ -1,8 +1,9 @@
 import * as yup from 'yup';
-import { route, CASHIER, MANAGER } from '../route';
+import { json, route, CASHIER, MANAGER } from '../route';
+import { ref } from '../openapi-schemas';
 import { errorBody, notFound, validationError } from '../errors';
 import { gatewayOf } from '../../core/payment';
-import { money, noUnknown, text, uuid } from '../validation';
+import { money, noUnknown, nonBlank, text, uuid } from '../validation';
 import * as msg from '../../core/messages';
 import type { OrderSnapshot, PublicPayment } from '../../core/order';
 import { updateOrder } from '../order-service';
@@ -69,8 +70,8 @@ export function paymentsRoutes() {
       body: paymentBody,
       idempotencyKey: 'required',
       responses: {
-        201: 'Payment settled (payment object + order snapshot)',
-        202: 'Payment pending (payment object + order snapshot)',
+        201: json('Payment settled (payment object + order snapshot)', ref('PaymentWithOrder')),
+        202: json('Payment pending (payment object + order snapshot)', ref('PaymentWithOrder')),
         402: 'Payment failed at the gateway: code PAYMENT_FAILED, detail, timestamp, plus the payment object (status failed, failureReason) and the order snapshot',
       },
       errors: [404, 409],
@@ -93,7 +94,7 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      responses: { 200: 'The cancelled payment (+ order snapshot)' },
+      responses: { 200: json('The cancelled payment (+ order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, auth, deps, ctx }) => {
         const { payment, order } = await updateOrder(deps, auth, params.id, msg.cancelPaymentUpdate, { paymentId: params.paymentId }, idempotencyKey(ctx));
@@ -107,8 +108,8 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: MANAGER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: text(200).min(1).required() })),
-      responses: { 200: 'The resolved payment (+ order snapshot)' },
+      body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: nonBlank(200).required() })),
+      responses: { 200: json('The resolved payment (+ order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
         const { payment, order } = await updateOrder(
@@ -129,7 +130,7 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
-      responses: { 200: 'Payment object' },
+      responses: { 200: json('Payment object', ref('Payment')) },
       handler: async ({ params, auth, deps }) => {
         const row = await deps.knex('orders')
           .where('location_id', auth.locationId)

@@ -1,28 +1,43 @@
 import * as yup from 'yup';
 import { bool, defined, idParams, name, noUnknown, nonEmpty } from '../validation';
 import type { Knex } from 'knex';
-import { route, MANAGER, type AnyRoute } from '../route';
+import { json, route, MANAGER, type AnyRoute } from '../route';
+import { listOf, ref } from '../openapi-schemas';
 import { notFound } from '../errors';
 import { Printer, type PrinterRole } from '../../db/models/printer';
-import { parsePrinterAddress } from '../../activities/printing/printer';
 
 const TAG = 'Printing';
 
-/** Accepts exactly what the print activity can connect to. */
-const isPrinterAddress = (v: string | undefined) => {
-  if (v === undefined) return true;
-  try {
-    parsePrinterAddress(v);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** A literal written case-insensitively without regex flags (JSON Schema patterns have none). */
+const anyCase = (literal: string) => literal.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`).replace(/\./g, '\\.');
+
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+const PORT = '(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+/** Cloud metadata services: a printer address there would make the print worker an SSRF probe. */
+const METADATA_HOSTS = ['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal'];
+/**
+ * tcp://host:port where host is a dotted-quad IPv4 or a host name whose last label starts with a
+ * letter (so 0x7f.1 or 2852039166, which the resolver would read as IPv4, are refused), and never
+ * link-local (169.254.0.0/16: cloud metadata lives there), 100.100.100.200 or a metadata host name.
+ * Loopback stays allowed: a USB printer behind a local raw-TCP server is common on a Pi. IPv6
+ * (fe80::/10 included) cannot be written at all: the printer library does not support it.
+ */
+export const PRINTER_ADDRESS = new RegExp(
+  '^tcp://' +
+    `(?!169\\.254\\.)(?!100\\.100\\.100\\.200:)(?!(?:${METADATA_HOSTS.map(anyCase).join('|')}):)` +
+    `(?:${OCTET}(?:\\.${OCTET}){3}|(?:${LABEL}\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?)` +
+    `:${PORT}$`,
+);
 
 const printerFields = {
   name: name(),
   role: yup.string<PrinterRole>().strict().oneOf(['receipt', 'kitchen'], '${path} must be receipt or kitchen'),
-  address: yup.string().strict().max(300).test('tcp', '${path} must look like tcp://192.168.1.50:9100', isPrinterAddress),
+  address: yup
+    .string()
+    .strict()
+    .max(300)
+    .matches(PRINTER_ADDRESS, '${path} must look like tcp://192.168.1.50:9100 (no link-local or cloud metadata address)'),
   enabled: bool(),
 };
 const printerCreate = noUnknown(
@@ -50,14 +65,14 @@ export function printersRoutes(): AnyRoute[] {
   return [
     route({
       method: 'get', path: '/api/v1/printers', summary: 'List printers (receipt printers first, then kitchen; by name)', tag: TAG, roles: MANAGER,
-      responses: { 200: 'Printer[]' },
+      responses: { 200: json('Printer[]', listOf('Printer')) },
       handler: async ({ auth, deps }) =>
         (await Printer.query(deps.knex).where('location_id', auth.locationId).orderBy(['role', 'name', 'id'])).map(printerView),
     }),
     route({
       method: 'post', path: '/api/v1/printers', summary: 'Add a printer (role receipt|kitchen, address tcp://host:9100)', tag: TAG, roles: MANAGER,
       body: printerCreate,
-      responses: { 201: 'Printer' },
+      responses: { 201: json('Printer', ref('Printer')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const p = await Printer.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
         ctx.status = 201;
@@ -67,13 +82,13 @@ export function printersRoutes(): AnyRoute[] {
     route({
       method: 'get', path: '/api/v1/printers/:id', summary: 'Get a printer', tag: TAG, roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Printer' },
+      responses: { 200: json('Printer', ref('Printer')) },
       handler: async ({ params, auth, deps }) => printerView(await findPrinter(deps.knex, auth.locationId, params.id)),
     }),
     route({
       method: 'patch', path: '/api/v1/printers/:id', summary: 'Change a printer', tag: TAG, roles: MANAGER,
       params: idParams, body: printerPatch,
-      responses: { 200: 'Printer' },
+      responses: { 200: json('Printer', ref('Printer')) },
       handler: async ({ params, body, auth, deps }) => {
         const [p] = await Printer.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
         if (!p) throw notFound('Printer');

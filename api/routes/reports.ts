@@ -1,16 +1,19 @@
 import * as yup from 'yup';
-import { route, MANAGER } from '../route';
+import { json, route, MANAGER } from '../route';
+import { ref } from '../openapi-schemas';
 import { notFound, validationError, type FieldError } from '../errors';
 import { loadSettings } from '../settings-read';
 import { localToday } from '../time';
 import { dailyReport, MAX_RANGE_DAYS, parseLocalDate, rangeReport, type ReportLocation } from '../reports';
 import type { AppDeps } from '../types';
-
-const isoDate = () => yup.string().matches(/^\d{4}-\d{2}-\d{2}$/, '${path} must be a date YYYY-MM-DD');
+import { isoDate } from '../validation';
 
 /** Reports cover years 1970..9999 (anything else is surely a typo, and keeps instants in range). */
 const MIN_DATE = '1970-01-01';
 const MAX_DATE = '9999-12-30';
+/** A calendar day in that range, stated in the spec as format date plus a pattern. */
+const reportDate = () =>
+  isoDate().meta({ jsonSchema: { format: 'date', pattern: '^(?!9999-12-31)(?:19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$' } });
 
 const DEFINITIONS =
   'Money is integer minor units in the location currency; a day is the location\'s local day (timezone setting). ' +
@@ -46,11 +49,13 @@ export function reportsRoutes() {
       summary: "Sales report of one local day (default: today in the location's timezone)",
       tag: 'Reports',
       roles: MANAGER,
-      query: yup.object({ date: isoDate() }),
+      query: yup.object({ date: reportDate() }),
       responses: {
-        200:
+        200: json(
           '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
           DEFINITIONS,
+          ref('DailyReport'),
+        ),
       },
       handler: async ({ query, auth, deps }) => {
         const loc = await reportLocation(deps, auth.locationId);
@@ -67,13 +72,15 @@ export function reportsRoutes() {
       summary: `One daily sales report per local day from start to end inclusive (days without sales are zeros), plus their total; at most ${MAX_RANGE_DAYS} days`,
       tag: 'Reports',
       roles: MANAGER,
-      query: yup.object({ start: isoDate().required(), end: isoDate().required() }),
+      query: yup.object({ start: reportDate().required(), end: reportDate().required() }),
       responses: {
-        200:
+        200: json(
           '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod, byStaff}} ' +
           '— total sums the days (byStaff merged per staff member). 422 if a date is invalid, end < start or the range is longer than ' +
           `${MAX_RANGE_DAYS} days. ` +
           DEFINITIONS,
+          ref('RangeReport'),
+        ),
       },
       handler: async ({ query, auth, deps }) => {
         const errors: FieldError[] = [];

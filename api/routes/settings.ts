@@ -1,6 +1,7 @@
 import * as yup from 'yup';
-import { amount, basisPoints, bool, defined, name, noUnknown } from '../validation';
-import { route, CASHIER, MANAGER, type AnyRoute } from '../route';
+import { amount, basisPoints, bool, defined, name, noUnknown, nonEmpty } from '../validation';
+import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
+import { ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
 import { Location } from '../../db/models/location';
 import { loadSettings, settingsOf } from '../settings-read';
@@ -15,28 +16,30 @@ export function canonicalTimeZone(zone: string): string | undefined {
   }
 }
 
-const settingsBody = noUnknown(
+const settingsBody = nonEmpty(noUnknown(
   yup.object({
     name: name(),
     currency: yup.string().strict().matches(/^[A-Z]{3}$/, '${path} must be 3 upper-case letters (ISO 4217), e.g. USD'),
     timezone: yup
       .string()
       .strict()
-      .test('iana', '${path} must be an IANA time zone, e.g. Africa/Nairobi', (v) => v === undefined || canonicalTimeZone(v) !== undefined),
+      .test('iana', '${path} must be an IANA time zone, e.g. Africa/Nairobi', (v) => v === undefined || canonicalTimeZone(v) !== undefined)
+      // The spec lists the canonical names; aliases (US/Eastern) are accepted too and stored canonical.
+      .meta({ jsonSchema: { enum: Intl.supportedValuesOf('timeZone') } }),
     taxRate: basisPoints(),
     taxInclusive: bool(),
     serviceChargeRate: basisPoints(),
-    cardFee: noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() })).default(undefined),
+    cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() }))).default(undefined),
     discountsEnabled: bool(),
-    autoPrint: noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() })).default(undefined),
+    autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
   }),
-);
+));
 
 export function settingsRoutes(): AnyRoute[] {
   return [
     route({
       method: 'get', path: '/api/v1/settings', summary: "This location's settings", tag: 'Settings', roles: CASHIER,
-      responses: { 200: 'Settings' },
+      responses: { 200: json('Settings', ref('Settings')) },
       handler: async ({ auth, deps }) => {
         const settings = await loadSettings(deps.knex, auth.locationId);
         if (!settings) throw notFound('Location');
@@ -48,7 +51,7 @@ export function settingsRoutes(): AnyRoute[] {
       summary: 'Change settings: send the whole object or only the fields to change (nested objects too)',
       tag: 'Settings', roles: MANAGER,
       body: settingsBody,
-      responses: { 200: 'Settings' },
+      responses: { 200: json('Settings', ref('Settings')) },
       handler: async ({ body, auth, deps }) => {
         const changes = defined({
           name: body.name,

@@ -1,8 +1,9 @@
 import * as yup from 'yup';
 import type { Knex } from 'knex';
-import { route, MANAGER, KITCHEN } from '../route';
-import { ApiError, fieldError, forbidden, notFound, conflict } from '../errors';
-import { bool, idParams, money, noUnknown, text } from '../validation';
+import { json, route, MANAGER, KITCHEN } from '../route';
+import { listOf, object, ref } from '../openapi-schemas';
+import { ApiError, conflict, fieldError, forbidden, notFound } from '../errors';
+import { bool, idParams, money, noUnknown, nonBlank, nonEmpty, text } from '../validation';
 import { hashPin, maxPinDigits, pinLookup, roleRank } from '../security';
 import { consume, limiters } from '../rate-limit';
 import { pinField } from './auth';
@@ -15,7 +16,7 @@ import { closeOpenShift, isUniqueViolation } from './staff-shifts';
 const ROLES: Role[] = ['admin', 'manager', 'cashier', 'kitchen'];
 
 const fields = {
-  name: text(100).min(1, 'name must not be empty'),
+  name: nonBlank(100),
   role: yup.string().strict().oneOf(ROLES, 'role must be one of: ${values}'),
   pin: pinField(),
   hourlyRate: money(),
@@ -31,11 +32,7 @@ const createBody = noUnknown(
   }),
 );
 
-const patchBody = noUnknown(yup.object(fields)).test(
-  'not-empty',
-  'Send at least one field to change',
-  (v) => Object.values(v ?? {}).some((x) => x !== undefined),
-);
+const patchBody = nonEmpty(noUnknown(yup.object(fields)));
 
 /** ISO date (a whole UTC day) or ISO datetime (no offset means UTC). */
 const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -53,7 +50,8 @@ const isoTime = () =>
   yup
     .string()
     .strict()
-    .test('iso', '${path} must be an ISO-8601 date or datetime', (v) => v === undefined || !Number.isNaN(parseTime(v)));
+    .test('iso', '${path} must be an ISO-8601 date or datetime', (v) => v === undefined || !Number.isNaN(parseTime(v)))
+    .meta({ jsonSchema: { anyOf: [{ format: 'date' }, { format: 'date-time' }] } });
 
 const shiftsQuery = yup.object({ start: isoTime(), end: isoTime() });
 
@@ -151,7 +149,7 @@ export function staffRoutes(): AnyRoute[] {
       summary: 'List the staff of this location',
       tag: 'Staff',
       roles: MANAGER,
-      responses: { 200: '{staff: [Staff]}' },
+      responses: { 200: json('{staff: [Staff]}', object({ staff: listOf('Staff') })) },
       handler: async ({ auth, deps }) => {
         const rows = await StaffModel.query(deps.knex).where('location_id', auth.locationId).whereNull('deleted_at').orderBy(['name', 'id']);
         return { staff: rows.map(staffView) };
@@ -164,7 +162,7 @@ export function staffRoutes(): AnyRoute[] {
       tag: 'Staff',
       roles: MANAGER,
       body: createBody,
-      responses: { 201: 'Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}' },
+      responses: { 201: json('Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}', ref('Staff')) },
       errors: [409, 429],
       handler: async ({ body, auth, deps, ctx }) => {
         assertMayManage(auth, undefined, body.role);
@@ -200,7 +198,7 @@ export function staffRoutes(): AnyRoute[] {
       tag: 'Staff',
       roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Staff' },
+      responses: { 200: json('Staff', ref('Staff')) },
       handler: async ({ params, auth, deps }) => staffView(await findStaff(deps.knex, auth, params.id)),
     }),
     route({
@@ -211,7 +209,7 @@ export function staffRoutes(): AnyRoute[] {
       roles: MANAGER,
       params: idParams,
       body: patchBody,
-      responses: { 200: 'Staff' },
+      responses: { 200: json('Staff', ref('Staff')) },
       errors: [409, 429],
       handler: async ({ params, body, auth, deps }) => {
         const work = deps.knex.transaction(async (trx) => {
@@ -272,7 +270,7 @@ export function staffRoutes(): AnyRoute[] {
       roles: KITCHEN,
       params: idParams,
       query: shiftsQuery,
-      responses: { 200: '{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}' },
+      responses: { 200: json('{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}', ref('Shifts')) },
       handler: async ({ params, query, auth, deps }) => {
         if (!MANAGER.includes(auth.role) && params.id !== auth.staffId) throw forbidden('You may only read your own shifts');
         const staff = await findStaff(deps.knex, auth, params.id);

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import * as yup from 'yup';
-import { route } from '../route';
+import { content, json, route } from '../route';
+import { ref } from '../openapi-schemas';
 import { registry } from '../metrics';
 import type { AppDeps } from '../types';
 import { openApiDocument } from '../route';
@@ -28,10 +30,25 @@ export async function healthChecks(deps: AppDeps): Promise<{ database: string; t
 }
 
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+// validatorUrl null: the page never calls the public swagger.io validator.
+const DOCS_INIT = "SwaggerUIBundle({url: '/openapi.json', dom_id: '#ui', validatorUrl: null});";
 const DOCS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>Tillflow API</title>
 <link rel="stylesheet" href="/docs/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/docs/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: '/openapi.json', dom_id: '#ui'});</script></body></html>`;
+<script>${DOCS_INIT}</script></body></html>`;
+/** What the docs page needs and nothing more: its own assets, its one inline script (by hash), the spec. */
+const DOCS_CSP = [
+  "default-src 'none'",
+  `script-src 'self' 'sha256-${createHash('sha256').update(DOCS_INIT).digest('base64')}'`,
+  "style-src 'self' 'unsafe-inline'", // Swagger UI sets inline styles
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+/** The payment-done page is static text with inline styles. */
+const PAY_DONE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
   return [
@@ -41,7 +58,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'Liveness and dependency checks (503 when the database or Temporal is down)',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'healthy', 503: 'unhealthy' },
+      responses: { 200: json('healthy', ref('Health')), 503: json('unhealthy', ref('Health')) },
       handler: async ({ deps, ctx }) => {
         const checks = await healthChecks(deps);
         const healthy = checks.database === 'ok' && checks.temporal === 'ok';
@@ -63,9 +80,10 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'Where a QR payment page sends the customer afterwards',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'HTML page' },
+      responses: { 200: content('HTML page', 'text/html') },
       handler: async ({ ctx }) => {
         ctx.type = 'html';
+        ctx.set('Content-Security-Policy', PAY_DONE_CSP);
         const cancelled = ctx.query.cancelled !== undefined;
         return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Tillflow</title></head><body style="font-family:sans-serif;text-align:center;margin-top:20vh"><h1>${cancelled ? 'Payment cancelled' : 'Thank you!'}</h1><p>${cancelled ? 'Nothing was charged. Please ask at the counter.' : 'Your payment was received. You can close this page.'}</p></body></html>`;
       },
@@ -76,7 +94,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'OpenAPI 3.1 specification, generated from the routes themselves',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'the spec' },
+      responses: { 200: json('the spec', { type: 'object', required: ['openapi', 'paths'] }) },
       handler: async ({ deps }) => openApiDocument(all(), deps.version),
     }),
     route({
@@ -85,9 +103,10 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'Interactive API docs',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'HTML page' },
+      responses: { 200: content('HTML page', 'text/html') },
       handler: async ({ ctx }) => {
         ctx.type = 'html';
+        ctx.set('Content-Security-Policy', DOCS_CSP);
         return DOCS_HTML;
       },
     }),
@@ -98,7 +117,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       tag: 'System',
       roles: 'public',
       params: yup.object({ file: yup.string().oneOf(['swagger-ui.css', 'swagger-ui-bundle.js']).required() }),
-      responses: { 200: 'asset' },
+      responses: { 200: content('asset', ['text/css', 'text/javascript']) },
       handler: async ({ params, ctx }) => {
         ctx.type = path.extname(params.file);
         return fs.createReadStream(path.join(swaggerDir, params.file));
@@ -110,7 +129,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'Prometheus metrics',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'Prometheus text format' },
+      responses: { 200: content('Prometheus text format', 'text/plain') },
       handler: async ({ ctx }) => {
         ctx.type = registry.contentType;
         return registry.metrics();

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import type { Knex } from 'knex';
-import { route } from '../route';
+import { json, route } from '../route';
+import { ref } from '../openapi-schemas';
 import { conflict } from '../errors';
 import { noUnknown, uuid } from '../validation';
 import type { AnyRoute } from '../route';
@@ -74,7 +75,7 @@ export function timeclockRoutes(): AnyRoute[] {
       tag: 'Timeclock',
       roles: 'public',
       body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
-      responses: { 200: "{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}" },
+      responses: { 200: json("{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}", ref('Punch')) },
       errors: [401, 409, 429],
       handler: async ({ body, deps, ctx }) => {
         const staff = await staffByGuardedPin(deps, ctx, body, 'timeclock');

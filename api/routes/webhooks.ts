@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { route } from '../route';
+import { json, route } from '../route';
+import { ref } from '../openapi-schemas';
 import { ApiError, badRequest, notFound } from '../errors';
 import * as msg from '../../core/messages';
 import type { GatewayKey } from '../../core/payment';
@@ -77,7 +78,7 @@ const signed = (gateway: 'stripe' | 'square', header: string) =>
     summary: `${gateway === 'stripe' ? 'Stripe' : 'Square'} webhook (${header} verified on the raw body)`,
     tag: 'Webhooks',
     roles: 'public',
-    responses: { 200: '{received: true}' },
+    responses: { 200: json('{received: true}', ref('WebhookAck')) },
     errors: [400, 401, 404],
     handler: async ({ deps, ctx }) => {
       let e: WebhookEvent;
@@ -99,7 +100,7 @@ const unsigned = (gateway: 'mpesa' | 'airtel') =>
     summary: `${gateway === 'mpesa' ? 'M-Pesa (Daraja)' : 'Airtel Money'} callback: unsigned, so the URL carries a per-payment token and the result is confirmed with a status query`,
     tag: 'Webhooks',
     roles: 'public',
-    responses: { 200: '{received: true}' },
+    responses: { 200: json('{received: true}', ref('WebhookAck')) },
     errors: [400, 404],
     handler: async ({ deps, ctx }) => {
       const token = String(ctx.params.token ?? '');

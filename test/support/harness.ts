@@ -39,6 +39,8 @@ export interface HarnessOptions {
   gateways?: Gateways;
   /** Every gateway against its simulator, exactly as `npm start` sets them up without credentials. */
   sandboxPayments?: boolean;
+  /** Run the shop's printing worker (false: print jobs wait in their queue and nothing connects to a printer). */
+  printingWorker?: boolean;
 }
 
 /**
@@ -74,8 +76,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const running = worker?.run();
   const shop = (await seedDemoShop(db.knex, config.tokenSecret))!;
-  const printingWorker = await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId: shop.locationId });
-  const printingRunning = printingWorker.run();
+  const printingWorker =
+    opts.printingWorker === false
+      ? undefined
+      : await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId: shop.locationId });
+  const printingRunning = printingWorker?.run();
   const apiServer = await startApiServer(deps, { databaseUrl: db.url, port: 0, host: '127.0.0.1', pingIntervalMs: 1000 });
   const baseUrl = apiServer.url;
   config.publicBaseUrl ??= baseUrl; // gateways call back here
@@ -121,7 +126,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await apiServer.close();
       worker?.shutdown();
-      printingWorker.shutdown();
+      printingWorker?.shutdown();
       await Promise.all([running, printingRunning]);
       await nativeConnection.close();
       await connection.close();

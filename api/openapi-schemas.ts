@@ -1,0 +1,134 @@
+/**
+ * JSON Schemas of what the handlers return, shared as OpenAPI components (#/components/schemas/…).
+ * They state the fields every response carries (required) and their types; objects stay open
+ * (extra fields may be added without breaking clients). Route specs refer to them with `ref()`.
+ */
+type JsonSchema = Record<string, unknown>;
+
+const str: JsonSchema = { type: 'string' };
+const id: JsonSchema = { type: 'string', format: 'uuid' };
+const int: JsonSchema = { type: 'integer' };
+const bool: JsonSchema = { type: 'boolean' };
+const time: JsonSchema = { type: 'string', format: 'date-time' };
+const nullable = (s: JsonSchema): JsonSchema => ({ ...s, type: [s.type as string, 'null'] });
+const list = (items: JsonSchema): JsonSchema => ({ type: 'array', items });
+/** An object whose every listed property is always present. */
+export const object = (properties: Record<string, JsonSchema>, optional: Record<string, JsonSchema> = {}): JsonSchema => ({
+  type: 'object',
+  required: Object.keys(properties),
+  properties: { ...properties, ...optional },
+});
+export const ref = (name: keyof typeof componentSchemas): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+export const listOf = (name: keyof typeof componentSchemas): JsonSchema => list(ref(name));
+
+const role = { type: 'string', enum: ['admin', 'manager', 'cashier', 'kitchen'] };
+const paymentMethod = { type: 'string', enum: ['cash', 'card', 'qr', 'mpesa', 'airtel'] };
+const byMethod = object(Object.fromEntries(['cash', 'card', 'qr', 'mpesa', 'airtel'].map((m) => [m, int])));
+const reportTotals = {
+  orders: int, gross: int, discounts: int, net: int, tax: int, serviceCharge: int, tips: int, cardFees: int, refunds: int,
+  refundsByMethod: byMethod, netAfterRefunds: int,
+  byMethod,
+  byStaff: list(object({ staffId: nullable(str), name: nullable(str), orders: int, net: int, tips: int })),
+};
+const shift = object({
+  id, staffId: id, clockInAt: time, clockOutAt: nullable(time),
+  breaks: list(object({ startAt: time, endAt: nullable(time) })),
+  workedMinutes: int, breakMinutes: int, wage: int,
+});
+
+const payment = object(
+  {
+    id, orderId: id, method: paymentMethod, provider: nullable(str),
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed', 'cancelled', 'refunded'] },
+    amount: int, tip: int, fee: int, createdAt: time, settledAt: nullable(time),
+  },
+  {
+    tendered: int, change: int, reference: str, failureReason: str, sandbox: bool, autoRefunded: bool,
+    action: object({ type: { type: 'string', enum: ['show_qr', 'confirm_on_phone', 'present_card'] } }, { url: str, image: str, message: str }),
+  },
+);
+
+const order = object({
+  id, orderNumber: nullable(int), locationId: id,
+  status: { type: 'string', enum: ['open', 'closed', 'cancelled', 'partially_refunded', 'refunded'] },
+  kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] },
+  type: { type: 'string', enum: ['dine_in', 'takeaway'] },
+  table: nullable(str), customerName: nullable(str), staffId: id, terminalId: nullable(str), currency: str, version: int,
+  lines: list(object({
+    id, itemId: id, name: str, quantity: int, unitPrice: int,
+    modifiers: list(object({ id, name: str, price: int })), note: nullable(str), total: int,
+  })),
+  discounts: list(object({ id, name: str, type: { type: 'string', enum: ['percent', 'amount'] }, value: int, amount: int })),
+  totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
+  payments: list(payment),
+  createdAt: time, updatedAt: time, closedAt: nullable(time),
+});
+
+const menuModifierList = object({
+  id, name: str, minSelections: int, maxSelections: int, sortOrder: int,
+  modifiers: list(object({ id, name: str, price: int, sortOrder: int })),
+});
+
+export const componentSchemas = {
+  Category: object({ id, name: str, sortOrder: int, available: bool, color: nullable(str), createdAt: time, updatedAt: time }),
+  Item: object({
+    id, categoryId: nullable(id), name: str, price: int, eventPrice: nullable(int), sku: nullable(str), barcode: nullable(str),
+    cost: nullable(int), trackStock: bool, stockQuantity: int, minStock: int, lowStock: bool, sortOrder: int, available: bool,
+    modifierListIds: list(id), createdAt: time, updatedAt: time,
+  }),
+  ModifierList: object({
+    id, name: str, minSelections: int, maxSelections: int, sortOrder: int, available: bool,
+    modifiers: list(object({ id, name: str, price: int, sortOrder: int, available: bool })), createdAt: time, updatedAt: time,
+  }),
+  Menu: object({
+    categories: list(object({
+      id, name: str, color: nullable(str), sortOrder: int,
+      items: list(object({
+        id, name: str, price: int, eventPrice: nullable(int), sku: nullable(str), barcode: nullable(str), trackStock: bool,
+        stockQuantity: int, lowStock: bool, sortOrder: int, modifierLists: list(menuModifierList),
+      })),
+    })),
+  }),
+  Discount: object({
+    id, name: str, type: { type: 'string', enum: ['percent', 'amount'] }, value: int, groupId: nullable(id), available: bool,
+    sortOrder: int, createdAt: time, updatedAt: time,
+  }),
+  DiscountGroup: object({ id, name: str, sortOrder: int }),
+  Printer: object({ id, name: str, role: { type: 'string', enum: ['receipt', 'kitchen'] }, address: str, enabled: bool, createdAt: time, updatedAt: time }),
+  Staff: object({ id, locationId: id, name: str, role, hourlyRate: int, active: bool, createdAt: time, updatedAt: time }),
+  Shifts: object({ shifts: list(shift), totals: object({ workedMinutes: int, breakMinutes: int, wage: int }) }),
+  Punch: object({
+    staff: object({ id, name: str, role }),
+    status: { type: 'string', enum: ['clocked_in', 'on_break', 'clocked_out'] },
+    shift,
+  }),
+  Session: object({ token: str, expiresAt: time, staff: object({ id, name: str, role, locationId: id }) }),
+  Settings: object({
+    locationId: id, name: str, currency: str, timezone: str, taxRate: int, taxInclusive: bool, serviceChargeRate: int,
+    cardFee: object({ enabled: bool, rate: int, min: int }), discountsEnabled: bool,
+    autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
+  }),
+  Order: order,
+  OrderPage: object({ orders: list(order), nextCursor: nullable({ type: 'string' }) }),
+  Payment: payment,
+  /** A payment as a payment call answers it: the payment with the order snapshot after it. */
+  PaymentWithOrder: { allOf: [payment, object({ order: { $ref: '#/components/schemas/Order' } })] },
+  DailyReport: object({ date: { type: 'string', format: 'date' }, currency: str, ...reportTotals }),
+  RangeReport: object({
+    start: { type: 'string', format: 'date' }, end: { type: 'string', format: 'date' }, currency: str,
+    days: list({ $ref: '#/components/schemas/DailyReport' }), total: object(reportTotals),
+  }),
+  Discovery: object({
+    printers: list(object({ name: str, host: str, port: int, address: str })),
+    kitchenScreens: list(object({ name: str, host: str, port: int })),
+    alreadyConfigured: list(id),
+  }),
+  Health: object(
+    {
+      status: { type: 'string', enum: ['healthy', 'unhealthy'] }, timestamp: time, version: str, uptime: int,
+      checks: object({ database: str, temporal: str }),
+    },
+    { payments: { type: 'object', additionalProperties: { type: 'string', enum: ['live', 'sandbox', 'off'] } }, sandbox: bool },
+  ),
+  WebhookAck: object({ received: { type: 'boolean', const: true } }, { ignored: bool }),
+} satisfies Record<string, JsonSchema>;
