@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import * as msg from '../core/messages';
-import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS } from '../core/payment';
+import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS, eventIsFor } from '../core/payment';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import type { PaymentActivities } from '../activities/payments/activities';
@@ -52,6 +52,8 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
 
   setHandler(msg.paymentStateQuery, () => report);
   setHandler(msg.gatewayEventSignal, (e) => {
+    // Another gateway's word never moves this payment (an Airtel callback naming a card payment's workflow id).
+    if (!eventIsFor(e, input.gateway)) return;
     if (seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
     seenEvents.add(e.eventId);
     events.push(e);
