@@ -229,16 +229,22 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   }
 
   async function expire(): Promise<PaymentReport> {
-    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    const waited = Math.round(input.timing.expireAfterMs / 1000);
+    // The push's answer was lost and no confirmed callback came: nothing to cancel or ask about.
+    if (!report.reference) {
+      return finish('failed', { failureReason: `no answer from ${label} in ${waited} s; a payment prompt may have reached the phone: check the phone's ${label} messages before charging again` });
+    }
+    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference, idempotencyKey });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') return finish('succeeded', {});
-    const waited = Math.round(input.timing.expireAfterMs / 1000);
     // A QR code gets no answer by design until someone pays: it expired.
     return finish('failed', { failureReason: input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s` });
   }
 
   /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */
   async function cancel(): Promise<PaymentReport> {
+    // The push's answer was lost: nothing to cancel at the gateway; a success that still comes is refunded.
+    if (!report.reference) return finish('cancelled', { failureReason: `cancelled before ${label} answered; a late success on the phone is refunded automatically` });
     const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') {
