@@ -953,6 +953,9 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       // Idempotency, as Stripe does it: same key + same request → the saved answer; same key +
       // different request → 400. Keys are per API key.
       const idemKey = method === 'POST' ? (req.headers['idempotency-key'] as string | undefined) : undefined;
+      if (idemKey && idemKey.length > 255) {
+        return send(400, JSON.stringify({ error: { type: 'invalid_request_error', message: `Invalid idempotency key: must be at most 255 characters long.` } }));
+      }
       const savedKey = idemKey ? `${req.headers.authorization ?? ''} ${idemKey}` : undefined;
       const fingerprint = `${method} ${url.pathname} ${body}`;
       if (savedKey && saved.has(savedKey)) {
