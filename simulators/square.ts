@@ -182,6 +182,10 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
   function finishCheckout(st: CheckoutState, outcome: 'success' | 'decline' | 'abandon', immediate = false): Promise<void> {
     const c = st.obj;
     if (outcome === 'abandon' || c.status === 'COMPLETED' || c.status === 'CANCELED') return Promise.resolve();
+    if (st.script.overcharge) {
+      const asked = c.amount_money as { amount: number; currency: string };
+      c.amount_money = { ...asked, amount: asked.amount + st.script.overcharge };
+    }
     const pay = newPayment({
       amount: c.amount_money as { amount: number; currency: string },
       referenceId: c.reference_id as string | undefined,

@@ -48,6 +48,8 @@ export interface GatewayScript {
   lateSuccessAfterCancel?: boolean;
   /** How long a 'timeout' response is held at most (default 10 s). */
   hangMs?: number;
+  /** Square Terminal: the checkout completes for this much more than was asked (a gateway-side amount mismatch). */
+  overcharge?: number;
 }
 
 export interface WebhookDelivery {

@@ -63,3 +63,16 @@ it('refunds a success that lands while the checkout is cancelled, with a key Squ
   const [checkout] = sim.checkouts().filter((c: any) => c.reference_id === res.body.id);
   expect(sim.refunds().filter((r: any) => r.payment_id === (checkout.payment_ids as string[])[0])).toEqual([expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' })]);
 });
+
+it('refunds a gateway-reported amount mismatch only up to the payment amount', async () => {
+  price += 10;
+  sim.script(price, { outcome: 'success', outcomeDelayMs: 200, overcharge: price });
+  const o = await openOrderAtPrice(h, cashier, price);
+  const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
+  expect(res.status).toBe(202);
+  const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'failed');
+  expect(row.failure_reason).toMatch(/amount mismatch/);
+  const [checkout] = sim.checkouts().filter((c: any) => c.reference_id === res.body.id);
+  const refunds = await until(async () => sim.refunds().filter((r: any) => r.payment_id === (checkout.payment_ids as string[])[0]), (r) => r.length > 0);
+  expect(refunds).toEqual([expect.objectContaining({ amount_money: { amount: price, currency: 'USD' } })]);
+});

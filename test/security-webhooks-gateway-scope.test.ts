@@ -2,7 +2,8 @@ import { startHarness, Harness } from './support/harness';
 import { PAYMENT_TEST_TIMING, fetchPayment, openOrderAtPrice, setShopCurrency, signalsHandled, waitForOrderClosed } from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import { startAirtelSimulator, AirtelSim, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
-import { createSquareGateway } from '../activities/payments/square';
+import { randomUUID } from 'node:crypto';
+import { createSquareGateway, signSquareWebhook } from '../activities/payments/square';
 import { createAirtelGateway } from '../activities/payments/airtel';
 import * as msg from '../core/messages';
 
@@ -100,4 +101,22 @@ it('still settles an Airtel payment whose callback is matched by its workflow id
   const done = await waitForOrderClosed(h, cashier, o.id);
   expect(done.payments).toEqual([expect.objectContaining({ method: 'airtel', status: 'succeeded', reference: res.body.reference })]);
   await setShopCurrency(h, 'USD');
+});
+
+it('acknowledges and records a webhook for a payment whose workflow has ended', async () => {
+  price += 10;
+  const o = await openOrderAtPrice(h, cashier, price);
+  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'card', provider: 'square', amount: price, sourceId: 'cnon:card-nonce-ok' } });
+  expect(res.body.status).toBe('succeeded');
+  await h.deps.temporal.workflow.getHandle(await workflowIdOf(res.body.id)).result();
+
+  const paid = square.payments().find((p: any) => p.id === res.body.reference)!;
+  const event = { merchant_id: 'MLTEST', type: 'payment.updated', event_id: randomUUID(), created_at: new Date().toISOString(), data: { type: 'payment', id: paid.id, object: { payment: paid } } };
+  const raw = JSON.stringify(event);
+  const url = `${h.baseUrl}/webhooks/square`;
+  const late = await h.api('POST', '/webhooks/square', { raw, headers: { 'x-square-hmacsha256-signature': signSquareWebhook(square.webhookSignatureKey, url, raw) } });
+  expect(late.status).toBe(200);
+  const audit = await h.deps.knex('audit_log').where({ action: 'payment.late_webhook', subject: res.body.id });
+  expect(audit).toHaveLength(1);
+  expect(audit[0].data).toMatchObject({ gateway: 'square', reference: paid.id, status: 'succeeded' });
 });

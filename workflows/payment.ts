@@ -225,7 +225,8 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     if (unsigned && patched('amount-mismatch-flags-support')) {
       return finish('failed', { failureReason: `${failureReason}; not refunded automatically — support: check the ${label} statement and refund by hand if money was taken`, needsSupport: true });
     }
-    return finish('failed', { failureReason, refundAmount: amountPaid });
+    const rest = amountPaid > total ? `; support: refund the remaining ${amountPaid - total} by hand` : '';
+    return finish('failed', { failureReason: failureReason + rest, refundAmount: amountPaid });
   }
 
   async function expire(): Promise<PaymentReport> {
