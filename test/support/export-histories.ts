@@ -2,6 +2,8 @@
  * Runs test/support/scenarios.ts against the real stack and writes each workflow's history to
  * test/histories/<scenario>--<workflow>.json. Run after a deliberate workflow change (with a
  * patch/version marker) or when adding a scenario: `npm run histories:export`.
+ * `npm run histories:export -- <scenario> …` exports only those scenarios and never overwrites an
+ * existing history (committed histories are records of real runs).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,7 +32,11 @@ async function main() {
   });
   try {
     fs.mkdirSync(OUT, { recursive: true });
+    const only = process.argv.slice(2);
+    const unknown = only.filter((n) => !(n in scenarios));
+    if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
     for (const [name, run] of Object.entries(scenarios)) {
+      if (only.length && !only.includes(name)) continue;
       const workflowIds = await run(h);
       for (const workflowId of workflowIds) {
         const handle = h.deps.temporal.workflow.getHandle(workflowId);
@@ -38,6 +44,7 @@ async function main() {
         const history = await handle.fetchHistory();
         const file = path.join(OUT, `${name}--${workflowId.split('-')[0]}.json`);
         if (!history.events?.length) throw new Error(`${workflowId}: empty history`);
+        if (only.length && fs.existsSync(file)) throw new Error(`${file} exists: a committed history is never overwritten`);
         fs.writeFileSync(file, JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) }, null, 1));
         console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length} events)`);
       }
