@@ -70,3 +70,24 @@ it('fails at expiry, telling support to check the phone, when no callback follow
   expect(pushesTo(phone)).toHaveLength(1);
   expect((await fetchOrder(h, cashier, orderId)).totals.balance).toBe(1000);
 });
+
+it('refuses a callback that would make a payment with a lost answer adopt another payment\'s CheckoutRequestID', async () => {
+  const paidPhone = newPhone();
+  sim.script(paidPhone, { outcome: 'success' });
+  const paid = await payMpesa(paidPhone);
+  await waitForOrderClosed(h, cashier, paid.orderId);
+  const [paidPush] = pushesTo(paidPhone);
+
+  const phone = newPhone();
+  sim.script(phone, { outcome: 'timeout', dropFirstResponse: true, pendingQueries: 1000 });
+  const lost = await payMpesa(phone);
+  const { callback_token: token } = await h.deps.knex('payments').where({ id: lost.paymentId }).first('callback_token');
+  const body = { Body: { stkCallback: { MerchantRequestID: paidPush.merchantRequestId, CheckoutRequestID: paidPush.checkoutRequestId, ResultCode: 0, ResultDesc: 'ok', CallbackMetadata: { Item: [{ Name: 'Amount', Value: 10 }, { Name: 'MpesaReceiptNumber', Value: paidPush.receipt }] } } } };
+  const forged = await h.api('POST', `/webhooks/mpesa/${token}`, { body });
+  expect(forged.status).toBe(404);
+
+  const p = await waitForPaymentSettled(h, cashier, lost.orderId, lost.paymentId);
+  expect(p).toMatchObject({ status: 'failed' });
+  expect(p.reference).not.toBe(paidPush.checkoutRequestId);
+  expect((await fetchOrder(h, cashier, lost.orderId)).totals.paid).toBe(0);
+});

@@ -77,6 +77,17 @@ function checkReference(row: PaymentRow, e: WebhookEvent): PaymentRow {
   return row;
 }
 
+/**
+ * With no reference stored yet, a payment adopts the callback's once a status query confirms it:
+ * a reference another payment already holds (a paid push of someone else) is never one to adopt.
+ */
+async function checkUnclaimed(deps: AppDeps, row: PaymentRow, e: WebhookEvent): Promise<PaymentRow> {
+  if (row.reference || !e.reference) return row;
+  const other = await deps.knex('payments').where('reference', e.reference).whereNot('id', row.id).first('id');
+  if (other) throw new ReferenceMismatch();
+  return row;
+}
+
 async function paymentByRef(deps: AppDeps, e: WebhookEvent): Promise<PaymentRow> {
   const q = paymentsOf(deps, e.gateway);
   // Our payment id, when the gateway echoes it (metadata set by someone else may not be a UUID: not ours).
@@ -137,7 +148,7 @@ const unsigned = (gateway: 'mpesa' | 'airtel') =>
         const payment = await paymentsOf(deps, gateway).where({ callback_token: token }).first(PAYMENT_COLUMNS);
         if (payment) {
           const e = parse(deps, gateway, ctx);
-          return deliver(deps, checkReference(payment, e), e);
+          return deliver(deps, await checkUnclaimed(deps, checkReference(payment, e), e), e);
         }
         // Airtel calls one URL registered in its portal for every payment: find it by reference.
         if (gateway === 'airtel' && deps.config.airtelCallbackToken && safeEqual(token, deps.config.airtelCallbackToken)) {
