@@ -10,12 +10,19 @@ export function gatewayOf(method: PaymentMethod, provider: string | null | undef
   return undefined;
 }
 
+/** A gateway's event is about a payment of that gateway only (absent gateway: recorded before events were tagged). */
+export function eventIsFor(e: Pick<GatewayEvent, 'gateway'>, gateway: GatewayKey): boolean {
+  return e.gateway === undefined || e.gateway === gateway;
+}
+
 /** Gateways whose callbacks carry no signature: an outcome counts only once a status query confirms it. */
 export const UNSIGNED_GATEWAYS: GatewayKey[] = ['mpesa', 'airtel'];
 
 /** A gateway's word on a payment, from a verified webhook. */
 export interface GatewayEvent {
   eventId: string;
+  /** Which gateway sent it (absent in histories recorded before events were tagged). */
+  gateway?: GatewayKey;
   status: 'pending' | 'succeeded' | 'failed' | 'cancelled';
   amountPaid?: number;
   failureReason?: string;

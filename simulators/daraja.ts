@@ -60,6 +60,8 @@ export interface DarajaScript {
   failInitiate5xx?: number;
   /** The callback reports this Amount (shillings) instead of the pushed one. */
   amountOverride?: number;
+  /** Daraja accepts the first push for this phone, but its answer is lost (the connection drops). */
+  dropFirstResponse?: boolean;
 }
 
 export interface DarajaPush {
@@ -146,7 +148,7 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
   const tolerance = opts.timestampToleranceMs ?? 10 * 60_000;
 
   const tokens = new Map<string, number>(); // token → expiry (ms)
-  const scripts = new Map<string, DarajaScript & { failsLeft: number }>();
+  const scripts = new Map<string, DarajaScript & { failsLeft: number; dropped?: boolean }>();
   const pushes = new Map<string, DarajaPush>();
   const reversals = new Map<string, DarajaReversal>();
   const receipts = new Map<string, DarajaPush>();
@@ -222,6 +224,8 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
       sc.failsLeft--;
       return err(500, '500.003.02', 'System is busy. Please try again in few minutes.');
     }
+    const dropAnswer = sc?.dropFirstResponse === true && !sc.dropped;
+    if (dropAnswer) sc.dropped = true;
     const script: DarajaScript = sc ?? { outcome: 'success' };
     seq++;
     const push: DarajaPush = {
@@ -254,6 +258,7 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     };
 
     const response: SimResponse = {
+      drop: dropAnswer,
       status: 200,
       body: {
         MerchantRequestID: push.merchantRequestId,
@@ -341,7 +346,8 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     if (r) r.requests++;
     else {
       const paid = receipts.get(txId);
-      if (paid && amount > (paid.script.amountOverride ?? paid.amount)) return badRequest('Amount');
+      // What was really paid is the pushed amount, whatever the callback claimed.
+      if (paid && amount > paid.amount) return badRequest('Amount');
       r = {
         transactionId: txId,
         amount,

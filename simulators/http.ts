@@ -29,6 +29,8 @@ export interface SimResponse {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** The work is done but the answer never arrives: the connection is dropped instead of answered. */
+  drop?: boolean;
 }
 
 export type SimHandler = (req: LoggedRequest) => Promise<SimResponse> | SimResponse;
@@ -77,6 +79,7 @@ export async function startJsonServer(handler: SimHandler, opts: { host?: string
         .then(() => handler(logged))
         .catch((err: unknown): SimResponse => ({ status: 500, body: { error: 'simulator error', detail: (err as Error).message } }))
         .then((r) => {
+          if (r.drop) return void res.destroy();
           const payload = r.body === undefined ? '' : JSON.stringify(r.body);
           res.writeHead(r.status, { 'content-type': 'application/json', ...(r.headers ?? {}) });
           res.end(payload);

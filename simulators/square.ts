@@ -185,6 +185,10 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
   function finishCheckout(st: CheckoutState, outcome: 'success' | 'decline' | 'abandon', immediate = false): Promise<void> {
     const c = st.obj;
     if (outcome === 'abandon' || c.status === 'COMPLETED' || c.status === 'CANCELED') return Promise.resolve();
+    if (st.script.overcharge) {
+      const asked = c.amount_money as { amount: number; currency: string };
+      c.amount_money = { ...asked, amount: asked.amount + st.script.overcharge };
+    }
     const pay = newPayment({
       amount: c.amount_money as { amount: number; currency: string },
       referenceId: c.reference_id as string | undefined,
@@ -202,6 +206,18 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
   }
 
   // ---- endpoints ---------------------------------------------------------------------------
+
+  /**
+   * Square's limits on idempotency_key: 64 characters for Terminal checkouts and refunds, 45 for
+   * Payments (create, cancel by key) and Refunds; longer keys are refused with VALUE_TOO_LONG.
+   */
+  function idempotencyKeyTooLong(parts: string[], body: Json): Reply | undefined {
+    const key = body.idempotency_key;
+    if (typeof key !== 'string') return undefined;
+    const max = parts[1] === 'terminals' ? 64 : 45;
+    if (key.length <= max) return undefined;
+    return { status: 400, body: { errors: [{ category: 'INVALID_REQUEST_ERROR', code: 'VALUE_TOO_LONG', detail: `Field must not be greater than ${max} length`, field: 'idempotency_key' }] } };
+  }
 
   function scriptFor(method: string, parts: string[], body: Json): GatewayScript | undefined {
     const [, a, b, c] = parts; // parts[0] === 'v2'
@@ -414,6 +430,8 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
       if (script && scripts.take5xx(script)) {
         return send(err(500, 'API_ERROR', 'INTERNAL_SERVER_ERROR', 'An internal error has occurred (simulated).'));
       }
+      const tooLong = idempotencyKeyTooLong(parts, body);
+      if (tooLong) return send(tooLong);
       // Idempotency: the create/refund endpoints carry idempotency_key in the body.
       const key = method === 'POST' && typeof body.idempotency_key === 'string' && parts[2] !== 'cancel' ? `${url.pathname} ${body.idempotency_key}` : undefined;
       if (key && saved.has(key)) {

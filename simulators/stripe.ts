@@ -48,6 +48,8 @@ export interface GatewayScript {
   lateSuccessAfterCancel?: boolean;
   /** How long a 'timeout' response is held at most (default 10 s). */
   hangMs?: number;
+  /** Square Terminal: the checkout completes for this much more than was asked (a gateway-side amount mismatch). */
+  overcharge?: number;
 }
 
 export interface WebhookDelivery {
@@ -953,6 +955,9 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       // Idempotency, as Stripe does it: same key + same request → the saved answer; same key +
       // different request → 400. Keys are per API key.
       const idemKey = method === 'POST' ? (req.headers['idempotency-key'] as string | undefined) : undefined;
+      if (idemKey && idemKey.length > 255) {
+        return send(400, JSON.stringify({ error: { type: 'invalid_request_error', message: `Invalid idempotency key: must be at most 255 characters long.` } }));
+      }
       const savedKey = idemKey ? `${req.headers.authorization ?? ''} ${idemKey}` : undefined;
       const fingerprint = `${method} ${url.pathname} ${body}`;
       if (savedKey && saved.has(savedKey)) {

@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -16,7 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import * as msg from '../core/messages';
-import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS } from '../core/payment';
+import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS, eventIsFor } from '../core/payment';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import type { PaymentActivities } from '../activities/payments/activities';
@@ -38,6 +39,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   const idempotencyKey = workflowId;
   const total = input.amount + input.tip + input.fee;
   const label = GATEWAY_LABEL[input.gateway] ?? input.gateway;
+  const unsigned = UNSIGNED_GATEWAYS.includes(input.gateway);
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
   const report: PaymentReport = { id: input.paymentId, status: 'pending' };
   const events: GatewayEvent[] = [];
@@ -46,12 +48,16 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   let resolution: msg.ResolveRequest | undefined;
   /** The gateway's receipt (M-Pesa receipt number): what a reversal needs. */
   let receipt: string | undefined;
+  /** The receipt of an unsigned success callback a query has not yet confirmed (kept once one does, dropped if one contradicts it). */
+  let unconfirmedReceipt: string | undefined;
   /** What the gateway itself last said; 'pending' means the money may still move. */
   let lastGatewayStatus: GatewayEvent['status'] = 'pending';
   let refunded = false;
 
   setHandler(msg.paymentStateQuery, () => report);
   setHandler(msg.gatewayEventSignal, (e) => {
+    // Another gateway's word never moves this payment (an Airtel callback naming a card payment's workflow id).
+    if (!eventIsFor(e, input.gateway)) return;
     if (seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
     seenEvents.add(e.eventId);
     events.push(e);
@@ -155,8 +161,10 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     if (cancelRequested) return cancel();
 
     let outcome = events.shift();
-    if (outcome?.reference && !report.reference) report.reference = outcome.reference; // a retried push we never heard back from
-    if (outcome && UNSIGNED_GATEWAYS.includes(input.gateway) && outcome.status !== 'pending') {
+    // An unsigned callback about another charge than the one initiate stored is not this payment's word.
+    if (outcome && unsigned && isForeignCharge(outcome) && patched('ignore-callback-for-another-charge')) continue;
+    if (outcome?.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed'))) report.reference = outcome.reference;
+    if (outcome && unsigned && outcome.status !== 'pending') {
       outcome = await confirmCallback(outcome); // unsigned callback: ask the gateway before money counts
     }
     if (!outcome) {
@@ -168,18 +176,22 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     lastGatewayStatus = outcome.status;
     if (outcome.status === 'pending') continue;
     if (outcome.receipt) receipt = outcome.receipt;
-    if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total) {
-      return finish('failed', { failureReason: `amount mismatch: ${label} reports ${outcome.amountPaid}, expected ${total}`, refundAmount: outcome.amountPaid });
-    }
+    if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total) return amountMismatch(outcome.amountPaid);
     return finish(outcome.status, { failureReason: outcome.failureReason });
   }
 
+  /** A callback naming a charge other than the stored one (none stored yet: it may be ours, the query decides). */
+  function isForeignCharge(e: GatewayEvent): boolean {
+    return e.reference !== undefined && report.reference !== undefined && report.reference !== '' && e.reference !== report.reference;
+  }
+
   /** The gateway's answer to a status query; a gateway that refuses to answer counts as still pending. */
-  async function confirm(): Promise<GatewayEvent> {
-    if (!report.reference) return { eventId: `status-${Date.now()}`, status: 'pending' };
+  async function confirm(reference = report.reference): Promise<GatewayEvent> {
+    if (!reference) return { eventId: `status-${Date.now()}`, status: 'pending' };
     try {
-      const s = await gateway.paymentStatus({ gateway: input.gateway, reference: report.reference, idempotencyKey, total, currency: input.currency });
-      if (s.receipt) receipt = s.receipt;
+      const s = await gateway.paymentStatus({ gateway: input.gateway, reference, idempotencyKey, total, currency: input.currency });
+      if (s.status === 'succeeded') receipt = s.receipt ?? receipt ?? unconfirmedReceipt;
+      if (s.status !== 'pending') unconfirmedReceipt = undefined;
       lastGatewayStatus = s.status;
       return { eventId: `status-${Date.now()}`, status: s.status, amountPaid: s.amountPaid, failureReason: s.failureReason, receipt: s.receipt };
     } catch (err) {
@@ -188,25 +200,52 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     }
   }
 
-  /** An unsigned callback counts once the gateway confirms its status; its amount and receipt are kept. */
+  /**
+   * An unsigned callback counts once the gateway confirms its status; only then are its amount and
+   * receipt kept (a reversal names that receipt). Without a stored reference (initiate's answer was
+   * lost), the callback's own reference is queried and adopted only when the query confirms it.
+   */
   async function confirmCallback(callback: GatewayEvent): Promise<GatewayEvent> {
-    if (callback.receipt) receipt = callback.receipt; // only used once a success is confirmed
-    const confirmed = await confirm();
-    if (confirmed.status !== callback.status) return confirmed;
+    const adopting = !report.reference && callback.reference !== undefined;
+    if (!adopting && callback.status === 'succeeded' && callback.receipt) unconfirmedReceipt = callback.receipt;
+    const confirmed = await confirm(report.reference || callback.reference);
+    if (confirmed.status !== callback.status) return adopting ? { ...confirmed, status: 'pending' } : confirmed;
+    if (adopting) report.reference = callback.reference;
+    if (callback.status === 'succeeded' && callback.receipt) receipt = confirmed.receipt ?? callback.receipt;
     return { ...confirmed, amountPaid: confirmed.amountPaid ?? callback.amountPaid, receipt: confirmed.receipt ?? callback.receipt };
   }
 
+  /**
+   * The gateway reports another amount than the payment's. From an unsigned callback the amount is
+   * only the caller's word (a forgery must not trigger a reversal): flag it for support, refund
+   * nothing. A signed gateway's amount is refunded, never more than the payment's total.
+   */
+  async function amountMismatch(amountPaid: number): Promise<PaymentReport> {
+    const failureReason = `amount mismatch: ${label} reports ${amountPaid}, expected ${total}`;
+    if (unsigned && patched('amount-mismatch-flags-support')) {
+      return finish('failed', { failureReason: `${failureReason}; not refunded automatically — support: check the ${label} statement and refund by hand if money was taken`, needsSupport: true });
+    }
+    const rest = amountPaid > total ? `; support: refund the remaining ${amountPaid - total} by hand` : '';
+    return finish('failed', { failureReason: failureReason + rest, refundAmount: amountPaid });
+  }
+
   async function expire(): Promise<PaymentReport> {
-    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    const waited = Math.round(input.timing.expireAfterMs / 1000);
+    // The push's answer was lost and no confirmed callback came: nothing to cancel or ask about.
+    if (!report.reference) {
+      return finish('failed', { failureReason: `no answer from ${label} in ${waited} s; a payment prompt may have reached the phone: check the phone's ${label} messages before charging again` });
+    }
+    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference, idempotencyKey });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') return finish('succeeded', {});
-    const waited = Math.round(input.timing.expireAfterMs / 1000);
     // A QR code gets no answer by design until someone pays: it expired.
     return finish('failed', { failureReason: input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s` });
   }
 
   /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */
   async function cancel(): Promise<PaymentReport> {
+    // The push's answer was lost: nothing to cancel at the gateway; a success that still comes is refunded.
+    if (!report.reference) return finish('cancelled', { failureReason: `cancelled before ${label} answered; a late success on the phone is refunded automatically` });
     const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') {
@@ -225,13 +264,15 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   /** Returns why the refund failed (staff must refund by hand), or undefined when the gateway took it. */
   async function refund(reason: string, amount = total): Promise<string | undefined> {
     refunded = true; // one automatic refund per payment, whatever it was for
-    const r = await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount, currency: input.currency, reason });
+    // Never more than this payment took, whatever a gateway event claimed.
+    const capped = Math.min(amount, total);
+    const r = await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount: capped, currency: input.currency, reason });
     return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
   }
 
   async function finish(
     status: PaymentReport['status'],
-    extra: { failureReason?: string; autoRefunded?: boolean; resolvedBy?: msg.ResolveRequest; refundAmount?: number },
+    extra: { failureReason?: string; autoRefunded?: boolean; resolvedBy?: msg.ResolveRequest; refundAmount?: number; needsSupport?: boolean },
   ): Promise<PaymentReport> {
     if (extra.refundAmount) {
       const refundProblem = await refund('amount mismatch', extra.refundAmount);
@@ -256,7 +297,8 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     });
     await publish({ status, failureReason: extra.failureReason, autoRefunded: extra.autoRefunded, settledAt: new Date().toISOString() });
     setCurrentDetails(`${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
-    if (status !== 'succeeded' && !extra.autoRefunded && !refunded) await watchForLateSuccess();
+    // A payment flagged for support is theirs to settle: no automatic refund follows.
+    if (status !== 'succeeded' && !extra.autoRefunded && !refunded && !extra.needsSupport) await watchForLateSuccess();
     return report;
   }
 
@@ -276,8 +318,9 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       const arrived = await condition(() => events.length > 0, Math.max(1, pollable ? Math.min(pollDelay, remaining) : remaining));
       if (!arrived && !pollable) return;
       let e = arrived ? events.shift()! : await confirm();
-      if (e.reference && !report.reference) report.reference = e.reference;
-      if (arrived && UNSIGNED_GATEWAYS.includes(input.gateway) && e.status === 'succeeded') e = await confirmCallback(e);
+      if (arrived && unsigned && isForeignCharge(e) && patched('ignore-callback-for-another-charge')) continue;
+      if (e.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed'))) report.reference = e.reference;
+      if (arrived && unsigned && e.status === 'succeeded') e = await confirmCallback(e);
       if (e.status === 'succeeded') {
         const refundProblem = await refund('succeeded after the payment had ended');
         report.autoRefunded = !refundProblem;

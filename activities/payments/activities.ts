@@ -3,6 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from '../deps';
 import type {
   CancelResult,
+  GatewayFailureDetails,
   GatewayName,
   InitiateRequest,
   InitiateResult,
@@ -24,6 +25,26 @@ export interface PaymentRecord {
   tip: number;
   fee: number;
   workflowId: string;
+}
+
+/** Whether a failed gateway call may still have been carried out (no answer after the request went out). */
+function mayHaveActed(err: unknown): boolean {
+  if (!(err instanceof ApplicationFailure)) return true;
+  const details = err.details?.[0] as Partial<GatewayFailureDetails> | undefined;
+  return details?.mayHaveActed ?? details?.status === undefined;
+}
+
+/**
+ * A retry after a push whose answer never came: pending with no reference. The payment waits for
+ * the callback (its per-payment token names the payment) and adopts its reference once confirmed.
+ */
+function awaitingCallback(g: PaymentGateway): InitiateResult {
+  return {
+    status: 'pending',
+    reference: '',
+    action: { type: 'confirm_on_phone', message: 'A payment prompt may already be on the phone: confirm it there' },
+    sandbox: g.sandbox,
+  };
 }
 
 function gatewayFor(gateways: Gateways, name: GatewayName): PaymentGateway {
@@ -65,9 +86,22 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
     },
 
     async initiatePayment(req: { gateway: GatewayName; request: InitiateRequest }): Promise<InitiateResult> {
-      const existing = await knex('payments').where('id', req.request.paymentId).first('reference', 'sandbox');
+      const existing = await knex('payments').where('id', req.request.paymentId).first('reference', 'sandbox', 'push_attempted_at');
       if (existing?.reference) return { status: 'pending', reference: existing.reference, sandbox: existing.sandbox };
-      const result = await gatewayFor(gateways, req.gateway).initiate(req.request);
+      const g = gatewayFor(gateways, req.gateway);
+      if (g.withoutIdempotencyKey) {
+        // A push may already be on the phone (its answer lost, or the worker died): never prompt twice.
+        if (existing?.push_attempted_at) return awaitingCallback(g);
+        await knex('payments').where('id', req.request.paymentId).update({ push_attempted_at: knex.fn.now() });
+      }
+      let result: InitiateResult;
+      try {
+        result = await g.initiate(req.request);
+      } catch (err) {
+        // The gateway answered (or was never reached): nothing was sent, so a retry may push.
+        if (g.withoutIdempotencyKey && !mayHaveActed(err)) await knex('payments').where('id', req.request.paymentId).update({ push_attempted_at: null });
+        throw err;
+      }
       await knex('payments').where('id', req.request.paymentId).update({ reference: result.reference, sandbox: result.sandbox });
       return result;
     },

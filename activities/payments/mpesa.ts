@@ -26,9 +26,10 @@
  * pushes). Retries of initiate are made safe by the payment workflow's activity
  * (activities.ts initiatePayment): it records the CheckoutRequestID in Postgres and never
  * re-initiates once one exists; status(), cancel() and parseWebhook() are read-only. The window
- * that remains is a push Daraja accepted whose answer never reached us (timeout, crash): a retry
- * pushes again, and Daraja usually refuses that with "Unable to lock subscriber" while the first
- * prompt is open (→ failed, 'another transaction in progress').
+ * that remains is a push Daraja accepted whose answer never reached us (timeout, dropped
+ * connection, crash): the adapter is marked `withoutIdempotencyKey` and its failures say whether
+ * Daraja may have acted (GatewayFailureDetails.mayHaveActed), so the activity never pushes again
+ * after such a failure; the payment then waits for the callback instead.
  *
  * Money: Tillflow uses minor units; Daraja takes whole shillings. A total that is not a whole
  * number of shillings is refused before anything is sent.
@@ -41,6 +42,7 @@ import type {
   CancelRequest,
   CancelResult,
   InitiateRequest,
+  GatewayFailureDetails,
   InitiateResult,
   PaymentGateway,
   RawWebhook,
@@ -224,6 +226,9 @@ interface ReversalResponse {
 const isHttpError = (e: unknown): e is HttpError =>
   e instanceof Error && ((e as { isAxiosError?: boolean }).isAxiosError === true || 'response' in e);
 
+/** The request never left: no connection was opened, so Daraja cannot have acted on it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
 function darajaError(e: unknown): { status?: number; errorCode?: string; message: string } {
   if (!isHttpError(e)) return { message: e instanceof Error ? e.message : String(e) };
   const d = e.response?.data;
@@ -250,9 +255,11 @@ export function toMpesaFailure(e: unknown, op: string): Error {
   const { status, errorCode, message } = darajaError(e);
   const detail = [status ? `HTTP ${status}` : undefined, errorCode].filter(Boolean).join(', ');
   if (status === undefined || status >= 500 || status === 429) {
+    const details: GatewayFailureDetails = { status, errorCode, mayHaveActed: op === 'STK push' && status === undefined && !NOT_SENT.has(String((e as HttpError).code ?? '')) };
     return ApplicationFailure.create({
       message: `M-Pesa ${op} failed${detail ? ` (${detail})` : ''}: ${message}`,
       type: 'GatewayUnavailable',
+      details: [details],
       cause: e instanceof Error ? e : undefined,
     });
   }
@@ -428,6 +435,7 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
   return {
     name: 'mpesa',
     sandbox: cfg.sandbox,
+    withoutIdempotencyKey: true,
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
       const refuse = (failureReason: string): InitiateResult => ({ status: 'failed', reference: '', failureReason, sandbox: cfg.sandbox });

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { SquareClient, SquareEnvironment, SquareError, SquareTimeoutError, type Square } from 'square';
 import {
@@ -265,7 +265,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
       if (deviceId) {
         const res = await call('create terminal checkout', () =>
           client.terminal.checkouts.create({
-            idempotencyKey: req.idempotencyKey,
+            idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
             checkout: {
               amountMoney: money(req.total, req.currency),
               referenceId: req.paymentId,
@@ -292,7 +292,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
       }
       try {
         const res = await client.payments.create({
-          idempotencyKey: req.idempotencyKey,
+          idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
           sourceId: req.sourceId,
           amountMoney: money(req.total - req.tip, req.currency),
           tipMoney: req.tip > 0 ? money(req.tip, req.currency) : undefined,
@@ -329,7 +329,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
     async cancel(req: CancelRequest): Promise<CancelResult> {
       if (!req.reference || req.reference === req.idempotencyKey) {
         // We never learnt what Square made of our create (timeout, crash): void it by our key.
-        await call('cancel payment by idempotency key', () => client.payments.cancelByIdempotencyKey({ idempotencyKey: req.idempotencyKey }));
+        await call('cancel payment by idempotency key', () => client.payments.cancelByIdempotencyKey({ idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create') }));
         return { status: 'cancelled' };
       }
       const found = await lookup(req.reference);
@@ -371,7 +371,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
       }
       try {
         const res = await client.refunds.refundPayment({
-          idempotencyKey: req.idempotencyKey,
+          idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'refund'),
           paymentId,
           amountMoney: money(req.amount, req.currency),
           reason: req.reason?.slice(0, 192) || undefined,
@@ -466,6 +466,15 @@ export function verifySquareSignature(raw: RawWebhook, cfg: Pick<SquareConfig, '
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new WebhookSignatureError('Square webhook signature does not match');
   }
+}
+
+/**
+ * Square caps idempotency_key at 45 characters (Payments, Refunds), and our workflow-derived keys
+ * are longer (`payment-<uuid>-<n>` is 46). One key per operation, deterministic from the workflow's
+ * key: `<op>-` and 32 base64url characters of SHA-256 (192 bits), at most 41 characters.
+ */
+export function squareIdempotencyKey(key: string, op: 'create' | 'refund' | string): string {
+  return `${op.slice(0, 8)}-${createHash('sha256').update(`${op}\n${key}`).digest('base64url').slice(0, 32)}`;
 }
 
 /** Signs a body the way Square does (for simulators and tests). */

@@ -121,9 +121,22 @@ export interface RawWebhook {
 
 export class WebhookSignatureError extends Error {}
 
+/**
+ * What a gateway failure says about the request (in ApplicationFailure details[0]): whether the
+ * gateway may have acted on it. No answer after the request went out (timeout, dropped connection)
+ * may mean it did; an HTTP answer or a connection never opened means it did not.
+ */
+export interface GatewayFailureDetails {
+  status?: number;
+  errorCode?: string;
+  mayHaveActed: boolean;
+}
+
 export interface PaymentGateway {
   readonly name: GatewayName;
   readonly sandbox: boolean;
+  /** The gateway takes no idempotency key (M-Pesa): a retried initiate must not blindly send again. */
+  readonly withoutIdempotencyKey?: boolean;
   initiate(req: InitiateRequest): Promise<InitiateResult>;
   status(req: StatusRequest): Promise<StatusResult>;
   cancel(req: CancelRequest): Promise<CancelResult>;

@@ -43,6 +43,7 @@ async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string
   try {
     await deps.temporal.workflow.getHandle(payment.workflow_id).signal(msg.gatewayEventSignal, {
       eventId: e.eventId,
+      gateway: e.gateway,
       status: e.status,
       amountPaid: e.amountPaid,
       failureReason: e.failureReason,
@@ -59,16 +60,47 @@ async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function paymentByRef(deps: AppDeps, e: WebhookEvent) {
+type PaymentRow = { id: string; workflow_id: string; location_id: string; reference: string | null };
+const PAYMENT_COLUMNS = ['id', 'workflow_id', 'location_id', 'reference'];
+
+/** Only payments of this gateway: card payments by provider, the others by method. */
+function paymentsOf(deps: AppDeps, gateway: GatewayKey) {
   const q = deps.knex('payments').whereNotNull('workflow_id');
+  return gateway === 'stripe' || gateway === 'square' ? q.where({ method: 'card', provider: gateway }) : q.where({ method: gateway });
+}
+
+/** Thrown when an event names a payment of its gateway but not the gateway's reference the payment stored. */
+class ReferenceMismatch extends Error {}
+
+/** The event's reference must be the one the payment stored (none stored yet: initiate has not answered). */
+function checkReference(row: PaymentRow, e: WebhookEvent): PaymentRow {
+  if (row.reference && e.reference !== row.reference) throw new ReferenceMismatch();
+  return row;
+}
+
+/**
+ * With no reference stored yet, a payment adopts the callback's once a status query confirms it:
+ * a reference another payment already holds (a paid push of someone else) is never one to adopt.
+ */
+async function checkUnclaimed(deps: AppDeps, row: PaymentRow, e: WebhookEvent): Promise<PaymentRow> {
+  if (row.reference || !e.reference) return row;
+  const other = await deps.knex('payments').where('reference', e.reference).whereNot('id', row.id).first('id');
+  if (other) throw new ReferenceMismatch();
+  return row;
+}
+
+async function paymentByRef(deps: AppDeps, e: WebhookEvent): Promise<PaymentRow> {
+  const q = paymentsOf(deps, e.gateway);
   // Our payment id, when the gateway echoes it (metadata set by someone else may not be a UUID: not ours).
   if (e.paymentId && UUID.test(e.paymentId)) q.where('id', e.paymentId);
-  // Airtel's reference is our workflow id (its transaction id): a callback can beat initiate's storing of the reference.
-  else if (e.reference) q.where((w) => w.where('reference', e.reference!).orWhere('workflow_id', e.reference!));
+  else if (e.reference && e.gateway === 'airtel') {
+    // Airtel's reference is our workflow id (its transaction id): a callback can beat initiate's storing of the reference.
+    q.where((w) => w.where('reference', e.reference!).orWhere((n) => n.whereNull('reference').where('workflow_id', e.reference!)));
+  } else if (e.reference) q.where('reference', e.reference);
   else throw notFound('Payment');
-  const row = await q.first('id', 'workflow_id', 'location_id');
+  const row = await q.first(PAYMENT_COLUMNS);
   if (!row) throw notFound('Payment');
-  return row;
+  return checkReference(row, e);
 }
 
 const signed = (gateway: 'stripe' | 'square', header: string) =>
@@ -89,7 +121,15 @@ const signed = (gateway: 'stripe' | 'square', header: string) =>
         throw err;
       }
       if (e.status === 'pending' && !e.paymentId && !e.reference) return { received: true, ignored: true };
-      return deliver(deps, await paymentByRef(deps, e), e);
+      let payment: PaymentRow;
+      try {
+        payment = await paymentByRef(deps, e);
+      } catch (err) {
+        // Signed, but about another charge than the one the payment holds (e.g. a QR page's PaymentIntent): not this payment's word.
+        if (err instanceof ReferenceMismatch) return { received: true, ignored: true };
+        throw err;
+      }
+      return deliver(deps, payment, e);
     },
   });
 
@@ -105,12 +145,19 @@ const unsigned = (gateway: 'mpesa' | 'airtel') =>
     handler: async ({ deps, ctx }) => {
       const token = String(ctx.params.token ?? '');
       if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw notFound('Payment');
-      const payment = await deps.knex('payments').where({ callback_token: token, method: gateway }).first('id', 'workflow_id', 'location_id');
-      if (payment) return deliver(deps, payment, parse(deps, gateway, ctx));
-      // Airtel calls one URL registered in its portal for every payment: find it by reference.
-      if (gateway === 'airtel' && deps.config.airtelCallbackToken && safeEqual(token, deps.config.airtelCallbackToken)) {
-        const e = parse(deps, gateway, ctx);
-        return deliver(deps, await paymentByRef(deps, { ...e, paymentId: undefined }), e);
+      try {
+        const payment = await paymentsOf(deps, gateway).where({ callback_token: token }).first(PAYMENT_COLUMNS);
+        if (payment) {
+          const e = parse(deps, gateway, ctx);
+          return deliver(deps, await checkUnclaimed(deps, checkReference(payment, e), e), e);
+        }
+        // Airtel calls one URL registered in its portal for every payment: find it by reference.
+        if (gateway === 'airtel' && deps.config.airtelCallbackToken && safeEqual(token, deps.config.airtelCallbackToken)) {
+          const e = parse(deps, gateway, ctx);
+          return deliver(deps, await paymentByRef(deps, { ...e, paymentId: undefined }), e);
+        }
+      } catch (err) {
+        if (!(err instanceof ReferenceMismatch)) throw err;
       }
       throw notFound('Payment');
     },

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as foundation from './001_foundation';
+import * as paymentCallbacks from './002_payment_callbacks';
 import * as authSecurity from './003_auth_security';
 import * as inventory from './004_inventory';
 import * as devices from './005_devices';
@@ -8,6 +9,7 @@ import * as refunds from './006_refunds';
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
   '001_foundation': foundation,
+  '002_payment_callbacks': paymentCallbacks,
   '003_auth_security': authSecurity,
   '004_inventory': inventory,
   '005_devices': devices,

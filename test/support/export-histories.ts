@@ -1,8 +1,9 @@
 /**
  * Runs test/support/scenarios.ts against the real stack and writes each workflow's history to
  * test/histories/<scenario>--<workflow>.json. Run after a deliberate workflow change (with a
- * patch/version marker) or when adding a scenario: `npm run histories:export`
- * (`HISTORIES_ONLY=<name>,… npm run histories:export` writes only those scenarios).
+ * patch/version marker) or when adding a scenario.
+ * `npm run histories:export -- <scenario> …` exports only those scenarios; it never overwrites an
+ * existing history, and without arguments it exports only scenarios that have none yet (committed histories are records of real runs).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,9 +32,16 @@ async function main() {
   });
   try {
     fs.mkdirSync(OUT, { recursive: true });
-    // HISTORIES_ONLY=a,b exports just those scenarios: committed histories are never re-exported.
-    const only = process.env.HISTORIES_ONLY?.split(',').filter(Boolean);
-    for (const [name, run] of Object.entries(scenarios).filter(([n]) => !only || only.includes(n))) {
+    const only = process.argv.slice(2);
+    const unknown = only.filter((n) => !(n in scenarios));
+    if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+    for (const [name, run] of Object.entries(scenarios)) {
+      if (only.length && !only.includes(name)) continue;
+      // Committed histories are records of real runs: a scenario already exported is never run again.
+      if (fs.readdirSync(OUT).some((f) => f.startsWith(`${name}--`))) {
+        console.log(`skipped ${name}: its histories are committed`);
+        continue;
+      }
       const workflowIds = await run(h);
       for (const workflowId of workflowIds) {
         const handle = h.deps.temporal.workflow.getHandle(workflowId);
@@ -41,6 +49,7 @@ async function main() {
         const history = await handle.fetchHistory();
         const file = path.join(OUT, `${name}--${workflowId.split('-')[0]}.json`);
         if (!history.events?.length) throw new Error(`${workflowId}: empty history`);
+        if (fs.existsSync(file)) throw new Error(`${file} exists: a committed history is never overwritten`);
         fs.writeFileSync(file, JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) }, null, 1));
         console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length} events)`);
       }

@@ -108,3 +108,15 @@ export function stripeEvent(type: string, object: Record<string, unknown>) {
 export function stripeSignature(body: string, secret: string, t = Math.floor(Date.now() / 1000)): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`, 'utf8').digest('hex')}`;
 }
+
+/** Waits until the workflow has run a workflow task after the last signal it received (its handlers have seen every signal). */
+export async function signalsHandled(h: Harness, workflowId: string): Promise<void> {
+  await until(
+    async () => {
+      const events = (await h.deps.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const lastSignal = events.map((e) => Boolean(e.workflowExecutionSignaledEventAttributes)).lastIndexOf(true);
+      return events.slice(lastSignal + 1).some((e) => e.workflowTaskCompletedEventAttributes);
+    },
+    (done) => done,
+  );
+}

@@ -128,6 +128,32 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     h.simulators.stripe!.script(1000, { outcome: 'success' });
     await cashRest(h, token, o.id);
   }),
+  'mpesa-amount-mismatch-flagged': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000009', { outcome: 'success', amountOverride: 5 });
+    await mpesa(h, token, o.id, '254700000009');
+    await settled(h, token, o.id);
+    await cashRest(h, token, o.id);
+  }),
+  'mpesa-lost-push-answer-then-callback': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000010', { outcome: 'success', dropFirstResponse: true, callbackDelayMs: 1500 });
+    await mpesa(h, token, o.id, '254700000010');
+    await settled(h, token, o.id);
+  }),
+  'mpesa-lost-push-answer-expired': paymentScenario('KES', async (h, token, o) => {
+    h.simulators.daraja!.script('254700000011', { outcome: 'timeout', dropFirstResponse: true, pendingQueries: 1000 });
+    await mpesa(h, token, o.id, '254700000011');
+    await settled(h, token, o.id);
+    await cashRest(h, token, o.id);
+  }),
+  'square-foreign-gateway-event-ignored': paymentScenario('USD', async (h, token, o) => {
+    h.simulators.square!.script(1000, { outcome: 'abandon' });
+    const p = await card(h, token, o.id, 'square');
+    const handle = h.deps.temporal.workflow.getHandle(`payment-${o.id}-1`);
+    await handle.signal('gatewayEvent', { eventId: 'forged-airtel', gateway: 'airtel', status: 'succeeded', reference: p.body.reference });
+    await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
+    await cashRest(h, token, o.id);
+    h.simulators.square!.script(1000, { outcome: 'success' });
+  }),
   'square-late-success-after-cancel': paymentScenario('USD', async (h, token, o) => {
     h.simulators.square!.script(1000, { outcome: 'abandon', lateSuccessAfterCancel: true });
     const p = await card(h, token, o.id, 'square');
