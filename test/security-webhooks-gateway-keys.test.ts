@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, openOrderAtPrice, setShopCurrency, until, waitForOrderClosed } from './support/payments';
+import { PAYMENT_TEST_TIMING, openOrderAtPrice, setShopCurrency, until, waitForOrderClosed, postPayment } from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import { createSquareGateway, squareIdempotencyKey } from '../activities/payments/square';
 
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const payCard = (orderId: string, body: Record<string, unknown>) =>
-  h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'card', provider: 'square', ...body } });
+  postPayment(h, cashier, orderId, { method: 'card', provider: 'square', ...body });
 
 it('derives one key per operation, at most 45 characters, the same for the same workflow', () => {
   const workflowId = 'payment-0b6f7c1e-8d2a-4f5b-9c3e-1a2b3c4d5e6f-12';

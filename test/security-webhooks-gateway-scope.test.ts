@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchPayment, openOrderAtPrice, setShopCurrency, signalsHandled, waitForOrderClosed } from './support/payments';
+import { PAYMENT_TEST_TIMING, fetchPayment, openOrderAtPrice, setShopCurrency, signalsHandled, waitForOrderClosed, postPayment } from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import { startAirtelSimulator, AirtelSim, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
 import { randomUUID } from 'node:crypto';
@@ -49,7 +49,7 @@ async function pendingCardPayment(): Promise<{ orderId: string; payment: any }> 
   price += 10;
   square.script(price, { outcome: 'abandon' });
   const o = await openOrderAtPrice(h, cashier, price);
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'card', provider: 'square', amount: price, deviceId: TERMINAL } });
+  const res = await postPayment(h, cashier, o.id, { method: 'card', provider: 'square', amount: price, deviceId: TERMINAL });
   expect(res.status).toBe(202);
   return { orderId: o.id, payment: res.body };
 }
@@ -96,7 +96,7 @@ it('still settles an Airtel payment whose callback is matched by its workflow id
   const phone = '254730009999';
   airtel.callbackUrl = `${h.baseUrl}/webhooks/airtel/${CALLBACK_TOKEN}`;
   airtel.script(phone, { outcome: 'success' });
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'airtel', amount: 1000, phone } });
+  const res = await postPayment(h, cashier, o.id, { method: 'airtel', amount: 1000, phone });
   expect(res.status).toBe(202);
   const done = await waitForOrderClosed(h, cashier, o.id);
   expect(done.payments).toEqual([expect.objectContaining({ method: 'airtel', status: 'succeeded', reference: res.body.reference })]);
@@ -106,7 +106,7 @@ it('still settles an Airtel payment whose callback is matched by its workflow id
 it('acknowledges and records a webhook for a payment whose workflow has ended', async () => {
   price += 10;
   const o = await openOrderAtPrice(h, cashier, price);
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'card', provider: 'square', amount: price, sourceId: 'cnon:card-nonce-ok' } });
+  const res = await postPayment(h, cashier, o.id, { method: 'card', provider: 'square', amount: price, sourceId: 'cnon:card-nonce-ok' });
   expect(res.body.status).toBe('succeeded');
   await h.deps.temporal.workflow.getHandle(await workflowIdOf(res.body.id)).result();
 

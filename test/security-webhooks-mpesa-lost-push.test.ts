@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { fetchOrder, openBurgerOrder, setShopCurrency, waitForOrderClosed, waitForPaymentSettled } from './support/payments';
+import { fetchOrder, openBurgerOrder, setShopCurrency, waitForOrderClosed, waitForPaymentSettled, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -41,7 +41,7 @@ const pushesTo = (phone: string) => [...sim.pushes.values()].filter((p) => p.pho
 
 async function payMpesa(phone: string) {
   const o = await openBurgerOrder(h, cashier);
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+  const res = await postPayment(h, cashier, o.id, { method: 'mpesa', amount: 1000, phone });
   expect(res.status).toBe(202);
   return { orderId: o.id as string, paymentId: res.body.id as string };
 }

@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { fetchOrder, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled } from './support/payments';
+import { fetchOrder, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -50,7 +50,7 @@ async function payMpesa(script: Parameters<DarajaSim['script']>[1]) {
   const o = await openBurgerOrder(h, cashier);
   const phone = newPhone();
   sim.script(phone, script);
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+  const res = await postPayment(h, cashier, o.id, { method: 'mpesa', amount: 1000, phone });
   expect(res.status).toBe(202);
   const row = await h.deps.knex('payments').where({ id: res.body.id }).first('callback_token', 'workflow_id');
   return { orderId: o.id as string, payment: res.body, token: row.callback_token as string, workflowId: row.workflow_id as string };
