@@ -15,6 +15,7 @@ import { webhookRoutes } from './webhooks';
 import { reportsRoutes } from './reports';
 import { inventoryRoutes } from './inventory';
 import { stockCountRoutes } from './stock-counts';
+import { supportRoutes } from './support';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -36,6 +37,7 @@ export function allRoutes(): AnyRoute[] {
     ...reportsRoutes(),
     ...inventoryRoutes(),
     ...stockCountRoutes(),
+    ...supportRoutes(),
   );
   return routes;
 }
