@@ -24,6 +24,7 @@ beforeAll(async () => {
     gateways: { mpesa: gateway },
   });
   await setShopCurrency(h, 'KES');
+  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 }); // M-Pesa takes whole shillings
   cashier = await h.login('3456');
   manager = await h.login('2345');
 });
@@ -135,6 +136,12 @@ describe('access and input', () => {
   it('is for managers only', async () => {
     expect((await h.api('GET', '/api/v1/support/stuck-orders', { token: cashier })).status).toBe(403);
     expect((await h.api('GET', '/api/v1/support/stuck-orders')).status).toBe(401);
+  });
+
+  it('defaults olderThan to 10 minutes', async () => {
+    const res = await h.api('GET', '/api/v1/support/stuck-orders', { token: manager });
+    expect(res.status).toBe(200);
+    expect(res.body.stuckOrders).toEqual(expect.any(Array));
   });
 
   it.each(['olderThan=10', 'olderThan=-1m', 'olderThan=10y', 'olderThan=1m&olderThan=2m', 'minAttempts=1', 'minAttempts=x', 'other=1'])('answers 422 to %s', async (q) => {

@@ -3,6 +3,8 @@ import { route, MANAGER } from '../route';
 import { noUnknown } from '../validation';
 import { DURATION_RE, durationMs, findStuckOrders } from '../support';
 
+const DEFAULT_OLDER_THAN = '10m';
+
 export function supportRoutes() {
   return [
     route({
@@ -16,7 +18,7 @@ export function supportRoutes() {
       roles: MANAGER,
       query: noUnknown(
         yup.object({
-          olderThan: yup.string().strict().matches(DURATION_RE, '${path} must be a duration such as 90s, 10m, 2h or 1d').default('10m'),
+          olderThan: yup.string().strict().matches(DURATION_RE, '${path} must be a duration such as 90s, 10m, 2h or 1d (default 10m)'),
           minAttempts: yup.number().typeError('${path} must be a number').integer().min(2).max(1000).default(3),
         }),
       ),
@@ -25,7 +27,7 @@ export function supportRoutes() {
       },
       errors: [503],
       handler: async ({ query, auth, deps }) => ({
-        stuckOrders: await findStuckOrders(deps, { locationId: auth.locationId, olderThanMs: durationMs(query.olderThan), minAttempts: query.minAttempts }),
+        stuckOrders: await findStuckOrders(deps, { locationId: auth.locationId, olderThanMs: durationMs(query.olderThan ?? DEFAULT_OLDER_THAN), minAttempts: query.minAttempts }),
       }),
     }),
   ];
