@@ -10,7 +10,14 @@ export const instant = () =>
     .strict()
     .test('date-time', '${path} must be an ISO 8601 date-time', (v) => v === undefined || (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v))));
 
-export const limit = (max = 500, dflt = 100) => yup.number().typeError('${path} must be a number').integer().min(1).max(max).default(dflt);
+/** A whole number in a query string (a repeated parameter arrives as an array and is refused). */
+export const wholeNumber = () =>
+  yup
+    .number()
+    .transform((_v, orig: unknown) => (orig === undefined ? undefined : typeof orig === 'string' && /^\d{1,6}$/.test(orig) ? Number(orig) : NaN))
+    .typeError('${path} must be a whole number');
+
+export const limit = (max = 500, dflt = 100) => wholeNumber().integer().min(1).max(max).default(dflt);
 export const cursor = () => yup.string().max(200);
 
 /**

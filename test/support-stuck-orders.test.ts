@@ -144,7 +144,7 @@ describe('access and input', () => {
     expect(res.body.stuckOrders).toEqual(expect.any(Array));
   });
 
-  it.each(['olderThan=10', 'olderThan=-1m', 'olderThan=10y', 'olderThan=1m&olderThan=2m', 'minAttempts=1', 'minAttempts=x', 'other=1'])('answers 422 to %s', async (q) => {
+  it.each(['olderThan=10', 'olderThan=-1m', 'olderThan=10y', 'olderThan=1m&olderThan=2m', 'minAttempts=1', 'minAttempts=x', 'minAttempts=3&minAttempts=4', 'other=1'])('answers 422 to %s', async (q) => {
     const res = await stuck(q);
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('VALIDATION_ERROR');

@@ -16,6 +16,7 @@ import { reportsRoutes } from './reports';
 import { inventoryRoutes } from './inventory';
 import { stockCountRoutes } from './stock-counts';
 import { supportRoutes } from './support';
+import { auditRoutes } from './audit';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -38,6 +39,7 @@ export function allRoutes(): AnyRoute[] {
     ...inventoryRoutes(),
     ...stockCountRoutes(),
     ...supportRoutes(),
+    ...auditRoutes(),
   );
   return routes;
 }

@@ -2,6 +2,7 @@ import * as yup from 'yup';
 import { bool, defined, idParams, name, noUnknown, nonEmpty } from '../validation';
 import type { Knex } from 'knex';
 import { route, MANAGER, type AnyRoute } from '../route';
+import { audit, changedFields } from '../audit';
 import { notFound } from '../errors';
 import { Printer, type PrinterRole } from '../../db/models/printer';
 import { parsePrinterAddress } from '../../activities/printing/printer';
@@ -59,7 +60,11 @@ export function printersRoutes(): AnyRoute[] {
       body: printerCreate,
       responses: { 201: 'Printer' },
       handler: async ({ body, auth, deps, ctx }) => {
-        const p = await Printer.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+        const p = await deps.knex.transaction(async (trx) => {
+          const created = await Printer.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+          await audit(trx, auth, 'printer.created', created.id, { after: printerView(created) });
+          return created;
+        });
         ctx.status = 201;
         return printerView(p);
       },
@@ -75,9 +80,13 @@ export function printersRoutes(): AnyRoute[] {
       params: idParams, body: printerPatch,
       responses: { 200: 'Printer' },
       handler: async ({ params, body, auth, deps }) => {
-        const [p] = await Printer.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
-        if (!p) throw notFound('Printer');
-        return printerView(p);
+        return deps.knex.transaction(async (trx) => {
+          const before = await findPrinter(trx, auth.locationId, params.id);
+          const [p] = await Printer.query(trx).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
+          const diff = changedFields(printerView(before), printerView(p!));
+          if (diff) await audit(trx, auth, 'printer.changed', params.id, diff);
+          return printerView(p!);
+        });
       },
     }),
     route({
@@ -85,8 +94,11 @@ export function printersRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
-        const n = await Printer.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).delete();
-        if (!n) throw notFound('Printer');
+        await deps.knex.transaction(async (trx) => {
+          const before = await findPrinter(trx, auth.locationId, params.id);
+          await Printer.query(trx).where({ id: params.id }).delete();
+          await audit(trx, auth, 'printer.deleted', params.id, { before: printerView(before) });
+        });
         ctx.status = 204;
         return undefined;
       },
