@@ -17,6 +17,7 @@ import { inventoryRoutes } from './inventory';
 import { stockCountRoutes } from './stock-counts';
 import { supportRoutes } from './support';
 import { auditRoutes } from './audit';
+import { paymentsListRoutes } from './payments-list';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -34,6 +35,7 @@ export function allRoutes(): AnyRoute[] {
     ...displaysRoutes(),
     ...ordersRoutes(),
     ...paymentsRoutes(),
+    ...paymentsListRoutes(),
     ...webhookRoutes(),
     ...reportsRoutes(),
     ...inventoryRoutes(),
