@@ -32,6 +32,8 @@ export interface StuckQuery {
 /** Listing is bounded: a support view, not an export; more than this per kind is a page of the worst. */
 const MAX_PER_KIND = 200;
 const DESCRIBE_CONCURRENCY = 8;
+/** A query waits for a worker; with none polling, the listing answers without the details line. */
+const QUERY_DEADLINE_MS = 2000;
 
 const ORDER_ID_RE = /^(?:order|payment|print|reprint)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
 export const orderIdOf = (workflowId: string): string | null => ORDER_ID_RE.exec(workflowId)?.[1] ?? null;
@@ -64,7 +66,8 @@ async function listWorkflows(deps: AppDeps, query: string): Promise<WorkflowExec
 /** The workflow's current-details line (set with setCurrentDetails); null when no worker answers. */
 async function currentDetails(deps: AppDeps, wf: { workflowId: string; runId: string }): Promise<string | null> {
   try {
-    const meta = (await deps.temporal.workflow.getHandle(wf.workflowId, wf.runId).query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    const handle = deps.temporal.workflow.getHandle(wf.workflowId, wf.runId);
+    const meta = (await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query('__temporal_workflow_metadata'))) as { currentDetails?: string };
     return meta.currentDetails || null;
   } catch {
     return null; // no worker polling right now: the rest of the entry still helps

@@ -138,6 +138,14 @@ describe('access and input', () => {
     expect((await h.api('GET', '/api/v1/support/stuck-orders')).status).toBe(401);
   });
 
+  it('is documented in /openapi.json', async () => {
+    const spec = await h.api('GET', '/openapi.json');
+    for (const path of ['/api/v1/support/stuck-orders', '/api/v1/audit', '/api/v1/payments']) {
+      expect(spec.body.paths[path].get.tags).toEqual([path === '/api/v1/payments' ? 'Payments' : 'Support']);
+    }
+    expect(spec.body.paths['/api/v1/support/stuck-orders'].get.parameters.map((p: any) => p.name)).toEqual(['olderThan', 'minAttempts']);
+  });
+
   it('defaults olderThan to 10 minutes', async () => {
     const res = await h.api('GET', '/api/v1/support/stuck-orders', { token: manager });
     expect(res.status).toBe(200);
