@@ -105,6 +105,17 @@ describe('audited actions', () => {
     expect((await auditOf('printer.deleted', id))[0].data).toMatchObject({ before: { name: 'Bar', address: 'tcp://10.0.0.10:9100' } });
   });
 
+  it('discount definitions added, changed and removed', async () => {
+    const created = await h.api('POST', '/api/v1/discounts', { token: manager, body: { name: 'Happy hour', type: 'percent', value: 1500 } });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect((await h.api('PATCH', `/api/v1/discounts/${id}`, { token: manager, body: { value: 2000 } })).status).toBe(200);
+    expect((await h.api('DELETE', `/api/v1/discounts/${id}`, { token: manager })).status).toBe(204);
+    expect((await auditOf('discount.created', id))[0].data).toMatchObject({ after: { name: 'Happy hour', value: 1500 } });
+    expect((await auditOf('discount.changed', id))[0].data).toEqual({ before: { value: 1500 }, after: { value: 2000 } });
+    expect((await auditOf('discount.deleted', id))[0]).toMatchObject({ staff: staff('Manager'), data: { before: { name: 'Happy hour', value: 2000 } } });
+  });
+
   it('catalog price changes, before and after (an edit that keeps the price is not one)', async () => {
     const item = h.shop.items['Espresso']!;
     expect((await h.api('PATCH', `/api/v1/catalog/items/${item}`, { token: manager, body: { price: 350 } })).status).toBe(200);

@@ -35,7 +35,7 @@ export function auditRoutes() {
       summary:
         'Audit log of money- and permission-changing actions, newest first (cursor pagination; start inclusive, end exclusive). ' +
         'Actions include payment.resolve, order.discount_applied, order.discount_removed, order.cancelled, order.line_voided, settings.changed, ' +
-        'order_numbers.reset, printer.created|changed|deleted, catalog.item_price_changed, catalog.modifier_prices_changed, display.issued|revoked; ' +
+        'order_numbers.reset, printer.created|changed|deleted, discount.created|changed|deleted, catalog.item_price_changed, catalog.modifier_prices_changed, display.issued|revoked; ' +
         '`data` holds what changed (before/after where there is a before).',
       tag: 'Support',
       roles: MANAGER,
