@@ -6,6 +6,8 @@ import { conflict, fieldError, notFound } from '../errors';
 import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonBlank, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
+import { audit } from '../audit';
+import type { AuthContext } from '../types';
 
 const TAG = 'Catalog';
 const BASE = '/api/v1/catalog';
@@ -253,6 +255,9 @@ function itemRoutes(): AnyRoute[] {
             await assertModifierLists(trx, auth.locationId, listIds);
             const [updated] = await Item.query(trx).where('id', existing.id).patch(defined(fields)).returning('*');
             if (listIds) await setItemModifierLists(trx, auth.locationId, existing.id, listIds);
+            if (updated!.price !== existing.price) {
+              await audit(trx, auth, 'catalog.item_price_changed', existing.id, { name: updated!.name, before: { price: existing.price }, after: { price: updated!.price } });
+            }
             return updated!;
           })
           .catch(conflictOnUnique(ITEM_CONFLICTS));
@@ -341,6 +346,19 @@ async function replaceModifiers(trx: Knex.Transaction, locationId: string, listI
   }
 }
 
+/** Replacing a list's modifiers may change what they cost: audit the prices before and after. */
+async function auditModifierPrices(trx: Knex.Transaction, auth: AuthContext, listId: string, replace: () => Promise<void>) {
+  const prices = async () =>
+    Object.fromEntries((await Modifier.query(trx).where('modifier_list_id', listId).orderBy('id')).map((m) => [m.id, { name: m.name, price: m.price }]));
+  const before = await prices();
+  await replace();
+  const after = await prices();
+  const priceOnly = (m: Record<string, { price: number }>) => JSON.stringify(Object.entries(m).map(([id, v]) => [id, v.price]));
+  if (priceOnly(before) !== priceOnly(after)) {
+    await audit(trx, auth, 'catalog.modifier_prices_changed', listId, { before, after });
+  }
+}
+
 function modifierListRoutes(): AnyRoute[] {
   return [
     route({
@@ -384,7 +402,7 @@ function modifierListRoutes(): AnyRoute[] {
           assertSelections(fields.minSelections ?? existing.minSelections, fields.maxSelections ?? existing.maxSelections);
           // Always touched, so updatedAt moves even when only the modifiers change.
           const [updated] = await ModifierList.query(trx).where('id', existing.id).patch(defined(fields)).returning('*');
-          if (modifiers) await replaceModifiers(trx, auth.locationId, existing.id, modifiers);
+          if (modifiers) await auditModifierPrices(trx, auth, existing.id, () => replaceModifiers(trx, auth.locationId, existing.id, modifiers));
           return updated!;
         });
         return (await modifierListViews(deps.knex, [list]))[0];

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { fieldError, notFound } from '../errors';
+import { audit, changedFields } from '../audit';
 import { Discount, DiscountGroup, type DiscountType } from '../../db/models/discount';
 
 const TAG = 'Discounts';
@@ -69,7 +70,9 @@ export function discountsRoutes(): AnyRoute[] {
         assertValue(body.type, body.value);
         const d = await deps.knex.transaction(async (trx) => {
           await assertGroup(trx, auth.locationId, body.groupId);
-          return Discount.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+          const created = await Discount.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+          await audit(trx, auth, 'discount.created', created.id, { after: discountView(created) });
+          return created;
         });
         ctx.status = 201;
         return discountView(d);
@@ -92,6 +95,8 @@ export function discountsRoutes(): AnyRoute[] {
           assertValue(body.type ?? existing.type, body.value ?? existing.value);
           await assertGroup(trx, auth.locationId, body.groupId);
           const [updated] = await Discount.query(trx).where('id', existing.id).patch(defined(body)).returning('*');
+          const diff = changedFields(discountView(existing), discountView(updated!));
+          if (diff) await audit(trx, auth, 'discount.changed', existing.id, diff);
           return updated!;
         });
         return discountView(d);
@@ -102,8 +107,11 @@ export function discountsRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
-        const n = await Discount.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).delete();
-        if (!n) throw notFound('Discount');
+        await deps.knex.transaction(async (trx) => {
+          const existing = await findDiscount(trx, auth.locationId, params.id);
+          await Discount.query(trx).where('id', existing.id).delete();
+          await audit(trx, auth, 'discount.deleted', existing.id, { before: discountView(existing) });
+        });
         ctx.status = 204;
         return undefined;
       },

@@ -16,6 +16,9 @@ import { webhookRoutes } from './webhooks';
 import { reportsRoutes } from './reports';
 import { inventoryRoutes } from './inventory';
 import { stockCountRoutes } from './stock-counts';
+import { supportRoutes } from './support';
+import { auditRoutes } from './audit';
+import { paymentsListRoutes } from './payments-list';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -34,10 +37,13 @@ export function allRoutes(): AnyRoute[] {
     ...ordersRoutes(),
     ...paymentsRoutes(),
     ...refundsRoutes(),
+    ...paymentsListRoutes(),
     ...webhookRoutes(),
     ...reportsRoutes(),
     ...inventoryRoutes(),
     ...stockCountRoutes(),
+    ...supportRoutes(),
+    ...auditRoutes(),
   );
   return routes;
 }

@@ -14,6 +14,14 @@ import type { AppDeps, AuthContext } from '../types';
 import { kitchenView } from '../../core/views';
 import { randomUUID } from 'node:crypto';
 import { localDayRange } from '../time';
+import { audit, auditedOrderUpdate, orderMoney } from '../audit';
+
+/** What an audit row keeps of a voided line and of a discount. */
+const lineOf = (s: OrderSnapshot, lineId: string) => {
+  const l = s.lines.find((x) => x.id === lineId);
+  return l ? { id: l.id, name: l.name, quantity: l.quantity, total: l.total } : { id: lineId };
+};
+const discountOf = (s: OrderSnapshot, discountId: string) => s.discounts.find((d) => d.id === discountId) ?? { id: discountId };
 
 const orderType = () => yup.string().oneOf(['dine_in', 'takeaway'] as const);
 const modifierIds = () => yup.array(uuid().required()).max(20);
@@ -154,7 +162,12 @@ export function ordersRoutes() {
       params: lineParams,
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
+      handler: async ({ params, auth, deps, ctx }) =>
+        auditedOrderUpdate(
+          deps, auth, params.id, 'order.line_voided',
+          () => updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
+          (before, after) => ({ line: lineOf(before, params.lineId), before: orderMoney(before), after: orderMoney(after) }),
+        ),
     }),
     route({
       method: 'post',
@@ -169,7 +182,11 @@ export function ordersRoutes() {
       handler: async ({ params, body, auth, deps, ctx }) => {
         const d = await deps.knex('discounts').where({ id: body.discountId, location_id: auth.locationId }).first('id', 'name', 'type', 'value', 'available');
         if (!d) throw validationError('Unknown discount', [{ path: 'discountId', message: 'No such discount in this location' }]);
-        return updateOrder(deps, auth, params.id, msg.addDiscountUpdate, d, idempotencyKey(ctx));
+        return auditedOrderUpdate(
+          deps, auth, params.id, 'order.discount_applied',
+          () => updateOrder(deps, auth, params.id, msg.addDiscountUpdate, d, idempotencyKey(ctx)),
+          (before, after) => ({ discount: discountOf(after, d.id), before: orderMoney(before), after: orderMoney(after) }),
+        );
       },
     }),
     route({
@@ -182,7 +199,11 @@ export function ordersRoutes() {
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, auth, deps, ctx }) =>
-        updateOrder(deps, auth, params.id, msg.removeDiscountUpdate, { discountId: params.discountId }, idempotencyKey(ctx)),
+        auditedOrderUpdate(
+          deps, auth, params.id, 'order.discount_removed',
+          () => updateOrder(deps, auth, params.id, msg.removeDiscountUpdate, { discountId: params.discountId }, idempotencyKey(ctx)),
+          (before, after) => ({ discount: discountOf(before, params.discountId), before: orderMoney(before), after: orderMoney(after) }),
+        ),
     }),
     route({
       method: 'post',
@@ -216,7 +237,12 @@ export function ordersRoutes() {
       body: noUnknown(yup.object({ reason: nonBlank(200).required() })),
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
+      handler: async ({ params, body, auth, deps, ctx }) =>
+        auditedOrderUpdate(
+          deps, auth, params.id, 'order.cancelled',
+          () => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
+          (before, after) => ({ reason: body.reason, before: orderMoney(before), after: orderMoney(after) }),
+        ),
     }),
     route({
       method: 'post',
@@ -243,7 +269,7 @@ export function ordersRoutes() {
       responses: { 200: json('{next: 1}', object({ next: { type: 'integer', const: 1 } })) },
       handler: async ({ auth, deps }) => {
         await deps.knex('locations').where('id', auth.locationId).update({ order_number_counter: 0 });
-        await deps.knex('audit_log').insert({ location_id: auth.locationId, staff_id: auth.staffId, action: 'order_numbers.reset' });
+        await audit(deps.knex, auth, 'order_numbers.reset', auth.locationId);
         return { next: 1 };
       },
     }),

@@ -3,6 +3,7 @@ import { bool, defined, idParams, name, noUnknown, nonEmpty } from '../validatio
 import type { Knex } from 'knex';
 import { json, route, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref } from '../openapi-schemas';
+import { audit, changedFields } from '../audit';
 import { notFound } from '../errors';
 import { Printer, type PrinterRole } from '../../db/models/printer';
 
@@ -74,7 +75,11 @@ export function printersRoutes(): AnyRoute[] {
       body: printerCreate,
       responses: { 201: json('Printer', ref('Printer')) },
       handler: async ({ body, auth, deps, ctx }) => {
-        const p = await Printer.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+        const p = await deps.knex.transaction(async (trx) => {
+          const created = await Printer.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+          await audit(trx, auth, 'printer.created', created.id, { after: printerView(created) });
+          return created;
+        });
         ctx.status = 201;
         return printerView(p);
       },
@@ -90,9 +95,13 @@ export function printersRoutes(): AnyRoute[] {
       params: idParams, body: printerPatch,
       responses: { 200: json('Printer', ref('Printer')) },
       handler: async ({ params, body, auth, deps }) => {
-        const [p] = await Printer.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
-        if (!p) throw notFound('Printer');
-        return printerView(p);
+        return deps.knex.transaction(async (trx) => {
+          const before = await findPrinter(trx, auth.locationId, params.id);
+          const [p] = await Printer.query(trx).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
+          const diff = changedFields(printerView(before), printerView(p!));
+          if (diff) await audit(trx, auth, 'printer.changed', params.id, diff);
+          return printerView(p!);
+        });
       },
     }),
     route({
@@ -100,8 +109,11 @@ export function printersRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
-        const n = await Printer.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).delete();
-        if (!n) throw notFound('Printer');
+        await deps.knex.transaction(async (trx) => {
+          const before = await findPrinter(trx, auth.locationId, params.id);
+          await Printer.query(trx).where({ id: params.id }).delete();
+          await audit(trx, auth, 'printer.deleted', params.id, { before: printerView(before) });
+        });
         ctx.status = 204;
         return undefined;
       },

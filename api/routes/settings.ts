@@ -5,6 +5,7 @@ import { ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
 import { Location } from '../../db/models/location';
 import { loadSettings, settingsOf } from '../settings-read';
+import { audit, changedFields } from '../audit';
 
 /** The canonical name of an IANA time zone, or undefined when Intl does not know it. */
 export function canonicalTimeZone(zone: string): string | undefined {
@@ -69,9 +70,14 @@ export function settingsRoutes(): AnyRoute[] {
           autoPrintOrderNumber: body.autoPrint?.orderNumber,
         });
         if (!Object.keys(changes).length) throw validationError('Send at least one setting to change', [{ path: '(body)', message: 'No settings sent' }]);
-        const [loc] = await Location.query(deps.knex).where('id', auth.locationId).patch(changes).returning('*');
-        if (!loc) throw notFound('Location');
-        return settingsOf(loc);
+        return deps.knex.transaction(async (trx) => {
+          const before = await Location.query(trx).findById(auth.locationId).forUpdate();
+          if (!before) throw notFound('Location');
+          const [loc] = await Location.query(trx).where('id', auth.locationId).patch(changes).returning('*');
+          const diff = changedFields(settingsOf(before), settingsOf(loc!));
+          if (diff) await audit(trx, auth, 'settings.changed', auth.locationId, diff);
+          return settingsOf(loc!);
+        });
       },
     }),
   ];
