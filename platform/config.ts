@@ -35,6 +35,10 @@ export interface Config {
    * serve the API (TILLFLOW_ROLE all/api) use it.
    */
   mdns: boolean;
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken?: string;
+  /** host:port where a worker process serves the Temporal SDK's Prometheus metrics (off when unset). */
+  workerMetricsAddress?: string;
 }
 
 const envSchema = yup.object({
@@ -66,6 +70,11 @@ const envSchema = yup.object({
   TILLFLOW_PAYMENT_LATE_WINDOW_MS: yup.number().integer().min(0).default(DEFAULT_PAYMENT_TIMING.lateWindowMs),
   TILLFLOW_MDNS: yup.string().oneOf(['auto', 'on', 'off'], 'TILLFLOW_MDNS must be one of auto, on, off').default('auto'),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
+  METRICS_TOKEN: yup.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  TILLFLOW_WORKER_METRICS_ADDRESS: yup
+    .string()
+    .optional()
+    .matches(/^[^\s:]+:\d{1,5}$/, 'TILLFLOW_WORKER_METRICS_ADDRESS must look like host:port, e.g. 0.0.0.0:9464'),
   TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup.number().integer().min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1').default(24),
 });
 
@@ -104,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     },
     print: { maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS, initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS, maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS },
     mdns: e.TILLFLOW_MDNS === 'on' || (e.TILLFLOW_MDNS === 'auto' && !isTestOrCi(env)),
+    metricsToken: e.METRICS_TOKEN,
+    workerMetricsAddress: e.TILLFLOW_WORKER_METRICS_ADDRESS,
   };
 }
 

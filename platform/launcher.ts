@@ -233,7 +233,7 @@ export class Launcher {
     if (role !== 'worker') await this.printDemoPins(knex, config, seeded);
     this.checkpoint();
 
-    installRuntime();
+    installRuntime({ metricsAddress: role === 'api' ? undefined : config.workerMetricsAddress });
     const connection = await connectTemporal(() => Connection.connect({ address: temporalAddress }), temporalAddress);
     this.onCleanup('Temporal client', () => connection.close());
     await checkNamespace(connection, config.temporalNamespace, temporalAddress, embedded.temporal);
