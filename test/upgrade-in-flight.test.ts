@@ -83,7 +83,8 @@ it('finishes orders and pending payments started on the old workflow code after 
   const croissant = h.shop.items['Croissant'];
   const stockBefore = (await h.deps.knex('items').where({ id: croissant }).first()).stock_quantity;
 
-  // --- Service on the old code: an open cart, a pending M-Pesa push, a QR code on the display.
+  // --- Service on the old code: an open cart, a pending M-Pesa push, a QR code on the display,
+  // and a paid order the kitchen is still cooking (closed and persisted, waiting for the bump).
   const old = await startWorker(FROZEN_BUNDLE, OLD_IDENTITY);
   const cart = await openCroissantOrder(1);
   const mpesaOrder = await openCroissantOrder(1);
@@ -95,6 +96,10 @@ it('finishes orders and pending payments started on the old workflow code after 
   expect([mpesa.status, qr.status]).toEqual(['pending', 'pending']);
   // The payment workflows are polling the gateway on the old code when the deploy comes.
   await until(async () => daraja.requests.filter((r) => r.path.includes('stkpushquery')).length, (n) => n >= 2);
+  const cooking = await openCroissantOrder(1);
+  expect((await h.api('POST', `/api/v1/orders/${cooking.id}/submit`, { token: cashier })).status).toBe(200);
+  expect((await pay(cooking.id, { method: 'cash', amount: PRICE, tendered: PRICE })).order.status).toBe('closed');
+  await until(() => h.deps.knex('orders').where({ id: cooking.id }).first('persisted_at'), (r) => !!r?.persisted_at);
 
   // --- The deploy: the old worker stops (SIGTERM) while the API keeps serving.
   old.worker.shutdown();
@@ -112,9 +117,10 @@ it('finishes orders and pending payments started on the old workflow code after 
     expect(cash.order.status).toBe('closed');
     for (const push of [...daraja.pushes.values()].filter((p) => p.phone === PHONE)) push.queriesPending = 0;
     await stripe.completeCheckout(qr.reference, 'success');
-    const orders = [cart, mpesaOrder, qrOrder];
+    expect((await h.api('POST', `/api/v1/orders/${cooking.id}/ready`, { token: cashier })).status).toBe(200);
+    const orders = [cart, mpesaOrder, qrOrder, cooking];
     const closed = await Promise.all(orders.map((o) => waitForOrderClosed(h, cashier, o.id)));
-    expect(closed.map((o) => o.payments.map((p: any) => [p.method, p.status]))).toEqual([[['cash', 'succeeded']], [['mpesa', 'succeeded']], [['qr', 'succeeded']]]);
+    expect(closed.map((o) => o.payments.map((p: any) => [p.method, p.status]))).toEqual([[['cash', 'succeeded']], [['mpesa', 'succeeded']], [['qr', 'succeeded']], [['cash', 'succeeded']]]);
 
     // Each run really spanned the deploy: old code started it, the current code finished it.
     for (const o of orders) {
@@ -124,15 +130,16 @@ it('finishes orders and pending payments started on the old workflow code after 
     }
     for (const o of [mpesaOrder, qrOrder]) expect(await workflowTaskWorkers(workflowIds.payment(o.id, 1))).toEqual(new Set([OLD_IDENTITY, NEW_IDENTITY]));
 
-    // Exactly once: one persisted order each, one sale movement per line, stock down by 5.
+    // Exactly once: one persisted order each, one sale movement per line, stock down by 6.
     const ids = orders.map((o) => o.id);
-    expect(await h.deps.knex('orders').whereIn('id', ids).whereNotNull('persisted_at').count()).toEqual([{ count: '3' }]);
+    expect(await h.deps.knex('orders').whereIn('id', ids).whereNotNull('persisted_at').count()).toEqual([{ count: '4' }]);
     const movements = await h.deps.knex('inventory_movements').whereIn('order_id', ids).where({ reason: 'sale' }).select('order_id', 'delta');
     const movedPerOrder = ids.map((id) => movements.filter((m) => m.order_id === id).map((m) => m.delta));
-    expect(movedPerOrder).toEqual([[-1, -1], [-1], [-2]]); // the cart's two lines, the M-Pesa order's, the QR order's
-    expect((await h.deps.knex('items').where({ id: croissant }).first()).stock_quantity).toBe(stockBefore - 5);
+    expect(movedPerOrder).toEqual([[-1, -1], [-1], [-2], [-1]]); // the cart's two lines, then one line each
+    expect((await h.deps.knex('items').where({ id: croissant }).first()).stock_quantity).toBe(stockBefore - 6);
     // Money moved once: one push, one Checkout Session, one payment row each, nothing refunded.
     expect(await h.deps.knex('payments').whereIn('order_id', ids).orderBy('method').select('method', 'status')).toEqual([
+      { method: 'cash', status: 'succeeded' },
       { method: 'cash', status: 'succeeded' },
       { method: 'mpesa', status: 'succeeded' },
       { method: 'qr', status: 'succeeded' },
