@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startHarness, Harness } from './support/harness';
-import { until } from './support/payments';
+import { PAYMENT_TEST_TIMING, setShopCurrency, until, waitForOrderClosed } from './support/payments';
 import { connectSocket } from './support/ws-client';
 import { startWorkerProcess, sigkill, stopWorkerProcesses } from './support/worker-process';
 
@@ -18,8 +18,9 @@ let cashier: string;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-metrics-'));
 
 beforeAll(async () => {
-  h = await startHarness({ env: { METRICS_TOKEN } });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0, auto_print_kitchen: false });
+  h = await startHarness({ env: { METRICS_TOKEN, ...PAYMENT_TEST_TIMING, TILLFLOW_PAYMENT_EXPIRE_MS: '60000' }, sandboxPayments: true });
+  await setShopCurrency(h, 'KES'); // M-Pesa takes shillings
+  await h.deps.knex('items').where({ id: h.shop.items['Croissant'] }).update({ price: 1000 });
   cashier = await h.login('3456');
 }, 120_000);
 afterAll(async () => {
@@ -47,7 +48,7 @@ async function scrape(): Promise<Map<string, number>> {
 
 const ORDERS = 'tillflow_orders_total{status="closed",type="takeaway"}';
 const CASH_PAYMENTS = 'tillflow_payments_total{method="cash",status="succeeded"}';
-const CASH_SALES = 'tillflow_sales_minor_units_total{currency="USD",method="cash"}';
+const CASH_SALES = 'tillflow_sales_minor_units_total{currency="KES",method="cash"}';
 const KITCHEN_COUNT = 'tillflow_kitchen_seconds_count';
 const KITCHEN_FAST = 'tillflow_kitchen_seconds_bucket{le="60"}';
 const figures = (s: Map<string, number>) => [ORDERS, CASH_PAYMENTS, CASH_SALES, KITCHEN_COUNT, KITCHEN_FAST].map((k) => s.get(k) ?? 0);
@@ -66,6 +67,25 @@ it('moves the order, payment, sales and kitchen figures with a checkout', async 
   // The worker persists the close and publishes the bump after answering: wait for the rows.
   const after = await until(async () => figures(await scrape()), (f) => f[0]! > before[0]! && f[3]! > before[3]!);
   expect(after.map((v, i) => v - before[i]!)).toEqual([1, 1, total, 1, 1]);
+});
+
+it('shows a pending M-Pesa payment in the pending gauge until it settles, then counts it', async () => {
+  const daraja = h.simulators.daraja!;
+  const phone = '254722000111';
+  const figures = async () => {
+    const s = await scrape();
+    return [s.get('tillflow_payments_pending{method="mpesa"}') ?? 0, s.get('tillflow_payments_total{method="mpesa",status="succeeded"}') ?? 0, s.get('tillflow_sales_minor_units_total{currency="KES",method="mpesa"}') ?? 0];
+  };
+  const [, succeededBefore, salesBefore] = await figures();
+  daraja.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1_000_000 }); // the customer has not answered
+  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
+  const pay = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+  expect(pay.status).toBe(202);
+  expect(await figures()).toEqual([1, succeededBefore, salesBefore]);
+
+  for (const push of [...daraja.pushes.values()].filter((p) => p.phone === phone)) push.queriesPending = 0; // now paid
+  await waitForOrderClosed(h, cashier, created.body.id);
+  expect(await until(figures, (f) => f[0] === 0)).toEqual([0, succeededBefore! + 1, salesBefore! + 1000]);
 });
 
 it('exposes every contract metric family with its type', async () => {
