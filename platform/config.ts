@@ -49,6 +49,10 @@ export interface Config {
   paymentsSandbox: boolean;
   /** TILLFLOW_SEED_DEMO: true/false forces it; unset seeds only the embedded default database. */
   seedDemo?: boolean;
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken?: string;
+  /** host:port where a worker process serves the Temporal SDK's Prometheus metrics (off when unset). */
+  workerMetricsAddress?: string;
 }
 
 const envSchema = yup.object({
@@ -87,6 +91,11 @@ const envSchema = yup.object({
   TILLFLOW_PAYMENTS_SANDBOX: yup.string().oneOf(['true', 'false'], 'TILLFLOW_PAYMENTS_SANDBOX must be true or false').optional(),
   TILLFLOW_SEED_DEMO: yup.string().oneOf(['true', 'false'], 'TILLFLOW_SEED_DEMO must be true or false').optional(),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
+  METRICS_TOKEN: yup.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  TILLFLOW_WORKER_METRICS_ADDRESS: yup
+    .string()
+    .optional()
+    .matches(/^[^\s:]+:\d{1,5}$/, 'TILLFLOW_WORKER_METRICS_ADDRESS must look like host:port, e.g. 0.0.0.0:9464'),
   TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup.number().integer().min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1').default(24),
 });
 
@@ -134,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     // Production never simulates payments by accident: only an explicit `true` turns the sandbox on.
     paymentsSandbox: e.TILLFLOW_PAYMENTS_SANDBOX ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true' : env.NODE_ENV !== 'production',
     seedDemo: e.TILLFLOW_SEED_DEMO === undefined ? undefined : e.TILLFLOW_SEED_DEMO === 'true',
+    metricsToken: e.METRICS_TOKEN,
+    workerMetricsAddress: e.TILLFLOW_WORKER_METRICS_ADDRESS,
   };
 }
 

@@ -236,7 +236,7 @@ export class Launcher {
     }
     this.checkpoint();
 
-    installRuntime();
+    installRuntime({ metricsAddress: role === 'api' ? undefined : config.workerMetricsAddress });
     const connection = await connectTemporal(() => Connection.connect({ address: temporalAddress }), temporalAddress);
     this.onCleanup('Temporal client', () => connection.close());
     await checkNamespace(connection, config.temporalNamespace, temporalAddress, embedded.temporal);

@@ -6,11 +6,22 @@ import { printingTaskQueue } from '../core/events';
 import type { ActivityDeps } from '../activities/deps';
 
 let runtimeInstalled = false;
-/** Keeps the Temporal core SDK's own logs at warn level so they do not drown ours. */
-export function installRuntime(): void {
+/**
+ * Installs the Temporal core runtime once per process: its own logs at warn level so they do not
+ * drown ours, and, given `metricsAddress` (host:port), the SDK's Prometheus metrics (workflow and
+ * activity task latencies, slots, sticky cache, polls; prefixed `temporal_`) served on
+ * http://<metricsAddress>/metrics by the core itself.
+ */
+export function installRuntime(opts: { metricsAddress?: string } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+  Runtime.install({
+    logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'WARN'),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } : {}),
+    },
+  });
 }
 
 export interface WorkerSetup {

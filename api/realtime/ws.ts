@@ -6,6 +6,7 @@ import type { EventHub, HubEvent, Subscriber } from './hub';
 import { getOrder } from '../order-service';
 import { eventDataForTopic } from '../../core/views';
 import { TERMINAL_ID } from '../routes/displays';
+import { wsConnections } from '../metrics';
 
 /** What one socket may ask of the server (frames over maxPayloadBytes close it with 1009). */
 export const WS_LIMITS = {
@@ -71,8 +72,10 @@ class Connection {
       locationId: '',
       deliver: (topic: string, e: HubEvent) => this.deliver(topic, e),
     };
+    wsConnections.inc();
     socket.on('message', (raw) => this.enqueue(raw));
     socket.once('close', () => {
+      wsConnections.dec();
       this.closed = true;
       this.opened(false);
       hub.unsubscribeAll(this.subscriber);

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as yup from 'yup';
 import { content, json, route } from '../route';
 import { ref } from '../openapi-schemas';
-import { registry } from '../metrics';
+import { registry, scrape } from '../metrics';
+import { errorBody, unauthenticated } from '../errors';
 import type { AppDeps } from '../types';
 import { openApiDocument } from '../route';
 import type { AnyRoute } from '../route';
@@ -18,15 +20,48 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-export async function healthChecks(deps: AppDeps): Promise<{ database: string; temporal: string }> {
+export interface HealthChecks {
+  database: string;
+  temporal: string;
+}
+
+/** 'ok' or 'error: …' per dependency, and how long each answer took (a slow database shows before it fails). */
+export async function healthChecks(deps: AppDeps): Promise<{ checks: HealthChecks; latencyMs: Record<keyof HealthChecks, number> }> {
+  const timed = async (probe: () => Promise<unknown>) => {
+    const started = performance.now();
+    const status = await withTimeout(probe(), 2000).then(() => 'ok', (e: Error) => `error: ${e.message}`);
+    return { status, ms: Math.round((performance.now() - started) * 10) / 10 };
+  };
   const [database, temporal] = await Promise.all([
-    withTimeout(deps.knex.raw('select 1'), 2000).then(() => 'ok', (e: Error) => `error: ${e.message}`),
-    withTimeout(deps.temporal.workflowService.describeNamespace({ namespace: deps.config.temporalNamespace }), 2000).then(
-      () => 'ok',
-      (e: Error) => `error: ${e.message}`,
-    ),
+    timed(() => deps.knex.raw('select 1')),
+    timed(() => deps.temporal.workflowService.describeNamespace({ namespace: deps.config.temporalNamespace })),
   ]);
-  return { database, temporal };
+  return { checks: { database: database.status, temporal: temporal.status }, latencyMs: { database: database.ms, temporal: temporal.ms } };
+}
+
+const allOk = (checks: HealthChecks) => Object.values(checks).every((c) => c === 'ok');
+
+// Event-loop delay since start: a blocked loop (CPU starvation, a sync hot path) shows here first.
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+
+function processFigures() {
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
+  const ms = (ns: number) => Math.round((ns / 1e6) * 10) / 10;
+  return {
+    memory: { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) },
+    eventLoopDelayMs: { mean: ms(loopDelay.mean || 0), p99: ms(loopDelay.percentile(99) || 0), max: ms(loopDelay.max || 0) },
+  };
+}
+
+/** Constant-time check of `Authorization: Bearer <METRICS_TOKEN>` (when the token is configured). */
+function checkMetricsToken(deps: AppDeps, header: string): void {
+  const expected = deps.config.metricsToken;
+  if (!expected) return;
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+  const want = Buffer.from(expected);
+  if (given.length !== want.length || !timingSafeEqual(given, want)) throw unauthenticated('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
 }
 
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -55,13 +90,13 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
     route({
       method: 'get',
       path: '/health',
-      summary: 'Liveness and dependency checks (503 when the database or Temporal is down)',
+      summary: 'Dependency checks with their latency, memory and event-loop delay (503 when the database or Temporal is down)',
       tag: 'System',
       roles: 'public',
       responses: { 200: json('healthy', ref('Health')), 503: json('unhealthy', ref('Health')) },
       handler: async ({ deps, ctx }) => {
-        const checks = await healthChecks(deps);
-        const healthy = checks.database === 'ok' && checks.temporal === 'ok';
+        const { checks, latencyMs } = await healthChecks(deps);
+        const healthy = allOk(checks);
         ctx.status = healthy ? 200 : 503;
         return {
           status: healthy ? 'healthy' : 'unhealthy',
@@ -69,9 +104,36 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
           version: deps.version,
           uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
           checks,
+          latencyMs,
+          ...processFigures(),
           ...(healthy ? {} : { outcomeUnknown: false }), // every 503 says whether anything was written: a check writes nothing
           ...(deps.paymentModes ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') } : {}),
         };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/health/live',
+      summary: 'Liveness for supervisors: 200 while the process serves HTTP (checks no dependency, so a database outage never restarts it)',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'the process is up' },
+      handler: async () => ({ status: 'live', timestamp: new Date().toISOString() }),
+    }),
+    route({
+      method: 'get',
+      path: '/health/ready',
+      summary: 'Readiness for load balancers: 200 when the database and Temporal answer, else 503 (take this replica out of rotation)',
+      tag: 'System',
+      roles: 'public',
+      responses: { 200: 'ready', 503: 'a dependency is down (error body, outcomeUnknown false)' },
+      handler: async ({ deps, ctx }) => {
+        const { checks, latencyMs } = await healthChecks(deps);
+        if (allOk(checks)) return { status: 'ready', timestamp: new Date().toISOString(), checks, latencyMs };
+        const down = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
+        ctx.status = 503;
+        // Nothing was attempted, so a client knows no write is in doubt.
+        return { ...errorBody('UNAVAILABLE', `Not ready: ${down.join(', ')} unavailable`), outcomeUnknown: false, checks, latencyMs };
       },
     }),
     route({
@@ -126,13 +188,16 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
     route({
       method: 'get',
       path: '/metrics',
-      summary: 'Prometheus metrics',
+      summary: "Prometheus metrics: this process's HTTP and WebSocket figures, and the business figures read from Postgres (the same on every replica). Needs Bearer METRICS_TOKEN when that is set",
       tag: 'System',
       roles: 'public',
       responses: { 200: content('Prometheus text format', 'text/plain') },
-      handler: async ({ ctx }) => {
+      errors: [401],
+      handler: async ({ deps, ctx }) => {
+        checkMetricsToken(deps, ctx.get('authorization'));
+        const text = await scrape(deps.knex);
         ctx.type = registry.contentType;
-        return registry.metrics();
+        return text;
       },
     }),
   ];
