@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { openBurgerOrder, setShopCurrency, until } from './support/payments';
+import { openBurgerOrder, setShopCurrency, until, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -34,7 +34,7 @@ describe('audited actions', () => {
   it('a manager resolving a stuck payment', async () => {
     const o = await openBurgerOrder(h, cashier);
     sim.script('254712345001', { outcome: 'timeout', pendingQueries: 100_000 });
-    const pay = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone: '254712345001' } });
+    const pay = await postPayment(h, cashier, o.id, { method: 'mpesa', amount: 1000, phone: '254712345001' });
     expect(pay.status).toBe(202);
     const res = await h.api('POST', `/api/v1/orders/${o.id}/payments/${pay.body.id}/resolve`, { token: manager, body: { outcome: 'succeeded', reason: 'saw the SMS' } });
     expect(res.status).toBe(200);

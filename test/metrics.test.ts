@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, setShopCurrency, until, waitForOrderClosed } from './support/payments';
+import { PAYMENT_TEST_TIMING, setShopCurrency, until, waitForOrderClosed, postPayment } from './support/payments';
 import { connectSocket } from './support/ws-client';
 import { startWorkerProcess, sigkill, stopWorkerProcesses } from './support/worker-process';
 
@@ -60,7 +60,7 @@ it('moves the order, payment, sales and kitchen figures with a checkout', async 
   const id = created.body.id;
   expect((await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier })).status).toBe(200);
   const total = created.body.totals.total;
-  const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, { token: cashier, body: { method: 'cash', amount: total, tendered: total } });
+  const paid = await postPayment(h, cashier, id, { method: 'cash', amount: total, tendered: total });
   expect(paid.body.order.status).toBe('closed');
   expect((await h.api('POST', `/api/v1/orders/${id}/ready`, { token: cashier })).status).toBe(200);
 
@@ -79,7 +79,7 @@ it('shows a pending M-Pesa payment in the pending gauge until it settles, then c
   const [, succeededBefore, salesBefore] = await figures();
   daraja.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1_000_000 }); // the customer has not answered
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
-  const pay = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+  const pay = await postPayment(h, cashier, created.body.id, { method: 'mpesa', amount: 1000, phone });
   expect(pay.status).toBe(202);
   expect(await figures()).toEqual([1, succeededBefore, salesBefore]);
 

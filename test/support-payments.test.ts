@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { openBurgerOrder, setShopCurrency, until } from './support/payments';
+import { openBurgerOrder, setShopCurrency, until, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -25,13 +25,13 @@ beforeAll(async () => {
     const o = await openBurgerOrder(h, cashier);
     const phone = `25471234500${i}`;
     sim.script(phone, { outcome: 'timeout', pendingQueries: 100_000 });
-    const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+    const res = await postPayment(h, cashier, o.id, { method: 'mpesa', amount: 1000, phone });
     expect(res.status).toBe(202);
     pending.push(res.body.id);
   }
   for (let i = 0; i < 2; i++) {
     const o = await openBurgerOrder(h, cashier);
-    const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: 1000, tendered: 2000 } });
+    const res = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 2000 });
     expect(res.status).toBe(201);
     cash.push(res.body.id);
   }

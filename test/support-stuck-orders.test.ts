@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { openBurgerOrder, setShopCurrency, until } from './support/payments';
+import { openBurgerOrder, setShopCurrency, until, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -58,7 +58,7 @@ describe('stuck orders', () => {
     const o = await openBurgerOrder(h, cashier);
     const phone = `2547${String(10_000_000 + ++phoneSeq).slice(-8)}`;
     sim.script(phone, { outcome: 'timeout', pendingQueries: 100_000 });
-    const pay = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: o.totals.balance, phone } });
+    const pay = await postPayment(h, cashier, o.id, { method: 'mpesa', amount: o.totals.balance, phone });
     expect(pay.status).toBe(202);
 
     const entry = await stuckFor(o.id, 'payment_pending');
@@ -72,7 +72,7 @@ describe('stuck orders', () => {
     const o = await openBurgerOrder(h, cashier);
     const phone = `2547${String(10_000_000 + ++phoneSeq).slice(-8)}`;
     sim.script(phone, { outcome: 'timeout', pendingQueries: 100_000 });
-    await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: o.totals.balance, phone } });
+    await postPayment(h, cashier, o.id, { method: 'mpesa', amount: o.totals.balance, phone });
     await stuckFor(o.id, 'payment_pending');
     const recent = await stuck('olderThan=1h');
     expect(recent.body.stuckOrders.filter((s: any) => s.orderId === o.id)).toEqual([]);
@@ -82,7 +82,7 @@ describe('stuck orders', () => {
     const o = await openBurgerOrder(h, cashier);
     const allow = await refuseWrites('refuse_persist', 'orders', `NEW.id = '${o.id}' AND NEW.persisted_at IS NOT NULL`);
     try {
-      const pay = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance } });
+      const pay = await postPayment(h, cashier, o.id, { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance });
       expect(pay.status).toBe(201);
       const entry = await stuckFor(o.id, 'close_not_persisted');
       expect(entry).toMatchObject({ workflowId: `order-${o.id}`, workflowType: 'checkout', orderNumber: o.orderNumber });

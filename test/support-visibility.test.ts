@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { openBurgerOrder, setShopCurrency, until } from './support/payments';
+import { openBurgerOrder, setShopCurrency, until, postPayment } from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -39,7 +39,7 @@ describe('search attributes', () => {
     order = await openBurgerOrder(h, cashier);
     const phone = '254712340042';
     sim.script(phone, { outcome: 'timeout', pendingQueries: 100_000 });
-    const pay = await h.api('POST', `/api/v1/orders/${order.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone } });
+    const pay = await postPayment(h, cashier, order.id, { method: 'mpesa', amount: 1000, phone });
     expect(pay.status).toBe(202);
   });
 
