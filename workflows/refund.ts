@@ -7,6 +7,7 @@
  */
 import {
   ApplicationFailure,
+  allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
   patched,
@@ -55,8 +56,8 @@ const POLLED: string[] = ['square', 'stripe', 'qr'];
 const TELL_CHECKOUT = 'refund-tells-running-checkout';
 /** How long a refund waits for the running checkout to confirm it published the change. */
 const RECORDED_WAIT = '1 minute';
-/** How the SDK reports a signal whose target workflow has ended (or never existed). */
-const SIGNAL_FAILED = 'SignalExternalWorkflowExecutionFailed';
+/** The failure type of a signal whose target workflow has ended (or never existed). */
+const NOT_RUNNING = 'ExternalWorkflowExecutionNotFound';
 
 const hhmm = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 
@@ -140,6 +141,8 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     Object.assign(progress, { phase: 'done', status, failureReason: extra.failureReason });
     upsertSearchAttributes([{ key: SA.refundStatus, value: status }]);
     setCurrentDetails(`${label} refund of ${money} ${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
+    // The API's refundSent Update answers from this run: let it finish before the run completes.
+    await condition(allHandlersFinished);
     return { ...progress };
   }
 
@@ -154,7 +157,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     try {
       await getExternalWorkflowHandle(workflowIds.order(refund.orderId)).signal(refundSettledSignal, refund);
     } catch (err) {
-      if (!(err instanceof ApplicationFailure && err.type === SIGNAL_FAILED)) throw err;
+      if (!(err instanceof ApplicationFailure && err.type === NOT_RUNNING)) throw err;
       await recordRefundOnOrder({ refundId: refund.id, status: refund.status });
       return;
     }
