@@ -41,9 +41,13 @@ async function pay(orderId: string, body: Record<string, unknown>): Promise<any>
 }
 
 const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body);
-/** Closed and persisted (stock deducted, projection final): what a refund starts from. */
+/**
+ * Closed, persisted and its checkout ended: these refunds go through Postgres's allocator (refunds
+ * while the checkout still runs are in refunds-versions.test.ts).
+ */
 async function closed(id: string): Promise<any> {
   await until(() => h.deps.knex('orders').where({ id }).first('persisted_at'), (r) => !!r?.persisted_at);
+  await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
   return order(id);
 }
 
