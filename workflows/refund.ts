@@ -14,6 +14,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -56,6 +57,7 @@ const POLLED: string[] = ['square', 'stripe', 'qr'];
 const TELL_CHECKOUT = 'refund-tells-running-checkout';
 /** How long a refund waits for the running checkout to confirm it published the change. */
 const RECORDED_WAIT = '1 minute';
+const SIGNAL_RETRY = '30 seconds';
 /** The failure type of a signal whose target workflow has ended (or never existed). */
 const NOT_RUNNING = 'ExternalWorkflowExecutionNotFound';
 
@@ -154,12 +156,17 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
    */
   async function tellOrder(refund: RefundObject | undefined): Promise<void> {
     if (!refund) return;
-    try {
-      await getExternalWorkflowHandle(workflowIds.order(refund.orderId)).signal(refundSettledSignal, refund);
-    } catch (err) {
-      if (!(err instanceof ApplicationFailure && err.type === NOT_RUNNING)) throw err;
-      await recordRefundOnOrder({ refundId: refund.id, status: refund.status });
-      return;
+    for (;;) {
+      try {
+        await getExternalWorkflowHandle(workflowIds.order(refund.orderId)).signal(refundSettledSignal, refund);
+        break;
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.type === NOT_RUNNING) return recordRefundOnOrder({ refundId: refund.id, status: refund.status });
+        // Refused otherwise (e.g. the per-workflow signal limit): the checkout still runs, so writing
+        // through Postgres would collide with its versions. Try again later.
+        setCurrentDetails(`waiting to record the refund on order ${refund.orderId}: ${err instanceof Error ? err.message : String(err)}`);
+        await sleep(SIGNAL_RETRY);
+      }
     }
     await condition(() => recorded.has(refund.status), RECORDED_WAIT);
   }
