@@ -143,6 +143,27 @@ describe('refunds while the checkout runs', () => {
   });
 });
 
+describe('a gateway refund that finishes later', () => {
+  it('on an open order: pending, then succeeded, both recorded by the checkout in gapless versions', async () => {
+    const o = await openOrder();
+    const socket = await subscribed(o.id);
+    h.simulators.square!.scriptRefunds({ pendingMs: 800 });
+    try {
+      const card = await postPayment(h, cashier, o.id, { method: 'card', provider: 'square', amount: 600, sourceId: 'cnon:card-nonce-ok' });
+      expect(card.status).toBe(201);
+      const res = await h.api('POST', `/api/v1/orders/${o.id}/refunds`, { token: manager, body: { reason: 'late', paymentId: card.body.id, amount: 300 }, headers: { 'idempotency-key': randomUUID() } });
+      expect(res.status).toBe(202);
+      await socket.waitFor((m) => m.type === 'event' && m.event === 'order.updated' && m.data.totals.refunded === 300);
+      expectGaplessVersions(socket);
+      expect(socket.events((m) => m.event === 'refund.updated').map((e) => e.data.status)).toEqual(['pending', 'succeeded']);
+      expect(await order(o.id)).toMatchObject({ status: 'open', totals: { refunded: 300 } });
+    } finally {
+      h.simulators.square!.scriptRefunds(undefined);
+      await socket.close();
+    }
+  });
+});
+
 describe('refunds after the checkout ended', () => {
   it('are numbered by Postgres right after the checkout’s last version', async () => {
     const o = await openOrder();
