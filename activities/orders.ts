@@ -213,9 +213,15 @@ export function orderActivities({ knex }: ActivityDeps) {
             .onConflict('id')
             .merge();
         }
-        if (s.status === 'closed') return { lowStock: await deductStock(trx, s, req.stockLines) };
-        if (s.status === 'cancelled') await reverseStock(trx, s.id);
-        return { lowStock: [] };
+        // A refund settled before the checkout heard of it already wrote payments.refunded: the
+        // closing write must not take such a payment's `refunded` status back.
+        await trx('payments').where('order_id', s.id).where('refunded', '>', 0).whereRaw('refunded >= amount + tip + fee').update({ status: 'refunded' });
+        if (s.status === 'cancelled') {
+          await reverseStock(trx, s.id);
+          return { lowStock: [] };
+        }
+        // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
+        return { lowStock: await deductStock(trx, s, req.stockLines) };
       });
     },
 

@@ -42,8 +42,9 @@ export function refundObject(r: Record<string, any>): RefundObject {
  * Allocates the order's next version under a row lock on its projection row. Every writer of an
  * order outside its checkout workflow (refunds today) goes through here: the version is one more
  * than both the projection's and the last event's, so refund writes never reuse a version that was
- * already published, and two refund writes serialise on the lock. (The checkout workflow still
- * numbers its own changes; see the README for what that leaves open.)
+ * already published, and two refund writes serialise on the lock. Used only once the order's
+ * checkout workflow has ended: while it runs, it numbers every change itself (refunds included,
+ * by signal), so there is one allocator at a time.
  */
 export async function nextOrderVersion(trx: Knex.Transaction, orderId: string): Promise<{ version: number; snapshot: OrderSnapshot }> {
   const row = await trx('orders').where('id', orderId).forUpdate().first('version', 'snapshot');
@@ -65,12 +66,10 @@ async function refundedByPayment(trx: Knex.Transaction, orderId: string): Promis
  */
 async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>): Promise<void> {
   const { version, snapshot } = await nextOrderVersion(trx, refund.order_id);
-  const refunded = await refundedByPayment(trx, refund.order_id);
-  for (const [paymentId, amount] of refunded) {
-    await trx('payments')
-      .where('id', paymentId)
-      .update({ refunded: amount, status: trx.raw("case when ? >= amount + tip + fee then 'refunded' else status end", [amount]) });
-  }
+  // Under the order's lock: a retry (or a second writer) finds this status already on the order
+  // and takes no version, so versions stay free of gaps.
+  if (await trx('order_events').where('dedupe_key', refundDedupeKey(refund, 'refund.updated')).first('id')) return;
+  const refunded = await recordRefundedPayments(trx, refund.order_id);
   const totalRefunded = [...refunded.values()].reduce((a, b) => a + b, 0);
   const now = new Date().toISOString();
   const next: OrderSnapshot = {
@@ -100,7 +99,7 @@ async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>)
         event: e.event,
         topics,
         data: JSON.stringify(e.data),
-        dedupe_key: `refund:${refund.id}:${refund.status}:${e.event}`,
+        dedupe_key: refundDedupeKey(refund, e.event),
       })),
     )
     .onConflict('dedupe_key')
@@ -110,6 +109,19 @@ async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>)
     const payload = JSON.stringify({ o: refund.order_id, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
     await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
   }
+}
+
+const refundDedupeKey = (refund: Record<string, any>, event: string) => `refund:${refund.id}:${refund.status}:${event}`;
+
+/** payments.refunded and status from the order's succeeded refunds (the order's money rows). */
+async function recordRefundedPayments(trx: Knex.Transaction, orderId: string): Promise<Map<string, number>> {
+  const refunded = await refundedByPayment(trx, orderId);
+  for (const [paymentId, amount] of refunded) {
+    await trx('payments')
+      .where('id', paymentId)
+      .update({ refunded: amount, status: trx.raw("case when ? >= amount + tip + fee then 'refunded' else status end", [amount]) });
+  }
+  return refunded;
 }
 
 /**
@@ -158,19 +170,28 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
       return g.refundStatus ? g.refundStatus({ reference: req.reference }) : { status: 'pending', reference: req.reference };
     },
 
-    /** The gateway accepted the refund but has not finished it: record its reference and tell the order. */
-    async markRefundPending(req: { refundId: string; reference?: string }): Promise<void> {
-      await knex.transaction(async (trx) => {
+    /**
+     * The gateway accepted the refund but has not finished it: record its reference. With
+     * `tellOrder: false` the refund workflow tells the order itself (see tellOrder there).
+     */
+    async markRefundPending(req: { refundId: string; reference?: string; tellOrder?: boolean }): Promise<RefundObject | undefined> {
+      return knex.transaction(async (trx) => {
         const [refund] = await trx('refunds').where({ id: req.refundId, status: 'pending' }).update({ reference: req.reference ?? null, updated_at: trx.fn.now() }).returning('*');
-        if (refund) await publishRefund(trx, refund);
+        if (refund && req.tellOrder !== false) await publishRefund(trx, refund);
+        return refund ? refundObject(refund) : undefined;
       });
     },
 
-    /** Settles the refund once (a retry finds it settled and does nothing), restocks, and tells the order. */
-    async settleRefund(req: { refundId: string; status: Exclude<RefundStatus, 'pending'>; reference?: string; failureReason?: string }): Promise<void> {
-      await knex.transaction(async (trx) => {
-        const current = await trx('refunds').where('id', req.refundId).forUpdate().first('status');
-        if (!current || current.status !== 'pending') return;
+    /**
+     * Settles the refund once (a retry finds it settled and changes nothing), restocks and records
+     * the refunded amounts on the payment rows. Returns the refund as settled (also on a retry), for
+     * the workflow to tell the order; without `tellOrder: false` it tells the order in Postgres.
+     */
+    async settleRefund(req: { refundId: string; status: Exclude<RefundStatus, 'pending'>; reference?: string; failureReason?: string; tellOrder?: boolean }): Promise<RefundObject | undefined> {
+      return knex.transaction(async (trx) => {
+        const current = await trx('refunds').where('id', req.refundId).forUpdate().first();
+        if (!current) return undefined;
+        if (current.status !== 'pending') return refundObject(current);
         const [refund] = await trx('refunds')
           .where('id', req.refundId)
           .update({
@@ -182,7 +203,20 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
           })
           .returning('*');
         if (req.status === 'succeeded' && refund.restock) await restock(trx, refund);
-        await publishRefund(trx, refund);
+        if (req.tellOrder !== false) await publishRefund(trx, refund);
+        else await recordRefundedPayments(trx, refund.order_id);
+        return refundObject(refund);
+      });
+    },
+
+    /**
+     * The order's checkout has ended: the refund's change goes on the order in Postgres, at the
+     * version `nextOrderVersion` allocates (once per refund and status).
+     */
+    async recordRefundOnOrder(req: { refundId: string; status: RefundStatus }): Promise<void> {
+      await knex.transaction(async (trx) => {
+        const refund = await trx('refunds').where({ id: req.refundId, status: req.status }).first();
+        if (refund) await publishRefund(trx, refund);
       });
     },
   };

@@ -43,7 +43,7 @@ const payment = object(
     amount: int, tip: int, fee: int, createdAt: time, settledAt: nullable(time),
   },
   {
-    tendered: int, change: int, reference: str, failureReason: str, sandbox: bool, autoRefunded: bool,
+    tendered: int, change: int, reference: str, failureReason: str, sandbox: bool, autoRefunded: bool, refunded: int,
     action: object({ type: { type: 'string', enum: ['show_qr', 'confirm_on_phone', 'present_card'] } }, { url: str, image: str, message: str }),
   },
 );

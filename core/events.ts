@@ -2,6 +2,7 @@
 export type OrderEventName =
   | 'order.updated'
   | 'payment.updated'
+  | 'refund.updated'
   | 'kitchen.ticket'
   | 'order.ready'
   | 'cart_updated'

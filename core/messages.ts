@@ -14,6 +14,7 @@ import type {
   UpdateLineRequest,
 } from './order';
 import type { GatewayEvent, PaymentReport } from './payment';
+import type { RefundObject } from './refund';
 
 /**
  * Every update carries the caller's location: an order of another location answers "not found"
@@ -48,6 +49,13 @@ export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: Or
 
 /** Sent by a payment child workflow whenever its payment changes. */
 export const paymentUpdatedSignal = defineSignal<[PaymentReport]>('paymentUpdated');
+
+/**
+ * Sent by a refund workflow whenever its refund changes, while the order's checkout still runs:
+ * the checkout is then the order's only version allocator and records the refund itself
+ * (idempotent by refund id and status). Carries the refund as the API shows it.
+ */
+export const refundSettledSignal = defineSignal<[RefundObject]>('refundSettled');
 
 export const cancelPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [{ paymentId: string } & Caller]>('cancelPayment');
 export interface ResolveRequest {

@@ -8,6 +8,7 @@
  */
 import { PricingSettings, Totals, cardFeeFor, priceOrder } from './pricing';
 import { MAX_MONEY } from './money';
+import { refundedOrderStatus } from './refund';
 
 export type OrderStatus = 'open' | 'closed' | 'cancelled' | 'partially_refunded' | 'refunded';
 export type KitchenStatus = 'not_sent' | 'sent' | 'ready';
@@ -93,8 +94,18 @@ export interface PaymentState {
   /** Money moved after the payment was cancelled or had failed; it was refunded automatically. */
   autoRefunded?: boolean;
   workflowId?: string;
+  /** Refunded so far (succeeded refunds), once a refund of this payment was recorded. */
+  refunded?: number;
   createdAt: string;
   settledAt: string | null;
+}
+
+/** A refund as the order records it (the refund workflow signals each change of its status). */
+export interface RecordedRefund {
+  id: string;
+  paymentId: string;
+  amount: number;
+  status: 'pending' | 'succeeded' | 'failed';
 }
 
 export interface OrderState {
@@ -113,6 +124,8 @@ export interface OrderState {
   discounts: AppliedDiscount[];
   payments: PaymentState[];
   refunded: number;
+  /** Refunds recorded while the checkout ran, by refund id (absent until the first one). */
+  refunds?: Record<string, RecordedRefund>;
   settings: OrderSettings;
   createdAt: string;
   updatedAt: string;
@@ -295,7 +308,9 @@ function checkCartTotals(state: OrderState, next: Partial<Cart>, path: string): 
   const after = price(state, { lines: next.lines ?? state.lines, discounts: next.discounts ?? state.discounts }).totals;
   const risesPastCap = (k: 'subtotal' | 'total') => after[k] > MAX_MONEY && after[k] > before[k];
   if (risesPastCap('subtotal') || risesPastCap('total')) throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
-  const paid = after.paid - after.refunded;
+  // Gross, not net of refunds: the balance is total − paid, so a total below what was paid would
+  // hide the overpayment and close the order; a refunded order is cancelled (or closed) instead.
+  const paid = after.paid;
   if (after.total < paid && after.total < before.total) throw conflict(`This change would take the total to ${after.total}, below the ${paid} already paid: refund first`);
 }
 
@@ -405,7 +420,7 @@ export function checkReady(state: OrderState): void {
 export function checkCancel(state: OrderState, reason: unknown): void {
   requireOpen(state);
   if (hasPendingPayment(state)) throw conflict('A payment is pending: cancel it (or wait for it) before cancelling the order');
-  if (hasSucceededPayment(state)) throw conflict('A payment has succeeded on this order: refund it instead of cancelling');
+  if (hasSucceededPayment(state) && price(state).totals.paid > state.refunded) throw conflict('A payment has succeeded on this order: refund it instead of cancelling');
   if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 200) throw invalid('reason', 'reason is required (at most 200 characters)');
 }
 
@@ -595,7 +610,36 @@ export function isFullyPaid(state: OrderState): boolean {
 }
 
 export function applyClose(state: OrderState, now: string): void {
-  state.status = 'closed';
+  state.status = refundedOrderStatus('closed', price(state).totals.paid, state.refunded);
   state.closedAt = now;
   touch(state, now);
+}
+
+/** Closed, possibly refunded since: the order was sold (not open, not cancelled). */
+export function wasSold(state: OrderState): boolean {
+  return state.status !== 'open' && state.status !== 'cancelled';
+}
+
+/**
+ * Records a refund's new status: each payment's refunded sum (and status `refunded` once all of it
+ * is back), the order's `refunded` and, once sold, its status. False for a repeat or a status
+ * that is not news (a settled refund never goes back to pending), so a redelivered signal changes
+ * nothing.
+ */
+export function applyRefund(state: OrderState, refund: RecordedRefund, now: string): boolean {
+  const known = state.refunds?.[refund.id];
+  if (known && (known.status === refund.status || known.status !== 'pending')) return false;
+  if (!state.payments.some((p) => p.id === refund.paymentId)) return false;
+  state.refunds = { ...state.refunds, [refund.id]: { id: refund.id, paymentId: refund.paymentId, amount: refund.amount, status: refund.status } };
+  const succeeded = Object.values(state.refunds).filter((r) => r.status === 'succeeded');
+  for (const p of state.payments) {
+    const refunded = succeeded.filter((r) => r.paymentId === p.id).reduce((a, r) => a + r.amount, 0);
+    if (refunded === 0 && p.refunded === undefined) continue;
+    p.refunded = refunded;
+    if (refunded > 0 && refunded >= p.amount + p.tip + p.fee) p.status = 'refunded';
+  }
+  state.refunded = succeeded.reduce((a, r) => a + r.amount, 0);
+  if (wasSold(state)) state.status = refundedOrderStatus('closed', price(state).totals.paid, state.refunded);
+  touch(state, now);
+  return true;
 }

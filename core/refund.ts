@@ -70,6 +70,8 @@ export const refundIdempotencyKey = (refundId: string) => refundWorkflowId(refun
 /** Answers once the refund has left the `sending` phase: 201 when it settled then, else 202. */
 export const refundSentUpdate = defineUpdate<RefundProgress, []>('refundSent');
 export const refundProgressQuery = defineQuery<RefundProgress>('refundProgress');
+/** The checkout's word that it has published the refund at this status (the refund's change is on the order). */
+export const refundRecordedSignal = defineSignal<[{ status: RefundStatus }]>('refundRecorded');
 /** A gateway's word on a pending refund (e.g. a verified webhook), de-duplicated by eventId. */
 export const refundGatewayEventSignal = defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('refundGatewayEvent');
 

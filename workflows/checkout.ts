@@ -38,6 +38,7 @@ import type { PrintOptions, PrintRequest } from './print-ticket';
 import { printTicket } from './print-ticket';
 import { payment as paymentWorkflow } from './payment';
 import { gatewayOf, PaymentTiming } from '../core/payment';
+import { refundRecordedSignal, refundWorkflowId, type RefundObject } from '../core/refund';
 
 export interface CheckoutInput {
   state: OrderState;
@@ -345,6 +346,14 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     if (!closeIfPaid()) changed();
   });
 
+  // A refund while this workflow runs: it alone numbers the order's versions, so it records the
+  // refund (at the next version, with refund.updated beside order.updated) rather than Postgres.
+  setHandler(msg.refundSettledSignal, (refund) => {
+    if (!order.applyRefund(state, refund, now())) return; // a redelivery: no second effect
+    emit('refund.updated', [topic.order(state.id), topic.orders(state.locationId)], refund);
+    changed();
+  });
+
   setHandler(
     msg.cancelPaymentUpdate,
     async (req) => {
@@ -405,7 +414,20 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       await publishOrderEvents({ orderId: state.id, locationId: state.locationId, events: batch, snapshot: order.toSnapshot(state) }).catch((err) =>
         reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`),
       );
+      await confirmRefunds(batch);
       publishing = false;
+    }
+  }
+
+  /** Tells each refund workflow its change is on the order (its API answer waits for that). */
+  async function confirmRefunds(batch: OrderEvent[]): Promise<void> {
+    for (const e of batch) {
+      if (e.event !== 'refund.updated') continue;
+      const refund = e.data as RefundObject;
+      // A refund workflow that has ended no longer waits: nothing to tell.
+      await getExternalWorkflowHandle(refundWorkflowId(refund.id))
+        .signal(refundRecordedSignal, { status: refund.status })
+        .catch(() => undefined);
     }
   }
 
@@ -464,13 +486,13 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   for (const item of outcome.lowStock) {
     emit('stock.low', [topic.orders(state.locationId)], item);
   }
-  if (state.status === 'closed' && state.settings.autoPrint.receipt) {
+  if (order.wasSold(state) && state.settings.autoPrint.receipt) {
     prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive) } });
     await startPrints();
   }
   // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the
   // number is still announced (and printed), but not forever.
-  if (state.status === 'closed' && state.kitchenStatus === 'sent') {
+  if (order.wasSold(state) && state.kitchenStatus === 'sent') {
     await condition(() => state.kitchenStatus === 'ready', input.kitchenWaitMs ?? 4 * 3600_000);
     await startPrints();
   }

@@ -6,18 +6,27 @@
  * (signal), else status queries with backoff, until it succeeds, fails, or the wait runs out.
  */
 import {
+  ApplicationFailure,
+  allHandlersFinished,
   condition,
+  getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
+import { workflowIds } from '../core/events';
+import { refundSettledSignal } from '../core/messages';
 import {
   refundGatewayEventSignal,
   refundProgressQuery,
+  refundRecordedSignal,
+  type RefundObject,
   refundSentUpdate,
   type RefundProgress,
   type RefundStatus,
@@ -25,7 +34,7 @@ import {
 } from '../core/refund';
 import type { RefundActivities } from '../activities/refunds';
 
-const { settleRefund, markRefundPending } = proxyActivities<RefundActivities>({
+const { settleRefund, markRefundPending, recordRefundOnOrder } = proxyActivities<RefundActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds' },
 });
@@ -41,6 +50,17 @@ const LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 
 /** Gateways that can be asked where a refund stands (the others report by callback only). */
 const POLLED: string[] = ['square', 'stripe', 'qr'];
 
+/**
+ * Runs of this code tell a running checkout by signal (it numbers the order's versions) and write
+ * to Postgres only once the checkout has ended; older runs wrote every change to Postgres.
+ */
+const TELL_CHECKOUT = 'refund-tells-running-checkout';
+/** How long a refund waits for the running checkout to confirm it published the change. */
+const RECORDED_WAIT = '1 minute';
+const SIGNAL_RETRY = '30 seconds';
+/** The failure type of a signal whose target workflow has ended (or never existed). */
+const NOT_RUNNING = 'ExternalWorkflowExecutionNotFound';
+
 const hhmm = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 
 export async function refund(input: RefundWorkflowInput): Promise<RefundProgress> {
@@ -55,6 +75,8 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     await condition(() => progress.phase !== 'sending');
     return { ...progress };
   });
+  const recorded = new Set<RefundStatus>();
+  setHandler(refundRecordedSignal, ({ status }) => void recorded.add(status));
   setHandler(refundGatewayEventSignal, (e) => {
     if (seen.has(e.eventId)) return; // duplicate delivery: no second effect
     seen.add(e.eventId);
@@ -85,7 +107,8 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   progress.reference = sent.reference || undefined;
   if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });
 
-  await markRefundPending({ refundId: input.refundId, reference: progress.reference });
+  if (patched(TELL_CHECKOUT)) await tellOrder(await markRefundPending({ refundId: input.refundId, reference: progress.reference, tellOrder: false }));
+  else await markRefundPending({ refundId: input.refundId, reference: progress.reference });
   progress.phase = 'waiting'; // after the reference is stored: the 202 answer carries it
   return settle(...(await awaitOutcome()));
 
@@ -114,10 +137,37 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   }
 
   async function settle(status: Exclude<RefundStatus, 'pending'>, extra: { failureReason?: string }): Promise<RefundProgress> {
-    await settleRefund({ refundId: input.refundId, status, reference: progress.reference, failureReason: extra.failureReason });
+    const req = { refundId: input.refundId, status, reference: progress.reference, failureReason: extra.failureReason };
+    if (patched(TELL_CHECKOUT)) await tellOrder(await settleRefund({ ...req, tellOrder: false }));
+    else await settleRefund(req);
     Object.assign(progress, { phase: 'done', status, failureReason: extra.failureReason });
     upsertSearchAttributes([{ key: SA.refundStatus, value: status }]);
     setCurrentDetails(`${label} refund of ${money} ${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
+    // The API's refundSent Update answers from this run: let it finish before the run completes.
+    await condition(allHandlersFinished);
     return { ...progress };
+  }
+
+  /**
+   * Puts the refund's change on its order at the order's next version. While the order's checkout
+   * runs, it is the only allocator: it gets a signal and records the refund itself, and this waits
+   * (bounded) for its word that the change is published, so the API's answer reads it back. Once
+   * the checkout has ended (the signal finds no workflow), Postgres allocates the version.
+   */
+  async function tellOrder(refund: RefundObject | undefined): Promise<void> {
+    if (!refund) return;
+    for (;;) {
+      try {
+        await getExternalWorkflowHandle(workflowIds.order(refund.orderId)).signal(refundSettledSignal, refund);
+        break;
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.type === NOT_RUNNING) return recordRefundOnOrder({ refundId: refund.id, status: refund.status });
+        // Refused otherwise (e.g. the per-workflow signal limit): the checkout still runs, so writing
+        // through Postgres would collide with its versions. Try again later.
+        setCurrentDetails(`waiting to record the refund on order ${refund.orderId}: ${err instanceof Error ? err.message : String(err)}`);
+        await sleep(SIGNAL_RETRY);
+      }
+    }
+    await condition(() => recorded.has(refund.status), RECORDED_WAIT);
   }
 }

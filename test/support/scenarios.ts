@@ -183,7 +183,32 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     }
   }),
   'refund-cash-lines-restock': refundScenario('cash', (h, o) => refundOf(h, o.id, { reason: 'replay: returned', lines: [{ lineId: o.lines[0].id, quantity: 1 }], restock: true })),
+
+  /** Refunds the checkout records itself (by signal): one while open, one while it waits for the bump. */
+  async 'refund-while-checkout-runs'(h) {
+    const cashier = await h.login('3456');
+    const kitchen = await h.login('4567');
+    const order = await openOrder(h, cashier, 'USD', 2); // 2000
+    const first = await postPayment(h, cashier, order.id, { method: 'cash', amount: 500, tendered: 500 });
+    const refundId = await refundOf(h, order.id, { reason: 'replay: wrong tender', paymentId: first.body.id });
+    await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
+    // The balance is total − paid, the refunded payment included: 1500 closes it; it waits for the bump.
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: 1500, tendered: 1500 });
+    await persisted(h, order.id);
+    await refundOf(h, order.id, { reason: 'replay: cold', amount: 300 }, 'second');
+    await h.api('POST', `/api/v1/orders/${order.id}/ready`, { token: kitchen });
+    return [`order-${order.id}`, `refund-${refundId}`];
+  },
+  /** A refund after the checkout ended: the signal finds no workflow, Postgres numbers the version. */
+  'refund-after-checkout-ended': refundScenario('cash', async (h, o) => {
+    await h.deps.temporal.workflow.getHandle(`order-${o.id}`).result();
+    return refundOf(h, o.id, { reason: 'replay: next day', amount: 250 });
+  }),
 };
+
+async function persisted(h: Harness, orderId: string): Promise<void> {
+  for (let i = 0; i < 300 && !(await h.deps.knex('orders').where({ id: orderId }).first('persisted_at'))?.persisted_at; i++) await new Promise((r) => setTimeout(r, 100));
+}
 
 /** A refund scenario: a closed order paid by `tender`, refunded by `refund`; the refund workflow's history. */
 function refundScenario(tender: 'cash' | 'square', refund: (h: Harness, order: any) => Promise<string>): (h: Harness) => Promise<string[]> {
@@ -192,14 +217,14 @@ function refundScenario(tender: 'cash' | 'square', refund: (h: Harness, order: a
     const order = await openOrder(h, token, 'USD');
     const body = tender === 'cash' ? { method: 'cash', amount: 1000, tendered: 1000 } : { method: 'card', provider: 'square', amount: 1000, sourceId: 'cnon:card-nonce-ok' };
     await postPayment(h, token, order.id, body);
-    for (let i = 0; i < 300 && !(await h.deps.knex('orders').where({ id: order.id }).first('persisted_at'))?.persisted_at; i++) await new Promise((r) => setTimeout(r, 100));
+    await persisted(h, order.id);
     return [`refund-${await refund(h, order)}`];
   };
 }
 
-async function refundOf(h: Harness, orderId: string, body: Record<string, unknown>): Promise<string> {
+async function refundOf(h: Harness, orderId: string, body: Record<string, unknown>, key = 'replay'): Promise<string> {
   const manager = await h.login('2345');
-  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body, headers: { 'idempotency-key': `replay-${orderId}` } });
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body, headers: { 'idempotency-key': `${key}-${orderId}` } });
   if (res.status !== 201 && res.status !== 202) throw new Error(`refund refused: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
 }
