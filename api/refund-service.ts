@@ -56,6 +56,8 @@ export async function createRefund(deps: AppDeps, auth: AuthContext, orderId: st
     const order = await getOrder(deps, auth, orderId);
     if (!REFUNDABLE_ORDER_STATUSES.includes(order.status)) throw conflict(`Order is ${order.status}: nothing to refund`);
     if (!order.payments.some((p) => TAKEN.includes(p.status))) throw conflict('Order has no succeeded payment to refund');
+    // Stock leaves at close: restocking an open order would add goods that were never deducted.
+    if (body.restock && order.status === 'open') throw fieldError('restock', 'Nothing has left stock yet: stock is deducted when the order closes');
     await deps.knex.transaction((trx) => reserve(trx, deps, auth, order, refundId, body, key));
   }
   return runRefund(deps, refundId);

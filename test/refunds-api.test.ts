@@ -320,6 +320,17 @@ describe('refunds of an open order', () => {
     expect(res.body).toMatchObject({ paymentId: part.id, amount: 500, status: 'succeeded' });
     expect(await h.deps.knex('payments').where({ id: part.id }).first('status', 'refunded')).toEqual({ status: 'refunded', refunded: 500 });
   });
+
+  it('refuses restock on an open order, whose stock has not been deducted yet (422, nothing written)', async () => {
+    const o = await openOrder();
+    await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });
+    const stockBefore = await h.deps.knex('items').where({ id: CROISSANT() }).first('stock_quantity');
+    const res = await refund(o.id, { reason: 'returned', lines: [{ lineId: o.lines[0].id, quantity: 1 }], restock: true });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'restock' })]);
+    expect(await h.deps.knex('refunds').where({ order_id: o.id })).toHaveLength(0);
+    expect(await h.deps.knex('items').where({ id: CROISSANT() }).first('stock_quantity')).toEqual(stockBefore);
+  });
 });
 
 describe('mobile money refund rules (KES)', () => {
