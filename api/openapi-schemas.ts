@@ -131,4 +131,46 @@ export const componentSchemas = {
     { payments: { type: 'object', additionalProperties: { type: 'string', enum: ['live', 'sandbox', 'off'] } }, sandbox: bool },
   ),
   WebhookAck: object({ received: { type: 'boolean', const: true } }, { ignored: bool }),
+  Refund: object({
+    id, orderId: id, paymentId: id, method: paymentMethod, provider: nullable(str), amount: int,
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] }, reason: str,
+    lines: list(object({ lineId: id, quantity: int })), restock: bool, staffId: nullable(id), createdAt: time, settledAt: nullable(time),
+  }, { failureReason: str, reference: str }),
+  Display: object({ id, name: str, terminalId: str, createdAt: time }, { createdBy: nullable(id) }),
+  /** Answered once, at creation: the device token is never shown again. */
+  DisplayIssued: object({ id, name: str, terminalId: str, createdAt: time, token: str }),
+  DisplayList: object({ displays: list({ $ref: '#/components/schemas/Display' }) }),
+  Inventory: object({
+    items: list(object({ itemId: id, name: str, sku: nullable(str), quantity: int, minStock: int, lowStock: bool, cost: nullable(int), value: int })),
+    totalValue: int,
+  }),
+  Movement: object({
+    id, itemId: id, delta: int, quantityAfter: nullable(int), reason: { type: 'string', enum: ['sale', 'refund', 'adjustment', 'count', 'receive'] },
+    reference: nullable(str), staffId: nullable(id), note: nullable(str), createdAt: time,
+  }),
+  MovementPage: object({ movements: list({ $ref: '#/components/schemas/Movement' }), nextCursor: nullable(str) }),
+  Alert: object({
+    id, itemId: id, status: { type: 'string', enum: ['active', 'resolved'] }, quantity: int, minStock: int, createdAt: time,
+    resolvedAt: nullable(time), resolvedBy: nullable(id), resolution: nullable(str),
+  }, { name: str }),
+  AlertList: object({ alerts: list({ $ref: '#/components/schemas/Alert' }) }),
+  StockCountLine: object({ itemId: id, expected: int, counted: nullable(int), movedDuringCount: nullable(int), variance: nullable(int), varianceValue: nullable(int) }, { name: str }),
+  StockCount: object({
+    id, status: str, categoryId: nullable(id), lines: list({ $ref: '#/components/schemas/StockCountLine' }),
+    startedAt: nullable(time), completedAt: nullable(time), cancelledAt: nullable(time),
+  }, { totals: object({ items: int, counted: int, variance: int, varianceValue: int }), staffId: nullable(id) }),
+  StockCountList: object({ stockCounts: list(object({ id, status: str })) }),
+  StuckOrders: object({
+    stuckOrders: list(object({
+      orderId: nullable(id), orderNumber: nullable(int), workflowId: str, runId: nullable(str), reason: str, since: nullable(time),
+      currentDetails: nullable(str), temporalUiUrl: nullable(str),
+    })),
+  }),
+  AuditPage: object({
+    auditLog: list(object({ id: { type: ['integer', 'string'] }, action: str, subject: nullable(str), locationId: id, staff: nullable(object({ id, name: nullable(str) })), data: {}, createdAt: time })),
+    nextCursor: nullable(str),
+  }),
+  PaymentPage: object({ payments: list(payment), nextCursor: nullable(str) }),
+  Live: object({ status: { type: 'string', const: 'live' }, timestamp: time }),
+  Ready: object({ status: { type: 'string', const: 'ready' }, timestamp: time, checks: object({ database: str, temporal: str }) }),
 } satisfies Record<string, JsonSchema>;

@@ -3,19 +3,25 @@ import { fieldError } from './errors';
 
 /** Query-string helpers shared by the support listings (audit, payments). */
 
+/** RFC 3339 date-time, as `format: date-time` states it (a leap second :60 is read as :59). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+export const parseInstant = (v: string): Date => new Date(v.replace(/:60(?=[.Zz+-]|$)/, ':59').replace(/[t ]/, 'T'));
+
 /** An ISO 8601 instant in a query string (start inclusive, end exclusive). */
 export const instant = () =>
   yup
     .string()
     .strict()
-    .test('date-time', '${path} must be an ISO 8601 date-time', (v) => v === undefined || (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v))));
+    .test('date-time', '${path} must be an RFC 3339 date-time (e.g. 2026-12-01T09:00:00Z)', (v) => v === undefined || (RFC3339.test(v) && !Number.isNaN(parseInstant(v).getTime())))
+    .meta({ jsonSchema: { format: 'date-time' } });
 
 /** A whole number in a query string (a repeated parameter arrives as an array and is refused). */
 export const wholeNumber = () =>
   yup
     .number()
     .transform((_v, orig: unknown) => (orig === undefined ? undefined : typeof orig === 'string' && /^\d{1,6}$/.test(orig) ? Number(orig) : NaN))
-    .typeError('${path} must be a whole number');
+    .typeError('${path} must be a whole number')
+    .meta({ jsonSchema: { type: 'integer' } });
 
 export const limit = (max = 500, dflt = 100) => wholeNumber().integer().min(1).max(max).default(dflt);
 export const cursor = () => yup.string().max(200);

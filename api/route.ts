@@ -89,7 +89,33 @@ function toValidationError(err: yup.ValidationError, where: string) {
  * of the wrong JSON type is refused before any transform (trim, default) ever sees it and nothing
  * is coerced (5 never becomes "5"); params and query strings are text by nature and are cast.
  */
+/** Keys that name Object.prototype members: yup looks fields up by key and crashes on them. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The path of the first reserved key anywhere in a JSON value or query object, if any. */
+function reservedKeyPath(value: unknown, path = ''): string | undefined {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = reservedKeyPath(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      const at = path ? `${path}.${key}` : key;
+      if (RESERVED_KEYS.has(key)) return at;
+      const found = reservedKeyPath((value as Record<string, unknown>)[key], at);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 export async function validate<S extends Schema>(schema: S, value: unknown, where: string): Promise<yup.InferType<S>> {
+  const reserved = reservedKeyPath(value);
+  if (reserved) {
+    const path = where === 'body' ? reserved : `${where}.${reserved}`;
+    throw validationError(`${path} is not an accepted field`, [{ path, message: 'Field names __proto__, constructor and prototype are not accepted' }]);
+  }
   try {
     if (where === 'body') await schema.validate(value ?? {}, { abortEarly: false, strict: true });
     return await schema.validate(value ?? {}, { abortEarly: false, stripUnknown: false });

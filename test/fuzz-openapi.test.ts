@@ -49,6 +49,18 @@ const BUSINESS_RULE_422 = [
   'POST /api/v1/orders/{id}/payments',
   'GET /api/v1/reports/range',
   'GET /api/v1/staff/{id}/shifts',
+  // The item must exist in this location (and, for counts, be part of the count).
+  'POST /api/v1/inventory/adjustments',
+  'POST /api/v1/stock-counts',
+  'POST /api/v1/stock-counts/{id}/counts',
+  // Lines must be the order's, the amount within what is refundable, the gateway's rules met.
+  'POST /api/v1/orders/{id}/refunds',
+  // Opaque cursors: only one the API handed out names a position (a forged one is a 422).
+  'GET /api/v1/audit',
+  'GET /api/v1/inventory/movements',
+  'GET /api/v1/payments',
+  // The PIN length depends on the member's current role when only the PIN changes.
+  'PATCH /api/v1/staff/{id}',
 ];
 
 const first = (ids: Record<string, string>) => Object.values(ids)[0]!;

@@ -49,6 +49,20 @@ describe('malformed input never gets a 5xx', () => {
     expect(failures).toEqual([]);
   });
 
+  it('answers __proto__ in a query string with 422 (yup crashed on it: 500)', async () => {
+    const res = await h.api('GET', '/api/v1/inventory?__proto__=a&__proto__=b&lowStock=true', { token: admin });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'query.__proto__' })]);
+  });
+
+  it('refuses a __proto__ field in a JSON body as malformed (400) and writes nothing', async () => {
+    const before = await h.deps.knex('categories').count('* as n').first();
+    const res = await h.api('POST', '/api/v1/catalog/categories', { token: admin, raw: '{"name":"proto","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('BAD_REQUEST');
+    expect(await h.deps.knex('categories').count('* as n').first()).toEqual(before);
+  });
+
   it('refuses an impossible date and a cursor of zeros on the order list with 422', async () => {
     const res = await h.api('GET', `/api/v1/orders?date=0000-00-00&cursor=${'0'.repeat(200)}`, { token: admin });
     expect(res.status).toBe(422);

@@ -1,7 +1,8 @@
 import * as yup from 'yup';
-import { route, MANAGER } from '../route';
+import { json, route, MANAGER } from '../route';
+import { ref as component } from '../openapi-schemas';
 import { noUnknown, text, uuid } from '../validation';
-import { cursor, decodeCursor, encodeCursor, instant, limit } from '../paging';
+import { cursor, decodeCursor, encodeCursor, instant, limit, parseInstant } from '../paging';
 
 const CURSOR = 'audit';
 const ID_PART = /^\d{1,18}$/;
@@ -49,7 +50,7 @@ export function auditRoutes() {
           cursor: cursor(),
         }),
       ),
-      responses: { 200: '{auditLog: [{id, action, subject, locationId, staff: {id, name}|null, data, createdAt}], nextCursor}' },
+      responses: { 200: json('{auditLog: [{id, action, subject, locationId, staff: {id, name}|null, data, createdAt}], nextCursor}', component('AuditPage')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('audit_log as a')
           .leftJoin('staff as s', 's.id', 'a.staff_id')
@@ -57,8 +58,8 @@ export function auditRoutes() {
           .select('a.*', 's.name as staff_name');
         if (query.action) q.where('a.action', query.action);
         if (query.staffId) q.where('a.staff_id', query.staffId);
-        if (query.start) q.where('a.created_at', '>=', new Date(query.start));
-        if (query.end) q.where('a.created_at', '<', new Date(query.end));
+        if (query.start) q.where('a.created_at', '>=', parseInstant(query.start));
+        if (query.end) q.where('a.created_at', '<', parseInstant(query.end));
         if (query.cursor) q.where('a.id', '<', decodeCursor(CURSOR, query.cursor, [ID_PART])[0]!);
         const rows: AuditRow[] = await q.orderBy('a.id', 'desc').limit(query.limit + 1);
         const page = rows.slice(0, query.limit);

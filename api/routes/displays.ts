@@ -1,5 +1,6 @@
 import * as yup from 'yup';
-import { route, MANAGER, type AnyRoute } from '../route';
+import { json, route, MANAGER, type AnyRoute } from '../route';
+import { ref as component } from '../openapi-schemas';
 import { notFound } from '../errors';
 import { conflictOnUnique, idParams, name, noUnknown } from '../validation';
 import { newDeviceToken } from '../auth';
@@ -28,7 +29,7 @@ export function displaysRoutes(): AnyRoute[] {
   return [
     route({
       method: 'get', path: '/api/v1/displays', summary: 'List the customer displays that hold a live device token', tag: TAG, roles: MANAGER,
-      responses: { 200: '{displays: [{id, name, terminalId, createdBy, createdAt}]}' },
+      responses: { 200: json('{displays: [{id, name, terminalId, createdBy, createdAt}]}', component('DisplayList')) },
       handler: async ({ auth, deps }) => {
         const rows = await deps.knex('devices').where({ location_id: auth.locationId, kind: 'display' }).whereNull('revoked_at').orderBy(['terminal_id', 'id']).select(COLUMNS);
         return { displays: rows.map(displayView) };
@@ -39,7 +40,7 @@ export function displaysRoutes(): AnyRoute[] {
       summary: 'Register the customer display of a terminal. The response carries its device token, shown this once: the display connects with /ws?token=<token> and may subscribe only to display:<terminalId>. One live display per terminal (409 otherwise; revoke the old one first).',
       tag: TAG, roles: MANAGER,
       body: displayCreate,
-      responses: { 201: '{id, name, terminalId, createdBy, createdAt, token}' },
+      responses: { 201: json('{id, name, terminalId, createdBy, createdAt, token}: the token is shown only here', component('DisplayIssued')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const { token, hash } = newDeviceToken();

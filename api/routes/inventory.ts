@@ -1,6 +1,8 @@
 import * as yup from 'yup';
 import type { Knex } from 'knex';
-import { route, MANAGER } from '../route';
+import { instant, parseInstant } from '../paging';
+import { json, route, MANAGER } from '../route';
+import { ref as component } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
 import { idempotencyKey } from '../idempotency';
 import { idParams, int4, noUnknown, ref, text } from '../validation';
@@ -10,11 +12,6 @@ const TAG = 'Inventory';
 const BASE = '/api/v1/inventory';
 
 const flag = () => yup.boolean().typeError('${path} must be true or false');
-const instant = () =>
-  yup
-    .string()
-    .strict()
-    .test('date-time', '${path} must be an ISO 8601 date-time', (v) => v === undefined || (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v))));
 const REASONS = ['sale', 'refund', 'adjustment', 'receive', 'count'] as const;
 
 /** The movements cursor is the last row's insertion sequence number, opaque to clients. */
@@ -30,7 +27,8 @@ const adjustmentBody = noUnknown(
     itemId: ref().required(),
     delta: int4()
       .required()
-      .test('non-zero', '${path} must not be 0', (v) => v !== 0),
+      .test('non-zero', '${path} must not be 0', (v) => v !== 0)
+      .meta({ jsonSchema: { not: { const: 0 } } }),
     reason: yup.string().strict().oneOf(['adjustment', 'receive'] as const).required(),
     note: text(500).nullable(),
     allowNegative: yup.boolean().strict().default(false),
@@ -82,7 +80,7 @@ export function inventoryRoutes() {
       tag: TAG,
       roles: MANAGER,
       query: noUnknown(yup.object({ lowStock: flag(), categoryId: ref() })),
-      responses: { 200: '{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}' },
+      responses: { 200: json('{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}', component('Inventory')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('items').where({ location_id: auth.locationId, track_stock: true }).whereNull('deleted_at');
         if (query.categoryId) q.where('category_id', query.categoryId);
@@ -118,13 +116,13 @@ export function inventoryRoutes() {
           cursor: yup.string().max(100),
         }),
       ),
-      responses: { 200: '{movements: [{id, itemId, delta, quantityAfter, reason, reference, staffId, note, createdAt}], nextCursor}' },
+      responses: { 200: json('{movements: [{id, itemId, delta, quantityAfter, reason, reference, staffId, note, createdAt}], nextCursor}', component('MovementPage')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('inventory_movements').where('location_id', auth.locationId);
         if (query.itemId) q.where('item_id', query.itemId);
         if (query.reason) q.where('reason', query.reason);
-        if (query.start) q.where('created_at', '>=', new Date(query.start));
-        if (query.end) q.where('created_at', '<', new Date(query.end));
+        if (query.start) q.where('created_at', '>=', parseInstant(query.start));
+        if (query.end) q.where('created_at', '<', parseInstant(query.end));
         if (query.cursor) q.where('seq', '<', decodeCursor(query.cursor));
         const rows = await q.orderBy('seq', 'desc').limit(query.limit + 1);
         const page = rows.slice(0, query.limit);
@@ -138,7 +136,7 @@ export function inventoryRoutes() {
       tag: TAG,
       roles: MANAGER,
       body: adjustmentBody,
-      responses: { 201: 'Movement' },
+      responses: { 201: json('Movement', component('Movement')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const key = idempotencyKey(ctx);
@@ -163,7 +161,7 @@ export function inventoryRoutes() {
       tag: TAG,
       roles: MANAGER,
       query: noUnknown(yup.object({ status: yup.string().oneOf(['active', 'resolved'] as const) })),
-      responses: { 200: '{alerts: [{id, itemId, name, status, quantity, minStock, createdAt, resolvedAt, resolvedBy, resolution}]}' },
+      responses: { 200: json('{alerts: [{id, itemId, name, status, quantity, minStock, createdAt, resolvedAt, resolvedBy, resolution}]}', component('AlertList')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('low_stock_alerts as a').join('items as i', 'i.id', 'a.item_id').where('a.location_id', auth.locationId);
         if (query.status) q.where('a.status', query.status);
@@ -178,7 +176,7 @@ export function inventoryRoutes() {
       tag: TAG,
       roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Alert' },
+      responses: { 200: json('Alert', component('Alert')) },
       errors: [409],
       handler: async ({ params, auth, deps }) => {
         const [row] = await deps

@@ -223,7 +223,7 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: KITCHEN,
       params: orderParams,
-      responses: { 200: 'Order snapshot (version + 1); the kitchen view for kitchen tokens' },
+      responses: { 200: json('Order snapshot (version + 1); the kitchen view for kitchen tokens', { type: 'object', required: ['id', 'status', 'kitchenStatus', 'version'] }) },
       errors: updateErrors,
       handler: async ({ params, auth, deps, ctx }) => asSeenBy(auth, await updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx))),
     }),

@@ -1,7 +1,8 @@
 import * as yup from 'yup';
-import { route, MANAGER } from '../route';
+import { json, route, MANAGER } from '../route';
+import { ref as component } from '../openapi-schemas';
 import { noUnknown, UUID_RE } from '../validation';
-import { cursor, decodeCursor, encodeCursor, instant, limit } from '../paging';
+import { cursor, decodeCursor, encodeCursor, instant, limit, parseInstant } from '../paging';
 import type { PublicPayment } from '../../core/order';
 
 const CURSOR = 'payments';
@@ -35,7 +36,7 @@ export function paymentsListRoutes() {
           cursor: cursor(),
         }),
       ),
-      responses: { 200: '{payments: [payment object], nextCursor}' },
+      responses: { 200: json('{payments: [payment object], nextCursor}', component('PaymentPage')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex
           .from(deps.knex.raw("orders o CROSS JOIN LATERAL jsonb_array_elements(o.snapshot->'payments') AS p(value)"))
@@ -43,8 +44,8 @@ export function paymentsListRoutes() {
           .select(deps.knex.raw('p.value AS payment'));
         if (query.status) q.whereRaw("p.value->>'status' = ?", [query.status]);
         if (query.method) q.whereRaw("p.value->>'method' = ?", [query.method]);
-        if (query.start) q.whereRaw("p.value->>'createdAt' >= ?", [new Date(query.start).toISOString()]);
-        if (query.end) q.whereRaw("p.value->>'createdAt' < ?", [new Date(query.end).toISOString()]);
+        if (query.start) q.whereRaw("p.value->>'createdAt' >= ?", [parseInstant(query.start).toISOString()]);
+        if (query.end) q.whereRaw("p.value->>'createdAt' < ?", [parseInstant(query.end).toISOString()]);
         if (query.cursor) {
           const [createdAt, id] = decodeCursor(CURSOR, query.cursor, [ISO_PART, UUID_RE]);
           q.whereRaw(`(${KEY}) < (? COLLATE "C", ? COLLATE "C")`, [createdAt!, id!]);

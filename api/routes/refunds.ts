@@ -1,5 +1,6 @@
 import * as yup from 'yup';
-import { route, CASHIER, MANAGER } from '../route';
+import { json, route, CASHIER, MANAGER } from '../route';
+import { listOf, ref as component } from '../openapi-schemas';
 import { fieldError, validationError } from '../errors';
 import { bool, money, noUnknown, text, uuid, INT4_MAX } from '../validation';
 import { idempotencyKey } from '../idempotency';
@@ -8,7 +9,11 @@ import { createRefund, deliverMpesaResult, getRefund, listOrderRefunds } from '.
 const mpesaResultBody = yup.object({
   Result: yup
     .object({
-      ResultCode: yup.mixed<number | string>().test('code', 'ResultCode must be a number or a string', (v) => typeof v === 'number' || typeof v === 'string').required(),
+      ResultCode: yup
+        .mixed<number | string>()
+        .test('code', 'ResultCode must be a number or a string', (v) => typeof v === 'number' || typeof v === 'string')
+        .required()
+        .meta({ jsonSchema: { type: ['number', 'string'] } }),
       ResultDesc: yup.string().strict().max(1000),
       ConversationID: yup.string().strict().max(200),
       OriginatorConversationID: yup.string().strict().max(200),
@@ -43,11 +48,11 @@ export function refundsRoutes() {
       roles: MANAGER,
       params: yup.object({ id: uuid().required() }),
       body: refundBody,
-      responses: { 201: 'Refund settled', 202: 'Refund pending at the gateway' },
+      idempotencyKey: 'required',
+      responses: { 201: json('Refund settled', component('Refund')), 202: json('Refund pending at the gateway', component('Refund')) },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
-        const key = idempotencyKey(ctx);
-        if (!key) throw fieldError('Idempotency-Key', 'The Idempotency-Key header is required for refunds');
+        const key = idempotencyKey(ctx)!; // required by the route (422 before the handler without it)
         if (body.lines && body.amount !== undefined) {
           throw validationError('Refund by lines or by amount, not both', [{ path: 'amount', message: 'amount cannot be combined with lines' }]);
         }
@@ -64,7 +69,7 @@ export function refundsRoutes() {
       tag: 'Refunds',
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
-      responses: { 200: 'Refund objects' },
+      responses: { 200: json('Refund objects, oldest first', listOf('Refund')) },
       errors: [404],
       handler: async ({ params, auth, deps }) => listOrderRefunds(deps, auth, params.id),
     }),
@@ -76,7 +81,7 @@ export function refundsRoutes() {
       roles: 'public',
       params: yup.object({ token: yup.string().strict().max(100).required() }),
       body: mpesaResultBody,
-      responses: { 200: '{received: true}' },
+      responses: { 200: json('{received: true}', component('WebhookAck')) },
       errors: [404],
       handler: async ({ params, body, deps }) => deliverMpesaResult(deps, params.token, body.Result),
     }),
@@ -87,7 +92,7 @@ export function refundsRoutes() {
       tag: 'Refunds',
       roles: CASHIER,
       params: yup.object({ id: uuid().required() }),
-      responses: { 200: 'Refund object' },
+      responses: { 200: json('Refund object', component('Refund')) },
       errors: [404],
       handler: async ({ params, auth, deps }) => getRefund(deps, auth, params.id),
     }),

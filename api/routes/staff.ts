@@ -30,7 +30,10 @@ const createBody = noUnknown(
     role: fields.role.required(),
     pin: fields.pin.required(),
   }),
-);
+).meta({
+  // The PIN length depends on the role: stated here too (yup's cross-field rule does not reach the spec).
+  jsonSchema: { if: { properties: { role: { not: { enum: ['admin', 'owner'] } } }, required: ['role'] }, then: { properties: { pin: { pattern: '^\\d{4}$' } } } },
+});
 
 const patchBody = nonEmpty(noUnknown(yup.object(fields)));
 

@@ -3,7 +3,8 @@ import * as yup from 'yup';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
-import { route, MANAGER } from '../route';
+import { json, route, MANAGER } from '../route';
+import { ref as component } from '../openapi-schemas';
 import { conflict, fieldError, notFound, validationError } from '../errors';
 import { idempotencyKey } from '../idempotency';
 import { count as whole, idParams, noUnknown, ref } from '../validation';
@@ -27,7 +28,9 @@ const createBody = noUnknown(
       .max(5000)
       .test('unique', '${path} must not repeat an id', (ids) => !ids || new Set(ids).size === ids.length),
   }),
-).test('one-selection', 'Send categoryId or itemIds, not both', (v) => !(v?.categoryId && v?.itemIds));
+)
+  .test('one-selection', 'Send categoryId or itemIds, not both', (v) => !(v?.categoryId && v?.itemIds))
+  .meta({ jsonSchema: { not: { required: ['categoryId', 'itemIds'] } } });
 const countBody = noUnknown(yup.object({ itemId: ref().required(), counted: whole().required() }));
 
 interface CountRow {
@@ -168,7 +171,7 @@ export function stockCountRoutes() {
       tag: TAG,
       roles: MANAGER,
       body: createBody,
-      responses: { 201: 'Stock count (open)', 200: 'The count this Idempotency-Key started' },
+      responses: { 201: json('Stock count (open)', component('StockCount')), 200: json('The count this Idempotency-Key started', component('StockCount')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const { id, created } = await openCount(deps, auth, body, idempotencyKey(ctx));
@@ -183,7 +186,7 @@ export function stockCountRoutes() {
       tag: TAG,
       roles: MANAGER,
       query: noUnknown(yup.object({ status: yup.string().oneOf(['open', 'completed', 'cancelled'] as const) })),
-      responses: { 200: '{stockCounts: [{id, status, categoryId, items, counted, startedAt, completedAt, cancelledAt, staffId}]}' },
+      responses: { 200: json('{stockCounts: [{id, status, categoryId, items, counted, startedAt, completedAt, cancelledAt, staffId}]}', component('StockCountList')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('stock_counts as c').where('c.location_id', auth.locationId);
         if (query.status) q.where('c.status', query.status);
@@ -215,7 +218,7 @@ export function stockCountRoutes() {
       tag: TAG,
       roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Stock count' },
+      responses: { 200: json('Stock count', component('StockCount')) },
       handler: async ({ params, auth, deps }) => countView(deps, auth, params.id),
     }),
     route({
@@ -226,7 +229,7 @@ export function stockCountRoutes() {
       roles: MANAGER,
       params: idParams,
       body: countBody,
-      responses: { 200: 'The count line' },
+      responses: { 200: json('The count line', component('StockCountLine')) },
       errors: [409],
       handler: async ({ params, body, auth, deps }) => {
         const item = await deps.knex('items').where({ id: body.itemId, location_id: auth.locationId }).first('id');
@@ -241,7 +244,7 @@ export function stockCountRoutes() {
       tag: TAG,
       roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Stock count (completed)' },
+      responses: { 200: json('Stock count (completed)', component('StockCount')) },
       errors: [409],
       handler: async ({ params, auth, deps }) => finishCount(deps, auth, params.id, sc.completeStockCountUpdate, 'completed'),
     }),
@@ -252,7 +255,7 @@ export function stockCountRoutes() {
       tag: TAG,
       roles: MANAGER,
       params: idParams,
-      responses: { 200: 'Stock count (cancelled)' },
+      responses: { 200: json('Stock count (cancelled)', component('StockCount')) },
       errors: [409],
       handler: async ({ params, auth, deps }) => finishCount(deps, auth, params.id, sc.cancelStockCountUpdate, 'cancelled'),
     }),

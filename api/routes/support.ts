@@ -1,5 +1,6 @@
 import * as yup from 'yup';
-import { route, MANAGER } from '../route';
+import { json, route, MANAGER } from '../route';
+import { ref as component } from '../openapi-schemas';
 import { noUnknown } from '../validation';
 import { wholeNumber } from '../paging';
 import { DURATION_RE, durationMs, findStuckOrders } from '../support';
@@ -25,7 +26,7 @@ export function supportRoutes() {
         }),
       ),
       responses: {
-        200: '{stuckOrders: [{orderId, orderNumber, workflowId, runId, workflowType, reason, since, currentDetails, temporalUiUrl, paymentId?, activity?: {type, attempt, lastFailure}}]}, oldest first',
+        200: json('{stuckOrders: [{orderId, orderNumber, workflowId, runId, workflowType, reason, since, currentDetails, temporalUiUrl, paymentId?, activity?: {type, attempt, lastFailure}}]}, oldest first', component('StuckOrders')),
       },
       errors: [503],
       handler: async ({ query, auth, deps }) => ({

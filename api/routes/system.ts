@@ -117,7 +117,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'Liveness for supervisors: 200 while the process serves HTTP (checks no dependency, so a database outage never restarts it)',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'the process is up' },
+      responses: { 200: json('the process is up', ref('Live')) },
       handler: async () => ({ status: 'live', timestamp: new Date().toISOString() }),
     }),
     route({
@@ -126,7 +126,7 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       summary: 'Readiness for load balancers: 200 when the database and Temporal answer, else 503 (take this replica out of rotation)',
       tag: 'System',
       roles: 'public',
-      responses: { 200: 'ready', 503: 'a dependency is down (error body, outcomeUnknown false)' },
+      responses: { 200: json('ready', ref('Ready')), 503: 'a dependency is down (error body, outcomeUnknown false)' },
       handler: async ({ deps, ctx }) => {
         const { checks, latencyMs } = await healthChecks(deps);
         if (allOk(checks)) return { status: 'ready', timestamp: new Date().toISOString(), checks, latencyMs };
