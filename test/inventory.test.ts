@@ -37,6 +37,14 @@ describe('sale movements', () => {
     await expectNoDrift(h, itemId, 10);
     expect(await stockOf(h, itemId)).toBe(15);
   });
+
+  it('records setting stockQuantity on the item as an adjustment movement, so movements still add up', async () => {
+    const itemId = await newItem(h, manager, { stockQuantity: 10 });
+    const res = await h.api('PATCH', `/api/v1/catalog/items/${itemId}`, { token: manager, body: { stockQuantity: 7 } });
+    expect(res.status).toBe(200);
+    expect((await movementsOf(h, itemId)).map((m) => [m.reason, m.delta, m.quantity_after])).toEqual([['adjustment', -3, 7]]);
+    await expectNoDrift(h, itemId, 10);
+  });
 });
 
 describe('GET /inventory', () => {

@@ -7,6 +7,7 @@ import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, mo
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 import { audit } from '../audit';
+import { applyMovement } from '../../activities/inventory';
 import type { AuthContext } from '../types';
 
 const TAG = 'Catalog';
@@ -246,14 +247,21 @@ function itemRoutes(): AnyRoute[] {
       responses: { 200: json('Item', schemaRef('Item')) },
       errors: [409],
       handler: async ({ params, body, auth, deps }) => {
-        const { modifierListIds: listIds, ...fields } = body;
+        const { modifierListIds: listIds, stockQuantity, ...fields } = body;
         const item = await deps.knex
           .transaction(async (trx) => {
             const existing = await liveItems(trx, auth.locationId).findById(params.id).forUpdate();
             if (!existing) throw notFound('Item');
             await assertCategory(trx, auth.locationId, fields.categoryId);
             await assertModifierLists(trx, auth.locationId, listIds);
-            const [updated] = await Item.query(trx).where('id', existing.id).patch(defined(fields)).returning('*');
+            // Stock changes only through a movement, so the movements always add up to the quantity.
+            if (stockQuantity !== undefined && stockQuantity !== existing.stockQuantity) {
+              const delta = stockQuantity - existing.stockQuantity;
+              await applyMovement(trx, { locationId: auth.locationId, itemId: existing.id, delta, reason: 'adjustment', staffId: auth.staffId, note: 'stock set on the item' });
+            }
+            const [updated] = Object.keys(defined(fields)).length
+              ? await Item.query(trx).where('id', existing.id).patch(defined(fields)).returning('*')
+              : [await Item.query(trx).findById(existing.id)];
             if (listIds) await setItemModifierLists(trx, auth.locationId, existing.id, listIds);
             if (updated!.price !== existing.price) {
               await audit(trx, auth, 'catalog.item_price_changed', existing.id, { name: updated!.name, before: { price: existing.price }, after: { price: updated!.price } });
