@@ -5,6 +5,7 @@ import { DATA_ERROR_TYPE } from '../core/messages';
 import type { ActivityDeps } from './deps';
 import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
+import { projectionRow } from '../db/order-projection';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
 
 export const EVENTS_CHANNEL = 'tillflow_events';
@@ -26,37 +27,6 @@ export interface StockLine {
 }
 
 export type { LowStockAlert };
-
-function projectionRow(s: OrderSnapshot) {
-  return {
-    id: s.id,
-    location_id: s.locationId,
-    order_number: s.orderNumber,
-    status: s.status,
-    kitchen_status: s.kitchenStatus,
-    type: s.type,
-    table_label: s.table,
-    customer_name: s.customerName,
-    staff_id: s.staffId,
-    terminal_id: s.terminalId,
-    currency: s.currency,
-    subtotal: s.totals.subtotal,
-    discount: s.totals.discount,
-    service_charge: s.totals.serviceCharge,
-    tax: s.totals.tax,
-    card_fee: s.totals.cardFee,
-    tip: s.totals.tip,
-    total: s.totals.total,
-    paid: s.totals.paid,
-    refunded: s.totals.refunded,
-    version: s.version,
-    snapshot: JSON.stringify(s),
-    cancel_reason: s.cancelReason,
-    created_at: s.createdAt,
-    updated_at: s.updatedAt,
-    closed_at: s.closedAt,
-  };
-}
 
 /** Upserts the live projection unless a newer version is already there. */
 async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {

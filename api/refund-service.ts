@@ -19,6 +19,7 @@ import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import type { refund as refundWorkflow } from '../workflows/refund';
 import { refundObject } from '../activities/refunds';
+import { ensureProjection } from '../db/order-projection';
 import { conflict, fieldError, notFound, validationError, type FieldError } from './errors';
 import { getOrder, publicBaseUrl, uuidFromKey } from './order-service';
 import type { AppDeps, AuthContext } from './types';
@@ -65,6 +66,10 @@ export async function createRefund(deps: AppDeps, auth: AuthContext, orderId: st
 
 /** Locks the order and its payments, checks the request against what is refundable, and inserts the pending refund. */
 async function reserve(trx: Knex.Transaction, deps: AppDeps, auth: AuthContext, order: OrderSnapshot, refundId: string, body: RefundBody, key: string): Promise<void> {
+  // An open order's projection row is written by the publishing activity a moment after each
+  // change, so right after a payment it may not exist yet: write it from the snapshot so there is
+  // a row to lock (the publisher overwrites it with the next, strictly newer, version).
+  if (order.status === 'open') await ensureProjection(trx, order);
   const locked = await trx('orders').where({ id: order.id, location_id: auth.locationId }).forUpdate().first('id', 'persisted_at');
   // A closed order is refunded from its persisted projection, which the closing transaction writes
   // a moment after the order closes: until then there is nothing consistent to write to.
