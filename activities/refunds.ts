@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
 import { EVENTS_CHANNEL } from './orders';
-import type { GatewayName, RefundResult } from './payments/types';
+import type { GatewayName, RefundResult, RefundStatusRequest } from './payments/types';
 import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
 import { refundedOrderStatus, type RefundObject, type RefundStatus } from '../core/refund';
@@ -155,12 +155,21 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
     async sendRefund(req: { refundId: string; gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string; resultUrl?: string }): Promise<RefundResult> {
       const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
       if (noKeys) {
-        const sent = await knex('refunds').where('id', req.refundId).first('reference');
-        if (sent?.reference) return { status: 'pending', reference: sent.reference };
+        const sent = await knex('refunds').where('id', req.refundId).first('reference', 'status_reference');
+        if (sent?.reference) return { status: 'pending', reference: sent.reference, ...(sent.status_reference ? { statusReference: sent.status_reference } : {}) };
       }
       const result = await gatewayFor(req.gateway).refund(req);
-      if (noKeys && result.reference) await knex('refunds').where('id', req.refundId).update({ reference: result.reference });
+      if (noKeys && result.reference) await knex('refunds').where('id', req.refundId).update({ reference: result.reference, status_reference: result.statusReference ?? null });
       return result;
+    },
+
+    /**
+     * Asks a gateway that answers asynchronously (M-Pesa Transaction Status) to post where a
+     * refund stands to its result URL. Gateways without such a request do nothing.
+     */
+    async requestRefundStatus(req: { gateway: GatewayName } & RefundStatusRequest): Promise<void> {
+      const g = gatewayFor(req.gateway);
+      await g.requestRefundStatus?.({ reference: req.reference, statusReference: req.statusReference, resultUrl: req.resultUrl });
     },
 
     /** Asks the gateway where a pending refund stands; gateways that cannot say report pending. */

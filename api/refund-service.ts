@@ -16,6 +16,7 @@ import {
   type RefundWorkflowInput,
 } from '../core/refund';
 import { SA } from '../core/search-attributes';
+import { readMpesaResult, type MpesaResult } from '../core/mpesa-result';
 import { formatMoney } from '../core/format';
 import type { refund as refundWorkflow } from '../workflows/refund';
 import { refundObject } from '../activities/refunds';
@@ -238,30 +239,23 @@ async function workflowInput(deps: AppDeps, row: Record<string, any>): Promise<R
   };
 }
 
-/** Daraja's asynchronous Result of a reversal, as posted to a refund's ResultURL. */
-export interface MpesaResult {
-  ResultCode: number | string;
-  ResultDesc?: string;
-  ConversationID?: string;
-  OriginatorConversationID?: string;
-}
-
 /**
- * Hands an M-Pesa reversal result to its refund's workflow. The URL's per-refund token says which
- * refund; the result must name the reversal the refund sent. A duplicate, or a result for a refund
- * that has settled, has no second effect.
+ * Hands an M-Pesa reversal result (or a Transaction Status result about the reversal) to its
+ * refund's workflow. The URL's per-refund token says which refund; the result must name the
+ * reversal the refund sent. A duplicate, a status that is not final yet, or a result for a refund
+ * that has settled has no second effect.
  */
 export async function deliverMpesaResult(deps: AppDeps, token: string, result: MpesaResult): Promise<{ received: true }> {
   const row = /^[A-Za-z0-9_-]{16,64}$/.test(token) ? await deps.knex('refunds').where({ result_token: token }).first('id', 'reference', 'location_id') : undefined;
   if (!row) throw notFound('Refund');
-  const names = [result.ConversationID, result.OriginatorConversationID].filter(Boolean);
-  if (row.reference && !names.includes(row.reference)) throw notFound('Reversal');
-  const ok = String(result.ResultCode) === '0';
+  const outcome = readMpesaResult(result);
+  if (row.reference && !outcome.names.includes(row.reference)) throw notFound('Reversal');
+  if (!outcome.status) return { received: true };
   try {
     await deps.temporal.workflow.getHandle(refundWorkflowId(row.id)).signal(refundGatewayEventSignal, {
-      eventId: `mpesa-result:${names.join(':')}:${result.ResultCode}`,
-      status: ok ? 'succeeded' : 'failed',
-      ...(ok ? {} : { failureReason: `M-Pesa reversal failed: ${result.ResultDesc ?? `ResultCode ${result.ResultCode}`}` }),
+      eventId: `mpesa-result:${outcome.statusQuery ? 'status:' : ''}${outcome.names.join(':')}:${result.ResultCode}:${outcome.status}`,
+      status: outcome.status,
+      ...(outcome.failureReason ? { failureReason: outcome.failureReason } : {}),
     });
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;

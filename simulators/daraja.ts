@@ -7,6 +7,7 @@
  *   POST /mpesa/stkpush/v1/processrequest                   M-Pesa Express (STK push)
  *   POST /mpesa/stkpushquery/v1/query                       STK push query
  *   POST /mpesa/reversal/v1/request                         TransactionReversal (idempotent here)
+ *   POST /mpesa/transactionstatus/v1/query                  Transaction Status (result posted to its ResultURL)
  *
  * It checks what Daraja checks: the bearer token, required fields, the shortcode, and the
  * password rule Password = base64(BusinessShortCode + passkey + Timestamp), with Timestamp
@@ -19,7 +20,11 @@
  * 404.001.03 "Invalid Access Token"; the adapter handles both); a reversal of the same
  * TransactionID returns the first request's ConversationID instead of a second async failure.
  * A new reversal's Result is posted to its ResultURL ~50 ms later (ResultCode 0, or R000002
- * for a receipt the simulator never issued).
+ * for a receipt the simulator never issued), unless sim.scriptReversals says to lose it.
+ * A Transaction Status request (by the transaction's OriginatorConversationID, or its
+ * TransactionID) is acknowledged at once and its Result posted to its own ResultURL ~50 ms later,
+ * shaped as Daraja's: ResultParameters with TransactionStatus, ReceiptNo, Amount and the queried
+ * transaction's ConversationID / OriginatorConversationID (Result.ConversationID is the query's).
  *
  * Each phone can be scripted (sim.script); an unscripted phone pays after ~50 ms.
  */
@@ -88,6 +93,31 @@ export interface DarajaReversal {
   requests: number;
   /** Whether TransactionID was a receipt this simulator issued. */
   known: boolean;
+  /** The reversal's own M-Pesa receipt. */
+  receipt: string;
+  /** How the reversal ended at M-Pesa (0 = completed), whether or not its Result was delivered. */
+  resultCode: number | string;
+  /** Whether its Result was posted to the ResultURL (false when scripted to be lost). */
+  resultSent: boolean;
+}
+
+/** How the next reversals behave. */
+export interface DarajaReversalScript {
+  /** The reversal completes at M-Pesa, but its Result never reaches the ResultURL. */
+  loseResult?: boolean;
+  /** The reversal's ResultCode (default 0 for a receipt the simulator issued). */
+  resultCode?: number | string;
+  /** Transaction Status requests are acknowledged, but their Results are lost too. */
+  loseStatusResults?: boolean;
+}
+
+/** A Transaction Status request the simulator received. */
+export interface DarajaStatusQuery {
+  transactionId?: string;
+  originatorConversationId?: string;
+  resultUrl: string;
+  /** The reversal it found, if any. */
+  found?: string;
 }
 
 export interface DarajaSim {
@@ -100,6 +130,9 @@ export interface DarajaSim {
   callbacks: CallbackDelivery[];
   pushes: Map<string, DarajaPush>;
   reversals: Map<string, DarajaReversal>;
+  statusQueries: DarajaStatusQuery[];
+  /** Script every reversal from now on (undefined: results are delivered, ResultCode 0). */
+  scriptReversals(script: DarajaReversalScript | undefined): void;
   /** Script every push to this phone (2547XXXXXXXX) from now on. */
   script(phone: string, script: DarajaScript): void;
   /** Forget issued tokens (the next API call with an old token gets 401). */
@@ -152,6 +185,8 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
   const pushes = new Map<string, DarajaPush>();
   const reversals = new Map<string, DarajaReversal>();
   const receipts = new Map<string, DarajaPush>();
+  const statusQueries: DarajaStatusQuery[] = [];
+  let reversalScript: DarajaReversalScript | undefined;
   let seq = 0;
 
   const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
@@ -188,6 +223,8 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         return stkQuery(body);
       case 'POST /mpesa/reversal/v1/request':
         return reversal(body);
+      case 'POST /mpesa/transactionstatus/v1/query':
+        return transactionStatus(body);
       default:
         return err(404, '404.001.01', 'Resource not found');
     }
@@ -355,10 +392,13 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         originatorConversationId: `${10000 + reversals.size}-${Math.floor(Math.random() * 1e8)}-1`,
         requests: 1,
         known: paid !== undefined,
+        receipt: randomCode(10),
+        resultCode: reversalScript?.resultCode ?? (paid !== undefined ? 0 : 'R000002'),
+        resultSent: !reversalScript?.loseResult,
       };
       reversals.set(txId, r);
       const sent = r;
-      server.later(50, () => server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined));
+      if (sent.resultSent) server.later(50, () => server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined));
     }
     return {
       status: 200,
@@ -375,12 +415,77 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     return {
       Result: {
         ResultType: 0,
-        ResultCode: r.known ? 0 : 'R000002',
-        ResultDesc: r.known ? 'The service request is processed successfully.' : 'The OriginalTransactionID is invalid.',
+        ResultCode: r.resultCode,
+        ResultDesc: reversalDesc(r),
         OriginatorConversationID: r.originatorConversationId,
         ConversationID: r.conversationId,
-        TransactionID: randomCode(10),
+        TransactionID: r.receipt,
         ReferenceData: { ReferenceItem: { Key: 'QueueTimeoutURL', Value: 'https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit' } },
+      },
+    };
+  }
+
+  function reversalDesc(r: DarajaReversal): string {
+    if (String(r.resultCode) === '0') return 'The service request is processed successfully.';
+    return r.resultCode === 'R000002' ? 'The OriginalTransactionID is invalid.' : `Reversal failed (${r.resultCode})`;
+  }
+
+  /** Transaction Status: acknowledged at once; the Result (the queried reversal's state) goes to ResultURL. */
+  function transactionStatus(b: Record<string, unknown>): SimResponse {
+    for (const f of ['Initiator', 'SecurityCredential', 'ResultURL', 'QueueTimeOutURL'] as const) {
+      if (typeof b[f] !== 'string' || !(b[f] as string).length) return badRequest(f);
+    }
+    if (b.CommandID !== 'TransactionStatusQuery') return badRequest('CommandID');
+    if (String(b.PartyA ?? '') !== shortCode) return badRequest('PartyA');
+    if (String(b.IdentifierType ?? '') !== '4') return badRequest('IdentifierType');
+    const txId = typeof b.TransactionID === 'string' && b.TransactionID.trim() ? b.TransactionID.trim() : undefined;
+    const originator = typeof b.OriginatorConversationID === 'string' && b.OriginatorConversationID ? b.OriginatorConversationID : undefined;
+    if (!txId && !originator) return badRequest('TransactionID');
+    const found = [...reversals.values()].find((r) => (originator && r.originatorConversationId === originator) || (txId && r.receipt === txId));
+    statusQueries.push({ transactionId: txId, originatorConversationId: originator, resultUrl: b.ResultURL as string, found: found?.transactionId });
+    const query = { conversationId: `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`, originatorConversationId: `${20000 + statusQueries.length}-${Math.floor(Math.random() * 1e8)}-1` };
+    if (!reversalScript?.loseStatusResults) server.later(50, () => server.postCallback(b.ResultURL as string, statusResult(query, found)).then(() => undefined));
+    return {
+      status: 200,
+      body: {
+        OriginatorConversationID: query.originatorConversationId,
+        ConversationID: query.conversationId,
+        ResponseCode: '0',
+        ResponseDescription: 'Accept the service request successfully.',
+      },
+    };
+  }
+
+  function statusResult(query: { conversationId: string; originatorConversationId: string }, r: DarajaReversal | undefined) {
+    const head = { ResultType: 0, OriginatorConversationID: query.originatorConversationId, ConversationID: query.conversationId, TransactionID: 'UAB0000000' };
+    // The query found nothing: ResultCode says so and no parameters follow.
+    if (!r) return { Result: { ...head, ResultCode: 2001, ResultDesc: 'The transaction could not be found.' } };
+    const completed = String(r.resultCode) === '0';
+    const now = Number(nairobiTimestamp());
+    const parameter = (Key: string, Value?: unknown) => (Value === undefined ? { Key } : { Key, Value });
+    return {
+      Result: {
+        ...head,
+        ResultCode: 0,
+        ResultDesc: 'The service request is processed successfully.',
+        ResultParameters: {
+          ResultParameter: [
+            parameter('DebitPartyName', `${shortCode} - Tillflow Sandbox`),
+            parameter('CreditPartyName', '254712345678 - Sandbox Customer'),
+            parameter('OriginatorConversationID', r.originatorConversationId),
+            parameter('InitiatedTime', now),
+            parameter('DebitAccountType', 'Utility Account'),
+            parameter('DebitPartyCharges'),
+            parameter('TransactionReason'),
+            parameter('ReasonType', 'Reversal'),
+            parameter('TransactionStatus', completed ? 'Completed' : 'Declined'),
+            parameter('FinalisedTime', now),
+            parameter('Amount', r.amount),
+            parameter('ConversationID', r.conversationId),
+            parameter('ReceiptNo', r.receipt),
+          ],
+        },
+        ReferenceData: { ReferenceItem: { Key: 'Occasion' } },
       },
     };
   }
@@ -395,6 +500,10 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     callbacks: server.callbacks,
     pushes,
     reversals,
+    statusQueries,
+    scriptReversals(script) {
+      reversalScript = script;
+    },
     script(phone, script) {
       scripts.set(phone, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
     },

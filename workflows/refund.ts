@@ -4,6 +4,8 @@
  * sent exactly once through the adapter the payment came from (idempotency key = the workflow id)
  * and, when the gateway finishes later (Square PENDING), awaited durably: a verified gateway event
  * (signal), else status queries with backoff, until it succeeds, fails, or the wait runs out.
+ * An M-Pesa reversal is answered only at its ResultURL: it waits for that result, asking for a
+ * Transaction Status (answered at the same URL) when none comes, and never gives up.
  */
 import {
   ApplicationFailure,
@@ -60,6 +62,15 @@ const RECORDED_WAIT = '1 minute';
 const SIGNAL_RETRY = '30 seconds';
 /** The failure type of a signal whose target workflow has ended (or never existed). */
 const NOT_RUNNING = 'ExternalWorkflowExecutionNotFound';
+/** Runs of this code ask M-Pesa for a reversal's Transaction Status when its result does not come. */
+const STATUS_QUERY = 'mpesa-reversal-status-query';
+// A status request is itself answered at the ResultURL: one that fails is tried again later, never
+// allowed to hold up the wait for a result that may be arriving.
+const statusRequest = proxyActivities<RefundActivities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 
 const hhmm = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 
@@ -105,6 +116,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     resultUrl: input.resultUrl,
   });
   progress.reference = sent.reference || undefined;
+  const statusReference = sent.statusReference;
   if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });
 
   if (patched(TELL_CHECKOUT)) await tellOrder(await markRefundPending({ refundId: input.refundId, reference: progress.reference, tellOrder: false }));
@@ -119,7 +131,8 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
       // M-Pesa answers a reversal only at its ResultURL: nothing to ask, and giving up would free
       // the reserved amount while the money may still move. Stay pending until a result arrives.
       setCurrentDetails(`waiting for ${label} reversal result since ${hhmm(startedAt)} · ${money}`);
-      await condition(() => events.some((e) => e.status !== 'pending'));
+      if (patched(STATUS_QUERY)) await awaitResultAskingStatus(startedAt);
+      else await condition(() => events.some((e) => e.status !== 'pending'));
       const e = events.find((x) => x.status !== 'pending')!;
       return [e.status as Exclude<RefundStatus, 'pending'>, { failureReason: e.failureReason }];
     }
@@ -134,6 +147,27 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     }
     // No final word: the money may still move, so staff must check before refunding again.
     return ['failed', { failureReason: `no final answer from ${label} since ${hhmm(startedAt)}: check the refund at the gateway before refunding again` }];
+  }
+
+  /**
+   * Waits for a final result; when none has come after the callback wait, asks for the reversal's
+   * Transaction Status (answered at the same ResultURL), again with a widening gap, never giving
+   * up: until a result says how it ended, the money may still move.
+   */
+  async function awaitResultAskingStatus(startedAt: number): Promise<void> {
+    let wait = input.timing.callbackWaitMs;
+    const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 24));
+    while (!(await condition(() => events.some((e) => e.status !== 'pending'), Math.max(1, wait)))) {
+      if (input.resultUrl && progress.reference) {
+        try {
+          await statusRequest.requestRefundStatus({ gateway: input.gateway!, reference: progress.reference, statusReference, resultUrl: input.resultUrl });
+          setCurrentDetails(`no ${label} reversal result since ${hhmm(startedAt)}: Transaction Status asked at ${hhmm(Date.now())} · ${money}`);
+        } catch (err) {
+          setCurrentDetails(`no ${label} reversal result since ${hhmm(startedAt)}; Transaction Status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
+        }
+      }
+      wait = Math.min(wait * 2, maxGap);
+    }
   }
 
   async function settle(status: Exclude<RefundStatus, 'pending'>, extra: { failureReason?: string }): Promise<RefundProgress> {

@@ -48,6 +48,7 @@ import type {
   RawWebhook,
   RefundRequest,
   RefundResult,
+  RefundStatusRequest,
   StatusRequest,
   StatusResult,
   WebhookEvent,
@@ -185,6 +186,8 @@ interface MpesaNode {
   configs: Record<string, unknown>;
   oAuth(): Promise<HttpResponse<{ access_token: string; expires_in?: string | number }>>;
   request(baseURL?: string | null): Promise<AuthorizedClient>;
+  /** The initiator password encrypted with Safaricom's certificate (the SecurityCredential). */
+  security(): string;
   reversal(
     transactionId: string,
     amount: number,
@@ -541,7 +544,35 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
       }
       const d = res.data ?? {};
       if (String(d.ResponseCode ?? '') !== '0') return fail(d.ResponseDescription || `M-Pesa refused the reversal (ResponseCode ${d.ResponseCode ?? 'missing'})`);
-      return { status: 'pending', reference: d.ConversationID || d.OriginatorConversationID || '' };
+      return { status: 'pending', reference: d.ConversationID || d.OriginatorConversationID || '', statusReference: d.OriginatorConversationID || undefined };
+    },
+
+    /**
+     * Transaction Status of a reversal whose Result never came, by its OriginatorConversationID
+     * (the ConversationID when that is all we have). Daraja answers it, too, only at the ResultURL.
+     */
+    async requestRefundStatus(req: RefundStatusRequest): Promise<void> {
+      if (!cfg.initiatorName || !cfg.initiatorPassword) throw ApplicationFailure.nonRetryable('M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD', 'GatewayRejected');
+      let res: HttpResponse<ReversalResponse>;
+      try {
+        res = await post<ReversalResponse>('/mpesa/transactionstatus/v1/query', {
+          Initiator: cfg.initiatorName,
+          SecurityCredential: mpesa.security(),
+          CommandID: 'TransactionStatusQuery',
+          TransactionID: '',
+          OriginatorConversationID: req.statusReference ?? req.reference,
+          PartyA: cfg.shortCode,
+          IdentifierType: '4', // an organisation's shortcode
+          ResultURL: req.resultUrl,
+          QueueTimeOutURL: req.resultUrl,
+          Remarks: 'Refund status',
+          Occasion: 'Refund status',
+        });
+      } catch (e) {
+        throw toMpesaFailure(e, 'Transaction Status');
+      }
+      const d = res.data ?? {};
+      if (String(d.ResponseCode ?? '') !== '0') throw ApplicationFailure.create({ message: `M-Pesa refused the Transaction Status request: ${d.ResponseDescription ?? d.ResponseCode}`, type: 'GatewayUnavailable' });
     },
 
     parseWebhook(raw: RawWebhook): WebhookEvent {

@@ -96,6 +96,15 @@ export interface RefundResult {
   status: 'pending' | 'succeeded' | 'failed';
   reference: string;
   failureReason?: string;
+  /** The id to ask the refund's status by, when it differs from `reference` (M-Pesa: the reversal's OriginatorConversationID). */
+  statusReference?: string;
+}
+
+/** Asks a gateway whose answers come asynchronously where a refund stands; the answer goes to resultUrl. */
+export interface RefundStatusRequest {
+  reference: string;
+  statusReference?: string;
+  resultUrl: string;
 }
 
 /** A verified webhook, reduced to what the payment workflow needs. */
@@ -143,6 +152,8 @@ export interface PaymentGateway {
   refund(req: RefundRequest): Promise<RefundResult>;
   /** Where a pending refund stands, by the gateway's refund id (gateways that finish refunds later). */
   refundStatus?(req: { reference: string }): Promise<RefundResult>;
+  /** Requests a refund's status to be posted to req.resultUrl (M-Pesa Transaction Status); resolves once the gateway accepted the request. */
+  requestRefundStatus?(req: RefundStatusRequest): Promise<void>;
   /** Verifies the signature (throws WebhookSignatureError) and parses the event. Unsigned gateways verify nothing here: their callbacks are confirmed with status(). */
   parseWebhook(raw: RawWebhook): WebhookEvent;
 }

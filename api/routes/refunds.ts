@@ -17,6 +17,11 @@ const mpesaResultBody = yup.object({
       ResultDesc: yup.string().strict().max(1000),
       ConversationID: yup.string().strict().max(200),
       OriginatorConversationID: yup.string().strict().max(200),
+      // A Transaction Status result names the queried transaction and its TransactionStatus here
+      // (a list of {Key, Value}, or one such object).
+      ResultParameters: yup
+        .object({ ResultParameter: yup.mixed().meta({ jsonSchema: { oneOf: [{ type: 'array', items: { type: 'object' } }, { type: 'object' }] } }) })
+        .default(undefined),
     })
     .required(),
 });
@@ -76,7 +81,7 @@ export function refundsRoutes() {
     route({
       method: 'post',
       path: '/webhooks/mpesa-result/:token',
-      summary: "Daraja's asynchronous reversal result for one refund: the URL carries the refund's unguessable token; the result must name the reversal that refund sent",
+      summary: "Daraja's asynchronous reversal result, or Transaction Status result, for one refund: the URL carries the refund's unguessable token; the result must name the reversal that refund sent",
       tag: 'Webhooks',
       roles: 'public',
       params: yup.object({ token: yup.string().strict().max(100).required() }),
