@@ -9,6 +9,7 @@ import {
   choosePayment,
   gatewayRefundRule,
   refundGatewayEventSignal,
+  reversalResultSignal,
   refundSentUpdate,
   refundWorkflowId,
   type PaymentRefundable,
@@ -240,28 +241,39 @@ async function workflowInput(deps: AppDeps, row: Record<string, any>): Promise<R
 }
 
 /**
- * Hands an M-Pesa reversal result (or a Transaction Status result about the reversal) to its
- * refund's workflow. The URL's per-refund token says which refund; the result must name the
- * reversal the refund sent. A duplicate, a status that is not final yet, or a result for a refund
- * that has settled has no second effect.
+ * Hands an M-Pesa reversal result (or a Transaction Status result about the reversal) to the
+ * workflow that sent the reversal. The URL's token says which: a refund's, or a payment's own
+ * (its automatic reversal of a late success); the result must name the reversal that was sent.
+ * A duplicate, a status that is not final yet, or a result for a settled refund has no second effect.
  */
 export async function deliverMpesaResult(deps: AppDeps, token: string, result: MpesaResult): Promise<{ received: true }> {
-  const row = /^[A-Za-z0-9_-]{16,64}$/.test(token) ? await deps.knex('refunds').where({ result_token: token }).first('id', 'reference', 'location_id') : undefined;
-  if (!row) throw notFound('Refund');
+  const target = /^[A-Za-z0-9_-]{16,64}$/.test(token) ? await resultTarget(deps, token) : undefined;
+  if (!target) throw notFound('Refund');
   const outcome = readMpesaResult(result);
-  if (row.reference && !outcome.names.includes(row.reference)) throw notFound('Reversal');
+  if (target.reference && !outcome.names.includes(target.reference)) throw notFound('Reversal');
   if (!outcome.status) return { received: true };
+  const word = {
+    eventId: `mpesa-result:${outcome.statusQuery ? 'status:' : ''}${outcome.names.join(':')}:${result.ResultCode}:${outcome.status}`,
+    status: outcome.status,
+    ...(outcome.failureReason ? { failureReason: outcome.failureReason } : {}),
+  };
   try {
-    await deps.temporal.workflow.getHandle(refundWorkflowId(row.id)).signal(refundGatewayEventSignal, {
-      eventId: `mpesa-result:${outcome.statusQuery ? 'status:' : ''}${outcome.names.join(':')}:${result.ResultCode}:${outcome.status}`,
-      status: outcome.status,
-      ...(outcome.failureReason ? { failureReason: outcome.failureReason } : {}),
-    });
+    const handle = deps.temporal.workflow.getHandle(target.workflowId);
+    await (target.kind === 'refund' ? handle.signal(refundGatewayEventSignal, word) : handle.signal(reversalResultSignal, word));
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
-    await deps.knex('audit_log').insert({ location_id: row.location_id, action: 'refund.late_result', subject: row.id, data: JSON.stringify(result) });
+    await deps.knex('audit_log').insert({ location_id: target.locationId, action: `${target.kind}.late_result`, subject: target.id, data: JSON.stringify(result) });
   }
   return { received: true };
+}
+
+/** Whose ResultURL a token is: a refund's, or a payment's automatic reversal's. */
+async function resultTarget(deps: AppDeps, token: string): Promise<{ kind: 'refund' | 'payment'; id: string; workflowId: string; reference?: string; locationId: string } | undefined> {
+  const refund = await deps.knex('refunds').where({ result_token: token }).first('id', 'reference', 'location_id');
+  if (refund) return { kind: 'refund', id: refund.id, workflowId: refundWorkflowId(refund.id), reference: refund.reference ?? undefined, locationId: refund.location_id };
+  const payment = await deps.knex('payments').where({ reversal_token: token }).first('id', 'workflow_id', 'reversal_reference', 'location_id');
+  if (!payment?.workflow_id) return undefined;
+  return { kind: 'payment', id: payment.id, workflowId: payment.workflow_id, reference: payment.reversal_reference ?? undefined, locationId: payment.location_id };
 }
 
 export async function getRefund(deps: AppDeps, auth: AuthContext, refundId: string): Promise<RefundObject> {

@@ -74,6 +74,10 @@ export const refundProgressQuery = defineQuery<RefundProgress>('refundProgress')
 export const refundRecordedSignal = defineSignal<[{ status: RefundStatus }]>('refundRecorded');
 /** A gateway's word on a pending refund (e.g. a verified webhook), de-duplicated by eventId. */
 export const refundGatewayEventSignal = defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('refundGatewayEvent');
+/** A gateway's word on a payment's automatic reversal (an M-Pesa result at the payment's reversal ResultURL), de-duplicated by eventId. */
+export const reversalResultSignal = defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('reversalResult');
+/** Where a payment's automatic reversal results go: PUBLIC_BASE_URL + this + the payment's reversal token. */
+export const MPESA_RESULT_PATH = '/webhooks/mpesa-result/';
 
 export interface PaymentRefundable {
   id: string;

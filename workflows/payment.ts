@@ -20,6 +20,7 @@ import * as msg from '../core/messages';
 import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS, eventIsFor } from '../core/payment';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
+import { MPESA_RESULT_PATH, reversalResultSignal, type RefundStatus } from '../core/refund';
 import type { PaymentActivities } from '../activities/payments/activities';
 
 const { registerPayment, settlePayment } = proxyActivities<PaymentActivities>({
@@ -31,6 +32,22 @@ const gateway = proxyActivities<PaymentActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured'] },
 });
+
+// Asking where a reversal stands: a failure is tried again later, never allowed to hold up the wait.
+const statusProxy = proxyActivities<PaymentActivities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * Runs of this code send an automatic reversal with a ResultURL of the payment's own (as refunds
+ * do) and count it as refunded only once a result says so; older runs counted a reversal the
+ * gateway had merely accepted.
+ */
+const AWAIT_REVERSAL = 'auto-reversal-awaits-result';
+/** refund()'s answer for a reversal the gateway accepted whose result is still to come. */
+const REVERSAL_PENDING = 'reversal-pending';
 
 const GATEWAY_LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 'QR', mpesa: 'M-Pesa', airtel: 'Airtel Money' };
 
@@ -53,6 +70,10 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   /** What the gateway itself last said; 'pending' means the money may still move. */
   let lastGatewayStatus: GatewayEvent['status'] = 'pending';
   let refunded = false;
+  /** An automatic reversal sent and not yet answered (where to ask, and its answers so far). */
+  let reversal: { reference: string; statusReference?: string; resultUrl: string } | undefined;
+  const reversalEvents: { status: RefundStatus; failureReason?: string }[] = [];
+  const waitNote = `automatic reversal sent, waiting for ${label}'s result`;
 
   setHandler(msg.paymentStateQuery, () => report);
   setHandler(msg.gatewayEventSignal, (e) => {
@@ -67,6 +88,11 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   });
   setHandler(msg.resolvePaymentSignal, (r) => {
     resolution = r;
+  });
+  setHandler(reversalResultSignal, (e) => {
+    if (seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
+    seenEvents.add(e.eventId);
+    reversalEvents.push(e);
   });
 
   async function publish(changes: Partial<PaymentReport>): Promise<void> {
@@ -250,6 +276,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') {
       const refundProblem = await refund('succeeded after it was cancelled');
+      if (refundProblem === REVERSAL_PENDING) return finish('cancelled', { failureReason: `succeeded after cancel; ${waitNote}` });
       return refundProblem
         ? finish('succeeded', { failureReason: `succeeded after cancel; ${refundProblem}` })
         : finish('cancelled', { autoRefunded: true, failureReason: 'succeeded after cancel; refunded automatically' });
@@ -261,13 +288,57 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     return finish(r.outcome, { failureReason: r.outcome === 'failed' ? `resolved by manager: ${r.reason}` : undefined, resolvedBy: r });
   }
 
-  /** Returns why the refund failed (staff must refund by hand), or undefined when the gateway took it. */
+  /**
+   * Returns why the refund failed (staff must refund by hand), REVERSAL_PENDING when the gateway
+   * accepted it and answers later (awaitReversal waits for that), or undefined when the gateway took it.
+   */
   async function refund(reason: string, amount = total): Promise<string | undefined> {
     refunded = true; // one automatic refund per payment, whatever it was for
     // Never more than this payment took, whatever a gateway event claimed.
     const capped = Math.min(amount, total);
-    const r = await gateway.refundAtGateway({ gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount: capped, currency: input.currency, reason });
+    const req = { gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount: capped, currency: input.currency, reason };
+    if (!patched(AWAIT_REVERSAL)) {
+      const r = await gateway.refundAtGateway(req);
+      return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
+    }
+    const r = await gateway.reverseAtGateway({ ...req, paymentId: input.paymentId, resultUrlBase: `${input.publicBaseUrl}${MPESA_RESULT_PATH}` });
+    if (r.status === 'pending') {
+      reversal = { reference: r.reference, statusReference: r.statusReference, resultUrl: r.resultUrl };
+      return REVERSAL_PENDING;
+    }
     return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
+  }
+
+  /**
+   * Waits for the result of the automatic reversal: a result at the payment's ResultURL, else a
+   * status request (M-Pesa Transaction Status, answered at the same URL) with a widening gap,
+   * never giving up — until a result says how it ended the money may still move. Then the payment
+   * (and the order, when it was refunded) learns of it.
+   */
+  async function awaitReversal(): Promise<void> {
+    const sent = reversal!;
+    const since = new Date(Date.now()).toISOString().slice(11, 19);
+    const final = () => reversalEvents.find((e) => e.status !== 'pending');
+    let wait = input.timing.callbackWaitMs;
+    const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 24));
+    setCurrentDetails(`${report.status}; waiting for ${label} reversal result since ${since} UTC · ${formatMoney(total, input.currency)}`);
+    while (!(await condition(() => final() !== undefined, Math.max(1, wait)))) {
+      try {
+        const s = await statusProxy.reversalStatus({ gateway: input.gateway, ...sent });
+        if (s.status !== 'pending') reversalEvents.push({ status: s.status, failureReason: s.failureReason });
+        else setCurrentDetails(`${report.status}; no ${label} reversal result since ${since} UTC: status asked at ${new Date(Date.now()).toISOString().slice(11, 19)} UTC`);
+      } catch (err) {
+        setCurrentDetails(`${report.status}; no ${label} reversal result since ${since} UTC; status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
+      }
+      wait = Math.min(wait * 2, maxGap);
+    }
+    const e = final()!;
+    report.autoRefunded = e.status === 'succeeded';
+    const outcome = report.autoRefunded ? 'refunded automatically' : `automatic refund failed (${e.failureReason ?? 'no reason given'}): refund by hand`;
+    report.failureReason = (report.failureReason ?? report.status).replace(waitNote, outcome);
+    await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, receipt, failureReason: report.failureReason });
+    await tellOrder();
+    setCurrentDetails(`${report.status}: ${report.failureReason}`);
   }
 
   async function finish(
@@ -276,13 +347,15 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   ): Promise<PaymentReport> {
     if (extra.refundAmount) {
       const refundProblem = await refund('amount mismatch', extra.refundAmount);
-      if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
+      if (refundProblem === REVERSAL_PENDING) extra = { ...extra, failureReason: `${extra.failureReason}; ${waitNote}` };
+      else if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
     }
     // A cancel that arrived while the gateway was finishing (initiate, a status query): the
     // customer switched to another tender, so money that moved anyway goes back.
     if (status === 'succeeded' && cancelRequested && !extra.resolvedBy) {
       const refundProblem = await refund('succeeded while it was being cancelled');
-      if (refundProblem) extra = { ...extra, failureReason: `succeeded while being cancelled; ${refundProblem}` };
+      if (refundProblem === REVERSAL_PENDING) [status, extra] = ['cancelled', { ...extra, failureReason: `succeeded while being cancelled; ${waitNote}` }];
+      else if (refundProblem) extra = { ...extra, failureReason: `succeeded while being cancelled; ${refundProblem}` };
       else [status, extra] = ['cancelled', { ...extra, autoRefunded: true, failureReason: 'succeeded while being cancelled; refunded automatically' }];
     }
     await settlePayment({
@@ -297,6 +370,10 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     });
     await publish({ status, failureReason: extra.failureReason, autoRefunded: extra.autoRefunded, settledAt: new Date().toISOString() });
     setCurrentDetails(`${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
+    if (reversal) {
+      await awaitReversal();
+      return report;
+    }
     // A payment flagged for support is theirs to settle: no automatic refund follows.
     if (status !== 'succeeded' && !extra.autoRefunded && !refunded && !extra.needsSupport) await watchForLateSuccess();
     return report;
@@ -323,10 +400,12 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       if (arrived && unsigned && e.status === 'succeeded') e = await confirmCallback(e);
       if (e.status === 'succeeded') {
         const refundProblem = await refund('succeeded after the payment had ended');
+        const pending = refundProblem === REVERSAL_PENDING;
         report.autoRefunded = !refundProblem;
-        report.failureReason = `${report.failureReason ?? report.status}; a late success ${refundProblem ? `arrived and the ${refundProblem}` : 'was refunded automatically'}`;
+        report.failureReason = `${report.failureReason ?? report.status}; a late success ${pending ? `arrived; ${waitNote}` : refundProblem ? `arrived and the ${refundProblem}` : 'was refunded automatically'}`;
         await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, receipt, failureReason: report.failureReason });
         await tellOrder();
+        if (pending) await awaitReversal();
         return;
       }
       pollDelay = Math.min(pollDelay * 2, maxGap);

@@ -119,6 +119,48 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       return gatewayFor(gateways, req.gateway).refund(req);
     },
 
+    /**
+     * An automatic reversal whose result comes later to a ResultURL of ours (M-Pesa): the payment
+     * gets its own result token, and a gateway without idempotency keys records the reversal it
+     * sent so a retry never reverses twice.
+     */
+    async reverseAtGateway(req: {
+      paymentId: string;
+      gateway: GatewayName;
+      reference: string;
+      receipt?: string;
+      idempotencyKey: string;
+      amount: number;
+      currency: string;
+      reason: string;
+      resultUrlBase: string;
+    }): Promise<RefundResult & { resultUrl: string }> {
+      await knex('payments').where('id', req.paymentId).whereNull('reversal_token').update({ reversal_token: randomBytes(24).toString('base64url') });
+      const row = await knex('payments').where('id', req.paymentId).first('reversal_token', 'reversal_reference', 'reversal_status_reference');
+      const resultUrl = `${req.resultUrlBase}${row.reversal_token}`;
+      if (row.reversal_reference) return { status: 'pending', reference: row.reversal_reference, statusReference: row.reversal_status_reference ?? undefined, resultUrl };
+      const g = gatewayFor(gateways, req.gateway);
+      const { paymentId: _p, resultUrlBase: _b, gateway: _g, ...refund } = req;
+      const result = await g.refund({ ...refund, resultUrl });
+      if (g.withoutIdempotencyKey && result.status === 'pending' && result.reference) {
+        await knex('payments').where('id', req.paymentId).update({ reversal_reference: result.reference, reversal_status_reference: result.statusReference ?? null });
+      }
+      return { ...result, resultUrl };
+    },
+
+    /**
+     * Where a pending automatic reversal stands: a gateway that answers at a ResultURL is asked to
+     * post it there (pending here); one that can be asked answers; others say pending.
+     */
+    async reversalStatus(req: { gateway: GatewayName; reference: string; statusReference?: string; resultUrl: string }): Promise<RefundResult> {
+      const g = gatewayFor(gateways, req.gateway);
+      if (g.requestRefundStatus) {
+        await g.requestRefundStatus({ reference: req.reference, statusReference: req.statusReference, resultUrl: req.resultUrl });
+        return { status: 'pending', reference: req.reference };
+      }
+      return g.refundStatus ? g.refundStatus({ reference: req.reference }) : { status: 'pending', reference: req.reference };
+    },
+
     /** Writes the payment's outcome (and an audit row for manager overrides). */
     async settlePayment(req: {
       paymentId: string;
