@@ -5,7 +5,10 @@
  *   POST /auth/oauth2/token                 {client_id, client_secret, grant_type: client_credentials}
  *   POST /merchant/v1/payments/             USSD push (de-duplicated on transaction.id)
  *   GET  /standard/v1/payments/{id}         transaction enquiry (TS / TF / TIP)
- *   POST /standard/v1/payments/refund       refund by airtel_money_id (idempotent here)
+ *   POST /standard/v1/payments/refund       refund by airtel_money_id (idempotent here), with our transaction.id
+ *
+ * A refund may be scripted to stay in progress (sim.scriptRefunds): it answers TIP, and the
+ * transaction enquiry of the refund's transaction.id answers TIP `pendingQueries` times, then TS.
  *
  * It checks the bearer token, X-Country/X-Currency, required fields and that msisdn carries no
  * country code. As with Airtel, callbacks go to the one callback URL registered for the app
@@ -78,9 +81,23 @@ export interface AirtelSim {
   requests: LoggedRequest[];
   callbacks: CallbackDelivery[];
   payments: Map<string, AirtelPayment>;
+  /** Refunds by our refund transaction.id (or the payment's id when none was sent). */
+  refunds: Map<string, AirtelRefund>;
+  /** Script every refund from now on (undefined: refunds succeed at once). */
+  scriptRefunds(script: { pendingQueries: number } | undefined): void;
   script(phone: string, script: AirtelScript): void;
   revokeTokens(): void;
   close(): Promise<void>;
+}
+
+export interface AirtelRefund {
+  id: string;
+  paymentId: string;
+  airtelMoneyId: string;
+  status: 'TIP' | 'TS';
+  queriesPending: number;
+  /** Refund requests that named this payment (1 = no duplicates). */
+  requests: number;
 }
 
 export const AIRTEL_SIM_DEFAULTS = {
@@ -133,6 +150,8 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
   const scripts = new Map<string, AirtelScript & { failsLeft: number }>();
   const payments = new Map<string, AirtelPayment>();
   const byMoneyId = new Map<string, AirtelPayment>();
+  const refunds = new Map<string, AirtelRefund>();
+  let refundScript: { pendingQueries: number } | undefined;
 
   const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
   const sim: AirtelSim = {
@@ -145,6 +164,10 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
     requests: server.requests,
     callbacks: server.callbacks,
     payments,
+    refunds,
+    scriptRefunds(script) {
+      refundScript = script;
+    },
     script(phone, script) {
       const national = dial && phone.startsWith(dial) ? phone.slice(dial.length) : phone.replace(/^0/, '');
       scripts.set(national, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
@@ -273,6 +296,8 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
   }
 
   function enquiry(id: string): SimResponse {
+    const r = refunds.get(id);
+    if (r) return refundEnquiry(r);
     const p = payments.get(id);
     if (!p) return envelope(404, '404', AIRTEL_MESSAGES.DP00800001025, { response_code: 'DP00800001025' });
     if (p.script.outcome === 'timeout' && p.status === 'TIP' && p.queriesPending === 0) settle(p);
@@ -295,7 +320,18 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
     const p = byMoneyId.get(moneyId);
     if (!p) return envelope(400, '400', AIRTEL_MESSAGES.DP00800001025, { response_code: 'DP00800001025' });
     p.refundedAs ??= `RF${randomCode(10)}`; // idempotent: a second refund of the same payment answers the same
-    return envelope(200, '200', 'SUCCESS', { data: { transaction: { airtel_money_id: p.refundedAs, status: 'SUCCESS' } } });
+    const existing = [...refunds.values()].find((x) => x.paymentId === p.id);
+    if (existing) existing.requests++;
+    const r = existing ?? { id: typeof b.transaction?.id === 'string' && b.transaction.id ? b.transaction.id : p.id, paymentId: p.id, airtelMoneyId: p.refundedAs, status: refundScript ? 'TIP' : 'TS', queriesPending: refundScript?.pendingQueries ?? 0, requests: 1 };
+    refunds.set(r.id, r);
+    return envelope(200, '200', 'SUCCESS', { data: { transaction: { airtel_money_id: r.airtelMoneyId, id: r.id, status: r.status === 'TS' ? 'SUCCESS' : 'TIP' } } });
+  }
+
+  /** A refund still in progress says TIP for its scripted number of enquiries, then TS. */
+  function refundEnquiry(r: AirtelRefund): SimResponse {
+    if (r.status === 'TIP' && r.queriesPending-- <= 0) r.status = 'TS';
+    const [code, message] = r.status === 'TS' ? ['DP00800001001', 'Transaction is successful.'] : ['DP00800001006', AIRTEL_MESSAGES.DP00800001006];
+    return envelope(200, '200', 'SUCCESS', { response_code: code, data: { transaction: { id: r.id, status: r.status, message, airtel_money_id: r.airtelMoneyId } } });
   }
 
   return sim;

@@ -256,7 +256,8 @@ describe('refunds', () => {
     const r1 = await gw.refund({ reference: res.reference, idempotencyKey: 'refund-1', amount: 25_000, currency: 'KES', reason: 'returned' });
     expect(r1).toEqual({ status: 'succeeded', reference: expect.stringMatching(/^RF/) });
     const refundReq = sim.requests.find((r) => r.path === '/standard/v1/payments/refund')!;
-    expect(refundReq.body).toEqual({ transaction: { airtel_money_id: moneyId } });
+    // Our refund transaction id goes with it: its enquiry says where a refund in progress stands.
+    expect(refundReq.body).toEqual({ transaction: { airtel_money_id: moneyId, id: 'refund-1' } });
     expect(refundReq.headers).toMatchObject({ 'x-country': 'KE', 'x-currency': 'KES' });
     expect(await gw.refund({ reference: res.reference, idempotencyKey: 'refund-1', amount: 25_000, currency: 'KES', reason: 'returned' })).toEqual(r1);
   });

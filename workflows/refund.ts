@@ -62,6 +62,8 @@ const RECORDED_WAIT = '1 minute';
 const SIGNAL_RETRY = '30 seconds';
 /** The failure type of a signal whose target workflow has ended (or never existed). */
 const NOT_RUNNING = 'ExternalWorkflowExecutionNotFound';
+/** Runs of this code poll Airtel's transaction enquiry for a refund in progress; older ones waited for a signal no route sent. */
+const AIRTEL_ENQUIRY = 'airtel-refund-enquiry';
 /** Runs of this code ask M-Pesa for a reversal's Transaction Status when its result does not come. */
 const STATUS_QUERY = 'mpesa-reversal-status-query';
 // A status request is itself answered at the ResultURL: one that fails is tried again later, never
@@ -127,7 +129,8 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   /** Waits for the gateway's word: a signal, else status queries with backoff, until the late window ends. */
   async function awaitOutcome(): Promise<[Exclude<RefundStatus, 'pending'>, { failureReason?: string }]> {
     const startedAt = Date.now();
-    if (!POLLED.includes(input.gateway!)) {
+    const polled = POLLED.includes(input.gateway!) || (input.gateway === 'airtel' && patched(AIRTEL_ENQUIRY));
+    if (!polled) {
       // M-Pesa answers a reversal only at its ResultURL: nothing to ask, and giving up would free
       // the reserved amount while the money may still move. Stay pending until a result arrives.
       setCurrentDetails(`waiting for ${label} reversal result since ${hhmm(startedAt)} · ${money}`);
@@ -141,7 +144,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     const giveUpAt = startedAt + Math.max(input.timing.expireAfterMs, input.timing.lateWindowMs);
     while (Date.now() < giveUpAt) {
       await condition(() => events.length > 0, Math.max(1, Math.min(delay, giveUpAt - Date.now())));
-      const e = events.shift() ?? (progress.reference ? await gateway.refundStatus({ gateway: input.gateway!, reference: progress.reference }) : undefined);
+      const e = events.shift() ?? (progress.reference ? await gateway.refundStatus({ gateway: input.gateway!, reference: statusReference ?? progress.reference }) : undefined);
       if (e && e.status !== 'pending') return [e.status, { failureReason: e.failureReason }];
       delay = Math.min(delay * 2, input.timing.pollMaxMs);
     }

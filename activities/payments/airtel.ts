@@ -5,7 +5,9 @@
  *   POST /auth/oauth2/token                 client_credentials (token cached until shortly before expires_in)
  *   POST /merchant/v1/payments/             ask the customer to approve with their PIN
  *   GET  /standard/v1/payments/{id}         transaction enquiry: TS paid, TF failed, TIP/TA in progress
- *   POST /standard/v1/payments/refund       refund a paid transaction by its airtel_money_id
+ *   POST /standard/v1/payments/refund       refund a paid transaction by its airtel_money_id, with our
+ *                                           refund transaction id (the refund workflow's id), whose
+ *                                           enquiry says where a refund in progress stands
  *
  * Idempotency: the payment's transaction.id is our idempotency key (the payment workflow id), and
  * Airtel de-duplicates on it, so a retried initiate cannot prompt twice; it is also the reference
@@ -367,7 +369,7 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
       }
       const moneyId = transaction.airtel_money_id;
       const res = await api<{ transaction?: { airtel_money_id?: string; status?: string } }>('refund', 'POST', '/standard/v1/payments/refund', {
-        transaction: { airtel_money_id: moneyId },
+        transaction: { airtel_money_id: moneyId, id: req.idempotencyKey },
       });
       if (res.status >= 400 && res.status < 500 && res.status !== 429) {
         const msg = res.body.status?.message ?? res.body.error_description ?? res.body.error ?? `HTTP ${res.status}`;
@@ -377,10 +379,18 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
       const b = ok('refund', res);
       const s = (b.data?.transaction?.status ?? '').toUpperCase();
       if (s === 'SUCCESS' || s === 'TS') return { status: 'succeeded', reference: b.data?.transaction?.airtel_money_id || moneyId };
-      if (s === 'TIP' || s === 'TA' || s === 'PENDING') return { status: 'pending', reference: b.data?.transaction?.airtel_money_id || moneyId };
+      // In progress: asked about later by our refund transaction id (see refundStatus).
+      if (s === 'TIP' || s === 'TA' || s === 'PENDING') return { status: 'pending', reference: b.data?.transaction?.airtel_money_id || moneyId, statusReference: req.idempotencyKey };
       const msg = b.status?.message ?? '';
       if (/already (been )?(refunded|reversed)/i.test(msg)) return { status: 'succeeded', reference: moneyId };
       return { status: 'failed', reference: moneyId, failureReason: `Airtel Money refused the refund: ${msg || s || 'unknown answer'}` };
+    },
+
+    /** Transaction enquiry of a refund in progress, by our refund transaction id. */
+    async refundStatus(req: { reference: string }): Promise<RefundResult> {
+      const { result } = await enquiry(req.reference);
+      const status = result.status === 'cancelled' ? 'failed' : result.status;
+      return { status, reference: req.reference, ...(result.failureReason ? { failureReason: `Airtel Money refund failed: ${result.failureReason}` } : {}) };
     },
 
     parseWebhook(raw: RawWebhook): WebhookEvent {
