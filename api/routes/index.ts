@@ -20,6 +20,7 @@ import { supportRoutes } from './support';
 import { auditRoutes } from './audit';
 import { paymentsListRoutes } from './payments-list';
 import { paymentCallbacksRoutes } from './payment-callbacks';
+import { operatorTokenRoutes } from './operator-tokens';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -46,6 +47,7 @@ export function allRoutes(): AnyRoute[] {
     ...supportRoutes(),
     ...auditRoutes(),
     ...paymentCallbacksRoutes(),
+    ...operatorTokenRoutes(),
   );
   return routes;
 }
