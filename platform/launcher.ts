@@ -14,7 +14,7 @@ import { startTemporalDevServer, DevServerHandle } from './temporal-server';
 import { isAlive } from './processes';
 import { Supervisor, type Restartable } from './supervisor';
 import { bindModels, createKnex, migrateLatest } from '../db/knex';
-import { DEMO_STAFF, seedDemoShop } from '../db/seed';
+import { DEMO_LOCATIONS, seedDemoShop, seedNairobiDemo } from '../db/seed';
 import { pinLookup } from '../api/security';
 import { startApiServer, type ApiServer } from '../api/server';
 import { setupPayments } from './payments';
@@ -434,18 +434,19 @@ export class Launcher {
   }
 
   private async printDemoPins(knex: Knex, config: Config, seeded: boolean): Promise<void> {
-    const byLookup = new Map(DEMO_STAFF.map((s) => [pinLookup(config.tokenSecret, s.pin), s]));
+    const all = DEMO_LOCATIONS.flatMap((l) => l.staff.map((s) => ({ ...s, location: l.name })));
+    const byLookup = new Map(all.map((s) => [pinLookup(config.tokenSecret, s.pin), s]));
     const rows: Array<{ pin_lookup: string }> = await knex('staff')
       .whereIn('pin_lookup', [...byLookup.keys()])
       .where('active', true)
       .whereNull('deleted_at')
       .select('pin_lookup');
-    const active = DEMO_STAFF.filter((s) => rows.some((r) => byLookup.get(r.pin_lookup) === s));
+    const active = all.filter((s) => rows.some((r) => byLookup.get(r.pin_lookup) === s));
     if (active.length === 0) return;
     const p = this.print;
     p('');
-    p(seeded ? 'Seeded the demo shop "Demo Café". Demo staff PINs:' : 'Demo staff PINs still active:');
-    for (const s of active) p(`    ${s.name.padEnd(8)} ${s.pin}   ${s.role}`);
+    p(seeded ? 'Seeded the demo shops "Demo Café" (USD) and "Demo Kibanda (Nairobi)" (KES: try M-Pesa and Airtel there). Demo staff PINs:' : 'Demo staff PINs still active:');
+    for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(5)}   ${s.role.padEnd(8)} ${s.location}`);
     p('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
     p('!!  WARNING: these demo PINs are public. Anyone can log in with them.           !!');
     p('!!  Change every PIN (or deactivate the demo staff) before real use.            !!');
@@ -597,7 +598,10 @@ async function migrateAndSeed(url: string, knex: Knex, config: Config, seed: boo
     log.info({ ms: Date.now() - started }, 'database migrated');
     if (!seed) return false;
     const shop = await seedDemoShop(knex, config.tokenSecret);
-    if (shop) log.info({ locationId: shop.locationId }, 'seeded the demo shop');
+    if (shop) {
+      const nairobi = await seedNairobiDemo(knex, config.tokenSecret);
+      log.info({ locationId: shop.locationId, nairobiLocationId: nairobi.locationId }, 'seeded the demo shop');
+    }
     return shop !== undefined;
   } finally {
     await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
