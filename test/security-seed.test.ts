@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createTestDatabase } from './support/database';
 import { Launcher, type RunningTillflow } from '../platform/launcher';
-import { createFirstAdmin, DEMO_STAFF, FirstAdminError } from '../db/seed';
+import { createFirstAdmin, DEMO_LOCATIONS, DEMO_STAFF, FirstAdminError } from '../db/seed';
 import { logger } from '../platform/logger';
 
 /**
@@ -66,7 +66,7 @@ it('seeds the demo shop into an external database when TILLFLOW_SEED_DEMO=true',
   const t = await startAgainst(db, { TILLFLOW_SEED_DEMO: 'true' });
   try {
     expect(t.running.seeded).toBe(true);
-    expect(await count(db, 'staff')).toBe(DEMO_STAFF.length);
+    expect(await count(db, 'staff')).toBe(DEMO_LOCATIONS.reduce((n, l) => n + l.staff.length, 0));
     expect(t.lines.join('\n')).toContain('WARNING: these demo PINs are public');
   } finally {
     await t.stop();

@@ -309,6 +309,7 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
   return {
     name: 'airtel',
     sandbox: cfg.sandbox,
+    currencies: [cfg.currency],
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
       const refuse = (failureReason: string): InitiateResult => ({ status: 'failed', reference: '', failureReason, sandbox: cfg.sandbox });

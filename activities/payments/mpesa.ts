@@ -439,6 +439,7 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
     name: 'mpesa',
     sandbox: cfg.sandbox,
     withoutIdempotencyKey: true,
+    currencies: ['KES'],
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
       const refuse = (failureReason: string): InitiateResult => ({ status: 'failed', reference: '', failureReason, sandbox: cfg.sandbox });

@@ -146,6 +146,8 @@ export interface PaymentGateway {
   readonly sandbox: boolean;
   /** The gateway takes no idempotency key (M-Pesa): a retried initiate must not blindly send again. */
   readonly withoutIdempotencyKey?: boolean;
+  /** The only currencies it charges (absent: any); the API refuses other locations' payments with 422 before anything starts. */
+  readonly currencies?: readonly string[];
   initiate(req: InitiateRequest): Promise<InitiateResult>;
   status(req: StatusRequest): Promise<StatusResult>;
   cancel(req: CancelRequest): Promise<CancelResult>;

@@ -19,6 +19,8 @@ import { stockCountRoutes } from './stock-counts';
 import { supportRoutes } from './support';
 import { auditRoutes } from './audit';
 import { paymentsListRoutes } from './payments-list';
+import { paymentCallbacksRoutes } from './payment-callbacks';
+import { operatorTokenRoutes } from './operator-tokens';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -44,6 +46,8 @@ export function allRoutes(): AnyRoute[] {
     ...stockCountRoutes(),
     ...supportRoutes(),
     ...auditRoutes(),
+    ...paymentCallbacksRoutes(),
+    ...operatorTokenRoutes(),
   );
   return routes;
 }

@@ -8,6 +8,7 @@ import * as msg from '../../core/messages';
 import type { OrderSnapshot, PublicPayment } from '../../core/order';
 import { updateOrder } from '../order-service';
 import { idempotencyKey } from '../idempotency';
+import type { AppDeps } from '../types';
 
 /** The rules that depend on `method`, stated in the spec too (yup's `when` does not reach it). */
 const byMethod = (method: string | string[], then: Record<string, unknown>) => ({
@@ -55,6 +56,15 @@ function paymentAnswer(ctx: { status: number }, payment: PublicPayment, order: O
   return { ...payment, order };
 }
 
+/** A method whose gateway cannot charge this location's currency is a 422 now, not a failed payment later. */
+async function refuseForeignCurrency(deps: AppDeps, locationId: string, method: string, currencies: readonly string[] | undefined) {
+  if (!currencies) return;
+  const { currency } = await deps.knex('locations').where({ id: locationId }).first('currency');
+  if (!currencies.includes(currency)) {
+    throw validationError(`${method} cannot charge ${currency}`, [{ path: 'method', message: `${method} charges ${currencies.join(', ')} only; this location's currency is ${currency}` }]);
+  }
+}
+
 export function paymentsRoutes() {
   return [
     route({
@@ -83,6 +93,7 @@ export function paymentsRoutes() {
         if ((body.method === 'mpesa' || body.method === 'airtel') && !body.phone) {
           throw validationError('phone is required', [{ path: 'phone', message: `phone is required for ${body.method}` }]);
         }
+        await refuseForeignCurrency(deps, auth.locationId, body.method, gateway && deps.gateways?.[gateway]?.currencies);
         const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, idempotencyKey(ctx));
         return paymentAnswer(ctx, payment, order);
       },

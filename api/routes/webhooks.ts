@@ -9,6 +9,7 @@ import { UnhandledWebhookError } from '../../activities/payments/stripe';
 import type { AppDeps } from '../types';
 import type { ParameterizedContext } from 'koa';
 import { timingSafeEqual } from 'node:crypto';
+import { alreadyDelivered, recordingCallback, type CallbackReceipt } from '../webhook-receipts';
 
 function safeEqual(a: string, b: string): boolean {
   const [x, y] = [Buffer.from(a), Buffer.from(b)];
@@ -21,12 +22,14 @@ function rawWebhook(ctx: ParameterizedContext) {
   return { headers, rawBody, url: ctx.href };
 }
 
-function parse(deps: AppDeps, gateway: GatewayKey, ctx: ParameterizedContext): WebhookEvent {
+function parse(deps: AppDeps, gateway: GatewayKey, ctx: ParameterizedContext, receipt: CallbackReceipt): WebhookEvent {
   // /webhooks/stripe carries card (PaymentIntent) and QR (Checkout Session) events: either adapter parses both.
   const adapter = deps.gateways?.[gateway] ?? (gateway === 'stripe' ? deps.gateways?.qr : undefined);
   if (!adapter) throw notFound(`${gateway} webhook`);
   try {
-    return adapter.parseWebhook(rawWebhook(ctx));
+    const e = adapter.parseWebhook(rawWebhook(ctx));
+    Object.assign(receipt, { eventId: e.eventId, reportedStatus: e.status });
+    return e;
   } catch (err) {
     if (err instanceof WebhookSignatureError) throw new ApiError(401, 'UNAUTHENTICATED', `Invalid ${gateway} signature`);
     if (err instanceof UnhandledWebhookError) throw err; // verified, of a type payments do not use: the route acknowledges it
@@ -39,7 +42,9 @@ function parse(deps: AppDeps, gateway: GatewayKey, ctx: ParameterizedContext): W
  * de-duplicates by event id); an event for a payment whose workflow has ended is recorded for
  * support and acknowledged, so the gateway stops retrying.
  */
-async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string; location_id: string }, e: WebhookEvent) {
+async function deliver(deps: AppDeps, payment: PaymentRow, e: WebhookEvent, receipt: CallbackReceipt) {
+  receipt.payment = payment;
+  const duplicate = await alreadyDelivered(deps, payment.id, e.eventId);
   try {
     await deps.temporal.workflow.getHandle(payment.workflow_id).signal(msg.gatewayEventSignal, {
       eventId: e.eventId,
@@ -50,8 +55,12 @@ async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string
       receipt: e.receipt,
       reference: e.reference,
     });
+    receipt.effect = duplicate ? 'duplicate' : 'delivered';
+    receipt.detail = `${e.gateway} reported ${e.status} while the payment was ${payment.status}: ${duplicate ? 'a repeat of an event already handed over (the workflow ignores it)' : 'handed to its payment workflow'}`;
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
+    receipt.effect = 'late';
+    receipt.detail = `${e.gateway} reported ${e.status} after the payment workflow had ended (payment ${payment.status}): recorded for support as payment.late_webhook`;
     await deps.knex('audit_log').insert({ location_id: payment.location_id, action: 'payment.late_webhook', subject: payment.id, data: JSON.stringify(e) });
     deps.logger.warn({ paymentId: payment.id, event: e }, 'webhook for a payment whose workflow has ended');
   }
@@ -60,8 +69,8 @@ async function deliver(deps: AppDeps, payment: { id: string; workflow_id: string
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type PaymentRow = { id: string; workflow_id: string; location_id: string; reference: string | null };
-const PAYMENT_COLUMNS = ['id', 'workflow_id', 'location_id', 'reference'];
+type PaymentRow = { id: string; workflow_id: string; location_id: string; reference: string | null; status: string };
+const PAYMENT_COLUMNS = ['id', 'workflow_id', 'location_id', 'reference', 'status'];
 
 /** Only payments of this gateway: card payments by provider, the others by method. */
 function paymentsOf(deps: AppDeps, gateway: GatewayKey) {
@@ -112,26 +121,35 @@ const signed = (gateway: 'stripe' | 'square', header: string) =>
     roles: 'public',
     responses: { 200: json('{received: true}', ref('WebhookAck')) },
     errors: [400, 401, 404],
-    handler: async ({ deps, ctx }) => {
-      let e: WebhookEvent;
-      try {
-        e = parse(deps, gateway, ctx);
-      } catch (err) {
-        if (err instanceof UnhandledWebhookError) return { received: true, ignored: true }; // 200, or the gateway retries it for days
-        throw err;
-      }
-      if (e.status === 'pending' && !e.paymentId && !e.reference) return { received: true, ignored: true };
-      let payment: PaymentRow;
-      try {
-        payment = await paymentByRef(deps, e);
-      } catch (err) {
-        // Signed, but about another charge than the one the payment holds (e.g. a QR page's PaymentIntent): not this payment's word.
-        if (err instanceof ReferenceMismatch) return { received: true, ignored: true };
-        throw err;
-      }
-      return deliver(deps, payment, e);
-    },
+    handler: async ({ deps, ctx }) => recordingCallback(deps, ctx, gateway, (receipt) => handleSigned(deps, gateway, ctx, receipt)),
   });
+
+const ignored = (receipt: CallbackReceipt, detail: string) => {
+  Object.assign(receipt, { effect: 'ignored', detail });
+  return { received: true as const, ignored: true };
+};
+
+async function handleSigned(deps: AppDeps, gateway: 'stripe' | 'square', ctx: ParameterizedContext, receipt: CallbackReceipt) {
+  let e: WebhookEvent;
+  try {
+    e = parse(deps, gateway, ctx, receipt);
+  } catch (err) {
+    // 200, or the gateway retries it for days
+    if (err instanceof UnhandledWebhookError) return ignored(Object.assign(receipt, { verified: true }), 'signed event of a type payments do not use');
+    throw err;
+  }
+  receipt.verified = true;
+  if (e.status === 'pending' && !e.paymentId && !e.reference) return ignored(receipt, 'pending event naming no payment');
+  let payment: PaymentRow;
+  try {
+    payment = await paymentByRef(deps, e);
+  } catch (err) {
+    // Signed, but about another charge than the one the payment holds (e.g. a QR page's PaymentIntent): not this payment's word.
+    if (err instanceof ReferenceMismatch) return ignored(receipt, "signed, but about another charge than the payment's stored reference");
+    throw err;
+  }
+  return deliver(deps, payment, e, receipt);
+}
 
 const unsigned = (gateway: 'mpesa' | 'airtel') =>
   route({
@@ -142,26 +160,35 @@ const unsigned = (gateway: 'mpesa' | 'airtel') =>
     roles: 'public',
     responses: { 200: json('{received: true}', ref('WebhookAck')) },
     errors: [400, 404],
-    handler: async ({ deps, ctx }) => {
-      const token = String(ctx.params.token ?? '');
-      if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw notFound('Payment');
-      try {
-        const payment = await paymentsOf(deps, gateway).where({ callback_token: token }).first(PAYMENT_COLUMNS);
-        if (payment) {
-          const e = parse(deps, gateway, ctx);
-          return deliver(deps, await checkUnclaimed(deps, checkReference(payment, e), e), e);
-        }
-        // Airtel calls one URL registered in its portal for every payment: find it by reference.
-        if (gateway === 'airtel' && deps.config.airtelCallbackToken && safeEqual(token, deps.config.airtelCallbackToken)) {
-          const e = parse(deps, gateway, ctx);
-          return deliver(deps, await paymentByRef(deps, { ...e, paymentId: undefined }), e);
-        }
-      } catch (err) {
-        if (!(err instanceof ReferenceMismatch)) throw err;
-      }
-      throw notFound('Payment');
-    },
+    handler: async ({ deps, ctx }) => recordingCallback(deps, ctx, gateway, (receipt) => handleUnsigned(deps, gateway, ctx, receipt)),
   });
+
+/**
+ * An unsigned callback counts as verified once its URL token matched (a payment's own, or Airtel's
+ * portal token); the payment workflow still confirms its result with a status query.
+ */
+async function handleUnsigned(deps: AppDeps, gateway: 'mpesa' | 'airtel', ctx: ParameterizedContext, receipt: CallbackReceipt) {
+  const token = String(ctx.params.token ?? '');
+  if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw notFound('Payment');
+  try {
+    const payment: PaymentRow | undefined = await paymentsOf(deps, gateway).where({ callback_token: token }).first(PAYMENT_COLUMNS);
+    if (payment) {
+      Object.assign(receipt, { verified: true, payment });
+      const e = parse(deps, gateway, ctx, receipt);
+      return await deliver(deps, await checkUnclaimed(deps, checkReference(payment, e), e), e, receipt);
+    }
+    // Airtel calls one URL registered in its portal for every payment: find it by reference.
+    if (gateway === 'airtel' && deps.config.airtelCallbackToken && safeEqual(token, deps.config.airtelCallbackToken)) {
+      receipt.verified = true;
+      const e = parse(deps, gateway, ctx, receipt);
+      return await deliver(deps, await paymentByRef(deps, { ...e, paymentId: undefined }), e, receipt);
+    }
+  } catch (err) {
+    if (!(err instanceof ReferenceMismatch)) throw err;
+    receipt.detail = "the callback's reference belongs to another payment";
+  }
+  throw notFound('Payment');
+}
 
 export function webhookRoutes() {
   return [signed('stripe', 'Stripe-Signature'), signed('square', 'x-square-hmacsha256-signature'), unsigned('mpesa'), unsigned('airtel')];

@@ -6,6 +6,7 @@ import * as inventory from './004_inventory';
 import * as devices from './005_devices';
 import * as refunds from './006_refunds';
 import * as mpesaReversalStatus from './010_mpesa_reversal_status';
+import * as webhookReceipts from './040_webhook_receipts';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '005_devices': devices,
   '006_refunds': refunds,
   '010_mpesa_reversal_status': mpesaReversalStatus,
+  '040_webhook_receipts': webhookReceipts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
