@@ -173,7 +173,11 @@ export function envFile(env: Record<string, string>): string {
 /** Every charge and refund the simulators hold, for checks against the database ("one payment per charge"). */
 function charges(s: { stripe: StripeSim; square: SquareSim; daraja: DarajaSim; airtel: AirtelSim }) {
   return {
-    stripe: { paymentIntents: s.stripe.paymentIntents(), refunds: s.stripe.refunds() },
+    stripe: {
+      paymentIntents: s.stripe.paymentIntents(),
+      refunds: s.stripe.refunds(),
+      webhooks: s.stripe.webhooks().map((w) => ({ type: w.type, status: w.status, objectId: (JSON.parse(w.body) as { data: { object: { id: string } } }).data.object.id })),
+    },
     square: { payments: s.square.payments(), refunds: s.square.refunds() },
     mpesa: { pushes: [...s.daraja.pushes.values()].map(({ script: _s, ...p }) => p), reversals: [...s.daraja.reversals.values()] },
     airtel: { payments: [...s.airtel.payments.values()] },

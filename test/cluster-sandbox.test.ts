@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startHarness, type Harness } from './support/harness';
-import { killTillflowProcesses, startTillflowProcess } from './support/tillflow-process';
-import { startSandboxProcess, type SandboxProcess } from './support/sandbox-process';
+import { killTillflowProcesses, startTillflowProcess } from '../cluster/replicas';
+import { startSandboxProcess, type SandboxProcess } from '../cluster/sandbox-process';
 import { postPayment, setShopCurrency, until, waitForOrderClosed } from './support/payments';
 import { setupPayments } from '../platform/payments';
 import { logger } from '../platform/logger';
@@ -39,6 +39,7 @@ beforeAll(async () => {
     TILLFLOW_TASK_QUEUE: h.taskQueue,
     TILLFLOW_DATA_DIR: path.join(dir, 'worker'),
     TILLFLOW_TOKEN_SECRET: h.deps.config.tokenSecret,
+    NODE_ENV: 'test',
   });
   await setShopCurrency(h, 'USD');
   cashier = await h.login('3456');

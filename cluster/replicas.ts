@@ -4,13 +4,21 @@ import * as path from 'node:path';
 /**
  * The real entry point (bin/start.ts) as its own process with this environment, resolved once it
  * logs "tillflow ready". The wait is long: a worker bundles the workflow code on start, which on
- * a busy 2-core machine takes a while.
+ * a busy 2-core machine takes a while. `onOutput` sees every chunk it prints (bin/cluster.ts shows them).
  */
-export async function startTillflowProcess(env: Record<string, string | undefined>, timeoutMs = 180_000): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', '..', 'bin', 'start.ts')], {
-    env: { ...process.env, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
+export async function startTillflowProcess(
+  env: Record<string, string | undefined>,
+  opts: { timeoutMs?: number; onOutput?: (chunk: string) => void } = {},
+): Promise<ChildProcess> {
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', 'bin', 'start.ts')], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (opts.onOutput) {
+    child.stdout!.on('data', (c: Buffer) => opts.onOutput!(c.toString()));
+    child.stderr!.on('data', (c: Buffer) => opts.onOutput!(c.toString()));
+  }
   running.add(child);
   child.once('exit', () => running.delete(child));
   let output = '';

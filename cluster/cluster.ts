@@ -1,0 +1,162 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client as PgClient } from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../platform/postgres';
+import { loadDevServerConfig } from '../platform/temporal-dev-config';
+import { ensureTemporalCli } from '../platform/temporal-cli';
+import { startSandboxProcess, type SandboxProcess } from './sandbox-process';
+import {
+  clusterPorts,
+  ensureClusterTool,
+  prepareNamespace,
+  setupSchemas,
+  startTemporalServer,
+  startUiServer,
+  writeDynamicConfig,
+  type ClusterPorts,
+  type ServerProcess,
+} from './temporal';
+
+/**
+ * The production topology on one machine (`npm run cluster`, test/cluster.test.ts): PostgreSQL,
+ * the Temporal server on it with 4 shards, the Web UI, the namespace and search attributes, and
+ * the sandbox gateways as their own process. Tillflow's API and worker replicas are started
+ * against it with `tillflowEnv()` (bin/cluster.ts, the test).
+ */
+export interface ClusterOptions {
+  dataDir: string;
+  portBase: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningCluster {
+  ports: ClusterPorts;
+  databaseUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  uiUrl: string;
+  apiUrls: [string, string];
+  sandbox: SandboxProcess;
+  /** The environment of Tillflow replica `index` (0 or 1) in `role`. */
+  tillflowEnv(role: 'api' | 'worker', index: number): Record<string, string>;
+  /** SIGKILLs (or stops) the Temporal server and starts it again on the same database. */
+  restartTemporal(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** PostgreSQL holds Tillflow's database and Temporal's two (persistence, visibility): one server, separate databases. */
+const TILLFLOW_DB = 'tillflow';
+
+export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
+  const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const ports = clusterPorts(opts.portBase);
+  const dir = path.resolve(opts.dataDir);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    while (stops.length) await stops.pop()!().catch((err: Error) => log(`stop failed: ${err.message}`));
+  };
+  try {
+    const progress = (l: string) => log(l);
+    // Built once per machine: in parallel they would only fight over two cores.
+    const serverBin = await ensureClusterTool('server', progress);
+    const sqlTool = await ensureClusterTool('sql', progress);
+    const uiBin = await ensureClusterTool('ui', progress);
+    const cfg = loadDevServerConfig();
+    const cli = (await ensureTemporalCli(cfg)).path;
+
+    const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), database: TILLFLOW_DB, port: ports.postgres });
+    stops.push(() => pg.stop());
+    const pgUrl = new URL(pg.url);
+    const access = { port: Number(pgUrl.port), user: decodeURIComponent(pgUrl.username), password: decodeURIComponent(pgUrl.password) };
+    log(`PostgreSQL ready on 127.0.0.1:${access.port} (databases ${TILLFLOW_DB}, temporal, temporal_visibility)`);
+    await setupSchemas(sqlTool, access, (db) => hasVersionTable(pg.url, db), log);
+
+    const dynamicConfig = path.join(dir, 'temporal-dynamicconfig.yaml');
+    writeDynamicConfig(cfg, dynamicConfig);
+    const serverEnv = {
+      ...ports.serverEnv,
+      TILLFLOW_CLUSTER_PG_PORT: String(access.port),
+      TILLFLOW_CLUSTER_PG_USER: access.user,
+      TILLFLOW_CLUSTER_PG_PASSWORD: access.password,
+      TILLFLOW_CLUSTER_DYNAMIC_CONFIG: dynamicConfig,
+    };
+    const temporalAddress = `127.0.0.1:${ports.frontend}`;
+    const serverLog = path.join(dir, 'temporal-server.log');
+    let server: ServerProcess = await startTemporalServer(serverBin, serverEnv, temporalAddress, serverLog);
+    stops.push(() => server.stop());
+    log(`Temporal server ${temporalAddress} (4 history shards, PostgreSQL persistence + SQL visibility; log ${serverLog})`);
+    prepareNamespace(cli, temporalAddress, cfg, log);
+
+    const ui = await startUiServer(uiBin, temporalAddress, ports.ui, cfg.namespace, dir);
+    stops.push(() => ui.stop());
+    log(`Temporal Web UI ${ui.address}`);
+
+    const apiUrls: [string, string] = [`http://127.0.0.1:${ports.api[0]}`, `http://127.0.0.1:${ports.api[1]}`];
+    // Webhooks go to the second API replica: a payment started through the first completes through the other.
+    const sandbox = await startSandboxProcess(path.join(dir, 'sandbox'), ports.sandbox, { TILLFLOW_SANDBOX_WEBHOOK_BASE: apiUrls[1] });
+    stops.push(() => sandbox.stop());
+    log(`Sandbox gateways ${sandbox.controlUrl} (webhooks to ${apiUrls[1]})`);
+
+    const tokenSecret = persistedSecret(path.join(dir, 'token-secret'));
+    const common = {
+      ...sandbox.env,
+      DATABASE_URL: pg.url,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: cfg.namespace,
+      TEMPORAL_UI_URL: ui.address,
+      TILLFLOW_TOKEN_SECRET: tokenSecret,
+      PUBLIC_BASE_URL: apiUrls[1],
+      TILLFLOW_SEED_DEMO: 'true',
+      TILLFLOW_PAYMENTS_SANDBOX: 'false',
+      TILLFLOW_MDNS: 'off',
+    };
+    return {
+      ports,
+      databaseUrl: pg.url,
+      temporalAddress,
+      namespace: cfg.namespace,
+      uiUrl: ui.address,
+      apiUrls,
+      sandbox,
+      tillflowEnv: (role, index) => ({
+        ...common,
+        TILLFLOW_ROLE: role,
+        TILLFLOW_DATA_DIR: path.join(dir, `${role}-${index + 1}`),
+        ...(role === 'api'
+          ? { PORT: String(ports.api[index]), HOST: '127.0.0.1' }
+          : // The first worker also drives the demo shop's printers (a shop's LAN worker).
+            { TILLFLOW_PRINT_LOCATIONS: index === 0 ? 'all' : '' }),
+      }),
+      async restartTemporal(signal = 'SIGKILL') {
+        await server.stop(signal);
+        server = await startTemporalServer(serverBin, serverEnv, temporalAddress, serverLog);
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function hasVersionTable(url: string, db: string): Promise<boolean> {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  const client = new PgClient({ connectionString: u.toString() });
+  await client.connect();
+  try {
+    const r = await client.query("SELECT to_regclass('public.schema_version') IS NOT NULL AS present");
+    return r.rows[0].present === true;
+  } finally {
+    await client.end();
+  }
+}
+
+function persistedSecret(file: string): string {
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('hex');
+  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
