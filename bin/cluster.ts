@@ -3,7 +3,8 @@
  * Temporal server v1.29.1 on it (4 history shards), the Web UI, the sandbox gateways — then
  * 2 × TILLFLOW_ROLE=api and 2 × TILLFLOW_ROLE=worker against it. TILLFLOW_CLUSTER_DIR (default
  * .data/cluster) keeps everything across restarts; TILLFLOW_CLUSTER_PORT (default 7300) is the
- * first of the 25 ports it uses. Ctrl-C stops it all in reverse order.
+ * first of the 25 ports it uses; TILLFLOW_CLUSTER_REPLICAS=0 starts no Tillflow replicas (the
+ * test starts its own from <dir>/cluster.json). Ctrl-C stops it all in reverse order.
  */
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -29,9 +30,10 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => void stop(0));
+  const withReplicas = process.env.TILLFLOW_CLUSTER_REPLICAS !== '0';
   try {
     // Workers first: the API replicas then find someone to run what they start.
-    for (const [role, i] of [['worker', 0], ['worker', 1], ['api', 0], ['api', 1]] as const) {
+    for (const [role, i] of withReplicas ? ([['worker', 0], ['worker', 1], ['api', 0], ['api', 1]] as const) : []) {
       const name = `${role}-${i + 1}`;
       const child = await startTillflowProcess(cluster.tillflowEnv(role, i), { onOutput: prefixed(name) });
       replicas.push(child);
@@ -48,12 +50,14 @@ async function main(): Promise<void> {
     [
       '',
       'Tillflow cluster is up:',
-      `  API replicas   ${cluster.apiUrls.join('  ')}  (webhooks go to the second)`,
+      withReplicas ? `  API replicas   ${cluster.apiUrls.join('  ')}  (webhooks go to the second)` : '  No Tillflow replicas (TILLFLOW_CLUSTER_REPLICAS=0): their environment is in cluster.json',
       `  Temporal       ${cluster.temporalAddress}  namespace ${cluster.namespace}`,
       `  Temporal UI    ${cluster.uiUrl}`,
       `  PostgreSQL     ${cluster.databaseUrl}`,
       `  Sandbox        ${cluster.sandbox.controlUrl}/sandbox/charges`,
+      `  Described in   ${path.join(dataDir, 'cluster.json')}`,
       'Press Ctrl-C to stop.',
+      'cluster ready',
       '',
     ].join('\n'),
   );

@@ -40,10 +40,23 @@ export interface RunningCluster {
   sandbox: SandboxProcess;
   /** The environment of Tillflow replica `index` (0 or 1) in `role`. */
   tillflowEnv(role: 'api' | 'worker', index: number): Record<string, string>;
-  /** SIGKILLs (or stops) the Temporal server and starts it again on the same database. */
-  restartTemporal(signal?: NodeJS.Signals): Promise<void>;
+  /** Everything a client (bin/cluster.ts, the test) needs, also written to <dataDir>/cluster.json. */
+  describe(): ClusterInfo;
   stop(): Promise<void>;
 }
+
+export interface ClusterInfo {
+  databaseUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  uiUrl: string;
+  apiUrls: [string, string];
+  sandboxUrl: string;
+  temporalServerPid?: number;
+  env: { api: [Record<string, string>, Record<string, string>]; worker: [Record<string, string>, Record<string, string>] };
+}
+
+export const CLUSTER_INFO_FILE = 'cluster.json';
 
 /** PostgreSQL holds Tillflow's database and Temporal's two (persistence, visibility): one server, separate databases. */
 const TILLFLOW_DB = 'tillflow';
@@ -84,8 +97,26 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     };
     const temporalAddress = `127.0.0.1:${ports.frontend}`;
     const serverLog = path.join(dir, 'temporal-server.log');
-    let server: ServerProcess = await startTemporalServer(serverBin, serverEnv, temporalAddress, serverLog);
-    stops.push(() => server.stop());
+    let stopping = false;
+    let server: ServerProcess;
+    let describe: () => ClusterInfo = () => {
+      throw new Error('cluster not started');
+    };
+    const writeInfo = () => fs.writeFileSync(path.join(dir, CLUSTER_INFO_FILE), JSON.stringify(describe(), null, 2) + '\n');
+    /** A server process that dies is started again on the same database, as a service manager would. */
+    const startServer = async () => {
+      server = await startTemporalServer(serverBin, serverEnv, temporalAddress, serverLog);
+      server.child.once('exit', (code, signal) => {
+        if (stopping) return;
+        log(`Temporal server exited (${code ?? signal}); starting it again`);
+        startServer().then(writeInfo, (err: Error) => log(`Temporal server restart failed: ${err.message}`));
+      });
+    };
+    await startServer();
+    stops.push(() => {
+      stopping = true;
+      return server.stop();
+    });
     log(`Temporal server ${temporalAddress} (4 history shards, PostgreSQL persistence + SQL visibility; log ${serverLog})`);
     prepareNamespace(cli, temporalAddress, cfg, log);
 
@@ -112,6 +143,26 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       TILLFLOW_PAYMENTS_SANDBOX: 'false',
       TILLFLOW_MDNS: 'off',
     };
+    const tillflowEnv = (role: 'api' | 'worker', index: number): Record<string, string> => ({
+      ...common,
+      TILLFLOW_ROLE: role,
+      TILLFLOW_DATA_DIR: path.join(dir, `${role}-${index + 1}`),
+      ...(role === 'api'
+        ? { PORT: String(ports.api[index]), HOST: '127.0.0.1' }
+        : // The first worker also drives the demo shop's printers (a shop's LAN worker).
+          { TILLFLOW_PRINT_LOCATIONS: index === 0 ? 'all' : '' }),
+    });
+    describe = () => ({
+      databaseUrl: pg.url,
+      temporalAddress,
+      namespace: cfg.namespace,
+      uiUrl: ui.address,
+      apiUrls,
+      sandboxUrl: sandbox.controlUrl,
+      temporalServerPid: server.child.pid,
+      env: { api: [tillflowEnv('api', 0), tillflowEnv('api', 1)], worker: [tillflowEnv('worker', 0), tillflowEnv('worker', 1)] },
+    });
+    writeInfo();
     return {
       ports,
       databaseUrl: pg.url,
@@ -120,19 +171,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       uiUrl: ui.address,
       apiUrls,
       sandbox,
-      tillflowEnv: (role, index) => ({
-        ...common,
-        TILLFLOW_ROLE: role,
-        TILLFLOW_DATA_DIR: path.join(dir, `${role}-${index + 1}`),
-        ...(role === 'api'
-          ? { PORT: String(ports.api[index]), HOST: '127.0.0.1' }
-          : // The first worker also drives the demo shop's printers (a shop's LAN worker).
-            { TILLFLOW_PRINT_LOCATIONS: index === 0 ? 'all' : '' }),
-      }),
-      async restartTemporal(signal = 'SIGKILL') {
-        await server.stop(signal);
-        server = await startTemporalServer(serverBin, serverEnv, temporalAddress, serverLog);
-      },
+      tillflowEnv,
+      describe: () => describe(),
       stop: stopAll,
     };
   } catch (err) {

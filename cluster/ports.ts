@@ -16,7 +16,8 @@ export function portFree(port: number): Promise<boolean> {
  */
 export async function freePortBlock(count: number, tries = 50): Promise<number> {
   for (let i = 0; i < tries; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 2_000) * 20;
+    // Below 32768: Temporal stores membership ports in a smallint column.
+    const base = 20_000 + Math.floor(Math.random() * 600) * 20;
     const checks = await Promise.all(Array.from({ length: count }, (_, k) => portFree(base + k)));
     if (checks.every(Boolean)) return base;
   }

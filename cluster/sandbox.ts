@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
+import { startStripeSimulator, type GatewayScript, type StripeSim } from '../simulators/stripe';
 import { startSquareSimulator, type SquareSim } from '../simulators/square';
 import { DARAJA_SIM_DEFAULTS, startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
 import { AIRTEL_SIM_DEFAULTS, startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
@@ -100,6 +100,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     const control = await startControlServer(ports.control, {
       env,
       setWebhookBase,
+      script: (gateway, match, script) => (gateway === 'stripe' ? stripe : square).script(match, script),
       charges: () => charges({ stripe, square, daraja, airtel }),
     });
     closers.push(control);
@@ -187,13 +188,15 @@ function charges(s: { stripe: StripeSim; square: SquareSim; daraja: DarajaSim; a
 interface Control {
   env(): Record<string, string>;
   setWebhookBase(url: string): void;
+  script(gateway: 'stripe' | 'square', match: number | string, script: GatewayScript): void;
   charges(): unknown;
 }
 
 /**
  * Loopback-only control API: GET /sandbox/env, GET /sandbox/charges, PUT /sandbox/webhook-base
- * {"url"}. It scripts nothing: outcomes follow each simulator's sandbox rules (test card numbers,
- * phone numbers), exactly as through the in-process sandbox.
+ * {"url"}, PUT /sandbox/script {"gateway": "stripe"|"square", "match": amount or payment id,
+ * "script"} (what a card does, as the simulators' tests script it; scripts live in memory only).
+ * Unscripted payments follow each simulator's sandbox rules (test card numbers, phone numbers).
  */
 async function startControlServer(port: number, c: Control): Promise<() => Promise<void>> {
   const server = http.createServer((req, res) => {
@@ -216,7 +219,13 @@ async function startControlServer(port: number, c: Control): Promise<() => Promi
         c.setWebhookBase(url);
         return reply(200, c.env());
       }
-      return reply(404, { detail: 'GET /sandbox/env, GET /sandbox/charges, PUT /sandbox/webhook-base' });
+      if (route === 'PUT /sandbox/script') {
+        const parsed = parseScript(body);
+        if (!parsed) return reply(422, { detail: 'body must be {"gateway": "stripe"|"square", "match": number|string, "script": {"outcome", …}}' });
+        c.script(parsed.gateway, parsed.match, parsed.script);
+        return reply(200, parsed);
+      }
+      return reply(404, { detail: 'GET /sandbox/env, GET /sandbox/charges, PUT /sandbox/webhook-base, PUT /sandbox/script' });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -228,6 +237,20 @@ async function startControlServer(port: number, c: Control): Promise<() => Promi
       server.closeAllConnections();
       server.close(() => resolve());
     });
+}
+
+const OUTCOMES = ['success', 'decline', 'timeout', 'abandon'];
+
+function parseScript(body: string): { gateway: 'stripe' | 'square'; match: number | string; script: GatewayScript } | undefined {
+  try {
+    const v = JSON.parse(body) as { gateway?: unknown; match?: unknown; script?: { outcome?: unknown } };
+    const okGateway = v.gateway === 'stripe' || v.gateway === 'square';
+    const okMatch = (typeof v.match === 'number' && Number.isInteger(v.match)) || typeof v.match === 'string';
+    const okScript = typeof v.script === 'object' && v.script !== null && OUTCOMES.includes(v.script.outcome as string);
+    return okGateway && okMatch && okScript ? (v as { gateway: 'stripe' | 'square'; match: number | string; script: GatewayScript }) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseUrl(body: string): string | undefined {

@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { Knex } from 'knex';
 import { createKnex } from '../db/knex';
-import { startCluster, type RunningCluster } from '../cluster/cluster';
+import { CLUSTER_INFO_FILE, type ClusterInfo } from '../cluster/cluster';
 import { CLUSTER_PORT_BLOCK } from '../cluster/temporal';
 import { freePortBlock } from '../cluster/ports';
-import { endProcess, killTillflowProcesses, startTillflowProcess } from '../cluster/replicas';
+import { endProcess, killTillflowProcesses, startClusterProcess, startTillflowProcess } from '../cluster/replicas';
 import { TEST_LIMITS } from './support/harness';
 import { until } from './support/payments';
 import { connectSocket } from './support/ws-client';
@@ -21,7 +21,8 @@ import { connectSocket } from './support/ws-client';
  */
 jest.setTimeout(240_000);
 
-let cluster: RunningCluster;
+let cluster: ClusterInfo;
+let clusterProcess: ChildProcess;
 let knex: Knex;
 let dir: string;
 const workers: ChildProcess[] = [];
@@ -29,13 +30,15 @@ let tokens: { cashier: string; manager: string };
 let items: Record<string, string>;
 let locationId: string;
 
-const replicaEnv = (role: 'api' | 'worker', i: number) => ({ ...cluster.tillflowEnv(role, i), ...TEST_LIMITS, NODE_ENV: 'test' });
+const replicaEnv = (role: 'api' | 'worker', i: number) => ({ ...cluster.env[role][i], ...TEST_LIMITS, NODE_ENV: 'test' });
+const readInfo = (): ClusterInfo => JSON.parse(fs.readFileSync(path.join(dir, CLUSTER_INFO_FILE), 'utf8'));
 const startWorker = async (i: number) => (workers[i] = await startTillflowProcess(replicaEnv('worker', i)));
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-cluster-'));
   fs.chmodSync(dir, 0o755); // the embedded PostgreSQL runs as the postgres user under root
-  cluster = await startCluster({ dataDir: dir, portBase: await freePortBlock(CLUSTER_PORT_BLOCK), log: () => undefined });
+  clusterProcess = await startClusterProcess(dir, await freePortBlock(CLUSTER_PORT_BLOCK));
+  cluster = readInfo();
   await Promise.all([startWorker(0), startWorker(1)]);
   await startTillflowProcess(replicaEnv('api', 0));
   await startTillflowProcess(replicaEnv('api', 1));
@@ -49,7 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await knex?.destroy();
   await killTillflowProcesses();
-  await cluster?.stop();
+  if (clusterProcess) await endProcess(clusterProcess, 'SIGTERM');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -81,7 +84,15 @@ const getOrder = async (replica: 0 | 1, id: string) => (await call(replica, 'GET
 const persisted = (id: string) => until(() => knex('orders').where({ id }).whereNotNull('persisted_at').count(), (r) => r[0].count === '1', 60_000);
 const saleMovements = (id: string) => knex('inventory_movements').where({ order_id: id, reason: 'sale' }).select('item_id', 'delta');
 const intentsOf = async (orderId: string) =>
-  ((await cluster.sandbox.charges()).stripe.paymentIntents as any[]).filter((pi) => pi.metadata?.orderId === orderId);
+  ((await charges()).stripe.paymentIntents as any[]).filter((pi) => pi.metadata?.orderId === orderId);
+
+/** The reader takes `delayMs` to approve payments of this amount: the payment stays pending meanwhile. */
+const slowReaderFor = async (amount: number, delayMs: number) => {
+  const script = { outcome: 'success', outcomeDelayMs: delayMs };
+  const res = await fetch(`${cluster.sandboxUrl}/sandbox/script`, { method: 'PUT', body: JSON.stringify({ gateway: 'stripe', match: amount, script }) });
+  expect(res.status).toBe(200);
+};
+const charges = async (): Promise<any> => (await fetch(`${cluster.sandboxUrl}/sandbox/charges`)).json();
 
 /** A checkout whose lines and payment go through the API replica that did not open it. */
 async function cashCheckout(): Promise<any> {
@@ -101,11 +112,12 @@ it('runs an end-to-end checkout across both API replicas: closed, persisted once
 });
 
 it('completes a Stripe reader payment started at one API replica through the webhook at the other', async () => {
-  const o = await openOrder(0, [{ itemId: items['Burger'], quantity: 1 }]);
+  const o = await openOrder(0, [{ itemId: items['Burger'], quantity: 3 }]);
+  await slowReaderFor(o.totals.total, 2_000);
   const res = await pay(0, o.id, { method: 'card', provider: 'stripe', amount: o.totals.total, deviceId: 'tmr_FDOt2wlRZEdpd7' });
   expect(res.status).toBe(202);
   await until(() => getOrder(0, o.id), (x) => x.status === 'closed', 60_000);
-  const webhooks = ((await cluster.sandbox.charges()).stripe.webhooks as any[]).filter((w) => w.objectId === res.body.reference);
+  const webhooks = ((await charges()).stripe.webhooks as any[]).filter((w) => w.objectId === res.body.reference);
   // The sandbox sends webhooks only to the second replica (PUBLIC_BASE_URL), and it accepted them.
   expect(webhooks.find((w) => w.type === 'payment_intent.succeeded')).toMatchObject({ status: 200 });
   expect(await intentsOf(o.id)).toHaveLength(1);
@@ -119,7 +131,7 @@ it('refunds a card payment through the other API replica at the gateway', async 
   const refund = await call(1, 'POST', `/api/v1/orders/${o.id}/refunds`, { token: tokens.manager, body: { reason: 'cluster test' }, key: randomUUID() });
   expect(refund.status).toBe(201);
   expect(refund.body).toMatchObject({ status: 'succeeded', amount: o.totals.total });
-  const refunds = ((await cluster.sandbox.charges()).stripe.refunds as any[]).filter((r) => r.payment_intent === paid.body.reference);
+  const refunds = ((await charges()).stripe.refunds as any[]).filter((r) => r.payment_intent === paid.body.reference);
   expect(refunds).toHaveLength(1);
 });
 
@@ -166,7 +178,8 @@ it('finishes a checkout on the other worker when one is SIGKILLed in the middle:
 });
 
 it('finishes a card payment when a worker is SIGKILLed while it is pending: exactly one charge', async () => {
-  const o = await openOrder(1, [{ itemId: items['Burger'], quantity: 1 }]);
+  const o = await openOrder(1, [{ itemId: items['Burger'], quantity: 4 }]);
+  await slowReaderFor(o.totals.total, 5_000);
   const res = await pay(1, o.id, { method: 'card', provider: 'stripe', amount: o.totals.total, deviceId: 'tmr_FDOt2wlRZEdpd7' });
   expect(res.status).toBe(202);
   await endProcess(workers[1], 'SIGKILL');
@@ -183,7 +196,10 @@ it('finishes a card payment when a worker is SIGKILLed while it is pending: exac
 
 it('continues an open order after the Temporal server process is killed and restarted', async () => {
   const o = await openOrder(0, [{ itemId: items['Croissant'], quantity: 1 }]);
-  await cluster.restartTemporal('SIGKILL');
+  const pid = cluster.temporalServerPid!;
+  process.kill(pid, 'SIGKILL');
+  // `npm run cluster` starts a server that died again, like a service manager.
+  await until(async () => readInfo().temporalServerPid, (p) => p !== undefined && p !== pid, 120_000);
   // Both replicas reconnect on their own; wait until each reports Temporal healthy again.
   for (const replica of [0, 1] as const) {
     await until(() => call(replica, 'GET', '/health'), (r) => r.body?.checks?.temporal === 'ok', 90_000);
