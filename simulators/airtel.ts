@@ -19,6 +19,7 @@
  * unscripted phone pays after ~50 ms.
  */
 import { randomCode, startJsonServer, type CallbackDelivery, type LoggedRequest, type SimResponse } from './http';
+import { memoryState, type SimState } from './state';
 
 export interface AirtelSimOptions {
   clientId?: string;
@@ -31,6 +32,8 @@ export interface AirtelSimOptions {
   tokenTtlSeconds?: number;
   host?: string;
   port?: number;
+  /** Where payments are kept (default: memory). */
+  state?: SimState;
 }
 
 export interface AirtelScript {
@@ -148,9 +151,10 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
 
   const tokens = new Map<string, number>();
   const scripts = new Map<string, AirtelScript & { failsLeft: number }>();
-  const payments = new Map<string, AirtelPayment>();
-  const byMoneyId = new Map<string, AirtelPayment>();
-  const refunds = new Map<string, AirtelRefund>();
+  const state = opts.state ?? memoryState();
+  const payments = state.map<AirtelPayment>('airtel.payments');
+  const byMoneyId = state.map<AirtelPayment>('airtel.byMoneyId');
+  const refunds = state.map<AirtelRefund>('airtel.refunds');
   let refundScript: { pendingQueries: number } | undefined;
 
   const server = await startJsonServer(handle, { host: opts.host, port: opts.port });

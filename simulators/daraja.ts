@@ -29,6 +29,7 @@
  * Each phone can be scripted (sim.script); an unscripted phone pays after ~50 ms.
  */
 import { nairobiTimestamp, randomCode, startJsonServer, type CallbackDelivery, type LoggedRequest, type SimResponse } from './http';
+import { memoryState, type SimState } from './state';
 
 export interface DarajaSimOptions {
   shortCode?: string;
@@ -41,6 +42,8 @@ export interface DarajaSimOptions {
   timestampToleranceMs?: number;
   host?: string;
   port?: number;
+  /** Where pushes, reversals and receipts are kept (default: memory). */
+  state?: SimState;
 }
 
 export interface DarajaScript {
@@ -182,12 +185,14 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
 
   const tokens = new Map<string, number>(); // token → expiry (ms)
   const scripts = new Map<string, DarajaScript & { failsLeft: number; dropped?: boolean }>();
-  const pushes = new Map<string, DarajaPush>();
-  const reversals = new Map<string, DarajaReversal>();
-  const receipts = new Map<string, DarajaPush>();
+  const state = opts.state ?? memoryState();
+  const pushes = state.map<DarajaPush>('daraja.pushes');
+  const reversals = state.map<DarajaReversal>('daraja.reversals');
+  const receipts = state.map<DarajaPush>('daraja.receipts');
   const statusQueries: DarajaStatusQuery[] = [];
   let reversalScript: DarajaReversalScript | undefined;
-  let seq = 0;
+  // Restored pushes keep their ids: go on counting after them.
+  let seq = pushes.size;
 
   const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
 

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { SquareConfig } from '../activities/payments/square';
+import { memoryState, type SimState } from './state';
 import {
   ScriptBook,
   SimTimers,
@@ -30,6 +31,10 @@ export interface SquareSimOptions {
   webhookUrl?: string;
   /** What unscripted payments do (default: success after 25 ms). */
   defaultScript?: GatewayScript;
+  /** Fixed port on 127.0.0.1 (default: any free one). */
+  port?: number;
+  /** Where checkouts, payments, refunds and idempotency keys are kept (default: memory). */
+  state?: SimState;
 }
 
 type Json = Record<string, unknown>;
@@ -94,12 +99,13 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
   let webhookUrl = opts.webhookUrl;
   const timers = new SimTimers();
   const scripts = new ScriptBook(opts.defaultScript ?? { outcome: 'success' });
-  const checkouts = new Map<string, CheckoutState>();
-  const payments = new Map<string, PaymentState>();
-  const paymentsByKey = new Map<string, PaymentState>();
-  const refunds = new Map<string, Json>();
+  const state = opts.state ?? memoryState();
+  const checkouts = state.map<CheckoutState>('square.checkouts');
+  const payments = state.map<PaymentState>('square.payments');
+  const paymentsByKey = state.map<PaymentState>('square.paymentsByKey');
+  const refunds = state.map<Json>('square.refunds');
   let refundScript: { pendingMs?: number; outcome?: 'COMPLETED' | 'FAILED' } | undefined;
-  const saved = new Map<string, { fingerprint: string; status: number; body: string }>();
+  const saved = state.map<{ fingerprint: string; status: number; body: string }>('square.saved');
   const deliveries: WebhookDelivery[] = [];
   const requestLog: string[] = [];
   const hung = new WeakSet<GatewayScript>();
@@ -460,7 +466,7 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     });
   });
 
-  const port = await listen(server);
+  const port = await listen(server, opts.port);
   const baseUrl = `http://127.0.0.1:${port}`;
 
   return {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ensureStripeMock } from './stripe-mock-binary';
 import { isAlive } from '../platform/processes';
 import type { StripeConfig } from '../activities/payments/stripe';
+import { memoryState, type SimState } from './state';
 
 /*
  * Stripe simulator: the real stripe-mock (Stripe's OpenAPI-driven mock) validates every request,
@@ -146,10 +147,10 @@ export function readBody(req: http.IncomingMessage, limit = 1_000_000): Promise<
   });
 }
 
-export function listen(server: http.Server): Promise<number> {
+export function listen(server: http.Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -301,6 +302,10 @@ export interface StripeSimOptions {
   defaultScript?: GatewayScript;
   /** Progress lines while stripe-mock is built on a fresh machine. */
   progress?: (line: string) => void;
+  /** Fixed port on 127.0.0.1 (default: any free one). */
+  port?: number;
+  /** Where intents, sessions, refunds and idempotency keys are kept (default: memory). */
+  state?: SimState;
 }
 
 export interface StripeSim {
@@ -469,11 +474,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
   let webhookUrl = opts.webhookUrl;
   const timers = new SimTimers();
   const scripts = new ScriptBook(opts.defaultScript ?? { outcome: 'success' });
-  const intents = new Map<string, IntentState>();
-  const sessions = new Map<string, SessionState>();
-  const refunds = new Map<string, Json>();
-  const readers = new Map<string, { action: Json | null }>();
-  const saved = new Map<string, Saved>();
+  const state = opts.state ?? memoryState();
+  const intents = state.map<IntentState>('stripe.intents');
+  const sessions = state.map<SessionState>('stripe.sessions');
+  const refunds = state.map<Json>('stripe.refunds');
+  const readers = state.map<{ action: Json | null }>('stripe.readers');
+  const saved = state.map<Saved>('stripe.saved');
   const deliveries: WebhookDelivery[] = [];
   const requestLog: string[] = [];
   const now = () => Math.floor(Date.now() / 1000);
@@ -1007,7 +1013,7 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
 
   let port: number;
   try {
-    port = await listen(server);
+    port = await listen(server, opts.port);
   } catch (err) {
     await mock.stop();
     throw err;
