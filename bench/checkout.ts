@@ -566,6 +566,31 @@ function printReport(r: Report): void {
   }
 }
 
+/** The run's figures as JSON under bench/results/ (not committed: numbers belong to a machine and a day). */
+function writeResult(r: Report): void {
+  const stats = (x: Samples) => ({ n: x.count, p50: x.percentile(50), p99: x.percentile(99), max: x.max });
+  const cs = r.checkout.stats;
+  const result = {
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+    terminals: TERMINALS,
+    seconds: SECONDS,
+    addLine: stats(cs.addLine),
+    checkout: { ...stats(cs.checkout), perSecond: cs.checkout.count / r.checkout.result.elapsedS },
+    openOrder: stats(cs.createOrder),
+    cashPayment: stats(cs.pay),
+    floor: { ...stats(r.floor.samples), perSecond: r.floor.samples.count / r.floor.result.elapsedS },
+    crud: stats(r.crud.samples),
+    actions: r.actions,
+    cpu: { checkout: r.checkout.result.cpu, floor: r.floor.result.cpu, crud: r.crud.result.cpu },
+  };
+  const dir = `${__dirname}/results`;
+  fs.mkdirSync(dir, { recursive: true });
+  const file = `${dir}/checkout-${result.at.replace(/[:.]/g, '-')}.json`;
+  fs.writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log(`Result written to ${file}`);
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -648,7 +673,10 @@ async function main(): Promise<number> {
       console.error('[bench] teardown failed:', err);
     }
   }
-  if (report) printReport(report);
+  if (report) {
+    printReport(report);
+    writeResult(report);
+  }
   if (failed) console.log('\nResult: the stack FAILED (see errors above); exit code 1');
   return failed ? 1 : 0;
 }
