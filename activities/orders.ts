@@ -3,22 +3,11 @@ import { DatabaseError } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { DATA_ERROR_TYPE } from '../core/messages';
 import type { ActivityDeps } from './deps';
-import type { OrderEvent } from '../core/events';
+import { topic, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
-import { projectionRow } from '../db/order-projection';
+import { assignOrderNumber } from '../db/order-numbers';
+import { EVENTS_CHANNEL, upsertProjection, writeOrderEvents, type PublishRequest } from '../db/order-events';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
-
-export const EVENTS_CHANNEL = 'tillflow_events';
-
-export interface PublishRequest {
-  orderId: string;
-  locationId: string;
-  events: OrderEvent[];
-  /** The order as of the newest event: kept as the live projection for lists and reconnects. */
-  snapshot?: OrderSnapshot;
-  /** For events without an order version (printer problems): what makes a retry a duplicate. */
-  dedupeKey?: string;
-}
 
 export interface StockLine {
   lineId: string;
@@ -26,15 +15,8 @@ export interface StockLine {
   quantity: number;
 }
 
-export type { LowStockAlert };
-
-/** Upserts the live projection unless a newer version is already there. */
-async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
-  const row = { ...projectionRow(s), ...extra };
-  // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
-  // overwrite what the closing transaction wrote.
-  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<', s.version);
-}
+export type { LowStockAlert, PublishRequest };
+export { EVENTS_CHANNEL };
 
 /**
  * Integrity errors a retry can cure: a concurrent insert of the same key (the retry then finds
@@ -77,121 +59,21 @@ export function orderActivities({ knex }: ActivityDeps) {
      * (or a replayed start) gets the number it was given the first time.
      */
     async assignOrderNumber(req: { orderId: string; locationId: string }): Promise<number> {
-      return knex.transaction(async (trx) => {
-        const existing = await trx('order_number_assignments').where('order_id', req.orderId).first('number');
-        if (existing) return existing.number as number;
-        const [loc] = await trx('locations')
-          .where('id', req.locationId)
-          .update({ order_number_counter: knex.raw('(order_number_counter % 99) + 1') })
-          .returning('order_number_counter');
-        if (!loc) throw new Error(`location ${req.locationId} not found`);
-        await trx('order_number_assignments').insert({ order_id: req.orderId, location_id: req.locationId, number: loc.order_number_counter });
-        return loc.order_number_counter as number;
-      });
+      return assignOrderNumber(knex, req.orderId, req.locationId);
     },
 
-    /**
-     * Appends events and updates the projection in one transaction, then NOTIFYs every API
-     * instance with the event row ids (payloads stay tiny; listeners read the rows).
-     */
     async publishOrderEvents(req: PublishRequest): Promise<void> {
-      await knex.transaction(async (trx) => {
-        // Several events of one name at one version (e.g. a low-stock alert per item) are told
-        // apart by their place in the batch; a retried publish sends the same batch.
-        const seen = new Map<string, number>();
-        const rows = req.events.map((e) => {
-          const base = req.dedupeKey ? `${req.dedupeKey}:${e.event}` : `${req.orderId}:${e.version}:${e.event}`;
-          const n = seen.get(base) ?? 0;
-          seen.set(base, n + 1);
-          return {
-            location_id: req.locationId,
-            order_id: req.orderId,
-            version: e.version,
-            event: e.event,
-            topics: e.topics,
-            data: JSON.stringify(e.data),
-            dedupe_key: n === 0 ? base : `${base}:${n}`,
-          };
-        });
-        const inserted = rows.length ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id') : [];
-        if (req.snapshot) await upsertProjection(trx, req.snapshot);
-        if (inserted.length) {
-          const topics = [...new Set(req.events.flatMap((e) => e.topics))];
-          const payload = JSON.stringify({ o: req.orderId, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
-          await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
-        }
-      });
+      await knex.transaction((trx) => writeOrderEvents(trx, req));
     },
 
-    /**
-     * Persists a closed or cancelled order in one idempotent transaction: the order, its lines,
-     * modifiers, discounts and payments, and (closed orders) one stock movement per tracked line
-     * keyed so a retry cannot deduct twice. A cancelled order reverses any movements it made.
-     */
-    async persistOrder(req: { snapshot: OrderSnapshot; stockLines: StockLine[] }): Promise<{ lowStock: LowStockAlert[] }> {
-      const s = req.snapshot;
+    /** Persists a closed or cancelled order once (see persistInTransaction), with its pending events. */
+    async persistOrder(req: PersistRequest): Promise<{ lowStock: LowStockAlert[] }> {
       return knex.transaction(async (trx) => {
-        const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
-        if (already?.persisted_at) return { lowStock: [] };
-        await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
-        await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
-        for (const [position, line] of s.lines.entries()) {
-          await trx('order_lines').insert({
-            id: line.id,
-            location_id: s.locationId,
-            order_id: s.id,
-            item_id: line.itemId,
-            name: line.name,
-            quantity: line.quantity,
-            unit_price: line.unitPrice,
-            total: line.total,
-            note: line.note,
-            position,
-          });
-          if (line.modifiers.length) {
-            await trx('order_line_modifiers').insert(
-              line.modifiers.map((m) => ({ location_id: s.locationId, order_line_id: line.id, modifier_id: m.id, name: m.name, price: m.price })),
-            );
-          }
-        }
-        if (s.discounts.length) {
-          await trx('order_discounts').insert(
-            s.discounts.map((d) => ({ location_id: s.locationId, order_id: s.id, discount_id: d.id, name: d.name, type: d.type, value: d.value, amount: d.amount })),
-          );
-        }
-        for (const [i, p] of s.payments.entries()) {
-          await trx('payments')
-            .insert({
-              id: p.id,
-              location_id: s.locationId,
-              order_id: s.id,
-              seq: i + 1,
-              method: p.method,
-              provider: p.provider,
-              status: p.status,
-              amount: p.amount,
-              tip: p.tip,
-              fee: p.fee,
-              tendered: p.tendered ?? null,
-              change: p.change ?? null,
-              reference: p.reference ?? null,
-              failure_reason: p.failureReason ?? null,
-              sandbox: p.sandbox ?? false,
-              created_at: p.createdAt,
-              settled_at: p.settledAt,
-            })
-            .onConflict('id')
-            .merge();
-        }
-        // A refund settled before the checkout heard of it already wrote payments.refunded: the
-        // closing write must not take such a payment's `refunded` status back.
-        await trx('payments').where('order_id', s.id).where('refunded', '>', 0).whereRaw('refunded >= amount + tip + fee').update({ status: 'refunded' });
-        if (s.status === 'cancelled') {
-          await reverseStock(trx, s.id);
-          return { lowStock: [] };
-        }
-        // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
-        return { lowStock: await deductStock(trx, s, req.stockLines) };
+        const lowStock = await persistInTransaction(trx, req);
+        // Newer checkouts hand over their unpublished events: they become durable with the
+        // order itself (with one stock.low per low item), saving a publishing activity.
+        if (req.events) await writeOrderEvents(trx, closingBatch(req, lowStock));
+        return { lowStock };
       });
     },
 
@@ -250,3 +132,90 @@ async function saleMovement(trx: Knex.Transaction, m: MovementInput): Promise<St
 }
 
 export type OrderActivities = ReturnType<typeof orderActivities>;
+
+export interface PersistRequest {
+  snapshot: OrderSnapshot;
+  stockLines: StockLine[];
+  /** Events the checkout has not published yet (newer runs only): written with the order. */
+  events?: OrderEvent[];
+}
+
+/** The order's unpublished events, then one stock.low per item the sale took low, at the closing version. */
+function closingBatch(req: PersistRequest, lowStock: LowStockAlert[]): PublishRequest {
+  const s = req.snapshot;
+  const alerts: OrderEvent[] = lowStock.map((item) => ({ event: 'stock.low', topics: [topic.orders(s.locationId)], data: item, version: s.version }));
+  return { orderId: s.id, locationId: s.locationId, events: [...(req.events ?? []), ...alerts], snapshot: s };
+}
+
+/**
+ * Persists a closed or cancelled order in one idempotent transaction: the order, its lines,
+ * modifiers, discounts and payments, and (closed orders) one stock movement per tracked line
+ * keyed so a retry cannot deduct twice. A cancelled order reverses any movements it made.
+ * Returns the items the sale took low (none on a repeat).
+ */
+async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest): Promise<LowStockAlert[]> {
+  const s = req.snapshot;
+  const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
+  if (already?.persisted_at) return [];
+  await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
+  await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
+  await insertLines(trx, s);
+  if (s.discounts.length) {
+    await trx('order_discounts').insert(
+      s.discounts.map((d) => ({ location_id: s.locationId, order_id: s.id, discount_id: d.id, name: d.name, type: d.type, value: d.value, amount: d.amount })),
+    );
+  }
+  if (s.payments.length) await trx('payments').insert(s.payments.map((p, i) => paymentRow(s, p, i))).onConflict('id').merge();
+  // A refund settled before the checkout heard of it already wrote payments.refunded: the
+  // closing write must not take such a payment's `refunded` status back.
+  await trx('payments').where('order_id', s.id).where('refunded', '>', 0).whereRaw('refunded >= amount + tip + fee').update({ status: 'refunded' });
+  if (s.status === 'cancelled') {
+    await reverseStock(trx, s.id);
+    return [];
+  }
+  // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
+  return deductStock(trx, s, req.stockLines);
+}
+
+/** The lines and their modifiers, one insert each (not one per line: fewer round trips on close). */
+async function insertLines(trx: Knex.Transaction, s: OrderSnapshot): Promise<void> {
+  if (!s.lines.length) return;
+  await trx('order_lines').insert(
+    s.lines.map((line, position) => ({
+      id: line.id,
+      location_id: s.locationId,
+      order_id: s.id,
+      item_id: line.itemId,
+      name: line.name,
+      quantity: line.quantity,
+      unit_price: line.unitPrice,
+      total: line.total,
+      note: line.note,
+      position,
+    })),
+  );
+  const modifiers = s.lines.flatMap((line) => line.modifiers.map((m) => ({ location_id: s.locationId, order_line_id: line.id, modifier_id: m.id, name: m.name, price: m.price })));
+  if (modifiers.length) await trx('order_line_modifiers').insert(modifiers);
+}
+
+function paymentRow(s: OrderSnapshot, p: OrderSnapshot['payments'][number], i: number) {
+  return {
+    id: p.id,
+    location_id: s.locationId,
+    order_id: s.id,
+    seq: i + 1,
+    method: p.method,
+    provider: p.provider,
+    status: p.status,
+    amount: p.amount,
+    tip: p.tip,
+    fee: p.fee,
+    tendered: p.tendered ?? null,
+    change: p.change ?? null,
+    reference: p.reference ?? null,
+    failure_reason: p.failureReason ?? null,
+    sandbox: p.sandbox ?? false,
+    created_at: p.createdAt,
+    settled_at: p.settledAt,
+  };
+}

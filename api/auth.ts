@@ -35,8 +35,17 @@ async function resolveDeviceToken(deps: AppDeps, token: string): Promise<AuthCon
   return { sessionId: row.id, staffId: row.id, locationId: row.location_id, role: 'display', name: row.name, terminalId: row.terminal_id };
 }
 
-/** A staff session token (signed, backed by a live session) or a display device token. */
+/** A staff session token (signed, backed by a live session) or a display device token; cached per replica (see SessionCache). */
 export async function resolveToken(deps: AppDeps, token: string): Promise<AuthContext | undefined> {
+  const cached = deps.sessions?.get(token);
+  if (cached) return cached;
+  const readAt = deps.sessions?.begin() ?? 0;
+  const auth = await readToken(deps, token);
+  if (auth) deps.sessions?.put(token, auth, readAt);
+  return auth;
+}
+
+async function readToken(deps: AppDeps, token: string): Promise<AuthContext | undefined> {
   if (token.startsWith(DEVICE_TOKEN_PREFIX)) return resolveDeviceToken(deps, token);
   const claims = await verifyToken(deps.config.tokenSecret, token);
   if (!claims) return undefined;

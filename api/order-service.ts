@@ -19,6 +19,8 @@ import { ApiError, conflict, notFound, validationError } from './errors';
 import type { AppDeps, AuthContext } from './types';
 import { loadItemForOrder } from './catalog-read';
 import { loadSettings } from './settings-read';
+import { writeOrderEvents } from '../db/order-events';
+import { assignOrderNumber } from '../db/order-numbers';
 
 const DEFAULT_ABANDON_AFTER_MS = 12 * 3600_000;
 
@@ -83,10 +85,8 @@ export async function createOrder(
 ): Promise<{ created: boolean; snapshot: OrderSnapshot }> {
   // A client id, else one derived from the Idempotency-Key: either way a repeated create finds the same order.
   const orderId = body.id ?? (idempotencyKey ? uuidFromKey(`${auth.locationId}:${idempotencyKey}`) : randomUUID());
-  const existing = await persistedSnapshot(deps, orderId);
+  const [existing, settings] = await Promise.all([persistedSnapshot(deps, orderId), loadSettings(deps.knex, auth.locationId)]);
   if (existing) return { created: false, snapshot: ownedOr404(existing, auth) };
-
-  const settings = await loadSettings(deps.knex, auth.locationId);
   if (!settings) throw notFound('Location');
   const now = new Date().toISOString();
   const state: OrderState = {
@@ -132,6 +132,8 @@ export async function createOrder(
     }
   }
   state.version = 0;
+  // Numbered here (idempotent per order), so the workflow's first task needs no activity.
+  state.orderNumber = await assignOrderNumber(deps.knex, orderId, auth.locationId);
 
   const startWorkflowOperation = new WithStartWorkflowOperation<typeof checkout>('checkout', {
     workflowId: workflowIds.order(orderId),
@@ -141,6 +143,7 @@ export async function createOrder(
         state,
         abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS,
         printOptions: deps.config.print,
+        openerPublishes: true,
         ...(Object.keys(deps.gateways ?? {}).length
           ? { payments: { publicBaseUrl: publicBaseUrl(deps), timing: deps.config.paymentTiming ?? DEFAULT_PAYMENT_TIMING } }
           : {}),
@@ -157,10 +160,11 @@ export async function createOrder(
     staticDetails: `Order ${orderId}\nLocation ${settings.name} (${auth.locationId})\nStaff ${auth.name} (${auth.staffId})\nTerminal ${body.terminalId ?? '-'}\nCurrency ${settings.currency}`,
   });
   try {
-    const snapshot = await deps.temporal.workflow.executeUpdateWithStart(msg.openOrderUpdate, {
-      args: [{ callerLocationId: auth.locationId }],
+    const answer = await deps.temporal.workflow.executeUpdateWithStart(msg.openOrderUpdate, {
+      args: [{ callerLocationId: auth.locationId, publishes: true }],
       startWorkflowOperation,
     });
+    const snapshot = await publishAnswer(deps, answer);
     return { created: snapshot.createdAt === now, snapshot };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -210,10 +214,11 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
 ): Promise<Ret> {
   const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
   try {
-    return await handle.executeUpdate(def, {
-      args: [{ ...arg, callerLocationId: auth.locationId } as Arg],
+    const answer = await handle.executeUpdate(def, {
+      args: [{ ...arg, callerLocationId: auth.locationId, publishes: true } as Arg],
       ...(idempotencyKey ? { updateId: `${def.name}:${idempotencyKey}` } : {}),
     });
+    return await publishAnswer(deps, answer);
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
@@ -225,6 +230,19 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
     }
     throw err;
   }
+}
+
+/**
+ * Publishes what a change's answer carries (events, projection, NOTIFY) at once, instead of the
+ * workflow spending an activity and a task per change on it. If this fails, or this process
+ * dies first, the workflow's durable catch-up publishes the same rows a moment later.
+ */
+async function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): Promise<T> {
+  if (!msg.isPublished(answer)) return answer; // from a worker older than this API
+  await deps.knex
+    .transaction((trx) => writeOrderEvents(trx, answer.batch))
+    .catch((err) => deps.logger.warn({ err: (err as Error).message, orderId: answer.batch.orderId }, 'publishing a change failed; the workflow catches up'));
+  return answer.published;
 }
 
 export function describeOrder(s: OrderSnapshot): string {

@@ -4,6 +4,7 @@ import { createApp } from './app';
 import { EventHub } from './realtime/hub';
 import { websocketHandler, WS_LIMITS } from './realtime/ws';
 import type { AppDeps } from './types';
+import { SessionCache } from './session-cache';
 
 export interface ApiServer {
   server: http.Server;
@@ -13,8 +14,10 @@ export interface ApiServer {
 }
 
 /** The HTTP API and the WebSocket endpoint on one server, with this replica's event listener. */
-export async function startApiServer(deps: AppDeps, opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number }): Promise<ApiServer> {
-  const hub = new EventHub(opts.databaseUrl, deps.knex, deps.logger);
+export async function startApiServer(shared: AppDeps, opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number }): Promise<ApiServer> {
+  // Each server has its own token cache, kept honest by its own revocation listener.
+  const deps: AppDeps = { ...shared, sessions: new SessionCache() };
+  const hub = new EventHub(opts.databaseUrl, deps.knex, deps.logger, deps.sessions);
   await hub.start();
   const app = websockify(createApp(deps) as any);
   app.ws.use(websocketHandler(deps, hub, { pingIntervalMs: opts.pingIntervalMs }) as any);

@@ -4,6 +4,7 @@ import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
 import type { Gateways } from '../activities/payments/activities';
 import type { Discovery } from '../platform/mdns';
+import type { SessionCache } from './session-cache';
 
 /** Staff roles, plus `display`: a customer display device (no staff behind it, no REST rights). */
 export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen' | 'display';
@@ -37,4 +38,6 @@ export interface AppDeps {
   paymentModes?: Record<string, 'live' | 'sandbox' | 'off'>;
   /** mDNS advertisement and device discovery; absent when TILLFLOW_MDNS is off. */
   discovery?: Discovery;
+  /** This API server's resolved tokens (absent: every request reads the session). */
+  sessions?: SessionCache;
 }

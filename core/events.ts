@@ -1,4 +1,6 @@
 /** Real-time events: what the checkout workflow publishes and WebSocket clients receive. */
+import type { OrderSnapshot } from './order';
+
 export type OrderEventName =
   | 'order.updated'
   | 'payment.updated'
@@ -14,6 +16,14 @@ export interface OrderEvent {
   version: number;
   topics: string[];
   data: unknown;
+}
+
+/** Events of one order in version order, with the order as of the newest one (its projection). */
+export interface PublishBatch {
+  orderId: string;
+  locationId: string;
+  events: OrderEvent[];
+  snapshot: OrderSnapshot;
 }
 
 export const topic = {

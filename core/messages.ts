@@ -15,6 +15,7 @@ import type {
 } from './order';
 import type { GatewayEvent, PaymentReport } from './payment';
 import type { RefundObject } from './refund';
+import type { PublishBatch } from './events';
 
 /**
  * Every update carries the caller's location: an order of another location answers "not found"
@@ -22,6 +23,22 @@ import type { RefundObject } from './refund';
  */
 export interface Caller {
   callerLocationId: string;
+  /**
+   * The caller writes the change's events and projection itself as soon as the Update answers
+   * (issue 10): the answer then comes wrapped with the unpublished events (see Published), and
+   * the workflow publishes them only as a durable catch-up, once per burst.
+   */
+  publishes?: boolean;
+}
+
+/** An Update's answer to a caller that publishes: the answer, and what it has to publish. */
+export interface Published<T> {
+  published: T;
+  batch: PublishBatch;
+}
+
+export function isPublished<T>(answer: T | Published<T>): answer is Published<T> {
+  return typeof answer === 'object' && answer !== null && 'published' in answer && 'batch' in answer;
 }
 
 export const openOrderUpdate = defineUpdate<OrderSnapshot, [Caller]>('openOrder');

@@ -9,6 +9,8 @@ export interface DevServerConfig {
   port: number;
   uiPort: number;
   dbFile: string;
+  /** Pragmas of the SQLite file (only used with a data dir; the in-memory test server has none). */
+  sqlitePragmas: Record<string, string | number>;
   logLevel: string;
   searchAttributes: Record<string, string>;
   dynamicConfig: Record<string, string | number | boolean>;
@@ -26,6 +28,7 @@ export function loadDevServerConfig(file = findConfigFile()): DevServerConfig {
     dbFile: 'temporal.sqlite',
     logLevel: 'warn',
     dynamicConfig: {},
+    sqlitePragmas: {},
     ...raw,
   } as DevServerConfig;
 }

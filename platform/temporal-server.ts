@@ -94,6 +94,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   if (opts.dataDir) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
     args.push('--db-filename', path.join(opts.dataDir, cfg.dbFile));
+    for (const [pragma, value] of Object.entries(cfg.sqlitePragmas)) args.push('--sqlite-pragma', `${pragma}=${value}`);
   }
   for (const [name, type] of Object.entries(cfg.searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(cfg.dynamicConfig)) {

@@ -57,7 +57,14 @@ export interface CheckoutInput {
   payments?: { publicBaseUrl: string; timing: PaymentTiming };
   /** Retry policy of the print jobs this order starts. */
   printOptions?: PrintOptions;
+  /** The API that starts the order publishes its opening snapshot itself (it got the order number first). */
+  openerPublishes?: boolean;
 }
+
+/** How long events the API already published wait for the workflow's durable catch-up (one per burst). */
+const CATCH_UP_AFTER_MS = 3000;
+/** A burst this long is caught up at once, so an Update's answer never carries an unbounded batch. */
+const CATCH_UP_MAX_EVENTS = 50;
 
 // Short database transactions: a worker that dies mid-activity is noticed (and the activity
 // retried elsewhere) within this timeout. Publishing is a regular activity on purpose: a local
@@ -68,7 +75,9 @@ const { persistOrder, publishOrderEvents } = proxyActivities<OrderActivities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
 // The order number is needed before the first snapshot: a local activity saves a round trip.
-const { assignOrderNumber } = proxyLocalActivities<OrderActivities>({
+// Newer runs close with a local persist too: the closing Update's workflow task then also ends
+// the workflow, instead of a task to schedule the persist and another to record it.
+const { assignOrderNumber, persistOrder: persistOrderLocally } = proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
@@ -99,12 +108,38 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   let updatesThisRun = 0;
   let lastActivity = Date.now();
   let publishing = false;
+  /** An event nobody else publishes is waiting: publish now, not after the catch-up delay. */
+  let urgent = false;
+  /** Set while an Update whose caller publishes applies its change. */
+  let callerPublishes = false;
+  /** Set while a newer run's close hands the outbox to the persisting transaction. */
+  let closing = false;
   // A run continued-as-new right after a close or cancel still owes its side effects.
   let closeRequested = state.status !== 'open';
   const now = () => new Date().toISOString();
 
-  const emit = (event: OrderEvent['event'], topics: string[], data: unknown) =>
+  const emit = (event: OrderEvent['event'], topics: string[], data: unknown) => {
     outbox.push({ event, topics, data, version: state.version });
+    if (!callerPublishes || outbox.length >= CATCH_UP_MAX_EVENTS) urgent = true;
+  };
+
+  /**
+   * Runs a change for a caller that publishes it (histories from before have no such caller and
+   * take the old path; patched() marks the runs that do). Its answer then carries every event
+   * not yet durable, older ones included, so whichever write lands first keeps versions in order.
+   */
+  // Typed as T for the Update definitions: the API unwraps the answer (api/order-service.ts).
+  function answer<T>(caller: msg.Caller, change: () => T): T {
+    if (!caller.publishes || !patched('caller-publishes-changes')) return change();
+    callerPublishes = true;
+    try {
+      const published: msg.Published<T> = { published: change(), batch: pendingBatch() };
+      return published as T;
+    } finally {
+      callerPublishes = false;
+    }
+  }
+  const pendingBatch = () => ({ orderId: state.id, locationId: state.locationId, events: [...outbox], snapshot: order.toSnapshot(state) });
 
   /** Publishes the new snapshot to every topic that shows this order. */
   function changed(): OrderSnapshot {
@@ -173,14 +208,16 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         guard(() => order.checkCaller(state, args[0] as msg.Caller));
         if (keyedRepeat()) return order.toSnapshot(state);
         guard(() => check(...args));
-        apply(...args);
-        remember();
-        updatesThisRun += 1;
-        lastActivity = Date.now();
-        // A change that leaves exactly nothing due (a discount, a removed line) closes the order as
-        // a payment would. Histories from before this rule kept such orders open: patched().
-        const closed = order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
-        return closed ?? changed();
+        return answer(args[0] as msg.Caller, () => {
+          apply(...args);
+          remember();
+          updatesThisRun += 1;
+          lastActivity = Date.now();
+          // A change that leaves exactly nothing due (a discount, a removed line) closes the order as
+          // a payment would. Histories from before this rule kept such orders open: patched().
+          const closed = order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
+          return closed ?? changed();
+        });
       }) as never,
       {
         validator: ((...args: A) => {
@@ -195,9 +232,9 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
 
   setHandler(
     msg.openOrderUpdate,
-    async () => {
+    async (caller: msg.Caller) => {
       await condition(() => state.orderNumber !== null);
-      return order.toSnapshot(state);
+      return answer(caller, () => order.toSnapshot(state));
     },
     { validator: (caller) => guard(() => order.checkCaller(state, caller)) },
   );
@@ -279,8 +316,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       updatesThisRun += 1;
       lastActivity = Date.now();
       if (payment.method === 'cash') {
-        const snapshot = closeIfPaid() ?? changed();
-        return { payment: order.publicPayment(payment), order: snapshot };
+        return answer(req, () => {
+          const snapshot = closeIfPaid() ?? changed();
+          return { payment: order.publicPayment(payment), order: snapshot };
+        });
       }
       changed();
       await startPaymentWorkflow(payment, req);
@@ -398,6 +437,30 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     emit('payment.updated', topics, order.publicPayment(p));
   }
 
+  /**
+   * Writes the ended order. Newer runs do it in a local activity that also makes the outbox
+   * durable (with the low-stock alerts); histories from before published those separately.
+   */
+  async function persist(): Promise<void> {
+    const req = { snapshot: order.toSnapshot(state), stockLines: stockLines(state) };
+    const fails = (err: unknown): never => {
+      reportDataError(err, `the ${state.status} order`);
+      throw err; // the workflow fails, visibly, rather than retrying for ever
+    };
+    if (!patched('close-persists-events-locally')) {
+      const outcome = await persistOrder(req).catch(fails);
+      for (const item of outcome.lowStock) emit('stock.low', [topic.orders(state.locationId)], item);
+      return;
+    }
+    closing = true;
+    await condition(() => !publishing);
+    const events = outbox.slice();
+    await persistOrderLocally({ ...req, events }).catch(fails);
+    outbox.splice(0, events.length);
+    closing = false;
+    await confirmRefunds(events);
+  }
+
   function closeIfPaid(): OrderSnapshot | undefined {
     if (!order.isFullyPaid(state)) return undefined;
     order.applyClose(state, now());
@@ -405,15 +468,26 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     return changed();
   }
 
+  /**
+   * Publishes the outbox in order. Events stay in it until they are durable, so every answer to
+   * a publishing caller repeats them. What such callers published already waits for one catch-up
+   * per burst (a crashed API replica's changes still arrive), or for the close to take it along.
+   */
   async function publisher(): Promise<void> {
     for (;;) {
-      await condition(() => outbox.length > 0);
+      await condition(() => outbox.length > 0 && !closing);
+      if (!urgent) {
+        await condition(() => urgent || closing, CATCH_UP_AFTER_MS);
+        if (closing) continue; // the closing transaction takes them along
+      }
       publishing = true;
-      const batch = outbox.splice(0, outbox.length);
+      urgent = false;
+      const batch = outbox.slice();
       // Retrying a batch Postgres refuses for good would hold back every later version: report it, go on.
       await publishOrderEvents({ orderId: state.id, locationId: state.locationId, events: batch, snapshot: order.toSnapshot(state) }).catch((err) =>
         reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`),
       );
+      outbox.splice(0, batch.length);
       await confirmRefunds(batch);
       publishing = false;
     }
@@ -450,8 +524,14 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     state.orderNumber = await assignOrderNumber({ orderId: state.id, locationId: state.locationId });
     state.version += 1;
     changed();
+  } else if (state.version === 0) {
+    // A newer API assigned the number before starting: the first snapshot needs no activity.
+    callerPublishes = input.openerPublishes === true;
+    state.version += 1;
+    changed();
+    callerPublishes = false;
   } else {
-    updateSearchAttributes(order.toSnapshot(state));
+    updateSearchAttributes(order.toSnapshot(state)); // a continued run
   }
 
   for (;;) {
@@ -479,13 +559,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     }
   }
 
-  const outcome = await persistOrder({ snapshot: order.toSnapshot(state), stockLines: stockLines(state) }).catch((err) => {
-    reportDataError(err, `the ${state.status} order`);
-    throw err; // the workflow fails, visibly, rather than retrying for ever
-  });
-  for (const item of outcome.lowStock) {
-    emit('stock.low', [topic.orders(state.locationId)], item);
-  }
+  await persist();
   if (order.wasSold(state) && state.settings.autoPrint.receipt) {
     prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive) } });
     await startPrints();

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { EVENTS_CHANNEL } from '../../activities/orders';
 import type { Logger } from '../../platform/logger';
 import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
+import type { SessionCache } from '../session-cache';
 
 export interface HubEvent {
   id: number;
@@ -55,6 +56,8 @@ export class EventHub {
     private readonly databaseUrl: string,
     private readonly knex: Knex,
     private readonly logger: Logger,
+    /** Told of every revocation and of the listener's state (it is only trusted while listening). */
+    private readonly sessions?: SessionCache,
   ) {}
 
   async start(): Promise<void> {
@@ -71,6 +74,7 @@ export class EventHub {
     await client.query(`LISTEN ${EVENTS_CHANNEL}`);
     await client.query(`LISTEN ${REVOCATIONS_CHANNEL}`);
     this.listener = client;
+    this.sessions?.setListening(true);
     // After a reconnect, revocations sent while we were away are lost: every socket checks again.
     if (this.started) for (const set of this.watchers.values()) for (const w of set) w.recheck();
     this.started = true;
@@ -100,10 +104,12 @@ export class EventHub {
     }
     this.recentlyRevoked.delete(id);
     this.recentlyRevoked.set(id, now);
+    this.sessions?.revoked(id);
     for (const w of [...(this.watchers.get(id) ?? [])]) w.revoked();
   }
 
   private scheduleReconnect(): void {
+    this.sessions?.setListening(false);
     if (this.closed || this.reconnectTimer) return;
     this.listener?.end().catch(() => undefined);
     this.listener = undefined;
@@ -119,6 +125,7 @@ export class EventHub {
 
   async stop(): Promise<void> {
     this.closed = true;
+    this.sessions?.setListening(false);
     clearTimeout(this.reconnectTimer);
     await Promise.allSettled(this.chains.values());
     await this.listener?.end().catch(() => undefined);

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import * as yup from 'yup';
 import { json, route, CASHIER, MANAGER } from '../route';
 import { ref } from '../openapi-schemas';
@@ -143,14 +144,27 @@ export function paymentsRoutes() {
       params: yup.object({ id: uuid().required() }),
       responses: { 200: json('Payment object', ref('Payment')) },
       handler: async ({ params, auth, deps }) => {
-        const row = await deps.knex('orders')
-          .where('location_id', auth.locationId)
-          .whereRaw(`snapshot->'payments' @> ?::jsonb`, [JSON.stringify([{ id: params.id }])])
-          .first('snapshot');
-        const payment = (row?.snapshot as OrderSnapshot | undefined)?.payments.find((p) => p.id === params.id);
+        const payment = (await orderOfPayment(deps.knex, auth.locationId, params.id))?.payments.find((p) => p.id === params.id);
         if (!payment) throw notFound('Payment');
         return payment;
       },
     }),
   ];
+}
+
+/**
+ * The order snapshot holding a payment: found by primary keys through the payments table once
+ * the order has closed (most lookups), else through the GIN index on the open orders' payments.
+ */
+async function orderOfPayment(knex: Knex, locationId: string, paymentId: string): Promise<OrderSnapshot | undefined> {
+  const persisted = await knex('payments as p')
+    .join('orders as o', 'o.id', 'p.order_id')
+    .where({ 'p.id': paymentId, 'p.location_id': locationId })
+    .first('o.snapshot');
+  if (persisted) return persisted.snapshot as OrderSnapshot;
+  const open = await knex('orders')
+    .where('location_id', locationId)
+    .whereRaw(`snapshot->'payments' @> ?::jsonb`, [JSON.stringify([{ id: paymentId }])])
+    .first('snapshot');
+  return open?.snapshot as OrderSnapshot | undefined;
 }

@@ -1,0 +1,63 @@
+/**
+ * Order events and the live order projection, written in one transaction and announced with one
+ * NOTIFY. Shared by the checkout's activities (durable catch-up, close) and the API, which
+ * publishes a cart change the moment its Update answers (issue 10): whoever writes first wins,
+ * the other's rows are ignored (dedupe keys) and the projection only ever moves to newer versions.
+ */
+import type { Knex } from 'knex';
+import type { OrderEvent } from '../core/events';
+import type { OrderSnapshot } from '../core/order';
+import { projectionRow } from './order-projection';
+
+export const EVENTS_CHANNEL = 'tillflow_events';
+
+export interface PublishRequest {
+  orderId: string;
+  locationId: string;
+  events: OrderEvent[];
+  /** The order as of the newest event: kept as the live projection for lists and reconnects. */
+  snapshot?: OrderSnapshot;
+  /** For events without an order version (printer problems): what makes a retry a duplicate. */
+  dedupeKey?: string;
+}
+
+
+/** Upserts the live projection unless a newer version is already there. */
+export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
+  const row = { ...projectionRow(s), ...extra };
+  // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
+  // overwrite what the closing transaction wrote.
+  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<', s.version);
+}
+
+/**
+ * Appends events and updates the projection, then NOTIFYs every API instance with the new event
+ * row ids (payloads stay tiny; listeners read the rows). Rows already written are skipped, so a
+ * batch may be written any number of times, by any writer.
+ */
+export async function writeOrderEvents(trx: Knex.Transaction, req: PublishRequest): Promise<void> {
+  // Several events of one name at one version (e.g. a low-stock alert per item) are told
+  // apart by their place in the batch; a retried publish sends the same batch.
+  const seen = new Map<string, number>();
+  const rows = req.events.map((e) => {
+    const base = req.dedupeKey ? `${req.dedupeKey}:${e.event}` : `${req.orderId}:${e.version}:${e.event}`;
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    return {
+      location_id: req.locationId,
+      order_id: req.orderId,
+      version: e.version,
+      event: e.event,
+      topics: e.topics,
+      data: JSON.stringify(e.data),
+      dedupe_key: n === 0 ? base : `${base}:${n}`,
+    };
+  });
+  const inserted = rows.length ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id') : [];
+  if (req.snapshot) await upsertProjection(trx, req.snapshot);
+  if (inserted.length) {
+    const topics = [...new Set(req.events.flatMap((e) => e.topics))];
+    const payload = JSON.stringify({ o: req.orderId, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
+    await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
+  }
+}
