@@ -7,7 +7,10 @@ import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
 
-export const EVENTS_CHANNEL = 'tillflow_events';
+import { EVENTS_CHANNEL } from '../db/events';
+import { releaseTableClaim } from '../db/floor';
+
+export { EVENTS_CHANNEL };
 
 export interface PublishRequest {
   orderId: string;
@@ -37,6 +40,8 @@ function projectionRow(s: OrderSnapshot) {
     type: s.type,
     table_label: s.table,
     customer_name: s.customerName,
+    table_id: s.tableId ?? null,
+    customer_id: s.customerId ?? null,
     staff_id: s.staffId,
     terminal_id: s.terminalId,
     currency: s.currency,
@@ -161,6 +166,7 @@ export function orderActivities({ knex }: ActivityDeps) {
     async persistOrder(req: { snapshot: OrderSnapshot; stockLines: StockLine[] }): Promise<{ lowStock: LowStockAlert[] }> {
       const s = req.snapshot;
       return knex.transaction(async (trx) => {
+        await releaseTableClaim(trx, s.id); // its table is free once it closed or was cancelled (a no-op on a retry)
         const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
         if (already?.persisted_at) return { lowStock: [] };
         await upsertProjection(trx, s, { persisted_at: trx.fn.now() });

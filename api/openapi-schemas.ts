@@ -62,7 +62,7 @@ const order = object({
   totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
   payments: list(payment),
   createdAt: time, updatedAt: time, closedAt: nullable(time),
-});
+}, { tableId: nullable(id), customerId: nullable(id) });
 
 const menuModifierList = object({
   id, name: str, minSelections: int, maxSelections: int, sortOrder: int,
@@ -109,6 +109,10 @@ export const componentSchemas = {
     autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
   }),
   Order: order,
+  Table: object({
+    id, name: str, seats: int, area: nullable(str), sortOrder: int, active: bool,
+    status: { type: 'string', enum: ['free', 'occupied'] }, openOrderIds: list(id), createdAt: time, updatedAt: time,
+  }),
   OrderPage: object({ orders: list(order), nextCursor: nullable({ type: 'string' }) }),
   Payment: payment,
   /** A payment as a payment call answers it: the payment with the order snapshot after it. */

@@ -5,6 +5,7 @@ import * as authSecurity from './003_auth_security';
 import * as inventory from './004_inventory';
 import * as devices from './005_devices';
 import * as refunds from './006_refunds';
+import * as floor from './050_floor';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_inventory': inventory,
   '005_devices': devices,
   '006_refunds': refunds,
+  '050_floor': floor,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
