@@ -109,6 +109,9 @@ export const componentSchemas = {
     autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
   }),
   Order: order,
+  Customer: object({
+    id, name: str, phone: nullable(str), email: nullable(str), note: nullable(str), loyaltyPoints: int, createdAt: time, updatedAt: time,
+  }),
   Table: object({
     id, name: str, seats: int, area: nullable(str), sortOrder: int, active: bool,
     status: { type: 'string', enum: ['free', 'occupied'] }, openOrderIds: list(id), createdAt: time, updatedAt: time,

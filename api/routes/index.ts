@@ -20,6 +20,7 @@ import { supportRoutes } from './support';
 import { auditRoutes } from './audit';
 import { paymentsListRoutes } from './payments-list';
 import { tablesRoutes } from './tables';
+import { customersRoutes } from './customers';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -46,6 +47,7 @@ export function allRoutes(): AnyRoute[] {
     ...supportRoutes(),
     ...auditRoutes(),
     ...tablesRoutes(),
+    ...customersRoutes(),
   );
   return routes;
 }
