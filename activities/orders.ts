@@ -9,6 +9,7 @@ import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, 
 
 import { EVENTS_CHANNEL } from '../db/events';
 import { releaseTableClaim } from '../db/floor';
+import { earnPoints } from '../db/loyalty';
 
 export { EVENTS_CHANNEL };
 
@@ -227,6 +228,7 @@ export function orderActivities({ knex }: ActivityDeps) {
           return { lowStock: [] };
         }
         // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
+        await earnPoints(trx, s); // once per order (keyed), like everything in this transaction
         return { lowStock: await deductStock(trx, s, req.stockLines) };
       });
     },

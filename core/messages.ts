@@ -44,6 +44,8 @@ export interface PaymentRequest extends Caller {
   deviceId?: string;
   sourceId?: string;
   phone?: string;
+  /** Loyalty payments: the points (the API sets `amount` to their worth). */
+  points?: number;
 }
 export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>('addPayment');
 

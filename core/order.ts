@@ -13,7 +13,7 @@ import { refundedOrderStatus } from './refund';
 export type OrderStatus = 'open' | 'closed' | 'cancelled' | 'partially_refunded' | 'refunded';
 export type KitchenStatus = 'not_sent' | 'sent' | 'ready';
 export type OrderType = 'dine_in' | 'takeaway';
-export type PaymentMethod = 'cash' | 'card' | 'qr' | 'mpesa' | 'airtel';
+export type PaymentMethod = 'cash' | 'card' | 'qr' | 'mpesa' | 'airtel' | 'loyalty';
 export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'refunded';
 
 export const MAX_LINES = 200;
@@ -96,6 +96,8 @@ export interface PaymentState {
   workflowId?: string;
   /** Refunded so far (succeeded refunds), once a refund of this payment was recorded. */
   refunded?: number;
+  /** Loyalty payments: the points it was paid with. */
+  points?: number;
   createdAt: string;
   settledAt: string | null;
 }

@@ -39,6 +39,8 @@ import { printTicket } from './print-ticket';
 import { payment as paymentWorkflow } from './payment';
 import { gatewayOf, PaymentTiming } from '../core/payment';
 import { refundRecordedSignal, refundWorkflowId, type RefundObject } from '../core/refund';
+import { checkLoyaltyPayment } from '../core/loyalty';
+import { settlePointsPayment } from './loyalty';
 
 export interface CheckoutInput {
   state: OrderState;
@@ -283,6 +285,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         return { payment: order.publicPayment(payment), order: snapshot };
       }
       changed();
+      // Points settle at once, like cash, after the one debit (a new path: no old history has it).
+      if (payment.method === 'loyalty' && patched('loyalty-payments')) {
+        await settlePointsPayment(state, payment, req.points!, now);
+        paymentChanged(payment);
+        return { payment: order.publicPayment(payment), order: closeIfPaid() ?? changed() };
+      }
       await startPaymentWorkflow(payment, req);
       // Answer once the gateway has the charge (QR link, "confirm on your phone", …) or decided.
       await condition(() => payment.reference !== undefined || payment.status !== 'pending', '30 seconds');
@@ -298,6 +306,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   function validatePayment(req: msg.PaymentRequest): void {
     guard(() => order.checkCaller(state, req));
     guard(() => order.checkPayment(state, req));
+    if (req.method === 'loyalty') return guard(() => checkLoyaltyPayment(state, req));
     if (req.method !== 'cash' && !gatewayOf(req.method, req.provider)) {
       throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: 'card payments need a provider (square or stripe)', details: [{ path: 'provider' }], nonRetryable: true });
     }

@@ -3,8 +3,12 @@ import type { Knex } from 'knex';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref } from '../openapi-schemas';
 import { audit } from '../audit';
-import { notFound } from '../errors';
-import { defined, idParams, name, noUnknown, nonEmpty, text } from '../validation';
+import { randomUUID } from 'node:crypto';
+import { conflict, notFound } from '../errors';
+import { defined, idParams, int4, name, noUnknown, nonBlank, nonEmpty, text } from '../validation';
+import { idempotencyKey } from '../idempotency';
+import { applyLedgerEntry } from '../../db/loyalty';
+import { loyaltyAccount } from '../loyalty-service';
 import { CUSTOMER_SEARCH_TEXT } from '../../db/migrations/050_floor';
 import type { OrderSnapshot } from '../../core/order';
 import type { AuthContext } from '../types';
@@ -116,6 +120,40 @@ export function customersRoutes(): AnyRoute[] {
           .limit(query.limit)
           .select('snapshot');
         return rows.map((r) => r.snapshot as OrderSnapshot);
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/customers/:id/loyalty', tag: TAG, roles: CASHIER,
+      summary: "The customer's loyalty balance and ledger (newest first): earn, redeem, refund (earned points taken back; `shortfall` what the balance could not cover), return (a refunded points payment), adjust",
+      params: idParams,
+      query: yup.object({ limit: yup.number().integer().min(1).max(500).default(100) }),
+      responses: { 200: json('{customerId, balance, ledger}', ref('LoyaltyAccount')) },
+      handler: async ({ params, query, auth, deps }) => {
+        const c = await findCustomerRow(deps.knex, auth, params.id);
+        return loyaltyAccount(deps.knex, c.id, c.loyalty_points, query.limit);
+      },
+    }),
+    route({
+      method: 'post', path: '/api/v1/customers/:id/loyalty/adjust', tag: TAG, roles: MANAGER,
+      summary: 'Add (or, negative, remove) points by hand, with a reason; audited. The balance never goes below zero (409). Honours Idempotency-Key.',
+      params: idParams,
+      body: noUnknown(yup.object({ points: int4().test('non-zero', '${path} must not be 0', (v) => v !== 0).required(), reason: nonBlank(200).required() })),
+      responses: { 200: json('{customerId, balance, ledger}', ref('LoyaltyAccount')) },
+      errors: [409],
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const key = `adjust:${params.id}:${idempotencyKey(ctx) ?? randomUUID()}`;
+        await deps.knex.transaction(async (trx) => {
+          const c = await trx('customers').where({ id: params.id, location_id: auth.locationId }).forUpdate().first('loyalty_points');
+          if (!c) throw notFound('Customer');
+          if (await trx('loyalty_ledger').where('key', key).first('id')) return; // a repeated request
+          const entry = { kind: 'adjust' as const, points: body.points, staffId: auth.staffId, reason: body.reason, key };
+          if (!(await applyLedgerEntry(trx, auth.locationId, params.id, entry))) {
+            throw conflict(`The balance is ${c.loyalty_points} points: this adjustment would take it below zero or past its limit`);
+          }
+          await audit(trx, auth, 'loyalty.adjusted', params.id, { points: body.points, reason: body.reason, before: c.loyalty_points, after: c.loyalty_points + body.points });
+        });
+        const c = await findCustomerRow(deps.knex, auth, params.id);
+        return loyaltyAccount(deps.knex, c.id, c.loyalty_points, 100);
       },
     }),
   ];

@@ -81,7 +81,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.alterTable('locations', (t) => {
     t.boolean('loyalty_enabled').notNullable().defaultTo(false);
-    t.integer('loyalty_points_per_100').notNullable().defaultTo(0);
+    t.integer('loyalty_points_per100').notNullable().defaultTo(0);
     t.integer('loyalty_point_value').notNullable().defaultTo(0);
   });
 }
@@ -90,7 +90,7 @@ export async function up(knex: Knex): Promise<void> {
 export const CUSTOMER_SEARCH_TEXT = `lower(name || ' ' || coalesce(phone, '') || ' ' || coalesce(email, ''))`;
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('locations', (t) => t.dropColumns('loyalty_enabled', 'loyalty_points_per_100', 'loyalty_point_value'));
+  await knex.schema.alterTable('locations', (t) => t.dropColumns('loyalty_enabled', 'loyalty_points_per100', 'loyalty_point_value'));
   await knex.schema.alterTable('orders', (t) => {
     t.dropIndex(['customer_id', 'created_at']);
     t.dropColumns('table_id', 'customer_id');
