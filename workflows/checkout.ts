@@ -41,6 +41,8 @@ import { gatewayOf, PaymentTiming } from '../core/payment';
 import { refundRecordedSignal, refundWorkflowId, type RefundObject } from '../core/refund';
 import { checkLoyaltyPayment } from '../core/loyalty';
 import { settlePointsPayment } from './loyalty';
+import { checkSplit, type SplitRequest } from '../core/split';
+import { splitOrder } from './split';
 
 export interface CheckoutInput {
   state: OrderState;
@@ -265,6 +267,26 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       order.applyCancel(state, req.reason, now());
       closeRequested = true;
     },
+  );
+
+  // Split by items (workflows/split.ts): a new Update no old history has; its commands are new.
+  const checkSplitRequest = (req: SplitRequest & msg.Caller) => {
+    guard(() => order.checkCaller(state, req));
+    if (!keyedRepeat()) guard(() => checkSplit(state, req));
+  };
+  setHandler(
+    msg.splitUpdate,
+    async (req) => {
+      checkSplitRequest(req);
+      if (keyedRepeat()) return { original: order.toSnapshot(state), newOrderId: earlierKeys.get(currentUpdateInfo()!.id)! };
+      patched('split-bills');
+      await splitOrder(input, state, req, now());
+      remember(req.newOrderId);
+      updatesThisRun += 1;
+      lastActivity = Date.now();
+      return { original: changed(), newOrderId: req.newOrderId };
+    },
+    { validator: checkSplitRequest },
   );
 
   setHandler(

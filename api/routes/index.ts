@@ -21,6 +21,7 @@ import { auditRoutes } from './audit';
 import { paymentsListRoutes } from './payments-list';
 import { tablesRoutes } from './tables';
 import { customersRoutes } from './customers';
+import { splitRoutes } from './split';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -48,6 +49,7 @@ export function allRoutes(): AnyRoute[] {
     ...auditRoutes(),
     ...tablesRoutes(),
     ...customersRoutes(),
+    ...splitRoutes(),
   );
   return routes;
 }
