@@ -7,6 +7,8 @@ import { topic, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { assignOrderNumber } from '../db/order-numbers';
 import { EVENTS_CHANNEL, upsertProjection, writeOrderEvents, type PublishRequest } from '../db/order-events';
+import { releaseTableClaim } from '../db/floor';
+import { earnPoints } from '../db/loyalty';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
 
 export interface StockLine {
@@ -155,6 +157,7 @@ function closingBatch(req: PersistRequest, lowStock: LowStockAlert[]): PublishRe
  */
 async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest): Promise<LowStockAlert[]> {
   const s = req.snapshot;
+  await releaseTableClaim(trx, s.id); // its table is free once it closed or was cancelled (a no-op on a retry)
   const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
   if (already?.persisted_at) return [];
   await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
@@ -174,6 +177,7 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
     return [];
   }
   // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
+  await earnPoints(trx, s); // once per order (keyed), like everything in this transaction
   return deductStock(trx, s, req.stockLines);
 }
 

@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
 import { EVENTS_CHANNEL } from './orders';
+import { settleLoyaltyOnRefund } from '../db/loyalty';
 import type { GatewayName, RefundResult, RefundStatusRequest } from './payments/types';
 import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
@@ -212,6 +213,7 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
           })
           .returning('*');
         if (req.status === 'succeeded' && refund.restock) await restock(trx, refund);
+        if (req.status === 'succeeded') await settleLoyaltyOnRefund(trx, refund); // points back / earned points taken back, once
         if (req.tellOrder !== false) await publishRefund(trx, refund);
         else await recordRefundedPayments(trx, refund.order_id);
         return refundObject(refund);

@@ -22,8 +22,8 @@ export const ref = (name: keyof typeof componentSchemas): JsonSchema => ({ $ref:
 export const listOf = (name: keyof typeof componentSchemas): JsonSchema => list(ref(name));
 
 const role = { type: 'string', enum: ['admin', 'manager', 'cashier', 'kitchen'] };
-const paymentMethod = { type: 'string', enum: ['cash', 'card', 'qr', 'mpesa', 'airtel'] };
-const byMethod = object(Object.fromEntries(['cash', 'card', 'qr', 'mpesa', 'airtel'].map((m) => [m, int])));
+const paymentMethod = { type: 'string', enum: ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] };
+const byMethod = object(Object.fromEntries(['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'].map((m) => [m, int])));
 const reportTotals = {
   orders: int, gross: int, discounts: int, net: int, tax: int, serviceCharge: int, tips: int, cardFees: int, refunds: int,
   refundsByMethod: byMethod, netAfterRefunds: int,
@@ -62,7 +62,7 @@ const order = object({
   totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
   payments: list(payment),
   createdAt: time, updatedAt: time, closedAt: nullable(time),
-});
+}, { tableId: nullable(id), customerId: nullable(id) });
 
 const menuModifierList = object({
   id, name: str, minSelections: int, maxSelections: int, sortOrder: int,
@@ -107,8 +107,23 @@ export const componentSchemas = {
     locationId: id, name: str, currency: str, timezone: str, taxRate: int, taxInclusive: bool, serviceChargeRate: int,
     cardFee: object({ enabled: bool, rate: int, min: int }), discountsEnabled: bool,
     autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
+    loyalty: object({ enabled: bool, pointsPer100: int, pointValue: int }),
   }),
   Order: order,
+  Customer: object({
+    id, name: str, phone: nullable(str), email: nullable(str), note: nullable(str), loyaltyPoints: int, createdAt: time, updatedAt: time,
+  }),
+  LoyaltyAccount: object({
+    customerId: id, balance: int,
+    ledger: list(object({
+      id: str, kind: { type: 'string', enum: ['earn', 'redeem', 'refund', 'return', 'adjust'] }, points: int, shortfall: int,
+      orderId: nullable(id), paymentId: nullable(id), refundId: nullable(id), staffId: nullable(id), reason: nullable(str), createdAt: time,
+    })),
+  }),
+  Table: object({
+    id, name: str, seats: int, area: nullable(str), sortOrder: int, active: bool,
+    status: { type: 'string', enum: ['free', 'occupied'] }, openOrderIds: list(id), createdAt: time, updatedAt: time,
+  }),
   OrderPage: object({ orders: list(order), nextCursor: nullable({ type: 'string' }) }),
   Payment: payment,
   /** A payment as a payment call answers it: the payment with the order snapshot after it. */

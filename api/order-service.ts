@@ -21,6 +21,7 @@ import { loadItemForOrder } from './catalog-read';
 import { loadSettings } from './settings-read';
 import { writeOrderEvents } from '../db/order-events';
 import { assignOrderNumber } from '../db/order-numbers';
+import { findCustomer, findTable, seatOrder, unseatOrder } from './floor-service';
 
 const DEFAULT_ABANDON_AFTER_MS = 12 * 3600_000;
 
@@ -71,6 +72,10 @@ export interface CreateOrderBody {
   customerName?: string | null;
   terminalId?: string | null;
   lines?: LineInput[];
+  tableId?: string | null;
+  /** Open a second check on a table that already has an open order. */
+  newCheck?: boolean;
+  customerId?: string | null;
 }
 
 /**
@@ -88,6 +93,8 @@ export async function createOrder(
   const [existing, settings] = await Promise.all([persistedSnapshot(deps, orderId), loadSettings(deps.knex, auth.locationId)]);
   if (existing) return { created: false, snapshot: ownedOr404(existing, auth) };
   if (!settings) throw notFound('Location');
+  const table = body.tableId ? await findTable(deps, auth, body.tableId) : undefined;
+  const customer = body.customerId ? await findCustomer(deps, auth, body.customerId) : undefined;
   const now = new Date().toISOString();
   const state: OrderState = {
     id: orderId,
@@ -95,8 +102,10 @@ export async function createOrder(
     staffId: auth.staffId,
     terminalId: body.terminalId ?? null,
     type: body.type,
-    table: body.table ?? null,
-    customerName: body.customerName ?? null,
+    table: body.table ?? table?.name ?? null,
+    customerName: body.customerName ?? customer?.name ?? null,
+    ...(table ? { tableId: table.id } : {}),
+    ...(customer ? { customerId: customer.id } : {}),
     orderNumber: null,
     status: 'open',
     kitchenStatus: 'not_sent',
@@ -134,6 +143,8 @@ export async function createOrder(
   state.version = 0;
   // Numbered here (idempotent per order), so the workflow's first task needs no activity.
   state.orderNumber = await assignOrderNumber(deps.knex, orderId, auth.locationId);
+  // The table is claimed last, once nothing else can refuse the order: a refused create frees it again.
+  if (table) await seatOrder(deps, auth, orderId, table.id, body.newCheck === true);
 
   const startWorkflowOperation = new WithStartWorkflowOperation<typeof checkout>('checkout', {
     workflowId: workflowIds.order(orderId),
@@ -172,7 +183,9 @@ export async function createOrder(
       if (closed) return { created: false, snapshot: ownedOr404(closed, auth) };
       throw conflict('This order id was used before');
     }
-    throw updateError(err) ?? err;
+    const refused = updateError(err);
+    if (refused && table) await unseatOrder(deps, orderId);
+    throw refused ?? err;
   }
 }
 

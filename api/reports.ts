@@ -19,7 +19,7 @@ import { localDayRange } from './time';
  * - `cardFees`      Σ orders.card_fee
  * - `refunds`       Σ refunds.amount of `succeeded` refunds whose `settled_at` falls in the local day
  *                   (of any order, whenever it was closed)
- * - `refundsByMethod` the same refunds per payment method (all five methods always present)
+ * - `refundsByMethod` the same refunds per payment method (every method, loyalty included, always present)
  * - `netAfterRefunds` net − refunds (`net` keeps its meaning: gross − discounts)
  * - `byMethod`      Σ payments.amount of `succeeded` or `refunded` payments of the counted orders, per
  *                   method; all five methods are always present (0 when none). Tips and fees are not in it.
@@ -31,7 +31,7 @@ import { localDayRange } from './time';
  * local date in SQL, run in one read-only REPEATABLE READ transaction so they agree with each other.
  */
 
-export const PAYMENT_METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel'] as const;
+export const PAYMENT_METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] as const;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 export type ByMethod = Record<PaymentMethod, number>;
 
@@ -110,9 +110,9 @@ export function emptyTotals(): ReportTotals {
     tips: 0,
     cardFees: 0,
     refunds: 0,
-    refundsByMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 },
+    refundsByMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 },
     netAfterRefunds: 0,
-    byMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 },
+    byMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 },
     byStaff: [],
   };
 }

@@ -14,6 +14,7 @@ export interface Settings {
   cardFee: { enabled: boolean; rate: number; min: number };
   discountsEnabled: boolean;
   autoPrint: { receipt: boolean; kitchen: boolean; orderNumber: boolean };
+  loyalty: { enabled: boolean; pointsPer100: number; pointValue: number };
 }
 
 export function settingsOf(loc: Location): Settings {
@@ -28,6 +29,7 @@ export function settingsOf(loc: Location): Settings {
     cardFee: { enabled: loc.cardFeeEnabled, rate: loc.cardFeeRate, min: loc.cardFeeMin },
     discountsEnabled: loc.discountsEnabled,
     autoPrint: { receipt: loc.autoPrintReceipt, kitchen: loc.autoPrintKitchen, orderNumber: loc.autoPrintOrderNumber },
+    loyalty: { enabled: loc.loyaltyEnabled, pointsPer100: loc.loyaltyPointsPer100, pointValue: loc.loyaltyPointValue },
   };
 }
 

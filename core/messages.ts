@@ -16,6 +16,7 @@ import type {
 import type { GatewayEvent, PaymentReport } from './payment';
 import type { RefundObject } from './refund';
 import type { PublishBatch } from './events';
+import type { SplitRequest } from './split';
 
 /**
  * Every update carries the caller's location: an order of another location answers "not found"
@@ -61,6 +62,8 @@ export interface PaymentRequest extends Caller {
   deviceId?: string;
   sourceId?: string;
   phone?: string;
+  /** Loyalty payments: the points (the API sets `amount` to their worth). */
+  points?: number;
 }
 export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>('addPayment');
 
@@ -91,6 +94,9 @@ export const resolvePaymentSignal = defineSignal<[ResolveRequest]>('resolve');
 export const paymentStateQuery = defineQuery<PaymentReport>('paymentState');
 
 export const snapshotQuery = defineQuery<OrderSnapshot>('snapshot');
+
+/** Moves line quantities to a new order (the order's own workflow starts the new one as a child). */
+export const splitUpdate = defineUpdate<{ original: OrderSnapshot; newOrderId: string }, [SplitRequest & Caller]>('split');
 
 /** Update failure types the API maps to HTTP statuses. */
 export const REJECTION_TYPES = { validation: 'VALIDATION_ERROR', conflict: 'CONFLICT', not_found: 'NOT_FOUND' } as const;

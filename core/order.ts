@@ -13,7 +13,7 @@ import { refundedOrderStatus } from './refund';
 export type OrderStatus = 'open' | 'closed' | 'cancelled' | 'partially_refunded' | 'refunded';
 export type KitchenStatus = 'not_sent' | 'sent' | 'ready';
 export type OrderType = 'dine_in' | 'takeaway';
-export type PaymentMethod = 'cash' | 'card' | 'qr' | 'mpesa' | 'airtel';
+export type PaymentMethod = 'cash' | 'card' | 'qr' | 'mpesa' | 'airtel' | 'loyalty';
 export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'refunded';
 
 export const MAX_LINES = 200;
@@ -96,6 +96,8 @@ export interface PaymentState {
   workflowId?: string;
   /** Refunded so far (succeeded refunds), once a refund of this payment was recorded. */
   refunded?: number;
+  /** Loyalty payments: the points it was paid with. */
+  points?: number;
   createdAt: string;
   settledAt: string | null;
 }
@@ -116,6 +118,9 @@ export interface OrderState {
   type: OrderType;
   table: string | null;
   customerName: string | null;
+  /** The floor table and the customer (absent on orders from before tables and customers). */
+  tableId?: string | null;
+  customerId?: string | null;
   orderNumber: number | null;
   status: OrderStatus;
   kitchenStatus: KitchenStatus;
@@ -142,6 +147,8 @@ export interface OrderSnapshot {
   type: OrderType;
   table: string | null;
   customerName: string | null;
+  tableId: string | null;
+  customerId: string | null;
   staffId: string;
   terminalId: string | null;
   currency: string;
@@ -189,6 +196,9 @@ export interface OrderDetailsRequest {
   type?: OrderType;
   table?: string | null;
   customerName?: string | null;
+  /** Resolved by the API (the table and customer exist; the table is claimed). */
+  tableId?: string | null;
+  customerId?: string | null;
 }
 export interface CashPaymentRequest {
   method: 'cash';
@@ -225,6 +235,8 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
     type: state.type,
     table: state.table,
     customerName: state.customerName,
+    tableId: state.tableId ?? null,
+    customerId: state.customerId ?? null,
     staffId: state.staffId,
     terminalId: state.terminalId,
     currency: state.settings.currency,
@@ -404,6 +416,10 @@ export function checkDetails(state: OrderState, req: OrderDetailsRequest): void 
     const v = req[key];
     if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 80)) throw invalid(key, `${key} must be text of at most 80 characters`);
   }
+  for (const key of ['tableId', 'customerId'] as const) {
+    const v = req[key];
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 64)) throw invalid(key, `${key} must be an id`);
+  }
 }
 
 export function checkSubmit(state: OrderState): void {
@@ -510,6 +526,8 @@ export function applyDetails(state: OrderState, req: OrderDetailsRequest, now: s
   if (req.type !== undefined) state.type = req.type;
   if (req.table !== undefined) state.table = req.table;
   if (req.customerName !== undefined) state.customerName = req.customerName;
+  if (req.tableId !== undefined) state.tableId = req.tableId;
+  if (req.customerId !== undefined) state.customerId = req.customerId;
   touch(state, now);
 }
 

@@ -16,6 +16,8 @@ export function projectionRow(s: OrderSnapshot) {
     type: s.type,
     table_label: s.table,
     customer_name: s.customerName,
+    table_id: s.tableId ?? null,
+    customer_id: s.customerId ?? null,
     staff_id: s.staffId,
     terminal_id: s.terminalId,
     currency: s.currency,

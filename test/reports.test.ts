@@ -82,7 +82,7 @@ function expectedTotals(sales: Sale[]) {
   };
 }
 
-const ZERO_METHODS = { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0 };
+const ZERO_METHODS = { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 };
 const MONEY_FIELDS = ['orders', 'gross', 'discounts', 'net', 'tax', 'serviceCharge', 'tips', 'cardFees', 'refunds', 'netAfterRefunds'] as const;
 
 describe('reports', () => {

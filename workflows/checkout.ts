@@ -39,6 +39,10 @@ import { printTicket } from './print-ticket';
 import { payment as paymentWorkflow } from './payment';
 import { gatewayOf, PaymentTiming } from '../core/payment';
 import { refundRecordedSignal, refundWorkflowId, type RefundObject } from '../core/refund';
+import { checkLoyaltyPayment } from '../core/loyalty';
+import { settlePointsPayment } from './loyalty';
+import { checkSplit, type SplitRequest } from '../core/split';
+import { splitOrder } from './split';
 
 export interface CheckoutInput {
   state: OrderState;
@@ -302,6 +306,26 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     },
   );
 
+  // Split by items (workflows/split.ts): a new Update no old history has; its commands are new.
+  const checkSplitRequest = (req: SplitRequest & msg.Caller) => {
+    guard(() => order.checkCaller(state, req));
+    if (!keyedRepeat()) guard(() => checkSplit(state, req));
+  };
+  setHandler(
+    msg.splitUpdate,
+    async (req) => {
+      checkSplitRequest(req);
+      if (keyedRepeat()) return { original: order.toSnapshot(state), newOrderId: earlierKeys.get(currentUpdateInfo()!.id)! };
+      patched('split-bills');
+      await splitOrder(input, state, req, now());
+      remember(req.newOrderId);
+      updatesThisRun += 1;
+      lastActivity = Date.now();
+      return { original: changed(), newOrderId: req.newOrderId };
+    },
+    { validator: checkSplitRequest },
+  );
+
   setHandler(
     msg.addPaymentUpdate,
     async (req: msg.PaymentRequest) => {
@@ -322,6 +346,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         });
       }
       changed();
+      // Points settle at once, like cash, after the one debit (a new path: no old history has it).
+      if (payment.method === 'loyalty' && patched('loyalty-payments')) {
+        await settlePointsPayment(state, payment, req.points!, now);
+        paymentChanged(payment);
+        return { payment: order.publicPayment(payment), order: closeIfPaid() ?? changed() };
+      }
       await startPaymentWorkflow(payment, req);
       // Answer once the gateway has the charge (QR link, "confirm on your phone", …) or decided.
       await condition(() => payment.reference !== undefined || payment.status !== 'pending', '30 seconds');
@@ -337,6 +367,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   function validatePayment(req: msg.PaymentRequest): void {
     guard(() => order.checkCaller(state, req));
     guard(() => order.checkPayment(state, req));
+    if (req.method === 'loyalty') return guard(() => checkLoyaltyPayment(state, req));
     if (req.method !== 'cash' && !gatewayOf(req.method, req.provider)) {
       throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: 'card payments need a provider (square or stripe)', details: [{ path: 'provider' }], nonRetryable: true });
     }

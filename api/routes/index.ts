@@ -21,6 +21,9 @@ import { auditRoutes } from './audit';
 import { paymentsListRoutes } from './payments-list';
 import { paymentCallbacksRoutes } from './payment-callbacks';
 import { operatorTokenRoutes } from './operator-tokens';
+import { tablesRoutes } from './tables';
+import { customersRoutes } from './customers';
+import { splitRoutes } from './split';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -48,6 +51,9 @@ export function allRoutes(): AnyRoute[] {
     ...auditRoutes(),
     ...paymentCallbacksRoutes(),
     ...operatorTokenRoutes(),
+    ...tablesRoutes(),
+    ...customersRoutes(),
+    ...splitRoutes(),
   );
   return routes;
 }

@@ -3,11 +3,12 @@ import { json, route, CASHIER, KITCHEN, MANAGER } from '../route';
 import { object, ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
 import { idempotencyKey } from '../idempotency';
-import { int, isoDate, noUnknown, nonBlank, nonEmpty, text, uuid, UUID_RE } from '../validation';
+import { bool, int, isoDate, noUnknown, nonBlank, nonEmpty, text, uuid, UUID_RE } from '../validation';
 import * as msg from '../../core/messages';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../../core/tickets';
 import type { OrderSnapshot } from '../../core/order';
 import { createOrder, getOrder, resolveLine, updateOrder } from '../order-service';
+import { patchOrder } from '../floor-service';
 import { loadSettings } from '../settings-read';
 import type { printTicket } from '../../workflows/print-ticket';
 import type { AppDeps, AuthContext } from '../types';
@@ -55,9 +56,13 @@ export function ordersRoutes() {
           customerName: text(80).nullable(),
           terminalId: yup.string().strict().matches(/^[A-Za-z0-9._:-]{1,64}$/, 'terminalId: 1-64 letters, digits, . _ : -').nullable(),
           lines: yup.array(lineBody).max(200),
+          tableId: uuid().nullable(),
+          newCheck: bool(),
+          customerId: uuid().nullable(),
         }),
       ),
       responses: { 201: json('Order created (snapshot)', ref('Order')), 200: json('Existing order with this id (snapshot)', ref('Order')) },
+      // 409 CONFLICT with `existingOrderId` when the table already has an open order (unless newCheck).
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const { created, snapshot } = await createOrder(deps, auth, body, idempotencyKey(ctx));
@@ -116,14 +121,17 @@ export function ordersRoutes() {
     route({
       method: 'patch',
       path: '/api/v1/orders/:id',
-      summary: 'Set order type, table or customer name',
+      summary:
+        'Set order type, table label or customer name; move the order to another table (`tableId`; 409 with `existingOrderId` when that table has an open order; null leaves the floor) or attach a customer (`customerId`)',
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
-      body: nonEmpty(noUnknown(yup.object({ type: orderType(), table: text(20).nullable(), customerName: text(80).nullable() }))),
+      body: nonEmpty(
+        noUnknown(yup.object({ type: orderType(), table: text(20).nullable(), customerName: text(80).nullable(), tableId: uuid().nullable(), customerId: uuid().nullable() })),
+      ),
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, body, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.setDetailsUpdate, body, idempotencyKey(ctx)),
+      handler: async ({ params, body, auth, deps, ctx }) => patchOrder(deps, auth, params.id, body, idempotencyKey(ctx)),
     }),
     route({
       method: 'post',

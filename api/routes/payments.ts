@@ -4,7 +4,8 @@ import { json, route, CASHIER, MANAGER } from '../route';
 import { ref } from '../openapi-schemas';
 import { errorBody, notFound, validationError } from '../errors';
 import { gatewayOf } from '../../core/payment';
-import { money, noUnknown, nonBlank, text, uuid } from '../validation';
+import { INT4_MAX, int, money, noUnknown, nonBlank, text, uuid } from '../validation';
+import { pointsPayment } from '../loyalty-service';
 import * as msg from '../../core/messages';
 import type { OrderSnapshot, PublicPayment } from '../../core/order';
 import { updateOrder } from '../order-service';
@@ -22,13 +23,17 @@ const methodRules = {
     // A card is charged on a reader (deviceId) or with a card token (sourceId): without either it cannot work.
     byMethod('card', { required: ['provider'], anyOf: [{ required: ['deviceId'], properties: { deviceId: { pattern: '\\S' } } }, { required: ['sourceId'], properties: { sourceId: { pattern: '\\S' } } }] }),
     byMethod(['mpesa', 'airtel'], { required: ['phone'] }),
+    byMethod(['cash', 'card', 'qr', 'mpesa', 'airtel'], { required: ['amount'] }),
+    byMethod('loyalty', { required: ['points'] }),
   ],
 };
 
 const paymentBody = noUnknown(
   yup.object({
-    method: yup.string().oneOf(['cash', 'card', 'qr', 'mpesa', 'airtel'] as const).required(),
-    amount: money().required(), // 0 only for a fully discounted order ("no charge")
+    method: yup.string().oneOf(['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] as const).required(),
+    // 0 only for a fully discounted order ("no charge"); loyalty: the points' worth, optional
+    amount: money().when('method', { is: (m: string) => m !== 'loyalty', then: (s) => s.required('amount is required') }),
+    points: int().min(1).max(INT4_MAX).when('method', { is: 'loyalty', then: (s) => s.required('points is required for loyalty') }),
     tendered: money().when('method', { is: 'cash', then: (s) => s.required('tendered is required for cash') }),
     tip: money(),
     provider: yup.string().oneOf(['square', 'stripe'] as const).when('method', { is: 'card', then: (s) => s.required('provider is required for card') }),
@@ -72,7 +77,7 @@ export function paymentsRoutes() {
       method: 'post',
       path: '/api/v1/orders/:id/payments',
       summary:
-        'Take a payment towards the balance (cash settles at once: 201; gateway payments are pending: 202; declined at the gateway: 402). ' +
+        'Take a payment towards the balance (cash and loyalty points {"method": "loyalty", "points"} settle at once: 201; gateway payments are pending: 202; declined at the gateway: 402). ' +
         'Card payments need a deviceId (reader) or a sourceId (card token). A fully discounted order closes with {"method": "cash", "amount": 0, "tendered": 0}. ' +
         'Idempotency-Key is required: a retry with the same key returns the first answer (a declined payment stays declined: pay again with a new key).',
       tag: 'Payments',
@@ -87,6 +92,11 @@ export function paymentsRoutes() {
       },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
+        if (body.method === 'loyalty') {
+          const req = await pointsPayment(deps, auth, params.id, body);
+          const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, req, idempotencyKey(ctx));
+          return paymentAnswer(ctx, payment, order);
+        }
         const gateway = gatewayOf(body.method, body.provider);
         if (body.method !== 'cash' && (!gateway || !deps.gateways?.[gateway])) {
           throw validationError(`${body.method} payments are not configured here`, [{ path: body.method === 'card' ? 'provider' : 'method', message: `${gateway ?? body.method} is not configured` }]);
@@ -95,7 +105,7 @@ export function paymentsRoutes() {
           throw validationError('phone is required', [{ path: 'phone', message: `phone is required for ${body.method}` }]);
         }
         await refuseForeignCurrency(deps, auth.locationId, body.method, gateway && deps.gateways?.[gateway]?.currencies);
-        const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, body, idempotencyKey(ctx));
+        const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, { ...body, amount: body.amount! }, idempotencyKey(ctx));
         return paymentAnswer(ctx, payment, order);
       },
     }),

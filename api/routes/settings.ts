@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import { amount, basisPoints, bool, defined, name, noUnknown, nonEmpty } from '../validation';
+import { amount, basisPoints, bool, defined, int, name, noUnknown, nonEmpty } from '../validation';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
@@ -33,6 +33,8 @@ const settingsBody = nonEmpty(noUnknown(
     cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() }))).default(undefined),
     discountsEnabled: bool(),
     autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
+    // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
+    loyalty: nonEmpty(noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: amount() }))).default(undefined),
   }),
 ));
 
@@ -68,6 +70,9 @@ export function settingsRoutes(): AnyRoute[] {
           autoPrintReceipt: body.autoPrint?.receipt,
           autoPrintKitchen: body.autoPrint?.kitchen,
           autoPrintOrderNumber: body.autoPrint?.orderNumber,
+          loyaltyEnabled: body.loyalty?.enabled,
+          loyaltyPointsPer100: body.loyalty?.pointsPer100,
+          loyaltyPointValue: body.loyalty?.pointValue,
         });
         if (!Object.keys(changes).length) throw validationError('Send at least one setting to change', [{ path: '(body)', message: 'No settings sent' }]);
         return deps.knex.transaction(async (trx) => {

@@ -7,6 +7,7 @@ import * as devices from './005_devices';
 import * as refunds from './006_refunds';
 import * as mpesaReversalStatus from './010_mpesa_reversal_status';
 import * as webhookReceipts from './040_webhook_receipts';
+import * as floor from './050_floor';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '006_refunds': refunds,
   '010_mpesa_reversal_status': mpesaReversalStatus,
   '040_webhook_receipts': webhookReceipts,
+  '050_floor': floor,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -24,6 +24,11 @@ export class Location extends Model {
   declare autoPrintKitchen: boolean;
   declare autoPrintOrderNumber: boolean;
   declare orderNumberCounter: number;
+  declare loyaltyEnabled: boolean;
+  /** Points per 100 minor units of net. */
+  declare loyaltyPointsPer100: number;
+  /** Minor units one point is worth. */
+  declare loyaltyPointValue: number;
   declare createdAt: Date;
   declare updatedAt: Date;
 
