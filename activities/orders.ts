@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps';
 import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
+import type { RoutedPrinter } from './printing/stations';
 
 export const EVENTS_CHANNEL = 'tillflow_events';
 
@@ -225,8 +226,11 @@ export function orderActivities({ knex }: ActivityDeps) {
       });
     },
 
-    async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<{ id: string; name: string; address: string }[]> {
-      return knex('printers').where({ location_id: req.locationId, role: req.role, enabled: true }).orderBy('name').select('id', 'name', 'address');
+    async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<RoutedPrinter[]> {
+      return knex('printers')
+        .where({ location_id: req.locationId, role: req.role, enabled: true })
+        .orderBy('name')
+        .select('id', 'name', 'address', 'category_ids as categoryIds', 'backup_printer_id as backupPrinterId');
     },
   });
 }

@@ -94,7 +94,7 @@ export const componentSchemas = {
     sortOrder: int, createdAt: time, updatedAt: time,
   }),
   DiscountGroup: object({ id, name: str, sortOrder: int }),
-  Printer: object({ id, name: str, role: { type: 'string', enum: ['receipt', 'kitchen'] }, address: str, enabled: bool, createdAt: time, updatedAt: time }),
+  Printer: object({ id, name: str, role: { type: 'string', enum: ['receipt', 'kitchen'] }, address: str, enabled: bool, categoryIds: nullable(list(id)), backupPrinterId: nullable(id), createdAt: time, updatedAt: time }),
   Staff: object({ id, locationId: id, name: str, role, hourlyRate: int, active: bool, createdAt: time, updatedAt: time }),
   Shifts: object({ shifts: list(shift), totals: object({ workedMinutes: int, breakMinutes: int, wage: int }) }),
   Punch: object({

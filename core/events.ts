@@ -7,7 +7,8 @@ export type OrderEventName =
   | 'order.ready'
   | 'cart_updated'
   | 'stock.low'
-  | 'printer.failed';
+  | 'printer.failed'
+  | 'printer.failover';
 
 export interface OrderEvent {
   event: OrderEventName;

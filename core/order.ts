@@ -514,10 +514,10 @@ export function applyDetails(state: OrderState, req: OrderDetailsRequest, now: s
 }
 
 /** Marks unsent quantities as sent and returns what the kitchen ticket must show. */
-export function applySubmit(state: OrderState, now: string): { name: string; quantity: number; modifiers: string[]; note: string | null }[] {
+export function applySubmit(state: OrderState, now: string): { itemId: string; name: string; quantity: number; modifiers: string[]; note: string | null }[] {
   const ticket = unsentLines(state).map(({ line, quantity }) => {
     line.sentQuantity = line.quantity;
-    return { name: line.name, quantity, modifiers: line.modifiers.map((m) => m.name), note: line.note };
+    return { itemId: line.itemId, name: line.name, quantity, modifiers: line.modifiers.map((m) => m.name), note: line.note };
   });
   state.kitchenStatus = 'sent';
   touch(state, now);

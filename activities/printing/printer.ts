@@ -6,8 +6,9 @@
  * ticket. No module state, so this is safe to call from concurrent Temporal
  * activities; a rejection is meant to be retried by the activity's retry policy.
  */
+import net from 'node:net';
 import { CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
-import { renderKitchenTicket, renderOrderNumberTicket, renderReceipt } from './tickets';
+import { renderCopyBanner, renderKitchenTicket, renderOrderNumberTicket, renderReceipt } from './tickets';
 import type { PrintJob } from './types';
 
 export type { PrintJob } from './types';
@@ -24,9 +25,14 @@ export class InvalidPrinterAddressError extends Error {
   override name = 'InvalidPrinterAddressError';
 }
 
-/** Thrown when the printer refuses, drops or does not answer the connection in time. */
+/** Thrown when the printer refuses or does not answer the connection in time: nothing printed. */
 export class PrinterUnavailableError extends Error {
   override name = 'PrinterUnavailableError';
+}
+
+/** Thrown when the connection failed after it was up: the ticket may have printed, in part or whole. */
+export class PrinterFateUnknownError extends PrinterUnavailableError {
+  override name = 'PrinterFateUnknownError';
 }
 
 /** Parses "tcp://host:port" (host name or IPv4; IPv6 is not supported by the library). */
@@ -55,7 +61,7 @@ function render(printer: ThermalPrinter, job: PrintJob): void {
 }
 
 /** The bytes of one job (ESC @, code page, ticket, feed, full cut) on a fresh instance; getBuffer() previews them. */
-export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRINT_TIMEOUT_MS): ThermalPrinter {
+export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRINT_TIMEOUT_MS, copy = false): ThermalPrinter {
   const { host, port } = parsePrinterAddress(address);
   // No characterSet in the constructor: it would emit ESC t before our ESC @ reset.
   const printer = new ThermalPrinter({
@@ -66,6 +72,7 @@ export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRI
   });
   printer.add(INIT); // drop any mode a previous (maybe aborted) job left behind
   printer.setCharacterSet(CharacterSet.PC437_USA); // ESC t 0; other code pages are switched to per character
+  if (copy) renderCopyBanner(printer);
   render(printer, job);
   // printer.cut() would also append ESC @ after the cut; we end the job on the cut itself.
   printer.printVerticalTab(); // ESC d 4, twice: move the last line past the cutter
@@ -77,29 +84,56 @@ export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRI
 export async function printJob(
   address: string,
   job: PrintJob,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; copy?: boolean } = {},
 ): Promise<{ bytes: number }> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PRINT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`printJob timeoutMs must be a positive number, got ${timeoutMs}`);
   }
-  const printer = buildJob(address, job, timeoutMs);
-  const bytes = printer.getBuffer().length;
+  const bytes = buildJob(address, job, timeoutMs, opts.copy).getBuffer();
+  const { host, port } = parsePrinterAddress(address);
+  await sendBytes(address, host, port, bytes, timeoutMs);
+  return { bytes: bytes.length };
+}
 
-  // The library's own timeout is a socket idle timeout; this bounds the whole send.
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+/**
+ * Writes one job on its own connection and closes it gracefully. Not node-thermal-printer's
+ * execute(): it resolves as soon as the bytes are queued locally, so a printer that resets the
+ * connection mid-ticket looked like a success. Here a failure before the connection is up
+ * means nothing printed (PrinterUnavailableError); one after it means part or all of the
+ * ticket may have printed (PrinterFateUnknownError), which is what decides whether a backup
+ * printer's copy is marked COPY. A printer that keeps the connection open after taking every
+ * byte (no FIN back within the timeout) counts as printed, as raw port 9100 promises no more.
+ */
+function sendBytes(address: string, host: string, port: number, bytes: Buffer, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let connected = false;
+    let flushed = false;
+    let settled = false;
+    const socket = net.connect({ host, port });
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (!error) return resolve();
+      // Not `instanceof Error`: under jest, errors from Node's net module come from another realm.
+      const reason = String((error as { message?: unknown } | null)?.message ?? error);
+      reject(
+        connected
+          ? new PrinterFateUnknownError(`Printer ${address} stopped answering mid-ticket: ${reason}`, { cause: error })
+          : new PrinterUnavailableError(`Printer ${address} is unreachable: ${reason}`, { cause: error }),
+      );
+    };
+    const timer = setTimeout(() => settle(flushed ? undefined : new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('connect', () => {
+      connected = true;
+      socket.end(bytes, () => {
+        flushed = true;
+      });
+    });
+    socket.resume(); // read (and drop) whatever the printer says, so its FIN is seen
+    socket.once('error', (error) => settle(error));
+    socket.once('close', (hadError) => settle(hadError ? new Error('connection reset') : flushed ? undefined : new Error('connection closed before the ticket was sent')));
   });
-  try {
-    await Promise.race([printer.execute(), deadline]);
-  } catch (error) {
-    // Not `instanceof Error`: under jest, errors from Node's net module come from another realm.
-    const message = String((error as { message?: unknown } | null)?.message ?? error);
-    const reason = message === 'Socket timeout' ? `no answer within ${timeoutMs} ms` : message;
-    throw new PrinterUnavailableError(`Printer ${address} is unreachable: ${reason}`, { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-  return { bytes };
 }

@@ -7,6 +7,8 @@
 import type { Totals } from '../../core/pricing';
 
 export interface KitchenTicketLine {
+  /** Decides the kitchen station (by the item's category); absent on tickets from before stations. */
+  itemId?: string;
   name: string;
   quantity: number;
   modifiers: string[];
