@@ -8,7 +8,8 @@ export type OrderEventName =
   | 'cart_updated'
   | 'stock.low'
   | 'printer.failed'
-  | 'printer.failover';
+  | 'printer.failover'
+  | 'item.updated';
 
 export interface OrderEvent {
   event: OrderEventName;

@@ -6,6 +6,7 @@ import * as inventory from './004_inventory';
 import * as devices from './005_devices';
 import * as refunds from './006_refunds';
 import * as kitchenStations from './060_01_kitchen_stations';
+import * as item86 from './060_02_item_86';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '005_devices': devices,
   '006_refunds': refunds,
   '060_01_kitchen_stations': kitchenStations,
+  '060_02_item_86': item86,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
