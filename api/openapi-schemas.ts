@@ -57,11 +57,20 @@ const order = object({
   lines: list(object({
     id, itemId: id, name: str, quantity: int, unitPrice: int,
     modifiers: list(object({ id, name: str, price: int })), note: nullable(str), total: int,
-  })),
+  }, { kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] } })),
   discounts: list(object({ id, name: str, type: { type: 'string', enum: ['percent', 'amount'] }, value: int, amount: int })),
   totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
   payments: list(payment),
   createdAt: time, updatedAt: time, closedAt: nullable(time),
+});
+
+const drawerSession = object({
+  id, drawerId: str, status: { type: 'string', enum: ['open', 'closed'] }, float: int, openedBy: nullable(id), openedAt: time,
+  expected: int, counted: nullable(int), overShort: nullable(int), closedBy: nullable(id), closedAt: nullable(time),
+  movements: list(object({
+    id, type: { type: 'string', enum: ['paid_in', 'paid_out', 'cash_payment', 'cash_refund'] }, amount: int, delta: int,
+    reason: nullable(str), paymentId: nullable(id), refundId: nullable(id), staffId: nullable(id), createdAt: time,
+  })),
 });
 
 const menuModifierList = object({
@@ -107,13 +116,15 @@ export const componentSchemas = {
     locationId: id, name: str, currency: str, timezone: str, taxRate: int, taxInclusive: bool, serviceChargeRate: int,
     cardFee: object({ enabled: bool, rate: int, min: int }), discountsEnabled: bool,
     autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
-  }),
+  }, { approvalDiscountPercent: nullable(int) }),
   Order: order,
   OrderPage: object({ orders: list(order), nextCursor: nullable({ type: 'string' }) }),
   Payment: payment,
   /** A payment as a payment call answers it: the payment with the order snapshot after it. */
   PaymentWithOrder: { allOf: [payment, object({ order: { $ref: '#/components/schemas/Order' } })] },
-  DailyReport: object({ date: { type: 'string', format: 'date' }, currency: str, ...reportTotals }),
+  DailyReport: object({ date: { type: 'string', format: 'date' }, currency: str, ...reportTotals }, {
+    drawers: list(object({ drawerId: str, sessionId: id, float: int, expected: int, counted: int, overShort: int })), drawerOverShort: int,
+  }),
   RangeReport: object({
     start: { type: 'string', format: 'date' }, end: { type: 'string', format: 'date' }, currency: str,
     days: list({ $ref: '#/components/schemas/DailyReport' }), total: object(reportTotals),
@@ -173,4 +184,6 @@ export const componentSchemas = {
   PaymentPage: object({ payments: list(payment), nextCursor: nullable(str) }),
   Live: object({ status: { type: 'string', const: 'live' }, timestamp: time }),
   Ready: object({ status: { type: 'string', const: 'ready' }, timestamp: time, checks: object({ database: str, temporal: str }) }),
+  DrawerSession: drawerSession,
+  DrawerSessionList: object({ sessions: list(drawerSession) }),
 } satisfies Record<string, JsonSchema>;

@@ -265,7 +265,28 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
 }
 
 /** The report of one local day (see the definitions at the top of this file). */
-export async function dailyReport(knex: Knex, loc: ReportLocation, date: string): Promise<DailyReport> {
-  const { days } = await rangeReport(knex, loc, date, date);
-  return days[0]!;
+export async function dailyReport(knex: Knex, loc: ReportLocation, date: string): Promise<DailyReport & { drawers: DrawerClose[]; drawerOverShort: number }> {
+  const [{ days }, drawers] = await Promise.all([rangeReport(knex, loc, date, date), drawersClosed(knex, loc, date)]);
+  return { ...days[0]!, drawers, drawerOverShort: drawers.reduce((sum, d) => sum + d.overShort, 0) };
+}
+
+export interface DrawerClose {
+  drawerId: string;
+  sessionId: string;
+  float: number;
+  expected: number;
+  counted: number;
+  overShort: number;
+}
+
+/** The cash drawer sessions closed on this local day, with what each was over (> 0) or short (< 0). */
+async function drawersClosed(knex: Knex, loc: ReportLocation, date: string): Promise<DrawerClose[]> {
+  const { start, end } = localDayRange(date, loc.timezone);
+  const rows = await knex('drawer_sessions')
+    .where({ location_id: loc.locationId, status: 'closed' })
+    .where('closed_at', '>=', start)
+    .where('closed_at', '<', end)
+    .orderBy('closed_at')
+    .select('drawer_id', 'id', 'float', 'expected', 'counted');
+  return rows.map((r) => ({ drawerId: r.drawer_id, sessionId: r.id, float: r.float, expected: r.expected, counted: r.counted, overShort: r.counted - r.expected }));
 }

@@ -14,6 +14,8 @@ export interface Settings {
   cardFee: { enabled: boolean; rate: number; min: number };
   discountsEnabled: boolean;
   autoPrint: { receipt: boolean; kitchen: boolean; orderNumber: boolean };
+  /** Discounts above this percent of the order need a manager's PIN (null: none do). */
+  approvalDiscountPercent: number | null;
 }
 
 export function settingsOf(loc: Location): Settings {
@@ -28,6 +30,7 @@ export function settingsOf(loc: Location): Settings {
     cardFee: { enabled: loc.cardFeeEnabled, rate: loc.cardFeeRate, min: loc.cardFeeMin },
     discountsEnabled: loc.discountsEnabled,
     autoPrint: { receipt: loc.autoPrintReceipt, kitchen: loc.autoPrintKitchen, orderNumber: loc.autoPrintOrderNumber },
+    approvalDiscountPercent: loc.approvalDiscountPercent ?? null,
   };
 }
 

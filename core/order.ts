@@ -146,7 +146,7 @@ export interface OrderSnapshot {
   terminalId: string | null;
   currency: string;
   version: number;
-  lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number }[];
+  lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number; kitchenStatus: KitchenStatus }[];
   discounts: { id: string; name: string; type: 'percent' | 'amount'; value: number; amount: number }[];
   totals: Totals;
   payments: PublicPayment[];
@@ -238,6 +238,7 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
       modifiers: l.modifiers,
       note: l.note,
       total: priced.lineTotals[i]!,
+      kitchenStatus: lineKitchenStatus(state, l),
     })),
     discounts: state.discounts.map((d, i) => ({ id: d.id, name: d.name, type: d.type, value: d.value, amount: priced.discountAmounts[i]! })),
     totals: priced.totals,
@@ -247,6 +248,12 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
     updatedAt: state.updatedAt,
     closedAt: state.closedAt,
   };
+}
+
+/** A line is with the kitchen once any of it was sent (a void then needs a manager), ready with its order. */
+export function lineKitchenStatus(state: OrderState, line: LineState): KitchenStatus {
+  if (line.sentQuantity === 0) return 'not_sent';
+  return state.kitchenStatus === 'ready' ? 'ready' : 'sent';
 }
 
 export function publicPayment(p: PaymentState): PublicPayment {

@@ -31,6 +31,7 @@ describe('settings', () => {
       cardFee: { enabled: false, rate: 0, min: 0 },
       discountsEnabled: true,
       autoPrint: { receipt: false, kitchen: true, orderNumber: false },
+      approvalDiscountPercent: null,
     });
   });
 
@@ -67,6 +68,7 @@ describe('settings', () => {
       cardFee: { enabled: true, rate: 300, min: 2000 },
       discountsEnabled: false,
       autoPrint: { receipt: true, kitchen: false, orderNumber: true },
+      approvalDiscountPercent: 20,
     };
     const res = await h.api('PUT', S, { token: manager, body: all });
     expect(res.status).toBe(200);

@@ -33,6 +33,7 @@ const settingsBody = nonEmpty(noUnknown(
     cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() }))).default(undefined),
     discountsEnabled: bool(),
     autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
+    approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
   }),
 ));
 
@@ -68,6 +69,7 @@ export function settingsRoutes(): AnyRoute[] {
           autoPrintReceipt: body.autoPrint?.receipt,
           autoPrintKitchen: body.autoPrint?.kitchen,
           autoPrintOrderNumber: body.autoPrint?.orderNumber,
+          approvalDiscountPercent: body.approvalDiscountPercent,
         });
         if (!Object.keys(changes).length) throw validationError('Send at least one setting to change', [{ path: '(body)', message: 'No settings sent' }]);
         return deps.knex.transaction(async (trx) => {

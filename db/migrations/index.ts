@@ -7,6 +7,8 @@ import * as devices from './005_devices';
 import * as refunds from './006_refunds';
 import * as kitchenStations from './060_01_kitchen_stations';
 import * as item86 from './060_02_item_86';
+import * as approvals from './060_03_approvals';
+import * as cashDrawers from './060_04_cash_drawers';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +20,8 @@ const migrations: Record<string, Knex.Migration> = {
   '006_refunds': refunds,
   '060_01_kitchen_stations': kitchenStations,
   '060_02_item_86': item86,
+  '060_03_approvals': approvals,
+  '060_04_cash_drawers': cashDrawers,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
