@@ -29,7 +29,7 @@ const { itemCategories, resolveBackupPrinter } = proxyActivities<StationActiviti
   retry: { maximumInterval: '10 seconds' },
 });
 
-const orderIdOf = (job: PrintJob) => (job.kind === 'receipt' ? job.receipt.orderId : job.ticket.orderId);
+const orderIdOf = (job: PrintJob) => (job.kind === 'receipt' ? job.receipt.orderId : job.kind === 'drawerKick' ? job.orderId : job.ticket.orderId);
 
 /** How one printer's attempts ended: printed, or given up (and whether any attempt may have printed). */
 type Outcome = { printed: true } | { printed: false; fateUnknown: boolean };

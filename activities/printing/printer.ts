@@ -19,6 +19,8 @@ export const PAPER_WIDTH = 48;
 
 const INIT = Buffer.from([0x1b, 0x40]); // ESC @ (initHardware() exists but is missing from the .d.ts)
 const FULL_CUT = Buffer.from([0x1d, 0x56, 0x00]); // GS V 0
+/** ESC p 0 25 250: a pulse on drawer pin 2 (50 ms on, 500 ms off) that opens the cash drawer. */
+export const DRAWER_KICK = Buffer.from([0x1b, 0x70, 0x00, 0x19, 0xfa]);
 
 /** Thrown for an address that is not tcp://host:port (retrying will not help). */
 export class InvalidPrinterAddressError extends Error {
@@ -55,6 +57,8 @@ function render(printer: ThermalPrinter, job: PrintJob): void {
       return renderReceipt(printer, job.receipt);
     case 'orderNumber':
       return renderOrderNumberTicket(printer, job.ticket);
+    case 'drawerKick':
+      return;
     default:
       throw new Error(`Unknown print job kind: ${JSON.stringify((job as { kind?: unknown }).kind)}`);
   }
@@ -71,6 +75,8 @@ export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRI
     options: { timeout: timeoutMs },
   });
   printer.add(INIT); // drop any mode a previous (maybe aborted) job left behind
+  if (job.kind === 'drawerKick' || (job.kind === 'receipt' && job.kick)) printer.add(DRAWER_KICK);
+  if (job.kind === 'drawerKick') return printer; // no paper moves for a drawer kick
   printer.setCharacterSet(CharacterSet.PC437_USA); // ESC t 0; other code pages are switched to per character
   if (copy) renderCopyBanner(printer);
   render(printer, job);
