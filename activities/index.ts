@@ -5,6 +5,7 @@ import { paymentActivities } from './payments/activities';
 import { inventoryActivities } from './inventory';
 import { refundActivities } from './refunds';
 import { loyaltyActivities } from './loyalty';
+import { stationActivities } from './printing/stations';
 
 /** All activities for the central task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...inventoryActivities(deps),
     ...refundActivities(deps),
     ...loyaltyActivities(deps),
+    ...stationActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

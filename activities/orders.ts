@@ -10,6 +10,7 @@ import { EVENTS_CHANNEL, upsertProjection, writeOrderEvents, type PublishRequest
 import { releaseTableClaim } from '../db/floor';
 import { earnPoints } from '../db/loyalty';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
+import type { RoutedPrinter } from './printing/stations';
 
 export interface StockLine {
   lineId: string;
@@ -79,8 +80,11 @@ export function orderActivities({ knex }: ActivityDeps) {
       });
     },
 
-    async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<{ id: string; name: string; address: string }[]> {
-      return knex('printers').where({ location_id: req.locationId, role: req.role, enabled: true }).orderBy('name').select('id', 'name', 'address');
+    async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<RoutedPrinter[]> {
+      return knex('printers')
+        .where({ location_id: req.locationId, role: req.role, enabled: true })
+        .orderBy('name')
+        .select('id', 'name', 'address', 'category_ids as categoryIds', 'backup_printer_id as backupPrinterId');
     },
   });
 }

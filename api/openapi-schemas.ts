@@ -57,12 +57,21 @@ const order = object({
   lines: list(object({
     id, itemId: id, name: str, quantity: int, unitPrice: int,
     modifiers: list(object({ id, name: str, price: int })), note: nullable(str), total: int,
-  })),
+  }, { kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] } })),
   discounts: list(object({ id, name: str, type: { type: 'string', enum: ['percent', 'amount'] }, value: int, amount: int })),
   totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
   payments: list(payment),
   createdAt: time, updatedAt: time, closedAt: nullable(time),
 }, { tableId: nullable(id), customerId: nullable(id) });
+
+const drawerSession = object({
+  id, drawerId: str, status: { type: 'string', enum: ['open', 'closed'] }, float: int, openedBy: nullable(id), openedAt: time,
+  expected: int, counted: nullable(int), overShort: nullable(int), closedBy: nullable(id), closedAt: nullable(time),
+  movements: list(object({
+    id, type: { type: 'string', enum: ['paid_in', 'paid_out', 'cash_payment', 'cash_refund'] }, amount: int, delta: int,
+    reason: nullable(str), paymentId: nullable(id), refundId: nullable(id), staffId: nullable(id), createdAt: time,
+  })),
+});
 
 const menuModifierList = object({
   id, name: str, minSelections: int, maxSelections: int, sortOrder: int,
@@ -94,7 +103,7 @@ export const componentSchemas = {
     sortOrder: int, createdAt: time, updatedAt: time,
   }),
   DiscountGroup: object({ id, name: str, sortOrder: int }),
-  Printer: object({ id, name: str, role: { type: 'string', enum: ['receipt', 'kitchen'] }, address: str, enabled: bool, createdAt: time, updatedAt: time }),
+  Printer: object({ id, name: str, role: { type: 'string', enum: ['receipt', 'kitchen'] }, address: str, enabled: bool, categoryIds: nullable(list(id)), backupPrinterId: nullable(id), createdAt: time, updatedAt: time }),
   Staff: object({ id, locationId: id, name: str, role, hourlyRate: int, active: bool, createdAt: time, updatedAt: time }),
   Shifts: object({ shifts: list(shift), totals: object({ workedMinutes: int, breakMinutes: int, wage: int }) }),
   Punch: object({
@@ -108,7 +117,7 @@ export const componentSchemas = {
     cardFee: object({ enabled: bool, rate: int, min: int }), discountsEnabled: bool,
     autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
     loyalty: object({ enabled: bool, pointsPer100: int, pointValue: int }),
-  }),
+  }, { approvalDiscountPercent: nullable(int) }),
   Order: order,
   Customer: object({
     id, name: str, phone: nullable(str), email: nullable(str), note: nullable(str), loyaltyPoints: int, createdAt: time, updatedAt: time,
@@ -128,7 +137,9 @@ export const componentSchemas = {
   Payment: payment,
   /** A payment as a payment call answers it: the payment with the order snapshot after it. */
   PaymentWithOrder: { allOf: [payment, object({ order: { $ref: '#/components/schemas/Order' } })] },
-  DailyReport: object({ date: { type: 'string', format: 'date' }, currency: str, ...reportTotals }),
+  DailyReport: object({ date: { type: 'string', format: 'date' }, currency: str, ...reportTotals }, {
+    drawers: list(object({ drawerId: str, sessionId: id, float: int, expected: int, counted: int, overShort: int })), drawerOverShort: int,
+  }),
   RangeReport: object({
     start: { type: 'string', format: 'date' }, end: { type: 'string', format: 'date' }, currency: str,
     days: list({ $ref: '#/components/schemas/DailyReport' }), total: object(reportTotals),
@@ -197,4 +208,6 @@ export const componentSchemas = {
       detail: nullable(str), httpStatus: int,
     })),
   }),
+  DrawerSession: drawerSession,
+  DrawerSessionList: object({ sessions: list(drawerSession) }),
 } satisfies Record<string, JsonSchema>;

@@ -48,6 +48,8 @@ export function updateError(err: unknown): ApiError | undefined {
 export async function resolveLine(deps: AppDeps, locationId: string, line: LineInput, path = ''): Promise<order.AddLineRequest> {
   const item = await loadItemForOrder(deps.knex, locationId, line.itemId);
   if (!item) throw validationError('Unknown item', [{ path: `${path}itemId`, message: 'No such item in this location' }]);
+  // "86": switched off, or a tracked item with nothing left. The item's state, not the input: 409.
+  if (!item.available || (item.trackStock && item.stockQuantity <= 0)) throw conflict(`${item.name} is sold out`);
   return {
     item: { id: item.id, name: item.name, price: item.price, available: item.available, trackStock: item.trackStock, modifierLists: item.modifierLists },
     quantity: line.quantity,

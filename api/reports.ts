@@ -69,6 +69,9 @@ export interface ReportTotals {
 export interface DailyReport extends ReportTotals {
   date: string;
   currency: string;
+  /** Cash drawer sessions closed that day, and their over (> 0) / short (< 0) summed. */
+  drawers: DrawerClose[];
+  drawerOverShort: number;
 }
 
 export interface RangeReport {
@@ -227,7 +230,7 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
 
   const byDay = new Map<string, DailyReport>();
   const days = datesBetween(start, end).map((date) => {
-    const row: DailyReport = { date, currency: loc.currency, ...emptyTotals() };
+    const row: DailyReport = { date, currency: loc.currency, ...emptyTotals(), drawers: [], drawerOverShort: 0 };
     byDay.set(date, row);
     return row;
   });
@@ -260,6 +263,7 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
     d.netAfterRefunds = d.net - d.refunds;
     sortStaff(d.byStaff);
   }
+  await addDrawerCloses(knex, loc, from, to, byDay);
 
   return { start, end, currency: loc.currency, days, total: sumTotals(days) };
 }
@@ -268,4 +272,30 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
 export async function dailyReport(knex: Knex, loc: ReportLocation, date: string): Promise<DailyReport> {
   const { days } = await rangeReport(knex, loc, date, date);
   return days[0]!;
+}
+
+export interface DrawerClose {
+  drawerId: string;
+  sessionId: string;
+  float: number;
+  expected: number;
+  counted: number;
+  overShort: number;
+}
+
+/** Adds to each day the cash drawer sessions closed on it, with what each was over (> 0) or short (< 0). */
+async function addDrawerCloses(knex: Knex, loc: ReportLocation, from: Date, to: Date, byDay: Map<string, DailyReport>): Promise<void> {
+  const rows = await knex('drawer_sessions')
+    .where({ location_id: loc.locationId, status: 'closed' })
+    .where('closed_at', '>=', from)
+    .where('closed_at', '<', to)
+    .orderBy('closed_at')
+    .select('drawer_id', 'id', 'float', 'expected', 'counted', 'closed_at');
+  for (const r of rows) {
+    const day = byDay.get(DateTime.fromJSDate(new Date(r.closed_at), { zone: loc.timezone }).toISODate()!);
+    if (!day) continue;
+    const overShort = r.counted - r.expected;
+    day.drawers.push({ drawerId: r.drawer_id, sessionId: r.id, float: r.float, expected: r.expected, counted: r.counted, overShort });
+    day.drawerOverShort += overShort;
+  }
 }

@@ -15,6 +15,8 @@ export interface Settings {
   discountsEnabled: boolean;
   autoPrint: { receipt: boolean; kitchen: boolean; orderNumber: boolean };
   loyalty: { enabled: boolean; pointsPer100: number; pointValue: number };
+  /** Discounts above this percent of the order need a manager's PIN (null: none do). */
+  approvalDiscountPercent: number | null;
 }
 
 export function settingsOf(loc: Location): Settings {
@@ -30,6 +32,7 @@ export function settingsOf(loc: Location): Settings {
     discountsEnabled: loc.discountsEnabled,
     autoPrint: { receipt: loc.autoPrintReceipt, kitchen: loc.autoPrintKitchen, orderNumber: loc.autoPrintOrderNumber },
     loyalty: { enabled: loc.loyaltyEnabled, pointsPer100: loc.loyaltyPointsPer100, pointValue: loc.loyaltyPointValue },
+    approvalDiscountPercent: loc.approvalDiscountPercent ?? null,
   };
 }
 

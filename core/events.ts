@@ -9,7 +9,9 @@ export type OrderEventName =
   | 'order.ready'
   | 'cart_updated'
   | 'stock.low'
-  | 'printer.failed';
+  | 'printer.failed'
+  | 'printer.failover'
+  | 'item.updated';
 
 export interface OrderEvent {
   event: OrderEventName;

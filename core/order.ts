@@ -153,7 +153,7 @@ export interface OrderSnapshot {
   terminalId: string | null;
   currency: string;
   version: number;
-  lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number }[];
+  lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number; kitchenStatus: KitchenStatus }[];
   discounts: { id: string; name: string; type: 'percent' | 'amount'; value: number; amount: number }[];
   totals: Totals;
   payments: PublicPayment[];
@@ -250,6 +250,7 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
       modifiers: l.modifiers,
       note: l.note,
       total: priced.lineTotals[i]!,
+      kitchenStatus: lineKitchenStatus(state, l),
     })),
     discounts: state.discounts.map((d, i) => ({ id: d.id, name: d.name, type: d.type, value: d.value, amount: priced.discountAmounts[i]! })),
     totals: priced.totals,
@@ -259,6 +260,12 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
     updatedAt: state.updatedAt,
     closedAt: state.closedAt,
   };
+}
+
+/** A line is with the kitchen once any of it was sent (a void then needs a manager), ready with its order. */
+export function lineKitchenStatus(state: OrderState, line: LineState): KitchenStatus {
+  if (line.sentQuantity === 0) return 'not_sent';
+  return state.kitchenStatus === 'ready' ? 'ready' : 'sent';
 }
 
 export function publicPayment(p: PaymentState): PublicPayment {
@@ -532,10 +539,10 @@ export function applyDetails(state: OrderState, req: OrderDetailsRequest, now: s
 }
 
 /** Marks unsent quantities as sent and returns what the kitchen ticket must show. */
-export function applySubmit(state: OrderState, now: string): { name: string; quantity: number; modifiers: string[]; note: string | null }[] {
+export function applySubmit(state: OrderState, now: string): { itemId: string; name: string; quantity: number; modifiers: string[]; note: string | null }[] {
   const ticket = unsentLines(state).map(({ line, quantity }) => {
     line.sentQuantity = line.quantity;
-    return { name: line.name, quantity, modifiers: line.modifiers.map((m) => m.name), note: line.note };
+    return { itemId: line.itemId, name: line.name, quantity, modifiers: line.modifiers.map((m) => m.name), note: line.note };
   });
   state.kitchenStatus = 'sent';
   touch(state, now);

@@ -19,7 +19,7 @@ export function receiptOf(s: OrderSnapshot, locationName: string, taxInclusive: 
   };
 }
 
-export function kitchenTicketOf(s: OrderSnapshot, lines = s.lines.map((l) => ({ name: l.name, quantity: l.quantity, modifiers: l.modifiers.map((m) => m.name), note: l.note }))) {
+export function kitchenTicketOf(s: OrderSnapshot, lines = s.lines.map((l) => ({ itemId: l.itemId, name: l.name, quantity: l.quantity, modifiers: l.modifiers.map((m) => m.name), note: l.note }))) {
   return { orderId: s.id, orderNumber: s.orderNumber ?? 0, type: s.type, table: s.table, customerName: s.customerName, createdAt: s.updatedAt, lines };
 }
 

@@ -340,12 +340,12 @@ describe('kitchen: submit and ready', () => {
     });
     expect(first).toMatchObject({ orderId: o.id, orderNumber: o.orderNumber, type: 'dine_in', table: '4' });
     expect(first.lines).toEqual([
-      { name: 'Latte', quantity: 1, modifiers: ['Large'], note: 'extra hot' },
-      { name: 'Croissant', quantity: 2, modifiers: [], note: null },
+      { itemId: item('Latte'), name: 'Latte', quantity: 1, modifiers: ['Large'], note: 'extra hot' },
+      { itemId: item('Croissant'), name: 'Croissant', quantity: 2, modifiers: [], note: null },
     ]);
     expect(second.lines).toEqual([
-      { name: 'Croissant', quantity: 1, modifiers: [], note: null },
-      { name: 'Espresso', quantity: 1, modifiers: ['Regular'], note: null },
+      { itemId: item('Croissant'), name: 'Croissant', quantity: 1, modifiers: [], note: null },
+      { itemId: item('Espresso'), name: 'Espresso', quantity: 1, modifiers: ['Regular'], note: null },
     ]);
     expect(await tickets(o.id)).toHaveLength(2);
 

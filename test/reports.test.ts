@@ -142,6 +142,8 @@ describe('reports', () => {
     ].sort((x, y) => y.net - x.net);
     expect(res.body).toEqual({
       date: today,
+      drawers: [],
+      drawerOverShort: 0,
       currency: 'USD',
       ...expectedTotals([a, b, c]),
       refunds: 425,
@@ -171,6 +173,8 @@ describe('reports', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       date: '2001-01-01',
+      drawers: [],
+      drawerOverShort: 0,
       currency: 'USD',
       orders: 0,
       gross: 0,
@@ -205,6 +209,8 @@ describe('reports', () => {
     expect(days[0]).toEqual({
       date: start,
       currency: 'USD',
+      drawers: [],
+      drawerOverShort: 0,
       ...expectedTotals([e]),
       refunds: 0,
       refundsByMethod: ZERO_METHODS,

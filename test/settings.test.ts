@@ -32,6 +32,7 @@ describe('settings', () => {
       discountsEnabled: true,
       autoPrint: { receipt: false, kitchen: true, orderNumber: false },
       loyalty: { enabled: false, pointsPer100: 0, pointValue: 0 },
+      approvalDiscountPercent: null,
     });
   });
 
@@ -69,6 +70,7 @@ describe('settings', () => {
       discountsEnabled: false,
       autoPrint: { receipt: true, kitchen: false, orderNumber: true },
       loyalty: { enabled: true, pointsPer100: 5, pointValue: 10 },
+      approvalDiscountPercent: 20,
     };
     const res = await h.api('PUT', S, { token: manager, body: all });
     expect(res.status).toBe(200);

@@ -342,6 +342,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       if (payment.method === 'cash') {
         return answer(req, () => {
           const snapshot = closeIfPaid() ?? changed();
+          // Cash goes into the drawer: open it. Histories from before drawer kicks printed nothing here.
+          if (payment.amount > 0 && patched('drawer-kick-on-cash')) kickDrawer();
           return { payment: order.publicPayment(payment), order: snapshot };
         });
       }
@@ -492,6 +494,13 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     await confirmRefunds(events);
   }
 
+  /** The receipt printer opens the drawer: with the receipt when this payment closed the order and one prints, else at once. */
+  let kickWithReceipt = false;
+  function kickDrawer(): void {
+    if (state.status !== 'open' && state.settings.autoPrint.receipt) kickWithReceipt = true;
+    else prints.push({ role: 'receipt', job: { kind: 'drawerKick', orderId: state.id } });
+  }
+
   function closeIfPaid(): OrderSnapshot | undefined {
     if (!order.isFullyPaid(state)) return undefined;
     order.applyClose(state, now());
@@ -592,7 +601,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
 
   await persist();
   if (order.wasSold(state) && state.settings.autoPrint.receipt) {
-    prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive) } });
+    const receipt = receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive);
+    prints.push({ role: 'receipt', job: { kind: 'receipt', receipt, ...(kickWithReceipt ? { kick: true } : {}) } });
     await startPrints();
   }
   // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the

@@ -65,6 +65,15 @@ function printScaled(p: ThermalPrinter, text: string, scale: number, bold = true
   p.setTextSize(0, 0);
 }
 
+// ---------------------------------------------------------------- copy
+
+/** Heads a ticket a backup printer prints when the first printer may have printed it already. */
+export function renderCopyBanner(p: ThermalPrinter): void {
+  p.alignCenter();
+  printScaled(p, '*** COPY ***', 2);
+  p.alignLeft();
+}
+
 // ---------------------------------------------------------------- kitchen
 
 export function renderKitchenTicket(p: ThermalPrinter, t: KitchenTicket): void {

@@ -7,6 +7,8 @@
 import type { Totals } from '../../core/pricing';
 
 export interface KitchenTicketLine {
+  /** Decides the kitchen station (by the item's category); absent on tickets from before stations. */
+  itemId?: string;
   name: string;
   quantity: number;
   modifiers: string[];
@@ -67,5 +69,8 @@ export interface OrderNumberTicket {
 
 export type PrintJob =
   | { kind: 'kitchen'; ticket: KitchenTicket }
-  | { kind: 'receipt'; receipt: Receipt }
-  | { kind: 'orderNumber'; ticket: OrderNumberTicket };
+  /** `kick`: open the cash drawer (ESC/POS pulse) before printing: the cash payment that closed the order. */
+  | { kind: 'receipt'; receipt: Receipt; kick?: boolean }
+  | { kind: 'orderNumber'; ticket: OrderNumberTicket }
+  /** Only the drawer-kick pulse (a cash payment that did not close the order): nothing printed, no cut. */
+  | { kind: 'drawerKick'; orderId: string };

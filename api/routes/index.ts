@@ -24,6 +24,7 @@ import { operatorTokenRoutes } from './operator-tokens';
 import { tablesRoutes } from './tables';
 import { customersRoutes } from './customers';
 import { splitRoutes } from './split';
+import { drawersRoutes } from './drawers';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -54,6 +55,7 @@ export function allRoutes(): AnyRoute[] {
     ...tablesRoutes(),
     ...customersRoutes(),
     ...splitRoutes(),
+    ...drawersRoutes(),
   );
   return routes;
 }

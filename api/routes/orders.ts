@@ -16,6 +16,7 @@ import { kitchenView } from '../../core/views';
 import { randomUUID } from 'node:crypto';
 import { localDayRange } from '../time';
 import { audit, auditedOrderUpdate, orderMoney } from '../audit';
+import { discountPercent, lineWithKitchen, requireApproval, sentToKitchen, type Approval } from '../approval';
 
 /** What an audit row keeps of a voided line and of a discount. */
 const lineOf = (s: OrderSnapshot, lineId: string) => {
@@ -36,6 +37,13 @@ const lineBody = noUnknown(
 );
 const orderParams = yup.object({ id: uuid().required() });
 const lineParams = yup.object({ id: uuid().required(), lineId: uuid().required() });
+
+/** The approval a change needs when `needed`, else none (the audit row then names only the staff member). */
+async function approvalIf(needed: boolean, input: { deps: AppDeps; ctx: Parameters<typeof requireApproval>[1]; auth: AuthContext }, what: string, reason: string | undefined): Promise<{ approval?: Approval }> {
+  return needed ? { approval: await requireApproval(input.deps, input.ctx, input.auth, what, reason) } : {};
+}
+const approvalReason = () => text(200).optional();
+const APPROVAL_NOTE = ' Needs a manager (X-Approver-Pin header, 4-8 digits, with a reason) when ';
 
 const snapshotResponse = { 200: json('Order snapshot (version + 1)', ref('Order')) };
 const updateErrors = [404, 409];
@@ -164,36 +172,43 @@ export function ordersRoutes() {
     route({
       method: 'delete',
       path: '/api/v1/orders/:id/lines/:lineId',
-      summary: 'Remove a line',
+      summary: `Remove (void) a line.${APPROVAL_NOTE}the line was sent to the kitchen (reason in ?reason=).`,
       tag: 'Orders',
       roles: CASHIER,
       params: lineParams,
+      query: noUnknown(yup.object({ reason: approvalReason() })),
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, auth, deps, ctx }) =>
-        auditedOrderUpdate(
+      handler: async ({ params, query, auth, deps, ctx }) => {
+        const current = await getOrder(deps, auth, params.id);
+        const approved = await approvalIf(current.status === 'open' && lineWithKitchen(current, params.lineId), { deps, ctx, auth }, 'Voiding a line the kitchen has', query.reason);
+        return auditedOrderUpdate(
           deps, auth, params.id, 'order.line_voided',
           () => updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
-          (before, after) => ({ line: lineOf(before, params.lineId), before: orderMoney(before), after: orderMoney(after) }),
-        ),
+          (before, after) => ({ line: lineOf(before, params.lineId), before: orderMoney(before), after: orderMoney(after), ...approved }),
+        );
+      },
     }),
     route({
       method: 'post',
       path: '/api/v1/orders/:id/discounts',
-      summary: 'Apply a discount',
+      summary: `Apply a discount.${APPROVAL_NOTE}it takes more than the location's approvalDiscountPercent of the order.`,
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
-      body: noUnknown(yup.object({ discountId: uuid().required() })),
+      body: noUnknown(yup.object({ discountId: uuid().required(), reason: approvalReason() })),
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => {
         const d = await deps.knex('discounts').where({ id: body.discountId, location_id: auth.locationId }).first('id', 'name', 'type', 'value', 'available');
         if (!d) throw validationError('Unknown discount', [{ path: 'discountId', message: 'No such discount in this location' }]);
+        const [current, settings] = await Promise.all([getOrder(deps, auth, params.id), loadSettings(deps.knex, auth.locationId)]);
+        const limit = settings?.approvalDiscountPercent ?? null;
+        const approved = await approvalIf(limit !== null && discountPercent(d, current) > limit, { deps, ctx, auth }, `A discount above ${limit}%`, body.reason);
         return auditedOrderUpdate(
           deps, auth, params.id, 'order.discount_applied',
           () => updateOrder(deps, auth, params.id, msg.addDiscountUpdate, d, idempotencyKey(ctx)),
-          (before, after) => ({ discount: discountOf(after, d.id), before: orderMoney(before), after: orderMoney(after) }),
+          (before, after) => ({ discount: discountOf(after, d.id), before: orderMoney(before), after: orderMoney(after), ...approved }),
         );
       },
     }),
@@ -238,19 +253,22 @@ export function ordersRoutes() {
     route({
       method: 'post',
       path: '/api/v1/orders/:id/cancel',
-      summary: 'Cancel an order on which no payment has succeeded (409 otherwise: refund instead)',
+      summary: `Cancel an order on which no payment has succeeded (409 otherwise: refund instead).${APPROVAL_NOTE}the order was sent to the kitchen.`,
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
       body: noUnknown(yup.object({ reason: nonBlank(200).required() })),
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, body, auth, deps, ctx }) =>
-        auditedOrderUpdate(
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const current = await getOrder(deps, auth, params.id);
+        const approved = await approvalIf(current.status === 'open' && sentToKitchen(current), { deps, ctx, auth }, 'Cancelling an order the kitchen has', body.reason);
+        return auditedOrderUpdate(
           deps, auth, params.id, 'order.cancelled',
           () => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
-          (before, after) => ({ reason: body.reason, before: orderMoney(before), after: orderMoney(after) }),
-        ),
+          (before, after) => ({ reason: body.reason, before: orderMoney(before), after: orderMoney(after), ...approved }),
+        );
+      },
     }),
     route({
       method: 'post',

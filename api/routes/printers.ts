@@ -1,10 +1,10 @@
 import * as yup from 'yup';
-import { bool, defined, idParams, name, noUnknown, nonEmpty } from '../validation';
+import { bool, defined, idParams, name, noUnknown, nonEmpty, ref as uuidRef } from '../validation';
 import type { Knex } from 'knex';
 import { json, route, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref } from '../openapi-schemas';
 import { audit, changedFields } from '../audit';
-import { notFound } from '../errors';
+import { fieldError, notFound } from '../errors';
 import { Printer, type PrinterRole } from '../../db/models/printer';
 
 const TAG = 'Printing';
@@ -40,6 +40,14 @@ const printerFields = {
     .max(300)
     .matches(PRINTER_ADDRESS, '${path} must look like tcp://192.168.1.50:9100 (no link-local or cloud metadata address)'),
   enabled: bool(),
+  /** A kitchen station: only these categories' lines (null or empty: no filter). */
+  categoryIds: yup
+    .array(uuidRef().required())
+    .strict()
+    .max(100)
+    .nullable()
+    .test('unique', '${path} must not repeat an id', (ids) => !ids || new Set(ids).size === ids.length),
+  backupPrinterId: uuidRef().nullable(),
 };
 const printerCreate = noUnknown(
   yup.object({ ...printerFields, name: name().required(), role: printerFields.role.required(), address: printerFields.address.required() }),
@@ -52,6 +60,8 @@ const printerView = (p: Printer) => ({
   role: p.role,
   address: p.address,
   enabled: p.enabled,
+  categoryIds: p.categoryIds?.length ? p.categoryIds : null,
+  backupPrinterId: p.backupPrinterId ?? null,
   createdAt: p.createdAt,
   updatedAt: p.updatedAt,
 });
@@ -60,6 +70,28 @@ async function findPrinter(knex: Knex, locationId: string, id: string): Promise<
   const p = await Printer.query(knex).findOne({ id, location_id: locationId });
   if (!p) throw notFound('Printer');
   return p;
+}
+
+/** 422 unless every category is this location's and the backup is another printer here whose chain never leads back. */
+async function assertRouting(trx: Knex.Transaction, locationId: string, printerId: string | undefined, body: { categoryIds?: string[] | null; backupPrinterId?: string | null }) {
+  const ids = body.categoryIds ?? [];
+  if (ids.length) {
+    const found = new Set((await trx('categories').where('location_id', locationId).whereIn('id', ids).select('id')).map((c: { id: string }) => c.id));
+    const missing = ids.findIndex((id) => !found.has(id));
+    if (missing >= 0) throw fieldError(`categoryIds[${missing}]`, 'Not a category of this location');
+  }
+  if (!body.backupPrinterId) return;
+  if (body.backupPrinterId === printerId) throw fieldError('backupPrinterId', 'A printer cannot be its own backup');
+  // Walk the backup's chain under row locks: two concurrent changes cannot close a loop between them.
+  for (let id: string | null = body.backupPrinterId, first = true; id; first = false) {
+    const p: Printer | undefined = await Printer.query(trx).forUpdate().findOne({ id, location_id: locationId });
+    if (!p) {
+      if (first) throw fieldError('backupPrinterId', 'Not a printer of this location');
+      return;
+    }
+    if (p.backupPrinterId === printerId) throw fieldError('backupPrinterId', 'That backup chain leads back to this printer');
+    id = p.backupPrinterId ?? null;
+  }
 }
 
 export function printersRoutes(): AnyRoute[] {
@@ -76,6 +108,7 @@ export function printersRoutes(): AnyRoute[] {
       responses: { 201: json('Printer', ref('Printer')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const p = await deps.knex.transaction(async (trx) => {
+          await assertRouting(trx, auth.locationId, undefined, body);
           const created = await Printer.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
           await audit(trx, auth, 'printer.created', created.id, { after: printerView(created) });
           return created;
@@ -97,6 +130,7 @@ export function printersRoutes(): AnyRoute[] {
       handler: async ({ params, body, auth, deps }) => {
         return deps.knex.transaction(async (trx) => {
           const before = await findPrinter(trx, auth.locationId, params.id);
+          await assertRouting(trx, auth.locationId, params.id, body);
           const [p] = await Printer.query(trx).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
           const diff = changedFields(printerView(before), printerView(p!));
           if (diff) await audit(trx, auth, 'printer.changed', params.id, diff);

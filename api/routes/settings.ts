@@ -35,6 +35,7 @@ const settingsBody = nonEmpty(noUnknown(
     autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
     // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
     loyalty: nonEmpty(noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: amount() }))).default(undefined),
+    approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
   }),
 ));
 
@@ -73,6 +74,7 @@ export function settingsRoutes(): AnyRoute[] {
           loyaltyEnabled: body.loyalty?.enabled,
           loyaltyPointsPer100: body.loyalty?.pointsPer100,
           loyaltyPointValue: body.loyalty?.pointValue,
+          approvalDiscountPercent: body.approvalDiscountPercent,
         });
         if (!Object.keys(changes).length) throw validationError('Send at least one setting to change', [{ path: '(body)', message: 'No settings sent' }]);
         return deps.knex.transaction(async (trx) => {

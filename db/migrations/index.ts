@@ -8,6 +8,10 @@ import * as refunds from './006_refunds';
 import * as mpesaReversalStatus from './010_mpesa_reversal_status';
 import * as webhookReceipts from './040_webhook_receipts';
 import * as floor from './050_floor';
+import * as kitchenStations from './060_01_kitchen_stations';
+import * as item86 from './060_02_item_86';
+import * as approvals from './060_03_approvals';
+import * as cashDrawers from './060_04_cash_drawers';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -20,6 +24,10 @@ const migrations: Record<string, Knex.Migration> = {
   '010_mpesa_reversal_status': mpesaReversalStatus,
   '040_webhook_receipts': webhookReceipts,
   '050_floor': floor,
+  '060_01_kitchen_stations': kitchenStations,
+  '060_02_item_86': item86,
+  '060_03_approvals': approvals,
+  '060_04_cash_drawers': cashDrawers,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -23,6 +23,8 @@ export class Location extends Model {
   declare autoPrintReceipt: boolean;
   declare autoPrintKitchen: boolean;
   declare autoPrintOrderNumber: boolean;
+  /** Discounts above this percent of the order need a manager's PIN (null: none do). */
+  declare approvalDiscountPercent: number | null;
   declare orderNumberCounter: number;
   declare loyaltyEnabled: boolean;
   /** Points per 100 minor units of net. */

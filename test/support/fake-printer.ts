@@ -87,6 +87,26 @@ export async function closedAddress(): Promise<string> {
 }
 
 /**
+ * A printer that vanishes mid-ticket, like one switched off while printing: it accepts one
+ * connection, takes the first bytes of the ticket, then resets the connection and stops
+ * listening (later connections are refused). What it got is in `received`.
+ */
+export async function startVanishingPrinter(): Promise<{ address: string; received: Buffer[]; close(): Promise<void> }> {
+  const received: Buffer[] = [];
+  const server = net.createServer((socket) => {
+    server.close();
+    socket.once('data', (chunk) => {
+      received.push(chunk);
+      socket.resetAndDestroy();
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  return { address: `tcp://127.0.0.1:${port}`, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/**
  * A printer that never answers, like a powered-off one on the LAN: connecting
  * hangs until the client gives up. A listener runs in a worker thread whose event
  * loop is blocked, so it never accepts; once its accept queue is full (Linux

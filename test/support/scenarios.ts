@@ -1,5 +1,6 @@
 import type { Harness } from './harness';
 import { postPayment } from './payments';
+import { closedAddress, startFakePrinter } from './fake-printer';
 
 async function openOrder(h: Harness, token: string, currency: 'USD' | 'KES', quantity = 1): Promise<any> {
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
@@ -204,6 +205,37 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.deps.temporal.workflow.getHandle(`order-${o.id}`).result();
     return refundOf(h, o.id, { reason: 'replay: next day', amount: 250 });
   }),
+  /** Stations and failover: the grill's printer refuses, its tickets move to the bar's (a station too). */
+  async 'kitchen-stations-failover'(h) {
+    const manager = await h.login('2345');
+    const cashier = await h.login('3456');
+    const bar = await startFakePrinter();
+    try {
+      await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_kitchen: true, auto_print_receipt: false });
+      await h.deps.knex('printers').where({ location_id: h.shop.locationId }).delete();
+      const add = async (body: Record<string, unknown>) => (await h.api('POST', '/api/v1/printers', { token: manager, body: { role: 'kitchen', ...body } })).body.id;
+      const barId = await add({ name: 'Bar', address: bar.address, categoryIds: [h.shop.categories['Drinks']] });
+      await add({ name: 'Grill', address: await closedAddress(), categoryIds: [h.shop.categories['Food']], backupPrinterId: barId });
+      const lines = [{ itemId: h.shop.items['Burger'], quantity: 1 }, { itemId: h.shop.items['Sparkling water'], quantity: 1 }];
+      const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', lines } })).body;
+      await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
+      const print = `print-${order.id}-kitchen-1`;
+      await h.deps.temporal.workflow.getHandle(print).result();
+      return [print];
+    } finally {
+      await bar.close();
+      await h.deps.knex('printers').where({ location_id: h.shop.locationId }).delete();
+    }
+  },
+  /** Cash payments kick the drawer: one on its own (order still open), one with the closing receipt. */
+  async 'cash-drawer-kick'(h) {
+    const cashier = await h.login('3456');
+    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_kitchen: false, auto_print_receipt: true });
+    const order = await openOrder(h, cashier, 'USD');
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: 400, tendered: 400 });
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: order.totals.total - 400, tendered: 5000 });
+    return [`order-${order.id}`];
+  },
 };
 
 async function persisted(h: Harness, orderId: string): Promise<void> {
