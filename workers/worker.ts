@@ -1,9 +1,24 @@
 import * as path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
+import { logger as rootLogger } from '../platform/logger';
 import { createActivities } from '../activities';
 import { printingActivities } from '../activities/printing/activities';
 import { printingTaskQueue } from '../core/events';
 import type { ActivityDeps } from '../activities/deps';
+
+const sdkLog = rootLogger.child({ component: 'temporal-sdk' });
+const PINO_LEVEL = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+/**
+ * Expected at every start, not a problem: a printing worker has activities only, so the SDK says
+ * it will not poll for workflow tasks ("No workflows registered, not polling for workflow tasks").
+ */
+const EXPECTED = /^No workflows registered, not polling/;
+
+/** The SDK's own log lines as JSON through pino (its default logger prints plain text to stderr). */
+export function forwardSdkLog(entry: LogEntry): void {
+  const level = EXPECTED.test(entry.message) ? 'debug' : PINO_LEVEL[entry.level];
+  sdkLog[level]({ ...entry.meta }, entry.message);
+}
 
 let runtimeInstalled = false;
 /**
@@ -16,7 +31,7 @@ export function installRuntime(opts: { metricsAddress?: string } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'WARN'),
+    logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'WARN', forwardSdkLog),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } : {}),
