@@ -4,6 +4,7 @@ import { orderActivities } from './orders';
 import { paymentActivities } from './payments/activities';
 import { inventoryActivities } from './inventory';
 import { refundActivities } from './refunds';
+import { receiptEmailActivities } from './receipt-email';
 
 /** All activities for the central task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...paymentActivities(deps),
     ...inventoryActivities(deps),
     ...refundActivities(deps),
+    ...receiptEmailActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

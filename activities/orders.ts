@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps';
 import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
+import { assignReceiptNumber, KEEP_RECEIPT_NUMBER } from './receipts';
 
 export const EVENTS_CHANNEL = 'tillflow_events';
 
@@ -62,8 +63,12 @@ function projectionRow(s: OrderSnapshot) {
 async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
   const row = { ...projectionRow(s), ...extra };
   // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
-  // overwrite what the closing transaction wrote.
-  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<', s.version);
+  // overwrite what the closing transaction wrote. A later snapshot (a refund) keeps the receipt number.
+  await trx('orders')
+    .insert(row)
+    .onConflict('id')
+    .merge({ ...row, snapshot: trx.raw(`?::jsonb || ${KEEP_RECEIPT_NUMBER}`, [row.snapshot]) })
+    .where('orders.version', '<', s.version);
 }
 
 /**
@@ -158,11 +163,12 @@ export function orderActivities({ knex }: ActivityDeps) {
      * modifiers, discounts and payments, and (closed orders) one stock movement per tracked line
      * keyed so a retry cannot deduct twice. A cancelled order reverses any movements it made.
      */
-    async persistOrder(req: { snapshot: OrderSnapshot; stockLines: StockLine[] }): Promise<{ lowStock: LowStockAlert[] }> {
+    async persistOrder(req: { snapshot: OrderSnapshot; stockLines: StockLine[] }): Promise<{ lowStock: LowStockAlert[]; receiptNumber?: number }> {
       const s = req.snapshot;
       return knex.transaction(async (trx) => {
-        const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
-        if (already?.persisted_at) return { lowStock: [] };
+        const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at', 'receipt_number');
+        // A retry after a lost answer: the close happened, with the receipt number it gave.
+        if (already?.persisted_at) return { lowStock: [], ...(already.receipt_number !== null ? { receiptNumber: already.receipt_number } : {}) };
         await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
         await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
         for (const [position, line] of s.lines.entries()) {
@@ -221,7 +227,8 @@ export function orderActivities({ knex }: ActivityDeps) {
           return { lowStock: [] };
         }
         // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
-        return { lowStock: await deductStock(trx, s, req.stockLines) };
+        const receiptNumber = await assignReceiptNumber(trx, s.id, s.locationId);
+        return { lowStock: await deductStock(trx, s, req.stockLines), receiptNumber };
       });
     },
 

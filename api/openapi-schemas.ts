@@ -68,7 +68,7 @@ const order = object({
   totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
   payments: list(payment),
   createdAt: time, updatedAt: time, closedAt: nullable(time),
-});
+}, { receiptNumber: { type: 'integer', minimum: 1, description: 'Set once the closing transaction of a sold order ran: per location, never repeated, never skipped' } });
 
 const menuModifierList = object({
   id, name: str, minSelections: int, maxSelections: int, sortOrder: int,

@@ -487,7 +487,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     emit('stock.low', [topic.orders(state.locationId)], item);
   }
   if (order.wasSold(state) && state.settings.autoPrint.receipt) {
-    prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive) } });
+    // The receipt number comes from the closing transaction (older runs' answers have none).
+    // Only the print's input changes, not the commands: no patch needed.
+    const sold = { ...order.toSnapshot(state), ...(outcome.receiptNumber !== undefined ? { receiptNumber: outcome.receiptNumber } : {}) };
+    prints.push({ role: 'receipt', job: { kind: 'receipt', receipt: receiptOf(sold, state.settings.locationName, state.settings.taxInclusive) } });
     await startPrints();
   }
   // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the

@@ -19,6 +19,7 @@ import { stockCountRoutes } from './stock-counts';
 import { supportRoutes } from './support';
 import { auditRoutes } from './audit';
 import { paymentsListRoutes } from './payments-list';
+import { receiptsRoutes } from './receipts';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -44,6 +45,7 @@ export function allRoutes(): AnyRoute[] {
     ...stockCountRoutes(),
     ...supportRoutes(),
     ...auditRoutes(),
+    ...receiptsRoutes(),
   );
   return routes;
 }

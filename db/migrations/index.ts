@@ -5,6 +5,7 @@ import * as authSecurity from './003_auth_security';
 import * as inventory from './004_inventory';
 import * as devices from './005_devices';
 import * as refunds from './006_refunds';
+import * as receipts from './070_receipts';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_inventory': inventory,
   '005_devices': devices,
   '006_refunds': refunds,
+  '070_receipts': receipts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
