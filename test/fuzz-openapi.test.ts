@@ -61,6 +61,9 @@ const BUSINESS_RULE_422 = [
   'GET /api/v1/payments',
   // The PIN length depends on the member's current role when only the PIN changes.
   'PATCH /api/v1/staff/{id}',
+  // End not before start, at most 366 days (as the range report).
+  'GET /api/v1/reports/items',
+  'GET /api/v1/reports/staff',
 ];
 
 const first = (ids: Record<string, string>) => Object.values(ids)[0]!;
