@@ -6,6 +6,7 @@ import { inventoryActivities } from './inventory';
 import { refundActivities } from './refunds';
 import { loyaltyActivities } from './loyalty';
 import { stationActivities } from './printing/stations';
+import { receiptEmailActivities } from './receipt-email';
 
 /** All activities for the central task queue, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...refundActivities(deps),
     ...loyaltyActivities(deps),
     ...stationActivities(deps),
+    ...receiptEmailActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

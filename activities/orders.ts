@@ -11,6 +11,7 @@ import { releaseTableClaim } from '../db/floor';
 import { earnPoints } from '../db/loyalty';
 import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
 import type { RoutedPrinter } from './printing/stations';
+import { assignReceiptNumber } from '../db/receipt-numbers';
 
 export interface StockLine {
   lineId: string;
@@ -70,13 +71,14 @@ export function orderActivities({ knex }: ActivityDeps) {
     },
 
     /** Persists a closed or cancelled order once (see persistInTransaction), with its pending events. */
-    async persistOrder(req: PersistRequest): Promise<{ lowStock: LowStockAlert[] }> {
+    async persistOrder(req: PersistRequest): Promise<Persisted> {
       return knex.transaction(async (trx) => {
-        const lowStock = await persistInTransaction(trx, req);
+        const persisted = await persistInTransaction(trx, req);
+        const { lowStock } = persisted;
         // Newer checkouts hand over their unpublished events: they become durable with the
         // order itself (with one stock.low per low item), saving a publishing activity.
         if (req.events) await writeOrderEvents(trx, closingBatch(req, lowStock));
-        return { lowStock };
+        return persisted;
       });
     },
 
@@ -159,11 +161,18 @@ function closingBatch(req: PersistRequest, lowStock: LowStockAlert[]): PublishRe
  * keyed so a retry cannot deduct twice. A cancelled order reverses any movements it made.
  * Returns the items the sale took low (none on a repeat).
  */
-async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest): Promise<LowStockAlert[]> {
+/** What a close wrote: the low-stock alerts it raised and (sold orders) the receipt number it gave. */
+export interface Persisted {
+  lowStock: LowStockAlert[];
+  receiptNumber?: number;
+}
+
+async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest): Promise<Persisted> {
   const s = req.snapshot;
   await releaseTableClaim(trx, s.id); // its table is free once it closed or was cancelled (a no-op on a retry)
-  const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at');
-  if (already?.persisted_at) return [];
+  const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at', 'receipt_number');
+  // A retry after a lost answer: the close happened, with the receipt number it gave.
+  if (already?.persisted_at) return { lowStock: [], ...(already.receipt_number !== null ? { receiptNumber: already.receipt_number } : {}) };
   await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
   await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
   await insertLines(trx, s);
@@ -178,11 +187,12 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   await trx('payments').where('order_id', s.id).where('refunded', '>', 0).whereRaw('refunded >= amount + tip + fee').update({ status: 'refunded' });
   if (s.status === 'cancelled') {
     await reverseStock(trx, s.id);
-    return [];
+    return { lowStock: [] };
   }
   // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
   await earnPoints(trx, s); // once per order (keyed), like everything in this transaction
-  return deductStock(trx, s, req.stockLines);
+  const receiptNumber = await assignReceiptNumber(trx, s.id, s.locationId);
+  return { lowStock: await deductStock(trx, s, req.stockLines), receiptNumber };
 }
 
 /** The lines and their modifiers, one insert each (not one per line: fewer round trips on close). */

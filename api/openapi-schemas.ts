@@ -29,6 +29,12 @@ const reportTotals = {
   refundsByMethod: byMethod, netAfterRefunds: int,
   byMethod,
   byStaff: list(object({ staffId: nullable(str), name: nullable(str), orders: int, net: int, tips: int })),
+  byCategory: list(object({ categoryId: nullable(str), name: nullable(str), quantity: int, net: int })),
+  topItems: list(object({ itemId: nullable(str), name: str, quantity: int, net: int })),
+  byHour: list(object({ hour: { type: 'integer', minimum: 0, maximum: 23 }, orders: int, net: int })),
+};
+const staffReportRow = {
+  staffId: nullable(str), name: nullable(str), orders: int, net: int, tips: int, workedMinutes: int, workedHours: { type: 'number' }, netPerHour: nullable(int),
 };
 const shift = object({
   id, staffId: id, clockInAt: time, clockOutAt: nullable(time),
@@ -62,7 +68,7 @@ const order = object({
   totals: object(Object.fromEntries(['subtotal', 'discount', 'serviceCharge', 'tax', 'cardFee', 'tip', 'total', 'paid', 'refunded', 'balance'].map((k) => [k, int]))),
   payments: list(payment),
   createdAt: time, updatedAt: time, closedAt: nullable(time),
-}, { tableId: nullable(id), customerId: nullable(id) });
+}, { tableId: nullable(id), customerId: nullable(id), receiptNumber: { type: 'integer', minimum: 1, description: 'Set once the closing transaction of a sold order ran: per location, never repeated, never skipped' } });
 
 const drawerSession = object({
   id, drawerId: str, status: { type: 'string', enum: ['open', 'closed'] }, float: int, openedBy: nullable(id), openedAt: time,
@@ -143,6 +149,15 @@ export const componentSchemas = {
   RangeReport: object({
     start: { type: 'string', format: 'date' }, end: { type: 'string', format: 'date' }, currency: str,
     days: list({ $ref: '#/components/schemas/DailyReport' }), total: object(reportTotals),
+  }),
+  ItemReport: object({
+    start: { type: 'string', format: 'date' }, end: { type: 'string', format: 'date' }, currency: str,
+    items: list(object({ itemId: nullable(str), name: str, quantity: int, net: int, cost: nullable(int), margin: nullable(int) })),
+    total: object({ quantity: int, net: int, cost: int, margin: int }),
+  }),
+  StaffReport: object({
+    start: { type: 'string', format: 'date' }, end: { type: 'string', format: 'date' }, currency: str,
+    staff: list(object(staffReportRow)), total: object(staffReportRow),
   }),
   Discovery: object({
     printers: list(object({ name: str, host: str, port: int, address: str })),

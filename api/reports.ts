@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import { localDayRange } from './time';
+import { breakdownsOf, hourDayRows, itemDayRows, type Breakdowns } from './report-breakdowns';
 
 /**
  * Sales reports over a location's LOCAL days (its timezone setting). All money is integer minor units.
@@ -26,9 +27,13 @@ import { localDayRange } from './time';
  * - `byStaff`       per staff member who owned counted orders (orders.staff_id): `{staffId, name, orders,
  *                   net, tips}`, sorted by net descending (then name). Orders whose staff member was deleted
  *                   are grouped under `staffId: null, name: null`.
+ * - `byCategory`    per category `{categoryId, name, quantity, net}`, `topItems` the ten items with the
+ *                   highest net `{itemId, name, quantity, net}`, `byHour` per local hour of closing with
+ *                   sales `{hour, orders, net}`; line nets share the order discount (api/report-breakdowns.ts),
+ *                   so each of them adds up to `net` (topItems: of the items it lists).
  *
- * The numbers come from four aggregate queries (orders, payments, staff, refunds), each grouped by
- * local date in SQL, run in one read-only REPEATABLE READ transaction so they agree with each other.
+ * The numbers come from six aggregate queries (orders, payments, staff, refunds, lines, hours), each
+ * grouped by local date in SQL, run in one read-only REPEATABLE READ transaction so they agree.
  */
 
 export const PAYMENT_METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] as const;
@@ -50,7 +55,7 @@ export interface StaffTotals {
   tips: number;
 }
 
-export interface ReportTotals {
+export interface ReportTotals extends Breakdowns {
   orders: number;
   gross: number;
   discounts: number;
@@ -117,6 +122,9 @@ export function emptyTotals(): ReportTotals {
     netAfterRefunds: 0,
     byMethod: { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 },
     byStaff: [],
+    byCategory: [],
+    topItems: [],
+    byHour: [],
   };
 }
 
@@ -128,7 +136,10 @@ function sortStaff(rows: StaffTotals[]): StaffTotals[] {
   );
 }
 
-/** Sums several days' totals: money fields and byMethod added, byStaff merged per staff member. */
+/**
+ * Sums several days' totals: money fields and byMethod added, byStaff merged per staff member.
+ * The breakdowns are left empty: a range's come from its item rows (a day's topItems is cut short).
+ */
 export function sumTotals(rows: ReportTotals[]): ReportTotals {
   const total = emptyTotals();
   const staff = new Map<string | null, StaffTotals>();
@@ -158,28 +169,43 @@ export function sumTotals(rows: ReportTotals[]): ReportTotals {
   return total;
 }
 
+/** The UTC instants bounding the local days start..end (inclusive). */
+export function rangeInstants(loc: ReportLocation, start: string, end: string): { from: Date; to: Date } {
+  return { from: localDayRange(start, loc.timezone).start, to: localDayRange(end, loc.timezone).end };
+}
+
+/**
+ * The counted orders of the local days start..end, each with its local day and hour of closing,
+ * aliased `c`. A fresh builder per call (a query may use it more than once).
+ */
+export function countedOrders(trx: Knex | Knex.Transaction, loc: ReportLocation, start: string, end: string): Knex.QueryBuilder {
+  const { from, to } = rangeInstants(loc, start, end);
+  return trx('orders as o')
+    .where('o.location_id', loc.locationId)
+    .whereNotNull('o.persisted_at')
+    .whereIn('o.status', REPORTED_STATUSES)
+    .where('o.closed_at', '>=', from)
+    .where('o.closed_at', '<', to)
+    .select(
+      'o.id', 'o.staff_id', 'o.subtotal', 'o.discount', 'o.tax', 'o.service_charge', 'o.tip', 'o.card_fee',
+      trx.raw("to_char((o.closed_at AT TIME ZONE ?)::date, 'YYYY-MM-DD') as day", [loc.timezone]),
+      trx.raw('extract(hour from (o.closed_at AT TIME ZONE ?))::int as hour', [loc.timezone]),
+    )
+    .as('c');
+}
+
 /**
  * One report row per local day from start to end inclusive (days without orders are all zeros),
  * plus their total. Dates must be valid YYYY-MM-DD with start ≤ end (the routes check that).
  */
 export async function rangeReport(knex: Knex, loc: ReportLocation, start: string, end: string): Promise<RangeReport> {
   const tz = loc.timezone;
-  const from = localDayRange(start, tz).start;
-  const to = localDayRange(end, tz).end;
+  const { from, to } = rangeInstants(loc, start, end);
   const localDay = (column: string) => knex.raw(`to_char((${column} AT TIME ZONE ?)::date, 'YYYY-MM-DD')`, [tz]);
 
-  const { orderRows, methodRows, staffRows, refundRows } = await knex.transaction(
+  const { orderRows, methodRows, staffRows, refundRows, itemRows, hourRows } = await knex.transaction(
     async (trx) => {
-      /** The counted orders of the range, each with its local day. A fresh builder per use. */
-      const counted = () =>
-        trx('orders as o')
-          .where('o.location_id', loc.locationId)
-          .whereNotNull('o.persisted_at')
-          .whereIn('o.status', REPORTED_STATUSES)
-          .where('o.closed_at', '>=', from)
-          .where('o.closed_at', '<', to)
-          .select('o.id', 'o.staff_id', 'o.subtotal', 'o.discount', 'o.tax', 'o.service_charge', 'o.tip', 'o.card_fee', localDay('o.closed_at').wrap('', ' as day'))
-          .as('c');
+      const counted = () => countedOrders(trx, loc, start, end);
 
       const orderRows = await trx
         .from(counted())
@@ -197,7 +223,8 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
 
       const methodRows = await trx
         .from(counted())
-        .join('payments as p', 'p.order_id', 'c.id')
+        // Lateral: one index lookup per counted order, never a scan of every payment ever taken.
+        .joinRaw('cross join lateral (select * from payments where payments.order_id = c.id offset 0) as p')
         .where('p.location_id', loc.locationId)
         .whereIn('p.status', TAKEN_PAYMENT_STATUSES)
         .groupBy('c.day', 'p.method')
@@ -223,7 +250,10 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
         .groupBy('rf.day', 'rf.method')
         .select('rf.day', 'rf.method', trx.raw('sum(rf.amount) as amount'));
 
-      return { orderRows, methodRows, staffRows, refundRows };
+      const itemRows = await itemDayRows(trx, counted);
+      const hourRows = await hourDayRows(trx, counted);
+
+      return { orderRows, methodRows, staffRows, refundRows, itemRows, hourRows };
     },
     { isolationLevel: 'repeatable read', readOnly: true },
   );
@@ -259,13 +289,23 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
     d.refunds += n(r.amount);
     if ((PAYMENT_METHODS as readonly string[]).includes(r.method)) d.refundsByMethod[r.method as PaymentMethod] += n(r.amount);
   }
+  const itemsOf = groupByDay(itemRows);
+  const hoursOf = groupByDay(hourRows);
   for (const d of days) {
     d.netAfterRefunds = d.net - d.refunds;
     sortStaff(d.byStaff);
+    Object.assign(d, breakdownsOf(itemsOf.get(d.date) ?? [], hoursOf.get(d.date) ?? []));
   }
   await addDrawerCloses(knex, loc, from, to, byDay);
 
-  return { start, end, currency: loc.currency, days, total: sumTotals(days) };
+  const total = { ...sumTotals(days), ...breakdownsOf(itemRows, hourRows) };
+  return { start, end, currency: loc.currency, days, total };
+}
+
+function groupByDay<T extends { day: string }>(rows: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) out.set(r.day, [...(out.get(r.day) ?? []), r]);
+  return out;
 }
 
 /** The report of one local day (see the definitions at the top of this file). */

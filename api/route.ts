@@ -51,6 +51,8 @@ export interface ResponseSpec {
   schema?: Record<string, unknown>;
   /** application/json unless given; several when the body's type depends on the request. */
   contentType?: string | string[];
+  /** Further content types the same response may take (e.g. text/csv of a report), each with its schema. */
+  alternatives?: Record<string, Record<string, unknown>>;
 }
 /** A JSON response whose body has this schema (see api/openapi-schemas.ts). */
 export const json = (description: string, schema: Record<string, unknown>): ResponseSpec => ({ description, schema });
@@ -65,7 +67,8 @@ function responseObject(r: string | ResponseSpec) {
   if (typeof r === 'string') return { description: r };
   if (!r.schema) return { description: r.description };
   const types = [r.contentType ?? 'application/json'].flat();
-  return { description: r.description, content: Object.fromEntries(types.map((t) => [t, { schema: r.schema }])) };
+  const alternatives = Object.entries(r.alternatives ?? {}).map(([t, schema]) => [t, { schema }]);
+  return { description: r.description, content: Object.fromEntries([...types.map((t) => [t, { schema: r.schema }]), ...alternatives]) };
 }
 
 export function route<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(

@@ -40,6 +40,7 @@ export const workflowIds = {
   order: (orderId: string) => `order-${orderId}`,
   payment: (orderId: string, seq: number) => `payment-${orderId}-${seq}`,
   print: (orderId: string, kind: string, n: number) => `print-${orderId}-${kind}-${n}`,
+  receiptEmail: (orderId: string, emailId: string) => `receipt-email-${orderId}-${emailId}`,
 };
 
 export const printingTaskQueue = (locationId: string) => `printing-${locationId}`;

@@ -161,6 +161,8 @@ export interface OrderSnapshot {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
+  /** Set once by the closing transaction of a sold order (per-location, gap-free); absent before. */
+  receiptNumber?: number;
 }
 export type PublicPayment = Omit<PaymentState, 'workflowId' | 'seq'>;
 

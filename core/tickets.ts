@@ -5,6 +5,7 @@ export function receiptOf(s: OrderSnapshot, locationName: string, taxInclusive: 
   return {
     orderId: s.id,
     orderNumber: s.orderNumber ?? 0,
+    ...(s.receiptNumber !== undefined ? { receiptNumber: s.receiptNumber } : {}),
     locationName,
     currency: s.currency,
     createdAt: s.createdAt,

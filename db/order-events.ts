@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import type { OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { projectionRow } from './order-projection';
+import { KEEP_RECEIPT_NUMBER } from './receipt-numbers';
 
 export const EVENTS_CHANNEL = 'tillflow_events';
 
@@ -26,8 +27,12 @@ export interface PublishRequest {
 export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
   const row = { ...projectionRow(s), ...extra };
   // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
-  // overwrite what the closing transaction wrote.
-  await trx('orders').insert(row).onConflict('id').merge().where('orders.version', '<', s.version);
+  // overwrite what the closing transaction wrote. A later snapshot (a refund) keeps the receipt number.
+  await trx('orders')
+    .insert(row)
+    .onConflict('id')
+    .merge({ ...row, snapshot: trx.raw(`?::jsonb || ${KEEP_RECEIPT_NUMBER}`, [row.snapshot]) })
+    .where('orders.version', '<', s.version);
 }
 
 /**

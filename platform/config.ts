@@ -53,6 +53,13 @@ export interface Config {
   metricsToken?: string;
   /** host:port where a worker process serves the Temporal SDK's Prometheus metrics (off when unset). */
   workerMetricsAddress?: string;
+  /** SMTP_URL / SMTP_FROM: where e-mailed receipts go out (unset: e-mail receipts answer 503). */
+  smtp?: SmtpConfig;
+}
+
+export interface SmtpConfig {
+  url: string;
+  from: string;
 }
 
 const envSchema = yup.object({
@@ -96,6 +103,8 @@ const envSchema = yup.object({
     .string()
     .optional()
     .matches(/^[^\s:]+:\d{1,5}$/, 'TILLFLOW_WORKER_METRICS_ADDRESS must look like host:port, e.g. 0.0.0.0:9464'),
+  SMTP_URL: yup.string().optional().matches(/^smtps?:\/\/[^\s]+$/, 'SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465'),
+  SMTP_FROM: yup.string().default('Tillflow receipts <receipts@localhost>'),
   TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup.number().integer().min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1').default(24),
 });
 
@@ -145,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     seedDemo: e.TILLFLOW_SEED_DEMO === undefined ? undefined : e.TILLFLOW_SEED_DEMO === 'true',
     metricsToken: e.METRICS_TOKEN,
     workerMetricsAddress: e.TILLFLOW_WORKER_METRICS_ADDRESS,
+    smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
   };
 }
 

@@ -373,7 +373,7 @@ export class Launcher {
       connection: nativeConnection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { knex, logger: rootLogger, gateways },
+      deps: { knex, logger: rootLogger, gateways, smtp: config.smtp },
       // Activities in flight get 10 s to finish on shutdown before they are cancelled.
       tuning: { shutdownGraceTime: '10s', shutdownForceTime: '25s' },
     });

@@ -64,6 +64,9 @@ const BUSINESS_RULE_422 = [
   // Station categories must be this location's; the backup a printer here whose chain never loops back.
   'POST /api/v1/printers',
   'PATCH /api/v1/printers/{id}',
+  // End not before start, at most 366 days (as the range report).
+  'GET /api/v1/reports/items',
+  'GET /api/v1/reports/staff',
 ];
 
 const first = (ids: Record<string, string>) => Object.values(ids)[0]!;

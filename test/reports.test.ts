@@ -83,6 +83,8 @@ function expectedTotals(sales: Sale[]) {
 }
 
 const ZERO_METHODS = { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 };
+/** byCategory, topItems and byHour are checked in reports-backoffice.test.ts. */
+const BREAKDOWNS = { byCategory: expect.any(Array), topItems: expect.any(Array), byHour: expect.any(Array) };
 const MONEY_FIELDS = ['orders', 'gross', 'discounts', 'net', 'tax', 'serviceCharge', 'tips', 'cardFees', 'refunds', 'netAfterRefunds'] as const;
 
 describe('reports', () => {
@@ -151,6 +153,7 @@ describe('reports', () => {
       netAfterRefunds: expectedTotals([a, b, c]).net - 425,
       byMethod: { ...ZERO_METHODS, cash: a.cashPaid + b.cashPaid + c.cashPaid },
       byStaff,
+      ...BREAKDOWNS,
     });
     expect(res.body.byMethod.cash).toBe(sum([a, b, c], (s) => s.totals.total));
     expect(res.body.net).toBe(res.body.gross - res.body.discounts);
@@ -189,6 +192,9 @@ describe('reports', () => {
       netAfterRefunds: 0,
       byMethod: ZERO_METHODS,
       byStaff: [],
+      byCategory: [],
+      topItems: [],
+      byHour: [],
     });
   });
 
@@ -217,6 +223,7 @@ describe('reports', () => {
       netAfterRefunds: expectedTotals([e]).net,
       byMethod: { ...ZERO_METHODS, cash: e.cashPaid },
       byStaff: [{ staffId: h.shop.staff['Manager'], name: 'Manager', orders: 1, net: e.totals.subtotal - e.totals.discount, tips: e.totals.tip }],
+      ...BREAKDOWNS,
     });
     expect(days[1]).toEqual(todaysReport); // the same numbers as the daily report
     expect(days[2]).toMatchObject({ orders: 0, gross: 0, refunds: 0, byMethod: ZERO_METHODS, byStaff: [] });

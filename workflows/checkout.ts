@@ -474,7 +474,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
    * Writes the ended order. Newer runs do it in a local activity that also makes the outbox
    * durable (with the low-stock alerts); histories from before published those separately.
    */
-  async function persist(): Promise<void> {
+  /** Returns the receipt number the closing transaction gave (sold orders; older runs' answers have none). */
+  async function persist(): Promise<number | undefined> {
     const req = { snapshot: order.toSnapshot(state), stockLines: stockLines(state) };
     const fails = (err: unknown): never => {
       reportDataError(err, `the ${state.status} order`);
@@ -483,15 +484,16 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     if (!patched('close-persists-events-locally')) {
       const outcome = await persistOrder(req).catch(fails);
       for (const item of outcome.lowStock) emit('stock.low', [topic.orders(state.locationId)], item);
-      return;
+      return outcome.receiptNumber;
     }
     closing = true;
     await condition(() => !publishing);
     const events = outbox.slice();
-    await persistOrderLocally({ ...req, events }).catch(fails);
+    const { receiptNumber } = await persistOrderLocally({ ...req, events }).catch(fails);
     outbox.splice(0, events.length);
     closing = false;
     await confirmRefunds(events);
+    return receiptNumber;
   }
 
   /** The receipt printer opens the drawer: with the receipt when this payment closed the order and one prints, else at once. */
@@ -599,9 +601,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     }
   }
 
-  await persist();
+  const receiptNumber = await persist();
   if (order.wasSold(state) && state.settings.autoPrint.receipt) {
-    const receipt = receiptOf(order.toSnapshot(state), state.settings.locationName, state.settings.taxInclusive);
+    // The receipt number comes from the closing transaction (older runs' answers have none).
+    // Only the print's input changes, not the commands: no patch needed.
+    const sold = { ...order.toSnapshot(state), ...(receiptNumber !== undefined ? { receiptNumber } : {}) };
+    const receipt = receiptOf(sold, state.settings.locationName, state.settings.taxInclusive);
     prints.push({ role: 'receipt', job: { kind: 'receipt', receipt, ...(kickWithReceipt ? { kick: true } : {}) } });
     await startPrints();
   }

@@ -7,3 +7,4 @@ export { payment } from './payment';
 export { refund } from './refund';
 export { benchNoop } from './bench-noop';
 export { stockCount } from './stock-count';
+export { emailReceipt } from './email-receipt';

@@ -126,6 +126,7 @@ export function renderReceipt(p: ThermalPrinter, r: Receipt): void {
   p.bold(true);
   p.println(`Order #${r.orderNumber}`);
   p.bold(false);
+  if (r.receiptNumber !== undefined) p.println(`Receipt no. ${r.receiptNumber}`);
   p.println(clean(r.closedAt) || clean(r.createdAt));
   if (clean(r.staffName)) p.println(`Served by ${clean(r.staffName)}`);
   p.alignLeft();

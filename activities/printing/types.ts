@@ -49,6 +49,8 @@ export interface ReceiptPayment {
 export interface Receipt {
   orderId: string;
   orderNumber: number;
+  /** The per-location receipt number (absent on receipts of orders closed before numbering). */
+  receiptNumber?: number;
   locationName: string;
   currency: string;
   createdAt: string;

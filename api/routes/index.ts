@@ -25,6 +25,7 @@ import { tablesRoutes } from './tables';
 import { customersRoutes } from './customers';
 import { splitRoutes } from './split';
 import { drawersRoutes } from './drawers';
+import { receiptsRoutes } from './receipts';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -56,6 +57,7 @@ export function allRoutes(): AnyRoute[] {
     ...customersRoutes(),
     ...splitRoutes(),
     ...drawersRoutes(),
+    ...receiptsRoutes(),
   );
   return routes;
 }

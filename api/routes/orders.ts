@@ -81,7 +81,7 @@ export function ordersRoutes() {
     route({
       method: 'get',
       path: '/api/v1/orders',
-      summary: "List orders of the caller's location, newest first (date = the location's local day). Kitchen tokens get kitchen views (lines, modifiers, notes, number, type, table, statuses; no payments, totals, staff or customer).",
+      summary: "List orders of the caller's location, newest first (date = the location's local day; receipt = the order with that receipt number). Kitchen tokens get kitchen views (lines, modifiers, notes, number, type, table, statuses; no payments, totals, staff or customer).",
       tag: 'Orders',
       roles: KITCHEN,
       query: yup.object({
@@ -89,11 +89,13 @@ export function ordersRoutes() {
         status: yup.string().oneOf(['open', 'closed', 'cancelled', 'partially_refunded', 'refunded']),
         limit: yup.number().integer().min(1).max(200).default(50),
         cursor: yup.string().matches(CURSOR_RE, '${path} is not a cursor this API returned'),
+        receipt: yup.number().integer().min(1).max(2147483647),
       }),
       responses: { 200: json('{orders: [snapshot | kitchen view for kitchen tokens], nextCursor}: pass nextCursor as cursor for the next page (null on the last)', ref('OrderPage')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('orders').where('location_id', auth.locationId);
         if (query.status) q.where('status', query.status);
+        if (query.receipt !== undefined) q.where('receipt_number', query.receipt);
         if (query.date) {
           const settings = await loadSettings(deps.knex, auth.locationId);
           const { start, end } = localDayRange(query.date, settings?.timezone ?? 'UTC');

@@ -1,5 +1,6 @@
 import * as yup from 'yup';
-import { json, route, MANAGER } from '../route';
+import type { ParameterizedContext } from 'koa';
+import { json, route, MANAGER, type ResponseSpec } from '../route';
 import { ref } from '../openapi-schemas';
 import { notFound, validationError, type FieldError } from '../errors';
 import { loadSettings } from '../settings-read';
@@ -7,6 +8,8 @@ import { localToday } from '../time';
 import { dailyReport, MAX_RANGE_DAYS, parseLocalDate, rangeReport, type ReportLocation } from '../reports';
 import type { AppDeps } from '../types';
 import { isoDate } from '../validation';
+import { dailyCsv, formatQuery, itemCsv, rangeCsv, sendCsv, staffCsv, wantsCsv, type CsvTable } from '../csv';
+import { itemReport, staffReport } from '../report-periods';
 
 /** Reports cover years 1970..9999 (anything else is surely a typo, and keeps instants in range). */
 const MIN_DATE = '1970-01-01';
@@ -23,7 +26,36 @@ const DEFINITIONS =
   'refunds = Σ amount of succeeded refunds settled in the local day (of any order); refundsByMethod = the same per payment method; netAfterRefunds = net − refunds; ' +
   'byMethod = Σ amount of succeeded or refunded payments of the counted orders per method (cash, card, qr, mpesa, airtel; always all five, 0 when none); ' +
   'byStaff = [{staffId, name, orders, net, tips}] per staff member owning counted orders, sorted by net descending ' +
-  '(orders of a deleted staff member: staffId and name null).';
+  '(orders of a deleted staff member: staffId and name null); ' +
+  'byCategory = [{categoryId, name, quantity, net}] per category (the item\'s current one; none: null), topItems = the 10 items with the highest net ' +
+  '[{itemId, name, quantity, net}], byHour = [{hour, orders, net}] per local hour of closing with sales; a line\'s net is its total less its ' +
+  'largest-remainder share of the order discount, so these add up to net. ' +
+  'With Accept: text/csv or ?format=csv the same figures come as CSV: tables summary, byStaff, byCategory, topItems, byHour (each a title line, ' +
+  'a header line and rows with a date column; tables separated by an empty line).';
+
+/** A report's 200: JSON with this schema, or the same figures as CSV. */
+const report = (description: string, schema: Record<string, unknown>): ResponseSpec => ({
+  ...json(description, schema),
+  alternatives: { 'text/csv': { type: 'string' } },
+});
+
+/** The report as JSON, or as CSV when the request asks for it. */
+function answer<R>(ctx: ParameterizedContext, format: string | undefined, filename: string, result: R, tables: (r: R) => CsvTable[]): R | string {
+  return wantsCsv(ctx, format) ? sendCsv(ctx, `${filename}.csv`, tables(result)) : result;
+}
+
+const rangeQuery = () => yup.object({ start: reportDate().required(), end: reportDate().required(), format: formatQuery() });
+
+/** 422 unless start and end are valid dates, start ≤ end and the range spans at most MAX_RANGE_DAYS. */
+function checkRange(query: { start: string; end: string }): void {
+  const errors: FieldError[] = [];
+  checkDate(query.start, 'query.start', errors);
+  checkDate(query.end, 'query.end', errors);
+  throwIfAny(errors);
+  const days = parseLocalDate(query.end)!.diff(parseLocalDate(query.start)!, 'days').days + 1;
+  if (days < 1) throwIfAny([{ path: 'query.end', message: 'end must not be before start' }]);
+  if (days > MAX_RANGE_DAYS) throwIfAny([{ path: 'query.end', message: `the range may span at most ${MAX_RANGE_DAYS} days` }]);
+}
 
 /** 422 unless `value` is a real calendar date (2024-02-30 is not) within the supported years. */
 function checkDate(value: string, path: string, errors: FieldError[]): void {
@@ -49,21 +81,21 @@ export function reportsRoutes() {
       summary: "Sales report of one local day (default: today in the location's timezone)",
       tag: 'Reports',
       roles: MANAGER,
-      query: yup.object({ date: reportDate() }),
+      query: yup.object({ date: reportDate(), format: formatQuery() }),
       responses: {
-        200: json(
+        200: report(
           '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
           DEFINITIONS,
           ref('DailyReport'),
         ),
       },
-      handler: async ({ query, auth, deps }) => {
+      handler: async ({ query, auth, deps, ctx }) => {
         const loc = await reportLocation(deps, auth.locationId);
         const date = query.date ?? localToday(loc.timezone);
         const errors: FieldError[] = [];
         checkDate(date, 'query.date', errors);
         throwIfAny(errors);
-        return dailyReport(deps.knex, loc, date);
+        return answer(ctx, query.format, `daily-${date}`, await dailyReport(deps.knex, loc, date), dailyCsv);
       },
     }),
     route({
@@ -72,9 +104,9 @@ export function reportsRoutes() {
       summary: `One daily sales report per local day from start to end inclusive (days without sales are zeros), plus their total; at most ${MAX_RANGE_DAYS} days`,
       tag: 'Reports',
       roles: MANAGER,
-      query: yup.object({ start: reportDate().required(), end: reportDate().required() }),
+      query: rangeQuery(),
       responses: {
-        200: json(
+        200: report(
           '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod, byStaff}} ' +
           '— total sums the days (byStaff merged per staff member). 422 if a date is invalid, end < start or the range is longer than ' +
           `${MAX_RANGE_DAYS} days. ` +
@@ -82,16 +114,54 @@ export function reportsRoutes() {
           ref('RangeReport'),
         ),
       },
-      handler: async ({ query, auth, deps }) => {
-        const errors: FieldError[] = [];
-        checkDate(query.start, 'query.start', errors);
-        checkDate(query.end, 'query.end', errors);
-        throwIfAny(errors);
-        const days = parseLocalDate(query.end)!.diff(parseLocalDate(query.start)!, 'days').days + 1;
-        if (days < 1) throwIfAny([{ path: 'query.end', message: 'end must not be before start' }]);
-        if (days > MAX_RANGE_DAYS) throwIfAny([{ path: 'query.end', message: `the range may span at most ${MAX_RANGE_DAYS} days` }]);
+      handler: async ({ query, auth, deps, ctx }) => {
+        checkRange(query);
         const loc = await reportLocation(deps, auth.locationId);
-        return rangeReport(deps.knex, loc, query.start, query.end);
+        return answer(ctx, query.format, `range-${query.start}-${query.end}`, await rangeReport(deps.knex, loc, query.start, query.end), rangeCsv);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/reports/items',
+      summary: `Per item sold from start to end (local days, inclusive; at most ${MAX_RANGE_DAYS} days): quantity, net, cost and margin`,
+      tag: 'Reports',
+      roles: MANAGER,
+      query: rangeQuery(),
+      responses: {
+        200: report(
+          '{start, end, currency, items: [{itemId, name, quantity, net, cost, margin}], total: {quantity, net, cost, margin}}, items by net descending. ' +
+          'net = line totals less their share of order discounts; cost = quantity × the item\'s current cost, margin = net − cost (both null when ' +
+          'the item has no cost); total cost and margin cover the items with a cost. Counted orders as in the daily report. ' +
+          'CSV (Accept: text/csv or ?format=csv): one table currency,itemId,name,quantity,net,cost,margin with a last row itemId "total".',
+          ref('ItemReport'),
+        ),
+      },
+      handler: async ({ query, auth, deps, ctx }) => {
+        checkRange(query);
+        const loc = await reportLocation(deps, auth.locationId);
+        return answer(ctx, query.format, `items-${query.start}-${query.end}`, await itemReport(deps.knex, loc, query.start, query.end), itemCsv);
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/reports/staff',
+      summary: `Per staff member from start to end (local days, inclusive; at most ${MAX_RANGE_DAYS} days): orders, net, tips, worked hours, net per hour`,
+      tag: 'Reports',
+      roles: MANAGER,
+      query: rangeQuery(),
+      responses: {
+        200: report(
+          '{start, end, currency, staff: [{staffId, name, orders, net, tips, workedMinutes, workedHours, netPerHour}], total: {…the same, staffId and name null}}, ' +
+          'by net descending. orders, net, tips as the daily report\'s byStaff; workedMinutes of the shifts clocked in at the location within the range ' +
+          '(an open shift up to now), workedHours = minutes / 60 (two decimals), netPerHour = round(net × 60 / workedMinutes), null without worked time. ' +
+          'CSV (Accept: text/csv or ?format=csv): one table currency,staffId,name,orders,net,tips,workedMinutes,workedHours,netPerHour with a last row staffId "total".',
+          ref('StaffReport'),
+        ),
+      },
+      handler: async ({ query, auth, deps, ctx }) => {
+        checkRange(query);
+        const loc = await reportLocation(deps, auth.locationId);
+        return answer(ctx, query.format, `staff-${query.start}-${query.end}`, await staffReport(deps.knex, loc, query.start, query.end), staffCsv);
       },
     }),
   ];

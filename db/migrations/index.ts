@@ -12,6 +12,7 @@ import * as kitchenStations from './060_01_kitchen_stations';
 import * as item86 from './060_02_item_86';
 import * as approvals from './060_03_approvals';
 import * as cashDrawers from './060_04_cash_drawers';
+import * as receipts from './070_receipts';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -28,6 +29,7 @@ const migrations: Record<string, Knex.Migration> = {
   '060_02_item_86': item86,
   '060_03_approvals': approvals,
   '060_04_cash_drawers': cashDrawers,
+  '070_receipts': receipts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -71,7 +71,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     connection: nativeConnection,
     namespace: config.temporalNamespace,
     taskQueue,
-    deps: { knex: db.knex, logger, gateways: opts.gateways },
+    deps: { knex: db.knex, logger, gateways: opts.gateways, smtp: config.smtp },
     workflowBundlePath: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE,
   });
   const running = worker?.run();
