@@ -111,24 +111,6 @@ async function deductStock(trx: Knex.Transaction, s: OrderSnapshot, lines: Stock
   return alerts;
 }
 
-/** A cancelled order gives back what it sold (a reversed sale), once per sale movement. */
-async function reverseStock(trx: Knex.Transaction, orderId: string): Promise<void> {
-  const sales = await trx('inventory_movements').where({ order_id: orderId, reason: 'sale' }).where('delta', '<', 0);
-  for (const m of sales) {
-    await saleMovement(trx, {
-      locationId: m.location_id,
-      itemId: m.item_id,
-      delta: -m.delta,
-      reason: 'sale',
-      reference: orderId,
-      orderId,
-      note: 'order cancelled: sale reversed',
-      idempotencyKey: `cancel:${m.id}`,
-      allowNegative: true,
-    });
-  }
-}
-
 /** An item deleted since it was sold has no stock to move; the order still persists. */
 async function saleMovement(trx: Knex.Transaction, m: MovementInput): Promise<StockChange | undefined> {
   try {
@@ -185,10 +167,9 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   // A refund settled before the checkout heard of it already wrote payments.refunded: the
   // closing write must not take such a payment's `refunded` status back.
   await trx('payments').where('order_id', s.id).where('refunded', '>', 0).whereRaw('refunded >= amount + tip + fee').update({ status: 'refunded' });
-  if (s.status === 'cancelled') {
-    await reverseStock(trx, s.id);
-    return { lowStock: [] };
-  }
+  // Stock leaves only when an order closes, and a closed order is never cancelled: a
+  // cancelled order has nothing to give back (refunds restock what they return).
+  if (s.status === 'cancelled') return { lowStock: [] };
   // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
   await earnPoints(trx, s); // once per order (keyed), like everything in this transaction
   const receiptNumber = await assignReceiptNumber(trx, s.id, s.locationId);

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
 import { EVENTS_CHANNEL } from './orders';
 import { settleLoyaltyOnRefund } from '../db/loyalty';
+import { applyMovement } from './inventory';
 import type { GatewayName, RefundResult, RefundStatusRequest } from './payments/types';
 import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
@@ -126,21 +127,29 @@ async function recordRefundedPayments(trx: Knex.Transaction, orderId: string): P
 }
 
 /**
- * Puts refunded quantities back: one `refund` movement per refund and line, keyed so a retry
- * cannot restock twice (a second partial refund of the same line has its own key). Written with
- * the existing inventory_movements columns; untracked items are left alone, as the sale was.
+ * Puts refunded quantities back: one `refund` movement per refund and line through applyMovement
+ * (item row lock, quantity and movement together), keyed so a retry cannot restock twice (a second
+ * partial refund of the same line has its own key). Untracked items are left alone, as the sale was.
+ * Goods coming back always count: stock that sales took below zero stays below zero (no refusal,
+ * which would fail the refund's settlement on every retry).
  */
 async function restock(trx: Knex.Transaction, refund: Record<string, any>): Promise<void> {
   for (const line of refund.lines as RefundLineRow[]) {
     if (!line.itemId || line.quantity <= 0) continue;
     const item = await trx('items').where({ id: line.itemId, location_id: refund.location_id }).first('track_stock');
     if (!item?.track_stock) continue;
-    const moved = await trx('inventory_movements')
-      .insert({ location_id: refund.location_id, item_id: line.itemId, delta: line.quantity, reason: 'refund', order_id: refund.order_id, staff_id: refund.staff_id, note: `refund ${refund.id}`, idempotency_key: `refund:${refund.id}:${line.lineId}` })
-      .onConflict('idempotency_key')
-      .ignore()
-      .returning('id');
-    if (moved.length) await trx('items').where('id', line.itemId).increment('stock_quantity', line.quantity);
+    await applyMovement(trx, {
+      locationId: refund.location_id,
+      itemId: line.itemId,
+      delta: line.quantity,
+      reason: 'refund',
+      reference: refund.id,
+      orderId: refund.order_id,
+      staffId: refund.staff_id,
+      note: `refund ${refund.id}`,
+      idempotencyKey: `refund:${refund.id}:${line.lineId}`,
+      allowNegative: true,
+    });
   }
 }
 

@@ -176,6 +176,17 @@ describe('refunds', () => {
     expect(moves.map((m) => m.delta).sort()).toEqual([1, 2]);
   });
 
+  it('restocks an item whose stock is below zero (sales may take it there): 201, one movement with the quantity it left', async () => {
+    const o = await paidOrder('cash');
+    const [c] = o.lines;
+    await h.deps.knex('items').where({ id: CROISSANT() }).update({ stock_quantity: -10 });
+    const res = await refund(o.id, { reason: 'returned', lines: [{ lineId: c.id, quantity: 2 }], restock: true });
+    expect(res.status).toBe(201);
+    expect(await stock(CROISSANT())).toBe(-8);
+    const moves = await h.deps.knex('inventory_movements').where({ order_id: o.id, reason: 'refund' });
+    expect(moves).toEqual([expect.objectContaining({ delta: 2, quantity_after: -8, reference: res.body.id })]);
+  });
+
   it('a full refund with restock puts back every unit not refunded before', async () => {
     const o = await paidOrder('cash');
     const [c] = o.lines;

@@ -20,7 +20,7 @@ const mpesaResultBody = yup.object({
       // A Transaction Status result names the queried transaction and its TransactionStatus here
       // (a list of {Key, Value}, or one such object).
       ResultParameters: yup
-        .object({ ResultParameter: yup.mixed().meta({ jsonSchema: { oneOf: [{ type: 'array', items: { type: 'object' } }, { type: 'object' }] } }) })
+        .object({ ResultParameter: yup.mixed().meta({ jsonSchema: { type: ['array', 'object'] } }) })
         .default(undefined),
     })
     .required(),
