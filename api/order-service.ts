@@ -177,7 +177,7 @@ export async function createOrder(
       args: [{ callerLocationId: auth.locationId, publishes: true }],
       startWorkflowOperation,
     });
-    const snapshot = await publishAnswer(deps, answer);
+    const snapshot = publishAnswer(deps, answer);
     return { created: snapshot.createdAt === now, snapshot };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -233,7 +233,7 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
       args: [{ ...arg, callerLocationId: auth.locationId, publishes: true } as Arg],
       ...(idempotencyKey ? { updateId: `${def.name}:${idempotencyKey}` } : {}),
     });
-    return await publishAnswer(deps, answer);
+    return publishAnswer(deps, answer);
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
@@ -249,12 +249,14 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
 
 /**
  * Publishes what a change's answer carries (events, projection, NOTIFY) at once, instead of the
- * workflow spending an activity and a task per change on it. If this fails, or this process
- * dies first, the workflow's durable catch-up publishes the same rows a moment later.
+ * workflow spending an activity and a task per change on it. The response does not wait for it
+ * (before, publishing followed the answer too): NOTIFYing commits queue behind each other, and a
+ * cashier should not. Writes may land in any order, since each batch repeats every event not yet
+ * durable; if one fails, or this process dies first, the workflow's catch-up writes the same rows.
  */
-async function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): Promise<T> {
+function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
   if (!msg.isPublished(answer)) return answer; // from a worker older than this API
-  await deps.knex
+  void deps.knex
     .transaction((trx) => writeOrderEvents(trx, answer.batch))
     .catch((err) => deps.logger.warn({ err: (err as Error).message, orderId: answer.batch.orderId }, 'publishing a change failed; the workflow catches up'));
   return answer.published;

@@ -65,8 +65,12 @@ export interface CheckoutInput {
   openerPublishes?: boolean;
 }
 
-/** How long events the API already published wait for the workflow's durable catch-up (one per burst). */
-const CATCH_UP_AFTER_MS = 3000;
+/**
+ * How long events the API already published wait for the workflow's durable catch-up (one per
+ * burst). Longer than a checkout on a busy till, so the close usually takes them along instead
+ * (3 s fired in most checkouts on a starved machine); a crashed API replica's change shows this late.
+ */
+const CATCH_UP_AFTER_MS = 10_000;
 /** A burst this long is caught up at once, so an Update's answer never carries an unbounded batch. */
 const CATCH_UP_MAX_EVENTS = 50;
 
