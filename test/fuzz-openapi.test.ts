@@ -61,6 +61,9 @@ const BUSINESS_RULE_422 = [
   'GET /api/v1/payments',
   // The PIN length depends on the member's current role when only the PIN changes.
   'PATCH /api/v1/staff/{id}',
+  // The table and customer must exist (and the table be in use); split lines must be the order's.
+  'PATCH /api/v1/orders/{id}',
+  'POST /api/v1/orders/{id}/split',
 ];
 
 const first = (ids: Record<string, string>) => Object.values(ids)[0]!;
