@@ -67,6 +67,9 @@ const BUSINESS_RULE_422 = [
   // End not before start, at most 366 days (as the range report).
   'GET /api/v1/reports/items',
   'GET /api/v1/reports/staff',
+  // The table and customer must exist (and the table be in use); split lines must be the order's.
+  'PATCH /api/v1/orders/{id}',
+  'POST /api/v1/orders/{id}/split',
 ];
 
 const first = (ids: Record<string, string>) => Object.values(ids)[0]!;

@@ -137,7 +137,7 @@ export function customersRoutes(): AnyRoute[] {
       method: 'post', path: '/api/v1/customers/:id/loyalty/adjust', tag: TAG, roles: MANAGER,
       summary: 'Add (or, negative, remove) points by hand, with a reason; audited. The balance never goes below zero (409). Honours Idempotency-Key.',
       params: idParams,
-      body: noUnknown(yup.object({ points: int4().test('non-zero', '${path} must not be 0', (v) => v !== 0).required(), reason: nonBlank(200).required() })),
+      body: noUnknown(yup.object({ points: int4().test('non-zero', '${path} must not be 0', (v) => v !== 0).meta({ jsonSchema: { not: { const: 0 } } }).required(), reason: nonBlank(200).required() })),
       responses: { 200: json('{customerId, balance, ledger}', ref('LoyaltyAccount')) },
       errors: [409],
       handler: async ({ params, body, auth, deps, ctx }) => {

@@ -236,6 +236,30 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await postPayment(h, cashier, order.id, { method: 'cash', amount: order.totals.total - 400, tendered: 5000 });
     return [`order-${order.id}`];
   },
+  /** Split by items: the Update takes quantities off and starts the new order's checkout as a child. */
+  async 'split-by-items'(h) {
+    const token = await h.login('3456');
+    const order = await openOrder(h, token, 'USD', 3);
+    const res = await h.api('POST', `/api/v1/orders/${order.id}/split`, { token, body: { lines: [{ lineId: order.lines[0].id, quantity: 1 }] }, headers: { 'idempotency-key': 'replay-split' } });
+    if (res.status !== 201) throw new Error(`split refused: ${res.status} ${JSON.stringify(res.body)}`);
+    await postPayment(h, token, order.id, { method: 'cash', amount: 2000, tendered: 2000 });
+    await h.api('POST', `/api/v1/orders/${res.body.order.id}/cancel`, { token, body: { reason: 'replay: left' } });
+    return [`order-${order.id}`];
+  },
+  /** Paying with loyalty points (one debit activity, settled at once), the rest in cash; points earned at close. */
+  async 'loyalty-points-then-cash'(h) {
+    const token = await h.login('3456');
+    const manager = await h.login('2345');
+    await h.api('PUT', '/api/v1/settings', { token: manager, body: { loyalty: { enabled: true, pointsPer100: 10, pointValue: 5 } } });
+    const customer = (await h.api('POST', '/api/v1/customers', { token, body: { name: 'Replay Guest' } })).body;
+    await h.api('POST', `/api/v1/customers/${customer.id}/loyalty/adjust`, { token: manager, body: { points: 100, reason: 'replay' } });
+    const order = await openOrder(h, token, 'USD');
+    await h.api('PATCH', `/api/v1/orders/${order.id}`, { token, body: { customerId: customer.id } });
+    const points = await postPayment(h, token, order.id, { method: 'loyalty', points: 100 });
+    if (points.status !== 201) throw new Error(`points payment refused: ${points.status} ${JSON.stringify(points.body)}`);
+    await postPayment(h, token, order.id, { method: 'cash', amount: 500, tendered: 500 });
+    return [`order-${order.id}`];
+  },
 };
 
 async function persisted(h: Harness, orderId: string): Promise<void> {
