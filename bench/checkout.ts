@@ -10,7 +10,8 @@
  *   3. CRUD baseline: the same cart mutation as one plain Postgres transaction.
  *
  * Env: BENCH_SECONDS (default 20, per phase), BENCH_TERMINALS (default 10),
- *      BENCH_WARMUP_SECONDS (default 2). Targets are informational: the exit code is 0 unless the
+ *      BENCH_WARMUP_SECONDS (default 2), BENCH_TARGET (dev: the Temporal dev server, default;
+ *      cluster: Temporal server v1.29.1 on PostgreSQL from `npm run cluster`). Targets are informational: the exit code is 0 unless the
  *      stack failed (setup/teardown threw, a phase produced errors or no samples).
  */
 import { randomUUID } from 'node:crypto';
@@ -35,6 +36,7 @@ function positiveNumber(name: string, fallback: number): number {
 const SECONDS = positiveNumber('BENCH_SECONDS', 20);
 const TERMINALS = Math.round(positiveNumber('BENCH_TERMINALS', 10));
 const WARMUP_SECONDS = positiveNumber('BENCH_WARMUP_SECONDS', 2);
+const TARGET = process.env.BENCH_TARGET === 'cluster' ? 'cluster' : 'dev';
 /** A fresh no-op workflow per client after this many updates (Temporal allows ~2,000 per run). */
 const UPDATES_PER_NOOP_WORKFLOW = 500;
 const CASHIER_PIN = '3456';
@@ -514,7 +516,7 @@ function printReport(r: Report): void {
   const w = [41, 8, 9, 9, 9, 20];
   const line = '-'.repeat(w.reduce((a, b) => a + b, 0));
   console.log('');
-  console.log(`Tillflow checkout bench: ${TERMINALS} terminals/clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; node ${process.version}, ${os.cpus().length} CPU(s); stack up in ${f(r.setupS)} s`);
+  console.log(`Tillflow checkout bench (target ${TARGET}): ${TERMINALS} terminals/clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; node ${process.version}, ${os.cpus().length} CPU(s); stack up in ${f(r.setupS)} s`);
   console.log(line);
   console.log(pad('measurement', w[0]) + lpad('n', w[1]) + lpad('p50 ms', w[2]) + lpad('p99 ms', w[3]) + lpad('max ms', w[4]) + lpad('throughput', w[5]));
   console.log(line);
@@ -615,9 +617,11 @@ async function main(): Promise<number> {
   let crudOrderIds: string[] = [];
   let report: Report | undefined;
   let failed = false;
+  let stopCluster: (() => Promise<void>) | undefined;
   const t0 = now();
   try {
-    log('starting embedded Postgres + Temporal dev server, bundling workflows …');
+    if (TARGET === 'cluster') stopCluster = await (await import('../cluster/bench-target')).startBenchCluster(log);
+    log(`starting the stack (target ${TARGET}), bundling workflows …`);
     await globalSetup();
     h = await startHarness();
     instrumentServerUpdates(h);
@@ -668,6 +672,7 @@ async function main(): Promise<number> {
     }
     try {
       await globalTeardown();
+      await stopCluster?.();
     } catch (err) {
       failed = true;
       console.error('[bench] teardown failed:', err);

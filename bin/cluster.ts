@@ -10,13 +10,19 @@ import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startCluster } from '../cluster/cluster';
 import { endProcess, startTillflowProcess } from '../cluster/replicas';
-import { CLUSTER_DEFAULT_PORT } from '../cluster/temporal';
+import { CLUSTER_DEFAULT_PORT, ensureClusterTool } from '../cluster/temporal';
 
 const prefixed = (name: string) => (chunk: string) => {
   for (const line of chunk.split('\n')) if (line.trim()) process.stdout.write(`[${name}] ${line}\n`);
 };
 
+/** `npm run cluster -- --build-only`: build (or find cached) the Temporal server, SQL tool and UI server, then exit (CI's build step). */
+async function buildOnly(): Promise<void> {
+  for (const tool of ['server', 'sql', 'ui'] as const) process.stdout.write(`[cluster] ${tool}: ${await ensureClusterTool(tool, prefixed('build'))}\n`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--build-only')) return buildOnly();
   const dataDir = path.resolve(process.env.TILLFLOW_CLUSTER_DIR || path.join('.data', 'cluster'));
   const portBase = Number(process.env.TILLFLOW_CLUSTER_PORT || CLUSTER_DEFAULT_PORT);
   const cluster = await startCluster({ dataDir, portBase, log: prefixed('cluster') });

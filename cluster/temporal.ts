@@ -186,8 +186,20 @@ export function prepareNamespace(cli: string, address: string, cfg: DevServerCon
   const existing = listed.stdout ?? '';
   for (const [name, type] of Object.entries(cfg.searchAttributes)) {
     if (existing.includes(`"${name}"`)) continue;
-    run(cli, ['operator', 'search-attribute', 'create', ...base, '--namespace', cfg.namespace, '--name', name, '--type', type]);
+    runWhenNamespaceKnown(cli, ['operator', 'search-attribute', 'create', ...base, '--namespace', cfg.namespace, '--name', name, '--type', type]);
     log(`search attribute ${name} (${type}) registered`);
+  }
+}
+
+/** A namespace just created reaches every service's namespace cache within seconds: until then it is "not found". */
+function runWhenNamespaceKnown(bin: string, args: string[], tries = 60): void {
+  for (let i = 1; ; i++) {
+    try {
+      return run(bin, args);
+    } catch (err) {
+      if (i >= tries || !/is not found/.test((err as Error).message)) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
+    }
   }
 }
 
