@@ -73,7 +73,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     await waitForNamespace(address, cfg.namespace, Object.keys(cfg.searchAttributes));
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${tail.join('\n')}`);
+    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${tail.join('\n')}`, { cause: err });
   }
   return {
     address,

@@ -242,7 +242,7 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
       throw toAirtelFailure(httpError(op, undefined, undefined, e), op);
     }
     const text = await res.text().catch(() => '');
-    let parsed: AirtelEnvelope<T> = {};
+    let parsed: AirtelEnvelope<T>;
     try {
       parsed = text ? (JSON.parse(text) as AirtelEnvelope<T>) : {};
     } catch {

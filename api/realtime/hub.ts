@@ -107,13 +107,9 @@ export class EventHub {
     if (this.closed || this.reconnectTimer) return;
     this.listener?.end().catch(() => undefined);
     this.listener = undefined;
-    this.reconnectTimer = setTimeout(async () => {
+    this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      try {
-        await this.start();
-      } catch {
-        this.scheduleReconnect();
-      }
+      this.start().catch(() => this.scheduleReconnect());
     }, 1000);
   }
 

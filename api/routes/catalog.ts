@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { json, route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
-import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonBlank, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
+import { amount, bool, conflictOnUnique, count, defined, idParams, int4, name, noUnknown, nonBlank, nonEmpty, plain, ref } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 import { audit } from '../audit';

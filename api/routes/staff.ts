@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { json, route, MANAGER, KITCHEN } from '../route';
 import { listOf, object, ref } from '../openapi-schemas';
 import { ApiError, conflict, fieldError, forbidden, notFound } from '../errors';
-import { bool, idParams, money, noUnknown, nonBlank, nonEmpty, text } from '../validation';
+import { bool, idParams, money, noUnknown, nonBlank, nonEmpty } from '../validation';
 import { hashPin, maxPinDigits, pinLookup, roleRank } from '../security';
 import { consume, limiters } from '../rate-limit';
 import { pinField } from './auth';
@@ -286,7 +286,9 @@ export function staffRoutes(): AnyRoute[] {
         const shifts = await ShiftModel.query(deps.knex)
           .where('staff_id', staff.id)
           .where('clock_in_at', '<', new Date(until))
-          .where((q) => q.where('clock_out_at', '>', new Date(start)).orWhereNull('clock_out_at'))
+          .where((q) => {
+            q.where('clock_out_at', '>', new Date(start)).orWhereNull('clock_out_at');
+          })
           .withGraphFetched('breaks')
           .orderBy('clock_in_at');
         const views = shifts.map((s) => shiftView(s, now));

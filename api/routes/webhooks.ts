@@ -95,7 +95,11 @@ async function paymentByRef(deps: AppDeps, e: WebhookEvent): Promise<PaymentRow>
   if (e.paymentId && UUID.test(e.paymentId)) q.where('id', e.paymentId);
   else if (e.reference && e.gateway === 'airtel') {
     // Airtel's reference is our workflow id (its transaction id): a callback can beat initiate's storing of the reference.
-    q.where((w) => w.where('reference', e.reference!).orWhere((n) => n.whereNull('reference').where('workflow_id', e.reference!)));
+    q.where((w) => {
+      w.where('reference', e.reference!).orWhere((n) => {
+        n.whereNull('reference').where('workflow_id', e.reference!);
+      });
+    });
   } else if (e.reference) q.where('reference', e.reference);
   else throw notFound('Payment');
   const row = await q.first(PAYMENT_COLUMNS);
