@@ -3,11 +3,9 @@ import { DatabaseError } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { DATA_ERROR_TYPE } from '../core/messages';
 import type { ActivityDeps } from './deps';
-import type { OrderEvent } from '../core/events';
+import { EVENTS_CHANNEL, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
-import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
-
-export const EVENTS_CHANNEL = 'tillflow_events';
+import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from '../db/stock';
 
 export interface PublishRequest {
   orderId: string;
@@ -24,8 +22,6 @@ export interface StockLine {
   itemId: string;
   quantity: number;
 }
-
-export type { LowStockAlert };
 
 function projectionRow(s: OrderSnapshot) {
   return {

@@ -18,7 +18,7 @@ import {
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import type { refund as refundWorkflow } from '../workflows/refund';
-import { refundObject } from '../activities/refunds';
+import { refundObject } from '../db/refunds';
 import { conflict, fieldError, notFound, validationError, type FieldError } from './errors';
 import { getOrder, publicBaseUrl, uuidFromKey } from './order-service';
 import type { AppDeps, AuthContext } from './types';

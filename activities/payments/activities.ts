@@ -4,15 +4,14 @@ import type { ActivityDeps } from '../deps';
 import type {
   CancelResult,
   GatewayFailureDetails,
-  GatewayName,
   InitiateRequest,
   InitiateResult,
   PaymentGateway,
+  Gateways,
   RefundResult,
   StatusResult,
-} from './types';
-
-export type Gateways = Partial<Record<GatewayName, PaymentGateway>>;
+} from '../../core/gateway';
+import type { GatewayKey } from '../../core/payment';
 
 export interface PaymentRecord {
   paymentId: string;
@@ -47,7 +46,7 @@ function awaitingCallback(g: PaymentGateway): InitiateResult {
   };
 }
 
-function gatewayFor(gateways: Gateways, name: GatewayName): PaymentGateway {
+function gatewayFor(gateways: Gateways, name: GatewayKey): PaymentGateway {
   const g = gateways[name];
   if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
   return g;
@@ -85,7 +84,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       return { callbackToken: row.callback_token };
     },
 
-    async initiatePayment(req: { gateway: GatewayName; request: InitiateRequest }): Promise<InitiateResult> {
+    async initiatePayment(req: { gateway: GatewayKey; request: InitiateRequest }): Promise<InitiateResult> {
       const existing = await knex('payments').where('id', req.request.paymentId).first('reference', 'sandbox', 'push_attempted_at');
       if (existing?.reference) return { status: 'pending', reference: existing.reference, sandbox: existing.sandbox };
       const g = gatewayFor(gateways, req.gateway);
@@ -106,16 +105,16 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       return result;
     },
 
-    async paymentStatus(req: { gateway: GatewayName; reference: string; idempotencyKey: string; total: number; currency: string }): Promise<StatusResult> {
+    async paymentStatus(req: { gateway: GatewayKey; reference: string; idempotencyKey: string; total: number; currency: string }): Promise<StatusResult> {
       Context.current().heartbeat();
       return gatewayFor(gateways, req.gateway).status(req);
     },
 
-    async cancelAtGateway(req: { gateway: GatewayName; reference: string; idempotencyKey: string }): Promise<CancelResult> {
+    async cancelAtGateway(req: { gateway: GatewayKey; reference: string; idempotencyKey: string }): Promise<CancelResult> {
       return gatewayFor(gateways, req.gateway).cancel(req);
     },
 
-    async refundAtGateway(req: { gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
+    async refundAtGateway(req: { gateway: GatewayKey; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
       return gatewayFor(gateways, req.gateway).refund(req);
     },
 

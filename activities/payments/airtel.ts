@@ -31,7 +31,7 @@ import type {
   StatusRequest,
   StatusResult,
   WebhookEvent,
-} from './types';
+} from '../../core/gateway';
 
 export interface AirtelConfig {
   /** https://openapi.airtel.africa (production), https://openapiuat.airtel.africa (staging), or a simulator's http://127.0.0.1:port. */

@@ -51,7 +51,7 @@ import type {
   StatusRequest,
   StatusResult,
   WebhookEvent,
-} from './types';
+} from '../../core/gateway';
 
 export interface MpesaConfig {
   /** Daraja's base URL: https://api.safaricom.co.ke, https://sandbox.safaricom.co.ke, or a simulator's http://127.0.0.1:port. */

@@ -9,9 +9,9 @@ import {
   stripeRefundStatus,
   stripeCall,
   toStripeFailure,
-  type StripeConfig,
 } from './stripe';
 import type {
+  StripeConfig,
   CancelRequest,
   CancelResult,
   InitiateRequest,
@@ -23,7 +23,7 @@ import type {
   StatusRequest,
   StatusResult,
   WebhookEvent,
-} from './types';
+} from '../../core/gateway';
 
 export interface QrOptions {
   /**

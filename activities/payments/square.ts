@@ -2,7 +2,9 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { SquareClient, SquareEnvironment, SquareError, SquareTimeoutError, type Square } from 'square';
 import {
+  UnhandledWebhookError,
   WebhookSignatureError,
+  type SquareConfig,
   type CancelRequest,
   type CancelResult,
   type InitiateRequest,
@@ -14,23 +16,7 @@ import {
   type StatusRequest,
   type StatusResult,
   type WebhookEvent,
-} from './types';
-import { UnhandledWebhookError } from './stripe';
-
-export interface SquareConfig {
-  /** API base URL: Square's production/sandbox host, or a simulator's http://127.0.0.1:port. */
-  baseUrl: string;
-  accessToken: string;
-  locationId: string;
-  /** The webhook subscription's signature key. */
-  webhookSignatureKey: string;
-  /** The notification URL exactly as registered with Square (it is part of what Square signs). */
-  webhookUrl: string;
-  /** True when baseUrl is a local simulator (reported on every InitiateResult). */
-  sandbox: boolean;
-  /** Per-request timeout; default 30 s. Retries are left to Temporal (the SDK's own are off). */
-  timeoutMs?: number;
-}
+} from '../../core/gateway';
 
 export function squareConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SquareConfig {
   const need = (name: string): string => {

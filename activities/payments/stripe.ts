@@ -1,10 +1,11 @@
 import Stripe from 'stripe';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  UnhandledWebhookError,
   WebhookSignatureError,
+  type StripeConfig,
   type CancelRequest,
   type CancelResult,
-  type GatewayName,
   type InitiateRequest,
   type InitiateResult,
   type PaymentGateway,
@@ -14,20 +15,8 @@ import {
   type StatusRequest,
   type StatusResult,
   type WebhookEvent,
-} from './types';
-
-export interface StripeConfig {
-  secretKey: string;
-  webhookSecret: string;
-  /** Where the API is: api.stripe.com by default, a simulator's 127.0.0.1 otherwise. */
-  host?: string;
-  port?: number;
-  protocol?: 'http' | 'https';
-  /** True when host is a local simulator (reported on every InitiateResult). */
-  sandbox: boolean;
-  /** Per-request timeout; default 30 s. Retries are left to Temporal (the SDK's own are off). */
-  timeoutMs?: number;
-}
+} from '../../core/gateway';
+import type { GatewayKey } from '../../core/payment';
 
 export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StripeConfig {
   const secretKey = env.STRIPE_SECRET_KEY;
@@ -47,11 +36,6 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
     protocol,
     sandbox: host !== undefined && host !== 'api.stripe.com',
   };
-}
-
-/** A verified webhook of a type the payment flow does not use: answer 200 and ignore it. */
-export class UnhandledWebhookError extends Error {
-  override name = 'UnhandledWebhookError';
 }
 
 export const STRIPE_API_VERSION = '2025-09-30.clover';
@@ -174,7 +158,7 @@ export function parseStripeWebhook(client: Stripe, raw: RawWebhook, webhookSecre
       const status = event.type === 'payment_intent.payment_failed' && s.status === 'pending' ? 'failed' : s.status;
       return {
         ...base,
-        gateway: (pi.metadata?.channel === 'qr' ? 'qr' : 'stripe') as GatewayName,
+        gateway: (pi.metadata?.channel === 'qr' ? 'qr' : 'stripe') as GatewayKey,
         paymentId: pi.metadata?.paymentId || undefined,
         reference: pi.id,
         status,

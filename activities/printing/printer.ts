@@ -9,6 +9,7 @@
 import { CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
 import { renderKitchenTicket, renderOrderNumberTicket, renderReceipt } from './tickets';
 import type { PrintJob } from './types';
+import { parsePrinterAddress } from '../../core/printer-address';
 
 export type { PrintJob } from './types';
 
@@ -19,26 +20,9 @@ export const PAPER_WIDTH = 48;
 const INIT = Buffer.from([0x1b, 0x40]); // ESC @ (initHardware() exists but is missing from the .d.ts)
 const FULL_CUT = Buffer.from([0x1d, 0x56, 0x00]); // GS V 0
 
-/** Thrown for an address that is not tcp://host:port (retrying will not help). */
-export class InvalidPrinterAddressError extends Error {
-  override name = 'InvalidPrinterAddressError';
-}
-
 /** Thrown when the printer refuses, drops or does not answer the connection in time. */
 export class PrinterUnavailableError extends Error {
   override name = 'PrinterUnavailableError';
-}
-
-/** Parses "tcp://host:port" (host name or IPv4; IPv6 is not supported by the library). */
-export function parsePrinterAddress(address: string): { host: string; port: number } {
-  const match = /^tcp:\/\/([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?):(\d{1,5})$/i.exec(String(address));
-  const port = match ? Number(match[2]) : 0;
-  if (!match || port < 1 || port > 65535) {
-    throw new InvalidPrinterAddressError(
-      `Invalid printer address ${JSON.stringify(address)}: expected tcp://host:port, e.g. tcp://192.168.1.50:9100`,
-    );
-  }
-  return { host: match[1], port };
 }
 
 function render(printer: ThermalPrinter, job: PrintJob): void {

@@ -1,6 +1,6 @@
 import { Client as PgClient } from 'pg';
 import type { Knex } from 'knex';
-import { EVENTS_CHANNEL } from '../../activities/orders';
+import { EVENTS_CHANNEL } from '../../core/events';
 import type { Logger } from '../../platform/logger';
 import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
 

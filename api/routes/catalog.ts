@@ -7,7 +7,7 @@ import { amount, bool, conflictOnUnique, count, defined, idParams, int4, name, n
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 import { audit } from '../audit';
-import { applyMovement } from '../../activities/inventory';
+import { applyMovement } from '../../db/stock';
 import type { AuthContext } from '../types';
 
 const TAG = 'Catalog';

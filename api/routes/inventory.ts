@@ -6,7 +6,7 @@ import { ref as component } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
 import { idempotencyKey } from '../idempotency';
 import { idParams, int4, noUnknown, ref, text } from '../validation';
-import { alertView, applyMovement, movementView, publishLowStock, StockRejection, type MovementInput, type StockChange } from '../../activities/inventory';
+import { alertView, applyMovement, movementView, publishLowStock, StockRejection, type MovementInput, type StockChange } from '../../db/stock';
 
 const TAG = 'Inventory';
 const BASE = '/api/v1/inventory';

@@ -12,7 +12,7 @@ import { updateError, uuidFromKey } from '../order-service';
 import type { AppDeps, AuthContext } from '../types';
 import * as sc from '../../core/stock-count';
 import { SA } from '../../core/search-attributes';
-import { lineRows } from '../../activities/inventory';
+import { lineRows } from '../../db/stock';
 import type { stockCount, StockCountInput } from '../../workflows/stock-count';
 
 const TAG = 'Stock counts';
