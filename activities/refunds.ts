@@ -8,6 +8,7 @@ import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
 import { refundedOrderStatus, type RefundObject, type RefundStatus } from '../core/refund';
 import { refundObject, type RefundLineRow } from '../db/refunds';
+import { gatewayNotConfigured } from './payments/failure';
 
 /** Gateways without idempotency keys: a sent refund's reference is recorded so a retry never sends twice. */
 const NO_IDEMPOTENCY_KEYS: GatewayKey[] = ['mpesa'];
@@ -120,7 +121,7 @@ async function restock(trx: Knex.Transaction, refund: Record<string, any>): Prom
 export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
   const gatewayFor = (name: GatewayKey) => {
     const g = gateways[name];
-    if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
+    if (!g) throw gatewayNotConfigured(name);
     return g;
   };
 

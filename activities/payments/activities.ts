@@ -12,6 +12,7 @@ import type {
   StatusResult,
 } from '../../core/gateway';
 import type { GatewayKey } from '../../core/payment';
+import { gatewayNotConfigured } from './failure';
 
 export interface PaymentRecord {
   paymentId: string;
@@ -48,7 +49,7 @@ function awaitingCallback(g: PaymentGateway): InitiateResult {
 
 function gatewayFor(gateways: Gateways, name: GatewayKey): PaymentGateway {
   const g = gateways[name];
-  if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
+  if (!g) throw gatewayNotConfigured(name);
   return g;
 }
 

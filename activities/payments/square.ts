@@ -17,6 +17,7 @@ import {
   type StatusResult,
   type WebhookEvent,
 } from '../../core/gateway';
+import { gatewayFailure, gatewayRejected, isTransientStatus, retryAfterMs } from './failure';
 
 export function squareConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SquareConfig {
   const need = (name: string): string => {
@@ -91,39 +92,33 @@ function describe(err: SquareError): string {
 function toFailure(err: unknown, op: string): Error {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SquareTimeoutError) {
-    return ApplicationFailure.create({ message: `Square ${op} timed out`, type: 'GatewayUnavailable', cause: err });
+    return gatewayFailure({ message: `Square ${op} timed out`, transient: true, cause: err });
   }
   if (err instanceof SquareError && err.statusCode === undefined) {
     // No HTTP answer: the SDK reports its own timeout as a SquareError whose message/cause is "timeout".
     const cause = err.cause instanceof Error ? err.cause.message : String(err.cause ?? '');
     const timedOut = /timeout/i.test(err.message) || /timeout|aborted/i.test(cause);
     const text = timedOut ? 'timed out' : `network error: ${err.message.split('\n')[0]}${cause ? ` (${cause})` : ''}`;
-    return ApplicationFailure.create({ message: `Square ${op} ${text}`, type: 'GatewayUnavailable', cause: err });
+    return gatewayFailure({ message: `Square ${op} ${text}`, transient: true, cause: err });
   }
   if (err instanceof SquareError) {
     const status = err.statusCode;
-    if (status === undefined || status >= 500 || status === 429 || status === 408) {
-      const retryAfter = Number(err.rawResponse?.headers?.get?.('retry-after'));
-      return ApplicationFailure.create({
+    if (isTransientStatus(status, [408])) {
+      return gatewayFailure({
         message: `Square ${op} failed${status ? ` (HTTP ${status})` : ''}: ${describe(err)}`,
-        type: 'GatewayUnavailable',
-        nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+        transient: true,
+        nextRetryDelay: retryAfterMs(err.rawResponse?.headers?.get?.('retry-after')),
         cause: err,
       });
     }
-    return ApplicationFailure.create({
+    return gatewayFailure({
       message: `Square rejected ${op} (HTTP ${status}): ${describe(err)}`,
-      type: 'GatewayRejected',
-      nonRetryable: true,
-      details: [{ status, errors: squareErrors(err) }],
+      transient: false,
+      details: { status, errors: squareErrors(err) },
       cause: err,
     });
   }
-  return ApplicationFailure.create({
-    message: `Square ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
-    type: 'GatewayUnavailable',
-    cause: err instanceof Error ? err : undefined,
-  });
+  return gatewayFailure({ message: `Square ${op} failed: ${err instanceof Error ? err.message : String(err)}`, transient: true, cause: err });
 }
 
 function declineReason(errors: Array<{ category?: string; code?: string; detail?: string }>): string | undefined {
@@ -239,7 +234,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
       kinds.set(reference, 'payment');
       return { kind: 'payment', payment: res.payment };
     }
-    throw ApplicationFailure.nonRetryable(`Square has no terminal checkout or payment ${reference}`, 'GatewayRejected');
+    throw gatewayRejected(`Square has no terminal checkout or payment ${reference}`);
   }
 
   return {
@@ -274,7 +269,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
         };
       }
       if (!req.sourceId) {
-        throw ApplicationFailure.nonRetryable('Square card payments need a deviceId (Terminal) or a sourceId (card nonce)', 'GatewayRejected');
+        throw gatewayRejected('Square card payments need a deviceId (Terminal) or a sourceId (card nonce)');
       }
       try {
         const res = await client.payments.create({

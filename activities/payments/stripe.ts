@@ -17,6 +17,7 @@ import {
   type WebhookEvent,
 } from '../../core/gateway';
 import type { GatewayKey } from '../../core/payment';
+import { gatewayFailure, gatewayRejected, isTransientStatus, retryAfterMs } from './failure';
 
 export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StripeConfig {
   const secretKey = env.STRIPE_SECRET_KEY;
@@ -68,33 +69,24 @@ export function toStripeFailure(err: unknown, op: string): Error {
       err instanceof Stripe.errors.StripeConnectionError ||
       err instanceof Stripe.errors.StripeAPIError ||
       err instanceof Stripe.errors.StripeRateLimitError ||
-      status === undefined ||
-      status >= 500 ||
-      status === 429 ||
-      status === 409 ||
+      isTransientStatus(status, [409]) ||
       err.code === 'lock_timeout';
     if (transient) {
-      const retryAfter = Number(err.headers?.['retry-after']);
-      return ApplicationFailure.create({
+      return gatewayFailure({
         message: `Stripe ${op} failed${status ? ` (HTTP ${status})` : ''}: ${err.message}`,
-        type: 'GatewayUnavailable',
-        nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+        transient,
+        nextRetryDelay: retryAfterMs(err.headers?.['retry-after']),
         cause: err,
       });
     }
-    return ApplicationFailure.create({
+    return gatewayFailure({
       message: `Stripe rejected ${op} (HTTP ${status}${err.code ? `, ${err.code}` : ''}): ${err.message}`,
-      type: 'GatewayRejected',
-      nonRetryable: true,
-      details: [{ status, code: err.code, requestId: err.requestId }],
+      transient,
+      details: { status, code: err.code, requestId: err.requestId },
       cause: err,
     });
   }
-  return ApplicationFailure.create({
-    message: `Stripe ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
-    type: 'GatewayUnavailable',
-    cause: err instanceof Error ? err : undefined,
-  });
+  return gatewayFailure({ message: `Stripe ${op} failed: ${err instanceof Error ? err.message : String(err)}`, transient: true, cause: err });
 }
 
 export async function stripeCall<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -246,7 +238,7 @@ export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
       if (!req.deviceId && !req.sourceId) {
-        throw ApplicationFailure.nonRetryable('Stripe card payments need a deviceId (reader) or a sourceId (payment method)', 'GatewayRejected');
+        throw gatewayRejected('Stripe card payments need a deviceId (reader) or a sourceId (payment method)');
       }
       const metadata: Record<string, string> = { paymentId: req.paymentId, orderId: req.orderId };
       if (req.orderNumber != null) metadata.orderNumber = String(req.orderNumber);
