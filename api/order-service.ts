@@ -34,9 +34,9 @@ export function updateError(err: unknown): ApiError | undefined {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const failure = err.cause;
     const path = (failure.details?.[0] as { path?: string } | undefined)?.path ?? '';
-    if (failure.type === 'VALIDATION_ERROR') return validationError(failure.message, [{ path, message: failure.message }]);
-    if (failure.type === 'CONFLICT') return conflict(failure.message);
-    if (failure.type === 'NOT_FOUND') return new ApiError(404, 'NOT_FOUND', failure.message);
+    if (failure.type === msg.REJECTION_TYPES.validation) return validationError(failure.message, [{ path, message: failure.message }]);
+    if (failure.type === msg.REJECTION_TYPES.conflict) return conflict(failure.message);
+    if (failure.type === msg.REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
   }
   return undefined;
 }
@@ -225,10 +225,6 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
     }
     throw err;
   }
-}
-
-export function describeOrder(s: OrderSnapshot): string {
-  return `#${s.orderNumber} ${s.status} ${formatMoney(s.totals.total, s.currency)}`;
 }
 
 /** Where gateways call back: PUBLIC_BASE_URL, else this API's own address. */

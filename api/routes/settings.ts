@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import { amount, basisPoints, bool, defined, name, noUnknown, nonEmpty } from '../validation';
+import { money, basisPoints, bool, defined, name, noUnknown, nonEmpty } from '../validation';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
@@ -30,7 +30,7 @@ const settingsBody = nonEmpty(noUnknown(
     taxRate: basisPoints(),
     taxInclusive: bool(),
     serviceChargeRate: basisPoints(),
-    cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() }))).default(undefined),
+    cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: money() }))).default(undefined),
     discountsEnabled: bool(),
     autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
   }),
