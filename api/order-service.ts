@@ -12,7 +12,6 @@ import type { OrderSnapshot, OrderState } from '../core/order';
 import * as msg from '../core/messages';
 import { workflowIds } from '../core/events';
 import { SA } from '../core/search-attributes';
-import { formatMoney } from '../core/format';
 import { DEFAULT_PAYMENT_TIMING } from '../core/payment';
 import type { checkout } from '../workflows/checkout';
 import { ApiError, conflict, notFound, validationError } from './errors';

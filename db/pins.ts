@@ -12,7 +12,9 @@ const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
  * location; `hashPin` (salted scrypt) is the slow hash that verifies it.
  */
 export function pinLookup(secret: string, pin: string): string {
-  return createHmac('sha256', secret).update('pin:' + pin).digest('base64url');
+  return createHmac('sha256', secret)
+    .update('pin:' + pin)
+    .digest('base64url');
 }
 
 export async function hashPin(pin: string): Promise<string> {
