@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../platform/logger';
-import type { Gateways } from './payments/activities';
+import type { Gateways } from '../core/gateway';
 import type { SmtpConfig } from '../platform/config';
 
 export interface ActivityDeps {

@@ -3,13 +3,13 @@ import { DatabaseError } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { DATA_ERROR_TYPE } from '../core/messages';
 import type { ActivityDeps } from './deps';
-import { topic, type OrderEvent } from '../core/events';
+import { EVENTS_CHANNEL, topic, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { assignOrderNumber } from '../db/order-numbers';
-import { EVENTS_CHANNEL, upsertProjection, writeOrderEvents, type PublishRequest } from '../db/order-events';
+import { upsertProjection, writeOrderEvents, type PublishRequest } from '../db/order-events';
 import { releaseTableClaim } from '../db/floor';
 import { earnPoints } from '../db/loyalty';
-import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from './inventory';
+import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from '../db/stock';
 import type { RoutedPrinter } from './printing/stations';
 import { assignReceiptNumber } from '../db/receipt-numbers';
 

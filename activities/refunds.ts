@@ -1,44 +1,19 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
-import { EVENTS_CHANNEL } from './orders';
+import { EVENTS_CHANNEL } from '../core/events';
 import { settleLoyaltyOnRefund } from '../db/loyalty';
-import { applyMovement } from './inventory';
-import type { GatewayName, RefundResult, RefundStatusRequest } from './payments/types';
+import { applyMovement } from '../db/stock';
+import type { RefundResult, RefundStatusRequest } from '../core/gateway';
+import type { GatewayKey } from '../core/payment';
 import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
 import { refundedOrderStatus, type RefundObject, type RefundStatus } from '../core/refund';
+import { refundObject, type RefundLineRow } from '../db/refunds';
+import { gatewayNotConfigured } from './payments/failure';
 
 /** Gateways without idempotency keys: a sent refund's reference is recorded so a retry never sends twice. */
-const NO_IDEMPOTENCY_KEYS: GatewayName[] = ['mpesa'];
-
-interface RefundLineRow {
-  lineId: string;
-  itemId?: string;
-  quantity: number;
-  amount: number;
-}
-
-/** The refund row as the API returns it. */
-export function refundObject(r: Record<string, any>): RefundObject {
-  return {
-    id: r.id,
-    orderId: r.order_id,
-    paymentId: r.payment_id,
-    method: r.method,
-    provider: r.provider ?? null,
-    amount: r.amount,
-    status: r.status,
-    reason: r.reason,
-    lines: (r.lines as RefundLineRow[]).map((l) => ({ lineId: l.lineId, quantity: l.quantity, amount: l.amount })),
-    restock: r.restock,
-    ...(r.failure_reason ? { failureReason: r.failure_reason } : {}),
-    ...(r.reference ? { reference: r.reference } : {}),
-    staffId: r.staff_id ?? null,
-    createdAt: new Date(r.created_at).toISOString(),
-    settledAt: r.settled_at ? new Date(r.settled_at).toISOString() : null,
-  };
-}
+const NO_IDEMPOTENCY_KEYS: GatewayKey[] = ['mpesa'];
 
 /**
  * Allocates the order's next version under a row lock on its projection row. Every writer of an
@@ -154,15 +129,15 @@ async function restock(trx: Knex.Transaction, refund: Record<string, any>): Prom
 }
 
 export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
-  const gatewayFor = (name: GatewayName) => {
+  const gatewayFor = (name: GatewayKey) => {
     const g = gateways[name];
-    if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
+    if (!g) throw gatewayNotConfigured(name);
     return g;
   };
 
   return {
     /** Sends the refund to the gateway with the refund workflow's idempotency key. */
-    async sendRefund(req: { refundId: string; gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string; resultUrl?: string }): Promise<RefundResult> {
+    async sendRefund(req: { refundId: string; gateway: GatewayKey; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string; resultUrl?: string }): Promise<RefundResult> {
       const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
       if (noKeys) {
         const sent = await knex('refunds').where('id', req.refundId).first('reference', 'status_reference');
@@ -177,13 +152,13 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
      * Asks a gateway that answers asynchronously (M-Pesa Transaction Status) to post where a
      * refund stands to its result URL. Gateways without such a request do nothing.
      */
-    async requestRefundStatus(req: { gateway: GatewayName } & RefundStatusRequest): Promise<void> {
+    async requestRefundStatus(req: { gateway: GatewayKey } & RefundStatusRequest): Promise<void> {
       const g = gatewayFor(req.gateway);
       await g.requestRefundStatus?.({ reference: req.reference, statusReference: req.statusReference, resultUrl: req.resultUrl });
     },
 
     /** Asks the gateway where a pending refund stands; gateways that cannot say report pending. */
-    async refundStatus(req: { gateway: GatewayName; reference: string }): Promise<RefundResult> {
+    async refundStatus(req: { gateway: GatewayKey; reference: string }): Promise<RefundResult> {
       Context.current().heartbeat();
       const g = gatewayFor(req.gateway);
       return g.refundStatus ? g.refundStatus({ reference: req.reference }) : { status: 'pending', reference: req.reference };

@@ -12,7 +12,6 @@ import type { OrderSnapshot, OrderState } from '../core/order';
 import * as msg from '../core/messages';
 import { workflowIds } from '../core/events';
 import { SA } from '../core/search-attributes';
-import { formatMoney } from '../core/format';
 import { DEFAULT_PAYMENT_TIMING } from '../core/payment';
 import type { checkout } from '../workflows/checkout';
 import { ApiError, conflict, notFound, validationError } from './errors';
@@ -37,9 +36,9 @@ export function updateError(err: unknown): ApiError | undefined {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const failure = err.cause;
     const path = (failure.details?.[0] as { path?: string } | undefined)?.path ?? '';
-    if (failure.type === 'VALIDATION_ERROR') return validationError(failure.message, [{ path, message: failure.message }]);
-    if (failure.type === 'CONFLICT') return conflict(failure.message);
-    if (failure.type === 'NOT_FOUND') return new ApiError(404, 'NOT_FOUND', failure.message);
+    if (failure.type === msg.REJECTION_TYPES.validation) return validationError(failure.message, [{ path, message: failure.message }]);
+    if (failure.type === msg.REJECTION_TYPES.conflict) return conflict(failure.message);
+    if (failure.type === msg.REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
   }
   return undefined;
 }
@@ -260,10 +259,6 @@ function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
     .transaction((trx) => writeOrderEvents(trx, answer.batch))
     .catch((err) => deps.logger.warn({ err: (err as Error).message, orderId: answer.batch.orderId }, 'publishing a change failed; the workflow catches up'));
   return answer.published;
-}
-
-export function describeOrder(s: OrderSnapshot): string {
-  return `#${s.orderNumber} ${s.status} ${formatMoney(s.totals.total, s.currency)}`;
 }
 
 /** Where gateways call back: PUBLIC_BASE_URL, else this API's own address. */

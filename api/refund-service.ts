@@ -20,7 +20,7 @@ import { SA } from '../core/search-attributes';
 import { readMpesaResult, type MpesaResult } from '../core/mpesa-result';
 import { formatMoney } from '../core/format';
 import type { refund as refundWorkflow } from '../workflows/refund';
-import { refundObject } from '../activities/refunds';
+import { refundObject } from '../db/refunds';
 import { ensureProjection } from '../db/order-projection';
 import { conflict, fieldError, notFound, validationError, type FieldError } from './errors';
 import { getOrder, publicBaseUrl, uuidFromKey } from './order-service';

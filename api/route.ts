@@ -4,7 +4,8 @@ import * as yup from 'yup';
 import { convertSchema } from '@sodaru/yup-to-json-schema';
 import { forbidden, unauthenticated, validationError } from './errors';
 import { requiredIdempotencyKey } from './idempotency';
-import type { AppDeps, AuthContext, Role } from './types';
+import type { AppDeps, AuthContext } from './types';
+import type { Role } from '../core/roles';
 import { componentSchemas } from './openapi-schemas';
 
 export const ADMIN: Role[] = ['admin'];

@@ -21,7 +21,8 @@ export async function startApiServer(shared: AppDeps, opts: { databaseUrl: strin
   await hub.start();
   const app = websockify(createApp(deps) as any);
   app.ws.use(websocketHandler(deps, hub, { pingIntervalMs: opts.pingIntervalMs }) as any);
-  const server = http.createServer(app.callback());
+  const handle = app.callback();
+  const server = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

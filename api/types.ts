@@ -2,12 +2,10 @@ import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../platform/config';
 import type { Logger } from '../platform/logger';
-import type { Gateways } from '../activities/payments/activities';
+import type { Gateways } from '../core/gateway';
 import type { Discovery } from '../platform/mdns';
 import type { SessionCache } from './session-cache';
-
-/** Staff roles, plus `display`: a customer display device (no staff behind it, no REST rights). */
-export type Role = 'admin' | 'manager' | 'cashier' | 'kitchen' | 'display';
+import type { Role } from '../core/roles';
 
 export interface AuthContext {
   /** The staff session, or for a device its device id (revoking either closes its sockets). */

@@ -9,11 +9,9 @@ export const INT4_MAX = 2_147_483_647;
 
 /** A UUID in a path, body or query: strict, and never the empty string. */
 export const uuid = () => yup.string().strict().matches(UUID_RE, '${path} must be a UUID');
-export const ref = uuid;
 /** Integer minor units (cents), at most MAX_MONEY: no price, amount or total can overflow a column. */
 export const money = () =>
   yup.number().strict().integer('${path} must be an integer amount in minor units').min(0).max(MAX_MONEY, `\${path} may be at most ${MAX_MONEY} minor units`);
-export const amount = money;
 export const basisPoints = () => yup.number().strict().integer().min(0).max(10000);
 export const int = () => yup.number().strict().integer();
 export const int4 = () => int().min(-INT4_MAX, '${path} is too small').max(INT4_MAX, '${path} is too large');
@@ -39,7 +37,6 @@ export const nonBlank = (max = 200) =>
   text(max)
     .min(1, '${path} must not be empty')
     .meta({ jsonSchema: { pattern: `^[^\\u0000]*[^\\u0000${TRIMMED}][^\\u0000]*$` } });
-export const plain = text;
 export const name = () => nonBlank(200);
 export const idParams = yup.object({ id: uuid().required() });
 export const noUnknown = <T extends yup.AnyObject>(s: yup.ObjectSchema<T>) => s.noUnknown(true, '${path} has unknown field(s): ${unknown}');

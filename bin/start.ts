@@ -1,10 +1,10 @@
 /**
- * `npm start`: the whole of Tillflow in one process (see platform/launcher.ts and README.md).
+ * `npm start`: the whole of Tillflow in one process (see launcher/launcher.ts and README.md).
  * First SIGINT/SIGTERM/SIGHUP stops everything in order and exits 0; a second one forces exit.
  */
 import { ConfigError } from '../platform/config';
 import { logger } from '../platform/logger';
-import { LaunchAborted, LaunchError, Launcher } from '../platform/launcher';
+import { LaunchAborted, LaunchError, Launcher } from '../launcher/launcher';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };

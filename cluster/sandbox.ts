@@ -7,6 +7,7 @@ import { startSquareSimulator, type SquareSim } from '../simulators/square';
 import { DARAJA_SIM_DEFAULTS, startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
 import { AIRTEL_SIM_DEFAULTS, startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
 import { openFileState, type FileState } from './sandbox-state';
+import { ensureStripeMock } from '../platform/stripe-mock';
 
 /**
  * The gateway simulators as one standalone process (`npm run sandbox`): fixed ports, state in a
@@ -67,7 +68,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       state,
       secretKey: secret(state, 'stripeSecretKey', () => `sk_test_${randomBytes(12).toString('hex')}`),
       webhookSecret: secret(state, 'stripeWebhookSecret', () => `whsec_${randomBytes(16).toString('hex')}`),
-      progress: opts.progress,
+      stripeMockBin: (await ensureStripeMock(process.env, opts.progress)).path,
     });
     closers.push(() => stripe.close());
     const square = await startSquareSimulator({

@@ -44,3 +44,6 @@ export const workflowIds = {
 };
 
 export const printingTaskQueue = (locationId: string) => `printing-${locationId}`;
+
+/** The Postgres NOTIFY channel on which every writer announces an order event to every API replica. */
+export const EVENTS_CHANNEL = 'tillflow_events';

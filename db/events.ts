@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-import { EVENTS_CHANNEL } from './order-events';
+import { EVENTS_CHANNEL } from '../core/events';
 
 export interface LocationEvent {
   event: string;

@@ -5,12 +5,11 @@
  * the other's rows are ignored (dedupe keys) and the projection only ever moves to newer versions.
  */
 import type { Knex } from 'knex';
-import type { OrderEvent } from '../core/events';
+import { EVENTS_CHANNEL, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { projectionRow } from './order-projection';
 import { KEEP_RECEIPT_NUMBER } from './receipt-numbers';
 
-export const EVENTS_CHANNEL = 'tillflow_events';
 
 export interface PublishRequest {
   orderId: string;

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { randomInt } from 'node:crypto';
-import { hashPin, pinLookup } from '../api/security';
+import { hashPin, pinLookup } from './pins';
 
 export const DEMO_STAFF = [
   { name: 'Admin', role: 'admin', pin: '1234', hourly_rate: 0 },

@@ -75,7 +75,7 @@ export async function startJsonServer(handler: SimHandler, opts: { host?: string
         body,
       };
       requests.push(logged);
-      Promise.resolve()
+      void Promise.resolve()
         .then(() => handler(logged))
         .catch((err: unknown): SimResponse => ({ status: 500, body: { error: 'simulator error', detail: (err as Error).message } }))
         .then((r) => {

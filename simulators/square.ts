@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import type { SquareConfig } from '../activities/payments/square';
+import type { SquareConfig } from '../core/gateway';
 import { memoryState, type SimState } from './state';
 import {
   ScriptBook,

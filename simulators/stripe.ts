@@ -5,9 +5,7 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ensureStripeMock } from './stripe-mock-binary';
-import { isAlive } from '../platform/processes';
-import type { StripeConfig } from '../activities/payments/stripe';
+import type { StripeConfig } from '../core/gateway';
 import { memoryState, type SimState } from './state';
 
 /*
@@ -300,8 +298,8 @@ export interface StripeSimOptions {
   webhookUrl?: string;
   /** What unscripted payments do (default: success after 25 ms). */
   defaultScript?: GatewayScript;
-  /** Progress lines while stripe-mock is built on a fresh machine. */
-  progress?: (line: string) => void;
+  /** The stripe-mock executable (platform/stripe-mock.ts finds or builds it); default $STRIPE_MOCK_BIN. */
+  stripeMockBin?: string;
   /** Fixed port on 127.0.0.1 (default: any free one). */
   port?: number;
   /** Where intents, sessions, refunds and idempotency keys are kept (default: memory). */
@@ -345,6 +343,16 @@ interface StripeMockProcess {
 }
 
 const liveChildren = new Set<ChildProcess>();
+
+/** Whether a process with that pid exists (signal 0 only checks). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 const STRIPE_MOCK_DIR_PREFIX = 'tillflow-stripe-mock-';
 
 /**
@@ -381,12 +389,12 @@ function installExitHook(): void {
  * files in parallel), nothing listening beyond this machine. -strict-version-check makes it reject
  * any Stripe-Version other than its bundled spec's, so an SDK bump without a stripe-mock bump fails loudly.
  */
-async function startStripeMock(progress?: (line: string) => void): Promise<StripeMockProcess> {
-  const bin = await ensureStripeMock(process.env, progress);
+async function startStripeMock(bin = process.env.STRIPE_MOCK_BIN): Promise<StripeMockProcess> {
+  if (!bin) throw new Error('startStripeSimulator needs the stripe-mock executable: pass stripeMockBin or set STRIPE_MOCK_BIN');
   stopOrphanedStripeMocks();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), STRIPE_MOCK_DIR_PREFIX));
   const socketPath = path.join(dir, 'stripe-mock.sock');
-  const child = spawn(bin.path, ['-http-unix', socketPath, '-strict-version-check'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['-http-unix', socketPath, '-strict-version-check'], { stdio: ['ignore', 'pipe', 'pipe'] });
   fs.writeFileSync(path.join(dir, 'owner.json'), JSON.stringify({ owner: process.pid, child: child.pid }));
   liveChildren.add(child);
   installExitHook();
@@ -484,7 +492,7 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
   const requestLog: string[] = [];
   const now = () => Math.floor(Date.now() / 1000);
 
-  const mock = await startStripeMock(opts.progress);
+  const mock = await startStripeMock(opts.stripeMockBin);
 
   // ---- webhooks ----------------------------------------------------------------------------
 

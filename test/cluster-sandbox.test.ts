@@ -6,7 +6,7 @@ import { startHarness, type Harness } from './support/harness';
 import { killTillflowProcesses, startTillflowProcess } from '../cluster/replicas';
 import { startSandboxProcess, type SandboxProcess } from '../cluster/sandbox-process';
 import { postPayment, setShopCurrency, until, waitForOrderClosed } from './support/payments';
-import { setupPayments } from '../platform/payments';
+import { setupPayments } from '../launcher/payments';
 import { logger } from '../platform/logger';
 import { freePortBlock } from '../cluster/ports';
 

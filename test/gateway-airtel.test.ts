@@ -3,7 +3,7 @@
  * loopback; callbacks land on a small local receiver registered as the app's callback URL.
  */
 import { airtelConfigFromEnv, airtelMsisdn, createAirtelGateway, type AirtelConfig } from '../activities/payments/airtel';
-import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../activities/payments/types';
+import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../core/gateway';
 import { startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from '../simulators/http';
 import { gatewayRejection, parseReceivedCallback, sleep } from './support/gateways';

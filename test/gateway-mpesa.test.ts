@@ -10,7 +10,7 @@ import {
   mpesaConfigFromEnv,
   type MpesaConfig,
 } from '../activities/payments/mpesa';
-import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../activities/payments/types';
+import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../core/gateway';
 import { startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
 import { startCallbackReceiver, startJsonServer, type CallbackReceiver, type ReceivedCallback, type SimResponse } from '../simulators/http';
 import { gatewayRejection, parseReceivedCallback, sleep } from './support/gateways';

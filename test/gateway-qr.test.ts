@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PNG } from 'pngjs';
 import { QR_MIN_EXPIRY_SECONDS, createQrGateway, qrImage } from '../activities/payments/qr';
 import { createStripeGateway } from '../activities/payments/stripe';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../activities/payments/types';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
 import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
 import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor, decodeQr } from './support/gateways';
 

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createSquareGateway, squareConfigFromEnv } from '../activities/payments/square';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../activities/payments/types';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
 import { startSquareSimulator, type SquareSim } from '../simulators/square';
 import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor } from './support/gateways';
 

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createStripeGateway, stripeConfigFromEnv } from '../activities/payments/stripe';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../activities/payments/types';
+import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
 import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
 import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor } from './support/gateways';
 

@@ -3,7 +3,8 @@ import { startHarness, Harness } from './support/harness';
 import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import type { GatewayScript } from '../simulators/stripe';
-import { createSquareGateway, signSquareWebhook, type SquareConfig } from '../activities/payments/square';
+import { createSquareGateway, signSquareWebhook } from '../activities/payments/square';
+import type { SquareConfig } from '../core/gateway';
 
 /**
  * Square card payments end to end: HTTP API → checkout → payment child workflow → the Square

@@ -1,6 +1,7 @@
 import { CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
 import { formatMoney } from '../core/format';
-import { InvalidPrinterAddressError, printJob, PrinterUnavailableError } from '../activities/printing/printer';
+import { printJob, PrinterUnavailableError } from '../activities/printing/printer';
+import { InvalidPrinterAddressError } from '../core/printer-address';
 import { wrap } from '../activities/printing/tickets';
 import type { KitchenTicket, OrderNumberTicket, Receipt } from '../activities/printing/types';
 import { closedAddress, escposToText, startFakePrinter, startUnresponsivePrinter, type FakePrinter } from './support/fake-printer';

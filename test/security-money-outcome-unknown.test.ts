@@ -38,7 +38,8 @@ async function clientTimingOut(methods: string[]): Promise<Client> {
 
 /** This Tillflow's API on other dependencies (same config and token secret). */
 async function apiWith(overrides: Partial<AppDeps>): Promise<string> {
-  const server = http.createServer(createApp({ ...h.deps, ...overrides }).callback());
+  const handle = createApp({ ...h.deps, ...overrides }).callback();
+  const server = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push(() => new Promise((resolve) => server.close(() => resolve())));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

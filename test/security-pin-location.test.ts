@@ -1,5 +1,5 @@
 import { startHarness, Harness } from './support/harness';
-import { hashPin, pinLookup } from '../api/security';
+import { hashPin, pinLookup } from '../db/pins';
 import { LOCKOUT } from '../api/pin-guard';
 
 /**

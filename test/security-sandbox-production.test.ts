@@ -33,7 +33,7 @@ describe('TILLFLOW_PAYMENTS_SANDBOX', () => {
 function setupInFreshProcess(env: Record<string, string>): { modes: Record<string, string>; gateways: string[]; simulatorModules: string[] } {
   const script = `
     const { loadConfig } = require('./platform/config');
-    const { setupPayments } = require('./platform/payments');
+    const { setupPayments } = require('./launcher/payments');
     const { logger } = require('./platform/logger');
     (async () => {
       const config = loadConfig(process.env);

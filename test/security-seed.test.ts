@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createTestDatabase } from './support/database';
-import { Launcher, type RunningTillflow } from '../platform/launcher';
+import { Launcher, type RunningTillflow } from '../launcher/launcher';
 import { createFirstAdmin, DEMO_LOCATIONS, DEMO_STAFF, FirstAdminError } from '../db/seed';
 import { logger } from '../platform/logger';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { expectNoPinLeak } from './support/no-pin';
-import { hashPin, pinLookup } from '../api/security';
+import { hashPin, pinLookup } from '../db/pins';
 
 let h: Harness;
 let admin: string;

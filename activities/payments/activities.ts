@@ -4,15 +4,15 @@ import type { ActivityDeps } from '../deps';
 import type {
   CancelResult,
   GatewayFailureDetails,
-  GatewayName,
   InitiateRequest,
   InitiateResult,
   PaymentGateway,
+  Gateways,
   RefundResult,
   StatusResult,
-} from './types';
-
-export type Gateways = Partial<Record<GatewayName, PaymentGateway>>;
+} from '../../core/gateway';
+import type { GatewayKey } from '../../core/payment';
+import { gatewayNotConfigured } from './failure';
 
 export interface PaymentRecord {
   paymentId: string;
@@ -47,9 +47,9 @@ function awaitingCallback(g: PaymentGateway): InitiateResult {
   };
 }
 
-function gatewayFor(gateways: Gateways, name: GatewayName): PaymentGateway {
+function gatewayFor(gateways: Gateways, name: GatewayKey): PaymentGateway {
   const g = gateways[name];
-  if (!g) throw ApplicationFailure.nonRetryable(`${name} payments are not configured`, 'GatewayNotConfigured');
+  if (!g) throw gatewayNotConfigured(name);
   return g;
 }
 
@@ -85,7 +85,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       return { callbackToken: row.callback_token };
     },
 
-    async initiatePayment(req: { gateway: GatewayName; request: InitiateRequest }): Promise<InitiateResult> {
+    async initiatePayment(req: { gateway: GatewayKey; request: InitiateRequest }): Promise<InitiateResult> {
       const existing = await knex('payments').where('id', req.request.paymentId).first('reference', 'sandbox', 'push_attempted_at');
       if (existing?.reference) return { status: 'pending', reference: existing.reference, sandbox: existing.sandbox };
       const g = gatewayFor(gateways, req.gateway);
@@ -106,16 +106,16 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       return result;
     },
 
-    async paymentStatus(req: { gateway: GatewayName; reference: string; idempotencyKey: string; total: number; currency: string }): Promise<StatusResult> {
+    async paymentStatus(req: { gateway: GatewayKey; reference: string; idempotencyKey: string; total: number; currency: string }): Promise<StatusResult> {
       Context.current().heartbeat();
       return gatewayFor(gateways, req.gateway).status(req);
     },
 
-    async cancelAtGateway(req: { gateway: GatewayName; reference: string; idempotencyKey: string }): Promise<CancelResult> {
+    async cancelAtGateway(req: { gateway: GatewayKey; reference: string; idempotencyKey: string }): Promise<CancelResult> {
       return gatewayFor(gateways, req.gateway).cancel(req);
     },
 
-    async refundAtGateway(req: { gateway: GatewayName; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
+    async refundAtGateway(req: { gateway: GatewayKey; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
       return gatewayFor(gateways, req.gateway).refund(req);
     },
 
@@ -126,7 +126,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
      */
     async reverseAtGateway(req: {
       paymentId: string;
-      gateway: GatewayName;
+      gateway: GatewayKey;
       reference: string;
       receipt?: string;
       idempotencyKey: string;
@@ -152,7 +152,7 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
      * Where a pending automatic reversal stands: a gateway that answers at a ResultURL is asked to
      * post it there (pending here); one that can be asked answers; others say pending.
      */
-    async reversalStatus(req: { gateway: GatewayName; reference: string; statusReference?: string; resultUrl: string }): Promise<RefundResult> {
+    async reversalStatus(req: { gateway: GatewayKey; reference: string; statusReference?: string; resultUrl: string }): Promise<RefundResult> {
       const g = gatewayFor(gateways, req.gateway);
       if (g.requestRefundStatus) {
         await g.requestRefundStatus({ reference: req.reference, statusReference: req.statusReference, resultUrl: req.resultUrl });

@@ -33,7 +33,8 @@ import type {
   StatusRequest,
   StatusResult,
   WebhookEvent,
-} from './types';
+} from '../../core/gateway';
+import { gatewayFailure, gatewayRejected, isTransientStatus } from './failure';
 
 export interface AirtelConfig {
   /** https://openapi.airtel.africa (production), https://openapiuat.airtel.africa (staging), or a simulator's http://127.0.0.1:port. */
@@ -163,19 +164,14 @@ export function toAirtelFailure(e: unknown, op: string): Error {
   const he = e as AirtelHttpError;
   const status = he.httpStatus;
   const detail = [status ? `HTTP ${status}` : undefined, he.airtel?.response_code ?? he.airtel?.result_code].filter(Boolean).join(', ');
-  if (status === undefined || status >= 500 || status === 429) {
-    return ApplicationFailure.create({
-      message: `Airtel Money ${op} failed${detail ? ` (${detail})` : ''}: ${he.message}`,
-      type: 'GatewayUnavailable',
-      cause: e instanceof Error ? e : undefined,
-    });
+  if (isTransientStatus(status)) {
+    return gatewayFailure({ message: `Airtel Money ${op} failed${detail ? ` (${detail})` : ''}: ${he.message}`, transient: true, cause: e });
   }
-  return ApplicationFailure.create({
+  return gatewayFailure({
     message: `Airtel Money rejected ${op} (${detail}): ${he.message}`,
-    type: 'GatewayRejected',
-    nonRetryable: true,
-    details: [{ status, airtel: he.airtel }],
-    cause: e instanceof Error ? e : undefined,
+    transient: false,
+    details: { status, airtel: he.airtel },
+    cause: e,
   });
 }
 
@@ -244,7 +240,7 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
       throw toAirtelFailure(httpError(op, undefined, undefined, e), op);
     }
     const text = await res.text().catch(() => '');
-    let parsed: AirtelEnvelope<T> = {};
+    let parsed: AirtelEnvelope<T>;
     try {
       parsed = text ? (JSON.parse(text) as AirtelEnvelope<T>) : {};
     } catch {
@@ -260,11 +256,9 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
         const res = await send<never>('OAuth', 'POST', '/auth/oauth2/token', { client_id: cfg.clientId, client_secret: cfg.clientSecret, grant_type: 'client_credentials' }, null);
         const b = res.body as { access_token?: string; expires_in?: string | number } & AirtelEnvelope<never>;
         if (res.status >= 400 && res.status < 500) {
-          throw ApplicationFailure.create({
-            message: `Airtel Money rejected the client id/secret (HTTP ${res.status}): ${b.error_description ?? b.status?.message ?? b.error ?? 'invalid client'} — check AIRTEL_CLIENT_ID and AIRTEL_CLIENT_SECRET`,
-            type: 'GatewayRejected',
-            nonRetryable: true,
-          });
+          throw gatewayRejected(
+            `Airtel Money rejected the client id/secret (HTTP ${res.status}): ${b.error_description ?? b.status?.message ?? b.error ?? 'invalid client'} — check AIRTEL_CLIENT_ID and AIRTEL_CLIENT_SECRET`,
+          );
         }
         if (res.status >= 300 || !b.access_token) throw toAirtelFailure(httpError('OAuth', res.status, b), 'OAuth');
         const ttl = Number(b.expires_in);

@@ -52,7 +52,8 @@ import type {
   StatusRequest,
   StatusResult,
   WebhookEvent,
-} from './types';
+} from '../../core/gateway';
+import { gatewayFailure, gatewayRejected, isTransientStatus } from './failure';
 
 export interface MpesaConfig {
   /** Daraja's base URL: https://api.safaricom.co.ke, https://sandbox.safaricom.co.ke, or a simulator's http://127.0.0.1:port. */
@@ -257,22 +258,11 @@ export function toMpesaFailure(e: unknown, op: string): Error {
   if (e instanceof ApplicationFailure) return e;
   const { status, errorCode, message } = darajaError(e);
   const detail = [status ? `HTTP ${status}` : undefined, errorCode].filter(Boolean).join(', ');
-  if (status === undefined || status >= 500 || status === 429) {
+  if (isTransientStatus(status)) {
     const details: GatewayFailureDetails = { status, errorCode, mayHaveActed: op === 'STK push' && status === undefined && !NOT_SENT.has(String((e as HttpError).code ?? '')) };
-    return ApplicationFailure.create({
-      message: `M-Pesa ${op} failed${detail ? ` (${detail})` : ''}: ${message}`,
-      type: 'GatewayUnavailable',
-      details: [details],
-      cause: e instanceof Error ? e : undefined,
-    });
+    return gatewayFailure({ message: `M-Pesa ${op} failed${detail ? ` (${detail})` : ''}: ${message}`, transient: true, details, cause: e });
   }
-  return ApplicationFailure.create({
-    message: `M-Pesa rejected ${op} (${detail}): ${message}`,
-    type: 'GatewayRejected',
-    nonRetryable: true,
-    details: [{ status, errorCode }],
-    cause: e instanceof Error ? e : undefined,
-  });
+  return gatewayFailure({ message: `M-Pesa rejected ${op} (${detail}): ${message}`, transient: false, details: { status, errorCode }, cause: e });
 }
 
 function formatKes(minor: number): string {
@@ -379,11 +369,9 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
       } catch (e) {
         const { status, errorCode, message } = darajaError(e);
         if (status !== undefined && status >= 400 && status < 500) {
-          throw ApplicationFailure.create({
-            message: `M-Pesa rejected the consumer key/secret (HTTP ${status}${errorCode ? `, ${errorCode}` : ''}): ${message} — check MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET`,
-            type: 'GatewayRejected',
-            nonRetryable: true,
-          });
+          throw gatewayRejected(
+            `M-Pesa rejected the consumer key/secret (HTTP ${status}${errorCode ? `, ${errorCode}` : ''}): ${message} — check MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET`,
+          );
         }
         throw toMpesaFailure(e, 'OAuth');
       } finally {
@@ -448,7 +436,7 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
       if (req.total % 100 !== 0) return refuse(`M-Pesa takes whole shillings only: ${formatKes(req.total)} is not a whole amount`);
       const phone = darajaPhone(req.phone);
       if (!phone) return refuse(`invalid M-Pesa phone number ${req.phone ?? '(none)'}: expected 2547XXXXXXXX or 2541XXXXXXXX`);
-      if (!req.callbackUrl) throw ApplicationFailure.nonRetryable('M-Pesa needs a callback URL (PUBLIC_BASE_URL)', 'GatewayRejected');
+      if (!req.callbackUrl) throw gatewayRejected('M-Pesa needs a callback URL (PUBLIC_BASE_URL)');
 
       const timestamp = darajaTimestamp();
       let res: HttpResponse<StkPushResponse>;

@@ -1,5 +1,4 @@
 import QRCode from 'qrcode';
-import { ApplicationFailure } from '@temporalio/common';
 import type Stripe from 'stripe';
 import {
   createStripeClient,
@@ -9,9 +8,9 @@ import {
   stripeRefundStatus,
   stripeCall,
   toStripeFailure,
-  type StripeConfig,
 } from './stripe';
 import type {
+  StripeConfig,
   CancelRequest,
   CancelResult,
   InitiateRequest,
@@ -23,7 +22,8 @@ import type {
   StatusRequest,
   StatusResult,
   WebhookEvent,
-} from './types';
+} from '../../core/gateway';
+import { gatewayRejected } from './failure';
 
 export interface QrOptions {
   /**
@@ -44,7 +44,7 @@ const QR_RETRY_SLACK_SECONDS = 5 * 60;
 
 function expiresAt(req: InitiateRequest, opts: QrOptions, nowSec: number): number {
   const wanted = req.expiresAt ? Math.floor(Date.parse(req.expiresAt) / 1000) : nowSec + (opts.expiresInSeconds ?? QR_MIN_EXPIRY_SECONDS);
-  if (!Number.isFinite(wanted)) throw ApplicationFailure.nonRetryable(`expiresAt ${req.expiresAt} is not a date`, 'GatewayRejected');
+  if (!Number.isFinite(wanted)) throw gatewayRejected(`expiresAt ${req.expiresAt} is not a date`);
   // A retried create must send the same expires_at (Stripe refuses a key replayed with other parameters), and
   // req.expiresAt is the same on every retry: a lifetime below Stripe's minimum is lengthened from it, not from
   // the clock (the workflow expires the session itself at req.expiresAt).

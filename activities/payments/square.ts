@@ -2,7 +2,9 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { SquareClient, SquareEnvironment, SquareError, SquareTimeoutError, type Square } from 'square';
 import {
+  UnhandledWebhookError,
   WebhookSignatureError,
+  type SquareConfig,
   type CancelRequest,
   type CancelResult,
   type InitiateRequest,
@@ -14,23 +16,8 @@ import {
   type StatusRequest,
   type StatusResult,
   type WebhookEvent,
-} from './types';
-import { UnhandledWebhookError } from './stripe';
-
-export interface SquareConfig {
-  /** API base URL: Square's production/sandbox host, or a simulator's http://127.0.0.1:port. */
-  baseUrl: string;
-  accessToken: string;
-  locationId: string;
-  /** The webhook subscription's signature key. */
-  webhookSignatureKey: string;
-  /** The notification URL exactly as registered with Square (it is part of what Square signs). */
-  webhookUrl: string;
-  /** True when baseUrl is a local simulator (reported on every InitiateResult). */
-  sandbox: boolean;
-  /** Per-request timeout; default 30 s. Retries are left to Temporal (the SDK's own are off). */
-  timeoutMs?: number;
-}
+} from '../../core/gateway';
+import { gatewayFailure, gatewayRejected, isTransientStatus, retryAfterMs } from './failure';
 
 export function squareConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SquareConfig {
   const need = (name: string): string => {
@@ -105,39 +92,33 @@ function describe(err: SquareError): string {
 function toFailure(err: unknown, op: string): Error {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SquareTimeoutError) {
-    return ApplicationFailure.create({ message: `Square ${op} timed out`, type: 'GatewayUnavailable', cause: err });
+    return gatewayFailure({ message: `Square ${op} timed out`, transient: true, cause: err });
   }
   if (err instanceof SquareError && err.statusCode === undefined) {
     // No HTTP answer: the SDK reports its own timeout as a SquareError whose message/cause is "timeout".
     const cause = err.cause instanceof Error ? err.cause.message : String(err.cause ?? '');
     const timedOut = /timeout/i.test(err.message) || /timeout|aborted/i.test(cause);
     const text = timedOut ? 'timed out' : `network error: ${err.message.split('\n')[0]}${cause ? ` (${cause})` : ''}`;
-    return ApplicationFailure.create({ message: `Square ${op} ${text}`, type: 'GatewayUnavailable', cause: err });
+    return gatewayFailure({ message: `Square ${op} ${text}`, transient: true, cause: err });
   }
   if (err instanceof SquareError) {
     const status = err.statusCode;
-    if (status === undefined || status >= 500 || status === 429 || status === 408) {
-      const retryAfter = Number(err.rawResponse?.headers?.get?.('retry-after'));
-      return ApplicationFailure.create({
+    if (isTransientStatus(status, [408])) {
+      return gatewayFailure({
         message: `Square ${op} failed${status ? ` (HTTP ${status})` : ''}: ${describe(err)}`,
-        type: 'GatewayUnavailable',
-        nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+        transient: true,
+        nextRetryDelay: retryAfterMs(err.rawResponse?.headers?.get?.('retry-after')),
         cause: err,
       });
     }
-    return ApplicationFailure.create({
+    return gatewayFailure({
       message: `Square rejected ${op} (HTTP ${status}): ${describe(err)}`,
-      type: 'GatewayRejected',
-      nonRetryable: true,
-      details: [{ status, errors: squareErrors(err) }],
+      transient: false,
+      details: { status, errors: squareErrors(err) },
       cause: err,
     });
   }
-  return ApplicationFailure.create({
-    message: `Square ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
-    type: 'GatewayUnavailable',
-    cause: err instanceof Error ? err : undefined,
-  });
+  return gatewayFailure({ message: `Square ${op} failed: ${err instanceof Error ? err.message : String(err)}`, transient: true, cause: err });
 }
 
 function declineReason(errors: Array<{ category?: string; code?: string; detail?: string }>): string | undefined {
@@ -253,7 +234,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
       kinds.set(reference, 'payment');
       return { kind: 'payment', payment: res.payment };
     }
-    throw ApplicationFailure.nonRetryable(`Square has no terminal checkout or payment ${reference}`, 'GatewayRejected');
+    throw gatewayRejected(`Square has no terminal checkout or payment ${reference}`);
   }
 
   return {
@@ -288,7 +269,7 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
         };
       }
       if (!req.sourceId) {
-        throw ApplicationFailure.nonRetryable('Square card payments need a deviceId (Terminal) or a sourceId (card nonce)', 'GatewayRejected');
+        throw gatewayRejected('Square card payments need a deviceId (Terminal) or a sourceId (card nonce)');
       }
       try {
         const res = await client.payments.create({

@@ -1,10 +1,11 @@
 import Stripe from 'stripe';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  UnhandledWebhookError,
   WebhookSignatureError,
+  type StripeConfig,
   type CancelRequest,
   type CancelResult,
-  type GatewayName,
   type InitiateRequest,
   type InitiateResult,
   type PaymentGateway,
@@ -14,20 +15,9 @@ import {
   type StatusRequest,
   type StatusResult,
   type WebhookEvent,
-} from './types';
-
-export interface StripeConfig {
-  secretKey: string;
-  webhookSecret: string;
-  /** Where the API is: api.stripe.com by default, a simulator's 127.0.0.1 otherwise. */
-  host?: string;
-  port?: number;
-  protocol?: 'http' | 'https';
-  /** True when host is a local simulator (reported on every InitiateResult). */
-  sandbox: boolean;
-  /** Per-request timeout; default 30 s. Retries are left to Temporal (the SDK's own are off). */
-  timeoutMs?: number;
-}
+} from '../../core/gateway';
+import type { GatewayKey } from '../../core/payment';
+import { gatewayFailure, gatewayRejected, isTransientStatus, retryAfterMs } from './failure';
 
 export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StripeConfig {
   const secretKey = env.STRIPE_SECRET_KEY;
@@ -47,11 +37,6 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
     protocol,
     sandbox: host !== undefined && host !== 'api.stripe.com',
   };
-}
-
-/** A verified webhook of a type the payment flow does not use: answer 200 and ignore it. */
-export class UnhandledWebhookError extends Error {
-  override name = 'UnhandledWebhookError';
 }
 
 export const STRIPE_API_VERSION = '2025-09-30.clover';
@@ -84,33 +69,24 @@ export function toStripeFailure(err: unknown, op: string): Error {
       err instanceof Stripe.errors.StripeConnectionError ||
       err instanceof Stripe.errors.StripeAPIError ||
       err instanceof Stripe.errors.StripeRateLimitError ||
-      status === undefined ||
-      status >= 500 ||
-      status === 429 ||
-      status === 409 ||
+      isTransientStatus(status, [409]) ||
       err.code === 'lock_timeout';
     if (transient) {
-      const retryAfter = Number(err.headers?.['retry-after']);
-      return ApplicationFailure.create({
+      return gatewayFailure({
         message: `Stripe ${op} failed${status ? ` (HTTP ${status})` : ''}: ${err.message}`,
-        type: 'GatewayUnavailable',
-        nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+        transient,
+        nextRetryDelay: retryAfterMs(err.headers?.['retry-after']),
         cause: err,
       });
     }
-    return ApplicationFailure.create({
+    return gatewayFailure({
       message: `Stripe rejected ${op} (HTTP ${status}${err.code ? `, ${err.code}` : ''}): ${err.message}`,
-      type: 'GatewayRejected',
-      nonRetryable: true,
-      details: [{ status, code: err.code, requestId: err.requestId }],
+      transient,
+      details: { status, code: err.code, requestId: err.requestId },
       cause: err,
     });
   }
-  return ApplicationFailure.create({
-    message: `Stripe ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
-    type: 'GatewayUnavailable',
-    cause: err instanceof Error ? err : undefined,
-  });
+  return gatewayFailure({ message: `Stripe ${op} failed: ${err instanceof Error ? err.message : String(err)}`, transient: true, cause: err });
 }
 
 export async function stripeCall<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -174,7 +150,7 @@ export function parseStripeWebhook(client: Stripe, raw: RawWebhook, webhookSecre
       const status = event.type === 'payment_intent.payment_failed' && s.status === 'pending' ? 'failed' : s.status;
       return {
         ...base,
-        gateway: (pi.metadata?.channel === 'qr' ? 'qr' : 'stripe') as GatewayName,
+        gateway: (pi.metadata?.channel === 'qr' ? 'qr' : 'stripe') as GatewayKey,
         paymentId: pi.metadata?.paymentId || undefined,
         reference: pi.id,
         status,
@@ -262,7 +238,7 @@ export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
       if (!req.deviceId && !req.sourceId) {
-        throw ApplicationFailure.nonRetryable('Stripe card payments need a deviceId (reader) or a sourceId (payment method)', 'GatewayRejected');
+        throw gatewayRejected('Stripe card payments need a deviceId (reader) or a sourceId (payment method)');
       }
       const metadata: Record<string, string> = { paymentId: req.paymentId, orderId: req.orderId };
       if (req.orderNumber != null) metadata.orderNumber = String(req.orderNumber);

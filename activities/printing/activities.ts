@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { InvalidPrinterAddressError, printJob } from './printer';
+import { printJob } from './printer';
+import { InvalidPrinterAddressError } from '../../core/printer-address';
 import type { PrintJob } from './types';
 
 /** Activities for the per-location printing task queue: they need the shop's LAN, nothing else. */

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer';
 import { renderCopyBanner, renderKitchenTicket, renderOrderNumberTicket, renderReceipt } from './tickets';
 import type { PrintJob } from './types';
+import { parsePrinterAddress } from '../../core/printer-address';
 
 export type { PrintJob } from './types';
 
@@ -22,11 +23,6 @@ const FULL_CUT = Buffer.from([0x1d, 0x56, 0x00]); // GS V 0
 /** ESC p 0 25 250: a pulse on drawer pin 2 (50 ms on, 500 ms off) that opens the cash drawer. */
 export const DRAWER_KICK = Buffer.from([0x1b, 0x70, 0x00, 0x19, 0xfa]);
 
-/** Thrown for an address that is not tcp://host:port (retrying will not help). */
-export class InvalidPrinterAddressError extends Error {
-  override name = 'InvalidPrinterAddressError';
-}
-
 /** Thrown when the printer refuses or does not answer the connection in time: nothing printed. */
 export class PrinterUnavailableError extends Error {
   override name = 'PrinterUnavailableError';
@@ -35,18 +31,6 @@ export class PrinterUnavailableError extends Error {
 /** Thrown when the connection failed after it was up: the ticket may have printed, in part or whole. */
 export class PrinterFateUnknownError extends PrinterUnavailableError {
   override name = 'PrinterFateUnknownError';
-}
-
-/** Parses "tcp://host:port" (host name or IPv4; IPv6 is not supported by the library). */
-export function parsePrinterAddress(address: string): { host: string; port: number } {
-  const match = /^tcp:\/\/([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?):(\d{1,5})$/i.exec(String(address));
-  const port = match ? Number(match[2]) : 0;
-  if (!match || port < 1 || port > 65535) {
-    throw new InvalidPrinterAddressError(
-      `Invalid printer address ${JSON.stringify(address)}: expected tcp://host:port, e.g. tcp://192.168.1.50:9100`,
-    );
-  }
-  return { host: match[1], port };
 }
 
 function render(printer: ThermalPrinter, job: PrintJob): void {

@@ -1,6 +1,6 @@
 import { Client as PgClient } from 'pg';
 import type { Knex } from 'knex';
-import { EVENTS_CHANNEL } from '../../activities/orders';
+import { EVENTS_CHANNEL } from '../../core/events';
 import type { Logger } from '../../platform/logger';
 import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
 import type { SessionCache } from '../session-cache';
@@ -113,13 +113,9 @@ export class EventHub {
     if (this.closed || this.reconnectTimer) return;
     this.listener?.end().catch(() => undefined);
     this.listener = undefined;
-    this.reconnectTimer = setTimeout(async () => {
+    this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      try {
-        await this.start();
-      } catch {
-        this.scheduleReconnect();
-      }
+      this.start().catch(() => this.scheduleReconnect());
     }, 1000);
   }
 

@@ -5,7 +5,8 @@ import { ref } from '../openapi-schemas';
 import { fieldError } from '../errors';
 import { guardedPinCheck } from '../pin-guard';
 import { uuid, noUnknown } from '../validation';
-import { pinLookup, signToken, verifyPin } from '../security';
+import { signToken } from '../security';
+import { pinLookup, verifyPin } from '../../db/pins';
 import type { AppDeps } from '../types';
 
 /** A PIN as typed: 4 digits, or up to 8 for admins and owners (the role's own length is checked where PINs are set). */

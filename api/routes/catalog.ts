@@ -3,11 +3,11 @@ import type { Knex } from 'knex';
 import { json, route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
-import { amount, bool, conflictOnUnique, count, defined, idParams, int, int4, money, name, noUnknown, nonBlank, nonEmpty, plain, ref, text, UUID_RE } from '../validation';
+import { money, bool, conflictOnUnique, count, defined, idParams, int4, name, noUnknown, nonBlank, nonEmpty, text, uuid } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 import { audit } from '../audit';
-import { applyMovement } from '../../activities/inventory';
+import { applyMovement } from '../../db/stock';
 import type { AuthContext } from '../types';
 
 const TAG = 'Catalog';
@@ -103,18 +103,18 @@ function categoryRoutes(): AnyRoute[] {
 const code = () => nonBlank(64);
 const modifierListIds = () =>
   yup
-    .array(ref().required())
+    .array(uuid().required())
     .strict()
     .max(50)
     .test('unique', '${path} must not repeat an id', (ids) => !ids || new Set(ids).size === ids.length);
 const itemFields = {
   name: name(),
-  categoryId: ref().nullable(),
-  price: amount(),
-  eventPrice: amount().nullable(),
+  categoryId: uuid().nullable(),
+  price: money(),
+  eventPrice: money().nullable(),
   sku: code().nullable(),
   barcode: code().nullable(),
-  cost: amount().nullable(),
+  cost: money().nullable(),
   trackStock: bool(),
   stockQuantity: count(),
   minStock: count(),
@@ -122,9 +122,9 @@ const itemFields = {
   available: bool(),
   modifierListIds: modifierListIds(),
 };
-const itemCreate = noUnknown(yup.object({ ...itemFields, name: name().required(), price: amount().required() }));
+const itemCreate = noUnknown(yup.object({ ...itemFields, name: name().required(), price: money().required() }));
 const itemPatch = nonEmpty(noUnknown(yup.object(itemFields)));
-const itemQuery = noUnknown(yup.object({ categoryId: ref(), available: yup.boolean().typeError('${path} must be true or false') }));
+const itemQuery = noUnknown(yup.object({ categoryId: uuid(), available: yup.boolean().typeError('${path} must be true or false') }));
 
 const ITEM_CONFLICTS = {
   items_barcode_per_location: 'Another item already has this barcode',
@@ -227,7 +227,7 @@ function itemRoutes(): AnyRoute[] {
     }),
     route({
       method: 'get', path: `${BASE}/items/barcode/:code`, summary: 'Find an item by barcode (scanner lookup)', tag: TAG, roles: CASHIER,
-      params: yup.object({ code: plain(64).required() }),
+      params: yup.object({ code: text(64).required() }),
       responses: { 200: json('Item', schemaRef('Item')) },
       handler: async ({ params, auth, deps }) => {
         const item = await liveItems(deps.knex, auth.locationId).findOne({ barcode: params.code });
@@ -289,7 +289,7 @@ function itemRoutes(): AnyRoute[] {
 // ---- Modifier lists ----
 
 const modifierInput = noUnknown(
-  yup.object({ id: ref(), name: name().required(), price: amount().required(), sortOrder: int4(), available: bool() }),
+  yup.object({ id: uuid(), name: name().required(), price: money().required(), sortOrder: int4(), available: bool() }),
 );
 const modifierListFields = {
   name: name(),

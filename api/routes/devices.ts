@@ -4,7 +4,7 @@ import { json, route, MANAGER, type AnyRoute } from '../route';
 import { ref } from '../openapi-schemas';
 import { unavailable } from '../errors';
 import { Printer } from '../../db/models/printer';
-import { parsePrinterAddress } from '../../activities/printing/printer';
+import { parsePrinterAddress } from '../../core/printer-address';
 import type { DiscoveredPrinter } from '../../platform/mdns';
 
 const TAG = 'Printing';

@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import { amount, bool, defined, idParams, int4, name, noUnknown, nonEmpty, ref } from '../validation';
+import { money, bool, defined, idParams, int4, name, noUnknown, nonEmpty, uuid } from '../validation';
 import type { Knex } from 'knex';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
@@ -12,13 +12,13 @@ const TAG = 'Discounts';
 const discountFields = {
   name: name(),
   type: yup.string<DiscountType>().strict().oneOf(['percent', 'amount'], '${path} must be percent or amount'),
-  value: amount().min(1),
-  groupId: ref().nullable(),
+  value: money().min(1),
+  groupId: uuid().nullable(),
   available: bool(),
   sortOrder: int4(),
 };
 const discountCreate = noUnknown(
-  yup.object({ ...discountFields, name: name().required(), type: discountFields.type.required(), value: amount().min(1).required() }),
+  yup.object({ ...discountFields, name: name().required(), type: discountFields.type.required(), value: money().min(1).required() }),
 ).meta({ jsonSchema: { if: { properties: { type: { const: 'percent' } } }, then: { properties: { value: { maximum: 10000 } } } } });
 const discountPatch = nonEmpty(noUnknown(yup.object(discountFields)));
 const groupCreate = noUnknown(yup.object({ name: name().required(), sortOrder: int4() }));

@@ -5,8 +5,8 @@ import { json, route, MANAGER } from '../route';
 import { ref as component } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
 import { idempotencyKey } from '../idempotency';
-import { idParams, int4, noUnknown, ref, text } from '../validation';
-import { alertView, applyMovement, movementView, publishLowStock, StockRejection, type MovementInput, type StockChange } from '../../activities/inventory';
+import { idParams, int4, noUnknown, uuid, text } from '../validation';
+import { alertView, applyMovement, movementView, publishLowStock, StockRejection, type MovementInput, type StockChange } from '../../db/stock';
 
 const TAG = 'Inventory';
 const BASE = '/api/v1/inventory';
@@ -24,7 +24,7 @@ function decodeCursor(cursor: string): string {
 
 const adjustmentBody = noUnknown(
   yup.object({
-    itemId: ref().required(),
+    itemId: uuid().required(),
     delta: int4()
       .required()
       .test('non-zero', '${path} must not be 0', (v) => v !== 0)
@@ -79,7 +79,7 @@ export function inventoryRoutes() {
       summary: 'Stock-tracked items with quantity, minimum and value at cost (value = quantity × cost)',
       tag: TAG,
       roles: MANAGER,
-      query: noUnknown(yup.object({ lowStock: flag(), categoryId: ref() })),
+      query: noUnknown(yup.object({ lowStock: flag(), categoryId: uuid() })),
       responses: { 200: json('{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}', component('Inventory')) },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('items').where({ location_id: auth.locationId, track_stock: true }).whereNull('deleted_at');
@@ -108,7 +108,7 @@ export function inventoryRoutes() {
       roles: MANAGER,
       query: noUnknown(
         yup.object({
-          itemId: ref(),
+          itemId: uuid(),
           reason: yup.string().oneOf(REASONS),
           start: instant(),
           end: instant(),

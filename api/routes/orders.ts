@@ -104,7 +104,11 @@ export function ordersRoutes() {
         if (query.cursor) {
           const { micros, id } = decodeCursor(query.cursor);
           const at = deps.knex.raw(`timestamptz 'epoch' + ?::bigint * interval '1 microsecond'`, [micros]);
-          q.where((w) => w.where('created_at', '<', at).orWhere((x) => x.where('created_at', '=', at).where('id', '<', id)));
+          q.where((w) => {
+            w.where('created_at', '<', at).orWhere((x) => {
+              x.where('created_at', '=', at).where('id', '<', id);
+            });
+          });
         }
         const rows = await q
           .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])

@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import { bool, defined, idParams, name, noUnknown, nonEmpty, ref as uuidRef } from '../validation';
+import { bool, defined, idParams, name, noUnknown, nonEmpty, uuid as uuidRef } from '../validation';
 import type { Knex } from 'knex';
 import { json, route, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref } from '../openapi-schemas';

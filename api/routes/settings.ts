@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import { amount, basisPoints, bool, defined, int, name, noUnknown, nonEmpty } from '../validation';
+import { money, basisPoints, bool, defined, int, name, noUnknown, nonEmpty } from '../validation';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { ref } from '../openapi-schemas';
 import { notFound, validationError } from '../errors';
@@ -30,11 +30,11 @@ const settingsBody = nonEmpty(noUnknown(
     taxRate: basisPoints(),
     taxInclusive: bool(),
     serviceChargeRate: basisPoints(),
-    cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: amount() }))).default(undefined),
+    cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: money() }))).default(undefined),
     discountsEnabled: bool(),
     autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
     // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
-    loyalty: nonEmpty(noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: amount() }))).default(undefined),
+    loyalty: nonEmpty(noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() }))).default(undefined),
     approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
   }),
 ));

@@ -3,12 +3,14 @@ import type { Knex } from 'knex';
 import { json, route, MANAGER, KITCHEN } from '../route';
 import { listOf, object, ref } from '../openapi-schemas';
 import { ApiError, conflict, fieldError, forbidden, notFound } from '../errors';
-import { bool, idParams, money, noUnknown, nonBlank, nonEmpty, text } from '../validation';
-import { hashPin, maxPinDigits, pinLookup, roleRank } from '../security';
+import { bool, idParams, money, noUnknown, nonBlank, nonEmpty } from '../validation';
+import { maxPinDigits, roleRank } from '../security';
+import { hashPin, pinLookup } from '../../db/pins';
 import { consume, limiters } from '../rate-limit';
 import { pinField } from './auth';
 import type { AnyRoute } from '../route';
-import type { AppDeps, AuthContext, Role } from '../types';
+import type { AppDeps, AuthContext } from '../types';
+import type { Role } from '../../core/roles';
 import { StaffModel, staffView } from '../../db/models/staff';
 import { ShiftModel, shiftView } from '../../db/models/shift';
 import { closeOpenShift, isUniqueViolation } from './staff-shifts';
@@ -286,7 +288,9 @@ export function staffRoutes(): AnyRoute[] {
         const shifts = await ShiftModel.query(deps.knex)
           .where('staff_id', staff.id)
           .where('clock_in_at', '<', new Date(until))
-          .where((q) => q.where('clock_out_at', '>', new Date(start)).orWhereNull('clock_out_at'))
+          .where((q) => {
+            q.where('clock_out_at', '>', new Date(start)).orWhereNull('clock_out_at');
+          })
           .withGraphFetched('breaks')
           .orderBy('clock_in_at');
         const views = shifts.map((s) => shiftView(s, now));

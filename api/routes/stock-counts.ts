@@ -7,12 +7,12 @@ import { json, route, MANAGER } from '../route';
 import { ref as component } from '../openapi-schemas';
 import { conflict, fieldError, notFound, validationError } from '../errors';
 import { idempotencyKey } from '../idempotency';
-import { count as whole, idParams, noUnknown, ref } from '../validation';
+import { count as whole, idParams, noUnknown, uuid } from '../validation';
 import { updateError, uuidFromKey } from '../order-service';
 import type { AppDeps, AuthContext } from '../types';
 import * as sc from '../../core/stock-count';
 import { SA } from '../../core/search-attributes';
-import { lineRows } from '../../activities/inventory';
+import { lineRows } from '../../db/stock';
 import type { stockCount, StockCountInput } from '../../workflows/stock-count';
 
 const TAG = 'Stock counts';
@@ -20,9 +20,9 @@ const BASE = '/api/v1/stock-counts';
 
 const createBody = noUnknown(
   yup.object({
-    categoryId: ref(),
+    categoryId: uuid(),
     itemIds: yup
-      .array(ref().required())
+      .array(uuid().required())
       .strict()
       .min(1)
       .max(5000)
@@ -31,7 +31,7 @@ const createBody = noUnknown(
 )
   .test('one-selection', 'Send categoryId or itemIds, not both', (v) => !(v?.categoryId && v?.itemIds))
   .meta({ jsonSchema: { not: { required: ['categoryId', 'itemIds'] } } });
-const countBody = noUnknown(yup.object({ itemId: ref().required(), counted: whole().required() }));
+const countBody = noUnknown(yup.object({ itemId: uuid().required(), counted: whole().required() }));
 
 interface CountRow {
   id: string;

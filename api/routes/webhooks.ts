@@ -4,8 +4,7 @@ import { ref } from '../openapi-schemas';
 import { ApiError, badRequest, notFound } from '../errors';
 import * as msg from '../../core/messages';
 import type { GatewayKey } from '../../core/payment';
-import { WebhookSignatureError, type WebhookEvent } from '../../activities/payments/types';
-import { UnhandledWebhookError } from '../../activities/payments/stripe';
+import { UnhandledWebhookError, WebhookSignatureError, type WebhookEvent } from '../../core/gateway';
 import type { AppDeps } from '../types';
 import type { ParameterizedContext } from 'koa';
 import { timingSafeEqual } from 'node:crypto';
@@ -104,7 +103,11 @@ async function paymentByRef(deps: AppDeps, e: WebhookEvent): Promise<PaymentRow>
   if (e.paymentId && UUID.test(e.paymentId)) q.where('id', e.paymentId);
   else if (e.reference && e.gateway === 'airtel') {
     // Airtel's reference is our workflow id (its transaction id): a callback can beat initiate's storing of the reference.
-    q.where((w) => w.where('reference', e.reference!).orWhere((n) => n.whereNull('reference').where('workflow_id', e.reference!)));
+    q.where((w) => {
+      w.where('reference', e.reference!).orWhere((n) => {
+        n.whereNull('reference').where('workflow_id', e.reference!);
+      });
+    });
   } else if (e.reference) q.where('reference', e.reference);
   else throw notFound('Payment');
   const row = await q.first(PAYMENT_COLUMNS);

@@ -129,19 +129,3 @@ export class Payment extends Model {
   declare createdAt: Date;
   declare settledAt: Date | null;
 }
-
-export class Refund extends Model {
-  static override tableName = 'refunds';
-  static override columnNameMappers = snakeCaseMappers();
-
-  declare id: string;
-  declare locationId: string;
-  declare orderId: string;
-  declare paymentId: string | null;
-  declare amount: number;
-  declare status: 'pending' | 'succeeded' | 'failed';
-  declare reason: string;
-  declare staffId: string | null;
-  declare createdAt: Date;
-  declare settledAt: Date | null;
-}

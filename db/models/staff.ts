@@ -1,5 +1,5 @@
 import { Model } from 'objection';
-import type { Role } from '../../api/types';
+import type { Role } from '../../core/roles';
 
 /** A staff member (table `staff`). PIN columns never leave the server: use `staffView` for responses. */
 export class StaffModel extends Model {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { WebhookSignatureError, type PaymentGateway, type WebhookEvent } from '../../activities/payments/types';
+import { WebhookSignatureError, type PaymentGateway, type WebhookEvent } from '../../core/gateway';
 import type { ReceivedCallback } from '../../simulators/http';
 
 /** Shared plumbing for the gateway-* adapter tests. */

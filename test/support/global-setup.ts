@@ -8,7 +8,7 @@ import { startTemporalDevServer } from '../../platform/temporal-server';
 import { createKnex, migrateLatest } from '../../db/knex';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../workers/worker';
-import { ensureStripeMock } from '../../simulators/stripe-mock-binary';
+import { ensureStripeMock } from '../../platform/stripe-mock';
 import { ensureTestServer } from './time-skipping';
 
 /**
@@ -25,7 +25,11 @@ export default async function globalSetup(): Promise<void> {
   process.env.TILLFLOW_TEST_TMP = tmp;
 
   // Tools some suites need, built once here (cached per machine) rather than raced by test files.
-  const tools = Promise.all([ensureStripeMock(), ensureTestServer()]);
+  // The Stripe simulator runs the stripe-mock found here (test workers inherit this environment).
+  const tools = Promise.all([
+    ensureStripeMock().then((bin) => (process.env.STRIPE_MOCK_BIN = bin.path)),
+    ensureTestServer(),
+  ]);
   const [pgUrl, temporal] = await Promise.all([
     process.env.DATABASE_URL
       ? Promise.resolve(process.env.DATABASE_URL)

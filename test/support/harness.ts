@@ -6,15 +6,15 @@ import { startApiServer } from '../../api/server';
 import type { AppDeps } from '../../api/types';
 import { seedDemoShop, SeededShop } from '../../db/seed';
 import { logger } from '../../platform/logger';
-import type { Gateways } from '../../activities/payments/activities';
-import { setupPayments } from '../../platform/payments';
+import type { Gateways } from '../../core/gateway';
+import { setupPayments } from '../../launcher/payments';
 import { loadConfig } from '../../platform/config';
 import { createCentralWorker, createPrintingWorker, installRuntime } from '../../workers/worker';
 
 export interface Harness {
   baseUrl: string;
   /** The payment simulators when started with `sandboxPayments`. */
-  simulators: import('../../platform/payments').PaymentSetup['simulators'];
+  simulators: import('../../launcher/payments').PaymentSetup['simulators'];
   /** A database URL of this harness (for a second API replica in tests). */
   databaseUrl: string;
   deps: AppDeps;

@@ -5,7 +5,8 @@
  * retry or a worker crash never charges, cancels or refunds twice.
  * Money is integer minor units.
  */
-export type GatewayName = 'square' | 'stripe' | 'qr' | 'mpesa' | 'airtel';
+import type { PaymentAction } from './order';
+import type { GatewayKey } from './payment';
 
 export type GatewayStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -32,14 +33,6 @@ export interface InitiateRequest {
   callbackUrl?: string;
   /** QR: hosted page lifetime. */
   expiresAt?: string;
-}
-
-export interface PaymentAction {
-  type: 'show_qr' | 'confirm_on_phone' | 'present_card';
-  url?: string;
-  /** data: URL of a QR image. */
-  image?: string;
-  message?: string;
 }
 
 export interface InitiateResult {
@@ -109,7 +102,7 @@ export interface RefundStatusRequest {
 
 /** A verified webhook, reduced to what the payment workflow needs. */
 export interface WebhookEvent {
-  gateway: GatewayName;
+  gateway: GatewayKey;
   /** Which payment: our payment id (from metadata/reference) or the gateway reference. */
   paymentId?: string;
   reference?: string;
@@ -130,6 +123,11 @@ export interface RawWebhook {
 
 export class WebhookSignatureError extends Error {}
 
+/** A verified webhook of a type the payment flow does not use: answer 200 and ignore it. */
+export class UnhandledWebhookError extends Error {
+  override name = 'UnhandledWebhookError';
+}
+
 /**
  * What a gateway failure says about the request (in ApplicationFailure details[0]): whether the
  * gateway may have acted on it. No answer after the request went out (timeout, dropped connection)
@@ -142,7 +140,7 @@ export interface GatewayFailureDetails {
 }
 
 export interface PaymentGateway {
-  readonly name: GatewayName;
+  readonly name: GatewayKey;
   readonly sandbox: boolean;
   /** The gateway takes no idempotency key (M-Pesa): a retried initiate must not blindly send again. */
   readonly withoutIdempotencyKey?: boolean;
@@ -158,4 +156,37 @@ export interface PaymentGateway {
   requestRefundStatus?(req: RefundStatusRequest): Promise<void>;
   /** Verifies the signature (throws WebhookSignatureError) and parses the event. Unsigned gateways verify nothing here: their callbacks are confirmed with status(). */
   parseWebhook(raw: RawWebhook): WebhookEvent;
+}
+
+/** The configured adapters, by gateway key. */
+export type Gateways = Partial<Record<GatewayKey, PaymentGateway>>;
+
+/** How the Stripe adapter reaches Stripe (or the simulator, which hands out one of these). */
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret: string;
+  /** Where the API is: api.stripe.com by default, a simulator's 127.0.0.1 otherwise. */
+  host?: string;
+  port?: number;
+  protocol?: 'http' | 'https';
+  /** True when host is a local simulator (reported on every InitiateResult). */
+  sandbox: boolean;
+  /** Per-request timeout; default 30 s. Retries are left to Temporal (the SDK's own are off). */
+  timeoutMs?: number;
+}
+
+/** How the Square adapter reaches Square (or the simulator, which hands out one of these). */
+export interface SquareConfig {
+  /** API base URL: Square's production/sandbox host, or a simulator's http://127.0.0.1:port. */
+  baseUrl: string;
+  accessToken: string;
+  locationId: string;
+  /** The webhook subscription's signature key. */
+  webhookSignatureKey: string;
+  /** The notification URL exactly as registered with Square (it is part of what Square signs). */
+  webhookUrl: string;
+  /** True when baseUrl is a local simulator (reported on every InitiateResult). */
+  sandbox: boolean;
+  /** Per-request timeout; default 30 s. Retries are left to Temporal (the SDK's own are off). */
+  timeoutMs?: number;
 }

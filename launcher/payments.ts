@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Gateways } from '../activities/payments/activities';
-import type { GatewayName } from '../activities/payments/types';
+import type { Gateways, SquareConfig, StripeConfig } from '../core/gateway';
+import { ensureStripeMock } from '../platform/stripe-mock';
+import type { GatewayKey } from '../core/payment';
 import { createMpesaGateway, mpesaConfigFromEnv } from '../activities/payments/mpesa';
 import { airtelConfigFromEnv, createAirtelGateway } from '../activities/payments/airtel';
-import { createSquareGateway, squareConfigFromEnv, type SquareConfig } from '../activities/payments/square';
-import { createStripeGateway, stripeConfigFromEnv, type StripeConfig } from '../activities/payments/stripe';
+import { createSquareGateway, squareConfigFromEnv } from '../activities/payments/square';
+import { createStripeGateway, stripeConfigFromEnv } from '../activities/payments/stripe';
 import { createQrGateway } from '../activities/payments/qr';
 // Types only: the simulators themselves are loaded (dynamic import) only when the sandbox is on,
 // so a production process does not even contain them.
@@ -12,13 +13,13 @@ import type { DarajaSim } from '../simulators/daraja';
 import type { AirtelSim } from '../simulators/airtel';
 import type { SquareSim } from '../simulators/square';
 import type { StripeSim } from '../simulators/stripe';
-import type { Logger } from './logger';
+import type { Logger } from '../platform/logger';
 
 export type GatewayMode = 'live' | 'sandbox' | 'off';
 
 export interface PaymentSetup {
   gateways: Gateways;
-  modes: Record<GatewayName, GatewayMode>;
+  modes: Record<GatewayKey, GatewayMode>;
   /** Airtel's one registered callback URL ends with this token. */
   airtelCallbackToken?: string;
   /** The sandbox simulators (tests script them). */
@@ -39,7 +40,7 @@ const has = (env: NodeJS.ProcessEnv, ...names: string[]) => names.some((n) => !!
  */
 export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boolean; publicBaseUrl?: string; logger: Logger }): Promise<PaymentSetup> {
   const gateways: Gateways = {};
-  const modes = { square: 'off', stripe: 'off', qr: 'off', mpesa: 'off', airtel: 'off' } as Record<GatewayName, GatewayMode>;
+  const modes = { square: 'off', stripe: 'off', qr: 'off', mpesa: 'off', airtel: 'off' } as Record<GatewayKey, GatewayMode>;
   const closers: Array<() => Promise<void>> = [];
   const attachers: Array<(url: string) => void> = [];
   const simulators: PaymentSetup['simulators'] = {};
@@ -53,7 +54,7 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     modes.stripe = modes.qr = 'live';
   } else if (opts.sandbox) {
     const { startStripeSimulator } = await import('../simulators/stripe');
-    const sim = await startStripeSimulator();
+    const sim = await startStripeSimulator({ stripeMockBin: (await ensureStripeMock(env)).path });
     simulators.stripe = sim;
     closers.push(() => sim.close());
     attachers.push((base) => sim.setWebhookUrl(`${base}/webhooks/stripe`));

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { goInstallInto, isExecutable, onPath, toolCacheDir } from '../platform/binaries';
-import { isAlive } from '../platform/processes';
+import { goInstallInto, isExecutable, onPath, toolCacheDir } from './binaries';
+import { isAlive } from './processes';
 import { spawnSync } from 'node:child_process';
 
 /**

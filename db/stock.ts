@@ -1,0 +1,224 @@
+/**
+ * Stock: every change is one movement row written in the same transaction as the item's
+ * quantity (under the item's row lock), so the movements always add up to the stock. Low-stock
+ * alerts are kept in step in that transaction too.
+ */
+import type { Knex } from 'knex';
+import type { StockCountLineRow } from '../core/stock-count';
+import { EVENTS_CHANNEL } from '../core/events';
+
+export type MovementReason = 'sale' | 'refund' | 'adjustment' | 'receive' | 'count';
+
+export interface MovementInput {
+  locationId: string;
+  itemId: string;
+  delta: number;
+  reason: MovementReason;
+  /** The order, refund or stock count that caused it. */
+  reference?: string | null;
+  orderId?: string | null;
+  stockCountId?: string | null;
+  staffId?: string | null;
+  note?: string | null;
+  /** A movement with a key is applied once: a repeat returns the first movement. */
+  idempotencyKey?: string | null;
+  /** Sales and counts always apply; adjustments may not take stock below zero unless asked to. */
+  allowNegative?: boolean;
+}
+
+export interface MovementView {
+  id: string;
+  itemId: string;
+  delta: number;
+  quantityAfter: number | null;
+  reason: MovementReason;
+  reference: string | null;
+  staffId: string | null;
+  note: string | null;
+  createdAt: string;
+}
+
+export interface AlertView {
+  id: string;
+  itemId: string;
+  name?: string;
+  status: 'active' | 'resolved';
+  quantity: number;
+  minStock: number;
+  createdAt: string;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolution: 'manual' | 'restocked' | null;
+}
+
+/** What the `stock.low` event carries: the item's figures (as before) and the alert row. */
+export interface LowStockAlert {
+  itemId: string;
+  name: string;
+  stockQuantity: number;
+  minStock: number;
+  alert: AlertView;
+}
+
+export interface StockChange {
+  movement: MovementView;
+  /** False when the idempotency key had been used: nothing changed this time. */
+  applied: boolean;
+  /** An alert this change raised (at most one per item while it is active). */
+  lowStock?: LowStockAlert;
+}
+
+/** A stock change the rules refuse; the API maps `kind` to a status. */
+export class StockRejection extends Error {
+  constructor(
+    readonly kind: 'unknown_item' | 'not_tracked' | 'negative' | 'out_of_range',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const INT4_MAX = 2_147_483_647;
+
+export const movementView = (m: Record<string, any>): MovementView => ({
+  id: m.id,
+  itemId: m.item_id,
+  delta: m.delta,
+  quantityAfter: m.quantity_after,
+  reason: m.reason,
+  reference: m.reference,
+  staffId: m.staff_id,
+  note: m.note,
+  createdAt: new Date(m.created_at).toISOString(),
+});
+
+export const alertView = (a: Record<string, any>): AlertView => ({
+  id: a.id,
+  itemId: a.item_id,
+  ...(a.name !== undefined ? { name: a.name } : {}),
+  status: a.status,
+  quantity: a.quantity,
+  minStock: a.min_stock,
+  createdAt: new Date(a.created_at).toISOString(),
+  resolvedAt: a.resolved_at ? new Date(a.resolved_at).toISOString() : null,
+  resolvedBy: a.resolved_by,
+  resolution: a.resolution,
+});
+
+/**
+ * Applies one movement: locks the item, returns the earlier movement for a used key, else moves
+ * the quantity, writes the movement with the quantity it left, and raises or resolves the alert.
+ * Runs inside the caller's transaction, so it commits (or not) with whatever caused it.
+ */
+export async function applyMovement(trx: Knex.Transaction, m: MovementInput): Promise<StockChange> {
+  const item = await trx('items')
+    .where({ id: m.itemId, location_id: m.locationId })
+    .forUpdate()
+    .first('id', 'name', 'stock_quantity', 'min_stock', 'track_stock');
+  if (!item) throw new StockRejection('unknown_item', 'No such item in this location');
+  if (m.idempotencyKey) {
+    const earlier = await trx('inventory_movements').where('idempotency_key', m.idempotencyKey).first();
+    if (earlier) return { movement: movementView(earlier), applied: false };
+  }
+  const after = item.stock_quantity + m.delta;
+  if (after < 0 && !m.allowNegative) {
+    throw new StockRejection('negative', `This would leave ${after} in stock; send allowNegative: true to allow it`);
+  }
+  if (Math.abs(after) > INT4_MAX) throw new StockRejection('out_of_range', 'The resulting stock is too large');
+  await trx('items').where('id', item.id).update({ stock_quantity: after, updated_at: trx.fn.now() });
+  const [row] = await trx('inventory_movements')
+    .insert({
+      location_id: m.locationId,
+      item_id: m.itemId,
+      delta: m.delta,
+      quantity_after: after,
+      reason: m.reason,
+      reference: m.reference ?? null,
+      order_id: m.orderId ?? null,
+      stock_count_id: m.stockCountId ?? null,
+      staff_id: m.staffId ?? null,
+      note: m.note ?? null,
+      idempotency_key: m.idempotencyKey ?? null,
+    })
+    .returning('*');
+  const lowStock = item.track_stock ? await syncAlert(trx, { ...item, stock_quantity: after }, m.delta) : undefined;
+  return { movement: movementView(row), applied: true, lowStock };
+}
+
+interface ItemStock {
+  id: string;
+  name: string;
+  stock_quantity: number;
+  min_stock: number;
+}
+
+/**
+ * Falling to or below the minimum raises an alert unless one is active (the partial unique index
+ * keeps it to one per item); rising above it resolves the active one.
+ */
+async function syncAlert(trx: Knex.Transaction, item: ItemStock, delta: number): Promise<LowStockAlert | undefined> {
+  if (item.stock_quantity > item.min_stock) {
+    await trx('low_stock_alerts')
+      .where({ item_id: item.id, status: 'active' })
+      .update({ status: 'resolved', resolved_at: trx.fn.now(), resolution: 'restocked' });
+    return undefined;
+  }
+  if (delta >= 0) return undefined;
+  const { rows } = await trx.raw(
+    `INSERT INTO low_stock_alerts (location_id, item_id, quantity, min_stock)
+     SELECT location_id, id, ?, ? FROM items WHERE id = ?
+     ON CONFLICT (item_id) WHERE status = 'active' DO NOTHING
+     RETURNING *`,
+    [item.stock_quantity, item.min_stock, item.id],
+  );
+  if (!rows.length) return undefined;
+  return { itemId: item.id, name: item.name, stockQuantity: item.stock_quantity, minStock: item.min_stock, alert: alertView({ ...rows[0], name: item.name }) };
+}
+
+/**
+ * Publishes `stock.low` for alerts raised outside an order (adjustments, counts) on the
+ * location's orders topic, in the caller's transaction; the alert id makes a retry a no-op.
+ */
+export async function publishLowStock(trx: Knex.Transaction, locationId: string, alerts: LowStockAlert[]): Promise<void> {
+  if (!alerts.length) return;
+  const topics = [`orders:${locationId}`];
+  const inserted = await trx('order_events')
+    .insert(
+      alerts.map((a) => ({
+        location_id: locationId,
+        order_id: null,
+        version: 0,
+        event: 'stock.low',
+        topics,
+        data: JSON.stringify(a),
+        dedupe_key: `stock.low:${a.alert.id}`,
+      })),
+    )
+    .onConflict('dedupe_key')
+    .ignore()
+    .returning('id');
+  if (!inserted.length) return;
+  const payload = JSON.stringify({ o: null, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
+  await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
+}
+
+// ---- stock count lines ---------------------------------------------------------------------
+
+export async function lineRows(db: Knex | Knex.Transaction, countId: string): Promise<StockCountLineRow[]> {
+  const rows = await db('stock_count_lines').where('stock_count_id', countId).orderBy('name').orderBy('item_id');
+  return rows.map(toLineRow);
+}
+
+export async function lineRow(db: Knex.Transaction, countId: string, itemId: string): Promise<StockCountLineRow> {
+  return toLineRow(await db('stock_count_lines').where({ stock_count_id: countId, item_id: itemId }).first());
+}
+
+const toLineRow = (r: Record<string, any>): StockCountLineRow => ({
+  itemId: r.item_id,
+  name: r.name,
+  expected: r.expected,
+  counted: r.counted,
+  systemAtCount: r.system_at_count,
+  cost: r.cost,
+  countedAt: r.counted_at ? new Date(r.counted_at).toISOString() : null,
+});
