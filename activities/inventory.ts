@@ -12,7 +12,8 @@ export interface OpenStockCountRequest {
   categoryId?: string | null;
   itemIds?: string[] | null;
 }
-export type OpenStockCountResult = { ok: true; itemIds: string[] } | { ok: false; kind: 'empty' | 'overlap'; message: string };
+export type OpenStockCountResult =
+  { ok: true; itemIds: string[] } | { ok: false; kind: 'empty' | 'overlap'; message: string };
 
 export interface RecordStockCountRequest {
   countId: string;
@@ -51,10 +52,24 @@ export function inventoryActivities({ knex }: { knex: Knex }) {
           const existing = await trx('stock_count_lines').where('stock_count_id', req.countId).pluck('item_id');
           if (existing.length) return { ok: true as const, itemIds: existing };
           const items = await countableItems(trx, req);
-          if (!items.length) return { ok: false as const, kind: 'empty' as const, message: 'No stock-tracked items to count' };
-          await trx('stock_counts').insert({ id: req.countId, location_id: req.locationId, category_id: req.categoryId ?? null, status: 'open', staff_id: req.staffId });
+          if (!items.length)
+            return { ok: false as const, kind: 'empty' as const, message: 'No stock-tracked items to count' };
+          await trx('stock_counts').insert({
+            id: req.countId,
+            location_id: req.locationId,
+            category_id: req.categoryId ?? null,
+            status: 'open',
+            staff_id: req.staffId,
+          });
           await trx('stock_count_lines').insert(
-            items.map((i) => ({ location_id: req.locationId, stock_count_id: req.countId, item_id: i.id, name: i.name, cost: i.cost, expected: i.stock_quantity })),
+            items.map((i) => ({
+              location_id: req.locationId,
+              stock_count_id: req.countId,
+              item_id: i.id,
+              name: i.name,
+              cost: i.cost,
+              expected: i.stock_quantity,
+            })),
           );
           return { ok: true as const, itemIds: items.map((i) => i.id as string) };
         });
@@ -73,11 +88,20 @@ export function inventoryActivities({ knex }: { knex: Knex }) {
      */
     async recordStockCount(req: RecordStockCountRequest): Promise<StockCountLineRow> {
       return knex.transaction(async (trx) => {
-        const item = await trx('items').where({ id: req.itemId, location_id: req.locationId }).forUpdate().first('stock_quantity');
+        const item = await trx('items')
+          .where({ id: req.itemId, location_id: req.locationId })
+          .forUpdate()
+          .first('stock_quantity');
         await trx('stock_count_lines')
           .where({ stock_count_id: req.countId, item_id: req.itemId, active: true })
           .where('count_seq', '<', req.seq)
-          .update({ counted: req.counted, system_at_count: item?.stock_quantity ?? 0, counted_at: trx.fn.now(), counted_by: req.staffId, count_seq: req.seq });
+          .update({
+            counted: req.counted,
+            system_at_count: item?.stock_quantity ?? 0,
+            counted_at: trx.fn.now(),
+            counted_by: req.staffId,
+            count_seq: req.seq,
+          });
         return lineRow(trx, req.countId, req.itemId);
       });
     },
@@ -90,11 +114,16 @@ export function inventoryActivities({ knex }: { knex: Knex }) {
       await knex.transaction(async (trx) => {
         const count = await trx('stock_counts').where('id', req.countId).forUpdate().first('status', 'location_id');
         if (!count || count.status !== 'open') return;
-        const lines = await trx('stock_count_lines').where('stock_count_id', req.countId).whereNotNull('counted').orderBy('item_id');
+        const lines = await trx('stock_count_lines')
+          .where('stock_count_id', req.countId)
+          .whereNotNull('counted')
+          .orderBy('item_id');
         const alerts: LowStockAlert[] = [];
         for (const line of lines) {
           const delta = line.counted - line.system_at_count;
-          await trx('stock_count_lines').where({ stock_count_id: req.countId, item_id: line.item_id }).update({ applied_delta: delta });
+          await trx('stock_count_lines')
+            .where({ stock_count_id: req.countId, item_id: line.item_id })
+            .update({ applied_delta: delta });
           if (delta === 0) continue;
           const change = await applyMovement(trx, {
             locationId: count.location_id,
@@ -119,7 +148,12 @@ export function inventoryActivities({ knex }: { knex: Knex }) {
       await knex.transaction(async (trx) => {
         const count = await trx('stock_counts').where('id', req.countId).forUpdate().first('status');
         if (!count || count.status !== 'open') return;
-        await finish(trx, req.countId, { status: 'cancelled', cancelled_at: trx.fn.now(), cancel_reason: req.reason, completed_by: req.staffId });
+        await finish(trx, req.countId, {
+          status: 'cancelled',
+          cancelled_at: trx.fn.now(),
+          cancel_reason: req.reason,
+          completed_by: req.staffId,
+        });
       });
     },
   };

@@ -133,7 +133,12 @@ export interface PersistRequest {
 /** The order's unpublished events, then one stock.low per item the sale took low, at the closing version. */
 function closingBatch(req: PersistRequest, lowStock: LowStockAlert[]): PublishRequest {
   const s = req.snapshot;
-  const alerts: OrderEvent[] = lowStock.map((item) => ({ event: 'stock.low', topics: [topic.orders(s.locationId)], data: item, version: s.version }));
+  const alerts: OrderEvent[] = lowStock.map((item) => ({
+    event: 'stock.low',
+    topics: [topic.orders(s.locationId)],
+    data: item,
+    version: s.version,
+  }));
   return { orderId: s.id, locationId: s.locationId, events: [...(req.events ?? []), ...alerts], snapshot: s };
 }
 
@@ -154,19 +159,36 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   await releaseTableClaim(trx, s.id); // its table is free once it closed or was cancelled (a no-op on a retry)
   const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at', 'receipt_number');
   // A retry after a lost answer: the close happened, with the receipt number it gave.
-  if (already?.persisted_at) return { lowStock: [], ...(already.receipt_number !== null ? { receiptNumber: already.receipt_number } : {}) };
+  if (already?.persisted_at)
+    return { lowStock: [], ...(already.receipt_number !== null ? { receiptNumber: already.receipt_number } : {}) };
   await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
   await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
   await insertLines(trx, s);
   if (s.discounts.length) {
     await trx('order_discounts').insert(
-      s.discounts.map((d) => ({ location_id: s.locationId, order_id: s.id, discount_id: d.id, name: d.name, type: d.type, value: d.value, amount: d.amount })),
+      s.discounts.map((d) => ({
+        location_id: s.locationId,
+        order_id: s.id,
+        discount_id: d.id,
+        name: d.name,
+        type: d.type,
+        value: d.value,
+        amount: d.amount,
+      })),
     );
   }
-  if (s.payments.length) await trx('payments').insert(s.payments.map((p, i) => paymentRow(s, p, i))).onConflict('id').merge();
+  if (s.payments.length)
+    await trx('payments')
+      .insert(s.payments.map((p, i) => paymentRow(s, p, i)))
+      .onConflict('id')
+      .merge();
   // A refund settled before the checkout heard of it already wrote payments.refunded: the
   // closing write must not take such a payment's `refunded` status back.
-  await trx('payments').where('order_id', s.id).where('refunded', '>', 0).whereRaw('refunded >= amount + tip + fee').update({ status: 'refunded' });
+  await trx('payments')
+    .where('order_id', s.id)
+    .where('refunded', '>', 0)
+    .whereRaw('refunded >= amount + tip + fee')
+    .update({ status: 'refunded' });
   // Stock leaves only when an order closes, and a closed order is never cancelled: a
   // cancelled order has nothing to give back (refunds restock what they return).
   if (s.status === 'cancelled') return { lowStock: [] };
@@ -193,7 +215,15 @@ async function insertLines(trx: Knex.Transaction, s: OrderSnapshot): Promise<voi
       position,
     })),
   );
-  const modifiers = s.lines.flatMap((line) => line.modifiers.map((m) => ({ location_id: s.locationId, order_line_id: line.id, modifier_id: m.id, name: m.name, price: m.price })));
+  const modifiers = s.lines.flatMap((line) =>
+    line.modifiers.map((m) => ({
+      location_id: s.locationId,
+      order_line_id: line.id,
+      modifier_id: m.id,
+      name: m.name,
+      price: m.price,
+    })),
+  );
   if (modifiers.length) await trx('order_line_modifiers').insert(modifiers);
 }
 

@@ -37,7 +37,12 @@ export function receiptEmailActivities({ knex, smtp }: ActivityDeps) {
         });
       } catch (err) {
         const code = (err as { responseCode?: number }).responseCode;
-        if (code !== undefined && code >= 500) throw ApplicationFailure.create({ type: EMAIL_REJECTED, message: (err as Error).message, nonRetryable: true });
+        if (code !== undefined && code >= 500)
+          throw ApplicationFailure.create({
+            type: EMAIL_REJECTED,
+            message: (err as Error).message,
+            nonRetryable: true,
+          });
         throw err;
       } finally {
         transport.close();

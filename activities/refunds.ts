@@ -23,16 +23,26 @@ const NO_IDEMPOTENCY_KEYS: GatewayKey[] = ['mpesa'];
  * checkout workflow has ended: while it runs, it numbers every change itself (refunds included,
  * by signal), so there is one allocator at a time.
  */
-export async function nextOrderVersion(trx: Knex.Transaction, orderId: string): Promise<{ version: number; snapshot: OrderSnapshot }> {
+export async function nextOrderVersion(
+  trx: Knex.Transaction,
+  orderId: string,
+): Promise<{ version: number; snapshot: OrderSnapshot }> {
   const row = await trx('orders').where('id', orderId).forUpdate().first('version', 'snapshot');
   if (!row) throw ApplicationFailure.nonRetryable(`order ${orderId} has no projection`, 'OrderNotFound');
   const last = await trx('order_events').where('order_id', orderId).max('version as v').first();
-  return { version: Math.max(row.version as number, Number(last?.v ?? 0)) + 1, snapshot: row.snapshot as OrderSnapshot };
+  return {
+    version: Math.max(row.version as number, Number(last?.v ?? 0)) + 1,
+    snapshot: row.snapshot as OrderSnapshot,
+  };
 }
 
 /** Sum of the order's succeeded refunds per payment. */
 async function refundedByPayment(trx: Knex.Transaction, orderId: string): Promise<Map<string, number>> {
-  const rows = await trx('refunds').where({ order_id: orderId, status: 'succeeded' }).groupBy('payment_id').select('payment_id').sum('amount as total');
+  const rows = await trx('refunds')
+    .where({ order_id: orderId, status: 'succeeded' })
+    .groupBy('payment_id')
+    .select('payment_id')
+    .sum('amount as total');
   return new Map(rows.map((r: any) => [r.payment_id as string, Number(r.total)]));
 }
 
@@ -61,7 +71,9 @@ async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>)
       return { ...p, refunded: r, ...(full ? { status: 'refunded' as const } : {}) };
     }),
   };
-  await trx('orders').where('id', refund.order_id).update({ version, snapshot: JSON.stringify(next), status: next.status, refunded: totalRefunded, updated_at: now });
+  await trx('orders')
+    .where('id', refund.order_id)
+    .update({ version, snapshot: JSON.stringify(next), status: next.status, refunded: totalRefunded, updated_at: now });
   const topics = [topic.order(refund.order_id), topic.orders(refund.location_id)];
   const events = [
     { event: 'refund.updated', data: refundObject(refund) },
@@ -83,7 +95,11 @@ async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>)
     .ignore()
     .returning('id');
   if (inserted.length) {
-    const payload = JSON.stringify({ o: refund.order_id, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
+    const payload = JSON.stringify({
+      o: refund.order_id,
+      ids: inserted.map((r: { id: string | number }) => Number(r.id)),
+      t: topics,
+    });
     await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
   }
 }
@@ -96,7 +112,10 @@ async function recordRefundedPayments(trx: Knex.Transaction, orderId: string): P
   for (const [paymentId, amount] of refunded) {
     await trx('payments')
       .where('id', paymentId)
-      .update({ refunded: amount, status: trx.raw("case when ? >= amount + tip + fee then 'refunded' else status end", [amount]) });
+      .update({
+        refunded: amount,
+        status: trx.raw("case when ? >= amount + tip + fee then 'refunded' else status end", [amount]),
+      });
   }
   return refunded;
 }
@@ -137,14 +156,32 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
 
   return {
     /** Sends the refund to the gateway with the refund workflow's idempotency key. */
-    async sendRefund(req: { refundId: string; gateway: GatewayKey; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string; resultUrl?: string }): Promise<RefundResult> {
+    async sendRefund(req: {
+      refundId: string;
+      gateway: GatewayKey;
+      reference: string;
+      receipt?: string;
+      idempotencyKey: string;
+      amount: number;
+      currency: string;
+      reason: string;
+      resultUrl?: string;
+    }): Promise<RefundResult> {
       const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
       if (noKeys) {
         const sent = await knex('refunds').where('id', req.refundId).first('reference', 'status_reference');
-        if (sent?.reference) return { status: 'pending', reference: sent.reference, ...(sent.status_reference ? { statusReference: sent.status_reference } : {}) };
+        if (sent?.reference)
+          return {
+            status: 'pending',
+            reference: sent.reference,
+            ...(sent.status_reference ? { statusReference: sent.status_reference } : {}),
+          };
       }
       const result = await gatewayFor(req.gateway).refund(req);
-      if (noKeys && result.reference) await knex('refunds').where('id', req.refundId).update({ reference: result.reference, status_reference: result.statusReference ?? null });
+      if (noKeys && result.reference)
+        await knex('refunds')
+          .where('id', req.refundId)
+          .update({ reference: result.reference, status_reference: result.statusReference ?? null });
       return result;
     },
 
@@ -154,23 +191,36 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
      */
     async requestRefundStatus(req: { gateway: GatewayKey } & RefundStatusRequest): Promise<void> {
       const g = gatewayFor(req.gateway);
-      await g.requestRefundStatus?.({ reference: req.reference, statusReference: req.statusReference, resultUrl: req.resultUrl });
+      await g.requestRefundStatus?.({
+        reference: req.reference,
+        statusReference: req.statusReference,
+        resultUrl: req.resultUrl,
+      });
     },
 
     /** Asks the gateway where a pending refund stands; gateways that cannot say report pending. */
     async refundStatus(req: { gateway: GatewayKey; reference: string }): Promise<RefundResult> {
       Context.current().heartbeat();
       const g = gatewayFor(req.gateway);
-      return g.refundStatus ? g.refundStatus({ reference: req.reference }) : { status: 'pending', reference: req.reference };
+      return g.refundStatus
+        ? g.refundStatus({ reference: req.reference })
+        : { status: 'pending', reference: req.reference };
     },
 
     /**
      * The gateway accepted the refund but has not finished it: record its reference. With
      * `tellOrder: false` the refund workflow tells the order itself (see tellOrder there).
      */
-    async markRefundPending(req: { refundId: string; reference?: string; tellOrder?: boolean }): Promise<RefundObject | undefined> {
+    async markRefundPending(req: {
+      refundId: string;
+      reference?: string;
+      tellOrder?: boolean;
+    }): Promise<RefundObject | undefined> {
       return knex.transaction(async (trx) => {
-        const [refund] = await trx('refunds').where({ id: req.refundId, status: 'pending' }).update({ reference: req.reference ?? null, updated_at: trx.fn.now() }).returning('*');
+        const [refund] = await trx('refunds')
+          .where({ id: req.refundId, status: 'pending' })
+          .update({ reference: req.reference ?? null, updated_at: trx.fn.now() })
+          .returning('*');
         if (refund && req.tellOrder !== false) await publishRefund(trx, refund);
         return refund ? refundObject(refund) : undefined;
       });
@@ -181,7 +231,13 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
      * the refunded amounts on the payment rows. Returns the refund as settled (also on a retry), for
      * the workflow to tell the order; without `tellOrder: false` it tells the order in Postgres.
      */
-    async settleRefund(req: { refundId: string; status: Exclude<RefundStatus, 'pending'>; reference?: string; failureReason?: string; tellOrder?: boolean }): Promise<RefundObject | undefined> {
+    async settleRefund(req: {
+      refundId: string;
+      status: Exclude<RefundStatus, 'pending'>;
+      reference?: string;
+      failureReason?: string;
+      tellOrder?: boolean;
+    }): Promise<RefundObject | undefined> {
       return knex.transaction(async (trx) => {
         const current = await trx('refunds').where('id', req.refundId).forUpdate().first();
         if (!current) return undefined;

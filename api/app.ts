@@ -60,7 +60,9 @@ function securityHeaders(): Koa.Middleware {
 /** The contract has no code of its own for these two: both are BAD_REQUEST (documented in the spec). */
 const tooLarge = () => new ApiError(413, 'BAD_REQUEST', 'Request body over 1 MB');
 const methodNotAllowed = (method: string, path: string, allowed: string[]) =>
-  new ApiError(405, 'BAD_REQUEST', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, undefined, { Allow: allowed.join(', ') });
+  new ApiError(405, 'BAD_REQUEST', `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, undefined, {
+    Allow: allowed.join(', '),
+  });
 
 /** Methods the routes declare for this path (HEAD comes with GET), empty when no route has the path. */
 function allowedMethods(router: Router, path: string): string[] {
@@ -94,8 +96,12 @@ export function toApiError(err: unknown, method = 'POST'): ApiError {
   const down = dependencyDown(err);
   if (down === undefined) return new ApiError(500, 'INTERNAL', 'Internal error; it has been logged');
   // A read writes nothing, whatever happened on the way.
-  if (down === 'nothing-written' || method === 'GET' || method === 'HEAD') return unavailable('A dependency is unavailable; nothing was written. Try again.');
-  return unavailable('A dependency failed mid-request; the change may have been applied. Retry with the same Idempotency-Key.', true);
+  if (down === 'nothing-written' || method === 'GET' || method === 'HEAD')
+    return unavailable('A dependency is unavailable; nothing was written. Try again.');
+  return unavailable(
+    'A dependency failed mid-request; the change may have been applied. Retry with the same Idempotency-Key.',
+    true,
+  );
 }
 
 /** gRPC status RESOURCE_EXHAUSTED: the server refused the call before doing anything. */
@@ -112,7 +118,11 @@ const CONNECTION_LOST = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '0
  */
 function dependencyDown(err: unknown): 'nothing-written' | 'outcome-unknown' | undefined {
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return 'outcome-unknown';
-  const grpcCode = isGrpcServiceError(err) ? err.code : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause.code : undefined;
+  const grpcCode = isGrpcServiceError(err)
+    ? err.code
+    : err instanceof ServiceError && isGrpcServiceError(err.cause)
+      ? err.cause.code
+      : undefined;
   if (grpcCode === GRPC_RESOURCE_EXHAUSTED) return 'nothing-written'; // Temporal refused it (rate limit)
   if (grpcCode !== undefined || err instanceof ServiceError) return 'outcome-unknown'; // e.g. DEADLINE_EXCEEDED, UNAVAILABLE
   if (err instanceof KnexTimeoutError) return 'nothing-written'; // no pool connection: nothing was sent

@@ -24,18 +24,29 @@ export interface Approval {
  * The approval `what` needs: a manager (or above) acting needs no second PIN; anyone else
  * sends a manager's PIN and a reason, or gets 403 naming the approval needed.
  */
-export async function requireApproval(deps: AppDeps, ctx: ParameterizedContext, auth: AuthContext, what: string, reason: string | undefined): Promise<Approval> {
+export async function requireApproval(
+  deps: AppDeps,
+  ctx: ParameterizedContext,
+  auth: AuthContext,
+  what: string,
+  reason: string | undefined,
+): Promise<Approval> {
   const trimmed = reason?.trim();
-  if (roleRank(auth.role) >= roleRank('manager')) return { approvedBy: { id: auth.staffId, name: auth.name, role: auth.role }, reason: trimmed || what };
+  if (roleRank(auth.role) >= roleRank('manager'))
+    return { approvedBy: { id: auth.staffId, name: auth.name, role: auth.role }, reason: trimmed || what };
   const pin = ctx.get(APPROVER_PIN_HEADER);
   if (!pin || !trimmed) throw forbidden(`${what} needs a manager's approval: send X-Approver-Pin with a reason`);
   if (!/^\d{4,8}$/.test(pin)) throw forbidden(`${what} needs a manager's approval: X-Approver-Pin is not a PIN`);
-  const approver = await guardedPinCheck(deps, { ip: ctx.ip, locationId: auth.locationId }, 'approval', () => staffByPin(deps, pin, auth.locationId)).catch((err) => {
+  const approver = await guardedPinCheck(deps, { ip: ctx.ip, locationId: auth.locationId }, 'approval', () =>
+    staffByPin(deps, pin, auth.locationId),
+  ).catch((err) => {
     // A wrong approver PIN says nothing about the cashier's own session: 403, not 401.
-    if (err instanceof ApiError && err.status === 401) throw forbidden(`${what} needs a manager's approval: wrong approver PIN`);
+    if (err instanceof ApiError && err.status === 401)
+      throw forbidden(`${what} needs a manager's approval: wrong approver PIN`);
     throw err;
   });
-  if (roleRank(approver.role) < roleRank('manager')) throw forbidden(`${what} needs a manager's approval: that PIN is not a manager's`);
+  if (roleRank(approver.role) < roleRank('manager'))
+    throw forbidden(`${what} needs a manager's approval: that PIN is not a manager's`);
   return { approvedBy: { id: approver.id, name: approver.name, role: approver.role }, reason: trimmed };
 }
 

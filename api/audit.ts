@@ -8,7 +8,13 @@ import { getOrder } from './order-service';
  * audited in the same transaction as the change; order changes (workflow Updates) once the
  * workflow has accepted them.
  */
-export async function audit(db: Knex | Knex.Transaction, auth: AuthContext, action: string, subject: string | null, data?: unknown): Promise<void> {
+export async function audit(
+  db: Knex | Knex.Transaction,
+  auth: AuthContext,
+  action: string,
+  subject: string | null,
+  data?: unknown,
+): Promise<void> {
   await db('audit_log').insert({
     location_id: auth.locationId,
     staff_id: auth.staffId,
@@ -20,7 +26,9 @@ export async function audit(db: Knex | Knex.Transaction, auth: AuthContext, acti
 
 /** Only the fields that changed, as {before, after}; null when nothing did (nothing to audit). */
 export function changedFields<T extends object>(before: T, after: T): { before: Partial<T>; after: Partial<T> } | null {
-  const keys = (Object.keys(after) as (keyof T)[]).filter((k) => k !== 'updatedAt' && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  const keys = (Object.keys(after) as (keyof T)[]).filter(
+    (k) => k !== 'updatedAt' && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+  );
   if (!keys.length) return null;
   const pick = (o: T) => Object.fromEntries(keys.map((k) => [k, o[k]])) as Partial<T>;
   return { before: pick(before), after: pick(after) };
@@ -48,4 +56,10 @@ export async function auditedOrderUpdate(
 }
 
 /** The money of an order an audit row records on each side of a change. */
-export const orderMoney = (s: OrderSnapshot) => ({ status: s.status, discount: s.totals.discount, total: s.totals.total, paid: s.totals.paid, balance: s.totals.balance });
+export const orderMoney = (s: OrderSnapshot) => ({
+  status: s.status,
+  discount: s.totals.discount,
+  total: s.totals.total,
+  paid: s.totals.paid,
+  balance: s.totals.balance,
+});

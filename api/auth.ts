@@ -27,12 +27,20 @@ function deviceTokenHash(token: string): string {
 }
 
 async function resolveDeviceToken(deps: AppDeps, token: string): Promise<AuthContext | undefined> {
-  const row = await deps.knex('devices')
+  const row = await deps
+    .knex('devices')
     .where({ token_hash: deviceTokenHash(token), kind: 'display' })
     .whereNull('revoked_at')
     .first('id', 'location_id', 'name', 'terminal_id');
   if (!row) return undefined;
-  return { sessionId: row.id, staffId: row.id, locationId: row.location_id, role: 'display', name: row.name, terminalId: row.terminal_id };
+  return {
+    sessionId: row.id,
+    staffId: row.id,
+    locationId: row.location_id,
+    role: 'display',
+    name: row.name,
+    terminalId: row.terminal_id,
+  };
 }
 
 /** A staff session token (signed, backed by a live session) or a display device token; cached per replica (see SessionCache). */
@@ -49,13 +57,21 @@ async function readToken(deps: AppDeps, token: string): Promise<AuthContext | un
   if (token.startsWith(DEVICE_TOKEN_PREFIX)) return resolveDeviceToken(deps, token);
   const claims = await verifyToken(deps.config.tokenSecret, token);
   if (!claims) return undefined;
-  const row = await deps.knex('sessions as s')
+  const row = await deps
+    .knex('sessions as s')
     .join('staff as st', 'st.id', 's.staff_id')
     .where('s.id', claims.sessionId)
     .whereNull('s.revoked_at')
     .where('s.expires_at', '>', deps.knex.fn.now())
     .where('st.active', true)
     .whereNull('st.deleted_at')
-    .first('s.id as sessionId', 'st.id as staffId', 'st.location_id as locationId', 'st.role', 'st.name', 's.expires_at as expiresAt');
+    .first(
+      's.id as sessionId',
+      'st.id as staffId',
+      'st.location_id as locationId',
+      'st.role',
+      'st.name',
+      's.expires_at as expiresAt',
+    );
   return row ? ({ ...row, expiresAt: new Date(row.expiresAt) } as AuthContext) : undefined;
 }

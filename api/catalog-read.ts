@@ -87,7 +87,19 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
       .where({ 'i.location_id': locationId, 'i.available': true, 'c.available': true })
       .whereNull('i.deleted_at')
       .orderBy(['i.sort_order', 'i.name', 'i.id'])
-      .select('i.id', 'i.category_id', 'i.name', 'i.price', 'i.event_price', 'i.sku', 'i.barcode', 'i.track_stock', 'i.stock_quantity', 'i.min_stock', 'i.sort_order'),
+      .select(
+        'i.id',
+        'i.category_id',
+        'i.name',
+        'i.price',
+        'i.event_price',
+        'i.sku',
+        'i.barcode',
+        'i.track_stock',
+        'i.stock_quantity',
+        'i.min_stock',
+        'i.sort_order',
+      ),
     knex('item_modifier_lists as iml')
       .join('modifier_lists as ml', 'ml.id', 'iml.modifier_list_id')
       .where({ 'iml.location_id': locationId, 'ml.available': true })
@@ -104,7 +116,14 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
   for (const l of links) {
     let list = lists.get(l.id);
     if (!list) {
-      list = { id: l.id, name: l.name, minSelections: l.min_selections, maxSelections: l.max_selections, sortOrder: l.sort_order, modifiers: [] };
+      list = {
+        id: l.id,
+        name: l.name,
+        minSelections: l.min_selections,
+        maxSelections: l.max_selections,
+        sortOrder: l.sort_order,
+        modifiers: [],
+      };
       lists.set(l.id, list);
     }
     push(listsOf, l.item_id, list);
@@ -129,7 +148,13 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
     });
   }
   return {
-    categories: categories.map((c) => ({ id: c.id, name: c.name, color: c.color, sortOrder: c.sort_order, items: itemsOf.get(c.id) ?? [] })),
+    categories: categories.map((c) => ({
+      id: c.id,
+      name: c.name,
+      color: c.color,
+      sortOrder: c.sort_order,
+      items: itemsOf.get(c.id) ?? [],
+    })),
   };
 }
 
@@ -138,7 +163,11 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
  * unavailable ones included and flagged, so the caller can say why a line is refused.
  * Undefined when the item does not exist here or is deleted. Three queries in parallel.
  */
-export async function loadItemForOrder(knex: Knex, locationId: string, itemId: string): Promise<OrderableItem | undefined> {
+export async function loadItemForOrder(
+  knex: Knex,
+  locationId: string,
+  itemId: string,
+): Promise<OrderableItem | undefined> {
   if (!UUID_RE.test(locationId) || !UUID_RE.test(itemId)) return undefined;
   // One round trip: this runs on every cart change, where each query competes for the pool.
   const { rows } = await knex.raw(

@@ -20,7 +20,8 @@ export interface CsvTable<T = any> {
 }
 
 /** The `format` query parameter every report accepts. */
-export const formatQuery = () => yup.string().oneOf(['json', 'csv']).meta({ description: 'csv: the same figures as CSV (as with Accept: text/csv)' });
+export const formatQuery = () =>
+  yup.string().oneOf(['json', 'csv']).meta({ description: 'csv: the same figures as CSV (as with Accept: text/csv)' });
 
 /** Whether the request asks for CSV: `?format=csv`, or an Accept header that prefers text/csv to JSON. */
 export function wantsCsv(ctx: ParameterizedContext, format: string | undefined): boolean {
@@ -56,7 +57,18 @@ export function sendCsv(ctx: ParameterizedContext, filename: string, tables: Csv
 /** A day's row, or the range total (date "total"). */
 type Row = ReportTotals & { date: string; currency: string };
 
-const SUMMARY_FIELDS = ['orders', 'gross', 'discounts', 'net', 'tax', 'serviceCharge', 'tips', 'cardFees', 'refunds', 'netAfterRefunds'] as const;
+const SUMMARY_FIELDS = [
+  'orders',
+  'gross',
+  'discounts',
+  'net',
+  'tax',
+  'serviceCharge',
+  'tips',
+  'cardFees',
+  'refunds',
+  'netAfterRefunds',
+] as const;
 
 /** One row per breakdown entry of every day, keyed by date. */
 function perDay<K extends 'byStaff' | 'byCategory' | 'topItems' | 'byHour'>(rows: Row[], key: K) {
@@ -74,13 +86,28 @@ export function salesTables(rows: Row[]): CsvTable[] {
         ['currency', (r: Row) => r.currency],
         ...SUMMARY_FIELDS.map((f): [string, (r: Row) => unknown] => [f, (r) => r[f]]),
         ...PAYMENT_METHODS.map((m): [string, (r: Row) => unknown] => [`byMethod.${m}`, (r) => r.byMethod[m]]),
-        ...PAYMENT_METHODS.map((m): [string, (r: Row) => unknown] => [`refundsByMethod.${m}`, (r) => r.refundsByMethod[m]]),
+        ...PAYMENT_METHODS.map((m): [string, (r: Row) => unknown] => [
+          `refundsByMethod.${m}`,
+          (r) => r.refundsByMethod[m],
+        ]),
       ],
       rows,
     },
-    { title: 'byStaff', columns: [date, ...fields(['staffId', 'name', 'orders', 'net', 'tips'])], rows: perDay(rows, 'byStaff') },
-    { title: 'byCategory', columns: [date, ...fields(['categoryId', 'name', 'quantity', 'net'])], rows: perDay(rows, 'byCategory') },
-    { title: 'topItems', columns: [date, ...fields(['itemId', 'name', 'quantity', 'net'])], rows: perDay(rows, 'topItems') },
+    {
+      title: 'byStaff',
+      columns: [date, ...fields(['staffId', 'name', 'orders', 'net', 'tips'])],
+      rows: perDay(rows, 'byStaff'),
+    },
+    {
+      title: 'byCategory',
+      columns: [date, ...fields(['categoryId', 'name', 'quantity', 'net'])],
+      rows: perDay(rows, 'byCategory'),
+    },
+    {
+      title: 'topItems',
+      columns: [date, ...fields(['itemId', 'name', 'quantity', 'net'])],
+      rows: perDay(rows, 'topItems'),
+    },
     { title: 'byHour', columns: [date, ...fields(['hour', 'orders', 'net'])], rows: perDay(rows, 'byHour') },
   ];
 }
@@ -90,14 +117,30 @@ function fields(names: string[]): [string, (r: any) => unknown][] {
 }
 
 export const dailyCsv = (r: DailyReport) => salesTables([r]);
-export const rangeCsv = (r: RangeReport) => salesTables([...r.days, { date: 'total', currency: r.currency, ...r.total }]);
+export const rangeCsv = (r: RangeReport) =>
+  salesTables([...r.days, { date: 'total', currency: r.currency, ...r.total }]);
 
 export function itemCsv(r: ItemReport): CsvTable[] {
   const rows = [...r.items, { itemId: 'total', name: null, ...r.total }];
-  return [{ title: 'items', columns: [['currency', () => r.currency], ...fields(['itemId', 'name', 'quantity', 'net', 'cost', 'margin'])], rows }];
+  return [
+    {
+      title: 'items',
+      columns: [['currency', () => r.currency], ...fields(['itemId', 'name', 'quantity', 'net', 'cost', 'margin'])],
+      rows,
+    },
+  ];
 }
 
 export function staffCsv(r: StaffReport): CsvTable[] {
   const rows = [...r.staff, { ...r.total, staffId: 'total' }];
-  return [{ title: 'staff', columns: [['currency', () => r.currency], ...fields(['staffId', 'name', 'orders', 'net', 'tips', 'workedMinutes', 'workedHours', 'netPerHour'])], rows }];
+  return [
+    {
+      title: 'staff',
+      columns: [
+        ['currency', () => r.currency],
+        ...fields(['staffId', 'name', 'orders', 'net', 'tips', 'workedMinutes', 'workedHours', 'netPerHour']),
+      ],
+      rows,
+    },
+  ];
 }

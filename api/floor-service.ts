@@ -15,14 +15,25 @@ import type { AppDeps, AuthContext } from './types';
 /** A claim this old whose workflow never started was left by an API that died in between. */
 const ORPHAN_CLAIM_MS = 60_000;
 
-export async function findTable(deps: AppDeps, auth: AuthContext, tableId: string): Promise<{ id: string; name: string }> {
-  const t = await deps.knex('tables').where({ id: tableId, location_id: auth.locationId }).first('id', 'name', 'active');
+export async function findTable(
+  deps: AppDeps,
+  auth: AuthContext,
+  tableId: string,
+): Promise<{ id: string; name: string }> {
+  const t = await deps
+    .knex('tables')
+    .where({ id: tableId, location_id: auth.locationId })
+    .first('id', 'name', 'active');
   if (!t) throw fieldError('tableId', 'No such table in this location');
   if (!t.active) throw fieldError('tableId', `Table ${t.name} is not in use`);
   return t;
 }
 
-export async function findCustomer(deps: AppDeps, auth: AuthContext, customerId: string): Promise<{ id: string; name: string }> {
+export async function findCustomer(
+  deps: AppDeps,
+  auth: AuthContext,
+  customerId: string,
+): Promise<{ id: string; name: string }> {
   const c = await deps.knex('customers').where({ id: customerId, location_id: auth.locationId }).first('id', 'name');
   if (!c) throw fieldError('customerId', 'No such customer in this location');
   return c;
@@ -32,17 +43,32 @@ export async function findCustomer(deps: AppDeps, auth: AuthContext, customerId:
  * Claims the table for the order, or answers 409 with the order that holds it. Whoever's claim
  * Postgres lets in first wins; the other gets `existingOrderId` to open instead.
  */
-export async function seatOrder(deps: AppDeps, auth: AuthContext, orderId: string, tableId: string, newCheck: boolean): Promise<void> {
+export async function seatOrder(
+  deps: AppDeps,
+  auth: AuthContext,
+  orderId: string,
+  tableId: string,
+  newCheck: boolean,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const outcome = await deps.knex.transaction((trx) => claimTable(trx, { orderId, locationId: auth.locationId, tableId, newCheck }));
+    const outcome = await deps.knex.transaction((trx) =>
+      claimTable(trx, { orderId, locationId: auth.locationId, tableId, newCheck }),
+    );
     if (outcome.ok) return;
     if (attempt === 0 && (await isOrphan(deps, outcome.existingOrderId, outcome.claimedAt))) {
       await dropClaim(deps.knex, outcome.existingOrderId);
       continue;
     }
-    throw new ApiError(409, 'CONFLICT', 'This table already has an open order: open it, or ask for a new check', undefined, undefined, {
-      existingOrderId: outcome.existingOrderId,
-    });
+    throw new ApiError(
+      409,
+      'CONFLICT',
+      'This table already has an open order: open it, or ask for a new check',
+      undefined,
+      undefined,
+      {
+        existingOrderId: outcome.existingOrderId,
+      },
+    );
   }
 }
 
@@ -74,13 +100,24 @@ export interface OrderPatch {
  * order holds it), then tells the order; an order that refuses (closed meanwhile) gets its old
  * seat back. A customer's name fills `customerName` unless one is given.
  */
-export async function patchOrder(deps: AppDeps, auth: AuthContext, orderId: string, body: OrderPatch, key?: string): Promise<OrderSnapshot> {
+export async function patchOrder(
+  deps: AppDeps,
+  auth: AuthContext,
+  orderId: string,
+  body: OrderPatch,
+  key?: string,
+): Promise<OrderSnapshot> {
   const details: order.OrderDetailsRequest = { ...body };
-  if (body.customerId) details.customerName = body.customerName ?? (await findCustomer(deps, auth, body.customerId)).name;
+  if (body.customerId)
+    details.customerName = body.customerName ?? (await findCustomer(deps, auth, body.customerId)).name;
   if (body.tableId === undefined) return updateOrder(deps, auth, orderId, msg.setDetailsUpdate, details, key);
   const before = await getOrder(deps, auth, orderId);
   if (before.status !== 'open') throw conflict(`Order is ${before.status}`);
-  const previous = await deps.knex('table_claims').where({ order_id: orderId }).whereNull('released_at').first('table_id', 'new_check');
+  const previous = await deps
+    .knex('table_claims')
+    .where({ order_id: orderId })
+    .whereNull('released_at')
+    .first('table_id', 'new_check');
   if (body.tableId) {
     const table = await findTable(deps, auth, body.tableId);
     details.table = body.table ?? table.name;
@@ -98,7 +135,14 @@ export async function patchOrder(deps: AppDeps, auth: AuthContext, orderId: stri
   }
 }
 
-async function restoreSeat(deps: AppDeps, auth: AuthContext, orderId: string, previous?: { table_id: string; new_check: boolean }): Promise<void> {
+async function restoreSeat(
+  deps: AppDeps,
+  auth: AuthContext,
+  orderId: string,
+  previous?: { table_id: string; new_check: boolean },
+): Promise<void> {
   if (!previous) return unseatOrder(deps, orderId);
-  await deps.knex.transaction((trx) => claimTable(trx, { orderId, locationId: auth.locationId, tableId: previous.table_id, newCheck: true }));
+  await deps.knex.transaction((trx) =>
+    claimTable(trx, { orderId, locationId: auth.locationId, tableId: previous.table_id, newCheck: true }),
+  );
 }

@@ -11,17 +11,25 @@ import type { AppDeps, AuthContext } from './types';
  * points × pointValue). Refused here when loyalty is off, the order has no customer or the
  * customer has fewer points (the debit itself decides again, for two terminals at once).
  */
-export async function pointsPayment(deps: AppDeps, auth: AuthContext, orderId: string, body: { points?: number; amount?: number }) {
+export async function pointsPayment(
+  deps: AppDeps,
+  auth: AuthContext,
+  orderId: string,
+  body: { points?: number; amount?: number },
+) {
   const settings = await loyaltySettings(deps.knex, auth.locationId);
-  if (!settings.enabled || settings.pointValue < 1) throw conflict('Paying with loyalty points is not turned on in settings');
+  if (!settings.enabled || settings.pointValue < 1)
+    throw conflict('Paying with loyalty points is not turned on in settings');
   const points = body.points!;
   const amount = points * settings.pointValue;
   if (amount > MAX_MONEY) throw fieldError('points', `points may be worth at most ${MAX_MONEY} minor units`);
-  if (body.amount !== undefined && body.amount !== amount) throw fieldError('amount', `${points} points are worth ${amount}, not ${body.amount}`);
+  if (body.amount !== undefined && body.amount !== amount)
+    throw fieldError('amount', `${points} points are worth ${amount}, not ${body.amount}`);
   const order = await getOrder(deps, auth, orderId);
   if (!order.customerId) throw conflict('Attach a customer to the order to pay with points');
   const customer = await deps.knex('customers').where({ id: order.customerId }).first('loyalty_points');
-  if ((customer?.loyalty_points ?? 0) < points) throw fieldError('points', `The customer has ${customer?.loyalty_points ?? 0} points`);
+  if ((customer?.loyalty_points ?? 0) < points)
+    throw fieldError('points', `The customer has ${customer?.loyalty_points ?? 0} points`);
   return { method: 'loyalty' as const, amount, points };
 }
 

@@ -68,13 +68,24 @@ export async function businessMetrics(knex: Knex): Promise<Family[]> {
         .whereNotNull('persisted_at')
         .whereNot('status', 'open')
         .groupByRaw('1, 2')
-        .select(trx.raw("case when status = 'cancelled' then 'cancelled' else 'closed' end as status"), 'type', trx.raw('count(*) as n'));
+        .select(
+          trx.raw("case when status = 'cancelled' then 'cancelled' else 'closed' end as status"),
+          'type',
+          trx.raw('count(*) as n'),
+        );
       // Settled payments; a refunded payment was taken (its refund is in tillflow_refunds_total).
       const payments = await trx('payments')
         .whereNot('status', 'pending')
         .groupByRaw('1, 2')
-        .select('method', trx.raw("case when status = 'refunded' then 'succeeded' else status end as status"), trx.raw('count(*) as n'));
-      const pending = await trx('payments').where('status', 'pending').groupBy('method').select('method', trx.raw('count(*) as n'));
+        .select(
+          'method',
+          trx.raw("case when status = 'refunded' then 'succeeded' else status end as status"),
+          trx.raw('count(*) as n'),
+        );
+      const pending = await trx('payments')
+        .where('status', 'pending')
+        .groupBy('method')
+        .select('method', trx.raw('count(*) as n'));
       const sales = await trx('payments as p')
         .join('orders as o', 'o.id', 'p.order_id')
         .whereIn('p.status', TAKEN_PAYMENT_STATUSES)
@@ -88,10 +99,28 @@ export async function businessMetrics(knex: Knex): Promise<Family[]> {
       const kitchen = await kitchenHistogram(trx);
       const pendingBy = new Map(pending.map((r: any) => [r.method as string, num(r.n)]));
       return [
-        family('tillflow_orders_total', 'counter', 'Orders ended, by outcome (closed or cancelled) and type', orders, ['status', 'type']),
-        family('tillflow_payments_total', 'counter', 'Payments settled, by method and outcome', payments, ['method', 'status']),
-        family('tillflow_sales_minor_units_total', 'counter', 'Money taken (payment amounts, minor units, before refunds), by currency and method', sales, ['currency', 'method']),
-        family('tillflow_refunds_total', 'counter', 'Refunds settled, by the refunded payment method and outcome', refunds, ['method', 'status']),
+        family('tillflow_orders_total', 'counter', 'Orders ended, by outcome (closed or cancelled) and type', orders, [
+          'status',
+          'type',
+        ]),
+        family('tillflow_payments_total', 'counter', 'Payments settled, by method and outcome', payments, [
+          'method',
+          'status',
+        ]),
+        family(
+          'tillflow_sales_minor_units_total',
+          'counter',
+          'Money taken (payment amounts, minor units, before refunds), by currency and method',
+          sales,
+          ['currency', 'method'],
+        ),
+        family(
+          'tillflow_refunds_total',
+          'counter',
+          'Refunds settled, by the refunded payment method and outcome',
+          refunds,
+          ['method', 'status'],
+        ),
         {
           name: 'tillflow_payments_pending',
           type: 'gauge',
@@ -106,7 +135,15 @@ export async function businessMetrics(knex: Knex): Promise<Family[]> {
 }
 
 function family(name: string, type: Family['type'], help: string, rows: any[], labelNames: string[]): Family {
-  return { name, type, help, samples: rows.map((r) => ({ labels: Object.fromEntries(labelNames.map((l) => [l, String(r[l])])), value: num(r.n) })) };
+  return {
+    name,
+    type,
+    help,
+    samples: rows.map((r) => ({
+      labels: Object.fromEntries(labelNames.map((l) => [l, String(r[l])])),
+      value: num(r.n),
+    })),
+  };
 }
 
 /** Seconds from an order's first kitchen ticket to its bump, over every bumped order. */
@@ -123,8 +160,15 @@ async function kitchenHistogram(trx: Knex.Transaction): Promise<Family> {
   const row: any = await trx
     .from(perOrder)
     .whereNotNull('s')
-    .first([...KITCHEN_BUCKETS.map((b, i) => trx.raw(`count(*) filter (where s <= ?) as b${i}`, [b])), trx.raw('coalesce(sum(s), 0) as sum'), trx.raw('count(*) as count')]);
-  const buckets = [...KITCHEN_BUCKETS.map((b, i) => ({ le: String(b), value: num(row?.[`b${i}`]) })), { le: '+Inf', value: num(row?.count) }];
+    .first([
+      ...KITCHEN_BUCKETS.map((b, i) => trx.raw(`count(*) filter (where s <= ?) as b${i}`, [b])),
+      trx.raw('coalesce(sum(s), 0) as sum'),
+      trx.raw('count(*) as count'),
+    ]);
+  const buckets = [
+    ...KITCHEN_BUCKETS.map((b, i) => ({ le: String(b), value: num(row?.[`b${i}`]) })),
+    { le: '+Inf', value: num(row?.count) },
+  ];
   return {
     name: 'tillflow_kitchen_seconds',
     type: 'histogram',

@@ -36,7 +36,8 @@ export function updateError(err: unknown): ApiError | undefined {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const failure = err.cause;
     const path = (failure.details?.[0] as { path?: string } | undefined)?.path ?? '';
-    if (failure.type === msg.REJECTION_TYPES.validation) return validationError(failure.message, [{ path, message: failure.message }]);
+    if (failure.type === msg.REJECTION_TYPES.validation)
+      return validationError(failure.message, [{ path, message: failure.message }]);
     if (failure.type === msg.REJECTION_TYPES.conflict) return conflict(failure.message);
     if (failure.type === msg.REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
   }
@@ -44,13 +45,26 @@ export function updateError(err: unknown): ApiError | undefined {
 }
 
 /** Resolves a cart line's item from the catalog; unknown items are a validation error at `path`. */
-export async function resolveLine(deps: AppDeps, locationId: string, line: LineInput, path = ''): Promise<order.AddLineRequest> {
+export async function resolveLine(
+  deps: AppDeps,
+  locationId: string,
+  line: LineInput,
+  path = '',
+): Promise<order.AddLineRequest> {
   const item = await loadItemForOrder(deps.knex, locationId, line.itemId);
-  if (!item) throw validationError('Unknown item', [{ path: `${path}itemId`, message: 'No such item in this location' }]);
+  if (!item)
+    throw validationError('Unknown item', [{ path: `${path}itemId`, message: 'No such item in this location' }]);
   // "86": switched off, or a tracked item with nothing left. The item's state, not the input: 409.
   if (!item.available || (item.trackStock && item.stockQuantity <= 0)) throw conflict(`${item.name} is sold out`);
   return {
-    item: { id: item.id, name: item.name, price: item.price, available: item.available, trackStock: item.trackStock, modifierLists: item.modifierLists },
+    item: {
+      id: item.id,
+      name: item.name,
+      price: item.price,
+      available: item.available,
+      trackStock: item.trackStock,
+      modifierLists: item.modifierLists,
+    },
     quantity: line.quantity,
     modifierIds: line.modifierIds ?? [],
     note: line.note ?? null,
@@ -91,7 +105,10 @@ export async function createOrder(
 ): Promise<{ created: boolean; snapshot: OrderSnapshot }> {
   // A client id, else one derived from the Idempotency-Key: either way a repeated create finds the same order.
   const orderId = body.id ?? (idempotencyKey ? uuidFromKey(`${auth.locationId}:${idempotencyKey}`) : randomUUID());
-  const [existing, settings] = await Promise.all([persistedSnapshot(deps, orderId), loadSettings(deps.knex, auth.locationId)]);
+  const [existing, settings] = await Promise.all([
+    persistedSnapshot(deps, orderId),
+    loadSettings(deps.knex, auth.locationId),
+  ]);
   if (existing) return { created: false, snapshot: ownedOr404(existing, auth) };
   if (!settings) throw notFound('Location');
   const table = body.tableId ? await findTable(deps, auth, body.tableId) : undefined;
@@ -157,7 +174,12 @@ export async function createOrder(
         printOptions: deps.config.print,
         openerPublishes: true,
         ...(Object.keys(deps.gateways ?? {}).length
-          ? { payments: { publicBaseUrl: publicBaseUrl(deps), timing: deps.config.paymentTiming ?? DEFAULT_PAYMENT_TIMING } }
+          ? {
+              payments: {
+                publicBaseUrl: publicBaseUrl(deps),
+                timing: deps.config.paymentTiming ?? DEFAULT_PAYMENT_TIMING,
+              },
+            }
           : {}),
       },
     ],
@@ -257,7 +279,12 @@ function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
   if (!msg.isPublished(answer)) return answer; // from a worker older than this API
   void deps.knex
     .transaction((trx) => writeOrderEvents(trx, answer.batch))
-    .catch((err) => deps.logger.warn({ err: (err as Error).message, orderId: answer.batch.orderId }, 'publishing a change failed; the workflow catches up'));
+    .catch((err) =>
+      deps.logger.warn(
+        { err: (err as Error).message, orderId: answer.batch.orderId },
+        'publishing a change failed; the workflow catches up',
+      ),
+    );
   return answer.published;
 }
 

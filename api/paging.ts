@@ -12,14 +12,20 @@ export const instant = () =>
   yup
     .string()
     .strict()
-    .test('date-time', '${path} must be an RFC 3339 date-time (e.g. 2026-12-01T09:00:00Z)', (v) => v === undefined || (RFC3339.test(v) && !Number.isNaN(parseInstant(v).getTime())))
+    .test(
+      'date-time',
+      '${path} must be an RFC 3339 date-time (e.g. 2026-12-01T09:00:00Z)',
+      (v) => v === undefined || (RFC3339.test(v) && !Number.isNaN(parseInstant(v).getTime())),
+    )
     .meta({ jsonSchema: { format: 'date-time' } });
 
 /** A whole number in a query string (a repeated parameter arrives as an array and is refused). */
 export const wholeNumber = () =>
   yup
     .number()
-    .transform((_v, orig: unknown) => (orig === undefined ? undefined : typeof orig === 'string' && /^\d{1,6}$/.test(orig) ? Number(orig) : NaN))
+    .transform((_v, orig: unknown) =>
+      orig === undefined ? undefined : typeof orig === 'string' && /^\d{1,6}$/.test(orig) ? Number(orig) : NaN,
+    )
     .typeError('${path} must be a whole number')
     .meta({ jsonSchema: { type: 'integer' } });
 
@@ -38,6 +44,7 @@ export function decodeCursor(kind: string, value: string, patterns: RegExp[]): s
   const text = Buffer.from(value, 'base64url').toString();
   const prefix = `${kind}:`;
   const parts = text.startsWith(prefix) ? text.slice(prefix.length).split('|') : [];
-  if (parts.length !== patterns.length || !parts.every((p, i) => patterns[i]!.test(p))) throw fieldError('query.cursor', 'cursor is not one this API gave out');
+  if (parts.length !== patterns.length || !parts.every((p, i) => patterns[i]!.test(p)))
+    throw fieldError('query.cursor', 'cursor is not one this API gave out');
   return parts;
 }

@@ -39,7 +39,9 @@ export async function lockedUntil(db: Knex, clientKey: string): Promise<Date | u
 
 export function lockedOut(until: Date): ApiError {
   const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
-  return new ApiError(429, 'LOCKED_OUT', `Too many wrong PINs; try again in ${seconds} s`, undefined, { 'Retry-After': String(seconds) });
+  return new ApiError(429, 'LOCKED_OUT', `Too many wrong PINs; try again in ${seconds} s`, undefined, {
+    'Retry-After': String(seconds),
+  });
 }
 
 /**
@@ -48,13 +50,23 @@ export function lockedOut(until: Date): ApiError {
  * attempt is recorded as a failure up front and only removed once its PIN verified. Returns its
  * row id and whether the location is past its hourly ceiling of failures.
  */
-async function reserveAttempt(deps: AppDeps, clientKey: string, locationKey: string): Promise<{ id: string; overCeiling: boolean }> {
+async function reserveAttempt(
+  deps: AppDeps,
+  clientKey: string,
+  locationKey: string,
+): Promise<{ id: string; overCeiling: boolean }> {
   return deps.knex.transaction(async (trx) => {
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`pin-attempt:${clientKey}`]);
     const until = await lockedUntil(trx, clientKey);
     if (until) throw lockedOut(until);
-    const [row] = await trx('login_failures').insert({ client_key: clientKey, location_key: locationKey }).returning('id');
-    const recent = await trx('login_failures').where('location_key', locationKey).where('at', '>', new Date(Date.now() - HOUR)).count('* as n').first();
+    const [row] = await trx('login_failures')
+      .insert({ client_key: clientKey, location_key: locationKey })
+      .returning('id');
+    const recent = await trx('login_failures')
+      .where('location_key', locationKey)
+      .where('at', '>', new Date(Date.now() - HOUR))
+      .count('* as n')
+      .first();
     return { id: String(row.id), overCeiling: Number(recent?.n ?? 0) > deps.config.pinGuard.failuresPerLocationHour };
   });
 }
@@ -74,7 +86,10 @@ async function slowDown(deps: AppDeps, locationKey: string, action: string): Pro
   );
   const waitMs = Number(rows[0].wait_ms);
   slowedAttempts.inc();
-  deps.logger.warn({ alert: 'pin_bruteforce', locationKey, action, waitMs }, 'ALERT: too many wrong PINs at this location in the last hour; PIN checks are being slowed down');
+  deps.logger.warn(
+    { alert: 'pin_bruteforce', locationKey, action, waitMs },
+    'ALERT: too many wrong PINs at this location in the last hour; PIN checks are being slowed down',
+  );
   await new Promise((resolve) => setTimeout(resolve, waitMs));
 }
 

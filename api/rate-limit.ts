@@ -1,6 +1,11 @@
 import type Koa from 'koa';
 import type { Knex } from 'knex';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import { ApiError } from './errors';
 import type { AppDeps, AuthContext } from './types';
 
@@ -11,7 +16,12 @@ import type { AppDeps, AuthContext } from './types';
  * in-memory limiter stands in while Postgres does not answer (the request then fails on its own
  * with 503 if it needs the database).
  */
-export function postgresLimiter(knex: Knex, keyPrefix: string, points: number, durationSeconds: number): RateLimiterAbstract {
+export function postgresLimiter(
+  knex: Knex,
+  keyPrefix: string,
+  points: number,
+  durationSeconds: number,
+): RateLimiterAbstract {
   return new RateLimiterPostgres({
     storeClient: knex,
     storeType: 'knex',
@@ -26,7 +36,9 @@ export function postgresLimiter(knex: Knex, keyPrefix: string, points: number, d
 
 export function rateLimited(msBeforeNext: number, detail: string): ApiError {
   const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
-  return new ApiError(429, 'RATE_LIMITED', `${detail}; try again in ${seconds} s`, undefined, { 'Retry-After': String(seconds) });
+  return new ApiError(429, 'RATE_LIMITED', `${detail}; try again in ${seconds} s`, undefined, {
+    'Retry-After': String(seconds),
+  });
 }
 
 /** Takes one point for `key`, or throws 429 RATE_LIMITED with Retry-After. */

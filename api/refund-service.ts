@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { allocateLineRefund, taxWasInclusive, type ChargedOrder } from '../core/pricing';
 import { gatewayOf, DEFAULT_PAYMENT_TIMING } from '../core/payment';
@@ -51,34 +55,59 @@ interface LineRow {
  * the first answer. The refundable amount is reserved under row locks on the order and its
  * payments before anything is sent, so concurrent refunds can never exceed what was taken.
  */
-export async function createRefund(deps: AppDeps, auth: AuthContext, orderId: string, body: RefundBody, key: string): Promise<{ refund: RefundObject; settled: boolean }> {
+export async function createRefund(
+  deps: AppDeps,
+  auth: AuthContext,
+  orderId: string,
+  body: RefundBody,
+  key: string,
+): Promise<{ refund: RefundObject; settled: boolean }> {
   const refundId = uuidFromKey(`refund:${auth.locationId}:${orderId}:${key}`);
   const existing = await deps.knex('refunds').where('id', refundId).first('location_id');
   if (existing && existing.location_id !== auth.locationId) throw notFound('Refund');
   if (!existing) {
     const order = await getOrder(deps, auth, orderId);
-    if (!REFUNDABLE_ORDER_STATUSES.includes(order.status)) throw conflict(`Order is ${order.status}: nothing to refund`);
-    if (!order.payments.some((p) => TAKEN.includes(p.status))) throw conflict('Order has no succeeded payment to refund');
+    if (!REFUNDABLE_ORDER_STATUSES.includes(order.status))
+      throw conflict(`Order is ${order.status}: nothing to refund`);
+    if (!order.payments.some((p) => TAKEN.includes(p.status)))
+      throw conflict('Order has no succeeded payment to refund');
     // Stock leaves at close: restocking an open order would add goods that were never deducted.
-    if (body.restock && order.status === 'open') throw fieldError('restock', 'Nothing has left stock yet: stock is deducted when the order closes');
+    if (body.restock && order.status === 'open')
+      throw fieldError('restock', 'Nothing has left stock yet: stock is deducted when the order closes');
     await deps.knex.transaction((trx) => reserve(trx, deps, auth, order, refundId, body, key));
   }
   return runRefund(deps, refundId);
 }
 
 /** Locks the order and its payments, checks the request against what is refundable, and inserts the pending refund. */
-async function reserve(trx: Knex.Transaction, deps: AppDeps, auth: AuthContext, order: OrderSnapshot, refundId: string, body: RefundBody, key: string): Promise<void> {
+async function reserve(
+  trx: Knex.Transaction,
+  deps: AppDeps,
+  auth: AuthContext,
+  order: OrderSnapshot,
+  refundId: string,
+  body: RefundBody,
+  key: string,
+): Promise<void> {
   // An open order's projection row is written by the publishing activity a moment after each
   // change, so right after a payment it may not exist yet: write it from the snapshot so there is
   // a row to lock (the publisher overwrites it with the next, strictly newer, version).
   if (order.status === 'open') await ensureProjection(trx, order);
-  const locked = await trx('orders').where({ id: order.id, location_id: auth.locationId }).forUpdate().first('id', 'persisted_at');
+  const locked = await trx('orders')
+    .where({ id: order.id, location_id: auth.locationId })
+    .forUpdate()
+    .first('id', 'persisted_at');
   // A closed order is refunded from its persisted projection, which the closing transaction writes
   // a moment after the order closes: until then there is nothing consistent to write to.
-  if (!locked || (order.status !== 'open' && !locked.persisted_at)) throw conflict('Order is still closing: try again in a moment');
+  if (!locked || (order.status !== 'open' && !locked.persisted_at))
+    throw conflict('Order is still closing: try again in a moment');
   if (await trx('refunds').where('id', refundId).first('id')) return; // the same request, a moment earlier
   const payments = await lockPayments(trx, order);
-  const lines = body.lines ? await lineRefund(trx, order, body.lines) : body.restock && body.amount === undefined ? await remainingLines(trx, order) : [];
+  const lines = body.lines
+    ? await lineRefund(trx, order, body.lines)
+    : body.restock && body.amount === undefined
+      ? await remainingLines(trx, order)
+      : [];
   const requested = body.lines ? lines.reduce((a, l) => a + l.amount, 0) : body.amount;
   // A full refund (no amount, no lines) is everything still refundable on the chosen payment.
   const wanted = requested ?? choosePayment(payments, 1, body.paymentId)?.refundable ?? 0;
@@ -88,7 +117,8 @@ async function reserve(trx: Knex.Transaction, deps: AppDeps, auth: AuthContext, 
   const gateway = gatewayOf(payment.method, payment.provider);
   const rule = gatewayRefundRule(payment, wanted, gateway);
   if (rule) throw fieldError(body.lines ? 'lines' : 'amount', rule);
-  if (gateway && !deps.gateways?.[gateway]) throw fieldError('paymentId', `${gateway} is not configured here: this payment cannot be refunded through it`);
+  if (gateway && !deps.gateways?.[gateway])
+    throw fieldError('paymentId', `${gateway} is not configured here: this payment cannot be refunded through it`);
   await trx('refunds').insert({
     id: refundId,
     location_id: auth.locationId,
@@ -109,7 +139,13 @@ async function reserve(trx: Knex.Transaction, deps: AppDeps, auth: AuthContext, 
     created_at: trx.fn.now(),
     updated_at: trx.fn.now(),
   });
-  await trx('audit_log').insert({ location_id: auth.locationId, staff_id: auth.staffId, action: 'refund.create', subject: refundId, data: JSON.stringify({ orderId: order.id, paymentId: payment.id, amount: wanted, reason: body.reason }) });
+  await trx('audit_log').insert({
+    location_id: auth.locationId,
+    staff_id: auth.staffId,
+    action: 'refund.create',
+    subject: refundId,
+    data: JSON.stringify({ orderId: order.id, paymentId: payment.id, amount: wanted, reason: body.reason }),
+  });
 }
 
 /**
@@ -120,12 +156,41 @@ async function lockPayments(trx: Knex.Transaction, order: OrderSnapshot): Promis
   const taken = order.payments.filter((p) => TAKEN.includes(p.status));
   for (const [i, p] of taken.entries()) {
     await trx('payments')
-      .insert({ id: p.id, location_id: order.locationId, order_id: order.id, seq: 1000 + i, method: p.method, provider: p.provider, status: p.status, amount: p.amount, tip: p.tip, fee: p.fee, reference: p.reference ?? null, created_at: p.createdAt, settled_at: p.settledAt })
+      .insert({
+        id: p.id,
+        location_id: order.locationId,
+        order_id: order.id,
+        seq: 1000 + i,
+        method: p.method,
+        provider: p.provider,
+        status: p.status,
+        amount: p.amount,
+        tip: p.tip,
+        fee: p.fee,
+        reference: p.reference ?? null,
+        created_at: p.createdAt,
+        settled_at: p.settledAt,
+      })
       .onConflict()
       .ignore();
   }
-  const rows = await trx('payments').whereIn('id', taken.map((p) => p.id)).orderBy('id').forUpdate().select('id');
-  const reserved = await trx('refunds').whereIn('payment_id', taken.map((p) => p.id)).whereIn('status', ['pending', 'succeeded']).groupBy('payment_id').select('payment_id').sum('amount as total');
+  const rows = await trx('payments')
+    .whereIn(
+      'id',
+      taken.map((p) => p.id),
+    )
+    .orderBy('id')
+    .forUpdate()
+    .select('id');
+  const reserved = await trx('refunds')
+    .whereIn(
+      'payment_id',
+      taken.map((p) => p.id),
+    )
+    .whereIn('status', ['pending', 'succeeded'])
+    .groupBy('payment_id')
+    .select('payment_id')
+    .sum('amount as total');
   const used = new Map(reserved.map((r: any) => [r.payment_id as string, Number(r.total)]));
   const locked = new Set(rows.map((r: { id: string }) => r.id));
   return taken
@@ -143,19 +208,33 @@ async function lockPayments(trx: Knex.Transaction, order: OrderSnapshot): Promis
 
 /** Units of each line already refunded (or being refunded) by earlier refunds of the order. */
 async function refundedUnits(trx: Knex.Transaction, order: OrderSnapshot): Promise<number[]> {
-  const rows = await trx('refunds').where('order_id', order.id).whereIn('status', ['pending', 'succeeded']).select('lines');
+  const rows = await trx('refunds')
+    .where('order_id', order.id)
+    .whereIn('status', ['pending', 'succeeded'])
+    .select('lines');
   const done = new Map<string, number>();
-  for (const r of rows) for (const l of r.lines as LineRow[]) done.set(l.lineId, (done.get(l.lineId) ?? 0) + l.quantity);
+  for (const r of rows)
+    for (const l of r.lines as LineRow[]) done.set(l.lineId, (done.get(l.lineId) ?? 0) + l.quantity);
   return order.lines.map((l) => done.get(l.id) ?? 0);
 }
 
 function charged(order: OrderSnapshot): ChargedOrder {
   const t = order.totals;
-  return { lines: order.lines.map((l) => ({ quantity: l.quantity, total: l.total })), discount: t.discount, serviceCharge: t.serviceCharge, tax: t.tax, taxInclusive: taxWasInclusive(t) };
+  return {
+    lines: order.lines.map((l) => ({ quantity: l.quantity, total: l.total })),
+    discount: t.discount,
+    serviceCharge: t.serviceCharge,
+    tax: t.tax,
+    taxInclusive: taxWasInclusive(t),
+  };
 }
 
 /** The requested line quantities, priced by the one allocation function; more than is left of a line → 422. */
-async function lineRefund(trx: Knex.Transaction, order: OrderSnapshot, requested: { lineId: string; quantity: number }[]): Promise<LineRow[]> {
+async function lineRefund(
+  trx: Knex.Transaction,
+  order: OrderSnapshot,
+  requested: { lineId: string; quantity: number }[],
+): Promise<LineRow[]> {
   const before = await refundedUnits(trx, order);
   const quantities = order.lines.map(() => 0);
   requested.forEach((r, i) => {
@@ -163,7 +242,8 @@ async function lineRefund(trx: Knex.Transaction, order: OrderSnapshot, requested
     if (at < 0) throw fieldError(`lines[${i}].lineId`, 'No such line on this order');
     quantities[at]! += r.quantity;
     const left = order.lines[at]!.quantity - before[at]!;
-    if (quantities[at]! > left) throw fieldError(`lines[${i}].quantity`, `Only ${left} of this line can still be refunded`);
+    if (quantities[at]! > left)
+      throw fieldError(`lines[${i}].quantity`, `Only ${left} of this line can still be refunded`);
   });
   const allocation = allocateLineRefund(charged(order), before, quantities);
   return order.lines
@@ -176,14 +256,22 @@ async function remainingLines(trx: Knex.Transaction, order: OrderSnapshot): Prom
   const before = await refundedUnits(trx, order);
   const left = order.lines.map((l, i) => l.quantity - before[i]!);
   const allocation = allocateLineRefund(charged(order), before, left);
-  return order.lines.map((l, i) => ({ lineId: l.id, itemId: l.itemId, quantity: left[i]!, amount: allocation.lines[i]!.amount })).filter((l) => l.quantity > 0);
+  return order.lines
+    .map((l, i) => ({ lineId: l.id, itemId: l.itemId, quantity: left[i]!, amount: allocation.lines[i]!.amount }))
+    .filter((l) => l.quantity > 0);
 }
 
 function notCoverable(payments: PaymentRefundable[], wanted: number, paymentId?: string) {
-  const errors: FieldError[] = payments.map((p) => ({ path: `payments.${p.id}`, message: `${p.method} payment: ${p.refundable} refundable` }));
-  if (paymentId && !payments.some((p) => p.id === paymentId)) return fieldError('paymentId', 'No succeeded payment with this id on this order');
+  const errors: FieldError[] = payments.map((p) => ({
+    path: `payments.${p.id}`,
+    message: `${p.method} payment: ${p.refundable} refundable`,
+  }));
+  if (paymentId && !payments.some((p) => p.id === paymentId))
+    return fieldError('paymentId', 'No succeeded payment with this id on this order');
   return validationError(
-    paymentId ? `This payment cannot refund ${wanted}: see its refundable amount` : `No single payment can refund ${wanted}: refund each payment separately`,
+    paymentId
+      ? `This payment cannot refund ${wanted}: see its refundable amount`
+      : `No single payment can refund ${wanted}: refund each payment separately`,
     errors,
   );
 }
@@ -246,7 +334,11 @@ async function workflowInput(deps: AppDeps, row: Record<string, any>): Promise<R
  * (its automatic reversal of a late success); the result must name the reversal that was sent.
  * A duplicate, a status that is not final yet, or a result for a settled refund has no second effect.
  */
-export async function deliverMpesaResult(deps: AppDeps, token: string, result: MpesaResult): Promise<{ received: true }> {
+export async function deliverMpesaResult(
+  deps: AppDeps,
+  token: string,
+  result: MpesaResult,
+): Promise<{ received: true }> {
   const target = /^[A-Za-z0-9_-]{16,64}$/.test(token) ? await resultTarget(deps, token) : undefined;
   if (!target) throw notFound('Refund');
   const outcome = readMpesaResult(result);
@@ -259,21 +351,49 @@ export async function deliverMpesaResult(deps: AppDeps, token: string, result: M
   };
   try {
     const handle = deps.temporal.workflow.getHandle(target.workflowId);
-    await (target.kind === 'refund' ? handle.signal(refundGatewayEventSignal, word) : handle.signal(reversalResultSignal, word));
+    await (target.kind === 'refund'
+      ? handle.signal(refundGatewayEventSignal, word)
+      : handle.signal(reversalResultSignal, word));
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
-    await deps.knex('audit_log').insert({ location_id: target.locationId, action: `${target.kind}.late_result`, subject: target.id, data: JSON.stringify(result) });
+    await deps.knex('audit_log').insert({
+      location_id: target.locationId,
+      action: `${target.kind}.late_result`,
+      subject: target.id,
+      data: JSON.stringify(result),
+    });
   }
   return { received: true };
 }
 
 /** Whose ResultURL a token is: a refund's, or a payment's automatic reversal's. */
-async function resultTarget(deps: AppDeps, token: string): Promise<{ kind: 'refund' | 'payment'; id: string; workflowId: string; reference?: string; locationId: string } | undefined> {
+async function resultTarget(
+  deps: AppDeps,
+  token: string,
+): Promise<
+  { kind: 'refund' | 'payment'; id: string; workflowId: string; reference?: string; locationId: string } | undefined
+> {
   const refund = await deps.knex('refunds').where({ result_token: token }).first('id', 'reference', 'location_id');
-  if (refund) return { kind: 'refund', id: refund.id, workflowId: refundWorkflowId(refund.id), reference: refund.reference ?? undefined, locationId: refund.location_id };
-  const payment = await deps.knex('payments').where({ reversal_token: token }).first('id', 'workflow_id', 'reversal_reference', 'location_id');
+  if (refund)
+    return {
+      kind: 'refund',
+      id: refund.id,
+      workflowId: refundWorkflowId(refund.id),
+      reference: refund.reference ?? undefined,
+      locationId: refund.location_id,
+    };
+  const payment = await deps
+    .knex('payments')
+    .where({ reversal_token: token })
+    .first('id', 'workflow_id', 'reversal_reference', 'location_id');
   if (!payment?.workflow_id) return undefined;
-  return { kind: 'payment', id: payment.id, workflowId: payment.workflow_id, reference: payment.reversal_reference ?? undefined, locationId: payment.location_id };
+  return {
+    kind: 'payment',
+    id: payment.id,
+    workflowId: payment.workflow_id,
+    reference: payment.reversal_reference ?? undefined,
+    locationId: payment.location_id,
+  };
 }
 
 export async function getRefund(deps: AppDeps, auth: AuthContext, refundId: string): Promise<RefundObject> {
@@ -284,6 +404,9 @@ export async function getRefund(deps: AppDeps, auth: AuthContext, refundId: stri
 
 export async function listOrderRefunds(deps: AppDeps, auth: AuthContext, orderId: string): Promise<RefundObject[]> {
   await getOrder(deps, auth, orderId); // 404 for an unknown order or another location's
-  const rows = await deps.knex('refunds').where({ order_id: orderId, location_id: auth.locationId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  const rows = await deps
+    .knex('refunds')
+    .where({ order_id: orderId, location_id: auth.locationId })
+    .orderBy([{ column: 'created_at' }, { column: 'id' }]);
   return rows.map(refundObject);
 }

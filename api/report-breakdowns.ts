@@ -60,7 +60,11 @@ const n = (v: unknown): number => Number(v ?? 0);
 export function linesWithNet(trx: Knex | Knex.Transaction, counted: () => Knex.QueryBuilder): Knex.QueryBuilder {
   // Lateral with offset 0: one index lookup per counted order, never a scan of every line ever sold.
   const lines = 'cross join lateral (select * from order_lines where order_lines.order_id = c.id offset 0) as l';
-  const undiscounted = trx.from(counted()).joinRaw(lines).where('c.discount', 0).select('c.day', 'l.item_id', 'l.name', 'l.quantity', 'l.total as net');
+  const undiscounted = trx
+    .from(counted())
+    .joinRaw(lines)
+    .where('c.discount', 0)
+    .select('c.day', 'l.item_id', 'l.name', 'l.quantity', 'l.total as net');
   const floorShare = '(c.discount::bigint * l.total) / c.subtotal';
   const shared = trx
     .from(counted())
@@ -73,23 +77,40 @@ export function linesWithNet(trx: Knex | Knex.Transaction, counted: () => Knex.Q
       'l.quantity',
       'l.total',
       trx.raw(`${floorShare} as floor_share`),
-      trx.raw(`row_number() over (partition by c.id order by (c.discount::bigint * l.total - (${floorShare}) * c.subtotal) desc, l.position) as rank`),
+      trx.raw(
+        `row_number() over (partition by c.id order by (c.discount::bigint * l.total - (${floorShare}) * c.subtotal) desc, l.position) as rank`,
+      ),
       trx.raw(`c.discount - sum(${floorShare}) over (partition by c.id) as leftover`),
     )
     .as('s');
   const discounted = trx
     .from(shared)
-    .select('s.day', 's.item_id', 's.name', 's.quantity', trx.raw('s.total - s.floor_share - case when s.rank <= s.leftover then 1 else 0 end as net'));
+    .select(
+      's.day',
+      's.item_id',
+      's.name',
+      's.quantity',
+      trx.raw('s.total - s.floor_share - case when s.rank <= s.leftover then 1 else 0 end as net'),
+    );
   return trx.queryBuilder().unionAll([undiscounted, discounted], true);
 }
 
 /** Quantity and net per local day and item (with the item's current category) of the counted orders. */
-export async function itemDayRows(trx: Knex | Knex.Transaction, counted: () => Knex.QueryBuilder): Promise<ItemDayRow[]> {
+export async function itemDayRows(
+  trx: Knex | Knex.Transaction,
+  counted: () => Knex.QueryBuilder,
+): Promise<ItemDayRow[]> {
   const rows = await trx
     .from(linesWithNet(trx, counted).as('ln'))
     .leftJoin('items as i', 'i.id', 'ln.item_id')
     .leftJoin('categories as cat', 'cat.id', 'i.category_id')
-    .groupBy('ln.day', 'ln.item_id', 'i.category_id', 'cat.name', trx.raw("case when ln.item_id is null then ln.name end"))
+    .groupBy(
+      'ln.day',
+      'ln.item_id',
+      'i.category_id',
+      'cat.name',
+      trx.raw('case when ln.item_id is null then ln.name end'),
+    )
     .select(
       'ln.day',
       'ln.item_id',
@@ -111,7 +132,10 @@ export async function itemDayRows(trx: Knex | Knex.Transaction, counted: () => K
 }
 
 /** Orders and net per local day and local hour of closing. `counted` also selects `hour`. */
-export async function hourDayRows(trx: Knex | Knex.Transaction, counted: () => Knex.QueryBuilder): Promise<(HourTotals & { day: string })[]> {
+export async function hourDayRows(
+  trx: Knex | Knex.Transaction,
+  counted: () => Knex.QueryBuilder,
+): Promise<(HourTotals & { day: string })[]> {
   const rows = await trx
     .from(counted())
     .groupBy('c.day', 'c.hour')
@@ -138,7 +162,11 @@ const itemKey = (r: { itemId: string | null; name: string }) => r.itemId ?? `nam
 
 /** Every item sold, merged over the given rows, by net descending (then quantity, name). */
 export function itemTotals(rows: ItemTotals[]): ItemTotals[] {
-  return mergeBy(rows.map(({ itemId, name, quantity, net }) => ({ itemId, name, quantity, net })), itemKey, ['quantity', 'net']).sort(byNet);
+  return mergeBy(
+    rows.map(({ itemId, name, quantity, net }) => ({ itemId, name, quantity, net })),
+    itemKey,
+    ['quantity', 'net'],
+  ).sort(byNet);
 }
 
 /** The breakdowns of a set of item rows and hour rows (one day's, or a whole range's). */
@@ -151,6 +179,10 @@ export function breakdownsOf(items: ItemDayRow[], hours: HourTotals[]): Breakdow
   return {
     byCategory,
     topItems: itemTotals(items).slice(0, TOP_ITEMS),
-    byHour: mergeBy(hours.map(({ hour, orders, net }) => ({ hour, orders, net })), (r) => String(r.hour), ['orders', 'net']).sort((a, b) => a.hour - b.hour),
+    byHour: mergeBy(
+      hours.map(({ hour, orders, net }) => ({ hour, orders, net })),
+      (r) => String(r.hour),
+      ['orders', 'net'],
+    ).sort((a, b) => a.hour - b.hour),
   };
 }

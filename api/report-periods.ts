@@ -66,7 +66,7 @@ export async function itemReport(knex: Knex, loc: ReportLocation, start: string,
     return { items, costs };
   }, READ);
   const rows = items.map((i): ItemReportRow => {
-    const unitCost = i.itemId ? costs.get(i.itemId) ?? null : null;
+    const unitCost = i.itemId ? (costs.get(i.itemId) ?? null) : null;
     const cost = unitCost === null ? null : unitCost * i.quantity;
     return { ...i, cost, margin: cost === null ? null : i.net - cost };
   });
@@ -76,12 +76,22 @@ export async function itemReport(knex: Knex, loc: ReportLocation, start: string,
     end,
     currency: loc.currency,
     items: rows,
-    total: { quantity: sumOf(rows, (r) => r.quantity), net: sumOf(rows, (r) => r.net), cost: sumOf(costed, (r) => r.cost!), margin: sumOf(costed, (r) => r.margin!) },
+    total: {
+      quantity: sumOf(rows, (r) => r.quantity),
+      net: sumOf(rows, (r) => r.net),
+      cost: sumOf(costed, (r) => r.cost!),
+      margin: sumOf(costed, (r) => r.margin!),
+    },
   };
 }
 
 /** Worked minutes per staff member, of the shifts clocked in at the location within the range. */
-async function workedMinutes(trx: Knex.Transaction, loc: ReportLocation, start: string, end: string): Promise<Map<string, number>> {
+async function workedMinutes(
+  trx: Knex.Transaction,
+  loc: ReportLocation,
+  start: string,
+  end: string,
+): Promise<Map<string, number>> {
   const { from, to } = rangeInstants(loc, start, end);
   const shifts = await ShiftModel.query(trx)
     .where('location_id', loc.locationId)
@@ -94,7 +104,14 @@ async function workedMinutes(trx: Knex.Transaction, loc: ReportLocation, start: 
   return minutes;
 }
 
-function staffRow(staffId: string | null, name: string | null, orders: number, net: number, tips: number, minutes: number): StaffReportRow {
+function staffRow(
+  staffId: string | null,
+  name: string | null,
+  orders: number,
+  net: number,
+  tips: number,
+  minutes: number,
+): StaffReportRow {
   return {
     staffId,
     name,
@@ -112,19 +129,46 @@ export async function staffReport(knex: Knex, loc: ReportLocation, start: string
     const sales = await trx
       .from(countedOrders(trx, loc, start, end))
       .groupBy('c.staff_id')
-      .select('c.staff_id', trx.raw('count(*) as orders'), trx.raw('sum(c.subtotal - c.discount) as net'), trx.raw('sum(c.tip) as tips'));
+      .select(
+        'c.staff_id',
+        trx.raw('count(*) as orders'),
+        trx.raw('sum(c.subtotal - c.discount) as net'),
+        trx.raw('sum(c.tip) as tips'),
+      );
     const minutes = await workedMinutes(trx, loc, start, end);
     const ids = [...new Set([...sales.map((s: any) => s.staff_id).filter(Boolean), ...minutes.keys()])];
-    const names = new Map<string, string>((await trx('staff').whereIn('id', ids).select('id', 'name')).map((r: any) => [r.id, r.name]));
+    const names = new Map<string, string>(
+      (await trx('staff').whereIn('id', ids).select('id', 'name')).map((r: any) => [r.id, r.name]),
+    );
     return { sales, minutes, names };
   }, READ);
   const rows = new Map<string | null, StaffReportRow>();
   for (const s of sales) {
     const id = s.staff_id ?? null;
-    rows.set(id, staffRow(id, id ? names.get(id) ?? null : null, n(s.orders), n(s.net), n(s.tips), id ? minutes.get(id) ?? 0 : 0));
+    rows.set(
+      id,
+      staffRow(
+        id,
+        id ? (names.get(id) ?? null) : null,
+        n(s.orders),
+        n(s.net),
+        n(s.tips),
+        id ? (minutes.get(id) ?? 0) : 0,
+      ),
+    );
   }
   for (const [id, m] of minutes) if (!rows.has(id)) rows.set(id, staffRow(id, names.get(id) ?? null, 0, 0, 0, m));
-  const staff = [...rows.values()].sort((a, b) => b.net - a.net || (a.name ?? '').localeCompare(b.name ?? '') || (a.staffId ?? '').localeCompare(b.staffId ?? ''));
-  const total = staffRow(null, null, sumOf(staff, (r) => r.orders), sumOf(staff, (r) => r.net), sumOf(staff, (r) => r.tips), sumOf(staff, (r) => r.workedMinutes));
+  const staff = [...rows.values()].sort(
+    (a, b) =>
+      b.net - a.net || (a.name ?? '').localeCompare(b.name ?? '') || (a.staffId ?? '').localeCompare(b.staffId ?? ''),
+  );
+  const total = staffRow(
+    null,
+    null,
+    sumOf(staff, (r) => r.orders),
+    sumOf(staff, (r) => r.net),
+    sumOf(staff, (r) => r.tips),
+    sumOf(staff, (r) => r.workedMinutes),
+  );
   return { start, end, currency: loc.currency, staff, total };
 }

@@ -132,7 +132,8 @@ const n = (v: unknown): number => Number(v ?? 0);
 
 function sortStaff(rows: StaffTotals[]): StaffTotals[] {
   return rows.sort(
-    (a, b) => b.net - a.net || (a.name ?? '').localeCompare(b.name ?? '') || (a.staffId ?? '').localeCompare(b.staffId ?? ''),
+    (a, b) =>
+      b.net - a.net || (a.name ?? '').localeCompare(b.name ?? '') || (a.staffId ?? '').localeCompare(b.staffId ?? ''),
   );
 }
 
@@ -178,7 +179,12 @@ export function rangeInstants(loc: ReportLocation, start: string, end: string): 
  * The counted orders of the local days start..end, each with its local day and hour of closing,
  * aliased `c`. A fresh builder per call (a query may use it more than once).
  */
-export function countedOrders(trx: Knex | Knex.Transaction, loc: ReportLocation, start: string, end: string): Knex.QueryBuilder {
+export function countedOrders(
+  trx: Knex | Knex.Transaction,
+  loc: ReportLocation,
+  start: string,
+  end: string,
+): Knex.QueryBuilder {
   const { from, to } = rangeInstants(loc, start, end);
   return trx('orders as o')
     .where('o.location_id', loc.locationId)
@@ -187,7 +193,14 @@ export function countedOrders(trx: Knex | Knex.Transaction, loc: ReportLocation,
     .where('o.closed_at', '>=', from)
     .where('o.closed_at', '<', to)
     .select(
-      'o.id', 'o.staff_id', 'o.subtotal', 'o.discount', 'o.tax', 'o.service_charge', 'o.tip', 'o.card_fee',
+      'o.id',
+      'o.staff_id',
+      'o.subtotal',
+      'o.discount',
+      'o.tax',
+      'o.service_charge',
+      'o.tip',
+      'o.card_fee',
       trx.raw("to_char((o.closed_at AT TIME ZONE ?)::date, 'YYYY-MM-DD') as day", [loc.timezone]),
       trx.raw('extract(hour from (o.closed_at AT TIME ZONE ?))::int as hour', [loc.timezone]),
     )
@@ -234,7 +247,14 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
         .from(counted())
         .leftJoin('staff as s', 's.id', 'c.staff_id')
         .groupBy('c.day', 'c.staff_id', 's.name')
-        .select('c.day', 'c.staff_id', 's.name', trx.raw('count(*) as orders'), trx.raw('sum(c.subtotal - c.discount) as net'), trx.raw('sum(c.tip) as tips'));
+        .select(
+          'c.day',
+          'c.staff_id',
+          's.name',
+          trx.raw('count(*) as orders'),
+          trx.raw('sum(c.subtotal - c.discount) as net'),
+          trx.raw('sum(c.tip) as tips'),
+        );
 
       const refundRows = await trx
         .from(
@@ -244,7 +264,11 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
             .where('r.settled_at', '>=', from)
             .where('r.settled_at', '<', to)
             .leftJoin('payments as p', 'p.id', 'r.payment_id')
-            .select('r.amount', trx.raw('coalesce(r.method, p.method) as method'), localDay('r.settled_at').wrap('', ' as day'))
+            .select(
+              'r.amount',
+              trx.raw('coalesce(r.method, p.method) as method'),
+              localDay('r.settled_at').wrap('', ' as day'),
+            )
             .as('rf'),
         )
         .groupBy('rf.day', 'rf.method')
@@ -278,16 +302,24 @@ export async function rangeReport(knex: Knex, loc: ReportLocation, start: string
   }
   for (const r of methodRows) {
     const d = byDay.get(r.day);
-    if (d && (PAYMENT_METHODS as readonly string[]).includes(r.method)) d.byMethod[r.method as PaymentMethod] += n(r.amount);
+    if (d && (PAYMENT_METHODS as readonly string[]).includes(r.method))
+      d.byMethod[r.method as PaymentMethod] += n(r.amount);
   }
   for (const r of staffRows) {
-    byDay.get(r.day)?.byStaff.push({ staffId: r.staff_id ?? null, name: r.name ?? null, orders: n(r.orders), net: n(r.net), tips: n(r.tips) });
+    byDay.get(r.day)?.byStaff.push({
+      staffId: r.staff_id ?? null,
+      name: r.name ?? null,
+      orders: n(r.orders),
+      net: n(r.net),
+      tips: n(r.tips),
+    });
   }
   for (const r of refundRows) {
     const d = byDay.get(r.day);
     if (!d) continue;
     d.refunds += n(r.amount);
-    if ((PAYMENT_METHODS as readonly string[]).includes(r.method)) d.refundsByMethod[r.method as PaymentMethod] += n(r.amount);
+    if ((PAYMENT_METHODS as readonly string[]).includes(r.method))
+      d.refundsByMethod[r.method as PaymentMethod] += n(r.amount);
   }
   const itemsOf = groupByDay(itemRows);
   const hoursOf = groupByDay(hourRows);
@@ -324,7 +356,13 @@ export interface DrawerClose {
 }
 
 /** Adds to each day the cash drawer sessions closed on it, with what each was over (> 0) or short (< 0). */
-async function addDrawerCloses(knex: Knex, loc: ReportLocation, from: Date, to: Date, byDay: Map<string, DailyReport>): Promise<void> {
+async function addDrawerCloses(
+  knex: Knex,
+  loc: ReportLocation,
+  from: Date,
+  to: Date,
+  byDay: Map<string, DailyReport>,
+): Promise<void> {
   const rows = await knex('drawer_sessions')
     .where({ location_id: loc.locationId, status: 'closed' })
     .where('closed_at', '>=', from)
@@ -335,7 +373,14 @@ async function addDrawerCloses(knex: Knex, loc: ReportLocation, from: Date, to: 
     const day = byDay.get(DateTime.fromJSDate(new Date(r.closed_at), { zone: loc.timezone }).toISODate()!);
     if (!day) continue;
     const overShort = r.counted - r.expected;
-    day.drawers.push({ drawerId: r.drawer_id, sessionId: r.id, float: r.float, expected: r.expected, counted: r.counted, overShort });
+    day.drawers.push({
+      drawerId: r.drawer_id,
+      sessionId: r.id,
+      float: r.float,
+      expected: r.expected,
+      counted: r.counted,
+      overShort,
+    });
     day.drawerOverShort += overShort;
   }
 }

@@ -58,7 +58,11 @@ export interface ResponseSpec {
 /** A JSON response whose body has this schema (see api/openapi-schemas.ts). */
 export const json = (description: string, schema: Record<string, unknown>): ResponseSpec => ({ description, schema });
 /** A response of another content type (HTML, CSS, Prometheus text…). */
-export const content = (description: string, contentType: string | string[], schema: Record<string, unknown> = { type: 'string' }): ResponseSpec => ({
+export const content = (
+  description: string,
+  contentType: string | string[],
+  schema: Record<string, unknown> = { type: 'string' },
+): ResponseSpec => ({
   description,
   contentType,
   schema,
@@ -69,12 +73,17 @@ function responseObject(r: string | ResponseSpec) {
   if (!r.schema) return { description: r.description };
   const types = [r.contentType ?? 'application/json'].flat();
   const alternatives = Object.entries(r.alternatives ?? {}).map(([t, schema]) => [t, { schema }]);
-  return { description: r.description, content: Object.fromEntries([...types.map((t) => [t, { schema: r.schema }]), ...alternatives]) };
+  return {
+    description: r.description,
+    content: Object.fromEntries([...types.map((t) => [t, { schema: r.schema }]), ...alternatives]),
+  };
 }
 
-export function route<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
-  spec: RouteSpec<P, Q, B>,
-): AnyRoute {
+export function route<
+  P extends Schema | undefined = undefined,
+  Q extends Schema | undefined = undefined,
+  B extends Schema | undefined = undefined,
+>(spec: RouteSpec<P, Q, B>): AnyRoute {
   return spec as AnyRoute;
 }
 
@@ -118,7 +127,9 @@ export async function validate<S extends Schema>(schema: S, value: unknown, wher
   const reserved = reservedKeyPath(value);
   if (reserved) {
     const path = where === 'body' ? reserved : `${where}.${reserved}`;
-    throw validationError(`${path} is not an accepted field`, [{ path, message: 'Field names __proto__, constructor and prototype are not accepted' }]);
+    throw validationError(`${path} is not an accepted field`, [
+      { path, message: 'Field names __proto__, constructor and prototype are not accepted' },
+    ]);
   }
   try {
     if (where === 'body') await schema.validate(value ?? {}, { abortEarly: false, strict: true });
@@ -178,11 +189,13 @@ function nullableEnum(schema: JsonSchema, d: { nullable?: boolean }): JsonSchema
  * arrays that must not repeat (uniqueItems) and nullable enums.
  */
 function withShapeRules(base: Record<string, Converter>): Record<string, Converter> {
-  const wrap = (type: string, extra: (schema: JsonSchema, d: any) => void): Converter => (d, all) => {
-    const schema = nullableEnum(base[type]!(d, all), d);
-    extra(schema, d);
-    return schema;
-  };
+  const wrap =
+    (type: string, extra: (schema: JsonSchema, d: any) => void): Converter =>
+    (d, all) => {
+      const schema = nullableEnum(base[type]!(d, all), d);
+      extra(schema, d);
+      return schema;
+    };
   return {
     ...base,
     string: wrap('string', () => undefined),
@@ -202,8 +215,10 @@ function withShapeRules(base: Record<string, Converter>): Record<string, Convert
 /** The library's own converters (it exports only convertSchema), wrapped by ours. */
 function libraryConverters(): Record<string, Converter> {
   const types = ['string', 'number', 'boolean', 'date', 'array', 'object', 'tuple', 'mixed', 'lazy'];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return Object.fromEntries(types.map((t) => [t, require(`@sodaru/yup-to-json-schema/dist/converters/${t}`).default as Converter]));
+  return Object.fromEntries(
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    types.map((t) => [t, require(`@sodaru/yup-to-json-schema/dist/converters/${t}`).default as Converter]),
+  );
 }
 
 let shapeConverters: Record<string, Converter> | undefined;
@@ -230,7 +245,13 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
       }
     }
     if (r.idempotencyKey === 'required') {
-      params.push({ name: 'Idempotency-Key', in: 'header', required: true, description: 'A retry with the same key returns the first result and changes nothing', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } });
+      params.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: true,
+        description: 'A retry with the same key returns the first result and changes nothing',
+        schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' },
+      });
     }
     const statuses = new Set<number>(r.errors ?? []);
     if (r.roles !== 'public') [401, 403].forEach((s) => statuses.add(s));
@@ -240,7 +261,10 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(r.responses)) responses[status] = responseObject(response);
     for (const s of [...statuses].sort()) {
-      responses[String(s)] = { description: ERROR_TEXT[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[String(s)] = {
+        description: ERROR_TEXT[s] ?? 'Error',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
     }
     paths[oaPath] ??= {};
     paths[oaPath]![r.method] = {
@@ -248,7 +272,9 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
       tags: [r.tag],
       ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
       ...(params.length ? { parameters: params } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body) } } } } : {}),
+      ...(r.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body) } } } }
+        : {}),
       responses,
     };
   }
@@ -277,10 +303,31 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
           required: ['detail', 'code', 'timestamp'],
           properties: {
             detail: { type: 'string' },
-            code: { type: 'string', enum: ['BAD_REQUEST', 'VALIDATION_ERROR', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'LOCKED_OUT', 'RATE_LIMITED', 'UNAVAILABLE', 'PAYMENT_FAILED', 'INTERNAL'] },
+            code: {
+              type: 'string',
+              enum: [
+                'BAD_REQUEST',
+                'VALIDATION_ERROR',
+                'UNAUTHENTICATED',
+                'FORBIDDEN',
+                'NOT_FOUND',
+                'CONFLICT',
+                'LOCKED_OUT',
+                'RATE_LIMITED',
+                'UNAVAILABLE',
+                'PAYMENT_FAILED',
+                'INTERNAL',
+              ],
+            },
             timestamp: { type: 'string', format: 'date-time' },
-            errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-            outcomeUnknown: { type: 'boolean', description: 'On every 503: false = nothing was written; true = the change may have been applied' },
+            errors: {
+              type: 'array',
+              items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+            },
+            outcomeUnknown: {
+              type: 'boolean',
+              description: 'On every 503: false = nothing was written; true = the change may have been applied',
+            },
           },
         },
       },

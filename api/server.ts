@@ -14,7 +14,10 @@ export interface ApiServer {
 }
 
 /** The HTTP API and the WebSocket endpoint on one server, with this replica's event listener. */
-export async function startApiServer(shared: AppDeps, opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number }): Promise<ApiServer> {
+export async function startApiServer(
+  shared: AppDeps,
+  opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number },
+): Promise<ApiServer> {
   // Each server has its own token cache, kept honest by its own revocation listener.
   const deps: AppDeps = { ...shared, sessions: new SessionCache() };
   const hub = new EventHub(opts.databaseUrl, deps.knex, deps.logger, deps.sessions);

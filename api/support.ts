@@ -67,7 +67,9 @@ async function listWorkflows(deps: AppDeps, query: string): Promise<WorkflowExec
 async function currentDetails(deps: AppDeps, wf: { workflowId: string; runId: string }): Promise<string | null> {
   try {
     const handle = deps.temporal.workflow.getHandle(wf.workflowId, wf.runId);
-    const meta = (await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query('__temporal_workflow_metadata'))) as { currentDetails?: string };
+    const meta = (await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+      handle.query('__temporal_workflow_metadata'),
+    )) as { currentDetails?: string };
     return meta.currentDetails || null;
   } catch {
     return null; // no worker polling right now: the rest of the entry still helps
@@ -96,43 +98,75 @@ interface Candidate {
   activity?: StuckOrder['activity'];
 }
 
-const running = (locationId: string, type: string) => `WorkflowType = '${type}' AND ExecutionStatus = 'Running' AND LocationId = '${locationId}'`;
+const running = (locationId: string, type: string) =>
+  `WorkflowType = '${type}' AND ExecutionStatus = 'Running' AND LocationId = '${locationId}'`;
 
 /** Gateway payments still pending (the payment workflows' PaymentStatus) that started before the cutoff. */
 async function pendingPayments(deps: AppDeps, q: StuckQuery, cutoff: Date): Promise<Candidate[]> {
-  const wfs = await listWorkflows(deps, `${running(q.locationId, 'payment')} AND PaymentStatus = 'pending' AND StartTime < '${cutoff.toISOString()}'`);
+  const wfs = await listWorkflows(
+    deps,
+    `${running(q.locationId, 'payment')} AND PaymentStatus = 'pending' AND StartTime < '${cutoff.toISOString()}'`,
+  );
   if (!wfs.length) return [];
-  const rows: { id: string; workflow_id: string }[] = await deps.knex('payments').where('location_id', q.locationId).whereIn('workflow_id', wfs.map((wf) => wf.workflowId)).select('id', 'workflow_id');
+  const rows: { id: string; workflow_id: string }[] = await deps
+    .knex('payments')
+    .where('location_id', q.locationId)
+    .whereIn(
+      'workflow_id',
+      wfs.map((wf) => wf.workflowId),
+    )
+    .select('id', 'workflow_id');
   const paymentIds = new Map(rows.map((r) => [r.workflow_id, r.id]));
   return wfs.flatMap((wf) => {
     const orderId = orderIdOf(wf.workflowId);
     const paymentId = paymentIds.get(wf.workflowId);
-    return orderId ? [{ wf, orderId, reason: 'payment_pending' as const, since: wf.startTime, ...(paymentId ? { paymentId } : {}) }] : [];
+    return orderId
+      ? [{ wf, orderId, reason: 'payment_pending' as const, since: wf.startTime, ...(paymentId ? { paymentId } : {}) }]
+      : [];
   });
 }
 
 /** Orders closed in Temporal (OrderStatus) whose close has not reached Postgres (persisted_at null). */
 async function unpersistedCloses(deps: AppDeps, q: StuckQuery, cutoff: Date): Promise<Candidate[]> {
   const wfs = await listWorkflows(deps, `${running(q.locationId, 'checkout')} AND OrderStatus = 'closed'`);
-  const byOrder = new Map(wfs.flatMap((wf) => (orderIdOf(wf.workflowId) ? [[orderIdOf(wf.workflowId)!, wf] as const] : [])));
+  const byOrder = new Map(
+    wfs.flatMap((wf) => (orderIdOf(wf.workflowId) ? [[orderIdOf(wf.workflowId)!, wf] as const] : [])),
+  );
   if (!byOrder.size) return [];
-  const rows: { id: string; persisted_at: Date | null; closed_at: Date | null; updated_at: Date }[] = await deps.knex('orders')
+  const rows: { id: string; persisted_at: Date | null; closed_at: Date | null; updated_at: Date }[] = await deps
+    .knex('orders')
     .whereIn('id', [...byOrder.keys()])
     .select('id', 'persisted_at', 'closed_at', 'updated_at');
   const persisted = new Set(rows.filter((r) => r.persisted_at).map((r) => r.id));
   const closedAt = new Map(rows.map((r) => [r.id, r.closed_at ?? r.updated_at]));
   return [...byOrder]
     .filter(([id]) => !persisted.has(id))
-    .map(([id, wf]) => ({ wf, orderId: id, reason: 'close_not_persisted' as const, since: closedAt.get(id) ?? wf.startTime }))
+    .map(([id, wf]) => ({
+      wf,
+      orderId: id,
+      reason: 'close_not_persisted' as const,
+      since: closedAt.get(id) ?? wf.startTime,
+    }))
     .filter((c) => c.since <= cutoff);
 }
 
 /** Activities of the location's running orders that keep failing (attempt >= minAttempts), with their last failure. */
 async function retryingActivities(deps: AppDeps, q: StuckQuery): Promise<Candidate[]> {
-  const wfs = await listWorkflows(deps, `(${running(q.locationId, 'checkout')}) OR (${running(q.locationId, 'payment')})`);
-  const described = await mapLimited(wfs, (wf) => deps.temporal.workflow.getHandle(wf.workflowId, wf.runId).describe().catch(() => null));
+  const wfs = await listWorkflows(
+    deps,
+    `(${running(q.locationId, 'checkout')}) OR (${running(q.locationId, 'payment')})`,
+  );
+  const described = await mapLimited(wfs, (wf) =>
+    deps.temporal.workflow
+      .getHandle(wf.workflowId, wf.runId)
+      .describe()
+      .catch(() => null),
+  );
   const failing = described.flatMap((d) => (d ? failingActivitiesOf(d, q.minAttempts) : []));
-  return mapLimited(failing, async (f) => ({ ...f, since: (await firstScheduled(deps, f.wf, f.activityId)) ?? f.wf.startTime }));
+  return mapLimited(failing, async (f) => ({
+    ...f,
+    since: (await firstScheduled(deps, f.wf, f.activityId)) ?? f.wf.startTime,
+  }));
 }
 
 function failingActivitiesOf(d: WorkflowExecutionDescription, minAttempts: number) {
@@ -145,7 +179,11 @@ function failingActivitiesOf(d: WorkflowExecutionDescription, minAttempts: numbe
       orderId,
       activityId: a.activityId ?? '',
       reason: 'activity_retrying' as const,
-      activity: { type: a.activityType?.name ?? 'unknown', attempt: a.attempt ?? 0, lastFailure: a.lastFailure?.message ?? null },
+      activity: {
+        type: a.activityType?.name ?? 'unknown',
+        attempt: a.attempt ?? 0,
+        lastFailure: a.lastFailure?.message ?? null,
+      },
     }));
 }
 
@@ -154,8 +192,15 @@ function failingActivitiesOf(d: WorkflowExecutionDescription, minAttempts: numbe
  * info only keeps the current attempt's times, so the scheduling event is read from the history
  * (only for the few activities found failing).
  */
-async function firstScheduled(deps: AppDeps, wf: { workflowId: string; runId: string }, activityId: string): Promise<Date | null> {
-  const history = await deps.temporal.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory().catch(() => null);
+async function firstScheduled(
+  deps: AppDeps,
+  wf: { workflowId: string; runId: string },
+  activityId: string,
+): Promise<Date | null> {
+  const history = await deps.temporal.workflow
+    .getHandle(wf.workflowId, wf.runId)
+    .fetchHistory()
+    .catch(() => null);
   const event = history?.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityId === activityId);
   return timestampOf(event?.eventTime);
 }
@@ -171,25 +216,52 @@ function timestampOf(t: { seconds?: unknown; nanos?: number | null } | null | un
  * carry no LocationId, so they are matched to this location's orders in the database.
  */
 async function retryingPrints(deps: AppDeps, q: StuckQuery, cutoff: Date): Promise<Candidate[]> {
-  const wfs = await listWorkflows(deps, `WorkflowType = 'printTicket' AND ExecutionStatus = 'Running' AND StartTime < '${cutoff.toISOString()}'`);
+  const wfs = await listWorkflows(
+    deps,
+    `WorkflowType = 'printTicket' AND ExecutionStatus = 'Running' AND StartTime < '${cutoff.toISOString()}'`,
+  );
   const withOrder = wfs.flatMap((wf) => (orderIdOf(wf.workflowId) ? [{ wf, orderId: orderIdOf(wf.workflowId)! }] : []));
   if (!withOrder.length) return [];
-  const ours = new Set<string>(await deps.knex('orders').where('location_id', q.locationId).whereIn('id', withOrder.map((c) => c.orderId)).pluck('id'));
-  return withOrder.filter((c) => ours.has(c.orderId)).map((c) => ({ ...c, reason: 'printing_retrying' as const, since: c.wf.startTime }));
+  const ours = new Set<string>(
+    await deps
+      .knex('orders')
+      .where('location_id', q.locationId)
+      .whereIn(
+        'id',
+        withOrder.map((c) => c.orderId),
+      )
+      .pluck('id'),
+  );
+  return withOrder
+    .filter((c) => ours.has(c.orderId))
+    .map((c) => ({ ...c, reason: 'printing_retrying' as const, since: c.wf.startTime }));
 }
 
 export async function findStuckOrders(deps: AppDeps, q: StuckQuery): Promise<StuckOrder[]> {
   const cutoff = new Date(Date.now() - q.olderThanMs);
-  const groups = await Promise.all([pendingPayments(deps, q, cutoff), unpersistedCloses(deps, q, cutoff), retryingActivities(deps, q), retryingPrints(deps, q, cutoff)]);
+  const groups = await Promise.all([
+    pendingPayments(deps, q, cutoff),
+    unpersistedCloses(deps, q, cutoff),
+    retryingActivities(deps, q),
+    retryingPrints(deps, q, cutoff),
+  ]);
   const candidates = groups.flat();
-  const orders = await ordersById(deps, q.locationId, candidates.map((c) => c.orderId));
+  const orders = await ordersById(
+    deps,
+    q.locationId,
+    candidates.map((c) => c.orderId),
+  );
   const stuck = await mapLimited(candidates, async (c) => toStuckOrder(deps, c, orders.get(c.orderId)));
   return stuck.sort((a, b) => a.since.localeCompare(b.since));
 }
 
 async function ordersById(deps: AppDeps, locationId: string, ids: string[]): Promise<Map<string, OrderSnapshot>> {
   if (!ids.length) return new Map();
-  const rows: { id: string; snapshot: OrderSnapshot }[] = await deps.knex('orders').where('location_id', locationId).whereIn('id', [...new Set(ids)]).select('id', 'snapshot');
+  const rows: { id: string; snapshot: OrderSnapshot }[] = await deps
+    .knex('orders')
+    .where('location_id', locationId)
+    .whereIn('id', [...new Set(ids)])
+    .select('id', 'snapshot');
   return new Map(rows.map((r) => [r.id, r.snapshot]));
 }
 

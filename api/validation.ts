@@ -11,7 +11,12 @@ export const INT4_MAX = 2_147_483_647;
 export const uuid = () => yup.string().strict().matches(UUID_RE, '${path} must be a UUID');
 /** Integer minor units (cents), at most MAX_MONEY: no price, amount or total can overflow a column. */
 export const money = () =>
-  yup.number().strict().integer('${path} must be an integer amount in minor units').min(0).max(MAX_MONEY, `\${path} may be at most ${MAX_MONEY} minor units`);
+  yup
+    .number()
+    .strict()
+    .integer('${path} must be an integer amount in minor units')
+    .min(0)
+    .max(MAX_MONEY, `\${path} may be at most ${MAX_MONEY} minor units`);
 export const basisPoints = () => yup.number().strict().integer().min(0).max(10000);
 export const int = () => yup.number().strict().integer();
 export const int4 = () => int().min(-INT4_MAX, '${path} is too small').max(INT4_MAX, '${path} is too large');
@@ -27,7 +32,11 @@ const TRIMMED = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u2
 export const text = (max = 200) =>
   yup
     .string()
-    .test('is-text', '${path} must be text', (_v, ctx) => ctx.originalValue == null || typeof ctx.originalValue === 'string')
+    .test(
+      'is-text',
+      '${path} must be text',
+      (_v, ctx) => ctx.originalValue == null || typeof ctx.originalValue === 'string',
+    )
     .transform((v, original) => (typeof original === 'string' ? original.trim() : original))
     .max(max)
     .test('no-nul', '${path} must not contain NUL characters', (v) => v == null || !v.includes('\0'))
@@ -39,12 +48,15 @@ export const nonBlank = (max = 200) =>
     .meta({ jsonSchema: { pattern: `^[^\\u0000]*[^\\u0000${TRIMMED}][^\\u0000]*$` } });
 export const name = () => nonBlank(200);
 export const idParams = yup.object({ id: uuid().required() });
-export const noUnknown = <T extends yup.AnyObject>(s: yup.ObjectSchema<T>) => s.noUnknown(true, '${path} has unknown field(s): ${unknown}');
+export const noUnknown = <T extends yup.AnyObject>(s: yup.ObjectSchema<T>) =>
+  s.noUnknown(true, '${path} has unknown field(s): ${unknown}');
 
 /** A PATCH body must change something. */
 export const nonEmpty = <S extends yup.AnyObjectSchema>(schema: S): S =>
-  schema.test('non-empty', 'Send at least one field to change', (v: Record<string, unknown> | null | undefined) =>
-    v == null || Object.values(v).some((x) => x !== undefined),
+  schema.test(
+    'non-empty',
+    'Send at least one field to change',
+    (v: Record<string, unknown> | null | undefined) => v == null || Object.values(v).some((x) => x !== undefined),
   ) as S;
 
 /** Drops undefined keys so a PATCH only touches what was sent. */

@@ -5,7 +5,8 @@ import type { AppDeps } from './types';
 import type { GatewayKey } from '../core/payment';
 
 /** What the API did with a callback (stored in webhook_receipts.effect). */
-export type CallbackEffect = 'delivered' | 'duplicate' | 'late' | 'ignored' | 'rejected' | 'malformed' | 'unknown_payment' | 'error';
+export type CallbackEffect =
+  'delivered' | 'duplicate' | 'late' | 'ignored' | 'rejected' | 'malformed' | 'unknown_payment' | 'error';
 
 /** A payment as far as a callback needs it. */
 export interface CallbackPayment {
@@ -30,7 +31,13 @@ function failureEffect(err: unknown): CallbackEffect {
   return (err instanceof ApiError && EFFECT_OF_STATUS[err.status]) || 'error';
 }
 
-async function store(deps: AppDeps, ctx: ParameterizedContext, gateway: GatewayKey, r: CallbackReceipt, httpStatus: number) {
+async function store(
+  deps: AppDeps,
+  ctx: ParameterizedContext,
+  gateway: GatewayKey,
+  r: CallbackReceipt,
+  httpStatus: number,
+) {
   const rawBody = (ctx.request as { rawBody?: string }).rawBody ?? '';
   await deps.knex('webhook_receipts').insert({
     gateway,
@@ -77,7 +84,11 @@ export async function recordingCallback<T>(
 
 /** True when this payment already had this gateway event handed to its workflow. */
 export async function alreadyDelivered(deps: AppDeps, paymentId: string, eventId: string): Promise<boolean> {
-  const row = await deps.knex('webhook_receipts').where({ payment_id: paymentId, event_id: eventId }).whereIn('effect', ['delivered', 'duplicate']).first('id');
+  const row = await deps
+    .knex('webhook_receipts')
+    .where({ payment_id: paymentId, event_id: eventId })
+    .whereIn('effect', ['delivered', 'duplicate'])
+    .first('id');
   return Boolean(row);
 }
 
@@ -115,6 +126,10 @@ export const callbackView = (r: ReceiptRow) => ({
 
 /** A payment's callbacks, oldest first (a payment gets a handful; the cap only bounds a flood). */
 export async function paymentCallbacks(deps: AppDeps, paymentId: string): Promise<ReturnType<typeof callbackView>[]> {
-  const rows: ReceiptRow[] = await deps.knex('webhook_receipts').where({ payment_id: paymentId }).orderBy('id').limit(1000);
+  const rows: ReceiptRow[] = await deps
+    .knex('webhook_receipts')
+    .where({ payment_id: paymentId })
+    .orderBy('id')
+    .limit(1000);
   return rows.map(callbackView);
 }

@@ -138,7 +138,11 @@ function machineBusySeconds(): number | undefined {
 }
 
 /** Runs `clients` loops until the deadline; every loop finishes the op it started, then stops. */
-async function runClients(clients: number, seconds: number, loop: (client: number, deadline: bigint, fail: (msg: string) => Promise<void>) => Promise<void>): Promise<PhaseResult> {
+async function runClients(
+  clients: number,
+  seconds: number,
+  loop: (client: number, deadline: bigint, fail: (msg: string) => Promise<void>) => Promise<void>,
+): Promise<PhaseResult> {
   const result: PhaseResult = { elapsedS: 0, errors: 0, errorSamples: [] };
   const fail = async (msg: string) => {
     result.errors += 1;
@@ -208,7 +212,10 @@ function instrumentServerUpdates(h: Harness): void {
   (workflow as { getHandle: typeof getHandle }).getHandle = ((...args: Parameters<typeof getHandle>) => {
     const handle = getHandle(...args);
     const executeUpdate = handle.executeUpdate.bind(handle);
-    handle.executeUpdate = (async (def: Parameters<typeof executeUpdate>[0], opts?: Parameters<typeof executeUpdate>[1]) => {
+    handle.executeUpdate = (async (
+      def: Parameters<typeof executeUpdate>[0],
+      opts?: Parameters<typeof executeUpdate>[1],
+    ) => {
       const name = typeof def === 'string' ? def : def.name;
       if (name !== 'addLine' || !serverUpdateSink) return executeUpdate(def, opts as never);
       const sink = serverUpdateSink;
@@ -221,7 +228,11 @@ function instrumentServerUpdates(h: Harness): void {
   }) as typeof getHandle;
 }
 
-async function checkoutPhase(h: Harness, tokens: string[], seconds: number): Promise<{ stats: CheckoutStats; result: PhaseResult }> {
+async function checkoutPhase(
+  h: Harness,
+  tokens: string[],
+  seconds: number,
+): Promise<{ stats: CheckoutStats; result: PhaseResult }> {
   const { items, modifiers } = h.shop;
   const lines = [
     { itemId: items['Croissant'], quantity: 1 },
@@ -271,7 +282,12 @@ async function checkoutPhase(h: Harness, tokens: string[], seconds: number): Pro
 
 // ---- phase 2: floor (bare Temporal Update on a no-op workflow) -----------------------------
 
-async function floorPhase(h: Harness, clients: number, seconds: number, label: string): Promise<{ samples: Samples; result: PhaseResult; workflowIds: string[] }> {
+async function floorPhase(
+  h: Harness,
+  clients: number,
+  seconds: number,
+  label: string,
+): Promise<{ samples: Samples; result: PhaseResult; workflowIds: string[] }> {
   const samples = new Samples();
   const workflowIds: string[] = [];
   const client = h.deps.temporal;
@@ -316,7 +332,12 @@ async function floorPhase(h: Harness, clients: number, seconds: number, label: s
 
 // ---- phase 3: CRUD baseline (plain Postgres transaction) -----------------------------------
 
-async function crudPhase(h: Harness, knex: Knex, orderIds: string[], seconds: number): Promise<{ samples: Samples; result: PhaseResult }> {
+async function crudPhase(
+  h: Harness,
+  knex: Knex,
+  orderIds: string[],
+  seconds: number,
+): Promise<{ samples: Samples; result: PhaseResult }> {
   const samples = new Samples();
   const catalog = [
     { name: 'Croissant', price: 325 },
@@ -415,17 +436,21 @@ const ACTION_KINDS: Array<[keyof ActionCounts, string]> = [
   ['historyEvents', 'history events'],
 ];
 
-const emptyCounts = (): ActionCounts => Object.fromEntries(ACTION_KINDS.map(([k]) => [k, 0])) as unknown as ActionCounts;
+const emptyCounts = (): ActionCounts =>
+  Object.fromEntries(ACTION_KINDS.map(([k]) => [k, 0])) as unknown as ActionCounts;
 
 /** Event type names as the client's protobufs spell them (numeric enum or string). */
-function countEvents(events: Array<{ eventType?: unknown; markerRecordedEventAttributes?: { markerName?: string | null } | null }>): ActionCounts {
+function countEvents(
+  events: Array<{ eventType?: unknown; markerRecordedEventAttributes?: { markerName?: string | null } | null }>,
+): ActionCounts {
   const c = emptyCounts();
   c.historyEvents = events.length;
   for (const e of events) {
-    const type = typeof e.eventType === 'string' ? e.eventType : EVENT_TYPE_NAMES[Number(e.eventType)] ?? '';
+    const type = typeof e.eventType === 'string' ? e.eventType : (EVENT_TYPE_NAMES[Number(e.eventType)] ?? '');
     if (type.endsWith('WORKFLOW_TASK_COMPLETED')) c.workflowTasks += 1;
     else if (type.endsWith('ACTIVITY_TASK_SCHEDULED')) c.activities += 1;
-    else if (type.endsWith('MARKER_RECORDED') && e.markerRecordedEventAttributes?.markerName === 'core_local_activity') c.localActivities += 1;
+    else if (type.endsWith('MARKER_RECORDED') && e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      c.localActivities += 1;
     else if (type.endsWith('WORKFLOW_EXECUTION_UPDATE_ACCEPTED')) c.updates += 1;
     else if (type.endsWith('WORKFLOW_EXECUTION_SIGNALED')) c.signals += 1;
     else if (type.endsWith('TIMER_STARTED')) c.timers += 1;
@@ -463,7 +488,9 @@ async function settledHistory(h: Harness, workflowId: string): Promise<Array<nev
 /** Sums the actions of up to `limit` of the given workflows, each waited for until it ends. */
 async function tallyActions(h: Harness, workflowIds: string[], limit = 20): Promise<ActionTally> {
   const { temporal } = await import('@temporalio/proto');
-  EVENT_TYPE_NAMES = Object.fromEntries(Object.entries(temporal.api.enums.v1.EventType).map(([name, n]) => [n as number, name]));
+  EVENT_TYPE_NAMES = Object.fromEntries(
+    Object.entries(temporal.api.enums.v1.EventType).map(([name, n]) => [n as number, name]),
+  );
   const sample = workflowIds.slice(0, limit);
   const total = emptyCounts();
   const counted = await Promise.all(sample.map((id) => settledHistory(h, id).then(countEvents)));
@@ -473,15 +500,22 @@ async function tallyActions(h: Harness, workflowIds: string[], limit = 20): Prom
 
 /** Per checkout (one order workflow each) against per floor Update (a no-op workflow answers many). */
 function printActions(a: Report['actions']): { perCheckout: ActionCounts; perFloorUpdate: ActionCounts } {
-  const per = (t: ActionTally, n: number) => Object.fromEntries(ACTION_KINDS.map(([k]) => [k, n ? t.total[k] / n : NaN])) as unknown as ActionCounts;
+  const per = (t: ActionTally, n: number) =>
+    Object.fromEntries(ACTION_KINDS.map(([k]) => [k, n ? t.total[k] / n : NaN])) as unknown as ActionCounts;
   const perCheckout = per(a.checkout, a.checkout.workflows);
   const perFloorUpdate = per(a.floor, a.floor.total.updates);
-  console.log(`Temporal work per checkout (mean of ${a.checkout.workflows} finished checkout histories) and per floor Update`);
+  console.log(
+    `Temporal work per checkout (mean of ${a.checkout.workflows} finished checkout histories) and per floor Update`,
+  );
   for (const [k, label] of ACTION_KINDS) {
-    console.log(`  ${pad(label, 26)} ${lpad(f(perCheckout[k], 2), 8)} per checkout ${lpad(f(perFloorUpdate[k], 2), 8)} per floor Update`);
+    console.log(
+      `  ${pad(label, 26)} ${lpad(f(perCheckout[k], 2), 8)} per checkout ${lpad(f(perFloorUpdate[k], 2), 8)} per floor Update`,
+    );
   }
   const server = (c: ActionCounts) => c.workflowTasks + c.activities + c.localActivities + c.updates;
-  console.log(`  ${pad('tasks+activities+Updates', 26)} ${lpad(f(server(perCheckout), 2), 8)} per checkout ${lpad(f(server(perFloorUpdate), 2), 8)} per floor Update`);
+  console.log(
+    `  ${pad('tasks+activities+Updates', 26)} ${lpad(f(server(perCheckout), 2), 8)} per checkout ${lpad(f(server(perFloorUpdate), 2), 8)} per floor Update`,
+  );
   return { perCheckout, perFloorUpdate };
 }
 
@@ -516,13 +550,29 @@ function printReport(r: Report): void {
   const w = [41, 8, 9, 9, 9, 20];
   const line = '-'.repeat(w.reduce((a, b) => a + b, 0));
   console.log('');
-  console.log(`Tillflow checkout bench (target ${TARGET}): ${TERMINALS} terminals/clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; node ${process.version}, ${os.cpus().length} CPU(s); stack up in ${f(r.setupS)} s`);
+  console.log(
+    `Tillflow checkout bench (target ${TARGET}): ${TERMINALS} terminals/clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; node ${process.version}, ${os.cpus().length} CPU(s); stack up in ${f(r.setupS)} s`,
+  );
   console.log(line);
-  console.log(pad('measurement', w[0]) + lpad('n', w[1]) + lpad('p50 ms', w[2]) + lpad('p99 ms', w[3]) + lpad('max ms', w[4]) + lpad('throughput', w[5]));
+  console.log(
+    pad('measurement', w[0]) +
+      lpad('n', w[1]) +
+      lpad('p50 ms', w[2]) +
+      lpad('p99 ms', w[3]) +
+      lpad('max ms', w[4]) +
+      lpad('throughput', w[5]),
+  );
   console.log(line);
   for (const [name, s, unit, rate] of rows) {
     const tp = Number.isFinite(rate) ? `${f(rate)} ${unit}` : '';
-    console.log(pad(name, w[0]) + lpad(String(s.count), w[1]) + lpad(f(s.percentile(50)), w[2]) + lpad(f(s.percentile(99)), w[3]) + lpad(f(s.max), w[4]) + lpad(tp, w[5]));
+    console.log(
+      pad(name, w[0]) +
+        lpad(String(s.count), w[1]) +
+        lpad(f(s.percentile(50)), w[2]) +
+        lpad(f(s.percentile(99)), w[3]) +
+        lpad(f(s.max), w[4]) +
+        lpad(tp, w[5]),
+    );
   }
   console.log(line);
 
@@ -532,7 +582,9 @@ function printReport(r: Report): void {
   const floorP99 = r.floor.samples.percentile(99);
   const crudP50 = r.crud.samples.percentile(50);
   const cpuOf = (res: PhaseResult) =>
-    res.cpu ? `stack ${f(res.cpu.stack, 2)} (${res.cpu.byKind.map(([k, c]) => `${k} ${f(c, 2)}`).join(', ')}) + other processes ${f(res.cpu.others, 2)}` : 'n/a';
+    res.cpu
+      ? `stack ${f(res.cpu.stack, 2)} (${res.cpu.byKind.map(([k, c]) => `${k} ${f(c, 2)}`).join(', ')}) + other processes ${f(res.cpu.others, 2)}`
+      : 'n/a';
   console.log(`CPU cores busy on average (machine has ${os.cpus().length}):`);
   console.log(`  checkout  ${cpuOf(r.checkout.result)}`);
   console.log(`  floor     ${cpuOf(r.floor.result)}`);
@@ -544,16 +596,33 @@ function printReport(r: Report): void {
   console.log(`  add-line p50 / CRUD p50    ${lpad(f(addP50 / crudP50, 2), 8)} x`);
   console.log('Targets (informational)');
   const at10 = TERMINALS === 10 ? '' : ` (measured at ${TERMINALS} terminals, not 10)`;
-  const target = (ok: boolean, text: string, measured: string) => console.log(`  [${ok ? 'PASS' : 'MISS'}] ${pad(text, 40)} measured ${measured}`);
+  const target = (ok: boolean, text: string, measured: string) =>
+    console.log(`  [${ok ? 'PASS' : 'MISS'}] ${pad(text, 40)} measured ${measured}`);
   const openP50 = cs.createOrder.percentile(50);
   const payP50 = cs.pay.percentile(50);
-  target(addP50 <= 1.5 * floorP50, 'add-line p50 <= 1.5x floor p50', `${f(addP50)} ms vs ${f(1.5 * floorP50)} ms (1.5 x ${f(floorP50)})${at10}`);
-  target(addP99 <= 2 * floorP99, 'add-line p99 <= 2x floor p99', `${f(addP99)} ms vs ${f(2 * floorP99)} ms (2 x ${f(floorP99)})`);
+  target(
+    addP50 <= 1.5 * floorP50,
+    'add-line p50 <= 1.5x floor p50',
+    `${f(addP50)} ms vs ${f(1.5 * floorP50)} ms (1.5 x ${f(floorP50)})${at10}`,
+  );
+  target(
+    addP99 <= 2 * floorP99,
+    'add-line p99 <= 2x floor p99',
+    `${f(addP99)} ms vs ${f(2 * floorP99)} ms (2 x ${f(floorP99)})`,
+  );
   target(openP50 <= 2 * floorP50, 'open order p50 <= 2x floor p50', `${f(openP50)} ms vs ${f(2 * floorP50)} ms`);
   target(payP50 <= 2 * floorP50, 'cash payment p50 <= 2x floor p50', `${f(payP50)} ms vs ${f(2 * floorP50)} ms`);
   target(checkoutsPerS >= 25, '>= 25 checkouts/s', `${f(checkoutsPerS)} checkouts/s`);
-  const server = actions.perCheckout.workflowTasks + actions.perCheckout.activities + actions.perCheckout.localActivities + actions.perCheckout.updates;
-  target(server <= BASELINE_ACTIONS_PER_CHECKOUT / 2, `actions/checkout <= half of ${BASELINE_ACTIONS_PER_CHECKOUT}`, `${f(server, 2)} (tasks+activities+Updates)`);
+  const server =
+    actions.perCheckout.workflowTasks +
+    actions.perCheckout.activities +
+    actions.perCheckout.localActivities +
+    actions.perCheckout.updates;
+  target(
+    server <= BASELINE_ACTIONS_PER_CHECKOUT / 2,
+    `actions/checkout <= half of ${BASELINE_ACTIONS_PER_CHECKOUT}`,
+    `${f(server, 2)} (tasks+activities+Updates)`,
+  );
 
   const phases: Array<[string, PhaseResult]> = [
     ['checkout', r.checkout.result],
@@ -634,23 +703,36 @@ async function main(): Promise<number> {
     await checkoutPhase(h, tokens, WARMUP_SECONDS);
     const checkout = await checkoutPhase(h, tokens, SECONDS);
 
-    log(`phase 2/3 floor (no-op workflow Update): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`);
+    log(
+      `phase 2/3 floor (no-op workflow Update): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`,
+    );
     await floorPhase(h, TERMINALS, WARMUP_SECONDS, 'warmup');
     const floor = await floorPhase(h, TERMINALS, SECONDS, 'measure');
 
-    log(`phase 3/3 CRUD baseline (Postgres tx): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`);
+    log(
+      `phase 3/3 CRUD baseline (Postgres tx): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`,
+    );
     crudKnex = createKnex(h.databaseUrl, { min: 0, max: TERMINALS });
     crudOrderIds = await createBenchOrders(h, crudKnex, TERMINALS);
     await crudPhase(h, crudKnex, crudOrderIds, WARMUP_SECONDS);
     const crud = await crudPhase(h, crudKnex, crudOrderIds, SECONDS);
 
-    log('counting Temporal actions from the finished workflows\' histories …');
-    const actions = { checkout: await tallyActions(h, checkout.stats.workflowIds), floor: await tallyActions(h, floor.workflowIds) };
+    log("counting Temporal actions from the finished workflows' histories …");
+    const actions = {
+      checkout: await tallyActions(h, checkout.stats.workflowIds),
+      floor: await tallyActions(h, floor.workflowIds),
+    };
     report = { checkout, floor, crud, setupS, actions };
     const results = [checkout.result, floor.result, crud.result];
     if (stopRequested) failed = true;
     if (results.some((r) => r.errors > 0)) failed = true;
-    if (checkout.stats.addLine.count === 0 || checkout.stats.checkout.count === 0 || floor.samples.count === 0 || crud.samples.count === 0) failed = true;
+    if (
+      checkout.stats.addLine.count === 0 ||
+      checkout.stats.checkout.count === 0 ||
+      floor.samples.count === 0 ||
+      crud.samples.count === 0
+    )
+      failed = true;
   } catch (err) {
     failed = true;
     console.error('[bench] the stack failed:', err);

@@ -40,12 +40,14 @@ async function main(): Promise<void> {
         found = res.body.length;
       }
       times.sort((a, b) => a - b);
-      const plan = await h.deps.knex.raw(`EXPLAIN SELECT * FROM customers WHERE location_id = ? AND ${CUSTOMER_SEARCH_TEXT} LIKE ? ORDER BY name LIMIT 50`, [
-        h.shop.locationId,
-        `%${q.toLowerCase()}%`,
-      ]);
+      const plan = await h.deps.knex.raw(
+        `EXPLAIN SELECT * FROM customers WHERE location_id = ? AND ${CUSTOMER_SEARCH_TEXT} LIKE ? ORDER BY name LIMIT 50`,
+        [h.shop.locationId, `%${q.toLowerCase()}%`],
+      );
       const usesIndex = plan.rows.some((r: any) => String(r['QUERY PLAN']).includes('customers_search'));
-      console.log(`q=${JSON.stringify(q).padEnd(16)} results ${String(found).padStart(3)}  p50 ${times[ROUNDS >> 1]!.toFixed(1)} ms  max ${times[ROUNDS - 1]!.toFixed(1)} ms  trigram index ${usesIndex ? 'used' : 'NOT used'}`);
+      console.log(
+        `q=${JSON.stringify(q).padEnd(16)} results ${String(found).padStart(3)}  p50 ${times[ROUNDS >> 1]!.toFixed(1)} ms  max ${times[ROUNDS - 1]!.toFixed(1)} ms  trigram index ${usesIndex ? 'used' : 'NOT used'}`,
+      );
     }
   } finally {
     await h.close();

@@ -16,7 +16,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const DAYS = 365;
 
 /** Inserts the orders, their lines, payments and some refunds in a few set-based statements. */
-export async function seed(h: Pick<Harness, "deps" | "shop">): Promise<void> {
+export async function seed(h: Pick<Harness, 'deps' | 'shop'>): Promise<void> {
   const { knex, shop } = { knex: h.deps.knex, shop: h.shop };
   const items = Object.values(shop.items);
   const staff = [shop.staff['Cashier'], shop.staff['Manager']];
@@ -93,8 +93,15 @@ async function main(): Promise<number> {
     ];
     for (const [name, path, target, accept] of cases) {
       const s = await time(h, token, path, accept);
-      const verdict = target === undefined ? '' : pct(s, 50) < target ? `  target < ${target} ms PASS` : `  target < ${target} ms MISS`;
-      console.log(`${name.padEnd(14)} p50 ${pct(s, 50).toFixed(1)} ms  p95 ${pct(s, 95).toFixed(1)} ms  max ${s[s.length - 1]!.toFixed(1)} ms${verdict}`);
+      const verdict =
+        target === undefined
+          ? ''
+          : pct(s, 50) < target
+            ? `  target < ${target} ms PASS`
+            : `  target < ${target} ms MISS`;
+      console.log(
+        `${name.padEnd(14)} p50 ${pct(s, 50).toFixed(1)} ms  p95 ${pct(s, 95).toFixed(1)} ms  max ${s[s.length - 1]!.toFixed(1)} ms${verdict}`,
+      );
     }
   } catch (err) {
     failed = true;
@@ -106,4 +113,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-if (require.main === module) main().then((code) => process.exit(code));
+if (require.main === module) void main().then((code) => process.exit(code));

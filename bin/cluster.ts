@@ -18,7 +18,8 @@ const prefixed = (name: string) => (chunk: string) => {
 
 /** `npm run cluster -- --build-only`: build (or find cached) the Temporal server, SQL tool and UI server, then exit (CI's build step). */
 async function buildOnly(): Promise<void> {
-  for (const tool of ['server', 'sql', 'ui'] as const) process.stdout.write(`[cluster] ${tool}: ${await ensureClusterTool(tool, prefixed('build'))}\n`);
+  for (const tool of ['server', 'sql', 'ui'] as const)
+    process.stdout.write(`[cluster] ${tool}: ${await ensureClusterTool(tool, prefixed('build'))}\n`);
 }
 
 async function main(): Promise<void> {
@@ -39,7 +40,14 @@ async function main(): Promise<void> {
   const withReplicas = process.env.TILLFLOW_CLUSTER_REPLICAS !== '0';
   try {
     // Workers first: the API replicas then find someone to run what they start.
-    for (const [role, i] of withReplicas ? ([['worker', 0], ['worker', 1], ['api', 0], ['api', 1]] as const) : []) {
+    for (const [role, i] of withReplicas
+      ? ([
+          ['worker', 0],
+          ['worker', 1],
+          ['api', 0],
+          ['api', 1],
+        ] as const)
+      : []) {
       const name = `${role}-${i + 1}`;
       const child = await startTillflowProcess(cluster.tillflowEnv(role, i), { onOutput: prefixed(name) });
       replicas.push(child);
@@ -56,7 +64,9 @@ async function main(): Promise<void> {
     [
       '',
       'Tillflow cluster is up:',
-      withReplicas ? `  API replicas   ${cluster.apiUrls.join('  ')}  (webhooks go to the second)` : '  No Tillflow replicas (TILLFLOW_CLUSTER_REPLICAS=0): their environment is in cluster.json',
+      withReplicas
+        ? `  API replicas   ${cluster.apiUrls.join('  ')}  (webhooks go to the second)`
+        : '  No Tillflow replicas (TILLFLOW_CLUSTER_REPLICAS=0): their environment is in cluster.json',
       `  Temporal       ${cluster.temporalAddress}  namespace ${cluster.namespace}`,
       `  Temporal UI    ${cluster.uiUrl}`,
       `  PostgreSQL     ${cluster.databaseUrl}`,

@@ -11,13 +11,21 @@ import { createFirstAdmin, FirstAdminError } from '../db/seed';
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { name: { type: 'string' }, location: { type: 'string' } } });
   const config = loadConfig();
-  if (!config.databaseUrl) throw new ConfigError('Set DATABASE_URL to the database Tillflow uses (the embedded one gets the demo shop instead).');
+  if (!config.databaseUrl)
+    throw new ConfigError(
+      'Set DATABASE_URL to the database Tillflow uses (the embedded one gets the demo shop instead).',
+    );
   if (!values.name?.trim()) throw new ConfigError('Give the admin a name: --name "Alex"');
   const knex = createKnex(config.databaseUrl, { min: 0, max: 2 });
   try {
     await migrateLatest(knex);
-    const admin = await createFirstAdmin(knex, config.tokenSecret, { name: values.name.trim(), locationName: values.location?.trim() || undefined });
-    process.stdout.write(`Created admin "${values.name.trim()}" (location ${admin.locationId}).\nPIN: ${admin.pin}\nIt is shown only now; log in and change it with PATCH /api/v1/staff/${admin.staffId} if you like.\n`);
+    const admin = await createFirstAdmin(knex, config.tokenSecret, {
+      name: values.name.trim(),
+      locationName: values.location?.trim() || undefined,
+    });
+    process.stdout.write(
+      `Created admin "${values.name.trim()}" (location ${admin.locationId}).\nPIN: ${admin.pin}\nIt is shown only now; log in and change it with PATCH /api/v1/staff/${admin.staffId} if you like.\n`,
+    );
   } finally {
     await knex.destroy();
   }

@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const env = process.env;
   const dir = path.resolve(env.TILLFLOW_SANDBOX_DIR || path.join(env.TILLFLOW_DATA_DIR || '.data', 'sandbox'));
   const portBase = env.TILLFLOW_SANDBOX_PORT ? Number(env.TILLFLOW_SANDBOX_PORT) : SANDBOX_DEFAULT_PORT;
-  if (!Number.isInteger(portBase) || portBase < 1 || portBase > 65530) throw new Error(`TILLFLOW_SANDBOX_PORT=${env.TILLFLOW_SANDBOX_PORT} is not a port`);
+  if (!Number.isInteger(portBase) || portBase < 1 || portBase > 65530)
+    throw new Error(`TILLFLOW_SANDBOX_PORT=${env.TILLFLOW_SANDBOX_PORT} is not a port`);
   fs.mkdirSync(dir, { recursive: true });
   const firstRun = !fs.existsSync(path.join(dir, 'sandbox-state.bin'));
   const webhookBase = env.TILLFLOW_SANDBOX_WEBHOOK_BASE || (firstRun ? 'http://127.0.0.1:8000' : undefined);

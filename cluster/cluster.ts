@@ -53,7 +53,10 @@ export interface ClusterInfo {
   apiUrls: [string, string];
   sandboxUrl: string;
   temporalServerPid?: number;
-  env: { api: [Record<string, string>, Record<string, string>]; worker: [Record<string, string>, Record<string, string>] };
+  env: {
+    api: [Record<string, string>, Record<string, string>];
+    worker: [Record<string, string>, Record<string, string>];
+  };
 }
 
 export const CLUSTER_INFO_FILE = 'cluster.json';
@@ -79,10 +82,18 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const cfg = loadDevServerConfig();
     const cli = (await ensureTemporalCli(cfg)).path;
 
-    const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), database: TILLFLOW_DB, port: ports.postgres });
+    const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({
+      dir: path.join(dir, 'postgres'),
+      database: TILLFLOW_DB,
+      port: ports.postgres,
+    });
     stops.push(() => pg.stop());
     const pgUrl = new URL(pg.url);
-    const access = { port: Number(pgUrl.port), user: decodeURIComponent(pgUrl.username), password: decodeURIComponent(pgUrl.password) };
+    const access = {
+      port: Number(pgUrl.port),
+      user: decodeURIComponent(pgUrl.username),
+      password: decodeURIComponent(pgUrl.password),
+    };
     log(`PostgreSQL ready on 127.0.0.1:${access.port} (databases ${TILLFLOW_DB}, temporal, temporal_visibility)`);
     await setupSchemas(sqlTool, access, (db) => hasVersionTable(pg.url, db), log);
 
@@ -102,7 +113,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     let describe: () => ClusterInfo = () => {
       throw new Error('cluster not started');
     };
-    const writeInfo = () => fs.writeFileSync(path.join(dir, CLUSTER_INFO_FILE), JSON.stringify(describe(), null, 2) + '\n');
+    const writeInfo = () =>
+      fs.writeFileSync(path.join(dir, CLUSTER_INFO_FILE), JSON.stringify(describe(), null, 2) + '\n');
     /** A server process that dies is started again on the same database, as a service manager would. */
     const startServer = async () => {
       server = await startTemporalServer(serverBin, serverEnv, temporalAddress, serverLog);
@@ -117,7 +129,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       stopping = true;
       return server.stop();
     });
-    log(`Temporal server ${temporalAddress} (4 history shards, PostgreSQL persistence + SQL visibility; log ${serverLog})`);
+    log(
+      `Temporal server ${temporalAddress} (4 history shards, PostgreSQL persistence + SQL visibility; log ${serverLog})`,
+    );
     prepareNamespace(cli, temporalAddress, cfg, log);
 
     const ui = await startUiServer(uiBin, temporalAddress, ports.ui, cfg.namespace, dir);
@@ -126,7 +140,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
     const apiUrls: [string, string] = [`http://127.0.0.1:${ports.api[0]}`, `http://127.0.0.1:${ports.api[1]}`];
     // Webhooks go to the second API replica: a payment started through the first completes through the other.
-    const sandbox = await startSandboxProcess(path.join(dir, 'sandbox'), ports.sandbox, { TILLFLOW_SANDBOX_WEBHOOK_BASE: apiUrls[1] });
+    const sandbox = await startSandboxProcess(path.join(dir, 'sandbox'), ports.sandbox, {
+      TILLFLOW_SANDBOX_WEBHOOK_BASE: apiUrls[1],
+    });
     stops.push(() => sandbox.stop());
     log(`Sandbox gateways ${sandbox.controlUrl} (webhooks to ${apiUrls[1]})`);
 
@@ -160,7 +176,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       apiUrls,
       sandboxUrl: sandbox.controlUrl,
       temporalServerPid: server.child.pid,
-      env: { api: [tillflowEnv('api', 0), tillflowEnv('api', 1)], worker: [tillflowEnv('worker', 0), tillflowEnv('worker', 1)] },
+      env: {
+        api: [tillflowEnv('api', 0), tillflowEnv('api', 1)],
+        worker: [tillflowEnv('worker', 0), tillflowEnv('worker', 1)],
+      },
     });
     writeInfo();
     return {

@@ -12,8 +12,17 @@ export interface StartOptions {
  * logs "tillflow ready". The wait is long: a worker bundles the workflow code on start, which on
  * a busy 2-core machine takes a while.
  */
-export function startTillflowProcess(env: Record<string, string | undefined>, opts: StartOptions = {}): Promise<ChildProcess> {
-  return startScript('start.ts', { LOG_LEVEL: 'info', ...env }, 'tillflow ready', env.TILLFLOW_ROLE ?? 'tillflow', opts);
+export function startTillflowProcess(
+  env: Record<string, string | undefined>,
+  opts: StartOptions = {},
+): Promise<ChildProcess> {
+  return startScript(
+    'start.ts',
+    { LOG_LEVEL: 'info', ...env },
+    'tillflow ready',
+    env.TILLFLOW_ROLE ?? 'tillflow',
+    opts,
+  );
 }
 
 /**
@@ -50,7 +59,10 @@ async function startScript(
   }
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output.slice(-3000)}`)), opts.timeoutMs ?? 180_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start:\n${output.slice(-3000)}`)),
+      opts.timeoutMs ?? 180_000,
+    );
     const onData = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-20_000);
       if (output.includes(ready)) {

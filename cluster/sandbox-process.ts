@@ -12,7 +12,11 @@ export interface SandboxProcess {
 }
 
 /** Runs `npm run sandbox`'s entry point (bin/sandbox.ts) as its own process and resolves once it is ready. */
-export async function startSandboxProcess(dir: string, portBase: number, extraEnv: Record<string, string> = {}): Promise<SandboxProcess> {
+export async function startSandboxProcess(
+  dir: string,
+  portBase: number,
+  extraEnv: Record<string, string> = {},
+): Promise<SandboxProcess> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', 'bin', 'sandbox.ts')], {
     env: { ...process.env, TILLFLOW_SANDBOX_DIR: dir, TILLFLOW_SANDBOX_PORT: String(portBase), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

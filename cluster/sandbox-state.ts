@@ -61,6 +61,7 @@ function read(file: string): Stored {
     throw err;
   }
   const value = v8.deserialize(bytes) as Stored;
-  if (value?.version !== 1 || !(value.maps instanceof Map)) throw new Error(`${file} is not a Tillflow sandbox state file`);
+  if (value?.version !== 1 || !(value.maps instanceof Map))
+    throw new Error(`${file} is not a Tillflow sandbox state file`);
   return value;
 }

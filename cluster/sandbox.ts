@@ -25,7 +25,13 @@ export interface SandboxPorts {
   daraja: number;
   airtel: number;
 }
-export const sandboxPorts = (base: number): SandboxPorts => ({ control: base, stripe: base + 1, square: base + 2, daraja: base + 3, airtel: base + 4 });
+export const sandboxPorts = (base: number): SandboxPorts => ({
+  control: base,
+  stripe: base + 1,
+  square: base + 2,
+  daraja: base + 3,
+  airtel: base + 4,
+});
 
 export interface SandboxOptions {
   /** Directory of the state file (and sandbox.env). */
@@ -134,7 +140,13 @@ async function closeAll(closers: Array<() => Promise<void>>): Promise<void> {
 }
 
 /** Exactly what a Tillflow process needs to use the sandbox: the gateways' documented variables. */
-function clientEnv(s: { ports: SandboxPorts; stripe: StripeSim; square: SquareSim; airtelToken: string; webhookBase?: string }): Record<string, string> {
+function clientEnv(s: {
+  ports: SandboxPorts;
+  stripe: StripeSim;
+  square: SquareSim;
+  airtelToken: string;
+  webhookBase?: string;
+}): Record<string, string> {
   const local = (port: number) => `http://127.0.0.1:${port}`;
   return {
     STRIPE_SECRET_KEY: s.stripe.secretKey,
@@ -169,7 +181,11 @@ function clientEnv(s: { ports: SandboxPorts; stripe: StripeSim; square: SquareSi
 }
 
 export function envFile(env: Record<string, string>): string {
-  return Object.entries(env).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + '\n';
+  return (
+    Object.entries(env)
+      .map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`)
+      .join('\n') + '\n'
+  );
 }
 
 /** Every charge and refund the simulators hold, for checks against the database ("one payment per charge"). */
@@ -178,10 +194,17 @@ function charges(s: { stripe: StripeSim; square: SquareSim; daraja: DarajaSim; a
     stripe: {
       paymentIntents: s.stripe.paymentIntents(),
       refunds: s.stripe.refunds(),
-      webhooks: s.stripe.webhooks().map((w) => ({ type: w.type, status: w.status, objectId: (JSON.parse(w.body) as { data: { object: { id: string } } }).data.object.id })),
+      webhooks: s.stripe.webhooks().map((w) => ({
+        type: w.type,
+        status: w.status,
+        objectId: (JSON.parse(w.body) as { data: { object: { id: string } } }).data.object.id,
+      })),
     },
     square: { payments: s.square.payments(), refunds: s.square.refunds() },
-    mpesa: { pushes: [...s.daraja.pushes.values()].map(({ script: _s, ...p }) => p), reversals: [...s.daraja.reversals.values()] },
+    mpesa: {
+      pushes: [...s.daraja.pushes.values()].map(({ script: _s, ...p }) => p),
+      reversals: [...s.daraja.reversals.values()],
+    },
     airtel: { payments: [...s.airtel.payments.values()] },
   };
 }
@@ -222,11 +245,16 @@ async function startControlServer(port: number, c: Control): Promise<() => Promi
       }
       if (route === 'PUT /sandbox/script') {
         const parsed = parseScript(body);
-        if (!parsed) return reply(422, { detail: 'body must be {"gateway": "stripe"|"square", "match": number|string, "script": {"outcome", …}}' });
+        if (!parsed)
+          return reply(422, {
+            detail: 'body must be {"gateway": "stripe"|"square", "match": number|string, "script": {"outcome", …}}',
+          });
         c.script(parsed.gateway, parsed.match, parsed.script);
         return reply(200, parsed);
       }
-      return reply(404, { detail: 'GET /sandbox/env, GET /sandbox/charges, PUT /sandbox/webhook-base, PUT /sandbox/script' });
+      return reply(404, {
+        detail: 'GET /sandbox/env, GET /sandbox/charges, PUT /sandbox/webhook-base, PUT /sandbox/script',
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -242,13 +270,17 @@ async function startControlServer(port: number, c: Control): Promise<() => Promi
 
 const OUTCOMES = ['success', 'decline', 'timeout', 'abandon'];
 
-function parseScript(body: string): { gateway: 'stripe' | 'square'; match: number | string; script: GatewayScript } | undefined {
+function parseScript(
+  body: string,
+): { gateway: 'stripe' | 'square'; match: number | string; script: GatewayScript } | undefined {
   try {
     const v = JSON.parse(body) as { gateway?: unknown; match?: unknown; script?: { outcome?: unknown } };
     const okGateway = v.gateway === 'stripe' || v.gateway === 'square';
     const okMatch = (typeof v.match === 'number' && Number.isInteger(v.match)) || typeof v.match === 'string';
     const okScript = typeof v.script === 'object' && v.script !== null && OUTCOMES.includes(v.script.outcome as string);
-    return okGateway && okMatch && okScript ? (v as { gateway: 'stripe' | 'square'; match: number | string; script: GatewayScript }) : undefined;
+    return okGateway && okMatch && okScript
+      ? (v as { gateway: 'stripe' | 'square'; match: number | string; script: GatewayScript })
+      : undefined;
   } catch {
     return undefined;
   }

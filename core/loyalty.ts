@@ -38,5 +38,6 @@ export function pointsReturned(points: number, amount: number, refunded: number)
 /** A points payment is the order's customer's: the order needs one, and whole points. */
 export function checkLoyaltyPayment(state: OrderState, req: { points?: number }): void {
   if (!state.customerId) throw new CartRejection('conflict', 'Attach a customer to the order to pay with points');
-  if (!Number.isInteger(req.points) || (req.points as number) <= 0) throw new CartRejection('validation', 'points must be a whole number of at least 1', 'points');
+  if (!Number.isInteger(req.points) || (req.points as number) <= 0)
+    throw new CartRejection('validation', 'points must be a whole number of at least 1', 'points');
 }

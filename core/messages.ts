@@ -46,7 +46,9 @@ export const openOrderUpdate = defineUpdate<OrderSnapshot, [Caller]>('openOrder'
 export const addLineUpdate = defineUpdate<OrderSnapshot, [AddLineRequest & Caller]>('addLine');
 export const updateLineUpdate = defineUpdate<OrderSnapshot, [UpdateLineRequest & Caller]>('updateLine');
 export const removeLineUpdate = defineUpdate<OrderSnapshot, [{ lineId: string } & Caller]>('removeLine');
-export const addDiscountUpdate = defineUpdate<OrderSnapshot, [AppliedDiscount & { available: boolean } & Caller]>('addDiscount');
+export const addDiscountUpdate = defineUpdate<OrderSnapshot, [AppliedDiscount & { available: boolean } & Caller]>(
+  'addDiscount',
+);
 export const removeDiscountUpdate = defineUpdate<OrderSnapshot, [{ discountId: string } & Caller]>('removeDiscount');
 export const setDetailsUpdate = defineUpdate<OrderSnapshot, [OrderDetailsRequest & Caller]>('setDetails');
 export const submitUpdate = defineUpdate<OrderSnapshot, [Caller]>('submit');
@@ -65,7 +67,9 @@ export interface PaymentRequest extends Caller {
   /** Loyalty payments: the points (the API sets `amount` to their worth). */
   points?: number;
 }
-export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>('addPayment');
+export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>(
+  'addPayment',
+);
 
 /** Sent by a payment child workflow whenever its payment changes. */
 export const paymentUpdatedSignal = defineSignal<[PaymentReport]>('paymentUpdated');
@@ -77,14 +81,20 @@ export const paymentUpdatedSignal = defineSignal<[PaymentReport]>('paymentUpdate
  */
 export const refundSettledSignal = defineSignal<[RefundObject]>('refundSettled');
 
-export const cancelPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [{ paymentId: string } & Caller]>('cancelPayment');
+export const cancelPaymentUpdate = defineUpdate<
+  { payment: PublicPayment; order: OrderSnapshot },
+  [{ paymentId: string } & Caller]
+>('cancelPayment');
 export interface ResolveRequest {
   paymentId: string;
   outcome: 'succeeded' | 'failed';
   reason: string;
   staffId: string;
 }
-export const resolvePaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [ResolveRequest & Caller]>('resolvePayment');
+export const resolvePaymentUpdate = defineUpdate<
+  { payment: PublicPayment; order: OrderSnapshot },
+  [ResolveRequest & Caller]
+>('resolvePayment');
 
 // ---- the payment child workflow ----
 /** A verified webhook for this payment. */
@@ -96,10 +106,16 @@ export const paymentStateQuery = defineQuery<PaymentReport>('paymentState');
 export const snapshotQuery = defineQuery<OrderSnapshot>('snapshot');
 
 /** Moves line quantities to a new order (the order's own workflow starts the new one as a child). */
-export const splitUpdate = defineUpdate<{ original: OrderSnapshot; newOrderId: string }, [SplitRequest & Caller]>('split');
+export const splitUpdate = defineUpdate<{ original: OrderSnapshot; newOrderId: string }, [SplitRequest & Caller]>(
+  'split',
+);
 
 /** Update failure types the API maps to HTTP statuses. */
-export const REJECTION_TYPES = { validation: 'VALIDATION_ERROR', conflict: 'CONFLICT', not_found: 'NOT_FOUND' } as const;
+export const REJECTION_TYPES = {
+  validation: 'VALIDATION_ERROR',
+  conflict: 'CONFLICT',
+  not_found: 'NOT_FOUND',
+} as const;
 /** An activity's input that Postgres cannot store (SQLSTATE class 22/23): retrying cannot help. */
 export const DATA_ERROR_TYPE = 'DATA_ERROR';
 /** Gateway failure types (ApplicationFailure.type) that adapters raise and workflows and the API act on. */

@@ -32,7 +32,10 @@ export function safe(value: number, what = 'amount'): number {
 
 /** Sum of a list of integers (overflow-checked). */
 export function sum(values: readonly number[]): number {
-  return safe(values.reduce((acc, v) => acc + v, 0), 'sum');
+  return safe(
+    values.reduce((acc, v) => acc + v, 0),
+    'sum',
+  );
 }
 
 /**

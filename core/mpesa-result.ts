@@ -35,7 +35,9 @@ function parameters(result: MpesaResult): Map<string, unknown> {
   const raw = result.ResultParameters?.ResultParameter;
   const list = Array.isArray(raw) ? raw : raw && typeof raw === 'object' ? [raw] : [];
   const out = new Map<string, unknown>();
-  for (const p of list) if (p && typeof p === 'object' && typeof (p as { Key?: unknown }).Key === 'string') out.set((p as { Key: string }).Key, (p as { Value?: unknown }).Value);
+  for (const p of list)
+    if (p && typeof p === 'object' && typeof (p as { Key?: unknown }).Key === 'string')
+      out.set((p as { Key: string }).Key, (p as { Value?: unknown }).Value);
   return out;
 }
 
@@ -49,7 +51,9 @@ export function readMpesaResult(result: MpesaResult): MpesaOutcome {
     return {
       names: strings(result.ConversationID, result.OriginatorConversationID),
       status: ok ? 'succeeded' : 'failed',
-      ...(ok ? {} : { failureReason: `M-Pesa reversal failed: ${result.ResultDesc ?? `ResultCode ${result.ResultCode}`}` }),
+      ...(ok
+        ? {}
+        : { failureReason: `M-Pesa reversal failed: ${result.ResultDesc ?? `ResultCode ${result.ResultCode}`}` }),
       statusQuery: false,
     };
   }
@@ -57,6 +61,12 @@ export function readMpesaResult(result: MpesaResult): MpesaOutcome {
   if (String(result.ResultCode) !== '0') return { names, statusQuery: true };
   const s = transactionStatus.trim().toLowerCase();
   if (s === 'completed') return { names, status: 'succeeded', statusQuery: true };
-  if (NOT_DONE.includes(s)) return { names, status: 'failed', failureReason: `M-Pesa reversal ${s}: Transaction Status says "${transactionStatus}"`, statusQuery: true };
+  if (NOT_DONE.includes(s))
+    return {
+      names,
+      status: 'failed',
+      failureReason: `M-Pesa reversal ${s}: Transaction Status says "${transactionStatus}"`,
+      statusQuery: true,
+    };
   return { names, statusQuery: true };
 }

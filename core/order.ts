@@ -153,7 +153,17 @@ export interface OrderSnapshot {
   terminalId: string | null;
   currency: string;
   version: number;
-  lines: { id: string; itemId: string; name: string; quantity: number; unitPrice: number; modifiers: LineModifier[]; note: string | null; total: number; kitchenStatus: KitchenStatus }[];
+  lines: {
+    id: string;
+    itemId: string;
+    name: string;
+    quantity: number;
+    unitPrice: number;
+    modifiers: LineModifier[];
+    note: string | null;
+    total: number;
+    kitchenStatus: KitchenStatus;
+  }[];
   discounts: { id: string; name: string; type: 'percent' | 'amount'; value: number; amount: number }[];
   totals: Totals;
   payments: PublicPayment[];
@@ -254,7 +264,13 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
       total: priced.lineTotals[i]!,
       kitchenStatus: lineKitchenStatus(state, l),
     })),
-    discounts: state.discounts.map((d, i) => ({ id: d.id, name: d.name, type: d.type, value: d.value, amount: priced.discountAmounts[i]! })),
+    discounts: state.discounts.map((d, i) => ({
+      id: d.id,
+      name: d.name,
+      type: d.type,
+      value: d.value,
+      amount: priced.discountAmounts[i]!,
+    })),
     totals: priced.totals,
     payments: state.payments.map(publicPayment),
     cancelReason: state.cancelReason,
@@ -289,7 +305,9 @@ export function hasPendingPayment(state: OrderState): boolean {
 
 /** Lines (and quantities) not yet on a kitchen ticket. */
 export function unsentLines(state: OrderState): { line: LineState; quantity: number }[] {
-  return state.lines.filter((l) => l.quantity > l.sentQuantity).map((line) => ({ line, quantity: line.quantity - line.sentQuantity }));
+  return state.lines
+    .filter((l) => l.quantity > l.sentQuantity)
+    .map((line) => ({ line, quantity: line.quantity - line.sentQuantity }));
 }
 
 // ---- checks ------------------------------------------------------------------------------
@@ -309,7 +327,8 @@ function requireNoPendingPayment(state: OrderState): void {
 }
 
 function checkQuantity(quantity: unknown, path: string): void {
-  if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity <= 0) throw invalid(path, 'quantity must be a whole number of at least 1');
+  if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity <= 0)
+    throw invalid(path, 'quantity must be a whole number of at least 1');
   if (quantity > MAX_QUANTITY) throw invalid(path, `quantity may be at most ${MAX_QUANTITY}`);
 }
 
@@ -328,20 +347,28 @@ function checkCartTotals(state: OrderState, next: Partial<Cart>, path: string): 
   const before = price(state).totals;
   const after = price(state, { lines: next.lines ?? state.lines, discounts: next.discounts ?? state.discounts }).totals;
   const risesPastCap = (k: 'subtotal' | 'total') => after[k] > MAX_MONEY && after[k] > before[k];
-  if (risesPastCap('subtotal') || risesPastCap('total')) throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
+  if (risesPastCap('subtotal') || risesPastCap('total'))
+    throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
   // Gross, not net of refunds: the balance is total − paid, so a total below what was paid would
   // hide the overpayment and close the order; a refunded order is cancelled (or closed) instead.
   const paid = after.paid;
-  if (after.total < paid && after.total < before.total) throw conflict(`This change would take the total to ${after.total}, below the ${paid} already paid: refund first`);
+  if (after.total < paid && after.total < before.total)
+    throw conflict(`This change would take the total to ${after.total}, below the ${paid} already paid: refund first`);
 }
 
 function checkNote(note: unknown, path: string): void {
-  if (note !== undefined && note !== null && (typeof note !== 'string' || note.length > 200)) throw invalid(path, 'note must be text of at most 200 characters');
+  if (note !== undefined && note !== null && (typeof note !== 'string' || note.length > 200))
+    throw invalid(path, 'note must be text of at most 200 characters');
 }
 
 /** Resolves modifier ids against an item's lists, enforcing availability and min/max per list. */
-export function resolveModifiers(rules: CatalogModifierList[], modifierIds: unknown, path = 'modifierIds'): LineModifier[] {
-  if (!Array.isArray(modifierIds) || modifierIds.some((m) => typeof m !== 'string')) throw invalid(path, 'modifierIds must be a list of ids');
+export function resolveModifiers(
+  rules: CatalogModifierList[],
+  modifierIds: unknown,
+  path = 'modifierIds',
+): LineModifier[] {
+  if (!Array.isArray(modifierIds) || modifierIds.some((m) => typeof m !== 'string'))
+    throw invalid(path, 'modifierIds must be a list of ids');
   if (new Set(modifierIds).size !== modifierIds.length) throw invalid(path, 'a modifier may be chosen once');
   const chosen: LineModifier[] = [];
   modifierIds.forEach((id: string, i) => {
@@ -370,7 +397,11 @@ export function checkAddLine(state: OrderState, req: AddLineRequest, path = ''):
   checkMoney(req.item.price, `${path}itemId`);
   const modifiers = resolveModifiers(req.item.modifierLists, req.modifierIds ?? [], `${path}modifierIds`);
   modifiers.forEach((m, i) => checkMoney(m.price, `${path}modifierIds[${i}]`));
-  checkCartTotals(state, { lines: [...state.lines, { unitPrice: req.item.price, quantity: req.quantity, modifiers }] }, `${path}quantity`);
+  checkCartTotals(
+    state,
+    { lines: [...state.lines, { unitPrice: req.item.price, quantity: req.quantity, modifiers }] },
+    `${path}quantity`,
+  );
   return modifiers;
 }
 
@@ -384,13 +415,18 @@ export function checkUpdateLine(state: OrderState, req: UpdateLineRequest): Line
   requireOpen(state);
   requireNoPendingPayment(state);
   const line = findLine(state, req.lineId);
-  if (req.quantity === undefined && req.modifierIds === undefined && req.note === undefined) throw invalid('', 'nothing to change');
+  if (req.quantity === undefined && req.modifierIds === undefined && req.note === undefined)
+    throw invalid('', 'nothing to change');
   if (req.quantity !== undefined) checkQuantity(req.quantity, 'quantity');
   checkNote(req.note, 'note');
   const modifiers = req.modifierIds === undefined ? undefined : resolveModifiers(line.rules, req.modifierIds);
   modifiers?.forEach((m, i) => checkMoney(m.price, `modifierIds[${i}]`));
   const changed = { ...line, quantity: req.quantity ?? line.quantity, modifiers: modifiers ?? line.modifiers };
-  checkCartTotals(state, { lines: state.lines.map((l) => (l === line ? changed : l)) }, req.quantity !== undefined ? 'quantity' : 'modifierIds');
+  checkCartTotals(
+    state,
+    { lines: state.lines.map((l) => (l === line ? changed : l)) },
+    req.quantity !== undefined ? 'quantity' : 'modifierIds',
+  );
   return modifiers;
 }
 
@@ -414,20 +450,24 @@ export function checkAddDiscount(state: OrderState, discount: AppliedDiscount & 
 export function checkRemoveDiscount(state: OrderState, discountId: string): void {
   requireOpen(state);
   requireNoPendingPayment(state);
-  if (!state.discounts.some((d) => d.id === discountId)) throw invalid('discountId', 'That discount is not on this order');
+  if (!state.discounts.some((d) => d.id === discountId))
+    throw invalid('discountId', 'That discount is not on this order');
   checkCartTotals(state, { discounts: state.discounts.filter((d) => d.id !== discountId) }, 'discountId');
 }
 
 export function checkDetails(state: OrderState, req: OrderDetailsRequest): void {
   requireOpen(state);
-  if (req.type !== undefined && req.type !== 'dine_in' && req.type !== 'takeaway') throw invalid('type', 'type must be dine_in or takeaway');
+  if (req.type !== undefined && req.type !== 'dine_in' && req.type !== 'takeaway')
+    throw invalid('type', 'type must be dine_in or takeaway');
   for (const key of ['table', 'customerName'] as const) {
     const v = req[key];
-    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 80)) throw invalid(key, `${key} must be text of at most 80 characters`);
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 80))
+      throw invalid(key, `${key} must be text of at most 80 characters`);
   }
   for (const key of ['tableId', 'customerId'] as const) {
     const v = req[key];
-    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 64)) throw invalid(key, `${key} must be an id`);
+    if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > 64))
+      throw invalid(key, `${key} must be an id`);
   }
 }
 
@@ -439,36 +479,50 @@ export function checkSubmit(state: OrderState): void {
 
 export function checkReady(state: OrderState): void {
   if (state.status === 'cancelled') throw conflict('Order is cancelled');
-  if (state.kitchenStatus !== 'sent') throw conflict(state.kitchenStatus === 'ready' ? 'Order is already ready' : 'Order has not been sent to the kitchen');
+  if (state.kitchenStatus !== 'sent')
+    throw conflict(
+      state.kitchenStatus === 'ready' ? 'Order is already ready' : 'Order has not been sent to the kitchen',
+    );
 }
 
 export function checkCancel(state: OrderState, reason: unknown): void {
   requireOpen(state);
-  if (hasPendingPayment(state)) throw conflict('A payment is pending: cancel it (or wait for it) before cancelling the order');
-  if (hasSucceededPayment(state) && price(state).totals.paid > state.refunded) throw conflict('A payment has succeeded on this order: refund it instead of cancelling');
-  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 200) throw invalid('reason', 'reason is required (at most 200 characters)');
+  if (hasPendingPayment(state))
+    throw conflict('A payment is pending: cancel it (or wait for it) before cancelling the order');
+  if (hasSucceededPayment(state) && price(state).totals.paid > state.refunded)
+    throw conflict('A payment has succeeded on this order: refund it instead of cancelling');
+  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 200)
+    throw invalid('reason', 'reason is required (at most 200 characters)');
 }
 
 /** A new payment towards the balance. Cash may be tendered above the amount; others may not exceed it. */
-export function checkPayment(state: OrderState, req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number; deviceId?: string; sourceId?: string }): void {
+export function checkPayment(
+  state: OrderState,
+  req: { method: PaymentMethod; amount: number; tendered?: number; tip?: number; deviceId?: string; sourceId?: string },
+): void {
   requireOpen(state);
   // A card is charged on a reader or with a card token; with neither the gateway can only fail.
-  if (req.method === 'card' && !req.deviceId && !req.sourceId) throw invalid('deviceId', 'a card payment needs a deviceId (reader) or a sourceId (card token)');
+  if (req.method === 'card' && !req.deviceId && !req.sourceId)
+    throw invalid('deviceId', 'a card payment needs a deviceId (reader) or a sourceId (card token)');
   requireNoPendingPayment(state);
   if (state.lines.length === 0) throw conflict('The order has no lines');
   const due = balance(state);
   if (due === 0) {
     // A fully discounted order (a staff meal) closes with a "no charge" cash payment of 0.
-    const noCharge = req.method === 'cash' && req.amount === 0 && !hasSucceededPayment(state) && price(state).totals.total === 0;
+    const noCharge =
+      req.method === 'cash' && req.amount === 0 && !hasSucceededPayment(state) && price(state).totals.total === 0;
     if (noCharge) return;
     throw conflict('Nothing is due on this order');
   }
-  if (!Number.isInteger(req.amount) || req.amount <= 0) throw invalid('amount', 'amount must be a positive integer in minor units');
+  if (!Number.isInteger(req.amount) || req.amount <= 0)
+    throw invalid('amount', 'amount must be a positive integer in minor units');
   if (req.amount > due) throw invalid('amount', `amount may not exceed the balance of ${due}`);
-  if (req.tip !== undefined && (!Number.isInteger(req.tip) || req.tip < 0)) throw invalid('tip', 'tip must be a non-negative integer');
+  if (req.tip !== undefined && (!Number.isInteger(req.tip) || req.tip < 0))
+    throw invalid('tip', 'tip must be a non-negative integer');
   if (req.method === 'cash') {
     // A cash tip is handed over with the amount: tendered must cover both.
-    if (!Number.isInteger(req.tendered) || (req.tendered as number) < req.amount + (req.tip ?? 0)) throw invalid('tendered', 'tendered must be at least the amount plus the tip');
+    if (!Number.isInteger(req.tendered) || (req.tendered as number) < req.amount + (req.tip ?? 0))
+      throw invalid('tendered', 'tendered must be at least the amount plus the tip');
     checkMoney(req.tendered as number, 'tendered');
   }
   checkPaymentTotal(state, req);
@@ -479,7 +533,8 @@ function checkPaymentTotal(state: OrderState, req: { method: PaymentMethod; amou
   const tip = req.tip ?? 0;
   checkMoney(tip, 'tip');
   const fee = req.method === 'card' ? cardFeeFor(req.amount, state.settings) : 0;
-  if (price(state).totals.total + tip + fee > MAX_MONEY) throw invalid('tip', `the order total may be at most ${MAX_MONEY} minor units`);
+  if (price(state).totals.total + tip + fee > MAX_MONEY)
+    throw invalid('tip', `the order total may be at most ${MAX_MONEY} minor units`);
 }
 
 // ---- applies -----------------------------------------------------------------------------
@@ -489,7 +544,13 @@ function touch(state: OrderState, now: string): void {
   state.updatedAt = now;
 }
 
-export function applyAddLine(state: OrderState, req: AddLineRequest, modifiers: LineModifier[], lineId: string, now: string): LineState {
+export function applyAddLine(
+  state: OrderState,
+  req: AddLineRequest,
+  modifiers: LineModifier[],
+  lineId: string,
+  now: string,
+): LineState {
   const line: LineState = {
     id: lineId,
     itemId: req.item.id,
@@ -507,7 +568,12 @@ export function applyAddLine(state: OrderState, req: AddLineRequest, modifiers: 
   return line;
 }
 
-export function applyUpdateLine(state: OrderState, req: UpdateLineRequest, modifiers: LineModifier[] | undefined, now: string): void {
+export function applyUpdateLine(
+  state: OrderState,
+  req: UpdateLineRequest,
+  modifiers: LineModifier[] | undefined,
+  now: string,
+): void {
   const line = findLine(state, req.lineId);
   if (req.quantity !== undefined) line.quantity = req.quantity;
   if (modifiers) line.modifiers = modifiers;
@@ -541,10 +607,19 @@ export function applyDetails(state: OrderState, req: OrderDetailsRequest, now: s
 }
 
 /** Marks unsent quantities as sent and returns what the kitchen ticket must show. */
-export function applySubmit(state: OrderState, now: string): { itemId: string; name: string; quantity: number; modifiers: string[]; note: string | null }[] {
+export function applySubmit(
+  state: OrderState,
+  now: string,
+): { itemId: string; name: string; quantity: number; modifiers: string[]; note: string | null }[] {
   const ticket = unsentLines(state).map(({ line, quantity }) => {
     line.sentQuantity = line.quantity;
-    return { itemId: line.itemId, name: line.name, quantity, modifiers: line.modifiers.map((m) => m.name), note: line.note };
+    return {
+      itemId: line.itemId,
+      name: line.name,
+      quantity,
+      modifiers: line.modifiers.map((m) => m.name),
+      note: line.note,
+    };
   });
   state.kitchenStatus = 'sent';
   touch(state, now);
@@ -597,7 +672,10 @@ export function applyPayment(state: OrderState, payment: PaymentState, now: stri
  */
 export function applyPaymentUpdate(
   state: OrderState,
-  update: Pick<PaymentState, 'id'> & Partial<Pick<PaymentState, 'status' | 'reference' | 'action' | 'failureReason' | 'sandbox' | 'autoRefunded' | 'settledAt'>>,
+  update: Pick<PaymentState, 'id'> &
+    Partial<
+      Pick<PaymentState, 'status' | 'reference' | 'action' | 'failureReason' | 'sandbox' | 'autoRefunded' | 'settledAt'>
+    >,
   now: string,
 ): PaymentState | undefined {
   const p = state.payments.find((x) => x.id === update.id);
@@ -607,7 +685,15 @@ export function applyPaymentUpdate(
     p.autoRefunded = true;
     p.failureReason = update.failureReason ?? p.failureReason;
   } else {
-    for (const key of ['status', 'reference', 'action', 'failureReason', 'sandbox', 'autoRefunded', 'settledAt'] as const) {
+    for (const key of [
+      'status',
+      'reference',
+      'action',
+      'failureReason',
+      'sandbox',
+      'autoRefunded',
+      'settledAt',
+    ] as const) {
       if (update[key] !== undefined) (p as unknown as Record<string, unknown>)[key] = update[key];
     }
     if (p.status !== 'pending' && !p.settledAt) p.settledAt = now;
@@ -623,17 +709,26 @@ export function checkCancelPayment(state: OrderState, paymentId: string): Paymen
   return p;
 }
 
-export function checkResolvePayment(state: OrderState, req: { paymentId: string; outcome: unknown; reason: unknown }): PaymentState {
+export function checkResolvePayment(
+  state: OrderState,
+  req: { paymentId: string; outcome: unknown; reason: unknown },
+): PaymentState {
   const p = checkCancelPayment(state, req.paymentId);
-  if (req.outcome !== 'succeeded' && req.outcome !== 'failed') throw invalid('outcome', 'outcome must be succeeded or failed');
+  if (req.outcome !== 'succeeded' && req.outcome !== 'failed')
+    throw invalid('outcome', 'outcome must be succeeded or failed');
   if (typeof req.reason !== 'string' || !req.reason.trim()) throw invalid('reason', 'reason is required');
   return p;
 }
 
-
 /** An order closes when something was sold and nothing is due. */
 export function isFullyPaid(state: OrderState): boolean {
-  return state.status === 'open' && state.lines.length > 0 && !hasPendingPayment(state) && balance(state) === 0 && hasSucceededPayment(state);
+  return (
+    state.status === 'open' &&
+    state.lines.length > 0 &&
+    !hasPendingPayment(state) &&
+    balance(state) === 0 &&
+    hasSucceededPayment(state)
+  );
 }
 
 export function applyClose(state: OrderState, now: string): void {
@@ -657,7 +752,10 @@ export function applyRefund(state: OrderState, refund: RecordedRefund, now: stri
   const known = state.refunds?.[refund.id];
   if (known && (known.status === refund.status || known.status !== 'pending')) return false;
   if (!state.payments.some((p) => p.id === refund.paymentId)) return false;
-  state.refunds = { ...state.refunds, [refund.id]: { id: refund.id, paymentId: refund.paymentId, amount: refund.amount, status: refund.status } };
+  state.refunds = {
+    ...state.refunds,
+    [refund.id]: { id: refund.id, paymentId: refund.paymentId, amount: refund.amount, status: refund.status },
+  };
   const succeeded = Object.values(state.refunds).filter((r) => r.status === 'succeeded');
   for (const p of state.payments) {
     const refunded = succeeded.filter((r) => r.paymentId === p.id).reduce((a, r) => a + r.amount, 0);

@@ -49,10 +49,20 @@ export interface PricingSettings {
   cardFee: { enabled: boolean; rate: number; min: number };
   discountsEnabled: boolean;
 }
-export interface PricedModifier { price: number }
-export interface PricedLineInput { unitPrice: number; quantity: number; modifiers: PricedModifier[] }
+export interface PricedModifier {
+  price: number;
+}
+export interface PricedLineInput {
+  unitPrice: number;
+  quantity: number;
+  modifiers: PricedModifier[];
+}
 /** Percent `value` is in basis points; amount `value` is in minor units. */
-export interface DiscountInput { id: string; type: 'percent' | 'amount'; value: number }
+export interface DiscountInput {
+  id: string;
+  type: 'percent' | 'amount';
+  value: number;
+}
 export interface PaymentInput {
   method: string;
   status: 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'refunded';
@@ -229,7 +239,10 @@ export function lineShares(order: ChargedOrder): RefundComponents[] {
   const discount = largestRemainder(order.discount, gross);
   const net = gross.map((g, i) => g - discount[i]!);
   const service = largestRemainder(order.serviceCharge, net);
-  const tax = largestRemainder(order.tax, net.map((n, i) => n + service[i]!));
+  const tax = largestRemainder(
+    order.tax,
+    net.map((n, i) => n + service[i]!),
+  );
   return net.map((n, i) => components(n, service[i]!, tax[i]!, order.taxInclusive));
 }
 
@@ -247,7 +260,11 @@ function partOf(share: RefundComponents, q: number, Q: number, taxInclusive: boo
  * The refund of `quantities[i]` more units of each line, given `alreadyRefunded[i]` units refunded
  * before. Throws a RangeError when a line would be refunded beyond its quantity.
  */
-export function allocateLineRefund(order: ChargedOrder, alreadyRefunded: readonly number[], quantities: readonly number[]): LineRefundAllocation {
+export function allocateLineRefund(
+  order: ChargedOrder,
+  alreadyRefunded: readonly number[],
+  quantities: readonly number[],
+): LineRefundAllocation {
   const shares = lineShares(order);
   const lines = order.lines.map((l, i) => {
     const before = check(alreadyRefunded[i] ?? 0, `alreadyRefunded[${i}]`);
@@ -258,7 +275,13 @@ export function allocateLineRefund(order: ChargedOrder, alreadyRefunded: readonl
     return components(a.net - b.net, a.serviceCharge - b.serviceCharge, a.tax - b.tax, order.taxInclusive);
   });
   const total = (k: keyof RefundComponents) => sum(lines.map((l) => l[k]));
-  return { net: total('net'), serviceCharge: total('serviceCharge'), tax: total('tax'), amount: total('amount'), lines };
+  return {
+    net: total('net'),
+    serviceCharge: total('serviceCharge'),
+    tax: total('tax'),
+    amount: total('amount'),
+    lines,
+  };
 }
 
 /** Whether the order's tax was inclusive, read from its totals (exclusive tax is part of the total). */

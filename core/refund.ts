@@ -73,9 +73,11 @@ export const refundProgressQuery = defineQuery<RefundProgress>('refundProgress')
 /** The checkout's word that it has published the refund at this status (the refund's change is on the order). */
 export const refundRecordedSignal = defineSignal<[{ status: RefundStatus }]>('refundRecorded');
 /** A gateway's word on a pending refund (e.g. a verified webhook), de-duplicated by eventId. */
-export const refundGatewayEventSignal = defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('refundGatewayEvent');
+export const refundGatewayEventSignal =
+  defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('refundGatewayEvent');
 /** A gateway's word on a payment's automatic reversal (an M-Pesa result at the payment's reversal ResultURL), de-duplicated by eventId. */
-export const reversalResultSignal = defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('reversalResult');
+export const reversalResultSignal =
+  defineSignal<[{ eventId: string; status: RefundStatus; failureReason?: string }]>('reversalResult');
 /** Where a payment's automatic reversal results go: PUBLIC_BASE_URL + this + the payment's reversal token. */
 export const MPESA_RESULT_PATH = '/webhooks/mpesa-result/';
 
@@ -95,7 +97,11 @@ export interface PaymentRefundable {
  * The payment a refund of `amount` goes through: `paymentId` if given, else the newest succeeded
  * payment whose refundable amount covers it. Undefined when none can.
  */
-export function choosePayment(payments: PaymentRefundable[], amount: number, paymentId?: string): PaymentRefundable | undefined {
+export function choosePayment(
+  payments: PaymentRefundable[],
+  amount: number,
+  paymentId?: string,
+): PaymentRefundable | undefined {
   const fits = (p: PaymentRefundable) => p.refundable >= amount && p.refundable > 0;
   if (paymentId) return payments.find((p) => p.id === paymentId && fits(p));
   return [...payments].sort((a, b) => b.seq - a.seq || b.createdAt.localeCompare(a.createdAt)).find(fits);
@@ -105,16 +111,25 @@ export function choosePayment(payments: PaymentRefundable[], amount: number, pay
  * A gateway rule the refund breaks (checked before anything is sent), or undefined.
  * Airtel refunds whole transactions only; M-Pesa moves whole shillings.
  */
-export function gatewayRefundRule(p: PaymentRefundable, amount: number, gateway: GatewayKey | undefined): string | undefined {
+export function gatewayRefundRule(
+  p: PaymentRefundable,
+  amount: number,
+  gateway: GatewayKey | undefined,
+): string | undefined {
   if (gateway === 'airtel' && (amount !== p.taken || p.refundable !== p.taken)) {
     return `Airtel Money refunds whole transactions only: refund all ${p.taken} of this payment, in one refund`;
   }
-  if (gateway === 'mpesa' && amount % 100 !== 0) return 'M-Pesa refunds whole shillings only: the amount must be a multiple of 100';
+  if (gateway === 'mpesa' && amount % 100 !== 0)
+    return 'M-Pesa refunds whole shillings only: the amount must be a multiple of 100';
   return undefined;
 }
 
 /** The order's status after refunds: what was taken and what came back. */
-export function refundedOrderStatus<S extends string>(current: S, paid: number, refunded: number): S | 'partially_refunded' | 'refunded' {
+export function refundedOrderStatus<S extends string>(
+  current: S,
+  paid: number,
+  refunded: number,
+): S | 'partially_refunded' | 'refunded' {
   if (current === 'open' || current === 'cancelled' || refunded <= 0) return current;
   return refunded >= paid ? 'refunded' : 'partially_refunded';
 }

@@ -20,16 +20,24 @@ export function equalShares(balance: number, parts: number): number[] {
 
 export function checkSplit(state: OrderState, req: SplitRequest): void {
   if (state.status !== 'open') throw new CartRejection('conflict', `Order is ${state.status}`);
-  if (hasSucceededPayment(state)) throw new CartRejection('conflict', 'A payment has succeeded on this order: it can no longer be split');
-  if (hasPendingPayment(state)) throw new CartRejection('conflict', 'A payment is pending; cancel it before splitting the order');
-  if (!Array.isArray(req.lines) || req.lines.length === 0) throw new CartRejection('validation', 'choose at least one line to move', 'lines');
-  if (new Set(req.lines.map((l) => l.lineId)).size !== req.lines.length) throw new CartRejection('validation', 'a line may be chosen once', 'lines');
+  if (hasSucceededPayment(state))
+    throw new CartRejection('conflict', 'A payment has succeeded on this order: it can no longer be split');
+  if (hasPendingPayment(state))
+    throw new CartRejection('conflict', 'A payment is pending; cancel it before splitting the order');
+  if (!Array.isArray(req.lines) || req.lines.length === 0)
+    throw new CartRejection('validation', 'choose at least one line to move', 'lines');
+  if (new Set(req.lines.map((l) => l.lineId)).size !== req.lines.length)
+    throw new CartRejection('validation', 'a line may be chosen once', 'lines');
   let left = state.lines.reduce((n, l) => n + l.quantity, 0);
   req.lines.forEach((m, i) => {
     const line = state.lines.find((l) => l.id === m.lineId);
     if (!line) throw new CartRejection('validation', 'No such line on this order', `lines[${i}].lineId`);
     if (!Number.isInteger(m.quantity) || m.quantity < 1 || m.quantity > line.quantity) {
-      throw new CartRejection('validation', `quantity must be a whole number from 1 to ${line.quantity}`, `lines[${i}].quantity`);
+      throw new CartRejection(
+        'validation',
+        `quantity must be a whole number from 1 to ${line.quantity}`,
+        `lines[${i}].quantity`,
+      );
     }
     left -= m.quantity;
   });

@@ -12,10 +12,15 @@ export interface StationPrinter {
 const isStation = (p: StationPrinter) => (p.categoryIds?.length ?? 0) > 0;
 
 /** Each printer with the lines it prints (in ticket order); printers with none are left out. */
-export function splitForStations<P extends StationPrinter, L>(printers: P[], lines: L[], categoryOf: (line: L) => string | null | undefined): { printer: P; lines: L[] }[] {
+export function splitForStations<P extends StationPrinter, L>(
+  printers: P[],
+  lines: L[],
+  categoryOf: (line: L) => string | null | undefined,
+): { printer: P; lines: L[] }[] {
   const unfiltered = printers.filter((p) => !isStation(p));
   const catchAll = new Set(unfiltered.length > 0 ? unfiltered : printers);
-  const takes = (p: P, category: string | null | undefined) => category != null && isStation(p) && p.categoryIds!.includes(category);
+  const takes = (p: P, category: string | null | undefined) =>
+    category != null && isStation(p) && p.categoryIds!.includes(category);
   return printers
     .map((printer) => ({
       printer,

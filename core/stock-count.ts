@@ -75,13 +75,15 @@ export function checkCaller(state: StockCountState, caller: Caller): void {
 }
 
 export function checkOpen(state: StockCountState): void {
-  if (state.status !== 'open' || state.itemIds === null) throw new StockCountRejection('conflict', `Stock count is ${state.status}`);
+  if (state.status !== 'open' || state.itemIds === null)
+    throw new StockCountRejection('conflict', `Stock count is ${state.status}`);
 }
 
 export function checkRecord(state: StockCountState, req: RecordCountRequest): void {
   checkCaller(state, req);
   checkOpen(state);
-  if (!state.itemIds!.includes(req.itemId)) throw new StockCountRejection('validation', 'This item is not part of the count', 'itemId');
+  if (!state.itemIds!.includes(req.itemId))
+    throw new StockCountRejection('validation', 'This item is not part of the count', 'itemId');
   if (!Number.isInteger(req.counted) || req.counted < 0 || req.counted > INT4_MAX) {
     throw new StockCountRejection('validation', 'counted must be a whole number of at least 0', 'counted');
   }
@@ -91,9 +93,14 @@ export function checkRecord(state: StockCountState, req: RecordCountRequest): vo
  * Completing (or cancelling) an open count starts it; repeating the same request while it runs
  * or after it finished joins it (so a retry gets the outcome, not an error); anything else is a 409.
  */
-export function checkFinish(state: StockCountState, req: FinishRequest, action: 'complete' | 'cancel'): 'start' | 'join' {
+export function checkFinish(
+  state: StockCountState,
+  req: FinishRequest,
+  action: 'complete' | 'cancel',
+): 'start' | 'join' {
   checkCaller(state, req);
-  const joinable: StockCountStatus[] = action === 'complete' ? ['completing', 'completed'] : ['cancelling', 'cancelled'];
+  const joinable: StockCountStatus[] =
+    action === 'complete' ? ['completing', 'completed'] : ['cancelling', 'cancelled'];
   if (joinable.includes(state.status)) return 'join';
   checkOpen(state);
   return 'start';
@@ -122,7 +129,8 @@ export interface StockCountLineRow {
  */
 export function lineView(l: StockCountLineRow): StockCountLineView {
   const { cost: _cost, ...rest } = l;
-  if (l.counted === null || l.systemAtCount === null) return { ...rest, movedDuringCount: null, variance: null, varianceValue: null };
+  if (l.counted === null || l.systemAtCount === null)
+    return { ...rest, movedDuringCount: null, variance: null, varianceValue: null };
   const variance = l.counted - l.systemAtCount;
   return { ...rest, movedDuringCount: l.systemAtCount - l.expected, variance, varianceValue: variance * (l.cost ?? 0) };
 }
@@ -130,7 +138,11 @@ export function lineView(l: StockCountLineRow): StockCountLineView {
 /** The line support staff see as "current details" in the Temporal UI. */
 export function describe(state: StockCountState, abandonsAt: string | null): string {
   const total = state.itemIds?.length ?? 0;
-  const parts = [`Stock count ${state.status}`, `${Object.keys(state.counted).length} of ${total} item(s) counted`, `started ${state.startedAt}`];
+  const parts = [
+    `Stock count ${state.status}`,
+    `${Object.keys(state.counted).length} of ${total} item(s) counted`,
+    `started ${state.startedAt}`,
+  ];
   if (state.status === 'open' && abandonsAt) parts.push(`cancelled if untouched until ${abandonsAt}`);
   if (state.cancelReason) parts.push(`reason: ${state.cancelReason}`);
   return parts.join(' · ');

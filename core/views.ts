@@ -15,7 +15,14 @@ export interface KitchenOrderView {
   type: OrderSnapshot['type'];
   table: string | null;
   version: number;
-  lines: { id: string; itemId: string; name: string; quantity: number; modifiers: { id: string; name: string }[]; note: string | null }[];
+  lines: {
+    id: string;
+    itemId: string;
+    name: string;
+    quantity: number;
+    modifiers: { id: string; name: string }[];
+    note: string | null;
+  }[];
   createdAt: string;
   updatedAt: string;
 }
@@ -30,7 +37,14 @@ export function kitchenView(s: OrderSnapshot): KitchenOrderView {
     type: s.type,
     table: s.table,
     version: s.version,
-    lines: s.lines.map((l) => ({ id: l.id, itemId: l.itemId, name: l.name, quantity: l.quantity, modifiers: l.modifiers.map((m) => ({ id: m.id, name: m.name })), note: l.note })),
+    lines: s.lines.map((l) => ({
+      id: l.id,
+      itemId: l.itemId,
+      name: l.name,
+      quantity: l.quantity,
+      modifiers: l.modifiers.map((m) => ({ id: m.id, name: m.name })),
+      note: l.note,
+    })),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
@@ -43,7 +57,9 @@ const pick = (d: Data, keys: string[]): Data => Object.fromEntries(keys.filter((
 export function kitchenEventData(event: string, data: unknown): unknown {
   const d = (data ?? {}) as Data;
   if (event === 'kitchen.ticket') {
-    const lines = Array.isArray(d.lines) ? (d.lines as Data[]).map((l) => pick(l, ['name', 'quantity', 'modifiers', 'note'])) : [];
+    const lines = Array.isArray(d.lines)
+      ? (d.lines as Data[]).map((l) => pick(l, ['name', 'quantity', 'modifiers', 'note']))
+      : [];
     return { ...pick(d, ['orderId', 'orderNumber', 'type', 'table', 'createdAt']), lines };
   }
   if (event === 'order.ready') return pick(d, ['orderId', 'orderNumber', 'type', 'table']);
@@ -55,17 +71,39 @@ const LINE_FIELDS = ['name', 'quantity', 'unitPrice', 'total'];
 /** The cart as the customer sees it: lines with prices, discounts, totals, and whether it is paid. */
 function displayCart(d: Data): Data {
   const lines = Array.isArray(d.lines)
-    ? (d.lines as Data[]).map((l) => ({ ...pick(l, LINE_FIELDS), modifiers: Array.isArray(l.modifiers) ? (l.modifiers as Data[]).map((m) => pick(m, ['name', 'price'])) : [] }))
+    ? (d.lines as Data[]).map((l) => ({
+        ...pick(l, LINE_FIELDS),
+        modifiers: Array.isArray(l.modifiers) ? (l.modifiers as Data[]).map((m) => pick(m, ['name', 'price'])) : [],
+      }))
     : [];
-  const items = Array.isArray(d.items) ? (d.items as Data[]).map((i) => pick(i, ['name', 'quantity', 'total', 'modifiers'])) : [];
+  const items = Array.isArray(d.items)
+    ? (d.items as Data[]).map((i) => pick(i, ['name', 'quantity', 'total', 'modifiers']))
+    : [];
   const discounts = Array.isArray(d.discounts) ? (d.discounts as Data[]).map((x) => pick(x, ['name', 'amount'])) : [];
-  return { ...pick(d, ['order_id', 'total', 'id', 'orderNumber', 'status', 'currency', 'version', 'totals', 'updatedAt', 'closedAt']), items, lines, discounts };
+  return {
+    ...pick(d, [
+      'order_id',
+      'total',
+      'id',
+      'orderNumber',
+      'status',
+      'currency',
+      'version',
+      'totals',
+      'updatedAt',
+      'closedAt',
+    ]),
+    items,
+    lines,
+    discounts,
+  };
 }
 
 /** A payment as the customer sees it: what is being paid, how, and the QR to scan while pending. */
 function displayPayment(d: Data): Data {
   const action = d.action as Data | undefined;
-  const qr = d.status === 'pending' && action?.type === 'show_qr' ? { action: pick(action, ['type', 'url', 'image']) } : {};
+  const qr =
+    d.status === 'pending' && action?.type === 'show_qr' ? { action: pick(action, ['type', 'url', 'image']) } : {};
   return { ...pick(d, ['id', 'orderId', 'method', 'status', 'amount', 'tip', 'fee']), ...qr };
 }
 

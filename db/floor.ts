@@ -29,7 +29,12 @@ export async function tableViews(db: Db, locationId: string, ids?: string[]): Pr
     .leftJoin('table_claims as c', (j) => j.on('c.table_id', 't.id').andOnNull('c.released_at'))
     .groupBy('t.id')
     .orderBy([{ column: 't.sort_order' }, { column: 't.name' }, { column: 't.id' }])
-    .select('t.*', db.raw(`coalesce(array_agg(c.order_id::text ORDER BY c.created_at, c.order_id) FILTER (WHERE c.order_id IS NOT NULL), '{}') as open_order_ids`));
+    .select(
+      't.*',
+      db.raw(
+        `coalesce(array_agg(c.order_id::text ORDER BY c.created_at, c.order_id) FILTER (WHERE c.order_id IS NOT NULL), '{}') as open_order_ids`,
+      ),
+    );
   if (ids) q.whereIn('t.id', ids);
   const rows = await q;
   return rows.map((r) => ({
@@ -47,9 +52,17 @@ export async function tableViews(db: Db, locationId: string, ids?: string[]): Pr
 }
 
 /** Publishes the current view of each table named (after its occupancy changed). */
-export async function publishTablesUpdated(trx: Knex.Transaction, locationId: string, tableIds: string[]): Promise<void> {
+export async function publishTablesUpdated(
+  trx: Knex.Transaction,
+  locationId: string,
+  tableIds: string[],
+): Promise<void> {
   const views = await tableViews(trx, locationId, [...new Set(tableIds)]);
-  await publishLocationEvents(trx, locationId, views.map((v) => ({ event: 'table.updated', data: v, dedupeKey: `table.updated:${v.id}:${randomUUID()}` })));
+  await publishLocationEvents(
+    trx,
+    locationId,
+    views.map((v) => ({ event: 'table.updated', data: v, dedupeKey: `table.updated:${v.id}:${randomUUID()}` })),
+  );
 }
 
 export type ClaimOutcome = { ok: true } | { ok: false; existingOrderId: string; claimedAt: Date };
@@ -59,7 +72,10 @@ export type ClaimOutcome = { ok: true } | { ok: false; existingOrderId: string; 
  * it (the unique index decides, whoever comes first); a new check (or a split) shares it. A repeat
  * for the same order on the same table succeeds again. An order already seated elsewhere moves.
  */
-export async function claimTable(trx: Knex.Transaction, c: { orderId: string; locationId: string; tableId: string; newCheck: boolean }): Promise<ClaimOutcome> {
+export async function claimTable(
+  trx: Knex.Transaction,
+  c: { orderId: string; locationId: string; tableId: string; newCheck: boolean },
+): Promise<ClaimOutcome> {
   const mine = await trx('table_claims').where({ order_id: c.orderId }).first('table_id', 'released_at');
   if (mine && !mine.released_at && mine.table_id === c.tableId) return { ok: true };
   // A refused claim rolls back to its savepoint only (the error must leave the savepoint's callback).
@@ -75,10 +91,15 @@ export async function claimTable(trx: Knex.Transaction, c: { orderId: string; lo
       throw err;
     });
   if (taken) {
-    const holder = await trx('table_claims').where({ table_id: c.tableId, new_check: false }).whereNull('released_at').first('order_id', 'created_at');
+    const holder = await trx('table_claims')
+      .where({ table_id: c.tableId, new_check: false })
+      .whereNull('released_at')
+      .first('order_id', 'created_at');
     // Released in between: the caller may simply try again.
     if (holder?.order_id === c.orderId) return { ok: true }; // the same create, retried at the same moment
-    return holder ? { ok: false, existingOrderId: holder.order_id, claimedAt: new Date(holder.created_at) } : claimTable(trx, c);
+    return holder
+      ? { ok: false, existingOrderId: holder.order_id, claimedAt: new Date(holder.created_at) }
+      : claimTable(trx, c);
   }
   await publishTablesUpdated(trx, c.locationId, [c.tableId, ...(mine && !mine.released_at ? [mine.table_id] : [])]);
   return { ok: true };
@@ -86,7 +107,11 @@ export async function claimTable(trx: Knex.Transaction, c: { orderId: string; lo
 
 /** Frees the order's table (close, cancel, a move off the floor). Idempotent. */
 export async function releaseTableClaim(trx: Knex.Transaction, orderId: string): Promise<void> {
-  const released = await trx('table_claims').where({ order_id: orderId }).whereNull('released_at').update({ released_at: trx.fn.now() }).returning(['table_id', 'location_id']);
+  const released = await trx('table_claims')
+    .where({ order_id: orderId })
+    .whereNull('released_at')
+    .update({ released_at: trx.fn.now() })
+    .returning(['table_id', 'location_id']);
   if (released.length) await publishTablesUpdated(trx, released[0].location_id, [released[0].table_id]);
 }
 

@@ -10,7 +10,6 @@ import type { OrderSnapshot } from '../core/order';
 import { projectionRow } from './order-projection';
 import { KEEP_RECEIPT_NUMBER } from './receipt-numbers';
 
-
 export interface PublishRequest {
   orderId: string;
   locationId: string;
@@ -20,7 +19,6 @@ export interface PublishRequest {
   /** For events without an order version (printer problems): what makes a retry a duplicate. */
   dedupeKey?: string;
 }
-
 
 /** Upserts the live projection unless a newer version is already there. */
 export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
@@ -57,11 +55,17 @@ export async function writeOrderEvents(trx: Knex.Transaction, req: PublishReques
       dedupe_key: n === 0 ? base : `${base}:${n}`,
     };
   });
-  const inserted = rows.length ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id') : [];
+  const inserted = rows.length
+    ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id')
+    : [];
   if (req.snapshot) await upsertProjection(trx, req.snapshot);
   if (inserted.length) {
     const topics = [...new Set(req.events.flatMap((e) => e.topics))];
-    const payload = JSON.stringify({ o: req.orderId, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
+    const payload = JSON.stringify({
+      o: req.orderId,
+      ids: inserted.map((r: { id: string | number }) => Number(r.id)),
+      t: topics,
+    });
     await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
   }
 }

@@ -13,7 +13,11 @@ export async function assignOrderNumber(knex: Knex, orderId: string, locationId:
       .update({ order_number_counter: knex.raw('(order_number_counter % 99) + 1') })
       .returning('order_number_counter');
     if (!loc) throw new Error(`location ${locationId} not found`);
-    await trx('order_number_assignments').insert({ order_id: orderId, location_id: locationId, number: loc.order_number_counter });
+    await trx('order_number_assignments').insert({
+      order_id: orderId,
+      location_id: locationId,
+      number: loc.order_number_counter,
+    });
     return loc.order_number_counter as number;
   });
 }

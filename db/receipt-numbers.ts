@@ -13,11 +13,17 @@ export const KEEP_RECEIPT_NUMBER =
  * a rolled-back close gives its number back (never a gap). The caller runs it once per order.
  */
 export async function assignReceiptNumber(trx: Knex.Transaction, orderId: string, locationId: string): Promise<number> {
-  const [loc] = await trx('locations').where('id', locationId).increment('receipt_counter', 1).returning('receipt_counter');
+  const [loc] = await trx('locations')
+    .where('id', locationId)
+    .increment('receipt_counter', 1)
+    .returning('receipt_counter');
   if (!loc) throw new Error(`location ${locationId} not found`);
   const receiptNumber = loc.receipt_counter as number;
   await trx('orders')
     .where('id', orderId)
-    .update({ receipt_number: receiptNumber, snapshot: trx.raw("snapshot || jsonb_build_object('receiptNumber', ?::int)", [receiptNumber]) });
+    .update({
+      receipt_number: receiptNumber,
+      snapshot: trx.raw("snapshot || jsonb_build_object('receiptNumber', ?::int)", [receiptNumber]),
+    });
   return receiptNumber;
 }

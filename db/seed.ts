@@ -27,11 +27,23 @@ export const DEMO_LOCATIONS = [
 
 type DemoStaff = (typeof DEMO_STAFF)[number] | (typeof NAIROBI_STAFF)[number];
 
-async function insertStaff(trx: Knex.Transaction, secret: string, locationId: string, list: readonly DemoStaff[]): Promise<Record<string, string>> {
+async function insertStaff(
+  trx: Knex.Transaction,
+  secret: string,
+  locationId: string,
+  list: readonly DemoStaff[],
+): Promise<Record<string, string>> {
   const staff: Record<string, string> = {};
   for (const s of list) {
     const [row] = await trx('staff')
-      .insert({ location_id: locationId, name: s.name, role: s.role, hourly_rate: s.hourly_rate, pin_lookup: pinLookup(secret, s.pin), pin_hash: await hashPin(s.pin) })
+      .insert({
+        location_id: locationId,
+        name: s.name,
+        role: s.role,
+        hourly_rate: s.hourly_rate,
+        pin_lookup: pinLookup(secret, s.pin),
+        pin_hash: await hashPin(s.pin),
+      })
       .returning('id');
     staff[s.name] = row.id;
   }
@@ -42,17 +54,45 @@ async function insertStaff(trx: Knex.Transaction, secret: string, locationId: st
  * A second demo location where M-Pesa and Airtel work out of the box: KES, Nairobi time, VAT 16 %
  * included in whole-shilling prices (M-Pesa takes whole shillings only), its own staff.
  */
-export async function seedNairobiDemo(knex: Knex, secret: string): Promise<{ locationId: string; staff: Record<string, string>; items: Record<string, string> }> {
+export async function seedNairobiDemo(
+  knex: Knex,
+  secret: string,
+): Promise<{ locationId: string; staff: Record<string, string>; items: Record<string, string> }> {
   return knex.transaction(async (trx) => {
     const [loc] = await trx('locations')
-      .insert({ name: NAIROBI_DEMO_NAME, currency: 'KES', timezone: 'Africa/Nairobi', tax_rate: 1600, tax_inclusive: true, auto_print_kitchen: false })
+      .insert({
+        name: NAIROBI_DEMO_NAME,
+        currency: 'KES',
+        timezone: 'Africa/Nairobi',
+        tax_rate: 1600,
+        tax_inclusive: true,
+        auto_print_kitchen: false,
+      })
       .returning('id');
     const locationId: string = loc.id;
     const staff = await insertStaff(trx, secret, locationId, NAIROBI_STAFF);
-    const [cat] = await trx('categories').insert({ location_id: locationId, name: 'Chai & snacks', color: '#8b4513', sort_order: 0 }).returning('id');
+    const [cat] = await trx('categories')
+      .insert({ location_id: locationId, name: 'Chai & snacks', color: '#8b4513', sort_order: 0 })
+      .returning('id');
     const items: Record<string, string> = {};
-    for (const [i, [name, price]] of ([['Chai', 5000], ['Mandazi', 3000], ['Samosa', 6000], ['Soda', 8000]] as const).entries()) {
-      const [row] = await trx('items').insert({ location_id: locationId, category_id: cat.id, name, price, sort_order: i, cost: Math.round(price * 0.3) }).returning('id');
+    for (const [i, [name, price]] of (
+      [
+        ['Chai', 5000],
+        ['Mandazi', 3000],
+        ['Samosa', 6000],
+        ['Soda', 8000],
+      ] as const
+    ).entries()) {
+      const [row] = await trx('items')
+        .insert({
+          location_id: locationId,
+          category_id: cat.id,
+          name,
+          price,
+          sort_order: i,
+          cost: Math.round(price * 0.3),
+        })
+        .returning('id');
       items[name] = row.id;
     }
     return { locationId, staff, items };
@@ -70,14 +110,24 @@ export interface SeededShop {
 }
 
 /** Seeds the demo shop ("Demo Café") unless a location exists already. Returns ids by name. */
-export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: string; force?: boolean } = {}): Promise<SeededShop | undefined> {
+export async function seedDemoShop(
+  knex: Knex,
+  secret: string,
+  opts: { name?: string; force?: boolean } = {},
+): Promise<SeededShop | undefined> {
   if (!opts.force) {
     const existing = await knex('locations').first('id');
     if (existing) return undefined;
   }
   return knex.transaction(async (trx) => {
     const [loc] = await trx('locations')
-      .insert({ name: opts.name ?? 'Demo Café', currency: 'USD', timezone: 'America/New_York', tax_rate: 800, auto_print_kitchen: true })
+      .insert({
+        name: opts.name ?? 'Demo Café',
+        currency: 'USD',
+        timezone: 'America/New_York',
+        tax_rate: 800,
+        auto_print_kitchen: true,
+      })
       .returning('id');
     const locationId: string = loc.id;
     const staff = await insertStaff(trx, secret, locationId, DEMO_STAFF);
@@ -87,15 +137,42 @@ export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: st
       { name: 'Food', color: '#d2691e' },
       { name: 'Drinks', color: '#1e90ff' },
     ].entries()) {
-      const [row] = await trx('categories').insert({ location_id: locationId, name: c.name, color: c.color, sort_order: i }).returning('id');
+      const [row] = await trx('categories')
+        .insert({ location_id: locationId, name: c.name, color: c.color, sort_order: i })
+        .returning('id');
       categories[c.name] = row.id;
     }
     const modifierLists: Record<string, string> = {};
     const modifiers: Record<string, string> = {};
     const lists = [
-      { name: 'Milk', min: 0, max: 1, mods: [['Oat milk', 60], ['Almond milk', 60]] },
-      { name: 'Size', min: 1, max: 1, mods: [['Regular', 0], ['Large', 80]] },
-      { name: 'Burger extras', min: 0, max: 3, mods: [['Extra cheese', 100], ['Bacon', 150], ['No onions', 0]] },
+      {
+        name: 'Milk',
+        min: 0,
+        max: 1,
+        mods: [
+          ['Oat milk', 60],
+          ['Almond milk', 60],
+        ],
+      },
+      {
+        name: 'Size',
+        min: 1,
+        max: 1,
+        mods: [
+          ['Regular', 0],
+          ['Large', 80],
+        ],
+      },
+      {
+        name: 'Burger extras',
+        min: 0,
+        max: 3,
+        mods: [
+          ['Extra cheese', 100],
+          ['Bacon', 150],
+          ['No onions', 0],
+        ],
+      },
     ] as const;
     for (const [i, l] of lists.entries()) {
       const [row] = await trx('modifier_lists')
@@ -103,7 +180,9 @@ export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: st
         .returning('id');
       modifierLists[l.name] = row.id;
       for (const [j, [name, price]] of l.mods.entries()) {
-        const [m] = await trx('modifiers').insert({ location_id: locationId, modifier_list_id: row.id, name, price, sort_order: j }).returning('id');
+        const [m] = await trx('modifiers')
+          .insert({ location_id: locationId, modifier_list_id: row.id, name, price, sort_order: j })
+          .returning('id');
         modifiers[name] = m.id;
       }
     }
@@ -112,8 +191,26 @@ export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: st
       { name: 'Espresso', cat: 'Coffee', price: 300, lists: ['Size'], barcode: null, track: false },
       { name: 'Latte', cat: 'Coffee', price: 450, lists: ['Size', 'Milk'], barcode: null, track: false },
       { name: 'Burger', cat: 'Food', price: 1150, lists: ['Burger extras'], barcode: null, track: false },
-      { name: 'Croissant', cat: 'Food', price: 325, lists: [], barcode: '4006381333931', track: true, stock: 24, min: 5 },
-      { name: 'Sparkling water', cat: 'Drinks', price: 250, lists: [], barcode: '5449000000996', track: true, stock: 48, min: 12 },
+      {
+        name: 'Croissant',
+        cat: 'Food',
+        price: 325,
+        lists: [],
+        barcode: '4006381333931',
+        track: true,
+        stock: 24,
+        min: 5,
+      },
+      {
+        name: 'Sparkling water',
+        cat: 'Drinks',
+        price: 250,
+        lists: [],
+        barcode: '5449000000996',
+        track: true,
+        stock: 48,
+        min: 12,
+      },
     ];
     for (const [i, it] of menu.entries()) {
       const [row] = await trx('items')
@@ -132,16 +229,25 @@ export async function seedDemoShop(knex: Knex, secret: string, opts: { name?: st
         .returning('id');
       items[it.name] = row.id;
       for (const [j, l] of it.lists.entries()) {
-        await trx('item_modifier_lists').insert({ location_id: locationId, item_id: row.id, modifier_list_id: modifierLists[l], sort_order: j });
+        await trx('item_modifier_lists').insert({
+          location_id: locationId,
+          item_id: row.id,
+          modifier_list_id: modifierLists[l],
+          sort_order: j,
+        });
       }
     }
     const discounts: Record<string, string> = {};
-    const [group] = await trx('discount_groups').insert({ location_id: locationId, name: 'Staff & promos' }).returning('id');
+    const [group] = await trx('discount_groups')
+      .insert({ location_id: locationId, name: 'Staff & promos' })
+      .returning('id');
     for (const [i, d] of [
       { name: 'Staff 10%', type: 'percent', value: 1000 },
       { name: '$2 off', type: 'amount', value: 200 },
     ].entries()) {
-      const [row] = await trx('discounts').insert({ location_id: locationId, group_id: group.id, ...d, sort_order: i }).returning('id');
+      const [row] = await trx('discounts')
+        .insert({ location_id: locationId, group_id: group.id, ...d, sort_order: i })
+        .returning('id');
       discounts[d.name] = row.id;
     }
     return { locationId, staff, items, categories, modifierLists, modifiers, discounts };
@@ -162,14 +268,34 @@ export async function createFirstAdmin(
 ): Promise<{ locationId: string; staffId: string; pin: string }> {
   return knex.transaction(async (trx) => {
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['tillflow:first-admin']);
-    if (await trx('staff').first('id')) throw new FirstAdminError('This database already has staff: add more through the API (POST /api/v1/staff) as an admin.');
+    if (await trx('staff').first('id'))
+      throw new FirstAdminError(
+        'This database already has staff: add more through the API (POST /api/v1/staff) as an admin.',
+      );
     const existing = await trx('locations').orderBy('created_at').first('id');
-    const locationId: string = existing?.id ?? (await trx('locations').insert({ name: opts.locationName ?? 'My shop' }).returning('id'))[0].id;
+    const locationId: string =
+      existing?.id ??
+      (
+        await trx('locations')
+          .insert({ name: opts.locationName ?? 'My shop' })
+          .returning('id')
+      )[0].id;
     const pin = String(randomInt(10_000_000, 100_000_000));
     const [row] = await trx('staff')
-      .insert({ location_id: locationId, name: opts.name, role: 'admin', pin_lookup: pinLookup(secret, pin), pin_hash: await hashPin(pin) })
+      .insert({
+        location_id: locationId,
+        name: opts.name,
+        role: 'admin',
+        pin_lookup: pinLookup(secret, pin),
+        pin_hash: await hashPin(pin),
+      })
       .returning('id');
-    await trx('audit_log').insert({ location_id: locationId, staff_id: row.id, action: 'staff.first_admin', subject: row.id });
+    await trx('audit_log').insert({
+      location_id: locationId,
+      staff_id: row.id,
+      action: 'staff.first_admin',
+      subject: row.id,
+    });
     return { locationId, staffId: row.id, pin };
   });
 }

@@ -172,14 +172,24 @@ async function syncAlert(trx: Knex.Transaction, item: ItemStock, delta: number):
     [item.stock_quantity, item.min_stock, item.id],
   );
   if (!rows.length) return undefined;
-  return { itemId: item.id, name: item.name, stockQuantity: item.stock_quantity, minStock: item.min_stock, alert: alertView({ ...rows[0], name: item.name }) };
+  return {
+    itemId: item.id,
+    name: item.name,
+    stockQuantity: item.stock_quantity,
+    minStock: item.min_stock,
+    alert: alertView({ ...rows[0], name: item.name }),
+  };
 }
 
 /**
  * Publishes `stock.low` for alerts raised outside an order (adjustments, counts) on the
  * location's orders topic, in the caller's transaction; the alert id makes a retry a no-op.
  */
-export async function publishLowStock(trx: Knex.Transaction, locationId: string, alerts: LowStockAlert[]): Promise<void> {
+export async function publishLowStock(
+  trx: Knex.Transaction,
+  locationId: string,
+  alerts: LowStockAlert[],
+): Promise<void> {
   if (!alerts.length) return;
   const topics = [`orders:${locationId}`];
   const inserted = await trx('order_events')
@@ -198,7 +208,11 @@ export async function publishLowStock(trx: Knex.Transaction, locationId: string,
     .ignore()
     .returning('id');
   if (!inserted.length) return;
-  const payload = JSON.stringify({ o: null, ids: inserted.map((r: { id: string | number }) => Number(r.id)), t: topics });
+  const payload = JSON.stringify({
+    o: null,
+    ids: inserted.map((r: { id: string | number }) => Number(r.id)),
+    t: topics,
+  });
   await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
 }
 

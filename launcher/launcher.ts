@@ -89,7 +89,10 @@ async function printingLocations(env: NodeJS.ProcessEnv, knex: Knex, role: Launc
   const raw = (env.TILLFLOW_PRINT_LOCATIONS ?? (role === 'all' ? 'all' : '')).trim();
   if (!raw) return [];
   if (raw === 'all') return knex('locations').orderBy('created_at').pluck('id');
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 interface Cleanup {
@@ -226,7 +229,9 @@ export class Launcher {
         log.info({ cli: cli.path, source: cli.source }, 'Temporal CLI');
         devServer = { cliPath: cli.path, cfg };
       } catch (err) {
-        throw new LaunchError(`${(err as Error).message}\n(Or set TEMPORAL_ADDRESS to use an existing Temporal server.)`);
+        throw new LaunchError(
+          `${(err as Error).message}\n(Or set TEMPORAL_ADDRESS to use an existing Temporal server.)`,
+        );
       }
     }
     if (embedded.postgres) await importEmbeddedPostgresWithoutSignalHooks();
@@ -361,11 +366,20 @@ export class Launcher {
     this.temporalServer = server;
     this.onCleanup('Temporal dev server', () => server.stop());
     this.supervise('Temporal dev server', server);
-    this.log.info({ address: server.address, uiUrl: server.uiUrl, ms: Date.now() - started }, 'Temporal dev server ready');
+    this.log.info(
+      { address: server.address, uiUrl: server.uiUrl, ms: Date.now() - started },
+      'Temporal dev server ready',
+    );
     return server;
   }
 
-  private async startWorker(config: Config, address: string, knex: Knex, role: LaunchRole, gateways: Gateways): Promise<void> {
+  private async startWorker(
+    config: Config,
+    address: string,
+    knex: Knex,
+    role: LaunchRole,
+    gateways: Gateways,
+  ): Promise<void> {
     const nativeConnection = await connectTemporal(() => NativeConnection.connect({ address }), address);
     this.onCleanup('worker connection', () => nativeConnection.close());
     const started = Date.now();
@@ -397,7 +411,11 @@ export class Launcher {
     );
     this.log.info({ taskQueue: config.taskQueue, ms: Date.now() - started }, 'worker running');
     for (const locationId of await printingLocations(this.env, knex, role)) {
-      const printing = await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId });
+      const printing = await createPrintingWorker({
+        connection: nativeConnection,
+        namespace: config.temporalNamespace,
+        locationId,
+      });
       const printingRun = printing.run().catch((err: Error) => {
         if (!this.closing) this.onFatal(err);
       });
@@ -416,7 +434,9 @@ export class Launcher {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES') {
-        throw new LaunchError(`Cannot listen on ${config.host}:${config.port} (${code}); set PORT (and HOST) to a free address.`);
+        throw new LaunchError(
+          `Cannot listen on ${config.host}:${config.port} (${code}); set PORT (and HOST) to a free address.`,
+        );
       }
       throw err;
     }
@@ -445,7 +465,11 @@ export class Launcher {
     if (active.length === 0) return;
     const p = this.print;
     p('');
-    p(seeded ? 'Seeded the demo shops "Demo Café" (USD) and "Demo Kibanda (Nairobi)" (KES: try M-Pesa and Airtel there). Demo staff PINs:' : 'Demo staff PINs still active:');
+    p(
+      seeded
+        ? 'Seeded the demo shops "Demo Café" (USD) and "Demo Kibanda (Nairobi)" (KES: try M-Pesa and Airtel there). Demo staff PINs:'
+        : 'Demo staff PINs still active:',
+    );
     for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(5)}   ${s.role.padEnd(8)} ${s.location}`);
     p('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
     p('!!  WARNING: these demo PINs are public. Anyone can log in with them.           !!');
@@ -474,9 +498,14 @@ export class Launcher {
       p(`  Worker       task queue "${r.config.taskQueue}" (no HTTP in this role)`);
     }
     p(`  Temporal UI  ${r.temporalUiUrl ?? '(not known; set TEMPORAL_UI_URL)'}`);
-    p(`  Temporal     ${r.temporalAddress}  namespace ${r.namespace}${r.embedded.temporal ? '  (local dev server)' : ''}`);
+    p(
+      `  Temporal     ${r.temporalAddress}  namespace ${r.namespace}${r.embedded.temporal ? '  (local dev server)' : ''}`,
+    );
     p(`  PostgreSQL   ${r.databaseUrl}${r.embedded.postgres ? '  (embedded)' : ''}`);
-    if (r.role === 'api') p('  No worker runs in this process: start one with TILLFLOW_ROLE=worker against the same Postgres and Temporal.');
+    if (r.role === 'api')
+      p(
+        '  No worker runs in this process: start one with TILLFLOW_ROLE=worker against the same Postgres and Temporal.',
+      );
     p('Press Ctrl-C to stop.');
     p('');
   }
@@ -487,7 +516,9 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   try {
     return await Promise.race([
       p,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)),
+      ),
     ]);
   } finally {
     clearTimeout(timer);
@@ -617,7 +648,12 @@ async function connectTemporal<T>(connect: () => Promise<T>, address: string): P
   }
 }
 
-async function checkNamespace(connection: Connection, namespace: string, address: string, devServer: boolean): Promise<void> {
+async function checkNamespace(
+  connection: Connection,
+  namespace: string,
+  address: string,
+  devServer: boolean,
+): Promise<void> {
   try {
     await connection.workflowService.describeNamespace({ namespace });
   } catch (err) {

@@ -38,9 +38,15 @@ const has = (env: NodeJS.ProcessEnv, ...names: string[]) => names.some((n) => !!
  * API on loopback, so every method can be tried offline. Sandbox adapters mark their payments
  * `sandbox: true`.
  */
-export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boolean; publicBaseUrl?: string; logger: Logger }): Promise<PaymentSetup> {
+export async function setupPayments(
+  env: NodeJS.ProcessEnv,
+  opts: { sandbox: boolean; publicBaseUrl?: string; logger: Logger },
+): Promise<PaymentSetup> {
   const gateways: Gateways = {};
-  const modes = { square: 'off', stripe: 'off', qr: 'off', mpesa: 'off', airtel: 'off' } as Record<GatewayKey, GatewayMode>;
+  const modes = { square: 'off', stripe: 'off', qr: 'off', mpesa: 'off', airtel: 'off' } as Record<
+    GatewayKey,
+    GatewayMode
+  >;
   const closers: Array<() => Promise<void>> = [];
   const attachers: Array<(url: string) => void> = [];
   const simulators: PaymentSetup['simulators'] = {};
@@ -123,9 +129,14 @@ export async function setupPayments(env: NodeJS.ProcessEnv, opts: { sandbox: boo
     modes.airtel = 'sandbox';
   }
 
-  const sandboxed = Object.entries(modes).filter(([, m]) => m === 'sandbox').map(([g]) => g);
+  const sandboxed = Object.entries(modes)
+    .filter(([, m]) => m === 'sandbox')
+    .map(([g]) => g);
   if (sandboxed.length) {
-    opts.logger.warn({ gateways: sandboxed }, `SANDBOX PAYMENTS: ${sandboxed.join(', ')} run against local simulators; no real money moves. Set their credentials to go live.`);
+    opts.logger.warn(
+      { gateways: sandboxed },
+      `SANDBOX PAYMENTS: ${sandboxed.join(', ')} run against local simulators; no real money moves. Set their credentials to go live.`,
+    );
   }
   return {
     gateways,

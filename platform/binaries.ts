@@ -67,7 +67,9 @@ export async function goInstallInto(opts: {
       });
       child.on('error', reject);
       child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`go install ${opts.module}@${opts.version} failed (exit ${code}):\n${tail.join('\n')}`)),
+        code === 0
+          ? resolve()
+          : reject(new Error(`go install ${opts.module}@${opts.version} failed (exit ${code}):\n${tail.join('\n')}`)),
       );
     });
     const built = path.join(staging, opts.binary);

@@ -68,44 +68,75 @@ const envSchema = yup.object({
   DATABASE_URL: yup
     .string()
     .optional()
-    .test('pg-url', 'DATABASE_URL must be a postgres:// or postgresql:// URL', (v) => !v || /^postgres(ql)?:\/\/.+/.test(v)),
+    .test(
+      'pg-url',
+      'DATABASE_URL must be a postgres:// or postgresql:// URL',
+      (v) => !v || /^postgres(ql)?:\/\/.+/.test(v),
+    ),
   TEMPORAL_ADDRESS: yup
     .string()
     .optional()
     .matches(/^[^\s:]+:\d{1,5}$/, 'TEMPORAL_ADDRESS must look like host:port, e.g. localhost:7233'),
-  TEMPORAL_NAMESPACE: yup.string().matches(/^[A-Za-z0-9._-]+$/, 'TEMPORAL_NAMESPACE may use letters, digits, . _ -').optional(),
+  TEMPORAL_NAMESPACE: yup
+    .string()
+    .matches(/^[A-Za-z0-9._-]+$/, 'TEMPORAL_NAMESPACE may use letters, digits, . _ -')
+    .optional(),
   TILLFLOW_DATA_DIR: yup.string().default('.data'),
   TILLFLOW_TOKEN_SECRET: yup.string().min(32, 'TILLFLOW_TOKEN_SECRET must be at least 32 characters').optional(),
-  TILLFLOW_TOKEN_TTL_SECONDS: yup.number().integer().min(60).default(12 * 3600),
+  TILLFLOW_TOKEN_TTL_SECONDS: yup
+    .number()
+    .integer()
+    .min(60)
+    .default(12 * 3600),
   TILLFLOW_TASK_QUEUE: yup.string().default('tillflow'),
   PUBLIC_BASE_URL: yup.string().url('PUBLIC_BASE_URL must be a URL').optional(),
   TEMPORAL_UI_URL: yup.string().url('TEMPORAL_UI_URL must be a URL').optional(),
   TILLFLOW_PRINT_MAX_ATTEMPTS: yup.number().integer().min(1).default(30),
   TILLFLOW_PRINT_BACKOFF_MS: yup.number().integer().min(10).default(2000),
   TILLFLOW_PRINT_MAX_BACKOFF_MS: yup.number().integer().min(10).default(60_000),
-  AIRTEL_CALLBACK_TOKEN: yup.string().matches(/^[A-Za-z0-9_-]{16,64}$/, 'AIRTEL_CALLBACK_TOKEN must be 16-64 letters, digits, _ or -').optional(),
+  AIRTEL_CALLBACK_TOKEN: yup
+    .string()
+    .matches(/^[A-Za-z0-9_-]{16,64}$/, 'AIRTEL_CALLBACK_TOKEN must be 16-64 letters, digits, _ or -')
+    .optional(),
   TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.callbackWaitMs),
   TILLFLOW_PAYMENT_POLL_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollInitialMs),
   TILLFLOW_PAYMENT_POLL_MAX_MS: yup.number().integer().min(10).default(DEFAULT_PAYMENT_TIMING.pollMaxMs),
   TILLFLOW_PAYMENT_EXPIRE_MS: yup.number().integer().min(100).default(DEFAULT_PAYMENT_TIMING.expireAfterMs),
   TILLFLOW_PAYMENT_LATE_WINDOW_MS: yup.number().integer().min(0).default(DEFAULT_PAYMENT_TIMING.lateWindowMs),
-  TILLFLOW_MDNS: yup.string().oneOf(['auto', 'on', 'off'], 'TILLFLOW_MDNS must be one of auto, on, off').default('auto'),
+  TILLFLOW_MDNS: yup
+    .string()
+    .oneOf(['auto', 'on', 'off'], 'TILLFLOW_MDNS must be one of auto, on, off')
+    .default('auto'),
   TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR: yup.number().integer().min(1).default(100),
   TILLFLOW_PIN_SLOWDOWN_MS: yup.number().integer().min(0).max(60_000).default(5_000),
   TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: yup.number().integer().min(0).default(1200),
   TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: yup.number().integer().min(0).default(600),
   TILLFLOW_RATE_LIMIT_PIN_CHANGES: yup.number().integer().min(1).default(5),
-  TILLFLOW_PAYMENTS_SANDBOX: yup.string().oneOf(['true', 'false'], 'TILLFLOW_PAYMENTS_SANDBOX must be true or false').optional(),
+  TILLFLOW_PAYMENTS_SANDBOX: yup
+    .string()
+    .oneOf(['true', 'false'], 'TILLFLOW_PAYMENTS_SANDBOX must be true or false')
+    .optional(),
   TILLFLOW_SEED_DEMO: yup.string().oneOf(['true', 'false'], 'TILLFLOW_SEED_DEMO must be true or false').optional(),
-  TILLFLOW_ORDER_ABANDON_MINUTES: yup.number().integer().min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1').default(12 * 60),
+  TILLFLOW_ORDER_ABANDON_MINUTES: yup
+    .number()
+    .integer()
+    .min(1, 'TILLFLOW_ORDER_ABANDON_MINUTES must be at least 1')
+    .default(12 * 60),
   METRICS_TOKEN: yup.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   TILLFLOW_WORKER_METRICS_ADDRESS: yup
     .string()
     .optional()
     .matches(/^[^\s:]+:\d{1,5}$/, 'TILLFLOW_WORKER_METRICS_ADDRESS must look like host:port, e.g. 0.0.0.0:9464'),
-  SMTP_URL: yup.string().optional().matches(/^smtps?:\/\/[^\s]+$/, 'SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465'),
+  SMTP_URL: yup
+    .string()
+    .optional()
+    .matches(/^smtps?:\/\/[^\s]+$/, 'SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465'),
   SMTP_FROM: yup.string().default('Tillflow receipts <receipts@localhost>'),
-  TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup.number().integer().min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1').default(24),
+  TILLFLOW_STOCK_COUNT_ABANDON_HOURS: yup
+    .number()
+    .integer()
+    .min(1, 'TILLFLOW_STOCK_COUNT_ABANDON_HOURS must be at least 1')
+    .default(24),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespace = 'tillflow'): Config {
@@ -141,16 +172,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
       expireAfterMs: e.TILLFLOW_PAYMENT_EXPIRE_MS,
       lateWindowMs: e.TILLFLOW_PAYMENT_LATE_WINDOW_MS,
     },
-    print: { maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS, initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS, maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS },
+    print: {
+      maxAttempts: e.TILLFLOW_PRINT_MAX_ATTEMPTS,
+      initialBackoffMs: e.TILLFLOW_PRINT_BACKOFF_MS,
+      maxBackoffMs: e.TILLFLOW_PRINT_MAX_BACKOFF_MS,
+    },
     mdns: e.TILLFLOW_MDNS === 'on' || (e.TILLFLOW_MDNS === 'auto' && !isTestOrCi(env)),
-    pinGuard: { failuresPerLocationHour: e.TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR, slowdownMs: e.TILLFLOW_PIN_SLOWDOWN_MS },
+    pinGuard: {
+      failuresPerLocationHour: e.TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR,
+      slowdownMs: e.TILLFLOW_PIN_SLOWDOWN_MS,
+    },
     rateLimit: {
       ipPerMinute: e.TILLFLOW_RATE_LIMIT_IP_PER_MINUTE,
       tokenPerMinute: e.TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE,
       pinChangesPer10Min: e.TILLFLOW_RATE_LIMIT_PIN_CHANGES,
     },
     // Production never simulates payments by accident: only an explicit `true` turns the sandbox on.
-    paymentsSandbox: e.TILLFLOW_PAYMENTS_SANDBOX ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true' : env.NODE_ENV !== 'production',
+    paymentsSandbox: e.TILLFLOW_PAYMENTS_SANDBOX
+      ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true'
+      : env.NODE_ENV !== 'production',
     seedDemo: e.TILLFLOW_SEED_DEMO === undefined ? undefined : e.TILLFLOW_SEED_DEMO === 'true',
     metricsToken: e.METRICS_TOKEN,
     workerMetricsAddress: e.TILLFLOW_WORKER_METRICS_ADDRESS,

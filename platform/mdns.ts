@@ -171,8 +171,11 @@ export function dedupePrinters(found: DiscoveredPrinter[]): DiscoveredPrinter[] 
   const unique = [...byAddress.values()];
   const raw = unique.filter((p) => p.type === '_pdl-datastream._tcp');
   const sameDevice = (a: DiscoveredPrinter, b: DiscoveredPrinter) =>
-    a.host.toLowerCase() === b.host.toLowerCase() || (!!a.hostname && a.hostname.toLowerCase() === b.hostname.toLowerCase());
-  return unique.filter((p) => p.type === '_pdl-datastream._tcp' || !raw.some((r) => sameDevice(r, p))).sort(byNameThenAddress);
+    a.host.toLowerCase() === b.host.toLowerCase() ||
+    (!!a.hostname && a.hostname.toLowerCase() === b.hostname.toLowerCase());
+  return unique
+    .filter((p) => p.type === '_pdl-datastream._tcp' || !raw.some((r) => sameDevice(r, p)))
+    .sort(byNameThenAddress);
 }
 
 function toPrinter(s: Service): DiscoveredPrinter | undefined {
@@ -236,7 +239,12 @@ export function startDiscovery(opts: DiscoveryOptions): Discovery {
         };
         const cancel = () => settle(new Error('mDNS discovery stopped before the advertisement went out'));
         const timer = setTimeout(
-          () => settle(new Error(`mDNS advertisement "${name}" was not announced within ${timeoutMs} ms (name in use on the network?)`)),
+          () =>
+            settle(
+              new Error(
+                `mDNS advertisement "${name}" was not announced within ${timeoutMs} ms (name in use on the network?)`,
+              ),
+            ),
           timeoutMs,
         );
         timer.unref();

@@ -63,20 +63,25 @@ class Api {
   async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
     const token = await this.session();
     const res = await this.fetch(method, path, body, { authorization: `Bearer ${token}`, ...headers });
-    if (res.status >= 400) throw new CliError(`${method} ${path}: ${res.status} ${res.body?.detail ?? JSON.stringify(res.body)}`);
+    if (res.status >= 400)
+      throw new CliError(`${method} ${path}: ${res.status} ${res.body?.detail ?? JSON.stringify(res.body)}`);
     return res.body;
   }
 
   /** Ends the session a PIN opened; an operator token stays valid. */
   async close(): Promise<void> {
-    if (this.ownSession && this.token) await this.fetch('POST', '/api/v1/auth/logout', undefined, { authorization: `Bearer ${this.token}` }).catch(() => undefined);
+    if (this.ownSession && this.token)
+      await this.fetch('POST', '/api/v1/auth/logout', undefined, { authorization: `Bearer ${this.token}` }).catch(
+        () => undefined,
+      );
   }
 
   private async session(): Promise<string> {
     if (this.token) return this.token;
     const operator = this.env.TILLFLOW_OPERATOR_TOKEN?.trim();
     if (operator) return (this.token = operator);
-    if (!this.pin) throw new CliError('Set TILLFLOW_OPERATOR_TOKEN, or give a manager PIN with --pin or TILLFLOW_PIN', 2);
+    if (!this.pin)
+      throw new CliError('Set TILLFLOW_OPERATOR_TOKEN, or give a manager PIN with --pin or TILLFLOW_PIN', 2);
     const res = await this.fetch('POST', '/api/v1/auth/login', { pin: this.pin });
     if (res.status !== 200) throw new CliError(`login refused: ${res.status} ${res.body?.detail ?? ''}`);
     this.ownSession = true;
@@ -127,12 +132,19 @@ async function findOrder(api: Api, args: Args, out: Out) {
   let cursor: string | null = null;
   // Without a day, the most recent orders (numbers restart, so a number may match on several days).
   for (let pages = 0; pages < (args.options.date ? Infinity : RECENT_PAGES) && (pages === 0 || cursor); pages++) {
-    const q = new URLSearchParams({ limit: '200', ...(args.options.date ? { date: args.options.date } : {}), ...(cursor ? { cursor } : {}) });
+    const q = new URLSearchParams({
+      limit: '200',
+      ...(args.options.date ? { date: args.options.date } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     const page: any = await api.request('GET', `/api/v1/orders?${q}`);
     found.push(...page.orders.filter((o: any) => o.orderNumber === number));
     cursor = page.nextCursor;
   }
-  if (!found.length) throw new CliError(`no order #${number} ${args.options.date ? `on ${args.options.date}` : `among the ${RECENT_PAGES * 200} most recent`}`);
+  if (!found.length)
+    throw new CliError(
+      `no order #${number} ${args.options.date ? `on ${args.options.date}` : `among the ${RECENT_PAGES * 200} most recent`}`,
+    );
   for (const o of found) out(orderLine(o));
 }
 
@@ -150,9 +162,11 @@ async function whyStuck(api: Api, env: NodeJS.ProcessEnv, args: Args, out: Out) 
   if (!orderId) throw new CliError('why-stuck needs an order id', 2);
   const order = await api.request('GET', `/api/v1/orders/${orderId}`);
   out(orderLine(order));
-  for (const p of order.payments.filter((p: any) => p.status === 'pending')) out(`  payment ${p.id} ${p.method} ${money(order, p.amount)} pending since ${p.createdAt}`);
+  for (const p of order.payments.filter((p: any) => p.status === 'pending'))
+    out(`  payment ${p.id} ${p.method} ${money(order, p.amount)} pending since ${p.createdAt}`);
   const { stuckOrders } = await api.request('GET', '/api/v1/support/stuck-orders?olderThan=0s&minAttempts=2');
-  for (const s of stuckOrders.filter((s: any) => s.orderId === orderId)) out(`  stuck: ${s.reason} since ${s.since ?? '?'}${s.temporalUiUrl ? `  ${s.temporalUiUrl}` : ''}`);
+  for (const s of stuckOrders.filter((s: any) => s.orderId === orderId))
+    out(`  stuck: ${s.reason} since ${s.since ?? '?'}${s.temporalUiUrl ? `  ${s.temporalUiUrl}` : ''}`);
   await withTemporal(env, async (client) => {
     const d = await client.workflow.getHandle(workflowIds.order(orderId)).describe();
     out(`  workflow ${d.workflowId} (${d.runId}) ${d.status.name}`);
@@ -170,15 +184,27 @@ async function resolvePayment(api: Api, args: Args, out: Out) {
   if (!orderId || !paymentId || !['succeeded', 'failed'].includes(outcome ?? '') || !args.options.reason) {
     throw new CliError('resolve-payment needs <orderId> <paymentId> succeeded|failed --reason "<why>"', 2);
   }
-  const p = await api.request('POST', `/api/v1/orders/${orderId}/payments/${paymentId}/resolve`, { outcome, reason: args.options.reason }, { 'Idempotency-Key': randomUUID() });
-  out(`payment ${p.id} ${p.status}; order #${p.order.orderNumber} ${p.order.status}, balance ${money(p.order, p.order.totals.balance)}`);
+  const p = await api.request(
+    'POST',
+    `/api/v1/orders/${orderId}/payments/${paymentId}/resolve`,
+    { outcome, reason: args.options.reason },
+    { 'Idempotency-Key': randomUUID() },
+  );
+  out(
+    `payment ${p.id} ${p.status}; order #${p.order.orderNumber} ${p.order.status}, balance ${money(p.order, p.order.totals.balance)}`,
+  );
 }
 
 async function retryPrint(api: Api, args: Args, out: Out) {
   const orderId = args.positional[0];
   if (!orderId) throw new CliError('retry-print needs an order id', 2);
   const kind = args.options.kind ?? 'receipt';
-  const job = await api.request('POST', `/api/v1/orders/${orderId}/reprint`, { kind }, { 'Idempotency-Key': randomUUID() });
+  const job = await api.request(
+    'POST',
+    `/api/v1/orders/${orderId}/reprint`,
+    { kind },
+    { 'Idempotency-Key': randomUUID() },
+  );
   out(`print job ${job.printJobId ?? job.workflowId ?? JSON.stringify(job)} started (${kind})`);
 }
 
@@ -196,7 +222,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, out: Out): 
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help') return out(USAGE);
   const args = parseArgs(rest);
-  const api = new Api((env.TILLFLOW_API_URL || 'http://127.0.0.1:8000').replace(/\/+$/, ''), env, args.options.pin ?? env.TILLFLOW_PIN);
+  const api = new Api(
+    (env.TILLFLOW_API_URL || 'http://127.0.0.1:8000').replace(/\/+$/, ''),
+    env,
+    args.options.pin ?? env.TILLFLOW_PIN,
+  );
   try {
     if (command === 'find-order') await findOrder(api, args, out);
     else if (command === 'why-stuck') await whyStuck(api, env, args, out);

@@ -68,7 +68,10 @@ export async function startEmbeddedPostgres(opts: {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${opts.database}`,
     // A dead postmaster never emits 'exit' again, which pg.stop() would wait for.
     stop: async () => (hasExited(postmaster()) ? undefined : pg.stop()),
-    exited: () => new Promise<void>((resolve) => (hasExited(postmaster()) ? resolve() : postmaster()!.once('exit', () => resolve()))),
+    exited: () =>
+      new Promise<void>((resolve) =>
+        hasExited(postmaster()) ? resolve() : postmaster()!.once('exit', () => resolve()),
+      ),
     restart: async () => {
       // It recovers from its WAL; a start right after the kill may still find the old backends
       // attached to shared memory and refuse (the supervisor retries with backoff).

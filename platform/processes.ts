@@ -64,7 +64,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitForPort(host: string, port: number, timeoutMs: number, isDead?: () => boolean): Promise<void> {
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  isDead?: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -1,7 +1,7 @@
 import PDFDocument from 'pdfkit';
 import { DateTime } from 'luxon';
 import { formatMoney } from '../core/format';
-import type { ReceiptDocument } from '../db/receipts';
+import type { ReceiptDocument } from '../core/receipt-document';
 
 /**
  * A receipt as a PDF (pdfkit): `receipt` is an 80 mm roll (one page as long as it needs), `a4` an
@@ -36,7 +36,8 @@ function rowsOf(doc: ReceiptDocument): Row[] {
   ];
   for (const l of s.lines) {
     rows.push({ left: `${l.quantity} x ${l.name}`, right: money(l.total) });
-    for (const m of l.modifiers) rows.push({ left: `+ ${m.name}`, right: m.price ? `+${money(m.price)}` : undefined, indent: 12 });
+    for (const m of l.modifiers)
+      rows.push({ left: `+ ${m.name}`, right: m.price ? `+${money(m.price)}` : undefined, indent: 12 });
     if (l.note) rows.push({ left: `Note: ${l.note}`, indent: 12 });
   }
   rows.push({ left: '' }, { left: 'Subtotal', right: money(t.subtotal) });
@@ -52,8 +53,10 @@ function rowsOf(doc: ReceiptDocument): Row[] {
     rows.push({ left: `Paid: ${p.method}`, right: money(p.amount + p.tip + p.fee) });
     if (p.change) rows.push({ left: 'Change', right: money(p.change), indent: 12 });
   }
-  for (const r of refunds) rows.push({ left: `Refund${r.method ? `: ${r.method}` : ''} ${at(r.settledAt)}`, right: money(-r.amount) });
-  if (refunds.length) rows.push({ left: 'Refunded', right: money(refunds.reduce((a, r) => a + r.amount, 0)), bold: true });
+  for (const r of refunds)
+    rows.push({ left: `Refund${r.method ? `: ${r.method}` : ''} ${at(r.settledAt)}`, right: money(-r.amount) });
+  if (refunds.length)
+    rows.push({ left: 'Refunded', right: money(refunds.reduce((a, r) => a + r.amount, 0)), bold: true });
   return rows;
 }
 
@@ -62,7 +65,11 @@ export function renderReceiptPdf(doc: ReceiptDocument, layout: ReceiptLayout = '
   const rows = rowsOf(doc);
   const margin = layout === 'a4' ? 56 : 4 * MM;
   const size: [number, number] | string = layout === 'a4' ? 'A4' : [80 * MM, rows.length * LINE + 2 * margin + 20];
-  const pdf = new PDFDocument({ size, margin, info: { Title: `Receipt ${doc.order.receiptNumber ?? doc.order.id}`, Producer: 'Tillflow' } });
+  const pdf = new PDFDocument({
+    size,
+    margin,
+    info: { Title: `Receipt ${doc.order.receiptNumber ?? doc.order.id}`, Producer: 'Tillflow' },
+  });
   const chunks: Buffer[] = [];
   pdf.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -78,7 +85,8 @@ export function renderReceiptPdf(doc: ReceiptDocument, layout: ReceiptLayout = '
       y = margin;
     }
     pdf.font(r.bold ? 'Helvetica-Bold' : 'Helvetica');
-    if (r.left) pdf.text(r.left, margin + (r.indent ?? 0), y, { width: width * 0.68, lineBreak: false, ellipsis: true });
+    if (r.left)
+      pdf.text(r.left, margin + (r.indent ?? 0), y, { width: width * 0.68, lineBreak: false, ellipsis: true });
     if (r.right) pdf.text(r.right, margin, y, { width, align: 'right', lineBreak: false });
     y += LINE;
   }

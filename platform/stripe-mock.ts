@@ -21,8 +21,6 @@ export function stripeMockCacheDir(env: NodeJS.ProcessEnv = process.env): string
   return toolCacheDir(`stripe-mock-${STRIPE_MOCK_VERSION}`, env);
 }
 
-
-
 /** `stripe-mock -version` exits 0 (it prints "master" for `go install` builds, so the version itself can't be checked). */
 function stripeMockWorks(bin: string): boolean {
   return spawnSync(bin, ['-version'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -31,7 +29,8 @@ function stripeMockWorks(bin: string): boolean {
 /** Finds stripe-mock without building: STRIPE_MOCK_BIN, then `stripe-mock` on PATH, then the cache. */
 export function findStripeMock(env: NodeJS.ProcessEnv = process.env): StripeMockLocation | undefined {
   if (env.STRIPE_MOCK_BIN) {
-    if (!isExecutable(env.STRIPE_MOCK_BIN)) throw new Error(`STRIPE_MOCK_BIN=${env.STRIPE_MOCK_BIN} is not an executable file`);
+    if (!isExecutable(env.STRIPE_MOCK_BIN))
+      throw new Error(`STRIPE_MOCK_BIN=${env.STRIPE_MOCK_BIN} is not an executable file`);
     return { path: env.STRIPE_MOCK_BIN, source: 'STRIPE_MOCK_BIN' };
   }
   const fromPath = onPath('stripe-mock', env);
@@ -139,7 +138,6 @@ function lockAgeMs(dir: string): number {
     return 0;
   }
 }
-
 
 export async function ensureStripeMock(
   env: NodeJS.ProcessEnv = process.env,

@@ -60,7 +60,9 @@ export class Supervisor {
       const ok = await this.bringBack(attempt);
       if (this.stopped) return;
       if (ok === undefined) {
-        this.opts.onGiveUp(new Error(`${this.name} exited and could not be restarted (${this.backoff.length} attempts)`));
+        this.opts.onGiveUp(
+          new Error(`${this.name} exited and could not be restarted (${this.backoff.length} attempts)`),
+        );
         return;
       }
       attempt = ok + 1;
@@ -78,7 +80,10 @@ export class Supervisor {
       this.restarting = restart;
       try {
         await restart;
-        this.opts.log.info({ child: this.name, attempt: attempt + 1, ms: Date.now() - started }, `${this.name} restarted`);
+        this.opts.log.info(
+          { child: this.name, attempt: attempt + 1, ms: Date.now() - started },
+          `${this.name} restarted`,
+        );
         return attempt;
       } catch (err) {
         this.opts.log.warn({ child: this.name, attempt: attempt + 1, err }, `${this.name} restart failed`);

@@ -12,8 +12,6 @@ export function cliCacheDir(cfg: DevServerConfig, env: NodeJS.ProcessEnv = proce
   return toolCacheDir(`temporal-${cfg.cli.version}`, env);
 }
 
-
-
 /**
  * Finds the Temporal CLI without building: TEMPORAL_CLI, then `temporal` on PATH, then the cache
  * shared by every clone on this machine.
@@ -53,11 +51,23 @@ export async function buildTemporalCli(
   }
   const target = path.join(cliCacheDir(cfg, env), 'temporal');
   progress(`Building Temporal CLI ${cfg.cli.version} with Go (first run only; takes a few minutes on 2 cores)…`);
-  const secs = await goInstallInto({ go, module: cfg.cli.module, version: cfg.cli.version, binary: 'temporal', target, works: cliWorks, progress, env });
+  const secs = await goInstallInto({
+    go,
+    module: cfg.cli.module,
+    version: cfg.cli.version,
+    binary: 'temporal',
+    target,
+    works: cliWorks,
+    progress,
+    env,
+  });
   progress(`Temporal CLI built in ${secs}s and cached at ${target}`);
   return { path: target, source: 'built' };
 }
 
-export async function ensureTemporalCli(cfg: DevServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<CliLocation> {
+export async function ensureTemporalCli(
+  cfg: DevServerConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CliLocation> {
   return findTemporalCli(cfg, env) ?? (await buildTemporalCli(cfg, env));
 }

@@ -16,7 +16,6 @@ export interface DevServerConfig {
   dynamicConfig: Record<string, string | number | boolean>;
 }
 
-
 export function loadDevServerConfig(file = findConfigFile()): DevServerConfig {
   const raw = parse(fs.readFileSync(file, 'utf8')) as Partial<DevServerConfig>;
   const required = ['cli', 'namespace', 'port', 'uiPort', 'searchAttributes'] as const;

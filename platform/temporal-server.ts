@@ -49,7 +49,13 @@ function spawnDevServer(cliPath: string, args: string[], pidFile: string | undef
     }),
   );
   if (pidFile && child.pid) fs.writeFileSync(pidFile, String(child.pid));
-  return { pid: child.pid!, exit, exited: () => exited, kill: () => child.kill('SIGKILL'), tail: () => lines.join('\n') };
+  return {
+    pid: child.pid!,
+    exit,
+    exited: () => exited,
+    kill: () => child.kill('SIGKILL'),
+    tail: () => lines.join('\n'),
+  };
 }
 
 /** Waits until the server answers with its namespace and search attributes; kills it if it does not. */
@@ -59,7 +65,7 @@ async function whenServing(p: DevServerProcess, cfg: DevServerConfig, port: numb
     await waitForNamespace(`${cfg.ip}:${port}`, cfg.namespace, Object.keys(cfg.searchAttributes));
   } catch (err) {
     p.kill();
-    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${p.tail()}`);
+    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${p.tail()}`, { cause: err });
   }
 }
 
@@ -82,7 +88,11 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   }
   let port = cfg.port;
   let uiPort = cfg.uiPort;
-  if (opts.randomPorts || (await isPortInUse(cfg.ip, port)) || (!opts.headless && (await isPortInUse(cfg.ip, uiPort)))) {
+  if (
+    opts.randomPorts ||
+    (await isPortInUse(cfg.ip, port)) ||
+    (!opts.headless && (await isPortInUse(cfg.ip, uiPort)))
+  ) {
     if (!opts.randomPorts) logger.warn({ port, uiPort }, 'Temporal ports in use; picking free ones');
     port = await freePort();
     uiPort = await freePort();

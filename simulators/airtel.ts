@@ -115,7 +115,7 @@ export const AIRTEL_MESSAGES: Record<string, string> = {
   DP00800001002: 'Incorrect PIN entered.',
   DP00800001003: 'Exceeds withdrawal amount limit(s) / Withdrawal amount limit exceeded.',
   DP00800001004: 'Invalid amount.',
-  DP00800001005: 'User didn\'t enter the pin.',
+  DP00800001005: "User didn't enter the pin.",
   DP00800001006: 'Transaction in pending state. Please check after sometime.',
   DP00800001007: 'Not enough balance.',
   DP00800001008: 'Refused.',
@@ -125,9 +125,23 @@ export const AIRTEL_MESSAGES: Record<string, string> = {
   DP00800001029: 'Transaction expired.',
 };
 
-const DIAL: Record<string, string> = { KE: '254', UG: '256', TZ: '255', RW: '250', ZM: '260', MW: '265', NG: '234', CD: '243' };
+const DIAL: Record<string, string> = {
+  KE: '254',
+  UG: '256',
+  TZ: '255',
+  RW: '250',
+  ZM: '260',
+  MW: '265',
+  NG: '234',
+  CD: '243',
+};
 
-const envelope = (httpStatus: number, code: string, message: string, extra: { response_code?: string; result_code?: string; data?: unknown } = {}): SimResponse => ({
+const envelope = (
+  httpStatus: number,
+  code: string,
+  message: string,
+  extra: { response_code?: string; result_code?: string; data?: unknown } = {},
+): SimResponse => ({
   status: httpStatus,
   body: {
     ...(extra.data !== undefined ? { data: extra.data } : {}),
@@ -192,9 +206,15 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
     const path = req.path.replace(/\/+$/, '');
     const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
     if (req.method === 'POST' && path === '/auth/oauth2/token') return oauth(body);
-    if (!authorized(req)) return { status: 401, body: { error: 'invalid_token', error_description: 'The access token is invalid or has expired' } };
-    if (req.headers['x-country'] !== country) return envelope(400, '400', `Invalid X-Country header: expected ${country}`, { result_code: 'ESB000008' });
-    if (req.headers['x-currency'] !== currency) return envelope(400, '400', `Invalid X-Currency header: expected ${currency}`, { result_code: 'ESB000008' });
+    if (!authorized(req))
+      return {
+        status: 401,
+        body: { error: 'invalid_token', error_description: 'The access token is invalid or has expired' },
+      };
+    if (req.headers['x-country'] !== country)
+      return envelope(400, '400', `Invalid X-Country header: expected ${country}`, { result_code: 'ESB000008' });
+    if (req.headers['x-currency'] !== currency)
+      return envelope(400, '400', `Invalid X-Currency header: expected ${currency}`, { result_code: 'ESB000008' });
     if (req.method === 'POST' && path === '/merchant/v1/payments') return pay(body);
     if (req.method === 'POST' && path === '/standard/v1/payments/refund') return refund(body);
     const m = /^\/standard\/v1\/payments\/([^/]+)$/.exec(path);
@@ -203,7 +223,11 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
   }
 
   function oauth(b: Record<string, any>): SimResponse {
-    if (b.grant_type !== 'client_credentials') return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' } };
+    if (b.grant_type !== 'client_credentials')
+      return {
+        status: 400,
+        body: { error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' },
+      };
     if (b.client_id !== clientId || b.client_secret !== clientSecret) {
       return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
     }
@@ -222,11 +246,17 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
     const amount = Number(t.amount);
     if (typeof t.amount !== 'number' || !(amount > 0)) return invalid('transaction.amount');
     if (t.country !== country || t.currency !== currency) return invalid('transaction country/currency');
-    if (s.country !== country || (s.currency !== undefined && s.currency !== currency)) return invalid('subscriber country/currency');
+    if (s.country !== country || (s.currency !== undefined && s.currency !== currency))
+      return invalid('subscriber country/currency');
     const msisdn = String(s.msisdn ?? '');
-    if (!/^\d{7,10}$/.test(msisdn) || (dial && msisdn.startsWith(dial) && msisdn.length > 9)) return invalid('subscriber.msisdn (send it without the country code)');
+    if (!/^\d{7,10}$/.test(msisdn) || (dial && msisdn.startsWith(dial) && msisdn.length > 9))
+      return invalid('subscriber.msisdn (send it without the country code)');
 
-    const accepted = (p: AirtelPayment) => envelope(200, '200', 'Success.', { response_code: 'DP00800001006', data: { transaction: { id: p.id, status: 'Success.' } } });
+    const accepted = (p: AirtelPayment) =>
+      envelope(200, '200', 'Success.', {
+        response_code: 'DP00800001006',
+        data: { transaction: { id: p.id, status: 'Success.' } },
+      });
     const existing = payments.get(t.id);
     if (existing) {
       existing.requests++;
@@ -274,7 +304,8 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
   function settle(p: AirtelPayment) {
     if (p.status !== 'TIP') return;
     const s = p.script;
-    const failCode = s.outcome === 'decline' ? (s.resultCode ?? 'DP00800001007') : s.outcome === 'timeout' ? s.resultCode : undefined;
+    const failCode =
+      s.outcome === 'decline' ? (s.resultCode ?? 'DP00800001007') : s.outcome === 'timeout' ? s.resultCode : undefined;
     if (failCode && failCode !== 'DP00800001001') {
       p.status = 'TF';
       p.responseCode = failCode;
@@ -326,16 +357,33 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
     p.refundedAs ??= `RF${randomCode(10)}`; // idempotent: a second refund of the same payment answers the same
     const existing = [...refunds.values()].find((x) => x.paymentId === p.id);
     if (existing) existing.requests++;
-    const r = existing ?? { id: typeof b.transaction?.id === 'string' && b.transaction.id ? b.transaction.id : p.id, paymentId: p.id, airtelMoneyId: p.refundedAs, status: refundScript ? 'TIP' : 'TS', queriesPending: refundScript?.pendingQueries ?? 0, requests: 1 };
+    const r = existing ?? {
+      id: typeof b.transaction?.id === 'string' && b.transaction.id ? b.transaction.id : p.id,
+      paymentId: p.id,
+      airtelMoneyId: p.refundedAs,
+      status: refundScript ? 'TIP' : 'TS',
+      queriesPending: refundScript?.pendingQueries ?? 0,
+      requests: 1,
+    };
     refunds.set(r.id, r);
-    return envelope(200, '200', 'SUCCESS', { data: { transaction: { airtel_money_id: r.airtelMoneyId, id: r.id, status: r.status === 'TS' ? 'SUCCESS' : 'TIP' } } });
+    return envelope(200, '200', 'SUCCESS', {
+      data: {
+        transaction: { airtel_money_id: r.airtelMoneyId, id: r.id, status: r.status === 'TS' ? 'SUCCESS' : 'TIP' },
+      },
+    });
   }
 
   /** A refund still in progress says TIP for its scripted number of enquiries, then TS. */
   function refundEnquiry(r: AirtelRefund): SimResponse {
     if (r.status === 'TIP' && r.queriesPending-- <= 0) r.status = 'TS';
-    const [code, message] = r.status === 'TS' ? ['DP00800001001', 'Transaction is successful.'] : ['DP00800001006', AIRTEL_MESSAGES.DP00800001006];
-    return envelope(200, '200', 'SUCCESS', { response_code: code, data: { transaction: { id: r.id, status: r.status, message, airtel_money_id: r.airtelMoneyId } } });
+    const [code, message] =
+      r.status === 'TS'
+        ? ['DP00800001001', 'Transaction is successful.']
+        : ['DP00800001006', AIRTEL_MESSAGES.DP00800001006];
+    return envelope(200, '200', 'SUCCESS', {
+      response_code: code,
+      data: { transaction: { id: r.id, status: r.status, message, airtel_money_id: r.airtelMoneyId } },
+    });
   }
 
   return sim;

@@ -28,7 +28,14 @@
  *
  * Each phone can be scripted (sim.script); an unscripted phone pays after ~50 ms.
  */
-import { nairobiTimestamp, randomCode, startJsonServer, type CallbackDelivery, type LoggedRequest, type SimResponse } from './http';
+import {
+  nairobiTimestamp,
+  randomCode,
+  startJsonServer,
+  type CallbackDelivery,
+  type LoggedRequest,
+  type SimResponse,
+} from './http';
 import { memoryState, type SimState } from './state';
 
 export interface DarajaSimOptions {
@@ -207,7 +214,16 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     if (String(body.BusinessShortCode ?? '') !== shortCode) return badRequest('BusinessShortCode');
     const ts = body.Timestamp;
     if (typeof ts !== 'string' || !/^\d{14}$/.test(ts)) return badRequest('Timestamp');
-    const asUtc = Date.UTC(+ts.slice(0, 4), +ts.slice(4, 6) - 1, +ts.slice(6, 8), +ts.slice(8, 10), +ts.slice(10, 12), +ts.slice(12, 14)) - 3 * 3600_000;
+    const asUtc =
+      Date.UTC(
+        +ts.slice(0, 4),
+        +ts.slice(4, 6) - 1,
+        +ts.slice(6, 8),
+        +ts.slice(8, 10),
+        +ts.slice(10, 12),
+        +ts.slice(12, 14),
+      ) -
+      3 * 3600_000;
     if (!Number.isFinite(asUtc) || Math.abs(asUtc - Date.now()) > tolerance) return badRequest('Timestamp');
     const expected = Buffer.from(`${shortCode}${passkey}${ts}`).toString('base64');
     if (body.Password !== expected) return badRequest('Password');
@@ -250,16 +266,20 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
   async function stkPush(b: Record<string, unknown>): Promise<SimResponse> {
     const bad = checkPassword(b);
     if (bad) return bad;
-    if (b.TransactionType !== 'CustomerPayBillOnline' && b.TransactionType !== 'CustomerBuyGoodsOnline') return badRequest('TransactionType');
+    if (b.TransactionType !== 'CustomerPayBillOnline' && b.TransactionType !== 'CustomerBuyGoodsOnline')
+      return badRequest('TransactionType');
     const amount = Number(b.Amount);
     if (!Number.isInteger(amount) || amount < 1) return badRequest('Amount');
     const phone = String(b.PhoneNumber ?? '');
     if (!/^254[17]\d{8}$/.test(phone)) return badRequest('PhoneNumber');
     if (String(b.PartyA ?? '') !== phone) return badRequest('PartyA');
     if (!/^\d{5,7}$/.test(String(b.PartyB ?? ''))) return badRequest('PartyB');
-    if (typeof b.CallBackURL !== 'string' || !/^https?:\/\/[^\s]+$/.test(b.CallBackURL)) return badRequest('CallBackURL');
-    if (typeof b.AccountReference !== 'string' || b.AccountReference.length < 1 || b.AccountReference.length > 12) return badRequest('AccountReference');
-    if (typeof b.TransactionDesc !== 'string' || b.TransactionDesc.length < 1 || b.TransactionDesc.length > 13) return badRequest('TransactionDesc');
+    if (typeof b.CallBackURL !== 'string' || !/^https?:\/\/[^\s]+$/.test(b.CallBackURL))
+      return badRequest('CallBackURL');
+    if (typeof b.AccountReference !== 'string' || b.AccountReference.length < 1 || b.AccountReference.length > 12)
+      return badRequest('AccountReference');
+    if (typeof b.TransactionDesc !== 'string' || b.TransactionDesc.length < 1 || b.TransactionDesc.length > 13)
+      return badRequest('TransactionDesc');
 
     const sc = scripts.get(phone);
     if (sc && sc.failsLeft > 0) {
@@ -283,7 +303,12 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     };
     pushes.set(push.checkoutRequestId, push);
 
-    const finalCode = script.outcome === 'success' ? 0 : script.outcome === 'decline' ? (script.resultCode ?? 1032) : (script.resultCode ?? 0);
+    const finalCode =
+      script.outcome === 'success'
+        ? 0
+        : script.outcome === 'decline'
+          ? (script.resultCode ?? 1032)
+          : (script.resultCode ?? 0);
     const settle = () => {
       if (push.resultCode !== null) return;
       push.resultCode = finalCode;
@@ -403,7 +428,8 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
       };
       reversals.set(txId, r);
       const sent = r;
-      if (sent.resultSent) server.later(50, () => server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined));
+      if (sent.resultSent)
+        server.later(50, () => server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined));
     }
     return {
       status: 200,
@@ -425,7 +451,12 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         OriginatorConversationID: r.originatorConversationId,
         ConversationID: r.conversationId,
         TransactionID: r.receipt,
-        ReferenceData: { ReferenceItem: { Key: 'QueueTimeoutURL', Value: 'https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit' } },
+        ReferenceData: {
+          ReferenceItem: {
+            Key: 'QueueTimeoutURL',
+            Value: 'https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit',
+          },
+        },
       },
     };
   }
@@ -444,12 +475,28 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     if (String(b.PartyA ?? '') !== shortCode) return badRequest('PartyA');
     if (String(b.IdentifierType ?? '') !== '4') return badRequest('IdentifierType');
     const txId = typeof b.TransactionID === 'string' && b.TransactionID.trim() ? b.TransactionID.trim() : undefined;
-    const originator = typeof b.OriginatorConversationID === 'string' && b.OriginatorConversationID ? b.OriginatorConversationID : undefined;
+    const originator =
+      typeof b.OriginatorConversationID === 'string' && b.OriginatorConversationID
+        ? b.OriginatorConversationID
+        : undefined;
     if (!txId && !originator) return badRequest('TransactionID');
-    const found = [...reversals.values()].find((r) => (originator && r.originatorConversationId === originator) || (txId && r.receipt === txId));
-    statusQueries.push({ transactionId: txId, originatorConversationId: originator, resultUrl: b.ResultURL as string, found: found?.transactionId });
-    const query = { conversationId: `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`, originatorConversationId: `${20000 + statusQueries.length}-${Math.floor(Math.random() * 1e8)}-1` };
-    if (!reversalScript?.loseStatusResults) server.later(50, () => server.postCallback(b.ResultURL as string, statusResult(query, found)).then(() => undefined));
+    const found = [...reversals.values()].find(
+      (r) => (originator && r.originatorConversationId === originator) || (txId && r.receipt === txId),
+    );
+    statusQueries.push({
+      transactionId: txId,
+      originatorConversationId: originator,
+      resultUrl: b.ResultURL as string,
+      found: found?.transactionId,
+    });
+    const query = {
+      conversationId: `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`,
+      originatorConversationId: `${20000 + statusQueries.length}-${Math.floor(Math.random() * 1e8)}-1`,
+    };
+    if (!reversalScript?.loseStatusResults)
+      server.later(50, () =>
+        server.postCallback(b.ResultURL as string, statusResult(query, found)).then(() => undefined),
+      );
     return {
       status: 200,
       body: {
@@ -461,8 +508,16 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     };
   }
 
-  function statusResult(query: { conversationId: string; originatorConversationId: string }, r: DarajaReversal | undefined) {
-    const head = { ResultType: 0, OriginatorConversationID: query.originatorConversationId, ConversationID: query.conversationId, TransactionID: 'UAB0000000' };
+  function statusResult(
+    query: { conversationId: string; originatorConversationId: string },
+    r: DarajaReversal | undefined,
+  ) {
+    const head = {
+      ResultType: 0,
+      OriginatorConversationID: query.originatorConversationId,
+      ConversationID: query.conversationId,
+      TransactionID: 'UAB0000000',
+    };
     // The query found nothing: ResultCode says so and no parameters follow.
     if (!r) return { Result: { ...head, ResultCode: 2001, ResultDesc: 'The transaction could not be found.' } };
     const completed = String(r.resultCode) === '0';

@@ -46,7 +46,10 @@ export interface JsonServer {
   close(): Promise<void>;
 }
 
-export async function startJsonServer(handler: SimHandler, opts: { host?: string; port?: number } = {}): Promise<JsonServer> {
+export async function startJsonServer(
+  handler: SimHandler,
+  opts: { host?: string; port?: number } = {},
+): Promise<JsonServer> {
   const requests: LoggedRequest[] = [];
   const callbacks: CallbackDelivery[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -71,13 +74,18 @@ export async function startJsonServer(handler: SimHandler, opts: { host?: string
         method: req.method ?? 'GET',
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
-        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+        headers: Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+        ),
         body,
       };
       requests.push(logged);
       void Promise.resolve()
         .then(() => handler(logged))
-        .catch((err: unknown): SimResponse => ({ status: 500, body: { error: 'simulator error', detail: (err as Error).message } }))
+        .catch((err: unknown): SimResponse => ({
+          status: 500,
+          body: { error: 'simulator error', detail: (err as Error).message },
+        }))
         .then((r) => {
           if (r.drop) return void res.destroy();
           const payload = r.body === undefined ? '' : JSON.stringify(r.body);
@@ -104,7 +112,12 @@ export async function startJsonServer(handler: SimHandler, opts: { host?: string
     inflight.add(ac);
     const t = setTimeout(() => ac.abort(), 5000);
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: ac.signal });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: ac.signal,
+      });
       await res.arrayBuffer().catch(() => undefined);
       delivery.status = res.status;
     } catch (err) {
@@ -123,10 +136,16 @@ export async function startJsonServer(handler: SimHandler, opts: { host?: string
     callbacks,
     later(ms, fn) {
       if (closed) return;
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (!closed) void Promise.resolve().then(fn).catch(() => undefined);
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          timers.delete(t);
+          if (!closed)
+            void Promise.resolve()
+              .then(fn)
+              .catch(() => undefined);
+        },
+        Math.max(0, ms),
+      );
       timers.add(t);
     },
     postCallback,
@@ -170,7 +189,9 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
       const addr = server.address() as AddressInfo;
       received.push({
         path: new URL(req.url ?? '/', 'http://x').pathname,
-        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+        headers: Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+        ),
         rawBody: Buffer.concat(chunks).toString('utf8'),
         url: `http://127.0.0.1:${addr.port}${req.url ?? '/'}`,
         at: Date.now(),
@@ -225,5 +246,8 @@ export function randomCode(len: number): string {
 
 /** yyyyMMddHHmmss in Africa/Nairobi (UTC+3 all year; Kenya has no daylight saving time). */
 export function nairobiTimestamp(at: Date = new Date()): string {
-  return new Date(at.getTime() + 3 * 3600_000).toISOString().replace(/[^0-9]/g, '').slice(0, 14);
+  return new Date(at.getTime() + 3 * 3600_000)
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14);
 }

@@ -87,7 +87,8 @@ const iso = () => new Date().toISOString();
 
 function moneyOf(v: unknown): { amount: number; currency: string } | undefined {
   const m = v as { amount?: unknown; currency?: unknown } | undefined;
-  if (!m || typeof m.amount !== 'number' || !Number.isInteger(m.amount) || typeof m.currency !== 'string') return undefined;
+  if (!m || typeof m.amount !== 'number' || !Number.isInteger(m.amount) || typeof m.currency !== 'string')
+    return undefined;
   return { amount: m.amount, currency: m.currency };
 }
 
@@ -113,7 +114,14 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
 
   // ---- webhooks ----------------------------------------------------------------------------
 
-  function emit(type: string, dataType: string, id: string, object: Json, script: GatewayScript, immediate = false): Promise<void> {
+  function emit(
+    type: string,
+    dataType: string,
+    id: string,
+    object: Json,
+    script: GatewayScript,
+    immediate = false,
+  ): Promise<void> {
     const event = {
       merchant_id: merchantId,
       location_id: locationId,
@@ -126,7 +134,9 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     const send = async () => {
       const url = webhookUrl;
       const signature = () => ({
-        'x-square-hmacsha256-signature': createHmac('sha256', webhookSignatureKey).update((url ?? '') + body, 'utf8').digest('base64'),
+        'x-square-hmacsha256-signature': createHmac('sha256', webhookSignatureKey)
+          .update((url ?? '') + body, 'utf8')
+          .digest('base64'),
         'square-version': '2026-09-16',
         'user-agent': 'Square Connect v2',
       });
@@ -157,7 +167,15 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     const id = randomId('', 29);
     const total = p.amount.amount + (p.tip?.amount ?? 0);
     const failed = p.status === 'FAILED';
-    const cardErrors = failed ? [{ category: 'PAYMENT_METHOD_ERROR', code: p.declineCode ?? 'CARD_DECLINED', detail: `Authorization error: '${p.declineCode ?? 'CARD_DECLINED'}'` }] : undefined;
+    const cardErrors = failed
+      ? [
+          {
+            category: 'PAYMENT_METHOD_ERROR',
+            code: p.declineCode ?? 'CARD_DECLINED',
+            detail: `Authorization error: '${p.declineCode ?? 'CARD_DECLINED'}'`,
+          },
+        ]
+      : undefined;
     const obj: Json = {
       id,
       created_at: iso(),
@@ -165,13 +183,21 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
       amount_money: p.amount,
       ...(p.tip ? { tip_money: p.tip } : {}),
       total_money: { amount: total, currency: p.amount.currency },
-      approved_money: failed ? { amount: 0, currency: p.amount.currency } : { amount: total, currency: p.amount.currency },
+      approved_money: failed
+        ? { amount: 0, currency: p.amount.currency }
+        : { amount: total, currency: p.amount.currency },
       status: p.status,
       delay_duration: 'PT168H',
       source_type: 'CARD',
       card_details: {
         status: failed ? 'FAILED' : 'CAPTURED',
-        card: { card_brand: 'VISA', last_4: failed ? '0002' : '1111', exp_month: 12, exp_year: 2030, card_type: 'CREDIT' },
+        card: {
+          card_brand: 'VISA',
+          last_4: failed ? '0002' : '1111',
+          exp_month: 12,
+          exp_year: 2030,
+          card_type: 'CREDIT',
+        },
         entry_method: p.sourceType === 'TERMINAL' ? 'CONTACTLESS' : 'KEYED',
         ...(cardErrors ? { errors: cardErrors } : {}),
       },
@@ -179,7 +205,9 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
       ...(p.referenceId ? { reference_id: p.referenceId } : {}),
       ...(p.terminalCheckoutId ? { terminal_checkout_id: p.terminalCheckoutId } : {}),
       ...(p.note ? { note: p.note } : {}),
-      ...(failed ? {} : { receipt_number: id.slice(0, 4), receipt_url: `https://squareupsandbox.com/receipt/preview/${id}` }),
+      ...(failed
+        ? {}
+        : { receipt_number: id.slice(0, 4), receipt_url: `https://squareupsandbox.com/receipt/preview/${id}` }),
       version_token: randomId('', 43),
     };
     const st: PaymentState = { obj, script: p.script, idempotencyKey: p.idempotencyKey, refunded: 0 };
@@ -188,7 +216,11 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     return st;
   }
 
-  function finishCheckout(st: CheckoutState, outcome: 'success' | 'decline' | 'abandon', immediate = false): Promise<void> {
+  function finishCheckout(
+    st: CheckoutState,
+    outcome: 'success' | 'decline' | 'abandon',
+    immediate = false,
+  ): Promise<void> {
     const c = st.obj;
     if (outcome === 'abandon' || c.status === 'COMPLETED' || c.status === 'CANCELED') return Promise.resolve();
     if (st.script.overcharge) {
@@ -207,7 +239,11 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     (c.payment_ids as string[]).push(pay.obj.id as string);
     // A declined card on a Terminal: the buyer may try again until the deadline; the simulator
     // compresses that to "the deadline passed" (CANCELED, TIMED_OUT).
-    Object.assign(c, outcome === 'success' ? { status: 'COMPLETED' } : { status: 'CANCELED', cancel_reason: 'TIMED_OUT' }, { updated_at: iso() });
+    Object.assign(
+      c,
+      outcome === 'success' ? { status: 'COMPLETED' } : { status: 'CANCELED', cancel_reason: 'TIMED_OUT' },
+      { updated_at: iso() },
+    );
     return emit('terminal.checkout.updated', 'checkout', c.id as string, c, st.script, immediate);
   }
 
@@ -222,7 +258,19 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     if (typeof key !== 'string') return undefined;
     const max = parts[1] === 'terminals' ? 64 : 45;
     if (key.length <= max) return undefined;
-    return { status: 400, body: { errors: [{ category: 'INVALID_REQUEST_ERROR', code: 'VALUE_TOO_LONG', detail: `Field must not be greater than ${max} length`, field: 'idempotency_key' }] } };
+    return {
+      status: 400,
+      body: {
+        errors: [
+          {
+            category: 'INVALID_REQUEST_ERROR',
+            code: 'VALUE_TOO_LONG',
+            detail: `Field must not be greater than ${max} length`,
+            field: 'idempotency_key',
+          },
+        ],
+      },
+    };
   }
 
   function scriptFor(method: string, parts: string[], body: Json): GatewayScript | undefined {
@@ -254,8 +302,14 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         const ck = (body.checkout ?? {}) as Json;
         const amount = moneyOf(ck.amount_money);
         const device = (ck.device_options ?? {}) as Json;
-        if (!amount || amount.amount <= 0) return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'checkout.amount_money must be a positive amount', { field: 'checkout.amount_money' });
-        if (typeof device.device_id !== 'string' || !device.device_id) return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', { field: 'checkout.device_options.device_id' });
+        if (!amount || amount.amount <= 0)
+          return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'checkout.amount_money must be a positive amount', {
+            field: 'checkout.amount_money',
+          });
+        if (typeof device.device_id !== 'string' || !device.device_id)
+          return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', {
+            field: 'checkout.device_options.device_id',
+          });
         const id = randomId('', 13);
         const st: CheckoutState = {
           script: scripts.find(amount.amount, ck.reference_id as string | undefined),
@@ -277,7 +331,7 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         };
         checkouts.set(id, st);
         const outcome = effectiveOutcome(st.script);
-        const hang = firstHang(st.script) ? st.script.hangMs ?? 10_000 : undefined;
+        const hang = firstHang(st.script) ? (st.script.hangMs ?? 10_000) : undefined;
         if (st.script.webhookBeforeResponse) {
           const snapshot = structuredClone(st.obj);
           return { status: 200, body: { checkout: snapshot }, before: finishCheckout(st, outcome, true), hang };
@@ -295,7 +349,12 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         const live = st.obj.status === 'PENDING' || st.obj.status === 'IN_PROGRESS';
         if (live && st.script.lateSuccessAfterCancel) void finishCheckout(st, 'success');
         if (st.obj.status === 'COMPLETED') {
-          return err(400, 'INVALID_REQUEST_ERROR', 'BAD_REQUEST', `Terminal checkout ${c} is COMPLETED and cannot be canceled.`);
+          return err(
+            400,
+            'INVALID_REQUEST_ERROR',
+            'BAD_REQUEST',
+            `Terminal checkout ${c} is COMPLETED and cannot be canceled.`,
+          );
         }
         if (st.obj.status !== 'CANCELED') {
           Object.assign(st.obj, { status: 'CANCELED', cancel_reason: 'SELLER_CANCELED', updated_at: iso() });
@@ -309,19 +368,42 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
       if (method === 'POST' && !b) {
         const amount = moneyOf(body.amount_money);
         const tip = body.tip_money === undefined ? undefined : moneyOf(body.tip_money);
-        if (typeof body.idempotency_key !== 'string' || !body.idempotency_key) return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', { field: 'idempotency_key' });
-        if (typeof body.source_id !== 'string' || !body.source_id) return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', { field: 'source_id' });
-        if (!amount || amount.amount < 0) return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'amount_money is invalid', { field: 'amount_money' });
-        if (body.tip_money !== undefined && !tip) return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'tip_money is invalid', { field: 'tip_money' });
-        if (body.location_id !== undefined && body.location_id !== locationId) return err(400, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Location \`${body.location_id}\` not found.`);
+        if (typeof body.idempotency_key !== 'string' || !body.idempotency_key)
+          return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', {
+            field: 'idempotency_key',
+          });
+        if (typeof body.source_id !== 'string' || !body.source_id)
+          return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', {
+            field: 'source_id',
+          });
+        if (!amount || amount.amount < 0)
+          return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'amount_money is invalid', {
+            field: 'amount_money',
+          });
+        if (body.tip_money !== undefined && !tip)
+          return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'tip_money is invalid', { field: 'tip_money' });
+        if (body.location_id !== undefined && body.location_id !== locationId)
+          return err(400, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Location \`${body.location_id}\` not found.`);
         const script = scripts.find(amount.amount + (tip?.amount ?? 0), body.reference_id as string | undefined);
         let outcome = effectiveOutcome(script);
         if (scripts.isDefault(script) && /declined|insufficient|cvv|expired/i.test(body.source_id)) outcome = 'decline';
-        const hang = firstHang(script) ? script.hangMs ?? 10_000 : undefined;
+        const hang = firstHang(script) ? (script.hangMs ?? 10_000) : undefined;
         if (outcome === 'abandon') {
           // A source that never completes (e.g. an awaiting buyer action): keep it APPROVED.
-          const st = newPayment({ amount, tip, referenceId: body.reference_id as string | undefined, idempotencyKey: body.idempotency_key, script, sourceType: 'CARD', status: 'COMPLETED', note: body.note as string | undefined });
-          Object.assign(st.obj, { status: 'APPROVED', card_details: { ...(st.obj.card_details as Json), status: 'AUTHORIZED' } });
+          const st = newPayment({
+            amount,
+            tip,
+            referenceId: body.reference_id as string | undefined,
+            idempotencyKey: body.idempotency_key,
+            script,
+            sourceType: 'CARD',
+            status: 'COMPLETED',
+            note: body.note as string | undefined,
+          });
+          Object.assign(st.obj, {
+            status: 'APPROVED',
+            card_details: { ...(st.obj.card_details as Json), status: 'AUTHORIZED' },
+          });
           return { status: 200, body: { payment: st.obj }, hang };
         }
         const st = newPayment({
@@ -334,7 +416,14 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
           status: outcome === 'success' ? 'COMPLETED' : 'FAILED',
           note: body.note as string | undefined,
         });
-        const delivered = emit('payment.updated', 'payment', st.obj.id as string, st.obj, script, script.webhookBeforeResponse);
+        const delivered = emit(
+          'payment.updated',
+          'payment',
+          st.obj.id as string,
+          st.obj,
+          script,
+          script.webhookBeforeResponse,
+        );
         const before = script.webhookBeforeResponse ? delivered : undefined;
         if (outcome === 'decline') {
           const e = ((st.obj.card_details as Json).errors as Json[])[0];
@@ -346,10 +435,19 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         // Cancel by idempotency key: void what that key created, if anything; nothing found is a success.
         const st = paymentsByKey.get(body.idempotency_key as string);
         if (st && st.obj.status === 'APPROVED') {
-          Object.assign(st.obj, { status: 'CANCELED', updated_at: iso(), card_details: { ...(st.obj.card_details as Json), status: 'VOIDED' } });
+          Object.assign(st.obj, {
+            status: 'CANCELED',
+            updated_at: iso(),
+            card_details: { ...(st.obj.card_details as Json), status: 'VOIDED' },
+          });
           void emit('payment.updated', 'payment', st.obj.id as string, st.obj, st.script);
         } else if (st && st.obj.status === 'COMPLETED') {
-          return err(400, 'INVALID_REQUEST_ERROR', 'BAD_REQUEST', `Payment ${st.obj.id} is COMPLETED and cannot be canceled.`);
+          return err(
+            400,
+            'INVALID_REQUEST_ERROR',
+            'BAD_REQUEST',
+            `Payment ${st.obj.id} is COMPLETED and cannot be canceled.`,
+          );
         }
         return { status: 200, body: {} };
       }
@@ -357,7 +455,13 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
       if (!st) return err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find payment with id: ${b}`);
       if (method === 'GET' && !c) return { status: 200, body: { payment: st.obj } };
       if (method === 'POST' && c === 'cancel') {
-        if (st.obj.status !== 'APPROVED') return err(400, 'INVALID_REQUEST_ERROR', 'BAD_REQUEST', `Payment ${b} is ${st.obj.status} and cannot be canceled.`);
+        if (st.obj.status !== 'APPROVED')
+          return err(
+            400,
+            'INVALID_REQUEST_ERROR',
+            'BAD_REQUEST',
+            `Payment ${b} is ${st.obj.status} and cannot be canceled.`,
+          );
         Object.assign(st.obj, { status: 'CANCELED', updated_at: iso() });
         void emit('payment.updated', 'payment', st.obj.id as string, st.obj, st.script);
         return { status: 200, body: { payment: st.obj } };
@@ -366,20 +470,36 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     // ---- Refunds
     if (a === 'refunds' && method === 'POST' && !b) {
       const amount = moneyOf(body.amount_money);
-      if (typeof body.idempotency_key !== 'string' || !body.idempotency_key) return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', { field: 'idempotency_key' });
-      if (!amount || amount.amount <= 0) return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'amount_money is invalid', { field: 'amount_money' });
+      if (typeof body.idempotency_key !== 'string' || !body.idempotency_key)
+        return err(400, 'INVALID_REQUEST_ERROR', 'MISSING_REQUIRED_PARAMETER', 'Field must be set', {
+          field: 'idempotency_key',
+        });
+      if (!amount || amount.amount <= 0)
+        return err(400, 'INVALID_REQUEST_ERROR', 'INVALID_VALUE', 'amount_money is invalid', { field: 'amount_money' });
       const st = payments.get(body.payment_id as string);
-      if (!st) return err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find payment with id: ${body.payment_id}`);
-      if (st.obj.status !== 'COMPLETED') return err(400, 'INVALID_REQUEST_ERROR', 'BAD_REQUEST', `Payment ${body.payment_id} is ${st.obj.status}; only COMPLETED payments can be refunded.`);
+      if (!st)
+        return err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find payment with id: ${body.payment_id}`);
+      if (st.obj.status !== 'COMPLETED')
+        return err(
+          400,
+          'INVALID_REQUEST_ERROR',
+          'BAD_REQUEST',
+          `Payment ${body.payment_id} is ${st.obj.status}; only COMPLETED payments can be refunded.`,
+        );
       const total = (st.obj.total_money as { amount: number }).amount;
       if (amount.amount > total - st.refunded) {
-        return err(400, 'INVALID_REQUEST_ERROR', 'REFUND_AMOUNT_INVALID', `The requested refund amount exceeds the amount available to refund (${total - st.refunded}).`);
+        return err(
+          400,
+          'INVALID_REQUEST_ERROR',
+          'REFUND_AMOUNT_INVALID',
+          `The requested refund amount exceeds the amount available to refund (${total - st.refunded}).`,
+        );
       }
       st.refunded += amount.amount;
       const pending = refundScript?.pendingMs !== undefined;
       const refund: Json = {
         id: `${st.obj.id}_${randomId('', 40)}`,
-        status: pending ? 'PENDING' : refundScript?.outcome ?? 'COMPLETED',
+        status: pending ? 'PENDING' : (refundScript?.outcome ?? 'COMPLETED'),
         location_id: locationId,
         amount_money: amount,
         payment_id: st.obj.id,
@@ -395,14 +515,24 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
           if (outcome !== 'COMPLETED') st.refunded -= amount.amount;
         });
       }
-      Object.assign(st.obj, { refunded_money: { amount: st.refunded, currency: amount.currency }, refund_ids: [...((st.obj.refund_ids as string[]) ?? []), refund.id] });
+      Object.assign(st.obj, {
+        refunded_money: { amount: st.refunded, currency: amount.currency },
+        refund_ids: [...((st.obj.refund_ids as string[]) ?? []), refund.id],
+      });
       return { status: 200, body: { refund } };
     }
     if (a === 'refunds' && method === 'GET' && b) {
       const refund = refunds.get(b);
-      return refund ? { status: 200, body: { refund } } : err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find refund with id: ${b}`);
+      return refund
+        ? { status: 200, body: { refund } }
+        : err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Could not find refund with id: ${b}`);
     }
-    return err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `The simulator does not implement ${method} /${parts.join('/')}`);
+    return err(
+      404,
+      'INVALID_REQUEST_ERROR',
+      'NOT_FOUND',
+      `The simulator does not implement ${method} /${parts.join('/')}`,
+    );
   }
 
   // ---- HTTP --------------------------------------------------------------------------------
@@ -431,7 +561,8 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
         }
       }
       const parts = url.pathname.split('/').filter(Boolean);
-      if (parts[0] !== 'v2') return send(err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Unknown path ${url.pathname}`));
+      if (parts[0] !== 'v2')
+        return send(err(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', `Unknown path ${url.pathname}`));
       const script = scriptFor(method, parts, body);
       if (script && scripts.take5xx(script)) {
         return send(err(500, 'API_ERROR', 'INTERNAL_SERVER_ERROR', 'An internal error has occurred (simulated).'));
@@ -439,10 +570,21 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
       const tooLong = idempotencyKeyTooLong(parts, body);
       if (tooLong) return send(tooLong);
       // Idempotency: the create/refund endpoints carry idempotency_key in the body.
-      const key = method === 'POST' && typeof body.idempotency_key === 'string' && parts[2] !== 'cancel' ? `${url.pathname} ${body.idempotency_key}` : undefined;
+      const key =
+        method === 'POST' && typeof body.idempotency_key === 'string' && parts[2] !== 'cancel'
+          ? `${url.pathname} ${body.idempotency_key}`
+          : undefined;
       if (key && saved.has(key)) {
         const prior = saved.get(key)!;
-        if (prior.fingerprint !== raw) return send(err(400, 'INVALID_REQUEST_ERROR', 'IDEMPOTENCY_KEY_REUSED', 'The idempotency key can only be retried with the same request data.'));
+        if (prior.fingerprint !== raw)
+          return send(
+            err(
+              400,
+              'INVALID_REQUEST_ERROR',
+              'IDEMPOTENCY_KEY_REUSED',
+              'The idempotency key can only be retried with the same request data.',
+            ),
+          );
         return send({ status: prior.status, body: prior.body });
       }
       const reply = handle(method, parts, body);
@@ -461,7 +603,17 @@ export async function startSquareSimulator(opts: SquareSimOptions = {}): Promise
     })().catch((e: unknown) => {
       if (!res.headersSent && !res.destroyed) {
         res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ category: 'API_ERROR', code: 'INTERNAL_SERVER_ERROR', detail: `simulator error: ${(e as Error).message}` }] }));
+        res.end(
+          JSON.stringify({
+            errors: [
+              {
+                category: 'API_ERROR',
+                code: 'INTERNAL_SERVER_ERROR',
+                detail: `simulator error: ${(e as Error).message}`,
+              },
+            ],
+          }),
+        );
       }
     });
   });

@@ -68,20 +68,29 @@ export class SimTimers {
 
   after(ms: number, fn: () => void | Promise<void>): void {
     if (this.closed) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.closed) void Promise.resolve().then(fn).catch(() => undefined);
-    }, Math.max(0, Math.min(ms, 60_000)));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t);
+        if (!this.closed)
+          void Promise.resolve()
+            .then(fn)
+            .catch(() => undefined);
+      },
+      Math.max(0, Math.min(ms, 60_000)),
+    );
     this.timers.add(t);
   }
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.closed) return resolve();
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, Math.max(0, Math.min(ms, 60_000)));
+      const t = setTimeout(
+        () => {
+          this.timers.delete(t);
+          resolve();
+        },
+        Math.max(0, Math.min(ms, 60_000)),
+      );
       this.timers.add(t);
     });
   }
@@ -205,7 +214,7 @@ export class ScriptBook {
 
 /** The charge's fate once the customer acts: timeout resolves to its afterTimeout. */
 export function effectiveOutcome(s: GatewayScript): 'success' | 'decline' | 'abandon' {
-  return s.outcome === 'timeout' ? s.afterTimeout ?? 'success' : s.outcome;
+  return s.outcome === 'timeout' ? (s.afterTimeout ?? 'success') : s.outcome;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +229,10 @@ export function parseStripeForm(body: string): Params {
   const root: Params = {};
   for (const [rawKey, value] of new URLSearchParams(body)) {
     const first = rawKey.indexOf('[');
-    const keys = first < 0 ? [rawKey] : [rawKey.slice(0, first), ...Array.from(rawKey.slice(first).matchAll(/\[([^\]]*)\]/g), (m) => m[1])];
+    const keys =
+      first < 0
+        ? [rawKey]
+        : [rawKey.slice(0, first), ...Array.from(rawKey.slice(first).matchAll(/\[([^\]]*)\]/g), (m) => m[1])];
     let node: Params | ParamValue[] = root;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
@@ -364,7 +376,10 @@ function stopOrphanedStripeMocks(): void {
   for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(STRIPE_MOCK_DIR_PREFIX))) {
     const dir = path.join(os.tmpdir(), name);
     try {
-      const { owner, child } = JSON.parse(fs.readFileSync(path.join(dir, 'owner.json'), 'utf8')) as { owner: number; child: number };
+      const { owner, child } = JSON.parse(fs.readFileSync(path.join(dir, 'owner.json'), 'utf8')) as {
+        owner: number;
+        child: number;
+      };
       if (isAlive(owner)) continue;
       if (child && isAlive(child)) process.kill(child, 'SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
@@ -390,7 +405,8 @@ function installExitHook(): void {
  * any Stripe-Version other than its bundled spec's, so an SDK bump without a stripe-mock bump fails loudly.
  */
 async function startStripeMock(bin = process.env.STRIPE_MOCK_BIN): Promise<StripeMockProcess> {
-  if (!bin) throw new Error('startStripeSimulator needs the stripe-mock executable: pass stripeMockBin or set STRIPE_MOCK_BIN');
+  if (!bin)
+    throw new Error('startStripeSimulator needs the stripe-mock executable: pass stripeMockBin or set STRIPE_MOCK_BIN');
   stopOrphanedStripeMocks();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), STRIPE_MOCK_DIR_PREFIX));
   const socketPath = path.join(dir, 'stripe-mock.sock');
@@ -445,7 +461,11 @@ async function startStripeMock(bin = process.env.STRIPE_MOCK_BIN): Promise<Strip
   };
 }
 
-function forward(socketPath: string, req: http.IncomingMessage, body: string): Promise<{ status: number; body: string }> {
+function forward(
+  socketPath: string,
+  req: http.IncomingMessage,
+  body: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers };
     delete headers.host;
@@ -454,7 +474,12 @@ function forward(socketPath: string, req: http.IncomingMessage, body: string): P
     delete headers.connection;
     delete headers['idempotency-key']; // stripe-mock ignores it; the proxy owns idempotency
     const out = http.request(
-      { socketPath, method: req.method, path: req.url, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      {
+        socketPath,
+        method: req.method,
+        path: req.url,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -557,7 +582,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       message: 'Your card has insufficient funds.',
       charge: randomId('ch_'),
     };
-    Object.assign(st.obj, { status: 'requires_payment_method', last_payment_error: error, latest_charge: error.charge, next_action: null });
+    Object.assign(st.obj, {
+      status: 'requires_payment_method',
+      last_payment_error: error,
+      latest_charge: error.charge,
+      next_action: null,
+    });
     if (st.readerId) setReaderAction(st.readerId, st.obj.id as string, 'failed', error);
     return emit('payment_intent.payment_failed', st.obj, st.script, immediate);
   }
@@ -568,7 +598,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
     return Promise.resolve();
   }
 
-  function setReaderAction(readerId: string, piId: string, status: string, error?: { code: string; message: string }): void {
+  function setReaderAction(
+    readerId: string,
+    piId: string,
+    status: string,
+    error?: { code: string; message: string },
+  ): void {
     const reader = readers.get(readerId);
     if (!reader?.action) return;
     const action = reader.action;
@@ -578,10 +613,16 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
 
   function cancelIntent(st: IntentState, reason: string | undefined): Promise<void> {
     st.settled = true;
-    Object.assign(st.obj, { status: 'canceled', canceled_at: now(), cancellation_reason: reason ?? null, next_action: null });
+    Object.assign(st.obj, {
+      status: 'canceled',
+      canceled_at: now(),
+      cancellation_reason: reason ?? null,
+      next_action: null,
+    });
     if (st.readerId) {
       const reader = readers.get(st.readerId);
-      if ((reader?.action?.process_payment_intent as Json | undefined)?.payment_intent === st.obj.id) reader!.action = null;
+      if ((reader?.action?.process_payment_intent as Json | undefined)?.payment_intent === st.obj.id)
+        reader!.action = null;
     }
     return emit('payment_intent.canceled', st.obj, st.script);
   }
@@ -596,7 +637,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       captureMethod: 'automatic',
       script: st.script,
     });
-    Object.assign(pi.obj, { status: 'succeeded', amount_received: pi.obj.amount, latest_charge: randomId('ch_'), payment_method: randomId('pm_') });
+    Object.assign(pi.obj, {
+      status: 'succeeded',
+      amount_received: pi.obj.amount,
+      latest_charge: randomId('ch_'),
+      payment_method: randomId('pm_'),
+    });
     pi.settled = true;
     Object.assign(st.obj, { status: 'complete', payment_status: 'paid', payment_intent: pi.obj.id });
     return emit('checkout.session.completed', publicSession(st), st.script, immediate);
@@ -689,7 +735,8 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
   /** The script for a request, from its body (creates) or the object it names. */
   function scriptFor(method: string, parts: string[], params: Params): GatewayScript | undefined {
     if (parts[1] === 'payment_intents') {
-      if (method === 'POST' && parts.length === 2) return scripts.find(int(params.amount), strings(params.metadata).paymentId);
+      if (method === 'POST' && parts.length === 2)
+        return scripts.find(int(params.amount), strings(params.metadata).paymentId);
       return intents.get(parts[2])?.script;
     }
     if (parts[1] === 'checkout' && parts[2] === 'sessions') {
@@ -710,13 +757,21 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
     return undefined;
   }
 
-  async function handle(method: string, parts: string[], params: Params, template: Json, firstTime: { hangUsed: (s: GatewayScript) => boolean }): Promise<Reply | undefined> {
+  async function handle(
+    method: string,
+    parts: string[],
+    params: Params,
+    template: Json,
+    firstTime: { hangUsed: (s: GatewayScript) => boolean },
+  ): Promise<Reply | undefined> {
     const [, resource, a, b, c] = parts; // parts[0] === 'v1'
     // ---- PaymentIntents
     if (resource === 'payment_intents') {
       if (method === 'POST' && parts.length === 2) {
         const metadata = strings(params.metadata);
-        const types = Array.isArray(params.payment_method_types) ? params.payment_method_types.filter((x): x is string => typeof x === 'string') : ['card'];
+        const types = Array.isArray(params.payment_method_types)
+          ? params.payment_method_types.filter((x): x is string => typeof x === 'string')
+          : ['card'];
         const st = newIntent({
           amount: int(params.amount)!,
           currency: str(params.currency)!,
@@ -734,27 +789,50 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       if (!st) return notFound('payment_intent', a, 'intent');
       if (method === 'GET' && parts.length === 3) return { status: 200, body: st.obj };
       if (method === 'POST' && b === 'confirm') {
-        if (!['requires_payment_method', 'requires_confirmation', 'requires_action'].includes(st.obj.status as string)) return unexpectedState(st, 'confirm');
+        if (!['requires_payment_method', 'requires_confirmation', 'requires_action'].includes(st.obj.status as string))
+          return unexpectedState(st, 'confirm');
         const pm = str(params.payment_method);
-        if (!pm) return stripeError(400, 'invalid_request_error', 'You must provide a payment_method to confirm this PaymentIntent.', { code: 'parameter_missing', param: 'payment_method' });
+        if (!pm)
+          return stripeError(
+            400,
+            'invalid_request_error',
+            'You must provide a payment_method to confirm this PaymentIntent.',
+            { code: 'parameter_missing', param: 'payment_method' },
+          );
         st.obj.payment_method = pm;
         st.settled = false;
         let outcome = effectiveOutcome(st.script);
         // Unscripted payments follow Stripe's test payment methods (pm_card_chargeDeclined, …).
         if (scripts.isDefault(st.script) && /declined/i.test(pm)) outcome = 'decline';
         if (/authenticationRequired|threeDSecure/i.test(pm) && outcome === 'success') {
-          Object.assign(st.obj, { status: 'requires_action', next_action: { type: 'use_stripe_sdk', use_stripe_sdk: {} } });
+          Object.assign(st.obj, {
+            status: 'requires_action',
+            next_action: { type: 'use_stripe_sdk', use_stripe_sdk: {} },
+          });
           return { status: 200, body: st.obj };
         }
-        const hang = st.script.outcome === 'timeout' && firstTime.hangUsed(st.script) ? st.script.hangMs ?? 10_000 : undefined;
+        const hang =
+          st.script.outcome === 'timeout' && firstTime.hangUsed(st.script) ? (st.script.hangMs ?? 10_000) : undefined;
         const before = st.script.webhookBeforeResponse;
         if (outcome === 'decline') {
           const delivered = declineIntent(st, before);
           const err = st.obj.last_payment_error as Json;
-          return { ...stripeError(402, 'card_error', err.message as string, { code: err.code, decline_code: err.decline_code, charge: err.charge, payment_intent: structuredClone(st.obj) }), before: before ? delivered : undefined, hang };
+          return {
+            ...stripeError(402, 'card_error', err.message as string, {
+              code: err.code,
+              decline_code: err.decline_code,
+              charge: err.charge,
+              payment_intent: structuredClone(st.obj),
+            }),
+            before: before ? delivered : undefined,
+            hang,
+          };
         }
         if (outcome === 'abandon') {
-          Object.assign(st.obj, { status: 'requires_action', next_action: { type: 'use_stripe_sdk', use_stripe_sdk: {} } });
+          Object.assign(st.obj, {
+            status: 'requires_action',
+            next_action: { type: 'use_stripe_sdk', use_stripe_sdk: {} },
+          });
           return { status: 200, body: st.obj, hang };
         }
         const delivered = succeedIntent(st, before);
@@ -774,15 +852,27 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       const readerId = b;
       const reader = readers.get(readerId) ?? { action: null };
       readers.set(readerId, reader);
-      const readerBody = () => ({ ...template, id: readerId, object: 'terminal.reader', status: 'online', action: reader.action });
+      const readerBody = () => ({
+        ...template,
+        id: readerId,
+        object: 'terminal.reader',
+        status: 'online',
+        action: reader.action,
+      });
       if (method === 'POST' && c === 'process_payment_intent') {
         const piId = str(params.payment_intent) ?? '';
         const st = intents.get(piId);
         if (!st) return notFound('payment_intent', piId, 'payment_intent');
-        if (reader.action?.status === 'in_progress' && (reader.action.process_payment_intent as Json).payment_intent !== piId) {
-          return stripeError(400, 'invalid_request_error', 'Reader is currently busy processing another request.', { code: 'terminal_reader_busy' });
+        if (
+          reader.action?.status === 'in_progress' &&
+          (reader.action.process_payment_intent as Json).payment_intent !== piId
+        ) {
+          return stripeError(400, 'invalid_request_error', 'Reader is currently busy processing another request.', {
+            code: 'terminal_reader_busy',
+          });
         }
-        if (!['requires_payment_method', 'requires_confirmation'].includes(st.obj.status as string)) return unexpectedState(st, 'process');
+        if (!['requires_payment_method', 'requires_confirmation'].includes(st.obj.status as string))
+          return unexpectedState(st, 'process');
         st.readerId = readerId;
         st.settled = false;
         reader.action = {
@@ -793,14 +883,16 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
           process_payment_intent: { payment_intent: piId },
         };
         const outcome = effectiveOutcome(st.script);
-        const hang = st.script.outcome === 'timeout' && firstTime.hangUsed(st.script) ? st.script.hangMs ?? 10_000 : undefined;
+        const hang =
+          st.script.outcome === 'timeout' && firstTime.hangUsed(st.script) ? (st.script.hangMs ?? 10_000) : undefined;
         if (st.script.webhookBeforeResponse) {
           const delivered = applyOutcome(st, outcome, true);
           return { status: 200, body: readerBody(), before: delivered, hang };
         }
         const body = structuredClone(readerBody());
         timers.after(st.script.outcomeDelayMs ?? 25, () => {
-          if (!st.settled && reader.action && (reader.action.process_payment_intent as Json).payment_intent === piId) void applyOutcome(st, outcome);
+          if (!st.settled && reader.action && (reader.action.process_payment_intent as Json).payment_intent === piId)
+            void applyOutcome(st, outcome);
         });
         return { status: 200, body, hang };
       }
@@ -809,7 +901,9 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
         const st = piId ? intents.get(piId) : undefined;
         if (st && !st.settled && st.script.lateSuccessAfterCancel) {
           void succeedIntent(st);
-          return stripeError(400, 'invalid_request_error', 'This reader action has already completed.', { code: 'terminal_reader_action_completed' });
+          return stripeError(400, 'invalid_request_error', 'This reader action has already completed.', {
+            code: 'terminal_reader_action_completed',
+          });
         }
         if (reader.action?.status === 'in_progress') reader.action = null;
         return { status: 200, body: readerBody() };
@@ -824,13 +918,29 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
         const st = intents.get(piId);
         if (!st) return notFound('payment_intent', piId, 'payment_intent');
         if (st.obj.status !== 'succeeded') {
-          return stripeError(400, 'invalid_request_error', `This PaymentIntent (${piId}) does not have a successful charge to refund.`, { code: 'charge_not_refundable' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `This PaymentIntent (${piId}) does not have a successful charge to refund.`,
+            { code: 'charge_not_refundable' },
+          );
         }
         const remaining = (st.obj.amount_received as number) - st.refunded;
         const amount = int(params.amount) ?? remaining;
-        if (remaining <= 0) return stripeError(400, 'invalid_request_error', `Charge ${st.obj.latest_charge} has already been refunded.`, { code: 'charge_already_refunded' });
+        if (remaining <= 0)
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `Charge ${st.obj.latest_charge} has already been refunded.`,
+            { code: 'charge_already_refunded' },
+          );
         if (amount > remaining) {
-          return stripeError(400, 'invalid_request_error', `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining})`, { code: 'amount_too_large', param: 'amount' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining})`,
+            { code: 'amount_too_large', param: 'amount' },
+          );
         }
         st.refunded += amount;
         const refund: Json = {
@@ -850,7 +960,8 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
         refunds.set(refund.id as string, refund);
         return { status: 200, body: refund };
       }
-      if (method === 'GET' && a) return refunds.has(a) ? { status: 200, body: refunds.get(a) } : notFound('refund', a, 'refund');
+      if (method === 'GET' && a)
+        return refunds.has(a) ? { status: 200, body: refunds.get(a) } : notFound('refund', a, 'refund');
       return undefined;
     }
     // ---- Checkout Sessions
@@ -858,11 +969,19 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       if (method === 'POST' && parts.length === 3) {
         const items = Array.isArray(params.line_items) ? params.line_items.map(obj) : [];
         const currency = str(obj(items[0]?.price_data).currency) ?? 'usd';
-        const total = items.reduce((sum, li) => sum + (int(obj(li.price_data).unit_amount) ?? 0) * (int(li.quantity) ?? 1), 0);
+        const total = items.reduce(
+          (sum, li) => sum + (int(obj(li.price_data).unit_amount) ?? 0) * (int(li.quantity) ?? 1),
+          0,
+        );
         const expiresAt = int(params.expires_at) ?? now() + 24 * 3600;
         // Stripe's own limits: 30 minutes to 24 hours from creation.
         if (expiresAt < now() + 30 * 60 || expiresAt > now() + 24 * 3600) {
-          return stripeError(400, 'invalid_request_error', 'The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.', { param: 'expires_at' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            'The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.',
+            { param: 'expires_at' },
+          );
         }
         const metadata = strings(params.metadata);
         const id = randomId('cs_test_a1', 56);
@@ -893,7 +1012,8 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
         };
         sessions.set(id, st);
         const outcome = effectiveOutcome(st.script);
-        const hang = st.script.outcome === 'timeout' && firstTime.hangUsed(st.script) ? st.script.hangMs ?? 10_000 : undefined;
+        const hang =
+          st.script.outcome === 'timeout' && firstTime.hangUsed(st.script) ? (st.script.hangMs ?? 10_000) : undefined;
         if (st.script.webhookBeforeResponse) {
           const body = structuredClone(publicSession(st)); // the answer shows the session as created
           return { status: 200, body, before: payCheckout(st, outcome, true), hang };
@@ -907,7 +1027,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       if (method === 'POST' && c === 'expire') {
         if (st.obj.status === 'open' && st.script.lateSuccessAfterCancel) void payCheckout(st, 'success');
         if (st.obj.status !== 'open') {
-          return stripeError(400, 'invalid_request_error', `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${st.obj.status}".`, { code: 'checkout_session_not_open' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${st.obj.status}".`,
+            { code: 'checkout_session_not_open' },
+          );
         }
         void expireCheckout(st);
         return { status: 200, body: publicSession(st) };
@@ -938,7 +1063,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       const parts = url.pathname.split('/').filter(Boolean);
       const send = (status: number, payload: string, headers: Record<string, string> = {}) => {
         if (res.headersSent || res.destroyed) return;
-        res.writeHead(status, { 'content-type': 'application/json', 'request-id': randomId('req_', 14), 'stripe-version': '2025-09-30.clover', ...headers });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'request-id': randomId('req_', 14),
+          'stripe-version': '2025-09-30.clover',
+          ...headers,
+        });
         res.end(payload);
       };
 
@@ -957,27 +1087,52 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
         );
         return;
       }
-      if (parts[0] !== 'v1') return send(404, JSON.stringify({ error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${url.pathname}).` } }));
+      if (parts[0] !== 'v1')
+        return send(
+          404,
+          JSON.stringify({
+            error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${url.pathname}).` },
+          }),
+        );
 
       expireDueSessions();
       const params = method === 'GET' || method === 'DELETE' ? {} : parseStripeForm(body);
       const script = scriptFor(method, parts, params);
       if (script && scripts.take5xx(script)) {
-        return send(500, JSON.stringify({ error: { type: 'api_error', message: 'An unknown error occurred (simulated 500)' } }));
+        return send(
+          500,
+          JSON.stringify({ error: { type: 'api_error', message: 'An unknown error occurred (simulated 500)' } }),
+        );
       }
 
       // Idempotency, as Stripe does it: same key + same request → the saved answer; same key +
       // different request → 400. Keys are per API key.
       const idemKey = method === 'POST' ? (req.headers['idempotency-key'] as string | undefined) : undefined;
       if (idemKey && idemKey.length > 255) {
-        return send(400, JSON.stringify({ error: { type: 'invalid_request_error', message: `Invalid idempotency key: must be at most 255 characters long.` } }));
+        return send(
+          400,
+          JSON.stringify({
+            error: {
+              type: 'invalid_request_error',
+              message: `Invalid idempotency key: must be at most 255 characters long.`,
+            },
+          }),
+        );
       }
       const savedKey = idemKey ? `${req.headers.authorization ?? ''} ${idemKey}` : undefined;
       const fingerprint = `${method} ${url.pathname} ${body}`;
       if (savedKey && saved.has(savedKey)) {
         const prior = saved.get(savedKey)!;
         if (prior.fingerprint !== fingerprint) {
-          return send(400, JSON.stringify({ error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idemKey}' if you meant to execute a different request.` } }));
+          return send(
+            400,
+            JSON.stringify({
+              error: {
+                type: 'idempotency_error',
+                message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idemKey}' if you meant to execute a different request.`,
+              },
+            }),
+          );
         }
         return send(prior.status, prior.body, { 'idempotent-replayed': 'true', 'idempotency-key': idemKey! });
       }
@@ -988,7 +1143,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       try {
         validated = await forward(mock.socketPath, req, body);
       } catch (err) {
-        return send(502, JSON.stringify({ error: { type: 'api_error', message: `stripe-mock unavailable: ${(err as Error).message}` } }));
+        return send(
+          502,
+          JSON.stringify({
+            error: { type: 'api_error', message: `stripe-mock unavailable: ${(err as Error).message}` },
+          }),
+        );
       }
       if (validated.status >= 400) return send(validated.status, validated.body);
       let template: Json = {};
@@ -1014,7 +1174,9 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
     })().catch((err: unknown) => {
       if (!res.headersSent && !res.destroyed) {
         res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { type: 'api_error', message: `simulator error: ${(err as Error).message}` } }));
+        res.end(
+          JSON.stringify({ error: { type: 'api_error', message: `simulator error: ${(err as Error).message}` } }),
+        );
       }
     });
   });
@@ -1035,7 +1197,15 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
     protocol: 'http',
     secretKey,
     webhookSecret,
-    config: (overrides = {}) => ({ secretKey, webhookSecret, host: '127.0.0.1', port, protocol: 'http', sandbox: true, ...overrides }),
+    config: (overrides = {}) => ({
+      secretKey,
+      webhookSecret,
+      host: '127.0.0.1',
+      port,
+      protocol: 'http',
+      sandbox: true,
+      ...overrides,
+    }),
     setWebhookUrl(url) {
       webhookUrl = url;
     },

@@ -18,7 +18,13 @@ const approver = (pin: string) => ({ 'x-approver-pin': pin });
 async function order(submit: boolean): Promise<any> {
   const created = await h.api('POST', '/api/v1/orders', {
     token: cashier,
-    body: { type: 'dine_in', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }, { itemId: h.shop.items['Croissant'], quantity: 1 }] },
+    body: {
+      type: 'dine_in',
+      lines: [
+        { itemId: h.shop.items['Burger'], quantity: 1 },
+        { itemId: h.shop.items['Croissant'], quantity: 1 },
+      ],
+    },
   });
   expect(created.status).toBe(201);
   if (!submit) return created.body;
@@ -38,7 +44,14 @@ describe('voiding a line the kitchen has', () => {
     expect(bare.body.code).toBe('FORBIDDEN');
     expect(bare.body.detail).toMatch(/manager's approval/);
     expect((await h.api('DELETE', path, { token: cashier, headers: approver(CASHIER_PIN) })).status).toBe(403);
-    expect((await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier, headers: approver(MANAGER_PIN) })).status).toBe(403); // no reason
+    expect(
+      (
+        await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, {
+          token: cashier,
+          headers: approver(MANAGER_PIN),
+        })
+      ).status,
+    ).toBe(403); // no reason
     expect((await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier })).body.lines).toHaveLength(2);
     expect(await auditRows('order.line_voided', o.id)).toHaveLength(0);
   });
@@ -46,31 +59,48 @@ describe('voiding a line the kitchen has', () => {
   it("is done with a manager's PIN and a reason, audited with both staff", async () => {
     const o = await order(true);
     expect(o.lines[0].kitchenStatus).toBe('sent');
-    const res = await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}?reason=burnt`, { token: cashier, headers: approver(MANAGER_PIN) });
+    const res = await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}?reason=burnt`, {
+      token: cashier,
+      headers: approver(MANAGER_PIN),
+    });
     expect(res.status).toBe(200);
     expect(res.body.lines).toHaveLength(1);
     const [row] = await auditRows('order.line_voided', o.id);
     expect(row.staff_id).toBe(h.shop.staff['Cashier']);
-    expect(row.data.approval).toEqual({ approvedBy: { id: h.shop.staff['Manager'], name: 'Manager', role: 'manager' }, reason: 'burnt' });
+    expect(row.data.approval).toEqual({
+      approvedBy: { id: h.shop.staff['Manager'], name: 'Manager', role: 'manager' },
+      reason: 'burnt',
+    });
   });
 
   it('needs no approval for a line not yet sent', async () => {
     const o = await order(false);
-    expect((await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier })).status).toBe(200);
+    expect((await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier })).status).toBe(
+      200,
+    );
   });
 });
 
 it("needs a manager's PIN for a discount above approvalDiscountPercent", async () => {
-  expect((await h.api('PUT', '/api/v1/settings', { token: manager, body: { approvalDiscountPercent: 5 } })).status).toBe(200);
+  expect(
+    (await h.api('PUT', '/api/v1/settings', { token: manager, body: { approvalDiscountPercent: 5 } })).status,
+  ).toBe(200);
   try {
     const o = await order(false);
     const body = { discountId: h.shop.discounts['Staff 10%'], reason: 'staff meal' };
     expect((await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body })).status).toBe(403);
-    const res = await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body, headers: approver(MANAGER_PIN) });
+    const res = await h.api('POST', `/api/v1/orders/${o.id}/discounts`, {
+      token: cashier,
+      body,
+      headers: approver(MANAGER_PIN),
+    });
     expect(res.status).toBe(200);
     expect(res.body.discounts).toHaveLength(1);
     const [row] = await auditRows('order.discount_applied', o.id);
-    expect(row).toMatchObject({ staff_id: h.shop.staff['Cashier'], data: { approval: { approvedBy: { id: h.shop.staff['Manager'] }, reason: 'staff meal' } } });
+    expect(row).toMatchObject({
+      staff_id: h.shop.staff['Cashier'],
+      data: { approval: { approvedBy: { id: h.shop.staff['Manager'] }, reason: 'staff meal' } },
+    });
   } finally {
     await h.api('PUT', '/api/v1/settings', { token: manager, body: { approvalDiscountPercent: null } });
   }
@@ -81,9 +111,16 @@ it("needs a manager's PIN to cancel an order the kitchen has", async () => {
   const body = { reason: 'walked out' };
   expect((await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body })).status).toBe(403);
   expect((await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier })).body.status).toBe('open');
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body, headers: approver(MANAGER_PIN) });
+  const res = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
+    token: cashier,
+    body,
+    headers: approver(MANAGER_PIN),
+  });
   expect(res.status).toBe(200);
   expect(res.body.status).toBe('cancelled');
   const [row] = await auditRows('order.cancelled', o.id);
-  expect(row).toMatchObject({ staff_id: h.shop.staff['Cashier'], data: { approval: { approvedBy: { id: h.shop.staff['Manager'] }, reason: 'walked out' } } });
+  expect(row).toMatchObject({
+    staff_id: h.shop.staff['Cashier'],
+    data: { approval: { approvedBy: { id: h.shop.staff['Manager'] }, reason: 'walked out' } },
+  });
 });

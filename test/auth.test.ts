@@ -17,25 +17,32 @@ beforeEach(async () => {
 const login = (body: unknown) => h.api('POST', '/api/v1/auth/login', { body });
 
 describe('login', () => {
-  it.each(DEMO_STAFF.map((s) => [s.role, s] as const))('logs in the demo %s and never returns a PIN', async (_role, s) => {
-    const res = await login({ pin: s.pin });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({
-      token: expect.any(String),
-      expiresAt: expect.any(String),
-      staff: { id: h.shop.staff[s.name], name: s.name, role: s.role },
-    });
-    expect(Date.parse(res.body.expiresAt)).toBeGreaterThan(Date.now());
-    expectNoPinLeak(res.body);
-    // The token works.
-    const again = await h.api('POST', '/api/v1/auth/logout', { token: res.body.token });
-    expect(again.status).toBe(204);
-  });
+  it.each(DEMO_STAFF.map((s) => [s.role, s] as const))(
+    'logs in the demo %s and never returns a PIN',
+    async (_role, s) => {
+      const res = await login({ pin: s.pin });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        token: expect.any(String),
+        expiresAt: expect.any(String),
+        staff: { id: h.shop.staff[s.name], name: s.name, role: s.role },
+      });
+      expect(Date.parse(res.body.expiresAt)).toBeGreaterThan(Date.now());
+      expectNoPinLeak(res.body);
+      // The token works.
+      const again = await h.api('POST', '/api/v1/auth/logout', { token: res.body.token });
+      expect(again.status).toBe(204);
+    },
+  );
 
   it('rejects a wrong PIN with 401', async () => {
     const res = await login({ pin: '9999' });
     expect(res.status).toBe(401);
-    expect(res.body).toMatchObject({ code: 'UNAUTHENTICATED', detail: expect.any(String), timestamp: expect.any(String) });
+    expect(res.body).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      detail: expect.any(String),
+      timestamp: expect.any(String),
+    });
   });
 
   it.each([
@@ -53,7 +60,9 @@ describe('login', () => {
   it('rejects unknown fields with 422', async () => {
     const res = await login({ pin: '1234', admin: true });
     expect(res.status).toBe(422);
-    expect(res.body.errors).toEqual([expect.objectContaining({ path: expect.any(String), message: expect.stringContaining('admin') })]);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ path: expect.any(String), message: expect.stringContaining('admin') }),
+    ]);
   });
 
   it('rejects malformed JSON with 400', async () => {
@@ -97,7 +106,10 @@ describe('tokens', () => {
 
     const token = await h.login('1234');
     expect((await h.api('GET', '/api/v1/staff', { token })).status).toBe(200);
-    await h.deps.knex('sessions').where('staff_id', h.shop.staff['Admin']).update({ expires_at: new Date(Date.now() - 1000) });
+    await h.deps
+      .knex('sessions')
+      .where('staff_id', h.shop.staff['Admin'])
+      .update({ expires_at: new Date(Date.now() - 1000) });
     expect((await h.api('GET', '/api/v1/staff', { token })).status).toBe(401);
   });
 });

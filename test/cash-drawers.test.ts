@@ -17,7 +17,10 @@ afterAll(async () => h?.close());
 const sessions = (drawer: string) => `/api/v1/drawers/${drawer}/sessions`;
 
 async function cashSale(): Promise<{ orderId: string; total: number }> {
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+  });
   const total = created.body.totals.total;
   const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total + 500 });
   expect(paid.body.order.status).toBe('closed');
@@ -35,10 +38,28 @@ it('counts float, paid-in/out, cash payments and cash refunds, and closes with o
   const opened = await h.api('POST', sessions('main'), { token: cashier, body: { float: 10000 } });
   expect(opened.status).toBe(201);
   const id = opened.body.id;
-  expect((await h.api('POST', `${sessions('main')}/${id}/movements`, { token: cashier, body: { type: 'paid_out', amount: 1500, reason: 'milk from the shop' } })).status).toBe(201);
-  expect((await h.api('POST', `${sessions('main')}/${id}/movements`, { token: cashier, body: { type: 'paid_in', amount: 200, reason: 'change top-up' } })).status).toBe(201);
+  expect(
+    (
+      await h.api('POST', `${sessions('main')}/${id}/movements`, {
+        token: cashier,
+        body: { type: 'paid_out', amount: 1500, reason: 'milk from the shop' },
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await h.api('POST', `${sessions('main')}/${id}/movements`, {
+        token: cashier,
+        body: { type: 'paid_in', amount: 200, reason: 'change top-up' },
+      })
+    ).status,
+  ).toBe(201);
   const sale = await cashSale();
-  const refund = await h.api('POST', `/api/v1/orders/${sale.orderId}/refunds`, { token: manager, body: { reason: 'goodwill', amount: 300 }, headers: { 'idempotency-key': randomUUID() } });
+  const refund = await h.api('POST', `/api/v1/orders/${sale.orderId}/refunds`, {
+    token: manager,
+    body: { reason: 'goodwill', amount: 300 },
+    headers: { 'idempotency-key': randomUUID() },
+  });
   expect(refund.status).toBe(201);
 
   const expected = 10000 - 1500 + 200 + sale.total - 300;
@@ -46,15 +67,37 @@ it('counts float, paid-in/out, cash payments and cash refunds, and closes with o
     () => h.api('GET', sessions('main'), { token: cashier }),
     (r) => r.body.sessions[0]?.expected === expected,
   );
-  expect(live.body.sessions[0].movements.map((m: any) => m.type).sort()).toEqual(['cash_payment', 'cash_refund', 'paid_in', 'paid_out']);
+  expect(live.body.sessions[0].movements.map((m: any) => m.type).sort()).toEqual([
+    'cash_payment',
+    'cash_refund',
+    'paid_in',
+    'paid_out',
+  ]);
 
-  const closed = await h.api('POST', `${sessions('main')}/${id}/close`, { token: cashier, body: { counted: expected - 250 } });
+  const closed = await h.api('POST', `${sessions('main')}/${id}/close`, {
+    token: cashier,
+    body: { counted: expected - 250 },
+  });
   expect(closed.status).toBe(200);
   expect(closed.body).toMatchObject({ status: 'closed', expected, counted: expected - 250, overShort: -250 });
-  expect((await h.api('POST', `${sessions('main')}/${id}/movements`, { token: cashier, body: { type: 'paid_in', amount: 1, reason: 'late' } })).status).toBe(409);
+  expect(
+    (
+      await h.api('POST', `${sessions('main')}/${id}/movements`, {
+        token: cashier,
+        body: { type: 'paid_in', amount: 1, reason: 'late' },
+      })
+    ).status,
+  ).toBe(409);
 
   const report = await h.api('GET', '/api/v1/reports/daily', { token: manager });
-  expect(report.body.drawers).toContainEqual({ drawerId: 'main', sessionId: id, float: 10000, expected, counted: expected - 250, overShort: -250 });
+  expect(report.body.drawers).toContainEqual({
+    drawerId: 'main',
+    sessionId: id,
+    float: 10000,
+    expected,
+    counted: expected - 250,
+    overShort: -250,
+  });
   const audited = await h.deps.knex('audit_log').where({ subject: id }).orderBy('id').pluck('action');
   expect(audited).toEqual(['drawer.opened', 'drawer.paid_out', 'drawer.paid_in', 'drawer.closed']);
 });

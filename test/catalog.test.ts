@@ -26,7 +26,14 @@ beforeAll(async () => {
   const [loc] = await knex('locations').insert({ name: 'Other shop' }).returning('id');
   const [cat] = await knex('categories').insert({ location_id: loc.id, name: 'Other category' }).returning('id');
   const [item] = await knex('items')
-    .insert({ location_id: loc.id, category_id: cat.id, name: 'Other croissant', price: 999, barcode: '4006381333931', sku: 'CRO-1' })
+    .insert({
+      location_id: loc.id,
+      category_id: cat.id,
+      name: 'Other croissant',
+      price: 999,
+      barcode: '4006381333931',
+      sku: 'CRO-1',
+    })
     .returning('id');
   const [list] = await knex('modifier_lists').insert({ location_id: loc.id, name: 'Other list' }).returning('id');
   await knex('modifiers').insert({ location_id: loc.id, modifier_list_id: list.id, name: 'Other mod', price: 5 });
@@ -42,16 +49,28 @@ function expect422(res: { status: number; body: any }, path?: string) {
 
 describe('categories', () => {
   it('creates, lists, reads, changes and deletes a category', async () => {
-    const created = await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'Desserts', sortOrder: 9, color: '#ff00aa' } });
+    const created = await h.api('POST', `${C}/categories`, {
+      token: manager,
+      body: { name: 'Desserts', sortOrder: 9, color: '#ff00aa' },
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.any(String), name: 'Desserts', sortOrder: 9, available: true, color: '#ff00aa' });
+    expect(created.body).toMatchObject({
+      id: expect.any(String),
+      name: 'Desserts',
+      sortOrder: 9,
+      available: true,
+      color: '#ff00aa',
+    });
     const id = created.body.id;
 
     const list = await h.api('GET', `${C}/categories`, { token: cashier });
     expect(list.status).toBe(200);
     expect(list.body.map((c: any) => c.name)).toEqual(['Coffee', 'Food', 'Drinks', 'Desserts']);
 
-    const patched = await h.api('PATCH', `${C}/categories/${id}`, { token: manager, body: { name: 'Sweets', available: false, color: null } });
+    const patched = await h.api('PATCH', `${C}/categories/${id}`, {
+      token: manager,
+      body: { name: 'Sweets', available: false, color: null },
+    });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ id, name: 'Sweets', available: false, color: null, sortOrder: 9 });
     expect((await h.api('GET', `${C}/categories/${id}`, { token: cashier })).body.name).toBe('Sweets');
@@ -68,7 +87,9 @@ describe('categories', () => {
     expect(await counts()).toEqual(before);
 
     const cat = (await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'Temp' } })).body;
-    const item = (await h.api('POST', `${C}/items`, { token: manager, body: { name: 'Temp item', price: 100, categoryId: cat.id } })).body;
+    const item = (
+      await h.api('POST', `${C}/items`, { token: manager, body: { name: 'Temp item', price: 100, categoryId: cat.id } })
+    ).body;
     expect((await h.api('DELETE', `${C}/categories/${cat.id}`, { token: manager })).status).toBe(409);
     expect((await h.api('DELETE', `${C}/items/${item.id}`, { token: manager })).status).toBe(204);
     expect((await h.api('DELETE', `${C}/categories/${cat.id}`, { token: manager })).status).toBe(204);
@@ -81,7 +102,10 @@ describe('categories', () => {
     const res = await h.api('POST', `${C}/categories`, { token: cashier, body: { name: 'Nope' } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('FORBIDDEN');
-    expect((await h.api('PATCH', `${C}/categories/${h.shop.categories.Coffee}`, { token: cashier, body: { name: 'x' } })).status).toBe(403);
+    expect(
+      (await h.api('PATCH', `${C}/categories/${h.shop.categories.Coffee}`, { token: cashier, body: { name: 'x' } }))
+        .status,
+    ).toBe(403);
     expect((await h.api('DELETE', `${C}/categories/${h.shop.categories.Drinks}`, { token: cashier })).status).toBe(403);
     expect(await counts()).toEqual(before);
   });
@@ -95,8 +119,14 @@ describe('categories', () => {
     expect422(await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'x'.repeat(201) } }), 'name');
     expect422(await h.api('POST', `${C}/categories`, { token: manager, body: [] }));
     expect422(await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'X', color: 'red' } }), 'color');
-    expect422(await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'X', sortOrder: '1' } }), 'sortOrder');
-    expect422(await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'X', available: 'yes' } }), 'available');
+    expect422(
+      await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'X', sortOrder: '1' } }),
+      'sortOrder',
+    );
+    expect422(
+      await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'X', available: 'yes' } }),
+      'available',
+    );
     expect422(await h.api('PATCH', `${C}/categories/${h.shop.categories.Coffee}`, { token: manager, body: {} }));
     expect422(await h.api('PATCH', `${C}/categories/not-a-uuid`, { token: manager, body: { name: 'X' } }), 'params.id');
     expect422(await h.api('GET', `${C}/categories/123`, { token: cashier }), 'params.id');
@@ -105,10 +135,12 @@ describe('categories', () => {
     expect(coffee.body.name).toBe('Coffee');
   });
 
-  it('answers 404 for unknown ids and for another location\'s category', async () => {
+  it("answers 404 for unknown ids and for another location's category", async () => {
     for (const id of [randomUUID(), other.categoryId]) {
       expect((await h.api('GET', `${C}/categories/${id}`, { token: cashier })).status).toBe(404);
-      expect((await h.api('PATCH', `${C}/categories/${id}`, { token: manager, body: { name: 'Mine now' } })).status).toBe(404);
+      expect(
+        (await h.api('PATCH', `${C}/categories/${id}`, { token: manager, body: { name: 'Mine now' } })).status,
+      ).toBe(404);
       expect((await h.api('DELETE', `${C}/categories/${id}`, { token: manager })).status).toBe(404);
     }
     const list = await h.api('GET', `${C}/categories`, { token: cashier });
@@ -136,7 +168,13 @@ describe('items', () => {
     const created = await h.api('POST', `${C}/items`, { token: manager, body });
     expect(created.status).toBe(201);
     const { categoryId, ...rest } = body;
-    expect(created.body).toMatchObject({ ...rest, categoryId, id: expect.any(String), available: true, lowStock: true });
+    expect(created.body).toMatchObject({
+      ...rest,
+      categoryId,
+      id: expect.any(String),
+      available: true,
+      lowStock: true,
+    });
 
     const read = await h.api('GET', `${C}/items/${created.body.id}`, { token: cashier });
     expect(read.status).toBe(200);
@@ -153,7 +191,9 @@ describe('items', () => {
     await h.api('PATCH', `${C}/items/${h.shop.items.Burger}`, { token: manager, body: { available: false } });
     const unavailable = await h.api('GET', `${C}/items?available=false`, { token: cashier });
     expect(unavailable.body.map((i: any) => i.name)).toEqual(['Burger']);
-    const available = await h.api('GET', `${C}/items?categoryId=${h.shop.categories.Food}&available=true`, { token: cashier });
+    const available = await h.api('GET', `${C}/items?categoryId=${h.shop.categories.Food}&available=true`, {
+      token: cashier,
+    });
     expect(available.body.map((i: any) => i.name)).toEqual(['Croissant']);
     await h.api('PATCH', `${C}/items/${h.shop.items.Burger}`, { token: manager, body: { available: true } });
 
@@ -165,7 +205,12 @@ describe('items', () => {
   });
 
   it('changes an item and replaces its modifier lists in order', async () => {
-    const item = (await h.api('POST', `${C}/items`, { token: manager, body: { ...base(), name: 'Cortado', modifierListIds: [h.shop.modifierLists.Size] } })).body;
+    const item = (
+      await h.api('POST', `${C}/items`, {
+        token: manager,
+        body: { ...base(), name: 'Cortado', modifierListIds: [h.shop.modifierLists.Size] },
+      })
+    ).body;
     const res = await h.api('PATCH', `${C}/items/${item.id}`, {
       token: manager,
       body: { price: 390, sku: null, modifierListIds: [h.shop.modifierLists.Milk, h.shop.modifierLists.Size] },
@@ -183,17 +228,31 @@ describe('items', () => {
   it('flags low stock for tracked items at or below their minimum', async () => {
     const croissant = await h.api('GET', `${C}/items/${h.shop.items.Croissant}`, { token: cashier });
     expect(croissant.body).toMatchObject({ trackStock: true, stockQuantity: 24, minStock: 5, lowStock: false });
-    const low = await h.api('PATCH', `${C}/items/${h.shop.items.Croissant}`, { token: manager, body: { stockQuantity: 5 } });
+    const low = await h.api('PATCH', `${C}/items/${h.shop.items.Croissant}`, {
+      token: manager,
+      body: { stockQuantity: 5 },
+    });
     expect(low.body.lowStock).toBe(true);
-    const untracked = await h.api('PATCH', `${C}/items/${h.shop.items.Croissant}`, { token: manager, body: { trackStock: false } });
+    const untracked = await h.api('PATCH', `${C}/items/${h.shop.items.Croissant}`, {
+      token: manager,
+      body: { trackStock: false },
+    });
     expect(untracked.body.lowStock).toBe(false);
-    await h.api('PATCH', `${C}/items/${h.shop.items.Croissant}`, { token: manager, body: { trackStock: true, stockQuantity: 24 } });
+    await h.api('PATCH', `${C}/items/${h.shop.items.Croissant}`, {
+      token: manager,
+      body: { trackStock: true, stockQuantity: 24 },
+    });
   });
 
   it('looks an item up by barcode, within this location only', async () => {
     const res = await h.api('GET', `${C}/items/barcode/4006381333931`, { token: cashier });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: h.shop.items.Croissant, name: 'Croissant', price: 325, barcode: '4006381333931' });
+    expect(res.body).toMatchObject({
+      id: h.shop.items.Croissant,
+      name: 'Croissant',
+      price: 325,
+      barcode: '4006381333931',
+    });
     const none = await h.api('GET', `${C}/items/barcode/0000000000000`, { token: cashier });
     expect(none.status).toBe(404);
     expect(none.body.code).toBe('NOT_FOUND');
@@ -237,17 +296,34 @@ describe('items', () => {
     expect422(await post({ ...base(), categoryId: 'abc' }), 'categoryId');
     expect422(await post({ ...base(), categoryId: randomUUID() }), 'categoryId');
     expect422(await post({ ...base(), categoryId: other.categoryId }), 'categoryId');
-    expect422(await post({ ...base(), modifierListIds: [h.shop.modifierLists.Size, randomUUID()] }), 'modifierListIds[1]');
+    expect422(
+      await post({ ...base(), modifierListIds: [h.shop.modifierLists.Size, randomUUID()] }),
+      'modifierListIds[1]',
+    );
     expect422(await post({ ...base(), modifierListIds: [other.modifierListId] }), 'modifierListIds[0]');
-    expect422(await post({ ...base(), modifierListIds: [h.shop.modifierLists.Size, h.shop.modifierLists.Size] }), 'modifierListIds');
+    expect422(
+      await post({ ...base(), modifierListIds: [h.shop.modifierLists.Size, h.shop.modifierLists.Size] }),
+      'modifierListIds',
+    );
     expect422(await post({ ...base(), modifierListIds: 'x' }), 'modifierListIds');
     expect422(await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, { token: manager, body: {} }));
-    expect422(await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, { token: manager, body: { name: null } }), 'name');
-    expect422(await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, { token: manager, body: { price: 1, modifierListIds: [randomUUID()] } }));
+    expect422(
+      await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, { token: manager, body: { name: null } }),
+      'name',
+    );
+    expect422(
+      await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, {
+        token: manager,
+        body: { price: 1, modifierListIds: [randomUUID()] },
+      }),
+    );
     expect422(await h.api('GET', `${C}/items/xyz`, { token: cashier }), 'params.id');
     expect(await counts()).toEqual(before);
     const latte = await h.api('GET', `${C}/items/${h.shop.items.Latte}`, { token: cashier });
-    expect(latte.body).toMatchObject({ price: 450, modifierListIds: [h.shop.modifierLists.Size, h.shop.modifierLists.Milk] });
+    expect(latte.body).toMatchObject({
+      price: 450,
+      modifierListIds: [h.shop.modifierLists.Size, h.shop.modifierLists.Milk],
+    });
   });
 
   it('needs a manager to write and keeps the kitchen out of item reads', async () => {
@@ -256,13 +332,17 @@ describe('items', () => {
     expect((await h.api('GET', `${C}/items`, { token: kitchen })).status).toBe(403);
     expect((await h.api('GET', `${C}/items/${h.shop.items.Latte}`, { token: kitchen })).status).toBe(403);
     expect((await h.api('POST', `${C}/items`, { token: cashier, body: base() })).status).toBe(403);
-    expect((await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, { token: cashier, body: { price: 1 } })).status).toBe(403);
+    expect(
+      (await h.api('PATCH', `${C}/items/${h.shop.items.Latte}`, { token: cashier, body: { price: 1 } })).status,
+    ).toBe(403);
     expect((await h.api('DELETE', `${C}/items/${h.shop.items.Latte}`, { token: cashier })).status).toBe(403);
     expect(await counts()).toEqual(before);
   });
 
   it('soft-deletes an item: gone from the API, kept in the database, barcode reusable', async () => {
-    const item = (await h.api('POST', `${C}/items`, { token: manager, body: { ...base(), name: 'Gone', barcode: '999' } })).body;
+    const item = (
+      await h.api('POST', `${C}/items`, { token: manager, body: { ...base(), name: 'Gone', barcode: '999' } })
+    ).body;
     expect((await h.api('DELETE', `${C}/items/${item.id}`, { token: manager })).status).toBe(204);
     expect((await h.api('GET', `${C}/items/${item.id}`, { token: cashier })).status).toBe(404);
     expect((await h.api('PATCH', `${C}/items/${item.id}`, { token: manager, body: { price: 1 } })).status).toBe(404);
@@ -270,15 +350,22 @@ describe('items', () => {
     expect((await h.api('GET', `${C}/items/barcode/999`, { token: cashier })).status).toBe(404);
     expect((await h.api('GET', `${C}/items`, { token: cashier })).body.map((i: any) => i.id)).not.toContain(item.id);
     expect((await h.deps.knex('items').where('id', item.id).first()).deleted_at).not.toBeNull();
-    expect((await h.api('POST', `${C}/items`, { token: manager, body: { ...base(), name: 'Back', barcode: '999' } })).status).toBe(201);
+    expect(
+      (await h.api('POST', `${C}/items`, { token: manager, body: { ...base(), name: 'Back', barcode: '999' } })).status,
+    ).toBe(201);
   });
 
   it("answers 404 for another location's item", async () => {
     expect((await h.api('GET', `${C}/items/${other.itemId}`, { token: cashier })).status).toBe(404);
-    expect((await h.api('PATCH', `${C}/items/${other.itemId}`, { token: manager, body: { price: 1 } })).status).toBe(404);
+    expect((await h.api('PATCH', `${C}/items/${other.itemId}`, { token: manager, body: { price: 1 } })).status).toBe(
+      404,
+    );
     expect((await h.api('DELETE', `${C}/items/${other.itemId}`, { token: manager })).status).toBe(404);
     expect((await h.api('GET', `${C}/items/${randomUUID()}`, { token: cashier })).status).toBe(404);
-    expect(await h.deps.knex('items').where('id', other.itemId).first()).toMatchObject({ price: 999, deleted_at: null });
+    expect(await h.deps.knex('items').where('id', other.itemId).first()).toMatchObject({
+      price: 999,
+      deleted_at: null,
+    });
   });
 });
 
@@ -299,7 +386,13 @@ describe('modifier lists', () => {
       },
     });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ name: 'Syrup', minSelections: 0, maxSelections: 2, sortOrder: 5, available: true });
+    expect(res.body).toMatchObject({
+      name: 'Syrup',
+      minSelections: 0,
+      maxSelections: 2,
+      sortOrder: 5,
+      available: true,
+    });
     expect(res.body.modifiers.map((m: any) => [m.name, m.sortOrder, m.available])).toEqual([
       ['Caramel', 1, false],
       ['Hazelnut', 2, true], // sortOrder defaults to the position in the array; ties go by name
@@ -316,13 +409,27 @@ describe('modifier lists', () => {
     const created = (
       await h.api('POST', `${C}/modifier-lists`, {
         token: manager,
-        body: { name: 'Sauce', modifiers: [{ name: 'Ketchup', price: 0 }, { name: 'Mayo', price: 0 }, { name: 'Aioli', price: 50 }] },
+        body: {
+          name: 'Sauce',
+          modifiers: [
+            { name: 'Ketchup', price: 0 },
+            { name: 'Mayo', price: 0 },
+            { name: 'Aioli', price: 50 },
+          ],
+        },
       })
     ).body;
     const [ketchup, mayo, aioli] = created.modifiers.map((m: any) => m.id) as string[];
     const res = await h.api('PATCH', `${C}/modifier-lists/${created.id}`, {
       token: manager,
-      body: { name: 'Sauces', modifiers: [{ id: aioli, name: 'Garlic aioli', price: 70 }, { name: 'BBQ', price: 30 }, { id: ketchup, name: 'Ketchup', price: 0 }] },
+      body: {
+        name: 'Sauces',
+        modifiers: [
+          { id: aioli, name: 'Garlic aioli', price: 70 },
+          { name: 'BBQ', price: 30 },
+          { id: ketchup, name: 'Ketchup', price: 0 },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     expect(res.body.name).toBe('Sauces');
@@ -333,7 +440,10 @@ describe('modifier lists', () => {
     ]);
     expect(await h.deps.knex('modifiers').where('id', mayo).first()).toBeUndefined();
 
-    const renamed = await h.api('PATCH', `${C}/modifier-lists/${created.id}`, { token: manager, body: { maxSelections: 3 } });
+    const renamed = await h.api('PATCH', `${C}/modifier-lists/${created.id}`, {
+      token: manager,
+      body: { maxSelections: 3 },
+    });
     expect(renamed.body.modifiers).toHaveLength(3);
   });
 
@@ -348,12 +458,35 @@ describe('modifier lists', () => {
     expect422(await post({ name: 'X', modifiers: [{ name: 'A' }] }), 'modifiers[0].price');
     expect422(await post({ name: 'X', modifiers: [{ name: 'A', price: '1' }] }), 'modifiers[0].price');
     expect422(await post({ name: 'X', modifiers: [{ name: 'A', price: 1, extra: true }] }));
-    expect422(await post({ name: 'X', modifiers: [{ id: h.shop.modifiers.Regular, name: 'A', price: 1 }] }), 'modifiers[0].id');
+    expect422(
+      await post({ name: 'X', modifiers: [{ id: h.shop.modifiers.Regular, name: 'A', price: 1 }] }),
+      'modifiers[0].id',
+    );
     expect422(await patch({}));
     expect422(await patch({ minSelections: 2 }), 'maxSelections');
-    expect422(await patch({ modifiers: [{ id: h.shop.modifiers['Oat milk'], name: 'Stolen', price: 1 }] }), 'modifiers[0].id');
-    expect422(await patch({ modifiers: [{ id: h.shop.modifiers.Large, name: 'A', price: 1 }, { id: h.shop.modifiers.Large, name: 'B', price: 1 }] }), 'modifiers');
-    expect422(await patch({ name: 'Renamed', modifiers: [{ name: 'Only', price: 0 }, { id: randomUUID(), name: 'Ghost', price: 0 }] }), 'modifiers[1].id');
+    expect422(
+      await patch({ modifiers: [{ id: h.shop.modifiers['Oat milk'], name: 'Stolen', price: 1 }] }),
+      'modifiers[0].id',
+    );
+    expect422(
+      await patch({
+        modifiers: [
+          { id: h.shop.modifiers.Large, name: 'A', price: 1 },
+          { id: h.shop.modifiers.Large, name: 'B', price: 1 },
+        ],
+      }),
+      'modifiers',
+    );
+    expect422(
+      await patch({
+        name: 'Renamed',
+        modifiers: [
+          { name: 'Only', price: 0 },
+          { id: randomUUID(), name: 'Ghost', price: 0 },
+        ],
+      }),
+      'modifiers[1].id',
+    );
     expect(await counts()).toEqual(before);
     const read = await h.api('GET', `${C}/modifier-lists/${size}`, { token: cashier });
     expect(read.body).toMatchObject({ name: 'Size', minSelections: 1, maxSelections: 1 });
@@ -365,21 +498,34 @@ describe('modifier lists', () => {
     expect((await h.api('GET', `${C}/modifier-lists`, { token: kitchen })).status).toBe(403);
     expect((await h.api('POST', `${C}/modifier-lists`, { token: cashier, body: { name: 'X' } })).status).toBe(403);
     expect((await h.api('GET', `${C}/modifier-lists/${other.modifierListId}`, { token: cashier })).status).toBe(404);
-    expect((await h.api('PATCH', `${C}/modifier-lists/${other.modifierListId}`, { token: manager, body: { name: 'X' } })).status).toBe(404);
+    expect(
+      (await h.api('PATCH', `${C}/modifier-lists/${other.modifierListId}`, { token: manager, body: { name: 'X' } }))
+        .status,
+    ).toBe(404);
     expect((await h.api('DELETE', `${C}/modifier-lists/${other.modifierListId}`, { token: manager })).status).toBe(404);
     const list = await h.api('GET', `${C}/modifier-lists`, { token: cashier });
     expect(list.body.map((l: any) => l.id)).not.toContain(other.modifierListId);
   });
 
   it('deletes a list with its modifiers; items stop offering it', async () => {
-    const list = (await h.api('POST', `${C}/modifier-lists`, { token: manager, body: { name: 'Temp', modifiers: [{ name: 'T', price: 1 }] } })).body;
+    const list = (
+      await h.api('POST', `${C}/modifier-lists`, {
+        token: manager,
+        body: { name: 'Temp', modifiers: [{ name: 'T', price: 1 }] },
+      })
+    ).body;
     const item = (
-      await h.api('POST', `${C}/items`, { token: manager, body: { name: 'Temp item 2', price: 1, modifierListIds: [list.id, h.shop.modifierLists.Size] } })
+      await h.api('POST', `${C}/items`, {
+        token: manager,
+        body: { name: 'Temp item 2', price: 1, modifierListIds: [list.id, h.shop.modifierLists.Size] },
+      })
     ).body;
     expect((await h.api('DELETE', `${C}/modifier-lists/${list.id}`, { token: manager })).status).toBe(204);
     expect((await h.api('GET', `${C}/modifier-lists/${list.id}`, { token: cashier })).status).toBe(404);
     expect(await h.deps.knex('modifiers').where('modifier_list_id', list.id)).toHaveLength(0);
-    expect((await h.api('GET', `${C}/items/${item.id}`, { token: cashier })).body.modifierListIds).toEqual([h.shop.modifierLists.Size]);
+    expect((await h.api('GET', `${C}/items/${item.id}`, { token: cashier })).body.modifierListIds).toEqual([
+      h.shop.modifierLists.Size,
+    ]);
   });
 });
 
@@ -400,20 +546,38 @@ describe('menu', () => {
     expect(latte).toMatchObject({ id: h.shop.items.Latte, price: 450 });
     expect(latte.modifierLists.map((l: any) => l.name)).toEqual(['Size', 'Milk']); // the item's own order
     expect(latte.modifierLists[0]).toMatchObject({ minSelections: 1, maxSelections: 1 });
-    expect(latte.modifierLists[0].modifiers.map((m: any) => [m.name, m.price])).toEqual([['Regular', 0], ['Large', 80]]);
+    expect(latte.modifierLists[0].modifiers.map((m: any) => [m.name, m.price])).toEqual([
+      ['Regular', 0],
+      ['Large', 80],
+    ]);
     expect(JSON.stringify(menu)).not.toContain('Other');
   });
 
   it('omits unavailable categories, items, lists and modifiers, and deleted items', async () => {
-    const post = async (path: string, body: unknown) => (await h.api('POST', `${C}/${path}`, { token: manager, body })).body;
+    const post = async (path: string, body: unknown) =>
+      (await h.api('POST', `${C}/${path}`, { token: manager, body })).body;
     const cat = await post('categories', { name: 'Menu test', sortOrder: 100 });
     const hidden = await post('categories', { name: 'Hidden category', sortOrder: 101, available: false });
     const list = await post('modifier-lists', {
       name: 'Toppings',
-      modifiers: [{ name: 'Sold out', price: 10, available: false }, { name: 'Sprinkles', price: 20, sortOrder: 5 }, { name: 'Cream', price: 20, sortOrder: 5 }],
+      modifiers: [
+        { name: 'Sold out', price: 10, available: false },
+        { name: 'Sprinkles', price: 20, sortOrder: 5 },
+        { name: 'Cream', price: 20, sortOrder: 5 },
+      ],
     });
-    const offList = await post('modifier-lists', { name: 'Off list', available: false, modifiers: [{ name: 'Z', price: 1 }] });
-    await post('items', { name: 'B item', price: 1, categoryId: cat.id, sortOrder: 1, modifierListIds: [offList.id, list.id] });
+    const offList = await post('modifier-lists', {
+      name: 'Off list',
+      available: false,
+      modifiers: [{ name: 'Z', price: 1 }],
+    });
+    await post('items', {
+      name: 'B item',
+      price: 1,
+      categoryId: cat.id,
+      sortOrder: 1,
+      modifierListIds: [offList.id, list.id],
+    });
     await post('items', { name: 'A item', price: 1, categoryId: cat.id, sortOrder: 1 });
     await post('items', { name: 'First', price: 1, categoryId: cat.id, sortOrder: 0 });
     await post('items', { name: 'Unavailable', price: 1, categoryId: cat.id, available: false });
@@ -444,7 +608,15 @@ describe('menu', () => {
     };
     const small = await queriesFor();
     for (let i = 0; i < 10; i++) {
-      await h.api('POST', `${C}/items`, { token: manager, body: { name: `Bulk ${i}`, price: 100, categoryId: h.shop.categories.Drinks, modifierListIds: [h.shop.modifierLists.Size] } });
+      await h.api('POST', `${C}/items`, {
+        token: manager,
+        body: {
+          name: `Bulk ${i}`,
+          price: 100,
+          categoryId: h.shop.categories.Drinks,
+          modifierListIds: [h.shop.modifierLists.Size],
+        },
+      });
     }
     expect(await queriesFor()).toBe(small);
     expect(small).toBeLessThanOrEqual(4);
@@ -455,7 +627,12 @@ describe('loadItemForOrder', () => {
   it('returns the item with all its lists and modifiers, availability flagged', async () => {
     await h.api('PATCH', `${C}/modifier-lists/${h.shop.modifierLists.Milk}`, {
       token: manager,
-      body: { modifiers: [{ id: h.shop.modifiers['Oat milk'], name: 'Oat milk', price: 60, available: false }, { id: h.shop.modifiers['Almond milk'], name: 'Almond milk', price: 60 }] },
+      body: {
+        modifiers: [
+          { id: h.shop.modifiers['Oat milk'], name: 'Oat milk', price: 60, available: false },
+          { id: h.shop.modifiers['Almond milk'], name: 'Almond milk', price: 60 },
+        ],
+      },
     });
     const latte = await loadItemForOrder(h.deps.knex, h.shop.locationId, h.shop.items.Latte!);
     expect(latte).toEqual({
@@ -496,8 +673,11 @@ describe('loadItemForOrder', () => {
     expect(await loadItemForOrder(h.deps.knex, h.shop.locationId, other.itemId)).toBeUndefined();
     expect(await loadItemForOrder(h.deps.knex, h.shop.locationId, randomUUID())).toBeUndefined();
     expect(await loadItemForOrder(h.deps.knex, h.shop.locationId, 'not-a-uuid')).toBeUndefined();
-    const cat = (await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'Closed', available: false } })).body;
-    const item = (await h.api('POST', `${C}/items`, { token: manager, body: { name: 'Closed item', price: 5, categoryId: cat.id } })).body;
+    const cat = (await h.api('POST', `${C}/categories`, { token: manager, body: { name: 'Closed', available: false } }))
+      .body;
+    const item = (
+      await h.api('POST', `${C}/items`, { token: manager, body: { name: 'Closed item', price: 5, categoryId: cat.id } })
+    ).body;
     expect((await loadItemForOrder(h.deps.knex, h.shop.locationId, item.id))!.available).toBe(false);
     await h.api('DELETE', `${C}/items/${item.id}`, { token: manager });
     expect(await loadItemForOrder(h.deps.knex, h.shop.locationId, item.id)).toBeUndefined();

@@ -12,7 +12,9 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   h = await startHarness();
   printer = await startFakePrinter();
-  await h.deps.knex('printers').insert({ location_id: h.shop.locationId, name: 'Kitchen', role: 'kitchen', address: printer.address });
+  await h.deps
+    .knex('printers')
+    .insert({ location_id: h.shop.locationId, name: 'Kitchen', role: 'kitchen', address: printer.address });
   // A second API replica on the same database: subscribers on either see every event.
   secondReplica = await startApiServer(h.deps, { databaseUrl: h.databaseUrl, port: 0, host: '127.0.0.1' });
 });
@@ -36,7 +38,10 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   const loc = h.shop.locationId;
   const terminalId = 'till-1';
 
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', table: '7', terminalId } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'dine_in', table: '7', terminalId },
+  });
   expect(created.status).toBe(201);
   const id = created.body.id;
 
@@ -47,7 +52,10 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   expect(initial.data.id).toBe(id);
 
   // The customer display is a device with its own token, issued by a manager.
-  const issued = await h.api('POST', '/api/v1/displays', { token: await h.login('2345'), body: { name: 'Till 1 display', terminalId } });
+  const issued = await h.api('POST', '/api/v1/displays', {
+    token: await h.login('2345'),
+    body: { name: 'Till 1 display', terminalId },
+  });
   const display = await socket(issued.body.token, secondReplica.url); // served by the other replica
   display.send({ type: 'subscribe', topics: [`display:${terminalId}`] });
   await display.waitFor((m) => m.type === 'subscribed');
@@ -60,8 +68,19 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
   expect(refused).toMatchObject({ code: 'FORBIDDEN', topics: [`orders:${loc}`] });
 
   const { items, modifiers, discounts } = h.shop;
-  await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: items['Latte'], quantity: 1, modifierIds: [modifiers['Large'], modifiers['Oat milk']], note: 'extra hot' } });
-  await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: items['Croissant'], quantity: 2 } });
+  await h.api('POST', `/api/v1/orders/${id}/lines`, {
+    token: cashier,
+    body: {
+      itemId: items['Latte'],
+      quantity: 1,
+      modifierIds: [modifiers['Large'], modifiers['Oat milk']],
+      note: 'extra hot',
+    },
+  });
+  await h.api('POST', `/api/v1/orders/${id}/lines`, {
+    token: cashier,
+    body: { itemId: items['Croissant'], quantity: 2 },
+  });
   await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: discounts['$2 off'] } });
   const submitted = await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier });
   expect(submitted.body.kitchenStatus).toBe('sent');
@@ -107,17 +126,25 @@ it('streams a full checkout to the POS, customer display and kitchen, in version
 
   // Closing deducted stock once and persisted the order.
   const deadline = Date.now() + 10_000;
-  while (!(await h.deps.knex('orders').where({ id }).first())?.persisted_at && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!(await h.deps.knex('orders').where({ id }).first())?.persisted_at && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   const croissant = await h.deps.knex('items').where({ id: items['Croissant'] }).first();
   expect(croissant.stock_quantity).toBe(22);
-  expect(await h.deps.knex('inventory_movements').where({ order_id: id })).toEqual([expect.objectContaining({ delta: -2, reason: 'sale' })]);
+  expect(await h.deps.knex('inventory_movements').where({ order_id: id })).toEqual([
+    expect.objectContaining({ delta: -2, reason: 'sale' }),
+  ]);
 
   // The manager's daily report shows the sale.
   const manager = await h.login('2345');
   const report = await h.api('GET', '/api/v1/reports/daily', { token: manager });
   expect(report.status).toBe(200);
   const final = p2.body.order;
-  expect(report.body).toMatchObject({ orders: 1, gross: final.totals.subtotal, discounts: final.totals.discount, tax: final.totals.tax });
+  expect(report.body).toMatchObject({
+    orders: 1,
+    gross: final.totals.subtotal,
+    discounts: final.totals.discount,
+    tax: final.totals.tax,
+  });
   expect(report.body.byMethod.cash).toBe(total);
   expect(report.body.byStaff).toEqual([expect.objectContaining({ name: 'Cashier', orders: 1 })]);
 });
@@ -128,7 +155,10 @@ it('raises a low-stock alert on the location topic when a sale takes an item to 
   s.send({ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] });
   await s.waitFor((m) => m.type === 'subscribed');
   const water = h.shop.items['Sparkling water']; // 48 in stock, minimum 12
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: water, quantity: 40 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: water, quantity: 40 }] },
+  });
   const total = created.body.totals.total;
   await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });
   const alert = await s.waitFor((m) => m.event === 'stock.low');
@@ -137,7 +167,13 @@ it('raises a low-stock alert on the location topic when a sale takes an item to 
     name: 'Sparkling water',
     stockQuantity: 8,
     minStock: 12,
-    alert: expect.objectContaining({ id: expect.any(String), itemId: water, status: 'active', quantity: 8, minStock: 12 }),
+    alert: expect.objectContaining({
+      id: expect.any(String),
+      itemId: water,
+      status: 'active',
+      quantity: 8,
+      minStock: 12,
+    }),
   });
 });
 
@@ -160,7 +196,10 @@ it('refuses a socket without a valid token and topics of another location', asyn
 
   const cashier = await h.login('3456');
   const s = await socket(cashier);
-  s.send({ type: 'subscribe', topics: ['orders:00000000-0000-4000-8000-000000000000', 'order:00000000-0000-4000-8000-000000000000', 'bogus'] });
+  s.send({
+    type: 'subscribe',
+    topics: ['orders:00000000-0000-4000-8000-000000000000', 'order:00000000-0000-4000-8000-000000000000', 'bogus'],
+  });
   const ack = await s.waitFor((m) => m.type === 'subscribed');
   expect(ack.topics).toEqual([]);
   s.send({ type: 'ping' });

@@ -22,7 +22,12 @@ beforeAll(async () => {
   h = await startHarness();
   // Logged in up front: the "another location" tests seed a second shop with the same PINs,
   // after which a PIN-only login is ambiguous.
-  [admin, manager, cashier, kitchen] = await Promise.all([h.login('1234'), h.login('2345'), h.login('3456'), h.login('4567')]);
+  [admin, manager, cashier, kitchen] = await Promise.all([
+    h.login('1234'),
+    h.login('2345'),
+    h.login('3456'),
+    h.login('4567'),
+  ]);
 });
 afterAll(async () => h?.close());
 
@@ -50,7 +55,9 @@ function accepted(res: Res, before: number, status = 200): any {
 
 function rejected(res: Res, status: 422 | 409 | 404 | 403 | 401, path?: string): void {
   if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  const code = { 422: 'VALIDATION_ERROR', 409: 'CONFLICT', 404: 'NOT_FOUND', 403: 'FORBIDDEN', 401: 'UNAUTHENTICATED' }[status];
+  const code = { 422: 'VALIDATION_ERROR', 409: 'CONFLICT', 404: 'NOT_FOUND', 403: 'FORBIDDEN', 401: 'UNAUTHENTICATED' }[
+    status
+  ];
   expect(res.body).toMatchObject({ code, detail: expect.any(String), timestamp: expect.any(String) });
   if (status === 422) {
     expect(Array.isArray(res.body.errors)).toBe(true);
@@ -70,7 +77,10 @@ async function addLine(id: string, body: Record<string, unknown>, before: number
 
 /** Runs rejected requests and asserts none of them grew the workflow history or the version. */
 async function withoutTrace(orderId: string, fn: () => Promise<void>): Promise<void> {
-  const [historyBefore, versionBefore] = [await settledHistoryLength(h.deps.temporal, orderId), (await snapshot(orderId)).version];
+  const [historyBefore, versionBefore] = [
+    await settledHistoryLength(h.deps.temporal, orderId),
+    (await snapshot(orderId)).version,
+  ];
   await fn();
   expect(await historyLength(h.deps.temporal, orderId)).toBe(historyBefore);
   expect((await snapshot(orderId)).version).toBe(versionBefore);
@@ -107,15 +117,28 @@ describe('update and remove lines', () => {
     const lineId = s.lines[0].id;
     expect(s.lines[0]).toMatchObject({ quantity: 1, unitPrice: 1150, total: 1250 });
 
-    s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity: 3 } }), s.version);
+    s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity: 3 } }),
+      s.version,
+    );
     expect(s.lines).toHaveLength(1);
-    expect(s.lines[0]).toMatchObject({ id: lineId, quantity: 3, unitPrice: 1150, total: 3750, modifiers: [{ id: mod('Extra cheese'), name: 'Extra cheese', price: 100 }] });
+    expect(s.lines[0]).toMatchObject({
+      id: lineId,
+      quantity: 3,
+      unitPrice: 1150,
+      total: 3750,
+      modifiers: [{ id: mod('Extra cheese'), name: 'Extra cheese', price: 100 }],
+    });
     expect(s.totals).toMatchObject({ subtotal: 3750, tax: 300, total: 4050, balance: 4050 });
 
     // Quantities are validated by the same rules as on add.
     await withoutTrace(o.id, async () => {
       for (const quantity of [0, -1, 1.5, 1000, '2']) {
-        rejected(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity } }), 422, 'quantity');
+        rejected(
+          await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity } }),
+          422,
+          'quantity',
+        );
       }
     });
   });
@@ -124,7 +147,8 @@ describe('update and remove lines', () => {
     const o = await openOrder();
     let s = await addLine(o.id, { itemId: item('Latte'), quantity: 2, modifierIds: [mod('Regular')] }, 1);
     const lineId = s.lines[0].id;
-    const patch = (modifierIds: string[]) => h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { modifierIds } });
+    const patch = (modifierIds: string[]) =>
+      h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { modifierIds } });
 
     await withoutTrace(o.id, async () => {
       rejected(await patch([]), 422, 'modifierIds'); // Size: choose at least 1
@@ -142,18 +166,38 @@ describe('update and remove lines', () => {
     expect(s.totals).toMatchObject({ subtotal: 1180, tax: 94, total: 1274 });
 
     // Quantity and modifiers in one PATCH: one change, one version.
-    s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity: 1, modifierIds: [mod('Regular')] } }), s.version);
-    expect(s.lines[0]).toMatchObject({ quantity: 1, total: 450, modifiers: [{ id: mod('Regular'), name: 'Regular', price: 0 }] });
+    s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, {
+        token: cashier,
+        body: { quantity: 1, modifierIds: [mod('Regular')] },
+      }),
+      s.version,
+    );
+    expect(s.lines[0]).toMatchObject({
+      quantity: 1,
+      total: 450,
+      modifiers: [{ id: mod('Regular'), name: 'Regular', price: 0 }],
+    });
   });
 
   it('sets and clears a note', async () => {
     const { id, v } = await orderWithLatte();
     const lineId = (await snapshot(id)).lines[0].id;
-    let s = accepted(await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { note: 'extra hot' } }), v);
+    let s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { note: 'extra hot' } }),
+      v,
+    );
     expect(s.lines[0]).toMatchObject({ note: 'extra hot', quantity: 1, total: 450 });
-    s = accepted(await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { note: null } }), s.version);
+    s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { note: null } }),
+      s.version,
+    );
     expect(s.lines[0].note).toBeNull();
-    rejected(await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { note: 'x'.repeat(201) } }), 422, 'note');
+    rejected(
+      await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { note: 'x'.repeat(201) } }),
+      422,
+      'note',
+    );
     expect((await snapshot(id)).version).toBe(s.version);
   });
 
@@ -162,10 +206,24 @@ describe('update and remove lines', () => {
     const lineId = (await snapshot(id)).lines[0].id;
     await withoutTrace(id, async () => {
       rejected(await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: {} }), 422);
-      rejected(await h.api('PATCH', `/api/v1/orders/${id}/lines/${randomUUID()}`, { token: cashier, body: { quantity: 2 } }), 422, 'lineId');
+      rejected(
+        await h.api('PATCH', `/api/v1/orders/${id}/lines/${randomUUID()}`, { token: cashier, body: { quantity: 2 } }),
+        422,
+        'lineId',
+      );
       rejected(await h.api('DELETE', `/api/v1/orders/${id}/lines/${randomUUID()}`, { token: cashier }), 422, 'lineId');
-      rejected(await h.api('PATCH', `/api/v1/orders/${id}/lines/not-a-uuid`, { token: cashier, body: { quantity: 2 } }), 422, 'params.lineId');
-      rejected(await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, { token: cashier, body: { quantity: 2, price: 1 } }), 422);
+      rejected(
+        await h.api('PATCH', `/api/v1/orders/${id}/lines/not-a-uuid`, { token: cashier, body: { quantity: 2 } }),
+        422,
+        'params.lineId',
+      );
+      rejected(
+        await h.api('PATCH', `/api/v1/orders/${id}/lines/${lineId}`, {
+          token: cashier,
+          body: { quantity: 2, price: 1 },
+        }),
+        422,
+      );
     });
   });
 
@@ -181,7 +239,11 @@ describe('update and remove lines', () => {
     expect(s.totals).toMatchObject({ subtotal: 650, tax: 52, total: 702, balance: 702 });
 
     rejected(await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${latte.id}`, { token: cashier }), 422, 'lineId');
-    rejected(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${latte.id}`, { token: cashier, body: { quantity: 1 } }), 422, 'lineId');
+    rejected(
+      await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${latte.id}`, { token: cashier, body: { quantity: 1 } }),
+      422,
+      'lineId',
+    );
 
     s = accepted(await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${croissant.id}`, { token: cashier }), s.version);
     expect(s.lines).toEqual([]);
@@ -194,11 +256,23 @@ describe('order details', () => {
   it('sets type, table and customer name, and clears them with null', async () => {
     const o = await openOrder({ type: 'takeaway' });
     expect(o).toMatchObject({ type: 'takeaway', table: null, customerName: null });
-    let s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { type: 'dine_in', table: '12', customerName: 'Wanjiru' } }), 1);
+    let s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${o.id}`, {
+        token: cashier,
+        body: { type: 'dine_in', table: '12', customerName: 'Wanjiru' },
+      }),
+      1,
+    );
     expect(s).toMatchObject({ type: 'dine_in', table: '12', customerName: 'Wanjiru' });
     s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { table: null } }), s.version);
     expect(s).toMatchObject({ type: 'dine_in', table: null, customerName: 'Wanjiru' });
-    s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { type: 'takeaway', customerName: null } }), s.version);
+    s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${o.id}`, {
+        token: cashier,
+        body: { type: 'takeaway', customerName: null },
+      }),
+      s.version,
+    );
     expect(s).toMatchObject({ type: 'takeaway', table: null, customerName: null });
     expect(await snapshot(o.id)).toMatchObject({ type: 'takeaway', version: s.version });
   });
@@ -207,9 +281,21 @@ describe('order details', () => {
     const o = await openOrder();
     await withoutTrace(o.id, async () => {
       rejected(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: {} }), 422);
-      rejected(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { type: 'delivery' } }), 422, 'type');
-      rejected(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { table: 'x'.repeat(21) } }), 422, 'table');
-      rejected(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { customerName: 5 } }), 422, 'customerName');
+      rejected(
+        await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { type: 'delivery' } }),
+        422,
+        'type',
+      );
+      rejected(
+        await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { table: 'x'.repeat(21) } }),
+        422,
+        'table',
+      );
+      rejected(
+        await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { customerName: 5 } }),
+        422,
+        'customerName',
+      );
       rejected(await h.api('PATCH', `/api/v1/orders/${o.id}`, { token: cashier, body: { status: 'closed' } }), 422);
     });
   });
@@ -220,11 +306,20 @@ describe('discounts on an order', () => {
     const o = await openOrder();
     let s = await addLine(o.id, { itemId: item('Burger'), quantity: 2, modifierIds: [mod('Extra cheese')] }, 1); // 2500
 
-    s = accepted(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('Staff 10%') } }), s.version);
+    s = accepted(
+      await h.api('POST', `/api/v1/orders/${o.id}/discounts`, {
+        token: cashier,
+        body: { discountId: disc('Staff 10%') },
+      }),
+      s.version,
+    );
     expect(s.discounts).toEqual([expect.objectContaining({ id: disc('Staff 10%'), name: 'Staff 10%', amount: 250 })]);
     expect(s.totals).toMatchObject({ subtotal: 2500, discount: 250, tax: 180, total: 2430 });
 
-    s = accepted(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }), s.version);
+    s = accepted(
+      await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }),
+      s.version,
+    );
     expect(s.discounts).toEqual([
       expect.objectContaining({ id: disc('Staff 10%'), name: 'Staff 10%', amount: 250 }),
       expect.objectContaining({ id: disc('$2 off'), name: '$2 off', amount: 200 }),
@@ -232,38 +327,86 @@ describe('discounts on an order', () => {
     expect(s.totals).toMatchObject({ subtotal: 2500, discount: 450, tax: 164, total: 2214, balance: 2214 });
 
     await withoutTrace(o.id, async () => {
-      rejected(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }), 409);
-      rejected(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: randomUUID() } }), 422, 'discountId');
-      rejected(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: 'staff' } }), 422, 'discountId');
-      rejected(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: {} }), 422, 'discountId');
+      rejected(
+        await h.api('POST', `/api/v1/orders/${o.id}/discounts`, {
+          token: cashier,
+          body: { discountId: disc('$2 off') },
+        }),
+        409,
+      );
+      rejected(
+        await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: randomUUID() } }),
+        422,
+        'discountId',
+      );
+      rejected(
+        await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: 'staff' } }),
+        422,
+        'discountId',
+      );
+      rejected(
+        await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: {} }),
+        422,
+        'discountId',
+      );
     });
 
-    s = accepted(await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${disc('Staff 10%')}`, { token: cashier }), s.version);
+    s = accepted(
+      await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${disc('Staff 10%')}`, { token: cashier }),
+      s.version,
+    );
     expect(s.discounts).toEqual([expect.objectContaining({ id: disc('$2 off'), name: '$2 off', amount: 200 })]);
     expect(s.totals).toMatchObject({ discount: 200, total: 2484 });
 
     await withoutTrace(o.id, async () => {
-      rejected(await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${disc('Staff 10%')}`, { token: cashier }), 422, 'discountId');
-      rejected(await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${randomUUID()}`, { token: cashier }), 422, 'discountId');
+      rejected(
+        await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${disc('Staff 10%')}`, { token: cashier }),
+        422,
+        'discountId',
+      );
+      rejected(
+        await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${randomUUID()}`, { token: cashier }),
+        422,
+        'discountId',
+      );
     });
 
-    s = accepted(await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${disc('$2 off')}`, { token: cashier }), s.version);
+    s = accepted(
+      await h.api('DELETE', `/api/v1/orders/${o.id}/discounts/${disc('$2 off')}`, { token: cashier }),
+      s.version,
+    );
     expect(s.discounts).toEqual([]);
     expect(s.totals).toMatchObject({ discount: 0, total: 2700 });
     // Removed discounts may be applied again.
-    s = accepted(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }), s.version);
+    s = accepted(
+      await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }),
+      s.version,
+    );
     expect(s.totals.discount).toBe(200);
   });
 
   it('refuses an unavailable discount (422)', async () => {
     const { id } = await orderWithLatte();
-    await h.deps.knex('discounts').where({ id: disc('$2 off') }).update({ available: false });
+    await h.deps
+      .knex('discounts')
+      .where({ id: disc('$2 off') })
+      .update({ available: false });
     try {
       await withoutTrace(id, async () => {
-        rejected(await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }), 422, 'discountId');
+        rejected(
+          await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+            token: cashier,
+            body: { discountId: disc('$2 off') },
+          }),
+          422,
+          'discountId',
+        );
       });
     } finally {
-      await h.deps.knex('discounts').where({ id: disc('$2 off') }).update({ available: true });
+      await h.deps
+        .knex('discounts')
+        .where({ id: disc('$2 off') })
+        .update({ available: true });
     }
   });
 
@@ -274,25 +417,49 @@ describe('discounts on an order', () => {
     try {
       ({ id } = await orderWithLatte());
     } finally {
-      expect((await h.api('PUT', '/api/v1/settings', { token: manager, body: { discountsEnabled: true } })).status).toBe(200);
+      expect(
+        (await h.api('PUT', '/api/v1/settings', { token: manager, body: { discountsEnabled: true } })).status,
+      ).toBe(200);
     }
     // Settings are snapshotted at creation: turning them back on does not change this order.
     await withoutTrace(id, async () => {
-      rejected(await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: disc('Staff 10%') } }), 409);
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+          token: cashier,
+          body: { discountId: disc('Staff 10%') },
+        }),
+        409,
+      );
     });
     // ...and an order created now accepts them.
     const { id: later, v } = await orderWithLatte();
-    const s = accepted(await h.api('POST', `/api/v1/orders/${later}/discounts`, { token: cashier, body: { discountId: disc('Staff 10%') } }), v);
+    const s = accepted(
+      await h.api('POST', `/api/v1/orders/${later}/discounts`, {
+        token: cashier,
+        body: { discountId: disc('Staff 10%') },
+      }),
+      v,
+    );
     expect(s.totals.discount).toBe(45);
   });
 
   it('caps a discount larger than the subtotal: the total is never negative', async () => {
-    const [big] = await h.deps.knex('discounts')
+    const [big] = await h.deps
+      .knex('discounts')
       .insert({ location_id: h.shop.locationId, name: '$50 off', type: 'amount', value: 5000, sort_order: 9 })
       .returning('id');
     const { id, v } = await orderWithLatte(); // 450
-    let s = accepted(await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: disc('Staff 10%') } }), v);
-    s = accepted(await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: big.id } }), s.version);
+    let s = accepted(
+      await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+        token: cashier,
+        body: { discountId: disc('Staff 10%') },
+      }),
+      v,
+    );
+    s = accepted(
+      await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: big.id } }),
+      s.version,
+    );
     expect(s.discounts).toEqual([
       expect.objectContaining({ id: disc('Staff 10%'), name: 'Staff 10%', amount: 45 }),
       expect.objectContaining({ id: big.id, name: '$50 off', amount: 405 }),
@@ -308,9 +475,12 @@ describe('discounts on an order', () => {
 
 describe('kitchen: submit and ready', () => {
   const tickets = async (orderId: string) =>
-    (await h.deps.knex.raw(`select data from order_events where order_id = ? and event = 'kitchen.ticket' order by id`, [orderId])).rows.map(
-      (r: any) => (typeof r.data === 'string' ? JSON.parse(r.data) : r.data),
-    );
+    (
+      await h.deps.knex.raw(
+        `select data from order_events where order_id = ? and event = 'kitchen.ticket' order by id`,
+        [orderId],
+      )
+    ).rows.map((r: any) => (typeof r.data === 'string' ? JSON.parse(r.data) : r.data));
 
   it('refuses to submit an empty order or nothing new; a later submit sends only what was added', async () => {
     const o = await openOrder({ type: 'dine_in', table: '4' });
@@ -318,7 +488,11 @@ describe('kitchen: submit and ready', () => {
       rejected(await h.api('POST', `/api/v1/orders/${o.id}/submit`, { token: cashier }), 409);
     });
 
-    let s = await addLine(o.id, { itemId: item('Latte'), quantity: 1, modifierIds: [mod('Large')], note: 'extra hot' }, 1);
+    let s = await addLine(
+      o.id,
+      { itemId: item('Latte'), quantity: 1, modifierIds: [mod('Large')], note: 'extra hot' },
+      1,
+    );
     s = await addLine(o.id, { itemId: item('Croissant'), quantity: 2 }, s.version);
     const croissantId = s.lines[1].id;
     s = accepted(await h.api('POST', `/api/v1/orders/${o.id}/submit`, { token: cashier }), s.version);
@@ -329,7 +503,10 @@ describe('kitchen: submit and ready', () => {
     });
 
     // One more croissant on the existing line and a new espresso: the second ticket has only those.
-    s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${croissantId}`, { token: cashier, body: { quantity: 3 } }), s.version);
+    s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${croissantId}`, { token: cashier, body: { quantity: 3 } }),
+      s.version,
+    );
     s = await addLine(o.id, { itemId: item('Espresso'), quantity: 1, modifierIds: [mod('Regular')] }, s.version);
     s = accepted(await h.api('POST', `/api/v1/orders/${o.id}/submit`, { token: cashier }), s.version);
     expect(s.kitchenStatus).toBe('sent');
@@ -350,7 +527,10 @@ describe('kitchen: submit and ready', () => {
     expect(await tickets(o.id)).toHaveLength(2);
 
     // Lowering a quantity below what was sent and raising it back sends nothing again for the part already sent.
-    s = accepted(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${croissantId}`, { token: cashier, body: { quantity: 1 } }), s.version);
+    s = accepted(
+      await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${croissantId}`, { token: cashier, body: { quantity: 1 } }),
+      s.version,
+    );
     rejected(await h.api('POST', `/api/v1/orders/${o.id}/submit`, { token: cashier }), 409);
     expect((await snapshot(o.id)).version).toBe(s.version);
   });
@@ -369,7 +549,13 @@ describe('kitchen: submit and ready', () => {
     // The kitchen reads the order but may not change the cart.
     expect((await h.api('GET', `/api/v1/orders/${id}`, { token: kitchen })).status).toBe(200);
     await withoutTrace(id, async () => {
-      rejected(await h.api('POST', `/api/v1/orders/${id}/lines`, { token: kitchen, body: { itemId: item('Croissant'), quantity: 1 } }), 403);
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/lines`, {
+          token: kitchen,
+          body: { itemId: item('Croissant'), quantity: 1 },
+        }),
+        403,
+      );
     });
 
     // A new line sent later puts the order back to `sent`, and it can be bumped again (by a cashier too).
@@ -387,9 +573,21 @@ describe('cancel', () => {
     const { id } = await orderWithLatte();
     await withoutTrace(id, async () => {
       rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: {} }), 422, 'reason');
-      rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: '' } }), 422, 'reason');
-      rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: '   ' } }), 422, 'reason');
-      rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'x'.repeat(201) } }), 422, 'reason');
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: '' } }),
+        422,
+        'reason',
+      );
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: '   ' } }),
+        422,
+        'reason',
+      );
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'x'.repeat(201) } }),
+        422,
+        'reason',
+      );
       rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier }), 422, 'reason');
     });
   });
@@ -397,7 +595,10 @@ describe('cancel', () => {
   it('cancels with a reason; then every mutation is a 409 and the order reads cancelled from the database', async () => {
     const { id, v, snap } = await orderWithLatte();
     const lineId = snap.lines[0].id;
-    const s = accepted(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'customer left' } }), v);
+    const s = accepted(
+      await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'customer left' } }),
+      v,
+    );
     expect(s).toMatchObject({ status: 'cancelled', cancelReason: 'customer left', closedAt: expect.any(String) });
 
     await expectEveryMutationConflicts(id, lineId);
@@ -416,9 +617,17 @@ describe('cancel', () => {
     const paid = await postPayment(h, cashier, id, { method: 'cash', amount: 200, tendered: 200 });
     const s = accepted(paid, v, 201);
     await withoutTrace(id, async () => {
-      rejected(await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'changed mind' } }), 409);
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'changed mind' } }),
+        409,
+      );
     });
-    expect(await snapshot(id)).toMatchObject({ status: 'open', version: s.version, cancelReason: null, totals: { paid: 200, balance: 286 } });
+    expect(await snapshot(id)).toMatchObject({
+      status: 'open',
+      version: s.version,
+      cancelReason: null,
+      totals: { paid: 200, balance: 286 },
+    });
   });
 });
 
@@ -469,7 +678,11 @@ describe('payments', () => {
     const res = await pay(id, { method: 'cash', amount: 486, tip: 50, tendered: 600 });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ amount: 486, tip: 50, tendered: 600, change: 64, status: 'succeeded' });
-    expect(res.body.order).toMatchObject({ status: 'closed', version: v + 2, totals: { tip: 50, total: 536, paid: 536, balance: 0 } });
+    expect(res.body.order).toMatchObject({
+      status: 'closed',
+      version: v + 2,
+      totals: { tip: 50, total: 536, paid: 536, balance: 0 },
+    });
   });
 
   it('takes partial payments, gives change, closes at zero, and serves the payments', async () => {
@@ -479,7 +692,17 @@ describe('payments', () => {
 
     const p1 = await pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     s = accepted(p1, s.version, 201);
-    expect(p1.body).toMatchObject({ orderId: o.id, method: 'cash', status: 'succeeded', amount: 1000, tendered: 1000, change: 0, tip: 0, fee: 0, settledAt: expect.any(String) });
+    expect(p1.body).toMatchObject({
+      orderId: o.id,
+      method: 'cash',
+      status: 'succeeded',
+      amount: 1000,
+      tendered: 1000,
+      change: 0,
+      tip: 0,
+      fee: 0,
+      settledAt: expect.any(String),
+    });
     expect(s).toMatchObject({ status: 'open', totals: { total: 2700, paid: 1000, balance: 1700 } });
     expect(s.payments.map((p: any) => p.id)).toEqual([p1.body.id]);
 
@@ -489,7 +712,10 @@ describe('payments', () => {
     expect(s).toMatchObject({ status: 'open', totals: { paid: 1700, balance: 1000 } });
 
     // Still open: the cart may change and the balance follows.
-    s = accepted(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }), s.version);
+    s = accepted(
+      await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: disc('$2 off') } }),
+      s.version,
+    );
     expect(s.totals).toMatchObject({ total: 2484, paid: 1700, balance: 784 });
     await withoutTrace(o.id, async () => {
       rejected(await pay(o.id, { method: 'cash', amount: 785, tendered: 2000 }), 422, 'amount');
@@ -499,7 +725,12 @@ describe('payments', () => {
     const p3 = await pay(o.id, { method: 'cash', amount: 784, tendered: 2000 });
     expect(p3.status).toBe(201);
     expect(p3.body).toMatchObject({ amount: 784, change: 1216, status: 'succeeded' });
-    expect(p3.body.order).toMatchObject({ status: 'closed', version: s.version + 2, closedAt: expect.any(String), totals: { paid: 2484, balance: 0 } });
+    expect(p3.body.order).toMatchObject({
+      status: 'closed',
+      version: s.version + 2,
+      closedAt: expect.any(String),
+      totals: { paid: 2484, balance: 0 },
+    });
 
     for (const p of [p1, p2, p3]) {
       const got = await waitFor(async () => {
@@ -535,7 +766,8 @@ async function expectEveryMutationConflicts(id: string, lineId: string): Promise
   ];
   for (const [method, path, body] of calls) {
     const res = await h.api(method, path, { token: cashier, headers: anyKey(), ...(body ? { body } : {}) });
-    if (res.status !== 409) throw new Error(`${method} ${path}: expected 409, got ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 409)
+      throw new Error(`${method} ${path}: expected 409, got ${res.status} ${JSON.stringify(res.body)}`);
     expect(res.body.code).toBe('CONFLICT');
   }
 }
@@ -566,7 +798,13 @@ describe('unknown orders', () => {
   it('answers 404 for an order that does not exist', async () => {
     const id = randomUUID();
     rejected(await h.api('GET', `/api/v1/orders/${id}`, { token: cashier }), 404);
-    rejected(await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: item('Croissant'), quantity: 1 } }), 404);
+    rejected(
+      await h.api('POST', `/api/v1/orders/${id}/lines`, {
+        token: cashier,
+        body: { itemId: item('Croissant'), quantity: 1 },
+      }),
+      404,
+    );
     rejected(await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier }), 404);
     rejected(await postPayment(h, cashier, id, { method: 'cash', amount: 1, tendered: 1 }), 404);
     rejected(await h.api('GET', `/api/v1/orders/not-a-uuid`, { token: cashier }), 422, 'params.id');
@@ -588,7 +826,9 @@ describe('order numbers', () => {
     expect(reset.body).toEqual({ next: 1 });
     expect((await openOrder()).orderNumber).toBe(1);
     expect((await openOrder()).orderNumber).toBe(2);
-    expect(await h.deps.knex('audit_log').where({ location_id: h.shop.locationId, action: 'order_numbers.reset' }).count()).toEqual([{ count: '1' }]);
+    expect(
+      await h.deps.knex('audit_log').where({ location_id: h.shop.locationId, action: 'order_numbers.reset' }).count(),
+    ).toEqual([{ count: '1' }]);
     expect((await h.api('POST', '/api/v1/order-numbers/reset', { token: admin })).status).toBe(200);
     expect((await openOrder()).orderNumber).toBe(1);
   });
@@ -683,13 +923,28 @@ describe('another location', () => {
         ['POST', `/api/v1/orders/${id}/reprint`, { kind: 'receipt' }],
       ] as [string, string, unknown?][]) {
         const res = await h.api(method, path, { token: otherCashier, headers: anyKey(), ...(body ? { body } : {}) });
-        if (res.status !== 404) throw new Error(`${method} ${path}: expected 404, got ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status !== 404)
+          throw new Error(`${method} ${path}: expected 404, got ${res.status} ${JSON.stringify(res.body)}`);
         expect(res.body.code).toBe('NOT_FOUND');
       }
       rejected(await h.api('POST', `/api/v1/orders/${id}/ready`, { token: otherKitchen }), 404);
       // A catalog item or discount of the other location is unknown here (422), not borrowed.
-      rejected(await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: other.items['Croissant'], quantity: 1 } }), 422, 'itemId');
-      rejected(await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: other.discounts['Staff 10%'] } }), 422, 'discountId');
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/lines`, {
+          token: cashier,
+          body: { itemId: other.items['Croissant'], quantity: 1 },
+        }),
+        422,
+        'itemId',
+      );
+      rejected(
+        await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+          token: cashier,
+          body: { discountId: other.discounts['Staff 10%'] },
+        }),
+        422,
+        'discountId',
+      );
     });
 
     // A client id of another location's order does not reveal or reuse it.
@@ -702,7 +957,13 @@ describe('another location', () => {
     expect(paid.body.order.status).toBe('closed');
     await workflowDone(id);
     rejected(await h.api('GET', `/api/v1/orders/${id}`, { token: otherCashier }), 404);
-    rejected(await h.api('POST', `/api/v1/orders/${id}/lines`, { token: otherCashier, body: { itemId: other.items['Croissant'], quantity: 1 } }), 404);
+    rejected(
+      await h.api('POST', `/api/v1/orders/${id}/lines`, {
+        token: otherCashier,
+        body: { itemId: other.items['Croissant'], quantity: 1 },
+      }),
+      404,
+    );
     const paymentId = paid.body.id;
     await waitFor(async () => (await h.api('GET', `/api/v1/payments/${paymentId}`, { token: cashier })).status === 200);
     rejected(await h.api('GET', `/api/v1/payments/${paymentId}`, { token: otherCashier }), 404);
@@ -711,19 +972,30 @@ describe('another location', () => {
   it('lists open orders of the location, newest first, in pages with a cursor', async () => {
     const created: any[] = [];
     for (let i = 0; i < 3; i++) {
-      const res = await h.api('POST', '/api/v1/orders', { token: otherCashier, body: { type: 'takeaway', customerName: `guest ${i}` } });
+      const res = await h.api('POST', '/api/v1/orders', {
+        token: otherCashier,
+        body: { type: 'takeaway', customerName: `guest ${i}` },
+      });
       expect(res.status).toBe(201);
       expect(res.body.locationId).toBe(other.locationId);
       created.push(res.body);
     }
     const cancelled = await h.api('POST', '/api/v1/orders', { token: otherCashier, body: { type: 'takeaway' } });
-    accepted(await h.api('POST', `/api/v1/orders/${cancelled.body.id}/cancel`, { token: otherCashier, body: { reason: 'test' } }), 1);
+    accepted(
+      await h.api('POST', `/api/v1/orders/${cancelled.body.id}/cancel`, {
+        token: otherCashier,
+        body: { reason: 'test' },
+      }),
+      1,
+    );
     // Order numbers are per location: the second shop starts at 1.
     expect(created.map((o) => o.orderNumber)).toEqual([1, 2, 3]);
 
     const ids = [...created].reverse().map((o) => o.id);
     await waitFor(async () => (await h.deps.knex('orders').whereIn('id', [...ids, cancelled.body.id])).length === 4);
-    await waitFor(async () => (await h.deps.knex('orders').where({ id: cancelled.body.id }).first())?.status === 'cancelled');
+    await waitFor(
+      async () => (await h.deps.knex('orders').where({ id: cancelled.body.id }).first())?.status === 'cancelled',
+    );
 
     const page1 = await h.api('GET', '/api/v1/orders?status=open&limit=2', { token: otherCashier });
     expect(page1.status).toBe(200);
@@ -731,7 +1003,11 @@ describe('another location', () => {
     expect(page1.body.orders.every((o: any) => o.status === 'open' && o.locationId === other.locationId)).toBe(true);
     expect(page1.body.nextCursor).toEqual(expect.any(String));
 
-    const page2 = await h.api('GET', `/api/v1/orders?status=open&limit=2&cursor=${encodeURIComponent(page1.body.nextCursor)}`, { token: otherCashier });
+    const page2 = await h.api(
+      'GET',
+      `/api/v1/orders?status=open&limit=2&cursor=${encodeURIComponent(page1.body.nextCursor)}`,
+      { token: otherCashier },
+    );
     expect(page2.status).toBe(200);
     expect(page2.body.orders.map((o: any) => o.id)).toEqual(ids.slice(2));
     expect(page2.body.nextCursor).toBeNull();
@@ -746,8 +1022,16 @@ describe('another location', () => {
     const mine = await h.api('GET', '/api/v1/orders?limit=200', { token: cashier });
     expect(mine.body.orders.some((o: any) => o.locationId !== h.shop.locationId)).toBe(false);
 
-    for (const cursor of ['garbage', Buffer.from('["not a date","x"]').toString('base64url'), Buffer.from('{}').toString('base64url')]) {
-      rejected(await h.api('GET', `/api/v1/orders?status=open&limit=2&cursor=${cursor}`, { token: otherCashier }), 422, 'query.cursor');
+    for (const cursor of [
+      'garbage',
+      Buffer.from('["not a date","x"]').toString('base64url'),
+      Buffer.from('{}').toString('base64url'),
+    ]) {
+      rejected(
+        await h.api('GET', `/api/v1/orders?status=open&limit=2&cursor=${cursor}`, { token: otherCashier }),
+        422,
+        'query.cursor',
+      );
     }
     rejected(await h.api('GET', '/api/v1/orders?limit=0', { token: otherCashier }), 422, 'query.limit');
     rejected(await h.api('GET', '/api/v1/orders?limit=201', { token: otherCashier }), 422, 'query.limit');

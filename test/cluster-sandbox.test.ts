@@ -28,7 +28,10 @@ beforeAll(async () => {
   portBase = await freePortBlock(5);
   sandbox = await startSandboxProcess(path.join(dir, 'sandbox'), portBase);
   // The API in this process and the worker process get the same variables a deployment would set.
-  const payments = await setupPayments({ ...sandbox.env, PUBLIC_BASE_URL: 'http://127.0.0.1:1' }, { sandbox: false, logger });
+  const payments = await setupPayments(
+    { ...sandbox.env, PUBLIC_BASE_URL: 'http://127.0.0.1:1' },
+    { sandbox: false, logger },
+  );
   h = await startHarness({ centralWorker: false, gateways: payments.gateways });
   await sandbox.setWebhookBase(h.baseUrl);
   worker = await startTillflowProcess({
@@ -58,7 +61,10 @@ const payCard = (orderId: string, amount: number) =>
 
 it('a checkout paid by card before and after the sandbox restarts closes, and the charge from before the restart refunds', async () => {
   expect(worker.exitCode).toBeNull();
-  const open = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 2 }] } });
+  const open = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 2 }] },
+  });
   expect(open.status).toBe(201);
   const total = open.body.totals.total as number;
   const half = Math.floor(total / 2);
@@ -74,7 +80,10 @@ it('a checkout paid by card before and after the sandbox restarts closes, and th
   expect(second.status).toBe(201);
   const closed = await waitForOrderClosed(h, cashier, open.body.id);
   expect(closed.totals).toMatchObject({ paid: total, balance: 0 });
-  await until(() => h.deps.knex('orders').where({ id: open.body.id }).first('persisted_at'), (r) => !!r?.persisted_at);
+  await until(
+    () => h.deps.knex('orders').where({ id: open.body.id }).first('persisted_at'),
+    (r) => !!r?.persisted_at,
+  );
 
   // The charge made before the restart is still known to the sandbox: it refunds.
   const refund = await h.api('POST', `/api/v1/orders/${open.body.id}/refunds`, {

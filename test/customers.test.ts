@@ -17,13 +17,26 @@ const addCustomer = async (body: Record<string, unknown>) => {
   expect(res.status).toBe(201);
   return res.body;
 };
-const search = async (q: string) => (await h.api('GET', `/api/v1/customers?q=${encodeURIComponent(q)}`, { token: cashier })).body.map((c: any) => c.name);
+const search = async (q: string) =>
+  (await h.api('GET', `/api/v1/customers?q=${encodeURIComponent(q)}`, { token: cashier })).body.map((c: any) => c.name);
 
 describe('customers', () => {
   it('are created, read, changed and deleted', async () => {
-    const c = await addCustomer({ name: 'Ada Lovelace', phone: '+254700000001', email: 'ada@example.com', note: 'window seat' });
-    expect(c).toMatchObject({ name: 'Ada Lovelace', phone: '+254700000001', email: 'ada@example.com', loyaltyPoints: 0 });
-    expect((await h.api('PATCH', `/api/v1/customers/${c.id}`, { token: cashier, body: { note: null } })).body).toMatchObject({ id: c.id, note: null });
+    const c = await addCustomer({
+      name: 'Ada Lovelace',
+      phone: '+254700000001',
+      email: 'ada@example.com',
+      note: 'window seat',
+    });
+    expect(c).toMatchObject({
+      name: 'Ada Lovelace',
+      phone: '+254700000001',
+      email: 'ada@example.com',
+      loyaltyPoints: 0,
+    });
+    expect(
+      (await h.api('PATCH', `/api/v1/customers/${c.id}`, { token: cashier, body: { note: null } })).body,
+    ).toMatchObject({ id: c.id, note: null });
     expect((await h.api('GET', `/api/v1/customers/${c.id}`, { token: cashier })).body.note).toBeNull();
     expect((await h.api('DELETE', `/api/v1/customers/${c.id}`, { token: cashier })).status).toBe(403);
     expect((await h.api('DELETE', `/api/v1/customers/${c.id}`, { token: manager })).status).toBe(204);
@@ -45,7 +58,10 @@ describe('customers', () => {
     const attached = await h.api('PATCH', `/api/v1/orders/${order.id}`, { token: cashier, body: { customerId: c.id } });
     expect(attached.status).toBe(200);
     expect(attached.body).toMatchObject({ customerId: c.id, customerName: 'Katherine Johnson' });
-    const opened = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', customerId: c.id } });
+    const opened = await h.api('POST', '/api/v1/orders', {
+      token: cashier,
+      body: { type: 'takeaway', customerId: c.id },
+    });
     expect(opened.body).toMatchObject({ customerId: c.id, customerName: 'Katherine Johnson' });
     const history = await until(
       async () => (await h.api('GET', `/api/v1/customers/${c.id}/orders`, { token: cashier })).body,
@@ -56,7 +72,10 @@ describe('customers', () => {
 
   it('refuses an unknown customer on an order with 422', async () => {
     const order = await openBurgerOrder(h, cashier);
-    const res = await h.api('PATCH', `/api/v1/orders/${order.id}`, { token: cashier, body: { customerId: randomUUID() } });
+    const res = await h.api('PATCH', `/api/v1/orders/${order.id}`, {
+      token: cashier,
+      body: { customerId: randomUUID() },
+    });
     expect(res.status).toBe(422);
     expect(res.body.errors[0].path).toBe('customerId');
   });

@@ -12,7 +12,14 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import Bonjour from 'bonjour-service';
 import { startHarness, Harness } from './support/harness';
-import { assertLoopbackOnly, dedupePrinters, startDiscovery, type Discovery, type DiscoveredPrinter, type MdnsOptions } from '../platform/mdns';
+import {
+  assertLoopbackOnly,
+  dedupePrinters,
+  startDiscovery,
+  type Discovery,
+  type DiscoveredPrinter,
+  type MdnsOptions,
+} from '../platform/mdns';
 import { ConfigError, loadConfig } from '../platform/config';
 
 // ---- network guard: loopback only -------------------------------------------------------------
@@ -32,7 +39,13 @@ function installGuard(): void {
     sentTo.push(`${address}:${String(port)}`);
     return originals.send!.apply(this, args);
   };
-  for (const name of ['addMembership', 'setMulticastInterface', 'setMulticastTTL', 'setMulticastLoopback', 'setBroadcast']) {
+  for (const name of [
+    'addMembership',
+    'setMulticastInterface',
+    'setMulticastTTL',
+    'setMulticastLoopback',
+    'setBroadcast',
+  ]) {
     originals[name] = proto[name]!;
     proto[name] = function () {
       violations.push(name);
@@ -67,14 +80,28 @@ const pairOptions = (own: dgram.Socket, peer: dgram.Socket): MdnsOptions => ({
 /** bonjour-service builds A records from os.networkInterfaces(): give each fake device its own address. */
 let interfaces: jest.SpyInstance;
 function lanAddress(ip: string): void {
-  interfaces.mockReturnValue({ lan0: [{ address: ip, netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:5e:00:00:01', internal: false, cidr: `${ip}/24` }] });
+  interfaces.mockReturnValue({
+    lan0: [
+      {
+        address: ip,
+        netmask: '255.255.255.0',
+        family: 'IPv4',
+        mac: '02:00:5e:00:00:01',
+        internal: false,
+        cidr: `${ip}/24`,
+      },
+    ],
+  });
 }
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([
+    p,
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 let h: Harness;
@@ -104,14 +131,35 @@ beforeAll(async () => {
     const service = lan.publish({ disableIPv6: true, probe: false, ...config });
     await within(new Promise((resolve) => service.once('up', resolve)), 5_000, `publishing ${config.name}`);
   };
-  await publish('192.0.2.50', { name: 'Kitchen TM-T20', type: 'pdl-datastream', port: 9100, host: 'epson-kitchen.local' });
-  await publish('192.0.2.50', { name: 'Kitchen TM-T20 (LPD)', type: 'printer', port: 515, host: 'epson-kitchen.local' });
+  await publish('192.0.2.50', {
+    name: 'Kitchen TM-T20',
+    type: 'pdl-datastream',
+    port: 9100,
+    host: 'epson-kitchen.local',
+  });
+  await publish('192.0.2.50', {
+    name: 'Kitchen TM-T20 (LPD)',
+    type: 'printer',
+    port: 515,
+    host: 'epson-kitchen.local',
+  });
   await publish('192.0.2.51', { name: 'Bar LPD', type: 'printer', port: 515, host: 'bar-printer.local' });
-  await publish('192.0.2.60', { name: 'Line KDS', type: 'pos-kds', port: 8080, host: 'kds-1.local', txt: { path: '/screen' } });
+  await publish('192.0.2.60', {
+    name: 'Line KDS',
+    type: 'pos-kds',
+    port: 8080,
+    host: 'kds-1.local',
+    txt: { path: '/screen' },
+  });
 
   // The server: exactly what the launcher does, on the loopback pair, after the API listens.
   lanAddress('192.0.2.10');
-  discovery = startDiscovery({ port: apiPort, version: 'test', name: 'Tillflow test', mdns: pairOptions(serverSocket, lanSocket) });
+  discovery = startDiscovery({
+    port: apiPort,
+    version: 'test',
+    name: 'Tillflow test',
+    mdns: pairOptions(serverSocket, lanSocket),
+  });
   await within(discovery.advertise(), 5_000, 'advertising _pos._tcp');
 });
 
@@ -140,10 +188,18 @@ describe('configuration', () => {
 
   it('explicit mDNS options must be loopback unicast (checked before any socket exists)', () => {
     expect(() => startDiscovery({ port: 8000, version: 't', mdns: {} })).toThrow(/multicast must be false/);
-    expect(() => startDiscovery({ port: 8000, version: 't', mdns: { multicast: false, interface: '127.0.0.1' } })).toThrow(/ip must be a 127/);
-    expect(() => assertLoopbackOnly({ multicast: false, ip: '224.0.0.251', port: 5353, interface: '127.0.0.1' })).toThrow(/ip must be a 127/);
-    expect(() => assertLoopbackOnly({ multicast: false, ip: '127.0.0.1', port: 5353, interface: '0.0.0.0' })).toThrow(/interface/);
-    expect(() => assertLoopbackOnly({ multicast: false, ip: '127.0.0.1', port: 5353, interface: '127.0.0.1' })).not.toThrow();
+    expect(() =>
+      startDiscovery({ port: 8000, version: 't', mdns: { multicast: false, interface: '127.0.0.1' } }),
+    ).toThrow(/ip must be a 127/);
+    expect(() =>
+      assertLoopbackOnly({ multicast: false, ip: '224.0.0.251', port: 5353, interface: '127.0.0.1' }),
+    ).toThrow(/ip must be a 127/);
+    expect(() => assertLoopbackOnly({ multicast: false, ip: '127.0.0.1', port: 5353, interface: '0.0.0.0' })).toThrow(
+      /interface/,
+    );
+    expect(() =>
+      assertLoopbackOnly({ multicast: false, ip: '127.0.0.1', port: 5353, interface: '127.0.0.1' }),
+    ).not.toThrow();
     expect(() => assertLoopbackOnly(pairOptions(serverSocket, lanSocket))).not.toThrow();
   });
 });
@@ -172,11 +228,27 @@ describe('GET /api/v1/devices/discover', () => {
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
     expect(res.body.printers).toEqual([
-      { name: 'Bar LPD', host: '192.0.2.51', port: 515, address: 'tcp://192.0.2.51:515', type: '_printer._tcp', hostname: 'bar-printer.local' },
+      {
+        name: 'Bar LPD',
+        host: '192.0.2.51',
+        port: 515,
+        address: 'tcp://192.0.2.51:515',
+        type: '_printer._tcp',
+        hostname: 'bar-printer.local',
+      },
       // Its LPD entry (same device) is left out: raw 9100 is what receipts and tickets are sent to.
-      { name: 'Kitchen TM-T20', host: '192.0.2.50', port: 9100, address: 'tcp://192.0.2.50:9100', type: '_pdl-datastream._tcp', hostname: 'epson-kitchen.local' },
+      {
+        name: 'Kitchen TM-T20',
+        host: '192.0.2.50',
+        port: 9100,
+        address: 'tcp://192.0.2.50:9100',
+        type: '_pdl-datastream._tcp',
+        hostname: 'epson-kitchen.local',
+      },
     ]);
-    expect(res.body.kitchenScreens).toEqual([{ name: 'Line KDS', host: '192.0.2.60', port: 8080, url: 'http://192.0.2.60:8080/screen' }]);
+    expect(res.body.kitchenScreens).toEqual([
+      { name: 'Line KDS', host: '192.0.2.60', port: 8080, url: 'http://192.0.2.60:8080/screen' },
+    ]);
     expect([...res.body.alreadyConfigured].sort()).toEqual([configured.id, byName.id].sort());
     expect(res.body.alreadyConfigured).not.toContain(elsewhere.id);
   });
@@ -184,7 +256,11 @@ describe('GET /api/v1/devices/discover', () => {
   it('advertises the server itself as _pos._tcp with TXT version, api and docs', async () => {
     const browser = lan.find({ type: 'pos' });
     try {
-      const service = await within(new Promise<Bonjour.Service>((resolve) => browser.once('up', resolve)), 5_000, 'browsing _pos._tcp');
+      const service = await within(
+        new Promise<Bonjour.Service>((resolve) => browser.once('up', resolve)),
+        5_000,
+        'browsing _pos._tcp',
+      );
       expect(service.name).toBe('Tillflow test');
       expect(service.type).toBe('pos');
       expect(service.protocol).toBe('tcp');
@@ -221,7 +297,13 @@ describe('GET /api/v1/devices/discover', () => {
 
 describe('de-duplication', () => {
   const p = (o: Partial<DiscoveredPrinter>): DiscoveredPrinter => ({
-    name: 'P', host: '10.0.0.5', port: 9100, address: 'tcp://10.0.0.5:9100', type: '_pdl-datastream._tcp', hostname: 'p.local', ...o,
+    name: 'P',
+    host: '10.0.0.5',
+    port: 9100,
+    address: 'tcp://10.0.0.5:9100',
+    type: '_pdl-datastream._tcp',
+    hostname: 'p.local',
+    ...o,
   });
 
   it('keeps one entry per endpoint and drops LPD entries of a device that offers raw printing', () => {

@@ -17,7 +17,10 @@ beforeAll(async () => {
   [manager, cashier, kitchen] = await Promise.all([h.login('2345'), h.login('3456'), h.login('4567')]);
   const [loc] = await h.deps.knex('locations').insert({ name: 'Other shop' }).returning('id');
   const [g] = await h.deps.knex('discount_groups').insert({ location_id: loc.id, name: 'Their group' }).returning('id');
-  const [d] = await h.deps.knex('discounts').insert({ location_id: loc.id, group_id: g.id, name: 'Their 50%', type: 'percent', value: 5000 }).returning('id');
+  const [d] = await h.deps
+    .knex('discounts')
+    .insert({ location_id: loc.id, group_id: g.id, name: 'Their 50%', type: 'percent', value: 5000 })
+    .returning('id');
   other = { discountId: d.id, groupId: g.id };
 });
 afterAll(async () => h?.close());
@@ -37,24 +40,45 @@ describe('discounts', () => {
       ['$2 off', 'amount', 200],
     ]);
     const one = await h.api('GET', `${D}/${h.shop.discounts['Staff 10%']}`, { token: cashier });
-    expect(one.body).toMatchObject({ id: h.shop.discounts['Staff 10%'], groupId: list.body[0].groupId, available: true, sortOrder: 0 });
+    expect(one.body).toMatchObject({
+      id: h.shop.discounts['Staff 10%'],
+      groupId: list.body[0].groupId,
+      available: true,
+      sortOrder: 0,
+    });
   });
 
   it('creates, changes and deletes discounts', async () => {
     const groups = await h.api('GET', G, { token: cashier });
     const groupId = groups.body[0].id;
-    const pct = await h.api('POST', D, { token: manager, body: { name: 'Happy hour', type: 'percent', value: 10000, groupId, sortOrder: 3 } });
+    const pct = await h.api('POST', D, {
+      token: manager,
+      body: { name: 'Happy hour', type: 'percent', value: 10000, groupId, sortOrder: 3 },
+    });
     expect(pct.status).toBe(201);
-    expect(pct.body).toMatchObject({ name: 'Happy hour', type: 'percent', value: 10000, groupId, available: true, sortOrder: 3 });
+    expect(pct.body).toMatchObject({
+      name: 'Happy hour',
+      type: 'percent',
+      value: 10000,
+      groupId,
+      available: true,
+      sortOrder: 3,
+    });
     const amt = await h.api('POST', D, { token: manager, body: { name: '€5 off', type: 'amount', value: 50000 } });
     expect(amt.status).toBe(201);
     expect(amt.body.groupId).toBeNull();
 
-    const patched = await h.api('PATCH', `${D}/${pct.body.id}`, { token: manager, body: { value: 1500, groupId: null, available: false } });
+    const patched = await h.api('PATCH', `${D}/${pct.body.id}`, {
+      token: manager,
+      body: { value: 1500, groupId: null, available: false },
+    });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ value: 1500, groupId: null, available: false, name: 'Happy hour' });
 
-    const toPercent = await h.api('PATCH', `${D}/${amt.body.id}`, { token: manager, body: { type: 'percent', value: 500 } });
+    const toPercent = await h.api('PATCH', `${D}/${amt.body.id}`, {
+      token: manager,
+      body: { type: 'percent', value: 500 },
+    });
     expect(toPercent.body).toMatchObject({ type: 'percent', value: 500 });
 
     expect((await h.api('DELETE', `${D}/${amt.body.id}`, { token: manager })).status).toBe(204);
@@ -85,7 +109,11 @@ describe('discounts', () => {
     expect422(await h.api('PATCH', `${D}/${amountOff}`, { token: manager, body: { available: 'no' } }), 'available');
     expect422(await h.api('GET', `${D}/123`, { token: cashier }), 'params.id');
     expect(await counts()).toEqual(before);
-    expect((await h.api('GET', `${D}/${amountOff}`, { token: cashier })).body).toMatchObject({ type: 'amount', value: 200, available: true });
+    expect((await h.api('GET', `${D}/${amountOff}`, { token: cashier })).body).toMatchObject({
+      type: 'amount',
+      value: 200,
+      available: true,
+    });
   });
 
   it('lets cashiers read but only managers write; keeps the kitchen out', async () => {
@@ -93,8 +121,13 @@ describe('discounts', () => {
     expect((await h.api('GET', D)).status).toBe(401);
     expect((await h.api('GET', D, { token: kitchen })).status).toBe(403);
     expect((await h.api('GET', G, { token: kitchen })).status).toBe(403);
-    expect((await h.api('POST', D, { token: cashier, body: { name: 'Mine', type: 'percent', value: 10000 } })).status).toBe(403);
-    expect((await h.api('PATCH', `${D}/${h.shop.discounts['Staff 10%']}`, { token: cashier, body: { value: 10000 } })).status).toBe(403);
+    expect(
+      (await h.api('POST', D, { token: cashier, body: { name: 'Mine', type: 'percent', value: 10000 } })).status,
+    ).toBe(403);
+    expect(
+      (await h.api('PATCH', `${D}/${h.shop.discounts['Staff 10%']}`, { token: cashier, body: { value: 10000 } }))
+        .status,
+    ).toBe(403);
     expect((await h.api('DELETE', `${D}/${h.shop.discounts['Staff 10%']}`, { token: cashier })).status).toBe(403);
     expect((await h.api('POST', G, { token: cashier, body: { name: 'Mine' } })).status).toBe(403);
     expect(await counts()).toEqual(before);
@@ -119,7 +152,10 @@ describe('discount groups', () => {
     expect(created.body).toEqual({ id: expect.any(String), name: 'Happy hours', sortOrder: 1 });
     const list = await h.api('GET', G, { token: cashier });
     expect(list.body.map((g: any) => g.name)).toEqual(['Staff & promos', 'Happy hours']);
-    const d = await h.api('POST', D, { token: manager, body: { name: 'HH', type: 'amount', value: 100, groupId: created.body.id } });
+    const d = await h.api('POST', D, {
+      token: manager,
+      body: { name: 'HH', type: 'amount', value: 100, groupId: created.body.id },
+    });
     expect(d.body.groupId).toBe(created.body.id);
   });
 

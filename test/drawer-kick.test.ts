@@ -13,7 +13,9 @@ beforeAll(async () => {
   cashier = await h.login('3456');
   printer = await startFakePrinter();
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_kitchen: false });
-  await h.deps.knex('printers').insert({ location_id: h.shop.locationId, name: 'Front', role: 'receipt', address: printer.address });
+  await h.deps
+    .knex('printers')
+    .insert({ location_id: h.shop.locationId, name: 'Front', role: 'receipt', address: printer.address });
 });
 afterAll(async () => {
   await printer?.close();
@@ -21,7 +23,10 @@ afterAll(async () => {
 });
 
 async function openOrder(): Promise<any> {
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+  const res = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -42,7 +47,11 @@ it('kicks the drawer with the receipt when the cash payment closes the order', a
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: true });
   const o = await openOrder();
   const before = printer.jobs.length;
-  const paid = await postPayment(h, cashier, o.id, { method: 'cash', amount: o.totals.total, tendered: o.totals.total });
+  const paid = await postPayment(h, cashier, o.id, {
+    method: 'cash',
+    amount: o.totals.total,
+    tendered: o.totals.total,
+  });
   expect(paid.body.order.status).toBe('closed');
   await printer.waitForJobs(before + 1, 10_000);
   expect(printer.jobs[before]!.includes(DRAWER_KICK)).toBe(true);

@@ -27,7 +27,10 @@ beforeAll(async () => {
   sim = await startDarajaSimulator();
   const mpesa = { baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true };
   h = await startHarness({ centralWorker: false, env: TIMING, gateways: { mpesa: createMpesaGateway(mpesa) } });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
 });
 afterAll(async () => {
@@ -53,7 +56,10 @@ function workerEnv(): Record<string, string> {
 it('charges once and closes once when the worker dies while the payment is pending and while its callback is handled', async () => {
   const cashier = await h.login('3456');
   let worker = await startWorkerProcess(h, dataDir, workerEnv());
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+  });
   const id = created.body.id;
   const phone = '254711000111';
   // No callback on time; the customer confirms later, and the callback comes 6 s after the push.

@@ -29,8 +29,14 @@ beforeAll(async () => {
   sim = await startDarajaSimulator();
   const mpesa = { baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, ...INITIATOR, sandbox: true };
   h = await startHarness({ centralWorker: false, env: TIMING, gateways: { mpesa: createMpesaGateway(mpesa) } });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000, track_stock: true, stock_quantity: 50 });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
+  await h.deps
+    .knex('items')
+    .where({ id: h.shop.items['Burger'] })
+    .update({ price: 1000, track_stock: true, stock_quantity: 50 });
 });
 afterAll(async () => {
   await stopWorkerProcesses();
@@ -55,23 +61,37 @@ function workerEnv(): Record<string, string> {
   };
 }
 
-const stock = async () => (await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).first('stock_quantity')).stock_quantity as number;
+const stock = async () =>
+  (await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).first('stock_quantity')).stock_quantity as number;
 
 it('reverses once, records once and restocks once when the worker dies while the refund is pending and while its result is handled', async () => {
   const cashier = await h.login('3456');
   const manager = await h.login('2345');
   let worker = await startWorkerProcess(h, dataDir, workerEnv());
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 2 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 2 }] },
+  });
   const id = created.body.id;
-  expect((await postPayment(h, cashier, id, { method: 'mpesa', amount: 2000, phone: '254711000222' })).status).toBe(202);
+  expect((await postPayment(h, cashier, id, { method: 'mpesa', amount: 2000, phone: '254711000222' })).status).toBe(
+    202,
+  );
   await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
   const before = await stock();
 
   // The reversal's result and every status result are lost: the refund stays pending at the gateway.
   sim.scriptReversals({ loseResult: true, loseStatusResults: true });
-  const res = await h.api('POST', `/api/v1/orders/${id}/refunds`, { token: manager, body: { reason: 'returned', lines: [{ lineId: created.body.lines[0].id, quantity: 1 }], restock: true }, headers: { 'idempotency-key': randomUUID() } });
+  const res = await h.api('POST', `/api/v1/orders/${id}/refunds`, {
+    token: manager,
+    body: { reason: 'returned', lines: [{ lineId: created.body.lines[0].id, quantity: 1 }], restock: true },
+    headers: { 'idempotency-key': randomUUID() },
+  });
   expect(res.status).toBe(202);
-  await until(() => Promise.resolve(sim.statusQueries.length), (n) => n > 0, 30_000);
+  await until(
+    () => Promise.resolve(sim.statusQueries.length),
+    (n) => n > 0,
+    30_000,
+  );
 
   // Killed while the refund is pending at the gateway.
   await sigkill(worker);
@@ -81,12 +101,18 @@ it('reverses once, records once and restocks once when the worker dies while the
   const { result_token } = await h.deps.knex('refunds').where({ id: res.body.id }).first('result_token');
   const resultUrl = `/webhooks/mpesa-result/${result_token}`;
   sim.scriptReversals({ loseResult: true });
-  await until(() => Promise.resolve(sim.callbacks.filter((c) => c.url.endsWith(resultUrl)).length), (n) => n > 0, 30_000);
+  await until(
+    () => Promise.resolve(sim.callbacks.filter((c) => c.url.endsWith(resultUrl)).length),
+    (n) => n > 0,
+    30_000,
+  );
   await sigkill(worker);
   worker = await startWorkerProcess(h, dataDir, workerEnv());
 
   await h.deps.temporal.workflow.getHandle(`refund-${res.body.id}`).result();
-  expect(await h.deps.knex('refunds').where({ order_id: id }).select('status', 'amount')).toEqual([{ status: 'succeeded', amount: 1000 }]);
+  expect(await h.deps.knex('refunds').where({ order_id: id }).select('status', 'amount')).toEqual([
+    { status: 'succeeded', amount: 1000 },
+  ]);
   expect([...sim.reversals.values()].map((r) => r.requests)).toEqual([1]);
   const moves = await h.deps.knex('inventory_movements').where({ order_id: id, reason: 'refund' }).select('delta');
   expect(moves).toEqual([{ delta: 1 }]);

@@ -18,8 +18,13 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-worker-'));
 beforeAll(async () => {
   h = await startHarness({ centralWorker: false });
   printer = await startFakePrinter();
-  await h.deps.knex('printers').insert({ location_id: h.shop.locationId, name: 'Front', role: 'receipt', address: printer.address });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: true, auto_print_kitchen: false });
+  await h.deps
+    .knex('printers')
+    .insert({ location_id: h.shop.locationId, name: 'Front', role: 'receipt', address: printer.address });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ auto_print_receipt: true, auto_print_kitchen: false });
 });
 afterAll(async () => {
   await stopWorkerProcesses();
@@ -34,13 +39,20 @@ it('completes an order exactly once when its worker is SIGKILLed between updates
   const stockBefore = (await h.deps.knex('items').where({ id: items['Croissant'] }).first()).stock_quantity;
 
   let worker = await startWorkerProcess(h, dataDir);
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 2 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 2 }] },
+  });
   expect(created.status).toBe(201);
   const id = created.body.id;
 
   // Killed between updates: the next update waits for a worker and is applied once.
   await sigkill(worker);
-  const pendingAdd = h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: items['Burger'], quantity: 1 }, headers: { 'idempotency-key': 'add-burger' } });
+  const pendingAdd = h.api('POST', `/api/v1/orders/${id}/lines`, {
+    token: cashier,
+    body: { itemId: items['Burger'], quantity: 1 },
+    headers: { 'idempotency-key': 'add-burger' },
+  });
   worker = await startWorkerProcess(h, dataDir);
   const added = await pendingAdd;
   expect(added.status).toBe(200);
@@ -60,7 +72,9 @@ it('completes an order exactly once when its worker is SIGKILLed between updates
   expect(await h.deps.knex('orders').where({ id }).whereNotNull('persisted_at').count()).toEqual([{ count: '1' }]);
   expect(await h.deps.knex('order_lines').where({ order_id: id }).count()).toEqual([{ count: '2' }]);
   expect(await h.deps.knex('payments').where({ order_id: id }).count()).toEqual([{ count: '1' }]);
-  expect(await h.deps.knex('inventory_movements').where({ order_id: id }).select('delta', 'reason')).toEqual([{ delta: -2, reason: 'sale' }]);
+  expect(await h.deps.knex('inventory_movements').where({ order_id: id }).select('delta', 'reason')).toEqual([
+    { delta: -2, reason: 'sale' },
+  ]);
   expect((await h.deps.knex('items').where({ id: items['Croissant'] }).first()).stock_quantity).toBe(stockBefore - 2);
   await new Promise((r) => setTimeout(r, 1000));
   expect(printer.jobs).toHaveLength(1);

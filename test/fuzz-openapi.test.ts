@@ -90,7 +90,10 @@ function realIds(victimStaffId: string, printerId: string): Array<[string, strin
     ['/api/v1/printers/{id}', printerId],
   ];
   return [
-    ...byPath.flatMap(([p, id]): Array<[string, string]> => [[`GET ${p}`, id], [`PATCH ${p}`, id]]),
+    ...byPath.flatMap(([p, id]): Array<[string, string]> => [
+      [`GET ${p}`, id],
+      [`PATCH ${p}`, id],
+    ]),
     ['PATCH /api/v1/staff/{id}', victimStaffId],
     ['DELETE /api/v1/staff/{id}', victimStaffId],
   ];
@@ -101,7 +104,8 @@ function configFile(ids: Array<[string, string]>): string {
   const statuses = ['2XX', '401', '403', '404', '409', '422', '429'].map((s) => JSON.stringify(s)).join(', ');
   const toml = [
     ...BUSINESS_RULE_422.map(
-      (name) => `[[operations]]\ninclude-name = ${JSON.stringify(name)}\nchecks.positive_data_acceptance.expected-statuses = [${statuses}]\n`,
+      (name) =>
+        `[[operations]]\ninclude-name = ${JSON.stringify(name)}\nchecks.positive_data_acceptance.expected-statuses = [${statuses}]\n`,
     ),
     ...ids.map(([name, id]) => `[[operations]]\ninclude-name = "${name}"\nparameters = { "path.id" = "${id}" }\n`),
   ].join('\n');
@@ -130,7 +134,11 @@ afterAll(async () => h?.close());
 /** Runs in `cwd` (a temp dir): schemathesis keeps its own state in ./.schemathesis. */
 function runSchemathesis(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cli, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', COLUMNS: '160' } });
+    const child = spawn(cli, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', COLUMNS: '160' },
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -142,21 +150,36 @@ function runSchemathesis(args: string[], cwd: string): Promise<{ code: number | 
 describe('OpenAPI fuzzing (schemathesis)', () => {
   it('finds no server error and no response outside /openapi.json in any operation', async () => {
     const token = await h.login('1234');
-    const victim = await h.api('POST', '/api/v1/staff', { token, body: { name: 'Fuzz target', role: 'cashier', pin: '9876' } });
-    const printer = await h.api('POST', '/api/v1/printers', { token, body: { name: 'Fuzz', role: 'kitchen', address: 'tcp://127.0.0.1:9' } });
+    const victim = await h.api('POST', '/api/v1/staff', {
+      token,
+      body: { name: 'Fuzz target', role: 'cashier', pin: '9876' },
+    });
+    const printer = await h.api('POST', '/api/v1/printers', {
+      token,
+      body: { name: 'Fuzz', role: 'kitchen', address: 'tcp://127.0.0.1:9' },
+    });
     expect([victim.status, printer.status]).toEqual([201, 201]);
     const config = configFile(realIds(victim.body.id, printer.body.id));
     const args = [
-      '--config-file', config,
-      'run', `${h.baseUrl}/openapi.json`,
-      '--checks', CHECKS.join(','),
-      '--max-examples', EXAMPLES,
-      '--seed', SEED,
-      '--phases', 'examples,coverage,fuzzing',
-      '--workers', '2',
-      '--generation-database', 'none',
+      '--config-file',
+      config,
+      'run',
+      `${h.baseUrl}/openapi.json`,
+      '--checks',
+      CHECKS.join(','),
+      '--max-examples',
+      EXAMPLES,
+      '--seed',
+      SEED,
+      '--phases',
+      'examples,coverage,fuzzing',
+      '--workers',
+      '2',
+      '--generation-database',
+      'none',
       '--no-color',
-      '--header', `Authorization: Bearer ${token}`,
+      '--header',
+      `Authorization: Bearer ${token}`,
       ...EXCLUDED_PATHS.flatMap((p) => ['--exclude-path', p]),
     ];
     const { code, output } = await runSchemathesis(args, path.dirname(config)).finally(() =>

@@ -2,7 +2,12 @@
  * The Airtel Money adapter (typed fetch client) against the Airtel simulator, over real HTTP on
  * loopback; callbacks land on a small local receiver registered as the app's callback URL.
  */
-import { airtelConfigFromEnv, airtelMsisdn, createAirtelGateway, type AirtelConfig } from '../activities/payments/airtel';
+import {
+  airtelConfigFromEnv,
+  airtelMsisdn,
+  createAirtelGateway,
+  type AirtelConfig,
+} from '../activities/payments/airtel';
 import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../core/gateway';
 import { startAirtelSimulator, type AirtelSim } from '../simulators/airtel';
 import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from '../simulators/http';
@@ -13,7 +18,15 @@ let rx: CallbackReceiver;
 let gw: PaymentGateway;
 
 function config(over: Partial<AirtelConfig> = {}): AirtelConfig {
-  return { baseUrl: sim.url, clientId: sim.clientId, clientSecret: sim.clientSecret, country: 'KE', currency: 'KES', sandbox: true, ...over };
+  return {
+    baseUrl: sim.url,
+    clientId: sim.clientId,
+    clientSecret: sim.clientSecret,
+    country: 'KE',
+    currency: 'KES',
+    sandbox: true,
+    ...over,
+  };
 }
 
 let seq = 0;
@@ -36,7 +49,8 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
   };
 }
 
-const statusOf = (reference: string) => gw.status({ reference, idempotencyKey: reference, total: 25_000, currency: 'KES' });
+const statusOf = (reference: string) =>
+  gw.status({ reference, idempotencyKey: reference, total: 25_000, currency: 'KES' });
 const parse = (cb: ReceivedCallback): WebhookEvent => parseReceivedCallback(gw, cb);
 const oauthCalls = () => sim.requests.filter((r) => r.path === '/auth/oauth2/token').length;
 const payRequests = () => sim.requests.filter((r) => r.path === '/merchant/v1/payments/');
@@ -56,11 +70,20 @@ describe('Airtel Money collection happy path', () => {
   test('initiate → pending (reference = our transaction id); callback → succeeded with receipt; status() agrees', async () => {
     const req = request();
     const res = await gw.initiate(req);
-    expect(res).toMatchObject({ status: 'pending', reference: req.idempotencyKey, sandbox: true, action: { type: 'confirm_on_phone' } });
+    expect(res).toMatchObject({
+      status: 'pending',
+      reference: req.idempotencyKey,
+      sandbox: true,
+      action: { type: 'confirm_on_phone' },
+    });
     expect(res.action?.message).toContain('KES 250');
 
     const [pay] = payRequests();
-    expect(pay.headers).toMatchObject({ 'x-country': 'KE', 'x-currency': 'KES', authorization: expect.stringMatching(/^Bearer /) });
+    expect(pay.headers).toMatchObject({
+      'x-country': 'KE',
+      'x-currency': 'KES',
+      authorization: expect.stringMatching(/^Bearer /),
+    });
     expect(pay.body).toEqual({
       reference: 'Order #7',
       subscriber: { country: 'KE', currency: 'KES', msisdn: '733123456' },
@@ -70,7 +93,13 @@ describe('Airtel Money collection happy path', () => {
     const [cb] = await rx.waitFor(1);
     const e = parse(cb);
     const airtelMoneyId = sim.payments.get(req.idempotencyKey)!.airtelMoneyId;
-    expect(e).toEqual({ gateway: 'airtel', reference: req.idempotencyKey, status: 'succeeded', receipt: airtelMoneyId, eventId: `${req.idempotencyKey}:TS` });
+    expect(e).toEqual({
+      gateway: 'airtel',
+      reference: req.idempotencyKey,
+      status: 'succeeded',
+      receipt: airtelMoneyId,
+      eventId: `${req.idempotencyKey}:TS`,
+    });
     expect(await statusOf(res.reference)).toEqual({ status: 'succeeded', receipt: airtelMoneyId });
   });
 
@@ -99,7 +128,13 @@ describe('declines (TF)', () => {
     const res = await gw.initiate(req);
     expect(res.status).toBe('pending');
     const [cb] = await rx.waitFor(1);
-    expect(parse(cb)).toEqual({ gateway: 'airtel', reference: req.idempotencyKey, status: 'failed', failureReason: message, eventId: `${req.idempotencyKey}:TF` });
+    expect(parse(cb)).toEqual({
+      gateway: 'airtel',
+      reference: req.idempotencyKey,
+      status: 'failed',
+      failureReason: message,
+      eventId: `${req.idempotencyKey}:TF`,
+    });
     expect(await statusOf(res.reference)).toEqual({ status: 'failed', failureReason: reason });
   });
 
@@ -234,7 +269,10 @@ describe('Airtel rules', () => {
       failureReason: 'Airtel Money takes whole amounts only: KES 250.50 is not a whole amount',
       sandbox: true,
     });
-    expect(await gw.initiate(request({ currency: 'UGX' }))).toMatchObject({ status: 'failed', failureReason: 'Airtel Money charges KES here, not UGX' });
+    expect(await gw.initiate(request({ currency: 'UGX' }))).toMatchObject({
+      status: 'failed',
+      failureReason: 'Airtel Money charges KES here, not UGX',
+    });
     expect(sim.requests).toHaveLength(0);
   });
 
@@ -244,7 +282,10 @@ describe('Airtel rules', () => {
     expect(airtelMsisdn('0733123456', 'KE')).toBe('733123456');
     expect(airtelMsisdn('256701234567', 'UG')).toBe('701234567');
     expect(airtelMsisdn('2547331', 'KE')).toBeUndefined();
-    expect(await gw.initiate(request({ phone: 'abc' }))).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/invalid Airtel Money phone number/) });
+    expect(await gw.initiate(request({ phone: 'abc' }))).toMatchObject({
+      status: 'failed',
+      failureReason: expect.stringMatching(/invalid Airtel Money phone number/),
+    });
   });
 });
 
@@ -253,20 +294,36 @@ describe('refunds', () => {
     const res = await gw.initiate(request());
     await rx.waitFor(1);
     const moneyId = sim.payments.get(res.reference)!.airtelMoneyId!;
-    const r1 = await gw.refund({ reference: res.reference, idempotencyKey: 'refund-1', amount: 25_000, currency: 'KES', reason: 'returned' });
+    const r1 = await gw.refund({
+      reference: res.reference,
+      idempotencyKey: 'refund-1',
+      amount: 25_000,
+      currency: 'KES',
+      reason: 'returned',
+    });
     expect(r1).toEqual({ status: 'succeeded', reference: expect.stringMatching(/^RF/) });
     const refundReq = sim.requests.find((r) => r.path === '/standard/v1/payments/refund')!;
     // Our refund transaction id goes with it: its enquiry says where a refund in progress stands.
     expect(refundReq.body).toEqual({ transaction: { airtel_money_id: moneyId, id: 'refund-1' } });
     expect(refundReq.headers).toMatchObject({ 'x-country': 'KE', 'x-currency': 'KES' });
-    expect(await gw.refund({ reference: res.reference, idempotencyKey: 'refund-1', amount: 25_000, currency: 'KES', reason: 'returned' })).toEqual(r1);
+    expect(
+      await gw.refund({
+        reference: res.reference,
+        idempotencyKey: 'refund-1',
+        amount: 25_000,
+        currency: 'KES',
+        reason: 'returned',
+      }),
+    ).toEqual(r1);
   });
 
   test('an unpaid transaction has nothing to refund', async () => {
     sim.script('254737000001', { outcome: 'decline' });
     const res = await gw.initiate(request({ phone: '254737000001' }));
     await rx.waitFor(1);
-    expect(await gw.refund({ reference: res.reference, idempotencyKey: 'r', amount: 25_000, currency: 'KES', reason: 'x' })).toMatchObject({
+    expect(
+      await gw.refund({ reference: res.reference, idempotencyKey: 'r', amount: 25_000, currency: 'KES', reason: 'x' }),
+    ).toMatchObject({
       status: 'failed',
       failureReason: 'nothing to refund: Airtel reports the payment failed (insufficient funds)',
     });
@@ -275,7 +332,14 @@ describe('refunds', () => {
 
 describe('parseWebhook', () => {
   test('malformed bodies throw a plain Error("malformed callback")', () => {
-    for (const rawBody of ['nope', '{}', '{"transaction":{}}', '{"transaction":{"id":"x"}}', '{"transaction":{"status_code":"TS"}}', 'null']) {
+    for (const rawBody of [
+      'nope',
+      '{}',
+      '{"transaction":{}}',
+      '{"transaction":{"id":"x"}}',
+      '{"transaction":{"status_code":"TS"}}',
+      'null',
+    ]) {
       expect(() => gw.parseWebhook({ headers: {}, rawBody, url: 'http://x' })).toThrow(new Error('malformed callback'));
     }
   });
@@ -284,8 +348,16 @@ describe('parseWebhook', () => {
 describe('airtelConfigFromEnv', () => {
   test('none set → undefined; partial → what is missing; defaults KE/KES', () => {
     expect(airtelConfigFromEnv({})).toBeUndefined();
-    expect(() => airtelConfigFromEnv({ AIRTEL_CLIENT_ID: 'x' })).toThrow(/AIRTEL_BASE_URL, AIRTEL_CLIENT_SECRET are missing/);
-    expect(airtelConfigFromEnv({ AIRTEL_BASE_URL: 'https://openapi.airtel.africa/', AIRTEL_CLIENT_ID: 'i', AIRTEL_CLIENT_SECRET: 's' })).toEqual({
+    expect(() => airtelConfigFromEnv({ AIRTEL_CLIENT_ID: 'x' })).toThrow(
+      /AIRTEL_BASE_URL, AIRTEL_CLIENT_SECRET are missing/,
+    );
+    expect(
+      airtelConfigFromEnv({
+        AIRTEL_BASE_URL: 'https://openapi.airtel.africa/',
+        AIRTEL_CLIENT_ID: 'i',
+        AIRTEL_CLIENT_SECRET: 's',
+      }),
+    ).toEqual({
       baseUrl: 'https://openapi.airtel.africa',
       clientId: 'i',
       clientSecret: 's',
@@ -293,7 +365,15 @@ describe('airtelConfigFromEnv', () => {
       currency: 'KES',
       sandbox: false,
     });
-    expect(airtelConfigFromEnv({ AIRTEL_BASE_URL: 'https://openapiuat.airtel.africa', AIRTEL_CLIENT_ID: 'i', AIRTEL_CLIENT_SECRET: 's', AIRTEL_COUNTRY: 'ug', AIRTEL_CURRENCY: 'ugx' })).toMatchObject({
+    expect(
+      airtelConfigFromEnv({
+        AIRTEL_BASE_URL: 'https://openapiuat.airtel.africa',
+        AIRTEL_CLIENT_ID: 'i',
+        AIRTEL_CLIENT_SECRET: 's',
+        AIRTEL_COUNTRY: 'ug',
+        AIRTEL_CURRENCY: 'ugx',
+      }),
+    ).toMatchObject({
       country: 'UG',
       currency: 'UGX',
       sandbox: true,

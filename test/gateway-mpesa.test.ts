@@ -12,7 +12,13 @@ import {
 } from '../activities/payments/mpesa';
 import type { InitiateRequest, PaymentGateway, WebhookEvent } from '../core/gateway';
 import { startDarajaSimulator, type DarajaSim } from '../simulators/daraja';
-import { startCallbackReceiver, startJsonServer, type CallbackReceiver, type ReceivedCallback, type SimResponse } from '../simulators/http';
+import {
+  startCallbackReceiver,
+  startJsonServer,
+  type CallbackReceiver,
+  type ReceivedCallback,
+  type SimResponse,
+} from '../simulators/http';
 import { gatewayRejection, parseReceivedCallback, sleep } from './support/gateways';
 
 let sim: DarajaSim;
@@ -57,7 +63,10 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
 const statusOf = (reference: string) => gw.status({ reference, idempotencyKey: 'k', total: 15_000, currency: 'KES' });
 const parse = (cb: ReceivedCallback): WebhookEvent => parseReceivedCallback(gw, cb);
 const oauthCalls = () => sim.requests.filter((r) => r.path === '/oauth/v1/generate').length;
-const pushBodies = () => sim.requests.filter((r) => r.path === '/mpesa/stkpush/v1/processrequest').map((r) => r.body as Record<string, unknown>);
+const pushBodies = () =>
+  sim.requests
+    .filter((r) => r.path === '/mpesa/stkpush/v1/processrequest')
+    .map((r) => r.body as Record<string, unknown>);
 
 beforeEach(async () => {
   sim = await startDarajaSimulator();
@@ -110,7 +119,11 @@ describe('M-Pesa Express happy path', () => {
   test('CustomerBuyGoodsOnline pays the till (PartyB) under the store shortcode', async () => {
     gw = createMpesaGateway(config({ transactionType: 'CustomerBuyGoodsOnline', tillNumber: '5123456' }));
     expect((await gw.initiate(request())).status).toBe('pending');
-    expect(pushBodies()[0]).toMatchObject({ TransactionType: 'CustomerBuyGoodsOnline', BusinessShortCode: sim.shortCode, PartyB: '5123456' });
+    expect(pushBodies()[0]).toMatchObject({
+      TransactionType: 'CustomerBuyGoodsOnline',
+      BusinessShortCode: sim.shortCode,
+      PartyB: '5123456',
+    });
   });
 
   test('an amount the callback reports differently comes through as amountPaid (the workflow compares it)', async () => {
@@ -134,13 +147,32 @@ describe('declines: ResultCode mapping', () => {
     const res = await gw.initiate(request({ phone: '254711000001' }));
     expect(res.status).toBe('pending');
     const [cb] = await rx.waitFor(1);
-    expect(parse(cb)).toEqual({ gateway: 'mpesa', reference: res.reference, status: 'failed', failureReason: reason, eventId: `${res.reference}:${code}` });
+    expect(parse(cb)).toEqual({
+      gateway: 'mpesa',
+      reference: res.reference,
+      status: 'failed',
+      failureReason: reason,
+      eventId: `${res.reference}:${code}`,
+    });
     expect(await statusOf(res.reference)).toEqual({ status: 'failed', failureReason: reason });
   });
 
   test('an unknown ResultCode fails with Daraja’s ResultDesc', async () => {
-    const raw = JSON.stringify({ Body: { stkCallback: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_1', ResultCode: 4321, ResultDesc: 'Something unusual happened' } } });
-    expect(gw.parseWebhook({ headers: {}, rawBody: raw, url: 'http://x' })).toMatchObject({ status: 'failed', failureReason: 'Something unusual happened', eventId: 'ws_CO_1:4321' });
+    const raw = JSON.stringify({
+      Body: {
+        stkCallback: {
+          MerchantRequestID: 'm',
+          CheckoutRequestID: 'ws_CO_1',
+          ResultCode: 4321,
+          ResultDesc: 'Something unusual happened',
+        },
+      },
+    });
+    expect(gw.parseWebhook({ headers: {}, rawBody: raw, url: 'http://x' })).toMatchObject({
+      status: 'failed',
+      failureReason: 'Something unusual happened',
+      eventId: 'ws_CO_1:4321',
+    });
   });
 });
 
@@ -274,9 +306,22 @@ describe('push answers the simulator does not script (a stub Daraja)', () => {
   }
 
   test('ResponseCode ≠ 0 → failed with the ResponseDescription', async () => {
-    const { server, gw: g } = await stub({ status: 200, body: { MerchantRequestID: 'm', CheckoutRequestID: 'ws_CO_9', ResponseCode: '1', ResponseDescription: 'Merchant is not active' } });
+    const { server, gw: g } = await stub({
+      status: 200,
+      body: {
+        MerchantRequestID: 'm',
+        CheckoutRequestID: 'ws_CO_9',
+        ResponseCode: '1',
+        ResponseDescription: 'Merchant is not active',
+      },
+    });
     try {
-      expect(await g.initiate(request())).toEqual({ status: 'failed', reference: 'ws_CO_9', failureReason: 'Merchant is not active', sandbox: true });
+      expect(await g.initiate(request())).toEqual({
+        status: 'failed',
+        reference: 'ws_CO_9',
+        failureReason: 'Merchant is not active',
+        sandbox: true,
+      });
     } finally {
       await server.close();
     }
@@ -285,10 +330,18 @@ describe('push answers the simulator does not script (a stub Daraja)', () => {
   test('"Unable to lock subscriber" (another prompt open on the phone) → failed, nothing to retry', async () => {
     const { server, gw: g } = await stub({
       status: 500,
-      body: { requestId: 'r', errorCode: '500.001.1001', errorMessage: 'Unable to lock subscriber, a transaction is already in process for the current subscriber' },
+      body: {
+        requestId: 'r',
+        errorCode: '500.001.1001',
+        errorMessage: 'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+      },
     });
     try {
-      expect(await g.initiate(request())).toMatchObject({ status: 'failed', reference: '', failureReason: 'another transaction in progress' });
+      expect(await g.initiate(request())).toMatchObject({
+        status: 'failed',
+        reference: '',
+        failureReason: 'another transaction in progress',
+      });
     } finally {
       await server.close();
     }
@@ -313,17 +366,27 @@ describe('Daraja rules', () => {
 
   test('the simulator rejects a UTC timestamp (what mpesa-node’s own lipaNaMpesaOnline sends)', async () => {
     const basic = Buffer.from(`${sim.consumerKey}:${sim.consumerSecret}`).toString('base64');
-    const { access_token } = (await (await fetch(`${sim.url}/oauth/v1/generate?grant_type=client_credentials`, { headers: { authorization: `Basic ${basic}` } })).json()) as {
+    const { access_token } = (await (
+      await fetch(`${sim.url}/oauth/v1/generate?grant_type=client_credentials`, {
+        headers: { authorization: `Basic ${basic}` },
+      })
+    ).json()) as {
       access_token: string;
     };
-    const utc = new Date().toISOString().replace(/[^0-9]/g, '').slice(0, -3);
+    const utc = new Date()
+      .toISOString()
+      .replace(/[^0-9]/g, '')
+      .slice(0, -3);
     const res = await fetch(`${sim.url}/mpesa/stkpush/v1/processrequest`, {
       method: 'POST',
       headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ ...pushBodyFor(utc), Password: darajaPassword(sim.shortCode, sim.passkey, utc) }),
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ errorCode: '400.002.02', errorMessage: 'Bad Request - Invalid Timestamp' });
+    expect(await res.json()).toMatchObject({
+      errorCode: '400.002.02',
+      errorMessage: 'Bad Request - Invalid Timestamp',
+    });
   });
 
   test('amounts: whole shillings only, KES only, refused before anything is sent', async () => {
@@ -333,7 +396,10 @@ describe('Daraja rules', () => {
       failureReason: 'M-Pesa takes whole shillings only: KES 150.50 is not a whole amount',
       sandbox: true,
     });
-    expect(await gw.initiate(request({ currency: 'USD' }))).toMatchObject({ status: 'failed', failureReason: 'M-Pesa charges KES only, not USD' });
+    expect(await gw.initiate(request({ currency: 'USD' }))).toMatchObject({
+      status: 'failed',
+      failureReason: 'M-Pesa charges KES only, not USD',
+    });
     expect(sim.requests).toHaveLength(0);
   });
 
@@ -345,7 +411,10 @@ describe('Daraja rules', () => {
     expect(darajaPhone('2547123')).toBeUndefined();
     await gw.initiate(request({ phone: '0712345678' }));
     expect(pushBodies()[0]).toMatchObject({ PartyA: '254712345678', PhoneNumber: '254712345678' });
-    expect(await gw.initiate(request({ phone: '12345' }))).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/invalid M-Pesa phone number 12345/) });
+    expect(await gw.initiate(request({ phone: '12345' }))).toMatchObject({
+      status: 'failed',
+      failureReason: expect.stringMatching(/invalid M-Pesa phone number 12345/),
+    });
   });
 
   test('AccountReference ≤ 12 and TransactionDesc ≤ 13 characters, also without an order number', async () => {
@@ -360,7 +429,13 @@ describe('refunds (TransactionReversal)', () => {
   test('a receipt is reversed: pending with the ConversationID; the same reversal again is idempotent at the simulator', async () => {
     const res = await gw.initiate(request());
     const receipt = parse((await rx.waitFor(1))[0]).receipt!;
-    const r1 = await gw.refund({ reference: receipt, idempotencyKey: 'refund-r1', amount: 15_000, currency: 'KES', reason: 'customer returned the goods' });
+    const r1 = await gw.refund({
+      reference: receipt,
+      idempotencyKey: 'refund-r1',
+      amount: 15_000,
+      currency: 'KES',
+      reason: 'customer returned the goods',
+    });
     expect(r1.status).toBe('pending');
     expect(r1.reference).toMatch(/^AG_/);
     const body = sim.requests.find((r) => r.path === '/mpesa/reversal/v1/request')!.body as Record<string, unknown>;
@@ -379,7 +454,13 @@ describe('refunds (TransactionReversal)', () => {
     expect(body.SecurityCredential).not.toContain('Safaricom999');
     expect(Buffer.from(body.SecurityCredential as string, 'base64')).toHaveLength(256);
 
-    const r2 = await gw.refund({ reference: receipt, idempotencyKey: 'refund-r1', amount: 15_000, currency: 'KES', reason: 'retry' });
+    const r2 = await gw.refund({
+      reference: receipt,
+      idempotencyKey: 'refund-r1',
+      amount: 15_000,
+      currency: 'KES',
+      reason: 'retry',
+    });
     expect(r2).toEqual(r1);
     expect(sim.reversals.get(receipt)).toMatchObject({ amount: 150, requests: 2, known: true });
     expect(oauthCalls()).toBe(1);
@@ -388,12 +469,18 @@ describe('refunds (TransactionReversal)', () => {
 
   test('a CheckoutRequestID cannot be reversed; unconfigured reversals say what is missing', async () => {
     const res = await gw.initiate(request());
-    expect(await gw.refund({ reference: res.reference, idempotencyKey: 'r', amount: 15_000, currency: 'KES', reason: 'x' })).toMatchObject({
+    expect(
+      await gw.refund({ reference: res.reference, idempotencyKey: 'r', amount: 15_000, currency: 'KES', reason: 'x' }),
+    ).toMatchObject({
       status: 'failed',
       failureReason: expect.stringMatching(/receipt number.*not the STK CheckoutRequestID/),
     });
-    const bare = createMpesaGateway(config({ initiatorName: undefined, initiatorPassword: undefined, resultUrl: undefined }));
-    expect(await bare.refund({ reference: 'QKA1B2C3D4', idempotencyKey: 'r', amount: 15_000, currency: 'KES', reason: 'x' })).toMatchObject({
+    const bare = createMpesaGateway(
+      config({ initiatorName: undefined, initiatorPassword: undefined, resultUrl: undefined }),
+    );
+    expect(
+      await bare.refund({ reference: 'QKA1B2C3D4', idempotencyKey: 'r', amount: 15_000, currency: 'KES', reason: 'x' }),
+    ).toMatchObject({
       status: 'failed',
       failureReason: expect.stringMatching(/MPESA_INITIATOR_NAME/),
     });
@@ -403,7 +490,14 @@ describe('refunds (TransactionReversal)', () => {
 
 describe('parseWebhook', () => {
   test('malformed bodies throw a plain Error("malformed callback")', () => {
-    for (const rawBody of ['not json', '{}', '{"Body":{}}', '{"Body":{"stkCallback":{"ResultCode":0}}}', '{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_1"}}}', 'null']) {
+    for (const rawBody of [
+      'not json',
+      '{}',
+      '{"Body":{}}',
+      '{"Body":{"stkCallback":{"ResultCode":0}}}',
+      '{"Body":{"stkCallback":{"CheckoutRequestID":"ws_CO_1"}}}',
+      'null',
+    ]) {
       expect(() => gw.parseWebhook({ headers: {}, rawBody, url: 'http://x' })).toThrow(new Error('malformed callback'));
     }
   });
@@ -419,8 +513,14 @@ describe('mpesaConfigFromEnv', () => {
   };
   test('none set → undefined; some set → which are missing; all set → a config', () => {
     expect(mpesaConfigFromEnv({})).toBeUndefined();
-    expect(() => mpesaConfigFromEnv({ MPESA_CONSUMER_KEY: 'k' })).toThrow(/MPESA_BASE_URL, MPESA_CONSUMER_SECRET, MPESA_SHORTCODE, MPESA_PASSKEY are missing/);
-    expect(mpesaConfigFromEnv(full)).toMatchObject({ baseUrl: 'https://api.safaricom.co.ke', shortCode: '174379', sandbox: false });
+    expect(() => mpesaConfigFromEnv({ MPESA_CONSUMER_KEY: 'k' })).toThrow(
+      /MPESA_BASE_URL, MPESA_CONSUMER_SECRET, MPESA_SHORTCODE, MPESA_PASSKEY are missing/,
+    );
+    expect(mpesaConfigFromEnv(full)).toMatchObject({
+      baseUrl: 'https://api.safaricom.co.ke',
+      shortCode: '174379',
+      sandbox: false,
+    });
     expect(mpesaConfigFromEnv({ ...full, MPESA_BASE_URL: 'http://127.0.0.1:9999' })?.sandbox).toBe(true);
     expect(() => mpesaConfigFromEnv({ ...full, MPESA_TRANSACTION_TYPE: 'Nope' })).toThrow(/MPESA_TRANSACTION_TYPE/);
   });

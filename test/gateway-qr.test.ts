@@ -4,7 +4,16 @@ import { QR_MIN_EXPIRY_SECONDS, createQrGateway, qrImage } from '../activities/p
 import { createStripeGateway } from '../activities/payments/stripe';
 import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
 import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
-import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor, decodeQr } from './support/gateways';
+import {
+  expectGatewayFailure,
+  startWebhookReceiver,
+  webhookEventsArrive,
+  webhookEventsFor,
+  type ReceivedWebhook,
+  type WebhookReceiver,
+  waitFor,
+  decodeQr,
+} from './support/gateways';
 
 /*
  * The QR adapter (a Stripe Checkout Session shown as a QR code) against the Stripe simulator:
@@ -54,7 +63,8 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
   };
 }
 
-const statusOf = (req: InitiateRequest, reference: string) => qr.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
+const statusOf = (req: InitiateRequest, reference: string) =>
+  qr.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
 
 const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
 const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
@@ -64,7 +74,12 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
   it('shows a QR of the hosted page: a PNG data URL made by qrcode that decodes to the url', async () => {
     const req = request();
     const res = await qr.initiate(req);
-    expect(res).toMatchObject({ status: 'pending', reference: expect.stringMatching(/^cs_test_/), sandbox: true, action: { type: 'show_qr' } });
+    expect(res).toMatchObject({
+      status: 'pending',
+      reference: expect.stringMatching(/^cs_test_/),
+      sandbox: true,
+      action: { type: 'show_qr' },
+    });
     const { url, image } = res.action!;
     expect(url).toBe(`${sim.url}/pay/${res.reference}`);
     expect(image).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
@@ -73,7 +88,15 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
     expect(png.width).toBeGreaterThanOrEqual(300);
     expect(decodeQr(image!)).toBe(url);
     // The session: the total as one line, our ids, the redirect URLs.
-    expect(sessionsFor(req.paymentId)[0]).toMatchObject({ id: res.reference, mode: 'payment', amount_total: req.total, currency: 'kes', metadata: { paymentId: req.paymentId, orderId: req.orderId }, success_url: opts.successUrl, cancel_url: opts.cancelUrl });
+    expect(sessionsFor(req.paymentId)[0]).toMatchObject({
+      id: res.reference,
+      mode: 'payment',
+      amount_total: req.total,
+      currency: 'kes',
+      metadata: { paymentId: req.paymentId, orderId: req.orderId },
+      success_url: opts.successUrl,
+      cancel_url: opts.cancelUrl,
+    });
   });
 
   it('success: the customer pays, checkout.session.completed arrives, status says succeeded', async () => {
@@ -81,8 +104,19 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
     sim.script(req.paymentId, { outcome: 'success' });
     const res = await qr.initiate(req);
     const [event] = await eventsArrive(req.paymentId);
-    expect(event).toMatchObject({ gateway: 'qr', paymentId: req.paymentId, reference: res.reference, status: 'succeeded', amountPaid: req.total, eventId: expect.stringMatching(/^evt_/) });
-    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'succeeded', amountPaid: req.total, receipt: expect.stringMatching(/^pi_/) });
+    expect(event).toMatchObject({
+      gateway: 'qr',
+      paymentId: req.paymentId,
+      reference: res.reference,
+      status: 'succeeded',
+      amountPaid: req.total,
+      eventId: expect.stringMatching(/^evt_/),
+    });
+    expect(await statusOf(req, res.reference)).toMatchObject({
+      status: 'succeeded',
+      amountPaid: req.total,
+      receipt: expect.stringMatching(/^pi_/),
+    });
   });
 
   it('the hosted page works for a person too (GET shows it, POST pays)', async () => {
@@ -119,9 +153,16 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
 
     sim.advanceTime(QR_MIN_EXPIRY_SECONDS + 60);
     const [event] = await eventsArrive(req.paymentId);
-    expect(event).toMatchObject({ gateway: 'qr', reference: res.reference, status: 'failed', failureReason: 'expired' });
+    expect(event).toMatchObject({
+      gateway: 'qr',
+      reference: res.reference,
+      status: 'failed',
+      failureReason: 'expired',
+    });
     expect(await statusOf(req, res.reference)).toEqual({ status: 'failed', failureReason: 'expired' });
-    expect(await qr.cancel({ reference: res.reference, idempotencyKey: 'cancel-expired' })).toEqual({ status: 'cancelled' });
+    expect(await qr.cancel({ reference: res.reference, idempotencyKey: 'cancel-expired' })).toEqual({
+      status: 'cancelled',
+    });
   });
 
   it('timeout, then status success: the retried initiate returns the same session', async () => {
@@ -156,31 +197,54 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
     const res = await qr.initiate(req);
-    expect(eventsFor(req.paymentId)).toEqual([expect.objectContaining({ status: 'succeeded', reference: res.reference })]);
+    expect(eventsFor(req.paymentId)).toEqual([
+      expect.objectContaining({ status: 'succeeded', reference: res.reference }),
+    ]);
   });
 
   it('cancel expires the session; a payment that beats the cancel reports succeeded and is refunded via its intent', async () => {
     const plain = request();
     const a = await qr.initiate(plain);
-    expect(await qr.cancel({ reference: a.reference, idempotencyKey: `cancel-${plain.idempotencyKey}` })).toEqual({ status: 'cancelled' });
+    expect(await qr.cancel({ reference: a.reference, idempotencyKey: `cancel-${plain.idempotencyKey}` })).toEqual({
+      status: 'cancelled',
+    });
     expect(sessionsFor(plain.paymentId)[0].status).toBe('expired');
 
     const late = request();
     sim.script(late.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
     const b = await qr.initiate(late);
-    expect(await qr.cancel({ reference: b.reference, idempotencyKey: `cancel-${late.idempotencyKey}` })).toEqual({ status: 'succeeded' });
-    const refund = await qr.refund({ reference: b.reference, idempotencyKey: `auto-refund-${late.idempotencyKey}`, amount: late.total, currency: late.currency, reason: 'paid after cancel' });
+    expect(await qr.cancel({ reference: b.reference, idempotencyKey: `cancel-${late.idempotencyKey}` })).toEqual({
+      status: 'succeeded',
+    });
+    const refund = await qr.refund({
+      reference: b.reference,
+      idempotencyKey: `auto-refund-${late.idempotencyKey}`,
+      amount: late.total,
+      currency: late.currency,
+      reason: 'paid after cancel',
+    });
     expect(refund).toMatchObject({ status: 'succeeded', reference: expect.stringMatching(/^re_/) });
     const pi = sessionsFor(late.paymentId)[0].payment_intent;
     expect(sim.refunds().filter((r) => r.payment_intent === pi)).toHaveLength(1);
     // The intent carries our ids, marked as a QR payment.
-    expect(sim.paymentIntents().find((x) => x.id === pi)!.metadata).toMatchObject({ paymentId: late.paymentId, channel: 'qr' });
+    expect(sim.paymentIntents().find((x) => x.id === pi)!.metadata).toMatchObject({
+      paymentId: late.paymentId,
+      channel: 'qr',
+    });
   });
 
   it('refund of a session that was never paid fails cleanly', async () => {
     const req = request();
     const res = await qr.initiate(req);
-    expect(await qr.refund({ reference: res.reference, idempotencyKey: 'refund-unpaid', amount: 1, currency: 'KES', reason: 'x' })).toMatchObject({ status: 'failed' });
+    expect(
+      await qr.refund({
+        reference: res.reference,
+        idempotencyKey: 'refund-unpaid',
+        amount: 1,
+        currency: 'KES',
+        reason: 'x',
+      }),
+    ).toMatchObject({ status: 'failed' });
   });
 
   it('5xx then recovery: a retryable error, then one session under the same key', async () => {
@@ -206,7 +270,13 @@ describe('qr adapter (Stripe Checkout Session behind a QR code)', () => {
     await eventsArrive(req.paymentId);
     const { body } = sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
     expect(() => qr.parseWebhook({ headers: {}, rawBody: body, url: '' })).toThrow(WebhookSignatureError);
-    expect(() => qr.parseWebhook({ headers: { 'stripe-signature': `t=${Math.floor(Date.now() / 1000)},v1=deadbeef` }, rawBody: body, url: '' })).toThrow(WebhookSignatureError);
+    expect(() =>
+      qr.parseWebhook({
+        headers: { 'stripe-signature': `t=${Math.floor(Date.now() / 1000)},v1=deadbeef` },
+        rawBody: body,
+        url: '',
+      }),
+    ).toThrow(WebhookSignatureError);
     expect(received.filter((r) => r.error)).toEqual([]);
   });
 });

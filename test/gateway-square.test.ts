@@ -2,7 +2,15 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createSquareGateway, squareConfigFromEnv } from '../activities/payments/square';
 import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
 import { startSquareSimulator, type SquareSim } from '../simulators/square';
-import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor } from './support/gateways';
+import {
+  expectGatewayFailure,
+  startWebhookReceiver,
+  webhookEventsArrive,
+  webhookEventsFor,
+  type ReceivedWebhook,
+  type WebhookReceiver,
+  waitFor,
+} from './support/gateways';
 
 /*
  * The Square adapter (square SDK v46) against the Square simulator over real HTTP, with signed
@@ -48,7 +56,8 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
   };
 }
 
-const statusOf = (req: InitiateRequest, reference: string) => gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
+const statusOf = (req: InitiateRequest, reference: string) =>
+  gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
 
 const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
 const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
@@ -81,8 +90,19 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const res = await gw.initiate(req);
     expect(res).toMatchObject({ status: 'pending', sandbox: true, action: { type: 'present_card' } });
     const [event] = await eventsArrive(req.paymentId);
-    expect(event).toMatchObject({ gateway: 'square', paymentId: req.paymentId, reference: res.reference, status: 'succeeded', amountPaid: 2550, eventId: expect.any(String) });
-    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'succeeded', amountPaid: 2550, receipt: paymentsFor(req.paymentId)[0].id });
+    expect(event).toMatchObject({
+      gateway: 'square',
+      paymentId: req.paymentId,
+      reference: res.reference,
+      status: 'succeeded',
+      amountPaid: 2550,
+      eventId: expect.any(String),
+    });
+    expect(await statusOf(req, res.reference)).toMatchObject({
+      status: 'succeeded',
+      amountPaid: 2550,
+      receipt: paymentsFor(req.paymentId)[0].id,
+    });
     // What Square was asked for: the total, our payment id as reference, the device, no second tip prompt.
     expect(checkoutsFor(req.paymentId)[0]).toMatchObject({
       id: res.reference,
@@ -95,7 +115,13 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok', total: 1100, amount: 1000, tip: 100 });
     const res = await gw.initiate(req);
     expect(res).toMatchObject({ status: 'succeeded' });
-    expect(paymentsFor(req.paymentId)[0]).toMatchObject({ id: res.reference, amount_money: { amount: 1000 }, tip_money: { amount: 100 }, total_money: { amount: 1100 }, location_id: sim.locationId });
+    expect(paymentsFor(req.paymentId)[0]).toMatchObject({
+      id: res.reference,
+      amount_money: { amount: 1000 },
+      tip_money: { amount: 100 },
+      total_money: { amount: 1100 },
+      location_id: sim.locationId,
+    });
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({ status: 'succeeded', reference: res.reference, amountPaid: 1100 });
   });
@@ -103,8 +129,15 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   it('decline with a card nonce: failed with a readable reason', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
     sim.script(req.total, { outcome: 'decline' });
-    expect(await gw.initiate(req)).toMatchObject({ status: 'failed', failureReason: 'Card declined', reference: paymentsFor(req.paymentId)[0].id });
-    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'cnon:card-nonce-declined' }))).toMatchObject({ status: 'failed', failureReason: 'Card declined' });
+    expect(await gw.initiate(req)).toMatchObject({
+      status: 'failed',
+      failureReason: 'Card declined',
+      reference: paymentsFor(req.paymentId)[0].id,
+    });
+    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'cnon:card-nonce-declined' }))).toMatchObject({
+      status: 'failed',
+      failureReason: 'Card declined',
+    });
   });
 
   it('decline on a Terminal: the checkout times out unpaid → failed', async () => {
@@ -150,7 +183,9 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
     const res = await gw.initiate(req);
-    expect(eventsFor(req.paymentId)).toEqual([expect.objectContaining({ status: 'succeeded', reference: res.reference })]);
+    expect(eventsFor(req.paymentId)).toEqual([
+      expect.objectContaining({ status: 'succeeded', reference: res.reference }),
+    ]);
     expect(res.status).toBe('pending'); // the answer was written before the terminal finished
     expect(await statusOf(req, res.reference)).toMatchObject({ status: 'succeeded' });
   });
@@ -159,7 +194,9 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'abandon' });
     const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({ status: 'cancelled' });
+    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
+      status: 'cancelled',
+    });
     expect(await statusOf(req, res.reference)).toMatchObject({ status: 'cancelled' });
     const [event] = await eventsArrive(req.paymentId);
     expect(event.status).toBe('cancelled');
@@ -169,8 +206,16 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
     const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({ status: 'succeeded' });
-    const refund = await gw.refund({ reference: res.reference, idempotencyKey: `auto-refund-${req.idempotencyKey}`, amount: req.total, currency: 'USD', reason: 'paid after cancel' });
+    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
+      status: 'succeeded',
+    });
+    const refund = await gw.refund({
+      reference: res.reference,
+      idempotencyKey: `auto-refund-${req.idempotencyKey}`,
+      amount: req.total,
+      currency: 'USD',
+      reason: 'paid after cancel',
+    });
     expect(refund).toMatchObject({ status: 'succeeded' });
     expect(sim.refunds().filter((r) => r.payment_id === paymentsFor(req.paymentId)[0].id)).toHaveLength(1);
   });
@@ -197,14 +242,37 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     await gw.initiate(req);
     await eventsArrive(req.paymentId);
     const { body } = sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
-    const sign = (key: string, url: string, payload: string) => createHmac('sha256', key).update(url + payload).digest('base64');
-    const parse = (headers: Record<string, string | undefined>, rawBody = body) => () => gw.parseWebhook({ headers, rawBody, url: webhookUrl });
-    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) })()).toMatchObject({ paymentId: req.paymentId });
+    const sign = (key: string, url: string, payload: string) =>
+      createHmac('sha256', key)
+        .update(url + payload)
+        .digest('base64');
+    const parse =
+      (headers: Record<string, string | undefined>, rawBody = body) =>
+      () =>
+        gw.parseWebhook({ headers, rawBody, url: webhookUrl });
+    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) })()).toMatchObject(
+      { paymentId: req.paymentId },
+    );
     expect(parse({})).toThrow(WebhookSignatureError);
     expect(parse({ 'x-square-hmacsha256-signature': 'not-base64-and-short' })).toThrow(WebhookSignatureError);
-    expect(parse({ 'x-square-hmacsha256-signature': sign('wrong-key', webhookUrl, body) })).toThrow(WebhookSignatureError);
-    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, 'https://elsewhere.example/webhooks/square', body) })).toThrow(WebhookSignatureError);
-    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) }, body.replace('COMPLETED', 'CANCELED'))).toThrow(WebhookSignatureError);
+    expect(parse({ 'x-square-hmacsha256-signature': sign('wrong-key', webhookUrl, body) })).toThrow(
+      WebhookSignatureError,
+    );
+    expect(
+      parse({
+        'x-square-hmacsha256-signature': sign(
+          sim.webhookSignatureKey,
+          'https://elsewhere.example/webhooks/square',
+          body,
+        ),
+      }),
+    ).toThrow(WebhookSignatureError);
+    expect(
+      parse(
+        { 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) },
+        body.replace('COMPLETED', 'CANCELED'),
+      ),
+    ).toThrow(WebhookSignatureError);
     expect(received.filter((r) => r.error)).toEqual([]);
   });
 
@@ -221,13 +289,22 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   it('refund: partial, rest, too much; a repeated refund key refunds once', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok', total: 4000 });
     const res = await gw.initiate(req);
-    const refund = (idempotencyKey: string, amount: number) => gw.refund({ reference: res.reference, idempotencyKey, amount, currency: 'USD', reason: 'wrong order' });
+    const refund = (idempotencyKey: string, amount: number) =>
+      gw.refund({ reference: res.reference, idempotencyKey, amount, currency: 'USD', reason: 'wrong order' });
     const partial = await refund('refund-a', 1500);
     expect(partial).toMatchObject({ status: 'succeeded', reference: expect.any(String) });
     expect(await refund('refund-a', 1500)).toEqual(partial);
     expect(await refund('refund-b', 2500)).toMatchObject({ status: 'succeeded' });
-    expect(await refund('refund-c', 1)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/REFUND_AMOUNT_INVALID/) });
-    expect(sim.refunds().filter((r) => r.payment_id === res.reference).map((r) => (r.amount_money as { amount: number }).amount)).toEqual([1500, 2500]);
+    expect(await refund('refund-c', 1)).toMatchObject({
+      status: 'failed',
+      failureReason: expect.stringMatching(/REFUND_AMOUNT_INVALID/),
+    });
+    expect(
+      sim
+        .refunds()
+        .filter((r) => r.payment_id === res.reference)
+        .map((r) => (r.amount_money as { amount: number }).amount),
+    ).toEqual([1500, 2500]);
   });
 
   it('a wrong access token is a non-retryable rejection', async () => {

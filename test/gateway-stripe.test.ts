@@ -2,7 +2,15 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createStripeGateway, stripeConfigFromEnv } from '../activities/payments/stripe';
 import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
 import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
-import { expectGatewayFailure, startWebhookReceiver, webhookEventsArrive, webhookEventsFor, type ReceivedWebhook, type WebhookReceiver, waitFor } from './support/gateways';
+import {
+  expectGatewayFailure,
+  startWebhookReceiver,
+  webhookEventsArrive,
+  webhookEventsFor,
+  type ReceivedWebhook,
+  type WebhookReceiver,
+  waitFor,
+} from './support/gateways';
 
 /*
  * The Stripe adapter against the Stripe simulator over real HTTP: stripe-mock validates every
@@ -48,32 +56,72 @@ function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
   };
 }
 
-const statusOf = (req: InitiateRequest, reference: string) => gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
+const statusOf = (req: InitiateRequest, reference: string) =>
+  gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
 
 const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
 const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
-const intentsFor = (paymentId: string) => sim.paymentIntents().filter((pi) => (pi.metadata as Record<string, string>).paymentId === paymentId);
+const intentsFor = (paymentId: string) =>
+  sim.paymentIntents().filter((pi) => (pi.metadata as Record<string, string>).paymentId === paymentId);
 
 describe('stripe adapter (reader and payment-method flows)', () => {
   it('reads its config from the environment', () => {
     expect(
-      stripeConfigFromEnv({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x', STRIPE_HOST: '127.0.0.1', STRIPE_PORT: '12111', STRIPE_PROTOCOL: 'http' }),
-    ).toEqual({ secretKey: 'sk_test_x', webhookSecret: 'whsec_x', host: '127.0.0.1', port: 12111, protocol: 'http', sandbox: true });
-    expect(stripeConfigFromEnv({ STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' }).sandbox).toBe(false);
+      stripeConfigFromEnv({
+        STRIPE_SECRET_KEY: 'sk_test_x',
+        STRIPE_WEBHOOK_SECRET: 'whsec_x',
+        STRIPE_HOST: '127.0.0.1',
+        STRIPE_PORT: '12111',
+        STRIPE_PROTOCOL: 'http',
+      }),
+    ).toEqual({
+      secretKey: 'sk_test_x',
+      webhookSecret: 'whsec_x',
+      host: '127.0.0.1',
+      port: 12111,
+      protocol: 'http',
+      sandbox: true,
+    });
+    expect(stripeConfigFromEnv({ STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' }).sandbox).toBe(
+      false,
+    );
     expect(() => stripeConfigFromEnv({ STRIPE_WEBHOOK_SECRET: 'whsec_x' })).toThrow(/STRIPE_SECRET_KEY/);
-    expect(() => stripeConfigFromEnv({ STRIPE_SECRET_KEY: 'k', STRIPE_WEBHOOK_SECRET: 'w', STRIPE_PROTOCOL: 'ftp' })).toThrow(/STRIPE_PROTOCOL/);
+    expect(() =>
+      stripeConfigFromEnv({ STRIPE_SECRET_KEY: 'k', STRIPE_WEBHOOK_SECRET: 'w', STRIPE_PROTOCOL: 'ftp' }),
+    ).toThrow(/STRIPE_PROTOCOL/);
   });
 
   it('success on a reader: pending with present_card, then a signed webhook and status say succeeded', async () => {
     const req = request();
     const res = await gw.initiate(req);
-    expect(res).toMatchObject({ status: 'pending', reference: expect.stringMatching(/^pi_/), sandbox: true, action: { type: 'present_card' } });
+    expect(res).toMatchObject({
+      status: 'pending',
+      reference: expect.stringMatching(/^pi_/),
+      sandbox: true,
+      action: { type: 'present_card' },
+    });
     const [event] = await eventsArrive(req.paymentId);
-    expect(event).toMatchObject({ gateway: 'stripe', paymentId: req.paymentId, reference: res.reference, status: 'succeeded', amountPaid: req.total, eventId: expect.stringMatching(/^evt_/) });
-    expect(await statusOf(req, res.reference)).toMatchObject({ status: 'succeeded', amountPaid: req.total, receipt: expect.stringMatching(/^ch_/) });
+    expect(event).toMatchObject({
+      gateway: 'stripe',
+      paymentId: req.paymentId,
+      reference: res.reference,
+      status: 'succeeded',
+      amountPaid: req.total,
+      eventId: expect.stringMatching(/^evt_/),
+    });
+    expect(await statusOf(req, res.reference)).toMatchObject({
+      status: 'succeeded',
+      amountPaid: req.total,
+      receipt: expect.stringMatching(/^ch_/),
+    });
     // What Stripe was asked for: the total, lower-case currency, our ids, card_present, automatic capture.
     const [pi] = intentsFor(req.paymentId);
-    expect(pi).toMatchObject({ amount: req.total, currency: 'usd', capture_method: 'automatic', payment_method_types: ['card_present'] });
+    expect(pi).toMatchObject({
+      amount: req.total,
+      currency: 'usd',
+      capture_method: 'automatic',
+      payment_method_types: ['card_present'],
+    });
     expect(pi.metadata).toMatchObject({ paymentId: req.paymentId, orderId: req.orderId, readerId: 'tmr_reader_1' });
   });
 
@@ -88,16 +136,29 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     const res = await gw.initiate(req);
     expect(res.status).toBe('pending');
     const [event] = await eventsArrive(req.paymentId);
-    expect(event).toMatchObject({ status: 'failed', failureReason: 'Your card has insufficient funds.', reference: res.reference });
-    expect(await statusOf(req, res.reference)).toEqual({ status: 'failed', failureReason: 'Your card has insufficient funds.' });
+    expect(event).toMatchObject({
+      status: 'failed',
+      failureReason: 'Your card has insufficient funds.',
+      reference: res.reference,
+    });
+    expect(await statusOf(req, res.reference)).toEqual({
+      status: 'failed',
+      failureReason: 'Your card has insufficient funds.',
+    });
   });
 
   it('decline with a payment method: failed at once (a 402 card_error is an answer, not an outage)', async () => {
     const scripted = request({ deviceId: undefined, sourceId: 'pm_card_visa' });
     sim.script(scripted.total, { outcome: 'decline' });
-    expect(await gw.initiate(scripted)).toMatchObject({ status: 'failed', failureReason: 'Your card has insufficient funds.', reference: expect.stringMatching(/^pi_/) });
+    expect(await gw.initiate(scripted)).toMatchObject({
+      status: 'failed',
+      failureReason: 'Your card has insufficient funds.',
+      reference: expect.stringMatching(/^pi_/),
+    });
     // Unscripted payments follow Stripe's test payment methods.
-    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'pm_card_chargeDeclined' }))).toMatchObject({ status: 'failed' });
+    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'pm_card_chargeDeclined' }))).toMatchObject({
+      status: 'failed',
+    });
   });
 
   it('timeout, then status success: the retried initiate finds the same intent, one charge', async () => {
@@ -116,7 +177,10 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
     await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
     const reference = intentsFor(req.paymentId)[0].id as string;
-    expect(await statusOf(req, reference)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/insufficient funds/) });
+    expect(await statusOf(req, reference)).toMatchObject({
+      status: 'failed',
+      failureReason: expect.stringMatching(/insufficient funds/),
+    });
     // The retry replays the saved decline: still one intent, still failed.
     expect(await gw.initiate(req)).toMatchObject({ status: 'failed', reference });
     expect(intentsFor(req.paymentId)).toHaveLength(1);
@@ -145,7 +209,9 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'abandon' });
     const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({ status: 'cancelled' });
+    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
+      status: 'cancelled',
+    });
     expect(await statusOf(req, res.reference)).toMatchObject({ status: 'cancelled' });
     expect(sim.requests()).toContain('POST /v1/terminal/readers/tmr_reader_1/cancel_action');
     const [event] = await eventsArrive(req.paymentId);
@@ -156,8 +222,16 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     const req = request();
     sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
     const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({ status: 'succeeded' });
-    const refund = await gw.refund({ reference: res.reference, idempotencyKey: `auto-refund-${req.idempotencyKey}`, amount: req.total, currency: 'USD', reason: 'paid after cancel' });
+    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
+      status: 'succeeded',
+    });
+    const refund = await gw.refund({
+      reference: res.reference,
+      idempotencyKey: `auto-refund-${req.idempotencyKey}`,
+      amount: req.total,
+      currency: 'USD',
+      reason: 'paid after cancel',
+    });
     expect(refund).toMatchObject({ status: 'succeeded', reference: expect.stringMatching(/^re_/) });
     expect(sim.refunds().filter((r) => r.payment_intent === res.reference)).toHaveLength(1);
   });
@@ -179,14 +253,23 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     await eventsArrive(req.paymentId);
     const { body } = sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
     const t = Math.floor(Date.now() / 1000);
-    const header = (secret: string, payload = body, ts = t) => `t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${payload}`).digest('hex')}`;
-    const parse = (headers: Record<string, string | undefined>, rawBody = body) => () => gw.parseWebhook({ headers, rawBody, url: 'http://x/webhooks/stripe' });
+    const header = (secret: string, payload = body, ts = t) =>
+      `t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${payload}`).digest('hex')}`;
+    const parse =
+      (headers: Record<string, string | undefined>, rawBody = body) =>
+      () =>
+        gw.parseWebhook({ headers, rawBody, url: 'http://x/webhooks/stripe' });
 
     expect(parse({ 'stripe-signature': header(sim.webhookSecret) })()).toMatchObject({ paymentId: req.paymentId }); // the control
     expect(parse({})).toThrow(WebhookSignatureError);
     expect(parse({ 'stripe-signature': `t=${t},v1=${'0'.repeat(64)}` })).toThrow(WebhookSignatureError);
     expect(parse({ 'stripe-signature': header('whsec_someone_else') })).toThrow(WebhookSignatureError);
-    expect(parse({ 'stripe-signature': header(sim.webhookSecret) }, body.replace(`"amount": ${req.total}`, `"amount": ${req.total + 1}`))).toThrow(WebhookSignatureError);
+    expect(
+      parse(
+        { 'stripe-signature': header(sim.webhookSecret) },
+        body.replace(`"amount": ${req.total}`, `"amount": ${req.total + 1}`),
+      ),
+    ).toThrow(WebhookSignatureError);
     expect(parse({ 'stripe-signature': header(sim.webhookSecret, body, t - 3600) })).toThrow(WebhookSignatureError); // a replay from an hour ago
     // Every delivery the simulator made verified.
     expect(received.filter((r) => r.error)).toEqual([]);
@@ -198,19 +281,33 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     const second = await gw.initiate(req);
     expect(second).toEqual(first);
     expect(intentsFor(req.paymentId)).toHaveLength(1);
-    await expectGatewayFailure(gw.initiate({ ...req, total: req.total + 1, amount: req.amount + 1 }), 'GatewayRejected', true);
+    await expectGatewayFailure(
+      gw.initiate({ ...req, total: req.total + 1, amount: req.amount + 1 }),
+      'GatewayRejected',
+      true,
+    );
     expect(intentsFor(req.paymentId)).toHaveLength(1);
   });
 
   it('refund: partial, rest, and too much; a repeated refund key refunds once', async () => {
     const req = request({ deviceId: undefined, sourceId: 'pm_card_visa', total: 5000 });
     const res = await gw.initiate(req);
-    const refund = (idempotencyKey: string, amount: number) => gw.refund({ reference: res.reference, idempotencyKey, amount, currency: 'USD', reason: 'customer changed their mind' });
+    const refund = (idempotencyKey: string, amount: number) =>
+      gw.refund({
+        reference: res.reference,
+        idempotencyKey,
+        amount,
+        currency: 'USD',
+        reason: 'customer changed their mind',
+      });
     const partial = await refund('refund-a', 2000);
     expect(partial).toMatchObject({ status: 'succeeded' });
     expect(await refund('refund-a', 2000)).toEqual(partial);
     expect(await refund('refund-b', 3000)).toMatchObject({ status: 'succeeded' });
-    expect(await refund('refund-c', 1)).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/already been refunded/) });
+    expect(await refund('refund-c', 1)).toMatchObject({
+      status: 'failed',
+      failureReason: expect.stringMatching(/already been refunded/),
+    });
     const mine = sim.refunds().filter((r) => r.payment_intent === res.reference);
     expect(mine.map((r) => r.amount)).toEqual([2000, 3000]);
     expect(mine[0].metadata).toEqual({ reason: 'customer changed their mind' });
@@ -221,7 +318,12 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(`${sim.url}/v1/payment_intents`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${sim.secretKey}`, 'content-type': 'application/x-www-form-urlencoded', 'stripe-version': '2025-09-30.clover', ...headers },
+        headers: {
+          authorization: `Bearer ${sim.secretKey}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'stripe-version': '2025-09-30.clover',
+          ...headers,
+        },
         body,
       });
     const notNumeric = await post('amount=abc&currency=usd');

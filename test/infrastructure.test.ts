@@ -8,7 +8,11 @@ describe('real PostgreSQL', () => {
       const before = await db.knex('pg_tables').where({ schemaname: 'public' }).pluck('tablename');
       expect(before).toEqual(expect.arrayContaining(['orders', 'payments', 'staff', 'items', 'inventory_movements']));
       await migrateDown(db.knex);
-      const after = await db.knex('pg_tables').where({ schemaname: 'public' }).whereNotIn('tablename', ['knex_migrations', 'knex_migrations_lock']).pluck('tablename');
+      const after = await db
+        .knex('pg_tables')
+        .where({ schemaname: 'public' })
+        .whereNotIn('tablename', ['knex_migrations', 'knex_migrations_lock'])
+        .pluck('tablename');
       expect(after).toEqual([]);
       await migrateLatest(db.knex);
       const again = await db.knex('pg_tables').where({ schemaname: 'public' }).pluck('tablename');

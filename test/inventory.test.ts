@@ -21,7 +21,9 @@ describe('sale movements', () => {
     const orderId = await sell(h, cashier, itemId, 3);
 
     const moves = await movementsOf(h, itemId);
-    expect(moves).toEqual([expect.objectContaining({ delta: -3, quantity_after: 17, reason: 'sale', reference: orderId, order_id: orderId })]);
+    expect(moves).toEqual([
+      expect.objectContaining({ delta: -3, quantity_after: 17, reason: 'sale', reference: orderId, order_id: orderId }),
+    ]);
     expect(moves[0].staff_id).toEqual(h.shop.staff['Cashier']);
     expect(await stockOf(h, itemId)).toBe(17);
   });
@@ -33,7 +35,12 @@ describe('sale movements', () => {
     await sell(h, cashier, itemId, 2);
     expect((await adjust({ itemId, delta: -1, reason: 'adjustment', note: 'broken' })).status).toBe(201);
 
-    expect((await movementsOf(h, itemId)).map((m) => [m.reason, m.delta])).toEqual([['sale', -4], ['receive', 12], ['sale', -2], ['adjustment', -1]]);
+    expect((await movementsOf(h, itemId)).map((m) => [m.reason, m.delta])).toEqual([
+      ['sale', -4],
+      ['receive', 12],
+      ['sale', -2],
+      ['adjustment', -1],
+    ]);
     await expectNoDrift(h, itemId, 10);
     expect(await stockOf(h, itemId)).toBe(15);
   });
@@ -42,16 +49,33 @@ describe('sale movements', () => {
     const itemId = await newItem(h, manager, { stockQuantity: 10 });
     const res = await h.api('PATCH', `/api/v1/catalog/items/${itemId}`, { token: manager, body: { stockQuantity: 7 } });
     expect(res.status).toBe(200);
-    expect((await movementsOf(h, itemId)).map((m) => [m.reason, m.delta, m.quantity_after])).toEqual([['adjustment', -3, 7]]);
+    expect((await movementsOf(h, itemId)).map((m) => [m.reason, m.delta, m.quantity_after])).toEqual([
+      ['adjustment', -3, 7],
+    ]);
     await expectNoDrift(h, itemId, 10);
   });
 });
 
 describe('GET /inventory', () => {
   it('lists stock-tracked items with their value at cost and filters low stock and category', async () => {
-    const category = await h.api('POST', '/api/v1/catalog/categories', { token: manager, body: { name: `Pantry ${Date.now()}` } });
-    const full = await newItem(h, manager, { name: `A flour ${Date.now()}`, stockQuantity: 30, minStock: 5, cost: 120, categoryId: category.body.id });
-    const low = await newItem(h, manager, { name: `B sugar ${Date.now()}`, stockQuantity: 2, minStock: 5, cost: 40, categoryId: category.body.id });
+    const category = await h.api('POST', '/api/v1/catalog/categories', {
+      token: manager,
+      body: { name: `Pantry ${Date.now()}` },
+    });
+    const full = await newItem(h, manager, {
+      name: `A flour ${Date.now()}`,
+      stockQuantity: 30,
+      minStock: 5,
+      cost: 120,
+      categoryId: category.body.id,
+    });
+    const low = await newItem(h, manager, {
+      name: `B sugar ${Date.now()}`,
+      stockQuantity: 2,
+      minStock: 5,
+      cost: 40,
+      categoryId: category.body.id,
+    });
 
     const all = await h.api('GET', `/api/v1/inventory?categoryId=${category.body.id}`, { token: manager });
     expect(all.status).toBe(200);
@@ -61,7 +85,9 @@ describe('GET /inventory', () => {
     ]);
     expect(all.body.totalValue).toBe(3680);
 
-    const lowOnly = await h.api('GET', `/api/v1/inventory?categoryId=${category.body.id}&lowStock=true`, { token: manager });
+    const lowOnly = await h.api('GET', `/api/v1/inventory?categoryId=${category.body.id}&lowStock=true`, {
+      token: manager,
+    });
     expect(lowOnly.body.items.map((i: { itemId: string }) => i.itemId)).toEqual([low]);
     expect(lowOnly.body.totalValue).toBe(80);
 
@@ -86,7 +112,14 @@ describe('POST /inventory/adjustments', () => {
     const again = await adjust({ itemId, delta: 7, reason: 'receive', note: 'crate' }, headers);
 
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ itemId, delta: 7, quantityAfter: 12, reason: 'receive', note: 'crate', staffId: h.shop.staff['Manager'] });
+    expect(first.body).toMatchObject({
+      itemId,
+      delta: 7,
+      quantityAfter: 12,
+      reason: 'receive',
+      note: 'crate',
+      staffId: h.shop.staff['Manager'],
+    });
     expect(again.status).toBe(201);
     expect(again.body).toEqual(first.body);
     expect(await movementsOf(h, itemId)).toHaveLength(1);
@@ -135,7 +168,9 @@ describe('POST /inventory/adjustments', () => {
     const overflow = await adjust({ itemId, delta: 2147483000, reason: 'receive' });
     expect(overflow.status).toBe(422);
     expect((await adjust({ itemId, delta: 1, reason: 'receive' }, {}, cashier)).status).toBe(403);
-    expect((await h.api('POST', '/api/v1/inventory/adjustments', { token: manager, raw: '{"itemId":' })).status).toBe(400);
+    expect((await h.api('POST', '/api/v1/inventory/adjustments', { token: manager, raw: '{"itemId":' })).status).toBe(
+      400,
+    );
   });
 });
 
@@ -149,7 +184,11 @@ describe('GET /inventory/movements', () => {
     const seen: number[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await h.api('GET', `/api/v1/inventory/movements?itemId=${itemId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: manager });
+      const page: any = await h.api(
+        'GET',
+        `/api/v1/inventory/movements?itemId=${itemId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: manager },
+      );
       expect(page.status).toBe(200);
       expect(page.body.movements.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.movements.map((m: { delta: number }) => m.delta));
@@ -157,11 +196,21 @@ describe('GET /inventory/movements', () => {
     } while (cursor);
     expect(seen).toEqual([-1, 5, 4, 3, 2, 1]);
 
-    const receives = await h.api('GET', `/api/v1/inventory/movements?itemId=${itemId}&reason=receive`, { token: manager });
+    const receives = await h.api('GET', `/api/v1/inventory/movements?itemId=${itemId}&reason=receive`, {
+      token: manager,
+    });
     expect(receives.body.movements.map((m: { quantityAfter: number }) => m.quantityAfter)).toEqual([15, 10, 6, 3, 1]);
-    const inWindow = await h.api('GET', `/api/v1/inventory/movements?itemId=${itemId}&start=${encodeURIComponent(before)}&end=2999-01-01T00:00:00Z`, { token: manager });
+    const inWindow = await h.api(
+      'GET',
+      `/api/v1/inventory/movements?itemId=${itemId}&start=${encodeURIComponent(before)}&end=2999-01-01T00:00:00Z`,
+      { token: manager },
+    );
     expect(inWindow.body.movements).toHaveLength(6);
-    const earlier = await h.api('GET', `/api/v1/inventory/movements?itemId=${itemId}&end=${encodeURIComponent(before)}`, { token: manager });
+    const earlier = await h.api(
+      'GET',
+      `/api/v1/inventory/movements?itemId=${itemId}&end=${encodeURIComponent(before)}`,
+      { token: manager },
+    );
     expect(earlier.body.movements).toHaveLength(0);
   });
 
@@ -184,8 +233,15 @@ describe('low-stock alerts', () => {
     expect(mine).toEqual([expect.objectContaining({ status: 'active', quantity: 5, minStock: 5, resolvedAt: null })]);
     expect(await h.deps.knex('low_stock_alerts').where({ item_id: itemId })).toHaveLength(1);
 
-    const event = await waitFor(() => h.deps.knex('order_events').where({ order_id: orderId, event: 'stock.low' }).first());
-    expect(event.data).toMatchObject({ itemId, stockQuantity: 5, minStock: 5, alert: { id: mine[0].id, status: 'active' } });
+    const event = await waitFor(() =>
+      h.deps.knex('order_events').where({ order_id: orderId, event: 'stock.low' }).first(),
+    );
+    expect(event.data).toMatchObject({
+      itemId,
+      stockQuantity: 5,
+      minStock: 5,
+      alert: { id: mine[0].id, status: 'active' },
+    });
   });
 
   it('resolves the alert by itself when stock rises above the minimum, and raises a new one on the next fall', async () => {
@@ -202,7 +258,12 @@ describe('low-stock alerts', () => {
     const alerts = await h.deps.knex('low_stock_alerts').where({ item_id: itemId }).orderBy('created_at');
     expect(alerts.map((a) => a.status)).toEqual(['resolved', 'active']);
     // Raised outside an order: published on the location topic with the alert.
-    const event = await waitFor(() => h.deps.knex('order_events').where({ event: 'stock.low', dedupe_key: `stock.low:${alerts[1].id}` }).first());
+    const event = await waitFor(() =>
+      h.deps
+        .knex('order_events')
+        .where({ event: 'stock.low', dedupe_key: `stock.low:${alerts[1].id}` })
+        .first(),
+    );
     expect(event).toMatchObject({ order_id: null, topics: [`orders:${h.shop.locationId}`] });
     expect(event.data.alert.id).toBe(alerts[1].id);
   });
@@ -216,7 +277,11 @@ describe('low-stock alerts', () => {
       await s.waitFor((m) => m.type === 'subscribed');
       expect((await adjust({ itemId, delta: -5, reason: 'adjustment' })).status).toBe(201);
       const event = await s.waitFor((m) => m.event === 'stock.low' && m.data.itemId === itemId);
-      expect(event).toMatchObject({ topic: `orders:${h.shop.locationId}`, orderId: null, data: { stockQuantity: 4, minStock: 4, alert: { status: 'active', quantity: 4 } } });
+      expect(event).toMatchObject({
+        topic: `orders:${h.shop.locationId}`,
+        orderId: null,
+        data: { stockQuantity: 4, minStock: 4, alert: { status: 'active', quantity: 4 } },
+      });
     } finally {
       await s.close();
     }
@@ -229,9 +294,17 @@ describe('low-stock alerts', () => {
 
     const res = await h.api('POST', `/api/v1/inventory/alerts/${alert.id}/resolve`, { token: manager });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: alert.id, status: 'resolved', resolution: 'manual', resolvedBy: h.shop.staff['Manager'] });
+    expect(res.body).toMatchObject({
+      id: alert.id,
+      status: 'resolved',
+      resolution: 'manual',
+      resolvedBy: h.shop.staff['Manager'],
+    });
     expect((await h.api('POST', `/api/v1/inventory/alerts/${alert.id}/resolve`, { token: manager })).status).toBe(409);
-    expect((await h.api('POST', '/api/v1/inventory/alerts/00000000-0000-4000-8000-000000000000/resolve', { token: manager })).status).toBe(404);
+    expect(
+      (await h.api('POST', '/api/v1/inventory/alerts/00000000-0000-4000-8000-000000000000/resolve', { token: manager }))
+        .status,
+    ).toBe(404);
     expect((await h.api('POST', `/api/v1/inventory/alerts/${alert.id}/resolve`, { token: cashier })).status).toBe(403);
     expect((await h.api('GET', '/api/v1/inventory/alerts?status=gone', { token: manager })).status).toBe(422);
   });

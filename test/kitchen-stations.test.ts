@@ -15,7 +15,10 @@ beforeAll(async () => {
   // Two attempts per printer: failover comes after the configured attempts.
   h = await startHarness({ env: { TILLFLOW_PRINT_MAX_ATTEMPTS: '2' } });
   [cashier, manager] = await Promise.all([h.login('3456'), h.login('2345')]);
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: false, auto_print_kitchen: true });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ auto_print_receipt: false, auto_print_kitchen: true });
 });
 beforeEach(async () => {
   await h.deps.knex('printers').where({ location_id: h.shop.locationId }).delete();
@@ -38,10 +41,19 @@ async function addPrinter(body: Record<string, unknown>): Promise<string> {
 }
 
 /** Opens an order with these items, sends it to the kitchen and waits for its print job's result. */
-async function submit(items: string[]): Promise<{ orderId: string; orderNumber: number; result: { printed: string[]; failed: string[] } }> {
+async function submit(
+  items: string[],
+): Promise<{ orderId: string; orderNumber: number; result: { printed: string[]; failed: string[] } }> {
   const created = await h.api('POST', '/api/v1/orders', {
     token: cashier,
-    body: { type: 'dine_in', lines: items.map((name) => ({ itemId: h.shop.items[name], quantity: 1, modifierIds: name === 'Espresso' ? [h.shop.modifiers['Regular']] : [] })) },
+    body: {
+      type: 'dine_in',
+      lines: items.map((name) => ({
+        itemId: h.shop.items[name],
+        quantity: 1,
+        modifierIds: name === 'Espresso' ? [h.shop.modifiers['Regular']] : [],
+      })),
+    },
   });
   expect(created.status).toBe(201);
   expect((await h.api('POST', `/api/v1/orders/${created.body.id}/submit`, { token: cashier })).status).toBe(200);
@@ -93,7 +105,12 @@ describe('kitchen stations', () => {
   it('refuses categories of no such category with 422', async () => {
     const res = await h.api('POST', '/api/v1/printers', {
       token: manager,
-      body: { name: 'Bar', role: 'kitchen', address: 'tcp://10.0.0.5:9100', categoryIds: ['00000000-0000-4000-8000-000000000000'] },
+      body: {
+        name: 'Bar',
+        role: 'kitchen',
+        address: 'tcp://10.0.0.5:9100',
+        categoryIds: ['00000000-0000-4000-8000-000000000000'],
+      },
     });
     expect(res.status).toBe(422);
     expect(res.body.errors.map((e: any) => e.path)).toContain('categoryIds[0]');
@@ -108,7 +125,12 @@ describe('printer failover', () => {
   it('moves a ticket to the backup after the attempts when the printer refuses: printed once, not marked COPY, printer.failover published', async () => {
     const backup = await printer();
     const backupId = await addPrinter({ name: 'Backup', address: backup.address, ...bar() });
-    const mainId = await addPrinter({ name: 'Main', address: await closedAddress(), backupPrinterId: backupId, ...grill() });
+    const mainId = await addPrinter({
+      name: 'Main',
+      address: await closedAddress(),
+      backupPrinterId: backupId,
+      ...grill(),
+    });
     const ws = await connectSocket(h.baseUrl, cashier);
     try {
       ws.send({ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] });
@@ -120,7 +142,13 @@ describe('printer failover', () => {
       expect(backup.text(0)).toContain(`#${orderNumber}`);
       expect(backup.text(0)).not.toContain('COPY');
       const failover = await ws.waitFor((m) => m.event === 'printer.failover');
-      expect(failover.data).toMatchObject({ orderId, fromPrinterId: mainId, toPrinterId: backupId, kind: 'kitchen', copy: false });
+      expect(failover.data).toMatchObject({
+        orderId,
+        fromPrinterId: mainId,
+        toPrinterId: backupId,
+        kind: 'kitchen',
+        copy: false,
+      });
     } finally {
       await ws.close();
     }
@@ -147,7 +175,12 @@ describe('printer failover', () => {
   it('follows the backup chain past a backup that is down too', async () => {
     const last = await printer();
     const lastId = await addPrinter({ name: 'Last', address: last.address, ...bar() });
-    const middleId = await addPrinter({ name: 'Middle', address: await closedAddress(), backupPrinterId: lastId, ...bar() });
+    const middleId = await addPrinter({
+      name: 'Middle',
+      address: await closedAddress(),
+      backupPrinterId: lastId,
+      ...bar(),
+    });
     await addPrinter({ name: 'Main', address: await closedAddress(), backupPrinterId: middleId, ...grill() });
 
     const { result } = await submit(['Burger']);

@@ -3,7 +3,18 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../platform/processes';
-import { buildLauncher, call, cashierToken, childPids, cleanUpLaunchers, launch, stopAndExpectClean, suiteTemporalCli, tmpDir, type Ready } from './support/launcher';
+import {
+  buildLauncher,
+  call,
+  cashierToken,
+  childPids,
+  cleanUpLaunchers,
+  launch,
+  stopAndExpectClean,
+  suiteTemporalCli,
+  tmpDir,
+  type Ready,
+} from './support/launcher';
 
 /**
  * The launcher supervises the embedded PostgreSQL and the Temporal dev server it starts: one that
@@ -17,7 +28,10 @@ afterAll(cleanUpLaunchers);
 async function healthyAgain(ready: Ready): Promise<void> {
   let last = '';
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(250)) {
-    const res = await fetch(ready.apiUrl + '/health').catch((err: Error) => ({ status: 0, text: async () => err.message }));
+    const res = await fetch(ready.apiUrl + '/health').catch((err: Error) => ({
+      status: 0,
+      text: async () => err.message,
+    }));
     last = `${res.status} ${await res.text()}`;
     if (res.status === 200) return;
   }
@@ -46,7 +60,10 @@ it('restarts a SIGKILLed Postgres, then a SIGKILLed Temporal dev server; an open
   const token = await cashierToken(ready);
   const menu = await call(ready, 'GET', '/api/v1/catalog/menu', token);
   const croissant = menu.body.categories.flatMap((c: any) => c.items).find((i: any) => i.name === 'Croissant');
-  const open = await call(ready, 'POST', '/api/v1/orders', token, { type: 'takeaway', lines: [{ itemId: croissant.id, quantity: 1 }] });
+  const open = await call(ready, 'POST', '/api/v1/orders', token, {
+    type: 'takeaway',
+    lines: [{ itemId: croissant.id, quantity: 1 }],
+  });
   expect(open.status).toBe(201);
   const first = childPids(dataDir);
 
@@ -58,8 +75,15 @@ it('restarts a SIGKILLed Postgres, then a SIGKILLed Temporal dev server; an open
   const temporal = await restartedPid(() => childPids(dataDir).temporal, first.temporal);
   await healthyAgain(ready);
 
-  const added = await call(ready, 'POST', `/api/v1/orders/${open.body.id}/lines`, token, { itemId: croissant.id, quantity: 1 });
-  expect(added.body).toMatchObject({ id: open.body.id, status: 'open', lines: [{ name: 'Croissant' }, { name: 'Croissant' }] });
+  const added = await call(ready, 'POST', `/api/v1/orders/${open.body.id}/lines`, token, {
+    itemId: croissant.id,
+    quantity: 1,
+  });
+  expect(added.body).toMatchObject({
+    id: open.body.id,
+    status: 'open',
+    lines: [{ name: 'Croissant' }, { name: 'Croissant' }],
+  });
   const balance = added.body.totals.balance;
   const paid = await fetch(`${ready.apiUrl}/api/v1/orders/${open.body.id}/payments`, {
     method: 'POST',
@@ -69,7 +93,10 @@ it('restarts a SIGKILLed Postgres, then a SIGKILLed Temporal dev server; an open
   expect(paid.status).toBe(201);
   expect(((await paid.json()) as any).order.status).toBe('closed');
 
-  expect({ postgres: isAlive(first.postgres), temporal: isAlive(first.temporal) }).toEqual({ postgres: false, temporal: false });
+  expect({ postgres: isAlive(first.postgres), temporal: isAlive(first.temporal) }).toEqual({
+    postgres: false,
+    temporal: false,
+  });
   await stopAndExpectClean(run, { postgres, temporal });
 }, 240_000);
 
@@ -78,7 +105,9 @@ it('exits non-zero, stopping everything it started, when a dead Temporal dev ser
   // A CLI that works until the flag file exists, as a binary removed or broken under a running server would.
   const broken = path.join(dataDir, 'cli-broken');
   const cli = path.join(dataDir, 'temporal-wrapper');
-  fs.writeFileSync(cli, `#!/bin/sh\n[ -e '${broken}' ] && exit 3\nexec '${suiteTemporalCli()}' "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(cli, `#!/bin/sh\n[ -e '${broken}' ] && exit 3\nexec '${suiteTemporalCli()}' "$@"\n`, {
+    mode: 0o755,
+  });
   const run = launch(dataDir, { TEMPORAL_CLI: cli });
   await run.ready;
   const pids = childPids(dataDir);

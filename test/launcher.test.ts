@@ -4,7 +4,17 @@ import * as path from 'node:path';
 import { loadDevServerConfig } from '../platform/temporal-dev-config';
 import { cliCacheDir, ensureTemporalCli, findTemporalCli } from '../platform/temporal-cli';
 import { isAlive } from '../platform/processes';
-import { buildLauncher, call, cashierToken, childPids, cleanUpLaunchers, expectHealthy, launch, stopAndExpectClean, tmpDir } from './support/launcher';
+import {
+  buildLauncher,
+  call,
+  cashierToken,
+  childPids,
+  cleanUpLaunchers,
+  expectHealthy,
+  launch,
+  stopAndExpectClean,
+  tmpDir,
+} from './support/launcher';
 
 const cfg = loadDevServerConfig();
 
@@ -35,7 +45,11 @@ describe('Temporal CLI lookup', () => {
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'temporal'), '#!/bin/sh\necho "temporal version 1.5.1"\n', { mode: 0o755 });
     }
-    const env: NodeJS.ProcessEnv = { PATH: pathWithout('temporal', 'go'), HOME: os.homedir(), XDG_CACHE_HOME: cacheBase };
+    const env: NodeJS.ProcessEnv = {
+      PATH: pathWithout('temporal', 'go'),
+      HOME: os.homedir(),
+      XDG_CACHE_HOME: cacheBase,
+    };
     const cached = path.join(cliCacheDir(cfg, env), 'temporal');
     const mtime = fs.statSync(cached).mtimeMs;
 
@@ -48,8 +62,12 @@ describe('Temporal CLI lookup', () => {
   it('rejects a TEMPORAL_CLI that is not an executable file with a clear message', () => {
     const file = path.join(tmpDir('tillflow-cli-'), 'temporal');
     fs.writeFileSync(file, 'not a program', { mode: 0o644 });
-    expect(() => findTemporalCli(cfg, { TEMPORAL_CLI: file, PATH: '' })).toThrow(`TEMPORAL_CLI=${file} is not an executable file`);
-    expect(() => findTemporalCli(cfg, { TEMPORAL_CLI: '/nonexistent/temporal', PATH: '' })).toThrow(/is not an executable file/);
+    expect(() => findTemporalCli(cfg, { TEMPORAL_CLI: file, PATH: '' })).toThrow(
+      `TEMPORAL_CLI=${file} is not an executable file`,
+    );
+    expect(() => findTemporalCli(cfg, { TEMPORAL_CLI: '/nonexistent/temporal', PATH: '' })).toThrow(
+      /is not an executable file/,
+    );
   });
 });
 
@@ -91,7 +109,10 @@ describe('launcher (npm start)', () => {
     expect(typeof body.token).toBe('string');
 
     const pids = childPids(dataDir);
-    expect({ postgres: isAlive(pids.postgres), temporal: isAlive(pids.temporal) }).toEqual({ postgres: true, temporal: true });
+    expect({ postgres: isAlive(pids.postgres), temporal: isAlive(pids.temporal) }).toEqual({
+      postgres: true,
+      temporal: true,
+    });
     await stopAndExpectClean(run, pids);
   }, 90_000);
 
@@ -111,18 +132,32 @@ describe('launcher (npm start)', () => {
     const second = launch(dataDir);
     const ready = await second.ready;
     await expectHealthy(ready);
-    expect({ postgres: isAlive(stale.postgres), temporal: isAlive(stale.temporal) }).toEqual({ postgres: false, temporal: false });
+    expect({ postgres: isAlive(stale.postgres), temporal: isAlive(stale.temporal) }).toEqual({
+      postgres: false,
+      temporal: false,
+    });
     const fresh = childPids(dataDir);
     expect(fresh.postgres).not.toBe(stale.postgres);
 
     // The open order survived in Temporal's SQLite file and keeps taking changes.
     const again = await cashierToken(ready);
     const order = await call(ready, 'GET', `/api/v1/orders/${open.body.id}`, again);
-    expect(order.body).toMatchObject({ id: open.body.id, status: 'open', table: '9', orderNumber: open.body.orderNumber });
+    expect(order.body).toMatchObject({
+      id: open.body.id,
+      status: 'open',
+      table: '9',
+      orderNumber: open.body.orderNumber,
+    });
     const menu = await call(ready, 'GET', '/api/v1/catalog/menu', again);
     const croissant = menu.body.categories.flatMap((c: any) => c.items).find((i: any) => i.name === 'Croissant');
-    const added = await call(ready, 'POST', `/api/v1/orders/${open.body.id}/lines`, again, { itemId: croissant.id, quantity: 1 });
-    expect(added.body).toMatchObject({ version: open.body.version + 1, lines: [expect.objectContaining({ name: 'Croissant' })] });
+    const added = await call(ready, 'POST', `/api/v1/orders/${open.body.id}/lines`, again, {
+      itemId: croissant.id,
+      quantity: 1,
+    });
+    expect(added.body).toMatchObject({
+      version: open.body.version + 1,
+      lines: [expect.objectContaining({ name: 'Croissant' })],
+    });
     await stopAndExpectClean(second, fresh);
   }, 90_000);
 });

@@ -13,25 +13,44 @@ beforeAll(async () => {
   cashier = await h.login('3456');
   cashier2 = await h.login('3456');
   // 10 points per 100 of net, a point is worth 5. One Burger: net 1150 → 115 points.
-  const res = await h.api('PUT', '/api/v1/settings', { token: manager, body: { loyalty: { enabled: true, pointsPer100: 10, pointValue: 5 } } });
+  const res = await h.api('PUT', '/api/v1/settings', {
+    token: manager,
+    body: { loyalty: { enabled: true, pointsPer100: 10, pointValue: 5 } },
+  });
 
   expect(res.body.loyalty).toEqual({ enabled: true, pointsPer100: 10, pointValue: 5 });
 });
 afterAll(async () => h?.close());
 
-const newCustomer = async () => (await h.api('POST', '/api/v1/customers', { token: cashier, body: { name: `Guest ${randomUUID().slice(0, 8)}` } })).body;
+const newCustomer = async () =>
+  (await h.api('POST', '/api/v1/customers', { token: cashier, body: { name: `Guest ${randomUUID().slice(0, 8)}` } }))
+    .body;
 const account = async (id: string) => (await h.api('GET', `/api/v1/customers/${id}/loyalty`, { token: cashier })).body;
-const adjust = (id: string, points: number, token = manager) => h.api('POST', `/api/v1/customers/${id}/loyalty/adjust`, { token, body: { points, reason: 'welcome gift' } });
+const adjust = (id: string, points: number, token = manager) =>
+  h.api('POST', `/api/v1/customers/${id}/loyalty/adjust`, { token, body: { points, reason: 'welcome gift' } });
 async function orderFor(customerId: string, burgers = 1): Promise<any> {
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', customerId, lines: [{ itemId: h.shop.items['Burger'], quantity: burgers }] } });
+  const res = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', customerId, lines: [{ itemId: h.shop.items['Burger'], quantity: burgers }] },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
-const payCash = (o: any) => postPayment(h, cashier, o.id, { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance });
-const payPoints = (orderId: string, points: number, token = cashier) => postPayment(h, token, orderId, { method: 'loyalty', points });
-const persisted = (id: string) => until(() => h.deps.knex('orders').where({ id }).first('persisted_at', 'snapshot'), (r) => !!r?.persisted_at);
+const payCash = (o: any) =>
+  postPayment(h, cashier, o.id, { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance });
+const payPoints = (orderId: string, points: number, token = cashier) =>
+  postPayment(h, token, orderId, { method: 'loyalty', points });
+const persisted = (id: string) =>
+  until(
+    () => h.deps.knex('orders').where({ id }).first('persisted_at', 'snapshot'),
+    (r) => !!r?.persisted_at,
+  );
 const refund = (orderId: string, body: Record<string, unknown>) =>
-  h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body, headers: { 'idempotency-key': randomUUID() } });
+  h.api('POST', `/api/v1/orders/${orderId}/refunds`, {
+    token: manager,
+    body,
+    headers: { 'idempotency-key': randomUUID() },
+  });
 
 describe('loyalty', () => {
   it('earns floor(net × pointsPer100 / 100) once when an order with a customer closes', async () => {
@@ -39,7 +58,10 @@ describe('loyalty', () => {
     const o = await orderFor(c.id);
     expect((await payCash(o)).body.order.status).toBe('closed');
     const row = await persisted(o.id);
-    const acc = await until(() => account(c.id), (a) => a.balance > 0);
+    const acc = await until(
+      () => account(c.id),
+      (a) => a.balance > 0,
+    );
     expect(acc.balance).toBe(115);
     expect(acc.ledger).toMatchObject([{ kind: 'earn', points: 115, orderId: o.id }]);
     // The close retried (or run again after a continue-as-new) earns nothing more: the entry is keyed by the order.
@@ -86,10 +108,16 @@ describe('loyalty', () => {
     const o = await orderFor(c.id);
     await payCash(o);
     await persisted(o.id);
-    await until(() => account(c.id), (a) => a.balance === 115);
+    await until(
+      () => account(c.id),
+      (a) => a.balance === 115,
+    );
     await adjust(c.id, -100); // spent elsewhere: 15 left
     expect((await refund(o.id, { reason: 'cold' })).status).toBe(201);
-    const acc = await until(() => account(c.id), (a) => a.ledger[0]?.kind === 'refund');
+    const acc = await until(
+      () => account(c.id),
+      (a) => a.ledger[0]?.kind === 'refund',
+    );
     expect(acc.balance).toBe(0);
     expect(acc.ledger[0]).toMatchObject({ kind: 'refund', points: -15, shortfall: 100 });
   });
@@ -100,7 +128,10 @@ describe('loyalty', () => {
     const o = await orderFor(c.id);
     const paid = await payPoints(o.id, 100);
     expect((await refund(o.id, { reason: 'changed mind', paymentId: paid.body.id })).status).toBe(201);
-    const acc = await until(() => account(c.id), (a) => a.ledger[0]?.kind === 'return');
+    const acc = await until(
+      () => account(c.id),
+      (a) => a.ledger[0]?.kind === 'return',
+    );
     expect(acc.balance).toBe(100);
   });
 
@@ -124,7 +155,10 @@ describe('loyalty', () => {
     const paid = await payPoints(o.id, 100);
     await payCash(paid.body.order);
     await persisted(o.id);
-    const report = await until(async () => (await h.api('GET', '/api/v1/reports/daily', { token: manager })).body, (r) => r.byMethod.loyalty > before);
+    const report = await until(
+      async () => (await h.api('GET', '/api/v1/reports/daily', { token: manager })).body,
+      (r) => r.byMethod.loyalty > before,
+    );
     expect(report.byMethod.loyalty - before).toBe(500);
   });
 });

@@ -18,7 +18,10 @@ let cashier: string;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-metrics-'));
 
 beforeAll(async () => {
-  h = await startHarness({ env: { METRICS_TOKEN, ...PAYMENT_TEST_TIMING, TILLFLOW_PAYMENT_EXPIRE_MS: '60000' }, sandboxPayments: true });
+  h = await startHarness({
+    env: { METRICS_TOKEN, ...PAYMENT_TEST_TIMING, TILLFLOW_PAYMENT_EXPIRE_MS: '60000' },
+    sandboxPayments: true,
+  });
   await setShopCurrency(h, 'KES'); // M-Pesa takes shillings
   await h.deps.knex('items').where({ id: h.shop.items['Croissant'] }).update({ price: 1000 });
   cashier = await h.login('3456');
@@ -51,11 +54,15 @@ const CASH_PAYMENTS = 'tillflow_payments_total{method="cash",status="succeeded"}
 const CASH_SALES = 'tillflow_sales_minor_units_total{currency="KES",method="cash"}';
 const KITCHEN_COUNT = 'tillflow_kitchen_seconds_count';
 const KITCHEN_FAST = 'tillflow_kitchen_seconds_bucket{le="60"}';
-const figures = (s: Map<string, number>) => [ORDERS, CASH_PAYMENTS, CASH_SALES, KITCHEN_COUNT, KITCHEN_FAST].map((k) => s.get(k) ?? 0);
+const figures = (s: Map<string, number>) =>
+  [ORDERS, CASH_PAYMENTS, CASH_SALES, KITCHEN_COUNT, KITCHEN_FAST].map((k) => s.get(k) ?? 0);
 
 it('moves the order, payment, sales and kitchen figures with a checkout', async () => {
   const before = figures(await scrape());
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 2 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 2 }] },
+  });
   expect(created.status).toBe(201);
   const id = created.body.id;
   expect((await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier })).status).toBe(200);
@@ -65,7 +72,10 @@ it('moves the order, payment, sales and kitchen figures with a checkout', async 
   expect((await h.api('POST', `/api/v1/orders/${id}/ready`, { token: cashier })).status).toBe(200);
 
   // The worker persists the close and publishes the bump after answering: wait for the rows.
-  const after = await until(async () => figures(await scrape()), (f) => f[0]! > before[0]! && f[3]! > before[3]!);
+  const after = await until(
+    async () => figures(await scrape()),
+    (f) => f[0]! > before[0]! && f[3]! > before[3]!,
+  );
   expect(after.map((v, i) => v - before[i]!)).toEqual([1, 1, total, 1, 1]);
 });
 
@@ -74,11 +84,18 @@ it('shows a pending M-Pesa payment in the pending gauge until it settles, then c
   const phone = '254722000111';
   const figures = async () => {
     const s = await scrape();
-    return [s.get('tillflow_payments_pending{method="mpesa"}') ?? 0, s.get('tillflow_payments_total{method="mpesa",status="succeeded"}') ?? 0, s.get('tillflow_sales_minor_units_total{currency="KES",method="mpesa"}') ?? 0];
+    return [
+      s.get('tillflow_payments_pending{method="mpesa"}') ?? 0,
+      s.get('tillflow_payments_total{method="mpesa",status="succeeded"}') ?? 0,
+      s.get('tillflow_sales_minor_units_total{currency="KES",method="mpesa"}') ?? 0,
+    ];
   };
   const [, succeededBefore, salesBefore] = await figures();
   daraja.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1_000_000 }); // the customer has not answered
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] },
+  });
   const pay = await postPayment(h, cashier, created.body.id, { method: 'mpesa', amount: 1000, phone });
   expect(pay.status).toBe(202);
   expect(await figures()).toEqual([1, succeededBefore, salesBefore]);
@@ -104,7 +121,8 @@ it('exposes every contract metric family with its type', async () => {
     expect(text).toContain(`# TYPE ${name} ${type}\n`);
   }
   const samples = parse(text);
-  for (const method of ['cash', 'card', 'qr', 'mpesa', 'airtel']) expect(samples.get(`tillflow_payments_pending{method="${method}"}`)).toBe(0);
+  for (const method of ['cash', 'card', 'qr', 'mpesa', 'airtel'])
+    expect(samples.get(`tillflow_payments_pending{method="${method}"}`)).toBe(0);
 });
 
 it('counts open WebSocket connections of this process', async () => {
@@ -112,14 +130,24 @@ it('counts open WebSocket connections of this process', async () => {
   const socket = await connectSocket(h.baseUrl, cashier);
   expect((await scrape()).get('tillflow_ws_connections')).toBe(base + 1);
   await socket.close();
-  await until(async () => (await scrape()).get('tillflow_ws_connections'), (n) => n === base);
+  await until(
+    async () => (await scrape()).get('tillflow_ws_connections'),
+    (n) => n === base,
+  );
 });
 
 it('refuses a scrape without the METRICS_TOKEN, or with another token, in the contract error format', async () => {
-  for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Bearer ${cashier}` }] as Record<string, string>[]) {
+  for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Bearer ${cashier}` }] as Record<
+    string,
+    string
+  >[]) {
     const res = await h.api('GET', '/metrics', { headers });
     expect(res.status).toBe(401);
-    expect(res.body).toMatchObject({ code: 'UNAUTHENTICATED', detail: expect.any(String), timestamp: expect.any(String) });
+    expect(res.body).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      detail: expect.any(String),
+      timestamp: expect.any(String),
+    });
   }
 });
 
@@ -127,7 +155,11 @@ it('serves the Temporal SDK worker metrics on TILLFLOW_WORKER_METRICS_ADDRESS of
   const port = await freePort();
   const worker = await startWorkerProcess(h, dataDir, { TILLFLOW_WORKER_METRICS_ADDRESS: `127.0.0.1:${port}` });
   const text = await until(
-    () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => ''),
+    () =>
+      fetch(`http://127.0.0.1:${port}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      ),
     (t) => /^temporal_worker_task_slots_available\{.*task_queue="[^"]+"/m.test(t),
   );
   expect(text).toMatch(new RegExp(`^temporal_\\w+\\{.*task_queue="${h.taskQueue}"`, 'm'));

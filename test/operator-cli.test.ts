@@ -17,7 +17,9 @@ let phoneSeq = 0;
 
 beforeAll(async () => {
   sim = await startDarajaSimulator();
-  h = await startHarness({ gateways: { mpesa: createMpesaGateway({ baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true }) } });
+  h = await startHarness({
+    gateways: { mpesa: createMpesaGateway({ baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true }) },
+  });
   await setShopCurrency(h, 'KES');
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
   cashier = await h.login('3456');
@@ -27,14 +29,24 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['-r', '@swc-node/register', path.join(ROOT, 'bin', 'tillflow.ts'), ...args],
       {
         cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, TILLFLOW_API_URL: h.baseUrl, TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: h.deps.config.temporalNamespace, ...env },
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TILLFLOW_API_URL: h.baseUrl,
+          TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
+          TEMPORAL_NAMESPACE: h.deps.config.temporalNamespace,
+          ...env,
+        },
         timeout: 60_000,
       },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -47,7 +59,11 @@ async function pendingMpesa() {
   const o = await openBurgerOrder(h, cashier);
   const phone = `2547${String(30_000_000 + ++phoneSeq).slice(-8)}`;
   sim.script(phone, { outcome: 'timeout', resultCode: 1032, pendingQueries: 1_000_000 });
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone }, headers: { 'Idempotency-Key': randomUUID() } });
+  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, {
+    token: cashier,
+    body: { method: 'mpesa', amount: 1000, phone },
+    headers: { 'Idempotency-Key': randomUUID() },
+  });
   expect(res.status).toBe(202);
   return { order: o, payment: res.body };
 }
@@ -64,8 +80,15 @@ it('finds an order by number with a manager PIN, and ends the session it opened'
   expect(run).toMatchObject({ code: 0, stderr: '' });
   expect(run.stdout).toContain(o.id);
   expect(run.stdout).toContain(`#${o.orderNumber}`);
-  const manager = await h.deps.knex('staff').where({ location_id: h.shop.locationId, role: 'manager', name: 'Manager' }).first('id');
-  const newest = await h.deps.knex('sessions').where({ staff_id: manager.id }).orderBy('created_at', 'desc').first('revoked_at');
+  const manager = await h.deps
+    .knex('staff')
+    .where({ location_id: h.shop.locationId, role: 'manager', name: 'Manager' })
+    .first('id');
+  const newest = await h.deps
+    .knex('sessions')
+    .where({ staff_id: manager.id })
+    .orderBy('created_at', 'desc')
+    .first('revoked_at');
   expect(newest.revoked_at).not.toBeNull();
 });
 
@@ -81,10 +104,15 @@ it('shows why an order is stuck: its pending payment and the payment workflow Te
 it('resolves a payment with an operator token, audited as the operator', async () => {
   const { order, payment } = await pendingMpesa();
   const op = await operatorToken('Support desk');
-  const run = await cli(['resolve-payment', order.id, payment.id, 'succeeded', '--reason', 'customer showed the M-Pesa SMS'], { TILLFLOW_OPERATOR_TOKEN: op.token });
+  const run = await cli(
+    ['resolve-payment', order.id, payment.id, 'succeeded', '--reason', 'customer showed the M-Pesa SMS'],
+    { TILLFLOW_OPERATOR_TOKEN: op.token },
+  );
   expect(run).toMatchObject({ code: 0, stderr: '' });
   expect(run.stdout).toContain(`payment ${payment.id} succeeded`);
-  const audit = await h.api('GET', `/api/v1/audit?action=payment.resolve&staffId=${op.staff.id}`, { token: await h.login('2345') });
+  const audit = await h.api('GET', `/api/v1/audit?action=payment.resolve&staffId=${op.staff.id}`, {
+    token: await h.login('2345'),
+  });
   expect(audit.body.auditLog).toEqual([expect.objectContaining({ staff: { id: op.staff.id, name: 'Support desk' } })]);
 });
 

@@ -16,7 +16,13 @@ describe('checkout over HTTP', () => {
     const { items, modifiers, discounts } = h.shop;
     const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', table: '5' } });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ status: 'open', kitchenStatus: 'not_sent', version: 1, currency: 'USD', table: '5' });
+    expect(created.body).toMatchObject({
+      status: 'open',
+      kitchenStatus: 'not_sent',
+      version: 1,
+      currency: 'USD',
+      table: '5',
+    });
     expect(created.body.orderNumber).toBeGreaterThanOrEqual(1);
     const id = created.body.id;
 
@@ -28,8 +34,17 @@ describe('checkout over HTTP', () => {
     expect(burger.body.version).toBe(2);
     expect(burger.body.lines[0]).toMatchObject({ name: 'Burger', quantity: 2, unitPrice: 1150, total: 2500 });
 
-    const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: discounts['Staff 10%'] } });
-    expect(discounted.body.totals).toMatchObject({ subtotal: 2500, discount: 250, tax: 180, total: 2430, balance: 2430 });
+    const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+      token: cashier,
+      body: { discountId: discounts['Staff 10%'] },
+    });
+    expect(discounted.body.totals).toMatchObject({
+      subtotal: 2500,
+      discount: 250,
+      tax: 180,
+      total: 2430,
+      balance: 2430,
+    });
 
     const first = await postPayment(h, cashier, id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(first.status).toBe(201);
@@ -42,10 +57,17 @@ describe('checkout over HTTP', () => {
     expect(second.body.order.status).toBe('closed');
 
     await waitFor(async () => (await h.deps.knex('orders').where({ id }).first())?.persisted_at);
-    const persisted = await Order.query(h.deps.knex).findById(id).withGraphFetched('[lines.modifiers, payments, discounts]');
+    const persisted = await Order.query(h.deps.knex)
+      .findById(id)
+      .withGraphFetched('[lines.modifiers, payments, discounts]');
     expect(persisted).toMatchObject({ status: 'closed', total: 2430, paid: 2430, discount: 250, tax: 180 });
-    expect(persisted!.lines!.map((l) => [l.name, l.quantity, l.total, l.modifiers!.map((m) => m.name)])).toEqual([['Burger', 2, 2500, ['Extra cheese']]]);
-    expect(persisted!.payments!.map((p) => [p.method, p.status, p.amount]).sort()).toEqual([['cash', 'succeeded', 1000], ['cash', 'succeeded', 1430]]);
+    expect(persisted!.lines!.map((l) => [l.name, l.quantity, l.total, l.modifiers!.map((m) => m.name)])).toEqual([
+      ['Burger', 2, 2500, ['Extra cheese']],
+    ]);
+    expect(persisted!.payments!.map((p) => [p.method, p.status, p.amount]).sort()).toEqual([
+      ['cash', 'succeeded', 1000],
+      ['cash', 'succeeded', 1430],
+    ]);
     expect(persisted!.discounts!.map((d) => [d.name, d.amount])).toEqual([['Staff 10%', 250]]);
 
     const get = await h.api('GET', `/api/v1/orders/${id}`, { token: cashier });
@@ -61,7 +83,10 @@ describe('checkout over HTTP', () => {
       { body: { itemId: latte, quantity: 0, modifierIds: [h.shop.modifiers['Regular']] }, path: 'quantity' },
       { body: { itemId: latte, quantity: 1, modifierIds: [] }, path: 'modifierIds' }, // Size needs 1
       { body: { itemId: latte, quantity: 1, modifierIds: [h.shop.modifiers['Bacon']] }, path: 'modifierIds[0]' },
-      { body: { itemId: latte, quantity: 1, modifierIds: [h.shop.modifiers['Regular'], h.shop.modifiers['Large']] }, path: 'modifierIds' },
+      {
+        body: { itemId: latte, quantity: 1, modifierIds: [h.shop.modifiers['Regular'], h.shop.modifiers['Large']] },
+        path: 'modifierIds',
+      },
       { body: { itemId: '00000000-0000-4000-8000-000000000000', quantity: 1 }, path: 'itemId' },
     ];
     for (const c of cases) {
@@ -112,14 +137,23 @@ describe('checkout over HTTP', () => {
 describe('no-charge orders', () => {
   it('closes a fully discounted order with a zero cash payment, and refuses zero otherwise', async () => {
     const manager = await h.login('2345');
-    const free = await h.api('POST', '/api/v1/discounts', { token: manager, body: { name: 'Staff meal', type: 'percent', value: 10000 } });
+    const free = await h.api('POST', '/api/v1/discounts', {
+      token: manager,
+      body: { name: 'Staff meal', type: 'percent', value: 10000 },
+    });
     expect(free.status).toBe(201);
-    const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
+    const created = await h.api('POST', '/api/v1/orders', {
+      token: cashier,
+      body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] },
+    });
     const id = created.body.id;
     const zeroTooEarly = await postPayment(h, cashier, id, { method: 'cash', amount: 0, tendered: 0 });
     expect(zeroTooEarly.status).toBe(422);
     expect(zeroTooEarly.body.errors[0].path).toBe('amount');
-    const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, { token: cashier, body: { discountId: free.body.id } });
+    const discounted = await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+      token: cashier,
+      body: { discountId: free.body.id },
+    });
     expect(discounted.body.totals).toMatchObject({ total: 0, balance: 0 });
     const paid = await postPayment(h, cashier, id, { method: 'cash', amount: 0, tendered: 0 });
     expect(paid.status).toBe(201);
@@ -132,7 +166,10 @@ describe('no-charge orders', () => {
 describe('pay-first service', () => {
   it('lets the kitchen bump an order that was paid before it was ready', async () => {
     const kitchen = await h.login('4567');
-    const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+    const created = await h.api('POST', '/api/v1/orders', {
+      token: cashier,
+      body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+    });
     const id = created.body.id;
     await h.api('POST', `/api/v1/orders/${id}/submit`, { token: cashier });
     const total = created.body.totals.total;
@@ -143,7 +180,9 @@ describe('pay-first service', () => {
     const ready = await h.api('POST', `/api/v1/orders/${id}/ready`, { token: kitchen });
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'closed', kitchenStatus: 'ready' });
-    const announced = await waitFor(() => h.deps.knex('order_events').where({ order_id: id, event: 'order.ready' }).first());
+    const announced = await waitFor(() =>
+      h.deps.knex('order_events').where({ order_id: id, event: 'order.ready' }).first(),
+    );
     expect(announced.data).toMatchObject({ orderNumber: created.body.orderNumber });
     await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
     const again = await h.api('POST', `/api/v1/orders/${id}/ready`, { token: kitchen });

@@ -36,21 +36,38 @@ async function payMpesa(script: Parameters<DarajaSim['script']>[1]) {
   const o = await openBurgerOrder(h, cashier);
   const phone = newPhone();
   sim.script(phone, script);
-  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone }, headers: { 'Idempotency-Key': randomUUID() } });
+  const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, {
+    token: cashier,
+    body: { method: 'mpesa', amount: 1000, phone },
+    headers: { 'Idempotency-Key': randomUUID() },
+  });
   expect([201, 202]).toContain(res.status);
   return { order: o, payment: res.body };
 }
 
-const callbacksOf = (paymentId: string, token = manager) => h.api('GET', `/api/v1/payments/${paymentId}/callbacks`, { token });
+const callbacksOf = (paymentId: string, token = manager) =>
+  h.api('GET', `/api/v1/payments/${paymentId}/callbacks`, { token });
 
 it('lists a delivered callback and its repeat with source, verification, body digest and effect', async () => {
   const { order, payment } = await payMpesa({ outcome: 'success', duplicateCallback: true });
   await waitForOrderClosed(h, cashier, order.id);
-  const res = await until(() => callbacksOf(payment.id), (r) => r.body.callbacks?.length >= 2);
+  const res = await until(
+    () => callbacksOf(payment.id),
+    (r) => r.body.callbacks?.length >= 2,
+  );
   expect(res.status).toBe(200);
   const [first, repeat] = res.body.callbacks;
-  const sent = sim.callbacks.filter((c) => c.url.includes('/webhooks/mpesa/')).find((c) => (c.body as any).Body.stkCallback.CheckoutRequestID === payment.reference)!;
-  expect(first).toMatchObject({ source: 'mpesa', verified: true, effect: 'delivered', reportedStatus: 'succeeded', paymentStatusBefore: 'pending', httpStatus: 200 });
+  const sent = sim.callbacks
+    .filter((c) => c.url.includes('/webhooks/mpesa/'))
+    .find((c) => (c.body as any).Body.stkCallback.CheckoutRequestID === payment.reference)!;
+  expect(first).toMatchObject({
+    source: 'mpesa',
+    verified: true,
+    effect: 'delivered',
+    reportedStatus: 'succeeded',
+    paymentStatusBefore: 'pending',
+    httpStatus: 200,
+  });
   expect(first.bodySha256).toBe(sha256(JSON.stringify(sent.body)));
   expect(first.eventId).toBeTruthy();
   expect(repeat).toMatchObject({ effect: 'duplicate', eventId: first.eventId, bodySha256: first.bodySha256 });
@@ -63,15 +80,29 @@ it('stores a malformed callback on its payment URL as malformed (400)', async ()
   const res = await h.api('POST', `/webhooks/mpesa/${token}`, { raw: body });
   expect(res.status).toBe(400);
   const { body: list } = await callbacksOf(payment.id);
-  expect(list.callbacks.find((c: any) => c.bodySha256 === sha256(body))).toMatchObject({ verified: true, effect: 'malformed', httpStatus: 400, paymentStatusBefore: 'pending' });
+  expect(list.callbacks.find((c: any) => c.bodySha256 === sha256(body))).toMatchObject({
+    verified: true,
+    effect: 'malformed',
+    httpStatus: 400,
+    paymentStatusBefore: 'pending',
+  });
 });
 
 it('stores a callback whose URL token names no payment, unverified and tied to none', async () => {
   const body = JSON.stringify({ probe: randomUUID() });
   const res = await h.api('POST', `/webhooks/mpesa/${'x'.repeat(24)}`, { raw: body });
   expect(res.status).toBe(404);
-  const row = await h.deps.knex('webhook_receipts').where({ body_sha256: sha256(body) }).first();
-  expect(row).toMatchObject({ gateway: 'mpesa', verified: false, payment_id: null, effect: 'unknown_payment', http_status: 404 });
+  const row = await h.deps
+    .knex('webhook_receipts')
+    .where({ body_sha256: sha256(body) })
+    .first();
+  expect(row).toMatchObject({
+    gateway: 'mpesa',
+    verified: false,
+    payment_id: null,
+    effect: 'unknown_payment',
+    http_status: 404,
+  });
 });
 
 it('refuses the callbacks to a cashier', async () => {

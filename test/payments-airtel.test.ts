@@ -1,5 +1,15 @@
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, postPayment } from './support/payments';
+import {
+  PAYMENT_TEST_TIMING,
+  fetchOrder,
+  fetchPayment,
+  openBurgerOrder,
+  setShopCurrency,
+  until,
+  waitForOrderClosed,
+  waitForPaymentSettled,
+  postPayment,
+} from './support/payments';
 import { startAirtelSimulator, AirtelSim, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
 import { createAirtelGateway } from '../activities/payments/airtel';
 
@@ -47,7 +57,8 @@ const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h,
 const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
 const pushesTo = (phone: string) => [...sim.payments.values()].filter((p) => p.msisdn === national(phone));
 const callbacksFor = (reference: string) => sim.callbacks.filter((c) => (c.body as any)?.transaction?.id === reference);
-const enquiriesFor = (reference: string) => sim.requests.filter((r) => r.method === 'GET' && r.path === `/standard/v1/payments/${reference}`);
+const enquiriesFor = (reference: string) =>
+  sim.requests.filter((r) => r.method === 'GET' && r.path === `/standard/v1/payments/${reference}`);
 const postCallback = (token: string, body: unknown) => h.api('POST', `/webhooks/airtel/${token}`, { body });
 
 describe('Airtel Money collection (USSD push)', () => {
@@ -57,14 +68,23 @@ describe('Airtel Money collection (USSD push)', () => {
     sim.script(phone, { outcome: 'success' });
     const res = await payAirtel(o.id, 1000, phone);
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ method: 'airtel', status: 'pending', amount: 1000, sandbox: true, action: { type: 'confirm_on_phone' } });
+    expect(res.body).toMatchObject({
+      method: 'airtel',
+      status: 'pending',
+      amount: 1000,
+      sandbox: true,
+      action: { type: 'confirm_on_phone' },
+    });
     expect(res.body.action.message).toContain('KES 10');
     // Airtel's transaction id is the payment workflow's id: a retried push cannot prompt twice.
     expect(res.body.reference).toBe(`payment-${o.id}-1`);
 
     const done = await closed(o.id);
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'succeeded');
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'succeeded',
+    );
     expect(row.receipt).toMatch(/^MP/);
     const [push] = pushesTo(phone);
     expect(push).toMatchObject({ id: res.body.reference, amount: 10, status: 'TS', requests: 1 });
@@ -127,7 +147,12 @@ describe('Airtel Money collection (USSD push)', () => {
     expect(res.body.method).toBe('airtel');
     await closed(o.id);
     expect(pushesTo(phone)).toEqual([expect.objectContaining({ requests: 1, status: 'TS' })]);
-    const attempts = sim.requests.filter((r) => r.method === 'POST' && r.path === '/merchant/v1/payments/' && (r.body as any)?.subscriber?.msisdn === national(phone));
+    const attempts = sim.requests.filter(
+      (r) =>
+        r.method === 'POST' &&
+        r.path === '/merchant/v1/payments/' &&
+        (r.body as any)?.subscriber?.msisdn === national(phone),
+    );
     expect(attempts).toHaveLength(3); // two 500s, one accepted
   });
 
@@ -141,15 +166,26 @@ describe('Airtel Money collection (USSD push)', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(1000);
 
-    const flagged = await until(() => payment(o.id, res.body.id), (p) => /refund/.test(p.failureReason ?? ''), 20_000);
+    const flagged = await until(
+      () => payment(o.id, res.body.id),
+      (p) => /refund/.test(p.failureReason ?? ''),
+      20_000,
+    );
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => /refunded automatically/.test(r?.failure_reason ?? ''));
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => /refunded automatically/.test(r?.failure_reason ?? ''),
+    );
     expect(row.status).toBe('cancelled');
     const [push] = pushesTo(phone);
     expect(push).toMatchObject({ status: 'TS' });
     expect(push.refundedAs).toMatch(/^RF/);
-    const refunds = sim.requests.filter((r) => r.path === '/standard/v1/payments/refund' && (r.body as any)?.transaction?.airtel_money_id === push.airtelMoneyId);
+    const refunds = sim.requests.filter(
+      (r) =>
+        r.path === '/standard/v1/payments/refund' &&
+        (r.body as any)?.transaction?.airtel_money_id === push.airtelMoneyId,
+    );
     expect(refunds).toHaveLength(1);
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: 1000 } });
   });
@@ -162,7 +198,9 @@ describe('Airtel Money collection (USSD push)', () => {
     const reference = res.body.reference;
 
     // The callback is unsigned: a fake "paid" at the right URL is checked with an enquiry and ignored.
-    const forged = await postCallback(CALLBACK_TOKEN, { transaction: { id: reference, message: 'Paid APPROVED', status_code: 'TS', airtel_money_id: 'MPFAKE' } });
+    const forged = await postCallback(CALLBACK_TOKEN, {
+      transaction: { id: reference, message: 'Paid APPROVED', status_code: 'TS', airtel_money_id: 'MPFAKE' },
+    });
     expect(forged.status).toBe(200);
     await new Promise((r) => setTimeout(r, 600));
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
@@ -172,7 +210,9 @@ describe('Airtel Money collection (USSD push)', () => {
     expect(wrongToken.status).toBe(404);
     expect(wrongToken.body.code).toBe('NOT_FOUND');
     expect((await postCallback('short', { transaction: { id: reference, status_code: 'TS' } })).status).toBe(404);
-    const unknown = await postCallback(CALLBACK_TOKEN, { transaction: { id: 'payment-00000000-0000-0000-0000-000000000000-1', message: 'x', status_code: 'TS' } });
+    const unknown = await postCallback(CALLBACK_TOKEN, {
+      transaction: { id: 'payment-00000000-0000-0000-0000-000000000000-1', message: 'x', status_code: 'TS' },
+    });
     expect(unknown.status).toBe(404);
     const malformed = await postCallback(CALLBACK_TOKEN, { nope: true });
     expect(malformed.status).toBe(400);
@@ -208,6 +248,9 @@ describe('Airtel Money collection (USSD push)', () => {
     expect((await order(o.id)).totals.balance).toBe(1000);
     const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
-    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['airtel', 'succeeded'], ['cash', 'succeeded']]);
+    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
+      ['airtel', 'succeeded'],
+      ['cash', 'succeeded'],
+    ]);
   });
 });

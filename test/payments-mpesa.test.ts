@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled, postPayment } from './support/payments';
+import {
+  PAYMENT_TEST_TIMING,
+  fetchOrder,
+  fetchPayment,
+  openBurgerOrder,
+  setShopCurrency,
+  until,
+  waitForPaymentSettled,
+  postPayment,
+} from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -40,7 +49,11 @@ const newPhone = () => `2547${String(10_000_000 + ++phoneSeq).slice(-8)}`;
 const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
 
 async function payMpesa(orderId: string, amount: number, phone: string, headers: Record<string, string> = {}) {
-  return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body: { method: 'mpesa', amount, phone }, headers: { 'Idempotency-Key': randomUUID(), ...headers } });
+  return h.api('POST', `/api/v1/orders/${orderId}/payments`, {
+    token: cashier,
+    body: { method: 'mpesa', amount, phone },
+    headers: { 'Idempotency-Key': randomUUID(), ...headers },
+  });
 }
 
 const order = (id: string) => fetchOrder(h, cashier, id);
@@ -54,12 +67,24 @@ describe('M-Pesa STK push', () => {
     sim.script(phone, { outcome: 'success' });
     const res = await payMpesa(o.id, 1000, phone);
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ method: 'mpesa', status: 'pending', amount: 1000, sandbox: true, action: { type: 'confirm_on_phone' } });
+    expect(res.body).toMatchObject({
+      method: 'mpesa',
+      status: 'pending',
+      amount: 1000,
+      sandbox: true,
+      action: { type: 'confirm_on_phone' },
+    });
     expect(res.body.reference).toMatch(/^ws_CO_/);
 
-    const closed = await until(() => order(o.id), (s) => s.status === 'closed');
+    const closed = await until(
+      () => order(o.id),
+      (s) => s.status === 'closed',
+    );
     expect(closed.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'succeeded');
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'succeeded',
+    );
     expect(row.receipt).toBeTruthy();
     expect(row.callback_token.length).toBeGreaterThanOrEqual(24);
     // The callback was confirmed by an STK query before money counted.
@@ -106,7 +131,10 @@ describe('M-Pesa STK push', () => {
     sim.script(phone, { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
     const res = await payMpesa(o.id, 2000, phone);
     expect([201, 202]).toContain(res.status);
-    const closed = await until(() => order(o.id), (s) => s.status === 'closed');
+    const closed = await until(
+      () => order(o.id),
+      (s) => s.status === 'closed',
+    );
     expect(closed.payments).toHaveLength(1);
     expect(closed.totals.paid).toBe(2000);
     expect(sim.callbacks.filter((c) => c.url.includes('/webhooks/mpesa/')).length).toBeGreaterThanOrEqual(2);
@@ -117,7 +145,10 @@ describe('M-Pesa STK push', () => {
     const phone = newPhone();
     sim.script(phone, { outcome: 'success', failInitiate5xx: 2 });
     const res = await payMpesa(o.id, 1000, phone);
-    await until(() => order(o.id), (s) => s.status === 'closed');
+    await until(
+      () => order(o.id),
+      (s) => s.status === 'closed',
+    );
     const pushes = [...sim.pushes.values()].filter((p) => p.phone === phone);
     expect(pushes).toHaveLength(1);
     expect(res.body.method).toBe('mpesa');
@@ -146,10 +177,16 @@ describe('M-Pesa STK push', () => {
     // The customer pays in cash meanwhile; the late M-Pesa success must go back.
     const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
-    await until(() => Promise.resolve(sim.reversals.size), (n) => n > 0);
+    await until(
+      () => Promise.resolve(sim.reversals.size),
+      (n) => n > 0,
+    );
     const reversal = [...sim.reversals.values()].find((r) => r.known);
     expect(reversal).toMatchObject({ amount: 10, requests: 1 });
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => /refunded automatically/.test(r?.failure_reason ?? ''));
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => /refunded automatically/.test(r?.failure_reason ?? ''),
+    );
     expect(row.status).toBe('cancelled');
   });
 
@@ -158,12 +195,21 @@ describe('M-Pesa STK push', () => {
     const phone = newPhone();
     sim.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
     const res = await payMpesa(o.id, 1000, phone);
-    const asCashier = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, { token: cashier, body: { outcome: 'succeeded', reason: 'saw the SMS' } });
+    const asCashier = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
+      token: cashier,
+      body: { outcome: 'succeeded', reason: 'saw the SMS' },
+    });
     expect(asCashier.status).toBe(403);
     const manager = await h.login('2345');
-    const bad = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, { token: manager, body: { outcome: 'maybe', reason: 'x' } });
+    const bad = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
+      token: manager,
+      body: { outcome: 'maybe', reason: 'x' },
+    });
     expect(bad.status).toBe(422);
-    const resolved = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, { token: manager, body: { outcome: 'succeeded', reason: 'customer showed the M-Pesa SMS' } });
+    const resolved = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
+      token: manager,
+      body: { outcome: 'succeeded', reason: 'customer showed the M-Pesa SMS' },
+    });
     expect(resolved.status).toBe(200);
     expect(resolved.body).toMatchObject({ status: 'succeeded' });
     expect(resolved.body.order.status).toBe('closed');
@@ -176,18 +222,28 @@ describe('M-Pesa STK push', () => {
     const phone = newPhone();
     sim.script(phone, { outcome: 'timeout', resultCode: 1032, pendingQueries: 1000 });
     const res = await payMpesa(o.id, 1000, phone);
-    const refused = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
+    const refused = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
+      token: cashier,
+      body: { reason: 'customer left' },
+    });
     expect(refused.status).toBe(409);
     expect(refused.body.detail).toMatch(/payment is pending/);
-    const cancelledPayment = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelledPayment = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: cashier,
+    });
     expect(cancelledPayment.body.status).toBe('cancelled');
-    const cancelled = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
+    const cancelled = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
+      token: cashier,
+      body: { reason: 'customer left' },
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
   });
 
   it('answers 404 to a callback with an unknown token and 400 to a malformed one', async () => {
-    const unknown = await h.api('POST', '/webhooks/mpesa/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', { body: { Body: { stkCallback: {} } } });
+    const unknown = await h.api('POST', '/webhooks/mpesa/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', {
+      body: { Body: { stkCallback: {} } },
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('NOT_FOUND');
     const short = await h.api('POST', '/webhooks/mpesa/x', { body: {} });

@@ -1,7 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { decodeQr } from './support/gateways';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
+import {
+  PAYMENT_TEST_TIMING,
+  fetchOrder,
+  fetchPayment,
+  openOrderAtPrice,
+  openScriptedOrder,
+  setShopCurrency,
+  until,
+  waitForOrderClosed,
+  waitForPaymentSettled,
+  stripeEvent,
+  stripeSignature,
+  withoutWebhooks as withoutSimWebhooks,
+  postPayment,
+} from './support/payments';
 import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
 import { createQrGateway, QR_MIN_EXPIRY_SECONDS } from '../activities/payments/qr';
 
@@ -22,7 +36,10 @@ const TIMING = PAYMENT_TEST_TIMING;
 beforeAll(async () => {
   // Unscripted sessions wait for the customer (who pays through the hosted page).
   sim = await startStripeSimulator({ defaultScript: { outcome: 'abandon' } });
-  const gateway = createQrGateway(sim.config({ timeoutMs: 1_000 }), { successUrl: 'https://pos.example.com/qr/done', cancelUrl: 'https://pos.example.com/qr/cancelled' });
+  const gateway = createQrGateway(sim.config({ timeoutMs: 1_000 }), {
+    successUrl: 'https://pos.example.com/qr/done',
+    cancelUrl: 'https://pos.example.com/qr/cancelled',
+  });
   h = await startHarness({ env: TIMING, gateways: { qr: gateway } });
   sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
   await setShopCurrency(h, 'USD');
@@ -45,7 +62,8 @@ const order = (id: string) => fetchOrder(h, cashier, id);
 const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
 const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
 const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
-const sessionsFor = (paymentId: string) => sim.checkoutSessions().filter((s: any) => s.client_reference_id === paymentId);
+const sessionsFor = (paymentId: string) =>
+  sim.checkoutSessions().filter((s: any) => s.client_reference_id === paymentId);
 const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
 
 /** The customer scans the code, opens the hosted page and pays. */
@@ -68,13 +86,26 @@ describe('QR payments (Stripe Checkout)', () => {
     const { o, price } = await scriptedOrder();
     const res = await payQr(o.id, price);
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ method: 'qr', status: 'pending', amount: price, fee: 0, sandbox: true, action: { type: 'show_qr' } });
+    expect(res.body).toMatchObject({
+      method: 'qr',
+      status: 'pending',
+      amount: price,
+      fee: 0,
+      sandbox: true,
+      action: { type: 'show_qr' },
+    });
     const { url, image } = res.body.action;
     expect(url).toBe(`${sim.url}/pay/${res.body.reference}`);
     expect(image).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
     expect(decodeQr(image)).toBe(url);
     const [session] = sessionsFor(res.body.id);
-    expect(session).toMatchObject({ id: res.body.reference, amount_total: price, currency: 'usd', status: 'open', metadata: { orderId: o.id } });
+    expect(session).toMatchObject({
+      id: res.body.reference,
+      amount_total: price,
+      currency: 'usd',
+      status: 'open',
+      metadata: { orderId: o.id },
+    });
     // Stripe's shortest session lifetime; the workflow expires it sooner itself.
     expect(session.expires_at).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + QR_MIN_EXPIRY_SECONDS - 60);
 
@@ -82,9 +113,14 @@ describe('QR payments (Stripe Checkout)', () => {
     await customerPays(url);
     const done = await closed(o.id);
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'succeeded');
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'succeeded',
+    );
     expect(row.receipt).toMatch(/^pi_/);
-    expect(webhooksFor(res.body.reference).find((w) => w.type === 'checkout.session.completed')).toMatchObject({ status: 200 });
+    expect(webhooksFor(res.body.reference).find((w) => w.type === 'checkout.session.completed')).toMatchObject({
+      status: 200,
+    });
   });
 
   it('expires the code at Stripe → failed "expired", balance due, and the page no longer takes money', async () => {
@@ -96,7 +132,9 @@ describe('QR payments (Stripe Checkout)', () => {
     expect(p).toMatchObject({ status: 'failed', failureReason: 'expired' });
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
     expect(await customerPays(res.body.action.url)).not.toContain('<form');
-    expect(sessionsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'expired', payment_status: 'unpaid' })]);
+    expect(sessionsFor(res.body.id)).toEqual([
+      expect.objectContaining({ status: 'expired', payment_status: 'unpaid' }),
+    ]);
   });
 
   it('expires the code after the configured time when nobody pays', async () => {
@@ -108,7 +146,9 @@ describe('QR payments (Stripe Checkout)', () => {
     expect(p.status).toBe('failed');
     expect(p.failureReason).toMatch(/expired/);
     // The session was expired at Stripe too: a late scan cannot pay.
-    expect(sessionsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'expired', payment_status: 'unpaid' })]);
+    expect(sessionsFor(res.body.id)).toEqual([
+      expect.objectContaining({ status: 'expired', payment_status: 'unpaid' }),
+    ]);
     expect((await order(o.id)).totals.balance).toBe(price);
   });
 
@@ -155,8 +195,12 @@ describe('QR payments (Stripe Checkout)', () => {
     const b = await scriptedOrder({ outcome: 'success', webhookBeforeResponse: true });
     const early = await payQr(b.o.id, b.price);
     expect([201, 202]).toContain(early.status);
-    expect((await closed(b.o.id)).payments).toEqual([expect.objectContaining({ id: early.body.id, status: 'succeeded' })]);
-    expect(webhooksFor(early.body.reference).find((w) => w.type === 'checkout.session.completed')).toMatchObject({ status: 200 });
+    expect((await closed(b.o.id)).payments).toEqual([
+      expect.objectContaining({ id: early.body.id, status: 'succeeded' }),
+    ]);
+    expect(webhooksFor(early.body.reference).find((w) => w.type === 'checkout.session.completed')).toMatchObject({
+      status: 200,
+    });
   });
 
   it('refunds automatically a payment made while the code is being cancelled, and flags it', async () => {
@@ -168,14 +212,19 @@ describe('QR payments (Stripe Checkout)', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(price);
 
-    const flagged = await until(() => payment(o.id, res.body.id), (p) => /refund/.test(p.failureReason ?? ''));
+    const flagged = await until(
+      () => payment(o.id, res.body.id),
+      (p) => /refund/.test(p.failureReason ?? ''),
+    );
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
     const row = await h.deps.knex('payments').where({ id: res.body.id }).first();
     expect(row).toMatchObject({ status: 'cancelled' });
     const [session] = sessionsFor(res.body.id);
     expect(session).toMatchObject({ payment_status: 'paid' });
-    expect(sim.refunds().filter((r: any) => r.payment_intent === session.payment_intent)).toEqual([expect.objectContaining({ amount: price, status: 'succeeded' })]);
+    expect(sim.refunds().filter((r: any) => r.payment_intent === session.payment_intent)).toEqual([
+      expect.objectContaining({ amount: price, status: 'succeeded' }),
+    ]);
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
   });
 
@@ -186,14 +235,21 @@ describe('QR payments (Stripe Checkout)', () => {
     expect(res.body.action.type).toBe('show_qr');
     await customerPays(res.body.action.url);
     await closed(o.id);
-    expect(sessionsFor(res.body.id)).toEqual([expect.objectContaining({ payment_status: 'paid', amount_total: price })]);
+    expect(sessionsFor(res.body.id)).toEqual([
+      expect.objectContaining({ payment_status: 'paid', amount_total: price }),
+    ]);
   });
 
   it('answers 401 to a bad signature and changes nothing', async () => {
     const { o, price } = await scriptedOrder();
     const res = await payQr(o.id, price);
     const [session] = sessionsFor(res.body.id);
-    const forged = stripeEvent('checkout.session.completed', { ...session, status: 'complete', payment_status: 'paid', payment_intent: 'pi_forged' });
+    const forged = stripeEvent('checkout.session.completed', {
+      ...session,
+      status: 'complete',
+      payment_status: 'paid',
+      payment_intent: 'pi_forged',
+    });
     const bad = await postWebhook(forged, 'whsec_not_the_secret');
     expect(bad.status).toBe(401);
     expect(bad.body.code).toBe('UNAUTHENTICATED');
@@ -203,12 +259,26 @@ describe('QR payments (Stripe Checkout)', () => {
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
     const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
     expect(cancelled.body.status).toBe('cancelled');
-    await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'cancelled');
-    expect(sessionsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'expired', payment_status: 'unpaid' })]);
+    await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'cancelled',
+    );
+    expect(sessionsFor(res.body.id)).toEqual([
+      expect.objectContaining({ status: 'expired', payment_status: 'unpaid' }),
+    ]);
   });
 
   it('answers 404 to a webhook for an unknown payment and 200 to events it does not use', async () => {
-    const session = { id: 'cs_test_unknown', object: 'checkout.session', status: 'complete', payment_status: 'paid', amount_total: 500, payment_intent: 'pi_x', client_reference_id: randomUUID(), metadata: {} };
+    const session = {
+      id: 'cs_test_unknown',
+      object: 'checkout.session',
+      status: 'complete',
+      payment_status: 'paid',
+      amount_total: 500,
+      payment_intent: 'pi_x',
+      client_reference_id: randomUUID(),
+      metadata: {},
+    };
     const unknown = await postWebhook(stripeEvent('checkout.session.completed', session));
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('NOT_FOUND');
@@ -218,7 +288,10 @@ describe('QR payments (Stripe Checkout)', () => {
 
   it('charges no card fee on QR, and splits an order across QR and cash', async () => {
     const manager = await h.login('2345');
-    await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: true, rate: 300, min: 50 } } });
+    await h.api('PUT', '/api/v1/settings', {
+      token: manager,
+      body: { cardFee: { enabled: true, rate: 300, min: 50 } },
+    });
     let o: any;
     const price = nextPrice() + 2000;
     try {
@@ -235,6 +308,9 @@ describe('QR payments (Stripe Checkout)', () => {
     expect((await order(o.id)).totals).toMatchObject({ cardFee: 0, paid: part, balance: 1000 });
     const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
-    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['qr', 'succeeded'], ['cash', 'succeeded']]);
+    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
+      ['qr', 'succeeded'],
+      ['cash', 'succeeded'],
+    ]);
   });
 });

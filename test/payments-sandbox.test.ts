@@ -11,7 +11,12 @@ let cashier: string;
 beforeAll(async () => {
   h = await startHarness({
     sandboxPayments: true,
-    env: { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '500', TILLFLOW_PAYMENT_POLL_MS: '100', TILLFLOW_PAYMENT_POLL_MAX_MS: '300', TILLFLOW_PAYMENT_EXPIRE_MS: '5000' },
+    env: {
+      TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '500',
+      TILLFLOW_PAYMENT_POLL_MS: '100',
+      TILLFLOW_PAYMENT_POLL_MAX_MS: '300',
+      TILLFLOW_PAYMENT_EXPIRE_MS: '5000',
+    },
   });
   cashier = await h.login('3456');
 }, 120_000);
@@ -29,7 +34,10 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs =
 
 it('reports sandbox payments on /health', async () => {
   const res = await h.api('GET', '/health');
-  expect(res.body).toMatchObject({ sandbox: true, payments: { square: 'sandbox', stripe: 'sandbox', qr: 'sandbox', mpesa: 'sandbox', airtel: 'sandbox' } });
+  expect(res.body).toMatchObject({
+    sandbox: true,
+    payments: { square: 'sandbox', stripe: 'sandbox', qr: 'sandbox', mpesa: 'sandbox', airtel: 'sandbox' },
+  });
 });
 
 it.each([
@@ -38,19 +46,33 @@ it.each([
   ['QR (hosted page)', { method: 'qr' }, 'USD'],
   ['M-Pesa STK push', { method: 'mpesa', phone: '254712345678' }, 'KES'],
   ['Airtel Money', { method: 'airtel', phone: '254733123456' }, 'KES'],
-])('takes a %s payment offline and closes the order', async (_name, body, currency) => {
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
-  expect(created.status).toBe(201);
-  const id = created.body.id;
-  const res = await postPayment(h, cashier, id, { ...body, amount: created.body.totals.total });
-  expect([201, 202]).toContain(res.status);
-  expect(res.body).toMatchObject({ sandbox: true, method: body.method });
-  if (body.method === 'qr') {
-    expect(res.body.action).toMatchObject({ type: 'show_qr', url: expect.stringMatching(/^http/), image: expect.stringMatching(/^data:image\/png;base64,/) });
-  }
-  const closed = await until(() => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body), (s) => s.status === 'closed' || s.payments?.[0]?.status === 'failed');
-  expect(closed.status).toBe('closed');
-  expect(closed.payments[0]).toMatchObject({ status: 'succeeded', sandbox: true });
-}, 60_000);
+])(
+  'takes a %s payment offline and closes the order',
+  async (_name, body, currency) => {
+    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
+    await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
+    const created = await h.api('POST', '/api/v1/orders', {
+      token: cashier,
+      body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const res = await postPayment(h, cashier, id, { ...body, amount: created.body.totals.total });
+    expect([201, 202]).toContain(res.status);
+    expect(res.body).toMatchObject({ sandbox: true, method: body.method });
+    if (body.method === 'qr') {
+      expect(res.body.action).toMatchObject({
+        type: 'show_qr',
+        url: expect.stringMatching(/^http/),
+        image: expect.stringMatching(/^data:image\/png;base64,/),
+      });
+    }
+    const closed = await until(
+      () => h.api('GET', `/api/v1/orders/${id}`, { token: cashier }).then((r) => r.body),
+      (s) => s.status === 'closed' || s.payments?.[0]?.status === 'failed',
+    );
+    expect(closed.status).toBe('closed');
+    expect(closed.payments[0]).toMatchObject({ status: 'succeeded', sandbox: true });
+  },
+  60_000,
+);

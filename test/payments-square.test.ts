@@ -1,6 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
+import {
+  PAYMENT_TEST_TIMING,
+  fetchOrder,
+  fetchPayment,
+  openOrderAtPrice,
+  openScriptedOrder,
+  setShopCurrency,
+  until,
+  waitForOrderClosed,
+  waitForPaymentSettled,
+  withoutWebhooks as withoutSimWebhooks,
+  postPayment,
+} from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import type { GatewayScript } from '../simulators/stripe';
 import { createSquareGateway, signSquareWebhook } from '../activities/payments/square';
@@ -60,12 +72,25 @@ const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.i
 const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, webhookUrl(), fn);
 
 function checkoutEvent(checkout: Record<string, unknown>, type = 'terminal.checkout.updated') {
-  return { merchant_id: 'MLTEST', location_id: sim.locationId, type, event_id: randomUUID(), created_at: new Date().toISOString(), data: { type: 'checkout', id: checkout.id, object: { checkout } } };
+  return {
+    merchant_id: 'MLTEST',
+    location_id: sim.locationId,
+    type,
+    event_id: randomUUID(),
+    created_at: new Date().toISOString(),
+    data: { type: 'checkout', id: checkout.id, object: { checkout } },
+  };
 }
 
-function postWebhook(event: unknown, sign: ((body: string) => string) | null = (b) => signSquareWebhook(sim.webhookSignatureKey, webhookUrl(), b)) {
+function postWebhook(
+  event: unknown,
+  sign: ((body: string) => string) | null = (b) => signSquareWebhook(sim.webhookSignatureKey, webhookUrl(), b),
+) {
   const raw = JSON.stringify(event);
-  return h.api('POST', '/webhooks/square', { raw, headers: sign ? { 'x-square-hmacsha256-signature': sign(raw) } : {} });
+  return h.api('POST', '/webhooks/square', {
+    raw,
+    headers: sign ? { 'x-square-hmacsha256-signature': sign(raw) } : {},
+  });
 }
 
 describe('Square card payments', () => {
@@ -73,17 +98,36 @@ describe('Square card payments', () => {
     const { o, price } = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 300 });
     const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ method: 'card', provider: 'square', status: 'pending', amount: price, tip: 0, fee: 0, sandbox: true, action: { type: 'present_card' } });
+    expect(res.body).toMatchObject({
+      method: 'card',
+      provider: 'square',
+      status: 'pending',
+      amount: price,
+      tip: 0,
+      fee: 0,
+      sandbox: true,
+      action: { type: 'present_card' },
+    });
     expect(res.body.reference).toBeTruthy();
 
     const done = await closed(o.id);
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
     expect(done.totals).toMatchObject({ paid: price, balance: 0 });
     const [checkout] = checkoutsFor(res.body.id);
-    expect(checkout).toMatchObject({ id: res.body.reference, status: 'COMPLETED', amount_money: { amount: price, currency: 'USD' }, device_options: { device_id: TERMINAL, tip_settings: { allow_tipping: false } } });
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'succeeded');
+    expect(checkout).toMatchObject({
+      id: res.body.reference,
+      status: 'COMPLETED',
+      amount_money: { amount: price, currency: 'USD' },
+      device_options: { device_id: TERMINAL, tip_settings: { allow_tipping: false } },
+    });
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'succeeded',
+    );
     expect(row.receipt).toBe(checkout.payment_ids[0]);
-    expect(webhooksFor(res.body.reference).find((w) => w.type === 'terminal.checkout.updated')).toMatchObject({ status: 200 });
+    expect(webhooksFor(res.body.reference).find((w) => w.type === 'terminal.checkout.updated')).toMatchObject({
+      status: 200,
+    });
   });
 
   it('settles a card-not-present payment (card nonce) at once: 201', async () => {
@@ -92,7 +136,13 @@ describe('Square card payments', () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ status: 'succeeded', amount: price });
     await closed(o.id);
-    expect(paymentsFor(res.body.id)).toEqual([expect.objectContaining({ id: res.body.reference, status: 'COMPLETED', total_money: { amount: price, currency: 'USD' } })]);
+    expect(paymentsFor(res.body.id)).toEqual([
+      expect.objectContaining({
+        id: res.body.reference,
+        status: 'COMPLETED',
+        total_money: { amount: price, currency: 'USD' },
+      }),
+    ]);
   });
 
   it('reports a decline in words and leaves the balance due (card nonce, then Terminal)', async () => {
@@ -164,8 +214,12 @@ describe('Square card payments', () => {
     const b = await scriptedOrder({ outcome: 'success', webhookBeforeResponse: true });
     const early = await payCard(b.o.id, { amount: b.price, deviceId: TERMINAL });
     expect([201, 202]).toContain(early.status);
-    expect((await closed(b.o.id)).payments).toEqual([expect.objectContaining({ id: early.body.id, status: 'succeeded' })]);
-    expect(webhooksFor(early.body.reference).find((w) => w.type === 'terminal.checkout.updated')).toMatchObject({ status: 200 });
+    expect((await closed(b.o.id)).payments).toEqual([
+      expect.objectContaining({ id: early.body.id, status: 'succeeded' }),
+    ]);
+    expect(webhooksFor(early.body.reference).find((w) => w.type === 'terminal.checkout.updated')).toMatchObject({
+      status: 200,
+    });
   });
 
   it('refunds automatically a success that lands while the checkout is being cancelled, and flags it', async () => {
@@ -177,13 +231,18 @@ describe('Square card payments', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(price);
 
-    const flagged = await until(() => payment(o.id, res.body.id), (p) => /refund/.test(p.failureReason ?? ''));
+    const flagged = await until(
+      () => payment(o.id, res.body.id),
+      (p) => /refund/.test(p.failureReason ?? ''),
+    );
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
     expect(await h.deps.knex('payments').where({ id: res.body.id }).first()).toMatchObject({ status: 'cancelled' });
     const [checkout] = checkoutsFor(res.body.id);
     expect(checkout.status).toBe('COMPLETED');
-    expect(sim.refunds().filter((r: any) => r.payment_id === checkout.payment_ids[0])).toEqual([expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' })]);
+    expect(sim.refunds().filter((r: any) => r.payment_id === checkout.payment_ids[0])).toEqual([
+      expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' }),
+    ]);
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
   });
 
@@ -193,7 +252,9 @@ describe('Square card payments', () => {
     expect(res.body.method).toBe('card');
     await closed(o.id);
     expect(checkoutsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'COMPLETED' })]);
-    expect(paymentsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'COMPLETED', total_money: { amount: price, currency: 'USD' } })]);
+    expect(paymentsFor(res.body.id)).toEqual([
+      expect.objectContaining({ status: 'COMPLETED', total_money: { amount: price, currency: 'USD' } }),
+    ]);
   });
 
   it('answers 401 to a bad signature (wrong key, other URL, none) and changes nothing', async () => {
@@ -216,24 +277,48 @@ describe('Square card payments', () => {
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
     const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
     expect(cancelled.body.status).toBe('cancelled');
-    await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'cancelled');
-    expect(checkoutsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'CANCELED', cancel_reason: 'SELLER_CANCELED', payment_ids: [] })]);
+    await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'cancelled',
+    );
+    expect(checkoutsFor(res.body.id)).toEqual([
+      expect.objectContaining({ status: 'CANCELED', cancel_reason: 'SELLER_CANCELED', payment_ids: [] }),
+    ]);
   });
 
   it('answers 404 to a webhook for an unknown payment and 200 to events it does not use', async () => {
-    const checkout = { id: 'unknownCheckout', status: 'COMPLETED', reference_id: randomUUID(), amount_money: { amount: 500, currency: 'USD' }, payment_ids: ['p1'] };
+    const checkout = {
+      id: 'unknownCheckout',
+      status: 'COMPLETED',
+      reference_id: randomUUID(),
+      amount_money: { amount: 500, currency: 'USD' },
+      payment_ids: ['p1'],
+    };
     const unknown = await postWebhook(checkoutEvent(checkout));
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('NOT_FOUND');
     const foreign = await postWebhook(checkoutEvent({ ...checkout, reference_id: 'table 4' }));
     expect(foreign.status).toBe(404);
-    const unused = await postWebhook({ merchant_id: 'MLTEST', type: 'customer.created', event_id: randomUUID(), created_at: new Date().toISOString(), data: { type: 'customer', id: 'c1', object: {} } });
+    const unused = await postWebhook({
+      merchant_id: 'MLTEST',
+      type: 'customer.created',
+      event_id: randomUUID(),
+      created_at: new Date().toISOString(),
+      data: { type: 'customer', id: 'c1', object: {} },
+    });
     expect(unused.status).toBe(200);
   });
 
   it('adds the card fee from the settings and the tip, and charges them', async () => {
     const manager = await h.login('2345');
-    expect((await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: true, rate: 300, min: 50 } } })).status).toBe(200);
+    expect(
+      (
+        await h.api('PUT', '/api/v1/settings', {
+          token: manager,
+          body: { cardFee: { enabled: true, rate: 300, min: 50 } },
+        })
+      ).status,
+    ).toBe(200);
     let o: any;
     const price = nextPrice() + 2000;
     try {
@@ -247,10 +332,20 @@ describe('Square card payments', () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ status: 'succeeded', amount: price, tip, fee: cardFee });
     const done = await closed(o.id);
-    expect(done.totals).toMatchObject({ cardFee, tip, total: price + tip + cardFee, paid: price + tip + cardFee, balance: 0 });
+    expect(done.totals).toMatchObject({
+      cardFee,
+      tip,
+      total: price + tip + cardFee,
+      paid: price + tip + cardFee,
+      balance: 0,
+    });
     // The tip goes to Square as tip_money; amount_money is the rest (amount + fee).
     expect(paymentsFor(res.body.id)).toEqual([
-      expect.objectContaining({ amount_money: { amount: price + cardFee, currency: 'USD' }, tip_money: { amount: tip, currency: 'USD' }, total_money: { amount: price + tip + cardFee, currency: 'USD' } }),
+      expect.objectContaining({
+        amount_money: { amount: price + cardFee, currency: 'USD' },
+        tip_money: { amount: tip, currency: 'USD' },
+        total_money: { amount: price + tip + cardFee, currency: 'USD' },
+      }),
     ]);
   });
 
@@ -259,9 +354,19 @@ describe('Square card payments', () => {
     const o = await openOrder(price);
     const card = await payCard(o.id, { amount: price - 1000, sourceId: 'cnon:card-nonce-ok' });
     expect(card.body.status).toBe('succeeded');
-    expect((await until(() => order(o.id), (s) => s.totals.paid === price - 1000)).totals.balance).toBe(1000);
+    expect(
+      (
+        await until(
+          () => order(o.id),
+          (s) => s.totals.paid === price - 1000,
+        )
+      ).totals.balance,
+    ).toBe(1000);
     const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
-    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['card', 'succeeded'], ['cash', 'succeeded']]);
+    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
+      ['card', 'succeeded'],
+      ['cash', 'succeeded'],
+    ]);
   });
 });

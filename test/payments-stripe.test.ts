@@ -1,6 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, fetchOrder, fetchPayment, openOrderAtPrice, openScriptedOrder, setShopCurrency, until, waitForOrderClosed, waitForPaymentSettled, stripeEvent, stripeSignature, withoutWebhooks as withoutSimWebhooks, postPayment } from './support/payments';
+import {
+  PAYMENT_TEST_TIMING,
+  fetchOrder,
+  fetchPayment,
+  openOrderAtPrice,
+  openScriptedOrder,
+  setShopCurrency,
+  until,
+  waitForOrderClosed,
+  waitForPaymentSettled,
+  stripeEvent,
+  stripeSignature,
+  withoutWebhooks as withoutSimWebhooks,
+  postPayment,
+} from './support/payments';
 import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
 import { createStripeGateway } from '../activities/payments/stripe';
 
@@ -45,13 +59,17 @@ const order = (id: string) => fetchOrder(h, cashier, id);
 const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
 const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
 const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
-const intentsFor = (paymentId: string) => sim.paymentIntents().filter((pi: any) => pi.metadata?.paymentId === paymentId);
+const intentsFor = (paymentId: string) =>
+  sim.paymentIntents().filter((pi: any) => pi.metadata?.paymentId === paymentId);
 const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
 
 /** The simulator sends no webhooks while fn runs: the payment learns its outcome by asking the gateway. */
 const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, h.baseUrl + '/webhooks/stripe', fn);
 
-function postWebhook(event: unknown, signature: ((body: string) => string) | null = (b) => stripeSignature(b, sim.webhookSecret)) {
+function postWebhook(
+  event: unknown,
+  signature: ((body: string) => string) | null = (b) => stripeSignature(b, sim.webhookSecret),
+) {
   const raw = JSON.stringify(event);
   return h.api('POST', '/webhooks/stripe', { raw, headers: signature ? { 'stripe-signature': signature(raw) } : {} });
 }
@@ -61,17 +79,37 @@ describe('Stripe card payments', () => {
     const { o, price } = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 300 });
     const res = await payCard(o.id, { amount: price, deviceId: READER });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ method: 'card', provider: 'stripe', status: 'pending', amount: price, tip: 0, fee: 0, sandbox: true, action: { type: 'present_card' } });
+    expect(res.body).toMatchObject({
+      method: 'card',
+      provider: 'stripe',
+      status: 'pending',
+      amount: price,
+      tip: 0,
+      fee: 0,
+      sandbox: true,
+      action: { type: 'present_card' },
+    });
     expect(res.body.reference).toMatch(/^pi_/);
 
     const done = await closed(o.id);
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
     expect(done.totals).toMatchObject({ paid: price, balance: 0 });
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'succeeded');
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'succeeded',
+    );
     expect(row.receipt).toMatch(/^ch_/);
     const [pi] = intentsFor(res.body.id);
-    expect(pi).toMatchObject({ id: res.body.reference, amount: price, currency: 'usd', status: 'succeeded', metadata: { orderId: o.id, readerId: READER } });
-    expect(webhooksFor(res.body.reference).find((w) => w.type === 'payment_intent.succeeded')).toMatchObject({ status: 200 });
+    expect(pi).toMatchObject({
+      id: res.body.reference,
+      amount: price,
+      currency: 'usd',
+      status: 'succeeded',
+      metadata: { orderId: o.id, readerId: READER },
+    });
+    expect(webhooksFor(res.body.reference).find((w) => w.type === 'payment_intent.succeeded')).toMatchObject({
+      status: 200,
+    });
   });
 
   it('settles a card-not-present payment (payment method confirmed) at once: 201', async () => {
@@ -81,7 +119,9 @@ describe('Stripe card payments', () => {
     expect(res.body).toMatchObject({ status: 'succeeded', amount: price });
     expect(res.body.reference).toMatch(/^pi_/);
     await closed(o.id);
-    expect(intentsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'succeeded', amount_received: price, payment_method: 'pm_card_visa' })]);
+    expect(intentsFor(res.body.id)).toEqual([
+      expect.objectContaining({ status: 'succeeded', amount_received: price, payment_method: 'pm_card_visa' }),
+    ]);
   });
 
   it('reports a decline in words and leaves the balance due (reader, then card-not-present)', async () => {
@@ -163,7 +203,9 @@ describe('Stripe card payments', () => {
     expect([201, 202]).toContain(res.status);
     const done = await closed(o.id);
     expect(done.payments).toEqual([expect.objectContaining({ id: res.body.id, status: 'succeeded' })]);
-    expect(webhooksFor(res.body.reference).find((w) => w.type === 'payment_intent.succeeded')).toMatchObject({ status: 200 });
+    expect(webhooksFor(res.body.reference).find((w) => w.type === 'payment_intent.succeeded')).toMatchObject({
+      status: 200,
+    });
   });
 
   it('refunds automatically a success that lands while the payment is being cancelled, and flags it', async () => {
@@ -175,10 +217,16 @@ describe('Stripe card payments', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(price);
 
-    const flagged = await until(() => payment(o.id, res.body.id), (p) => /refund/.test(p.failureReason ?? ''));
+    const flagged = await until(
+      () => payment(o.id, res.body.id),
+      (p) => /refund/.test(p.failureReason ?? ''),
+    );
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
-    const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => /refunded automatically/.test(r?.failure_reason ?? ''));
+    const row = await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => /refunded automatically/.test(r?.failure_reason ?? ''),
+    );
     expect(row.status).toBe('cancelled');
     const refunds = sim.refunds().filter((r: any) => r.payment_intent === res.body.reference);
     expect(refunds).toEqual([expect.objectContaining({ amount: price, status: 'succeeded' })]);
@@ -202,7 +250,11 @@ describe('Stripe card payments', () => {
     expect(res.status).toBe(202);
     const [pi] = intentsFor(res.body.id);
     const forged = stripeEvent('payment_intent.succeeded', { ...pi, status: 'succeeded', amount_received: price });
-    for (const signature of [(b: string) => stripeSignature(b, 'whsec_not_the_secret'), null, (b: string) => stripeSignature(b, sim.webhookSecret, Math.floor(Date.now() / 1000) - 3600)]) {
+    for (const signature of [
+      (b: string) => stripeSignature(b, 'whsec_not_the_secret'),
+      null,
+      (b: string) => stripeSignature(b, sim.webhookSecret, Math.floor(Date.now() / 1000) - 3600),
+    ]) {
       const r = await postWebhook(forged, signature);
       expect(r.status).toBe(401);
       expect(r.body.code).toBe('UNAUTHENTICATED');
@@ -213,16 +265,31 @@ describe('Stripe card payments', () => {
     const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
     expect(cancelled.body.status).toBe('cancelled');
     // The payment workflow cancelled the PaymentIntent at Stripe and recorded it.
-    await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'cancelled');
+    await until(
+      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      (r) => r?.status === 'cancelled',
+    );
     expect(intentsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'canceled', amount_received: 0 })]);
   });
 
   it('answers 404 to a webhook for an unknown payment and 200 to events it does not use', async () => {
-    const pi = { id: 'pi_3UnknownToTillflow', object: 'payment_intent', amount: 500, amount_received: 500, currency: 'usd', status: 'succeeded', latest_charge: 'ch_x', last_payment_error: null, metadata: { paymentId: randomUUID() } };
+    const pi = {
+      id: 'pi_3UnknownToTillflow',
+      object: 'payment_intent',
+      amount: 500,
+      amount_received: 500,
+      currency: 'usd',
+      status: 'succeeded',
+      latest_charge: 'ch_x',
+      last_payment_error: null,
+      metadata: { paymentId: randomUUID() },
+    };
     const unknown = await postWebhook(stripeEvent('payment_intent.succeeded', pi));
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('NOT_FOUND');
-    const foreign = await postWebhook(stripeEvent('payment_intent.succeeded', { ...pi, metadata: { paymentId: 'order-17 from another app' } }));
+    const foreign = await postWebhook(
+      stripeEvent('payment_intent.succeeded', { ...pi, metadata: { paymentId: 'order-17 from another app' } }),
+    );
     expect(foreign.status).toBe(404);
     const unused = await postWebhook(stripeEvent('customer.created', { id: 'cus_123', object: 'customer' }));
     expect(unused.status).toBe(200);
@@ -230,7 +297,10 @@ describe('Stripe card payments', () => {
 
   it('adds the card fee from the settings and the tip, and charges them', async () => {
     const manager = await h.login('2345');
-    const fee = await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: true, rate: 300, min: 50 } } });
+    const fee = await h.api('PUT', '/api/v1/settings', {
+      token: manager,
+      body: { cardFee: { enabled: true, rate: 300, min: 50 } },
+    });
     expect(fee.status).toBe(200);
     let o: any;
     const price = nextPrice() + 1000; // 3 % of it is above the 50 minimum
@@ -246,8 +316,16 @@ describe('Stripe card payments', () => {
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ amount: price, tip, fee: cardFee });
     const done = await closed(o.id);
-    expect(done.totals).toMatchObject({ cardFee, tip, total: price + tip + cardFee, paid: price + tip + cardFee, balance: 0 });
-    expect(intentsFor(res.body.id)).toEqual([expect.objectContaining({ amount: price + tip + cardFee, amount_received: price + tip + cardFee })]);
+    expect(done.totals).toMatchObject({
+      cardFee,
+      tip,
+      total: price + tip + cardFee,
+      paid: price + tip + cardFee,
+      balance: 0,
+    });
+    expect(intentsFor(res.body.id)).toEqual([
+      expect.objectContaining({ amount: price + tip + cardFee, amount_received: price + tip + cardFee }),
+    ]);
     const row = await h.deps.knex('payments').where({ id: res.body.id }).first();
     expect(row).toMatchObject({ amount: price, tip, fee: cardFee, status: 'succeeded' });
   });
@@ -257,10 +335,20 @@ describe('Stripe card payments', () => {
     const o = await openOrder(price);
     const card = await payCard(o.id, { amount: price - 1000, sourceId: 'pm_card_visa' });
     expect(card.body.status).toBe('succeeded');
-    expect((await until(() => order(o.id), (s) => s.totals.paid === price - 1000)).totals.balance).toBe(1000);
+    expect(
+      (
+        await until(
+          () => order(o.id),
+          (s) => s.totals.paid === price - 1000,
+        )
+      ).totals.balance,
+    ).toBe(1000);
     const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.status).toBe(201);
     expect(cash.body.order.status).toBe('closed');
-    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([['card', 'succeeded'], ['cash', 'succeeded']]);
+    expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
+      ['card', 'succeeded'],
+      ['cash', 'succeeded'],
+    ]);
   });
 });

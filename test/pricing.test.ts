@@ -183,7 +183,13 @@ describe('priceOrder examples', () => {
   });
 
   it('counts only succeeded and refunded payments', () => {
-    const pay = (status: PaymentInput['status']): PaymentInput => ({ method: 'card', status, amount: 1000, tip: 100, fee: 30 });
+    const pay = (status: PaymentInput['status']): PaymentInput => ({
+      method: 'card',
+      status,
+      amount: 1000,
+      tip: 100,
+      fee: 30,
+    });
     const r = priceOrder({
       lines: [{ unitPrice: 3000, quantity: 1, modifiers: [] }],
       discounts: [],
@@ -332,24 +338,59 @@ const INT4_MAX = 2_147_483_647;
 function emptyOrder(settings: PricingSettings): OrderState {
   const now = '2026-01-01T00:00:00.000Z';
   return {
-    id: 'o', locationId: 'l', staffId: 's', terminalId: null, type: 'takeaway', table: null, customerName: null,
-    orderNumber: 1, status: 'open', kitchenStatus: 'not_sent', version: 1, lines: [], discounts: [], payments: [], refunded: 0,
-    settings: { ...settings, locationName: 'Shop', currency: 'USD', timezone: 'UTC', autoPrint: { receipt: false, kitchen: false, orderNumber: false } },
-    createdAt: now, updatedAt: now, closedAt: null, cancelReason: null,
+    id: 'o',
+    locationId: 'l',
+    staffId: 's',
+    terminalId: null,
+    type: 'takeaway',
+    table: null,
+    customerName: null,
+    orderNumber: 1,
+    status: 'open',
+    kitchenStatus: 'not_sent',
+    version: 1,
+    lines: [],
+    discounts: [],
+    payments: [],
+    refunded: 0,
+    settings: {
+      ...settings,
+      locationName: 'Shop',
+      currency: 'USD',
+      timezone: 'UTC',
+      autoPrint: { receipt: false, kitchen: false, orderNumber: false },
+    },
+    createdAt: now,
+    updatedAt: now,
+    closedAt: null,
+    cancelReason: null,
   };
 }
 
 /** A line request as the API would resolve it: any price a column holds, any quantity, priced modifiers. */
 const boundLineArb = fc.record({
-  price: fc.oneof(fc.integer({ min: 0, max: INT4_MAX }), fc.integer({ min: 0, max: 2 * MAX_MONEY }), fc.integer({ min: 0, max: 10_000 })),
+  price: fc.oneof(
+    fc.integer({ min: 0, max: INT4_MAX }),
+    fc.integer({ min: 0, max: 2 * MAX_MONEY }),
+    fc.integer({ min: 0, max: 10_000 }),
+  ),
   quantity: fc.integer({ min: 1, max: 999 }),
-  modifierPrices: fc.array(fc.oneof(fc.integer({ min: 0, max: INT4_MAX }), fc.integer({ min: 0, max: 1000 })), { maxLength: 3 }),
+  modifierPrices: fc.array(fc.oneof(fc.integer({ min: 0, max: INT4_MAX }), fc.integer({ min: 0, max: 1000 })), {
+    maxLength: 3,
+  }),
 });
 
 function addLineRequest(l: { price: number; quantity: number; modifierPrices: number[] }, i: number) {
   const modifiers = l.modifierPrices.map((p, j) => ({ id: `m${i}-${j}`, name: 'mod', price: p, available: true }));
   return {
-    item: { id: `i${i}`, name: 'item', price: l.price, available: true, trackStock: false, modifierLists: [{ id: `ml${i}`, name: 'list', minSelections: 0, maxSelections: 3, available: true, modifiers }] },
+    item: {
+      id: `i${i}`,
+      name: 'item',
+      price: l.price,
+      available: true,
+      trackStock: false,
+      modifierLists: [{ id: `ml${i}`, name: 'list', minSelections: 0, maxSelections: 3, available: true, modifiers }],
+    },
     quantity: l.quantity,
     modifierIds: modifiers.map((m) => m.id),
   };
@@ -386,14 +427,25 @@ describe('MAX_MONEY bound on orders', () => {
 
   it('the add-line rule refuses a line only when it would break the bound (small carts always pass)', () => {
     fc.assert(
-      fc.property(settingsArb, fc.array(fc.record({ price: fc.integer({ min: 0, max: 10_000 }), quantity: fc.integer({ min: 1, max: 99 }), modifierPrices: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 3 }) }), { maxLength: 10 }), (settings, lines) => {
-        const state = emptyOrder(settings);
-        lines.forEach((l, i) => {
-          const req = addLineRequest(l, i);
-          applyAddLine(state, req, checkAddLine(state, req), `line-${i}`, '2026-01-01T00:00:00.000Z');
-        });
-        expect(state.lines).toHaveLength(lines.length);
-      }),
+      fc.property(
+        settingsArb,
+        fc.array(
+          fc.record({
+            price: fc.integer({ min: 0, max: 10_000 }),
+            quantity: fc.integer({ min: 1, max: 99 }),
+            modifierPrices: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 3 }),
+          }),
+          { maxLength: 10 },
+        ),
+        (settings, lines) => {
+          const state = emptyOrder(settings);
+          lines.forEach((l, i) => {
+            const req = addLineRequest(l, i);
+            applyAddLine(state, req, checkAddLine(state, req), `line-${i}`, '2026-01-01T00:00:00.000Z');
+          });
+          expect(state.lines).toHaveLength(lines.length);
+        },
+      ),
     );
   });
 });

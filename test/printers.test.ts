@@ -13,7 +13,10 @@ beforeAll(async () => {
   h = await startHarness();
   [manager, cashier] = await Promise.all([h.login('2345'), h.login('3456')]);
   const [loc] = await h.deps.knex('locations').insert({ name: 'Other shop' }).returning('id');
-  const [p] = await h.deps.knex('printers').insert({ location_id: loc.id, name: 'Their kitchen', role: 'kitchen', address: 'tcp://10.0.0.9:9100' }).returning('id');
+  const [p] = await h.deps
+    .knex('printers')
+    .insert({ location_id: loc.id, name: 'Their kitchen', role: 'kitchen', address: 'tcp://10.0.0.9:9100' })
+    .returning('id');
   otherPrinterId = p.id;
 });
 afterAll(async () => h?.close());
@@ -26,17 +29,32 @@ function expect422(res: { status: number; body: any }, path?: string) {
 
 describe('printers', () => {
   it('adds, lists, reads, changes and removes printers', async () => {
-    const created = await h.api('POST', P, { token: manager, body: { name: 'Kitchen', role: 'kitchen', address: 'tcp://192.168.1.50:9100' } });
+    const created = await h.api('POST', P, {
+      token: manager,
+      body: { name: 'Kitchen', role: 'kitchen', address: 'tcp://192.168.1.50:9100' },
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.any(String), name: 'Kitchen', role: 'kitchen', address: 'tcp://192.168.1.50:9100', enabled: true });
-    const receipt = await h.api('POST', P, { token: manager, body: { name: 'Till', role: 'receipt', address: 'tcp://printer.local:9100', enabled: false } });
+    expect(created.body).toMatchObject({
+      id: expect.any(String),
+      name: 'Kitchen',
+      role: 'kitchen',
+      address: 'tcp://192.168.1.50:9100',
+      enabled: true,
+    });
+    const receipt = await h.api('POST', P, {
+      token: manager,
+      body: { name: 'Till', role: 'receipt', address: 'tcp://printer.local:9100', enabled: false },
+    });
     expect(receipt.status).toBe(201);
 
     const list = await h.api('GET', P, { token: manager });
     expect(list.body.map((p: any) => p.name)).toEqual(['Till', 'Kitchen']); // receipt printers first, then by name
     expect((await h.api('GET', `${P}/${created.body.id}`, { token: manager })).body).toEqual(created.body);
 
-    const patched = await h.api('PATCH', `${P}/${created.body.id}`, { token: manager, body: { enabled: false, address: 'tcp://192.168.1.51:9101' } });
+    const patched = await h.api('PATCH', `${P}/${created.body.id}`, {
+      token: manager,
+      body: { enabled: false, address: 'tcp://192.168.1.51:9101' },
+    });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ name: 'Kitchen', enabled: false, address: 'tcp://192.168.1.51:9101' });
 
@@ -48,7 +66,10 @@ describe('printers', () => {
     const before = await rows();
     expect((await h.api('GET', P)).status).toBe(401);
     expect((await h.api('GET', P, { token: cashier })).status).toBe(403);
-    expect((await h.api('POST', P, { token: cashier, body: { name: 'X', role: 'kitchen', address: 'tcp://a:9100' } })).status).toBe(403);
+    expect(
+      (await h.api('POST', P, { token: cashier, body: { name: 'X', role: 'kitchen', address: 'tcp://a:9100' } }))
+        .status,
+    ).toBe(403);
     expect(await rows()).toBe(before);
   });
 

@@ -7,14 +7,20 @@ let cashier: string;
 beforeAll(async () => {
   h = await startHarness();
   cashier = await h.login('3456');
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: true, auto_print_kitchen: false });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ auto_print_receipt: true, auto_print_kitchen: false });
 });
 afterAll(async () => h?.close());
 
 async function paidOrder(): Promise<any> {
   const created = await h.api('POST', '/api/v1/orders', {
     token: cashier,
-    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Espresso'], quantity: 2, modifierIds: [h.shop.modifiers['Regular']] }] },
+    body: {
+      type: 'takeaway',
+      lines: [{ itemId: h.shop.items['Espresso'], quantity: 2, modifierIds: [h.shop.modifiers['Regular']] }],
+    },
   });
   expect(created.status).toBe(201);
   const total = created.body.totals.total;
@@ -39,7 +45,10 @@ it('prints the receipt when an order closes and on reprint', async () => {
     expect(text).toContain(`#${order.orderNumber}`);
     expect(text).toContain((order.totals.total / 100).toFixed(2));
 
-    const reprint = await h.api('POST', `/api/v1/orders/${order.id}/reprint`, { token: cashier, body: { kind: 'receipt' } });
+    const reprint = await h.api('POST', `/api/v1/orders/${order.id}/reprint`, {
+      token: cashier,
+      body: { kind: 'receipt' },
+    });
     expect(reprint.status).toBe(202);
     await printer.waitForJobs(2, 10_000);
     expect(printer.text(1)).toContain('Espresso');
@@ -55,7 +64,8 @@ it('closes the order while the printer is down, reports it, and prints once when
 
   // The order is persisted even though nothing could be printed.
   const deadline = Date.now() + 10_000;
-  while (!(await h.deps.knex('orders').where({ id: order.id }).first())?.persisted_at && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!(await h.deps.knex('orders').where({ id: order.id }).first())?.persisted_at && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   expect((await h.deps.knex('orders').where({ id: order.id }).first()).status).toBe('closed');
 
   // The failure is reported on the location's orders topic.
@@ -78,7 +88,10 @@ it('closes the order while the printer is down, reports it, and prints once when
 });
 
 it('rejects a reprint of an unknown order or kind', async () => {
-  const unknown = await h.api('POST', '/api/v1/orders/00000000-0000-4000-8000-000000000000/reprint', { token: cashier, body: { kind: 'receipt' } });
+  const unknown = await h.api('POST', '/api/v1/orders/00000000-0000-4000-8000-000000000000/reprint', {
+    token: cashier,
+    body: { kind: 'receipt' },
+  });
   expect(unknown.status).toBe(404);
   const order = await paidOrder();
   const bad = await h.api('POST', `/api/v1/orders/${order.id}/reprint`, { token: cashier, body: { kind: 'menu' } });

@@ -4,7 +4,13 @@ import { printJob, PrinterUnavailableError } from '../activities/printing/printe
 import { InvalidPrinterAddressError } from '../core/printer-address';
 import { wrap } from '../activities/printing/tickets';
 import type { KitchenTicket, OrderNumberTicket, Receipt } from '../activities/printing/types';
-import { closedAddress, escposToText, startFakePrinter, startUnresponsivePrinter, type FakePrinter } from './support/fake-printer';
+import {
+  closedAddress,
+  escposToText,
+  startFakePrinter,
+  startUnresponsivePrinter,
+  type FakePrinter,
+} from './support/fake-printer';
 
 const ESC_INIT = Buffer.from([0x1b, 0x40]);
 const FULL_CUT = Buffer.from([0x1d, 0x56, 0x00]);
@@ -37,8 +43,16 @@ const receipt: Receipt = {
   ],
   discounts: [{ name: 'Happy hour 10%', amount: 250 }],
   totals: {
-    subtotal: 2500, discount: 250, serviceCharge: 0, tax: 180, cardFee: 0, tip: 0,
-    total: 2430, paid: 2430, refunded: 0, balance: 0,
+    subtotal: 2500,
+    discount: 250,
+    serviceCharge: 0,
+    tax: 180,
+    cardFee: 0,
+    tip: 0,
+    total: 2430,
+    paid: 2430,
+    refunded: 0,
+    balance: 0,
   },
   taxInclusive: false,
   payments: [{ method: 'cash', amount: 2430, tip: 0, fee: 0, change: 570 }],
@@ -93,7 +107,9 @@ describe('printJob over TCP', () => {
     expect(count(job, ESC_INIT)).toBe(1);
     expect(count(job, FULL_CUT)).toBe(1);
     // order number at triple size (GS ! 0x22) and bold (ESC E 1)
-    expect(job.includes(Buffer.concat([Buffer.from([0x1d, 0x21, 0x22, 0x1b, 0x45, 0x01]), Buffer.from('#42')]))).toBe(true);
+    expect(job.includes(Buffer.concat([Buffer.from([0x1d, 0x21, 0x22, 0x1b, 0x45, 0x01]), Buffer.from('#42')]))).toBe(
+      true,
+    );
 
     const text = printer.text(0);
     expect(text).toContain('DINE IN');
@@ -139,8 +155,14 @@ describe('printJob over TCP', () => {
   });
 
   it('sends each job on its own connection with only its own ticket', async () => {
-    await printJob(printer.address, { kind: 'kitchen', ticket: kitchen({ orderNumber: 101, lines: [{ name: 'Soup', quantity: 1, modifiers: [] }] }) });
-    await printJob(printer.address, { kind: 'kitchen', ticket: kitchen({ orderNumber: 102, lines: [{ name: 'Salad', quantity: 3, modifiers: [] }] }) });
+    await printJob(printer.address, {
+      kind: 'kitchen',
+      ticket: kitchen({ orderNumber: 101, lines: [{ name: 'Soup', quantity: 1, modifiers: [] }] }),
+    });
+    await printJob(printer.address, {
+      kind: 'kitchen',
+      ticket: kitchen({ orderNumber: 102, lines: [{ name: 'Salad', quantity: 3, modifiers: [] }] }),
+    });
     await printer.waitForJobs(2);
 
     expect(printer.jobs).toHaveLength(2);
@@ -170,7 +192,10 @@ describe('printJob over TCP', () => {
   });
 
   it('prints Latin accents in code page 437', async () => {
-    const ticket = kitchen({ customerName: 'José', lines: [{ name: 'Crème brûlée', quantity: 1, modifiers: ['Früchte'] }] });
+    const ticket = kitchen({
+      customerName: 'José',
+      lines: [{ name: 'Crème brûlée', quantity: 1, modifiers: ['Früchte'] }],
+    });
     await printJob(printer.address, { kind: 'kitchen', ticket });
     await printer.waitForJobs(1);
     expect(printer.jobs[0].subarray(2, 5)).toEqual(Buffer.from([0x1b, 0x74, 0x00])); // ESC t 0 right after ESC @
@@ -182,7 +207,11 @@ describe('printJob over TCP', () => {
 
   // Documents the library behaviour printJob works around by building a fresh instance per job.
   it('node-thermal-printer keeps its buffer after execute(): a reused instance reprints', async () => {
-    const reused = new ThermalPrinter({ type: PrinterTypes.EPSON, interface: printer.address, characterSet: CharacterSet.PC437_USA });
+    const reused = new ThermalPrinter({
+      type: PrinterTypes.EPSON,
+      interface: printer.address,
+      characterSet: CharacterSet.PC437_USA,
+    });
     reused.println('first ticket');
     await reused.execute();
     reused.println('second ticket');
@@ -229,16 +258,23 @@ describe('printJob failures', () => {
     '/dev/usb/lp0',
     '',
   ])('rejects the bad address %j', async (address) => {
-    await expect(printJob(address, { kind: 'orderNumber', ticket: orderNumber })).rejects.toThrow(InvalidPrinterAddressError);
-    await expect(printJob(address, { kind: 'orderNumber', ticket: orderNumber })).rejects.toThrow(/expected tcp:\/\/host:port/);
+    await expect(printJob(address, { kind: 'orderNumber', ticket: orderNumber })).rejects.toThrow(
+      InvalidPrinterAddressError,
+    );
+    await expect(printJob(address, { kind: 'orderNumber', ticket: orderNumber })).rejects.toThrow(
+      /expected tcp:\/\/host:port/,
+    );
   });
 });
 
 describe('escposToText', () => {
   it('strips commands and keeps text', () => {
     const buf = Buffer.concat([
-      ESC_INIT, Buffer.from([0x1b, 0x74, 0x00, 0x1d, 0x21, 0x11]), Buffer.from('Hi\n'),
-      Buffer.from([0x1b, 0x64, 0x04]), FULL_CUT,
+      ESC_INIT,
+      Buffer.from([0x1b, 0x74, 0x00, 0x1d, 0x21, 0x11]),
+      Buffer.from('Hi\n'),
+      Buffer.from([0x1b, 0x64, 0x04]),
+      FULL_CUT,
     ]);
     expect(escposToText(buf)).toBe('Hi\n');
   });

@@ -41,14 +41,22 @@ afterAll(async () => {
 });
 
 const receiptNumberOf = async (orderId: string) =>
-  until(async () => (await h.api('GET', `/api/v1/orders/${orderId}`, { token: cashier })).body.receiptNumber, (n) => n !== undefined);
+  until(
+    async () => (await h.api('GET', `/api/v1/orders/${orderId}`, { token: cashier })).body.receiptNumber,
+    (n) => n !== undefined,
+  );
 
 /** An order cancelled and persisted (it never gets a receipt). */
 async function cancelledOrder(): Promise<string> {
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] },
+  });
   expect(created.status).toBe(201);
   const id = created.body.id as string;
-  expect((await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'changed mind' } })).status).toBe(200);
+  expect(
+    (await h.api('POST', `/api/v1/orders/${id}/cancel`, { token: cashier, body: { reason: 'changed mind' } })).status,
+  ).toBe(200);
   await until(async () => (await h.deps.knex('orders').where({ id }).first('persisted_at'))?.persisted_at, Boolean);
   return id;
 }
@@ -60,7 +68,9 @@ describe('receipt numbers', () => {
     const b = await closedSale(h, cashier, [{ item: 'Espresso', quantity: 1, modifiers: ['Regular'] }]);
     expect([await receiptNumberOf(a.id), await receiptNumberOf(b.id)]).toEqual([1, 2]);
     expect((await h.api('GET', `/api/v1/orders/${cancelled}`, { token: cashier })).body.receiptNumber).toBeUndefined();
-    expect(await h.deps.knex('locations').where({ id: h.shop.locationId }).first('receipt_counter')).toEqual({ receipt_counter: 2 });
+    expect(await h.deps.knex('locations').where({ id: h.shop.locationId }).first('receipt_counter')).toEqual({
+      receipt_counter: 2,
+    });
   });
 
   it('keeps the number when a later change (a refund) replaces the stored snapshot', async () => {
@@ -74,7 +84,10 @@ describe('receipt numbers', () => {
       body: { paymentId: payment.id, amount: 100, reason: 'cold' },
     });
     expect(refund.status).toBeLessThan(300);
-    const after = await until(async () => (await h.api('GET', `/api/v1/orders/${sale.id}`, { token: cashier })).body, (o) => o.totals.refunded === 100);
+    const after = await until(
+      async () => (await h.api('GET', `/api/v1/orders/${sale.id}`, { token: cashier })).body,
+      (o) => o.totals.refunded === 100,
+    );
     expect(after.receiptNumber).toBe(n);
   });
 
@@ -90,7 +103,9 @@ describe('receipt numbers', () => {
   it('prints the receipt number on the receipt', async () => {
     const printer = await startFakePrinter();
     try {
-      await h.deps.knex('printers').insert({ location_id: h.shop.locationId, name: 'Front', role: 'receipt', address: printer.address });
+      await h.deps
+        .knex('printers')
+        .insert({ location_id: h.shop.locationId, name: 'Front', role: 'receipt', address: printer.address });
       await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: true });
       const sale = await closedSale(h, cashier, [{ item: 'Croissant', quantity: 2 }]);
       await printer.waitForJobs(1, 15_000);
@@ -105,15 +120,28 @@ describe('receipt numbers', () => {
 
 describe('PDF receipt', () => {
   it('shows the shop, numbers, lines with modifiers, discount, tax, payment and totals', async () => {
-    const sale = await closedSale(h, cashier, [{ item: 'Burger', quantity: 2, modifiers: ['Extra cheese'] }], { discount: 'Staff 10%' });
+    const sale = await closedSale(h, cashier, [{ item: 'Burger', quantity: 2, modifiers: ['Extra cheese'] }], {
+      discount: 'Staff 10%',
+    });
     const n = await receiptNumberOf(sale.id);
-    const res = await fetch(`${h.baseUrl}/api/v1/orders/${sale.id}/receipt.pdf`, { headers: { authorization: `Bearer ${cashier}` } });
+    const res = await fetch(`${h.baseUrl}/api/v1/orders/${sale.id}/receipt.pdf`, {
+      headers: { authorization: `Bearer ${cashier}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/pdf');
     const pdf = Buffer.from(await res.arrayBuffer());
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     const text = pdfText(pdf);
-    expect(text).toEqual(expect.arrayContaining(['Demo Café', `Order #${sale.orderNumber}`, `Receipt no. ${n}`, '2 x Burger', 'USD 25.00', '+ Extra cheese']));
+    expect(text).toEqual(
+      expect.arrayContaining([
+        'Demo Café',
+        `Order #${sale.orderNumber}`,
+        `Receipt no. ${n}`,
+        '2 x Burger',
+        'USD 25.00',
+        '+ Extra cheese',
+      ]),
+    );
     const after = (label: string) => text[text.indexOf(label) + 1];
     expect(after('Discount: Staff 10%')).toBe('-USD 2.50');
     expect(after('Tax')).toBe('USD 1.80');
@@ -124,10 +152,20 @@ describe('PDF receipt', () => {
   it('lists refunds and lays out an A4 invoice on request', async () => {
     const sale = await closedSale(h, cashier, [{ item: 'Latte', quantity: 1, modifiers: ['Regular'] }]);
     await h.deps.knex('refunds').insert({
-      id: '0190b3e4-6d2a-7c3b-9f00-00000000c001', location_id: h.shop.locationId, order_id: sale.id, payment_id: sale.payments[0].id,
-      method: 'cash', amount: 120, status: 'succeeded', reason: 'spilt', created_at: new Date(), settled_at: new Date(),
+      id: '0190b3e4-6d2a-7c3b-9f00-00000000c001',
+      location_id: h.shop.locationId,
+      order_id: sale.id,
+      payment_id: sale.payments[0].id,
+      method: 'cash',
+      amount: 120,
+      status: 'succeeded',
+      reason: 'spilt',
+      created_at: new Date(),
+      settled_at: new Date(),
     });
-    const res = await fetch(`${h.baseUrl}/api/v1/orders/${sale.id}/receipt.pdf?layout=a4`, { headers: { authorization: `Bearer ${cashier}` } });
+    const res = await fetch(`${h.baseUrl}/api/v1/orders/${sale.id}/receipt.pdf?layout=a4`, {
+      headers: { authorization: `Bearer ${cashier}` },
+    });
     const pdf = Buffer.from(await res.arrayBuffer());
     expect(pdf.toString('latin1')).toMatch(/\/MediaBox \[0 0 595\.28 841\.89\]/);
     const text = pdfText(pdf);
@@ -135,8 +173,13 @@ describe('PDF receipt', () => {
   });
 
   it('is 409 for a cancelled order and 404 for an unknown one', async () => {
-    expect((await h.api('GET', `/api/v1/orders/${await cancelledOrder()}/receipt.pdf`, { token: cashier })).status).toBe(409);
-    expect((await h.api('GET', '/api/v1/orders/0190b3e4-6d2a-7c3b-9f00-00000000ffff/receipt.pdf', { token: cashier })).status).toBe(404);
+    expect(
+      (await h.api('GET', `/api/v1/orders/${await cancelledOrder()}/receipt.pdf`, { token: cashier })).status,
+    ).toBe(409);
+    expect(
+      (await h.api('GET', '/api/v1/orders/0190b3e4-6d2a-7c3b-9f00-00000000ffff/receipt.pdf', { token: cashier }))
+        .status,
+    ).toBe(404);
   });
 });
 
@@ -152,7 +195,10 @@ describe('e-mailed receipt', () => {
     const sale = await closedSale(h, cashier, [{ item: 'Espresso', quantity: 2, modifiers: ['Regular'] }]);
     const n = await receiptNumberOf(sale.id);
     const before = mails.length;
-    const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, { token: cashier, body: { to: 'guest@example.test' } });
+    const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, {
+      token: cashier,
+      body: { to: 'guest@example.test' },
+    });
     expect(res.status).toBe(202);
     await h.deps.temporal.workflow.getHandle(`receipt-email-${sale.id}-${res.body.emailId}`).result();
     expect(mails.length).toBe(before + 1);
@@ -167,7 +213,10 @@ describe('e-mailed receipt', () => {
     const sale = await closedSale(h, cashier, [{ item: 'Croissant', quantity: 1 }]);
     const n = await receiptNumberOf(sale.id);
     refusals.push(451);
-    const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, { token: cashier, body: { to: 'guest@example.test' } });
+    const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, {
+      token: cashier,
+      body: { to: 'guest@example.test' },
+    });
     expect(res.status).toBe(202);
     await h.deps.temporal.workflow.getHandle(`receipt-email-${sale.id}-${res.body.emailId}`).result();
     expect(refusals).toEqual([]);
@@ -177,7 +226,12 @@ describe('e-mailed receipt', () => {
   it('sends nothing more for a repeat with the same Idempotency-Key', async () => {
     const sale = await closedSale(h, cashier, [{ item: 'Latte', quantity: 1, modifiers: ['Regular'] }]);
     const n = await receiptNumberOf(sale.id);
-    const send = () => h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, { token: cashier, headers: { 'Idempotency-Key': 'mail-1' }, body: { to: 'guest@example.test' } });
+    const send = () =>
+      h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, {
+        token: cashier,
+        headers: { 'Idempotency-Key': 'mail-1' },
+        body: { to: 'guest@example.test' },
+      });
     const first = await send();
     const second = await send();
     expect(second.body.emailId).toBe(first.body.emailId);
@@ -190,7 +244,10 @@ describe('e-mailed receipt', () => {
     const configured = h.deps.config.smtp;
     h.deps.config.smtp = undefined;
     try {
-      const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, { token: cashier, body: { to: 'guest@example.test' } });
+      const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, {
+        token: cashier,
+        body: { to: 'guest@example.test' },
+      });
       expect(res.status).toBe(503);
       expect(res.body).toMatchObject({ code: 'UNAVAILABLE', outcomeUnknown: false });
     } finally {
@@ -200,7 +257,10 @@ describe('e-mailed receipt', () => {
 
   it('is 422 for an address that is not one', async () => {
     const sale = await closedSale(h, cashier, [{ item: 'Croissant', quantity: 1 }]);
-    const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, { token: cashier, body: { to: 'not an address' } });
+    const res = await h.api('POST', `/api/v1/orders/${sale.id}/receipt/email`, {
+      token: cashier,
+      body: { to: 'not an address' },
+    });
     expect(res.status).toBe(422);
   });
 });

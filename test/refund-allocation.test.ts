@@ -33,7 +33,13 @@ const orderArb: fc.Arbitrary<PriceOrderInput> = fc.record({
     { maxLength: 3 },
   ),
   payments: fc.array(
-    fc.record({ method: fc.constant('card'), status: fc.constant('succeeded' as const), amount: money(100_000), tip: money(2_000), fee: money(500) }),
+    fc.record({
+      method: fc.constant('card'),
+      status: fc.constant('succeeded' as const),
+      amount: money(100_000),
+      tip: money(2_000),
+      fee: money(500),
+    }),
     { maxLength: 2 },
   ),
   refunded: fc.constant(0),
@@ -65,7 +71,10 @@ const scenarioArb = orderArb.chain((input) => {
       .array(fc.integer({ min: 1, max: l.quantity }), { minLength: 1, maxLength: l.quantity })
       .map((cuts) => splitQuantity(l.quantity, cuts).map((q) => ({ line: i, q }))),
   );
-  return fc.tuple(fc.constant(input), fc.tuple(...chunks).chain((parts) => fc.shuffledSubarray(parts.flat(), { minLength: parts.flat().length })));
+  return fc.tuple(
+    fc.constant(input),
+    fc.tuple(...chunks).chain((parts) => fc.shuffledSubarray(parts.flat(), { minLength: parts.flat().length })),
+  );
 });
 
 /** Splits `total` into positive parts at the given cut points. */
@@ -111,7 +120,11 @@ describe('refund allocation by line quantities', () => {
         const t = priceOrder(input).totals;
         const refunds = refundAll(charged(input), steps);
         const sumOf = (k: 'net' | 'serviceCharge' | 'tax') => refunds.reduce((a, r) => a + r[k], 0);
-        expect([sumOf('net'), sumOf('serviceCharge'), sumOf('tax')]).toEqual([t.subtotal - t.discount, t.serviceCharge, t.tax]);
+        expect([sumOf('net'), sumOf('serviceCharge'), sumOf('tax')]).toEqual([
+          t.subtotal - t.discount,
+          t.serviceCharge,
+          t.tax,
+        ]);
       }),
       { numRuns: 300 },
     );
@@ -122,7 +135,8 @@ describe('refund allocation by line quantities', () => {
       fc.property(scenarioArb, ([input, steps]) => {
         const order = charged(input);
         const refunds = refundAll(order, steps);
-        for (const r of refunds) for (const l of r.lines) expect(Math.min(l.net, l.serviceCharge, l.tax, l.amount)).toBeGreaterThanOrEqual(0);
+        for (const r of refunds)
+          for (const l of r.lines) expect(Math.min(l.net, l.serviceCharge, l.tax, l.amount)).toBeGreaterThanOrEqual(0);
         const perLine = order.lines.map((_, i) => refunds.reduce((a, r) => a + r.lines[i]!.amount, 0));
         expect(perLine).toEqual(lineShares(order).map((s) => s.amount));
       }),
@@ -134,7 +148,11 @@ describe('refund allocation by line quantities', () => {
     fc.assert(
       fc.property(orderArb, (input) => {
         const order = charged(input);
-        const all = allocateLineRefund(order, [], order.lines.map((l) => l.quantity));
+        const all = allocateLineRefund(
+          order,
+          [],
+          order.lines.map((l) => l.quantity),
+        );
         const shares = lineShares(order);
         expect(all.lines).toEqual(shares);
       }),
@@ -165,7 +183,16 @@ describe('refund allocation by line quantities', () => {
 
   it('splits a discounted, taxed order by line (worked example)', () => {
     // 2 × 1000 and 1 × 500, 10% discount (250), 10% service (225), 8% exclusive tax (198)
-    const order: ChargedOrder = { lines: [{ quantity: 2, total: 2000 }, { quantity: 1, total: 500 }], discount: 250, serviceCharge: 225, tax: 198, taxInclusive: false };
+    const order: ChargedOrder = {
+      lines: [
+        { quantity: 2, total: 2000 },
+        { quantity: 1, total: 500 },
+      ],
+      discount: 250,
+      serviceCharge: 225,
+      tax: 198,
+      taxInclusive: false,
+    };
     const one = allocateLineRefund(order, [0, 0], [1, 0]);
     expect(one).toMatchObject({ net: 900, serviceCharge: 90, tax: 79, amount: 1069 });
     const rest = allocateLineRefund(order, [1, 0], [1, 1]);
@@ -173,7 +200,13 @@ describe('refund allocation by line quantities', () => {
   });
 
   it('refuses to refund more units than the line has', () => {
-    const order: ChargedOrder = { lines: [{ quantity: 2, total: 2000 }], discount: 0, serviceCharge: 0, tax: 0, taxInclusive: false };
+    const order: ChargedOrder = {
+      lines: [{ quantity: 2, total: 2000 }],
+      discount: 0,
+      serviceCharge: 0,
+      tax: 0,
+      taxInclusive: false,
+    };
     expect(() => allocateLineRefund(order, [1], [2])).toThrow(RangeError);
   });
 });

@@ -15,7 +15,10 @@ let manager: string;
 
 beforeAll(async () => {
   h = await startHarness({ sandboxPayments: true, env: PAYMENT_TEST_TIMING });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 800, auto_print_kitchen: false });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ currency: 'USD', tax_rate: 800, auto_print_kitchen: false });
   cashier = await h.login('3456');
   manager = await h.login('2345');
 }, 120_000);
@@ -28,14 +31,24 @@ const WATER = () => h.shop.items['Sparkling water']!;
 async function openOrder(): Promise<any> {
   const res = await h.api('POST', '/api/v1/orders', {
     token: cashier,
-    body: { type: 'takeaway', lines: [{ itemId: CROISSANT(), quantity: 3 }, { itemId: WATER(), quantity: 2 }] },
+    body: {
+      type: 'takeaway',
+      lines: [
+        { itemId: CROISSANT(), quantity: 3 },
+        { itemId: WATER(), quantity: 2 },
+      ],
+    },
   });
   expect(res.status).toBe(201);
   return res.body;
 }
 
 async function pay(orderId: string, body: Record<string, unknown>): Promise<any> {
-  const res = await h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body, headers: { 'idempotency-key': randomUUID() } });
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/payments`, {
+    token: cashier,
+    body,
+    headers: { 'idempotency-key': randomUUID() },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -46,7 +59,10 @@ const order = (id: string) => h.api('GET', `/api/v1/orders/${id}`, { token: cash
  * while the checkout still runs are in refunds-versions.test.ts).
  */
 async function closed(id: string): Promise<any> {
-  await until(() => h.deps.knex('orders').where({ id }).first('persisted_at'), (r) => !!r?.persisted_at);
+  await until(
+    () => h.deps.knex('orders').where({ id }).first('persisted_at'),
+    (r) => !!r?.persisted_at,
+  );
   await h.deps.temporal.workflow.getHandle(`order-${id}`).result();
   return order(id);
 }
@@ -56,22 +72,42 @@ async function paidOrder(tender: 'cash' | 'stripe' | 'square'): Promise<any> {
   const o = await openOrder();
   const total = o.totals.total;
   if (tender === 'cash') await pay(o.id, { method: 'cash', amount: total, tendered: total });
-  else await pay(o.id, { method: 'card', provider: tender, amount: total, sourceId: tender === 'stripe' ? 'pm_card_visa' : 'cnon:card-nonce-ok' });
+  else
+    await pay(o.id, {
+      method: 'card',
+      provider: tender,
+      amount: total,
+      sourceId: tender === 'stripe' ? 'pm_card_visa' : 'cnon:card-nonce-ok',
+    });
   return closed(o.id);
 }
 
 function refund(orderId: string, body: Record<string, unknown>, key: string | null = randomUUID(), token = manager) {
-  return h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token, body, headers: key ? { 'idempotency-key': key } : {} });
+  return h.api('POST', `/api/v1/orders/${orderId}/refunds`, {
+    token,
+    body,
+    headers: key ? { 'idempotency-key': key } : {},
+  });
 }
 
-const stock = async (itemId: string) => (await h.deps.knex('items').where({ id: itemId }).first('stock_quantity')).stock_quantity as number;
+const stock = async (itemId: string) =>
+  (await h.deps.knex('items').where({ id: itemId }).first('stock_quantity')).stock_quantity as number;
 
 describe('refunds', () => {
   it('refunds a cash order in full at once: 201, the order and its payment become refunded', async () => {
     const o = await paidOrder('cash');
     const res = await refund(o.id, { reason: 'customer changed their mind' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ orderId: o.id, paymentId: o.payments[0].id, method: 'cash', amount: 1593, status: 'succeeded', lines: [], restock: false, settledAt: expect.any(String) });
+    expect(res.body).toMatchObject({
+      orderId: o.id,
+      paymentId: o.payments[0].id,
+      method: 'cash',
+      amount: 1593,
+      status: 'succeeded',
+      lines: [],
+      restock: false,
+      settledAt: expect.any(String),
+    });
     const after = await order(o.id);
     expect(after.status).toBe('refunded');
     expect(after.totals.refunded).toBe(1593);
@@ -85,7 +121,13 @@ describe('refunds', () => {
     // croissant line: 975 of 1475 net, its tax share 78 of 118 (largest remainder); 1 of 3 units = floor(975/3) + floor(78/3)
     const res = await refund(o.id, { reason: 'stale', lines: [{ lineId: croissants.id, quantity: 1 }] });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ method: 'card', provider: 'stripe', amount: 325 + 26, status: 'succeeded', lines: [{ lineId: croissants.id, quantity: 1, amount: 351 }] });
+    expect(res.body).toMatchObject({
+      method: 'card',
+      provider: 'stripe',
+      amount: 325 + 26,
+      status: 'succeeded',
+      lines: [{ lineId: croissants.id, quantity: 1, amount: 351 }],
+    });
     expect(res.body.reference).toMatch(/^re_/);
     const after = await order(o.id);
     expect(after).toMatchObject({ status: 'partially_refunded', totals: { refunded: 351 } });
@@ -95,7 +137,12 @@ describe('refunds', () => {
   it('refunding every line in several partial refunds gives back exactly the order total', async () => {
     const o = await paidOrder('cash');
     const [c, w] = o.lines;
-    const parts = [[c.id, 1], [w.id, 1], [c.id, 2], [w.id, 1]] as const;
+    const parts = [
+      [c.id, 1],
+      [w.id, 1],
+      [c.id, 2],
+      [w.id, 1],
+    ] as const;
     let sum = 0;
     for (const [lineId, quantity] of parts) {
       const res = await refund(o.id, { reason: 'returned', lines: [{ lineId, quantity }] });
@@ -123,10 +170,18 @@ describe('refunds', () => {
       const res = await refund(o.id, { reason: 'late', amount: 300 });
       expect(res.status).toBe(202);
       expect(res.body).toMatchObject({ status: 'pending', amount: 300 });
-      const done = await until(() => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body), (r) => r.status !== 'pending');
+      const done = await until(
+        () => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body),
+        (r) => r.status !== 'pending',
+      );
       expect(done).toMatchObject({ status: 'succeeded', reference: res.body.reference });
       // The refund row settles first, the order a moment later (its own step: see README, order versions).
-      expect(await until(() => order(o.id), (s) => s.totals.refunded === 300)).toMatchObject({ totals: { refunded: 300 } });
+      expect(
+        await until(
+          () => order(o.id),
+          (s) => s.totals.refunded === 300,
+        ),
+      ).toMatchObject({ totals: { refunded: 300 } });
     } finally {
       h.simulators.square!.scriptRefunds(undefined);
     }
@@ -153,7 +208,9 @@ describe('refunds', () => {
     expect(second.status).toBe(201);
     expect(second.body).toEqual(first.body);
     expect(await h.deps.knex('refunds').where({ order_id: o.id })).toHaveLength(1);
-    expect(h.simulators.stripe!.refunds().filter((r: any) => r.payment_intent === o.payments[0].reference)).toHaveLength(1);
+    expect(
+      h.simulators.stripe!.refunds().filter((r: any) => r.payment_intent === o.payments[0].reference),
+    ).toHaveLength(1);
     expect(await order(o.id)).toMatchObject({ totals: { refunded: 400 } });
   });
 
@@ -169,8 +226,12 @@ describe('refunds', () => {
     const o = await paidOrder('cash');
     const [c] = o.lines;
     const before = await stock(CROISSANT());
-    expect((await refund(o.id, { reason: 'returned', lines: [{ lineId: c.id, quantity: 1 }], restock: true })).status).toBe(201);
-    expect((await refund(o.id, { reason: 'returned', lines: [{ lineId: c.id, quantity: 2 }], restock: true })).status).toBe(201);
+    expect(
+      (await refund(o.id, { reason: 'returned', lines: [{ lineId: c.id, quantity: 1 }], restock: true })).status,
+    ).toBe(201);
+    expect(
+      (await refund(o.id, { reason: 'returned', lines: [{ lineId: c.id, quantity: 2 }], restock: true })).status,
+    ).toBe(201);
     expect(await stock(CROISSANT())).toBe(before + 3);
     const moves = await h.deps.knex('inventory_movements').where({ order_id: o.id, reason: 'refund' });
     expect(moves.map((m) => m.delta).sort()).toEqual([1, 2]);
@@ -217,9 +278,14 @@ describe('refunds', () => {
       socket.send({ type: 'subscribe', topics: [`order:${o.id}`] });
       await socket.waitFor((m) => m.type === 'subscribed');
       const res = await refund(o.id, { reason: 'live', amount: 150 });
-      const updated = await socket.waitFor((m) => m.type === 'event' && m.event === 'order.updated' && m.data.totals.refunded === 150);
+      const updated = await socket.waitFor(
+        (m) => m.type === 'event' && m.event === 'order.updated' && m.data.totals.refunded === 150,
+      );
       const refundEvent = socket.events((m) => m.event === 'refund.updated')[0];
-      expect(refundEvent).toMatchObject({ topic: `order:${o.id}`, data: { id: res.body.id, status: 'succeeded', amount: 150 } });
+      expect(refundEvent).toMatchObject({
+        topic: `order:${o.id}`,
+        data: { id: res.body.id, status: 'succeeded', amount: 150 },
+      });
       expect(refundEvent.version).toBe(updated.version);
       expect(socket.messages.indexOf(refundEvent)).toBeLessThan(socket.messages.indexOf(updated));
       expect(updated.version).toBeGreaterThan(o.version);
@@ -277,7 +343,9 @@ describe('refused refunds', () => {
   it('refuses more than the payment can refund (422, listing each payment)', async () => {
     const res = await refund(o.id, { reason: 'too much', amount: 99_999 });
     expect(res.status).toBe(422);
-    expect(res.body.errors).toEqual([{ path: `payments.${o.payments[0].id}`, message: expect.stringContaining('1593 refundable') }]);
+    expect(res.body.errors).toEqual([
+      { path: `payments.${o.payments[0].id}`, message: expect.stringContaining('1593 refundable') },
+    ]);
   });
 
   it('refuses more units of a line than were sold (422)', async () => {
@@ -329,7 +397,10 @@ describe('refunds of an open order', () => {
     const res = await refund(o.id, { reason: 'customer left' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ paymentId: part.id, amount: 500, status: 'succeeded' });
-    expect(await h.deps.knex('payments').where({ id: part.id }).first('status', 'refunded')).toEqual({ status: 'refunded', refunded: 500 });
+    expect(await h.deps.knex('payments').where({ id: part.id }).first('status', 'refunded')).toEqual({
+      status: 'refunded',
+      refunded: 500,
+    });
   });
 
   it('refunds a part-payment of an open order whose projection row has not been written yet', async () => {
@@ -338,7 +409,10 @@ describe('refunds of an open order', () => {
     // The publishing activity writes an open order's projection row a moment after each change:
     // wait until it has, then remove it, which is the state right after the payment in a slow run.
     const { version } = await order(o.id);
-    await until(() => h.deps.knex('orders').where({ id: o.id }).first('version'), (r) => r?.version === version);
+    await until(
+      () => h.deps.knex('orders').where({ id: o.id }).first('version'),
+      (r) => r?.version === version,
+    );
     await h.deps.knex('orders').where({ id: o.id }).delete();
     const res = await refund(o.id, { reason: 'customer left' });
     expect(res.status).toBe(201);
@@ -349,7 +423,11 @@ describe('refunds of an open order', () => {
     const o = await openOrder();
     await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });
     const stockBefore = await h.deps.knex('items').where({ id: CROISSANT() }).first('stock_quantity');
-    const res = await refund(o.id, { reason: 'returned', lines: [{ lineId: o.lines[0].id, quantity: 1 }], restock: true });
+    const res = await refund(o.id, {
+      reason: 'returned',
+      lines: [{ lineId: o.lines[0].id, quantity: 1 }],
+      restock: true,
+    });
     expect(res.status).toBe(422);
     expect(res.body.errors).toEqual([expect.objectContaining({ path: 'restock' })]);
     expect(await h.deps.knex('refunds').where({ order_id: o.id })).toHaveLength(0);
@@ -364,9 +442,16 @@ describe('mobile money refund rules (KES)', () => {
   });
 
   async function mobileOrder(method: 'mpesa' | 'airtel'): Promise<any> {
-    const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
+    const created = await h.api('POST', '/api/v1/orders', {
+      token: cashier,
+      body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+    });
     const phone = method === 'mpesa' ? '254712345678' : '254733123456';
-    const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method, amount: 1000, phone }, headers: { 'idempotency-key': randomUUID() } });
+    const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, {
+      token: cashier,
+      body: { method, amount: 1000, phone },
+      headers: { 'idempotency-key': randomUUID() },
+    });
     expect(res.status).toBe(202);
     return closed(created.body.id);
   }
@@ -383,25 +468,40 @@ describe('mobile money refund rules (KES)', () => {
     const o = await mobileOrder('airtel');
     const res = await refund(o.id, { reason: 'whole' });
     expect([201, 202]).toContain(res.status);
-    const done = await until(() => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body), (r) => r.status !== 'pending');
+    const done = await until(
+      () => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body),
+      (r) => r.status !== 'pending',
+    );
     expect(done).toMatchObject({ method: 'airtel', amount: 1000, status: 'succeeded' });
   });
 
-  it('reverses an M-Pesa payment: pending until Daraja posts the result to the refund\'s own ResultURL', async () => {
+  it("reverses an M-Pesa payment: pending until Daraja posts the result to the refund's own ResultURL", async () => {
     const o = await mobileOrder('mpesa');
     const res = await refund(o.id, { reason: 'reversal' });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ method: 'mpesa', amount: 1000, status: 'pending', reference: expect.stringMatching(/^AG_/) });
-    const done = await until(() => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body), (r) => r.status !== 'pending');
+    expect(res.body).toMatchObject({
+      method: 'mpesa',
+      amount: 1000,
+      status: 'pending',
+      reference: expect.stringMatching(/^AG_/),
+    });
+    const done = await until(
+      () => h.api('GET', `/api/v1/refunds/${res.body.id}`, { token: manager }).then((r) => r.body),
+      (r) => r.status !== 'pending',
+    );
     expect(done).toMatchObject({ status: 'succeeded' });
     const { result_token } = await h.deps.knex('refunds').where({ id: res.body.id }).first('result_token');
-    const delivered = h.simulators.daraja!.callbacks.filter((c) => c.url.endsWith(`/webhooks/mpesa-result/${result_token}`));
+    const delivered = h.simulators.daraja!.callbacks.filter((c) =>
+      c.url.endsWith(`/webhooks/mpesa-result/${result_token}`),
+    );
     expect(delivered).toHaveLength(1);
     expect(delivered[0]!.status).toBe(200);
   });
 
   it('answers 404 to a reversal result with an unknown token', async () => {
-    const res = await h.api('POST', `/webhooks/mpesa-result/${'x'.repeat(32)}`, { body: { Result: { ResultCode: 0, ConversationID: 'AG_1' } } });
+    const res = await h.api('POST', `/webhooks/mpesa-result/${'x'.repeat(32)}`, {
+      body: { Result: { ResultCode: 0, ConversationID: 'AG_1' } },
+    });
     expect(res.status).toBe(404);
   });
 

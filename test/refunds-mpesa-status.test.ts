@@ -23,17 +23,37 @@ afterAll(async () => h?.close());
 
 /** A closed order paid 1000 by M-Pesa (the simulated phone pays at once). */
 async function mpesaOrder(): Promise<any> {
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] } });
-  const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, { token: cashier, body: { method: 'mpesa', amount: 1000, phone: '254712345678' }, headers: { 'idempotency-key': randomUUID() } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
+  });
+  const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, {
+    token: cashier,
+    body: { method: 'mpesa', amount: 1000, phone: '254712345678' },
+    headers: { 'idempotency-key': randomUUID() },
+  });
   expect(res.status).toBe(202);
-  await until(() => h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'), (r) => !!r?.persisted_at);
+  await until(
+    () => h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'),
+    (r) => !!r?.persisted_at,
+  );
   await h.deps.temporal.workflow.getHandle(`order-${created.body.id}`).result();
   return created.body;
 }
 
-const refund = (orderId: string) => h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body: { reason: 'reversal' }, headers: { 'idempotency-key': randomUUID() } });
-const settled = (id: string) => until(() => h.api('GET', `/api/v1/refunds/${id}`, { token: manager }).then((r) => r.body), (r) => r.status !== 'pending');
-const resultUrlOf = async (id: string) => `/webhooks/mpesa-result/${(await h.deps.knex('refunds').where({ id }).first('result_token')).result_token}`;
+const refund = (orderId: string) =>
+  h.api('POST', `/api/v1/orders/${orderId}/refunds`, {
+    token: manager,
+    body: { reason: 'reversal' },
+    headers: { 'idempotency-key': randomUUID() },
+  });
+const settled = (id: string) =>
+  until(
+    () => h.api('GET', `/api/v1/refunds/${id}`, { token: manager }).then((r) => r.body),
+    (r) => r.status !== 'pending',
+  );
+const resultUrlOf = async (id: string) =>
+  `/webhooks/mpesa-result/${(await h.deps.knex('refunds').where({ id }).first('result_token')).result_token}`;
 
 it('a reversal whose result is lost succeeds once a Transaction Status result says it completed', async () => {
   const o = await mpesaOrder();
@@ -43,11 +63,16 @@ it('a reversal whose result is lost succeeds once a Transaction Status result sa
   expect(await settled(res.body.id)).toMatchObject({ status: 'succeeded', reference: res.body.reference });
   const reversal = [...h.simulators.daraja!.reversals.values()].find((r) => r.conversationId === res.body.reference)!;
   expect(reversal.resultSent).toBe(false);
-  const asked = h.simulators.daraja!.statusQueries.filter((q) => q.originatorConversationId === reversal.originatorConversationId);
+  const asked = h.simulators.daraja!.statusQueries.filter(
+    (q) => q.originatorConversationId === reversal.originatorConversationId,
+  );
   expect(asked.length).toBeGreaterThanOrEqual(1);
   expect(asked[0]!.resultUrl.endsWith(await resultUrlOf(res.body.id))).toBe(true);
   // The refund row settles first, the order a moment later (README, order versions).
-  const after = await until(() => h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier }).then((r) => r.body), (b) => b.status !== 'closed');
+  const after = await until(
+    () => h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier }).then((r) => r.body),
+    (b) => b.status !== 'closed',
+  );
   expect(after).toMatchObject({ status: 'refunded', totals: { refunded: 1000 } });
 });
 
@@ -55,7 +80,10 @@ it('a reversal whose result is lost fails once a Transaction Status result says 
   const o = await mpesaOrder();
   h.simulators.daraja!.scriptReversals({ loseResult: true, resultCode: 'R000001' });
   const res = await refund(o.id);
-  expect(await settled(res.body.id)).toMatchObject({ status: 'failed', failureReason: expect.stringContaining('Declined') });
+  expect(await settled(res.body.id)).toMatchObject({
+    status: 'failed',
+    failureReason: expect.stringContaining('Declined'),
+  });
   expect((await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier })).body.totals.refunded).toBe(0);
 });
 
@@ -73,7 +101,13 @@ it('ignores a Transaction Status result that is not final yet: the refund stays 
       ResultDesc: 'The service request is processed successfully.',
       OriginatorConversationID: '1-2-3',
       ConversationID: 'AG_20261201_query',
-      ResultParameters: { ResultParameter: [{ Key: 'TransactionStatus', Value: 'Pending' }, { Key: 'ConversationID', Value: res.body.reference }, { Key: 'OriginatorConversationID', Value: status_reference }] },
+      ResultParameters: {
+        ResultParameter: [
+          { Key: 'TransactionStatus', Value: 'Pending' },
+          { Key: 'ConversationID', Value: res.body.reference },
+          { Key: 'OriginatorConversationID', Value: status_reference },
+        ],
+      },
     },
   };
   expect((await h.api('POST', url, { body: inProgress })).status).toBe(200);
@@ -87,7 +121,18 @@ it('answers 404 to a Transaction Status result about another transaction', async
   const o = await mpesaOrder();
   h.simulators.daraja!.scriptReversals({ loseResult: true });
   const res = await refund(o.id);
-  const other = { Result: { ResultCode: 0, ConversationID: res.body.reference, ResultParameters: { ResultParameter: [{ Key: 'TransactionStatus', Value: 'Completed' }, { Key: 'ConversationID', Value: 'AG_20261201_other' }] } } };
+  const other = {
+    Result: {
+      ResultCode: 0,
+      ConversationID: res.body.reference,
+      ResultParameters: {
+        ResultParameter: [
+          { Key: 'TransactionStatus', Value: 'Completed' },
+          { Key: 'ConversationID', Value: 'AG_20261201_other' },
+        ],
+      },
+    },
+  };
   expect((await h.api('POST', await resultUrlOf(res.body.id), { body: other })).status).toBe(404);
   await settled(res.body.id);
 });

@@ -16,7 +16,10 @@ let kitchen: string;
 
 beforeAll(async () => {
   h = await startHarness({ sandboxPayments: true, env: PAYMENT_TEST_TIMING });
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 800, auto_print_kitchen: false });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ currency: 'USD', tax_rate: 800, auto_print_kitchen: false });
   cashier = await h.login('3456');
   manager = await h.login('2345');
   kitchen = await h.login('4567');
@@ -41,7 +44,11 @@ async function payCash(orderId: string, amount: number): Promise<any> {
 }
 
 async function refund(orderId: string, body: Record<string, unknown>): Promise<any> {
-  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body, headers: { 'idempotency-key': randomUUID() } });
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, {
+    token: manager,
+    body,
+    headers: { 'idempotency-key': randomUUID() },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -78,7 +85,10 @@ describe('refunds while the checkout runs', () => {
       const payment = await payCash(o.id, 500);
       const r = await refund(o.id, { reason: 'customer left', paymentId: payment.id });
       expect(r).toMatchObject({ amount: 500, status: 'succeeded' });
-      const cancel = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, { token: cashier, body: { reason: 'refunded, customer left' } });
+      const cancel = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
+        token: cashier,
+        body: { reason: 'refunded, customer left' },
+      });
       expect(cancel.status).toBe(200);
       expect(cancel.body).toMatchObject({ status: 'cancelled', totals: { refunded: 500 } });
       await checkoutEnded(o.id);
@@ -95,7 +105,10 @@ describe('refunds while the checkout runs', () => {
     const payment = await payCash(o.id, 600);
     await refund(o.id, { reason: 'overcharged', paymentId: payment.id, amount: 200 });
     const after = await order(o.id);
-    expect(after).toMatchObject({ status: 'open', totals: { paid: 600, refunded: 200, balance: o.totals.total - 600 } });
+    expect(after).toMatchObject({
+      status: 'open',
+      totals: { paid: 600, refunded: 200, balance: o.totals.total - 600 },
+    });
     expect(after.payments[0]).toMatchObject({ id: payment.id, status: 'succeeded', refunded: 200 });
   });
 
@@ -105,7 +118,10 @@ describe('refunds while the checkout runs', () => {
     try {
       expect((await h.api('POST', `/api/v1/orders/${o.id}/submit`, { token: cashier })).status).toBe(200);
       await payCash(o.id, o.totals.total);
-      await until(() => h.deps.knex('orders').where({ id: o.id }).first('persisted_at'), (r) => !!r?.persisted_at);
+      await until(
+        () => h.deps.knex('orders').where({ id: o.id }).first('persisted_at'),
+        (r) => !!r?.persisted_at,
+      );
       const r = await refund(o.id, { reason: 'cold coffee', amount: 300 });
       expect((await h.api('POST', `/api/v1/orders/${o.id}/ready`, { token: kitchen })).status).toBe(200);
       await checkoutEnded(o.id);
@@ -149,13 +165,25 @@ describe('a gateway refund that finishes later', () => {
     const socket = await subscribed(o.id);
     h.simulators.square!.scriptRefunds({ pendingMs: 800 });
     try {
-      const card = await postPayment(h, cashier, o.id, { method: 'card', provider: 'square', amount: 600, sourceId: 'cnon:card-nonce-ok' });
+      const card = await postPayment(h, cashier, o.id, {
+        method: 'card',
+        provider: 'square',
+        amount: 600,
+        sourceId: 'cnon:card-nonce-ok',
+      });
       expect(card.status).toBe(201);
-      const res = await h.api('POST', `/api/v1/orders/${o.id}/refunds`, { token: manager, body: { reason: 'late', paymentId: card.body.id, amount: 300 }, headers: { 'idempotency-key': randomUUID() } });
+      const res = await h.api('POST', `/api/v1/orders/${o.id}/refunds`, {
+        token: manager,
+        body: { reason: 'late', paymentId: card.body.id, amount: 300 },
+        headers: { 'idempotency-key': randomUUID() },
+      });
       expect(res.status).toBe(202);
       await socket.waitFor((m) => m.type === 'event' && m.event === 'order.updated' && m.data.totals.refunded === 300);
       expectGaplessVersions(socket);
-      expect(socket.events((m) => m.event === 'refund.updated').map((e) => e.data.status)).toEqual(['pending', 'succeeded']);
+      expect(socket.events((m) => m.event === 'refund.updated').map((e) => e.data.status)).toEqual([
+        'pending',
+        'succeeded',
+      ]);
       expect(await order(o.id)).toMatchObject({ status: 'open', totals: { refunded: 300 } });
     } finally {
       h.simulators.square!.scriptRefunds(undefined);
@@ -176,7 +204,11 @@ describe('refunds after the checkout ended', () => {
       const versions = expectGaplessVersions(socket);
       const refundEvent = socket.events((m) => m.event === 'refund.updated')[0];
       expect(refundEvent).toMatchObject({ version: versions[versions.length - 1], data: { id: r.id } });
-      expect(await order(o.id)).toMatchObject({ status: 'partially_refunded', version: refundEvent.version, totals: { refunded: 250 } });
+      expect(await order(o.id)).toMatchObject({
+        status: 'partially_refunded',
+        version: refundEvent.version,
+        totals: { refunded: 250 },
+      });
     } finally {
       await socket.close();
     }

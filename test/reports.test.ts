@@ -23,7 +23,15 @@ interface Line {
 interface Sale {
   id: string;
   staffId: string;
-  totals: { subtotal: number; discount: number; serviceCharge: number; tax: number; cardFee: number; tip: number; total: number };
+  totals: {
+    subtotal: number;
+    discount: number;
+    serviceCharge: number;
+    tax: number;
+    cardFee: number;
+    tip: number;
+    total: number;
+  };
   cashPaid: number;
 }
 
@@ -36,13 +44,20 @@ async function sale(token: string, lines: Line[], opts: { discount?: string; spl
   for (const l of lines) {
     const res = await h.api('POST', `/api/v1/orders/${id}/lines`, {
       token,
-      body: { itemId: h.shop.items[l.item], quantity: l.quantity, modifierIds: (l.modifiers ?? []).map((m) => h.shop.modifiers[m]) },
+      body: {
+        itemId: h.shop.items[l.item],
+        quantity: l.quantity,
+        modifierIds: (l.modifiers ?? []).map((m) => h.shop.modifiers[m]),
+      },
     });
     expect(res.status).toBe(200);
     snap = res.body;
   }
   if (opts.discount) {
-    const res = await h.api('POST', `/api/v1/orders/${id}/discounts`, { token, body: { discountId: h.shop.discounts[opts.discount] } });
+    const res = await h.api('POST', `/api/v1/orders/${id}/discounts`, {
+      token,
+      body: { discountId: h.shop.discounts[opts.discount] },
+    });
     expect(res.status).toBe(200);
     snap = res.body;
   }
@@ -85,7 +100,18 @@ function expectedTotals(sales: Sale[]) {
 const ZERO_METHODS = { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 };
 /** byCategory, topItems and byHour are checked in reports-backoffice.test.ts. */
 const BREAKDOWNS = { byCategory: expect.any(Array), topItems: expect.any(Array), byHour: expect.any(Array) };
-const MONEY_FIELDS = ['orders', 'gross', 'discounts', 'net', 'tax', 'serviceCharge', 'tips', 'cardFees', 'refunds', 'netAfterRefunds'] as const;
+const MONEY_FIELDS = [
+  'orders',
+  'gross',
+  'discounts',
+  'net',
+  'tax',
+  'serviceCharge',
+  'tips',
+  'cardFees',
+  'refunds',
+  'netAfterRefunds',
+] as const;
 
 describe('reports', () => {
   let today: string;
@@ -93,7 +119,10 @@ describe('reports', () => {
   let todaysReport: any;
 
   it("sums today's persisted orders, by payment method and by staff, excluding cancelled orders", async () => {
-    const a = await sale(cashier, [{ item: 'Burger', quantity: 2, modifiers: ['Extra cheese'] }], { discount: 'Staff 10%', split: true });
+    const a = await sale(cashier, [{ item: 'Burger', quantity: 2, modifiers: ['Extra cheese'] }], {
+      discount: 'Staff 10%',
+      split: true,
+    });
     const b = await sale(cashier, [{ item: 'Latte', quantity: 1, modifiers: ['Large', 'Oat milk'] }]);
     const c = await sale(manager, [
       { item: 'Espresso', quantity: 3, modifiers: ['Regular'] },
@@ -106,13 +135,24 @@ describe('reports', () => {
 
     // A cancelled order: persisted, closed_at inside today, but never counted.
     const d = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway' } });
-    await h.api('POST', `/api/v1/orders/${d.body.id}/lines`, { token: cashier, body: { itemId: h.shop.items['Burger'], quantity: 5, modifierIds: [] } });
-    const cancelled = await h.api('POST', `/api/v1/orders/${d.body.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
+    await h.api('POST', `/api/v1/orders/${d.body.id}/lines`, {
+      token: cashier,
+      body: { itemId: h.shop.items['Burger'], quantity: 5, modifierIds: [] },
+    });
+    const cancelled = await h.api('POST', `/api/v1/orders/${d.body.id}/cancel`, {
+      token: cashier,
+      body: { reason: 'customer left' },
+    });
     expect(cancelled.body.status).toBe('cancelled');
-    await waitFor(async () => (await h.deps.knex('orders').where({ id: d.body.id }).first('persisted_at'))?.persisted_at);
+    await waitFor(
+      async () => (await h.deps.knex('orders').where({ id: d.body.id }).first('persisted_at'))?.persisted_at,
+    );
     // An order still open (never persisted) is not counted either.
     const open = await h.api('POST', '/api/v1/orders', { token: manager, body: { type: 'takeaway' } });
-    await h.api('POST', `/api/v1/orders/${open.body.id}/lines`, { token: manager, body: { itemId: h.shop.items['Croissant'], quantity: 1, modifierIds: [] } });
+    await h.api('POST', `/api/v1/orders/${open.body.id}/lines`, {
+      token: manager,
+      body: { itemId: h.shop.items['Croissant'], quantity: 1, modifierIds: [] },
+    });
 
     const closed = await h.deps.knex('orders').whereIn('id', [a.id, b.id, c.id, d.body.id]).pluck('closed_at');
     await h.deps.knex('orders').where({ id: d.body.id }).update({ closed_at: closed[0] });
@@ -122,24 +162,81 @@ describe('reports', () => {
     // Refunds settled today (any order): succeeded ones count, failed and pending do not.
     const now = new Date();
     await h.deps.knex('refunds').insert([
-      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a001', location_id: h.shop.locationId, order_id: a.id, method: 'cash', amount: 300, status: 'succeeded', reason: 'cold', created_at: now, settled_at: now },
-      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a002', location_id: h.shop.locationId, order_id: b.id, method: 'card', amount: 125, status: 'succeeded', reason: 'spilt', created_at: now, settled_at: now },
-      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a003', location_id: h.shop.locationId, order_id: b.id, amount: 999, status: 'failed', reason: 'x', created_at: now, settled_at: now },
-      { id: '0190b3e4-6d2a-7c3b-9f00-00000000a004', location_id: h.shop.locationId, order_id: c.id, amount: 777, status: 'pending', reason: 'x', created_at: now, settled_at: null },
+      {
+        id: '0190b3e4-6d2a-7c3b-9f00-00000000a001',
+        location_id: h.shop.locationId,
+        order_id: a.id,
+        method: 'cash',
+        amount: 300,
+        status: 'succeeded',
+        reason: 'cold',
+        created_at: now,
+        settled_at: now,
+      },
+      {
+        id: '0190b3e4-6d2a-7c3b-9f00-00000000a002',
+        location_id: h.shop.locationId,
+        order_id: b.id,
+        method: 'card',
+        amount: 125,
+        status: 'succeeded',
+        reason: 'spilt',
+        created_at: now,
+        settled_at: now,
+      },
+      {
+        id: '0190b3e4-6d2a-7c3b-9f00-00000000a003',
+        location_id: h.shop.locationId,
+        order_id: b.id,
+        amount: 999,
+        status: 'failed',
+        reason: 'x',
+        created_at: now,
+        settled_at: now,
+      },
+      {
+        id: '0190b3e4-6d2a-7c3b-9f00-00000000a004',
+        location_id: h.shop.locationId,
+        order_id: c.id,
+        amount: 777,
+        status: 'pending',
+        reason: 'x',
+        created_at: now,
+        settled_at: null,
+      },
     ]);
 
     // Payments that took no money (failed, cancelled) are not in byMethod.
     const payment = (seq: number, method: string, status: string, amount: number) => ({
-      id: `0190b3e4-6d2a-7c3b-9f00-00000000b0${seq}`, location_id: h.shop.locationId, order_id: c.id, seq, method, status, amount, created_at: now,
+      id: `0190b3e4-6d2a-7c3b-9f00-00000000b0${seq}`,
+      location_id: h.shop.locationId,
+      order_id: c.id,
+      seq,
+      method,
+      status,
+      amount,
+      created_at: now,
     });
-    await h.deps.knex('payments').insert([payment(90, 'card', 'failed', 5000), payment(91, 'mpesa', 'cancelled', 4000), payment(92, 'cash', 'failed', 3000)]);
+    await h.deps
+      .knex('payments')
+      .insert([
+        payment(90, 'card', 'failed', 5000),
+        payment(91, 'mpesa', 'cancelled', 4000),
+        payment(92, 'cash', 'failed', 3000),
+      ]);
 
     const res = await h.api('GET', '/api/v1/reports/daily', { token: manager });
     expect(res.status).toBe(200);
     todaysReport = res.body;
     const staffNet = (sales: Sale[]) => sum(sales, (s) => s.totals.subtotal - s.totals.discount);
     const byStaff = [
-      { staffId: h.shop.staff['Cashier'], name: 'Cashier', orders: 2, net: staffNet([a, b]), tips: sum([a, b], (s) => s.totals.tip) },
+      {
+        staffId: h.shop.staff['Cashier'],
+        name: 'Cashier',
+        orders: 2,
+        net: staffNet([a, b]),
+        tips: sum([a, b], (s) => s.totals.tip),
+      },
       { staffId: h.shop.staff['Manager'], name: 'Manager', orders: 1, net: staffNet([c]), tips: c.totals.tip },
     ].sort((x, y) => y.net - x.net);
     expect(res.body).toEqual({
@@ -222,7 +319,15 @@ describe('reports', () => {
       refundsByMethod: ZERO_METHODS,
       netAfterRefunds: expectedTotals([e]).net,
       byMethod: { ...ZERO_METHODS, cash: e.cashPaid },
-      byStaff: [{ staffId: h.shop.staff['Manager'], name: 'Manager', orders: 1, net: e.totals.subtotal - e.totals.discount, tips: e.totals.tip }],
+      byStaff: [
+        {
+          staffId: h.shop.staff['Manager'],
+          name: 'Manager',
+          orders: 1,
+          net: e.totals.subtotal - e.totals.discount,
+          tips: e.totals.tip,
+        },
+      ],
       ...BREAKDOWNS,
     });
     expect(days[1]).toEqual(todaysReport); // the same numbers as the daily report
@@ -230,7 +335,8 @@ describe('reports', () => {
 
     const total = res.body.total;
     for (const f of MONEY_FIELDS) expect(total[f]).toBe(days.reduce((acc, d) => acc + d[f], 0));
-    for (const m of Object.keys(ZERO_METHODS)) expect(total.byMethod[m]).toBe(days.reduce((acc, d) => acc + d.byMethod[m], 0));
+    for (const m of Object.keys(ZERO_METHODS))
+      expect(total.byMethod[m]).toBe(days.reduce((acc, d) => acc + d.byMethod[m], 0));
     expect(total).toMatchObject(expectedTotals([...todaysSales, e]));
     expect(total.byMethod.cash).toBe(sum([...todaysSales, e], (s) => s.cashPaid));
     // byStaff merged across days: the manager now has today's order and yesterday's.
@@ -241,7 +347,8 @@ describe('reports', () => {
         merged.set(s.staffId, { orders: acc.orders + s.orders, net: acc.net + s.net, tips: acc.tips + s.tips });
       }
     expect(total.byStaff).toHaveLength(2);
-    for (const s of total.byStaff) expect(merged.get(s.staffId)).toEqual({ orders: s.orders, net: s.net, tips: s.tips });
+    for (const s of total.byStaff)
+      expect(merged.get(s.staffId)).toEqual({ orders: s.orders, net: s.net, tips: s.tips });
     expect(total.byStaff.find((s: any) => s.name === 'Manager').orders).toBe(2);
     expect(total.byStaff[0].net).toBeGreaterThanOrEqual(total.byStaff[1].net);
     expect(total.date).toBeUndefined();
@@ -279,7 +386,11 @@ describe('reports', () => {
   ])('422 for %s', async (path, errorPath) => {
     const res = await h.api('GET', path, { token: manager });
     expect(res.status).toBe(422);
-    expect(res.body).toMatchObject({ code: 'VALIDATION_ERROR', detail: expect.any(String), timestamp: expect.any(String) });
+    expect(res.body).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      detail: expect.any(String),
+      timestamp: expect.any(String),
+    });
     expect(res.body.errors.map((e: any) => e.path)).toContain(errorPath);
   });
 
@@ -297,10 +408,18 @@ describe('reports', () => {
     await moveClosedAt(early.id, earlyAt);
 
     const d15 = await h.api('GET', '/api/v1/reports/daily?date=2024-07-15', { token: manager });
-    expect(d15.body).toMatchObject({ date: '2024-07-15', ...expectedTotals([late]), byMethod: { ...ZERO_METHODS, cash: late.cashPaid } });
+    expect(d15.body).toMatchObject({
+      date: '2024-07-15',
+      ...expectedTotals([late]),
+      byMethod: { ...ZERO_METHODS, cash: late.cashPaid },
+    });
     expect(d15.body.byStaff).toEqual([expect.objectContaining({ name: 'Manager', orders: 1 })]);
     const d16 = await h.api('GET', '/api/v1/reports/daily?date=2024-07-16', { token: manager });
-    expect(d16.body).toMatchObject({ date: '2024-07-16', ...expectedTotals([early]), byMethod: { ...ZERO_METHODS, cash: early.cashPaid } });
+    expect(d16.body).toMatchObject({
+      date: '2024-07-16',
+      ...expectedTotals([early]),
+      byMethod: { ...ZERO_METHODS, cash: early.cashPaid },
+    });
     expect(d16.body.byStaff).toEqual([expect.objectContaining({ name: 'Cashier', orders: 1 })]);
 
     // The range report groups by local date in SQL and agrees with the daily reports.

@@ -15,7 +15,8 @@ let cashier: string;
 const sockets: TestSocket[] = [];
 let terminalSeq = 0;
 
-const INTERNAL = /^(staffId|customerName|reference|tendered|change|failureReason|provider|workflowId|sandbox|autoRefunded|terminalId|locationId|cancelReason)$/;
+const INTERNAL =
+  /^(staffId|customerName|reference|tendered|change|failureReason|provider|workflowId|sandbox|autoRefunded|terminalId|locationId|cancelReason)$/;
 
 function keysDeep(v: unknown): string[] {
   if (Array.isArray(v)) return v.flatMap(keysDeep);
@@ -25,7 +26,10 @@ function keysDeep(v: unknown): string[] {
 
 beforeAll(async () => {
   sim = await startStripeSimulator({ defaultScript: { outcome: 'abandon' } });
-  const qr = createQrGateway(sim.config({ timeoutMs: 1_000 }), { successUrl: 'https://pos.example.com/qr/done', cancelUrl: 'https://pos.example.com/qr/cancelled' });
+  const qr = createQrGateway(sim.config({ timeoutMs: 1_000 }), {
+    successUrl: 'https://pos.example.com/qr/done',
+    cancelUrl: 'https://pos.example.com/qr/cancelled',
+  });
   h = await startHarness({ env: PAYMENT_TEST_TIMING, gateways: { qr } });
   sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
   manager = await h.login('2345');
@@ -46,7 +50,10 @@ async function socket(token: string) {
 /** A display for a fresh terminal id: its token and the terminal. */
 async function newDisplay(): Promise<{ id: string; token: string; terminalId: string }> {
   const terminalId = `till-${++terminalSeq}`;
-  const res = await h.api('POST', '/api/v1/displays', { token: manager, body: { name: `Display ${terminalSeq}`, terminalId } });
+  const res = await h.api('POST', '/api/v1/displays', {
+    token: manager,
+    body: { name: `Display ${terminalSeq}`, terminalId },
+  });
   expect(res.status).toBe(201);
   return { id: res.body.id, token: res.body.token, terminalId };
 }
@@ -68,13 +75,19 @@ it('issues a display token to a manager once; the list never shows it', async ()
 });
 
 it('refuses to issue display tokens to a cashier', async () => {
-  const res = await h.api('POST', '/api/v1/displays', { token: cashier, body: { name: 'Sneaky', terminalId: 'till-x' } });
+  const res = await h.api('POST', '/api/v1/displays', {
+    token: cashier,
+    body: { name: 'Sneaky', terminalId: 'till-x' },
+  });
   expect(res.status).toBe(403);
 });
 
 it('refuses a second live display for the same terminal (409)', async () => {
   const d = await newDisplay();
-  const res = await h.api('POST', '/api/v1/displays', { token: manager, body: { name: 'Another', terminalId: d.terminalId } });
+  const res = await h.api('POST', '/api/v1/displays', {
+    token: manager,
+    body: { name: 'Another', terminalId: d.terminalId },
+  });
   expect(res.status).toBe(409);
   expect(res.body.code).toBe('CONFLICT');
 });
@@ -92,14 +105,21 @@ it.each([
 });
 
 it('answers revoking an unknown or malformed display id with 404 / 422', async () => {
-  expect((await h.api('DELETE', '/api/v1/displays/00000000-0000-4000-8000-000000000000', { token: manager })).status).toBe(404);
+  expect(
+    (await h.api('DELETE', '/api/v1/displays/00000000-0000-4000-8000-000000000000', { token: manager })).status,
+  ).toBe(404);
   expect((await h.api('DELETE', '/api/v1/displays/nope', { token: manager })).status).toBe(422);
 });
 
 it('lets a display subscribe to its own terminal only', async () => {
   const d = await newDisplay();
   const s = await socket(d.token);
-  const ack = await subscribed(s, [`display:${d.terminalId}`, 'display:till-other', `orders:${h.shop.locationId}`, `kitchen:${h.shop.locationId}`]);
+  const ack = await subscribed(s, [
+    `display:${d.terminalId}`,
+    'display:till-other',
+    `orders:${h.shop.locationId}`,
+    `kitchen:${h.shop.locationId}`,
+  ]);
   expect(ack.topics).toEqual([`display:${d.terminalId}`]);
   expect((await s.waitFor((m) => m.type === 'error')).refusedCount).toBe(3);
 });
@@ -121,11 +141,23 @@ it('sends the display the cart and its totals, without staff or customer', async
   const d = await newDisplay();
   const s = await socket(d.token);
   await subscribed(s, [`display:${d.terminalId}`]);
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', customerName: 'Alice Example', terminalId: d.terminalId } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', customerName: 'Alice Example', terminalId: d.terminalId },
+  });
   const id = created.body.id;
-  const added = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: h.shop.items['Latte'], quantity: 2, modifierIds: [h.shop.modifiers['Large']] } });
+  const added = await h.api('POST', `/api/v1/orders/${id}/lines`, {
+    token: cashier,
+    body: { itemId: h.shop.items['Latte'], quantity: 2, modifierIds: [h.shop.modifiers['Large']] },
+  });
   const cart = await s.waitFor((m) => m.event === 'cart_updated' && m.version === added.body.version);
-  expect(cart.data).toMatchObject({ order_id: id, total: added.body.totals.total, status: 'open', totals: added.body.totals, lines: [{ name: 'Latte', quantity: 2 }] });
+  expect(cart.data).toMatchObject({
+    order_id: id,
+    total: added.body.totals.total,
+    status: 'open',
+    totals: added.body.totals,
+    lines: [{ name: 'Latte', quantity: 2 }],
+  });
   expect(keysDeep(s.events()).filter((k) => INTERNAL.test(k))).toEqual([]);
 });
 
@@ -133,7 +165,10 @@ it('shows the QR to pay with, and the paid status, without gateway or cash detai
   const d = await newDisplay();
   const s = await socket(d.token);
   await subscribed(s, [`display:${d.terminalId}`]);
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', terminalId: d.terminalId, lines: [{ itemId: h.shop.items['Croissant'], quantity: 2 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', terminalId: d.terminalId, lines: [{ itemId: h.shop.items['Croissant'], quantity: 2 }] },
+  });
   const total = created.body.totals.total;
   const qr = await postPayment(h, cashier, created.body.id, { method: 'qr', amount: 100 });
   expect(qr.body.reference).toEqual(expect.any(String));

@@ -14,7 +14,8 @@ const operations = () =>
   Object.entries(spec.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({ path, method, op })),
   );
-const bodySchema = (path: string, method: string) => spec.paths[path][method].requestBody.content['application/json'].schema;
+const bodySchema = (path: string, method: string) =>
+  spec.paths[path][method].requestBody.content['application/json'].schema;
 
 describe('HTTP contract: methods, sizes and the spec', () => {
   it('answers a method the path does not declare with 405, Allow and the contract error body', async () => {
@@ -31,7 +32,10 @@ describe('HTTP contract: methods, sizes and the spec', () => {
   });
 
   it('answers a body over 1 MB with 413 in the contract error format', async () => {
-    const res = await h.api('POST', '/api/v1/catalog/categories', { token: admin, raw: JSON.stringify({ name: 'x'.repeat(1_100_000) }) });
+    const res = await h.api('POST', '/api/v1/catalog/categories', {
+      token: admin,
+      raw: JSON.stringify({ name: 'x'.repeat(1_100_000) }),
+    });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ code: 'BAD_REQUEST', detail: expect.any(String) });
   });
@@ -40,7 +44,11 @@ describe('HTTP contract: methods, sizes and the spec', () => {
     const patches = operations().filter((o) => o.method === 'patch');
     expect(patches.length).toBeGreaterThan(5);
     for (const { path } of patches) {
-      expect({ path, ...bodySchema(path, 'patch') }).toMatchObject({ path, minProperties: 1, additionalProperties: false });
+      expect({ path, ...bodySchema(path, 'patch') }).toMatchObject({
+        path,
+        minProperties: 1,
+        additionalProperties: false,
+      });
     }
   });
 

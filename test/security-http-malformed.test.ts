@@ -25,7 +25,8 @@ describe('malformed input never gets a 5xx', () => {
       for (const field of bodyFields(r)) {
         for (const value of WRONG_TYPES) {
           const res = await h.api(r.method.toUpperCase(), concretePath(r), { token: admin, body: { [field]: value } });
-          if (res.status >= 500) failures.push(`${r.method.toUpperCase()} ${r.path} {"${field}": ${JSON.stringify(value)}} → ${res.status}`);
+          if (res.status >= 500)
+            failures.push(`${r.method.toUpperCase()} ${r.path} {"${field}": ${JSON.stringify(value)}} → ${res.status}`);
         }
       }
     }
@@ -57,7 +58,11 @@ describe('malformed input never gets a 5xx', () => {
 
   it('refuses a __proto__ field in a JSON body as malformed (400) and writes nothing', async () => {
     const before = await h.deps.knex('categories').count('* as n').first();
-    const res = await h.api('POST', '/api/v1/catalog/categories', { token: admin, raw: '{"name":"proto","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } });
+    const res = await h.api('POST', '/api/v1/catalog/categories', {
+      token: admin,
+      raw: '{"name":"proto","__proto__":{"admin":true}}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('BAD_REQUEST');
     expect(await h.deps.knex('categories').count('* as n').first()).toEqual(before);

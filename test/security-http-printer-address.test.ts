@@ -32,7 +32,11 @@ describe('printer addresses cannot reach link-local or cloud metadata services',
     const before = await count();
     for (const address of refused) {
       const res = await h.api('POST', P, { token: manager, body: printer(address) });
-      expect({ address, status: res.status, path: res.body.errors?.[0]?.path }).toEqual({ address, status: 422, path: 'address' });
+      expect({ address, status: res.status, path: res.body.errors?.[0]?.path }).toEqual({
+        address,
+        status: 422,
+        path: 'address',
+      });
     }
     expect(await count()).toBe(before);
   });
@@ -44,7 +48,9 @@ describe('printer addresses cannot reach link-local or cloud metadata services',
       const res = await h.api('PATCH', `${P}/${created.body.id}`, { token: manager, body: { address } });
       expect({ address, status: res.status }).toEqual({ address, status: 422 });
     }
-    expect((await h.api('GET', `${P}/${created.body.id}`, { token: manager })).body.address).toBe('tcp://192.168.1.50:9100');
+    expect((await h.api('GET', `${P}/${created.body.id}`, { token: manager })).body.address).toBe(
+      'tcp://192.168.1.50:9100',
+    );
   });
 
   it('allows loopback: a USB printer behind a local raw-TCP server', async () => {
@@ -56,7 +62,9 @@ describe('printer addresses cannot reach link-local or cloud metadata services',
 
   it('states the same rule in /openapi.json', async () => {
     const spec = (await h.api('GET', '/openapi.json')).body;
-    const pattern = new RegExp(spec.paths[P].post.requestBody.content['application/json'].schema.properties.address.pattern);
+    const pattern = new RegExp(
+      spec.paths[P].post.requestBody.content['application/json'].schema.properties.address.pattern,
+    );
     expect(refused.filter((a) => pattern.test(a))).toEqual([]);
     expect(pattern.test('tcp://127.0.0.1:9100')).toBe(true);
   });

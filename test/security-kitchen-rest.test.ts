@@ -10,9 +10,22 @@ let kitchen: string;
 let orderId: string;
 const sockets: TestSocket[] = [];
 
-const ORDER_KEYS = ['createdAt', 'id', 'kitchenStatus', 'lines', 'locationId', 'orderNumber', 'status', 'table', 'type', 'updatedAt', 'version'];
+const ORDER_KEYS = [
+  'createdAt',
+  'id',
+  'kitchenStatus',
+  'lines',
+  'locationId',
+  'orderNumber',
+  'status',
+  'table',
+  'type',
+  'updatedAt',
+  'version',
+];
 const LINE_KEYS = ['id', 'itemId', 'modifiers', 'name', 'note', 'quantity'];
-const FORBIDDEN = /^(payments|totals|staffId|customerName|unitPrice|price|total|amount|tendered|discounts|terminalId|currency|cancelReason)$/;
+const FORBIDDEN =
+  /^(payments|totals|staffId|customerName|unitPrice|price|total|amount|tendered|discounts|terminalId|currency|cancelReason)$/;
 
 /** Every key anywhere in the value, so a nested leak is found too. */
 function keysDeep(v: unknown): string[] {
@@ -28,7 +41,12 @@ beforeAll(async () => {
   const { items, modifiers } = h.shop;
   const created = await h.api('POST', '/api/v1/orders', {
     token: cashier,
-    body: { type: 'takeaway', table: '4', customerName: 'Alice Example', lines: [{ itemId: items['Latte'], quantity: 2, modifierIds: [modifiers['Large']], note: 'extra hot' }] },
+    body: {
+      type: 'takeaway',
+      table: '4',
+      customerName: 'Alice Example',
+      lines: [{ itemId: items['Latte'], quantity: 2, modifierIds: [modifiers['Large']], note: 'extra hot' }],
+    },
   });
   orderId = created.body.id;
   await postPayment(h, cashier, orderId, { method: 'cash', amount: 100, tendered: 100 });
@@ -43,7 +61,12 @@ it('answers GET /orders/:id for kitchen with the kitchen view only', async () =>
   expect(res.status).toBe(200);
   expect(Object.keys(res.body).sort()).toEqual(ORDER_KEYS);
   expect(Object.keys(res.body.lines[0]).sort()).toEqual(LINE_KEYS);
-  expect(res.body.lines[0]).toMatchObject({ name: 'Latte', quantity: 2, note: 'extra hot', modifiers: [{ name: 'Large' }] });
+  expect(res.body.lines[0]).toMatchObject({
+    name: 'Latte',
+    quantity: 2,
+    note: 'extra hot',
+    modifiers: [{ name: 'Large' }],
+  });
   expect(keysDeep(res.body).filter((k) => FORBIDDEN.test(k))).toEqual([]);
 });
 
@@ -57,7 +80,10 @@ it('answers GET /orders for kitchen with kitchen views only', async () => {
 
 it('still answers a cashier with the full snapshot', async () => {
   const res = await h.api('GET', `/api/v1/orders/${orderId}`, { token: cashier });
-  expect(res.body).toMatchObject({ customerName: 'Alice Example', payments: [expect.objectContaining({ method: 'cash', amount: 100 })] });
+  expect(res.body).toMatchObject({
+    customerName: 'Alice Example',
+    payments: [expect.objectContaining({ method: 'cash', amount: 100 })],
+  });
 });
 
 it('sends kitchen topic events without customer, staff or money', async () => {
@@ -67,7 +93,12 @@ it('sends kitchen topic events without customer, staff or money', async () => {
   await s.waitFor((m) => m.type === 'subscribed');
   await h.api('POST', `/api/v1/orders/${orderId}/submit`, { token: cashier });
   const ticket = await s.waitFor((m) => m.event === 'kitchen.ticket');
-  expect(ticket.data).toMatchObject({ orderId, type: 'takeaway', table: '4', lines: [{ name: 'Latte', quantity: 2, modifiers: ['Large'], note: 'extra hot' }] });
+  expect(ticket.data).toMatchObject({
+    orderId,
+    type: 'takeaway',
+    table: '4',
+    lines: [{ name: 'Latte', quantity: 2, modifiers: ['Large'], note: 'extra hot' }],
+  });
   await h.api('POST', `/api/v1/orders/${orderId}/ready`, { token: kitchen });
   const ready = await s.waitFor((m) => m.event === 'order.ready');
   expect(ready.data).toMatchObject({ orderId });
@@ -75,7 +106,10 @@ it('sends kitchen topic events without customer, staff or money', async () => {
 });
 
 it('answers the kitchen bump with the kitchen view', async () => {
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', customerName: 'Bob', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'dine_in', customerName: 'Bob', lines: [{ itemId: h.shop.items['Croissant'], quantity: 1 }] },
+  });
   await h.api('POST', `/api/v1/orders/${created.body.id}/submit`, { token: cashier });
   const res = await h.api('POST', `/api/v1/orders/${created.body.id}/ready`, { token: kitchen });
   expect(res.status).toBe(200);

@@ -32,7 +32,10 @@ function expect422(res: { status: number; body: any }, path: string): void {
 
 /** A new item at `price` (written straight to the table, as a row from before the cap would be). */
 async function itemAt(price: number): Promise<string> {
-  const [row] = await h.deps.knex('items').insert({ location_id: h.shop.locationId, name: `Item ${randomUUID().slice(0, 8)}`, price }).returning('id');
+  const [row] = await h.deps
+    .knex('items')
+    .insert({ location_id: h.shop.locationId, name: `Item ${randomUUID().slice(0, 8)}`, price })
+    .returning('id');
   return row.id;
 }
 
@@ -54,7 +57,10 @@ describe('order totals', () => {
     const o = await openOrder();
     const itemId = await itemAt(INT4_MAX);
     await withoutTrace(o.id, async () => {
-      expect422(await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 3 } }), 'itemId');
+      expect422(
+        await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 3 } }),
+        'itemId',
+      );
     });
   });
 
@@ -62,35 +68,56 @@ describe('order totals', () => {
     const o = await openOrder();
     const itemId = await itemAt(MAX_MONEY);
     await withoutTrace(o.id, async () => {
-      expect422(await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 3 } }), 'quantity');
+      expect422(
+        await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 3 } }),
+        'quantity',
+      );
     });
   });
 
   it('refuses a line that takes the sum of lines past the cap', async () => {
     const o = await openOrder();
     const itemId = await itemAt(Math.floor(MAX_MONEY / 2) + 1);
-    const first = await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 1 } });
+    const first = await h.api('POST', `/api/v1/orders/${o.id}/lines`, {
+      token: cashier,
+      body: { itemId, quantity: 1 },
+    });
     expect(first.status).toBe(200);
     await withoutTrace(o.id, async () => {
-      expect422(await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 1 } }), 'quantity');
+      expect422(
+        await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 1 } }),
+        'quantity',
+      );
     });
   });
 
   it('refuses a quantity change that takes the total past the cap', async () => {
     const o = await openOrder();
     const itemId = await itemAt(50_000_000); // within the cap with the shop's 8% tax, twice is not
-    const added = await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 1 } });
+    const added = await h.api('POST', `/api/v1/orders/${o.id}/lines`, {
+      token: cashier,
+      body: { itemId, quantity: 1 },
+    });
     expect(added.status).toBe(200);
     const lineId = added.body.lines[0].id;
     await withoutTrace(o.id, async () => {
-      expect422(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity: 2 } }), 'quantity');
+      expect422(
+        await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity: 2 } }),
+        'quantity',
+      );
     });
   });
 
   it('refuses initial lines past the cap when the order is created (nothing is started)', async () => {
     const itemId = await itemAt(MAX_MONEY);
     const id = randomUUID();
-    expect422(await h.api('POST', '/api/v1/orders', { token: cashier, body: { id, type: 'takeaway', lines: [{ itemId, quantity: 2 }] } }), 'lines[0].quantity');
+    expect422(
+      await h.api('POST', '/api/v1/orders', {
+        token: cashier,
+        body: { id, type: 'takeaway', lines: [{ itemId, quantity: 2 }] },
+      }),
+      'lines[0].quantity',
+    );
     expect((await h.api('GET', `/api/v1/orders/${id}`, { token: cashier })).status).toBe(404);
   });
 
@@ -99,7 +126,10 @@ describe('order totals', () => {
     try {
       const o = await openOrder();
       const itemId = await itemAt(MAX_MONEY);
-      const res = await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 1 } });
+      const res = await h.api('POST', `/api/v1/orders/${o.id}/lines`, {
+        token: cashier,
+        body: { itemId, quantity: 1 },
+      });
       expect(res.status).toBe(200);
       expect(res.body.totals.total).toBe(MAX_MONEY);
     } finally {
@@ -112,27 +142,42 @@ describe('money inputs past the cap are 422', () => {
   const over = MAX_MONEY + 1;
 
   it('catalog item price', async () => {
-    const res = await h.api('POST', '/api/v1/catalog/items', { token: manager, body: { name: 'Gold bar', price: over } });
+    const res = await h.api('POST', '/api/v1/catalog/items', {
+      token: manager,
+      body: { name: 'Gold bar', price: over },
+    });
     expect422(res, 'price');
   });
 
   it('catalog item price at INT4_MAX', async () => {
-    const res = await h.api('POST', '/api/v1/catalog/items', { token: manager, body: { name: 'Gold bar', price: INT4_MAX } });
+    const res = await h.api('POST', '/api/v1/catalog/items', {
+      token: manager,
+      body: { name: 'Gold bar', price: INT4_MAX },
+    });
     expect422(res, 'price');
   });
 
   it('modifier price', async () => {
-    const res = await h.api('POST', '/api/v1/catalog/modifier-lists', { token: manager, body: { name: 'Gilding', modifiers: [{ name: 'Gold leaf', price: over }] } });
+    const res = await h.api('POST', '/api/v1/catalog/modifier-lists', {
+      token: manager,
+      body: { name: 'Gilding', modifiers: [{ name: 'Gold leaf', price: over }] },
+    });
     expect422(res, 'modifiers[0].price');
   });
 
   it('discount amount', async () => {
-    const res = await h.api('POST', '/api/v1/discounts', { token: manager, body: { name: 'Everything off', type: 'amount', value: over } });
+    const res = await h.api('POST', '/api/v1/discounts', {
+      token: manager,
+      body: { name: 'Everything off', type: 'amount', value: over },
+    });
     expect422(res, 'value');
   });
 
   it('settings card-fee minimum', async () => {
-    const res = await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: true, rate: 100, min: over } } });
+    const res = await h.api('PUT', '/api/v1/settings', {
+      token: manager,
+      body: { cardFee: { enabled: true, rate: 100, min: over } },
+    });
     expect422(res, 'cardFee.min');
   });
 
@@ -142,10 +187,20 @@ describe('money inputs past the cap are 422', () => {
     ['tip', { method: 'cash', amount: 100, tendered: 100, tip: over }],
   ])('payment %s', async (path, body) => {
     const o = await openOrder();
-    const line = await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId: h.shop.items['Burger'], quantity: 1 } });
+    const line = await h.api('POST', `/api/v1/orders/${o.id}/lines`, {
+      token: cashier,
+      body: { itemId: h.shop.items['Burger'], quantity: 1 },
+    });
     expect(line.status).toBe(200);
     await withoutTrace(o.id, async () => {
-      expect422(await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body, headers: { 'Idempotency-Key': randomUUID() } }), path);
+      expect422(
+        await h.api('POST', `/api/v1/orders/${o.id}/payments`, {
+          token: cashier,
+          body,
+          headers: { 'Idempotency-Key': randomUUID() },
+        }),
+        path,
+      );
     });
   });
 });
@@ -155,7 +210,9 @@ describe('data errors in activities', () => {
     const o = await openOrder();
     const snapshot = { ...o, version: o.version + 1, totals: { ...o.totals, total: INT4_MAX + 1 } };
     const activities = orderActivities({ knex: h.deps.knex, logger });
-    const err = await activities.publishOrderEvents({ orderId: o.id, locationId: o.locationId, events: [], snapshot }).catch((e) => e);
+    const err = await activities
+      .publishOrderEvents({ orderId: o.id, locationId: o.locationId, events: [], snapshot })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err.type).toBe(DATA_ERROR_TYPE);
     expect(err.nonRetryable).toBe(true);
@@ -193,7 +250,20 @@ function overflowingState(id: string) {
     status: 'open',
     kitchenStatus: 'not_sent',
     version: 0,
-    lines: [{ id: randomUUID(), itemId: h.shop.items['Burger'], name: 'Burger', quantity: 3, unitPrice: INT4_MAX, modifiers: [], note: null, trackStock: false, sentQuantity: 0, rules: [] }],
+    lines: [
+      {
+        id: randomUUID(),
+        itemId: h.shop.items['Burger'],
+        name: 'Burger',
+        quantity: 3,
+        unitPrice: INT4_MAX,
+        modifiers: [],
+        note: null,
+        trackStock: false,
+        sentQuantity: 0,
+        rules: [],
+      },
+    ],
     discounts: [],
     payments: [],
     refunded: 0,

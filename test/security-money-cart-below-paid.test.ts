@@ -62,14 +62,21 @@ describe('a cart change may not take the total below what was paid', () => {
   it('adding a discount (351 paid 300 → 135) is 409 and writes nothing', async () => {
     const o = await paidOrder([1], 300);
     await withoutTrace(o.id, async () => {
-      expect409(await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: twoOff() } }));
+      expect409(
+        await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: twoOff() } }),
+      );
     });
   });
 
   it('lowering a quantity (1404 paid 1000 → 351) is 409 and writes nothing', async () => {
     const o = await paidOrder([4], 1000);
     await withoutTrace(o.id, async () => {
-      expect409(await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier, body: { quantity: 1 } }));
+      expect409(
+        await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, {
+          token: cashier,
+          body: { quantity: 1 },
+        }),
+      );
     });
   });
 });
@@ -85,10 +92,15 @@ describe('a cart change that leaves nothing due closes the order', () => {
 
   it('a discount that brings the balance to exactly 0 closes it, and it is persisted as closed', async () => {
     const o = await paidOrder([4], 1188); // (1300 - 200) + 8% = 1188
-    const res = await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: twoOff() } });
+    const res = await h.api('POST', `/api/v1/orders/${o.id}/discounts`, {
+      token: cashier,
+      body: { discountId: twoOff() },
+    });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('closed');
-    const row = await waitFor(() => h.deps.knex('orders').where({ id: o.id }).whereNotNull('persisted_at').first('status', 'paid', 'total'));
+    const row = await waitFor(() =>
+      h.deps.knex('orders').where({ id: o.id }).whereNotNull('persisted_at').first('status', 'paid', 'total'),
+    );
     expect(row).toMatchObject({ status: 'closed', paid: 1188, total: 1188 });
   });
 });
@@ -96,8 +108,15 @@ describe('a cart change that leaves nothing due closes the order', () => {
 describe('an order from before the rule, already paid above its total', () => {
   it('may still be brought back up: a line that raises the total is accepted', async () => {
     const id = randomUUID();
-    await h.deps.temporal.workflow.start('checkout', { workflowId: `order-${id}`, taskQueue: h.taskQueue, args: [{ state: overpaidState(id), abandonAfterMs: 3600_000 }] });
-    const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: { itemId: croissant(), quantity: 3 } });
+    await h.deps.temporal.workflow.start('checkout', {
+      workflowId: `order-${id}`,
+      taskQueue: h.taskQueue,
+      args: [{ state: overpaidState(id), abandonAfterMs: 3600_000 }],
+    });
+    const res = await h.api('POST', `/api/v1/orders/${id}/lines`, {
+      token: cashier,
+      body: { itemId: croissant(), quantity: 3 },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'open', totals: { total: 1404, paid: 1000, balance: 404 } });
     await h.deps.temporal.workflow.getHandle(`order-${id}`).terminate('test done');
@@ -108,17 +127,65 @@ describe('an order from before the rule, already paid above its total', () => {
 function overpaidState(id: string) {
   const now = new Date().toISOString();
   return {
-    id, locationId: h.shop.locationId, staffId: h.shop.staff['Cashier'], terminalId: null, type: 'takeaway', table: null, customerName: null,
-    orderNumber: null, status: 'open', kitchenStatus: 'not_sent', version: 0,
-    lines: [{ id: randomUUID(), itemId: croissant(), name: 'Croissant', quantity: 1, unitPrice: 325, modifiers: [], note: null, trackStock: true, sentQuantity: 0, rules: [] }],
+    id,
+    locationId: h.shop.locationId,
+    staffId: h.shop.staff['Cashier'],
+    terminalId: null,
+    type: 'takeaway',
+    table: null,
+    customerName: null,
+    orderNumber: null,
+    status: 'open',
+    kitchenStatus: 'not_sent',
+    version: 0,
+    lines: [
+      {
+        id: randomUUID(),
+        itemId: croissant(),
+        name: 'Croissant',
+        quantity: 1,
+        unitPrice: 325,
+        modifiers: [],
+        note: null,
+        trackStock: true,
+        sentQuantity: 0,
+        rules: [],
+      },
+    ],
     discounts: [],
-    payments: [{ id: randomUUID(), seq: 1, orderId: id, method: 'cash', provider: null, status: 'succeeded', amount: 1000, tip: 0, fee: 0, tendered: 1000, change: 0, createdAt: now, settledAt: now }],
+    payments: [
+      {
+        id: randomUUID(),
+        seq: 1,
+        orderId: id,
+        method: 'cash',
+        provider: null,
+        status: 'succeeded',
+        amount: 1000,
+        tip: 0,
+        fee: 0,
+        tendered: 1000,
+        change: 0,
+        createdAt: now,
+        settledAt: now,
+      },
+    ],
     refunded: 0,
     settings: {
-      locationName: 'Demo Café', currency: 'USD', timezone: 'UTC', taxRate: 800, taxInclusive: false, serviceChargeRate: 0,
-      cardFee: { enabled: false, rate: 0, min: 0 }, discountsEnabled: true, autoPrint: { receipt: false, kitchen: false, orderNumber: false },
+      locationName: 'Demo Café',
+      currency: 'USD',
+      timezone: 'UTC',
+      taxRate: 800,
+      taxInclusive: false,
+      serviceChargeRate: 0,
+      cardFee: { enabled: false, rate: 0, min: 0 },
+      discountsEnabled: true,
+      autoPrint: { receipt: false, kitchen: false, orderNumber: false },
     },
-    createdAt: now, updatedAt: now, closedAt: null, cancelReason: null,
+    createdAt: now,
+    updatedAt: now,
+    closedAt: null,
+    cancelReason: null,
   };
 }
 

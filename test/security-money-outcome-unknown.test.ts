@@ -62,10 +62,20 @@ async function openOrder(): Promise<any> {
 
 it('a cart Update that hits DEADLINE_EXCEEDED is 503 UNAVAILABLE with outcomeUnknown true', async () => {
   const o = await openOrder();
-  const api = await apiWith({ temporal: await clientTimingOut(['UpdateWorkflowExecution', 'PollWorkflowExecutionUpdate']) });
-  const res = await call(api, 'POST', `/api/v1/orders/${o.id}/lines`, { itemId: h.shop.items['Croissant'], quantity: 1 });
+  const api = await apiWith({
+    temporal: await clientTimingOut(['UpdateWorkflowExecution', 'PollWorkflowExecutionUpdate']),
+  });
+  const res = await call(api, 'POST', `/api/v1/orders/${o.id}/lines`, {
+    itemId: h.shop.items['Croissant'],
+    quantity: 1,
+  });
   expect(res.status).toBe(503);
-  expect(res.body).toMatchObject({ code: 'UNAVAILABLE', outcomeUnknown: true, detail: expect.any(String), timestamp: expect.any(String) });
+  expect(res.body).toMatchObject({
+    code: 'UNAVAILABLE',
+    outcomeUnknown: true,
+    detail: expect.any(String),
+    timestamp: expect.any(String),
+  });
 });
 
 it('a read that hits DEADLINE_EXCEEDED is 503 with outcomeUnknown false (a read writes nothing)', async () => {

@@ -16,7 +16,10 @@ let priceSeq = 5000;
 
 beforeAll(async () => {
   sim = await startStripeSimulator();
-  h = await startHarness({ env: PAYMENT_TEST_TIMING, gateways: { stripe: createStripeGateway(sim.config({ timeoutMs: 1_000 })) } });
+  h = await startHarness({
+    env: PAYMENT_TEST_TIMING,
+    gateways: { stripe: createStripeGateway(sim.config({ timeoutMs: 1_000 })) },
+  });
   sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
   await setShopCurrency(h, 'USD');
   cashier = await h.login('3456');
@@ -47,7 +50,10 @@ describe('card payments that cannot work', () => {
   ])('with %s are 422 and write nothing', async (_name, extra) => {
     const o = await openOrder();
     await withoutTrace(o.id, async () => {
-      expect422(await postPayment(h, cashier, o.id, { method: 'card', provider: 'stripe', amount: o.totals.balance, ...extra }), 'deviceId');
+      expect422(
+        await postPayment(h, cashier, o.id, { method: 'card', provider: 'stripe', amount: o.totals.balance, ...extra }),
+        'deviceId',
+      );
     });
     const after = await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier });
     expect(after.body.payments).toEqual([]);
@@ -57,9 +63,20 @@ describe('card payments that cannot work', () => {
 describe('a payment the gateway declines', () => {
   it('is answered 402 PAYMENT_FAILED with the failed payment and the order, never as settled', async () => {
     const o = await openOrder();
-    const res = await postPayment(h, cashier, o.id, { method: 'card', provider: 'stripe', amount: o.totals.balance, sourceId: 'pm_card_chargeDeclined' });
+    const res = await postPayment(h, cashier, o.id, {
+      method: 'card',
+      provider: 'stripe',
+      amount: o.totals.balance,
+      sourceId: 'pm_card_chargeDeclined',
+    });
     expect(res.status).toBe(402);
-    expect(res.body).toMatchObject({ code: 'PAYMENT_FAILED', detail: expect.any(String), timestamp: expect.any(String), status: 'failed', id: expect.any(String) });
+    expect(res.body).toMatchObject({
+      code: 'PAYMENT_FAILED',
+      detail: expect.any(String),
+      timestamp: expect.any(String),
+      status: 'failed',
+      id: expect.any(String),
+    });
     expect(res.body.order.totals.balance).toBe(o.totals.balance);
   });
 
@@ -79,7 +96,10 @@ describe('Idempotency-Key on POST /api/v1/orders/:id/payments', () => {
   it('is required: without it the payment is 422 naming the header and nothing is written', async () => {
     const o = await openOrder();
     await withoutTrace(o.id, async () => {
-      const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, { token: cashier, body: { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance } });
+      const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, {
+        token: cashier,
+        body: { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance },
+      });
       expect422(res, 'Idempotency-Key');
     });
   });
@@ -87,7 +107,9 @@ describe('Idempotency-Key on POST /api/v1/orders/:id/payments', () => {
   it('is declared required in the OpenAPI spec, with the 402 answer', async () => {
     const spec = (await h.api('GET', '/openapi.json')).body;
     const op = spec.paths['/api/v1/orders/{id}/payments'].post;
-    expect(op.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]));
+    expect(op.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]),
+    );
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['201', '202', '402']));
   });
 });

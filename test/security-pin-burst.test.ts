@@ -19,14 +19,21 @@ const burst = (path: string) =>
   Promise.all(Array.from({ length: BURST }, (_, i) => h.api('POST', path, { body: { pin: String(9000 + i) } })));
 const failuresRecorded = async () => Number((await h.deps.knex('login_failures').count('* as n').first())!.n);
 
-it.each(['/api/v1/auth/login', '/api/v1/timeclock/clock-in'])('a concurrent burst of wrong PINs on %s checks no more PINs than the lockout allows', async (path) => {
-  const answers = await burst(path);
-  expect(answers.map((a) => a.status).filter((s) => s !== 401 && s !== 429)).toEqual([]);
-  expect(answers.filter((a) => a.status === 429).every((a) => a.body.code === 'LOCKED_OUT' && Number(a.headers.get('retry-after')) > 0)).toBe(true);
-  // Every PIN that was checked left a failure; more than the limit means guesses got past the lockout.
-  expect(await failuresRecorded()).toBe(LOCKOUT.failures);
-  expect(answers.filter((a) => a.status === 401).length).toBeLessThan(LOCKOUT.failures);
-});
+it.each(['/api/v1/auth/login', '/api/v1/timeclock/clock-in'])(
+  'a concurrent burst of wrong PINs on %s checks no more PINs than the lockout allows',
+  async (path) => {
+    const answers = await burst(path);
+    expect(answers.map((a) => a.status).filter((s) => s !== 401 && s !== 429)).toEqual([]);
+    expect(
+      answers
+        .filter((a) => a.status === 429)
+        .every((a) => a.body.code === 'LOCKED_OUT' && Number(a.headers.get('retry-after')) > 0),
+    ).toBe(true);
+    // Every PIN that was checked left a failure; more than the limit means guesses got past the lockout.
+    expect(await failuresRecorded()).toBe(LOCKOUT.failures);
+    expect(answers.filter((a) => a.status === 401).length).toBeLessThan(LOCKOUT.failures);
+  },
+);
 
 it('after a burst the right PIN from the same client is locked out too', async () => {
   await burst('/api/v1/auth/login');

@@ -11,7 +11,9 @@ let h: Harness;
 let ip = 0;
 beforeAll(async () => {
   process.env.TRUST_PROXY = 'true'; // read by the app: each request below claims its own client IP
-  h = await startHarness({ env: { TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR: String(CEILING), TILLFLOW_PIN_SLOWDOWN_MS: '20' } });
+  h = await startHarness({
+    env: { TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR: String(CEILING), TILLFLOW_PIN_SLOWDOWN_MS: '20' },
+  });
 });
 afterAll(async () => {
   delete process.env.TRUST_PROXY;
@@ -21,7 +23,11 @@ beforeEach(async () => {
   await h.deps.knex('login_failures').delete();
 });
 
-const fromNewIp = (body: unknown) => h.api('POST', '/api/v1/auth/login', { body, headers: { 'x-forwarded-for': `10.1.${Math.floor(++ip / 250)}.${ip % 250}` } });
+const fromNewIp = (body: unknown) =>
+  h.api('POST', '/api/v1/auth/login', {
+    body,
+    headers: { 'x-forwarded-for': `10.1.${Math.floor(++ip / 250)}.${ip % 250}` },
+  });
 async function slowedCount(): Promise<number> {
   const text = (await h.api('GET', '/metrics')).body as string;
   return Number(/^tillflow_pin_attempts_slowed_total (\d+)/m.exec(text)?.[1] ?? NaN);
@@ -55,19 +61,28 @@ describe('a PIN valid at several locations', () => {
   beforeAll(async () => {
     const [loc] = await h.deps.knex('locations').insert({ name: 'Second shop' }).returning('id');
     const secret = h.deps.config.tokenSecret;
-    await h.deps.knex('staff').insert({ location_id: loc.id, name: 'Twin', role: 'cashier', pin_lookup: pinLookup(secret, '3456'), pin_hash: await hashPin('3456') });
+    await h.deps.knex('staff').insert({
+      location_id: loc.id,
+      name: 'Twin',
+      role: 'cashier',
+      pin_lookup: pinLookup(secret, '3456'),
+      pin_hash: await hashPin('3456'),
+    });
   });
 
   it('asks for locationId with 422 once the PIN verified', async () => {
     const res = await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456' } });
     expect(res.status).toBe(422);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['locationId']);
-    const withLocation = await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456', locationId: h.shop.locationId } });
+    const withLocation = await h.api('POST', '/api/v1/auth/login', {
+      body: { pin: '3456', locationId: h.shop.locationId },
+    });
     expect(withLocation.status).toBe(200);
   });
 
   it('counts the ambiguous answer toward the lockout like any failed login', async () => {
-    for (let i = 0; i < LOCKOUT.failures - 1; i++) expect((await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456' } })).status).toBe(422);
+    for (let i = 0; i < LOCKOUT.failures - 1; i++)
+      expect((await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456' } })).status).toBe(422);
     const locked = await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456' } });
     expect(locked.status).toBe(429);
     expect(locked.body.code).toBe('LOCKED_OUT');

@@ -8,7 +8,9 @@ let ip = 0;
 const newIp = () => `10.2.0.${++ip}`;
 beforeAll(async () => {
   process.env.TRUST_PROXY = 'true'; // each test claims its own client IP
-  h = await startHarness({ env: { TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: String(LIMIT), TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: String(LIMIT) } });
+  h = await startHarness({
+    env: { TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: String(LIMIT), TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: String(LIMIT) },
+  });
 });
 afterAll(async () => {
   delete process.env.TRUST_PROXY;
@@ -20,7 +22,8 @@ async function loginFrom(address: string, pin: string): Promise<string> {
   expect(res.status).toBe(200);
   return res.body.token;
 }
-const get = (path: string, address: string, token?: string) => h.api('GET', path, { token, headers: { 'x-forwarded-for': address } });
+const get = (path: string, address: string, token?: string) =>
+  h.api('GET', path, { token, headers: { 'x-forwarded-for': address } });
 
 it('answers the request past the per-token limit with 429 RATE_LIMITED and Retry-After', async () => {
   const address = newIp();
@@ -65,10 +68,11 @@ describe('configuration', () => {
     expect(loadConfig(base).rateLimit).toEqual({ ipPerMinute: 1200, tokenPerMinute: 600, pinChangesPer10Min: 5 });
   });
 
-  it.each([['TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE', '-1'], ['TILLFLOW_RATE_LIMIT_IP_PER_MINUTE', 'lots'], ['TILLFLOW_RATE_LIMIT_PIN_CHANGES', '0']])(
-    'refuses %s=%s',
-    (name, value) => {
-      expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
-    },
-  );
+  it.each([
+    ['TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE', '-1'],
+    ['TILLFLOW_RATE_LIMIT_IP_PER_MINUTE', 'lots'],
+    ['TILLFLOW_RATE_LIMIT_PIN_CHANGES', '0'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+  });
 });

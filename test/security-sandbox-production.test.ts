@@ -16,7 +16,9 @@ describe('TILLFLOW_PAYMENTS_SANDBOX', () => {
   });
 
   it('is on under NODE_ENV=production only when set to true explicitly', () => {
-    expect(loadConfig({ ...base, NODE_ENV: 'production', TILLFLOW_PAYMENTS_SANDBOX: 'true' }).paymentsSandbox).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', TILLFLOW_PAYMENTS_SANDBOX: 'true' }).paymentsSandbox).toBe(
+      true,
+    );
   });
 
   it('is on by default outside production (npm start to try it out)', () => {
@@ -30,7 +32,11 @@ describe('TILLFLOW_PAYMENTS_SANDBOX', () => {
 });
 
 /** Runs setupPayments in a fresh Node process and reports its modes and which simulator modules got loaded. */
-function setupInFreshProcess(env: Record<string, string>): { modes: Record<string, string>; gateways: string[]; simulatorModules: string[] } {
+function setupInFreshProcess(env: Record<string, string>): {
+  modes: Record<string, string>;
+  gateways: string[];
+  simulatorModules: string[];
+} {
   const script = `
     const { loadConfig } = require('./platform/config');
     const { setupPayments } = require('./launcher/payments');

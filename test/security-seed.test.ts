@@ -18,7 +18,10 @@ afterAll(async () => {
 });
 
 /** `npm start` in this process against an external database and the suite's Temporal, API only. */
-async function startAgainst(db: Db, extra: Record<string, string> = {}): Promise<{ lines: string[]; running: RunningTillflow; stop(): Promise<void> }> {
+async function startAgainst(
+  db: Db,
+  extra: Record<string, string> = {},
+): Promise<{ lines: string[]; running: RunningTillflow; stop(): Promise<void> }> {
   const lines: string[] = [];
   const launcher = new Launcher({
     env: {

@@ -20,7 +20,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const ordersOnReplica = (token: string) => fetch(`${replica.url}/api/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+const ordersOnReplica = (token: string) =>
+  fetch(`${replica.url}/api/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
 
 /** Logs the cashier in and has the replica resolve (and cache) the token. */
 async function cachedOnReplica(): Promise<{ token: string; socket: TestSocket }> {
@@ -43,7 +44,10 @@ it('refuses a token the replica cached once it logs out on another replica', asy
 it('refuses a token the replica cached once a manager changes its role on another replica', async () => {
   const { token, socket } = await cachedOnReplica();
   const manager = await h.login('2345');
-  const changed = await h.api('PATCH', `/api/v1/staff/${h.shop.staff['Cashier']}`, { token: manager, body: { role: 'kitchen' } });
+  const changed = await h.api('PATCH', `/api/v1/staff/${h.shop.staff['Cashier']}`, {
+    token: manager,
+    body: { role: 'kitchen' },
+  });
   expect(changed.status).toBe(200);
   expect((await socket.closed).code).toBe(4401);
   expect((await ordersOnReplica(token)).status).toBe(401);

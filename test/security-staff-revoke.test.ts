@@ -16,7 +16,10 @@ let n = 0;
 /** A fresh cashier with a token of their own. */
 async function cashierWithToken(): Promise<{ id: string; token: string }> {
   const pin = String(7000 + n++);
-  const created = await h.api('POST', '/api/v1/staff', { token: manager, body: { name: `Temp ${pin}`, role: 'cashier', pin } });
+  const created = await h.api('POST', '/api/v1/staff', {
+    token: manager,
+    body: { name: `Temp ${pin}`, role: 'cashier', pin },
+  });
   expect(created.status).toBe(201);
   return { id: created.body.id, token: await h.login(pin) };
 }
@@ -34,20 +37,20 @@ it('a token from before a deactivation stays dead after the member is reactivate
   expect(res.body.code).toBe('UNAUTHENTICATED');
 });
 
-it('deactivation marks the member\'s sessions revoked', async () => {
+it("deactivation marks the member's sessions revoked", async () => {
   const c = await cashierWithToken();
   expect((await patch(c.id, { active: false })).status).toBe(200);
   const live = await h.deps.knex('sessions').where('staff_id', c.id).whereNull('revoked_at');
   expect(live).toEqual([]);
 });
 
-it('a PIN change ends the member\'s sessions', async () => {
+it("a PIN change ends the member's sessions", async () => {
   const c = await cashierWithToken();
   expect((await patch(c.id, { pin: String(8000 + n++) })).status).toBe(200);
   expect(await tokenWorks(c.token)).toBe(false);
 });
 
-it('a role change ends the member\'s sessions', async () => {
+it("a role change ends the member's sessions", async () => {
   const c = await cashierWithToken();
   expect((await patch(c.id, { role: 'kitchen' })).status).toBe(200);
   expect(await tokenWorks(c.token)).toBe(false);

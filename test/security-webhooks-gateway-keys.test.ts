@@ -1,5 +1,12 @@
 import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, openOrderAtPrice, setShopCurrency, until, waitForOrderClosed, postPayment } from './support/payments';
+import {
+  PAYMENT_TEST_TIMING,
+  openOrderAtPrice,
+  setShopCurrency,
+  until,
+  waitForOrderClosed,
+  postPayment,
+} from './support/payments';
 import { startSquareSimulator, SquareSim } from '../simulators/square';
 import { createSquareGateway, squareIdempotencyKey } from '../activities/payments/square';
 
@@ -58,10 +65,15 @@ it('refunds a success that lands while the checkout is cancelled, with a key Squ
   expect(res.status).toBe(202);
   const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
   expect(cancelled.status).toBe(200);
-  const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status !== 'pending' && /refund/.test(r?.failure_reason ?? ''));
+  const row = await until(
+    () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+    (r) => r?.status !== 'pending' && /refund/.test(r?.failure_reason ?? ''),
+  );
   expect(row.failure_reason).toMatch(/refunded automatically/);
   const [checkout] = sim.checkouts().filter((c: any) => c.reference_id === res.body.id);
-  expect(sim.refunds().filter((r: any) => r.payment_id === (checkout.payment_ids as string[])[0])).toEqual([expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' })]);
+  expect(sim.refunds().filter((r: any) => r.payment_id === (checkout.payment_ids as string[])[0])).toEqual([
+    expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' }),
+  ]);
 });
 
 it('refunds a gateway-reported amount mismatch only up to the payment amount', async () => {
@@ -70,9 +82,15 @@ it('refunds a gateway-reported amount mismatch only up to the payment amount', a
   const o = await openOrderAtPrice(h, cashier, price);
   const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
   expect(res.status).toBe(202);
-  const row = await until(() => h.deps.knex('payments').where({ id: res.body.id }).first(), (r) => r?.status === 'failed');
+  const row = await until(
+    () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+    (r) => r?.status === 'failed',
+  );
   expect(row.failure_reason).toMatch(/amount mismatch/);
   const [checkout] = sim.checkouts().filter((c: any) => c.reference_id === res.body.id);
-  const refunds = await until(async () => sim.refunds().filter((r: any) => r.payment_id === (checkout.payment_ids as string[])[0]), (r) => r.length > 0);
+  const refunds = await until(
+    async () => sim.refunds().filter((r: any) => r.payment_id === (checkout.payment_ids as string[])[0]),
+    (r) => r.length > 0,
+  );
   expect(refunds).toEqual([expect.objectContaining({ amount_money: { amount: price, currency: 'USD' } })]);
 });

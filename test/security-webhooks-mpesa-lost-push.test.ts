@@ -1,5 +1,12 @@
 import { startHarness, Harness } from './support/harness';
-import { fetchOrder, openBurgerOrder, setShopCurrency, waitForOrderClosed, waitForPaymentSettled, postPayment } from './support/payments';
+import {
+  fetchOrder,
+  openBurgerOrder,
+  setShopCurrency,
+  waitForOrderClosed,
+  waitForPaymentSettled,
+  postPayment,
+} from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -54,7 +61,9 @@ it('does not push again after an accepted push whose answer was lost, and settle
   const closed = await waitForOrderClosed(h, cashier, orderId);
   const [push] = pushesTo(phone);
   expect(pushesTo(phone)).toHaveLength(1);
-  expect(closed.payments).toEqual([expect.objectContaining({ id: paymentId, status: 'succeeded', reference: push.checkoutRequestId })]);
+  expect(closed.payments).toEqual([
+    expect.objectContaining({ id: paymentId, status: 'succeeded', reference: push.checkoutRequestId }),
+  ]);
   const row = await h.deps.knex('payments').where({ id: paymentId }).first();
   expect(row).toMatchObject({ status: 'succeeded', reference: push.checkoutRequestId, receipt: push.receipt });
 });
@@ -71,7 +80,7 @@ it('fails at expiry, telling support to check the phone, when no callback follow
   expect((await fetchOrder(h, cashier, orderId)).totals.balance).toBe(1000);
 });
 
-it('refuses a callback that would make a payment with a lost answer adopt another payment\'s CheckoutRequestID', async () => {
+it("refuses a callback that would make a payment with a lost answer adopt another payment's CheckoutRequestID", async () => {
   const paidPhone = newPhone();
   sim.script(paidPhone, { outcome: 'success' });
   const paid = await payMpesa(paidPhone);
@@ -82,7 +91,22 @@ it('refuses a callback that would make a payment with a lost answer adopt anothe
   sim.script(phone, { outcome: 'timeout', dropFirstResponse: true, pendingQueries: 1000 });
   const lost = await payMpesa(phone);
   const { callback_token: token } = await h.deps.knex('payments').where({ id: lost.paymentId }).first('callback_token');
-  const body = { Body: { stkCallback: { MerchantRequestID: paidPush.merchantRequestId, CheckoutRequestID: paidPush.checkoutRequestId, ResultCode: 0, ResultDesc: 'ok', CallbackMetadata: { Item: [{ Name: 'Amount', Value: 10 }, { Name: 'MpesaReceiptNumber', Value: paidPush.receipt }] } } } };
+  const body = {
+    Body: {
+      stkCallback: {
+        MerchantRequestID: paidPush.merchantRequestId,
+        CheckoutRequestID: paidPush.checkoutRequestId,
+        ResultCode: 0,
+        ResultDesc: 'ok',
+        CallbackMetadata: {
+          Item: [
+            { Name: 'Amount', Value: 10 },
+            { Name: 'MpesaReceiptNumber', Value: paidPush.receipt },
+          ],
+        },
+      },
+    },
+  };
   const forged = await h.api('POST', `/webhooks/mpesa/${token}`, { body });
   expect(forged.status).toBe(404);
 

@@ -1,5 +1,12 @@
 import { startHarness, Harness } from './support/harness';
-import { fetchOrder, openBurgerOrder, setShopCurrency, until, waitForPaymentSettled, postPayment } from './support/payments';
+import {
+  fetchOrder,
+  openBurgerOrder,
+  setShopCurrency,
+  until,
+  waitForPaymentSettled,
+  postPayment,
+} from './support/payments';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
 
@@ -53,7 +60,12 @@ async function payMpesa(script: Parameters<DarajaSim['script']>[1]) {
   const res = await postPayment(h, cashier, o.id, { method: 'mpesa', amount: 1000, phone });
   expect(res.status).toBe(202);
   const row = await h.deps.knex('payments').where({ id: res.body.id }).first('callback_token', 'workflow_id');
-  return { orderId: o.id as string, payment: res.body, token: row.callback_token as string, workflowId: row.workflow_id as string };
+  return {
+    orderId: o.id as string,
+    payment: res.body,
+    token: row.callback_token as string,
+    workflowId: row.workflow_id as string,
+  };
 }
 
 function stkCallback(checkoutRequestId: string, resultCode: number, meta?: { amount: number; receipt: string }) {
@@ -62,7 +74,17 @@ function stkCallback(checkoutRequestId: string, resultCode: number, meta?: { amo
     { Name: 'MpesaReceiptNumber', Value: meta.receipt },
     { Name: 'PhoneNumber', Value: 254700000000 },
   ];
-  return { Body: { stkCallback: { MerchantRequestID: '1-1-1', CheckoutRequestID: checkoutRequestId, ResultCode: resultCode, ResultDesc: 'x', ...(item ? { CallbackMetadata: { Item: item } } : {}) } } };
+  return {
+    Body: {
+      stkCallback: {
+        MerchantRequestID: '1-1-1',
+        CheckoutRequestID: checkoutRequestId,
+        ResultCode: resultCode,
+        ResultDesc: 'x',
+        ...(item ? { CallbackMetadata: { Item: item } } : {}),
+      },
+    },
+  };
 }
 
 it('refuses a callback that names another CheckoutRequestID than the one the payment stored', async () => {
@@ -72,7 +94,9 @@ it('refuses a callback that names another CheckoutRequestID than the one the pay
   const paidReceipt = sim.pushes.get(b.payment.reference)!.receipt!;
 
   // A's token, B's paid CheckoutRequestID and receipt.
-  const forged = await h.api('POST', `/webhooks/mpesa/${a.token}`, { body: stkCallback(b.payment.reference, 0, { amount: 10, receipt: paidReceipt }) });
+  const forged = await h.api('POST', `/webhooks/mpesa/${a.token}`, {
+    body: stkCallback(b.payment.reference, 0, { amount: 10, receipt: paidReceipt }),
+  });
   expect(forged.status).toBe(404);
   expect(forged.body.code).toBe('NOT_FOUND');
 
@@ -88,7 +112,10 @@ it('flags a confirmed callback whose amount differs for support and reverses not
   expect(settled.failureReason).toMatch(/amount mismatch/);
   expect(settled.failureReason).toMatch(/not refunded automatically/);
   expect(await fetchOrder(h, cashier, p.orderId)).toMatchObject({ status: 'open', totals: { paid: 0, balance: 1000 } });
-  const row = await until(() => h.deps.knex('payments').where({ id: p.payment.id }).first(), (r) => r?.status === 'failed');
+  const row = await until(
+    () => h.deps.knex('payments').where({ id: p.payment.id }).first(),
+    (r) => r?.status === 'failed',
+  );
   expect(row.failure_reason).toMatch(/amount mismatch/);
   expect(sim.reversals.get(sim.pushes.get(p.payment.reference)!.receipt!)).toBeUndefined();
 });

@@ -29,7 +29,9 @@ async function createOrders(n: number): Promise<string[]> {
   const ids: string[] = [];
   while (ids.length < n) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(10, n - ids.length) }, () => h.api('POST', '/api/v1/orders', { token: cashier, body: { id: randomUUID(), type: 'takeaway' } })),
+      Array.from({ length: Math.min(10, n - ids.length) }, () =>
+        h.api('POST', '/api/v1/orders', { token: cashier, body: { id: randomUUID(), type: 'takeaway' } }),
+      ),
     );
     ids.push(...batch.map((r) => r.body.id as string));
   }
@@ -69,9 +71,11 @@ it('holds at most the per-socket topic cap, however the subscribes are split', a
   const ids = await createOrders(WS_LIMITS.topicsPerSocket + 10);
   const s = await socket();
   const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += WS_LIMITS.topicsPerMessage) chunks.push(ids.slice(i, i + WS_LIMITS.topicsPerMessage).map((id) => `order:${id}`));
+  for (let i = 0; i < ids.length; i += WS_LIMITS.topicsPerMessage)
+    chunks.push(ids.slice(i, i + WS_LIMITS.topicsPerMessage).map((id) => `order:${id}`));
   for (const topics of chunks) s.send({ type: 'subscribe', topics });
-  while (s.messages.filter((m) => m.type === 'subscribed').length < chunks.length) await s.waitFor(() => false, 200).catch(() => undefined);
+  while (s.messages.filter((m) => m.type === 'subscribed').length < chunks.length)
+    await s.waitFor(() => false, 200).catch(() => undefined);
   const accepted = s.messages.filter((m) => m.type === 'subscribed').flatMap((m) => m.topics);
   expect(accepted).toHaveLength(WS_LIMITS.topicsPerSocket);
   expect(s.messages.filter((m) => m.type === 'error').reduce((n, m) => n + m.refusedCount, 0)).toBe(10);
@@ -89,10 +93,28 @@ it('refuses subscribes beyond the per-socket rate with RATE_LIMITED', async () =
 
 it('answers malformed messages with an error each and keeps serving the socket', async () => {
   const s = await socket();
-  const bad = ['not json', 'null', '5', '"subscribe"', { type: 'subscribe', topics: 'orders' }, { type: 'subscribe', topics: [1] }, { type: 'subscribe', topics: [''] }, { type: 'nope' }];
+  const bad = [
+    'not json',
+    'null',
+    '5',
+    '"subscribe"',
+    { type: 'subscribe', topics: 'orders' },
+    { type: 'subscribe', topics: [1] },
+    { type: 'subscribe', topics: [''] },
+    { type: 'nope' },
+  ];
   for (const m of bad) s.send(m);
   s.send({ type: 'ping' });
   await s.waitFor((m) => m.type === 'pong');
   const errors = s.messages.filter((m) => m.type === 'error');
-  expect(errors.map((m) => m.code)).toEqual(['BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST', 'VALIDATION_ERROR', 'VALIDATION_ERROR', 'VALIDATION_ERROR', 'BAD_REQUEST']);
+  expect(errors.map((m) => m.code)).toEqual([
+    'BAD_REQUEST',
+    'BAD_REQUEST',
+    'BAD_REQUEST',
+    'BAD_REQUEST',
+    'VALIDATION_ERROR',
+    'VALIDATION_ERROR',
+    'VALIDATION_ERROR',
+    'BAD_REQUEST',
+  ]);
 });

@@ -31,7 +31,9 @@ async function whileTokenCheckWaits<T>(during: () => Promise<T>): Promise<T> {
     await trx.raw('LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE');
     const result = await during();
     for (;;) {
-      const waiting = await h.deps.knex.raw("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%from \"sessions\"%'");
+      const waiting = await h.deps.knex.raw(
+        "select 1 from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%from \"sessions\"%'",
+      );
       if (waiting.rows.length > 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -51,7 +53,9 @@ it('answers a subscribe sent from the open handler', async () => {
 
 it('delivers events to a subscription made from the open handler', async () => {
   const cashier = await h.login('3456');
-  const s = await whileTokenCheckWaits(() => openAndSend(cashier, [{ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] }]));
+  const s = await whileTokenCheckWaits(() =>
+    openAndSend(cashier, [{ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] }]),
+  );
   await s.waitFor((m) => m.type === 'subscribed');
   const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway' } });
   const event = await s.waitFor((m) => m.type === 'event' && m.orderId === created.body.id);

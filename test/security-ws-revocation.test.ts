@@ -40,7 +40,10 @@ it('closes the socket with 4401 when its session logs out', async () => {
 it('closes the socket with 4401 when sessions.revoked_at is set directly in the database', async () => {
   const cashier = await h.login('3456');
   const s = await socket(cashier);
-  await h.deps.knex('sessions').where('id', await sessionOf(cashier)).update({ revoked_at: h.deps.knex.fn.now() });
+  await h.deps
+    .knex('sessions')
+    .where('id', await sessionOf(cashier))
+    .update({ revoked_at: h.deps.knex.fn.now() });
   expect((await s.closed).code).toBe(4401);
 });
 
@@ -54,7 +57,10 @@ it('closes the socket on another API replica', async () => {
 it('closes the socket when the session row is deleted', async () => {
   const cashier = await h.login('3456');
   const s = await socket(cashier);
-  await h.deps.knex('sessions').where('id', await sessionOf(cashier)).delete();
+  await h.deps
+    .knex('sessions')
+    .where('id', await sessionOf(cashier))
+    .delete();
   expect((await s.closed).code).toBe(4401);
 });
 
@@ -74,14 +80,22 @@ it('closes a socket whose session was revoked while the revocation listener was 
   const cashier = await h.login('3456');
   const s = await socket(cashier);
   // Cut every replica's listener, so the revocation's notice reaches no one.
-  await h.deps.knex.raw("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'LISTEN tillflow_revocations%'");
-  await h.deps.knex('sessions').where('id', await sessionOf(cashier)).update({ revoked_at: h.deps.knex.fn.now() });
+  await h.deps.knex.raw(
+    "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'LISTEN tillflow_revocations%'",
+  );
+  await h.deps
+    .knex('sessions')
+    .where('id', await sessionOf(cashier))
+    .update({ revoked_at: h.deps.knex.fn.now() });
   expect((await s.closed).code).toBe(4401);
 });
 
 it('closes the socket with 4401 when its session expires', async () => {
   const cashier = await h.login('3456');
-  await h.deps.knex('sessions').where('id', await sessionOf(cashier)).update({ expires_at: h.deps.knex.raw("now() + interval '2 seconds'") });
+  await h.deps
+    .knex('sessions')
+    .where('id', await sessionOf(cashier))
+    .update({ expires_at: h.deps.knex.raw("now() + interval '2 seconds'") });
   const s = await socket(cashier);
   expect((await s.closed).code).toBe(4401);
 });

@@ -46,7 +46,10 @@ describe('settings', () => {
   });
 
   it('applies a partial update, nested objects included, and leaves the rest alone', async () => {
-    const res = await h.api('PUT', S, { token: manager, body: { taxRate: 1600, cardFee: { enabled: true, rate: 250 }, autoPrint: { receipt: true } } });
+    const res = await h.api('PUT', S, {
+      token: manager,
+      body: { taxRate: 1600, cardFee: { enabled: true, rate: 250 }, autoPrint: { receipt: true } },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       currency: 'USD',
@@ -55,7 +58,12 @@ describe('settings', () => {
       autoPrint: { receipt: true, kitchen: true, orderNumber: false },
     });
     expect((await h.api('GET', S, { token: cashier })).body).toEqual(res.body);
-    expect(await row()).toMatchObject({ tax_rate: 1600, card_fee_enabled: true, card_fee_rate: 250, auto_print_receipt: true });
+    expect(await row()).toMatchObject({
+      tax_rate: 1600,
+      card_fee_enabled: true,
+      card_fee_rate: 250,
+      auto_print_receipt: true,
+    });
   });
 
   it('accepts the whole object and canonicalises the time zone', async () => {
@@ -108,7 +116,11 @@ describe('settings', () => {
     ];
     for (const [body, path] of cases) {
       const res = await put(body);
-      expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status: 422, code: 'VALIDATION_ERROR' });
+      expect({ body, status: res.status, code: res.body.code }).toEqual({
+        body,
+        status: 422,
+        code: 'VALIDATION_ERROR',
+      });
       if (path) expect(res.body.errors.map((e: any) => e.path)).toContain(path);
     }
     const malformed = await h.api('PUT', S, { token: manager, raw: '{"taxRate": ' });

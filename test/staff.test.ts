@@ -30,10 +30,21 @@ const STAFF_KEYS = ['active', 'createdAt', 'hourlyRate', 'id', 'locationId', 'na
 
 describe('staff CRUD', () => {
   it('creates, reads, lists, updates and deletes a staff member', async () => {
-    const created = await api('POST', '/api/v1/staff', manager, { name: 'Dana', role: 'cashier', pin: '5678', hourlyRate: 1800 });
+    const created = await api('POST', '/api/v1/staff', manager, {
+      name: 'Dana',
+      role: 'cashier',
+      pin: '5678',
+      hourlyRate: 1800,
+    });
     expect(created.status).toBe(201);
     expect(Object.keys(created.body).sort()).toEqual(STAFF_KEYS);
-    expect(created.body).toMatchObject({ name: 'Dana', role: 'cashier', hourlyRate: 1800, active: true, locationId: h.shop.locationId });
+    expect(created.body).toMatchObject({
+      name: 'Dana',
+      role: 'cashier',
+      hourlyRate: 1800,
+      active: true,
+      locationId: h.shop.locationId,
+    });
     const id = created.body.id;
 
     const row = await h.deps.knex('staff').where({ id }).first();
@@ -47,13 +58,23 @@ describe('staff CRUD', () => {
 
     const list = await api('GET', '/api/v1/staff', manager);
     expect(list.status).toBe(200);
-    expect(list.body.staff.map((s: { name: string }) => s.name)).toEqual(['Admin', 'Cashier', 'Dana', 'Kitchen', 'Manager']);
+    expect(list.body.staff.map((s: { name: string }) => s.name)).toEqual([
+      'Admin',
+      'Cashier',
+      'Dana',
+      'Kitchen',
+      'Manager',
+    ]);
 
     const login = await h.api('POST', '/api/v1/auth/login', { body: { pin: '5678' } });
     expect(login.status).toBe(200);
     expect(login.body.staff.id).toBe(id);
 
-    const patched = await api('PATCH', `/api/v1/staff/${id}`, manager, { name: 'Dana K', hourlyRate: 1900, pin: '5679' });
+    const patched = await api('PATCH', `/api/v1/staff/${id}`, manager, {
+      name: 'Dana K',
+      hourlyRate: 1900,
+      pin: '5679',
+    });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ id, name: 'Dana K', role: 'cashier', hourlyRate: 1900, active: true });
     expect(Date.parse(patched.body.updatedAt)).toBeGreaterThan(Date.parse(created.body.updatedAt));
@@ -68,7 +89,10 @@ describe('staff CRUD', () => {
     expect((await api('PATCH', `/api/v1/staff/${id}`, manager, { name: 'X' })).status).toBe(404);
     expect((await api('DELETE', `/api/v1/staff/${id}`, manager)).status).toBe(404);
     expect((await api('GET', '/api/v1/staff', manager)).body.staff.map((s: { id: string }) => s.id)).not.toContain(id);
-    expect(await h.deps.knex('staff').where({ id }).first()).toMatchObject({ active: false, deleted_at: expect.any(Date) });
+    expect(await h.deps.knex('staff').where({ id }).first()).toMatchObject({
+      active: false,
+      deleted_at: expect.any(Date),
+    });
     expect((await h.api('POST', '/api/v1/auth/login', { body: { pin: '5679' } })).status).toBe(401);
 
     // The deleted member's PIN is free again.
@@ -135,13 +159,18 @@ describe('staff access', () => {
       }
     }
     expect(await staffCount()).toBe(count);
-    expect(await h.deps.knex('staff').where('id', h.shop.staff['Kitchen']).first()).toMatchObject({ name: 'Kitchen', deleted_at: null });
+    expect(await h.deps.knex('staff').where('id', h.shop.staff['Kitchen']).first()).toMatchObject({
+      name: 'Kitchen',
+      deleted_at: null,
+    });
   });
 
   it('keeps admins out of a manager’s reach', async () => {
     const adminId = h.shop.staff['Admin']!;
     const count = await staffCount();
-    expect((await api('POST', '/api/v1/staff', manager, { name: 'Boss', role: 'admin', pin: '7002' })).status).toBe(403);
+    expect((await api('POST', '/api/v1/staff', manager, { name: 'Boss', role: 'admin', pin: '7002' })).status).toBe(
+      403,
+    );
     expect(await staffCount()).toBe(count);
     expect((await api('PATCH', `/api/v1/staff/${adminId}`, manager, { name: 'Renamed' })).status).toBe(403);
     expect((await api('DELETE', `/api/v1/staff/${adminId}`, manager)).status).toBe(403);
@@ -159,7 +188,10 @@ describe('staff access', () => {
   });
 
   it('lets nobody delete or deactivate themselves', async () => {
-    for (const [token, name] of [[manager, 'Manager'], [admin, 'Admin']] as const) {
+    for (const [token, name] of [
+      [manager, 'Manager'],
+      [admin, 'Admin'],
+    ] as const) {
       const id = h.shop.staff[name]!;
       const del = await api('DELETE', `/api/v1/staff/${id}`, token);
       expect(del.status).toBe(409);
@@ -173,14 +205,25 @@ describe('staff access', () => {
     const [loc] = await h.deps.knex('locations').insert({ name: 'Other shop' }).returning('id');
     const [other] = await h.deps
       .knex('staff')
-      .insert({ location_id: loc.id, name: 'Stranger', role: 'cashier', pin_lookup: pinLookup(h.deps.config.tokenSecret, '8001'), pin_hash: await hashPin('8001') })
+      .insert({
+        location_id: loc.id,
+        name: 'Stranger',
+        role: 'cashier',
+        pin_lookup: pinLookup(h.deps.config.tokenSecret, '8001'),
+        pin_hash: await hashPin('8001'),
+      })
       .returning('id');
     expect((await api('GET', `/api/v1/staff/${other.id}`, admin)).status).toBe(404);
     expect((await api('PATCH', `/api/v1/staff/${other.id}`, admin, { name: 'Mine' })).status).toBe(404);
     expect((await api('DELETE', `/api/v1/staff/${other.id}`, admin)).status).toBe(404);
     expect((await api('GET', `/api/v1/staff/${other.id}/shifts`, admin)).status).toBe(404);
-    expect((await api('GET', '/api/v1/staff', admin)).body.staff.map((s: { id: string }) => s.id)).not.toContain(other.id);
-    expect(await h.deps.knex('staff').where('id', other.id).first()).toMatchObject({ name: 'Stranger', deleted_at: null });
+    expect((await api('GET', '/api/v1/staff', admin)).body.staff.map((s: { id: string }) => s.id)).not.toContain(
+      other.id,
+    );
+    expect(await h.deps.knex('staff').where('id', other.id).first()).toMatchObject({
+      name: 'Stranger',
+      deleted_at: null,
+    });
     // The same PIN may exist at another location.
     expect((await api('POST', '/api/v1/staff', admin, { name: 'Jo', role: 'cashier', pin: '8001' })).status).toBe(201);
   });
@@ -235,7 +278,12 @@ describe('staff validation', () => {
   });
 
   it('rejects unknown fields, such as a pin_hash, with 422', async () => {
-    const res = await api('POST', '/api/v1/staff', manager, { name: 'Lu', role: 'cashier', pin: '9001', pin_hash: 'x' });
+    const res = await api('POST', '/api/v1/staff', manager, {
+      name: 'Lu',
+      role: 'cashier',
+      pin: '9001',
+      pin_hash: 'x',
+    });
     expect(res.status).toBe(422);
     expect(res.body.errors[0].message).toContain('pin_hash');
     const patch = await api('PATCH', `/api/v1/staff/${h.shop.staff['Cashier']}`, manager, { locationId: randomUUID() });
@@ -258,10 +306,20 @@ describe('staff validation', () => {
 
   it('answers a malformed id with 422 and an unknown id with 404', async () => {
     for (const method of ['GET', 'PATCH', 'DELETE']) {
-      const bad = await api(method, '/api/v1/staff/not-a-uuid', manager, method === 'PATCH' ? { name: 'X' } : undefined);
+      const bad = await api(
+        method,
+        '/api/v1/staff/not-a-uuid',
+        manager,
+        method === 'PATCH' ? { name: 'X' } : undefined,
+      );
       expect(bad.status).toBe(422);
       expect(bad.body.errors[0].path).toBe('params.id');
-      const unknown = await api(method, `/api/v1/staff/${randomUUID()}`, manager, method === 'PATCH' ? { name: 'X' } : undefined);
+      const unknown = await api(
+        method,
+        `/api/v1/staff/${randomUUID()}`,
+        manager,
+        method === 'PATCH' ? { name: 'X' } : undefined,
+      );
       expect(unknown.status).toBe(404);
       expect(unknown.body.code).toBe('NOT_FOUND');
     }

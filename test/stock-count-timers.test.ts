@@ -37,7 +37,15 @@ const activities = {
   },
   async recordStockCount(req: RecordStockCountRequest) {
     calls.record.push(req);
-    return { itemId: req.itemId, name: 'Item', expected: 10, counted: req.counted, systemAtCount: 10, cost: null, countedAt: new Date().toISOString() };
+    return {
+      itemId: req.itemId,
+      name: 'Item',
+      expected: 10,
+      counted: req.counted,
+      systemAtCount: 10,
+      cost: null,
+      countedAt: new Date().toISOString(),
+    };
   },
   async applyStockCount(req: { countId: string; staffId: string }) {
     calls.apply.push(req);
@@ -78,7 +86,23 @@ async function startCount(opts: Partial<Omit<StockCountInput, 'state'>> = {}) {
   const handle = await env.client.workflow.start<typeof stockCount>('stockCount', {
     taskQueue,
     workflowId: sc.stockCountWorkflowId(id),
-    args: [{ state: { id, locationId, staffId, status: 'open', itemIds: null, counted: {}, seq: 0, startedAt: new Date().toISOString(), cancelReason: null }, abandonAfterMs, ...opts }],
+    args: [
+      {
+        state: {
+          id,
+          locationId,
+          staffId,
+          status: 'open',
+          itemIds: null,
+          counted: {},
+          seq: 0,
+          startedAt: new Date().toISOString(),
+          cancelReason: null,
+        },
+        abandonAfterMs,
+        ...opts,
+      },
+    ],
   });
   await handle.executeUpdate(sc.openStockCountUpdate, { args: [caller] });
   return Object.assign(handle, { countId: id });
@@ -101,7 +125,9 @@ describe('abandoned stock counts', () => {
     expect(result).toMatchObject({ status: 'cancelled', cancelReason: 'abandoned: untouched for 24 h' });
     expect(endedAt - startedAt).toBeGreaterThanOrEqual(24 * HOUR);
     expect(endedAt - startedAt).toBeLessThan(24 * HOUR + MINUTE);
-    expect(calls.cancel.filter((c) => c.countId === h.countId)).toEqual([expect.objectContaining({ reason: 'abandoned: untouched for 24 h' })]);
+    expect(calls.cancel.filter((c) => c.countId === h.countId)).toEqual([
+      expect.objectContaining({ reason: 'abandoned: untouched for 24 h' }),
+    ]);
     expect(calls.apply.filter((c) => c.countId === h.countId)).toHaveLength(0);
   });
 

@@ -12,12 +12,15 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const open = (body: Record<string, unknown>, headers: Record<string, string> = {}) => h.api('POST', '/api/v1/stock-counts', { token: manager, body, headers });
-const record = (countId: string, itemId: string, counted: unknown) => h.api('POST', `/api/v1/stock-counts/${countId}/counts`, { token: manager, body: { itemId, counted } });
+const open = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  h.api('POST', '/api/v1/stock-counts', { token: manager, body, headers });
+const record = (countId: string, itemId: string, counted: unknown) =>
+  h.api('POST', `/api/v1/stock-counts/${countId}/counts`, { token: manager, body: { itemId, counted } });
 const complete = (countId: string) => h.api('POST', `/api/v1/stock-counts/${countId}/complete`, { token: manager });
 const cancel = (countId: string) => h.api('POST', `/api/v1/stock-counts/${countId}/cancel`, { token: manager });
 const get = (countId: string) => h.api('GET', `/api/v1/stock-counts/${countId}`, { token: manager });
-const lineOf = (count: { lines: { itemId: string }[] }, itemId: string) => count.lines.find((l) => l.itemId === itemId) as any;
+const lineOf = (count: { lines: { itemId: string }[] }, itemId: string) =>
+  count.lines.find((l) => l.itemId === itemId) as any;
 
 async function openCountOf(...itemIds: string[]): Promise<string> {
   const res = await open({ itemIds });
@@ -32,16 +35,44 @@ describe('opening a count', () => {
     const res = await open({ itemIds: [a, b] });
 
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ status: 'open', staffId: h.shop.staff['Manager'], completedAt: null, workflowId: `stock-count-${res.body.id}` });
+    expect(res.body).toMatchObject({
+      status: 'open',
+      staffId: h.shop.staff['Manager'],
+      completedAt: null,
+      workflowId: `stock-count-${res.body.id}`,
+    });
     expect(res.body.lines).toEqual([
-      { itemId: a, name: expect.stringMatching(/^Count A/), expected: 12, counted: null, systemAtCount: null, movedDuringCount: null, variance: null, varianceValue: null, countedAt: null },
-      { itemId: b, name: expect.stringMatching(/^Count B/), expected: 0, counted: null, systemAtCount: null, movedDuringCount: null, variance: null, varianceValue: null, countedAt: null },
+      {
+        itemId: a,
+        name: expect.stringMatching(/^Count A/),
+        expected: 12,
+        counted: null,
+        systemAtCount: null,
+        movedDuringCount: null,
+        variance: null,
+        varianceValue: null,
+        countedAt: null,
+      },
+      {
+        itemId: b,
+        name: expect.stringMatching(/^Count B/),
+        expected: 0,
+        counted: null,
+        systemAtCount: null,
+        movedDuringCount: null,
+        variance: null,
+        varianceValue: null,
+        countedAt: null,
+      },
     ]);
     expect((await get(res.body.id)).body).toEqual(res.body);
   });
 
   it('counts every stock-tracked item of a category', async () => {
-    const category = await h.api('POST', '/api/v1/catalog/categories', { token: manager, body: { name: `Cellar ${Date.now()}` } });
+    const category = await h.api('POST', '/api/v1/catalog/categories', {
+      token: manager,
+      body: { name: `Cellar ${Date.now()}` },
+    });
     const wine = await newItem(h, manager, { stockQuantity: 6, categoryId: category.body.id });
     const res = await open({ categoryId: category.body.id });
     expect(res.status).toBe(201);
@@ -68,7 +99,10 @@ describe('opening a count', () => {
 
   it('rejects a selection of unknown, untracked or mixed items with 422', async () => {
     const item = await newItem(h, manager, { stockQuantity: 3 });
-    const emptyCategory = await h.api('POST', '/api/v1/catalog/categories', { token: manager, body: { name: `Empty ${Date.now()}` } });
+    const emptyCategory = await h.api('POST', '/api/v1/catalog/categories', {
+      token: manager,
+      body: { name: `Empty ${Date.now()}` },
+    });
     const cases: [Record<string, unknown>, string][] = [
       [{ itemIds: [item, '00000000-0000-4000-8000-000000000000'] }, 'itemIds[1]'],
       [{ itemIds: [h.shop.items['Espresso']] }, 'itemIds[0]'],
@@ -83,7 +117,9 @@ describe('opening a count', () => {
       const res = await open(body);
       expect([JSON.stringify(body), res.status, res.body.errors?.[0]?.path]).toEqual([JSON.stringify(body), 422, path]);
     }
-    expect((await h.api('POST', '/api/v1/stock-counts', { token: cashier, body: { itemIds: [item] } })).status).toBe(403);
+    expect((await h.api('POST', '/api/v1/stock-counts', { token: cashier, body: { itemIds: [item] } })).status).toBe(
+      403,
+    );
   });
 });
 
@@ -110,7 +146,12 @@ describe('recording counts', () => {
   it('keeps the last value of a repeated count', async () => {
     const item = await newItem(h, manager, { stockQuantity: 9 });
     const countId = await openCountOf(item);
-    expect((await record(countId, item, 7)).body).toMatchObject({ itemId: item, counted: 7, systemAtCount: 9, variance: -2 });
+    expect((await record(countId, item, 7)).body).toMatchObject({
+      itemId: item,
+      counted: 7,
+      systemAtCount: 9,
+      variance: -2,
+    });
     const second = await record(countId, item, 8);
     expect(second.status).toBe(200);
     expect(second.body).toMatchObject({ counted: 8, variance: -1 });
@@ -134,15 +175,30 @@ describe('completing a count', () => {
     const countId = await openCountOf(item);
     await sell(h, cashier, item, 3); // before counting: 17 in the system
     const counted = await record(countId, item, 15); // the shelf holds 15: 2 are missing
-    expect(counted.body).toMatchObject({ expected: 20, counted: 15, systemAtCount: 17, movedDuringCount: -3, variance: -2, varianceValue: -300 });
+    expect(counted.body).toMatchObject({
+      expected: 20,
+      counted: 15,
+      systemAtCount: 17,
+      movedDuringCount: -3,
+      variance: -2,
+      varianceValue: -300,
+    });
     await sell(h, cashier, item, 4); // after counting: sold from the 15 on the shelf
 
     const done = await complete(countId);
     expect(done.status).toBe(200);
-    expect(done.body).toMatchObject({ status: 'completed', completedAt: expect.any(String), totals: { items: 1, counted: 1, variance: -2, varianceValue: -300 } });
+    expect(done.body).toMatchObject({
+      status: 'completed',
+      completedAt: expect.any(String),
+      totals: { items: 1, counted: 1, variance: -2, varianceValue: -300 },
+    });
     expect(await stockOf(h, item)).toBe(11); // 15 counted − 4 sold since
     const moves = await movementsOf(h, item);
-    expect(moves.map((m) => [m.reason, m.delta])).toEqual([['sale', -3], ['sale', -4], ['count', -2]]);
+    expect(moves.map((m) => [m.reason, m.delta])).toEqual([
+      ['sale', -3],
+      ['sale', -4],
+      ['count', -2],
+    ]);
     expect(moves[2]).toMatchObject({ reference: countId, stock_count_id: countId, quantity_after: 11 });
     await expectNoDrift(h, item, 20);
   });
@@ -183,7 +239,9 @@ describe('completing a count', () => {
 
     expect([first.status, second.status, third.status]).toEqual([200, 200, 200]);
     expect(third.body.status).toBe('completed');
-    expect((await h.deps.knex('inventory_movements').where({ stock_count_id: countId })).map((m) => m.delta).sort()).toEqual([-3, 3]);
+    expect(
+      (await h.deps.knex('inventory_movements').where({ stock_count_id: countId })).map((m) => m.delta).sort(),
+    ).toEqual([-3, 3]);
     expect([await stockOf(h, a), await stockOf(h, b)]).toEqual([7, 13]);
   });
 
@@ -204,7 +262,12 @@ describe('completing a count', () => {
     await complete(countId);
     const alert = await h.deps.knex('low_stock_alerts').where({ item_id: item, status: 'active' }).first();
     expect(alert).toMatchObject({ quantity: 3, min_stock: 4 });
-    const event = await waitFor(() => h.deps.knex('order_events').where({ dedupe_key: `stock.low:${alert.id}` }).first());
+    const event = await waitFor(() =>
+      h.deps
+        .knex('order_events')
+        .where({ dedupe_key: `stock.low:${alert.id}` })
+        .first(),
+    );
     expect(event.data).toMatchObject({ itemId: item, stockQuantity: 3, alert: { id: alert.id } });
   });
 });
@@ -217,7 +280,11 @@ describe('cancelling a count', () => {
     const cancelled = await cancel(countId);
 
     expect(cancelled.status).toBe(200);
-    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelReason: 'cancelled by staff', cancelledAt: expect.any(String) });
+    expect(cancelled.body).toMatchObject({
+      status: 'cancelled',
+      cancelReason: 'cancelled by staff',
+      cancelledAt: expect.any(String),
+    });
     expect(await stockOf(h, item)).toBe(10);
     expect(await movementsOf(h, item)).toHaveLength(0);
     expect((await complete(countId)).status).toBe(409);
@@ -231,7 +298,9 @@ describe('finding counts', () => {
     const item = await newItem(h, manager, { stockQuantity: 1 });
     const countId = await openCountOf(item);
     const openOnes = await h.api('GET', '/api/v1/stock-counts?status=open', { token: manager });
-    expect(openOnes.body.stockCounts).toEqual(expect.arrayContaining([expect.objectContaining({ id: countId, status: 'open', items: 1, counted: 0 })]));
+    expect(openOnes.body.stockCounts).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: countId, status: 'open', items: 1, counted: 0 })]),
+    );
     await cancel(countId);
     const cancelled = await h.api('GET', '/api/v1/stock-counts?status=cancelled', { token: manager });
     expect(cancelled.body.stockCounts.map((c: { id: string }) => c.id)).toContain(countId);

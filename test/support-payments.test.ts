@@ -14,8 +14,18 @@ let since: string;
 
 beforeAll(async () => {
   sim = await startDarajaSimulator();
-  const gateway = createMpesaGateway({ baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true, initiatorName: 'testapi', initiatorPassword: 'x', resultUrl: 'http://127.0.0.1:9/unused' });
-  h = await startHarness({ env: { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000' }, gateways: { mpesa: gateway } });
+  const gateway = createMpesaGateway({
+    baseUrl: sim.url,
+    ...DARAJA_SIM_DEFAULTS,
+    sandbox: true,
+    initiatorName: 'testapi',
+    initiatorPassword: 'x',
+    resultUrl: 'http://127.0.0.1:9/unused',
+  });
+  h = await startHarness({
+    env: { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000' },
+    gateways: { mpesa: gateway },
+  });
   await setShopCurrency(h, 'KES');
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 }); // M-Pesa takes whole shillings
   cashier = await h.login('3456');
@@ -46,7 +56,10 @@ const ids = (r: { body: { payments: { id: string }[] } }) => r.body.payments.map
 
 describe('GET /api/v1/payments', () => {
   it('lists pending payments, each the same object as GET /api/v1/payments/:id', async () => {
-    const res = await until(() => list('status=pending'), (r) => r.status === 200 && pending.every((id) => ids(r).includes(id)));
+    const res = await until(
+      () => list('status=pending'),
+      (r) => r.status === 200 && pending.every((id) => ids(r).includes(id)),
+    );
     expect(new Set(ids(res))).toEqual(new Set(pending));
     for (const p of res.body.payments) {
       const one = await h.api('GET', `/api/v1/payments/${p.id}`, { token: manager });
@@ -55,7 +68,10 @@ describe('GET /api/v1/payments', () => {
   });
 
   it('filters by method and time, newest first', async () => {
-    const res = await until(() => list(`method=cash&start=${encodeURIComponent(since)}`), (r) => r.status === 200 && ids(r).length === 2);
+    const res = await until(
+      () => list(`method=cash&start=${encodeURIComponent(since)}`),
+      (r) => r.status === 200 && ids(r).length === 2,
+    );
     expect(ids(res)).toEqual([...cash].reverse());
     expect(res.body.payments.every((p: any) => p.status === 'succeeded' && p.change === 1000)).toBe(true);
     const none = await list(`method=cash&end=${encodeURIComponent(since)}`);
@@ -63,7 +79,10 @@ describe('GET /api/v1/payments', () => {
   });
 
   it('pages with a cursor, neither skipping nor repeating', async () => {
-    await until(() => list('limit=500'), (r) => ids(r).length === 5);
+    await until(
+      () => list('limit=500'),
+      (r) => ids(r).length === 5,
+    );
     const seen: string[] = [];
     let next: string | null = null;
     do {
@@ -80,12 +99,18 @@ describe('GET /api/v1/payments', () => {
     expect((await h.api('GET', '/api/v1/payments', { token: cashier })).status).toBe(403);
   });
 
-  it.each(['status=paid', 'method=bitcoin', 'start=1', 'limit=0', 'cursor=abc', 'cursor=' + Buffer.from('payments:2026-01-01T00:00:00.000Z|x').toString('base64url'), 'status=pending&status=failed', 'x=1'])(
-    'answers 422 to %s',
-    async (q) => {
-      const res = await list(q);
-      expect(res.status).toBe(422);
-      expect(res.body.code).toBe('VALIDATION_ERROR');
-    },
-  );
+  it.each([
+    'status=paid',
+    'method=bitcoin',
+    'start=1',
+    'limit=0',
+    'cursor=abc',
+    'cursor=' + Buffer.from('payments:2026-01-01T00:00:00.000Z|x').toString('base64url'),
+    'status=pending&status=failed',
+    'x=1',
+  ])('answers 422 to %s', async (q) => {
+    const res = await list(q);
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('VALIDATION_ERROR');
+  });
 });

@@ -17,10 +17,22 @@ const UI = 'http://temporal-ui.test:8233';
 
 beforeAll(async () => {
   sim = await startDarajaSimulator();
-  const gateway = createMpesaGateway({ baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true, initiatorName: 'testapi', initiatorPassword: 'x', resultUrl: 'http://127.0.0.1:9/unused' });
+  const gateway = createMpesaGateway({
+    baseUrl: sim.url,
+    ...DARAJA_SIM_DEFAULTS,
+    sandbox: true,
+    initiatorName: 'testapi',
+    initiatorPassword: 'x',
+    resultUrl: 'http://127.0.0.1:9/unused',
+  });
   h = await startHarness({
     // The payment waits for its callback and polls for much longer than the test runs.
-    env: { TEMPORAL_UI_URL: UI, TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000', TILLFLOW_PRINT_MAX_ATTEMPTS: '1000' },
+    env: {
+      TEMPORAL_UI_URL: UI,
+      TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000',
+      TILLFLOW_PAYMENT_EXPIRE_MS: '1200000',
+      TILLFLOW_PRINT_MAX_ATTEMPTS: '1000',
+    },
     gateways: { mpesa: gateway },
   });
   await setShopCurrency(h, 'KES');
@@ -43,15 +55,20 @@ const stuckFor = (orderId: string, reason: string, query?: string) =>
 
 /** Makes every write of `table` rows for this order fail (the activity writing them retries). */
 async function refuseWrites(name: string, table: string, condition: string): Promise<() => Promise<void>> {
-  await h.deps.knex.raw(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'database refuses ${name}'; END $$`);
-  await h.deps.knex.raw(`CREATE TRIGGER ${name} BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW WHEN (${condition}) EXECUTE FUNCTION ${name}()`);
+  await h.deps.knex.raw(
+    `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'database refuses ${name}'; END $$`,
+  );
+  await h.deps.knex.raw(
+    `CREATE TRIGGER ${name} BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW WHEN (${condition}) EXECUTE FUNCTION ${name}()`,
+  );
   return async () => {
     await h.deps.knex.raw(`DROP TRIGGER ${name} ON ${table}`);
     await h.deps.knex.raw(`DROP FUNCTION ${name}()`);
   };
 }
 
-const link = (workflowId: string, runId: string) => `${UI}/namespaces/tillflow/workflows/${workflowId}/${runId}/history`;
+const link = (workflowId: string, runId: string) =>
+  `${UI}/namespaces/tillflow/workflows/${workflowId}/${runId}/history`;
 
 describe('stuck orders', () => {
   it('lists a gateway payment pending longer than olderThan, with its current details and a Temporal UI link', async () => {
@@ -62,7 +79,12 @@ describe('stuck orders', () => {
     expect(pay.status).toBe(202);
 
     const entry = await stuckFor(o.id, 'payment_pending');
-    expect(entry).toMatchObject({ orderNumber: o.orderNumber, paymentId: pay.body.id, workflowId: `payment-${o.id}-1`, workflowType: 'payment' });
+    expect(entry).toMatchObject({
+      orderNumber: o.orderNumber,
+      paymentId: pay.body.id,
+      workflowId: `payment-${o.id}-1`,
+      workflowType: 'payment',
+    });
     expect(entry.currentDetails).toMatch(/^waiting for M-Pesa (callback|status) since \d\d:\d\d:\d\d UTC/);
     expect(entry.temporalUiUrl).toBe(link(entry.workflowId, entry.runId));
     expect(Date.parse(entry.since)).toBeLessThanOrEqual(Date.parse(pay.body.createdAt) + 1000);
@@ -82,10 +104,18 @@ describe('stuck orders', () => {
     const o = await openBurgerOrder(h, cashier);
     const allow = await refuseWrites('refuse_persist', 'orders', `NEW.id = '${o.id}' AND NEW.persisted_at IS NOT NULL`);
     try {
-      const pay = await postPayment(h, cashier, o.id, { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance });
+      const pay = await postPayment(h, cashier, o.id, {
+        method: 'cash',
+        amount: o.totals.balance,
+        tendered: o.totals.balance,
+      });
       expect(pay.status).toBe(201);
       const entry = await stuckFor(o.id, 'close_not_persisted');
-      expect(entry).toMatchObject({ workflowId: `order-${o.id}`, workflowType: 'checkout', orderNumber: o.orderNumber });
+      expect(entry).toMatchObject({
+        workflowId: `order-${o.id}`,
+        workflowType: 'checkout',
+        orderNumber: o.orderNumber,
+      });
       expect(entry.currentDetails).toMatch(new RegExp(`^Order #${o.orderNumber} closed`));
       expect(entry.temporalUiUrl).toBe(link(entry.workflowId, entry.runId));
       const retrying = await stuckFor(o.id, 'activity_retrying', 'olderThan=1s&minAttempts=3');
@@ -96,7 +126,11 @@ describe('stuck orders', () => {
       await allow();
     }
     // Once the database takes the close again, the order drops off the list.
-    await until(() => stuck(), (r) => r.status === 200 && !r.body.stuckOrders.some((s: any) => s.orderId === o.id), 30_000);
+    await until(
+      () => stuck(),
+      (r) => r.status === 200 && !r.body.stuckOrders.some((s: any) => s.orderId === o.id),
+      30_000,
+    );
     expect((await h.deps.knex('orders').where({ id: o.id }).first('persisted_at')).persisted_at).not.toBeNull();
   });
 
@@ -104,7 +138,10 @@ describe('stuck orders', () => {
     const o = await openBurgerOrder(h, cashier);
     const allow = await refuseWrites('refuse_events', 'order_events', `NEW.order_id = '${o.id}'`);
     try {
-      const line = await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId: h.shop.items['Burger'], quantity: 1 } });
+      const line = await h.api('POST', `/api/v1/orders/${o.id}/lines`, {
+        token: cashier,
+        body: { itemId: h.shop.items['Burger'], quantity: 1 },
+      });
       expect(line.status).toBe(200);
       const entry = await stuckFor(o.id, 'activity_retrying', 'minAttempts=3');
       expect(entry).toMatchObject({ workflowId: `order-${o.id}`, activity: { type: 'publishOrderEvents' } });
@@ -116,7 +153,10 @@ describe('stuck orders', () => {
   });
 
   it('lists a print job still retrying an unreachable printer', async () => {
-    const printer = await h.api('POST', '/api/v1/printers', { token: manager, body: { name: 'Dead receipt printer', role: 'receipt', address: 'tcp://127.0.0.1:1' } });
+    const printer = await h.api('POST', '/api/v1/printers', {
+      token: manager,
+      body: { name: 'Dead receipt printer', role: 'receipt', address: 'tcp://127.0.0.1:1' },
+    });
     expect(printer.status).toBe(201);
     try {
       const o = await openBurgerOrder(h, cashier);
@@ -143,7 +183,10 @@ describe('access and input', () => {
     for (const path of ['/api/v1/support/stuck-orders', '/api/v1/audit', '/api/v1/payments']) {
       expect(spec.body.paths[path].get.tags).toEqual([path === '/api/v1/payments' ? 'Payments' : 'Support']);
     }
-    expect(spec.body.paths['/api/v1/support/stuck-orders'].get.parameters.map((p: any) => p.name)).toEqual(['olderThan', 'minAttempts']);
+    expect(spec.body.paths['/api/v1/support/stuck-orders'].get.parameters.map((p: any) => p.name)).toEqual([
+      'olderThan',
+      'minAttempts',
+    ]);
   });
 
   it('defaults olderThan to 10 minutes', async () => {
@@ -152,7 +195,16 @@ describe('access and input', () => {
     expect(res.body.stuckOrders).toEqual(expect.any(Array));
   });
 
-  it.each(['olderThan=10', 'olderThan=-1m', 'olderThan=10y', 'olderThan=1m&olderThan=2m', 'minAttempts=1', 'minAttempts=x', 'minAttempts=3&minAttempts=4', 'other=1'])('answers 422 to %s', async (q) => {
+  it.each([
+    'olderThan=10',
+    'olderThan=-1m',
+    'olderThan=10y',
+    'olderThan=1m&olderThan=2m',
+    'minAttempts=1',
+    'minAttempts=x',
+    'minAttempts=3&minAttempts=4',
+    'other=1',
+  ])('answers 422 to %s', async (q) => {
     const res = await stuck(q);
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('VALIDATION_ERROR');

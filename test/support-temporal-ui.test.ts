@@ -28,7 +28,10 @@ afterAll(async () => {
 
 /** A print job that keeps retrying a printer nobody listens on: a stuck order with a link. */
 async function stuckPrintEntry(): Promise<any> {
-  const printer = await h.api('POST', '/api/v1/printers', { token: manager, body: { name: 'Dead printer', role: 'receipt', address: 'tcp://127.0.0.1:1' } });
+  const printer = await h.api('POST', '/api/v1/printers', {
+    token: manager,
+    body: { name: 'Dead printer', role: 'receipt', address: 'tcp://127.0.0.1:1' },
+  });
   expect(printer.status).toBe(201);
   const o = await openBurgerOrder(h, manager);
   const job = await h.api('POST', `/api/v1/orders/${o.id}/reprint`, { token: manager, body: { kind: 'receipt' } });
@@ -44,9 +47,19 @@ async function stuckPrintEntry(): Promise<any> {
 describe('Temporal UI links', () => {
   it('open the workflow in the dev server UI: the page loads and the UI API answers with that run', async () => {
     const entry = await stuckPrintEntry();
-    expect(entry.temporalUiUrl).toBe(`${server.uiUrl}/namespaces/${server.namespace}/workflows/${entry.workflowId}/${entry.runId}/history`);
+    expect(entry.temporalUiUrl).toBe(
+      `${server.uiUrl}/namespaces/${server.namespace}/workflows/${entry.workflowId}/${entry.runId}/history`,
+    );
 
-    const page = await until(() => fetch(entry.temporalUiUrl).then(async (r) => ({ status: r.status, type: r.headers.get('content-type') ?? '', html: await r.text() })), (r) => r.status === 200);
+    const page = await until(
+      () =>
+        fetch(entry.temporalUiUrl).then(async (r) => ({
+          status: r.status,
+          type: r.headers.get('content-type') ?? '',
+          html: await r.text(),
+        })),
+      (r) => r.status === 200,
+    );
     expect(page.type).toContain('text/html');
     expect(page.html).toMatch(/<html/i);
 

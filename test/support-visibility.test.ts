@@ -13,8 +13,18 @@ let cashier: string;
 
 beforeAll(async () => {
   sim = await startDarajaSimulator();
-  const gateway = createMpesaGateway({ baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true, initiatorName: 'testapi', initiatorPassword: 'x', resultUrl: 'http://127.0.0.1:9/unused' });
-  h = await startHarness({ env: { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000' }, gateways: { mpesa: gateway } });
+  const gateway = createMpesaGateway({
+    baseUrl: sim.url,
+    ...DARAJA_SIM_DEFAULTS,
+    sandbox: true,
+    initiatorName: 'testapi',
+    initiatorPassword: 'x',
+    resultUrl: 'http://127.0.0.1:9/unused',
+  });
+  h = await startHarness({
+    env: { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000' },
+    gateways: { mpesa: gateway },
+  });
   await setShopCurrency(h, 'KES');
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 }); // M-Pesa takes whole shillings
   // The next order is number 42 (numbers run 1..99 per location).
@@ -31,7 +41,11 @@ async function workflowIdsFor(query: string): Promise<string[]> {
   for await (const wf of h.deps.temporal.workflow.list({ query })) ids.push(wf.workflowId);
   return ids;
 }
-const found = (query: string, workflowId: string) => until(() => workflowIdsFor(query), (ids) => ids.includes(workflowId));
+const found = (query: string, workflowId: string) =>
+  until(
+    () => workflowIdsFor(query),
+    (ids) => ids.includes(workflowId),
+  );
 
 describe('search attributes', () => {
   let order: any;
@@ -51,18 +65,32 @@ describe('search attributes', () => {
 
   it("find the order and its payment with PaymentStatus = 'pending'", async () => {
     const query = `PaymentStatus = 'pending' AND LocationId = '${h.shop.locationId}'`;
-    const ids = await until(() => workflowIdsFor(query), (all) => all.includes(`order-${order.id}`) && all.includes(`payment-${order.id}-1`));
+    const ids = await until(
+      () => workflowIdsFor(query),
+      (all) => all.includes(`order-${order.id}`) && all.includes(`payment-${order.id}-1`),
+    );
     expect(ids).toEqual(expect.arrayContaining([`order-${order.id}`, `payment-${order.id}-1`]));
   });
 
-  it("find it among open orders paid by M-Pesa (OrderStatus, PaymentMethod)", async () => {
-    await found(`OrderStatus = 'open' AND PaymentMethod = 'mpesa' AND LocationId = '${h.shop.locationId}'`, `order-${order.id}`);
+  it('find it among open orders paid by M-Pesa (OrderStatus, PaymentMethod)', async () => {
+    await found(
+      `OrderStatus = 'open' AND PaymentMethod = 'mpesa' AND LocationId = '${h.shop.locationId}'`,
+      `order-${order.id}`,
+    );
   });
 
   it('show a current-details line saying what the order waits for', async () => {
-    const meta = (await h.deps.temporal.workflow.getHandle(`order-${order.id}`).query('__temporal_workflow_metadata')) as { currentDetails?: string };
-    expect(meta.currentDetails).toMatch(/^Order #42 open · 1 line\(s\) · total KES 10\.00 · balance KES 10\.00 · kitchen \w+ · waiting for mpesa payment since /);
-    const payment = (await h.deps.temporal.workflow.getHandle(`payment-${order.id}-1`).query('__temporal_workflow_metadata')) as { currentDetails?: string };
-    expect(payment.currentDetails).toMatch(/^waiting for M-Pesa (callback|status) since \d\d:\d\d:\d\d UTC · KES 10\.00$/);
+    const meta = (await h.deps.temporal.workflow
+      .getHandle(`order-${order.id}`)
+      .query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(meta.currentDetails).toMatch(
+      /^Order #42 open · 1 line\(s\) · total KES 10\.00 · balance KES 10\.00 · kitchen \w+ · waiting for mpesa payment since /,
+    );
+    const payment = (await h.deps.temporal.workflow
+      .getHandle(`payment-${order.id}-1`)
+      .query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(payment.currentDetails).toMatch(
+      /^waiting for M-Pesa (callback|status) since \d\d:\d\d:\d\d UTC · KES 10\.00$/,
+    );
   });
 });

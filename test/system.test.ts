@@ -45,7 +45,11 @@ describe('system', () => {
   it('answers unknown routes and malformed JSON in the contract error format', async () => {
     const missing = await h.api('GET', '/api/v1/nope');
     expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ code: 'NOT_FOUND', detail: expect.any(String), timestamp: expect.any(String) });
+    expect(missing.body).toMatchObject({
+      code: 'NOT_FOUND',
+      detail: expect.any(String),
+      timestamp: expect.any(String),
+    });
     const bad = await h.api('POST', '/api/v1/auth/login', { raw: '{"pin": ' });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('BAD_REQUEST');

@@ -17,18 +17,31 @@ afterAll(async () => h?.close());
 
 let n = 0;
 async function newTable(): Promise<any> {
-  const res = await h.api('POST', '/api/v1/tables', { token: manager, body: { name: `T${++n}`, seats: 4, area: 'Terrace', sortOrder: n } });
+  const res = await h.api('POST', '/api/v1/tables', {
+    token: manager,
+    body: { name: `T${++n}`, seats: 4, area: 'Terrace', sortOrder: n },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
 const openOn = (token: string, tableId: string, extra: Record<string, unknown> = {}) =>
-  h.api('POST', '/api/v1/orders', { token, body: { type: 'dine_in', tableId, lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }], ...extra } });
+  h.api('POST', '/api/v1/orders', {
+    token,
+    body: { type: 'dine_in', tableId, lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }], ...extra },
+  });
 const tableOf = async (id: string) => (await h.api('GET', `/api/v1/tables/${id}`, { token: cashier })).body;
 
 describe('tables', () => {
   it('are managed by managers and listed for cashiers as free with no open orders', async () => {
     const t = await newTable();
-    expect(t).toMatchObject({ name: `T${n}`, seats: 4, area: 'Terrace', active: true, status: 'free', openOrderIds: [] });
+    expect(t).toMatchObject({
+      name: `T${n}`,
+      seats: 4,
+      area: 'Terrace',
+      active: true,
+      status: 'free',
+      openOrderIds: [],
+    });
     expect((await h.api('POST', '/api/v1/tables', { token: cashier, body: { name: 'X1' } })).status).toBe(403);
     expect((await h.api('POST', '/api/v1/tables', { token: manager, body: { name: t.name } })).status).toBe(409);
     const patched = await h.api('PATCH', `/api/v1/tables/${t.id}`, { token: manager, body: { seats: 6 } });
@@ -49,7 +62,10 @@ describe('tables', () => {
       expect(loser.body).toMatchObject({ code: 'CONFLICT', existingOrderId: winner.body.id });
       expect(winner.body).toMatchObject({ tableId: t.id, table: t.name });
       expect(await tableOf(t.id)).toMatchObject({ status: 'occupied', openOrderIds: [winner.body.id] });
-      const open = await h.deps.knex('orders').where({ table_id: t.id, status: 'open' }).count<{ count: string }[]>('* as count');
+      const open = await h.deps
+        .knex('orders')
+        .where({ table_id: t.id, status: 'open' })
+        .count<{ count: string }[]>('* as count');
       expect(Number(open[0]!.count)).toBeLessThanOrEqual(1);
     }
   });
@@ -88,9 +104,18 @@ describe('tables', () => {
   it('frees the table when its order closes', async () => {
     const t = await newTable();
     const order = (await openOn(cashier, t.id)).body;
-    const paid = await postPayment(h, cashier, order.id, { method: 'cash', amount: order.totals.balance, tendered: order.totals.balance });
+    const paid = await postPayment(h, cashier, order.id, {
+      method: 'cash',
+      amount: order.totals.balance,
+      tendered: order.totals.balance,
+    });
     expect(paid.body.order.status).toBe('closed');
-    expect(await until(() => tableOf(t.id), (x) => x.status === 'free')).toMatchObject({ openOrderIds: [] });
+    expect(
+      await until(
+        () => tableOf(t.id),
+        (x) => x.status === 'free',
+      ),
+    ).toMatchObject({ openOrderIds: [] });
     expect((await openOn(cashier, t.id)).status).toBe(201);
   });
 
@@ -98,7 +123,12 @@ describe('tables', () => {
     const t = await newTable();
     const order = (await openOn(cashier, t.id)).body;
     await h.api('POST', `/api/v1/orders/${order.id}/cancel`, { token: cashier, body: { reason: 'left' } });
-    expect(await until(() => tableOf(t.id), (x) => x.status === 'free')).toMatchObject({ openOrderIds: [] });
+    expect(
+      await until(
+        () => tableOf(t.id),
+        (x) => x.status === 'free',
+      ),
+    ).toMatchObject({ openOrderIds: [] });
   });
 
   it('publishes table.updated on the location topic when a table is taken', async () => {
@@ -108,7 +138,9 @@ describe('tables', () => {
       ws.send({ type: 'subscribe', topics: [`orders:${h.shop.locationId}`] });
       await ws.waitFor((m) => m.type === 'subscribed');
       const order = (await openOn(cashier, t.id)).body;
-      const event = await ws.waitFor((m) => m.type === 'event' && m.event === 'table.updated' && m.data.id === t.id && m.data.status === 'occupied');
+      const event = await ws.waitFor(
+        (m) => m.type === 'event' && m.event === 'table.updated' && m.data.id === t.id && m.data.status === 'occupied',
+      );
       expect(event.data.openOrderIds).toEqual([order.id]);
     } finally {
       await ws.close();

@@ -13,7 +13,8 @@ beforeEach(async () => {
 });
 
 type Action = 'clock-in' | 'clock-out' | 'break-start' | 'break-end';
-const punch = (action: Action, pin: string, extra: object = {}) => h.api('POST', `/api/v1/timeclock/${action}`, { body: { pin, ...extra } });
+const punch = (action: Action, pin: string, extra: object = {}) =>
+  h.api('POST', `/api/v1/timeclock/${action}`, { body: { pin, ...extra } });
 const rows = async () => ({
   shifts: await h.deps.knex('shifts').orderBy('clock_in_at'),
   breaks: await h.deps.knex('breaks').orderBy('start_at'),
@@ -25,22 +26,42 @@ describe('timeclock', () => {
 
     const inRes = await punch('clock-in', '3456');
     expect(inRes.status).toBe(200);
-    expect(inRes.body).toMatchObject({ staff, status: 'clocked_in', shift: { staffId: staff.id, clockOutAt: null, breaks: [], workedMinutes: 0, breakMinutes: 0, wage: 0 } });
+    expect(inRes.body).toMatchObject({
+      staff,
+      status: 'clocked_in',
+      shift: { staffId: staff.id, clockOutAt: null, breaks: [], workedMinutes: 0, breakMinutes: 0, wage: 0 },
+    });
     expect(Object.keys(inRes.body.staff).sort()).toEqual(['id', 'name', 'role']);
     const shiftId = inRes.body.shift.id;
-    expect(await h.deps.knex('shifts').where('id', shiftId).first()).toMatchObject({ staff_id: staff.id, hourly_rate: 1500, clock_out_at: null, location_id: h.shop.locationId });
+    expect(await h.deps.knex('shifts').where('id', shiftId).first()).toMatchObject({
+      staff_id: staff.id,
+      hourly_rate: 1500,
+      clock_out_at: null,
+      location_id: h.shop.locationId,
+    });
 
     const breakStart = await punch('break-start', '3456');
     expect(breakStart.status).toBe(200);
-    expect(breakStart.body).toMatchObject({ staff, status: 'on_break', shift: { id: shiftId, breaks: [{ startAt: expect.any(String), endAt: null }] } });
+    expect(breakStart.body).toMatchObject({
+      staff,
+      status: 'on_break',
+      shift: { id: shiftId, breaks: [{ startAt: expect.any(String), endAt: null }] },
+    });
 
     const breakEnd = await punch('break-end', '3456');
     expect(breakEnd.status).toBe(200);
-    expect(breakEnd.body).toMatchObject({ status: 'clocked_in', shift: { id: shiftId, clockOutAt: null, breaks: [{ endAt: expect.any(String) }] } });
+    expect(breakEnd.body).toMatchObject({
+      status: 'clocked_in',
+      shift: { id: shiftId, clockOutAt: null, breaks: [{ endAt: expect.any(String) }] },
+    });
 
     const out = await punch('clock-out', '3456');
     expect(out.status).toBe(200);
-    expect(out.body).toMatchObject({ staff, status: 'clocked_out', shift: { id: shiftId, clockOutAt: expect.any(String), workedMinutes: 0 } });
+    expect(out.body).toMatchObject({
+      staff,
+      status: 'clocked_out',
+      shift: { id: shiftId, clockOutAt: expect.any(String), workedMinutes: 0 },
+    });
     expectNoPinLeak(out.body);
     const { shifts, breaks } = await rows();
     expect(shifts).toHaveLength(1);
@@ -80,10 +101,14 @@ describe('timeclock', () => {
   it('lets only one of several concurrent clock-ins succeed', async () => {
     const results = await Promise.all([1, 2, 3, 4, 5].map(() => punch('clock-in', '4567')));
     expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
-    expect(await h.deps.knex('shifts').where('staff_id', h.shop.staff['Kitchen']).whereNull('clock_out_at')).toHaveLength(1);
+    expect(
+      await h.deps.knex('shifts').where('staff_id', h.shop.staff['Kitchen']).whereNull('clock_out_at'),
+    ).toHaveLength(1);
     const outs = await Promise.all([1, 2, 3].map(() => punch('clock-out', '4567')));
     expect(outs.map((r) => r.status).sort()).toEqual([200, 409, 409]);
-    expect(await h.deps.knex('shifts').where('staff_id', h.shop.staff['Kitchen']).whereNull('clock_out_at')).toHaveLength(0);
+    expect(
+      await h.deps.knex('shifts').where('staff_id', h.shop.staff['Kitchen']).whereNull('clock_out_at'),
+    ).toHaveLength(0);
   });
 
   it('snapshots the hourly rate at clock-in', async () => {
@@ -91,7 +116,10 @@ describe('timeclock', () => {
     await h.deps.knex('staff').where('id', adminId).update({ hourly_rate: 3000 });
     const inRes = await punch('clock-in', '1234');
     await h.deps.knex('staff').where('id', adminId).update({ hourly_rate: 9999 });
-    await h.deps.knex('shifts').where('id', inRes.body.shift.id).update({ clock_in_at: h.deps.knex.raw("now() - interval '60 minutes 10 seconds'") });
+    await h.deps
+      .knex('shifts')
+      .where('id', inRes.body.shift.id)
+      .update({ clock_in_at: h.deps.knex.raw("now() - interval '60 minutes 10 seconds'") });
     const out = await punch('clock-out', '1234');
     expect(out.body.shift).toMatchObject({ workedMinutes: 60, wage: 3000 });
     expect(await h.deps.knex('shifts').where('id', inRes.body.shift.id).first()).toMatchObject({ hourly_rate: 3000 });
@@ -102,7 +130,12 @@ describe('timeclock', () => {
     const wrong = await punch('clock-in', '0000');
     expect(wrong.status).toBe(401);
     expect(wrong.body.code).toBe('UNAUTHENTICATED');
-    for (const body of [{ pin: '12' }, {}, { pin: '3456', staffId: h.shop.staff['Cashier'] }, { pin: '3456', locationId: 'x' }]) {
+    for (const body of [
+      { pin: '12' },
+      {},
+      { pin: '3456', staffId: h.shop.staff['Cashier'] },
+      { pin: '3456', locationId: 'x' },
+    ]) {
       const res = await h.api('POST', '/api/v1/timeclock/clock-in', { body });
       expect(res.status).toBe(422);
       expect(res.body.errors.length).toBeGreaterThan(0);
@@ -121,7 +154,9 @@ describe('timeclock', () => {
     expect((await punch('clock-in', '3456')).status).toBe(429);
     const login = await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456' } });
     expect(login.status).toBe(429);
-    expect(await h.deps.knex('shifts').where('staff_id', h.shop.staff['Cashier']).whereNull('clock_out_at')).toHaveLength(0);
+    expect(
+      await h.deps.knex('shifts').where('staff_id', h.shop.staff['Cashier']).whereNull('clock_out_at'),
+    ).toHaveLength(0);
   });
 });
 
@@ -135,18 +170,33 @@ describe('GET /api/v1/staff/:id/shifts', () => {
     kitchenId = h.shop.staff['Kitchen']!;
     // Two known shifts for Kitchen, made through the API and then pinned to fixed times.
     await h.deps.knex('shifts').where('staff_id', kitchenId).delete();
-    for (const action of ['clock-in', 'break-start', 'break-end', 'clock-out'] as const) expect((await punch(action, '4567')).status).toBe(200);
+    for (const action of ['clock-in', 'break-start', 'break-end', 'clock-out'] as const)
+      expect((await punch(action, '4567')).status).toBe(200);
     const shift = await h.deps.knex('shifts').where('staff_id', kitchenId).first();
     firstShift = shift.id;
     // 09:00-17:30 with a 12:00-12:45 break: 465 worked minutes at 15.55/h = 12051.25 → 12051.
-    await h.deps.knex('shifts').where('id', shift.id).update({ clock_in_at: '2024-03-04T09:00:00Z', clock_out_at: '2024-03-04T17:30:00Z', hourly_rate: 1555 });
-    await h.deps.knex('breaks').where('shift_id', shift.id).update({ start_at: '2024-03-04T12:00:00Z', end_at: '2024-03-04T12:45:00Z' });
+    await h.deps
+      .knex('shifts')
+      .where('id', shift.id)
+      .update({ clock_in_at: '2024-03-04T09:00:00Z', clock_out_at: '2024-03-04T17:30:00Z', hourly_rate: 1555 });
+    await h.deps
+      .knex('breaks')
+      .where('shift_id', shift.id)
+      .update({ start_at: '2024-03-04T12:00:00Z', end_at: '2024-03-04T12:45:00Z' });
     // 08:00-08:20:30, no break: 20 whole minutes → round(1555 * 20 / 60) = 518.
-    await h.deps.knex('shifts').insert({ location_id: h.shop.locationId, staff_id: kitchenId, clock_in_at: '2024-03-05T08:00:00Z', clock_out_at: '2024-03-05T08:20:30Z', hourly_rate: 1555 });
+    await h.deps.knex('shifts').insert({
+      location_id: h.shop.locationId,
+      staff_id: kitchenId,
+      clock_in_at: '2024-03-05T08:00:00Z',
+      clock_out_at: '2024-03-05T08:20:30Z',
+      hourly_rate: 1555,
+    });
   });
 
   it('computes worked minutes, break minutes and wage per shift and in total', async () => {
-    const res = await h.api('GET', `/api/v1/staff/${kitchenId}/shifts?start=2024-03-04&end=2024-03-05`, { token: await manager() });
+    const res = await h.api('GET', `/api/v1/staff/${kitchenId}/shifts?start=2024-03-04&end=2024-03-05`, {
+      token: await manager(),
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       shifts: [
@@ -196,18 +246,28 @@ describe('GET /api/v1/staff/:id/shifts', () => {
     await h.deps.knex('shifts').where('staff_id', managerId).delete();
     const inRes = await punch('clock-in', '2345');
     expect((await punch('break-start', '2345')).status).toBe(200);
-    await h.deps.knex('shifts').where('id', inRes.body.shift.id).update({ clock_in_at: h.deps.knex.raw("now() - interval '90 minutes'") });
-    await h.deps.knex('breaks').where('shift_id', inRes.body.shift.id).update({ start_at: h.deps.knex.raw("now() - interval '30 minutes'") });
+    await h.deps
+      .knex('shifts')
+      .where('id', inRes.body.shift.id)
+      .update({ clock_in_at: h.deps.knex.raw("now() - interval '90 minutes'") });
+    await h.deps
+      .knex('breaks')
+      .where('shift_id', inRes.body.shift.id)
+      .update({ start_at: h.deps.knex.raw("now() - interval '30 minutes'") });
     const res = await h.api('GET', `/api/v1/staff/${managerId}/shifts`, { token: await manager() });
     expect(res.status).toBe(200);
-    expect(res.body.shifts).toEqual([expect.objectContaining({ clockOutAt: null, workedMinutes: 60, breakMinutes: 30, wage: 2200 })]);
+    expect(res.body.shifts).toEqual([
+      expect.objectContaining({ clockOutAt: null, workedMinutes: 60, breakMinutes: 30, wage: 2200 }),
+    ]);
     expect(res.body.totals).toEqual({ workedMinutes: 60, breakMinutes: 30, wage: 2200 });
     expect((await punch('clock-out', '2345')).status).toBe(200);
   });
 
   it('lets staff read their own shifts only; managers read anyone’s', async () => {
     const cashier = await h.login('3456');
-    const own = await h.api('GET', `/api/v1/staff/${h.shop.staff['Cashier']}/shifts?start=2000-01-01`, { token: cashier });
+    const own = await h.api('GET', `/api/v1/staff/${h.shop.staff['Cashier']}/shifts?start=2000-01-01`, {
+      token: cashier,
+    });
     expect(own.status).toBe(200);
     expect(own.body.shifts.length).toBeGreaterThan(0);
     expect(own.body.shifts.every((s: { staffId: string }) => s.staffId === h.shop.staff['Cashier'])).toBe(true);
@@ -217,7 +277,9 @@ describe('GET /api/v1/staff/:id/shifts', () => {
     expect((await h.api('GET', `/api/v1/staff/${randomUUID()}/shifts`, { token: cashier })).status).toBe(403);
     const kitchen = await h.login('4567');
     expect((await h.api('GET', `/api/v1/staff/${kitchenId}/shifts`, { token: kitchen })).status).toBe(200);
-    expect((await h.api('GET', `/api/v1/staff/${h.shop.staff['Cashier']}/shifts`, { token: await manager() })).status).toBe(200);
+    expect(
+      (await h.api('GET', `/api/v1/staff/${h.shop.staff['Cashier']}/shifts`, { token: await manager() })).status,
+    ).toBe(200);
     expect((await h.api('GET', `/api/v1/staff/${kitchenId}/shifts`)).status).toBe(401);
   });
 

@@ -61,10 +61,19 @@ const orderActivities = {
     await publishGates.get(req.orderId);
     calls.publishOrderEvents.push(req);
   },
-  async persistOrder(req: { snapshot: OrderSnapshot; stockLines: StockLine[]; events?: OrderEvent[] }): Promise<{ lowStock: [] }> {
+  async persistOrder(req: {
+    snapshot: OrderSnapshot;
+    stockLines: StockLine[];
+    events?: OrderEvent[];
+  }): Promise<{ lowStock: [] }> {
     calls.persistOrder.push(req);
     // Newer runs hand their unpublished events to the closing write: they count as published.
-    if (req.events) calls.publishOrderEvents.push({ orderId: req.snapshot.id, locationId: req.snapshot.locationId, events: req.events });
+    if (req.events)
+      calls.publishOrderEvents.push({
+        orderId: req.snapshot.id,
+        locationId: req.snapshot.locationId,
+        events: req.events,
+      });
     return { lowStock: [] };
   },
   async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<Printer[]> {
@@ -81,7 +90,8 @@ const printingActivities = {
 } satisfies PrintingActivities;
 
 const persistedOf = (orderId: string) => calls.persistOrder.filter((c) => c.snapshot.id === orderId);
-const eventsOf = (orderId: string) => calls.publishOrderEvents.filter((c) => c.orderId === orderId).flatMap((c) => c.events);
+const eventsOf = (orderId: string) =>
+  calls.publishOrderEvents.filter((c) => c.orderId === orderId).flatMap((c) => c.events);
 
 // ---- environment -----------------------------------------------------------------------------
 
@@ -172,8 +182,10 @@ async function startCheckout(opts: Partial<Omit<CheckoutInput, 'state'>> = {}): 
   return Object.assign(handle, { orderId: state.id });
 }
 
-const addLine = (h: Checkout, what = espresso, quantity = 1) => h.executeUpdate(msg.addLineUpdate, { args: [{ item: what, quantity, modifierIds: [], ...caller }] });
-const pay = (h: Checkout, amount: number) => h.executeUpdate(msg.addPaymentUpdate, { args: [{ method: 'cash', amount, tendered: amount, ...caller }] });
+const addLine = (h: Checkout, what = espresso, quantity = 1) =>
+  h.executeUpdate(msg.addLineUpdate, { args: [{ item: what, quantity, modifierIds: [], ...caller }] });
+const pay = (h: Checkout, amount: number) =>
+  h.executeUpdate(msg.addPaymentUpdate, { args: [{ method: 'cash', amount, tendered: amount, ...caller }] });
 const snapshot = (h: Checkout) => h.query(msg.snapshotQuery);
 
 /*
@@ -182,7 +194,9 @@ const snapshot = (h: Checkout) => h.query(msg.snapshotQuery);
  * server keeps a 10-year execution-timeout timer for every workflow it ever started and, still
  * unlocked while result() fetches the outcome, skips to the next one once nothing else is due.
  */
-async function eventTimes(handle: { fetchHistory(): Promise<{ events?: temporal.api.history.v1.IHistoryEvent[] | null }> }) {
+async function eventTimes(handle: {
+  fetchHistory(): Promise<{ events?: temporal.api.history.v1.IHistoryEvent[] | null }>;
+}) {
   const events = (await handle.fetchHistory()).events ?? [];
   return { startedAt: tsToMs(events[0]!.eventTime!), endedAt: tsToMs(events.at(-1)!.eventTime!), last: events.at(-1)! };
 }
@@ -212,7 +226,9 @@ describe('abandoned orders', () => {
     expect(idle).toBeLessThan(12 * HOUR + MINUTE);
     expect(endedAt - startedAt).toBeLessThan(12 * HOUR + MINUTE);
     expect(persistedOf(h.orderId).map((c) => c.snapshot.status)).toEqual(['cancelled']);
-    const published = eventsOf(h.orderId).filter((e) => e.event === 'order.updated').at(-1);
+    const published = eventsOf(h.orderId)
+      .filter((e) => e.event === 'order.updated')
+      .at(-1);
     expect((published?.data as OrderSnapshot).status).toBe('cancelled');
   });
 
@@ -316,7 +332,15 @@ describe('printing to an unreachable printer', () => {
     printers = [printer];
     const job: PrintJob = {
       kind: 'kitchen',
-      ticket: { orderId, orderNumber: 7, type: 'takeaway', table: null, customerName: null, createdAt: new Date().toISOString(), lines: [{ name: 'Espresso', quantity: 1, modifiers: [], note: null }] },
+      ticket: {
+        orderId,
+        orderNumber: 7,
+        type: 'takeaway',
+        table: null,
+        customerName: null,
+        createdAt: new Date().toISOString(),
+        lines: [{ name: 'Espresso', quantity: 1, modifiers: [], note: null }],
+      },
     };
     const before = calls.sendToPrinter.length;
 
@@ -347,7 +371,13 @@ describe('printing to an unreachable printer', () => {
 
     const failures = eventsOf(orderId).filter((e) => e.event === 'printer.failed');
     expect(failures.map((e) => e.data)).toEqual([
-      expect.objectContaining({ printerId: printer.id, kind: 'kitchen', attempt: 1, giveUp: false, reason: expect.stringContaining('ECONNREFUSED') }),
+      expect.objectContaining({
+        printerId: printer.id,
+        kind: 'kitchen',
+        attempt: 1,
+        giveUp: false,
+        reason: expect.stringContaining('ECONNREFUSED'),
+      }),
       expect.objectContaining({ printerId: printer.id, kind: 'kitchen', attempt: 30, giveUp: true }),
     ]);
     expect(failures.every((e) => e.topics.includes(`orders:${locationId}`))).toBe(true);
@@ -379,8 +409,15 @@ describe('continue-as-new', () => {
   it('keeps the Idempotency-Key promise across continue-as-new: a repeated keyed update changes nothing', async () => {
     const h = await startCheckout({ maxUpdatesPerRun: 5 });
     const keyedLine = () =>
-      h.executeUpdate(msg.addLineUpdate, { args: [{ item: item('Keyed', 500), quantity: 1, modifierIds: [], ...caller }], updateId: 'addLine:tap-1' });
-    const keyedPay = () => h.executeUpdate(msg.addPaymentUpdate, { args: [{ method: 'cash', amount: 100, tendered: 100, ...caller }], updateId: 'addPayment:pay-1' });
+      h.executeUpdate(msg.addLineUpdate, {
+        args: [{ item: item('Keyed', 500), quantity: 1, modifierIds: [], ...caller }],
+        updateId: 'addLine:tap-1',
+      });
+    const keyedPay = () =>
+      h.executeUpdate(msg.addPaymentUpdate, {
+        args: [{ method: 'cash', amount: 100, tendered: 100, ...caller }],
+        updateId: 'addPayment:pay-1',
+      });
     await keyedLine();
     for (let i = 2; i <= 4; i++) await addLine(h, item(`Item ${i}`, 100 * i));
     const paid = await keyedPay(); // the 5th update: this run continues as new

@@ -59,13 +59,20 @@ async function startWorker(bundlePath: string, identity: string): Promise<{ work
 }
 
 async function openCroissantOrder(quantity: number): Promise<any> {
-  const res = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity }] } });
+  const res = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Croissant'], quantity }] },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
 
 async function pay(orderId: string, body: Record<string, unknown>): Promise<any> {
-  const res = await h.api('POST', `/api/v1/orders/${orderId}/payments`, { token: cashier, body, headers: { 'idempotency-key': `pay-${orderId}` } });
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/payments`, {
+    token: cashier,
+    body,
+    headers: { 'idempotency-key': `pay-${orderId}` },
+  });
   expect([201, 202]).toContain(res.status);
   return res.body;
 }
@@ -73,7 +80,9 @@ async function pay(orderId: string, body: Record<string, unknown>): Promise<any>
 /** The identities of the workers that completed the order's workflow tasks. */
 async function workflowTaskWorkers(workflowId: string): Promise<Set<string>> {
   const history = await h.deps.temporal.workflow.getHandle(workflowId).fetchHistory();
-  return new Set(history.events!.map((e) => e.workflowTaskCompletedEventAttributes?.identity).filter((i): i is string => !!i));
+  return new Set(
+    history.events!.map((e) => e.workflowTaskCompletedEventAttributes?.identity).filter((i): i is string => !!i),
+  );
 }
 
 it('finishes orders and pending payments started on the old workflow code after the current code is deployed over them', async () => {
@@ -95,17 +104,27 @@ it('finishes orders and pending payments started on the old workflow code after 
   const qr = await pay(qrOrder.id, { method: 'qr', amount: 2 * PRICE });
   expect([mpesa.status, qr.status]).toEqual(['pending', 'pending']);
   // The payment workflows are polling the gateway on the old code when the deploy comes.
-  await until(async () => daraja.requests.filter((r) => r.path.includes('stkpushquery')).length, (n) => n >= 2);
+  await until(
+    async () => daraja.requests.filter((r) => r.path.includes('stkpushquery')).length,
+    (n) => n >= 2,
+  );
   const cooking = await openCroissantOrder(1);
   expect((await h.api('POST', `/api/v1/orders/${cooking.id}/submit`, { token: cashier })).status).toBe(200);
   expect((await pay(cooking.id, { method: 'cash', amount: PRICE, tendered: PRICE })).order.status).toBe('closed');
-  await until(() => h.deps.knex('orders').where({ id: cooking.id }).first('persisted_at'), (r) => !!r?.persisted_at);
+  await until(
+    () => h.deps.knex('orders').where({ id: cooking.id }).first('persisted_at'),
+    (r) => !!r?.persisted_at,
+  );
 
   // --- The deploy: the old worker stops (SIGTERM) while the API keeps serving.
   old.worker.shutdown();
   await old.running;
   // A cashier adds to the open cart during the swap; the Update waits for the new worker.
-  const addDuringSwap = h.api('POST', `/api/v1/orders/${cart.id}/lines`, { token: cashier, body: { itemId: croissant, quantity: 1 }, headers: { 'idempotency-key': `add-${cart.id}` } });
+  const addDuringSwap = h.api('POST', `/api/v1/orders/${cart.id}/lines`, {
+    token: cashier,
+    body: { itemId: croissant, quantity: 1 },
+    headers: { 'idempotency-key': `add-${cart.id}` },
+  });
   const current = await startWorker(process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE!, NEW_IDENTITY);
   try {
     const added = await addDuringSwap;
@@ -120,7 +139,12 @@ it('finishes orders and pending payments started on the old workflow code after 
     expect((await h.api('POST', `/api/v1/orders/${cooking.id}/ready`, { token: cashier })).status).toBe(200);
     const orders = [cart, mpesaOrder, qrOrder, cooking];
     const closed = await Promise.all(orders.map((o) => waitForOrderClosed(h, cashier, o.id)));
-    expect(closed.map((o) => o.payments.map((p: any) => [p.method, p.status]))).toEqual([[['cash', 'succeeded']], [['mpesa', 'succeeded']], [['qr', 'succeeded']], [['cash', 'succeeded']]]);
+    expect(closed.map((o) => o.payments.map((p: any) => [p.method, p.status]))).toEqual([
+      [['cash', 'succeeded']],
+      [['mpesa', 'succeeded']],
+      [['qr', 'succeeded']],
+      [['cash', 'succeeded']],
+    ]);
 
     // Each run really spanned the deploy: old code started it, the current code finished it.
     for (const o of orders) {
@@ -128,22 +152,31 @@ it('finishes orders and pending payments started on the old workflow code after 
       expect(result.status).toBe('closed');
       expect(await workflowTaskWorkers(`order-${o.id}`)).toEqual(new Set([OLD_IDENTITY, NEW_IDENTITY]));
     }
-    for (const o of [mpesaOrder, qrOrder]) expect(await workflowTaskWorkers(workflowIds.payment(o.id, 1))).toEqual(new Set([OLD_IDENTITY, NEW_IDENTITY]));
+    for (const o of [mpesaOrder, qrOrder])
+      expect(await workflowTaskWorkers(workflowIds.payment(o.id, 1))).toEqual(new Set([OLD_IDENTITY, NEW_IDENTITY]));
 
     // Exactly once: one persisted order each, one sale movement per line, stock down by 6.
     const ids = orders.map((o) => o.id);
-    expect(await h.deps.knex('orders').whereIn('id', ids).whereNotNull('persisted_at').count()).toEqual([{ count: '4' }]);
-    const movements = await h.deps.knex('inventory_movements').whereIn('order_id', ids).where({ reason: 'sale' }).select('order_id', 'delta');
+    expect(await h.deps.knex('orders').whereIn('id', ids).whereNotNull('persisted_at').count()).toEqual([
+      { count: '4' },
+    ]);
+    const movements = await h.deps
+      .knex('inventory_movements')
+      .whereIn('order_id', ids)
+      .where({ reason: 'sale' })
+      .select('order_id', 'delta');
     const movedPerOrder = ids.map((id) => movements.filter((m) => m.order_id === id).map((m) => m.delta));
     expect(movedPerOrder).toEqual([[-1, -1], [-1], [-2], [-1]]); // the cart's two lines, then one line each
     expect((await h.deps.knex('items').where({ id: croissant }).first()).stock_quantity).toBe(stockBefore - 6);
     // Money moved once: one push, one Checkout Session, one payment row each, nothing refunded.
-    expect(await h.deps.knex('payments').whereIn('order_id', ids).orderBy('method').select('method', 'status')).toEqual([
-      { method: 'cash', status: 'succeeded' },
-      { method: 'cash', status: 'succeeded' },
-      { method: 'mpesa', status: 'succeeded' },
-      { method: 'qr', status: 'succeeded' },
-    ]);
+    expect(await h.deps.knex('payments').whereIn('order_id', ids).orderBy('method').select('method', 'status')).toEqual(
+      [
+        { method: 'cash', status: 'succeeded' },
+        { method: 'cash', status: 'succeeded' },
+        { method: 'mpesa', status: 'succeeded' },
+        { method: 'qr', status: 'succeeded' },
+      ],
+    );
     expect([...daraja.pushes.values()].filter((p) => p.phone === PHONE)).toHaveLength(1);
     expect(stripe.checkoutSessions().filter((s: any) => s.client_reference_id === qr.id)).toHaveLength(1);
     expect(daraja.reversals.size).toBe(0);

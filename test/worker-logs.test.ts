@@ -8,11 +8,24 @@ it('prints only JSON lines, and no "No workflows registered" warning, when a pri
     execFile(
       process.execPath,
       ['-r', '@swc-node/register', path.join(root, 'test', 'support', 'printing-worker-start.ts')],
-      { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE, LOG_LEVEL: 'info' }, timeout: 90_000 },
-      (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${out}\n${errOut}`)) : resolve({ stdout: out, stderr: errOut })),
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
+          TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE,
+          LOG_LEVEL: 'info',
+        },
+        timeout: 90_000,
+      },
+      (err, out, errOut) =>
+        err ? reject(new Error(`${err.message}\n${out}\n${errOut}`)) : resolve({ stdout: out, stderr: errOut }),
     ),
   );
   const lines = (stdout + stderr).split('\n').filter((l) => l.trim());
   expect(lines.filter((l) => !l.startsWith('{'))).toEqual([]);
-  expect(lines.map((l) => JSON.parse(l)).filter((e) => e.level >= 40 && /No workflows registered/.test(e.msg))).toEqual([]);
+  expect(lines.map((l) => JSON.parse(l)).filter((e) => e.level >= 40 && /No workflows registered/.test(e.msg))).toEqual(
+    [],
+  );
 }, 120_000);

@@ -1,5 +1,13 @@
 import * as path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, WorkerOptions, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  WorkerOptions,
+  makeTelemetryFilterString,
+  type LogEntry,
+} from '@temporalio/worker';
 import { logger as rootLogger } from '../platform/logger';
 import { createActivities } from '../activities';
 import { printingActivities } from '../activities/printing/activities';
@@ -34,7 +42,13 @@ export function installRuntime(opts: { metricsAddress?: string } = {}): void {
     logger: new DefaultLogger(process.env.NODE_ENV === 'test' ? 'ERROR' : 'WARN', forwardSdkLog),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } : {}),
+      ...(opts.metricsAddress
+        ? {
+            metrics: {
+              prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true },
+            },
+          }
+        : {}),
     },
   });
 }
@@ -69,7 +83,9 @@ export async function createCentralWorker(setup: WorkerSetup): Promise<Worker> {
  * The printing worker of one location: it only talks to printers on the shop's LAN, so it can
  * run on a small box in the shop (no database access needed).
  */
-export async function createPrintingWorker(setup: Omit<WorkerSetup, 'deps' | 'taskQueue' | 'workflowBundlePath'> & { locationId: string }): Promise<Worker> {
+export async function createPrintingWorker(
+  setup: Omit<WorkerSetup, 'deps' | 'taskQueue' | 'workflowBundlePath'> & { locationId: string },
+): Promise<Worker> {
   return Worker.create({
     connection: setup.connection,
     namespace: setup.namespace,

@@ -147,7 +147,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       callerPublishes = false;
     }
   }
-  const pendingBatch = () => ({ orderId: state.id, locationId: state.locationId, events: [...outbox], snapshot: order.toSnapshot(state) });
+  const pendingBatch = () => ({
+    orderId: state.id,
+    locationId: state.locationId,
+    events: [...outbox],
+    snapshot: order.toSnapshot(state),
+  });
 
   /** Publishes the new snapshot to every topic that shows this order. */
   function changed(): OrderSnapshot {
@@ -156,7 +161,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     if (state.terminalId) {
       emit('cart_updated', [topic.display(state.terminalId)], {
         order_id: state.id,
-        items: snapshot.lines.map((l) => ({ name: l.name, quantity: l.quantity, total: l.total, modifiers: l.modifiers.map((m) => m.name) })),
+        items: snapshot.lines.map((l) => ({
+          name: l.name,
+          quantity: l.quantity,
+          total: l.total,
+          modifiers: l.modifiers.map((m) => m.name),
+        })),
         total: snapshot.totals.total,
         ...snapshot,
       });
@@ -168,7 +178,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   /** A permanent data error of an activity: support staff see it in the current details. */
   let dataProblem: string | undefined;
   function reportDataError(err: unknown, what: string): void {
-    const isDataError = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === msg.DATA_ERROR_TYPE;
+    const isDataError =
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === msg.DATA_ERROR_TYPE;
     if (!isDataError) throw err;
     dataProblem = `${what} could not be recorded: ${err.cause!.message}`;
     setCurrentDetails(describe(order.toSnapshot(state), dataProblem));
@@ -209,7 +222,11 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     if (id?.includes(':')) earlierKeys.set(id, paymentId);
   };
 
-  function cartUpdate<A extends unknown[]>(def: Parameters<typeof setHandler>[0], check: (...args: A) => unknown, apply: (...args: A) => void) {
+  function cartUpdate<A extends unknown[]>(
+    def: Parameters<typeof setHandler>[0],
+    check: (...args: A) => unknown,
+    apply: (...args: A) => void,
+  ) {
     setHandler(
       def as never,
       ((...args: A) => {
@@ -223,7 +240,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
           lastActivity = Date.now();
           // A change that leaves exactly nothing due (a discount, a removed line) closes the order as
           // a payment would. Histories from before this rule kept such orders open: patched().
-          const closed = order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
+          const closed =
+            order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
           return closed ?? changed();
         });
       }) as never,
@@ -294,10 +312,31 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     () => order.checkReady(state),
     () => {
       order.applyReady(state, now());
-      const announcement = { orderId: state.id, orderNumber: state.orderNumber, type: state.type, table: state.table, customerName: state.customerName };
-      emit('order.ready', [topic.kitchen(state.locationId), topic.order(state.id), topic.orders(state.locationId), ...(state.terminalId ? [topic.display(state.terminalId)] : [])], announcement);
+      const announcement = {
+        orderId: state.id,
+        orderNumber: state.orderNumber,
+        type: state.type,
+        table: state.table,
+        customerName: state.customerName,
+      };
+      emit(
+        'order.ready',
+        [
+          topic.kitchen(state.locationId),
+          topic.order(state.id),
+          topic.orders(state.locationId),
+          ...(state.terminalId ? [topic.display(state.terminalId)] : []),
+        ],
+        announcement,
+      );
       if (state.settings.autoPrint.orderNumber) {
-        prints.push({ role: 'receipt', job: { kind: 'orderNumber', ticket: orderNumberTicketOf(order.toSnapshot(state), state.settings.locationName) } });
+        prints.push({
+          role: 'receipt',
+          job: {
+            kind: 'orderNumber',
+            ticket: orderNumberTicketOf(order.toSnapshot(state), state.settings.locationName),
+          },
+        });
       }
     },
   );
@@ -319,7 +358,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     msg.splitUpdate,
     async (req) => {
       checkSplitRequest(req);
-      if (keyedRepeat()) return { original: order.toSnapshot(state), newOrderId: earlierKeys.get(currentUpdateInfo()!.id)! };
+      if (keyedRepeat())
+        return { original: order.toSnapshot(state), newOrderId: earlierKeys.get(currentUpdateInfo()!.id)! };
       patched('split-bills');
       await splitOrder(input, state, req, now());
       remember(req.newOrderId);
@@ -334,7 +374,9 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     msg.addPaymentUpdate,
     async (req: msg.PaymentRequest) => {
       guard(() => order.checkCaller(state, req));
-      const earlier = keyedRepeat() ? state.payments.find((p) => p.id === earlierKeys.get(currentUpdateInfo()!.id)) : undefined;
+      const earlier = keyedRepeat()
+        ? state.payments.find((p) => p.id === earlierKeys.get(currentUpdateInfo()!.id))
+        : undefined;
       if (earlier) return { payment: order.publicPayment(earlier), order: order.toSnapshot(state) };
       validatePayment(req);
       const payment = order.newPayment(state, req, uuid4(), now());
@@ -375,10 +417,20 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     guard(() => order.checkPayment(state, req));
     if (req.method === 'loyalty') return guard(() => checkLoyaltyPayment(state, req));
     if (req.method !== 'cash' && !gatewayOf(req.method, req.provider)) {
-      throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: 'card payments need a provider (square or stripe)', details: [{ path: 'provider' }], nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'VALIDATION_ERROR',
+        message: 'card payments need a provider (square or stripe)',
+        details: [{ path: 'provider' }],
+        nonRetryable: true,
+      });
     }
     if (req.method !== 'cash' && !input.payments) {
-      throw ApplicationFailure.create({ type: 'VALIDATION_ERROR', message: `${req.method} payments are not configured`, details: [{ path: 'method' }], nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'VALIDATION_ERROR',
+        message: `${req.method} payments are not configured`,
+        details: [{ path: 'method' }],
+        nonRetryable: true,
+      });
     }
   }
 
@@ -457,7 +509,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     async (req) => {
       const payment = guard(() => order.checkResolvePayment(state, req));
       const { callerLocationId: _c, ...resolution } = req;
-      if (payment.workflowId) await getExternalWorkflowHandle(payment.workflowId).signal(msg.resolvePaymentSignal, resolution);
+      if (payment.workflowId)
+        await getExternalWorkflowHandle(payment.workflowId).signal(msg.resolvePaymentSignal, resolution);
       await condition(() => payment.status !== 'pending', '30 seconds');
       return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
     },
@@ -470,7 +523,11 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   );
 
   function paymentChanged(p: PaymentState): void {
-    const topics = [topic.order(state.id), topic.orders(state.locationId), ...(state.terminalId ? [topic.display(state.terminalId)] : [])];
+    const topics = [
+      topic.order(state.id),
+      topic.orders(state.locationId),
+      ...(state.terminalId ? [topic.display(state.terminalId)] : []),
+    ];
     emit('payment.updated', topics, order.publicPayment(p));
   }
 
@@ -530,9 +587,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       urgent = false;
       const batch = outbox.slice();
       // Retrying a batch Postgres refuses for good would hold back every later version: report it, go on.
-      await publishOrderEvents({ orderId: state.id, locationId: state.locationId, events: batch, snapshot: order.toSnapshot(state) }).catch((err) =>
-        reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`),
-      );
+      await publishOrderEvents({
+        orderId: state.id,
+        locationId: state.locationId,
+        events: batch,
+        snapshot: order.toSnapshot(state),
+      }).catch((err) => reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`));
       outbox.splice(0, batch.length);
       await confirmRefunds(batch);
       publishing = false;
@@ -583,7 +643,8 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   for (;;) {
     const idleFor = input.abandonAfterMs - (Date.now() - lastActivity);
     const woke = await condition(
-      () => closeRequested || prints.length > 0 || updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested,
+      () =>
+        closeRequested || prints.length > 0 || updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested,
       Math.max(idleFor, 1),
     );
     await startPrints();

@@ -9,7 +9,13 @@ import type { ReceiptEmailActivities, ReceiptEmailRequest } from '../activities/
  */
 const { sendReceiptEmail } = proxyActivities<ReceiptEmailActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 300, nonRetryableErrorTypes: ['EMAIL_REJECTED'] },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    maximumAttempts: 300,
+    nonRetryableErrorTypes: ['EMAIL_REJECTED'],
+  },
 });
 
 export async function emailReceipt(req: ReceiptEmailRequest): Promise<{ messageId: string }> {

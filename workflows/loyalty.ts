@@ -14,9 +14,23 @@ const { redeemLoyaltyPoints } = proxyActivities<LoyaltyActivities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
 
-export async function settlePointsPayment(state: OrderState, payment: PaymentState, points: number, now: () => string): Promise<void> {
+export async function settlePointsPayment(
+  state: OrderState,
+  payment: PaymentState,
+  points: number,
+  now: () => string,
+): Promise<void> {
   payment.points = points;
-  const debited = await redeemLoyaltyPoints({ locationId: state.locationId, customerId: state.customerId!, orderId: state.id, paymentId: payment.id, points, amount: payment.amount });
-  const outcome = debited ? { status: 'succeeded' as const } : { status: 'failed' as const, failureReason: 'The customer does not have enough loyalty points' };
+  const debited = await redeemLoyaltyPoints({
+    locationId: state.locationId,
+    customerId: state.customerId!,
+    orderId: state.id,
+    paymentId: payment.id,
+    points,
+    amount: payment.amount,
+  });
+  const outcome = debited
+    ? { status: 'succeeded' as const }
+    : { status: 'failed' as const, failureReason: 'The customer does not have enough loyalty points' };
   order.applyPaymentUpdate(state, { id: payment.id, ...outcome, settledAt: now() }, now());
 }

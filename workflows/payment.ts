@@ -30,7 +30,11 @@ const { registerPayment, settlePayment } = proxyActivities<PaymentActivities>({
 // Gateway calls: a 5xx or network error is retried with backoff; declines are results, not errors.
 const gateway = proxyActivities<PaymentActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['GatewayNotConfigured'],
+  },
 });
 
 // Asking where a reversal stands: a failure is tried again later, never allowed to hold up the wait.
@@ -49,7 +53,13 @@ const AWAIT_REVERSAL = 'auto-reversal-awaits-result';
 /** refund()'s answer for a reversal the gateway accepted whose result is still to come. */
 const REVERSAL_PENDING = 'reversal-pending';
 
-const GATEWAY_LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 'QR', mpesa: 'M-Pesa', airtel: 'Airtel Money' };
+const GATEWAY_LABEL: Record<string, string> = {
+  square: 'Square',
+  stripe: 'Stripe',
+  qr: 'QR',
+  mpesa: 'M-Pesa',
+  airtel: 'Airtel Money',
+};
 
 export async function payment(input: PaymentWorkflowInput): Promise<PaymentReport> {
   const { workflowId } = workflowInfo();
@@ -123,7 +133,11 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   const initiateWithin = proxyActivities<PaymentActivities>({
     startToCloseTimeout: '30 seconds',
     scheduleToCloseTimeout: Math.max(input.timing.expireAfterMs, 30_000),
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured', 'GatewayRejected'] },
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: ['GatewayNotConfigured', 'GatewayRejected'],
+    },
   });
 
   const { callbackToken } = await registerPayment({
@@ -162,9 +176,16 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       },
     });
   } catch (err) {
-    return finish('failed', { failureReason: `could not reach ${label}: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}` });
+    return finish('failed', {
+      failureReason: `could not reach ${label}: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
+    });
   }
-  const initiatedReport = { reference: initiated.reference, action: initiated.action, sandbox: initiated.sandbox, failureReason: initiated.failureReason };
+  const initiatedReport = {
+    reference: initiated.reference,
+    action: initiated.action,
+    sandbox: initiated.sandbox,
+    failureReason: initiated.failureReason,
+  };
   lastGatewayStatus = initiated.status;
   // Settled by the initiating call (a confirmed card, a decline): report it once, with its outcome,
   // so the order's addPayment answers 201 with the result instead of 202 pending.
@@ -178,7 +199,9 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   let pollDelay = input.timing.pollInitialMs;
   let waited = false;
   for (;;) {
-    setCurrentDetails(`waiting for ${label} ${waited ? 'status' : 'callback'} since ${new Date(startedAt).toISOString().slice(11, 19)} UTC · ${formatMoney(total, input.currency)}`);
+    setCurrentDetails(
+      `waiting for ${label} ${waited ? 'status' : 'callback'} since ${new Date(startedAt).toISOString().slice(11, 19)} UTC · ${formatMoney(total, input.currency)}`,
+    );
     const remaining = input.timing.expireAfterMs - (Date.now() - startedAt);
     const wait = waited ? Math.min(pollDelay, remaining) : Math.min(input.timing.callbackWaitMs, remaining);
     await condition(() => events.length > 0 || cancelRequested || resolution !== undefined, Math.max(wait, 1));
@@ -189,7 +212,8 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     let outcome = events.shift();
     // An unsigned callback about another charge than the one initiate stored is not this payment's word.
     if (outcome && unsigned && isForeignCharge(outcome) && patched('ignore-callback-for-another-charge')) continue;
-    if (outcome?.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed'))) report.reference = outcome.reference;
+    if (outcome?.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed')))
+      report.reference = outcome.reference;
     if (outcome && unsigned && outcome.status !== 'pending') {
       outcome = await confirmCallback(outcome); // unsigned callback: ask the gateway before money counts
     }
@@ -202,26 +226,46 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     lastGatewayStatus = outcome.status;
     if (outcome.status === 'pending') continue;
     if (outcome.receipt) receipt = outcome.receipt;
-    if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total) return amountMismatch(outcome.amountPaid);
+    if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total)
+      return amountMismatch(outcome.amountPaid);
     return finish(outcome.status, { failureReason: outcome.failureReason });
   }
 
   /** A callback naming a charge other than the stored one (none stored yet: it may be ours, the query decides). */
   function isForeignCharge(e: GatewayEvent): boolean {
-    return e.reference !== undefined && report.reference !== undefined && report.reference !== '' && e.reference !== report.reference;
+    return (
+      e.reference !== undefined &&
+      report.reference !== undefined &&
+      report.reference !== '' &&
+      e.reference !== report.reference
+    );
   }
 
   /** The gateway's answer to a status query; a gateway that refuses to answer counts as still pending. */
   async function confirm(reference = report.reference): Promise<GatewayEvent> {
     if (!reference) return { eventId: `status-${Date.now()}`, status: 'pending' };
     try {
-      const s = await gateway.paymentStatus({ gateway: input.gateway, reference, idempotencyKey, total, currency: input.currency });
+      const s = await gateway.paymentStatus({
+        gateway: input.gateway,
+        reference,
+        idempotencyKey,
+        total,
+        currency: input.currency,
+      });
       if (s.status === 'succeeded') receipt = s.receipt ?? receipt ?? unconfirmedReceipt;
       if (s.status !== 'pending') unconfirmedReceipt = undefined;
       lastGatewayStatus = s.status;
-      return { eventId: `status-${Date.now()}`, status: s.status, amountPaid: s.amountPaid, failureReason: s.failureReason, receipt: s.receipt };
+      return {
+        eventId: `status-${Date.now()}`,
+        status: s.status,
+        amountPaid: s.amountPaid,
+        failureReason: s.failureReason,
+        receipt: s.receipt,
+      };
     } catch (err) {
-      setCurrentDetails(`${label} status query refused: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
+      setCurrentDetails(
+        `${label} status query refused: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
+      );
       return { eventId: `status-${Date.now()}`, status: 'pending' };
     }
   }
@@ -238,7 +282,11 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     if (confirmed.status !== callback.status) return adopting ? { ...confirmed, status: 'pending' } : confirmed;
     if (adopting) report.reference = callback.reference;
     if (callback.status === 'succeeded' && callback.receipt) receipt = confirmed.receipt ?? callback.receipt;
-    return { ...confirmed, amountPaid: confirmed.amountPaid ?? callback.amountPaid, receipt: confirmed.receipt ?? callback.receipt };
+    return {
+      ...confirmed,
+      amountPaid: confirmed.amountPaid ?? callback.amountPaid,
+      receipt: confirmed.receipt ?? callback.receipt,
+    };
   }
 
   /**
@@ -249,7 +297,10 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   async function amountMismatch(amountPaid: number): Promise<PaymentReport> {
     const failureReason = `amount mismatch: ${label} reports ${amountPaid}, expected ${total}`;
     if (unsigned && patched('amount-mismatch-flags-support')) {
-      return finish('failed', { failureReason: `${failureReason}; not refunded automatically — support: check the ${label} statement and refund by hand if money was taken`, needsSupport: true });
+      return finish('failed', {
+        failureReason: `${failureReason}; not refunded automatically — support: check the ${label} statement and refund by hand if money was taken`,
+        needsSupport: true,
+      });
     }
     const rest = amountPaid > total ? `; support: refund the remaining ${amountPaid - total} by hand` : '';
     return finish('failed', { failureReason: failureReason + rest, refundAmount: amountPaid });
@@ -259,24 +310,41 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     const waited = Math.round(input.timing.expireAfterMs / 1000);
     // The push's answer was lost and no confirmed callback came: nothing to cancel or ask about.
     if (!report.reference) {
-      return finish('failed', { failureReason: `no answer from ${label} in ${waited} s; a payment prompt may have reached the phone: check the phone's ${label} messages before charging again` });
+      return finish('failed', {
+        failureReason: `no answer from ${label} in ${waited} s; a payment prompt may have reached the phone: check the phone's ${label} messages before charging again`,
+      });
     }
-    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference, idempotencyKey });
+    const after = await gateway.cancelAtGateway({
+      gateway: input.gateway,
+      reference: report.reference,
+      idempotencyKey,
+    });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') return finish('succeeded', {});
     // A QR code gets no answer by design until someone pays: it expired.
-    return finish('failed', { failureReason: input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s` });
+    return finish('failed', {
+      failureReason:
+        input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s`,
+    });
   }
 
   /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */
   async function cancel(): Promise<PaymentReport> {
     // The push's answer was lost: nothing to cancel at the gateway; a success that still comes is refunded.
-    if (!report.reference) return finish('cancelled', { failureReason: `cancelled before ${label} answered; a late success on the phone is refunded automatically` });
-    const after = await gateway.cancelAtGateway({ gateway: input.gateway, reference: report.reference!, idempotencyKey });
+    if (!report.reference)
+      return finish('cancelled', {
+        failureReason: `cancelled before ${label} answered; a late success on the phone is refunded automatically`,
+      });
+    const after = await gateway.cancelAtGateway({
+      gateway: input.gateway,
+      reference: report.reference!,
+      idempotencyKey,
+    });
     lastGatewayStatus = after.status;
     if (after.status === 'succeeded') {
       const refundProblem = await refund('succeeded after it was cancelled');
-      if (refundProblem === REVERSAL_PENDING) return finish('cancelled', { failureReason: `succeeded after cancel; ${waitNote}` });
+      if (refundProblem === REVERSAL_PENDING)
+        return finish('cancelled', { failureReason: `succeeded after cancel; ${waitNote}` });
       return refundProblem
         ? finish('succeeded', { failureReason: `succeeded after cancel; ${refundProblem}` })
         : finish('cancelled', { autoRefunded: true, failureReason: 'succeeded after cancel; refunded automatically' });
@@ -285,7 +353,10 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
   }
 
   async function resolveByManager(r: msg.ResolveRequest): Promise<PaymentReport> {
-    return finish(r.outcome, { failureReason: r.outcome === 'failed' ? `resolved by manager: ${r.reason}` : undefined, resolvedBy: r });
+    return finish(r.outcome, {
+      failureReason: r.outcome === 'failed' ? `resolved by manager: ${r.reason}` : undefined,
+      resolvedBy: r,
+    });
   }
 
   /**
@@ -296,17 +367,33 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     refunded = true; // one automatic refund per payment, whatever it was for
     // Never more than this payment took, whatever a gateway event claimed.
     const capped = Math.min(amount, total);
-    const req = { gateway: input.gateway, reference: report.reference!, receipt, idempotencyKey: `auto-refund-${workflowId}`, amount: capped, currency: input.currency, reason };
+    const req = {
+      gateway: input.gateway,
+      reference: report.reference!,
+      receipt,
+      idempotencyKey: `auto-refund-${workflowId}`,
+      amount: capped,
+      currency: input.currency,
+      reason,
+    };
     if (!patched(AWAIT_REVERSAL)) {
       const r = await gateway.refundAtGateway(req);
-      return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
+      return r.status === 'failed'
+        ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand`
+        : undefined;
     }
-    const r = await gateway.reverseAtGateway({ ...req, paymentId: input.paymentId, resultUrlBase: `${input.publicBaseUrl}${MPESA_RESULT_PATH}` });
+    const r = await gateway.reverseAtGateway({
+      ...req,
+      paymentId: input.paymentId,
+      resultUrlBase: `${input.publicBaseUrl}${MPESA_RESULT_PATH}`,
+    });
     if (r.status === 'pending') {
       reversal = { reference: r.reference, statusReference: r.statusReference, resultUrl: r.resultUrl };
       return REVERSAL_PENDING;
     }
-    return r.status === 'failed' ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand` : undefined;
+    return r.status === 'failed'
+      ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand`
+      : undefined;
   }
 
   /**
@@ -321,42 +408,69 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     const final = () => reversalEvents.find((e) => e.status !== 'pending');
     let wait = input.timing.callbackWaitMs;
     const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 24));
-    setCurrentDetails(`${report.status}; waiting for ${label} reversal result since ${since} UTC · ${formatMoney(total, input.currency)}`);
+    setCurrentDetails(
+      `${report.status}; waiting for ${label} reversal result since ${since} UTC · ${formatMoney(total, input.currency)}`,
+    );
     while (!(await condition(() => final() !== undefined, Math.max(1, wait)))) {
       try {
         const s = await statusProxy.reversalStatus({ gateway: input.gateway, ...sent });
         if (s.status !== 'pending') reversalEvents.push({ status: s.status, failureReason: s.failureReason });
-        else setCurrentDetails(`${report.status}; no ${label} reversal result since ${since} UTC: status asked at ${new Date(Date.now()).toISOString().slice(11, 19)} UTC`);
+        else
+          setCurrentDetails(
+            `${report.status}; no ${label} reversal result since ${since} UTC: status asked at ${new Date(Date.now()).toISOString().slice(11, 19)} UTC`,
+          );
       } catch (err) {
-        setCurrentDetails(`${report.status}; no ${label} reversal result since ${since} UTC; status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
+        setCurrentDetails(
+          `${report.status}; no ${label} reversal result since ${since} UTC; status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
+        );
       }
       wait = Math.min(wait * 2, maxGap);
     }
     const e = final()!;
     report.autoRefunded = e.status === 'succeeded';
-    const outcome = report.autoRefunded ? 'refunded automatically' : `automatic refund failed (${e.failureReason ?? 'no reason given'}): refund by hand`;
+    const outcome = report.autoRefunded
+      ? 'refunded automatically'
+      : `automatic refund failed (${e.failureReason ?? 'no reason given'}): refund by hand`;
     report.failureReason = (report.failureReason ?? report.status).replace(waitNote, outcome);
-    await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, receipt, failureReason: report.failureReason });
+    await settlePayment({
+      paymentId: input.paymentId,
+      status: report.status,
+      reference: report.reference,
+      receipt,
+      failureReason: report.failureReason,
+    });
     await tellOrder();
     setCurrentDetails(`${report.status}: ${report.failureReason}`);
   }
 
   async function finish(
     status: PaymentReport['status'],
-    extra: { failureReason?: string; autoRefunded?: boolean; resolvedBy?: msg.ResolveRequest; refundAmount?: number; needsSupport?: boolean },
+    extra: {
+      failureReason?: string;
+      autoRefunded?: boolean;
+      resolvedBy?: msg.ResolveRequest;
+      refundAmount?: number;
+      needsSupport?: boolean;
+    },
   ): Promise<PaymentReport> {
     if (extra.refundAmount) {
       const refundProblem = await refund('amount mismatch', extra.refundAmount);
-      if (refundProblem === REVERSAL_PENDING) extra = { ...extra, failureReason: `${extra.failureReason}; ${waitNote}` };
+      if (refundProblem === REVERSAL_PENDING)
+        extra = { ...extra, failureReason: `${extra.failureReason}; ${waitNote}` };
       else if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
     }
     // A cancel that arrived while the gateway was finishing (initiate, a status query): the
     // customer switched to another tender, so money that moved anyway goes back.
     if (status === 'succeeded' && cancelRequested && !extra.resolvedBy) {
       const refundProblem = await refund('succeeded while it was being cancelled');
-      if (refundProblem === REVERSAL_PENDING) [status, extra] = ['cancelled', { ...extra, failureReason: `succeeded while being cancelled; ${waitNote}` }];
+      if (refundProblem === REVERSAL_PENDING)
+        [status, extra] = ['cancelled', { ...extra, failureReason: `succeeded while being cancelled; ${waitNote}` }];
       else if (refundProblem) extra = { ...extra, failureReason: `succeeded while being cancelled; ${refundProblem}` };
-      else [status, extra] = ['cancelled', { ...extra, autoRefunded: true, failureReason: 'succeeded while being cancelled; refunded automatically' }];
+      else
+        [status, extra] = [
+          'cancelled',
+          { ...extra, autoRefunded: true, failureReason: 'succeeded while being cancelled; refunded automatically' },
+        ];
     }
     await settlePayment({
       paymentId: input.paymentId,
@@ -365,10 +479,22 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       receipt,
       failureReason: extra.failureReason,
       ...(extra.resolvedBy
-        ? { resolvedBy: { staffId: extra.resolvedBy.staffId, reason: extra.resolvedBy.reason, locationId: input.locationId, outcome: extra.resolvedBy.outcome } }
+        ? {
+            resolvedBy: {
+              staffId: extra.resolvedBy.staffId,
+              reason: extra.resolvedBy.reason,
+              locationId: input.locationId,
+              outcome: extra.resolvedBy.outcome,
+            },
+          }
         : {}),
     });
-    await publish({ status, failureReason: extra.failureReason, autoRefunded: extra.autoRefunded, settledAt: new Date().toISOString() });
+    await publish({
+      status,
+      failureReason: extra.failureReason,
+      autoRefunded: extra.autoRefunded,
+      settledAt: new Date().toISOString(),
+    });
     setCurrentDetails(`${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
     if (reversal) {
       await awaitReversal();
@@ -392,18 +518,28 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     while (Date.now() < until) {
       const pollable = lastGatewayStatus === 'pending';
       const remaining = until - Date.now();
-      const arrived = await condition(() => events.length > 0, Math.max(1, pollable ? Math.min(pollDelay, remaining) : remaining));
+      const arrived = await condition(
+        () => events.length > 0,
+        Math.max(1, pollable ? Math.min(pollDelay, remaining) : remaining),
+      );
       if (!arrived && !pollable) return;
       let e = arrived ? events.shift()! : await confirm();
       if (arrived && unsigned && isForeignCharge(e) && patched('ignore-callback-for-another-charge')) continue;
-      if (e.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed'))) report.reference = e.reference;
+      if (e.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed')))
+        report.reference = e.reference;
       if (arrived && unsigned && e.status === 'succeeded') e = await confirmCallback(e);
       if (e.status === 'succeeded') {
         const refundProblem = await refund('succeeded after the payment had ended');
         const pending = refundProblem === REVERSAL_PENDING;
         report.autoRefunded = !refundProblem;
         report.failureReason = `${report.failureReason ?? report.status}; a late success ${pending ? `arrived; ${waitNote}` : refundProblem ? `arrived and the ${refundProblem}` : 'was refunded automatically'}`;
-        await settlePayment({ paymentId: input.paymentId, status: report.status, reference: report.reference, receipt, failureReason: report.failureReason });
+        await settlePayment({
+          paymentId: input.paymentId,
+          status: report.status,
+          reference: report.reference,
+          receipt,
+          failureReason: report.failureReason,
+        });
         await tellOrder();
         if (pending) await awaitReversal();
         return;
@@ -411,5 +547,4 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
       pollDelay = Math.min(pollDelay * 2, maxGap);
     }
   }
-
 }

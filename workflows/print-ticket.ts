@@ -1,4 +1,11 @@
-import { ApplicationFailure, patched, proxyActivities, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { PrintJob } from '../activities/printing/types';
 import type { PrintingActivities } from '../activities/printing/activities';
 import type { RoutedPrinter, StationActivities } from '../activities/printing/stations';
@@ -29,7 +36,8 @@ const { itemCategories, resolveBackupPrinter } = proxyActivities<StationActiviti
   retry: { maximumInterval: '10 seconds' },
 });
 
-const orderIdOf = (job: PrintJob) => (job.kind === 'receipt' ? job.receipt.orderId : job.kind === 'drawerKick' ? job.orderId : job.ticket.orderId);
+const orderIdOf = (job: PrintJob) =>
+  job.kind === 'receipt' ? job.receipt.orderId : job.kind === 'drawerKick' ? job.orderId : job.ticket.orderId;
 
 /** How one printer's attempts ended: printed, or given up (and whether any attempt may have printed). */
 type Outcome = { printed: true } | { printed: false; fateUnknown: boolean };
@@ -63,8 +71,12 @@ async function route(req: Request, printers: RoutedPrinter[]): Promise<{ printer
   const job = req.job;
   const hasStations = printers.some((p) => (p.categoryIds?.length ?? 0) > 0);
   // Without stations the ticket goes to every printer, as before stations existed: no extra step.
-  if (job.kind !== 'kitchen' || !hasStations || !patched('kitchen-stations')) return printers.map((printer) => ({ printer, job }));
-  const categories = await itemCategories({ locationId: req.locationId, itemIds: job.ticket.lines.flatMap((l) => (l.itemId ? [l.itemId] : [])) });
+  if (job.kind !== 'kitchen' || !hasStations || !patched('kitchen-stations'))
+    return printers.map((printer) => ({ printer, job }));
+  const categories = await itemCategories({
+    locationId: req.locationId,
+    itemIds: job.ticket.lines.flatMap((l) => (l.itemId ? [l.itemId] : [])),
+  });
   return splitForStations(printers, job.ticket.lines, (l) => (l.itemId ? categories[l.itemId] : null)).map((s) => ({
     printer: s.printer,
     job: { kind: 'kitchen', ticket: { ...job.ticket, lines: s.lines } },
@@ -80,15 +92,24 @@ async function route(req: Request, printers: RoutedPrinter[]): Promise<{ printer
 async function printWithFailover(req: Request, first: RoutedPrinter, job: PrintJob): Promise<string | undefined> {
   const tried = [first.id];
   let fateUnknown = false;
-  for (let printer = first; ; ) {
+  for (let printer = first; ;) {
     const outcome = await printOn(req, printer, job, fateUnknown);
     if (outcome.printed) return printer.id;
     fateUnknown ||= outcome.fateUnknown;
     if (!printer.backupPrinterId || !patched('printer-failover')) return undefined;
-    const backup = await resolveBackupPrinter({ locationId: req.locationId, printerId: printer.backupPrinterId, exclude: tried });
+    const backup = await resolveBackupPrinter({
+      locationId: req.locationId,
+      printerId: printer.backupPrinterId,
+      exclude: tried,
+    });
     if (!backup) return undefined;
     await publish(req, 'printer.failover', `failover:${printer.id}:${backup.id}`, {
-      fromPrinterId: printer.id, fromName: printer.name, toPrinterId: backup.id, toName: backup.name, kind: job.kind, copy: fateUnknown,
+      fromPrinterId: printer.id,
+      fromName: printer.name,
+      toPrinterId: backup.id,
+      toName: backup.name,
+      kind: job.kind,
+      copy: fateUnknown,
     });
     tried.push(backup.id);
     printer = backup;
@@ -119,7 +140,14 @@ async function printOn(req: Request, printer: RoutedPrinter, job: PrintJob, copy
       const reason = cause?.message ?? (err as Error).message;
       setCurrentDetails(`printer ${printer.name} (${printer.address}) failed ${attempt}x: ${reason}`);
       if (attempt === 1 || attempt === maxAttempts) {
-        await publish(req, 'printer.failed', `${printer.id}:${attempt}`, { printerId: printer.id, name: printer.name, kind: job.kind, attempt, giveUp: attempt === maxAttempts, reason });
+        await publish(req, 'printer.failed', `${printer.id}:${attempt}`, {
+          printerId: printer.id,
+          name: printer.name,
+          kind: job.kind,
+          attempt,
+          giveUp: attempt === maxAttempts,
+          reason,
+        });
       }
       if (attempt >= maxAttempts) return { printed: false, fateUnknown };
       await sleep(backoff);
@@ -129,11 +157,18 @@ async function printOn(req: Request, printer: RoutedPrinter, job: PrintJob, copy
 }
 
 /** An event on the location's orders topic about this print job (no order version: not gap-checked). */
-async function publish(req: Request, event: 'printer.failed' | 'printer.failover', key: string, data: Record<string, unknown>): Promise<void> {
+async function publish(
+  req: Request,
+  event: 'printer.failed' | 'printer.failover',
+  key: string,
+  data: Record<string, unknown>,
+): Promise<void> {
   await publishOrderEvents({
     orderId: orderIdOf(req.job),
     locationId: req.locationId,
-    events: [{ event, version: 0, topics: [topic.orders(req.locationId)], data: { ...data, orderId: orderIdOf(req.job) } }],
+    events: [
+      { event, version: 0, topics: [topic.orders(req.locationId)], data: { ...data, orderId: orderIdOf(req.job) } },
+    ],
     dedupeKey: `${workflowInfo().workflowId}:${key}`,
   });
 }

@@ -44,10 +44,20 @@ const { settleRefund, markRefundPending, recordRefundOnOrder } = proxyActivities
 // refusal is a result, not an error.
 const gateway = proxyActivities<RefundActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['GatewayNotConfigured'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['GatewayNotConfigured'],
+  },
 });
 
-const LABEL: Record<string, string> = { square: 'Square', stripe: 'Stripe', qr: 'QR (Stripe)', mpesa: 'M-Pesa', airtel: 'Airtel Money' };
+const LABEL: Record<string, string> = {
+  square: 'Square',
+  stripe: 'Stripe',
+  qr: 'QR (Stripe)',
+  mpesa: 'M-Pesa',
+  airtel: 'Airtel Money',
+};
 
 /** Gateways that can be asked where a refund stands (the others report by callback only). */
 const POLLED: string[] = ['square', 'stripe', 'qr'];
@@ -80,7 +90,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   const progress: RefundProgress = { phase: 'sending', status: 'pending' };
   const events: { status: RefundStatus; failureReason?: string }[] = [];
   const seen = new Set<string>();
-  const label = input.gateway ? LABEL[input.gateway] ?? input.gateway : 'cash';
+  const label = input.gateway ? (LABEL[input.gateway] ?? input.gateway) : 'cash';
   const money = formatMoney(input.amount, input.currency);
 
   setHandler(refundProgressQuery, () => progress);
@@ -121,7 +131,10 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
   const statusReference = sent.statusReference;
   if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });
 
-  if (patched(TELL_CHECKOUT)) await tellOrder(await markRefundPending({ refundId: input.refundId, reference: progress.reference, tellOrder: false }));
+  if (patched(TELL_CHECKOUT))
+    await tellOrder(
+      await markRefundPending({ refundId: input.refundId, reference: progress.reference, tellOrder: false }),
+    );
   else await markRefundPending({ refundId: input.refundId, reference: progress.reference });
   progress.phase = 'waiting'; // after the reference is stored: the 202 answer carries it
   return settle(...(await awaitOutcome()));
@@ -144,12 +157,21 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     const giveUpAt = startedAt + Math.max(input.timing.expireAfterMs, input.timing.lateWindowMs);
     while (Date.now() < giveUpAt) {
       await condition(() => events.length > 0, Math.max(1, Math.min(delay, giveUpAt - Date.now())));
-      const e = events.shift() ?? (progress.reference ? await gateway.refundStatus({ gateway: input.gateway!, reference: statusReference ?? progress.reference }) : undefined);
+      const e =
+        events.shift() ??
+        (progress.reference
+          ? await gateway.refundStatus({ gateway: input.gateway!, reference: statusReference ?? progress.reference })
+          : undefined);
       if (e && e.status !== 'pending') return [e.status, { failureReason: e.failureReason }];
       delay = Math.min(delay * 2, input.timing.pollMaxMs);
     }
     // No final word: the money may still move, so staff must check before refunding again.
-    return ['failed', { failureReason: `no final answer from ${label} since ${hhmm(startedAt)}: check the refund at the gateway before refunding again` }];
+    return [
+      'failed',
+      {
+        failureReason: `no final answer from ${label} since ${hhmm(startedAt)}: check the refund at the gateway before refunding again`,
+      },
+    ];
   }
 
   /**
@@ -163,17 +185,29 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     while (!(await condition(() => events.some((e) => e.status !== 'pending'), Math.max(1, wait)))) {
       if (input.resultUrl && progress.reference) {
         try {
-          await statusRequest.requestRefundStatus({ gateway: input.gateway!, reference: progress.reference, statusReference, resultUrl: input.resultUrl });
-          setCurrentDetails(`no ${label} reversal result since ${hhmm(startedAt)}: Transaction Status asked at ${hhmm(Date.now())} · ${money}`);
+          await statusRequest.requestRefundStatus({
+            gateway: input.gateway!,
+            reference: progress.reference,
+            statusReference,
+            resultUrl: input.resultUrl,
+          });
+          setCurrentDetails(
+            `no ${label} reversal result since ${hhmm(startedAt)}: Transaction Status asked at ${hhmm(Date.now())} · ${money}`,
+          );
         } catch (err) {
-          setCurrentDetails(`no ${label} reversal result since ${hhmm(startedAt)}; Transaction Status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`);
+          setCurrentDetails(
+            `no ${label} reversal result since ${hhmm(startedAt)}; Transaction Status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
+          );
         }
       }
       wait = Math.min(wait * 2, maxGap);
     }
   }
 
-  async function settle(status: Exclude<RefundStatus, 'pending'>, extra: { failureReason?: string }): Promise<RefundProgress> {
+  async function settle(
+    status: Exclude<RefundStatus, 'pending'>,
+    extra: { failureReason?: string },
+  ): Promise<RefundProgress> {
     const req = { refundId: input.refundId, status, reference: progress.reference, failureReason: extra.failureReason };
     if (patched(TELL_CHECKOUT)) await tellOrder(await settleRefund({ ...req, tellOrder: false }));
     else await settleRefund(req);
@@ -198,10 +232,13 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
         await getExternalWorkflowHandle(workflowIds.order(refund.orderId)).signal(refundSettledSignal, refund);
         break;
       } catch (err) {
-        if (err instanceof ApplicationFailure && err.type === NOT_RUNNING) return recordRefundOnOrder({ refundId: refund.id, status: refund.status });
+        if (err instanceof ApplicationFailure && err.type === NOT_RUNNING)
+          return recordRefundOnOrder({ refundId: refund.id, status: refund.status });
         // Refused otherwise (e.g. the per-workflow signal limit): the checkout still runs, so writing
         // through Postgres would collide with its versions. Try again later.
-        setCurrentDetails(`waiting to record the refund on order ${refund.orderId}: ${err instanceof Error ? err.message : String(err)}`);
+        setCurrentDetails(
+          `waiting to record the refund on order ${refund.orderId}: ${err instanceof Error ? err.message : String(err)}`,
+        );
         await sleep(SIGNAL_RETRY);
       }
     }

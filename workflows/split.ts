@@ -12,7 +12,12 @@ import { workflowIds } from '../core/events';
 import { SA } from '../core/search-attributes';
 import type { CheckoutInput } from './checkout';
 
-export async function splitOrder(input: CheckoutInput, state: OrderState, req: SplitRequest, now: string): Promise<void> {
+export async function splitOrder(
+  input: CheckoutInput,
+  state: OrderState,
+  req: SplitRequest,
+  now: string,
+): Promise<void> {
   const before = { lines: state.lines.map((l) => ({ ...l })), version: state.version, updatedAt: state.updatedAt };
   const split = applySplit(state, req, uuid4, now);
   try {

@@ -48,13 +48,19 @@ function guard(check: () => void): void {
     check();
   } catch (err) {
     if (err instanceof sc.StockCountRejection) {
-      throw ApplicationFailure.create({ type: REJECTION_TYPES[err.kind], message: err.message, details: [{ path: err.path ?? '' }], nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: REJECTION_TYPES[err.kind],
+        message: err.message,
+        details: [{ path: err.path ?? '' }],
+        nonRetryable: true,
+      });
     }
     throw err;
   }
 }
 
-const finished = (s: StockCountState) => s.status === 'completed' || s.status === 'cancelled' || s.status === 'rejected';
+const finished = (s: StockCountState) =>
+  s.status === 'completed' || s.status === 'cancelled' || s.status === 'rejected';
 
 export async function stockCount(input: StockCountInput): Promise<StockCountState> {
   const state = input.state;
@@ -103,7 +109,14 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
       lastActivity = Date.now();
       inFlight += 1;
       try {
-        const row = await recordStockCount({ countId: state.id, locationId: state.locationId, itemId: req.itemId, counted: req.counted, seq, staffId: req.staffId });
+        const row = await recordStockCount({
+          countId: state.id,
+          locationId: state.locationId,
+          itemId: req.itemId,
+          counted: req.counted,
+          seq,
+          staffId: req.staffId,
+        });
         sc.applyRecord(state, req, seq);
         return sc.lineView(row);
       } finally {
@@ -115,7 +128,11 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
   );
 
   /** Complete and cancel: the first request does the work, a repeat waits for its outcome. */
-  function finishHandler(def: typeof sc.completeStockCountUpdate, action: 'complete' | 'cancel', run: (req: sc.FinishRequest) => Promise<void>) {
+  function finishHandler(
+    def: typeof sc.completeStockCountUpdate,
+    action: 'complete' | 'cancel',
+    run: (req: sc.FinishRequest) => Promise<void>,
+  ) {
     setHandler(
       def,
       async (req) => {
@@ -144,10 +161,21 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
 
   // ---- run ----
   if (state.itemIds === null) {
-    const opened = await openStockCount({ countId: state.id, locationId: state.locationId, staffId: state.staffId, categoryId: input.categoryId, itemIds: input.itemIds });
+    const opened = await openStockCount({
+      countId: state.id,
+      locationId: state.locationId,
+      staffId: state.staffId,
+      categoryId: input.categoryId,
+      itemIds: input.itemIds,
+    });
     if (!opened.ok) {
       const type = opened.kind === 'empty' ? REJECTION_TYPES.validation : REJECTION_TYPES.conflict;
-      openFailure = ApplicationFailure.create({ type, message: opened.message, details: [{ path: opened.kind === 'empty' ? 'itemIds' : '' }], nonRetryable: true });
+      openFailure = ApplicationFailure.create({
+        type,
+        message: opened.message,
+        details: [{ path: opened.kind === 'empty' ? 'itemIds' : '' }],
+        nonRetryable: true,
+      });
       state.status = 'rejected';
       state.cancelReason = opened.message;
     } else {
@@ -157,7 +185,11 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
   show();
 
   while (!finished(state)) {
-    const wake = () => finished(state) || state.status !== 'open' || updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested;
+    const wake = () =>
+      finished(state) ||
+      state.status !== 'open' ||
+      updatesThisRun >= maxUpdates ||
+      workflowInfo().continueAsNewSuggested;
     if (state.status !== 'open') {
       // Completing or cancelling: no abandon clock while that finishes.
       await condition(() => finished(state));
@@ -172,7 +204,8 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
     if (updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested) {
       await condition(() => allHandlersFinished() && inFlight === 0);
       // A complete or cancel that arrived while we waited ends this run instead.
-      if (state.status === 'open') await continueAsNew<typeof stockCount>({ ...input, state, lastActivityMs: lastActivity });
+      if (state.status === 'open')
+        await continueAsNew<typeof stockCount>({ ...input, state, lastActivityMs: lastActivity });
     }
   }
   await condition(allHandlersFinished);

@@ -86,7 +86,9 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
     },
 
     async initiatePayment(req: { gateway: GatewayKey; request: InitiateRequest }): Promise<InitiateResult> {
-      const existing = await knex('payments').where('id', req.request.paymentId).first('reference', 'sandbox', 'push_attempted_at');
+      const existing = await knex('payments')
+        .where('id', req.request.paymentId)
+        .first('reference', 'sandbox', 'push_attempted_at');
       if (existing?.reference) return { status: 'pending', reference: existing.reference, sandbox: existing.sandbox };
       const g = gatewayFor(gateways, req.gateway);
       if (g.withoutIdempotencyKey) {
@@ -99,23 +101,44 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
         result = await g.initiate(req.request);
       } catch (err) {
         // The gateway answered (or was never reached): nothing was sent, so a retry may push.
-        if (g.withoutIdempotencyKey && !mayHaveActed(err)) await knex('payments').where('id', req.request.paymentId).update({ push_attempted_at: null });
+        if (g.withoutIdempotencyKey && !mayHaveActed(err))
+          await knex('payments').where('id', req.request.paymentId).update({ push_attempted_at: null });
         throw err;
       }
-      await knex('payments').where('id', req.request.paymentId).update({ reference: result.reference, sandbox: result.sandbox });
+      await knex('payments')
+        .where('id', req.request.paymentId)
+        .update({ reference: result.reference, sandbox: result.sandbox });
       return result;
     },
 
-    async paymentStatus(req: { gateway: GatewayKey; reference: string; idempotencyKey: string; total: number; currency: string }): Promise<StatusResult> {
+    async paymentStatus(req: {
+      gateway: GatewayKey;
+      reference: string;
+      idempotencyKey: string;
+      total: number;
+      currency: string;
+    }): Promise<StatusResult> {
       Context.current().heartbeat();
       return gatewayFor(gateways, req.gateway).status(req);
     },
 
-    async cancelAtGateway(req: { gateway: GatewayKey; reference: string; idempotencyKey: string }): Promise<CancelResult> {
+    async cancelAtGateway(req: {
+      gateway: GatewayKey;
+      reference: string;
+      idempotencyKey: string;
+    }): Promise<CancelResult> {
       return gatewayFor(gateways, req.gateway).cancel(req);
     },
 
-    async refundAtGateway(req: { gateway: GatewayKey; reference: string; receipt?: string; idempotencyKey: string; amount: number; currency: string; reason: string }): Promise<RefundResult> {
+    async refundAtGateway(req: {
+      gateway: GatewayKey;
+      reference: string;
+      receipt?: string;
+      idempotencyKey: string;
+      amount: number;
+      currency: string;
+      reason: string;
+    }): Promise<RefundResult> {
       return gatewayFor(gateways, req.gateway).refund(req);
     },
 
@@ -135,15 +158,28 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
       reason: string;
       resultUrlBase: string;
     }): Promise<RefundResult & { resultUrl: string }> {
-      await knex('payments').where('id', req.paymentId).whereNull('reversal_token').update({ reversal_token: randomBytes(24).toString('base64url') });
-      const row = await knex('payments').where('id', req.paymentId).first('reversal_token', 'reversal_reference', 'reversal_status_reference');
+      await knex('payments')
+        .where('id', req.paymentId)
+        .whereNull('reversal_token')
+        .update({ reversal_token: randomBytes(24).toString('base64url') });
+      const row = await knex('payments')
+        .where('id', req.paymentId)
+        .first('reversal_token', 'reversal_reference', 'reversal_status_reference');
       const resultUrl = `${req.resultUrlBase}${row.reversal_token}`;
-      if (row.reversal_reference) return { status: 'pending', reference: row.reversal_reference, statusReference: row.reversal_status_reference ?? undefined, resultUrl };
+      if (row.reversal_reference)
+        return {
+          status: 'pending',
+          reference: row.reversal_reference,
+          statusReference: row.reversal_status_reference ?? undefined,
+          resultUrl,
+        };
       const g = gatewayFor(gateways, req.gateway);
       const { paymentId: _p, resultUrlBase: _b, gateway: _g, ...refund } = req;
       const result = await g.refund({ ...refund, resultUrl });
       if (g.withoutIdempotencyKey && result.status === 'pending' && result.reference) {
-        await knex('payments').where('id', req.paymentId).update({ reversal_reference: result.reference, reversal_status_reference: result.statusReference ?? null });
+        await knex('payments')
+          .where('id', req.paymentId)
+          .update({ reversal_reference: result.reference, reversal_status_reference: result.statusReference ?? null });
       }
       return { ...result, resultUrl };
     },
@@ -152,13 +188,24 @@ export function paymentActivities({ knex, gateways = {} }: ActivityDeps) {
      * Where a pending automatic reversal stands: a gateway that answers at a ResultURL is asked to
      * post it there (pending here); one that can be asked answers; others say pending.
      */
-    async reversalStatus(req: { gateway: GatewayKey; reference: string; statusReference?: string; resultUrl: string }): Promise<RefundResult> {
+    async reversalStatus(req: {
+      gateway: GatewayKey;
+      reference: string;
+      statusReference?: string;
+      resultUrl: string;
+    }): Promise<RefundResult> {
       const g = gatewayFor(gateways, req.gateway);
       if (g.requestRefundStatus) {
-        await g.requestRefundStatus({ reference: req.reference, statusReference: req.statusReference, resultUrl: req.resultUrl });
+        await g.requestRefundStatus({
+          reference: req.reference,
+          statusReference: req.statusReference,
+          resultUrl: req.resultUrl,
+        });
         return { status: 'pending', reference: req.reference };
       }
-      return g.refundStatus ? g.refundStatus({ reference: req.reference }) : { status: 'pending', reference: req.reference };
+      return g.refundStatus
+        ? g.refundStatus({ reference: req.reference })
+        : { status: 'pending', reference: req.reference };
     },
 
     /** Writes the payment's outcome (and an audit row for manager overrides). */

@@ -62,13 +62,19 @@ export function airtelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Airte
   const names = ['AIRTEL_BASE_URL', 'AIRTEL_CLIENT_ID', 'AIRTEL_CLIENT_SECRET'] as const;
   if (names.every((n) => !env[n])) return undefined;
   const missing = names.filter((n) => !env[n]);
-  if (missing.length) throw new Error(`Airtel Money is partly configured: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+  if (missing.length)
+    throw new Error(
+      `Airtel Money is partly configured: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`,
+    );
   const baseUrl = env.AIRTEL_BASE_URL!.replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) throw new Error(`AIRTEL_BASE_URL must be an http(s) URL, not ${env.AIRTEL_BASE_URL}`);
+  if (!/^https?:\/\/[^\s/]+/.test(baseUrl))
+    throw new Error(`AIRTEL_BASE_URL must be an http(s) URL, not ${env.AIRTEL_BASE_URL}`);
   const country = (env.AIRTEL_COUNTRY || 'KE').toUpperCase();
   const currency = (env.AIRTEL_CURRENCY || 'KES').toUpperCase();
-  if (!/^[A-Z]{2}$/.test(country)) throw new Error(`AIRTEL_COUNTRY must be a two-letter country code, not ${env.AIRTEL_COUNTRY}`);
-  if (!/^[A-Z]{3}$/.test(currency)) throw new Error(`AIRTEL_CURRENCY must be a three-letter currency code, not ${env.AIRTEL_CURRENCY}`);
+  if (!/^[A-Z]{2}$/.test(country))
+    throw new Error(`AIRTEL_COUNTRY must be a two-letter country code, not ${env.AIRTEL_COUNTRY}`);
+  if (!/^[A-Z]{3}$/.test(currency))
+    throw new Error(`AIRTEL_CURRENCY must be a three-letter currency code, not ${env.AIRTEL_CURRENCY}`);
   const sandboxFlag = env.AIRTEL_SANDBOX?.toLowerCase();
   return {
     baseUrl,
@@ -84,8 +90,22 @@ export function airtelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Airte
 
 /** Country calling codes of Airtel Money markets (msisdn goes without it). */
 const DIAL_CODES: Record<string, string> = {
-  KE: '254', UG: '256', TZ: '255', RW: '250', ZM: '260', MW: '265', NG: '234', CD: '243',
-  CG: '242', GA: '241', TD: '235', NE: '227', MG: '261', SC: '248', SL: '232', GN: '224',
+  KE: '254',
+  UG: '256',
+  TZ: '255',
+  RW: '250',
+  ZM: '260',
+  MW: '265',
+  NG: '234',
+  CD: '243',
+  CG: '242',
+  GA: '241',
+  TD: '235',
+  NE: '227',
+  MG: '261',
+  SC: '248',
+  SL: '232',
+  GN: '224',
 };
 
 /** Currencies without minor units (everything else here has two). */
@@ -123,7 +143,8 @@ export function airtelResult(status: string | undefined, message?: string, respo
   const s = (status ?? '').trim().toUpperCase();
   if (s === 'TS') return { status: 'succeeded' };
   if (s === 'TIP' || s === 'TA') return { status: 'pending' };
-  const reason = (responseCode && RESPONSE_REASONS[responseCode]) || message?.trim() || (s ? `Airtel status ${s}` : 'declined');
+  const reason =
+    (responseCode && RESPONSE_REASONS[responseCode]) || message?.trim() || (s ? `Airtel status ${s}` : 'declined');
   return { status: 'failed', failureReason: reason };
 }
 
@@ -149,8 +170,17 @@ interface AirtelHttpError extends Error {
   airtel?: AirtelStatusBlock;
 }
 
-function httpError(op: string, httpStatus: number | undefined, body: AirtelEnvelope<unknown> | undefined, cause?: unknown): AirtelHttpError {
-  const message = body?.status?.message ?? body?.error_description ?? body?.error ?? (cause instanceof Error ? cause.message : 'no answer');
+function httpError(
+  op: string,
+  httpStatus: number | undefined,
+  body: AirtelEnvelope<unknown> | undefined,
+  cause?: unknown,
+): AirtelHttpError {
+  const message =
+    body?.status?.message ??
+    body?.error_description ??
+    body?.error ??
+    (cause instanceof Error ? cause.message : 'no answer');
   const e = new Error(message) as AirtelHttpError;
   e.name = `Airtel ${op}`;
   e.httpStatus = httpStatus;
@@ -163,9 +193,15 @@ export function toAirtelFailure(e: unknown, op: string): Error {
   if (e instanceof ApplicationFailure) return e;
   const he = e as AirtelHttpError;
   const status = he.httpStatus;
-  const detail = [status ? `HTTP ${status}` : undefined, he.airtel?.response_code ?? he.airtel?.result_code].filter(Boolean).join(', ');
+  const detail = [status ? `HTTP ${status}` : undefined, he.airtel?.response_code ?? he.airtel?.result_code]
+    .filter(Boolean)
+    .join(', ');
   if (isTransientStatus(status)) {
-    return gatewayFailure({ message: `Airtel Money ${op} failed${detail ? ` (${detail})` : ''}: ${he.message}`, transient: true, cause: e });
+    return gatewayFailure({
+      message: `Airtel Money ${op} failed${detail ? ` (${detail})` : ''}: ${he.message}`,
+      transient: true,
+      cause: e,
+    });
   }
   return gatewayFailure({
     message: `Airtel Money rejected ${op} (${detail}): ${he.message}`,
@@ -191,7 +227,14 @@ export function parseAirtelCallback(rawBody: string): WebhookEvent {
     throw new Error('malformed callback');
   }
   const t = (parsed as { transaction?: Record<string, unknown> } | null)?.transaction;
-  if (!t || typeof t !== 'object' || typeof t.id !== 'string' || !t.id || typeof t.status_code !== 'string' || !t.status_code) {
+  if (
+    !t ||
+    typeof t !== 'object' ||
+    typeof t.id !== 'string' ||
+    !t.id ||
+    typeof t.status_code !== 'string' ||
+    !t.status_code
+  ) {
     throw new Error('malformed callback');
   }
   const result = airtelResult(t.status_code, typeof t.message === 'string' ? t.message : undefined);
@@ -202,7 +245,8 @@ export function parseAirtelCallback(rawBody: string): WebhookEvent {
     eventId: `${t.id}:${t.status_code}`,
   };
   if (result.failureReason) event.failureReason = result.failureReason;
-  if (result.status === 'succeeded' && typeof t.airtel_money_id === 'string' && t.airtel_money_id) event.receipt = t.airtel_money_id;
+  if (result.status === 'succeeded' && typeof t.airtel_money_id === 'string' && t.airtel_money_id)
+    event.receipt = t.airtel_money_id;
   return event;
 }
 
@@ -223,7 +267,13 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
   let token: { value: string; refreshAt: number } | undefined;
   let fetching: Promise<string> | undefined;
 
-  async function send<T>(op: string, method: 'GET' | 'POST', path: string, body: unknown, auth: string | null): Promise<{ status: number; body: AirtelEnvelope<T> }> {
+  async function send<T>(
+    op: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    auth: string | null,
+  ): Promise<{ status: number; body: AirtelEnvelope<T> }> {
     let res: Response;
     try {
       res = await fetch(baseUrl + path, {
@@ -253,7 +303,13 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
     if (token && Date.now() < token.refreshAt) return token.value;
     fetching ??= (async () => {
       try {
-        const res = await send<never>('OAuth', 'POST', '/auth/oauth2/token', { client_id: cfg.clientId, client_secret: cfg.clientSecret, grant_type: 'client_credentials' }, null);
+        const res = await send<never>(
+          'OAuth',
+          'POST',
+          '/auth/oauth2/token',
+          { client_id: cfg.clientId, client_secret: cfg.clientSecret, grant_type: 'client_credentials' },
+          null,
+        );
         const b = res.body as { access_token?: string; expires_in?: string | number } & AirtelEnvelope<never>;
         if (res.status >= 400 && res.status < 500) {
           throw gatewayRejected(
@@ -289,9 +345,14 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
   }
 
   async function enquiry(reference: string): Promise<{ result: StatusResult; transaction?: EnquiryTransaction }> {
-    const res = await api<{ transaction?: EnquiryTransaction }>('status enquiry', 'GET', `/standard/v1/payments/${encodeURIComponent(reference)}`);
+    const res = await api<{ transaction?: EnquiryTransaction }>(
+      'status enquiry',
+      'GET',
+      `/standard/v1/payments/${encodeURIComponent(reference)}`,
+    );
     // Not (yet) known to Airtel: keep waiting; the workflow's expiry decides, and a late success is refunded.
-    if (res.status === 404 || res.body.status?.response_code === 'DP00800001025') return { result: { status: 'pending' } };
+    if (res.status === 404 || res.body.status?.response_code === 'DP00800001025')
+      return { result: { status: 'pending' } };
     const b = ok('status enquiry', res);
     const t = b.data?.transaction;
     if (!t?.status) return { result: { status: 'pending' } };
@@ -306,30 +367,48 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
     currencies: [cfg.currency],
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
-      const refuse = (failureReason: string): InitiateResult => ({ status: 'failed', reference: '', failureReason, sandbox: cfg.sandbox });
-      if (req.currency !== cfg.currency) return refuse(`Airtel Money charges ${cfg.currency} here, not ${req.currency}`);
+      const refuse = (failureReason: string): InitiateResult => ({
+        status: 'failed',
+        reference: '',
+        failureReason,
+        sandbox: cfg.sandbox,
+      });
+      if (req.currency !== cfg.currency)
+        return refuse(`Airtel Money charges ${cfg.currency} here, not ${req.currency}`);
       if (!Number.isInteger(req.total) || req.total <= 0) return refuse(`invalid amount ${req.total}`);
       const unit = 10 ** minorDigits;
-      if (req.total % unit !== 0) return refuse(`Airtel Money takes whole amounts only: ${formatMajor(req.total, cfg.currency)} is not a whole amount`);
+      if (req.total % unit !== 0)
+        return refuse(
+          `Airtel Money takes whole amounts only: ${formatMajor(req.total, cfg.currency)} is not a whole amount`,
+        );
       const msisdn = airtelMsisdn(req.phone, cfg.country);
       if (!msisdn) return refuse(`invalid Airtel Money phone number ${req.phone ?? '(none)'}`);
 
       const id = req.idempotencyKey;
-      const res = await api<{ transaction?: { id?: string | boolean; status?: string } }>('payment request', 'POST', '/merchant/v1/payments/', {
-        reference: (req.description || `Order ${req.orderNumber ?? ''}`).trim().slice(0, 64) || 'Tillflow payment',
-        subscriber: { country: cfg.country, currency: cfg.currency, msisdn },
-        transaction: { amount: req.total / unit, country: cfg.country, currency: cfg.currency, id },
-      });
+      const res = await api<{ transaction?: { id?: string | boolean; status?: string } }>(
+        'payment request',
+        'POST',
+        '/merchant/v1/payments/',
+        {
+          reference: (req.description || `Order ${req.orderNumber ?? ''}`).trim().slice(0, 64) || 'Tillflow payment',
+          subscriber: { country: cfg.country, currency: cfg.currency, msisdn },
+          transaction: { amount: req.total / unit, country: cfg.country, currency: cfg.currency, id },
+        },
+      );
       const b = ok('payment request', res);
       const st = b.status;
       // Airtel's samples pair code "200" with success:false at times: only a non-2xx code is a refusal.
       if (st && st.success === false && !/^2\d\d$/.test(String(st.code ?? ''))) {
         // The same transaction id again: Airtel already holds this payment, so it is still ours to wait for.
-        if (/duplicate|already exists/i.test(st.message ?? '')) return { status: 'pending', reference: id, sandbox: cfg.sandbox };
+        if (/duplicate|already exists/i.test(st.message ?? ''))
+          return { status: 'pending', reference: id, sandbox: cfg.sandbox };
         return {
           status: 'failed',
           reference: id,
-          failureReason: (st.response_code && RESPONSE_REASONS[st.response_code]) || st.message || 'Airtel Money refused the payment request',
+          failureReason:
+            (st.response_code && RESPONSE_REASONS[st.response_code]) ||
+            st.message ||
+            'Airtel Money refused the payment request',
           sandbox: cfg.sandbox,
         };
       }
@@ -360,12 +439,21 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
     async refund(req: RefundRequest): Promise<RefundResult> {
       const { result, transaction } = await enquiry(req.reference);
       if (result.status !== 'succeeded' || !transaction?.airtel_money_id) {
-        return { status: 'failed', reference: '', failureReason: `nothing to refund: Airtel reports the payment ${result.status}${result.failureReason ? ` (${result.failureReason})` : ''}` };
+        return {
+          status: 'failed',
+          reference: '',
+          failureReason: `nothing to refund: Airtel reports the payment ${result.status}${result.failureReason ? ` (${result.failureReason})` : ''}`,
+        };
       }
       const moneyId = transaction.airtel_money_id;
-      const res = await api<{ transaction?: { airtel_money_id?: string; status?: string } }>('refund', 'POST', '/standard/v1/payments/refund', {
-        transaction: { airtel_money_id: moneyId, id: req.idempotencyKey },
-      });
+      const res = await api<{ transaction?: { airtel_money_id?: string; status?: string } }>(
+        'refund',
+        'POST',
+        '/standard/v1/payments/refund',
+        {
+          transaction: { airtel_money_id: moneyId, id: req.idempotencyKey },
+        },
+      );
       if (res.status >= 400 && res.status < 500 && res.status !== 429) {
         const msg = res.body.status?.message ?? res.body.error_description ?? res.body.error ?? `HTTP ${res.status}`;
         if (/already (been )?(refunded|reversed)/i.test(msg)) return { status: 'succeeded', reference: moneyId };
@@ -373,19 +461,33 @@ export function createAirtelGateway(cfg: AirtelConfig): PaymentGateway {
       }
       const b = ok('refund', res);
       const s = (b.data?.transaction?.status ?? '').toUpperCase();
-      if (s === 'SUCCESS' || s === 'TS') return { status: 'succeeded', reference: b.data?.transaction?.airtel_money_id || moneyId };
+      if (s === 'SUCCESS' || s === 'TS')
+        return { status: 'succeeded', reference: b.data?.transaction?.airtel_money_id || moneyId };
       // In progress: asked about later by our refund transaction id (see refundStatus).
-      if (s === 'TIP' || s === 'TA' || s === 'PENDING') return { status: 'pending', reference: b.data?.transaction?.airtel_money_id || moneyId, statusReference: req.idempotencyKey };
+      if (s === 'TIP' || s === 'TA' || s === 'PENDING')
+        return {
+          status: 'pending',
+          reference: b.data?.transaction?.airtel_money_id || moneyId,
+          statusReference: req.idempotencyKey,
+        };
       const msg = b.status?.message ?? '';
       if (/already (been )?(refunded|reversed)/i.test(msg)) return { status: 'succeeded', reference: moneyId };
-      return { status: 'failed', reference: moneyId, failureReason: `Airtel Money refused the refund: ${msg || s || 'unknown answer'}` };
+      return {
+        status: 'failed',
+        reference: moneyId,
+        failureReason: `Airtel Money refused the refund: ${msg || s || 'unknown answer'}`,
+      };
     },
 
     /** Transaction enquiry of a refund in progress, by our refund transaction id. */
     async refundStatus(req: { reference: string }): Promise<RefundResult> {
       const { result } = await enquiry(req.reference);
       const status = result.status === 'cancelled' ? 'failed' : result.status;
-      return { status, reference: req.reference, ...(result.failureReason ? { failureReason: `Airtel Money refund failed: ${result.failureReason}` } : {}) };
+      return {
+        status,
+        reference: req.reference,
+        ...(result.failureReason ? { failureReason: `Airtel Money refund failed: ${result.failureReason}` } : {}),
+      };
     },
 
     parseWebhook(raw: RawWebhook): WebhookEvent {

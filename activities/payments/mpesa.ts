@@ -90,12 +90,22 @@ const PRODUCTION_URL = 'https://api.safaricom.co.ke';
  * MPESA_CERT_PATH, MPESA_RESULT_URL.
  */
 export function mpesaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MpesaConfig | undefined {
-  const names = ['MPESA_BASE_URL', 'MPESA_CONSUMER_KEY', 'MPESA_CONSUMER_SECRET', 'MPESA_SHORTCODE', 'MPESA_PASSKEY'] as const;
+  const names = [
+    'MPESA_BASE_URL',
+    'MPESA_CONSUMER_KEY',
+    'MPESA_CONSUMER_SECRET',
+    'MPESA_SHORTCODE',
+    'MPESA_PASSKEY',
+  ] as const;
   if (names.every((n) => !env[n])) return undefined;
   const missing = names.filter((n) => !env[n]);
-  if (missing.length) throw new Error(`M-Pesa is partly configured: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+  if (missing.length)
+    throw new Error(
+      `M-Pesa is partly configured: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`,
+    );
   const baseUrl = env.MPESA_BASE_URL!.replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) throw new Error(`MPESA_BASE_URL must be an http(s) URL, not ${env.MPESA_BASE_URL}`);
+  if (!/^https?:\/\/[^\s/]+/.test(baseUrl))
+    throw new Error(`MPESA_BASE_URL must be an http(s) URL, not ${env.MPESA_BASE_URL}`);
   const type = env.MPESA_TRANSACTION_TYPE || undefined;
   if (type && type !== 'CustomerPayBillOnline' && type !== 'CustomerBuyGoodsOnline') {
     throw new Error(`MPESA_TRANSACTION_TYPE must be CustomerPayBillOnline or CustomerBuyGoodsOnline, not ${type}`);
@@ -154,7 +164,10 @@ export function mpesaResult(resultCode: string | number, resultDesc?: string): S
   const code = String(resultCode).trim();
   if (code === '0') return { status: 'succeeded' };
   if (code === '4999') return { status: 'pending' }; // "The transaction is still under processing"
-  return { status: 'failed', failureReason: RESULT_REASONS[code] ?? (resultDesc?.trim() || `M-Pesa result code ${code}`) };
+  return {
+    status: 'failed',
+    failureReason: RESULT_REASONS[code] ?? (resultDesc?.trim() || `M-Pesa result code ${code}`),
+  };
 }
 
 // ---------------------------------------------------------------- mpesa-node, typed
@@ -259,10 +272,24 @@ export function toMpesaFailure(e: unknown, op: string): Error {
   const { status, errorCode, message } = darajaError(e);
   const detail = [status ? `HTTP ${status}` : undefined, errorCode].filter(Boolean).join(', ');
   if (isTransientStatus(status)) {
-    const details: GatewayFailureDetails = { status, errorCode, mayHaveActed: op === 'STK push' && status === undefined && !NOT_SENT.has(String((e as HttpError).code ?? '')) };
-    return gatewayFailure({ message: `M-Pesa ${op} failed${detail ? ` (${detail})` : ''}: ${message}`, transient: true, details, cause: e });
+    const details: GatewayFailureDetails = {
+      status,
+      errorCode,
+      mayHaveActed: op === 'STK push' && status === undefined && !NOT_SENT.has(String((e as HttpError).code ?? '')),
+    };
+    return gatewayFailure({
+      message: `M-Pesa ${op} failed${detail ? ` (${detail})` : ''}: ${message}`,
+      transient: true,
+      details,
+      cause: e,
+    });
   }
-  return gatewayFailure({ message: `M-Pesa rejected ${op} (${detail}): ${message}`, transient: false, details: { status, errorCode }, cause: e });
+  return gatewayFailure({
+    message: `M-Pesa rejected ${op} (${detail}): ${message}`,
+    transient: false,
+    details: { status, errorCode },
+    cause: e,
+  });
 }
 
 function formatKes(minor: number): string {
@@ -275,7 +302,8 @@ function maskPhone(p: string): string {
 
 /** Daraja AccountReference: at most 12 characters. */
 function accountReference(req: InitiateRequest): string {
-  const ref = req.orderNumber !== null ? `ORDER${req.orderNumber}` : req.orderId.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
+  const ref =
+    req.orderNumber !== null ? `ORDER${req.orderNumber}` : req.orderId.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
   return ref.slice(0, 12) || 'TILLFLOW';
 }
 
@@ -303,8 +331,12 @@ export function parseMpesaCallback(rawBody: string): WebhookEvent {
     throw new Error('malformed callback');
   }
   const cb = (parsed as { Body?: { stkCallback?: StkCallback } } | null)?.Body?.stkCallback;
-  if (!cb || typeof cb !== 'object' || typeof cb.CheckoutRequestID !== 'string' || !cb.CheckoutRequestID) throw new Error('malformed callback');
-  if ((typeof cb.ResultCode !== 'number' && typeof cb.ResultCode !== 'string') || !/^\d+$/.test(String(cb.ResultCode).trim())) {
+  if (!cb || typeof cb !== 'object' || typeof cb.CheckoutRequestID !== 'string' || !cb.CheckoutRequestID)
+    throw new Error('malformed callback');
+  if (
+    (typeof cb.ResultCode !== 'number' && typeof cb.ResultCode !== 'string') ||
+    !/^\d+$/.test(String(cb.ResultCode).trim())
+  ) {
     throw new Error('malformed callback');
   }
   const code = String(cb.ResultCode).trim();
@@ -335,7 +367,11 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
   const baseUrl = cfg.baseUrl.replace(/\/+$/, '');
   const timeoutMs = cfg.timeoutMs ?? 20_000;
   const transactionType = cfg.transactionType ?? 'CustomerPayBillOnline';
-  const certPath = cfg.certPath ?? (cfg.sandbox ? path.join(path.dirname(require.resolve('mpesa-node/package.json')), 'keys', 'sandbox-cert.cer') : undefined);
+  const certPath =
+    cfg.certPath ??
+    (cfg.sandbox
+      ? path.join(path.dirname(require.resolve('mpesa-node/package.json')), 'keys', 'sandbox-cert.cer')
+      : undefined);
 
   const mpesa = new MpesaNodeClass({
     consumerKey: cfg.consumerKey,
@@ -418,7 +454,8 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
     } catch (e) {
       const { errorCode, message } = darajaError(e);
       // The customer has not answered yet (or Safaricom has not settled it): Daraja says so with an error.
-      if (errorCode === '500.001.1001' && /being processed|under processing/i.test(message)) return { status: 'pending' };
+      if (errorCode === '500.001.1001' && /being processed|under processing/i.test(message))
+        return { status: 'pending' };
       throw toMpesaFailure(e, 'STK push query');
     }
   }
@@ -430,12 +467,19 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
     currencies: ['KES'],
 
     async initiate(req: InitiateRequest): Promise<InitiateResult> {
-      const refuse = (failureReason: string): InitiateResult => ({ status: 'failed', reference: '', failureReason, sandbox: cfg.sandbox });
+      const refuse = (failureReason: string): InitiateResult => ({
+        status: 'failed',
+        reference: '',
+        failureReason,
+        sandbox: cfg.sandbox,
+      });
       if (req.currency !== 'KES') return refuse(`M-Pesa charges KES only, not ${req.currency}`);
       if (!Number.isInteger(req.total) || req.total <= 0) return refuse(`invalid amount ${req.total}`);
-      if (req.total % 100 !== 0) return refuse(`M-Pesa takes whole shillings only: ${formatKes(req.total)} is not a whole amount`);
+      if (req.total % 100 !== 0)
+        return refuse(`M-Pesa takes whole shillings only: ${formatKes(req.total)} is not a whole amount`);
       const phone = darajaPhone(req.phone);
-      if (!phone) return refuse(`invalid M-Pesa phone number ${req.phone ?? '(none)'}: expected 2547XXXXXXXX or 2541XXXXXXXX`);
+      if (!phone)
+        return refuse(`invalid M-Pesa phone number ${req.phone ?? '(none)'}: expected 2547XXXXXXXX or 2541XXXXXXXX`);
       if (!req.callbackUrl) throw gatewayRejected('M-Pesa needs a callback URL (PUBLIC_BASE_URL)');
 
       const timestamp = darajaTimestamp();
@@ -457,7 +501,8 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
       } catch (e) {
         const { errorCode, message } = darajaError(e);
         // Daraja refused this push because another prompt is open on the phone: nothing was sent.
-        if (errorCode === '500.001.1001' && /lock subscriber|already in process/i.test(message)) return refuse('another transaction in progress');
+        if (errorCode === '500.001.1001' && /lock subscriber|already in process/i.test(message))
+          return refuse('another transaction in progress');
         throw toMpesaFailure(e, 'STK push');
       }
       const d = res.data ?? {};
@@ -465,7 +510,10 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
         return {
           status: 'failed',
           reference: d.CheckoutRequestID ?? '',
-          failureReason: d.ResponseDescription || d.CustomerMessage || `M-Pesa refused the request (ResponseCode ${d.ResponseCode ?? 'missing'})`,
+          failureReason:
+            d.ResponseDescription ||
+            d.CustomerMessage ||
+            `M-Pesa refused the request (ResponseCode ${d.ResponseCode ?? 'missing'})`,
           sandbox: cfg.sandbox,
         };
       }
@@ -499,12 +547,19 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
       const fail = (failureReason: string): RefundResult => ({ status: 'failed', reference: '', failureReason });
       const resultUrl = req.resultUrl ?? cfg.resultUrl;
       if (!cfg.initiatorName || !cfg.initiatorPassword || !resultUrl) {
-        return fail('M-Pesa reversals are not configured (MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD, MPESA_RESULT_URL): refund the customer by hand');
+        return fail(
+          'M-Pesa reversals are not configured (MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD, MPESA_RESULT_URL): refund the customer by hand',
+        );
       }
-      if (!certPath || !fs.existsSync(certPath)) return fail(`M-Pesa reversals need Safaricom's certificate (MPESA_CERT_PATH${certPath ? `: ${certPath} not found` : ''})`);
+      if (!certPath || !fs.existsSync(certPath))
+        return fail(
+          `M-Pesa reversals need Safaricom's certificate (MPESA_CERT_PATH${certPath ? `: ${certPath} not found` : ''})`,
+        );
       const receipt = req.receipt ?? req.reference;
       if (/^ws_CO_/i.test(receipt)) {
-        return fail(`M-Pesa reverses a receipt number (e.g. QKA1B2C3D4), not the STK CheckoutRequestID ${req.reference}: refund the customer by hand`);
+        return fail(
+          `M-Pesa reverses a receipt number (e.g. QKA1B2C3D4), not the STK CheckoutRequestID ${req.reference}: refund the customer by hand`,
+        );
       }
       if (req.currency !== 'KES') return fail(`M-Pesa refunds KES only, not ${req.currency}`);
       if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount % 100 !== 0) {
@@ -526,14 +581,22 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
         );
       } catch (e) {
         // mpesa-node encrypts the initiator password first: a bad certificate is no network error.
-        if (!isHttpError(e) && !(e instanceof ApplicationFailure)) return fail(`M-Pesa reversal could not be prepared: ${(e as Error).message}`);
+        if (!isHttpError(e) && !(e instanceof ApplicationFailure))
+          return fail(`M-Pesa reversal could not be prepared: ${(e as Error).message}`);
         const failure = toMpesaFailure(e, 'reversal');
         if (failure instanceof ApplicationFailure && failure.nonRetryable) return fail(failure.message);
         throw failure;
       }
       const d = res.data ?? {};
-      if (String(d.ResponseCode ?? '') !== '0') return fail(d.ResponseDescription || `M-Pesa refused the reversal (ResponseCode ${d.ResponseCode ?? 'missing'})`);
-      return { status: 'pending', reference: d.ConversationID || d.OriginatorConversationID || '', statusReference: d.OriginatorConversationID || undefined };
+      if (String(d.ResponseCode ?? '') !== '0')
+        return fail(
+          d.ResponseDescription || `M-Pesa refused the reversal (ResponseCode ${d.ResponseCode ?? 'missing'})`,
+        );
+      return {
+        status: 'pending',
+        reference: d.ConversationID || d.OriginatorConversationID || '',
+        statusReference: d.OriginatorConversationID || undefined,
+      };
     },
 
     /**
@@ -541,7 +604,11 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
      * (the ConversationID when that is all we have). Daraja answers it, too, only at the ResultURL.
      */
     async requestRefundStatus(req: RefundStatusRequest): Promise<void> {
-      if (!cfg.initiatorName || !cfg.initiatorPassword) throw ApplicationFailure.nonRetryable('M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD', 'GatewayRejected');
+      if (!cfg.initiatorName || !cfg.initiatorPassword)
+        throw ApplicationFailure.nonRetryable(
+          'M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD',
+          'GatewayRejected',
+        );
       let res: HttpResponse<ReversalResponse>;
       try {
         res = await post<ReversalResponse>('/mpesa/transactionstatus/v1/query', {
@@ -561,7 +628,11 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
         throw toMpesaFailure(e, 'Transaction Status');
       }
       const d = res.data ?? {};
-      if (String(d.ResponseCode ?? '') !== '0') throw ApplicationFailure.create({ message: `M-Pesa refused the Transaction Status request: ${d.ResponseDescription ?? d.ResponseCode}`, type: 'GatewayUnavailable' });
+      if (String(d.ResponseCode ?? '') !== '0')
+        throw ApplicationFailure.create({
+          message: `M-Pesa refused the Transaction Status request: ${d.ResponseDescription ?? d.ResponseCode}`,
+          type: 'GatewayUnavailable',
+        });
     },
 
     parseWebhook(raw: RawWebhook): WebhookEvent {

@@ -43,12 +43,15 @@ export const QR_MAX_EXPIRY_SECONDS = 24 * 60 * 60;
 const QR_RETRY_SLACK_SECONDS = 5 * 60;
 
 function expiresAt(req: InitiateRequest, opts: QrOptions, nowSec: number): number {
-  const wanted = req.expiresAt ? Math.floor(Date.parse(req.expiresAt) / 1000) : nowSec + (opts.expiresInSeconds ?? QR_MIN_EXPIRY_SECONDS);
+  const wanted = req.expiresAt
+    ? Math.floor(Date.parse(req.expiresAt) / 1000)
+    : nowSec + (opts.expiresInSeconds ?? QR_MIN_EXPIRY_SECONDS);
   if (!Number.isFinite(wanted)) throw gatewayRejected(`expiresAt ${req.expiresAt} is not a date`);
   // A retried create must send the same expires_at (Stripe refuses a key replayed with other parameters), and
   // req.expiresAt is the same on every retry: a lifetime below Stripe's minimum is lengthened from it, not from
   // the clock (the workflow expires the session itself at req.expiresAt).
-  if (req.expiresAt && wanted < nowSec + QR_MIN_EXPIRY_SECONDS + 5) return wanted + QR_MIN_EXPIRY_SECONDS + QR_RETRY_SLACK_SECONDS;
+  if (req.expiresAt && wanted < nowSec + QR_MIN_EXPIRY_SECONDS + 5)
+    return wanted + QR_MIN_EXPIRY_SECONDS + QR_RETRY_SLACK_SECONDS;
   // A few seconds of margin: Stripe measures from when it receives the request.
   return Math.min(Math.max(wanted, nowSec + QR_MIN_EXPIRY_SECONDS + 5), nowSec + QR_MAX_EXPIRY_SECONDS - 5);
 }
@@ -107,7 +110,9 @@ export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): Payme
                 price_data: {
                   currency: req.currency.toLowerCase(),
                   unit_amount: req.total,
-                  product_data: { name: req.description || (req.orderNumber != null ? `Order ${req.orderNumber}` : 'Order') },
+                  product_data: {
+                    name: req.description || (req.orderNumber != null ? `Order ${req.orderNumber}` : 'Order'),
+                  },
                 },
               },
             ],
@@ -125,8 +130,10 @@ export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): Payme
       const replayed = session.lastResponse?.headers?.['idempotent-replayed'] === 'true';
       const current = replayed ? await retrieve(session.id) : session;
       const s = fromCheckoutSession(current);
-      if (s.status !== 'pending') return { status: s.status, reference: current.id, failureReason: s.failureReason, sandbox: stripeCfg.sandbox };
-      if (!current.url) throw toStripeFailure(new Error('Stripe returned a checkout session without a url'), 'create checkout session');
+      if (s.status !== 'pending')
+        return { status: s.status, reference: current.id, failureReason: s.failureReason, sandbox: stripeCfg.sandbox };
+      if (!current.url)
+        throw toStripeFailure(new Error('Stripe returned a checkout session without a url'), 'create checkout session');
       return {
         status: 'pending',
         reference: current.id,
@@ -146,12 +153,17 @@ export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): Payme
       if (session.status === 'open') {
         try {
           // Its own key: req.idempotencyKey is the payment's, already used for the session create.
-          const expired = await stripe.checkout.sessions.expire(req.reference, {}, { idempotencyKey: `${req.idempotencyKey}:expire` });
+          const expired = await stripe.checkout.sessions.expire(
+            req.reference,
+            {},
+            { idempotencyKey: `${req.idempotencyKey}:expire` },
+          );
           const s = fromCheckoutSession(expired);
           return { status: s.status === 'failed' ? 'cancelled' : s.status };
         } catch (err) {
           // Only open sessions can be expired: the customer finished paying meanwhile.
-          if (!(err instanceof Error && (err as { statusCode?: number }).statusCode === 400)) throw toStripeFailure(err, 'expire checkout session');
+          if (!(err instanceof Error && (err as { statusCode?: number }).statusCode === 400))
+            throw toStripeFailure(err, 'expire checkout session');
         }
       }
       // complete-but-unpaid (a delayed payment method) or just paid: report what it is now.
@@ -164,7 +176,11 @@ export function createQrGateway(stripeCfg: StripeConfig, opts: QrOptions): Payme
       const pi = session.payment_intent;
       const piId = typeof pi === 'string' ? pi : pi?.id;
       if (!piId || session.payment_status !== 'paid') {
-        return { status: 'failed', reference: '', failureReason: 'The QR payment was never paid, so there is nothing to refund' };
+        return {
+          status: 'failed',
+          reference: '',
+          failureReason: 'The QR payment was never paid, so there is nothing to refund',
+        };
       }
       return refundPaymentIntent(stripe, piId, req);
     },

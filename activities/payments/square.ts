@@ -118,7 +118,11 @@ function toFailure(err: unknown, op: string): Error {
       cause: err,
     });
   }
-  return gatewayFailure({ message: `Square ${op} failed: ${err instanceof Error ? err.message : String(err)}`, transient: true, cause: err });
+  return gatewayFailure({
+    message: `Square ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
+    transient: true,
+    cause: err,
+  });
 }
 
 function declineReason(errors: Array<{ category?: string; code?: string; detail?: string }>): string | undefined {
@@ -152,7 +156,9 @@ function fromCheckout(c: CheckoutLike): StatusResult {
     case 'CANCELED': {
       const reason = c.cancelReason ?? c.cancel_reason ?? undefined;
       const text = (reason && CHECKOUT_CANCEL_REASONS[reason]) ?? 'Cancelled on the terminal';
-      return reason === 'SELLER_CANCELED' || !reason ? { status: 'cancelled', failureReason: text } : { status: 'failed', failureReason: text };
+      return reason === 'SELLER_CANCELED' || !reason
+        ? { status: 'cancelled', failureReason: text }
+        : { status: 'failed', failureReason: text };
     }
     default: // PENDING, IN_PROGRESS, CANCEL_REQUESTED
       return { status: 'pending' };
@@ -220,10 +226,14 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
   }
 
   /** Fetches the checkout or payment behind a reference, learning which one it is when we don't know. */
-  async function lookup(reference: string): Promise<{ kind: 'checkout'; checkout: Square.TerminalCheckout } | { kind: 'payment'; payment: Square.Payment }> {
+  async function lookup(
+    reference: string,
+  ): Promise<{ kind: 'checkout'; checkout: Square.TerminalCheckout } | { kind: 'payment'; payment: Square.Payment }> {
     const known = kinds.get(reference);
     if (known !== 'payment') {
-      const res = await call('get terminal checkout', () => isNotFound(() => client.terminal.checkouts.get({ checkoutId: reference })));
+      const res = await call('get terminal checkout', () =>
+        isNotFound(() => client.terminal.checkouts.get({ checkoutId: reference })),
+      );
       if (res?.checkout) {
         kinds.set(reference, 'checkout');
         return { kind: 'checkout', checkout: res.checkout };
@@ -264,7 +274,10 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
           status: s.status,
           reference: checkout.id,
           failureReason: s.failureReason,
-          action: s.status === 'pending' ? { type: 'present_card', message: 'Present, insert or tap the card on the Square Terminal' } : undefined,
+          action:
+            s.status === 'pending'
+              ? { type: 'present_card', message: 'Present, insert or tap the card on the Square Terminal' }
+              : undefined,
           sandbox: cfg.sandbox,
         };
       }
@@ -295,7 +308,12 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
           if (reason) {
             const failed = (err.body as { payment?: { id?: string } } | undefined)?.payment;
             if (failed?.id) kinds.set(failed.id, 'payment');
-            return { status: 'failed', reference: failed?.id ?? req.idempotencyKey, failureReason: reason, sandbox: cfg.sandbox };
+            return {
+              status: 'failed',
+              reference: failed?.id ?? req.idempotencyKey,
+              failureReason: reason,
+              sandbox: cfg.sandbox,
+            };
           }
         }
         throw toFailure(err, 'create payment');
@@ -310,7 +328,11 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
     async cancel(req: CancelRequest): Promise<CancelResult> {
       if (!req.reference || req.reference === req.idempotencyKey) {
         // We never learnt what Square made of our create (timeout, crash): void it by our key.
-        await call('cancel payment by idempotency key', () => client.payments.cancelByIdempotencyKey({ idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create') }));
+        await call('cancel payment by idempotency key', () =>
+          client.payments.cancelByIdempotencyKey({
+            idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
+          }),
+        );
         return { status: 'cancelled' };
       }
       const found = await lookup(req.reference);
@@ -326,7 +348,8 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
           }
         } catch (err) {
           // Square refuses to cancel a checkout that has just completed: read what it became.
-          if (!(err instanceof SquareError && err.statusCode !== undefined && err.statusCode < 500)) throw toFailure(err, 'cancel terminal checkout');
+          if (!(err instanceof SquareError && err.statusCode !== undefined && err.statusCode < 500))
+            throw toFailure(err, 'cancel terminal checkout');
         }
         const after = await lookup(req.reference);
         const s = after.kind === 'checkout' ? fromCheckout(after.checkout) : fromPayment(after.payment);
@@ -346,7 +369,8 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
         const found = await lookup(req.reference);
         if (found.kind === 'checkout') {
           const ids = found.checkout.paymentIds ?? [];
-          if (!ids[0]) return { status: 'failed', reference: '', failureReason: 'The terminal checkout has no payment to refund' };
+          if (!ids[0])
+            return { status: 'failed', reference: '', failureReason: 'The terminal checkout has no payment to refund' };
           paymentId = ids[0];
         }
       }
@@ -359,7 +383,14 @@ export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
         });
         return fromSquareRefund(res.refund);
       } catch (err) {
-        if (err instanceof SquareError && err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429) {
+        if (
+          err instanceof SquareError &&
+          err.statusCode !== undefined &&
+          err.statusCode >= 400 &&
+          err.statusCode < 500 &&
+          err.statusCode !== 408 &&
+          err.statusCode !== 429
+        ) {
           return { status: 'failed', reference: '', failureReason: describe(err) };
         }
         throw toFailure(err, 'refund payment');
@@ -438,11 +469,16 @@ interface SquareWebhookBody {
  * (The SDK's WebhooksHelper.verifySignature compares with ===, so it is not used.) The URL is the
  * one registered with Square (cfg.webhookUrl): behind a proxy the URL we were reached at differs.
  */
-export function verifySquareSignature(raw: RawWebhook, cfg: Pick<SquareConfig, 'webhookSignatureKey' | 'webhookUrl'>): void {
+export function verifySquareSignature(
+  raw: RawWebhook,
+  cfg: Pick<SquareConfig, 'webhookSignatureKey' | 'webhookUrl'>,
+): void {
   const header = raw.headers['x-square-hmacsha256-signature'] ?? raw.headers['X-Square-HmacSha256-Signature'];
   if (!header) throw new WebhookSignatureError('missing x-square-hmacsha256-signature header');
   const url = cfg.webhookUrl || raw.url;
-  const expected = createHmac('sha256', cfg.webhookSignatureKey).update(url + raw.rawBody, 'utf8').digest();
+  const expected = createHmac('sha256', cfg.webhookSignatureKey)
+    .update(url + raw.rawBody, 'utf8')
+    .digest();
   const given = Buffer.from(header.trim(), 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new WebhookSignatureError('Square webhook signature does not match');
@@ -460,11 +496,22 @@ export function squareIdempotencyKey(key: string, op: 'create' | 'refund' | stri
 
 /** Signs a body the way Square does (for simulators and tests). */
 export function signSquareWebhook(signatureKey: string, notificationUrl: string, rawBody: string): string {
-  return createHmac('sha256', signatureKey).update(notificationUrl + rawBody, 'utf8').digest('base64');
+  return createHmac('sha256', signatureKey)
+    .update(notificationUrl + rawBody, 'utf8')
+    .digest('base64');
 }
 
 function fromSquareRefund(refund: { id?: string; status?: string | null } | undefined): RefundResult {
   if (!refund?.id) throw new Error('Square returned no refund');
-  const status = refund.status === 'COMPLETED' ? 'succeeded' : refund.status === 'REJECTED' || refund.status === 'FAILED' ? 'failed' : 'pending';
-  return { status, reference: refund.id, failureReason: status === 'failed' ? `Refund ${String(refund.status).toLowerCase()}` : undefined };
+  const status =
+    refund.status === 'COMPLETED'
+      ? 'succeeded'
+      : refund.status === 'REJECTED' || refund.status === 'FAILED'
+        ? 'failed'
+        : 'pending';
+  return {
+    status,
+    reference: refund.id,
+    failureReason: status === 'failed' ? `Refund ${String(refund.status).toLowerCase()}` : undefined,
+  };
 }

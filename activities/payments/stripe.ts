@@ -25,9 +25,11 @@ export function stripeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Strip
   if (!secretKey) throw new Error('STRIPE_SECRET_KEY is required for Stripe payments');
   if (!webhookSecret) throw new Error('STRIPE_WEBHOOK_SECRET is required for Stripe payments');
   const protocol = env.STRIPE_PROTOCOL as StripeConfig['protocol'] | undefined;
-  if (protocol && protocol !== 'http' && protocol !== 'https') throw new Error(`STRIPE_PROTOCOL must be http or https, not ${protocol}`);
+  if (protocol && protocol !== 'http' && protocol !== 'https')
+    throw new Error(`STRIPE_PROTOCOL must be http or https, not ${protocol}`);
   const port = env.STRIPE_PORT ? Number(env.STRIPE_PORT) : undefined;
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`STRIPE_PORT=${env.STRIPE_PORT} is not a port`);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    throw new Error(`STRIPE_PORT=${env.STRIPE_PORT} is not a port`);
   const host = env.STRIPE_HOST || undefined;
   return {
     secretKey,
@@ -86,7 +88,11 @@ export function toStripeFailure(err: unknown, op: string): Error {
       cause: err,
     });
   }
-  return gatewayFailure({ message: `Stripe ${op} failed: ${err instanceof Error ? err.message : String(err)}`, transient: true, cause: err });
+  return gatewayFailure({
+    message: `Stripe ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
+    transient: true,
+    cause: err,
+  });
 }
 
 export async function stripeCall<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -99,7 +105,14 @@ export async function stripeCall<T>(op: string, fn: () => Promise<T>): Promise<T
 
 function declineText(e: { message?: string; decline_code?: string; code?: string } | null | undefined): string {
   if (!e) return 'Card declined';
-  return e.message || (e.decline_code ? `Card declined (${e.decline_code.replace(/_/g, ' ')})` : e.code ? e.code.replace(/_/g, ' ') : 'Card declined');
+  return (
+    e.message ||
+    (e.decline_code
+      ? `Card declined (${e.decline_code.replace(/_/g, ' ')})`
+      : e.code
+        ? e.code.replace(/_/g, ' ')
+        : 'Card declined')
+  );
 }
 
 /** PaymentIntent → our status. requires_payment_method means "waiting for a card" until an attempt has failed. */
@@ -108,9 +121,16 @@ export function fromPaymentIntent(pi: Stripe.PaymentIntent): StatusResult {
     case 'succeeded':
       return { status: 'succeeded', amountPaid: pi.amount_received, receipt: latestCharge(pi) ?? pi.id };
     case 'canceled':
-      return { status: 'cancelled', failureReason: pi.cancellation_reason ? `Cancelled (${pi.cancellation_reason.replace(/_/g, ' ')})` : 'Cancelled' };
+      return {
+        status: 'cancelled',
+        failureReason: pi.cancellation_reason
+          ? `Cancelled (${pi.cancellation_reason.replace(/_/g, ' ')})`
+          : 'Cancelled',
+      };
     case 'requires_payment_method':
-      return pi.last_payment_error ? { status: 'failed', failureReason: declineText(pi.last_payment_error) } : { status: 'pending' };
+      return pi.last_payment_error
+        ? { status: 'failed', failureReason: declineText(pi.last_payment_error) }
+        : { status: 'pending' };
     default: // requires_confirmation, requires_action, processing, requires_capture
       return { status: 'pending' };
   }
@@ -122,7 +142,9 @@ function latestCharge(pi: Stripe.PaymentIntent): string | undefined {
 }
 
 function isUnexpectedState(err: unknown): boolean {
-  return err instanceof Stripe.errors.StripeError && err.statusCode === 400 && err.code === 'payment_intent_unexpected_state';
+  return (
+    err instanceof Stripe.errors.StripeError && err.statusCode === 400 && err.code === 'payment_intent_unexpected_state'
+  );
 }
 
 /**
@@ -137,7 +159,9 @@ export function parseStripeWebhook(client: Stripe, raw: RawWebhook, webhookSecre
   try {
     event = client.webhooks.constructEvent(raw.rawBody, header, webhookSecret);
   } catch (err) {
-    throw new WebhookSignatureError(`Stripe webhook signature rejected: ${err instanceof Error ? err.message : String(err)}`);
+    throw new WebhookSignatureError(
+      `Stripe webhook signature rejected: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const base = { eventId: event.id };
   switch (event.type) {
@@ -155,7 +179,7 @@ export function parseStripeWebhook(client: Stripe, raw: RawWebhook, webhookSecre
         reference: pi.id,
         status,
         amountPaid: s.amountPaid,
-        failureReason: status === 'failed' ? s.failureReason ?? declineText(pi.last_payment_error) : s.failureReason,
+        failureReason: status === 'failed' ? (s.failureReason ?? declineText(pi.last_payment_error)) : s.failureReason,
         receipt: s.receipt,
       };
     }
@@ -185,13 +209,21 @@ export function parseStripeWebhook(client: Stripe, raw: RawWebhook, webhookSecre
 export function fromCheckoutSession(session: Stripe.Checkout.Session): StatusResult {
   if (session.payment_status === 'paid') {
     const pi = session.payment_intent;
-    return { status: 'succeeded', amountPaid: session.amount_total ?? undefined, receipt: (typeof pi === 'string' ? pi : pi?.id) ?? session.id };
+    return {
+      status: 'succeeded',
+      amountPaid: session.amount_total ?? undefined,
+      receipt: (typeof pi === 'string' ? pi : pi?.id) ?? session.id,
+    };
   }
   if (session.status === 'expired') return { status: 'failed', failureReason: 'expired' };
   return { status: 'pending' };
 }
 
-export async function refundPaymentIntent(client: Stripe, paymentIntent: string, req: RefundRequest): Promise<RefundResult> {
+export async function refundPaymentIntent(
+  client: Stripe,
+  paymentIntent: string,
+  req: RefundRequest,
+): Promise<RefundResult> {
   try {
     const refund = await client.refunds.create(
       {
@@ -221,8 +253,17 @@ export async function stripeRefundStatus(client: Stripe, refundId: string): Prom
 }
 
 function fromStripeRefund(refund: Stripe.Refund): RefundResult {
-  const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
-  return { status, reference: refund.id, failureReason: status === 'failed' ? refund.failure_reason ?? `Refund ${refund.status}` : undefined };
+  const status =
+    refund.status === 'succeeded'
+      ? 'succeeded'
+      : refund.status === 'failed' || refund.status === 'canceled'
+        ? 'failed'
+        : 'pending';
+  return {
+    status,
+    reference: refund.id,
+    failureReason: status === 'failed' ? (refund.failure_reason ?? `Refund ${refund.status}`) : undefined,
+  };
 }
 
 export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
@@ -258,23 +299,41 @@ export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
       );
       const result = (pi: Stripe.PaymentIntent, action?: InitiateResult['action']): InitiateResult => {
         const s = fromPaymentIntent(pi);
-        return { status: s.status, reference: pi.id, failureReason: s.failureReason, action: s.status === 'pending' ? action : undefined, sandbox: cfg.sandbox };
+        return {
+          status: s.status,
+          reference: pi.id,
+          failureReason: s.failureReason,
+          action: s.status === 'pending' ? action : undefined,
+          sandbox: cfg.sandbox,
+        };
       };
       // A retried initiate gets the original create response replayed (Idempotent-Replayed), which
       // says nothing about what happened since: read the current state before going on.
       const replayed = created.lastResponse?.headers?.['idempotent-replayed'] === 'true';
       const current = replayed ? await retrieve(created.id) : created;
-      if (current.status !== 'requires_payment_method' && current.status !== 'requires_confirmation') return result(current);
+      if (current.status !== 'requires_payment_method' && current.status !== 'requires_confirmation')
+        return result(current);
       if (current.last_payment_error) return result(current);
 
       if (req.deviceId) {
         await stripeCall('process payment intent on reader', () =>
-          stripe.terminal.readers.processPaymentIntent(req.deviceId!, { payment_intent: current.id }, { idempotencyKey: `${req.idempotencyKey}:process` }),
+          stripe.terminal.readers.processPaymentIntent(
+            req.deviceId!,
+            { payment_intent: current.id },
+            { idempotencyKey: `${req.idempotencyKey}:process` },
+          ),
         );
-        return result(await retrieve(current.id), { type: 'present_card', message: 'Present, insert or tap the card on the reader' });
+        return result(await retrieve(current.id), {
+          type: 'present_card',
+          message: 'Present, insert or tap the card on the reader',
+        });
       }
       try {
-        const confirmed = await stripe.paymentIntents.confirm(current.id, { payment_method: req.sourceId }, { idempotencyKey: `${req.idempotencyKey}:confirm` });
+        const confirmed = await stripe.paymentIntents.confirm(
+          current.id,
+          { payment_method: req.sourceId },
+          { idempotencyKey: `${req.idempotencyKey}:confirm` },
+        );
         return result(confirmed, { type: 'present_card', message: 'Complete the card authentication' });
       } catch (err) {
         if (err instanceof Stripe.errors.StripeCardError) {
@@ -295,13 +354,20 @@ export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
       const readerId = pi.metadata?.readerId;
       if (readerId) {
         // Take the prompt off the reader first; it may already be idle, which is fine.
-        await stripe.terminal.readers.cancelAction(readerId, {}, { idempotencyKey: `${req.idempotencyKey}:reader` }).catch((err: unknown) => {
-          if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw toStripeFailure(err, 'cancel reader action');
-        });
+        await stripe.terminal.readers
+          .cancelAction(readerId, {}, { idempotencyKey: `${req.idempotencyKey}:reader` })
+          .catch((err: unknown) => {
+            if (!(err instanceof Stripe.errors.StripeInvalidRequestError))
+              throw toStripeFailure(err, 'cancel reader action');
+          });
       }
       try {
         // Its own key: req.idempotencyKey is the payment's, already used for the create (Stripe refuses a key reused with other parameters).
-        const cancelled = await stripe.paymentIntents.cancel(req.reference, { cancellation_reason: 'abandoned' }, { idempotencyKey: `${req.idempotencyKey}:cancel` });
+        const cancelled = await stripe.paymentIntents.cancel(
+          req.reference,
+          { cancellation_reason: 'abandoned' },
+          { idempotencyKey: `${req.idempotencyKey}:cancel` },
+        );
         return { status: fromPaymentIntent(cancelled).status };
       } catch (err) {
         // Too late: the customer paid while we were cancelling. Report it so the caller refunds.

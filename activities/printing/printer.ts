@@ -49,7 +49,12 @@ function render(printer: ThermalPrinter, job: PrintJob): void {
 }
 
 /** The bytes of one job (ESC @, code page, ticket, feed, full cut) on a fresh instance; getBuffer() previews them. */
-export function buildJob(address: string, job: PrintJob, timeoutMs = DEFAULT_PRINT_TIMEOUT_MS, copy = false): ThermalPrinter {
+export function buildJob(
+  address: string,
+  job: PrintJob,
+  timeoutMs = DEFAULT_PRINT_TIMEOUT_MS,
+  copy = false,
+): ThermalPrinter {
   const { host, port } = parsePrinterAddress(address);
   // No characterSet in the constructor: it would emit ESC t before our ESC @ reset.
   const printer = new ThermalPrinter({
@@ -115,7 +120,10 @@ function sendBytes(address: string, host: string, port: number, bytes: Buffer, t
           : new PrinterUnavailableError(`Printer ${address} is unreachable: ${reason}`, { cause: error }),
       );
     };
-    const timer = setTimeout(() => settle(flushed ? undefined : new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => settle(flushed ? undefined : new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.once('connect', () => {
       connected = true;
       socket.end(bytes, () => {
@@ -124,6 +132,14 @@ function sendBytes(address: string, host: string, port: number, bytes: Buffer, t
     });
     socket.resume(); // read (and drop) whatever the printer says, so its FIN is seen
     socket.once('error', (error) => settle(error));
-    socket.once('close', (hadError) => settle(hadError ? new Error('connection reset') : flushed ? undefined : new Error('connection closed before the ticket was sent')));
+    socket.once('close', (hadError) =>
+      settle(
+        hadError
+          ? new Error('connection reset')
+          : flushed
+            ? undefined
+            : new Error('connection closed before the ticket was sent'),
+      ),
+    );
   });
 }

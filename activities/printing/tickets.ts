@@ -12,8 +12,13 @@ import type { KitchenTicket, OrderNumberTicket, Receipt } from './types';
 
 /** Drops control characters so user text (names, notes) can't inject ESC/POS commands. */
 export function clean(text: string | null | undefined): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return (text ?? '').replace(/[\t\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
+  return (
+    (text ?? '')
+      .replace(/[\t\r\n]+/g, ' ')
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+      .trim()
+  );
 }
 
 /**

@@ -166,9 +166,20 @@ export class EventHub {
   }
 
   private async deliver(n: Notification): Promise<void> {
-    const rows = await this.knex('order_events').whereIn('id', n.ids).orderBy('id').select('id', 'order_id', 'location_id', 'version', 'event', 'topics', 'data');
+    const rows = await this.knex('order_events')
+      .whereIn('id', n.ids)
+      .orderBy('id')
+      .select('id', 'order_id', 'location_id', 'version', 'event', 'topics', 'data');
     for (const row of rows) {
-      const e: HubEvent = { id: Number(row.id), orderId: row.order_id, locationId: row.location_id, version: row.version, event: row.event, topics: row.topics, data: row.data };
+      const e: HubEvent = {
+        id: Number(row.id),
+        orderId: row.order_id,
+        locationId: row.location_id,
+        version: row.version,
+        event: row.event,
+        topics: row.topics,
+        data: row.data,
+      };
       for (const topic of e.topics) {
         for (const s of this.subscribers.get(topic) ?? []) {
           // Topics are scoped by location: a display id reused by another shop sees nothing.

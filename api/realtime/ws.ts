@@ -23,7 +23,8 @@ export const WS_LIMITS = {
 };
 
 /** Never echo unbounded client input: a few topics, each cut to a prefix. */
-const echo = (topics: string[]) => topics.slice(0, WS_LIMITS.echoTopics).map((t) => t.slice(0, WS_LIMITS.echoTopicChars));
+const echo = (topics: string[]) =>
+  topics.slice(0, WS_LIMITS.echoTopics).map((t) => t.slice(0, WS_LIMITS.echoTopicChars));
 
 type ClientMessage = { type: 'subscribe' | 'unsubscribe'; topics: unknown } | { type: 'ping' };
 
@@ -94,7 +95,10 @@ class Connection {
     this.subscriber.locationId = auth.locationId;
     this.closeWhenRevoked(auth);
     this.heartbeat(pingIntervalMs);
-    const who = auth.role === 'display' ? { display: { id: auth.sessionId, name: auth.name, terminalId: auth.terminalId } } : { staff: { id: auth.staffId, name: auth.name, role: auth.role } };
+    const who =
+      auth.role === 'display'
+        ? { display: { id: auth.sessionId, name: auth.name, terminalId: auth.terminalId } }
+        : { staff: { id: auth.staffId, name: auth.name, role: auth.role } };
     this.send({ type: 'welcome', ...who, locationId: auth.locationId });
     this.opened(true);
   }
@@ -110,7 +114,12 @@ class Connection {
     };
     const stop = this.hub.watchRevocation(auth.sessionId, { revoked, recheck });
     // An expired session ends its socket too (setTimeout holds at most ~24.8 days).
-    const expiry = auth.expiresAt ? setTimeout(() => this.end('The session expired'), Math.min(Math.max(0, auth.expiresAt.getTime() - Date.now()), 2 ** 31 - 1)) : undefined;
+    const expiry = auth.expiresAt
+      ? setTimeout(
+          () => this.end('The session expired'),
+          Math.min(Math.max(0, auth.expiresAt.getTime() - Date.now()), 2 ** 31 - 1),
+        )
+      : undefined;
     this.socket.once('close', () => {
       stop();
       clearTimeout(expiry);
@@ -140,14 +149,21 @@ class Connection {
   /** Parses and rate-counts a message on arrival (so a slow queue cannot stretch the window), then queues it. */
   private enqueue(raw: RawData): void {
     if (this.queued >= WS_LIMITS.queuedMessages) {
-      this.send({ type: 'error', code: 'RATE_LIMITED', detail: `At most ${WS_LIMITS.queuedMessages} messages may wait for an answer` });
+      this.send({
+        type: 'error',
+        code: 'RATE_LIMITED',
+        detail: `At most ${WS_LIMITS.queuedMessages} messages may wait for an answer`,
+      });
       return;
     }
     const message = parse(raw);
     const limited = message?.type === 'subscribe' && this.rateLimited();
     this.queued++;
     this.queue = this.queue.then(async (ok) => {
-      if (ok && !this.closed) await this.handle(message, limited).catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'websocket message failed'));
+      if (ok && !this.closed)
+        await this.handle(message, limited).catch((err) =>
+          this.deps.logger.warn({ err: (err as Error).message }, 'websocket message failed'),
+        );
       this.queued--;
       return ok;
     });
@@ -177,7 +193,11 @@ class Connection {
     }
     if (limited) {
       const seconds = Math.ceil(WS_LIMITS.windowMs / 1000);
-      this.send({ type: 'error', code: 'RATE_LIMITED', detail: `At most ${WS_LIMITS.subscribesPerWindow} subscribe messages per ${seconds} s` });
+      this.send({
+        type: 'error',
+        code: 'RATE_LIMITED',
+        detail: `At most ${WS_LIMITS.subscribesPerWindow} subscribe messages per ${seconds} s`,
+      });
       return;
     }
     const topics = validTopics(message.topics);
@@ -209,7 +229,7 @@ class Connection {
     const accepted: string[] = topics.filter((t) => this.subscribed.has(t));
     const refused: string[] = [];
     try {
-      for (const t of candidates) (await mayWatch(this.deps, auth, t) ? accepted : refused).push(t);
+      for (const t of candidates) ((await mayWatch(this.deps, auth, t)) ? accepted : refused).push(t);
     } finally {
       this.reserved -= candidates.length;
     }
@@ -219,7 +239,14 @@ class Connection {
       this.subscribed.add(t);
     }
     this.send({ type: 'subscribed', topics: accepted });
-    if (refused.length) this.send({ type: 'error', code: 'FORBIDDEN', detail: 'Not allowed to subscribe to these topics', topics: echo(refused), refusedCount: refused.length });
+    if (refused.length)
+      this.send({
+        type: 'error',
+        code: 'FORBIDDEN',
+        detail: 'Not allowed to subscribe to these topics',
+        topics: echo(refused),
+        refusedCount: refused.length,
+      });
     if (overCap.length) {
       const detail = `A socket may hold at most ${WS_LIMITS.topicsPerSocket} topics`;
       this.send({ type: 'error', code: 'FORBIDDEN', detail, topics: echo(overCap), refusedCount: overCap.length });
@@ -235,7 +262,8 @@ class Connection {
   /** Each topic's audience gets its own view of the event (kitchen, customer display). */
   private deliver(topic: string, e: HubEvent): void {
     const data = eventDataForTopic(topic, e.event, e.data);
-    if (data !== undefined) this.send({ type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data });
+    if (data !== undefined)
+      this.send({ type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data });
   }
 
   private send(message: unknown): void {

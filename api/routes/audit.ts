@@ -50,9 +50,15 @@ export function auditRoutes() {
           cursor: cursor(),
         }),
       ),
-      responses: { 200: json('{auditLog: [{id, action, subject, locationId, staff: {id, name}|null, data, createdAt}], nextCursor}', component('AuditPage')) },
+      responses: {
+        200: json(
+          '{auditLog: [{id, action, subject, locationId, staff: {id, name}|null, data, createdAt}], nextCursor}',
+          component('AuditPage'),
+        ),
+      },
       handler: async ({ query, auth, deps }) => {
-        const q = deps.knex('audit_log as a')
+        const q = deps
+          .knex('audit_log as a')
           .leftJoin('staff as s', 's.id', 'a.staff_id')
           .where('a.location_id', auth.locationId)
           .select('a.*', 's.name as staff_name');
@@ -63,7 +69,10 @@ export function auditRoutes() {
         if (query.cursor) q.where('a.id', '<', decodeCursor(CURSOR, query.cursor, [ID_PART])[0]!);
         const rows: AuditRow[] = await q.orderBy('a.id', 'desc').limit(query.limit + 1);
         const page = rows.slice(0, query.limit);
-        return { auditLog: page.map(auditView), nextCursor: rows.length > query.limit ? encodeCursor(CURSOR, [String(page.at(-1)!.id)]) : null };
+        return {
+          auditLog: page.map(auditView),
+          nextCursor: rows.length > query.limit ? encodeCursor(CURSOR, [String(page.at(-1)!.id)]) : null,
+        };
       },
     }),
   ];

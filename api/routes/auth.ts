@@ -11,16 +11,29 @@ import type { AppDeps } from '../types';
 
 /** A PIN as typed: 4 digits, or up to 8 for admins and owners (the role's own length is checked where PINs are set). */
 export const pinField = () =>
-  yup.string().strict().matches(/^\d{4,8}$/, { message: 'PIN must be 4 digits (4-8 for admin and owner)', excludeEmptyString: false });
+  yup
+    .string()
+    .strict()
+    .matches(/^\d{4,8}$/, { message: 'PIN must be 4 digits (4-8 for admin and owner)', excludeEmptyString: false });
 
 /** The staff member a PIN belongs to, behind the lockout: 401 for a wrong PIN, 429 once locked out. */
-export function staffByGuardedPin(deps: AppDeps, ctx: { ip: string }, body: { pin: string; locationId?: string }, action: string) {
-  return guardedPinCheck(deps, { ip: ctx.ip, locationId: body.locationId }, action, () => staffByPin(deps, body.pin, body.locationId));
+export function staffByGuardedPin(
+  deps: AppDeps,
+  ctx: { ip: string },
+  body: { pin: string; locationId?: string },
+  action: string,
+) {
+  return guardedPinCheck(deps, { ip: ctx.ip, locationId: body.locationId }, action, () =>
+    staffByPin(deps, body.pin, body.locationId),
+  );
 }
 
 /** Finds the active staff member with this PIN (optionally at one location); PIN checked with the slow hash. */
 export async function staffByPin(deps: AppDeps, pinValue: string, locationId?: string) {
-  const q = deps.knex('staff').where({ pin_lookup: pinLookup(deps.config.tokenSecret, pinValue), active: true }).whereNull('deleted_at');
+  const q = deps
+    .knex('staff')
+    .where({ pin_lookup: pinLookup(deps.config.tokenSecret, pinValue), active: true })
+    .whereNull('deleted_at');
   if (locationId) q.where('location_id', locationId);
   const rows = await q.select('id', 'location_id', 'name', 'role', 'pin_hash', 'hourly_rate');
   const row = rows[0];
@@ -35,7 +48,8 @@ export function authRoutes() {
     route({
       method: 'post',
       path: '/api/v1/auth/login',
-      summary: 'Log in with a staff PIN (4 digits; 4-8 for admin and owner). Locked out for 5 min after 5 wrong PINs in 5 min',
+      summary:
+        'Log in with a staff PIN (4 digits; 4-8 for admin and owner). Locked out for 5 min after 5 wrong PINs in 5 min',
       tag: 'Auth',
       roles: 'public',
       body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
@@ -47,8 +61,14 @@ export function authRoutes() {
         const expiresAt = new Date(Date.now() + deps.config.tokenTtlSeconds * 1000);
         // Failures are not cleared by a success: otherwise someone could interleave their own PIN
         // with guesses at a colleague's and never be locked out. They age out after the window.
-        await deps.knex('sessions').insert({ id: sessionId, staff_id: staff.id, location_id: staff.location_id, expires_at: expiresAt });
-        const token = await signToken(deps.config.tokenSecret, { sessionId, staffId: staff.id, locationId: staff.location_id }, expiresAt);
+        await deps
+          .knex('sessions')
+          .insert({ id: sessionId, staff_id: staff.id, location_id: staff.location_id, expires_at: expiresAt });
+        const token = await signToken(
+          deps.config.tokenSecret,
+          { sessionId, staffId: staff.id, locationId: staff.location_id },
+          expiresAt,
+        );
         deps.logger.info({ staffId: staff.id, role: staff.role }, 'login');
         return {
           token,

@@ -3,7 +3,21 @@ import type { Knex } from 'knex';
 import { json, route, CASHIER, KITCHEN, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
-import { money, bool, conflictOnUnique, count, defined, idParams, int4, name, noUnknown, nonBlank, nonEmpty, text, uuid } from '../validation';
+import {
+  money,
+  bool,
+  conflictOnUnique,
+  count,
+  defined,
+  idParams,
+  int4,
+  name,
+  noUnknown,
+  nonBlank,
+  nonEmpty,
+  text,
+  uuid,
+} from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
 import { isLowStock, loadMenu } from '../catalog-read';
 import { audit } from '../audit';
@@ -19,7 +33,11 @@ const categoryFields = {
   name: name(),
   sortOrder: int4(),
   available: bool(),
-  color: yup.string().strict().matches(/^#[0-9a-fA-F]{6}$/, '${path} must be a colour like #1e90ff').nullable(),
+  color: yup
+    .string()
+    .strict()
+    .matches(/^#[0-9a-fA-F]{6}$/, '${path} must be a colour like #1e90ff')
+    .nullable(),
 };
 const categoryCreate = noUnknown(yup.object({ ...categoryFields, name: name().required() }));
 const categoryPatch = nonEmpty(noUnknown(yup.object(categoryFields)));
@@ -43,30 +61,52 @@ async function findCategory(knex: Knex, locationId: string, id: string): Promise
 function categoryRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: `${BASE}/categories`, summary: 'List categories (sortOrder, then name)', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/categories`,
+      summary: 'List categories (sortOrder, then name)',
+      tag: TAG,
+      roles: CASHIER,
       responses: { 200: json('Category[]', listOf('Category')) },
       handler: async ({ auth, deps }) =>
-        (await Category.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(categoryView),
+        (
+          await Category.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])
+        ).map(categoryView),
     }),
     route({
-      method: 'post', path: `${BASE}/categories`, summary: 'Create a category', tag: TAG, roles: MANAGER,
+      method: 'post',
+      path: `${BASE}/categories`,
+      summary: 'Create a category',
+      tag: TAG,
+      roles: MANAGER,
       body: categoryCreate,
       responses: { 201: json('Category', schemaRef('Category')) },
       handler: async ({ body, auth, deps, ctx }) => {
-        const c = await Category.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+        const c = await Category.query(deps.knex)
+          .insert({ ...defined(body), locationId: auth.locationId })
+          .returning('*');
         ctx.status = 201;
         return categoryView(c);
       },
     }),
     route({
-      method: 'get', path: `${BASE}/categories/:id`, summary: 'Get a category', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/categories/:id`,
+      summary: 'Get a category',
+      tag: TAG,
+      roles: CASHIER,
       params: idParams,
       responses: { 200: json('Category', schemaRef('Category')) },
-      handler: async ({ params, auth, deps }) => categoryView(await findCategory(deps.knex, auth.locationId, params.id)),
+      handler: async ({ params, auth, deps }) =>
+        categoryView(await findCategory(deps.knex, auth.locationId, params.id)),
     }),
     route({
-      method: 'patch', path: `${BASE}/categories/:id`, summary: 'Change a category', tag: TAG, roles: MANAGER,
-      params: idParams, body: categoryPatch,
+      method: 'patch',
+      path: `${BASE}/categories/:id`,
+      summary: 'Change a category',
+      tag: TAG,
+      roles: MANAGER,
+      params: idParams,
+      body: categoryPatch,
       responses: { 200: json('Category', schemaRef('Category')) },
       handler: async ({ params, body, auth, deps }) => {
         const [c] = await Category.query(deps.knex)
@@ -78,7 +118,11 @@ function categoryRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'delete', path: `${BASE}/categories/:id`, summary: 'Delete a category (409 while it has items)', tag: TAG, roles: MANAGER,
+      method: 'delete',
+      path: `${BASE}/categories/:id`,
+      summary: 'Delete a category (409 while it has items)',
+      tag: TAG,
+      roles: MANAGER,
       params: idParams,
       responses: { 204: 'deleted' },
       errors: [409],
@@ -124,7 +168,9 @@ const itemFields = {
 };
 const itemCreate = noUnknown(yup.object({ ...itemFields, name: name().required(), price: money().required() }));
 const itemPatch = nonEmpty(noUnknown(yup.object(itemFields)));
-const itemQuery = noUnknown(yup.object({ categoryId: uuid(), available: yup.boolean().typeError('${path} must be true or false') }));
+const itemQuery = noUnknown(
+  yup.object({ categoryId: uuid(), available: yup.boolean().typeError('${path} must be true or false') }),
+);
 
 const ITEM_CONFLICTS = {
   items_barcode_per_location: 'Another item already has this barcode',
@@ -155,12 +201,23 @@ const itemView = (i: Item, modifierListIds: string[]) => ({
 /** Item views with their modifier list ids (one query for all of them). */
 async function itemViews(knex: Knex, items: Item[]): Promise<ItemView[]> {
   const links = items.length
-    ? await ItemModifierList.query(knex).whereIn('item_id', items.map((i) => i.id)).orderBy(['sort_order', 'modifier_list_id'])
+    ? await ItemModifierList.query(knex)
+        .whereIn(
+          'item_id',
+          items.map((i) => i.id),
+        )
+        .orderBy(['sort_order', 'modifier_list_id'])
     : [];
-  return items.map((i) => itemView(i, links.filter((l) => l.itemId === i.id).map((l) => l.modifierListId)));
+  return items.map((i) =>
+    itemView(
+      i,
+      links.filter((l) => l.itemId === i.id).map((l) => l.modifierListId),
+    ),
+  );
 }
 
-const liveItems = (knex: Knex, locationId: string) => Item.query(knex).where('location_id', locationId).whereNull('deleted_at');
+const liveItems = (knex: Knex, locationId: string) =>
+  Item.query(knex).where('location_id', locationId).whereNull('deleted_at');
 
 async function findItem(knex: Knex, locationId: string, id: string): Promise<Item> {
   const item = await liveItems(knex, locationId).findById(id);
@@ -179,7 +236,9 @@ async function assertCategory(trx: Knex.Transaction, locationId: string, categor
 async function assertModifierLists(trx: Knex.Transaction, locationId: string, ids: string[] | undefined) {
   if (!ids?.length) return;
   const found = new Set(
-    (await ModifierList.query(trx).where('location_id', locationId).whereIn('id', ids).forShare().select('id')).map((l) => l.id),
+    (await ModifierList.query(trx).where('location_id', locationId).whereIn('id', ids).forShare().select('id')).map(
+      (l) => l.id,
+    ),
   );
   const missing = ids.findIndex((id) => !found.has(id));
   if (missing >= 0) throw fieldError(`modifierListIds[${missing}]`, 'Not a modifier list of this location');
@@ -188,14 +247,20 @@ async function assertModifierLists(trx: Knex.Transaction, locationId: string, id
 async function setItemModifierLists(trx: Knex.Transaction, locationId: string, itemId: string, ids: string[]) {
   await ItemModifierList.query(trx).where('item_id', itemId).delete();
   if (ids.length) {
-    await ItemModifierList.query(trx).insert(ids.map((modifierListId, sortOrder) => ({ locationId, itemId, modifierListId, sortOrder })));
+    await ItemModifierList.query(trx).insert(
+      ids.map((modifierListId, sortOrder) => ({ locationId, itemId, modifierListId, sortOrder })),
+    );
   }
 }
 
 function itemRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: `${BASE}/items`, summary: 'List items (?categoryId=&available=)', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/items`,
+      summary: 'List items (?categoryId=&available=)',
+      tag: TAG,
+      roles: CASHIER,
       query: itemQuery,
       responses: { 200: json('Item[]', listOf('Item')) },
       handler: async ({ query, auth, deps }) => {
@@ -206,7 +271,11 @@ function itemRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'post', path: `${BASE}/items`, summary: 'Create an item', tag: TAG, roles: MANAGER,
+      method: 'post',
+      path: `${BASE}/items`,
+      summary: 'Create an item',
+      tag: TAG,
+      roles: MANAGER,
       body: itemCreate,
       responses: { 201: json('Item', schemaRef('Item')) },
       errors: [409],
@@ -216,7 +285,9 @@ function itemRoutes(): AnyRoute[] {
           .transaction(async (trx) => {
             await assertCategory(trx, auth.locationId, fields.categoryId);
             await assertModifierLists(trx, auth.locationId, listIds);
-            const created = await Item.query(trx).insert({ ...defined(fields), locationId: auth.locationId }).returning('*');
+            const created = await Item.query(trx)
+              .insert({ ...defined(fields), locationId: auth.locationId })
+              .returning('*');
             await setItemModifierLists(trx, auth.locationId, created.id, listIds);
             return created;
           })
@@ -226,7 +297,11 @@ function itemRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: `${BASE}/items/barcode/:code`, summary: 'Find an item by barcode (scanner lookup)', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/items/barcode/:code`,
+      summary: 'Find an item by barcode (scanner lookup)',
+      tag: TAG,
+      roles: CASHIER,
       params: yup.object({ code: text(64).required() }),
       responses: { 200: json('Item', schemaRef('Item')) },
       handler: async ({ params, auth, deps }) => {
@@ -236,14 +311,24 @@ function itemRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: `${BASE}/items/:id`, summary: 'Get an item', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/items/:id`,
+      summary: 'Get an item',
+      tag: TAG,
+      roles: CASHIER,
       params: idParams,
       responses: { 200: json('Item', schemaRef('Item')) },
-      handler: async ({ params, auth, deps }) => (await itemViews(deps.knex, [await findItem(deps.knex, auth.locationId, params.id)]))[0],
+      handler: async ({ params, auth, deps }) =>
+        (await itemViews(deps.knex, [await findItem(deps.knex, auth.locationId, params.id)]))[0],
     }),
     route({
-      method: 'patch', path: `${BASE}/items/:id`, summary: 'Change an item (modifierListIds replaces the lists, in order)', tag: TAG, roles: MANAGER,
-      params: idParams, body: itemPatch,
+      method: 'patch',
+      path: `${BASE}/items/:id`,
+      summary: 'Change an item (modifierListIds replaces the lists, in order)',
+      tag: TAG,
+      roles: MANAGER,
+      params: idParams,
+      body: itemPatch,
       responses: { 200: json('Item', schemaRef('Item')) },
       errors: [409],
       handler: async ({ params, body, auth, deps }) => {
@@ -257,14 +342,25 @@ function itemRoutes(): AnyRoute[] {
             // Stock changes only through a movement, so the movements always add up to the quantity.
             if (stockQuantity !== undefined && stockQuantity !== existing.stockQuantity) {
               const delta = stockQuantity - existing.stockQuantity;
-              await applyMovement(trx, { locationId: auth.locationId, itemId: existing.id, delta, reason: 'adjustment', staffId: auth.staffId, note: 'stock set on the item' });
+              await applyMovement(trx, {
+                locationId: auth.locationId,
+                itemId: existing.id,
+                delta,
+                reason: 'adjustment',
+                staffId: auth.staffId,
+                note: 'stock set on the item',
+              });
             }
             const [updated] = Object.keys(defined(fields)).length
               ? await Item.query(trx).where('id', existing.id).patch(defined(fields)).returning('*')
               : [await Item.query(trx).findById(existing.id)];
             if (listIds) await setItemModifierLists(trx, auth.locationId, existing.id, listIds);
             if (updated!.price !== existing.price) {
-              await audit(trx, auth, 'catalog.item_price_changed', existing.id, { name: updated!.name, before: { price: existing.price }, after: { price: updated!.price } });
+              await audit(trx, auth, 'catalog.item_price_changed', existing.id, {
+                name: updated!.name,
+                before: { price: existing.price },
+                after: { price: updated!.price },
+              });
             }
             return updated!;
           })
@@ -273,7 +369,11 @@ function itemRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'delete', path: `${BASE}/items/:id`, summary: 'Delete an item (soft: order history keeps it)', tag: TAG, roles: MANAGER,
+      method: 'delete',
+      path: `${BASE}/items/:id`,
+      summary: 'Delete an item (soft: order history keeps it)',
+      tag: TAG,
+      roles: MANAGER,
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
@@ -310,7 +410,13 @@ const modifierListCreate = noUnknown(yup.object({ ...modifierListFields, name: n
 const modifierListPatch = nonEmpty(noUnknown(yup.object(modifierListFields)));
 type ModifierInput = yup.InferType<typeof modifierInput>;
 
-const modifierView = (m: Modifier) => ({ id: m.id, name: m.name, price: m.price, sortOrder: m.sortOrder, available: m.available });
+const modifierView = (m: Modifier) => ({
+  id: m.id,
+  name: m.name,
+  price: m.price,
+  sortOrder: m.sortOrder,
+  available: m.available,
+});
 const modifierListView = (l: ModifierList, modifiers: Modifier[]) => ({
   id: l.id,
   name: l.name,
@@ -325,7 +431,12 @@ const modifierListView = (l: ModifierList, modifiers: Modifier[]) => ({
 
 async function modifierListViews(knex: Knex, lists: ModifierList[]) {
   const modifiers = lists.length
-    ? await Modifier.query(knex).whereIn('modifier_list_id', lists.map((l) => l.id)).orderBy(['sort_order', 'name', 'id'])
+    ? await Modifier.query(knex)
+        .whereIn(
+          'modifier_list_id',
+          lists.map((l) => l.id),
+        )
+        .orderBy(['sort_order', 'name', 'id'])
     : [];
   return lists.map((l) => modifierListView(l, modifiers));
 }
@@ -355,13 +466,24 @@ async function replaceModifiers(trx: Knex.Transaction, locationId: string, listI
 }
 
 /** Replacing a list's modifiers may change what they cost: audit the prices before and after. */
-async function auditModifierPrices(trx: Knex.Transaction, auth: AuthContext, listId: string, replace: () => Promise<void>) {
+async function auditModifierPrices(
+  trx: Knex.Transaction,
+  auth: AuthContext,
+  listId: string,
+  replace: () => Promise<void>,
+) {
   const prices = async () =>
-    Object.fromEntries((await Modifier.query(trx).where('modifier_list_id', listId).orderBy('id')).map((m) => [m.id, { name: m.name, price: m.price }]));
+    Object.fromEntries(
+      (await Modifier.query(trx).where('modifier_list_id', listId).orderBy('id')).map((m) => [
+        m.id,
+        { name: m.name, price: m.price },
+      ]),
+    );
   const before = await prices();
   await replace();
   const after = await prices();
-  const priceOnly = (m: Record<string, { price: number }>) => JSON.stringify(Object.entries(m).map(([id, v]) => [id, v.price]));
+  const priceOnly = (m: Record<string, { price: number }>) =>
+    JSON.stringify(Object.entries(m).map(([id, v]) => [id, v.price]));
   if (priceOnly(before) !== priceOnly(after)) {
     await audit(trx, auth, 'catalog.modifier_prices_changed', listId, { before, after });
   }
@@ -370,20 +492,35 @@ async function auditModifierPrices(trx: Knex.Transaction, auth: AuthContext, lis
 function modifierListRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: `${BASE}/modifier-lists`, summary: 'List modifier lists with their modifiers', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/modifier-lists`,
+      summary: 'List modifier lists with their modifiers',
+      tag: TAG,
+      roles: CASHIER,
       responses: { 200: json('ModifierList[]', listOf('ModifierList')) },
       handler: async ({ auth, deps }) =>
-        modifierListViews(deps.knex, await ModifierList.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])),
+        modifierListViews(
+          deps.knex,
+          await ModifierList.query(deps.knex)
+            .where('location_id', auth.locationId)
+            .orderBy(['sort_order', 'name', 'id']),
+        ),
     }),
     route({
-      method: 'post', path: `${BASE}/modifier-lists`, summary: 'Create a modifier list with its modifiers', tag: TAG, roles: MANAGER,
+      method: 'post',
+      path: `${BASE}/modifier-lists`,
+      summary: 'Create a modifier list with its modifiers',
+      tag: TAG,
+      roles: MANAGER,
       body: modifierListCreate,
       responses: { 201: json('ModifierList', schemaRef('ModifierList')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const { modifiers = [], ...fields } = body;
         assertSelections(fields.minSelections ?? 0, fields.maxSelections ?? 1);
         const list = await deps.knex.transaction(async (trx) => {
-          const created = await ModifierList.query(trx).insert({ ...defined(fields), locationId: auth.locationId }).returning('*');
+          const created = await ModifierList.query(trx)
+            .insert({ ...defined(fields), locationId: auth.locationId })
+            .returning('*');
           await replaceModifiers(trx, auth.locationId, created.id, modifiers);
           return created;
         });
@@ -392,32 +529,56 @@ function modifierListRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: `${BASE}/modifier-lists/:id`, summary: 'Get a modifier list', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: `${BASE}/modifier-lists/:id`,
+      summary: 'Get a modifier list',
+      tag: TAG,
+      roles: CASHIER,
       params: idParams,
       responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
       handler: async ({ params, auth, deps }) =>
         (await modifierListViews(deps.knex, [await findModifierList(deps.knex, auth.locationId, params.id)]))[0],
     }),
     route({
-      method: 'patch', path: `${BASE}/modifier-lists/:id`, summary: 'Change a modifier list (modifiers, when sent, replace the old ones)', tag: TAG, roles: MANAGER,
-      params: idParams, body: modifierListPatch,
+      method: 'patch',
+      path: `${BASE}/modifier-lists/:id`,
+      summary: 'Change a modifier list (modifiers, when sent, replace the old ones)',
+      tag: TAG,
+      roles: MANAGER,
+      params: idParams,
+      body: modifierListPatch,
       responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
       handler: async ({ params, body, auth, deps }) => {
         const { modifiers, ...fields } = body;
         const list = await deps.knex.transaction(async (trx) => {
-          const existing = await ModifierList.query(trx).findOne({ id: params.id, location_id: auth.locationId }).forUpdate();
+          const existing = await ModifierList.query(trx)
+            .findOne({ id: params.id, location_id: auth.locationId })
+            .forUpdate();
           if (!existing) throw notFound('Modifier list');
-          assertSelections(fields.minSelections ?? existing.minSelections, fields.maxSelections ?? existing.maxSelections);
+          assertSelections(
+            fields.minSelections ?? existing.minSelections,
+            fields.maxSelections ?? existing.maxSelections,
+          );
           // Always touched, so updatedAt moves even when only the modifiers change.
-          const [updated] = await ModifierList.query(trx).where('id', existing.id).patch(defined(fields)).returning('*');
-          if (modifiers) await auditModifierPrices(trx, auth, existing.id, () => replaceModifiers(trx, auth.locationId, existing.id, modifiers));
+          const [updated] = await ModifierList.query(trx)
+            .where('id', existing.id)
+            .patch(defined(fields))
+            .returning('*');
+          if (modifiers)
+            await auditModifierPrices(trx, auth, existing.id, () =>
+              replaceModifiers(trx, auth.locationId, existing.id, modifiers),
+            );
           return updated!;
         });
         return (await modifierListViews(deps.knex, [list]))[0];
       },
     }),
     route({
-      method: 'delete', path: `${BASE}/modifier-lists/:id`, summary: 'Delete a modifier list (and its modifiers; items stop offering it)', tag: TAG, roles: MANAGER,
+      method: 'delete',
+      path: `${BASE}/modifier-lists/:id`,
+      summary: 'Delete a modifier list (and its modifiers; items stop offering it)',
+      tag: TAG,
+      roles: MANAGER,
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
@@ -436,10 +597,17 @@ export function catalogRoutes(): AnyRoute[] {
     ...itemRoutes(),
     ...modifierListRoutes(),
     route({
-      method: 'get', path: `${BASE}/menu`,
+      method: 'get',
+      path: `${BASE}/menu`,
       summary: 'The sellable menu: available categories → items → modifier lists → modifiers, in sortOrder then name',
-      tag: TAG, roles: KITCHEN,
-      responses: { 200: json('{categories: [{id, name, color, sortOrder, items: [{…, modifierLists: [{…, modifiers}]}]}]}', schemaRef('Menu')) },
+      tag: TAG,
+      roles: KITCHEN,
+      responses: {
+        200: json(
+          '{categories: [{id, name, color, sortOrder, items: [{…, modifierLists: [{…, modifiers}]}]}]}',
+          schemaRef('Menu'),
+        ),
+      },
       handler: async ({ auth, deps }) => loadMenu(deps.knex, auth.locationId),
     }),
   ];

@@ -43,7 +43,12 @@ export function devicesRoutes(): AnyRoute[] {
       tag: TAG,
       roles: MANAGER,
       query: discoverQuery,
-      responses: { 200: json('{printers: [{name, host, port, address, type, hostname}], kitchenScreens: [{name, host, port, url?}], alreadyConfigured: [printer id]}', ref('Discovery')) },
+      responses: {
+        200: json(
+          '{printers: [{name, host, port, address, type, hostname}], kitchenScreens: [{name, host, port, url?}], alreadyConfigured: [printer id]}',
+          ref('Discovery'),
+        ),
+      },
       errors: [503],
       handler: async ({ query, auth, deps }) => {
         if (!deps.discovery) throw unavailable('mDNS discovery is off (TILLFLOW_MDNS)');
@@ -51,7 +56,9 @@ export function devicesRoutes(): AnyRoute[] {
         const found = await deps.discovery.browse(query.timeoutMs).catch(() => {
           throw unavailable('mDNS discovery is stopping');
         });
-        const configured = await Printer.query(deps.knex).where('location_id', auth.locationId).orderBy(['role', 'name', 'id']);
+        const configured = await Printer.query(deps.knex)
+          .where('location_id', auth.locationId)
+          .orderBy(['role', 'name', 'id']);
         return {
           printers: found.printers,
           kitchenScreens: found.kitchenScreens,

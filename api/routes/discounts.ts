@@ -18,8 +18,18 @@ const discountFields = {
   sortOrder: int4(),
 };
 const discountCreate = noUnknown(
-  yup.object({ ...discountFields, name: name().required(), type: discountFields.type.required(), value: money().min(1).required() }),
-).meta({ jsonSchema: { if: { properties: { type: { const: 'percent' } } }, then: { properties: { value: { maximum: 10000 } } } } });
+  yup.object({
+    ...discountFields,
+    name: name().required(),
+    type: discountFields.type.required(),
+    value: money().min(1).required(),
+  }),
+).meta({
+  jsonSchema: {
+    if: { properties: { type: { const: 'percent' } } },
+    then: { properties: { value: { maximum: 10000 } } },
+  },
+});
 const discountPatch = nonEmpty(noUnknown(yup.object(discountFields)));
 const groupCreate = noUnknown(yup.object({ name: name().required(), sortOrder: int4() }));
 
@@ -38,7 +48,8 @@ const groupView = (g: DiscountGroup) => ({ id: g.id, name: g.name, sortOrder: g.
 
 /** percent values are basis points, so at most 10000 (100%); amounts are minor units. */
 function assertValue(type: DiscountType, value: number) {
-  if (type === 'percent' && value > 10000) throw fieldError('value', 'A percent discount is in basis points: 1..10000 (10000 = 100%)');
+  if (type === 'percent' && value > 10000)
+    throw fieldError('value', 'A percent discount is in basis points: 1..10000 (10000 = 100%)');
 }
 
 async function assertGroup(knex: Knex, locationId: string, groupId: string | null | undefined) {
@@ -56,21 +67,32 @@ async function findDiscount(knex: Knex, locationId: string, id: string): Promise
 export function discountsRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: '/api/v1/discounts', summary: 'List discounts (sortOrder, then name)', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: '/api/v1/discounts',
+      summary: 'List discounts (sortOrder, then name)',
+      tag: TAG,
+      roles: CASHIER,
       responses: { 200: json('Discount[]', listOf('Discount')) },
       handler: async ({ auth, deps }) =>
-        (await Discount.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(discountView),
+        (
+          await Discount.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])
+        ).map(discountView),
     }),
     route({
-      method: 'post', path: '/api/v1/discounts',
-      summary: 'Create a discount (percent: value in basis points 1..10000; amount: minor units)', tag: TAG, roles: MANAGER,
+      method: 'post',
+      path: '/api/v1/discounts',
+      summary: 'Create a discount (percent: value in basis points 1..10000; amount: minor units)',
+      tag: TAG,
+      roles: MANAGER,
       body: discountCreate,
       responses: { 201: json('Discount', schemaRef('Discount')) },
       handler: async ({ body, auth, deps, ctx }) => {
         assertValue(body.type, body.value);
         const d = await deps.knex.transaction(async (trx) => {
           await assertGroup(trx, auth.locationId, body.groupId);
-          const created = await Discount.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+          const created = await Discount.query(trx)
+            .insert({ ...defined(body), locationId: auth.locationId })
+            .returning('*');
           await audit(trx, auth, 'discount.created', created.id, { after: discountView(created) });
           return created;
         });
@@ -79,18 +101,30 @@ export function discountsRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/discounts/:id', summary: 'Get a discount', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: '/api/v1/discounts/:id',
+      summary: 'Get a discount',
+      tag: TAG,
+      roles: CASHIER,
       params: idParams,
       responses: { 200: json('Discount', schemaRef('Discount')) },
-      handler: async ({ params, auth, deps }) => discountView(await findDiscount(deps.knex, auth.locationId, params.id)),
+      handler: async ({ params, auth, deps }) =>
+        discountView(await findDiscount(deps.knex, auth.locationId, params.id)),
     }),
     route({
-      method: 'patch', path: '/api/v1/discounts/:id', summary: 'Change a discount', tag: TAG, roles: MANAGER,
-      params: idParams, body: discountPatch,
+      method: 'patch',
+      path: '/api/v1/discounts/:id',
+      summary: 'Change a discount',
+      tag: TAG,
+      roles: MANAGER,
+      params: idParams,
+      body: discountPatch,
       responses: { 200: json('Discount', schemaRef('Discount')) },
       handler: async ({ params, body, auth, deps }) => {
         const d = await deps.knex.transaction(async (trx) => {
-          const existing = await Discount.query(trx).findOne({ id: params.id, location_id: auth.locationId }).forUpdate();
+          const existing = await Discount.query(trx)
+            .findOne({ id: params.id, location_id: auth.locationId })
+            .forUpdate();
           if (!existing) throw notFound('Discount');
           assertValue(body.type ?? existing.type, body.value ?? existing.value);
           await assertGroup(trx, auth.locationId, body.groupId);
@@ -103,7 +137,11 @@ export function discountsRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'delete', path: '/api/v1/discounts/:id', summary: 'Delete a discount (orders keep their copy)', tag: TAG, roles: MANAGER,
+      method: 'delete',
+      path: '/api/v1/discounts/:id',
+      summary: 'Delete a discount (orders keep their copy)',
+      tag: TAG,
+      roles: MANAGER,
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
@@ -117,17 +155,31 @@ export function discountsRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/discount-groups', summary: 'List discount groups', tag: TAG, roles: CASHIER,
+      method: 'get',
+      path: '/api/v1/discount-groups',
+      summary: 'List discount groups',
+      tag: TAG,
+      roles: CASHIER,
       responses: { 200: json('DiscountGroup[]', listOf('DiscountGroup')) },
       handler: async ({ auth, deps }) =>
-        (await DiscountGroup.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(groupView),
+        (
+          await DiscountGroup.query(deps.knex)
+            .where('location_id', auth.locationId)
+            .orderBy(['sort_order', 'name', 'id'])
+        ).map(groupView),
     }),
     route({
-      method: 'post', path: '/api/v1/discount-groups', summary: 'Create a discount group', tag: TAG, roles: MANAGER,
+      method: 'post',
+      path: '/api/v1/discount-groups',
+      summary: 'Create a discount group',
+      tag: TAG,
+      roles: MANAGER,
       body: groupCreate,
       responses: { 201: json('DiscountGroup', schemaRef('DiscountGroup')) },
       handler: async ({ body, auth, deps, ctx }) => {
-        const g = await DiscountGroup.query(deps.knex).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+        const g = await DiscountGroup.query(deps.knex)
+          .insert({ ...defined(body), locationId: auth.locationId })
+          .returning('*');
         ctx.status = 201;
         return groupView(g);
       },

@@ -6,7 +6,15 @@ import { ref as component } from '../openapi-schemas';
 import { conflict, fieldError, notFound } from '../errors';
 import { idempotencyKey } from '../idempotency';
 import { idParams, int4, noUnknown, uuid, text } from '../validation';
-import { alertView, applyMovement, movementView, publishLowStock, StockRejection, type MovementInput, type StockChange } from '../../db/stock';
+import {
+  alertView,
+  applyMovement,
+  movementView,
+  publishLowStock,
+  StockRejection,
+  type MovementInput,
+  type StockChange,
+} from '../../db/stock';
 
 const TAG = 'Inventory';
 const BASE = '/api/v1/inventory';
@@ -29,7 +37,11 @@ const adjustmentBody = noUnknown(
       .required()
       .test('non-zero', '${path} must not be 0', (v) => v !== 0)
       .meta({ jsonSchema: { not: { const: 0 } } }),
-    reason: yup.string().strict().oneOf(['adjustment', 'receive'] as const).required(),
+    reason: yup
+      .string()
+      .strict()
+      .oneOf(['adjustment', 'receive'] as const)
+      .required(),
     note: text(500).nullable(),
     allowNegative: yup.boolean().strict().default(false),
   }),
@@ -57,7 +69,10 @@ async function adjust(knex: Knex, m: MovementInput): Promise<StockChange> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await knex.transaction(async (trx) => {
-        const item = await trx('items').where({ id: m.itemId, location_id: m.locationId }).whereNull('deleted_at').first('track_stock');
+        const item = await trx('items')
+          .where({ id: m.itemId, location_id: m.locationId })
+          .whereNull('deleted_at')
+          .first('track_stock');
         if (!item) throw new StockRejection('unknown_item', 'No such item in this location');
         if (!item.track_stock) throw new StockRejection('not_tracked', 'This item does not track stock');
         const change = await applyMovement(trx, m);
@@ -80,7 +95,12 @@ export function inventoryRoutes() {
       tag: TAG,
       roles: MANAGER,
       query: noUnknown(yup.object({ lowStock: flag(), categoryId: uuid() })),
-      responses: { 200: json('{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}', component('Inventory')) },
+      responses: {
+        200: json(
+          '{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}',
+          component('Inventory'),
+        ),
+      },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('items').where({ location_id: auth.locationId, track_stock: true }).whereNull('deleted_at');
         if (query.categoryId) q.where('category_id', query.categoryId);
@@ -116,7 +136,12 @@ export function inventoryRoutes() {
           cursor: yup.string().max(100),
         }),
       ),
-      responses: { 200: json('{movements: [{id, itemId, delta, quantityAfter, reason, reference, staffId, note, createdAt}], nextCursor}', component('MovementPage')) },
+      responses: {
+        200: json(
+          '{movements: [{id, itemId, delta, quantityAfter, reason, reference, staffId, note, createdAt}], nextCursor}',
+          component('MovementPage'),
+        ),
+      },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('inventory_movements').where('location_id', auth.locationId);
         if (query.itemId) q.where('item_id', query.itemId);
@@ -126,13 +151,17 @@ export function inventoryRoutes() {
         if (query.cursor) q.where('seq', '<', decodeCursor(query.cursor));
         const rows = await q.orderBy('seq', 'desc').limit(query.limit + 1);
         const page = rows.slice(0, query.limit);
-        return { movements: page.map(movementView), nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!.seq) : null };
+        return {
+          movements: page.map(movementView),
+          nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!.seq) : null,
+        };
       },
     }),
     route({
       method: 'post',
       path: `${BASE}/adjustments`,
-      summary: 'Adjust or receive stock (one movement). A repeat with the same Idempotency-Key returns the first movement and changes nothing.',
+      summary:
+        'Adjust or receive stock (one movement). A repeat with the same Idempotency-Key returns the first movement and changes nothing.',
       tag: TAG,
       roles: MANAGER,
       body: adjustmentBody,
@@ -161,11 +190,25 @@ export function inventoryRoutes() {
       tag: TAG,
       roles: MANAGER,
       query: noUnknown(yup.object({ status: yup.string().oneOf(['active', 'resolved'] as const) })),
-      responses: { 200: json('{alerts: [{id, itemId, name, status, quantity, minStock, createdAt, resolvedAt, resolvedBy, resolution}]}', component('AlertList')) },
+      responses: {
+        200: json(
+          '{alerts: [{id, itemId, name, status, quantity, minStock, createdAt, resolvedAt, resolvedBy, resolution}]}',
+          component('AlertList'),
+        ),
+      },
       handler: async ({ query, auth, deps }) => {
-        const q = deps.knex('low_stock_alerts as a').join('items as i', 'i.id', 'a.item_id').where('a.location_id', auth.locationId);
+        const q = deps
+          .knex('low_stock_alerts as a')
+          .join('items as i', 'i.id', 'a.item_id')
+          .where('a.location_id', auth.locationId);
         if (query.status) q.where('a.status', query.status);
-        const rows = await q.orderBy([{ column: 'a.created_at', order: 'desc' }, { column: 'a.id', order: 'desc' }]).limit(500).select('a.*', 'i.name');
+        const rows = await q
+          .orderBy([
+            { column: 'a.created_at', order: 'desc' },
+            { column: 'a.id', order: 'desc' },
+          ])
+          .limit(500)
+          .select('a.*', 'i.name');
         return { alerts: rows.map(alertView) };
       },
     }),
@@ -182,10 +225,18 @@ export function inventoryRoutes() {
         const [row] = await deps
           .knex('low_stock_alerts')
           .where({ id: params.id, location_id: auth.locationId, status: 'active' })
-          .update({ status: 'resolved', resolved_at: deps.knex.fn.now(), resolved_by: auth.staffId, resolution: 'manual' })
+          .update({
+            status: 'resolved',
+            resolved_at: deps.knex.fn.now(),
+            resolved_by: auth.staffId,
+            resolution: 'manual',
+          })
           .returning('*');
         if (row) return alertView(row);
-        const existing = await deps.knex('low_stock_alerts').where({ id: params.id, location_id: auth.locationId }).first('status');
+        const existing = await deps
+          .knex('low_stock_alerts')
+          .where({ id: params.id, location_id: auth.locationId })
+          .first('status');
         if (!existing) throw notFound('Alert');
         throw conflict('Alert is already resolved');
       },

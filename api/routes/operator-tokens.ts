@@ -34,13 +34,32 @@ export function operatorTokenRoutes() {
         const sessionId = randomUUID();
         const expiresAt = new Date(Date.now() + (body.days ?? 30) * 86_400_000);
         await deps.knex.transaction(async (trx) => {
-          await trx('staff').insert({ id: staffId, location_id: auth.locationId, name: body.name, role: 'manager', pin_lookup: NO_PIN_LOOKUP(staffId), pin_hash: NO_PIN_HASH });
-          await trx('sessions').insert({ id: sessionId, staff_id: staffId, location_id: auth.locationId, expires_at: expiresAt });
-          await audit(trx, auth, 'operator_token.issued', staffId, { name: body.name, expiresAt: expiresAt.toISOString() });
+          await trx('staff').insert({
+            id: staffId,
+            location_id: auth.locationId,
+            name: body.name,
+            role: 'manager',
+            pin_lookup: NO_PIN_LOOKUP(staffId),
+            pin_hash: NO_PIN_HASH,
+          });
+          await trx('sessions').insert({
+            id: sessionId,
+            staff_id: staffId,
+            location_id: auth.locationId,
+            expires_at: expiresAt,
+          });
+          await audit(trx, auth, 'operator_token.issued', staffId, {
+            name: body.name,
+            expiresAt: expiresAt.toISOString(),
+          });
         });
         ctx.status = 201;
         return {
-          token: await signToken(deps.config.tokenSecret, { sessionId, staffId, locationId: auth.locationId }, expiresAt),
+          token: await signToken(
+            deps.config.tokenSecret,
+            { sessionId, staffId, locationId: auth.locationId },
+            expiresAt,
+          ),
           expiresAt: expiresAt.toISOString(),
           staff: { id: staffId, name: body.name, role: 'manager', locationId: auth.locationId },
         };

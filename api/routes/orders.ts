@@ -23,7 +23,8 @@ const lineOf = (s: OrderSnapshot, lineId: string) => {
   const l = s.lines.find((x) => x.id === lineId);
   return l ? { id: l.id, name: l.name, quantity: l.quantity, total: l.total } : { id: lineId };
 };
-const discountOf = (s: OrderSnapshot, discountId: string) => s.discounts.find((d) => d.id === discountId) ?? { id: discountId };
+const discountOf = (s: OrderSnapshot, discountId: string) =>
+  s.discounts.find((d) => d.id === discountId) ?? { id: discountId };
 
 const orderType = () => yup.string().oneOf(['dine_in', 'takeaway'] as const);
 const modifierIds = () => yup.array(uuid().required()).max(20);
@@ -39,7 +40,12 @@ const orderParams = yup.object({ id: uuid().required() });
 const lineParams = yup.object({ id: uuid().required(), lineId: uuid().required() });
 
 /** The approval a change needs when `needed`, else none (the audit row then names only the staff member). */
-async function approvalIf(needed: boolean, input: { deps: AppDeps; ctx: Parameters<typeof requireApproval>[1]; auth: AuthContext }, what: string, reason: string | undefined): Promise<{ approval?: Approval }> {
+async function approvalIf(
+  needed: boolean,
+  input: { deps: AppDeps; ctx: Parameters<typeof requireApproval>[1]; auth: AuthContext },
+  what: string,
+  reason: string | undefined,
+): Promise<{ approval?: Approval }> {
   return needed ? { approval: await requireApproval(input.deps, input.ctx, input.auth, what, reason) } : {};
 }
 const approvalReason = () => text(200).optional();
@@ -53,7 +59,8 @@ export function ordersRoutes() {
     route({
       method: 'post',
       path: '/api/v1/orders',
-      summary: 'Open an order (one checkout workflow). A repeated create with the same client `id` (or the same Idempotency-Key) returns the same order.',
+      summary:
+        'Open an order (one checkout workflow). A repeated create with the same client `id` (or the same Idempotency-Key) returns the same order.',
       tag: 'Orders',
       roles: CASHIER,
       body: noUnknown(
@@ -62,14 +69,21 @@ export function ordersRoutes() {
           type: orderType().required(),
           table: text(20).nullable(),
           customerName: text(80).nullable(),
-          terminalId: yup.string().strict().matches(/^[A-Za-z0-9._:-]{1,64}$/, 'terminalId: 1-64 letters, digits, . _ : -').nullable(),
+          terminalId: yup
+            .string()
+            .strict()
+            .matches(/^[A-Za-z0-9._:-]{1,64}$/, 'terminalId: 1-64 letters, digits, . _ : -')
+            .nullable(),
           lines: yup.array(lineBody).max(200),
           tableId: uuid().nullable(),
           newCheck: bool(),
           customerId: uuid().nullable(),
         }),
       ),
-      responses: { 201: json('Order created (snapshot)', ref('Order')), 200: json('Existing order with this id (snapshot)', ref('Order')) },
+      responses: {
+        201: json('Order created (snapshot)', ref('Order')),
+        200: json('Existing order with this id (snapshot)', ref('Order')),
+      },
       // 409 CONFLICT with `existingOrderId` when the table already has an open order (unless newCheck).
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
@@ -81,7 +95,8 @@ export function ordersRoutes() {
     route({
       method: 'get',
       path: '/api/v1/orders',
-      summary: "List orders of the caller's location, newest first (date = the location's local day; receipt = the order with that receipt number). Kitchen tokens get kitchen views (lines, modifiers, notes, number, type, table, statuses; no payments, totals, staff or customer).",
+      summary:
+        "List orders of the caller's location, newest first (date = the location's local day; receipt = the order with that receipt number). Kitchen tokens get kitchen views (lines, modifiers, notes, number, type, table, statuses; no payments, totals, staff or customer).",
       tag: 'Orders',
       roles: KITCHEN,
       query: yup.object({
@@ -91,7 +106,12 @@ export function ordersRoutes() {
         cursor: yup.string().matches(CURSOR_RE, '${path} is not a cursor this API returned'),
         receipt: yup.number().integer().min(1).max(2147483647),
       }),
-      responses: { 200: json('{orders: [snapshot | kitchen view for kitchen tokens], nextCursor}: pass nextCursor as cursor for the next page (null on the last)', ref('OrderPage')) },
+      responses: {
+        200: json(
+          '{orders: [snapshot | kitchen view for kitchen tokens], nextCursor}: pass nextCursor as cursor for the next page (null on the last)',
+          ref('OrderPage'),
+        ),
+      },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('orders').where('location_id', auth.locationId);
         if (query.status) q.where('status', query.status);
@@ -111,9 +131,16 @@ export function ordersRoutes() {
           });
         }
         const rows = await q
-          .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+          .orderBy([
+            { column: 'created_at', order: 'desc' },
+            { column: 'id', order: 'desc' },
+          ])
           .limit(query.limit + 1)
-          .select('id', deps.knex.raw(`(extract(epoch from created_at) * 1000000)::bigint::text as micros`), 'snapshot');
+          .select(
+            'id',
+            deps.knex.raw(`(extract(epoch from created_at) * 1000000)::bigint::text as micros`),
+            'snapshot',
+          );
         const page = rows.slice(0, query.limit);
         const last = page[page.length - 1];
         return {
@@ -141,11 +168,20 @@ export function ordersRoutes() {
       roles: CASHIER,
       params: orderParams,
       body: nonEmpty(
-        noUnknown(yup.object({ type: orderType(), table: text(20).nullable(), customerName: text(80).nullable(), tableId: uuid().nullable(), customerId: uuid().nullable() })),
+        noUnknown(
+          yup.object({
+            type: orderType(),
+            table: text(20).nullable(),
+            customerName: text(80).nullable(),
+            tableId: uuid().nullable(),
+            customerId: uuid().nullable(),
+          }),
+        ),
       ),
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, body, auth, deps, ctx }) => patchOrder(deps, auth, params.id, body, idempotencyKey(ctx)),
+      handler: async ({ params, body, auth, deps, ctx }) =>
+        patchOrder(deps, auth, params.id, body, idempotencyKey(ctx)),
     }),
     route({
       method: 'post',
@@ -169,11 +205,22 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: CASHIER,
       params: lineParams,
-      body: nonEmpty(noUnknown(yup.object({ quantity: int().min(1).max(999), modifierIds: modifierIds(), note: text(200).nullable() }))),
+      body: nonEmpty(
+        noUnknown(
+          yup.object({ quantity: int().min(1).max(999), modifierIds: modifierIds(), note: text(200).nullable() }),
+        ),
+      ),
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) =>
-        updateOrder(deps, auth, params.id, msg.updateLineUpdate, { lineId: params.lineId, ...body }, idempotencyKey(ctx)),
+        updateOrder(
+          deps,
+          auth,
+          params.id,
+          msg.updateLineUpdate,
+          { lineId: params.lineId, ...body },
+          idempotencyKey(ctx),
+        ),
     }),
     route({
       method: 'delete',
@@ -187,11 +234,25 @@ export function ordersRoutes() {
       errors: updateErrors,
       handler: async ({ params, query, auth, deps, ctx }) => {
         const current = await getOrder(deps, auth, params.id);
-        const approved = await approvalIf(current.status === 'open' && lineWithKitchen(current, params.lineId), { deps, ctx, auth }, 'Voiding a line the kitchen has', query.reason);
+        const approved = await approvalIf(
+          current.status === 'open' && lineWithKitchen(current, params.lineId),
+          { deps, ctx, auth },
+          'Voiding a line the kitchen has',
+          query.reason,
+        );
         return auditedOrderUpdate(
-          deps, auth, params.id, 'order.line_voided',
-          () => updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
-          (before, after) => ({ line: lineOf(before, params.lineId), before: orderMoney(before), after: orderMoney(after), ...approved }),
+          deps,
+          auth,
+          params.id,
+          'order.line_voided',
+          () =>
+            updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
+          (before, after) => ({
+            line: lineOf(before, params.lineId),
+            before: orderMoney(before),
+            after: orderMoney(after),
+            ...approved,
+          }),
         );
       },
     }),
@@ -206,15 +267,37 @@ export function ordersRoutes() {
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => {
-        const d = await deps.knex('discounts').where({ id: body.discountId, location_id: auth.locationId }).first('id', 'name', 'type', 'value', 'available');
-        if (!d) throw validationError('Unknown discount', [{ path: 'discountId', message: 'No such discount in this location' }]);
-        const [current, settings] = await Promise.all([getOrder(deps, auth, params.id), loadSettings(deps.knex, auth.locationId)]);
+        const d = await deps
+          .knex('discounts')
+          .where({ id: body.discountId, location_id: auth.locationId })
+          .first('id', 'name', 'type', 'value', 'available');
+        if (!d)
+          throw validationError('Unknown discount', [
+            { path: 'discountId', message: 'No such discount in this location' },
+          ]);
+        const [current, settings] = await Promise.all([
+          getOrder(deps, auth, params.id),
+          loadSettings(deps.knex, auth.locationId),
+        ]);
         const limit = settings?.approvalDiscountPercent ?? null;
-        const approved = await approvalIf(limit !== null && discountPercent(d, current) > limit, { deps, ctx, auth }, `A discount above ${limit}%`, body.reason);
+        const approved = await approvalIf(
+          limit !== null && discountPercent(d, current) > limit,
+          { deps, ctx, auth },
+          `A discount above ${limit}%`,
+          body.reason,
+        );
         return auditedOrderUpdate(
-          deps, auth, params.id, 'order.discount_applied',
+          deps,
+          auth,
+          params.id,
+          'order.discount_applied',
           () => updateOrder(deps, auth, params.id, msg.addDiscountUpdate, d, idempotencyKey(ctx)),
-          (before, after) => ({ discount: discountOf(after, d.id), before: orderMoney(before), after: orderMoney(after), ...approved }),
+          (before, after) => ({
+            discount: discountOf(after, d.id),
+            before: orderMoney(before),
+            after: orderMoney(after),
+            ...approved,
+          }),
         );
       },
     }),
@@ -229,9 +312,24 @@ export function ordersRoutes() {
       errors: updateErrors,
       handler: async ({ params, auth, deps, ctx }) =>
         auditedOrderUpdate(
-          deps, auth, params.id, 'order.discount_removed',
-          () => updateOrder(deps, auth, params.id, msg.removeDiscountUpdate, { discountId: params.discountId }, idempotencyKey(ctx)),
-          (before, after) => ({ discount: discountOf(before, params.discountId), before: orderMoney(before), after: orderMoney(after) }),
+          deps,
+          auth,
+          params.id,
+          'order.discount_removed',
+          () =>
+            updateOrder(
+              deps,
+              auth,
+              params.id,
+              msg.removeDiscountUpdate,
+              { discountId: params.discountId },
+              idempotencyKey(ctx),
+            ),
+          (before, after) => ({
+            discount: discountOf(before, params.discountId),
+            before: orderMoney(before),
+            after: orderMoney(after),
+          }),
         ),
     }),
     route({
@@ -243,7 +341,8 @@ export function ordersRoutes() {
       params: orderParams,
       responses: snapshotResponse,
       errors: updateErrors,
-      handler: async ({ params, auth, deps, ctx }) => updateOrder(deps, auth, params.id, msg.submitUpdate, {}, idempotencyKey(ctx)),
+      handler: async ({ params, auth, deps, ctx }) =>
+        updateOrder(deps, auth, params.id, msg.submitUpdate, {}, idempotencyKey(ctx)),
     }),
     route({
       method: 'post',
@@ -252,9 +351,15 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: KITCHEN,
       params: orderParams,
-      responses: { 200: json('Order snapshot (version + 1); the kitchen view for kitchen tokens', { type: 'object', required: ['id', 'status', 'kitchenStatus', 'version'] }) },
+      responses: {
+        200: json('Order snapshot (version + 1); the kitchen view for kitchen tokens', {
+          type: 'object',
+          required: ['id', 'status', 'kitchenStatus', 'version'],
+        }),
+      },
       errors: updateErrors,
-      handler: async ({ params, auth, deps, ctx }) => asSeenBy(auth, await updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx))),
+      handler: async ({ params, auth, deps, ctx }) =>
+        asSeenBy(auth, await updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx))),
     }),
     route({
       method: 'post',
@@ -268,11 +373,24 @@ export function ordersRoutes() {
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => {
         const current = await getOrder(deps, auth, params.id);
-        const approved = await approvalIf(current.status === 'open' && sentToKitchen(current), { deps, ctx, auth }, 'Cancelling an order the kitchen has', body.reason);
+        const approved = await approvalIf(
+          current.status === 'open' && sentToKitchen(current),
+          { deps, ctx, auth },
+          'Cancelling an order the kitchen has',
+          body.reason,
+        );
         return auditedOrderUpdate(
-          deps, auth, params.id, 'order.cancelled',
+          deps,
+          auth,
+          params.id,
+          'order.cancelled',
           () => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
-          (before, after) => ({ reason: body.reason, before: orderMoney(before), after: orderMoney(after), ...approved }),
+          (before, after) => ({
+            reason: body.reason,
+            before: orderMoney(before),
+            after: orderMoney(after),
+            ...approved,
+          }),
         );
       },
     }),
@@ -283,7 +401,14 @@ export function ordersRoutes() {
       tag: 'Orders',
       roles: CASHIER,
       params: orderParams,
-      body: noUnknown(yup.object({ kind: yup.string().oneOf(['receipt', 'kitchen', 'orderNumber'] as const).required() })),
+      body: noUnknown(
+        yup.object({
+          kind: yup
+            .string()
+            .oneOf(['receipt', 'kitchen', 'orderNumber'] as const)
+            .required(),
+        }),
+      ),
       responses: { 202: json('{workflowId}: the print job was queued', object({ workflowId: { type: 'string' } })) },
       handler: async ({ params, body, auth, deps, ctx }) => {
         const snapshot = await getOrder(deps, auth, params.id);
@@ -313,7 +438,12 @@ function asSeenBy(auth: AuthContext, s: OrderSnapshot) {
   return auth.role === 'kitchen' ? kitchenView(s) : s;
 }
 
-async function reprint(deps: AppDeps, s: OrderSnapshot, kind: 'receipt' | 'kitchen' | 'orderNumber', key?: string): Promise<string> {
+async function reprint(
+  deps: AppDeps,
+  s: OrderSnapshot,
+  kind: 'receipt' | 'kitchen' | 'orderNumber',
+  key?: string,
+): Promise<string> {
   const settings = await loadSettings(deps.knex, s.locationId);
   if (!settings) throw notFound('Location');
   const job =
@@ -326,7 +456,9 @@ async function reprint(deps: AppDeps, s: OrderSnapshot, kind: 'receipt' | 'kitch
   await deps.temporal.workflow.start<typeof printTicket>('printTicket', {
     workflowId,
     taskQueue: deps.config.taskQueue,
-    args: [{ role: kind === 'kitchen' ? 'kitchen' : 'receipt', job, locationId: s.locationId, options: deps.config.print }],
+    args: [
+      { role: kind === 'kitchen' ? 'kitchen' : 'receipt', job, locationId: s.locationId, options: deps.config.print },
+    ],
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: `Reprint ${kind} for order #${s.orderNumber}`,
   });
@@ -342,6 +474,7 @@ const CURSOR_RE = new RegExp(`^([0-9]{1,16})_(${UUID_RE.source.slice(1, -1)})$`)
 
 function decodeCursor(cursor: string): { micros: string; id: string } {
   const m = CURSOR_RE.exec(cursor);
-  if (!m) throw validationError('Invalid cursor', [{ path: 'query.cursor', message: 'cursor is not one this API returned' }]);
+  if (!m)
+    throw validationError('Invalid cursor', [{ path: 'query.cursor', message: 'cursor is not one this API returned' }]);
   return { micros: m[1]!, id: m[2]! };
 }

@@ -23,7 +23,8 @@ export function paymentsListRoutes() {
     route({
       method: 'get',
       path: '/api/v1/payments',
-      summary: 'Payments of this location, newest first (cursor pagination; start inclusive, end exclusive, on createdAt), e.g. ?status=pending for reconciliation',
+      summary:
+        'Payments of this location, newest first (cursor pagination; start inclusive, end exclusive, on createdAt), e.g. ?status=pending for reconciliation',
       tag: 'Payments',
       roles: MANAGER,
       query: noUnknown(
@@ -50,10 +51,15 @@ export function paymentsListRoutes() {
           const [createdAt, id] = decodeCursor(CURSOR, query.cursor, [ISO_PART, UUID_RE]);
           q.whereRaw(`(${KEY}) < (? COLLATE "C", ? COLLATE "C")`, [createdAt!, id!]);
         }
-        const rows: { payment: PublicPayment }[] = await q.orderByRaw(`${CREATED} DESC, ${ID} DESC`).limit(query.limit + 1);
+        const rows: { payment: PublicPayment }[] = await q
+          .orderByRaw(`${CREATED} DESC, ${ID} DESC`)
+          .limit(query.limit + 1);
         const page = rows.slice(0, query.limit).map((r) => r.payment);
         const last = page.at(-1);
-        return { payments: page, nextCursor: rows.length > query.limit && last ? encodeCursor(CURSOR, [last.createdAt, last.id]) : null };
+        return {
+          payments: page,
+          nextCursor: rows.length > query.limit && last ? encodeCursor(CURSOR, [last.createdAt, last.id]) : null,
+        };
       },
     }),
   ];

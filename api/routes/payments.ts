@@ -21,7 +21,13 @@ const methodRules = {
   allOf: [
     byMethod('cash', { required: ['tendered'] }),
     // A card is charged on a reader (deviceId) or with a card token (sourceId): without either it cannot work.
-    byMethod('card', { required: ['provider'], anyOf: [{ required: ['deviceId'], properties: { deviceId: { pattern: '\\S' } } }, { required: ['sourceId'], properties: { sourceId: { pattern: '\\S' } } }] }),
+    byMethod('card', {
+      required: ['provider'],
+      anyOf: [
+        { required: ['deviceId'], properties: { deviceId: { pattern: '\\S' } } },
+        { required: ['sourceId'], properties: { sourceId: { pattern: '\\S' } } },
+      ],
+    }),
     byMethod(['mpesa', 'airtel'], { required: ['phone'] }),
     byMethod(['cash', 'card', 'qr', 'mpesa', 'airtel'], { required: ['amount'] }),
     byMethod('loyalty', { required: ['points'] }),
@@ -30,20 +36,38 @@ const methodRules = {
 
 const paymentBody = noUnknown(
   yup.object({
-    method: yup.string().oneOf(['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] as const).required(),
+    method: yup
+      .string()
+      .oneOf(['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] as const)
+      .required(),
     // 0 only for a fully discounted order ("no charge"); loyalty: the points' worth, optional
-    amount: money().when('method', { is: (m: string) => m !== 'loyalty', then: (s) => s.required('amount is required') }),
-    points: int().min(1).max(INT4_MAX).when('method', { is: 'loyalty', then: (s) => s.required('points is required for loyalty') }),
+    amount: money().when('method', {
+      is: (m: string) => m !== 'loyalty',
+      then: (s) => s.required('amount is required'),
+    }),
+    points: int()
+      .min(1)
+      .max(INT4_MAX)
+      .when('method', { is: 'loyalty', then: (s) => s.required('points is required for loyalty') }),
     tendered: money().when('method', { is: 'cash', then: (s) => s.required('tendered is required for cash') }),
     tip: money(),
-    provider: yup.string().oneOf(['square', 'stripe'] as const).when('method', { is: 'card', then: (s) => s.required('provider is required for card') }),
+    provider: yup
+      .string()
+      .oneOf(['square', 'stripe'] as const)
+      .when('method', { is: 'card', then: (s) => s.required('provider is required for card') }),
     deviceId: text(100),
     sourceId: text(200),
-    phone: yup.string().strict().matches(/^\+?\d{9,15}$/, 'phone must be an international number, e.g. 254712345678'),
+    phone: yup
+      .string()
+      .strict()
+      .matches(/^\+?\d{9,15}$/, 'phone must be an international number, e.g. 254712345678'),
   }),
 )
-  .test('card-device-or-source', 'a card payment needs a deviceId (reader) or a sourceId (card token)', (v, ctx) =>
-    v?.method !== 'card' || Boolean(v.deviceId) || Boolean(v.sourceId) || ctx.createError({ path: 'deviceId' }),
+  .test(
+    'card-device-or-source',
+    'a card payment needs a deviceId (reader) or a sourceId (card token)',
+    (v, ctx) =>
+      v?.method !== 'card' || Boolean(v.deviceId) || Boolean(v.sourceId) || ctx.createError({ path: 'deviceId' }),
   )
   .meta({ jsonSchema: methodRules });
 
@@ -56,18 +80,31 @@ function paymentAnswer(ctx: { status: number }, payment: PublicPayment, order: O
   else if (payment.status === 'pending') ctx.status = 202;
   else {
     ctx.status = 402;
-    const { detail, code, timestamp } = errorBody('PAYMENT_FAILED', `The payment ${payment.status === 'failed' ? 'failed' : 'was cancelled'}: ${payment.failureReason ?? 'no reason given'}`);
+    const { detail, code, timestamp } = errorBody(
+      'PAYMENT_FAILED',
+      `The payment ${payment.status === 'failed' ? 'failed' : 'was cancelled'}: ${payment.failureReason ?? 'no reason given'}`,
+    );
     return { detail, code, timestamp, ...payment, order };
   }
   return { ...payment, order };
 }
 
 /** A method whose gateway cannot charge this location's currency is a 422 now, not a failed payment later. */
-async function refuseForeignCurrency(deps: AppDeps, locationId: string, method: string, currencies: readonly string[] | undefined) {
+async function refuseForeignCurrency(
+  deps: AppDeps,
+  locationId: string,
+  method: string,
+  currencies: readonly string[] | undefined,
+) {
   if (!currencies) return;
   const { currency } = await deps.knex('locations').where({ id: locationId }).first('currency');
   if (!currencies.includes(currency)) {
-    throw validationError(`${method} cannot charge ${currency}`, [{ path: 'method', message: `${method} charges ${currencies.join(', ')} only; this location's currency is ${currency}` }]);
+    throw validationError(`${method} cannot charge ${currency}`, [
+      {
+        path: 'method',
+        message: `${method} charges ${currencies.join(', ')} only; this location's currency is ${currency}`,
+      },
+    ]);
   }
 }
 
@@ -94,32 +131,66 @@ export function paymentsRoutes() {
       handler: async ({ params, body, auth, deps, ctx }) => {
         if (body.method === 'loyalty') {
           const req = await pointsPayment(deps, auth, params.id, body);
-          const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, req, idempotencyKey(ctx));
+          const { payment, order } = await updateOrder(
+            deps,
+            auth,
+            params.id,
+            msg.addPaymentUpdate,
+            req,
+            idempotencyKey(ctx),
+          );
           return paymentAnswer(ctx, payment, order);
         }
         const gateway = gatewayOf(body.method, body.provider);
         if (body.method !== 'cash' && (!gateway || !deps.gateways?.[gateway])) {
-          throw validationError(`${body.method} payments are not configured here`, [{ path: body.method === 'card' ? 'provider' : 'method', message: `${gateway ?? body.method} is not configured` }]);
+          throw validationError(`${body.method} payments are not configured here`, [
+            {
+              path: body.method === 'card' ? 'provider' : 'method',
+              message: `${gateway ?? body.method} is not configured`,
+            },
+          ]);
         }
         if ((body.method === 'mpesa' || body.method === 'airtel') && !body.phone) {
-          throw validationError('phone is required', [{ path: 'phone', message: `phone is required for ${body.method}` }]);
+          throw validationError('phone is required', [
+            { path: 'phone', message: `phone is required for ${body.method}` },
+          ]);
         }
-        await refuseForeignCurrency(deps, auth.locationId, body.method, gateway && deps.gateways?.[gateway]?.currencies);
-        const { payment, order } = await updateOrder(deps, auth, params.id, msg.addPaymentUpdate, { ...body, amount: body.amount! }, idempotencyKey(ctx));
+        await refuseForeignCurrency(
+          deps,
+          auth.locationId,
+          body.method,
+          gateway && deps.gateways?.[gateway]?.currencies,
+        );
+        const { payment, order } = await updateOrder(
+          deps,
+          auth,
+          params.id,
+          msg.addPaymentUpdate,
+          { ...body, amount: body.amount! },
+          idempotencyKey(ctx),
+        );
         return paymentAnswer(ctx, payment, order);
       },
     }),
     route({
       method: 'delete',
       path: '/api/v1/orders/:id/payments/:paymentId',
-      summary: 'Cancel a pending payment (e.g. the customer switches to cash); a success that still arrives is refunded automatically',
+      summary:
+        'Cancel a pending payment (e.g. the customer switches to cash); a success that still arrives is refunded automatically',
       tag: 'Payments',
       roles: CASHIER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
       responses: { 200: json('The cancelled payment (+ order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, auth, deps, ctx }) => {
-        const { payment, order } = await updateOrder(deps, auth, params.id, msg.cancelPaymentUpdate, { paymentId: params.paymentId }, idempotencyKey(ctx));
+        const { payment, order } = await updateOrder(
+          deps,
+          auth,
+          params.id,
+          msg.cancelPaymentUpdate,
+          { paymentId: params.paymentId },
+          idempotencyKey(ctx),
+        );
         return { ...payment, order };
       },
     }),
@@ -130,7 +201,15 @@ export function paymentsRoutes() {
       tag: 'Payments',
       roles: MANAGER,
       params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      body: noUnknown(yup.object({ outcome: yup.string().oneOf(['succeeded', 'failed'] as const).required(), reason: nonBlank(200).required() })),
+      body: noUnknown(
+        yup.object({
+          outcome: yup
+            .string()
+            .oneOf(['succeeded', 'failed'] as const)
+            .required(),
+          reason: nonBlank(200).required(),
+        }),
+      ),
       responses: { 200: json('The resolved payment (+ order snapshot)', ref('PaymentWithOrder')) },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
@@ -154,7 +233,9 @@ export function paymentsRoutes() {
       params: yup.object({ id: uuid().required() }),
       responses: { 200: json('Payment object', ref('Payment')) },
       handler: async ({ params, auth, deps }) => {
-        const payment = (await orderOfPayment(deps.knex, auth.locationId, params.id))?.payments.find((p) => p.id === params.id);
+        const payment = (await orderOfPayment(deps.knex, auth.locationId, params.id))?.payments.find(
+          (p) => p.id === params.id,
+        );
         if (!payment) throw notFound('Payment');
         return payment;
       },

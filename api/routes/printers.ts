@@ -16,7 +16,13 @@ const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
 const PORT = '(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
 /** Cloud metadata services: a printer address there would make the print worker an SSRF probe. */
-const METADATA_HOSTS = ['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal'];
+const METADATA_HOSTS = [
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+];
 /**
  * tcp://host:port where host is a dotted-quad IPv4 or a host name whose last label starts with a
  * letter (so 0x7f.1 or 2852039166, which the resolver would read as IPv4, are refused), and never
@@ -38,7 +44,10 @@ const printerFields = {
     .string()
     .strict()
     .max(300)
-    .matches(PRINTER_ADDRESS, '${path} must look like tcp://192.168.1.50:9100 (no link-local or cloud metadata address)'),
+    .matches(
+      PRINTER_ADDRESS,
+      '${path} must look like tcp://192.168.1.50:9100 (no link-local or cloud metadata address)',
+    ),
   enabled: bool(),
   /** A kitchen station: only these categories' lines (null or empty: no filter). */
   categoryIds: yup
@@ -50,7 +59,12 @@ const printerFields = {
   backupPrinterId: uuidRef().nullable(),
 };
 const printerCreate = noUnknown(
-  yup.object({ ...printerFields, name: name().required(), role: printerFields.role.required(), address: printerFields.address.required() }),
+  yup.object({
+    ...printerFields,
+    name: name().required(),
+    role: printerFields.role.required(),
+    address: printerFields.address.required(),
+  }),
 );
 const printerPatch = nonEmpty(noUnknown(yup.object(printerFields)));
 
@@ -73,10 +87,19 @@ async function findPrinter(knex: Knex, locationId: string, id: string): Promise<
 }
 
 /** 422 unless every category is this location's and the backup is another printer here whose chain never leads back. */
-async function assertRouting(trx: Knex.Transaction, locationId: string, printerId: string | undefined, body: { categoryIds?: string[] | null; backupPrinterId?: string | null }) {
+async function assertRouting(
+  trx: Knex.Transaction,
+  locationId: string,
+  printerId: string | undefined,
+  body: { categoryIds?: string[] | null; backupPrinterId?: string | null },
+) {
   const ids = body.categoryIds ?? [];
   if (ids.length) {
-    const found = new Set((await trx('categories').where('location_id', locationId).whereIn('id', ids).select('id')).map((c: { id: string }) => c.id));
+    const found = new Set(
+      (await trx('categories').where('location_id', locationId).whereIn('id', ids).select('id')).map(
+        (c: { id: string }) => c.id,
+      ),
+    );
     const missing = ids.findIndex((id) => !found.has(id));
     if (missing >= 0) throw fieldError(`categoryIds[${missing}]`, 'Not a category of this location');
   }
@@ -89,7 +112,8 @@ async function assertRouting(trx: Knex.Transaction, locationId: string, printerI
       if (first) throw fieldError('backupPrinterId', 'Not a printer of this location');
       return;
     }
-    if (p.backupPrinterId === printerId) throw fieldError('backupPrinterId', 'That backup chain leads back to this printer');
+    if (p.backupPrinterId === printerId)
+      throw fieldError('backupPrinterId', 'That backup chain leads back to this printer');
     id = p.backupPrinterId ?? null;
   }
 }
@@ -97,19 +121,31 @@ async function assertRouting(trx: Knex.Transaction, locationId: string, printerI
 export function printersRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: '/api/v1/printers', summary: 'List printers (receipt printers first, then kitchen; by name)', tag: TAG, roles: MANAGER,
+      method: 'get',
+      path: '/api/v1/printers',
+      summary: 'List printers (receipt printers first, then kitchen; by name)',
+      tag: TAG,
+      roles: MANAGER,
       responses: { 200: json('Printer[]', listOf('Printer')) },
       handler: async ({ auth, deps }) =>
-        (await Printer.query(deps.knex).where('location_id', auth.locationId).orderBy(['role', 'name', 'id'])).map(printerView),
+        (await Printer.query(deps.knex).where('location_id', auth.locationId).orderBy(['role', 'name', 'id'])).map(
+          printerView,
+        ),
     }),
     route({
-      method: 'post', path: '/api/v1/printers', summary: 'Add a printer (role receipt|kitchen, address tcp://host:9100)', tag: TAG, roles: MANAGER,
+      method: 'post',
+      path: '/api/v1/printers',
+      summary: 'Add a printer (role receipt|kitchen, address tcp://host:9100)',
+      tag: TAG,
+      roles: MANAGER,
       body: printerCreate,
       responses: { 201: json('Printer', ref('Printer')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const p = await deps.knex.transaction(async (trx) => {
           await assertRouting(trx, auth.locationId, undefined, body);
-          const created = await Printer.query(trx).insert({ ...defined(body), locationId: auth.locationId }).returning('*');
+          const created = await Printer.query(trx)
+            .insert({ ...defined(body), locationId: auth.locationId })
+            .returning('*');
           await audit(trx, auth, 'printer.created', created.id, { after: printerView(created) });
           return created;
         });
@@ -118,20 +154,32 @@ export function printersRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/printers/:id', summary: 'Get a printer', tag: TAG, roles: MANAGER,
+      method: 'get',
+      path: '/api/v1/printers/:id',
+      summary: 'Get a printer',
+      tag: TAG,
+      roles: MANAGER,
       params: idParams,
       responses: { 200: json('Printer', ref('Printer')) },
       handler: async ({ params, auth, deps }) => printerView(await findPrinter(deps.knex, auth.locationId, params.id)),
     }),
     route({
-      method: 'patch', path: '/api/v1/printers/:id', summary: 'Change a printer', tag: TAG, roles: MANAGER,
-      params: idParams, body: printerPatch,
+      method: 'patch',
+      path: '/api/v1/printers/:id',
+      summary: 'Change a printer',
+      tag: TAG,
+      roles: MANAGER,
+      params: idParams,
+      body: printerPatch,
       responses: { 200: json('Printer', ref('Printer')) },
       handler: async ({ params, body, auth, deps }) => {
         return deps.knex.transaction(async (trx) => {
           const before = await findPrinter(trx, auth.locationId, params.id);
           await assertRouting(trx, auth.locationId, params.id, body);
-          const [p] = await Printer.query(trx).where({ id: params.id, location_id: auth.locationId }).patch(defined(body)).returning('*');
+          const [p] = await Printer.query(trx)
+            .where({ id: params.id, location_id: auth.locationId })
+            .patch(defined(body))
+            .returning('*');
           const diff = changedFields(printerView(before), printerView(p!));
           if (diff) await audit(trx, auth, 'printer.changed', params.id, diff);
           return printerView(p!);
@@ -139,7 +187,11 @@ export function printersRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'delete', path: '/api/v1/printers/:id', summary: 'Remove a printer', tag: TAG, roles: MANAGER,
+      method: 'delete',
+      path: '/api/v1/printers/:id',
+      summary: 'Remove a printer',
+      tag: TAG,
+      roles: MANAGER,
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {

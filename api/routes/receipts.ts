@@ -20,7 +20,8 @@ async function receiptOf(deps: AppDeps, auth: AuthContext, orderId: string) {
 }
 
 /** The same key always names the same e-mail (workflow id), whatever characters it holds. */
-const emailIdOf = (key: string | undefined) => (key ? createHash('sha256').update(key).digest('hex').slice(0, 32) : randomUUID());
+const emailIdOf = (key: string | undefined) =>
+  key ? createHash('sha256').update(key).digest('hex').slice(0, 32) : randomUUID();
 
 export function receiptsRoutes() {
   return [
@@ -39,7 +40,10 @@ export function receiptsRoutes() {
       handler: async ({ params, query, auth, deps, ctx }) => {
         const receipt = await receiptOf(deps, auth, params.id);
         ctx.type = 'application/pdf';
-        ctx.set('Content-Disposition', `inline; filename="receipt-${receipt.order.receiptNumber ?? receipt.order.orderNumber}.pdf"`);
+        ctx.set(
+          'Content-Disposition',
+          `inline; filename="receipt-${receipt.order.receiptNumber ?? receipt.order.orderNumber}.pdf"`,
+        );
         return renderReceiptPdf(receipt, query.layout as 'receipt' | 'a4');
       },
     }),
@@ -54,7 +58,17 @@ export function receiptsRoutes() {
       roles: CASHIER,
       params: idParams,
       body: yup.object({ to: yup.string().trim().email().max(254).required() }).noUnknown(),
-      responses: { 202: json('{emailId, orderId, to, status: "queued"}', object({ emailId: { type: 'string' }, orderId: { type: 'string', format: 'uuid' }, to: { type: 'string' }, status: { type: 'string', const: 'queued' } })) },
+      responses: {
+        202: json(
+          '{emailId, orderId, to, status: "queued"}',
+          object({
+            emailId: { type: 'string' },
+            orderId: { type: 'string', format: 'uuid' },
+            to: { type: 'string' },
+            status: { type: 'string', const: 'queued' },
+          }),
+        ),
+      },
       errors: [409, 503],
       handler: async ({ params, body, auth, deps, ctx }) => {
         await receiptOf(deps, auth, params.id);

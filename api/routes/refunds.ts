@@ -31,7 +31,14 @@ const refundBody = noUnknown(
     reason: text(200).min(1, 'reason must not be empty').required(),
     amount: money().min(1, 'amount must be at least 1'),
     lines: yup
-      .array(noUnknown(yup.object({ lineId: uuid().required(), quantity: yup.number().strict().integer().min(1).max(INT4_MAX).required() })))
+      .array(
+        noUnknown(
+          yup.object({
+            lineId: uuid().required(),
+            quantity: yup.number().strict().integer().min(1).max(INT4_MAX).required(),
+          }),
+        ),
+      )
       .strict()
       .min(1)
       .max(200),
@@ -54,14 +61,20 @@ export function refundsRoutes() {
       params: yup.object({ id: uuid().required() }),
       body: refundBody,
       idempotencyKey: 'required',
-      responses: { 201: json('Refund settled', component('Refund')), 202: json('Refund pending at the gateway', component('Refund')) },
+      responses: {
+        201: json('Refund settled', component('Refund')),
+        202: json('Refund pending at the gateway', component('Refund')),
+      },
       errors: [404, 409],
       handler: async ({ params, body, auth, deps, ctx }) => {
         const key = idempotencyKey(ctx)!; // required by the route (422 before the handler without it)
         if (body.lines && body.amount !== undefined) {
-          throw validationError('Refund by lines or by amount, not both', [{ path: 'amount', message: 'amount cannot be combined with lines' }]);
+          throw validationError('Refund by lines or by amount, not both', [
+            { path: 'amount', message: 'amount cannot be combined with lines' },
+          ]);
         }
-        if (body.restock && !body.lines && body.amount !== undefined) throw fieldError('restock', 'restock needs lines (or a full refund)');
+        if (body.restock && !body.lines && body.amount !== undefined)
+          throw fieldError('restock', 'restock needs lines (or a full refund)');
         const { refund, settled } = await createRefund(deps, auth, params.id, body, key);
         ctx.status = settled ? 201 : 202;
         return refund;
@@ -81,7 +94,8 @@ export function refundsRoutes() {
     route({
       method: 'post',
       path: '/webhooks/mpesa-result/:token',
-      summary: "Daraja's asynchronous reversal result, or Transaction Status result, for one refund: the URL carries the refund's unguessable token; the result must name the reversal that refund sent",
+      summary:
+        "Daraja's asynchronous reversal result, or Transaction Status result, for one refund: the URL carries the refund's unguessable token; the result must name the reversal that refund sent",
       tag: 'Webhooks',
       roles: 'public',
       params: yup.object({ token: yup.string().strict().max(100).required() }),

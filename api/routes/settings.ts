@@ -17,32 +17,51 @@ export function canonicalTimeZone(zone: string): string | undefined {
   }
 }
 
-const settingsBody = nonEmpty(noUnknown(
-  yup.object({
-    name: name(),
-    currency: yup.string().strict().matches(/^[A-Z]{3}$/, '${path} must be 3 upper-case letters (ISO 4217), e.g. USD'),
-    timezone: yup
-      .string()
-      .strict()
-      .test('iana', '${path} must be an IANA time zone, e.g. Africa/Nairobi', (v) => v === undefined || canonicalTimeZone(v) !== undefined)
-      // The spec lists the canonical names; aliases (US/Eastern) are accepted too and stored canonical.
-      .meta({ jsonSchema: { enum: Intl.supportedValuesOf('timeZone') } }),
-    taxRate: basisPoints(),
-    taxInclusive: bool(),
-    serviceChargeRate: basisPoints(),
-    cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: money() }))).default(undefined),
-    discountsEnabled: bool(),
-    autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(undefined),
-    // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
-    loyalty: nonEmpty(noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() }))).default(undefined),
-    approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
-  }),
-));
+const settingsBody = nonEmpty(
+  noUnknown(
+    yup.object({
+      name: name(),
+      currency: yup
+        .string()
+        .strict()
+        .matches(/^[A-Z]{3}$/, '${path} must be 3 upper-case letters (ISO 4217), e.g. USD'),
+      timezone: yup
+        .string()
+        .strict()
+        .test(
+          'iana',
+          '${path} must be an IANA time zone, e.g. Africa/Nairobi',
+          (v) => v === undefined || canonicalTimeZone(v) !== undefined,
+        )
+        // The spec lists the canonical names; aliases (US/Eastern) are accepted too and stored canonical.
+        .meta({ jsonSchema: { enum: Intl.supportedValuesOf('timeZone') } }),
+      taxRate: basisPoints(),
+      taxInclusive: bool(),
+      serviceChargeRate: basisPoints(),
+      cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: money() }))).default(
+        undefined,
+      ),
+      discountsEnabled: bool(),
+      autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(
+        undefined,
+      ),
+      // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
+      loyalty: nonEmpty(
+        noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() })),
+      ).default(undefined),
+      approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
+    }),
+  ),
+);
 
 export function settingsRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: '/api/v1/settings', summary: "This location's settings", tag: 'Settings', roles: CASHIER,
+      method: 'get',
+      path: '/api/v1/settings',
+      summary: "This location's settings",
+      tag: 'Settings',
+      roles: CASHIER,
       responses: { 200: json('Settings', ref('Settings')) },
       handler: async ({ auth, deps }) => {
         const settings = await loadSettings(deps.knex, auth.locationId);
@@ -51,9 +70,11 @@ export function settingsRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'put', path: '/api/v1/settings',
+      method: 'put',
+      path: '/api/v1/settings',
       summary: 'Change settings: send the whole object or only the fields to change (nested objects too)',
-      tag: 'Settings', roles: MANAGER,
+      tag: 'Settings',
+      roles: MANAGER,
       body: settingsBody,
       responses: { 200: json('Settings', ref('Settings')) },
       handler: async ({ body, auth, deps }) => {
@@ -76,7 +97,10 @@ export function settingsRoutes(): AnyRoute[] {
           loyaltyPointValue: body.loyalty?.pointValue,
           approvalDiscountPercent: body.approvalDiscountPercent,
         });
-        if (!Object.keys(changes).length) throw validationError('Send at least one setting to change', [{ path: '(body)', message: 'No settings sent' }]);
+        if (!Object.keys(changes).length)
+          throw validationError('Send at least one setting to change', [
+            { path: '(body)', message: 'No settings sent' },
+          ]);
         return deps.knex.transaction(async (trx) => {
           const before = await Location.query(trx).findById(auth.locationId).forUpdate();
           if (!before) throw notFound('Location');

@@ -14,7 +14,11 @@ export async function openBreak(trx: Knex.Transaction, shiftId: string): Promise
 }
 
 /** Ends a running break and clocks the shift out at `at`; returns the closed shift, if one was open. */
-export async function closeOpenShift(trx: Knex.Transaction, staffId: string, at: Date): Promise<ShiftModel | undefined> {
+export async function closeOpenShift(
+  trx: Knex.Transaction,
+  staffId: string,
+  at: Date,
+): Promise<ShiftModel | undefined> {
   const shift = await openShift(trx, staffId);
   if (!shift) return undefined;
   await BreakModel.query(trx).patch({ end_at: at }).where('shift_id', shift.id).whereNull('end_at');

@@ -34,7 +34,10 @@ const createBody = noUnknown(
   }),
 ).meta({
   // The PIN length depends on the role: stated here too (yup's cross-field rule does not reach the spec).
-  jsonSchema: { if: { properties: { role: { not: { enum: ['admin', 'owner'] } } }, required: ['role'] }, then: { properties: { pin: { pattern: '^\\d{4}$' } } } },
+  jsonSchema: {
+    if: { properties: { role: { not: { enum: ['admin', 'owner'] } } }, required: ['role'] },
+    then: { properties: { pin: { pattern: '^\\d{4}$' } } },
+  },
 });
 
 const patchBody = nonEmpty(noUnknown(yup.object(fields)));
@@ -70,8 +73,10 @@ async function findStaff(db: Knex, auth: AuthContext, id: string): Promise<Staff
 /** Nobody changes someone ranked above them or gives a role above their own (owner > admin > manager > cashier > kitchen). */
 function assertMayManage(auth: AuthContext, target: StaffModel | undefined, newRole: string | undefined) {
   const mine = roleRank(auth.role);
-  if (target && roleRank(target.role) > mine) throw forbidden(`Only someone ranked at least ${target.role} may change a ${target.role}`);
-  if (newRole && roleRank(newRole) > mine) throw forbidden(`Only someone ranked at least ${newRole} may give the role ${newRole}`);
+  if (target && roleRank(target.role) > mine)
+    throw forbidden(`Only someone ranked at least ${target.role} may change a ${target.role}`);
+  if (newRole && roleRank(newRole) > mine)
+    throw forbidden(`Only someone ranked at least ${newRole} may give the role ${newRole}`);
 }
 
 /** A PIN as long as the member's role allows: 4 digits, 4-8 for admin and owner. */
@@ -89,7 +94,13 @@ class PinTaken extends ApiError {
 
 /** Permission-changing actions are audited; PINs never appear in the rows. */
 async function audit(db: Knex, auth: AuthContext, action: string, subject: string | undefined, data?: object) {
-  await db('audit_log').insert({ location_id: auth.locationId, staff_id: auth.staffId, action, subject, data: data ? JSON.stringify(data) : null });
+  await db('audit_log').insert({
+    location_id: auth.locationId,
+    staff_id: auth.staffId,
+    action,
+    subject,
+    data: data ? JSON.stringify(data) : null,
+  });
 }
 
 /**
@@ -102,7 +113,12 @@ async function spendPinChange(deps: AppDeps, auth: AuthContext, pinValue: string
   await consume(limiters(deps).pinChanges, auth.staffId, 'Too many PIN changes');
 }
 
-async function auditRefusedPin<T>(deps: AppDeps, auth: AuthContext, subject: string | undefined, work: Promise<T>): Promise<T> {
+async function auditRefusedPin<T>(
+  deps: AppDeps,
+  auth: AuthContext,
+  subject: string | undefined,
+  work: Promise<T>,
+): Promise<T> {
   try {
     return await work;
   } catch (err) {
@@ -112,10 +128,17 @@ async function auditRefusedPin<T>(deps: AppDeps, auth: AuthContext, subject: str
 }
 
 /** Audit rows for the permission-relevant parts of a PATCH (name and hourly rate are not). */
-async function auditChanges(db: Knex, auth: AuthContext, before: StaffModel, body: { pin?: string; role?: string; active?: boolean }) {
+async function auditChanges(
+  db: Knex,
+  auth: AuthContext,
+  before: StaffModel,
+  body: { pin?: string; role?: string; active?: boolean },
+) {
   if (body.pin !== undefined) await audit(db, auth, 'staff.pin_changed', before.id);
-  if (body.role !== undefined && body.role !== before.role) await audit(db, auth, 'staff.role_changed', before.id, { from: before.role, to: body.role });
-  if (body.active !== undefined && body.active !== before.active) await audit(db, auth, body.active ? 'staff.reactivated' : 'staff.deactivated', before.id);
+  if (body.role !== undefined && body.role !== before.role)
+    await audit(db, auth, 'staff.role_changed', before.id, { from: before.role, to: body.role });
+  if (body.active !== undefined && body.active !== before.active)
+    await audit(db, auth, body.active ? 'staff.reactivated' : 'staff.deactivated', before.id);
 }
 
 /** 409 when another live staff member at this location has the PIN (never says who). */
@@ -156,18 +179,24 @@ export function staffRoutes(): AnyRoute[] {
       roles: MANAGER,
       responses: { 200: json('{staff: [Staff]}', object({ staff: listOf('Staff') })) },
       handler: async ({ auth, deps }) => {
-        const rows = await StaffModel.query(deps.knex).where('location_id', auth.locationId).whereNull('deleted_at').orderBy(['name', 'id']);
+        const rows = await StaffModel.query(deps.knex)
+          .where('location_id', auth.locationId)
+          .whereNull('deleted_at')
+          .orderBy(['name', 'id']);
         return { staff: rows.map(staffView) };
       },
     }),
     route({
       method: 'post',
       path: '/api/v1/staff',
-      summary: 'Add a staff member (PIN: 4 digits, 4-8 for admin; unique per location; stored hashed, never returned). PIN changes are limited per actor (429) and audited',
+      summary:
+        'Add a staff member (PIN: 4 digits, 4-8 for admin; unique per location; stored hashed, never returned). PIN changes are limited per actor (429) and audited',
       tag: 'Staff',
       roles: MANAGER,
       body: createBody,
-      responses: { 201: json('Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}', ref('Staff')) },
+      responses: {
+        201: json('Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}', ref('Staff')),
+      },
       errors: [409, 429],
       handler: async ({ body, auth, deps, ctx }) => {
         assertMayManage(auth, undefined, body.role);
@@ -209,7 +238,8 @@ export function staffRoutes(): AnyRoute[] {
     route({
       method: 'patch',
       path: '/api/v1/staff/:id',
-      summary: 'Change a staff member (any of name, role, pin, hourlyRate, active); a new PIN, role or deactivation ends their sessions. PIN changes are limited per actor (429) and audited',
+      summary:
+        'Change a staff member (any of name, role, pin, hourlyRate, active); a new PIN, role or deactivation ends their sessions. PIN changes are limited per actor (429) and audited',
       tag: 'Staff',
       roles: MANAGER,
       params: idParams,
@@ -275,9 +305,15 @@ export function staffRoutes(): AnyRoute[] {
       roles: KITCHEN,
       params: idParams,
       query: shiftsQuery,
-      responses: { 200: json('{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}', ref('Shifts')) },
+      responses: {
+        200: json(
+          '{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}',
+          ref('Shifts'),
+        ),
+      },
       handler: async ({ params, query, auth, deps }) => {
-        if (!MANAGER.includes(auth.role) && params.id !== auth.staffId) throw forbidden('You may only read your own shifts');
+        if (!MANAGER.includes(auth.role) && params.id !== auth.staffId)
+          throw forbidden('You may only read your own shifts');
         const staff = await findStaff(deps.knex, auth, params.id);
         const now = new Date();
         const end = query.end ? parseTime(query.end) : now.getTime();
@@ -295,7 +331,10 @@ export function staffRoutes(): AnyRoute[] {
           .orderBy('clock_in_at');
         const views = shifts.map((s) => shiftView(s, now));
         const sum = (k: 'workedMinutes' | 'breakMinutes' | 'wage') => views.reduce((t, v) => t + v[k], 0);
-        return { shifts: views, totals: { workedMinutes: sum('workedMinutes'), breakMinutes: sum('breakMinutes'), wage: sum('wage') } };
+        return {
+          shifts: views,
+          totals: { workedMinutes: sum('workedMinutes'), breakMinutes: sum('breakMinutes'), wage: sum('wage') },
+        };
       },
     }),
   ];

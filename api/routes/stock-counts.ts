@@ -76,17 +76,35 @@ async function countView(deps: AppDeps, auth: AuthContext, id: string) {
 }
 
 /** The selection must name this location's stock-tracked items (or category): anything else is a 422. */
-async function checkSelection(deps: AppDeps, auth: AuthContext, body: { categoryId?: string; itemIds?: string[] }): Promise<void> {
+async function checkSelection(
+  deps: AppDeps,
+  auth: AuthContext,
+  body: { categoryId?: string; itemIds?: string[] },
+): Promise<void> {
   if (body.categoryId) {
-    const category = await deps.knex('categories').where({ id: body.categoryId, location_id: auth.locationId }).first('id');
+    const category = await deps
+      .knex('categories')
+      .where({ id: body.categoryId, location_id: auth.locationId })
+      .first('id');
     if (!category) throw fieldError('categoryId', 'No such category in this location');
   }
   if (body.itemIds) {
     const found = new Set(
-      await deps.knex('items').where({ location_id: auth.locationId, track_stock: true }).whereNull('deleted_at').whereIn('id', body.itemIds).pluck('id'),
+      await deps
+        .knex('items')
+        .where({ location_id: auth.locationId, track_stock: true })
+        .whereNull('deleted_at')
+        .whereIn('id', body.itemIds)
+        .pluck('id'),
     );
-    const errors = body.itemIds.flatMap((id, i) => (found.has(id) ? [] : [{ path: `itemIds[${i}]`, message: 'No such stock-tracked item in this location' }]));
-    if (errors.length) throw validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} items are not countable`, errors);
+    const errors = body.itemIds.flatMap((id, i) =>
+      found.has(id) ? [] : [{ path: `itemIds[${i}]`, message: 'No such stock-tracked item in this location' }],
+    );
+    if (errors.length)
+      throw validationError(
+        errors.length === 1 ? errors[0]!.message : `${errors.length} items are not countable`,
+        errors,
+      );
   }
 }
 
@@ -94,17 +112,37 @@ async function checkSelection(deps: AppDeps, auth: AuthContext, body: { category
  * Starts the count's workflow and waits for its opening snapshot in one Update-with-Start. The
  * same Idempotency-Key finds the same count.
  */
-async function openCount(deps: AppDeps, auth: AuthContext, body: { categoryId?: string; itemIds?: string[] }, key?: string): Promise<{ id: string; created: boolean }> {
+async function openCount(
+  deps: AppDeps,
+  auth: AuthContext,
+  body: { categoryId?: string; itemIds?: string[] },
+  key?: string,
+): Promise<{ id: string; created: boolean }> {
   const id = key ? uuidFromKey(`stock-count:${auth.locationId}:${key}`) : randomUUID();
-  if (await deps.knex('stock_counts').where({ id, location_id: auth.locationId }).first('id')) return { id, created: false };
+  if (await deps.knex('stock_counts').where({ id, location_id: auth.locationId }).first('id'))
+    return { id, created: false };
   await checkSelection(deps, auth, body);
   const input: StockCountInput = {
-    state: { id, locationId: auth.locationId, staffId: auth.staffId, status: 'open', itemIds: null, counted: {}, seq: 0, startedAt: new Date().toISOString(), cancelReason: null },
+    state: {
+      id,
+      locationId: auth.locationId,
+      staffId: auth.staffId,
+      status: 'open',
+      itemIds: null,
+      counted: {},
+      seq: 0,
+      startedAt: new Date().toISOString(),
+      cancelReason: null,
+    },
     categoryId: body.categoryId ?? null,
     itemIds: body.itemIds ?? null,
     abandonAfterMs: deps.config.stockCountAbandonAfterMs,
   };
-  const what = body.categoryId ? `category ${body.categoryId}` : body.itemIds ? `${body.itemIds.length} item(s)` : 'every stock-tracked item';
+  const what = body.categoryId
+    ? `category ${body.categoryId}`
+    : body.itemIds
+      ? `${body.itemIds.length} item(s)`
+      : 'every stock-tracked item';
   const startWorkflowOperation = new WithStartWorkflowOperation<typeof stockCount>('stockCount', {
     workflowId: sc.stockCountWorkflowId(id),
     taskQueue: deps.config.taskQueue,
@@ -120,11 +158,15 @@ async function openCount(deps: AppDeps, auth: AuthContext, body: { categoryId?: 
     staticDetails: `Stock count ${id}\nLocation ${auth.locationId}\nStaff ${auth.name} (${auth.staffId})`,
   });
   try {
-    await deps.temporal.workflow.executeUpdateWithStart(sc.openStockCountUpdate, { args: [{ callerLocationId: auth.locationId }], startWorkflowOperation });
+    await deps.temporal.workflow.executeUpdateWithStart(sc.openStockCountUpdate, {
+      args: [{ callerLocationId: auth.locationId }],
+      startWorkflowOperation,
+    });
     return { id, created: true };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      if (await deps.knex('stock_counts').where({ id, location_id: auth.locationId }).first('id')) return { id, created: false };
+      if (await deps.knex('stock_counts').where({ id, location_id: auth.locationId }).first('id'))
+        return { id, created: false };
       throw conflict('This Idempotency-Key was used for a count that did not open');
     }
     throw updateError(err) ?? err;
@@ -132,11 +174,19 @@ async function openCount(deps: AppDeps, auth: AuthContext, body: { categoryId?: 
 }
 
 /** Sends an Update to an open count; a count that is no longer open is a 409. */
-async function updateCount<Ret, Arg extends sc.Caller>(deps: AppDeps, auth: AuthContext, id: string, def: UpdateDefinition<Ret, [Arg]>, arg: Omit<Arg, 'callerLocationId'>): Promise<Ret> {
+async function updateCount<Ret, Arg extends sc.Caller>(
+  deps: AppDeps,
+  auth: AuthContext,
+  id: string,
+  def: UpdateDefinition<Ret, [Arg]>,
+  arg: Omit<Arg, 'callerLocationId'>,
+): Promise<Ret> {
   const before = await findCount(deps, auth, id);
   if (before.status !== 'open') throw conflict(`Stock count is ${before.status}`);
   try {
-    return await deps.temporal.workflow.getHandle(sc.stockCountWorkflowId(id)).executeUpdate(def, { args: [{ ...arg, callerLocationId: auth.locationId } as Arg] });
+    return await deps.temporal.workflow
+      .getHandle(sc.stockCountWorkflowId(id))
+      .executeUpdate(def, { args: [{ ...arg, callerLocationId: auth.locationId } as Arg] });
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
@@ -150,7 +200,13 @@ async function updateCount<Ret, Arg extends sc.Caller>(deps: AppDeps, auth: Auth
  * Completes or cancels a count. Repeating the same request returns the count (a client whose
  * response was lost can retry); the other one on a finished count is a 409.
  */
-async function finishCount(deps: AppDeps, auth: AuthContext, id: string, def: UpdateDefinition<void, [sc.FinishRequest]>, done: 'completed' | 'cancelled') {
+async function finishCount(
+  deps: AppDeps,
+  auth: AuthContext,
+  id: string,
+  def: UpdateDefinition<void, [sc.FinishRequest]>,
+  done: 'completed' | 'cancelled',
+) {
   const before = await findCount(deps, auth, id);
   if (before.status !== done) {
     try {
@@ -167,11 +223,15 @@ export function stockCountRoutes() {
     route({
       method: 'post',
       path: BASE,
-      summary: "Start a stock count (one workflow) of a category, a list of items, or every stock-tracked item, with each item's expected quantity now",
+      summary:
+        "Start a stock count (one workflow) of a category, a list of items, or every stock-tracked item, with each item's expected quantity now",
       tag: TAG,
       roles: MANAGER,
       body: createBody,
-      responses: { 201: json('Stock count (open)', component('StockCount')), 200: json('The count this Idempotency-Key started', component('StockCount')) },
+      responses: {
+        201: json('Stock count (open)', component('StockCount')),
+        200: json('The count this Idempotency-Key started', component('StockCount')),
+      },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const { id, created } = await openCount(deps, auth, body, idempotencyKey(ctx));
@@ -186,16 +246,28 @@ export function stockCountRoutes() {
       tag: TAG,
       roles: MANAGER,
       query: noUnknown(yup.object({ status: yup.string().oneOf(['open', 'completed', 'cancelled'] as const) })),
-      responses: { 200: json('{stockCounts: [{id, status, categoryId, items, counted, startedAt, completedAt, cancelledAt, staffId}]}', component('StockCountList')) },
+      responses: {
+        200: json(
+          '{stockCounts: [{id, status, categoryId, items, counted, startedAt, completedAt, cancelledAt, staffId}]}',
+          component('StockCountList'),
+        ),
+      },
       handler: async ({ query, auth, deps }) => {
         const q = deps.knex('stock_counts as c').where('c.location_id', auth.locationId);
         if (query.status) q.where('c.status', query.status);
         const rows = await q
           .leftJoin('stock_count_lines as l', 'l.stock_count_id', 'c.id')
           .groupBy('c.id')
-          .orderBy([{ column: 'c.created_at', order: 'desc' }, { column: 'c.id', order: 'desc' }])
+          .orderBy([
+            { column: 'c.created_at', order: 'desc' },
+            { column: 'c.id', order: 'desc' },
+          ])
           .limit(200)
-          .select('c.*', deps.knex.raw('count(l.item_id)::int as items'), deps.knex.raw('count(l.counted)::int as counted'));
+          .select(
+            'c.*',
+            deps.knex.raw('count(l.item_id)::int as items'),
+            deps.knex.raw('count(l.counted)::int as counted'),
+          );
         return {
           stockCounts: rows.map((c) => ({
             id: c.id,
@@ -224,7 +296,8 @@ export function stockCountRoutes() {
     route({
       method: 'post',
       path: `${BASE}/:id/counts`,
-      summary: "Record an item's counted quantity (an Update; a repeat replaces the earlier value); also reads the item's stock at this moment",
+      summary:
+        "Record an item's counted quantity (an Update; a repeat replaces the earlier value); also reads the item's stock at this moment",
       tag: TAG,
       roles: MANAGER,
       params: idParams,
@@ -234,19 +307,25 @@ export function stockCountRoutes() {
       handler: async ({ params, body, auth, deps }) => {
         const item = await deps.knex('items').where({ id: body.itemId, location_id: auth.locationId }).first('id');
         if (!item) throw fieldError('itemId', 'No such item in this location');
-        return updateCount(deps, auth, params.id, sc.recordCountUpdate, { itemId: body.itemId, counted: body.counted, staffId: auth.staffId });
+        return updateCount(deps, auth, params.id, sc.recordCountUpdate, {
+          itemId: body.itemId,
+          counted: body.counted,
+          staffId: auth.staffId,
+        });
       },
     }),
     route({
       method: 'post',
       path: `${BASE}/:id/complete`,
-      summary: 'Complete the count: each counted item moves by counted − its stock when counted (one `count` movement per item, once)',
+      summary:
+        'Complete the count: each counted item moves by counted − its stock when counted (one `count` movement per item, once)',
       tag: TAG,
       roles: MANAGER,
       params: idParams,
       responses: { 200: json('Stock count (completed)', component('StockCount')) },
       errors: [409],
-      handler: async ({ params, auth, deps }) => finishCount(deps, auth, params.id, sc.completeStockCountUpdate, 'completed'),
+      handler: async ({ params, auth, deps }) =>
+        finishCount(deps, auth, params.id, sc.completeStockCountUpdate, 'completed'),
     }),
     route({
       method: 'post',
@@ -257,7 +336,8 @@ export function stockCountRoutes() {
       params: idParams,
       responses: { 200: json('Stock count (cancelled)', component('StockCount')) },
       errors: [409],
-      handler: async ({ params, auth, deps }) => finishCount(deps, auth, params.id, sc.cancelStockCountUpdate, 'cancelled'),
+      handler: async ({ params, auth, deps }) =>
+        finishCount(deps, auth, params.id, sc.cancelStockCountUpdate, 'cancelled'),
     }),
   ];
 }

@@ -21,16 +21,26 @@ export function supportRoutes() {
       roles: MANAGER,
       query: noUnknown(
         yup.object({
-          olderThan: yup.string().strict().matches(DURATION_RE, '${path} must be a duration such as 90s, 10m, 2h or 1d (default 10m)'),
+          olderThan: yup
+            .string()
+            .strict()
+            .matches(DURATION_RE, '${path} must be a duration such as 90s, 10m, 2h or 1d (default 10m)'),
           minAttempts: wholeNumber().min(2).max(1000),
         }),
       ),
       responses: {
-        200: json('{stuckOrders: [{orderId, orderNumber, workflowId, runId, workflowType, reason, since, currentDetails, temporalUiUrl, paymentId?, activity?: {type, attempt, lastFailure}}]}, oldest first', component('StuckOrders')),
+        200: json(
+          '{stuckOrders: [{orderId, orderNumber, workflowId, runId, workflowType, reason, since, currentDetails, temporalUiUrl, paymentId?, activity?: {type, attempt, lastFailure}}]}, oldest first',
+          component('StuckOrders'),
+        ),
       },
       errors: [503],
       handler: async ({ query, auth, deps }) => ({
-        stuckOrders: await findStuckOrders(deps, { locationId: auth.locationId, olderThanMs: durationMs(query.olderThan ?? DEFAULT_OLDER_THAN), minAttempts: query.minAttempts ?? DEFAULT_MIN_ATTEMPTS }),
+        stuckOrders: await findStuckOrders(deps, {
+          locationId: auth.locationId,
+          olderThanMs: durationMs(query.olderThan ?? DEFAULT_OLDER_THAN),
+          minAttempts: query.minAttempts ?? DEFAULT_MIN_ATTEMPTS,
+        }),
       }),
     }),
   ];

@@ -14,7 +14,10 @@ import type { AnyRoute } from '../route';
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -26,17 +29,25 @@ export interface HealthChecks {
 }
 
 /** 'ok' or 'error: …' per dependency, and how long each answer took (a slow database shows before it fails). */
-export async function healthChecks(deps: AppDeps): Promise<{ checks: HealthChecks; latencyMs: Record<keyof HealthChecks, number> }> {
+export async function healthChecks(
+  deps: AppDeps,
+): Promise<{ checks: HealthChecks; latencyMs: Record<keyof HealthChecks, number> }> {
   const timed = async (probe: () => Promise<unknown>) => {
     const started = performance.now();
-    const status = await withTimeout(probe(), 2000).then(() => 'ok', (e: Error) => `error: ${e.message}`);
+    const status = await withTimeout(probe(), 2000).then(
+      () => 'ok',
+      (e: Error) => `error: ${e.message}`,
+    );
     return { status, ms: Math.round((performance.now() - started) * 10) / 10 };
   };
   const [database, temporal] = await Promise.all([
     timed(() => deps.knex.raw('select 1')),
     timed(() => deps.temporal.workflowService.describeNamespace({ namespace: deps.config.temporalNamespace })),
   ]);
-  return { checks: { database: database.status, temporal: temporal.status }, latencyMs: { database: database.ms, temporal: temporal.ms } };
+  return {
+    checks: { database: database.status, temporal: temporal.status },
+    latencyMs: { database: database.ms, temporal: temporal.ms },
+  };
 }
 
 const allOk = (checks: HealthChecks) => Object.values(checks).every((c) => c === 'ok');
@@ -51,7 +62,11 @@ function processFigures() {
   const ms = (ns: number) => Math.round((ns / 1e6) * 10) / 10;
   return {
     memory: { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) },
-    eventLoopDelayMs: { mean: ms(loopDelay.mean || 0), p99: ms(loopDelay.percentile(99) || 0), max: ms(loopDelay.max || 0) },
+    eventLoopDelayMs: {
+      mean: ms(loopDelay.mean || 0),
+      p99: ms(loopDelay.percentile(99) || 0),
+      max: ms(loopDelay.max || 0),
+    },
   };
 }
 
@@ -61,7 +76,8 @@ function checkMetricsToken(deps: AppDeps, header: string): void {
   if (!expected) return;
   const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
   const want = Buffer.from(expected);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) throw unauthenticated('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
+  if (given.length !== want.length || !timingSafeEqual(given, want))
+    throw unauthenticated('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
 }
 
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -83,14 +99,16 @@ const DOCS_CSP = [
   "form-action 'none'",
 ].join('; ');
 /** The payment-done page is static text with inline styles. */
-const PAY_DONE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const PAY_DONE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
   return [
     route({
       method: 'get',
       path: '/health',
-      summary: 'Dependency checks with their latency, memory and event-loop delay (503 when the database or Temporal is down)',
+      summary:
+        'Dependency checks with their latency, memory and event-loop delay (503 when the database or Temporal is down)',
       tag: 'System',
       roles: 'public',
       responses: { 200: json('healthy', ref('Health')), 503: json('unhealthy', ref('Health')) },
@@ -107,14 +125,17 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
           latencyMs,
           ...processFigures(),
           ...(healthy ? {} : { outcomeUnknown: false }), // every 503 says whether anything was written: a check writes nothing
-          ...(deps.paymentModes ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') } : {}),
+          ...(deps.paymentModes
+            ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') }
+            : {}),
         };
       },
     }),
     route({
       method: 'get',
       path: '/health/live',
-      summary: 'Liveness for supervisors: 200 while the process serves HTTP (checks no dependency, so a database outage never restarts it)',
+      summary:
+        'Liveness for supervisors: 200 while the process serves HTTP (checks no dependency, so a database outage never restarts it)',
       tag: 'System',
       roles: 'public',
       responses: { 200: json('the process is up', ref('Live')) },
@@ -123,17 +144,25 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
     route({
       method: 'get',
       path: '/health/ready',
-      summary: 'Readiness for load balancers: 200 when the database and Temporal answer, else 503 (take this replica out of rotation)',
+      summary:
+        'Readiness for load balancers: 200 when the database and Temporal answer, else 503 (take this replica out of rotation)',
       tag: 'System',
       roles: 'public',
       responses: { 200: json('ready', ref('Ready')), 503: 'a dependency is down (error body, outcomeUnknown false)' },
       handler: async ({ deps, ctx }) => {
         const { checks, latencyMs } = await healthChecks(deps);
         if (allOk(checks)) return { status: 'ready', timestamp: new Date().toISOString(), checks, latencyMs };
-        const down = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
+        const down = Object.entries(checks)
+          .filter(([, v]) => v !== 'ok')
+          .map(([k]) => k);
         ctx.status = 503;
         // Nothing was attempted, so a client knows no write is in doubt.
-        return { ...errorBody('UNAVAILABLE', `Not ready: ${down.join(', ')} unavailable`), outcomeUnknown: false, checks, latencyMs };
+        return {
+          ...errorBody('UNAVAILABLE', `Not ready: ${down.join(', ')} unavailable`),
+          outcomeUnknown: false,
+          checks,
+          latencyMs,
+        };
       },
     }),
     route({
@@ -188,7 +217,8 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
     route({
       method: 'get',
       path: '/metrics',
-      summary: "Prometheus metrics: this process's HTTP and WebSocket figures, and the business figures read from Postgres (the same on every replica). Needs Bearer METRICS_TOKEN when that is set",
+      summary:
+        "Prometheus metrics: this process's HTTP and WebSocket figures, and the business figures read from Postgres (the same on every replica). Needs Bearer METRICS_TOKEN when that is set",
       tag: 'System',
       roles: 'public',
       responses: { 200: content('Prometheus text format', 'text/plain') },

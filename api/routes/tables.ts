@@ -33,25 +33,40 @@ async function findTable(db: Knex | Knex.Transaction, auth: AuthContext, id: str
 export function tablesRoutes(): AnyRoute[] {
   return [
     route({
-      method: 'get', path: '/api/v1/tables', tag: TAG, roles: CASHIER,
-      summary: 'The floor: every table with `status` free|occupied and its `openOrderIds` (live; changes are published as `table.updated` on orders:<locationId>)',
+      method: 'get',
+      path: '/api/v1/tables',
+      tag: TAG,
+      roles: CASHIER,
+      summary:
+        'The floor: every table with `status` free|occupied and its `openOrderIds` (live; changes are published as `table.updated` on orders:<locationId>)',
       responses: { 200: json('Table[]', listOf('Table')) },
       handler: async ({ auth, deps }) => tableViews(deps.knex, auth.locationId),
     }),
     route({
-      method: 'get', path: '/api/v1/tables/:id', tag: TAG, roles: CASHIER, summary: 'A table with its open orders',
+      method: 'get',
+      path: '/api/v1/tables/:id',
+      tag: TAG,
+      roles: CASHIER,
+      summary: 'A table with its open orders',
       params: idParams,
       responses: { 200: json('Table', ref('Table')) },
       handler: async ({ params, auth, deps }) => findTable(deps.knex, auth, params.id),
     }),
     route({
-      method: 'post', path: '/api/v1/tables', tag: TAG, roles: MANAGER, summary: 'Add a table (name unique per location)',
+      method: 'post',
+      path: '/api/v1/tables',
+      tag: TAG,
+      roles: MANAGER,
+      summary: 'Add a table (name unique per location)',
       body: createBody,
       responses: { 201: json('Table', ref('Table')) },
       errors: [409],
       handler: async ({ body, auth, deps, ctx }) => {
         const t = await deps.knex.transaction(async (trx) => {
-          const [row] = await trx('tables').insert({ ...columns(body), location_id: auth.locationId }).returning('id').catch(nameTaken);
+          const [row] = await trx('tables')
+            .insert({ ...columns(body), location_id: auth.locationId })
+            .returning('id')
+            .catch(nameTaken);
           const view = await findTable(trx, auth, row.id);
           await audit(trx, auth, 'table.created', view.id, { after: view });
           await publishTablesUpdated(trx, auth.locationId, [view.id]);
@@ -62,14 +77,22 @@ export function tablesRoutes(): AnyRoute[] {
       },
     }),
     route({
-      method: 'patch', path: '/api/v1/tables/:id', tag: TAG, roles: MANAGER, summary: 'Change a table',
-      params: idParams, body: patchBody,
+      method: 'patch',
+      path: '/api/v1/tables/:id',
+      tag: TAG,
+      roles: MANAGER,
+      summary: 'Change a table',
+      params: idParams,
+      body: patchBody,
       responses: { 200: json('Table', ref('Table')) },
       errors: [409],
       handler: async ({ params, body, auth, deps }) =>
         deps.knex.transaction(async (trx) => {
           const before = await findTable(trx, auth, params.id);
-          await trx('tables').where({ id: params.id }).update({ ...columns(body), updated_at: trx.fn.now() }).catch(nameTaken);
+          await trx('tables')
+            .where({ id: params.id })
+            .update({ ...columns(body), updated_at: trx.fn.now() })
+            .catch(nameTaken);
           const after = await findTable(trx, auth, params.id);
           const diff = changedFields(before, after);
           if (diff) await audit(trx, auth, 'table.changed', params.id, diff);
@@ -78,7 +101,11 @@ export function tablesRoutes(): AnyRoute[] {
         }),
     }),
     route({
-      method: 'delete', path: '/api/v1/tables/:id', tag: TAG, roles: MANAGER, summary: 'Remove a table (409 while it has open orders)',
+      method: 'delete',
+      path: '/api/v1/tables/:id',
+      tag: TAG,
+      roles: MANAGER,
+      summary: 'Remove a table (409 while it has open orders)',
       params: idParams,
       responses: { 204: 'deleted' },
       errors: [409],

@@ -75,7 +75,9 @@ export function timeclockRoutes(): AnyRoute[] {
       tag: 'Timeclock',
       roles: 'public',
       body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
-      responses: { 200: json("{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}", ref('Punch')) },
+      responses: {
+        200: json("{staff: {id, name, role}, status: 'clocked_in'|'on_break'|'clocked_out', shift}", ref('Punch')),
+      },
       errors: [401, 409, 429],
       handler: async ({ body, deps, ctx }) => {
         const staff = await staffByGuardedPin(deps, ctx, body, 'timeclock');

@@ -17,7 +17,9 @@ function safeEqual(a: string, b: string): boolean {
 
 function rawWebhook(ctx: ParameterizedContext) {
   const rawBody = (ctx.request as { rawBody?: string }).rawBody ?? '';
-  const headers = Object.fromEntries(Object.entries(ctx.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+  const headers = Object.fromEntries(
+    Object.entries(ctx.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+  );
   return { headers, rawBody, url: ctx.href };
 }
 
@@ -30,7 +32,8 @@ function parse(deps: AppDeps, gateway: GatewayKey, ctx: ParameterizedContext, re
     Object.assign(receipt, { eventId: e.eventId, reportedStatus: e.status });
     return e;
   } catch (err) {
-    if (err instanceof WebhookSignatureError) throw new ApiError(401, 'UNAUTHENTICATED', `Invalid ${gateway} signature`);
+    if (err instanceof WebhookSignatureError)
+      throw new ApiError(401, 'UNAUTHENTICATED', `Invalid ${gateway} signature`);
     if (err instanceof UnhandledWebhookError) throw err; // verified, of a type payments do not use: the route acknowledges it
     throw badRequest(`Malformed ${gateway} webhook: ${(err as Error).message}`);
   }
@@ -60,7 +63,12 @@ async function deliver(deps: AppDeps, payment: PaymentRow, e: WebhookEvent, rece
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     receipt.effect = 'late';
     receipt.detail = `${e.gateway} reported ${e.status} after the payment workflow had ended (payment ${payment.status}): recorded for support as payment.late_webhook`;
-    await deps.knex('audit_log').insert({ location_id: payment.location_id, action: 'payment.late_webhook', subject: payment.id, data: JSON.stringify(e) });
+    await deps.knex('audit_log').insert({
+      location_id: payment.location_id,
+      action: 'payment.late_webhook',
+      subject: payment.id,
+      data: JSON.stringify(e),
+    });
     deps.logger.warn({ paymentId: payment.id, event: e }, 'webhook for a payment whose workflow has ended');
   }
   return { received: true };
@@ -74,7 +82,9 @@ const PAYMENT_COLUMNS = ['id', 'workflow_id', 'location_id', 'reference', 'statu
 /** Only payments of this gateway: card payments by provider, the others by method. */
 function paymentsOf(deps: AppDeps, gateway: GatewayKey) {
   const q = deps.knex('payments').whereNotNull('workflow_id');
-  return gateway === 'stripe' || gateway === 'square' ? q.where({ method: 'card', provider: gateway }) : q.where({ method: gateway });
+  return gateway === 'stripe' || gateway === 'square'
+    ? q.where({ method: 'card', provider: gateway })
+    : q.where({ method: gateway });
 }
 
 /** Thrown when an event names a payment of its gateway but not the gateway's reference the payment stored. */
@@ -124,7 +134,8 @@ const signed = (gateway: 'stripe' | 'square', header: string) =>
     roles: 'public',
     responses: { 200: json('{received: true}', ref('WebhookAck')) },
     errors: [400, 401, 404],
-    handler: async ({ deps, ctx }) => recordingCallback(deps, ctx, gateway, (receipt) => handleSigned(deps, gateway, ctx, receipt)),
+    handler: async ({ deps, ctx }) =>
+      recordingCallback(deps, ctx, gateway, (receipt) => handleSigned(deps, gateway, ctx, receipt)),
   });
 
 const ignored = (receipt: CallbackReceipt, detail: string) => {
@@ -132,23 +143,31 @@ const ignored = (receipt: CallbackReceipt, detail: string) => {
   return { received: true as const, ignored: true };
 };
 
-async function handleSigned(deps: AppDeps, gateway: 'stripe' | 'square', ctx: ParameterizedContext, receipt: CallbackReceipt) {
+async function handleSigned(
+  deps: AppDeps,
+  gateway: 'stripe' | 'square',
+  ctx: ParameterizedContext,
+  receipt: CallbackReceipt,
+) {
   let e: WebhookEvent;
   try {
     e = parse(deps, gateway, ctx, receipt);
   } catch (err) {
     // 200, or the gateway retries it for days
-    if (err instanceof UnhandledWebhookError) return ignored(Object.assign(receipt, { verified: true }), 'signed event of a type payments do not use');
+    if (err instanceof UnhandledWebhookError)
+      return ignored(Object.assign(receipt, { verified: true }), 'signed event of a type payments do not use');
     throw err;
   }
   receipt.verified = true;
-  if (e.status === 'pending' && !e.paymentId && !e.reference) return ignored(receipt, 'pending event naming no payment');
+  if (e.status === 'pending' && !e.paymentId && !e.reference)
+    return ignored(receipt, 'pending event naming no payment');
   let payment: PaymentRow;
   try {
     payment = await paymentByRef(deps, e);
   } catch (err) {
     // Signed, but about another charge than the one the payment holds (e.g. a QR page's PaymentIntent): not this payment's word.
-    if (err instanceof ReferenceMismatch) return ignored(receipt, "signed, but about another charge than the payment's stored reference");
+    if (err instanceof ReferenceMismatch)
+      return ignored(receipt, "signed, but about another charge than the payment's stored reference");
     throw err;
   }
   return deliver(deps, payment, e, receipt);
@@ -163,18 +182,26 @@ const unsigned = (gateway: 'mpesa' | 'airtel') =>
     roles: 'public',
     responses: { 200: json('{received: true}', ref('WebhookAck')) },
     errors: [400, 404],
-    handler: async ({ deps, ctx }) => recordingCallback(deps, ctx, gateway, (receipt) => handleUnsigned(deps, gateway, ctx, receipt)),
+    handler: async ({ deps, ctx }) =>
+      recordingCallback(deps, ctx, gateway, (receipt) => handleUnsigned(deps, gateway, ctx, receipt)),
   });
 
 /**
  * An unsigned callback counts as verified once its URL token matched (a payment's own, or Airtel's
  * portal token); the payment workflow still confirms its result with a status query.
  */
-async function handleUnsigned(deps: AppDeps, gateway: 'mpesa' | 'airtel', ctx: ParameterizedContext, receipt: CallbackReceipt) {
+async function handleUnsigned(
+  deps: AppDeps,
+  gateway: 'mpesa' | 'airtel',
+  ctx: ParameterizedContext,
+  receipt: CallbackReceipt,
+) {
   const token = String(ctx.params.token ?? '');
   if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) throw notFound('Payment');
   try {
-    const payment: PaymentRow | undefined = await paymentsOf(deps, gateway).where({ callback_token: token }).first(PAYMENT_COLUMNS);
+    const payment: PaymentRow | undefined = await paymentsOf(deps, gateway)
+      .where({ callback_token: token })
+      .first(PAYMENT_COLUMNS);
     if (payment) {
       Object.assign(receipt, { verified: true, payment });
       const e = parse(deps, gateway, ctx, receipt);
@@ -194,5 +221,10 @@ async function handleUnsigned(deps: AppDeps, gateway: 'mpesa' | 'airtel', ctx: P
 }
 
 export function webhookRoutes() {
-  return [signed('stripe', 'Stripe-Signature'), signed('square', 'x-square-hmacsha256-signature'), unsigned('mpesa'), unsigned('airtel')];
+  return [
+    signed('stripe', 'Stripe-Signature'),
+    signed('square', 'x-square-hmacsha256-signature'),
+    unsigned('mpesa'),
+    unsigned('airtel'),
+  ];
 }

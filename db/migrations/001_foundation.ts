@@ -37,7 +37,10 @@ export async function up(knex: Knex): Promise<void> {
     id(t);
     location(t);
     t.text('name').notNullable();
-    t.enu('role', ['admin', 'manager', 'cashier', 'kitchen'], { useNative: true, enumName: 'staff_role' }).notNullable();
+    t.enu('role', ['admin', 'manager', 'cashier', 'kitchen'], {
+      useNative: true,
+      enumName: 'staff_role',
+    }).notNullable();
     t.text('pin_lookup').notNullable().comment('HMAC of the PIN with the server secret: finds the staff member');
     t.text('pin_hash').notNullable().comment('scrypt hash of the PIN: verifies it');
     t.integer('hourly_rate').notNullable().defaultTo(0);
@@ -45,7 +48,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('deleted_at', { useTz: true });
     timestamps(t);
   });
-  await knex.raw('CREATE UNIQUE INDEX staff_pin_per_location ON staff (location_id, pin_lookup) WHERE deleted_at IS NULL');
+  await knex.raw(
+    'CREATE UNIQUE INDEX staff_pin_per_location ON staff (location_id, pin_lookup) WHERE deleted_at IS NULL',
+  );
 
   await knex.schema.createTable('sessions', (t) => {
     id(t);
@@ -353,10 +358,33 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   const tables = [
-    'audit_log', 'idempotency_keys', 'order_events', 'inventory_movements', 'stock_count_lines', 'stock_counts',
-    'refunds', 'payments', 'order_discounts', 'order_line_modifiers', 'order_lines', 'orders',
-    'order_number_assignments', 'printers', 'discounts', 'discount_groups', 'item_modifier_lists', 'modifiers',
-    'modifier_lists', 'items', 'categories', 'breaks', 'shifts', 'login_failures', 'sessions', 'staff', 'locations',
+    'audit_log',
+    'idempotency_keys',
+    'order_events',
+    'inventory_movements',
+    'stock_count_lines',
+    'stock_counts',
+    'refunds',
+    'payments',
+    'order_discounts',
+    'order_line_modifiers',
+    'order_lines',
+    'orders',
+    'order_number_assignments',
+    'printers',
+    'discounts',
+    'discount_groups',
+    'item_modifier_lists',
+    'modifiers',
+    'modifier_lists',
+    'items',
+    'categories',
+    'breaks',
+    'shifts',
+    'login_failures',
+    'sessions',
+    'staff',
+    'locations',
   ];
   for (const table of tables) await knex.schema.dropTableIfExists(table);
   for (const type of ['staff_role', 'discount_type', 'printer_role']) await knex.raw(`DROP TYPE IF EXISTS ${type}`);

@@ -7,7 +7,9 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('payments', (t) => {
-    t.timestamp('push_attempted_at', { useTz: true }).comment('set before a push to a gateway without idempotency keys (M-Pesa)');
+    t.timestamp('push_attempted_at', { useTz: true }).comment(
+      'set before a push to a gateway without idempotency keys (M-Pesa)',
+    );
   });
 }
 

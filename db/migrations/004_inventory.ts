@@ -32,8 +32,12 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('resolved_by').comment('staff who resolved it by hand; null when stock rose above the minimum');
     t.text('resolution');
   });
-  await knex.raw("ALTER TABLE low_stock_alerts ADD CONSTRAINT low_stock_alerts_status CHECK (status IN ('active', 'resolved'))");
-  await knex.raw("CREATE UNIQUE INDEX low_stock_alerts_one_active ON low_stock_alerts (item_id) WHERE status = 'active'");
+  await knex.raw(
+    "ALTER TABLE low_stock_alerts ADD CONSTRAINT low_stock_alerts_status CHECK (status IN ('active', 'resolved'))",
+  );
+  await knex.raw(
+    "CREATE UNIQUE INDEX low_stock_alerts_one_active ON low_stock_alerts (item_id) WHERE status = 'active'",
+  );
 
   await knex.schema.alterTable('stock_counts', (t) => {
     t.timestamp('cancelled_at', { useTz: true });
@@ -49,7 +53,10 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('counted_by');
     t.integer('count_seq').notNullable().defaultTo(0).comment('the count workflow numbers recordings: the newest wins');
     t.integer('applied_delta');
-    t.boolean('active').notNullable().defaultTo(true).comment('while its count is open: an item is in at most one open count');
+    t.boolean('active')
+      .notNullable()
+      .defaultTo(true)
+      .comment('while its count is open: an item is in at most one open count');
   });
   await knex.raw('CREATE UNIQUE INDEX stock_count_lines_one_open_count ON stock_count_lines (item_id) WHERE active');
 
@@ -66,7 +73,16 @@ export async function down(knex: Knex): Promise<void> {
   });
   await knex.raw('DROP INDEX IF EXISTS stock_count_lines_one_open_count');
   await knex.schema.alterTable('stock_count_lines', (t) => {
-    t.dropColumns('name', 'cost', 'system_at_count', 'counted_at', 'counted_by', 'count_seq', 'applied_delta', 'active');
+    t.dropColumns(
+      'name',
+      'cost',
+      'system_at_count',
+      'counted_at',
+      'counted_by',
+      'count_seq',
+      'applied_delta',
+      'active',
+    );
   });
   await knex.schema.alterTable('stock_counts', (t) => {
     t.dropIndex(['location_id', 'status', 'created_at']);

@@ -20,7 +20,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('revoked_at', { useTz: true });
   });
-  await knex.raw('CREATE UNIQUE INDEX devices_one_live_display ON devices (location_id, terminal_id) WHERE revoked_at IS NULL');
+  await knex.raw(
+    'CREATE UNIQUE INDEX devices_one_live_display ON devices (location_id, terminal_id) WHERE revoked_at IS NULL',
+  );
 
   await knex.raw(`
     CREATE FUNCTION tillflow_notify_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -36,7 +38,9 @@ export async function up(knex: Knex): Promise<void> {
     await knex.raw(`
       CREATE TRIGGER ${table}_revoked AFTER UPDATE OF revoked_at ON ${table} FOR EACH ROW
       WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION tillflow_notify_revoked()`);
-    await knex.raw(`CREATE TRIGGER ${table}_deleted AFTER DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillflow_notify_revoked()`);
+    await knex.raw(
+      `CREATE TRIGGER ${table}_deleted AFTER DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillflow_notify_revoked()`,
+    );
   }
 }
 

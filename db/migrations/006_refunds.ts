@@ -33,6 +33,21 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('refunds', (t) => {
     t.dropIndex(['payment_id']);
     t.dropIndex(['location_id', 'settled_at']);
-    for (const c of ['method', 'provider', 'lines', 'restock', 'net', 'service_charge', 'tax', 'reference', 'failure_reason', 'idempotency_key', 'workflow_id', 'result_token', 'updated_at']) t.dropColumn(c);
+    for (const c of [
+      'method',
+      'provider',
+      'lines',
+      'restock',
+      'net',
+      'service_charge',
+      'tax',
+      'reference',
+      'failure_reason',
+      'idempotency_key',
+      'workflow_id',
+      'result_token',
+      'updated_at',
+    ])
+      t.dropColumn(c);
   });
 }

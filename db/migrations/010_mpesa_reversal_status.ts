@@ -8,7 +8,9 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('refunds', (t) => {
-    t.text('status_reference').comment("the gateway's id to ask a refund's status by (M-Pesa: the reversal's OriginatorConversationID)");
+    t.text('status_reference').comment(
+      "the gateway's id to ask a refund's status by (M-Pesa: the reversal's OriginatorConversationID)",
+    );
   });
   await knex.schema.alterTable('payments', (t) => {
     t.text('reversal_token').unique().comment('per-payment token of the automatic reversal ResultURL');

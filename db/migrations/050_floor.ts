@@ -12,7 +12,8 @@ import type { Knex } from 'knex';
  *   nothing twice.
  */
 export async function up(knex: Knex): Promise<void> {
-  const location = (t: Knex.CreateTableBuilder) => t.uuid('location_id').notNullable().references('locations.id').onDelete('CASCADE').index();
+  const location = (t: Knex.CreateTableBuilder) =>
+    t.uuid('location_id').notNullable().references('locations.id').onDelete('CASCADE').index();
 
   await knex.schema.createTable('tables', (t) => {
     t.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
@@ -35,7 +36,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('released_at', { useTz: true }).comment('set when the order closed or was cancelled');
   });
-  await knex.raw('CREATE UNIQUE INDEX table_claims_one_open_order ON table_claims (table_id) WHERE released_at IS NULL AND NOT new_check');
+  await knex.raw(
+    'CREATE UNIQUE INDEX table_claims_one_open_order ON table_claims (table_id) WHERE released_at IS NULL AND NOT new_check',
+  );
   await knex.raw('CREATE INDEX table_claims_open ON table_claims (table_id) WHERE released_at IS NULL');
 
   await knex.raw('CREATE EXTENSION IF NOT EXISTS pg_trgm');
@@ -50,7 +53,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw('ALTER TABLE customers ADD CONSTRAINT customers_loyalty_points_not_negative CHECK (loyalty_points >= 0)');
+  await knex.raw(
+    'ALTER TABLE customers ADD CONSTRAINT customers_loyalty_points_not_negative CHECK (loyalty_points >= 0)',
+  );
   // Substring search over name, phone and e-mail: a trigram index keeps ILIKE '%q%' fast at 100k rows.
   await knex.raw(`CREATE INDEX customers_search ON customers USING gin ((${CUSTOMER_SEARCH_TEXT}) gin_trgm_ops)`);
 
@@ -90,10 +95,13 @@ export async function up(knex: Knex): Promise<void> {
 export const CUSTOMER_SEARCH_TEXT = `lower(name || ' ' || coalesce(phone, '') || ' ' || coalesce(email, ''))`;
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('locations', (t) => t.dropColumns('loyalty_enabled', 'loyalty_points_per100', 'loyalty_point_value'));
+  await knex.schema.alterTable('locations', (t) =>
+    t.dropColumns('loyalty_enabled', 'loyalty_points_per100', 'loyalty_point_value'),
+  );
   await knex.schema.alterTable('orders', (t) => {
     t.dropIndex(['customer_id', 'created_at']);
     t.dropColumns('table_id', 'customer_id');
   });
-  for (const table of ['loyalty_ledger', 'customers', 'table_claims', 'tables']) await knex.schema.dropTableIfExists(table);
+  for (const table of ['loyalty_ledger', 'customers', 'table_claims', 'tables'])
+    await knex.schema.dropTableIfExists(table);
 }

@@ -7,8 +7,13 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('printers', (t) => {
-    t.specificType('category_ids', 'uuid[]').comment('kitchen station: only these categories\u2019 lines (null: no filter)');
-    t.uuid('backup_printer_id').references('printers.id').onDelete('SET NULL').comment('takes this printer\u2019s tickets when it stays unreachable');
+    t.specificType('category_ids', 'uuid[]').comment(
+      'kitchen station: only these categories\u2019 lines (null: no filter)',
+    );
+    t.uuid('backup_printer_id')
+      .references('printers.id')
+      .onDelete('SET NULL')
+      .comment('takes this printer\u2019s tickets when it stays unreachable');
   });
 }
 

@@ -23,13 +23,17 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('closed_at', { useTz: true });
     t.index(['location_id', 'opened_at']);
   });
-  await knex.raw("CREATE UNIQUE INDEX drawer_sessions_one_open ON drawer_sessions (location_id, drawer_id) WHERE status = 'open'");
+  await knex.raw(
+    "CREATE UNIQUE INDEX drawer_sessions_one_open ON drawer_sessions (location_id, drawer_id) WHERE status = 'open'",
+  );
 
   await knex.schema.createTable('drawer_movements', (t) => {
     t.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
     t.uuid('location_id').notNullable().references('locations.id').onDelete('CASCADE');
     t.uuid('session_id').notNullable().references('drawer_sessions.id').onDelete('CASCADE').index();
-    t.text('type').notNullable().checkIn(['paid_in', 'paid_out', 'cash_payment', 'cash_refund'], 'drawer_movements_type_check');
+    t.text('type')
+      .notNullable()
+      .checkIn(['paid_in', 'paid_out', 'cash_payment', 'cash_refund'], 'drawer_movements_type_check');
     t.bigInteger('delta').notNullable().comment('signed minor units: into the drawer > 0');
     t.text('reason');
     t.uuid('payment_id').unique();
@@ -64,8 +68,12 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       RETURN NEW;
     END $$`);
-  await knex.raw('CREATE TRIGGER payments_count_cash AFTER INSERT OR UPDATE OF status ON payments FOR EACH ROW EXECUTE FUNCTION tillflow_count_cash_payment()');
-  await knex.raw('CREATE TRIGGER refunds_count_cash AFTER INSERT OR UPDATE OF status ON refunds FOR EACH ROW EXECUTE FUNCTION tillflow_count_cash_refund()');
+  await knex.raw(
+    'CREATE TRIGGER payments_count_cash AFTER INSERT OR UPDATE OF status ON payments FOR EACH ROW EXECUTE FUNCTION tillflow_count_cash_payment()',
+  );
+  await knex.raw(
+    'CREATE TRIGGER refunds_count_cash AFTER INSERT OR UPDATE OF status ON refunds FOR EACH ROW EXECUTE FUNCTION tillflow_count_cash_refund()',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

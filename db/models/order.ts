@@ -44,9 +44,21 @@ export class Order extends Model {
 
   static override get relationMappings() {
     return {
-      lines: { relation: Model.HasManyRelation, modelClass: OrderLine, join: { from: 'orders.id', to: 'order_lines.order_id' } },
-      payments: { relation: Model.HasManyRelation, modelClass: Payment, join: { from: 'orders.id', to: 'payments.order_id' } },
-      discounts: { relation: Model.HasManyRelation, modelClass: OrderDiscount, join: { from: 'orders.id', to: 'order_discounts.order_id' } },
+      lines: {
+        relation: Model.HasManyRelation,
+        modelClass: OrderLine,
+        join: { from: 'orders.id', to: 'order_lines.order_id' },
+      },
+      payments: {
+        relation: Model.HasManyRelation,
+        modelClass: Payment,
+        join: { from: 'orders.id', to: 'payments.order_id' },
+      },
+      discounts: {
+        relation: Model.HasManyRelation,
+        modelClass: OrderDiscount,
+        join: { from: 'orders.id', to: 'order_discounts.order_id' },
+      },
     };
   }
 }

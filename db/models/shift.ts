@@ -41,15 +41,23 @@ const MINUTE = 60_000;
 export function shiftView(shift: ShiftModel, now: Date = new Date()) {
   const clockIn = new Date(shift.clock_in_at).getTime();
   const end = shift.clock_out_at ? new Date(shift.clock_out_at).getTime() : now.getTime();
-  const breaks = [...(shift.breaks ?? [])].sort((a, b) => new Date(a.start_at).getTime() - new Date(b.start_at).getTime());
-  const breakMs = breaks.reduce((sum, b) => sum + Math.max(0, (b.end_at ? new Date(b.end_at).getTime() : end) - new Date(b.start_at).getTime()), 0);
+  const breaks = [...(shift.breaks ?? [])].sort(
+    (a, b) => new Date(a.start_at).getTime() - new Date(b.start_at).getTime(),
+  );
+  const breakMs = breaks.reduce(
+    (sum, b) => sum + Math.max(0, (b.end_at ? new Date(b.end_at).getTime() : end) - new Date(b.start_at).getTime()),
+    0,
+  );
   const workedMinutes = Math.max(0, Math.floor((end - clockIn - breakMs) / MINUTE));
   return {
     id: shift.id,
     staffId: shift.staff_id,
     clockInAt: new Date(shift.clock_in_at).toISOString(),
     clockOutAt: shift.clock_out_at ? new Date(shift.clock_out_at).toISOString() : null,
-    breaks: breaks.map((b) => ({ startAt: new Date(b.start_at).toISOString(), endAt: b.end_at ? new Date(b.end_at).toISOString() : null })),
+    breaks: breaks.map((b) => ({
+      startAt: new Date(b.start_at).toISOString(),
+      endAt: b.end_at ? new Date(b.end_at).toISOString() : null,
+    })),
     workedMinutes,
     breakMinutes: Math.floor(breakMs / MINUTE),
     wage: Math.round((shift.hourly_rate * workedMinutes) / 60),

@@ -50,7 +50,14 @@ async function main() {
         const file = path.join(OUT, `${name}--${workflowId.split('-')[0]}.json`);
         if (!history.events?.length) throw new Error(`${workflowId}: empty history`);
         if (fs.existsSync(file)) throw new Error(`${file} exists: a committed history is never overwritten`);
-        fs.writeFileSync(file, JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) }, null, 1));
+        fs.writeFileSync(
+          file,
+          JSON.stringify(
+            { workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) },
+            null,
+            1,
+          ),
+        );
         console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length} events)`);
       }
     }

@@ -28,10 +28,12 @@ interface Ctx {
 
 async function post(c: Ctx, p: string, body?: unknown) {
   const res = await c.h.api('POST', p, { token: c.manager, body });
-  if (res.status >= 300 && res.status !== 409 && res.status !== 422) throw new Error(`${p}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status >= 300 && res.status !== 409 && res.status !== 422)
+    throw new Error(`${p}: ${res.status} ${JSON.stringify(res.body)}`);
   return res;
 }
-const openCount = async (c: Ctx, itemIds: string[]) => (await post(c, '/api/v1/stock-counts', { itemIds })).body.id as string;
+const openCount = async (c: Ctx, itemIds: string[]) =>
+  (await post(c, '/api/v1/stock-counts', { itemIds })).body.id as string;
 
 /** Starts a count's workflow directly (as the API does) with timings no request can set. */
 async function startDirect(c: Ctx, itemIds: string[], opts: { abandonAfterMs: number; maxUpdatesPerRun?: number }) {
@@ -39,12 +41,30 @@ async function startDirect(c: Ctx, itemIds: string[], opts: { abandonAfterMs: nu
   const handle = await c.h.deps.temporal.workflow.start<typeof stockCount>('stockCount', {
     taskQueue: c.h.taskQueue,
     workflowId: sc.stockCountWorkflowId(id),
-    args: [{ state: { id, locationId: c.h.shop.locationId, staffId: c.h.shop.staff['Manager']!, status: 'open', itemIds: null, counted: {}, seq: 0, startedAt: new Date().toISOString(), cancelReason: null }, itemIds, ...opts }],
+    args: [
+      {
+        state: {
+          id,
+          locationId: c.h.shop.locationId,
+          staffId: c.h.shop.staff['Manager']!,
+          status: 'open',
+          itemIds: null,
+          counted: {},
+          seq: 0,
+          startedAt: new Date().toISOString(),
+          cancelReason: null,
+        },
+        itemIds,
+        ...opts,
+      },
+    ],
   });
-  const opened = await handle.executeUpdate(sc.openStockCountUpdate, { args: [{ callerLocationId: c.h.shop.locationId }] }).then(
-    () => true,
-    () => false,
-  );
+  const opened = await handle
+    .executeUpdate(sc.openStockCountUpdate, { args: [{ callerLocationId: c.h.shop.locationId }] })
+    .then(
+      () => true,
+      () => false,
+    );
   return { id, handle, opened };
 }
 
@@ -87,7 +107,9 @@ const scenarios: Record<string, (c: Ctx) => Promise<string[]>> = {
   'stock-count-abandoned': async (c) => {
     const a = await newItem(c.h, c.manager, { stockQuantity: 10 });
     const { id, handle } = await startDirect(c, [a], { abandonAfterMs: 1500 });
-    await handle.executeUpdate(sc.recordCountUpdate, { args: [{ itemId: a, counted: 9, staffId: c.h.shop.staff['Manager']!, callerLocationId: c.h.shop.locationId }] });
+    await handle.executeUpdate(sc.recordCountUpdate, {
+      args: [{ itemId: a, counted: 9, staffId: c.h.shop.staff['Manager']!, callerLocationId: c.h.shop.locationId }],
+    });
     await handle.result();
     return [id];
   },
@@ -95,8 +117,14 @@ const scenarios: Record<string, (c: Ctx) => Promise<string[]>> = {
     const a = await newItem(c.h, c.manager, { stockQuantity: 10 });
     const b = await newItem(c.h, c.manager, { stockQuantity: 10 });
     const { id, handle } = await startDirect(c, [a, b], { abandonAfterMs: 3600_000, maxUpdatesPerRun: 2 });
-    for (const [itemId, counted] of [[a, 1], [b, 2], [a, 3]] as const) {
-      await handle.executeUpdate(sc.recordCountUpdate, { args: [{ itemId, counted, staffId: c.h.shop.staff['Manager']!, callerLocationId: c.h.shop.locationId }] });
+    for (const [itemId, counted] of [
+      [a, 1],
+      [b, 2],
+      [a, 3],
+    ] as const) {
+      await handle.executeUpdate(sc.recordCountUpdate, {
+        args: [{ itemId, counted, staffId: c.h.shop.staff['Manager']!, callerLocationId: c.h.shop.locationId }],
+      });
     }
     await post(c, `/api/v1/stock-counts/${id}/complete`);
     return [id];
@@ -105,7 +133,10 @@ const scenarios: Record<string, (c: Ctx) => Promise<string[]>> = {
 
 async function writeRuns(h: Harness, name: string, countId: string): Promise<void> {
   const workflowId = sc.stockCountWorkflowId(countId);
-  await h.deps.temporal.workflow.getHandle(workflowId).result().catch(() => undefined);
+  await h.deps.temporal.workflow
+    .getHandle(workflowId)
+    .result()
+    .catch(() => undefined);
   const runs: string[] = [];
   for await (const w of h.deps.temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w.runId);
   runs.reverse(); // oldest first
@@ -115,7 +146,14 @@ async function writeRuns(h: Harness, name: string, countId: string): Promise<voi
     const suffix = runs.length > 1 ? `-run${i + 1}` : '';
     const file = path.join(OUT, `${name}--stock-count${suffix}.json`);
     if (fs.existsSync(file)) throw new Error(`${file} exists: committed histories are never rewritten`);
-    fs.writeFileSync(file, JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) }, null, 1));
+    fs.writeFileSync(
+      file,
+      JSON.stringify(
+        { workflowId, history: JSON.parse(historyToJSON(temporal.api.history.v1.History.fromObject(history))) },
+        null,
+        1,
+      ),
+    );
     console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events.length} events)`);
   }
 }

@@ -91,7 +91,11 @@ export async function closedAddress(): Promise<string> {
  * connection, takes the first bytes of the ticket, then resets the connection and stops
  * listening (later connections are refused). What it got is in `received`.
  */
-export async function startVanishingPrinter(): Promise<{ address: string; received: Buffer[]; close(): Promise<void> }> {
+export async function startVanishingPrinter(): Promise<{
+  address: string;
+  received: Buffer[];
+  close(): Promise<void>;
+}> {
   const received: Buffer[] = [];
   const server = net.createServer((socket) => {
     server.close();
@@ -103,7 +107,11 @@ export async function startVanishingPrinter(): Promise<{ address: string; receiv
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as net.AddressInfo;
-  return { address: `tcp://127.0.0.1:${port}`, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    address: `tcp://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /**
@@ -137,7 +145,7 @@ export async function startUnresponsivePrinter(): Promise<{ address: string; clo
     await worker.terminate();
   };
   // Fill the accept queue: connect until a connection attempt no longer completes.
-  for (let connected = true; connected; ) {
+  for (let connected = true; connected;) {
     if (fillers.length >= 16) {
       await close();
       throw new Error('could not fill the accept queue of the unresponsive printer');
@@ -165,7 +173,17 @@ const DLE = 0x10;
 
 /** Parameter bytes after ESC x / GS x for fixed-length commands; unknown ones take 1. */
 const ESC_ARGS: Record<string, number> = {
-  '@': 0, '2': 0, i: 0, m: 0, '<': 0, '?': 2, B: 2, p: 3, $: 2, '\\': 2, c: 2,
+  '@': 0,
+  '2': 0,
+  i: 0,
+  m: 0,
+  '<': 0,
+  '?': 2,
+  B: 2,
+  p: 3,
+  $: 2,
+  '\\': 2,
+  c: 2,
 };
 const GS_ARGS: Record<string, number> = { L: 2, W: 2, $: 2, P: 2, '\\': 2 };
 
@@ -205,7 +223,7 @@ const CP437_HIGH =
  */
 export function escposToText(buf: Buffer): string {
   let out = '';
-  for (let i = 0; i < buf.length; ) {
+  for (let i = 0; i < buf.length;) {
     const byte = buf[i];
     if (byte === 0x0a || byte === 0x09 || (byte >= 0x20 && byte < 0x7f)) {
       out += String.fromCharCode(byte);

@@ -21,7 +21,11 @@ export async function gatewayRejection(p: Promise<unknown>): Promise<Application
 }
 
 /** Expects p to reject with an ApplicationFailure of this type and retryability; returns it. */
-export async function expectGatewayFailure(p: Promise<unknown>, type: string, nonRetryable: boolean): Promise<ApplicationFailure> {
+export async function expectGatewayFailure(
+  p: Promise<unknown>,
+  type: string,
+  nonRetryable: boolean,
+): Promise<ApplicationFailure> {
   const err = await gatewayRejection(p);
   expect(err.type).toBe(type);
   expect(err.nonRetryable).toBe(nonRetryable);
@@ -33,7 +37,11 @@ export const parseReceivedCallback = (gw: PaymentGateway, cb: ReceivedCallback):
   gw.parseWebhook({ headers: cb.headers, rawBody: cb.rawBody, url: cb.url });
 
 /** Polls fn every 20 ms until it gives something other than undefined/false; throws naming `what` after ms. */
-export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 5_000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  ms = 5_000,
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -67,7 +75,11 @@ export async function startWebhookReceiver(
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       try {
-        const event = parse({ headers: req.headers as Record<string, string>, rawBody: body, url: `http://${req.headers.host}${req.url}` });
+        const event = parse({
+          headers: req.headers as Record<string, string>,
+          rawBody: body,
+          url: `http://${req.headers.host}${req.url}`,
+        });
         received.push({ event, at: Date.now() });
         res.writeHead(200).end();
       } catch (error) {
@@ -89,7 +101,10 @@ export const webhookEventsFor = (received: ReceivedWebhook[], paymentId: string)
 
 /** Waits until at least n webhook events for the payment have arrived, and returns them. */
 export const webhookEventsArrive = (received: ReceivedWebhook[], paymentId: string, n = 1): Promise<WebhookEvent[]> =>
-  waitFor(() => (webhookEventsFor(received, paymentId).length >= n ? webhookEventsFor(received, paymentId) : undefined), `${n} webhook(s) for ${paymentId}`);
+  waitFor(
+    () => (webhookEventsFor(received, paymentId).length >= n ? webhookEventsFor(received, paymentId) : undefined),
+    `${n} webhook(s) for ${paymentId}`,
+  );
 
 /** The text a QR code PNG (as a data URL) decodes to. */
 export function decodeQr(dataUrl: string): string | undefined {

@@ -38,7 +38,10 @@ export default async function globalSetup(): Promise<void> {
           return pg.url;
         }),
     process.env.TEMPORAL_ADDRESS
-      ? Promise.resolve({ address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE ?? 'tillflow' })
+      ? Promise.resolve({
+          address: process.env.TEMPORAL_ADDRESS,
+          namespace: process.env.TEMPORAL_NAMESPACE ?? 'tillflow',
+        })
       : (async () => {
           const cfg = loadDevServerConfig();
           const cli = await ensureTemporalCli(cfg);
@@ -51,7 +54,10 @@ export default async function globalSetup(): Promise<void> {
 
   await tools;
   // One workflow bundle for every test file's workers (bundling takes seconds).
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundlerLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve(WORKFLOWS_PATH),
+    logger: quietBundlerLogger,
+  });
   const bundlePath = path.join(tmp, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, code);
   process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE = bundlePath;
@@ -80,4 +86,11 @@ function withDatabase(url: string, database: string): string {
 }
 
 const noop = () => undefined;
-const quietBundlerLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: (m: string, meta?: unknown) => console.error(m, meta) };
+const quietBundlerLogger = {
+  log: noop,
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: (m: string, meta?: unknown) => console.error(m, meta),
+};

@@ -22,7 +22,11 @@ export interface Harness {
   worker?: Worker;
   taskQueue: string;
   login(pin: string): Promise<string>;
-  api(method: string, path: string, opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -62,26 +66,57 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   if (sandbox) opts = { ...opts, gateways: sandbox.gateways };
   const db = await createTestDatabase();
   const taskQueue = 'test-' + randomUUID();
-  const config = { ...loadConfig({ ...process.env, PORT: '0', TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'), TILLFLOW_TASK_QUEUE: taskQueue, TILLFLOW_PRINT_BACKOFF_MS: '200', TILLFLOW_PRINT_MAX_BACKOFF_MS: '500', ...TEST_LIMITS, ...env }) };
+  const config = {
+    ...loadConfig({
+      ...process.env,
+      PORT: '0',
+      TILLFLOW_TOKEN_SECRET: 'test-secret-'.padEnd(40, 'x'),
+      TILLFLOW_TASK_QUEUE: taskQueue,
+      TILLFLOW_PRINT_BACKOFF_MS: '200',
+      TILLFLOW_PRINT_MAX_BACKOFF_MS: '500',
+      ...TEST_LIMITS,
+      ...env,
+    }),
+  };
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const deps: AppDeps = { knex: db.knex, temporal, config, logger, version: 'test', startedAt: new Date(), gateways: opts.gateways };
-  const worker = opts.centralWorker === false ? undefined : await createCentralWorker({
-    connection: nativeConnection,
-    namespace: config.temporalNamespace,
-    taskQueue,
-    deps: { knex: db.knex, logger, gateways: opts.gateways, smtp: config.smtp },
-    workflowBundlePath: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE,
-  });
+  const deps: AppDeps = {
+    knex: db.knex,
+    temporal,
+    config,
+    logger,
+    version: 'test',
+    startedAt: new Date(),
+    gateways: opts.gateways,
+  };
+  const worker =
+    opts.centralWorker === false
+      ? undefined
+      : await createCentralWorker({
+          connection: nativeConnection,
+          namespace: config.temporalNamespace,
+          taskQueue,
+          deps: { knex: db.knex, logger, gateways: opts.gateways, smtp: config.smtp },
+          workflowBundlePath: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE,
+        });
   const running = worker?.run();
   const shop = (await seedDemoShop(db.knex, config.tokenSecret))!;
   const printingWorker =
     opts.printingWorker === false
       ? undefined
-      : await createPrintingWorker({ connection: nativeConnection, namespace: config.temporalNamespace, locationId: shop.locationId });
+      : await createPrintingWorker({
+          connection: nativeConnection,
+          namespace: config.temporalNamespace,
+          locationId: shop.locationId,
+        });
   const printingRunning = printingWorker?.run();
-  const apiServer = await startApiServer(deps, { databaseUrl: db.url, port: 0, host: '127.0.0.1', pingIntervalMs: 1000 });
+  const apiServer = await startApiServer(deps, {
+    databaseUrl: db.url,
+    port: 0,
+    host: '127.0.0.1',
+    pingIntervalMs: 1000,
+  });
   const baseUrl = apiServer.url;
   config.publicBaseUrl ??= baseUrl; // gateways call back here
   if (sandbox) {

@@ -11,7 +11,7 @@ export async function historyLength(temporal: Client, orderId: string): Promise<
  */
 export async function settledHistoryLength(temporal: Client, orderId: string): Promise<number> {
   let last = await historyLength(temporal, orderId);
-  for (let stableFor = 0; stableFor < 3; ) {
+  for (let stableFor = 0; stableFor < 3;) {
     await new Promise((r) => setTimeout(r, 100));
     const now = await historyLength(temporal, orderId);
     stableFor = now === last ? stableFor + 1 : 0;

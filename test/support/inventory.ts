@@ -32,12 +32,18 @@ export async function newItem(h: Harness, manager: string, opts: NewItem): Promi
 
 /** Sells `quantity` of an item for cash and waits until the close (and its stock deduction) is in Postgres. */
 export async function sell(h: Harness, cashier: string, itemId: string, quantity: number): Promise<string> {
-  const created = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId, quantity }] } });
+  const created = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [{ itemId, quantity }] },
+  });
   if (created.status !== 201) throw new Error(`order create failed: ${created.status} ${JSON.stringify(created.body)}`);
   const total = created.body.totals.total;
   const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });
-  if (paid.body?.order?.status !== 'closed') throw new Error(`payment failed: ${paid.status} ${JSON.stringify(paid.body)}`);
-  await waitFor(async () => (await h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'))?.persisted_at);
+  if (paid.body?.order?.status !== 'closed')
+    throw new Error(`payment failed: ${paid.status} ${JSON.stringify(paid.body)}`);
+  await waitFor(
+    async () => (await h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'))?.persisted_at,
+  );
   return created.body.id as string;
 }
 

@@ -22,7 +22,6 @@ export function tmpDir(prefix: string): string {
   return dir;
 }
 
-
 export interface Ready {
   apiUrl: string;
   healthUrl: string;
@@ -117,7 +116,13 @@ export function childPids(dataDir: string): { postgres: number; temporal: number
   };
 }
 
-export async function call(ready: Ready, method: string, route: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function call(
+  ready: Ready,
+  method: string,
+  route: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(ready.apiUrl + route, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -127,7 +132,11 @@ export async function call(ready: Ready, method: string, route: string, token: s
 }
 
 export async function cashierToken(ready: Ready): Promise<string> {
-  const res = await fetch(ready.apiUrl + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pin: '3456' }) });
+  const res = await fetch(ready.apiUrl + '/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ pin: '3456' }),
+  });
   return ((await res.json()) as { token: string }).token;
 }
 
@@ -146,7 +155,10 @@ export async function stopAndExpectClean(run: Launched, pids: { postgres: number
   const exit = await run.exit;
   if (exit.code !== 0) throw new Error(`launcher exited ${exit.code ?? exit.signal}:\n${run.output().slice(-4000)}`);
   expect(exit).toEqual({ code: 0, signal: null });
-  expect({ postgres: isAlive(pids.postgres), temporal: isAlive(pids.temporal) }).toEqual({ postgres: false, temporal: false });
+  expect({ postgres: isAlive(pids.postgres), temporal: isAlive(pids.temporal) }).toEqual({
+    postgres: false,
+    temporal: false,
+  });
 }
 
 /** Compiles the project to a private dir and finds the suite's Temporal CLI. */
@@ -173,7 +185,8 @@ export const suiteTemporalCli = () => temporalCli;
 
 /** Kills whatever a test left running and removes the temporary dirs. */
 export async function cleanUpLaunchers(): Promise<void> {
-  for (const run of launched) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  for (const run of launched)
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
   for (const dir of tmpDirs) {
     for (const file of [path.join(dir, 'postgres', 'postmaster.pid'), path.join(dir, 'temporal', 'temporal.pid')]) {
       try {

@@ -30,12 +30,18 @@ export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, time
 
 /** The shop's location: this currency, no tax, no kitchen tickets. */
 export async function setShopCurrency(h: Harness, currency: string): Promise<void> {
-  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0, auto_print_kitchen: false });
+  await h.deps
+    .knex('locations')
+    .where({ id: h.shop.locationId })
+    .update({ currency, tax_rate: 0, auto_print_kitchen: false });
 }
 
 /** Opens a takeaway order of `quantity` Burgers at the Burger's current price. */
 export async function openBurgerOrder(h: Harness, token: string, quantity = 1): Promise<any> {
-  const res = await h.api('POST', '/api/v1/orders', { token, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] } });
+  const res = await h.api('POST', '/api/v1/orders', {
+    token,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] },
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -61,12 +67,19 @@ export async function openScriptedOrder(
 }
 
 /** POSTs a payment with an Idempotency-Key (required): a fresh one unless the test repeats one on purpose. */
-export function postPayment(h: Harness, token: string, orderId: string, body: Record<string, unknown>, key: string = randomUUID()) {
+export function postPayment(
+  h: Harness,
+  token: string,
+  orderId: string,
+  body: Record<string, unknown>,
+  key: string = randomUUID(),
+) {
   return h.api('POST', `/api/v1/orders/${orderId}/payments`, { token, body, headers: { 'Idempotency-Key': key } });
 }
 
 /** The order as the API shows it. */
-export const fetchOrder = (h: Harness, token: string, orderId: string): Promise<any> => h.api('GET', `/api/v1/orders/${orderId}`, { token }).then((r) => r.body);
+export const fetchOrder = (h: Harness, token: string, orderId: string): Promise<any> =>
+  h.api('GET', `/api/v1/orders/${orderId}`, { token }).then((r) => r.body);
 
 /** One payment of an order, as the API shows it. */
 export const fetchPayment = async (h: Harness, token: string, orderId: string, paymentId: string): Promise<any> =>
@@ -74,13 +87,24 @@ export const fetchPayment = async (h: Harness, token: string, orderId: string, p
 
 /** Waits until the payment is no longer pending and returns it. */
 export const waitForPaymentSettled = (h: Harness, token: string, orderId: string, paymentId: string): Promise<any> =>
-  until(() => fetchPayment(h, token, orderId, paymentId), (p) => p.status !== 'pending');
+  until(
+    () => fetchPayment(h, token, orderId, paymentId),
+    (p) => p.status !== 'pending',
+  );
 
 /** Waits until the order is closed and returns it. */
-export const waitForOrderClosed = (h: Harness, token: string, orderId: string): Promise<any> => until(() => fetchOrder(h, token, orderId), (s) => s.status === 'closed');
+export const waitForOrderClosed = (h: Harness, token: string, orderId: string): Promise<any> =>
+  until(
+    () => fetchOrder(h, token, orderId),
+    (s) => s.status === 'closed',
+  );
 
 /** The simulator sends no webhooks while fn runs (the payment learns its outcome by asking); then they go to `webhookUrl` again. */
-export async function withoutWebhooks<T>(sim: { setWebhookUrl(url: string | undefined): void }, webhookUrl: string, fn: () => Promise<T>): Promise<T> {
+export async function withoutWebhooks<T>(
+  sim: { setWebhookUrl(url: string | undefined): void },
+  webhookUrl: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   sim.setWebhookUrl(undefined);
   try {
     return await fn();

@@ -21,7 +21,9 @@ export function pdfText(pdf: Buffer): string[] {
       continue; // not a content stream (fonts, images)
     }
     for (const tj of body.matchAll(/\[([^\]]*)\]\s*TJ/g)) {
-      const text = [...tj[1]!.matchAll(/<([0-9a-fA-F]*)>/g)].map((h) => Buffer.from(h[1]!, 'hex').toString('latin1')).join('');
+      const text = [...tj[1]!.matchAll(/<([0-9a-fA-F]*)>/g)]
+        .map((h) => Buffer.from(h[1]!, 'hex').toString('latin1'))
+        .join('');
       out.push(text);
     }
   }

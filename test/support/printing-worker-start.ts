@@ -9,7 +9,11 @@ import { createPrintingWorker, installRuntime } from '../../workers/worker';
 async function main() {
   installRuntime();
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const worker = await createPrintingWorker({ connection, namespace: process.env.TEMPORAL_NAMESPACE!, locationId: randomUUID() });
+  const worker = await createPrintingWorker({
+    connection,
+    namespace: process.env.TEMPORAL_NAMESPACE!,
+    locationId: randomUUID(),
+  });
   const run = worker.run();
   await new Promise((r) => setTimeout(r, 2_000));
   worker.shutdown();

@@ -5,7 +5,10 @@ import { closedAddress, startFakePrinter } from './fake-printer';
 async function openOrder(h: Harness, token: string, currency: 'USD' | 'KES', quantity = 1): Promise<any> {
   await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency, tax_rate: 0 });
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
-  const res = await h.api('POST', '/api/v1/orders', { token, body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] } });
+  const res = await h.api('POST', '/api/v1/orders', {
+    token,
+    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity }] },
+  });
   return res.body;
 }
 
@@ -35,7 +38,12 @@ function paymentScenario(
 const mpesa = (h: Harness, token: string, orderId: string, phone: string) =>
   postPayment(h, token, orderId, { method: 'mpesa', amount: 1000, phone });
 const card = (h: Harness, token: string, orderId: string, provider: 'stripe' | 'square') =>
-  postPayment(h, token, orderId, { method: 'card', provider, amount: 1000, deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader' });
+  postPayment(h, token, orderId, {
+    method: 'card',
+    provider,
+    amount: 1000,
+    deviceId: provider === 'stripe' ? 'tmr_replay' : 'replay-reader',
+  });
 const cashRest = (h: Harness, token: string, orderId: string) =>
   postPayment(h, token, orderId, { method: 'cash', amount: 1000, tendered: 1000 });
 
@@ -49,10 +57,24 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     const cashier = await h.login('3456');
     const kitchen = await h.login('4567');
     const { items, modifiers, discounts } = h.shop;
-    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', table: '4', terminalId: 'till-1' } })).body;
-    await h.api('POST', `/api/v1/orders/${order.id}/lines`, { token: cashier, body: { itemId: items['Burger'], quantity: 2, modifierIds: [modifiers['Extra cheese']] } });
-    await h.api('POST', `/api/v1/orders/${order.id}/lines`, { token: cashier, body: { itemId: items['Croissant'], quantity: 1 } });
-    await h.api('POST', `/api/v1/orders/${order.id}/discounts`, { token: cashier, body: { discountId: discounts['Staff 10%'] } });
+    const order = (
+      await h.api('POST', '/api/v1/orders', {
+        token: cashier,
+        body: { type: 'dine_in', table: '4', terminalId: 'till-1' },
+      })
+    ).body;
+    await h.api('POST', `/api/v1/orders/${order.id}/lines`, {
+      token: cashier,
+      body: { itemId: items['Burger'], quantity: 2, modifierIds: [modifiers['Extra cheese']] },
+    });
+    await h.api('POST', `/api/v1/orders/${order.id}/lines`, {
+      token: cashier,
+      body: { itemId: items['Croissant'], quantity: 1 },
+    });
+    await h.api('POST', `/api/v1/orders/${order.id}/discounts`, {
+      token: cashier,
+      body: { discountId: discounts['Staff 10%'] },
+    });
     await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
     const ready = (await h.api('POST', `/api/v1/orders/${order.id}/ready`, { token: kitchen })).body;
     const half = Math.floor(ready.totals.total / 2);
@@ -64,10 +86,29 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
   async 'edits-rejections-and-cancel'(h) {
     const cashier = await h.login('3456');
     const { items, modifiers } = h.shop;
-    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: items['Latte'], quantity: 1, modifierIds: [modifiers['Regular']] }] } })).body;
-    const line = (await h.api('POST', `/api/v1/orders/${order.id}/lines`, { token: cashier, body: { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] } })).body.lines[1];
-    await h.api('POST', `/api/v1/orders/${order.id}/lines`, { token: cashier, body: { itemId: items['Latte'], quantity: 0, modifierIds: [] } }); // rejected
-    await h.api('PATCH', `/api/v1/orders/${order.id}/lines/${line.id}`, { token: cashier, body: { quantity: 3, modifierIds: [modifiers['Large']], note: 'to go' } });
+    const order = (
+      await h.api('POST', '/api/v1/orders', {
+        token: cashier,
+        body: {
+          type: 'takeaway',
+          lines: [{ itemId: items['Latte'], quantity: 1, modifierIds: [modifiers['Regular']] }],
+        },
+      })
+    ).body;
+    const line = (
+      await h.api('POST', `/api/v1/orders/${order.id}/lines`, {
+        token: cashier,
+        body: { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] },
+      })
+    ).body.lines[1];
+    await h.api('POST', `/api/v1/orders/${order.id}/lines`, {
+      token: cashier,
+      body: { itemId: items['Latte'], quantity: 0, modifierIds: [] },
+    }); // rejected
+    await h.api('PATCH', `/api/v1/orders/${order.id}/lines/${line.id}`, {
+      token: cashier,
+      body: { quantity: 3, modifierIds: [modifiers['Large']], note: 'to go' },
+    });
     await h.api('PATCH', `/api/v1/orders/${order.id}`, { token: cashier, body: { customerName: 'Ada' } });
     await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${line.id}`, { token: cashier });
     await h.api('POST', `/api/v1/orders/${order.id}/cancel`, { token: cashier, body: { reason: 'customer left' } });
@@ -97,7 +138,11 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await cashRest(h, token, o.id);
   }),
   'mpesa-duplicate-and-early-callback': paymentScenario('KES', async (h, token, o) => {
-    h.simulators.daraja!.script('254700000005', { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
+    h.simulators.daraja!.script('254700000005', {
+      outcome: 'success',
+      duplicateCallback: true,
+      callbackBeforeResponse: true,
+    });
     await mpesa(h, token, o.id, '254700000005');
     await settled(h, token, o.id);
   }),
@@ -107,7 +152,12 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await settled(h, token, o.id);
   }),
   'mpesa-late-success-after-cancel': paymentScenario('KES', async (h, token, o) => {
-    h.simulators.daraja!.script('254700000007', { outcome: 'timeout', resultCode: 0, lateCallbackMs: 500, pendingQueries: 3 });
+    h.simulators.daraja!.script('254700000007', {
+      outcome: 'timeout',
+      resultCode: 0,
+      lateCallbackMs: 500,
+      pendingQueries: 3,
+    });
     const p = await mpesa(h, token, o.id, '254700000007');
     await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
     await cashRest(h, token, o.id);
@@ -116,7 +166,10 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     h.simulators.daraja!.script('254700000008', { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
     const p = await mpesa(h, token, o.id, '254700000008');
     const manager = await h.login('2345');
-    await h.api('POST', `/api/v1/orders/${o.id}/payments/${p.body.id}/resolve`, { token: manager, body: { outcome: 'succeeded', reason: 'customer showed the SMS' } });
+    await h.api('POST', `/api/v1/orders/${o.id}/payments/${p.body.id}/resolve`, {
+      token: manager,
+      body: { outcome: 'succeeded', reason: 'customer showed the SMS' },
+    });
   }),
   'stripe-reader-success': paymentScenario('USD', async (h, token, o) => {
     await card(h, token, o.id, 'stripe');
@@ -150,7 +203,12 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     h.simulators.square!.script(1000, { outcome: 'abandon' });
     const p = await card(h, token, o.id, 'square');
     const handle = h.deps.temporal.workflow.getHandle(`payment-${o.id}-1`);
-    await handle.signal('gatewayEvent', { eventId: 'forged-airtel', gateway: 'airtel', status: 'succeeded', reference: p.body.reference });
+    await handle.signal('gatewayEvent', {
+      eventId: 'forged-airtel',
+      gateway: 'airtel',
+      status: 'succeeded',
+      reference: p.body.reference,
+    });
     await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
     await cashRest(h, token, o.id);
     h.simulators.square!.script(1000, { outcome: 'success' });
@@ -168,11 +226,25 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     const cashier = await h.login('3456');
     const { items, discounts } = h.shop;
     await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ currency: 'USD', tax_rate: 0 });
-    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 4 }, { itemId: items['Croissant'], quantity: 1 }] } })).body;
+    const order = (
+      await h.api('POST', '/api/v1/orders', {
+        token: cashier,
+        body: {
+          type: 'takeaway',
+          lines: [
+            { itemId: items['Croissant'], quantity: 4 },
+            { itemId: items['Croissant'], quantity: 1 },
+          ],
+        },
+      })
+    ).body;
     await postPayment(h, cashier, order.id, { method: 'cash', amount: 1100, tendered: 1100 }); // of 1625
     await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${order.lines[0].id}`, { token: cashier }); // 325 < 1100: 409
     await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${order.lines[1].id}`, { token: cashier }); // 1300
-    await h.api('POST', `/api/v1/orders/${order.id}/discounts`, { token: cashier, body: { discountId: discounts['$2 off'] } }); // 1100: closes
+    await h.api('POST', `/api/v1/orders/${order.id}/discounts`, {
+      token: cashier,
+      body: { discountId: discounts['$2 off'] },
+    }); // 1100: closes
     return [`order-${order.id}`];
   },
   'refund-square-pending': refundScenario('square', async (h, o) => {
@@ -183,7 +255,9 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
       h.simulators.square!.scriptRefunds(undefined);
     }
   }),
-  'refund-cash-lines-restock': refundScenario('cash', (h, o) => refundOf(h, o.id, { reason: 'replay: returned', lines: [{ lineId: o.lines[0].id, quantity: 1 }], restock: true })),
+  'refund-cash-lines-restock': refundScenario('cash', (h, o) =>
+    refundOf(h, o.id, { reason: 'replay: returned', lines: [{ lineId: o.lines[0].id, quantity: 1 }], restock: true }),
+  ),
 
   /** Refunds the checkout records itself (by signal): one while open, one while it waits for the bump. */
   async 'refund-while-checkout-runs'(h) {
@@ -211,12 +285,24 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     const cashier = await h.login('3456');
     const bar = await startFakePrinter();
     try {
-      await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_kitchen: true, auto_print_receipt: false });
+      await h.deps
+        .knex('locations')
+        .where({ id: h.shop.locationId })
+        .update({ auto_print_kitchen: true, auto_print_receipt: false });
       await h.deps.knex('printers').where({ location_id: h.shop.locationId }).delete();
-      const add = async (body: Record<string, unknown>) => (await h.api('POST', '/api/v1/printers', { token: manager, body: { role: 'kitchen', ...body } })).body.id;
+      const add = async (body: Record<string, unknown>) =>
+        (await h.api('POST', '/api/v1/printers', { token: manager, body: { role: 'kitchen', ...body } })).body.id;
       const barId = await add({ name: 'Bar', address: bar.address, categoryIds: [h.shop.categories['Drinks']] });
-      await add({ name: 'Grill', address: await closedAddress(), categoryIds: [h.shop.categories['Food']], backupPrinterId: barId });
-      const lines = [{ itemId: h.shop.items['Burger'], quantity: 1 }, { itemId: h.shop.items['Sparkling water'], quantity: 1 }];
+      await add({
+        name: 'Grill',
+        address: await closedAddress(),
+        categoryIds: [h.shop.categories['Food']],
+        backupPrinterId: barId,
+      });
+      const lines = [
+        { itemId: h.shop.items['Burger'], quantity: 1 },
+        { itemId: h.shop.items['Sparkling water'], quantity: 1 },
+      ];
       const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', lines } })).body;
       await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
       const print = `print-${order.id}-kitchen-1`;
@@ -230,7 +316,10 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
   /** Cash payments kick the drawer: one on its own (order still open), one with the closing receipt. */
   async 'cash-drawer-kick'(h) {
     const cashier = await h.login('3456');
-    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_kitchen: false, auto_print_receipt: true });
+    await h.deps
+      .knex('locations')
+      .where({ id: h.shop.locationId })
+      .update({ auto_print_kitchen: false, auto_print_receipt: true });
     const order = await openOrder(h, cashier, 'USD');
     await postPayment(h, cashier, order.id, { method: 'cash', amount: 400, tendered: 400 });
     await postPayment(h, cashier, order.id, { method: 'cash', amount: order.totals.total - 400, tendered: 5000 });
@@ -240,7 +329,11 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
   async 'split-by-items'(h) {
     const token = await h.login('3456');
     const order = await openOrder(h, token, 'USD', 3);
-    const res = await h.api('POST', `/api/v1/orders/${order.id}/split`, { token, body: { lines: [{ lineId: order.lines[0].id, quantity: 1 }] }, headers: { 'idempotency-key': 'replay-split' } });
+    const res = await h.api('POST', `/api/v1/orders/${order.id}/split`, {
+      token,
+      body: { lines: [{ lineId: order.lines[0].id, quantity: 1 }] },
+      headers: { 'idempotency-key': 'replay-split' },
+    });
     if (res.status !== 201) throw new Error(`split refused: ${res.status} ${JSON.stringify(res.body)}`);
     await postPayment(h, token, order.id, { method: 'cash', amount: 2000, tendered: 2000 });
     await h.api('POST', `/api/v1/orders/${res.body.order.id}/cancel`, { token, body: { reason: 'replay: left' } });
@@ -250,28 +343,46 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
   async 'loyalty-points-then-cash'(h) {
     const token = await h.login('3456');
     const manager = await h.login('2345');
-    await h.api('PUT', '/api/v1/settings', { token: manager, body: { loyalty: { enabled: true, pointsPer100: 10, pointValue: 5 } } });
+    await h.api('PUT', '/api/v1/settings', {
+      token: manager,
+      body: { loyalty: { enabled: true, pointsPer100: 10, pointValue: 5 } },
+    });
     const customer = (await h.api('POST', '/api/v1/customers', { token, body: { name: 'Replay Guest' } })).body;
-    await h.api('POST', `/api/v1/customers/${customer.id}/loyalty/adjust`, { token: manager, body: { points: 100, reason: 'replay' } });
+    await h.api('POST', `/api/v1/customers/${customer.id}/loyalty/adjust`, {
+      token: manager,
+      body: { points: 100, reason: 'replay' },
+    });
     const order = await openOrder(h, token, 'USD');
     await h.api('PATCH', `/api/v1/orders/${order.id}`, { token, body: { customerId: customer.id } });
     const points = await postPayment(h, token, order.id, { method: 'loyalty', points: 100 });
-    if (points.status !== 201) throw new Error(`points payment refused: ${points.status} ${JSON.stringify(points.body)}`);
+    if (points.status !== 201)
+      throw new Error(`points payment refused: ${points.status} ${JSON.stringify(points.body)}`);
     await postPayment(h, token, order.id, { method: 'cash', amount: 500, tendered: 500 });
     return [`order-${order.id}`];
   },
 };
 
 async function persisted(h: Harness, orderId: string): Promise<void> {
-  for (let i = 0; i < 300 && !(await h.deps.knex('orders').where({ id: orderId }).first('persisted_at'))?.persisted_at; i++) await new Promise((r) => setTimeout(r, 100));
+  for (
+    let i = 0;
+    i < 300 && !(await h.deps.knex('orders').where({ id: orderId }).first('persisted_at'))?.persisted_at;
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 100));
 }
 
 /** A refund scenario: a closed order paid by `tender`, refunded by `refund`; the refund workflow's history. */
-function refundScenario(tender: 'cash' | 'square', refund: (h: Harness, order: any) => Promise<string>): (h: Harness) => Promise<string[]> {
+function refundScenario(
+  tender: 'cash' | 'square',
+  refund: (h: Harness, order: any) => Promise<string>,
+): (h: Harness) => Promise<string[]> {
   return async (h) => {
     const token = await h.login('3456');
     const order = await openOrder(h, token, 'USD');
-    const body = tender === 'cash' ? { method: 'cash', amount: 1000, tendered: 1000 } : { method: 'card', provider: 'square', amount: 1000, sourceId: 'cnon:card-nonce-ok' };
+    const body =
+      tender === 'cash'
+        ? { method: 'cash', amount: 1000, tendered: 1000 }
+        : { method: 'card', provider: 'square', amount: 1000, sourceId: 'cnon:card-nonce-ok' };
     await postPayment(h, token, order.id, body);
     await persisted(h, order.id);
     return [`refund-${await refund(h, order)}`];
@@ -280,7 +391,12 @@ function refundScenario(tender: 'cash' | 'square', refund: (h: Harness, order: a
 
 async function refundOf(h: Harness, orderId: string, body: Record<string, unknown>, key = 'replay'): Promise<string> {
   const manager = await h.login('2345');
-  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, { token: manager, body, headers: { 'idempotency-key': `${key}-${orderId}` } });
-  if (res.status !== 201 && res.status !== 202) throw new Error(`refund refused: ${res.status} ${JSON.stringify(res.body)}`);
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/refunds`, {
+    token: manager,
+    body,
+    headers: { 'idempotency-key': `${key}-${orderId}` },
+  });
+  if (res.status !== 201 && res.status !== 202)
+    throw new Error(`refund refused: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
 }

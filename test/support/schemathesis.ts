@@ -39,10 +39,15 @@ function findPython(): string {
   for (const name of ['python3.12', 'python3.13', 'python3.11', 'python3.10', 'python3']) {
     const bin = onPath(name);
     if (!bin) continue;
-    const probe = spawnSync(bin, ['-c', 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 9) else 1)']);
+    const probe = spawnSync(bin, [
+      '-c',
+      'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 9) else 1)',
+    ]);
     if (probe.status === 0) return bin;
   }
-  throw new Error('schemathesis needs Python >= 3.9 with the venv module (Debian/Ubuntu: apt-get install python3-venv)');
+  throw new Error(
+    'schemathesis needs Python >= 3.9 with the venv module (Debian/Ubuntu: apt-get install python3-venv)',
+  );
 }
 
 function run(cmd: string, args: string[], progress: (line: string) => void): Promise<void> {
@@ -60,7 +65,9 @@ function run(cmd: string, args: string[], progress: (line: string) => void): Pro
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.join('\n')}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${tail.join('\n')}`)),
+    );
   });
 }
 
@@ -70,7 +77,9 @@ function run(cmd: string, args: string[], progress: (line: string) => void): Pro
  * The venv is built in place (its scripts hold absolute paths) and marked complete only at the
  * end, so an interrupted install is wiped and redone rather than used half-built.
  */
-export async function ensureSchemathesis(progress: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<string> {
+export async function ensureSchemathesis(
+  progress: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+): Promise<string> {
   const dir = toolCacheDir(`schemathesis-${SCHEMATHESIS_VERSION}`);
   const cli = path.join(dir, 'bin', 'schemathesis');
   const mark = path.join(dir, INSTALLED_MARK);
@@ -78,11 +87,22 @@ export async function ensureSchemathesis(progress: (line: string) => void = (l) 
   fs.rmSync(dir, { recursive: true, force: true });
   const python = findPython();
   const started = Date.now();
-  progress(`schemathesis ${SCHEMATHESIS_VERSION} is not cached: installing it into ${dir} with ${python} (first run only)`);
+  progress(
+    `schemathesis ${SCHEMATHESIS_VERSION} is not cached: installing it into ${dir} with ${python} (first run only)`,
+  );
   await run(python, ['-m', 'venv', dir], progress);
   const pip = path.join(dir, 'bin', 'pip');
-  await run(pip, ['install', '--disable-pip-version-check', '--progress-bar', 'off', `schemathesis==${SCHEMATHESIS_VERSION}`], progress);
-  const sitePackages = spawnSync(path.join(dir, 'bin', 'python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])']).stdout.toString().trim();
+  await run(
+    pip,
+    ['install', '--disable-pip-version-check', '--progress-bar', 'off', `schemathesis==${SCHEMATHESIS_VERSION}`],
+    progress,
+  );
+  const sitePackages = spawnSync(path.join(dir, 'bin', 'python'), [
+    '-c',
+    'import sysconfig; print(sysconfig.get_paths()["purelib"])',
+  ])
+    .stdout.toString()
+    .trim();
   fs.writeFileSync(path.join(sitePackages, 'tillflow_ast_patch.py'), AST_PATCH);
   fs.writeFileSync(path.join(sitePackages, 'tillflow_ast_patch.pth'), 'import tillflow_ast_patch\n');
   if (spawnSync(cli, ['--version']).status !== 0) throw new Error(`installed schemathesis at ${cli} does not run`);

@@ -39,7 +39,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SearchAttributeType } from '@temporalio/common';
-import { encodeSearchAttributeIndexedValueType, type SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
+import {
+  encodeSearchAttributeIndexedValueType,
+  type SearchAttributeKey,
+} from '@temporalio/common/lib/search-attributes';
 import { isExecutable, onPath, toolCacheDir } from '../../platform/binaries';
 import { freePort, isAlive } from '../../platform/processes';
 import { installRuntime } from '../../workers/worker';
@@ -54,7 +57,12 @@ const WRAPPER = 'temporal-test-server';
 const CDS_ARCHIVE = 'app.jsa';
 const MANIFEST = 'manifest.json';
 /** The same JVM options when the CDS archive is made and when it is used (the archive must match). */
-const JVM_OPTS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-Dorg.slf4j.simpleLogger.logFile=System.err'];
+const JVM_OPTS = [
+  '-XX:TieredStopAtLevel=1',
+  '-XX:+UseSerialGC',
+  '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+  '-Dorg.slf4j.simpleLogger.logFile=System.err',
+];
 /** Keeps the JVM quiet about CDS (an archive made by another java is silently not used). */
 const CDS_QUIET = ['-Xshare:auto', '-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
 
@@ -133,12 +141,16 @@ export interface TimeSkippingEnvOptions extends EnsureTestServerOptions {
 export async function createTimeSkippingEnv(opts: TimeSkippingEnvOptions = {}): Promise<TestWorkflowEnvironment> {
   const exe = await ensureTestServer(opts);
   installRuntime();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: exe } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: exe } },
+  });
   try {
     if (opts.searchAttributes?.length) {
       await env.connection.operatorService.addSearchAttributes({
         namespace: env.namespace ?? 'default',
-        searchAttributes: Object.fromEntries(opts.searchAttributes.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!])),
+        searchAttributes: Object.fromEntries(
+          opts.searchAttributes.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+        ),
       });
     }
     return env;
@@ -162,11 +174,20 @@ function readValidCache(dir: string, version: string): Manifest | undefined {
   }
 }
 
-async function build(dir: string, version: string, env: NodeJS.ProcessEnv, progress: (line: string) => void): Promise<void> {
+async function build(
+  dir: string,
+  version: string,
+  env: NodeJS.ProcessEnv,
+  progress: (line: string) => void,
+): Promise<void> {
   const java = findJava(env);
   if (!java) throw missingTool('java', 'to run the time-skipping test server');
   const mvn = onPath('mvn', env);
-  if (!mvn) throw missingTool('mvn', `to fetch io.temporal:temporal-test-server:${version} from Maven Central (first run only)`);
+  if (!mvn)
+    throw missingTool(
+      'mvn',
+      `to fetch io.temporal:temporal-test-server:${version} from Maven Central (first run only)`,
+    );
 
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   removeLeftovers(dir);
@@ -174,20 +195,42 @@ async function build(dir: string, version: string, env: NodeJS.ProcessEnv, progr
   fs.chmodSync(staging, 0o755);
   try {
     const started = Date.now();
-    progress(`resolving io.temporal:temporal-test-server:${version} and its runtime dependencies from Maven Central into ${dir} (first run only)…`);
+    progress(
+      `resolving io.temporal:temporal-test-server:${version} and its runtime dependencies from Maven Central into ${dir} (first run only)…`,
+    );
     fs.writeFileSync(path.join(staging, 'pom.xml'), pomFor(version));
     await run(
       mvn,
-      ['-B', '-f', path.join(staging, 'pom.xml'), `${DEPENDENCY_PLUGIN}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${path.join(staging, 'lib')}`],
+      [
+        '-B',
+        '-f',
+        path.join(staging, 'pom.xml'),
+        `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${path.join(staging, 'lib')}`,
+      ],
       { cwd: staging, env, progress, what: 'mvn dependency:copy-dependencies', timeoutMs: 15 * 60_000 },
     );
-    const jars = fs.readdirSync(path.join(staging, 'lib')).filter((f) => f.endsWith('.jar')).sort();
-    if (!jars.includes(`temporal-test-server-${version}.jar`)) throw new Error(`mvn did not produce temporal-test-server-${version}.jar in ${staging}/lib`);
+    const jars = fs
+      .readdirSync(path.join(staging, 'lib'))
+      .filter((f) => f.endsWith('.jar'))
+      .sort();
+    if (!jars.includes(`temporal-test-server-${version}.jar`))
+      throw new Error(`mvn did not produce temporal-test-server-${version}.jar in ${staging}/lib`);
     const bytes = jars.reduce((sum, jar) => sum + fs.statSync(path.join(staging, 'lib', jar)).size, 0);
     const resolveMs = Date.now() - started;
-    progress(`resolved ${jars.length} jars (${(bytes / 1048576).toFixed(1)} MiB) in ${(resolveMs / 1000).toFixed(1)} s; making the startup archive…`);
+    progress(
+      `resolved ${jars.length} jars (${(bytes / 1048576).toFixed(1)} MiB) in ${(resolveMs / 1000).toFixed(1)} s; making the startup archive…`,
+    );
 
-    const manifest: Manifest = { version, jars, java: null, cds: false, resolveMs, createdAt: new Date().toISOString() };
+    const manifest: Manifest = {
+      version,
+      jars,
+      java: null,
+      cds: false,
+      resolveMs,
+      createdAt: new Date().toISOString(),
+    };
     const cds = await makeCdsArchive(staging, jars, java, progress);
     manifest.cds = cds;
     manifest.java = java;
@@ -201,7 +244,9 @@ async function build(dir: string, version: string, env: NodeJS.ProcessEnv, progr
       fs.rmSync(path.join(dir, CDS_ARCHIVE), { force: true });
       writeAtomic(path.join(dir, MANIFEST), JSON.stringify({ ...published, cds: false }, null, 2) + '\n');
     }
-    progress(`time-skipping test server ${version} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${path.join(dir, WRAPPER)}`);
+    progress(
+      `time-skipping test server ${version} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${path.join(dir, WRAPPER)}`,
+    );
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
@@ -287,7 +332,13 @@ exec "$java" ${JVM_OPTS.map(shQuote).join(' ')} -cp ${shQuote(relativeClasspath(
  * -XX:ArchiveClassesAtExit, written when the JVM exits on SIGTERM). Best effort: without it the
  * server still starts, just slower.
  */
-async function makeCdsArchive(dir: string, jars: string[], java: JavaStamp, progress: (line: string) => void, archive = path.join(dir, CDS_ARCHIVE)): Promise<boolean> {
+async function makeCdsArchive(
+  dir: string,
+  jars: string[],
+  java: JavaStamp,
+  progress: (line: string) => void,
+  archive = path.join(dir, CDS_ARCHIVE),
+): Promise<boolean> {
   const started = Date.now();
   const partial = `${archive}.partial-${process.pid}`;
   fs.rmSync(partial, { force: true });
@@ -295,10 +346,23 @@ async function makeCdsArchive(dir: string, jars: string[], java: JavaStamp, prog
   // A classpath relative to the cache directory, which is also the working directory (here and in
   // the wrapper): JDK 17 checks the archive's classpath entries by the path they were given, so
   // this is what lets the archive made in the staging directory work after the rename.
-  const child = spawn(java.path, [...JVM_OPTS, `-XX:ArchiveClassesAtExit=${partial}`, '-Xlog:cds=off', '-Xlog:cds+dynamic=off', '-cp', relativeClasspath(jars), MAIN_CLASS, String(port)], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    java.path,
+    [
+      ...JVM_OPTS,
+      `-XX:ArchiveClassesAtExit=${partial}`,
+      '-Xlog:cds=off',
+      '-Xlog:cds+dynamic=off',
+      '-cp',
+      relativeClasspath(jars),
+      MAIN_CLASS,
+      String(port),
+    ],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   let gone = false;
@@ -334,12 +398,23 @@ function relativeClasspath(jars: string[]): string {
 
 /** The JVM really maps the archive for the wrapper's classpath (-Xshare:on fails instead of falling back). */
 function cdsUsable(dir: string, jars: string[], java: JavaStamp): boolean {
-  const res = spawnSync(java.path, [...JVM_OPTS, `-XX:SharedArchiveFile=${CDS_ARCHIVE}`, '-Xshare:on', '-cp', relativeClasspath(jars), '-version'], { cwd: dir, stdio: 'ignore', timeout: 30_000 });
+  const res = spawnSync(
+    java.path,
+    [...JVM_OPTS, `-XX:SharedArchiveFile=${CDS_ARCHIVE}`, '-Xshare:on', '-cp', relativeClasspath(jars), '-version'],
+    { cwd: dir, stdio: 'ignore', timeout: 30_000 },
+  );
   return res.status === 0;
 }
 
-async function refreshCds(dir: string, manifest: Manifest, java: JavaStamp, progress: (line: string) => void): Promise<void> {
-  progress(`${java.path} is not the java the startup archive was made with (${manifest.java ? `${manifest.java.path}, ${manifest.java.size} bytes` : 'none'}): remaking it…`);
+async function refreshCds(
+  dir: string,
+  manifest: Manifest,
+  java: JavaStamp,
+  progress: (line: string) => void,
+): Promise<void> {
+  progress(
+    `${java.path} is not the java the startup archive was made with (${manifest.java ? `${manifest.java.path}, ${manifest.java.size} bytes` : 'none'}): remaking it…`,
+  );
   const cds = (await makeCdsArchive(dir, manifest.jars, java, progress)) && cdsUsable(dir, manifest.jars, java);
   if (!cds) fs.rmSync(path.join(dir, CDS_ARCHIVE), { force: true });
   // Recorded either way, so a java that cannot make an archive is not asked again on every run.
@@ -350,7 +425,10 @@ async function refreshCds(dir: string, manifest: Manifest, java: JavaStamp, prog
 
 /** The java the wrapper will run: $JAVA_HOME/bin/java, else `java` on PATH (resolved through links). */
 function findJava(env: NodeJS.ProcessEnv): JavaStamp | undefined {
-  const candidate = env.JAVA_HOME && isExecutable(path.join(env.JAVA_HOME, 'bin', 'java')) ? path.join(env.JAVA_HOME, 'bin', 'java') : onPath('java', env);
+  const candidate =
+    env.JAVA_HOME && isExecutable(path.join(env.JAVA_HOME, 'bin', 'java'))
+      ? path.join(env.JAVA_HOME, 'bin', 'java')
+      : onPath('java', env);
   if (!candidate) return undefined;
   const real = fs.realpathSync(candidate);
   const st = fs.statSync(real);
@@ -362,11 +440,14 @@ function sameJava(a: JavaStamp | null, b: JavaStamp): boolean {
 }
 
 function missingTool(tool: 'java' | 'mvn', why: string): Error {
-  const pkg = tool === 'java' ? 'a JDK or JRE 11+ (Debian: apt-get install openjdk-17-jre-headless)' : 'Maven (Debian: apt-get install maven)';
-  return new Error(`Time-skipping workflow tests need \`${tool}\` on PATH ${why}; it was not found. Install ${pkg}${tool === 'java' ? ' or set JAVA_HOME' : ''}.`);
+  const pkg =
+    tool === 'java'
+      ? 'a JDK or JRE 11+ (Debian: apt-get install openjdk-17-jre-headless)'
+      : 'Maven (Debian: apt-get install maven)';
+  return new Error(
+    `Time-skipping workflow tests need \`${tool}\` on PATH ${why}; it was not found. Install ${pkg}${tool === 'java' ? ' or set JAVA_HOME' : ''}.`,
+  );
 }
-
-
 
 function writeAtomic(file: string, content: string, mode = 0o644): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -396,7 +477,10 @@ async function run(
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    const heartbeat = setInterval(() => o.progress(`  … ${o.what}: ${Math.round((Date.now() - started) / 1000)} s, ${downloads} downloads so far`), 15_000);
+    const heartbeat = setInterval(
+      () => o.progress(`  … ${o.what}: ${Math.round((Date.now() - started) / 1000)} s, ${downloads} downloads so far`),
+      15_000,
+    );
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
     child.on('error', (err) => {
       clearInterval(heartbeat);
@@ -407,13 +491,22 @@ async function run(
       clearInterval(heartbeat);
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`${o.what} failed (${signal ?? `exit ${code}`}) after ${Math.round((Date.now() - started) / 1000)} s:\n${tail.join('\n')}`));
+      else
+        reject(
+          new Error(
+            `${o.what} failed (${signal ?? `exit ${code}`}) after ${Math.round((Date.now() - started) / 1000)} s:\n${tail.join('\n')}`,
+          ),
+        );
     });
   });
 }
 
 /** mkdir as a lock, so concurrent test workers download once; a lock older than its holder's build time is taken over. */
-async function acquireLock(lockDir: string, done: () => boolean, progress: (line: string) => void): Promise<{ release(): void } | undefined> {
+async function acquireLock(
+  lockDir: string,
+  done: () => boolean,
+  progress: (line: string) => void,
+): Promise<{ release(): void } | undefined> {
   fs.mkdirSync(path.dirname(lockDir), { recursive: true });
   const staleMs = 20 * 60_000;
   let told = false;
@@ -456,7 +549,6 @@ function lockAge(lockDir: string): number {
     return 0;
   }
 }
-
 
 async function waitForPort(port: number, timeoutMs: number, givenUp: () => boolean): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

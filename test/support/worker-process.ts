@@ -6,25 +6,33 @@ import type { Harness } from './harness';
  * Runs the real entry point as a worker process (TILLFLOW_ROLE=worker) against a harness's
  * database, Temporal and task queue, and resolves once it logs that it is ready.
  */
-export async function startWorkerProcess(h: Harness, dataDir: string, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', '..', 'bin', 'start.ts')], {
-    env: {
-      ...process.env,
-      TILLFLOW_ROLE: 'worker',
-      DATABASE_URL: h.databaseUrl,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
-      TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE,
-      TILLFLOW_TASK_QUEUE: h.taskQueue,
-      TILLFLOW_DATA_DIR: dataDir,
-      TILLFLOW_TOKEN_SECRET: h.deps.config.tokenSecret,
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-      // These workers are SIGKILLed: they start no payment simulators (a test passes gateways via env).
-      TILLFLOW_PAYMENTS_SANDBOX: 'false',
-      ...env,
+export async function startWorkerProcess(
+  h: Harness,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', path.join(__dirname, '..', '..', 'bin', 'start.ts')],
+    {
+      env: {
+        ...process.env,
+        TILLFLOW_ROLE: 'worker',
+        DATABASE_URL: h.databaseUrl,
+        TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
+        TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE,
+        TILLFLOW_TASK_QUEUE: h.taskQueue,
+        TILLFLOW_DATA_DIR: dataDir,
+        TILLFLOW_TOKEN_SECRET: h.deps.config.tokenSecret,
+        LOG_LEVEL: 'info',
+        NODE_ENV: 'test',
+        // These workers are SIGKILLed: they start no payment simulators (a test passes gateways via env).
+        TILLFLOW_PAYMENTS_SANDBOX: 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   started.add(child);
   child.once('exit', () => started.delete(child));
   let output = '';

@@ -31,7 +31,9 @@ export async function connectSocket(baseUrl: string, token: string, opts: Connec
       }
     }
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => {
       for (const m of opts.sendOnOpen ?? []) ws.send(typeof m === 'string' ? m : JSON.stringify(m));
@@ -49,7 +51,13 @@ export async function connectSocket(baseUrl: string, token: string, opts: Connec
       const found = messages.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for a message; got ${JSON.stringify(messages.slice(-5)).slice(0, 2000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`timed out waiting for a message; got ${JSON.stringify(messages.slice(-5)).slice(0, 2000)}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({ predicate, resolve: (m) => (clearTimeout(timer), resolve(m)) });
       });
     },
