@@ -258,11 +258,12 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
-    // The client reports an Update on a finished workflow as not found too (gRPC NOT_FOUND).
-    if (err instanceof WorkflowNotFoundError) {
+    // The client reports an Update on a finished workflow as not found too (gRPC NOT_FOUND); one
+    // admitted just as the order closed fails with the workflow's completion: nothing applied.
+    if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
       const done = await persistedSnapshot(deps, orderId);
       if (done && done.locationId === auth.locationId) throw conflict(`Order is ${done.status}`);
-      throw notFound('Order');
+      if (err instanceof WorkflowNotFoundError) throw notFound('Order');
     }
     throw err;
   }

@@ -18,8 +18,10 @@ export async function startApiServer(
   shared: AppDeps,
   opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number },
 ): Promise<ApiServer> {
-  // Each server has its own token cache, kept honest by its own revocation listener.
-  const deps: AppDeps = { ...shared, sessions: new SessionCache() };
+  // Each server has its own token cache, kept honest by its own revocation listener. Everything
+  // else is read through to the shared deps (not copied), so a dependency set on them later (mDNS
+  // discovery, gateways) reaches this server too.
+  const deps: AppDeps = Object.assign(Object.create(shared) as AppDeps, { sessions: new SessionCache() });
   const hub = new EventHub(opts.databaseUrl, deps.knex, deps.logger, deps.sessions);
   await hub.start();
   const app = websockify(createApp(deps) as any);

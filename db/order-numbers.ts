@@ -6,6 +6,9 @@ import type { Knex } from 'knex';
  */
 export async function assignOrderNumber(knex: Knex, orderId: string, locationId: string): Promise<number> {
   return knex.transaction(async (trx) => {
+    // Two creates of one order at once (a terminal retrying, two taps) take turns here, so the
+    // second finds the first's number instead of both drawing one and one insert failing.
+    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`order-number:${orderId}`]);
     const existing = await trx('order_number_assignments').where('order_id', orderId).first('number');
     if (existing) return existing.number as number;
     const [loc] = await trx('locations')

@@ -5,6 +5,7 @@
 import { startHarness, Harness } from './support/harness';
 import { closedAddress, FakePrinter, startFakePrinter, startVanishingPrinter } from './support/fake-printer';
 import { connectSocket } from './support/ws-client';
+import { until } from './support/payments';
 
 let h: Harness;
 let cashier: string;
@@ -57,7 +58,10 @@ async function submit(
   });
   expect(created.status).toBe(201);
   expect((await h.api('POST', `/api/v1/orders/${created.body.id}/submit`, { token: cashier })).status).toBe(200);
-  const result = await h.deps.temporal.workflow.getHandle(`print-${created.body.id}-kitchen-1`).result();
+  // The checkout starts the print right after answering the submit, in its next workflow task.
+  const print = h.deps.temporal.workflow.getHandle(`print-${created.body.id}-kitchen-1`);
+  await until(() => print.describe().then(() => true, () => false), Boolean);
+  const result = await print.result();
   return { orderId: created.body.id, orderNumber: created.body.orderNumber, result };
 }
 

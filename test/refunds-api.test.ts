@@ -19,6 +19,8 @@ beforeAll(async () => {
     .knex('locations')
     .where({ id: h.shop.locationId })
     .update({ currency: 'USD', tax_rate: 800, auto_print_kitchen: false });
+  // Tracked items with no stock are sold out (86'd): give these tests plenty to sell.
+  await h.deps.knex('items').whereIn('id', [CROISSANT(), WATER()]).update({ stock_quantity: PLENTY });
   cashier = await h.login('3456');
   manager = await h.login('2345');
 }, 120_000);
@@ -26,6 +28,7 @@ afterAll(async () => h?.close());
 
 const CROISSANT = () => h.shop.items['Croissant']!;
 const WATER = () => h.shop.items['Sparkling water']!;
+const PLENTY = 10_000;
 
 /** 3 croissants (3 × 325) and 2 waters (2 × 250): subtotal 1475, 8% tax 118, total 1593. */
 async function openOrder(): Promise<any> {
@@ -246,6 +249,7 @@ describe('refunds', () => {
     expect(await stock(CROISSANT())).toBe(-8);
     const moves = await h.deps.knex('inventory_movements').where({ order_id: o.id, reason: 'refund' });
     expect(moves).toEqual([expect.objectContaining({ delta: 2, quantity_after: -8, reference: res.body.id })]);
+    await h.deps.knex('items').where({ id: CROISSANT() }).update({ stock_quantity: PLENTY }); // on sale again for the next tests
   });
 
   it('a full refund with restock puts back every unit not refunded before', async () => {

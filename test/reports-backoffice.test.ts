@@ -183,7 +183,7 @@ it.each([
 });
 
 describe('CSV', () => {
-  const METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel'];
+  const METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'];
   const SUMMARY = [
     'orders',
     'gross',

@@ -5,6 +5,7 @@ import * as authSecurity from './003_auth_security';
 import * as inventory from './004_inventory';
 import * as devices from './005_devices';
 import * as refunds from './006_refunds';
+import * as sessionExpiryNotify from './020_session_expiry_notify';
 import * as mpesaReversalStatus from './010_mpesa_reversal_status';
 import * as webhookReceipts from './040_webhook_receipts';
 import * as floor from './050_floor';
@@ -22,6 +23,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_inventory': inventory,
   '005_devices': devices,
   '006_refunds': refunds,
+  '020_session_expiry_notify': sessionExpiryNotify,
   '010_mpesa_reversal_status': mpesaReversalStatus,
   '040_webhook_receipts': webhookReceipts,
   '050_floor': floor,
