@@ -24,6 +24,11 @@ async function cashSale(): Promise<{ orderId: string; total: number }> {
   const total = created.body.totals.total;
   const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total + 500 });
   expect(paid.body.order.status).toBe('closed');
+  // Refunds of a closed order wait for its closing transaction (409 "still closing" before it).
+  await until(
+    () => h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'),
+    (r) => !!r?.persisted_at,
+  );
   return { orderId: created.body.id, total };
 }
 

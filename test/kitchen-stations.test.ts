@@ -60,7 +60,14 @@ async function submit(
   expect((await h.api('POST', `/api/v1/orders/${created.body.id}/submit`, { token: cashier })).status).toBe(200);
   // The checkout starts the print right after answering the submit, in its next workflow task.
   const print = h.deps.temporal.workflow.getHandle(`print-${created.body.id}-kitchen-1`);
-  await until(() => print.describe().then(() => true, () => false), Boolean);
+  await until(
+    () =>
+      print.describe().then(
+        () => true,
+        () => false,
+      ),
+    Boolean,
+  );
   const result = await print.result();
   return { orderId: created.body.id, orderNumber: created.body.orderNumber, result };
 }
