@@ -78,6 +78,9 @@ function errorHandler(deps: AppDeps): Koa.Middleware {
       const e = toApiError(err, ctx.method);
       if (e.status >= 500 && e.code === 'INTERNAL') {
         deps.logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      } else if (e.status === 503) {
+        // What a dependency said, so a 503 can be explained from the logs.
+        deps.logger.warn({ err, method: ctx.method, path: ctx.path }, 'dependency unavailable');
       }
       ctx.status = e.status;
       ctx.body = { ...errorBody(e.code, e.message, e.errors), ...e.extra };

@@ -2,8 +2,7 @@ import * as yup from 'yup';
 import { randomUUID } from 'node:crypto';
 import { json, route, ADMIN } from '../route';
 import { ref } from '../openapi-schemas';
-import { noUnknown, nonBlank } from '../validation';
-import { wholeNumber } from '../paging';
+import { int, noUnknown, nonBlank } from '../validation';
 import { signToken } from '../security';
 import { audit } from '../audit';
 
@@ -27,7 +26,7 @@ export function operatorTokenRoutes() {
         'The token is shown only in this answer; deactivate or delete the member (/api/v1/staff/:id) to revoke it',
       tag: 'Support',
       roles: ADMIN,
-      body: noUnknown(yup.object({ name: nonBlank(80).required(), days: wholeNumber().integer().min(1).max(365) })),
+      body: noUnknown(yup.object({ name: nonBlank(80).required(), days: int().min(1).max(365) })),
       responses: { 201: json('{token, expiresAt, staff: {id, name, role, locationId}}', ref('Session')) },
       handler: async ({ body, auth, deps, ctx }) => {
         const staffId = randomUUID();
