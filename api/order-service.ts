@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  isGrpcServiceError,
+  ServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -42,6 +44,27 @@ export function updateError(err: unknown): ApiError | undefined {
     if (failure.type === msg.REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
   }
   return undefined;
+}
+
+/** gRPC FAILED_PRECONDITION: the server dropped the Update because the workflow task carrying it failed. */
+const GRPC_FAILED_PRECONDITION = 9;
+const TASK_FAILURE_RETRIES = 3;
+
+/**
+ * Sends an Update again when the server dropped it with the workflow task that carried it. That
+ * happens when the workflow was completing a task while the Update arrived (the server answers
+ * the completion with UnhandledCommand and fails the task): the Update was never accepted, so
+ * sending it again (with the same Update id) applies it at most once.
+ */
+async function retryTaskFailures<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
+      if (grpc?.code !== GRPC_FAILED_PRECONDITION || attempt >= TASK_FAILURE_RETRIES) throw err;
+    }
+  }
 }
 
 /** Resolves a cart line's item from the catalog; unknown items are a validation error at `path`. */
@@ -249,12 +272,13 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   idempotencyKey?: string,
 ): Promise<Ret> {
   const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
-  try {
-    const answer = await handle.executeUpdate(def, {
+  const send = () =>
+    handle.executeUpdate(def, {
       args: [{ ...arg, callerLocationId: auth.locationId, publishes: true } as Arg],
       ...(idempotencyKey ? { updateId: `${def.name}:${idempotencyKey}` } : {}),
     });
-    return publishAnswer(deps, answer);
+  try {
+    return publishAnswer(deps, await retryTaskFailures(send));
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
