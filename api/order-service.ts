@@ -48,13 +48,15 @@ export function updateError(err: unknown): ApiError | undefined {
 
 /** gRPC FAILED_PRECONDITION: the server dropped the Update because the workflow task carrying it failed. */
 const GRPC_FAILED_PRECONDITION = 9;
-const TASK_FAILURE_RETRIES = 3;
+const TASK_FAILURE_RETRIES = 5;
+const TASK_FAILURE_BACKOFF_MS = 250;
 
 /**
  * Sends an Update again when the server dropped it with the workflow task that carried it. That
  * happens when the workflow was completing a task while the Update arrived (the server answers
  * the completion with UnhandledCommand and fails the task): the Update was never accepted, so
- * sending it again (with the same Update id) applies it at most once.
+ * sending it again (with the same Update id) applies it at most once. A task that keeps failing for
+ * a moment (a worker swapped mid-task) is given time: 250 ms, 500 ms, … between attempts.
  */
 async function retryTaskFailures<T>(send: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -63,6 +65,7 @@ async function retryTaskFailures<T>(send: () => Promise<T>): Promise<T> {
     } catch (err) {
       const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
       if (grpc?.code !== GRPC_FAILED_PRECONDITION || attempt >= TASK_FAILURE_RETRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, TASK_FAILURE_BACKOFF_MS * attempt));
     }
   }
 }
