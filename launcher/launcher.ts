@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import { Client as PgClient } from 'pg';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../platform/temporal-client';
 import { NativeConnection } from '@temporalio/worker';
 import { Config, ConfigError, loadConfig } from '../platform/config';
 import { logger as rootLogger, Logger } from '../platform/logger';
@@ -262,8 +263,9 @@ export class Launcher {
     this.checkpoint();
 
     installRuntime({ metricsAddress: role === 'api' ? undefined : config.workerMetricsAddress });
-    const connection = await connectTemporal(() => Connection.connect({ address: temporalAddress }), temporalAddress);
-    this.onCleanup('Temporal client', () => connection.close());
+    const client = await connectTemporal(() => connectTemporalClient(temporalAddress), temporalAddress);
+    this.onCleanup('Temporal client', () => client.close());
+    const { connection } = client;
     await checkNamespace(connection, config.temporalNamespace, temporalAddress, embedded.temporal);
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     this.checkpoint();

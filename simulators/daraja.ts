@@ -90,6 +90,8 @@ export interface DarajaPush {
   resultCode: number | null;
   resultDesc?: string;
   receipt?: string;
+  /** When M-Pesa completed it (YYYYMMDDHHmmss, Nairobi): fixed once, so a repeated callback is byte-identical. */
+  transactionDate?: number;
   script: DarajaScript;
   queriesPending: number;
 }
@@ -313,10 +315,7 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
       if (push.resultCode !== null) return;
       push.resultCode = finalCode;
       push.resultDesc = DARAJA_RESULT_DESC[finalCode] ?? `Result ${finalCode}`;
-      if (finalCode === 0) {
-        push.receipt = randomCode(10);
-        receipts.set(push.receipt, push);
-      }
+      if (finalCode === 0) complete(push);
     };
     const deliver = async () => {
       settle();
@@ -348,6 +347,12 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     return response;
   }
 
+  function complete(p: DarajaPush) {
+    p.receipt = randomCode(10);
+    p.transactionDate = Number(nairobiTimestamp());
+    receipts.set(p.receipt, p);
+  }
+
   function callbackBody(p: DarajaPush) {
     const stkCallback: Record<string, unknown> = {
       MerchantRequestID: p.merchantRequestId,
@@ -361,7 +366,7 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
           { Name: 'Amount', Value: p.script.amountOverride ?? p.amount },
           { Name: 'MpesaReceiptNumber', Value: p.receipt },
           { Name: 'Balance' },
-          { Name: 'TransactionDate', Value: Number(nairobiTimestamp()) },
+          { Name: 'TransactionDate', Value: p.transactionDate },
           { Name: 'PhoneNumber', Value: Number(p.phone) },
         ],
       };
@@ -378,10 +383,7 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
       // A timed-out push gets its answer after the scripted number of pending queries.
       push.resultCode = push.script.resultCode ?? 0;
       push.resultDesc = DARAJA_RESULT_DESC[push.resultCode] ?? `Result ${push.resultCode}`;
-      if (push.resultCode === 0) {
-        push.receipt = randomCode(10);
-        receipts.set(push.receipt, push);
-      }
+      if (push.resultCode === 0) complete(push);
     }
     if (push.queriesPending > 0 || push.resultCode === null) {
       if (push.queriesPending > 0) push.queriesPending--;

@@ -3,6 +3,7 @@ import { startHarness, Harness } from './support/harness';
 import { DEMO_STAFF } from '../db/seed';
 import { expectNoPinLeak } from './support/no-pin';
 import { signToken } from '../api/security';
+import { connectSocket } from './support/ws-client';
 
 let h: Harness;
 beforeAll(async () => {
@@ -106,11 +107,23 @@ describe('tokens', () => {
 
     const token = await h.login('1234');
     expect((await h.api('GET', '/api/v1/staff', { token })).status).toBe(200);
+    // The API caches the session; ending it in the database reaches the cache by NOTIFY, which a
+    // socket on the same token witnesses (it closes with 4401 from the same notice).
+    const witness = await connectSocket(h.baseUrl, token);
+    await witness.waitFor((m) => m.type === 'welcome');
     await h.deps
       .knex('sessions')
       .where('staff_id', h.shop.staff['Admin'])
       .update({ expires_at: new Date(Date.now() - 1000) });
+    expect((await witness.closed).code).toBe(4401);
     expect((await h.api('GET', '/api/v1/staff', { token })).status).toBe(401);
+  });
+
+  it('refuses a token on the replica that logged it out, with no wait for the notice', async () => {
+    const token = await h.login('3456');
+    expect((await h.api('GET', '/api/v1/orders', { token })).status).toBe(200); // cached now
+    expect((await h.api('POST', '/api/v1/auth/logout', { token })).status).toBe(204);
+    expect((await h.api('GET', '/api/v1/orders', { token })).status).toBe(401);
   });
 });
 

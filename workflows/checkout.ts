@@ -641,8 +641,10 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     state.orderNumber = await assignOrderNumber({ orderId: state.id, locationId: state.locationId });
     state.version += 1;
     changed();
-  } else if (state.version === 0) {
+  } else if (state.version === 0 && patched('opening-snapshot-with-api-number')) {
     // A newer API assigned the number before starting: the first snapshot needs no activity.
+    // Workers from before this took such a start for a continued run (the branch below), and a
+    // new API meets them during a rolling deploy: their runs replay without the marker.
     callerPublishes = input.openerPublishes === true;
     state.version += 1;
     changed();

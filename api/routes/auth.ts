@@ -86,6 +86,8 @@ export function authRoutes() {
       responses: { 204: 'logged out' },
       handler: async ({ auth, deps, ctx }) => {
         await deps.knex('sessions').where('id', auth.sessionId).update({ revoked_at: deps.knex.fn.now() });
+        // Other replicas hear of it by NOTIFY; this one must not answer the next request from its cache first.
+        deps.sessions?.revoked(auth.sessionId);
         ctx.status = 204;
         return undefined;
       },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporalClient } from '../../platform/temporal-client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createTestDatabase } from './database';
 import { startApiServer } from '../../api/server';
@@ -78,8 +79,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...env,
     }),
   };
-  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const client = await connectTemporalClient(process.env.TEMPORAL_ADDRESS!);
+  const temporal = new Client({ connection: client.connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const deps: AppDeps = {
     knex: db.knex,
@@ -164,7 +165,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       printingWorker?.shutdown();
       await Promise.all([running, printingRunning]);
       await nativeConnection.close();
-      await connection.close();
+      await client.close();
       await db.drop();
       await sandbox?.close();
     },

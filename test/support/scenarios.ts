@@ -115,6 +115,29 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     return [`order-${order.id}`];
   },
 
+  /** The API assigns the number and publishes every change itself; the close persists locally. */
+  async 'api-numbered-cash-checkout'(h) {
+    const cashier = await h.login('3456');
+    const { items, modifiers } = h.shop;
+    const order = (
+      await h.api('POST', '/api/v1/orders', {
+        token: cashier,
+        body: { type: 'takeaway', lines: [{ itemId: items['Croissant'], quantity: 1 }] },
+      })
+    ).body;
+    await h.api('POST', `/api/v1/orders/${order.id}/lines`, {
+      token: cashier,
+      body: { itemId: items['Burger'], quantity: 1 },
+    });
+    const last = await h.api('POST', `/api/v1/orders/${order.id}/lines`, {
+      token: cashier,
+      body: { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] },
+    });
+    const total = last.body.totals.total;
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: total, tendered: total });
+    return [`order-${order.id}`];
+  },
+
   'mpesa-success': paymentScenario('KES', async (h, token, o) => {
     h.simulators.daraja!.script('254700000001', { outcome: 'success' });
     await mpesa(h, token, o.id, '254700000001');
