@@ -3,7 +3,7 @@ import { DatabaseError } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { DATA_ERROR_TYPE } from '../core/messages';
 import type { ActivityDeps } from './deps';
-import { EVENTS_CHANNEL, topic, type OrderEvent } from '../core/events';
+import { topic, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';
 import { assignOrderNumber } from '../db/order-numbers';
 import { upsertProjection, writeOrderEvents, type PublishRequest } from '../db/order-events';
@@ -18,9 +18,6 @@ export interface StockLine {
   itemId: string;
   quantity: number;
 }
-
-export type { LowStockAlert, PublishRequest };
-export { EVENTS_CHANNEL };
 
 /**
  * Integrity errors a retry can cure: a concurrent insert of the same key (the retry then finds

@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
-import { EVENTS_CHANNEL } from '../core/events';
+import { appendEvents } from '../db/events';
 import { settleLoyaltyOnRefund } from '../db/loyalty';
 import { applyMovement } from '../db/stock';
 import type { RefundResult, RefundStatusRequest } from '../core/gateway';
@@ -79,29 +79,17 @@ async function publishRefund(trx: Knex.Transaction, refund: Record<string, any>)
     { event: 'refund.updated', data: refundObject(refund) },
     { event: 'order.updated', data: next },
   ];
-  const inserted = await trx('order_events')
-    .insert(
-      events.map((e) => ({
-        location_id: refund.location_id,
-        order_id: refund.order_id,
-        version,
-        event: e.event,
-        topics,
-        data: JSON.stringify(e.data),
-        dedupe_key: refundDedupeKey(refund, e.event),
-      })),
-    )
-    .onConflict('dedupe_key')
-    .ignore()
-    .returning('id');
-  if (inserted.length) {
-    const payload = JSON.stringify({
-      o: refund.order_id,
-      ids: inserted.map((r: { id: string | number }) => Number(r.id)),
-      t: topics,
-    });
-    await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
-  }
+  await appendEvents(
+    trx,
+    events.map((e) => ({
+      locationId: refund.location_id,
+      orderId: refund.order_id,
+      version,
+      topics,
+      ...e,
+      dedupeKey: refundDedupeKey(refund, e.event),
+    })),
+  );
 }
 
 const refundDedupeKey = (refund: Record<string, any>, event: string) => `refund:${refund.id}:${refund.status}:${event}`;

@@ -1,7 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  isGrpcServiceError,
-  ServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -19,6 +17,7 @@ import type { checkout } from '../workflows/checkout';
 import { ApiError, conflict, notFound, validationError } from './errors';
 import type { AppDeps, AuthContext } from './types';
 import { loadItemForOrder } from './catalog-read';
+import { executeUpdate } from './update-retry';
 import { loadSettings } from './settings-read';
 import { writeOrderEvents } from '../db/order-events';
 import { assignOrderNumber } from '../db/order-numbers';
@@ -44,30 +43,6 @@ export function updateError(err: unknown): ApiError | undefined {
     if (failure.type === msg.REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
   }
   return undefined;
-}
-
-/** gRPC FAILED_PRECONDITION: the server dropped the Update because the workflow task carrying it failed. */
-const GRPC_FAILED_PRECONDITION = 9;
-const TASK_FAILURE_RETRIES = 5;
-const TASK_FAILURE_BACKOFF_MS = 250;
-
-/**
- * Sends an Update again when the server dropped it with the workflow task that carried it. That
- * happens when the workflow was completing a task while the Update arrived (the server answers
- * the completion with UnhandledCommand and fails the task): the Update was never accepted, so
- * sending it again (with the same Update id) applies it at most once. A task that keeps failing for
- * a moment (a worker swapped mid-task) is given time: 250 ms, 500 ms, … between attempts.
- */
-async function retryTaskFailures<T>(send: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await send();
-    } catch (err) {
-      const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
-      if (grpc?.code !== GRPC_FAILED_PRECONDITION || attempt >= TASK_FAILURE_RETRIES) throw err;
-      await new Promise((resolve) => setTimeout(resolve, TASK_FAILURE_BACKOFF_MS * attempt));
-    }
-  }
 }
 
 /** Resolves a cart line's item from the catalog; unknown items are a validation error at `path`. */
@@ -275,13 +250,10 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   idempotencyKey?: string,
 ): Promise<Ret> {
   const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
-  const send = () =>
-    handle.executeUpdate(def, {
-      args: [{ ...arg, callerLocationId: auth.locationId, publishes: true } as Arg],
-      ...(idempotencyKey ? { updateId: `${def.name}:${idempotencyKey}` } : {}),
-    });
+  const callerArg = { ...arg, callerLocationId: auth.locationId, publishes: true } as Arg;
   try {
-    return publishAnswer(deps, await retryTaskFailures(send));
+    const updateId = idempotencyKey ? `${def.name}:${idempotencyKey}` : undefined;
+    return publishAnswer(deps, await executeUpdate(handle, def, callerArg, updateId));
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;

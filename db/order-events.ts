@@ -5,7 +5,8 @@
  * the other's rows are ignored (dedupe keys) and the projection only ever moves to newer versions.
  */
 import type { Knex } from 'knex';
-import { EVENTS_CHANNEL, type OrderEvent } from '../core/events';
+import type { OrderEvent } from '../core/events';
+import { appendEvents } from './events';
 import type { OrderSnapshot } from '../core/order';
 import { projectionRow } from './order-projection';
 import { KEEP_RECEIPT_NUMBER } from './receipt-numbers';
@@ -33,9 +34,8 @@ export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, 
 }
 
 /**
- * Appends events and updates the projection, then NOTIFYs every API instance with the new event
- * row ids (payloads stay tiny; listeners read the rows). Rows already written are skipped, so a
- * batch may be written any number of times, by any writer.
+ * Appends events and updates the projection in one transaction (see appendEvents). Rows already
+ * written are skipped, so a batch may be written any number of times, by any writer.
  */
 export async function writeOrderEvents(trx: Knex.Transaction, req: PublishRequest): Promise<void> {
   // Several events of one name at one version (e.g. a low-stock alert per item) are told
@@ -46,26 +46,15 @@ export async function writeOrderEvents(trx: Knex.Transaction, req: PublishReques
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     return {
-      location_id: req.locationId,
-      order_id: req.orderId,
+      locationId: req.locationId,
+      orderId: req.orderId,
       version: e.version,
       event: e.event,
       topics: e.topics,
-      data: JSON.stringify(e.data),
-      dedupe_key: n === 0 ? base : `${base}:${n}`,
+      data: e.data,
+      dedupeKey: n === 0 ? base : `${base}:${n}`,
     };
   });
-  const inserted = rows.length
-    ? await trx('order_events').insert(rows).onConflict('dedupe_key').ignore().returning('id')
-    : [];
+  await appendEvents(trx, rows);
   if (req.snapshot) await upsertProjection(trx, req.snapshot);
-  if (inserted.length) {
-    const topics = [...new Set(req.events.flatMap((e) => e.topics))];
-    const payload = JSON.stringify({
-      o: req.orderId,
-      ids: inserted.map((r: { id: string | number }) => Number(r.id)),
-      t: topics,
-    });
-    await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
-  }
 }

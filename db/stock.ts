@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { StockCountLineRow } from '../core/stock-count';
-import { EVENTS_CHANNEL } from '../core/events';
+import { publishLocationEvents } from './events';
 
 export type MovementReason = 'sale' | 'refund' | 'adjustment' | 'receive' | 'count';
 
@@ -190,30 +190,11 @@ export async function publishLowStock(
   locationId: string,
   alerts: LowStockAlert[],
 ): Promise<void> {
-  if (!alerts.length) return;
-  const topics = [`orders:${locationId}`];
-  const inserted = await trx('order_events')
-    .insert(
-      alerts.map((a) => ({
-        location_id: locationId,
-        order_id: null,
-        version: 0,
-        event: 'stock.low',
-        topics,
-        data: JSON.stringify(a),
-        dedupe_key: `stock.low:${a.alert.id}`,
-      })),
-    )
-    .onConflict('dedupe_key')
-    .ignore()
-    .returning('id');
-  if (!inserted.length) return;
-  const payload = JSON.stringify({
-    o: null,
-    ids: inserted.map((r: { id: string | number }) => Number(r.id)),
-    t: topics,
-  });
-  await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
+  await publishLocationEvents(
+    trx,
+    locationId,
+    alerts.map((a) => ({ event: 'stock.low', data: a, dedupeKey: `stock.low:${a.alert.id}` })),
+  );
 }
 
 // ---- stock count lines ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -19,7 +19,8 @@ import * as msg from '../core/messages';
 import { printingTaskQueue, type OrderEvent } from '../core/events';
 import { SA } from '../core/search-attributes';
 import type { CatalogItem, OrderSnapshot, OrderState } from '../core/order';
-import type { OrderActivities, PublishRequest, StockLine } from '../activities/orders';
+import type { OrderActivities, StockLine } from '../activities/orders';
+import type { PublishRequest } from '../db/order-events';
 import type { PrintingActivities } from '../activities/printing/activities';
 import type { PrintJob } from '../activities/printing/types';
 import type { CheckoutInput, checkout } from '../workflows/checkout';
@@ -169,6 +170,24 @@ function newOrderState(): OrderState {
 
 type Checkout = WorkflowHandleWithFirstExecutionRunId<typeof checkout> & { orderId: string };
 
+/*
+ * A step that never returns shows only as a Jest timeout (seen in CI, under load, not here). So
+ * after each test the checkouts it left running print where their histories stopped.
+ */
+const startedThisTest: WorkflowHandleWithFirstExecutionRunId<typeof checkout>[] = [];
+afterEach(async () => {
+  for (const handle of startedThisTest.splice(0)) {
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING') continue;
+    const events = (await handle.fetchHistory()).events ?? [];
+    const tail = events.slice(-25).map((e) => {
+      const failed = e.workflowTaskFailedEventAttributes;
+      return `${e.eventId} ${temporal.api.enums.v1.EventType[e.eventType ?? 0]}${failed ? ` ${String(failed.cause)} ${failed.failure?.message}` : ''}`;
+    });
+    console.warn(`${handle.workflowId} still running; its history ends:\n${tail.join('\n')}`);
+  }
+});
+
 /** Starts a checkout like the API does and waits for its order number (openOrder update). */
 async function startCheckout(opts: Partial<Omit<CheckoutInput, 'state'>> = {}): Promise<Checkout> {
   const state = newOrderState();
@@ -177,6 +196,7 @@ async function startCheckout(opts: Partial<Omit<CheckoutInput, 'state'>> = {}): 
     workflowId: `order-${state.id}`,
     args: [{ state, abandonAfterMs: 12 * HOUR, ...opts }],
   });
+  startedThisTest.push(handle);
   const opened = await handle.executeUpdate(msg.openOrderUpdate, { args: [caller] });
   expect(opened.orderNumber).not.toBeNull();
   return Object.assign(handle, { orderId: state.id });

@@ -390,17 +390,23 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
       const payment = order.newPayment(state, req, uuid4(), now());
       order.applyPayment(state, payment, now());
       remember(payment.id);
-      paymentChanged(payment);
       updatesThisRun += 1;
       lastActivity = Date.now();
       if (payment.method === 'cash') {
+        // The payment's event goes with the answer, so the caller writes it and the close takes it
+        // along: no publishing activity (and no tasks for it) per cash checkout. Histories from
+        // before emitted it ahead of the answer, which published it at once.
+        const withAnswer = patched('cash-payment-event-with-answer');
+        if (!withAnswer) paymentChanged(payment);
         return answer(req, () => {
+          if (withAnswer) paymentChanged(payment);
           const snapshot = closeIfPaid() ?? changed();
           // Cash goes into the drawer: open it. Histories from before drawer kicks printed nothing here.
           if (payment.amount > 0 && patched('drawer-kick-on-cash')) kickDrawer();
           return { payment: order.publicPayment(payment), order: snapshot };
         });
       }
+      paymentChanged(payment);
       changed();
       // Points settle at once, like cash, after the one debit (a new path: no old history has it).
       if (payment.method === 'loyalty' && patched('loyalty-payments')) {

@@ -12,8 +12,6 @@ import { renderCopyBanner, renderKitchenTicket, renderOrderNumberTicket, renderR
 import type { PrintJob } from './types';
 import { parsePrinterAddress } from '../../core/printer-address';
 
-export type { PrintJob } from './types';
-
 export const DEFAULT_PRINT_TIMEOUT_MS = 3000;
 /** Characters per line: font A on 80 mm paper. */
 export const PAPER_WIDTH = 48;

@@ -6,7 +6,7 @@ import { notFound, validationError, type FieldError } from '../errors';
 import { loadSettings } from '../settings-read';
 import { localToday } from '../time';
 import { dailyReport, MAX_RANGE_DAYS, parseLocalDate, rangeReport, type ReportLocation } from '../reports';
-import type { AppDeps } from '../types';
+import type { AppDeps, AuthContext } from '../types';
 import { isoDate } from '../validation';
 import { dailyCsv, formatQuery, itemCsv, rangeCsv, sendCsv, staffCsv, wantsCsv, type CsvTable } from '../csv';
 import { itemReport, staffReport } from '../report-periods';
@@ -85,6 +85,32 @@ async function reportLocation(deps: AppDeps, locationId: string): Promise<Report
   return { locationId, timezone: settings.timezone, currency: settings.currency };
 }
 
+type RangeQuery = yup.InferType<ReturnType<typeof rangeQuery>>;
+
+/** A range report's handler: 422 for a bad range, then the report as JSON or as `<name>-<start>-<end>.csv`. */
+function rangeHandler<R>(
+  name: string,
+  build: (knex: AppDeps['knex'], loc: ReportLocation, start: string, end: string) => Promise<R>,
+  tables: (r: R) => CsvTable[],
+) {
+  return async ({
+    query,
+    auth,
+    deps,
+    ctx,
+  }: {
+    query: RangeQuery;
+    auth: AuthContext;
+    deps: AppDeps;
+    ctx: ParameterizedContext;
+  }) => {
+    checkRange(query);
+    const loc = await reportLocation(deps, auth.locationId);
+    const result = await build(deps.knex, loc, query.start, query.end);
+    return answer(ctx, query.format, `${name}-${query.start}-${query.end}`, result, tables);
+  };
+}
+
 export function reportsRoutes() {
   return [
     route({
@@ -126,17 +152,7 @@ export function reportsRoutes() {
           ref('RangeReport'),
         ),
       },
-      handler: async ({ query, auth, deps, ctx }) => {
-        checkRange(query);
-        const loc = await reportLocation(deps, auth.locationId);
-        return answer(
-          ctx,
-          query.format,
-          `range-${query.start}-${query.end}`,
-          await rangeReport(deps.knex, loc, query.start, query.end),
-          rangeCsv,
-        );
-      },
+      handler: rangeHandler('range', rangeReport, rangeCsv),
     }),
     route({
       method: 'get',
@@ -154,17 +170,7 @@ export function reportsRoutes() {
           ref('ItemReport'),
         ),
       },
-      handler: async ({ query, auth, deps, ctx }) => {
-        checkRange(query);
-        const loc = await reportLocation(deps, auth.locationId);
-        return answer(
-          ctx,
-          query.format,
-          `items-${query.start}-${query.end}`,
-          await itemReport(deps.knex, loc, query.start, query.end),
-          itemCsv,
-        );
-      },
+      handler: rangeHandler('items', itemReport, itemCsv),
     }),
     route({
       method: 'get',
@@ -182,17 +188,7 @@ export function reportsRoutes() {
           ref('StaffReport'),
         ),
       },
-      handler: async ({ query, auth, deps, ctx }) => {
-        checkRange(query);
-        const loc = await reportLocation(deps, auth.locationId);
-        return answer(
-          ctx,
-          query.format,
-          `staff-${query.start}-${query.end}`,
-          await staffReport(deps.knex, loc, query.start, query.end),
-          staffCsv,
-        );
-      },
+      handler: rangeHandler('staff', staffReport, staffCsv),
     }),
   ];
 }

@@ -13,6 +13,7 @@ import type { AppDeps, AuthContext } from '../types';
 import * as sc from '../../core/stock-count';
 import { SA } from '../../core/search-attributes';
 import { lineRows } from '../../db/stock';
+import { executeUpdate } from '../update-retry';
 import type { stockCount, StockCountInput } from '../../workflows/stock-count';
 
 const TAG = 'Stock counts';
@@ -184,9 +185,8 @@ async function updateCount<Ret, Arg extends sc.Caller>(
   const before = await findCount(deps, auth, id);
   if (before.status !== 'open') throw conflict(`Stock count is ${before.status}`);
   try {
-    return await deps.temporal.workflow
-      .getHandle(sc.stockCountWorkflowId(id))
-      .executeUpdate(def, { args: [{ ...arg, callerLocationId: auth.locationId } as Arg] });
+    const handle = deps.temporal.workflow.getHandle(sc.stockCountWorkflowId(id));
+    return await executeUpdate(handle, def, { ...arg, callerLocationId: auth.locationId } as Arg);
   } catch (err) {
     const mapped = updateError(err);
     if (mapped) throw mapped;
