@@ -190,6 +190,20 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
     await cashRest(h, token, o.id);
   }),
+  /** The same late success, whose reversal Result is lost: the reversal's Transaction Status settles it. */
+  'mpesa-late-success-reversal-status-query': paymentScenario('KES', async (h, token, o) => {
+    const daraja = h.simulators.daraja!;
+    daraja.script('254700000017', { outcome: 'timeout', resultCode: 0, lateCallbackMs: 500, pendingQueries: 3 });
+    daraja.scriptReversals({ loseResult: true });
+    try {
+      const p = await mpesa(h, token, o.id, '254700000017');
+      await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${p.body.id}`, { token });
+      await cashRest(h, token, o.id);
+      await h.deps.temporal.workflow.getHandle(`payment-${o.id}-1`).result();
+    } finally {
+      daraja.scriptReversals(undefined);
+    }
+  }),
   'mpesa-manager-resolve': paymentScenario('KES', async (h, token, o) => {
     h.simulators.daraja!.script('254700000008', { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
     const p = await mpesa(h, token, o.id, '254700000008');
@@ -281,6 +295,24 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
       return await refundOf(h, o.id, { reason: 'replay: Square PENDING', amount: 400 });
     } finally {
       h.simulators.square!.scriptRefunds(undefined);
+    }
+  }),
+  /** M-Pesa's reversal Result is lost: the refund asks for the reversal's Transaction Status. */
+  'refund-mpesa-reversal-status-query': refundScenario('mpesa', async (h, o) => {
+    h.simulators.daraja!.scriptReversals({ loseResult: true });
+    try {
+      return await settledRefund(h, await refundOf(h, o.id, { reason: 'replay: reversal result lost' }));
+    } finally {
+      h.simulators.daraja!.scriptReversals(undefined);
+    }
+  }),
+  /** Airtel answers the refund as in progress: the refund polls Airtel's enquiry until it says TS. */
+  'refund-airtel-enquiry': refundScenario('airtel', async (h, o) => {
+    h.simulators.airtel!.scriptRefunds({ pendingQueries: 2 });
+    try {
+      return await settledRefund(h, await refundOf(h, o.id, { reason: 'replay: Airtel in progress' }));
+    } finally {
+      h.simulators.airtel!.scriptRefunds(undefined);
     }
   }),
   'refund-cash-lines-restock': refundScenario('cash', (h, o) =>
@@ -399,22 +431,35 @@ async function persisted(h: Harness, orderId: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
 }
 
+/** How each refund scenario's order is paid (1000 minor units, in the currency its gateway takes). */
+const TENDERS = {
+  cash: { currency: 'USD', body: { method: 'cash', amount: 1000, tendered: 1000 } },
+  square: {
+    currency: 'USD',
+    body: { method: 'card', provider: 'square', amount: 1000, sourceId: 'cnon:card-nonce-ok' },
+  },
+  mpesa: { currency: 'KES', body: { method: 'mpesa', amount: 1000, phone: '254712345678' } },
+  airtel: { currency: 'KES', body: { method: 'airtel', amount: 1000, phone: '254733123456' } },
+} as const;
+
 /** A refund scenario: a closed order paid by `tender`, refunded by `refund`; the refund workflow's history. */
 function refundScenario(
-  tender: 'cash' | 'square',
+  tender: keyof typeof TENDERS,
   refund: (h: Harness, order: any) => Promise<string>,
 ): (h: Harness) => Promise<string[]> {
   return async (h) => {
     const token = await h.login('3456');
-    const order = await openOrder(h, token, 'USD');
-    const body =
-      tender === 'cash'
-        ? { method: 'cash', amount: 1000, tendered: 1000 }
-        : { method: 'card', provider: 'square', amount: 1000, sourceId: 'cnon:card-nonce-ok' };
-    await postPayment(h, token, order.id, body);
+    const order = await openOrder(h, token, TENDERS[tender].currency);
+    await postPayment(h, token, order.id, { ...TENDERS[tender].body });
     await persisted(h, order.id);
     return [`refund-${await refund(h, order)}`];
   };
+}
+
+/** Waits for the refund's workflow to end (its scripted gateway behaviour stays in force until then). */
+async function settledRefund(h: Harness, refundId: string): Promise<string> {
+  await h.deps.temporal.workflow.getHandle(`refund-${refundId}`).result();
+  return refundId;
 }
 
 async function refundOf(h: Harness, orderId: string, body: Record<string, unknown>, key = 'replay'): Promise<string> {
