@@ -129,6 +129,11 @@ export interface OrderState {
   discounts: AppliedDiscount[];
   payments: PaymentState[];
   refunded: number;
+  /**
+   * Of `refunded`, what came back while the order was open: due again, so it is on the balance.
+   * Set only by runs that record refunds this way (absent in older runs and histories).
+   */
+  returnedBeforeSale?: number;
   /** Refunds recorded while the checkout ran, by refund id (absent until the first one). */
   refunds?: Record<string, RecordedRefund>;
   settings: OrderSettings;
@@ -232,6 +237,7 @@ export function price(state: OrderState, cart: Cart = state) {
     discounts: cart.discounts,
     payments: state.payments,
     refunded: state.refunded,
+    returnedBeforeSale: state.returnedBeforeSale,
     settings: state.settings,
   });
 }
@@ -349,9 +355,9 @@ function checkCartTotals(state: OrderState, next: Partial<Cart>, path: string): 
   const risesPastCap = (k: 'subtotal' | 'total') => after[k] > MAX_MONEY && after[k] > before[k];
   if (risesPastCap('subtotal') || risesPastCap('total'))
     throw invalid(path, `the order total may be at most ${MAX_MONEY} minor units`);
-  // Gross, not net of refunds: the balance is total − paid, so a total below what was paid would
-  // hide the overpayment and close the order; a refunded order is cancelled (or closed) instead.
-  const paid = after.paid;
+  // The money kept: paid less what came back before the sale (that is due again). A total below
+  // it would hide the overpayment and close the order; a refunded order is cancelled instead.
+  const paid = after.paid - (state.returnedBeforeSale ?? 0);
   if (after.total < paid && after.total < before.total)
     throw conflict(`This change would take the total to ${after.total}, below the ${paid} already paid: refund first`);
 }
@@ -731,8 +737,14 @@ export function isFullyPaid(state: OrderState): boolean {
   );
 }
 
+/** A sold order's status from the refunds after its sale (those before it were collected again). */
+function soldStatus(state: OrderState): OrderStatus {
+  const before = state.returnedBeforeSale ?? 0;
+  return refundedOrderStatus('closed', price(state).totals.paid - before, state.refunded - before);
+}
+
 export function applyClose(state: OrderState, now: string): void {
-  state.status = refundedOrderStatus('closed', price(state).totals.paid, state.refunded);
+  state.status = soldStatus(state);
   state.closedAt = now;
   touch(state, now);
 }
@@ -748,7 +760,12 @@ export function wasSold(state: OrderState): boolean {
  * that is not news (a settled refund never goes back to pending), so a redelivered signal changes
  * nothing.
  */
-export function applyRefund(state: OrderState, refund: RecordedRefund, now: string): boolean {
+export function applyRefund(
+  state: OrderState,
+  refund: RecordedRefund,
+  now: string,
+  opts: { reopensBalance?: boolean } = {},
+): boolean {
   const known = state.refunds?.[refund.id];
   if (known && (known.status === refund.status || known.status !== 'pending')) return false;
   if (!state.payments.some((p) => p.id === refund.paymentId)) return false;
@@ -764,7 +781,9 @@ export function applyRefund(state: OrderState, refund: RecordedRefund, now: stri
     if (refunded > 0 && refunded >= p.amount + p.tip + p.fee) p.status = 'refunded';
   }
   state.refunded = succeeded.reduce((a, r) => a + r.amount, 0);
-  if (wasSold(state)) state.status = refundedOrderStatus('closed', price(state).totals.paid, state.refunded);
+  // Still open: every refund so far came before the sale.
+  if (state.status === 'open' && opts.reopensBalance) state.returnedBeforeSale = state.refunded;
+  if (wasSold(state)) state.status = soldStatus(state);
   touch(state, now);
   return true;
 }

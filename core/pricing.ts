@@ -28,9 +28,11 @@
  *       cardFee = sum of fee, tip = sum of tip,
  *       paid    = sum of (amount + tip + fee)          over counted payments.
  *  6. total    = net + serviceCharge + (exclusive tax) + cardFee + tip
- *     balance  = max(0, total - paid);  refunded = input.refunded
- *     (the cart rules in core/order.ts never let total fall below paid, so the
- *     clamp hides nothing: an order with paid > total cannot arise)
+ *     balance  = max(0, total - paid + returnedBeforeSale);  refunded = input.refunded
+ *     returnedBeforeSale: refunds that succeeded while the order was still open
+ *     (a split tender taken back): that money is due again. Refunds after the
+ *     sale are returns and owe nothing. (The cart rules in core/order.ts never
+ *     let total fall below the money kept, so the clamp hides nothing.)
  *
  * Card fee for a single card payment (cardFeeFor): 0 if disabled or amount is
  * 0, else max(min, round(amount * rate / 10000)).
@@ -93,6 +95,8 @@ export interface PriceOrderInput {
   discounts: DiscountInput[];
   payments: PaymentInput[];
   refunded: number;
+  /** Of `refunded`, what was refunded while the order was open (absent: none). */
+  returnedBeforeSale?: number;
   settings: PricingSettings;
 }
 
@@ -167,7 +171,7 @@ export function priceOrder(input: PriceOrderInput): PricingResult {
       total,
       paid,
       refunded: check(input.refunded, 'refunded'),
-      balance: Math.max(0, total - paid),
+      balance: Math.max(0, total - paid + check(input.returnedBeforeSale ?? 0, 'returnedBeforeSale')),
     },
   };
 }

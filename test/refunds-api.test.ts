@@ -423,6 +423,31 @@ describe('refunds of an open order', () => {
     expect(res.body).toMatchObject({ paymentId: part.id, amount: 500, status: 'succeeded' });
   });
 
+  it('puts a refund of an open order back on its balance: the money went back, so it is due again', async () => {
+    const o = await openOrder(); // total 1593
+    await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });
+    expect((await refund(o.id, { reason: 'wrong card, pays cash instead' })).status).toBe(201);
+    const after = await until(
+      () => order(o.id),
+      (b) => b.totals.refunded === 500,
+    );
+    expect(after).toMatchObject({ status: 'open', totals: { total: 1593, paid: 500, refunded: 500, balance: 1593 } });
+  });
+
+  it('closes an open order after a refund only once the money kept covers its total', async () => {
+    const o = await openOrder();
+    await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });
+    expect((await refund(o.id, { reason: 'wrong card, pays cash instead' })).status).toBe(201);
+    await until(
+      () => order(o.id),
+      (b) => b.totals.refunded === 500,
+    );
+    const rest = await pay(o.id, { method: 'cash', amount: 1093, tendered: 1093 });
+    expect(rest.order).toMatchObject({ status: 'open', totals: { balance: 500 } });
+    const last = await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });
+    expect(last.order).toMatchObject({ status: 'closed', totals: { paid: 2093, refunded: 500, balance: 0 } });
+  });
+
   it('refuses restock on an open order, whose stock has not been deducted yet (422, nothing written)', async () => {
     const o = await openOrder();
     await pay(o.id, { method: 'cash', amount: 500, tendered: 500 });

@@ -107,7 +107,8 @@ describe('refunds while the checkout runs', () => {
     const after = await order(o.id);
     expect(after).toMatchObject({
       status: 'open',
-      totals: { paid: 600, refunded: 200, balance: o.totals.total - 600 },
+      // The 200 went back before the sale: it is due again.
+      totals: { paid: 600, refunded: 200, balance: o.totals.total - 600 + 200 },
     });
     expect(after.payments[0]).toMatchObject({ id: payment.id, status: 'succeeded', refunded: 200 });
   });
@@ -140,22 +141,34 @@ describe('refunds while the checkout runs', () => {
     const o = await openOrder();
     const payment = await payCash(o.id, 500);
     await refund(o.id, { reason: 'wrong tender', paymentId: payment.id });
-    await payCash(o.id, o.totals.total - 500);
+    await payCash(o.id, o.totals.total); // the 500 went back, so the whole total is due
     await checkoutEnded(o.id);
     const row = await h.deps.knex('orders').where({ id: o.id }).first('status', 'refunded', 'persisted_at');
-    expect(row).toMatchObject({ status: 'partially_refunded', refunded: 500, persisted_at: expect.anything() });
+    // Sold in full after the tender was taken back: nothing of the sale was refunded.
+    expect(row).toMatchObject({ status: 'closed', refunded: 500, persisted_at: expect.anything() });
     const paymentRow = await h.deps.knex('payments').where({ id: payment.id }).first('status', 'refunded');
     expect(paymentRow).toEqual({ status: 'refunded', refunded: 500 });
   });
 
-  it('a cart change may not take the total below what was paid, refunds or not', async () => {
+  it('a cart change may not take the total below the money kept (paid less what went back)', async () => {
     const o = await openOrder();
     const payment = await payCash(o.id, 700);
-    await refund(o.id, { reason: 'partial', paymentId: payment.id, amount: 700 });
+    await refund(o.id, { reason: 'partial', paymentId: payment.id, amount: 100 });
     const croissants = o.lines[0];
-    // Without the croissants the total is 540, below the 700 taken: the order could never balance.
+    // Without the croissants the total is 540, below the 600 kept: the order could never balance.
     const res = await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${croissants.id}`, { token: cashier });
     expect(res.status).toBe(409);
+  });
+
+  it('a cart change may take the total down to the money kept once a part went back', async () => {
+    const o = await openOrder();
+    const payment = await payCash(o.id, 700);
+    await refund(o.id, { reason: 'partial', paymentId: payment.id, amount: 200 });
+    const croissants = o.lines[0];
+    // Without the croissants the total is 540, above the 500 kept: 40 are still due.
+    const res = await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${croissants.id}`, { token: cashier });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'open', totals: { total: 540, balance: 40 } });
   });
 });
 

@@ -491,7 +491,9 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   // A refund while this workflow runs: it alone numbers the order's versions, so it records the
   // refund (at the next version, with refund.updated beside order.updated) rather than Postgres.
   setHandler(msg.refundSettledSignal, (refund) => {
-    if (!order.applyRefund(state, refund, now())) return; // a redelivery: no second effect
+    // Money refunded before the sale is due again; runs from before kept it off the balance.
+    const reopensBalance = state.status === 'open' && patched('open-refund-reopens-balance');
+    if (!order.applyRefund(state, refund, now(), { reopensBalance })) return; // a redelivery: no second effect
     emit('refund.updated', [topic.order(state.id), topic.orders(state.locationId)], refund);
     changed();
   });

@@ -327,11 +327,20 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     const first = await postPayment(h, cashier, order.id, { method: 'cash', amount: 500, tendered: 500 });
     const refundId = await refundOf(h, order.id, { reason: 'replay: wrong tender', paymentId: first.body.id });
     await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
-    // The balance is total − paid, the refunded payment included: 1500 closes it; it waits for the bump.
+    // Recorded before open refunds were due again: 1500 closed it then; it waits for the bump.
     await postPayment(h, cashier, order.id, { method: 'cash', amount: 1500, tendered: 1500 });
     await persisted(h, order.id);
     await refundOf(h, order.id, { reason: 'replay: cold', amount: 300 }, 'second');
     await h.api('POST', `/api/v1/orders/${order.id}/ready`, { token: kitchen });
+    return [`order-${order.id}`, `refund-${refundId}`];
+  },
+  /** A tender taken back while open is due again (patch open-refund-reopens-balance): 2000 closes it. */
+  async 'refund-while-open-is-due-again'(h) {
+    const cashier = await h.login('3456');
+    const order = await openOrder(h, cashier, 'USD', 2); // 2000
+    const first = await postPayment(h, cashier, order.id, { method: 'cash', amount: 500, tendered: 500 });
+    const refundId = await refundOf(h, order.id, { reason: 'replay: wrong tender', paymentId: first.body.id });
+    await postPayment(h, cashier, order.id, { method: 'cash', amount: 2000, tendered: 2000 });
     return [`order-${order.id}`, `refund-${refundId}`];
   },
   /** A refund after the checkout ended: the signal finds no workflow, Postgres numbers the version. */
