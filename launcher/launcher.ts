@@ -390,6 +390,7 @@ export class Launcher {
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
       deps: { knex, logger: rootLogger, gateways, smtp: config.smtp },
+      workflowBundlePath: config.workflowBundlePath,
       // Activities in flight get 10 s to finish on shutdown before they are cancelled.
       tuning: { shutdownGraceTime: '10s', shutdownForceTime: '25s' },
     });

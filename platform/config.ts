@@ -53,6 +53,11 @@ export interface Config {
   metricsToken?: string;
   /** host:port where a worker process serves the Temporal SDK's Prometheus metrics (off when unset). */
   workerMetricsAddress?: string;
+  /**
+   * TILLFLOW_WORKFLOW_BUNDLE: a workflow bundle built ahead (bundleWorkflowCode), so a worker
+   * starts without bundling the workflows itself (seconds on a Pi or a busy box). Unset: bundled at start.
+   */
+  workflowBundlePath?: string;
   /** SMTP_URL / SMTP_FROM: where e-mailed receipts go out (unset: e-mail receipts answer 503). */
   smtp?: SmtpConfig;
 }
@@ -127,6 +132,7 @@ const envSchema = yup.object({
     .string()
     .optional()
     .matches(/^[^\s:]+:\d{1,5}$/, 'TILLFLOW_WORKER_METRICS_ADDRESS must look like host:port, e.g. 0.0.0.0:9464'),
+  TILLFLOW_WORKFLOW_BUNDLE: yup.string().optional(),
   SMTP_URL: yup
     .string()
     .optional()
@@ -194,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     seedDemo: e.TILLFLOW_SEED_DEMO === undefined ? undefined : e.TILLFLOW_SEED_DEMO === 'true',
     metricsToken: e.METRICS_TOKEN,
     workerMetricsAddress: e.TILLFLOW_WORKER_METRICS_ADDRESS,
+    workflowBundlePath: e.TILLFLOW_WORKFLOW_BUNDLE || undefined,
     smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM } : undefined,
   };
 }

@@ -35,6 +35,8 @@ export interface GatewayScript {
   afterTimeout?: 'success' | 'decline';
   /** Reader/terminal/QR page: how long the customer takes before the outcome (default 25 ms). */
   outcomeDelayMs?: number;
+  /** Stripe reader: the outcome waits for presentCard() instead of a delay (a test's customer taps when told). */
+  awaitCard?: boolean;
   /** From the outcome to the webhook (default 10 ms). */
   webhookDelayMs?: number;
   /** Deliver each webhook of this payment twice (same event id). */
@@ -341,6 +343,8 @@ export interface StripeSim {
   advanceTime(seconds: number): void;
   /** The customer pays (or fails to pay) an open Checkout Session now. */
   completeCheckout(sessionId: string, outcome?: 'success' | 'decline'): Promise<void>;
+  /** The customer presents the card on the reader of a payment scripted with awaitCard: its outcome happens now. */
+  presentCard(paymentIntentId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -515,6 +519,8 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
   const saved = state.map<Saved>('stripe.saved');
   const deliveries: WebhookDelivery[] = [];
   const requestLog: string[] = [];
+  /** Readers scripted with awaitCard, by PaymentIntent id: what presenting the card does. */
+  const awaitingCard = new Map<string, () => Promise<void>>();
   const now = () => Math.floor(Date.now() / 1000);
 
   const mock = await startStripeMock(opts.stripeMockBin);
@@ -890,10 +896,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
           return { status: 200, body: readerBody(), before: delivered, hang };
         }
         const body = structuredClone(readerBody());
-        timers.after(st.script.outcomeDelayMs ?? 25, () => {
-          if (!st.settled && reader.action && (reader.action.process_payment_intent as Json).payment_intent === piId)
-            void applyOutcome(st, outcome);
-        });
+        const present = () =>
+          !st.settled && reader.action && (reader.action.process_payment_intent as Json).payment_intent === piId
+            ? applyOutcome(st, outcome)
+            : Promise.resolve();
+        if (st.script.awaitCard) awaitingCard.set(piId, present);
+        else timers.after(st.script.outcomeDelayMs ?? 25, () => void present());
         return { status: 200, body, hang };
       }
       if (method === 'POST' && c === 'cancel_action') {
@@ -1230,6 +1238,12 @@ export async function startStripeSimulator(opts: StripeSimOptions = {}): Promise
       const st = sessions.get(sessionId);
       if (!st) throw new Error(`no checkout session ${sessionId}`);
       await payCheckout(st, outcome);
+    },
+    async presentCard(paymentIntentId) {
+      const present = awaitingCard.get(paymentIntentId);
+      if (!present) throw new Error(`no reader is waiting for a card for ${paymentIntentId}`);
+      awaitingCard.delete(paymentIntentId);
+      await present();
     },
     async close() {
       timers.clear();

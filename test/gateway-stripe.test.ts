@@ -93,6 +93,7 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('success on a reader: pending with present_card, then a signed webhook and status say succeeded', async () => {
     const req = request();
+    sim.script(req.paymentId, { outcome: 'success', awaitCard: true });
     const res = await gw.initiate(req);
     expect(res).toMatchObject({
       status: 'pending',
@@ -100,6 +101,7 @@ describe('stripe adapter (reader and payment-method flows)', () => {
       sandbox: true,
       action: { type: 'present_card' },
     });
+    await sim.presentCard(res.reference);
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({
       gateway: 'stripe',
@@ -132,9 +134,10 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('decline on a reader: the webhook and status say failed with a readable reason', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'decline' });
+    sim.script(req.paymentId, { outcome: 'decline', awaitCard: true });
     const res = await gw.initiate(req);
     expect(res.status).toBe('pending');
+    await sim.presentCard(res.reference);
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({
       status: 'failed',

@@ -105,6 +105,18 @@ describe('split bills', () => {
     ).toBe(422);
   });
 
+  it('refuses to split a cancelled order whose table was removed since with 409 (found by the fuzzer: 500)', async () => {
+    const { order, table } = await tableOrder();
+    const cancelled = await h.api('POST', `/api/v1/orders/${order.id}/cancel`, {
+      token: cashier,
+      body: { reason: 'left' },
+    });
+    expect(cancelled.status).toBe(200);
+    expect((await h.api('DELETE', `/api/v1/tables/${table.id}`, { token: manager })).status).toBe(204);
+    const res = await split(order.id, [{ lineId: order.lines[0].id, quantity: 1 }]);
+    expect(res.status).toBe(409);
+  });
+
   it('gives equal shares that sum exactly to the balance, remainder cents first', async () => {
     const { order } = await tableOrder();
     const res = await h.api('GET', `/api/v1/orders/${order.id}/split?parts=3`, { token: cashier });

@@ -8,6 +8,7 @@ import * as msg from '../../core/messages';
 import { equalShares } from '../../core/split';
 import { claimTable, dropClaim } from '../../db/floor';
 import { getOrder, updateOrder, uuidFromKey } from '../order-service';
+import { conflict } from '../errors';
 import type { AppDeps, AuthContext } from '../types';
 
 const orderParams = yup.object({ id: uuid().required() });
@@ -34,6 +35,9 @@ async function split(
 ) {
   const newOrderId = key ? uuidFromKey(`split:${auth.locationId}:${orderId}:${key}`) : randomUUID();
   const current = await getOrder(deps, auth, orderId);
+  // Before the claim: an ended order's table may be gone (deleted once freed), and the order
+  // would refuse the split anyway.
+  if (current.status !== 'open') throw conflict(`Order is ${current.status}`);
   if (current.tableId) {
     await deps.knex.transaction((trx) =>
       claimTable(trx, { orderId: newOrderId, locationId: auth.locationId, tableId: current.tableId!, newCheck: true }),

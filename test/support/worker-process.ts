@@ -28,6 +28,8 @@ export async function startWorkerProcess(
         NODE_ENV: 'test',
         // These workers are SIGKILLed: they start no payment simulators (a test passes gateways via env).
         TILLFLOW_PAYMENTS_SANDBOX: 'false',
+        // The suite's bundle (global-setup): bundling again in every worker took over 30 s under CI's load.
+        TILLFLOW_WORKFLOW_BUNDLE: process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE ?? '',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
