@@ -91,7 +91,9 @@ export function orderActivities({ knex }: ActivityDeps) {
 /** One `sale` movement per tracked line, keyed by the line so a retried close cannot deduct twice. */
 async function deductStock(trx: Knex.Transaction, s: OrderSnapshot, lines: StockLine[]): Promise<LowStockAlert[]> {
   const alerts: LowStockAlert[] = [];
-  for (const line of lines) {
+  // In item order, so two closes lock the item rows they share in the same order.
+  const ordered = [...lines].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  for (const line of ordered) {
     const change = await saleMovement(trx, {
       locationId: s.locationId,
       itemId: line.itemId,
@@ -191,8 +193,11 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   if (s.status === 'cancelled') return { lowStock: [] };
   // Closed, or closed with refunds taken while it was open (partially_refunded/refunded): sold.
   await earnPoints(trx, s); // once per order (keyed), like everything in this transaction
+  const lowStock = await deductStock(trx, s, req.stockLines);
+  // Last: the location row is every close's (and every new order number's) hot row, so its lock
+  // is held only for the commit.
   const receiptNumber = await assignReceiptNumber(trx, s.id, s.locationId);
-  return { lowStock: await deductStock(trx, s, req.stockLines), receiptNumber };
+  return { lowStock, receiptNumber };
 }
 
 /** The lines and their modifiers, one insert each (not one per line: fewer round trips on close). */

@@ -24,12 +24,15 @@ export interface PublishRequest {
 /** Upserts the live projection unless a newer version is already there. */
 export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
   const row = { ...projectionRow(s), ...extra };
+  // The key stays out of the update: updating it (even to itself) locks the row against the
+  // key-share locks that the order's event inserts take (foreign key), and two writers deadlock.
+  const { id: _id, ...changes } = row;
   // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
   // overwrite what the closing transaction wrote. A later snapshot (a refund) keeps the receipt number.
   await trx('orders')
     .insert(row)
     .onConflict('id')
-    .merge({ ...row, snapshot: trx.raw(`?::jsonb || ${KEEP_RECEIPT_NUMBER}`, [row.snapshot]) })
+    .merge({ ...changes, snapshot: trx.raw(`?::jsonb || ${KEEP_RECEIPT_NUMBER}`, [row.snapshot]) })
     .where('orders.version', '<', s.version);
 }
 

@@ -113,7 +113,9 @@ export const alertView = (a: Record<string, any>): AlertView => ({
 export async function applyMovement(trx: Knex.Transaction, m: MovementInput): Promise<StockChange> {
   const item = await trx('items')
     .where({ id: m.itemId, location_id: m.locationId })
-    .forUpdate()
+    // NO KEY UPDATE, not UPDATE: it does not wait for the key-share locks that every order line
+    // insert takes on its item (foreign key), so closes of orders of the same items never deadlock.
+    .forNoKeyUpdate()
     .first('id', 'name', 'stock_quantity', 'min_stock', 'track_stock');
   if (!item) throw new StockRejection('unknown_item', 'No such item in this location');
   if (m.idempotencyKey) {
