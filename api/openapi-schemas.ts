@@ -120,7 +120,11 @@ const order = object(
           note: nullable(str),
           total: int,
         },
-        { kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] } },
+        {
+          kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] },
+          // Absent on orders closed before event pricing.
+          priceKind: { type: 'string', enum: ['regular', 'event'] },
+        },
       ),
     ),
     discounts: list(
@@ -303,6 +307,7 @@ export const componentSchemas = {
       discountsEnabled: bool,
       autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
       loyalty: object({ enabled: bool, pointsPer100: int, pointValue: int }),
+      pricing: { type: 'string', enum: ['regular', 'event'] },
     },
     { approvalDiscountPercent: nullable(int) },
   ),
