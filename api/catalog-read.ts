@@ -196,6 +196,45 @@ export async function loadItemForOrder(
   return rows[0] as OrderableItem | undefined;
 }
 
+export interface MenuDiscountGroup {
+  id: string;
+  name: string;
+  sortOrder: number;
+  discounts: { id: string; name: string; type: 'percent' | 'amount'; value: number; sortOrder: number }[];
+}
+
+/**
+ * The available discount groups with their available discounts, each in sortOrder then name.
+ * One query (groups left-joined to their discounts), whatever the number of discounts.
+ */
+export async function loadDiscountMenu(knex: Knex, locationId: string): Promise<MenuDiscountGroup[]> {
+  if (!UUID_RE.test(locationId)) return [];
+  const rows = await knex('discount_groups as g')
+    .leftJoin('discounts as d', (j) => j.on('d.group_id', 'g.id').andOn('d.available', knex.raw('true')))
+    .where({ 'g.location_id': locationId, 'g.available': true })
+    .orderBy(['g.sort_order', 'g.name', 'g.id', 'd.sort_order', 'd.name', 'd.id'])
+    .select(
+      'g.id as groupId',
+      'g.name as groupName',
+      'g.sort_order as groupSortOrder',
+      'd.id',
+      'd.name',
+      'd.type',
+      'd.value',
+      'd.sort_order as sortOrder',
+    );
+  const groups = new Map<string, MenuDiscountGroup>();
+  for (const r of rows) {
+    let group = groups.get(r.groupId);
+    if (!group) {
+      group = { id: r.groupId, name: r.groupName, sortOrder: r.groupSortOrder, discounts: [] };
+      groups.set(r.groupId, group);
+    }
+    if (r.id) group.discounts.push({ id: r.id, name: r.name, type: r.type, value: r.value, sortOrder: r.sortOrder });
+  }
+  return [...groups.values()];
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);

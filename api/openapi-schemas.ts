@@ -253,6 +253,16 @@ export const componentSchemas = {
         ),
       }),
     ),
+    discountGroups: list(
+      object({
+        id,
+        name: str,
+        sortOrder: int,
+        discounts: list(
+          object({ id, name: str, type: { type: 'string', enum: ['percent', 'amount'] }, value: int, sortOrder: int }),
+        ),
+      }),
+    ),
   }),
   Discount: object({
     id,
@@ -265,7 +275,7 @@ export const componentSchemas = {
     createdAt: time,
     updatedAt: time,
   }),
-  DiscountGroup: object({ id, name: str, sortOrder: int }),
+  DiscountGroup: object({ id, name: str, available: bool, sortOrder: int, createdAt: time, updatedAt: time }),
   Printer: object({
     id,
     name: str,
