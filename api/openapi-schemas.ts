@@ -303,7 +303,13 @@ export const componentSchemas = {
     status: { type: 'string', enum: ['clocked_in', 'on_break', 'clocked_out'] },
     shift,
   }),
-  Session: object({ token: str, expiresAt: time, staff: object({ id, name: str, role, locationId: id }) }),
+  Session: object({
+    token: str,
+    expiresAt: time,
+    refreshToken: { type: 'string', pattern: '^tfr_[A-Za-z0-9_-]{43}$' },
+    refreshExpiresAt: time,
+    staff: object({ id, name: str, role, locationId: id }),
+  }),
   Settings: object(
     {
       locationId: id,
