@@ -64,12 +64,12 @@ const byDeps = new WeakMap<AppDeps, Limiters>();
 export function limiters(deps: AppDeps): Limiters {
   let l = byDeps.get(deps);
   if (!l) {
-    const { ipPerMinute, tokenPerMinute, pinChangesPer10Min, refreshFailuresPer5Min } = deps.config.rateLimit;
+    const { ipPerMinute, tokenPerMinute, pinChangesPer10Min } = deps.config.rateLimit;
     l = {
       ip: ipPerMinute > 0 ? postgresLimiter(deps.knex, 'ip', ipPerMinute, 60) : undefined,
       token: tokenPerMinute > 0 ? postgresLimiter(deps.knex, 'session', tokenPerMinute, 60) : undefined,
       pinChanges: postgresLimiter(deps.knex, 'pin-change', pinChangesPer10Min, 600),
-      refreshFailures: postgresLimiter(deps.knex, 'refresh-failure', refreshFailuresPer5Min, 300),
+      refreshFailures: postgresLimiter(deps.knex, 'refresh-failure', deps.config.refreshGuard.failuresPer5Min, 300),
     };
     byDeps.set(deps, l);
   }

@@ -44,12 +44,9 @@ export interface Config {
    * General request limits (0 = off): per client IP for requests without a valid token, per
    * session for requests with one; and PIN changes per acting staff member in 10 minutes.
    */
-  rateLimit: {
-    ipPerMinute: number;
-    tokenPerMinute: number;
-    pinChangesPer10Min: number;
-    refreshFailuresPer5Min: number;
-  };
+  rateLimit: { ipPerMinute: number; tokenPerMinute: number; pinChangesPer10Min: number };
+  /** Wrong refresh tokens per client IP in 5 minutes before it is refused (429) until they age out. */
+  refreshGuard: { failuresPer5Min: number };
   /**
    * Gateways without credentials run against local simulators. TILLFLOW_PAYMENTS_SANDBOX; the
    * default is on, except under NODE_ENV=production where only an explicit `true` enables it.
@@ -201,8 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
       ipPerMinute: e.TILLFLOW_RATE_LIMIT_IP_PER_MINUTE,
       tokenPerMinute: e.TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE,
       pinChangesPer10Min: e.TILLFLOW_RATE_LIMIT_PIN_CHANGES,
-      refreshFailuresPer5Min: e.TILLFLOW_RATE_LIMIT_REFRESH_FAILURES,
     },
+    refreshGuard: { failuresPer5Min: e.TILLFLOW_RATE_LIMIT_REFRESH_FAILURES },
     // Production never simulates payments by accident: only an explicit `true` turns the sandbox on.
     paymentsSandbox: e.TILLFLOW_PAYMENTS_SANDBOX
       ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true'
