@@ -189,6 +189,8 @@ const menuModifierList = object({
   modifiers: list(object({ id, name: str, price: int, sortOrder: int })),
 });
 
+const session = { token: str, expiresAt: time, staff: object({ id, name: str, role, locationId: id }) };
+
 export const componentSchemas = {
   Category: object({
     id,
@@ -303,12 +305,12 @@ export const componentSchemas = {
     status: { type: 'string', enum: ['clocked_in', 'on_break', 'clocked_out'] },
     shift,
   }),
-  Session: object({
-    token: str,
-    expiresAt: time,
+  Session: object(session),
+  /** A staff login (or refresh): the session plus its next single-use refresh token. */
+  LoginSession: object({
+    ...session,
     refreshToken: { type: 'string', pattern: '^tfr_[A-Za-z0-9_-]{43}$' },
     refreshExpiresAt: time,
-    staff: object({ id, name: str, role, locationId: id }),
   }),
   Settings: object(
     {

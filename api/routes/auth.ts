@@ -55,7 +55,7 @@ export function authRoutes() {
       tag: 'Auth',
       roles: 'public',
       body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
-      responses: { 200: json(SESSION_SHAPE, ref('Session')) },
+      responses: { 200: json(SESSION_SHAPE, ref('LoginSession')) },
       errors: [401, 429],
       handler: async ({ body, deps, ctx }) => {
         // Failures are not cleared by a success: otherwise someone could interleave their own PIN
@@ -82,7 +82,7 @@ export function authRoutes() {
             .matches(REFRESH_TOKEN_RE, { message: '${path} is not a refresh token', excludeEmptyString: false }),
         }),
       ),
-      responses: { 200: json(SESSION_SHAPE, ref('Session')) },
+      responses: { 200: json(SESSION_SHAPE, ref('LoginSession')) },
       errors: [401, 429],
       handler: async ({ body, deps, ctx }) =>
         refreshGuard(deps, ctx.ip, () => rotateRefreshToken(deps, body.refreshToken)),
