@@ -73,5 +73,8 @@ async function readToken(deps: AppDeps, token: string): Promise<AuthContext | un
       'st.name',
       's.expires_at as expiresAt',
     );
-  return row ? ({ ...row, expiresAt: new Date(row.expiresAt) } as AuthContext) : undefined;
+  if (!row) return undefined;
+  // The token ends before its session (access tokens are short; a refresh renews the session).
+  const sessionEnds = new Date(row.expiresAt);
+  return { ...row, expiresAt: sessionEnds < claims.expiresAt ? sessionEnds : claims.expiresAt } as AuthContext;
 }

@@ -52,7 +52,9 @@ export interface Menu {
 export interface OrderableItem {
   id: string;
   name: string;
+  /** What a new line costs now: the event price while the location's pricing is `event` and the item has one. */
   price: number;
+  priceKind: 'regular' | 'event';
   /** False when the item or its category is unavailable. */
   available: boolean;
   trackStock: boolean;
@@ -171,7 +173,10 @@ export async function loadItemForOrder(
   if (!UUID_RE.test(locationId) || !UUID_RE.test(itemId)) return undefined;
   // One round trip: this runs on every cart change, where each query competes for the pool.
   const { rows } = await knex.raw(
-    `select i.id, i.name, i.price, i.available and coalesce(c.available, true) as available,
+    `select i.id, i.name,
+            case when l.pricing = 'event' and i.event_price is not null then i.event_price else i.price end as price,
+            case when l.pricing = 'event' and i.event_price is not null then 'event' else 'regular' end as "priceKind",
+            i.available and coalesce(c.available, true) as available,
             i.track_stock as "trackStock", i.stock_quantity as "stockQuantity",
             coalesce((
               select json_agg(json_build_object(
@@ -184,11 +189,50 @@ export async function loadItemForOrder(
                      order by iml.sort_order, ml.sort_order, ml.name, ml.id)
               from item_modifier_lists iml join modifier_lists ml on ml.id = iml.modifier_list_id
               where iml.item_id = i.id and iml.location_id = i.location_id), '[]'::json) as "modifierLists"
-       from items i left join categories c on c.id = i.category_id
+       from items i join locations l on l.id = i.location_id left join categories c on c.id = i.category_id
       where i.id = ? and i.location_id = ? and i.deleted_at is null`,
     [itemId, locationId],
   );
   return rows[0] as OrderableItem | undefined;
+}
+
+export interface MenuDiscountGroup {
+  id: string;
+  name: string;
+  sortOrder: number;
+  discounts: { id: string; name: string; type: 'percent' | 'amount'; value: number; sortOrder: number }[];
+}
+
+/**
+ * The available discount groups with their available discounts, each in sortOrder then name.
+ * One query (groups left-joined to their discounts), whatever the number of discounts.
+ */
+export async function loadDiscountMenu(knex: Knex, locationId: string): Promise<MenuDiscountGroup[]> {
+  if (!UUID_RE.test(locationId)) return [];
+  const rows = await knex('discount_groups as g')
+    .leftJoin('discounts as d', (j) => j.on('d.group_id', 'g.id').andOn('d.available', knex.raw('true')))
+    .where({ 'g.location_id': locationId, 'g.available': true })
+    .orderBy(['g.sort_order', 'g.name', 'g.id', 'd.sort_order', 'd.name', 'd.id'])
+    .select(
+      'g.id as groupId',
+      'g.name as groupName',
+      'g.sort_order as groupSortOrder',
+      'd.id',
+      'd.name',
+      'd.type',
+      'd.value',
+      'd.sort_order as sortOrder',
+    );
+  const groups = new Map<string, MenuDiscountGroup>();
+  for (const r of rows) {
+    let group = groups.get(r.groupId);
+    if (!group) {
+      group = { id: r.groupId, name: r.groupName, sortOrder: r.groupSortOrder, discounts: [] };
+      groups.set(r.groupId, group);
+    }
+    if (r.id) group.discounts.push({ id: r.id, name: r.name, type: r.type, value: r.value, sortOrder: r.sortOrder });
+  }
+  return [...groups.values()];
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -120,7 +120,11 @@ const order = object(
           note: nullable(str),
           total: int,
         },
-        { kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] } },
+        {
+          kitchenStatus: { type: 'string', enum: ['not_sent', 'sent', 'ready'] },
+          // Absent on orders closed before event pricing.
+          priceKind: { type: 'string', enum: ['regular', 'event'] },
+        },
       ),
     ),
     discounts: list(
@@ -184,6 +188,8 @@ const menuModifierList = object({
   sortOrder: int,
   modifiers: list(object({ id, name: str, price: int, sortOrder: int })),
 });
+
+const session = { token: str, expiresAt: time, staff: object({ id, name: str, role, locationId: id }) };
 
 export const componentSchemas = {
   Category: object({
@@ -249,6 +255,16 @@ export const componentSchemas = {
         ),
       }),
     ),
+    discountGroups: list(
+      object({
+        id,
+        name: str,
+        sortOrder: int,
+        discounts: list(
+          object({ id, name: str, type: { type: 'string', enum: ['percent', 'amount'] }, value: int, sortOrder: int }),
+        ),
+      }),
+    ),
   }),
   Discount: object({
     id,
@@ -261,7 +277,7 @@ export const componentSchemas = {
     createdAt: time,
     updatedAt: time,
   }),
-  DiscountGroup: object({ id, name: str, sortOrder: int }),
+  DiscountGroup: object({ id, name: str, available: bool, sortOrder: int, createdAt: time, updatedAt: time }),
   Printer: object({
     id,
     name: str,
@@ -289,7 +305,13 @@ export const componentSchemas = {
     status: { type: 'string', enum: ['clocked_in', 'on_break', 'clocked_out'] },
     shift,
   }),
-  Session: object({ token: str, expiresAt: time, staff: object({ id, name: str, role, locationId: id }) }),
+  Session: object(session),
+  /** A staff login (or refresh): the session plus its next single-use refresh token. */
+  LoginSession: object({
+    ...session,
+    refreshToken: { type: 'string', pattern: '^tfr_[A-Za-z0-9_-]{43}$' },
+    refreshExpiresAt: time,
+  }),
   Settings: object(
     {
       locationId: id,
@@ -303,6 +325,7 @@ export const componentSchemas = {
       discountsEnabled: bool,
       autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
       loyalty: object({ enabled: bool, pointsPer100: int, pointValue: int }),
+      pricing: { type: 'string', enum: ['regular', 'event'] },
     },
     { approvalDiscountPercent: nullable(int) },
   ),

@@ -62,6 +62,7 @@ export async function resolveLine(
       id: item.id,
       name: item.name,
       price: item.price,
+      priceKind: item.priceKind,
       available: item.available,
       trackStock: item.trackStock,
       modifierLists: item.modifierLists,

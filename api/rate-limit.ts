@@ -6,7 +6,7 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import { ApiError } from './errors';
+import { ApiError, unauthenticated } from './errors';
 import type { AppDeps, AuthContext } from './types';
 
 /**
@@ -55,6 +55,8 @@ interface Limiters {
   ip?: RateLimiterAbstract;
   token?: RateLimiterAbstract;
   pinChanges: RateLimiterAbstract;
+  /** Wrong refresh tokens per client IP in 5 minutes (see api/routes/auth.ts). */
+  refreshFailures: RateLimiterAbstract;
 }
 const byDeps = new WeakMap<AppDeps, Limiters>();
 
@@ -67,10 +69,28 @@ export function limiters(deps: AppDeps): Limiters {
       ip: ipPerMinute > 0 ? postgresLimiter(deps.knex, 'ip', ipPerMinute, 60) : undefined,
       token: tokenPerMinute > 0 ? postgresLimiter(deps.knex, 'session', tokenPerMinute, 60) : undefined,
       pinChanges: postgresLimiter(deps.knex, 'pin-change', pinChangesPer10Min, 600),
+      refreshFailures: postgresLimiter(deps.knex, 'refresh-failure', deps.config.refreshGuard.failuresPer5Min, 300),
     };
     byDeps.set(deps, l);
   }
   return l;
+}
+
+/**
+ * Like the PIN lockout for logins: a client that sent too many wrong refresh tokens is refused
+ * (429, even with a right one) until they age out. Checked before the token is looked at; each
+ * failure counts (the last allowed one already answers 429).
+ */
+export async function refreshGuard<T>(deps: AppDeps, ip: string, attempt: () => Promise<T | undefined>): Promise<T> {
+  const limiter = limiters(deps).refreshFailures;
+  const key = ip || 'unknown';
+  const detail = 'Too many wrong refresh tokens from this address';
+  const seen = await limiter.get(key);
+  if (seen && seen.consumedPoints >= limiter.points) throw rateLimited(seen.msBeforeNext, detail);
+  const found = await attempt();
+  if (found !== undefined) return found;
+  await consume(limiter, key, detail);
+  throw unauthenticated('The refresh token is not valid (unknown, expired, already used or logged out)');
 }
 
 /**

@@ -19,12 +19,20 @@ export async function signToken(secret: string, claims: TokenClaims, expiresAt: 
     .sign(key(secret));
 }
 
-/** Returns the claims of a valid, unexpired token, or undefined. */
-export async function verifyToken(secret: string, token: string): Promise<TokenClaims | undefined> {
+/** Returns the claims of a valid, unexpired token (with when it expires), or undefined. */
+export async function verifyToken(
+  secret: string,
+  token: string,
+): Promise<(TokenClaims & { expiresAt: Date }) | undefined> {
   try {
     const { payload } = await jwtVerify(token, key(secret), { issuer: 'tillflow', algorithms: ['HS256'] });
-    if (!payload.jti || !payload.sub || typeof payload.loc !== 'string') return undefined;
-    return { sessionId: payload.jti, staffId: payload.sub, locationId: payload.loc };
+    if (!payload.jti || !payload.sub || typeof payload.loc !== 'string' || !payload.exp) return undefined;
+    return {
+      sessionId: payload.jti,
+      staffId: payload.sub,
+      locationId: payload.loc,
+      expiresAt: new Date(payload.exp * 1000),
+    };
   } catch {
     return undefined;
   }

@@ -17,6 +17,8 @@ export interface Settings {
   loyalty: { enabled: boolean; pointsPer100: number; pointValue: number };
   /** Discounts above this percent of the order need a manager's PIN (null: none do). */
   approvalDiscountPercent: number | null;
+  /** Which price new cart lines use: the items' `price`, or their `eventPrice` (else `price`). */
+  pricing: 'regular' | 'event';
 }
 
 export function settingsOf(loc: Location): Settings {
@@ -33,6 +35,7 @@ export function settingsOf(loc: Location): Settings {
     autoPrint: { receipt: loc.autoPrintReceipt, kitchen: loc.autoPrintKitchen, orderNumber: loc.autoPrintOrderNumber },
     loyalty: { enabled: loc.loyaltyEnabled, pointsPer100: loc.loyaltyPointsPer100, pointValue: loc.loyaltyPointValue },
     approvalDiscountPercent: loc.approvalDiscountPercent ?? null,
+    pricing: loc.pricing ?? 'regular',
   };
 }
 

@@ -16,6 +16,9 @@ export type OrderType = 'dine_in' | 'takeaway';
 export type PaymentMethod = 'cash' | 'card' | 'qr' | 'mpesa' | 'airtel' | 'loyalty';
 export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled' | 'refunded';
 
+/** Which of the item's prices a line took: `event` while the location's pricing setting is `event`. */
+export type PriceKind = 'regular' | 'event';
+
 export const MAX_LINES = 200;
 export const MAX_QUANTITY = 999;
 
@@ -23,7 +26,10 @@ export const MAX_QUANTITY = 999;
 export interface CatalogItem {
   id: string;
   name: string;
+  /** The price this line takes (the API resolved regular or event pricing already). */
   price: number;
+  /** Absent from APIs older than event pricing: regular. */
+  priceKind?: PriceKind;
   available: boolean;
   trackStock: boolean;
   modifierLists: CatalogModifierList[];
@@ -55,6 +61,8 @@ export interface LineState {
   name: string;
   quantity: number;
   unitPrice: number;
+  /** Absent on lines from before event pricing: regular. */
+  priceKind?: PriceKind;
   modifiers: LineModifier[];
   note: string | null;
   trackStock: boolean;
@@ -164,6 +172,7 @@ export interface OrderSnapshot {
     name: string;
     quantity: number;
     unitPrice: number;
+    priceKind: PriceKind;
     modifiers: LineModifier[];
     note: string | null;
     total: number;
@@ -265,6 +274,7 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
       name: l.name,
       quantity: l.quantity,
       unitPrice: l.unitPrice,
+      priceKind: l.priceKind ?? 'regular',
       modifiers: l.modifiers,
       note: l.note,
       total: priced.lineTotals[i]!,
@@ -563,6 +573,8 @@ export function applyAddLine(
     name: req.item.name,
     quantity: req.quantity,
     unitPrice: req.item.price,
+    // Only event lines carry it, so a regular line's state stays as it was before event pricing.
+    ...(req.item.priceKind === 'event' ? { priceKind: 'event' as const } : {}),
     modifiers,
     note: req.note ?? null,
     trackStock: req.item.trackStock,

@@ -15,7 +15,10 @@ export interface Config {
   temporalNamespace: string;
   dataDir: string;
   tokenSecret: string;
+  /** A staff session's life: each refresh token lasts this long, and a refresh renews it. */
   tokenTtlSeconds: number;
+  /** An access token's life (short: a terminal that stays logged in refreshes it). */
+  accessTokenTtlSeconds: number;
   taskQueue: string;
   publicBaseUrl?: string;
   /** Cancel an untouched open order (no payment taken) after this long. */
@@ -42,6 +45,8 @@ export interface Config {
    * session for requests with one; and PIN changes per acting staff member in 10 minutes.
    */
   rateLimit: { ipPerMinute: number; tokenPerMinute: number; pinChangesPer10Min: number };
+  /** Wrong refresh tokens per client IP in 5 minutes before it is refused (429) until they age out. */
+  refreshGuard: { failuresPer5Min: number };
   /**
    * Gateways without credentials run against local simulators. TILLFLOW_PAYMENTS_SANDBOX; the
    * default is on, except under NODE_ENV=production where only an explicit `true` enables it.
@@ -93,6 +98,11 @@ const envSchema = yup.object({
     .integer()
     .min(60)
     .default(12 * 3600),
+  TILLFLOW_ACCESS_TOKEN_TTL_SECONDS: yup
+    .number()
+    .integer()
+    .min(1)
+    .default(15 * 60),
   TILLFLOW_TASK_QUEUE: yup.string().default('tillflow'),
   PUBLIC_BASE_URL: yup.string().url('PUBLIC_BASE_URL must be a URL').optional(),
   TEMPORAL_UI_URL: yup.string().url('TEMPORAL_UI_URL must be a URL').optional(),
@@ -117,6 +127,7 @@ const envSchema = yup.object({
   TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: yup.number().integer().min(0).default(1200),
   TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: yup.number().integer().min(0).default(600),
   TILLFLOW_RATE_LIMIT_PIN_CHANGES: yup.number().integer().min(1).default(5),
+  TILLFLOW_RATE_LIMIT_REFRESH_FAILURES: yup.number().integer().min(1).default(10),
   TILLFLOW_PAYMENTS_SANDBOX: yup
     .string()
     .oneOf(['true', 'false'], 'TILLFLOW_PAYMENTS_SANDBOX must be true or false')
@@ -165,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     dataDir,
     tokenSecret: e.TILLFLOW_TOKEN_SECRET ?? persistedSecret(dataDir),
     tokenTtlSeconds: e.TILLFLOW_TOKEN_TTL_SECONDS,
+    accessTokenTtlSeconds: e.TILLFLOW_ACCESS_TOKEN_TTL_SECONDS,
     taskQueue: e.TILLFLOW_TASK_QUEUE,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,
@@ -193,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
       tokenPerMinute: e.TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE,
       pinChangesPer10Min: e.TILLFLOW_RATE_LIMIT_PIN_CHANGES,
     },
+    refreshGuard: { failuresPer5Min: e.TILLFLOW_RATE_LIMIT_REFRESH_FAILURES },
     // Production never simulates payments by accident: only an explicit `true` turns the sandbox on.
     paymentsSandbox: e.TILLFLOW_PAYMENTS_SANDBOX
       ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true'

@@ -639,6 +639,7 @@ describe('loadItemForOrder', () => {
       id: h.shop.items.Latte,
       name: 'Latte',
       price: 450,
+      priceKind: 'regular',
       available: true,
       trackStock: false,
       stockQuantity: 0,

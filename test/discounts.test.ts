@@ -149,7 +149,14 @@ describe('discount groups', () => {
   it('lists groups and lets a manager create one', async () => {
     const created = await h.api('POST', G, { token: manager, body: { name: 'Happy hours', sortOrder: 1 } });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(String), name: 'Happy hours', sortOrder: 1 });
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      name: 'Happy hours',
+      available: true,
+      sortOrder: 1,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
     const list = await h.api('GET', G, { token: cashier });
     expect(list.body.map((g: any) => g.name)).toEqual(['Staff & promos', 'Happy hours']);
     const d = await h.api('POST', D, {

@@ -33,6 +33,7 @@ describe('settings', () => {
       autoPrint: { receipt: false, kitchen: true, orderNumber: false },
       loyalty: { enabled: false, pointsPer100: 0, pointValue: 0 },
       approvalDiscountPercent: null,
+      pricing: 'regular',
     });
   });
 
@@ -79,6 +80,7 @@ describe('settings', () => {
       autoPrint: { receipt: true, kitchen: false, orderNumber: true },
       loyalty: { enabled: true, pointsPer100: 5, pointValue: 10 },
       approvalDiscountPercent: 20,
+      pricing: 'regular',
     };
     const res = await h.api('PUT', S, { token: manager, body: all });
     expect(res.status).toBe(200);

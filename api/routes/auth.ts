@@ -1,11 +1,11 @@
 import * as yup from 'yup';
-import { randomUUID } from 'node:crypto';
 import { json, route, KITCHEN } from '../route';
 import { ref } from '../openapi-schemas';
 import { fieldError } from '../errors';
 import { guardedPinCheck } from '../pin-guard';
 import { uuid, noUnknown } from '../validation';
-import { signToken } from '../security';
+import { refreshGuard } from '../rate-limit';
+import { REFRESH_TOKEN_RE, rotateRefreshToken, startSession } from '../refresh-tokens';
 import { pinLookup, verifyPin } from '../../db/pins';
 import type { AppDeps } from '../types';
 
@@ -43,6 +43,8 @@ export async function staffByPin(deps: AppDeps, pinValue: string, locationId?: s
   return row as { id: string; location_id: string; name: string; role: string; hourly_rate: number };
 }
 
+const SESSION_SHAPE = '{token, expiresAt, refreshToken, refreshExpiresAt, staff: {id, name, role, locationId}}';
+
 export function authRoutes() {
   return [
     route({
@@ -53,34 +55,42 @@ export function authRoutes() {
       tag: 'Auth',
       roles: 'public',
       body: noUnknown(yup.object({ pin: pinField().required(), locationId: uuid().optional() })),
-      responses: { 200: json('{token, expiresAt, staff: {id, name, role, locationId}}', ref('Session')) },
+      responses: { 200: json(SESSION_SHAPE, ref('LoginSession')) },
       errors: [401, 429],
       handler: async ({ body, deps, ctx }) => {
-        const staff = await staffByGuardedPin(deps, ctx, body, 'login');
-        const sessionId = randomUUID();
-        const expiresAt = new Date(Date.now() + deps.config.tokenTtlSeconds * 1000);
         // Failures are not cleared by a success: otherwise someone could interleave their own PIN
         // with guesses at a colleague's and never be locked out. They age out after the window.
-        await deps
-          .knex('sessions')
-          .insert({ id: sessionId, staff_id: staff.id, location_id: staff.location_id, expires_at: expiresAt });
-        const token = await signToken(
-          deps.config.tokenSecret,
-          { sessionId, staffId: staff.id, locationId: staff.location_id },
-          expiresAt,
-        );
+        const staff = await staffByGuardedPin(deps, ctx, body, 'login');
         deps.logger.info({ staffId: staff.id, role: staff.role }, 'login');
-        return {
-          token,
-          expiresAt: expiresAt.toISOString(),
-          staff: { id: staff.id, name: staff.name, role: staff.role, locationId: staff.location_id },
-        };
+        return startSession(deps, staff);
       },
     }),
     route({
       method: 'post',
+      path: '/api/v1/auth/refresh',
+      summary:
+        'Exchange a refresh token for a new access token and the next refresh token. Each refresh token works once: ' +
+        'presenting a used one again revokes the whole session (401). Too many wrong ones from a client → 429',
+      tag: 'Auth',
+      roles: 'public',
+      body: noUnknown(
+        yup.object({
+          refreshToken: yup
+            .string()
+            .strict()
+            .required()
+            .matches(REFRESH_TOKEN_RE, { message: '${path} is not a refresh token', excludeEmptyString: false }),
+        }),
+      ),
+      responses: { 200: json(SESSION_SHAPE, ref('LoginSession')) },
+      errors: [401, 429],
+      handler: async ({ body, deps, ctx }) =>
+        refreshGuard(deps, ctx.ip, () => rotateRefreshToken(deps, body.refreshToken)),
+    }),
+    route({
+      method: 'post',
       path: '/api/v1/auth/logout',
-      summary: 'End this session; the token stops working',
+      summary: 'End this session; the token and the refresh token stop working',
       tag: 'Auth',
       roles: KITCHEN,
       responses: { 204: 'logged out' },

@@ -19,7 +19,7 @@ import {
   uuid,
 } from '../validation';
 import { Category, Item, ItemModifierList, Modifier, ModifierList } from '../../db/models/catalog';
-import { isLowStock, loadMenu } from '../catalog-read';
+import { isLowStock, loadDiscountMenu, loadMenu } from '../catalog-read';
 import { audit } from '../audit';
 import { applyMovement } from '../../db/stock';
 import type { AuthContext } from '../types';
@@ -599,16 +599,23 @@ export function catalogRoutes(): AnyRoute[] {
     route({
       method: 'get',
       path: `${BASE}/menu`,
-      summary: 'The sellable menu: available categories → items → modifier lists → modifiers, in sortOrder then name',
+      summary:
+        'The sellable menu: available categories → items → modifier lists → modifiers, and available discount groups → their available discounts, in sortOrder then name',
       tag: TAG,
       roles: KITCHEN,
       responses: {
         200: json(
-          '{categories: [{id, name, color, sortOrder, items: [{…, modifierLists: [{…, modifiers}]}]}]}',
+          '{categories: [{id, name, color, sortOrder, items: [{…, modifierLists: [{…, modifiers}]}]}], discountGroups: [{id, name, sortOrder, discounts}]}',
           schemaRef('Menu'),
         ),
       },
-      handler: async ({ auth, deps }) => loadMenu(deps.knex, auth.locationId),
+      handler: async ({ auth, deps }) => {
+        const [menu, discountGroups] = await Promise.all([
+          loadMenu(deps.knex, auth.locationId),
+          loadDiscountMenu(deps.knex, auth.locationId),
+        ]);
+        return { ...menu, discountGroups };
+      },
     }),
   ];
 }

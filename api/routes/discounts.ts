@@ -6,6 +6,7 @@ import { listOf, ref as schemaRef } from '../openapi-schemas';
 import { fieldError, notFound } from '../errors';
 import { audit, changedFields } from '../audit';
 import { Discount, DiscountGroup, type DiscountType } from '../../db/models/discount';
+import { discountGroupRoutes } from './discount-groups';
 
 const TAG = 'Discounts';
 
@@ -31,7 +32,6 @@ const discountCreate = noUnknown(
   },
 });
 const discountPatch = nonEmpty(noUnknown(yup.object(discountFields)));
-const groupCreate = noUnknown(yup.object({ name: name().required(), sortOrder: int4() }));
 
 const discountView = (d: Discount) => ({
   id: d.id,
@@ -44,7 +44,6 @@ const discountView = (d: Discount) => ({
   createdAt: d.createdAt,
   updatedAt: d.updatedAt,
 });
-const groupView = (g: DiscountGroup) => ({ id: g.id, name: g.name, sortOrder: g.sortOrder });
 
 /** percent values are basis points, so at most 10000 (100%); amounts are minor units. */
 function assertValue(type: DiscountType, value: number) {
@@ -154,35 +153,6 @@ export function discountsRoutes(): AnyRoute[] {
         return undefined;
       },
     }),
-    route({
-      method: 'get',
-      path: '/api/v1/discount-groups',
-      summary: 'List discount groups',
-      tag: TAG,
-      roles: CASHIER,
-      responses: { 200: json('DiscountGroup[]', listOf('DiscountGroup')) },
-      handler: async ({ auth, deps }) =>
-        (
-          await DiscountGroup.query(deps.knex)
-            .where('location_id', auth.locationId)
-            .orderBy(['sort_order', 'name', 'id'])
-        ).map(groupView),
-    }),
-    route({
-      method: 'post',
-      path: '/api/v1/discount-groups',
-      summary: 'Create a discount group',
-      tag: TAG,
-      roles: MANAGER,
-      body: groupCreate,
-      responses: { 201: json('DiscountGroup', schemaRef('DiscountGroup')) },
-      handler: async ({ body, auth, deps, ctx }) => {
-        const g = await DiscountGroup.query(deps.knex)
-          .insert({ ...defined(body), locationId: auth.locationId })
-          .returning('*');
-        ctx.status = 201;
-        return groupView(g);
-      },
-    }),
+    ...discountGroupRoutes(),
   ];
 }

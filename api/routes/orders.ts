@@ -1,7 +1,7 @@
 import * as yup from 'yup';
 import { json, route, CASHIER, KITCHEN, MANAGER } from '../route';
 import { object, ref } from '../openapi-schemas';
-import { notFound, validationError } from '../errors';
+import { conflict, notFound, validationError } from '../errors';
 import { idempotencyKey } from '../idempotency';
 import { bool, int, isoDate, noUnknown, nonBlank, nonEmpty, text, uuid, UUID_RE } from '../validation';
 import * as msg from '../../core/messages';
@@ -25,6 +25,20 @@ const lineOf = (s: OrderSnapshot, lineId: string) => {
 };
 const discountOf = (s: OrderSnapshot, discountId: string) =>
   s.discounts.find((d) => d.id === discountId) ?? { id: discountId };
+
+/** A discount of this location as an order takes it; one of a group that is switched off is refused (its state: 409). */
+async function applicableDiscount(deps: AppDeps, auth: AuthContext, discountId: string) {
+  const row = await deps
+    .knex('discounts as d')
+    .leftJoin('discount_groups as g', 'g.id', 'd.group_id')
+    .where({ 'd.id': discountId, 'd.location_id': auth.locationId })
+    .first('d.id', 'd.name', 'd.type', 'd.value', 'd.available', 'g.available as groupAvailable');
+  if (!row)
+    throw validationError('Unknown discount', [{ path: 'discountId', message: 'No such discount in this location' }]);
+  const { groupAvailable, ...discount } = row;
+  if (groupAvailable === false) throw conflict(`${discount.name}: its discount group is not available`);
+  return discount as { id: string; name: string; type: 'percent' | 'amount'; value: number; available: boolean };
+}
 
 const orderType = () => yup.string().oneOf(['dine_in', 'takeaway'] as const);
 const modifierIds = () => yup.array(uuid().required()).max(20);
@@ -267,14 +281,7 @@ export function ordersRoutes() {
       responses: snapshotResponse,
       errors: updateErrors,
       handler: async ({ params, body, auth, deps, ctx }) => {
-        const d = await deps
-          .knex('discounts')
-          .where({ id: body.discountId, location_id: auth.locationId })
-          .first('id', 'name', 'type', 'value', 'available');
-        if (!d)
-          throw validationError('Unknown discount', [
-            { path: 'discountId', message: 'No such discount in this location' },
-          ]);
+        const d = await applicableDiscount(deps, auth, body.discountId);
         const [current, settings] = await Promise.all([
           getOrder(deps, auth, params.id),
           loadSettings(deps.knex, auth.locationId),

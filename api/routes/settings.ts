@@ -50,6 +50,10 @@ const settingsBody = nonEmpty(
         noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() })),
       ).default(undefined),
       approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
+      pricing: yup
+        .string<'regular' | 'event'>()
+        .strict()
+        .oneOf(['regular', 'event'], '${path} must be regular or event'),
     }),
   ),
 );
@@ -96,6 +100,7 @@ export function settingsRoutes(): AnyRoute[] {
           loyaltyPointsPer100: body.loyalty?.pointsPer100,
           loyaltyPointValue: body.loyalty?.pointValue,
           approvalDiscountPercent: body.approvalDiscountPercent,
+          pricing: body.pricing,
         });
         if (!Object.keys(changes).length)
           throw validationError('Send at least one setting to change', [

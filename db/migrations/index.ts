@@ -14,6 +14,9 @@ import * as item86 from './060_02_item_86';
 import * as approvals from './060_03_approvals';
 import * as cashDrawers from './060_04_cash_drawers';
 import * as receipts from './070_receipts';
+import * as eventPricing from './090_01_event_pricing';
+import * as discountGroups from './090_02_discount_groups';
+import * as refreshTokens from './090_03_refresh_tokens';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -32,6 +35,9 @@ const migrations: Record<string, Knex.Migration> = {
   '060_03_approvals': approvals,
   '060_04_cash_drawers': cashDrawers,
   '070_receipts': receipts,
+  '090_01_event_pricing': eventPricing,
+  '090_02_discount_groups': discountGroups,
+  '090_03_refresh_tokens': refreshTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -9,7 +9,15 @@ export class DiscountGroup extends Model {
   declare id: string;
   declare locationId: string;
   declare name: string;
+  /** False: every discount of the group is refused on orders and left out of the menu. */
+  declare available: boolean;
   declare sortOrder: number;
+  declare createdAt: Date;
+  declare updatedAt: Date;
+
+  override $beforeUpdate(): void {
+    this.updatedAt = new Date();
+  }
 }
 
 export class Discount extends Model {

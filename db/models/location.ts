@@ -25,6 +25,8 @@ export class Location extends Model {
   declare autoPrintOrderNumber: boolean;
   /** Discounts above this percent of the order need a manager's PIN (null: none do). */
   declare approvalDiscountPercent: number | null;
+  /** Which price new cart lines use (see migration 090_01_event_pricing). */
+  declare pricing: 'regular' | 'event';
   declare orderNumberCounter: number;
   declare loyaltyEnabled: boolean;
   /** Points per 100 minor units of net. */
