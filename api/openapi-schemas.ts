@@ -24,7 +24,7 @@ export const object = (
 export const ref = (name: keyof typeof componentSchemas): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 export const listOf = (name: keyof typeof componentSchemas): JsonSchema => list(ref(name));
 
-const role = { type: 'string', enum: ['admin', 'manager', 'cashier', 'kitchen'] };
+const role = { type: 'string', enum: ['owner', 'admin', 'manager', 'cashier', 'kitchen'] };
 const paymentMethod = { type: 'string', enum: ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] };
 const byMethod = object(Object.fromEntries(['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'].map((m) => [m, int])));
 const reportTotals = {
@@ -306,6 +306,9 @@ export const componentSchemas = {
     },
     { approvalDiscountPercent: nullable(int) },
   ),
+  Location: {
+    allOf: [{ $ref: '#/components/schemas/Settings' }, object({ organisationId: id, active: bool })],
+  },
   Order: order,
   Customer: object({
     id,

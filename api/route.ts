@@ -4,14 +4,17 @@ import * as yup from 'yup';
 import { convertSchema } from '@sodaru/yup-to-json-schema';
 import { forbidden, unauthenticated, validationError } from './errors';
 import { requiredIdempotencyKey } from './idempotency';
+import { LOCATION_HEADER } from './auth';
 import type { AppDeps, AuthContext } from './types';
 import type { Role } from '../core/roles';
 import { componentSchemas } from './openapi-schemas';
 
-export const ADMIN: Role[] = ['admin'];
-export const MANAGER: Role[] = ['admin', 'manager'];
-export const CASHIER: Role[] = ['admin', 'manager', 'cashier'];
-export const KITCHEN: Role[] = ['admin', 'manager', 'cashier', 'kitchen'];
+/** Each list is a role and everyone above it (owner > admin > manager > cashier; kitchen reads its feeds). */
+export const OWNER: Role[] = ['owner'];
+export const ADMIN: Role[] = ['owner', 'admin'];
+export const MANAGER: Role[] = ['owner', 'admin', 'manager'];
+export const CASHIER: Role[] = ['owner', 'admin', 'manager', 'cashier'];
+export const KITCHEN: Role[] = ['owner', 'admin', 'manager', 'cashier', 'kitchen'];
 
 type Schema = yup.AnyObjectSchema;
 type Infer<S> = S extends yup.ISchema<infer T> ? T : undefined;
@@ -228,6 +231,17 @@ export function jsonSchemaOf(schema: yup.AnySchema): JsonSchema {
   return convertSchema(schema, { converters: shapeConverters as never }) as JsonSchema;
 }
 
+/** Declared on every route with a token (api/auth.ts atLocation decides it). */
+const locationHeader = {
+  name: LOCATION_HEADER,
+  in: 'header',
+  required: false,
+  description:
+    "Owners: the location of their organisation this request works at (default: the owner's own). " +
+    'Everyone else may send only their own location. Any other id answers 404',
+  schema: { type: 'string', format: 'uuid' },
+};
+
 /** OpenAPI 3.1 document generated from the same route specs that serve requests, so it cannot drift. */
 export function openApiDocument(routes: AnyRoute[], version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -253,8 +267,10 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
         schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' },
       });
     }
+    if (r.roles !== 'public') params.push(locationHeader);
     const statuses = new Set<number>(r.errors ?? []);
-    if (r.roles !== 'public') [401, 403].forEach((s) => statuses.add(s));
+    // 404: a location the token may not use (see locationHeader).
+    if (r.roles !== 'public') [401, 403, 404].forEach((s) => statuses.add(s));
     if (r.body) [400, 413, 422].forEach((s) => statuses.add(s));
     if (r.params || r.query) statuses.add(422);
     if (r.params) statuses.add(404);

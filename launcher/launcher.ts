@@ -472,7 +472,7 @@ export class Launcher {
         ? 'Seeded the demo shops "Demo Café" (USD) and "Demo Kibanda (Nairobi)" (KES: try M-Pesa and Airtel there). Demo staff PINs:'
         : 'Demo staff PINs still active:',
     );
-    for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(5)}   ${s.role.padEnd(8)} ${s.location}`);
+    for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(6)}  ${s.role.padEnd(8)} ${s.location}`);
     p('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
     p('!!  WARNING: these demo PINs are public. Anyone can log in with them.           !!');
     p('!!  Change every PIN (or deactivate the demo staff) before real use.            !!');

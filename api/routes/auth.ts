@@ -33,7 +33,8 @@ export async function staffByPin(deps: AppDeps, pinValue: string, locationId?: s
   const q = deps
     .knex('staff')
     .where({ pin_lookup: pinLookup(deps.config.tokenSecret, pinValue), active: true })
-    .whereNull('deleted_at');
+    .whereNull('deleted_at')
+    .whereIn('location_id', deps.knex('locations').where('active', true).select('id'));
   if (locationId) q.where('location_id', locationId);
   const rows = await q.select('id', 'location_id', 'name', 'role', 'pin_hash', 'hourly_rate');
   const row = rows[0];

@@ -26,6 +26,7 @@ import { customersRoutes } from './customers';
 import { splitRoutes } from './split';
 import { drawersRoutes } from './drawers';
 import { receiptsRoutes } from './receipts';
+import { locationsRoutes } from './locations';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -58,6 +59,7 @@ export function allRoutes(): AnyRoute[] {
     ...splitRoutes(),
     ...drawersRoutes(),
     ...receiptsRoutes(),
+    ...locationsRoutes(),
   );
   return routes;
 }

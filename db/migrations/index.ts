@@ -14,6 +14,7 @@ import * as item86 from './060_02_item_86';
 import * as approvals from './060_03_approvals';
 import * as cashDrawers from './060_04_cash_drawers';
 import * as receipts from './070_receipts';
+import * as organisations from './080_01_organisations';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -32,6 +33,7 @@ const migrations: Record<string, Knex.Migration> = {
   '060_03_approvals': approvals,
   '060_04_cash_drawers': cashDrawers,
   '070_receipts': receipts,
+  '080_01_organisations': organisations,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
