@@ -94,7 +94,8 @@ async function readToken(deps: AppDeps, token: string): Promise<AuthContext | un
   const row = await deps
     .knex('sessions as s')
     .join('staff as st', 'st.id', 's.staff_id')
-    .join('locations as l', 'l.id', 'st.location_id')
+    // The session's location: the staff member's own, or the one an owner logged in at.
+    .join('locations as l', 'l.id', 's.location_id')
     .where('s.id', claims.sessionId)
     .whereNull('s.revoked_at')
     .where('s.expires_at', '>', deps.knex.fn.now())
@@ -104,7 +105,7 @@ async function readToken(deps: AppDeps, token: string): Promise<AuthContext | un
     .first(
       's.id as sessionId',
       'st.id as staffId',
-      'st.location_id as locationId',
+      's.location_id as locationId',
       'l.organisation_id as organisationId',
       'st.role',
       'st.name',

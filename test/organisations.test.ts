@@ -222,3 +222,22 @@ describe('location CRUD', () => {
     expect(await h.deps.knex('orders').where({ id: order.body.id }).first('status')).toEqual({ status: 'closed' });
   });
 });
+
+describe('logging in at a location', () => {
+  it('logs an owner in at a sister location named by locationId, which the session then works at', async () => {
+    const res = await h.api('POST', '/api/v1/auth/login', { body: { pin: '135790', locationId: nairobiId } });
+    expect(res.status).toBe(200);
+    expect(res.body.staff).toMatchObject({ role: 'owner', locationId: nairobiId });
+    expect((await settingsAs(res.body.token)).body.locationId).toBe(nairobiId);
+  });
+
+  it("refuses an owner's PIN at a location of another organisation like a wrong PIN", async () => {
+    const res = await h.api('POST', '/api/v1/auth/login', { body: { pin: '135790', locationId: foreignId } });
+    expect(res.status).toBe(401);
+  });
+
+  it("refuses an admin's PIN at a sister location like a wrong PIN", async () => {
+    const res = await h.api('POST', '/api/v1/auth/login', { body: { pin: '1234', locationId: nairobiId } });
+    expect(res.status).toBe(401);
+  });
+});
