@@ -361,6 +361,13 @@ export const componentSchemas = {
       drawerOverShort: int,
     },
   ),
+  OrganisationReport: object({
+    date: { type: 'string', format: 'date' },
+    locations: list(
+      object({ locationId: id, name: str, active: bool, report: { $ref: '#/components/schemas/DailyReport' } }),
+    ),
+    totals: list(object({ currency: str, ...reportTotals })),
+  }),
   RangeReport: object({
     start: { type: 'string', format: 'date' },
     end: { type: 'string', format: 'date' },

@@ -241,3 +241,62 @@ describe('logging in at a location', () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe('organisation report', () => {
+  /** Noon UTC of a past day: the same local date in New York and in Nairobi. */
+  const DAY = '2026-06-15';
+  /** A paid takeaway of one item, as `token` at the location in `headers`, closed on DAY. */
+  async function sale(token: string, itemId: string, headers: Record<string, string> = {}) {
+    const order = await h.api('POST', '/api/v1/orders', {
+      token,
+      headers,
+      body: { type: 'takeaway', lines: [{ itemId, quantity: 1 }] },
+    });
+    const balance = order.body.totals.balance;
+    const paid = await h.api('POST', `/api/v1/orders/${order.body.id}/payments`, {
+      token,
+      headers: { ...headers, 'Idempotency-Key': randomUUID() },
+      body: { method: 'cash', amount: balance, tendered: balance },
+    });
+    expect(paid.body.order.status).toBe('closed');
+    await until(
+      async () => (await h.deps.knex('orders').where({ id: order.body.id }).first('persisted_at'))?.persisted_at,
+      Boolean,
+    );
+    await h.deps
+      .knex('orders')
+      .where({ id: order.body.id })
+      .update({ closed_at: new Date(`${DAY}T12:00:00Z`) });
+  }
+  let report: any;
+  beforeAll(async () => {
+    await sale(admin, h.shop.items['Sparkling water']!);
+    const chai = await h.deps.knex('items').where({ location_id: nairobiId, name: 'Chai' }).first('id');
+    await sale(owner, chai.id, { 'x-location-id': nairobiId });
+    const res = await h.api('GET', `/api/v1/reports/organisation?date=${DAY}`, { token: owner });
+    expect(res.status).toBe(200);
+    report = res.body;
+  });
+  const at = (id: string) => report.locations.find((l: { locationId: string }) => l.locationId === id);
+
+  it("gives each location of the organisation its daily report, not other organisations'", () => {
+    expect(at(h.shop.locationId).report).toMatchObject({ currency: 'USD', orders: 1 });
+    expect(at(nairobiId).report).toMatchObject({ currency: 'KES', orders: 1 });
+    expect(at(foreignId)).toBeUndefined();
+  });
+
+  it('sums the locations per currency', () => {
+    const inUsd = report.locations.filter((l: any) => l.report.currency === 'USD');
+    const usd = report.totals.find((t: { currency: string }) => t.currency === 'USD');
+    expect(usd.net).toBe(inUsd.reduce((sum: number, l: any) => sum + l.report.net, 0));
+    expect(usd.orders).toBe(inUsd.reduce((sum: number, l: any) => sum + l.report.orders, 0));
+    const kes = report.totals.find((t: { currency: string }) => t.currency === 'KES');
+    expect(kes).toMatchObject({ orders: 1, net: at(nairobiId).report.net });
+    const currencies = new Set(report.locations.map((l: any) => l.report.currency));
+    expect(report.totals.map((t: { currency: string }) => t.currency).sort()).toEqual([...currencies].sort());
+  });
+
+  it('is for owners only', async () => {
+    expect((await h.api('GET', '/api/v1/reports/organisation', { token: admin })).status).toBe(403);
+  });
+});

@@ -27,6 +27,7 @@ import { splitRoutes } from './split';
 import { drawersRoutes } from './drawers';
 import { receiptsRoutes } from './receipts';
 import { locationsRoutes } from './locations';
+import { organisationReportRoutes } from './organisation-report';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -60,6 +61,7 @@ export function allRoutes(): AnyRoute[] {
     ...drawersRoutes(),
     ...receiptsRoutes(),
     ...locationsRoutes(),
+    ...organisationReportRoutes(),
   );
   return routes;
 }
