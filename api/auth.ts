@@ -20,7 +20,8 @@ export function authenticate(deps: AppDeps): Koa.Middleware {
     const requested = ctx.get(LOCATION_HEADER) || undefined;
     if (auth) {
       ctx.state.auth = await atLocation(deps, auth, requested);
-      if (!ctx.state.auth) throw notFound('Location');
+      // Answered by the route (requireRole), so a method no route has still gets its 405.
+      if (!ctx.state.auth) ctx.state.authError = notFound('Location');
     }
     await next();
   };

@@ -146,7 +146,7 @@ export async function validate<S extends Schema>(schema: S, value: unknown, wher
 export function mountRoutes(router: Router, routes: AnyRoute[], deps: AppDeps): void {
   for (const r of routes) {
     router[r.method](r.path, async (ctx) => {
-      const auth = r.roles === 'public' ? (ctx.state.auth as AuthContext) : requireRole(ctx.state.auth, r.roles);
+      const auth = r.roles === 'public' ? (ctx.state.auth as AuthContext) : requireRole(ctx.state, r.roles);
       const params = r.params ? await validate(r.params, ctx.params, 'params') : ctx.params;
       const query = r.query ? await validate(r.query, ctx.query, 'query') : ctx.query;
       const body = r.body ? await validate(r.body, (ctx.request as any).body, 'body') : undefined;
@@ -158,8 +158,10 @@ export function mountRoutes(router: Router, routes: AnyRoute[], deps: AppDeps): 
   }
 }
 
-function requireRole(auth: AuthContext | undefined, roles: Role[]): AuthContext {
-  if (!auth) throw unauthenticated();
+/** The request's session (401, or the auth middleware's own refusal such as a foreign location) with one of the roles (403). */
+function requireRole(state: { auth?: AuthContext; authError?: Error }, roles: Role[]): AuthContext {
+  const { auth } = state;
+  if (!auth) throw state.authError ?? unauthenticated();
   if (!roles.includes(auth.role)) throw forbidden(`This needs one of the roles: ${roles.join(', ')}`);
   return auth;
 }

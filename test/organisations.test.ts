@@ -64,6 +64,11 @@ describe('owner scoping', () => {
     expect(res.body.code).toBe('NOT_FOUND');
   });
 
+  it('still answers 405 for a method no route has, whatever X-Location-Id says', async () => {
+    const res = await h.api('DELETE', '/api/v1/settings', { token: admin, headers: { 'x-location-id': nairobiId } });
+    expect(res.status).toBe(405);
+  });
+
   it('answers 404 for an X-Location-Id that is no id at all', async () => {
     expect((await settingsAs(owner, 'not-a-uuid')).status).toBe(404);
   });
