@@ -188,7 +188,7 @@ describe('location CRUD', () => {
     expect((await h.api('DELETE', `/api/v1/locations/${h.shop.locationId}`, { token: owner })).status).toBe(409);
   });
 
-  it('deactivates a location: its staff are logged out and cannot log in, its orders stay', async () => {
+  it('deactivates a location: its staff and displays are logged out, staff cannot log in, its orders stay', async () => {
     const loc = (await create({ name: 'Closing down' })).body.locationId;
     const headers = { 'x-location-id': loc };
     const cat = await h.api('POST', '/api/v1/catalog/categories', { token: owner, headers, body: { name: 'All' } });
@@ -220,8 +220,15 @@ describe('location CRUD', () => {
       pin_hash: await hashPin('5151'),
     });
     const cashier = await h.login('5151');
+    const display = await h.api('POST', '/api/v1/displays', {
+      token: owner,
+      headers,
+      body: { name: 'D', terminalId: 'd1' },
+    });
+    expect((await h.api('GET', '/api/v1/settings', { token: display.body.token })).status).toBe(403);
     expect((await h.api('DELETE', `/api/v1/locations/${loc}`, { token: owner })).status).toBe(204);
     expect((await h.api('GET', '/api/v1/settings', { token: cashier })).status).toBe(401);
+    expect((await h.api('GET', '/api/v1/settings', { token: display.body.token })).status).toBe(401);
     expect((await h.api('POST', '/api/v1/auth/login', { body: { pin: '5151' } })).status).toBe(401);
     expect((await h.api('GET', `/api/v1/locations/${loc}`, { token: owner })).body.active).toBe(false);
     expect(await h.deps.knex('orders').where({ id: order.body.id }).first('status')).toEqual({ status: 'closed' });

@@ -112,11 +112,9 @@ export function locationsRoutes(): AnyRoute[] {
             throw conflict("An owner's own location cannot be deactivated");
           if (!loc.active) return;
           await Location.query(trx).where('id', loc.id).patch({ active: false });
-          // Revoking notifies every replica (sessions_revoked trigger), so cached tokens end too.
-          await trx('sessions')
-            .where('location_id', loc.id)
-            .whereNull('revoked_at')
-            .update({ revoked_at: trx.fn.now() });
+          // Staff sessions and display devices: revoking notifies every replica (the *_revoked triggers), so cached tokens end too.
+          for (const table of ['sessions', 'devices'])
+            await trx(table).where('location_id', loc.id).whereNull('revoked_at').update({ revoked_at: trx.fn.now() });
           await audit(trx, auth, 'location.deactivated', loc.id);
         });
         ctx.status = 204;
