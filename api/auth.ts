@@ -1,16 +1,51 @@
 import type Koa from 'koa';
 import { createHash, randomBytes } from 'node:crypto';
 import { verifyToken } from './security';
+import { notFound } from './errors';
 import type { AppDeps, AuthContext } from './types';
 
-/** Resolves `Authorization: Bearer <token>` to a live session; routes then check roles. */
+/** The header an owner picks the location of a request with (on `/ws`: `?locationId=`). */
+export const LOCATION_HEADER = 'X-Location-Id';
+
+/**
+ * Resolves `Authorization: Bearer <token>` to a live session at the location the request works
+ * at (see atLocation; a location the token may not use is 404); routes then check roles. This is
+ * the one place a request's location is decided: every route reads it from `auth.locationId`.
+ */
 export function authenticate(deps: AppDeps): Koa.Middleware {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (token) ctx.state.auth = await resolveToken(deps, token);
+    const auth = token ? await resolveToken(deps, token) : undefined;
+    const requested = ctx.get(LOCATION_HEADER) || undefined;
+    if (auth) {
+      ctx.state.auth = await atLocation(deps, auth, requested);
+      // Answered by the route (requireRole), so a method no route has still gets its 405.
+      if (!ctx.state.auth) ctx.state.authError = notFound('Location');
+    }
     await next();
   };
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The session working at `requested` (none: its own location), or undefined when it may not:
+ * an owner may pick any active location of its organisation, everyone else only their own. The
+ * session cache's object is never changed, so a pick lasts one request.
+ */
+export async function atLocation(
+  deps: AppDeps,
+  auth: AuthContext,
+  requested: string | undefined,
+): Promise<AuthContext | undefined> {
+  if (requested === undefined || requested === auth.locationId) return auth;
+  if (auth.role !== 'owner' || !auth.organisationId || !UUID_RE.test(requested)) return undefined;
+  const location = await deps
+    .knex('locations')
+    .where({ id: requested, organisation_id: auth.organisationId, active: true })
+    .first('id');
+  return location ? { ...auth, locationId: requested } : undefined;
 }
 
 /** Device tokens are random, not signed: the row is the authority, so revoking it ends them at once. */
@@ -60,15 +95,19 @@ async function readToken(deps: AppDeps, token: string): Promise<AuthContext | un
   const row = await deps
     .knex('sessions as s')
     .join('staff as st', 'st.id', 's.staff_id')
+    // The session's location: the staff member's own, or the one an owner logged in at.
+    .join('locations as l', 'l.id', 's.location_id')
     .where('s.id', claims.sessionId)
     .whereNull('s.revoked_at')
     .where('s.expires_at', '>', deps.knex.fn.now())
     .where('st.active', true)
+    .where('l.active', true)
     .whereNull('st.deleted_at')
     .first(
       's.id as sessionId',
       'st.id as staffId',
-      'st.location_id as locationId',
+      's.location_id as locationId',
+      'l.organisation_id as organisationId',
       'st.role',
       'st.name',
       's.expires_at as expiresAt',

@@ -24,7 +24,7 @@ export const object = (
 export const ref = (name: keyof typeof componentSchemas): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 export const listOf = (name: keyof typeof componentSchemas): JsonSchema => list(ref(name));
 
-const role = { type: 'string', enum: ['admin', 'manager', 'cashier', 'kitchen'] };
+const role = { type: 'string', enum: ['owner', 'admin', 'manager', 'cashier', 'kitchen'] };
 const paymentMethod = { type: 'string', enum: ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] };
 const byMethod = object(Object.fromEntries(['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'].map((m) => [m, int])));
 const reportTotals = {
@@ -329,6 +329,9 @@ export const componentSchemas = {
     },
     { approvalDiscountPercent: nullable(int) },
   ),
+  Location: {
+    allOf: [{ $ref: '#/components/schemas/Settings' }, object({ organisationId: id, active: bool })],
+  },
   Order: order,
   Customer: object({
     id,
@@ -381,6 +384,13 @@ export const componentSchemas = {
       drawerOverShort: int,
     },
   ),
+  OrganisationReport: object({
+    date: { type: 'string', format: 'date' },
+    locations: list(
+      object({ locationId: id, name: str, active: bool, report: { $ref: '#/components/schemas/DailyReport' } }),
+    ),
+    totals: list(object({ currency: str, ...reportTotals })),
+  }),
   RangeReport: object({
     start: { type: 'string', format: 'date' },
     end: { type: 'string', format: 'date' },

@@ -4,14 +4,17 @@ import * as yup from 'yup';
 import { convertSchema } from '@sodaru/yup-to-json-schema';
 import { forbidden, unauthenticated, validationError } from './errors';
 import { requiredIdempotencyKey } from './idempotency';
+import { LOCATION_HEADER } from './auth';
 import type { AppDeps, AuthContext } from './types';
 import type { Role } from '../core/roles';
 import { componentSchemas } from './openapi-schemas';
 
-export const ADMIN: Role[] = ['admin'];
-export const MANAGER: Role[] = ['admin', 'manager'];
-export const CASHIER: Role[] = ['admin', 'manager', 'cashier'];
-export const KITCHEN: Role[] = ['admin', 'manager', 'cashier', 'kitchen'];
+/** Each list is a role and everyone above it (owner > admin > manager > cashier; kitchen reads its feeds). */
+export const OWNER: Role[] = ['owner'];
+export const ADMIN: Role[] = ['owner', 'admin'];
+export const MANAGER: Role[] = ['owner', 'admin', 'manager'];
+export const CASHIER: Role[] = ['owner', 'admin', 'manager', 'cashier'];
+export const KITCHEN: Role[] = ['owner', 'admin', 'manager', 'cashier', 'kitchen'];
 
 type Schema = yup.AnyObjectSchema;
 type Infer<S> = S extends yup.ISchema<infer T> ? T : undefined;
@@ -143,7 +146,7 @@ export async function validate<S extends Schema>(schema: S, value: unknown, wher
 export function mountRoutes(router: Router, routes: AnyRoute[], deps: AppDeps): void {
   for (const r of routes) {
     router[r.method](r.path, async (ctx) => {
-      const auth = r.roles === 'public' ? (ctx.state.auth as AuthContext) : requireRole(ctx.state.auth, r.roles);
+      const auth = r.roles === 'public' ? (ctx.state.auth as AuthContext) : requireRole(ctx.state, r.roles);
       const params = r.params ? await validate(r.params, ctx.params, 'params') : ctx.params;
       const query = r.query ? await validate(r.query, ctx.query, 'query') : ctx.query;
       const body = r.body ? await validate(r.body, (ctx.request as any).body, 'body') : undefined;
@@ -155,8 +158,10 @@ export function mountRoutes(router: Router, routes: AnyRoute[], deps: AppDeps): 
   }
 }
 
-function requireRole(auth: AuthContext | undefined, roles: Role[]): AuthContext {
-  if (!auth) throw unauthenticated();
+/** The request's session (401, or the auth middleware's own refusal such as a foreign location) with one of the roles (403). */
+function requireRole(state: { auth?: AuthContext; authError?: Error }, roles: Role[]): AuthContext {
+  const { auth } = state;
+  if (!auth) throw state.authError ?? unauthenticated();
   if (!roles.includes(auth.role)) throw forbidden(`This needs one of the roles: ${roles.join(', ')}`);
   return auth;
 }
@@ -228,6 +233,17 @@ export function jsonSchemaOf(schema: yup.AnySchema): JsonSchema {
   return convertSchema(schema, { converters: shapeConverters as never }) as JsonSchema;
 }
 
+/** Declared on every route with a token (api/auth.ts atLocation decides it). */
+const locationHeader = {
+  name: LOCATION_HEADER,
+  in: 'header',
+  required: false,
+  description:
+    "Owners: the location of their organisation this request works at (default: the owner's own). " +
+    'Everyone else may send only their own location. Any other id answers 404',
+  schema: { type: 'string', format: 'uuid' },
+};
+
 /** OpenAPI 3.1 document generated from the same route specs that serve requests, so it cannot drift. */
 export function openApiDocument(routes: AnyRoute[], version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -253,8 +269,10 @@ export function openApiDocument(routes: AnyRoute[], version: string) {
         schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' },
       });
     }
+    if (r.roles !== 'public') params.push(locationHeader);
     const statuses = new Set<number>(r.errors ?? []);
-    if (r.roles !== 'public') [401, 403].forEach((s) => statuses.add(s));
+    // 404: a location the token may not use (see locationHeader).
+    if (r.roles !== 'public') [401, 403, 404].forEach((s) => statuses.add(s));
     if (r.body) [400, 413, 422].forEach((s) => statuses.add(s));
     if (r.params || r.query) statuses.add(422);
     if (r.params) statuses.add(404);

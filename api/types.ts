@@ -12,7 +12,10 @@ export interface AuthContext {
   sessionId: string;
   /** The staff member; for a device its device id. */
   staffId: string;
+  /** The location this request works at: the staff member's own, or the one an owner picked. */
   locationId: string;
+  /** Staff only: the organisation of their own location (an owner may work at any of its locations). */
+  organisationId?: string;
   role: Role;
   name: string;
   /** Displays only: the terminal whose customer display this is. */

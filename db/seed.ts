@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import { hashPin, pinLookup } from './pins';
 
 export const DEMO_STAFF = [
+  { name: 'Owner', role: 'owner', pin: '135790', hourly_rate: 0 },
   { name: 'Admin', role: 'admin', pin: '1234', hourly_rate: 0 },
   { name: 'Manager', role: 'manager', pin: '2345', hourly_rate: 2200 },
   { name: 'Cashier', role: 'cashier', pin: '3456', hourly_rate: 1500 },
@@ -18,6 +19,7 @@ export const NAIROBI_STAFF = [
 ] as const;
 
 export const NAIROBI_DEMO_NAME = 'Demo Kibanda (Nairobi)';
+export const DEMO_ORGANISATION_NAME = 'Demo organisation';
 
 /** Every demo location with its public PINs, as the start banner lists them. */
 export const DEMO_LOCATIONS = [
@@ -59,8 +61,11 @@ export async function seedNairobiDemo(
   secret: string,
 ): Promise<{ locationId: string; staff: Record<string, string>; items: Record<string, string> }> {
   return knex.transaction(async (trx) => {
+    // The café's organisation: the demo Owner runs both shops.
+    const org = await trx('organisations').orderBy('created_at').first('id');
     const [loc] = await trx('locations')
       .insert({
+        organisation_id: org?.id,
         name: NAIROBI_DEMO_NAME,
         currency: 'KES',
         timezone: 'Africa/Nairobi',
@@ -120,8 +125,10 @@ export async function seedDemoShop(
     if (existing) return undefined;
   }
   return knex.transaction(async (trx) => {
+    const [org] = await trx('organisations').insert({ name: DEMO_ORGANISATION_NAME }).returning('id');
     const [loc] = await trx('locations')
       .insert({
+        organisation_id: org.id,
         name: opts.name ?? 'Demo Café',
         currency: 'USD',
         timezone: 'America/New_York',

@@ -86,10 +86,16 @@ export function parseRole(env: NodeJS.ProcessEnv): LaunchRole {
  * or `all`); by default every location when everything runs in one process (a shop's Pi), none
  * for a plain worker replica (printers belong to a worker on the shop's LAN).
  */
+const printLocationsSetting = (env: NodeJS.ProcessEnv, role: LaunchRole): string =>
+  (env.TILLFLOW_PRINT_LOCATIONS ?? (role === 'all' ? 'all' : '')).trim();
+const printsEveryLocation = (env: NodeJS.ProcessEnv, role: LaunchRole) => printLocationsSetting(env, role) === 'all';
+/** How often `all` looks for locations opened since the start. */
+const NEW_LOCATION_POLL_MS = 2_000;
+
 async function printingLocations(env: NodeJS.ProcessEnv, knex: Knex, role: LaunchRole): Promise<string[]> {
-  const raw = (env.TILLFLOW_PRINT_LOCATIONS ?? (role === 'all' ? 'all' : '')).trim();
+  const raw = printLocationsSetting(env, role);
   if (!raw) return [];
-  if (raw === 'all') return knex('locations').orderBy('created_at').pluck('id');
+  if (raw === 'all') return knex('locations').where('active', true).orderBy('created_at').pluck('id');
   return raw
     .split(',')
     .map((s) => s.trim())
@@ -413,21 +419,50 @@ export class Launcher {
       30_000,
     );
     this.log.info({ taskQueue: config.taskQueue, ms: Date.now() - started }, 'worker running');
-    for (const locationId of await printingLocations(this.env, knex, role)) {
-      const printing = await createPrintingWorker({
-        connection: nativeConnection,
-        namespace: config.temporalNamespace,
-        locationId,
-      });
-      const printingRun = printing.run().catch((err: Error) => {
-        if (!this.closing) this.onFatal(err);
-      });
-      this.onCleanup(`printing worker ${locationId}`, async () => {
-        if (printing.getState() === 'RUNNING') printing.shutdown();
-        await printingRun;
-      });
-      this.log.info({ locationId }, 'printing worker running (this process owns the printers of this location)');
-    }
+    const printing = new Set<string>();
+    const serve = async (locationId: string) => {
+      printing.add(locationId);
+      await this.startPrintingWorker(nativeConnection, config, locationId);
+    };
+    for (const locationId of await printingLocations(this.env, knex, role)) await serve(locationId);
+    if (printsEveryLocation(this.env, role)) this.watchNewLocations(knex, printing, serve);
+  }
+
+  /** One location's printing worker on its own task queue; it stops with the launcher. */
+  private async startPrintingWorker(connection: NativeConnection, config: Config, locationId: string): Promise<void> {
+    const printing = await createPrintingWorker({ connection, namespace: config.temporalNamespace, locationId });
+    const printingRun = printing.run().catch((err: Error) => {
+      if (!this.closing) this.onFatal(err);
+    });
+    this.onCleanup(`printing worker ${locationId}`, async () => {
+      if (printing.getState() === 'RUNNING') printing.shutdown();
+      await printingRun;
+    });
+    this.log.info({ locationId }, 'printing worker running (this process owns the printers of this location)');
+  }
+
+  /**
+   * With TILLFLOW_PRINT_LOCATIONS=all, a location opened later (POST /api/v1/locations) gets its
+   * printing worker within NEW_LOCATION_POLL_MS, without a restart. Polling, not LISTEN: it is one
+   * cheap query, and a missed notification could never leave a location unserved.
+   */
+  private watchNewLocations(knex: Knex, served: Set<string>, serve: (id: string) => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.closing) return;
+      busy = true;
+      knex('locations')
+        .where('active', true)
+        .orderBy('created_at')
+        .pluck('id')
+        .then(async (ids: string[]) => {
+          for (const id of ids) if (!served.has(id) && !this.closing) await serve(id);
+        })
+        .catch((err: Error) => this.log.warn({ err }, 'looking for new locations to print for failed; retrying'))
+        .finally(() => (busy = false));
+    }, NEW_LOCATION_POLL_MS);
+    timer.unref();
+    this.onCleanup('new-location watch', () => clearInterval(timer));
   }
 
   private async startApi(deps: AppDeps, config: Config, databaseUrl: string): Promise<number> {
@@ -473,7 +508,7 @@ export class Launcher {
         ? 'Seeded the demo shops "Demo Café" (USD) and "Demo Kibanda (Nairobi)" (KES: try M-Pesa and Airtel there). Demo staff PINs:'
         : 'Demo staff PINs still active:',
     );
-    for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(5)}   ${s.role.padEnd(8)} ${s.location}`);
+    for (const s of active) p(`    ${s.name.padEnd(16)} ${s.pin.padEnd(6)}  ${s.role.padEnd(8)} ${s.location}`);
     p('!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!');
     p('!!  WARNING: these demo PINs are public. Anyone can log in with them.           !!');
     p('!!  Change every PIN (or deactivate the demo staff) before real use.            !!');

@@ -64,6 +64,7 @@ describe('staff CRUD', () => {
       'Dana',
       'Kitchen',
       'Manager',
+      'Owner',
     ]);
 
     const login = await h.api('POST', '/api/v1/auth/login', { body: { pin: '5678' } });
@@ -257,7 +258,7 @@ describe('staff validation', () => {
   });
 
   it.each([
-    ['bad role', { name: 'Lu', role: 'owner', pin: '9001' }, 'role'],
+    ['bad role', { name: 'Lu', role: 'superuser', pin: '9001' }, 'role'],
     ['short pin', { name: 'Lu', role: 'cashier', pin: '12' }, 'pin'],
     ['numeric pin', { name: 'Lu', role: 'cashier', pin: 9001 }, 'pin'],
     ['letters in pin', { name: 'Lu', role: 'cashier', pin: '90a1' }, 'pin'],

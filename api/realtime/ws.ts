@@ -1,6 +1,6 @@
 import type { WebSocket, RawData } from 'ws';
 import type { ParameterizedContext } from 'koa';
-import { resolveToken } from '../auth';
+import { atLocation, resolveToken } from '../auth';
 import type { AppDeps, AuthContext } from '../types';
 import type { EventHub, HubEvent, Subscriber } from './hub';
 import { getOrder } from '../order-service';
@@ -44,8 +44,12 @@ export function websocketHandler(deps: AppDeps, hub: EventHub, opts: { pingInter
     // Listen before the token is checked: browsers subscribe in `onopen`, so messages arrive
     // while we wait; they are queued behind the check and handled one at a time, in order.
     const connection = new Connection(deps, hub, socket, token);
-    const auth = token ? await resolveToken(deps, token).catch(() => undefined) : undefined;
-    connection.start(auth, opts.pingIntervalMs ?? 30_000);
+    const session = token ? await resolveToken(deps, token).catch(() => undefined) : undefined;
+    // Browsers cannot send headers here: an owner picks the location with ?locationId= instead.
+    const requested = typeof ctx.query.locationId === 'string' ? ctx.query.locationId : undefined;
+    const auth = session && (await atLocation(deps, session, requested).catch(() => undefined));
+    if (session && !auth) connection.refuseLocation();
+    else connection.start(auth, opts.pingIntervalMs ?? 30_000);
   };
 }
 
@@ -101,6 +105,14 @@ class Connection {
         : { staff: { id: auth.staffId, name: auth.name, role: auth.role } };
     this.send({ type: 'welcome', ...who, locationId: auth.locationId });
     this.opened(true);
+  }
+
+  /** A location the token may not use (?locationId=): told apart from a bad token, like the HTTP 404. */
+  refuseLocation(): void {
+    this.opened(false);
+    if (this.closed) return;
+    this.send({ type: 'error', code: 'NOT_FOUND', detail: 'Location not found' });
+    this.socket.close(4404, 'location not found');
   }
 
   /** A logout, staff change or device revocation on any replica ends this socket (4401). */

@@ -28,19 +28,40 @@ export function staffByGuardedPin(
   );
 }
 
-/** Finds the active staff member with this PIN (optionally at one location); PIN checked with the slow hash. */
+/**
+ * Finds the active staff member with this PIN (optionally at one location: its staff, and the
+ * owners of its organisation); PIN checked with the slow hash. `location_id` is where they work:
+ * the location asked for, else their own.
+ */
 export async function staffByPin(deps: AppDeps, pinValue: string, locationId?: string) {
-  const q = deps
-    .knex('staff')
-    .where({ pin_lookup: pinLookup(deps.config.tokenSecret, pinValue), active: true })
-    .whereNull('deleted_at');
-  if (locationId) q.where('location_id', locationId);
-  const rows = await q.select('id', 'location_id', 'name', 'role', 'pin_hash', 'hourly_rate');
+  const { knex } = deps;
+  const q = knex('staff as st')
+    .join('locations as home', 'home.id', 'st.location_id')
+    .where({ 'st.pin_lookup': pinLookup(deps.config.tokenSecret, pinValue), 'st.active': true, 'home.active': true })
+    .whereNull('st.deleted_at');
+  if (locationId) {
+    const organisation = knex('locations').where({ id: locationId, active: true }).select('organisation_id');
+    q.where((at) => {
+      void at.where('st.location_id', locationId).orWhere((owners) => {
+        void owners.where('st.role', 'owner').whereIn('home.organisation_id', organisation);
+      });
+    });
+  }
+  const found = await q.select('st.id', 'st.location_id', 'st.name', 'st.role', 'st.pin_hash', 'st.hourly_rate');
+  // PINs are unique per location only: the location's own staff member comes before an owner with the same PIN.
+  const local = found.filter((r) => r.location_id === locationId);
+  const rows = local.length ? local : found;
   const row = rows[0];
   if (!row || !(await verifyPin(pinValue, row.pin_hash))) return undefined;
   // Asked only once the PIN verified (one lookup value is one PIN), so it tells a guesser nothing.
   if (rows.length > 1) throw fieldError('locationId', 'This PIN exists at several locations: send locationId');
-  return row as { id: string; location_id: string; name: string; role: string; hourly_rate: number };
+  return { ...row, location_id: locationId ?? row.location_id } as {
+    id: string;
+    location_id: string;
+    name: string;
+    role: string;
+    hourly_rate: number;
+  };
 }
 
 const SESSION_SHAPE = '{token, expiresAt, refreshToken, refreshExpiresAt, staff: {id, name, role, locationId}}';

@@ -26,6 +26,8 @@ import { customersRoutes } from './customers';
 import { splitRoutes } from './split';
 import { drawersRoutes } from './drawers';
 import { receiptsRoutes } from './receipts';
+import { locationsRoutes } from './locations';
+import { organisationReportRoutes } from './organisation-report';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -58,6 +60,8 @@ export function allRoutes(): AnyRoute[] {
     ...splitRoutes(),
     ...drawersRoutes(),
     ...receiptsRoutes(),
+    ...locationsRoutes(),
+    ...organisationReportRoutes(),
   );
   return routes;
 }

@@ -15,7 +15,7 @@ import { itemReport, staffReport } from '../report-periods';
 const MIN_DATE = '1970-01-01';
 const MAX_DATE = '9999-12-30';
 /** A calendar day in that range, stated in the spec as format date plus a pattern. */
-const reportDate = () =>
+export const reportDate = () =>
   isoDate().meta({
     jsonSchema: { format: 'date', pattern: '^(?!9999-12-31)(?:19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$' },
   });
@@ -68,13 +68,13 @@ function checkRange(query: { start: string; end: string }): void {
 }
 
 /** 422 unless `value` is a real calendar date (2024-02-30 is not) within the supported years. */
-function checkDate(value: string, path: string, errors: FieldError[]): void {
+export function checkDate(value: string, path: string, errors: FieldError[]): void {
   if (!parseLocalDate(value)) errors.push({ path, message: `${path} is not a valid date` });
   else if (value < MIN_DATE || value > MAX_DATE)
     errors.push({ path, message: `${path} must be between ${MIN_DATE} and ${MAX_DATE}` });
 }
 
-function throwIfAny(errors: FieldError[]): void {
+export function throwIfAny(errors: FieldError[]): void {
   if (errors.length)
     throw validationError(errors.length === 1 ? errors[0]!.message : `${errors.length} fields are invalid`, errors);
 }

@@ -17,46 +17,64 @@ export function canonicalTimeZone(zone: string): string | undefined {
   }
 }
 
-const settingsBody = nonEmpty(
-  noUnknown(
-    yup.object({
-      name: name(),
-      currency: yup
-        .string()
-        .strict()
-        .matches(/^[A-Z]{3}$/, '${path} must be 3 upper-case letters (ISO 4217), e.g. USD'),
-      timezone: yup
-        .string()
-        .strict()
-        .test(
-          'iana',
-          '${path} must be an IANA time zone, e.g. Africa/Nairobi',
-          (v) => v === undefined || canonicalTimeZone(v) !== undefined,
-        )
-        // The spec lists the canonical names; aliases (US/Eastern) are accepted too and stored canonical.
-        .meta({ jsonSchema: { enum: Intl.supportedValuesOf('timeZone') } }),
-      taxRate: basisPoints(),
-      taxInclusive: bool(),
-      serviceChargeRate: basisPoints(),
-      cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: money() }))).default(
-        undefined,
-      ),
-      discountsEnabled: bool(),
-      autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(
-        undefined,
-      ),
-      // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
-      loyalty: nonEmpty(
-        noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() })),
-      ).default(undefined),
-      approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
-      pricing: yup
-        .string<'regular' | 'event'>()
-        .strict()
-        .oneOf(['regular', 'event'], '${path} must be regular or event'),
-    }),
+/** Every setting of a location, each optional (PUT /settings changes those sent; POST /locations sets them). */
+export const settingsFields = {
+  name: name(),
+  currency: yup
+    .string()
+    .strict()
+    .matches(/^[A-Z]{3}$/, '${path} must be 3 upper-case letters (ISO 4217), e.g. USD'),
+  timezone: yup
+    .string()
+    .strict()
+    .test(
+      'iana',
+      '${path} must be an IANA time zone, e.g. Africa/Nairobi',
+      (v) => v === undefined || canonicalTimeZone(v) !== undefined,
+    )
+    // The spec lists the canonical names; aliases (US/Eastern) are accepted too and stored canonical.
+    .meta({ jsonSchema: { enum: Intl.supportedValuesOf('timeZone') } }),
+  taxRate: basisPoints(),
+  taxInclusive: bool(),
+  serviceChargeRate: basisPoints(),
+  cardFee: nonEmpty(noUnknown(yup.object({ enabled: bool(), rate: basisPoints(), min: money() }))).default(undefined),
+  discountsEnabled: bool(),
+  autoPrint: nonEmpty(noUnknown(yup.object({ receipt: bool(), kitchen: bool(), orderNumber: bool() }))).default(
+    undefined,
   ),
-);
+  // pointsPer100 at most 100 (a point per minor unit): a balance stays far inside its column.
+  loyalty: nonEmpty(
+    noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() })),
+  ).default(undefined),
+  approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
+  pricing: yup.string<'regular' | 'event'>().strict().oneOf(['regular', 'event'], '${path} must be regular or event'),
+};
+
+const settingsBody = nonEmpty(noUnknown(yup.object(settingsFields)));
+
+/** The Location columns a settings body sets (only the fields sent). */
+export function settingsChanges(body: yup.InferType<typeof settingsBody>): Partial<Location> {
+  return defined({
+    name: body.name,
+    currency: body.currency,
+    timezone: body.timezone === undefined ? undefined : canonicalTimeZone(body.timezone),
+    taxRate: body.taxRate,
+    taxInclusive: body.taxInclusive,
+    serviceChargeRate: body.serviceChargeRate,
+    cardFeeEnabled: body.cardFee?.enabled,
+    cardFeeRate: body.cardFee?.rate,
+    cardFeeMin: body.cardFee?.min,
+    discountsEnabled: body.discountsEnabled,
+    autoPrintReceipt: body.autoPrint?.receipt,
+    autoPrintKitchen: body.autoPrint?.kitchen,
+    autoPrintOrderNumber: body.autoPrint?.orderNumber,
+    loyaltyEnabled: body.loyalty?.enabled,
+    loyaltyPointsPer100: body.loyalty?.pointsPer100,
+    loyaltyPointValue: body.loyalty?.pointValue,
+    approvalDiscountPercent: body.approvalDiscountPercent,
+    pricing: body.pricing,
+  });
+}
 
 export function settingsRoutes(): AnyRoute[] {
   return [
@@ -82,26 +100,7 @@ export function settingsRoutes(): AnyRoute[] {
       body: settingsBody,
       responses: { 200: json('Settings', ref('Settings')) },
       handler: async ({ body, auth, deps }) => {
-        const changes = defined({
-          name: body.name,
-          currency: body.currency,
-          timezone: body.timezone === undefined ? undefined : canonicalTimeZone(body.timezone),
-          taxRate: body.taxRate,
-          taxInclusive: body.taxInclusive,
-          serviceChargeRate: body.serviceChargeRate,
-          cardFeeEnabled: body.cardFee?.enabled,
-          cardFeeRate: body.cardFee?.rate,
-          cardFeeMin: body.cardFee?.min,
-          discountsEnabled: body.discountsEnabled,
-          autoPrintReceipt: body.autoPrint?.receipt,
-          autoPrintKitchen: body.autoPrint?.kitchen,
-          autoPrintOrderNumber: body.autoPrint?.orderNumber,
-          loyaltyEnabled: body.loyalty?.enabled,
-          loyaltyPointsPer100: body.loyalty?.pointsPer100,
-          loyaltyPointValue: body.loyalty?.pointValue,
-          approvalDiscountPercent: body.approvalDiscountPercent,
-          pricing: body.pricing,
-        });
+        const changes = settingsChanges(body);
         if (!Object.keys(changes).length)
           throw validationError('Send at least one setting to change', [
             { path: '(body)', message: 'No settings sent' },

@@ -15,7 +15,7 @@ import { StaffModel, staffView } from '../../db/models/staff';
 import { ShiftModel, shiftView } from '../../db/models/shift';
 import { closeOpenShift, isUniqueViolation } from './staff-shifts';
 
-const ROLES: Role[] = ['admin', 'manager', 'cashier', 'kitchen'];
+const ROLES: Role[] = ['owner', 'admin', 'manager', 'cashier', 'kitchen'];
 
 const fields = {
   name: nonBlank(100),

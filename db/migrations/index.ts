@@ -14,6 +14,7 @@ import * as item86 from './060_02_item_86';
 import * as approvals from './060_03_approvals';
 import * as cashDrawers from './060_04_cash_drawers';
 import * as receipts from './070_receipts';
+import * as organisations from './080_01_organisations';
 import * as eventPricing from './090_01_event_pricing';
 import * as discountGroups from './090_02_discount_groups';
 import * as refreshTokens from './090_03_refresh_tokens';
@@ -35,6 +36,7 @@ const migrations: Record<string, Knex.Migration> = {
   '060_03_approvals': approvals,
   '060_04_cash_drawers': cashDrawers,
   '070_receipts': receipts,
+  '080_01_organisations': organisations,
   '090_01_event_pricing': eventPricing,
   '090_02_discount_groups': discountGroups,
   '090_03_refresh_tokens': refreshTokens,

@@ -6,6 +6,9 @@ export class Location extends Model {
   static override columnNameMappers = snakeCaseMappers();
 
   declare id: string;
+  declare organisationId: string;
+  /** false once deactivated (DELETE /locations/:id): its orders and reports stay. */
+  declare active: boolean;
   declare name: string;
   declare currency: string;
   declare timezone: string;

@@ -14,11 +14,14 @@ export interface TestSocket {
 export interface ConnectOptions {
   /** Sent from the `open` handler, as browsers do in `onopen`, before the server has checked the token. */
   sendOnOpen?: unknown[];
+  /** An owner's pick of location (`?locationId=`). */
+  locationId?: string;
 }
 
 /** A real WebSocket client that records every message the server sends. */
 export async function connectSocket(baseUrl: string, token: string, opts: ConnectOptions = {}): Promise<TestSocket> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
+  const location = opts.locationId === undefined ? '' : `&locationId=${encodeURIComponent(opts.locationId)}`;
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}${location}`);
   const messages: any[] = [];
   const waiters: { predicate: (m: any) => boolean; resolve: (m: any) => void }[] = [];
   ws.on('message', (raw) => {
