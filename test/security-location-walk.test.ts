@@ -76,6 +76,7 @@ async function seedLocationB(): Promise<void> {
   const display = await asB(t, 'POST', '/api/v1/displays', { name: 'B display', terminalId: 'b-terminal' });
   const drawer = await asB(t, 'POST', '/api/v1/drawers/b-drawer/sessions', { float: 1000 });
   const count = await asB(t, 'POST', '/api/v1/stock-counts', { itemIds: [b.items.Croissant] }, true);
+  const group = await asB(t, 'POST', '/api/v1/discount-groups', { name: 'B group' });
   // Raised by the stock activity when stock runs low; inserted here, as that activity would.
   const [alert] = await h.deps
     .knex('low_stock_alerts')
@@ -102,6 +103,7 @@ async function seedLocationB(): Promise<void> {
     'modifier-lists': b.modifierLists.Size,
     barcode: UNIQUE_BARCODE,
     'stock-counts': count.id,
+    'discount-groups': group.id,
   });
   secretsOfB.push(
     ...Object.values(idsOfB).filter((v) => v !== 'b-drawer'),
