@@ -120,6 +120,20 @@ export const dailyCsv = (r: DailyReport) => salesTables([r]);
 export const rangeCsv = (r: RangeReport) =>
   salesTables([...r.days, { date: 'total', currency: r.currency, ...r.total }]);
 
+/** The organisation report: one summary row per location, then one per currency with its totals (locationId "total"). */
+export function organisationCsv(r: {
+  date: string;
+  locations: { locationId: string; name: string; report: DailyReport }[];
+  totals: (ReportTotals & { currency: string })[];
+}): CsvTable[] {
+  const rows = [
+    ...r.locations.map((l) => ({ ...l.report, locationId: l.locationId, location: l.name })),
+    ...r.totals.map((t) => ({ ...t, date: r.date, locationId: 'total', location: null })),
+  ];
+  const [summary] = salesTables(rows);
+  return [{ ...summary!, title: 'locations', columns: [...fields(['locationId', 'location']), ...summary!.columns] }];
+}
+
 export function itemCsv(r: ItemReport): CsvTable[] {
   const rows = [...r.items, { itemId: 'total', name: null, ...r.total }];
   return [

@@ -4,6 +4,7 @@ import { hashPin, pinLookup } from '../db/pins';
 import { DEMO_ORGANISATION_NAME, seedNairobiDemo } from '../db/seed';
 import { randomUUID } from 'node:crypto';
 import { until } from './support/payments';
+import { parseCsv, records } from './support/csv';
 
 /**
  * Organisations own locations; an owner spans them and picks one per request with X-Location-Id
@@ -306,6 +307,18 @@ describe('organisation report', () => {
     expect(kes).toMatchObject({ orders: 1, net: at(nairobiId).report.net });
     const currencies = new Set(report.locations.map((l: any) => l.report.currency));
     expect(report.totals.map((t: { currency: string }) => t.currency).sort()).toEqual([...currencies].sort());
+  });
+
+  it('gives the same figures as CSV: a row per location, then a total per currency', async () => {
+    const res = await h.api('GET', `/api/v1/reports/organisation?date=${DAY}&format=csv`, { token: owner });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+    const rows = records(parseCsv(res.body as string));
+    const expected = [
+      ...report.locations.map((l: any) => [l.locationId, l.name, l.report.currency, l.report.orders, l.report.net]),
+      ...report.totals.map((t: any) => ['total', null, t.currency, t.orders, t.net]),
+    ];
+    expect(rows.map((r) => [r.locationId, r.location, r.currency, r.orders, r.net])).toEqual(expected);
   });
 
   it('is for owners only', async () => {

@@ -6,6 +6,7 @@ import { dailyReport, sumTotals, type DailyReport, type ReportTotals } from '../
 import { Location } from '../../db/models/location';
 import type { FieldError } from '../errors';
 import { checkDate, reportDate, throwIfAny } from './reports';
+import { formatQuery, organisationCsv, sendCsv, wantsCsv } from '../csv';
 
 /** One currency's figures summed over the locations that sell in it (money of different currencies never adds up). */
 function totalsPerCurrency(reports: DailyReport[]): Array<{ currency: string } & ReportTotals> {
@@ -27,11 +28,18 @@ export function organisationReportRoutes(): AnyRoute[] {
         'byCategory, topItems and byHour are left empty (see each location for them)',
       tag: 'Reports',
       roles: OWNER,
-      query: yup.object({ date: reportDate() }),
+      query: yup.object({ date: reportDate(), format: formatQuery() }),
       responses: {
-        200: json('{date, locations: [{locationId, name, active, report}], totals}', ref('OrganisationReport')),
+        200: {
+          ...json(
+            '{date, locations: [{locationId, name, active, report}], totals}. CSV (Accept: text/csv or ?format=csv): one table ' +
+              'locationId,location,date,currency and the daily summary columns, a row per location, then a row per currency with locationId "total".',
+            ref('OrganisationReport'),
+          ),
+          alternatives: { 'text/csv': { type: 'string' } },
+        },
       },
-      handler: async ({ query, auth, deps }) => {
+      handler: async ({ query, auth, deps, ctx }) => {
         const locations = await Location.query(deps.knex)
           .where('organisation_id', auth.organisationId ?? null)
           .orderBy(['created_at', 'id']);
@@ -50,7 +58,8 @@ export function organisationReportRoutes(): AnyRoute[] {
           );
           rows.push({ locationId: l.id, name: l.name, active: l.active, report });
         }
-        return { date, locations: rows, totals: totalsPerCurrency(rows.map((r) => r.report)) };
+        const result = { date, locations: rows, totals: totalsPerCurrency(rows.map((r) => r.report)) };
+        return wantsCsv(ctx, query.format) ? sendCsv(ctx, `organisation-${date}.csv`, organisationCsv(result)) : result;
       },
     }),
   ];
