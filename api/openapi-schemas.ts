@@ -153,6 +153,26 @@ const order = object(
   },
 );
 
+/** One stored webhook or gateway callback (webhook_receipts). */
+const callback = object({
+  id: str,
+  receivedAt: time,
+  source: { type: 'string', enum: ['stripe', 'square', 'qr', 'mpesa', 'airtel'] },
+  sourceIp: nullable(str),
+  verified: bool,
+  bodySha256: str,
+  bodyBytes: int,
+  eventId: nullable(str),
+  reportedStatus: nullable(str),
+  paymentStatusBefore: nullable(str),
+  effect: {
+    type: 'string',
+    enum: ['delivered', 'duplicate', 'late', 'ignored', 'rejected', 'malformed', 'unknown_payment', 'error'],
+  },
+  detail: nullable(str),
+  httpStatus: int,
+});
+
 const drawerSession = object({
   id,
   drawerId: str,
@@ -556,29 +576,8 @@ export const componentSchemas = {
     timestamp: time,
     checks: object({ database: str, temporal: str }),
   }),
-  PaymentCallbacks: object({
-    paymentId: id,
-    callbacks: list(
-      object({
-        id: str,
-        receivedAt: time,
-        source: { type: 'string', enum: ['stripe', 'square', 'qr', 'mpesa', 'airtel'] },
-        sourceIp: nullable(str),
-        verified: bool,
-        bodySha256: str,
-        bodyBytes: int,
-        eventId: nullable(str),
-        reportedStatus: nullable(str),
-        paymentStatusBefore: nullable(str),
-        effect: {
-          type: 'string',
-          enum: ['delivered', 'duplicate', 'late', 'ignored', 'rejected', 'malformed', 'unknown_payment', 'error'],
-        },
-        detail: nullable(str),
-        httpStatus: int,
-      }),
-    ),
-  }),
+  PaymentCallbacks: object({ paymentId: id, callbacks: list(callback) }),
+  RefundCallbacks: object({ refundId: id, callbacks: list(callback) }),
   DrawerSession: drawerSession,
   DrawerSessionList: object({ sessions: list(drawerSession) }),
 } satisfies Record<string, JsonSchema>;

@@ -28,6 +28,7 @@ import { refundObject } from '../db/refunds';
 import { ensureProjection } from '../db/order-projection';
 import { conflict, fieldError, notFound, validationError, type FieldError } from './errors';
 import { getOrder, publicBaseUrl, uuidFromKey } from './order-service';
+import type { CallbackReceipt } from './webhook-receipts';
 import type { AppDeps, AuthContext } from './types';
 
 export interface RefundBody {
@@ -338,24 +339,35 @@ export async function deliverMpesaResult(
   deps: AppDeps,
   token: string,
   result: MpesaResult,
+  receipt: CallbackReceipt,
 ): Promise<{ received: true }> {
   const target = /^[A-Za-z0-9_-]{16,64}$/.test(token) ? await resultTarget(deps, token) : undefined;
   if (!target) throw notFound('Refund');
+  if (target.kind === 'refund') receipt.refund = { id: target.id, location_id: target.locationId };
+  else receipt.payment = { id: target.id, location_id: target.locationId, status: target.status! };
   const outcome = readMpesaResult(result);
   if (target.reference && !outcome.names.includes(target.reference)) throw notFound('Reversal');
-  if (!outcome.status) return { received: true };
+  receipt.verified = Boolean(target.reference); // it names the reversal this refund (or payment) sent
+  if (!outcome.status) {
+    receipt.effect = 'ignored';
+    return { received: true };
+  }
   const word = {
     eventId: `mpesa-result:${outcome.statusQuery ? 'status:' : ''}${outcome.names.join(':')}:${result.ResultCode}:${outcome.status}`,
     status: outcome.status,
     ...(outcome.failureReason ? { failureReason: outcome.failureReason } : {}),
   };
+  receipt.eventId = word.eventId;
+  receipt.reportedStatus = outcome.status;
   try {
     const handle = deps.temporal.workflow.getHandle(target.workflowId);
     await (target.kind === 'refund'
       ? handle.signal(refundGatewayEventSignal, word)
       : handle.signal(reversalResultSignal, word));
+    receipt.effect = 'delivered';
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
+    receipt.effect = 'late';
     await deps.knex('audit_log').insert({
       location_id: target.locationId,
       action: `${target.kind}.late_result`,
@@ -371,7 +383,16 @@ async function resultTarget(
   deps: AppDeps,
   token: string,
 ): Promise<
-  { kind: 'refund' | 'payment'; id: string; workflowId: string; reference?: string; locationId: string } | undefined
+  | {
+      kind: 'refund' | 'payment';
+      id: string;
+      workflowId: string;
+      reference?: string;
+      locationId: string;
+      /** The payment's status (payments only). */
+      status?: string;
+    }
+  | undefined
 > {
   const refund = await deps.knex('refunds').where({ result_token: token }).first('id', 'reference', 'location_id');
   if (refund)
@@ -385,7 +406,7 @@ async function resultTarget(
   const payment = await deps
     .knex('payments')
     .where({ reversal_token: token })
-    .first('id', 'workflow_id', 'reversal_reference', 'location_id');
+    .first('id', 'workflow_id', 'reversal_reference', 'location_id', 'status');
   if (!payment?.workflow_id) return undefined;
   return {
     kind: 'payment',
@@ -393,6 +414,7 @@ async function resultTarget(
     workflowId: payment.workflow_id,
     reference: payment.reversal_reference ?? undefined,
     locationId: payment.location_id,
+    status: payment.status,
   };
 }
 

@@ -19,6 +19,8 @@ export interface CallbackPayment {
 export interface CallbackReceipt {
   verified: boolean;
   payment?: CallbackPayment;
+  /** A reversal or status result for a refund: the refund's id and location. */
+  refund?: { id: string; location_id: string };
   eventId?: string;
   reportedStatus?: string;
   effect?: CallbackEffect;
@@ -42,8 +44,9 @@ async function store(
   await deps.knex('webhook_receipts').insert({
     gateway,
     source_ip: ctx.ip || null,
-    location_id: r.payment?.location_id ?? null,
+    location_id: r.payment?.location_id ?? r.refund?.location_id ?? null,
     payment_id: r.payment?.id ?? null,
+    refund_id: r.refund?.id ?? null,
     verified: r.verified,
     body_sha256: createHash('sha256').update(rawBody).digest('hex'),
     body_bytes: Buffer.byteLength(rawBody),
@@ -124,12 +127,11 @@ export const callbackView = (r: ReceiptRow) => ({
   httpStatus: r.http_status,
 });
 
-/** A payment's callbacks, oldest first (a payment gets a handful; the cap only bounds a flood). */
-export async function paymentCallbacks(deps: AppDeps, paymentId: string): Promise<ReturnType<typeof callbackView>[]> {
-  const rows: ReceiptRow[] = await deps
-    .knex('webhook_receipts')
-    .where({ payment_id: paymentId })
-    .orderBy('id')
-    .limit(1000);
+/** A payment's or a refund's callbacks, oldest first (each gets a handful; the cap only bounds a flood). */
+export async function callbacksOf(
+  deps: AppDeps,
+  of: { payment_id: string } | { refund_id: string },
+): Promise<ReturnType<typeof callbackView>[]> {
+  const rows: ReceiptRow[] = await deps.knex('webhook_receipts').where(of).orderBy('id').limit(1000);
   return rows.map(callbackView);
 }

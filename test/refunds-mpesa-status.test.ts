@@ -76,6 +76,27 @@ it('a reversal whose result is lost succeeds once a Transaction Status result sa
   expect(after).toMatchObject({ status: 'refunded', totals: { refunded: 1000 } });
 });
 
+it("stores every result received at the refund's ResultURL with what it did (GET /refunds/:id/callbacks)", async () => {
+  const o = await mpesaOrder();
+  h.simulators.daraja!.scriptReversals({ loseResult: true });
+  const res = await refund(o.id);
+  await settled(res.body.id);
+  const listed = await until(
+    () => h.api('GET', `/api/v1/refunds/${res.body.id}/callbacks`, { token: manager }),
+    (r) => r.body.callbacks?.some((c: any) => c.effect === 'delivered'),
+  );
+  expect(listed.status).toBe(200);
+  expect(listed.body.refundId).toBe(res.body.id);
+  expect(listed.body.callbacks.find((c: any) => c.effect === 'delivered')).toMatchObject({
+    source: 'mpesa',
+    verified: true,
+    reportedStatus: 'succeeded',
+    httpStatus: 200,
+    paymentStatusBefore: null,
+  });
+  expect((await h.api('GET', `/api/v1/refunds/${res.body.id}/callbacks`, { token: cashier })).status).toBe(403);
+});
+
 it('a reversal whose result is lost fails once a Transaction Status result says it was declined', async () => {
   const o = await mpesaOrder();
   h.simulators.daraja!.scriptReversals({ loseResult: true, resultCode: 'R000001' });

@@ -3,7 +3,7 @@ import { json, route, MANAGER } from '../route';
 import { ref } from '../openapi-schemas';
 import { notFound } from '../errors';
 import { uuid } from '../validation';
-import { paymentCallbacks } from '../webhook-receipts';
+import { callbacksOf } from '../webhook-receipts';
 
 export function paymentCallbacksRoutes() {
   return [
@@ -23,7 +23,25 @@ export function paymentCallbacksRoutes() {
       handler: async ({ params, auth, deps }) => {
         const payment = await deps.knex('payments').where({ id: params.id, location_id: auth.locationId }).first('id');
         if (!payment) throw notFound('Payment');
-        return { paymentId: params.id, callbacks: await paymentCallbacks(deps, params.id) };
+        return { paymentId: params.id, callbacks: await callbacksOf(deps, { payment_id: params.id }) };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/refunds/:id/callbacks',
+      summary:
+        "Every M-Pesa reversal or Transaction Status result received at this refund's ResultURL, oldest first, as for a payment's " +
+        'callbacks (verified: the result named the reversal this refund sent; paymentStatusBefore is null). Effects: delivered, ' +
+        'ignored (no final status yet), late (the refund workflow had ended: audited), unknown_payment (another reversal) or error',
+      tag: 'Support',
+      roles: MANAGER,
+      params: yup.object({ id: uuid().required() }),
+      responses: { 200: json('{refundId, callbacks: [callback]}', ref('RefundCallbacks')) },
+      errors: [404],
+      handler: async ({ params, auth, deps }) => {
+        const refund = await deps.knex('refunds').where({ id: params.id, location_id: auth.locationId }).first('id');
+        if (!refund) throw notFound('Refund');
+        return { refundId: params.id, callbacks: await callbacksOf(deps, { refund_id: params.id }) };
       },
     }),
   ];

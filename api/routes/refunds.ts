@@ -5,6 +5,7 @@ import { fieldError, validationError } from '../errors';
 import { bool, money, noUnknown, text, uuid, INT4_MAX } from '../validation';
 import { idempotencyKey } from '../idempotency';
 import { createRefund, deliverMpesaResult, getRefund, listOrderRefunds } from '../refund-service';
+import { recordingCallback } from '../webhook-receipts';
 
 const mpesaResultBody = yup.object({
   Result: yup
@@ -102,7 +103,10 @@ export function refundsRoutes() {
       body: mpesaResultBody,
       responses: { 200: json('{received: true}', component('WebhookAck')) },
       errors: [404],
-      handler: async ({ params, body, deps }) => deliverMpesaResult(deps, params.token, body.Result),
+      handler: async ({ params, body, deps, ctx }) =>
+        recordingCallback(deps, ctx, 'mpesa', (receipt) =>
+          deliverMpesaResult(deps, params.token, body.Result, receipt),
+        ),
     }),
     route({
       method: 'get',

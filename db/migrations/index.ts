@@ -18,6 +18,7 @@ import * as organisations from './080_01_organisations';
 import * as eventPricing from './090_01_event_pricing';
 import * as discountGroups from './090_02_discount_groups';
 import * as refreshTokens from './090_03_refresh_tokens';
+import * as refundResultReceipts from './100_refund_result_receipts';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -40,6 +41,7 @@ const migrations: Record<string, Knex.Migration> = {
   '090_01_event_pricing': eventPricing,
   '090_02_discount_groups': discountGroups,
   '090_03_refresh_tokens': refreshTokens,
+  '100_refund_result_receipts': refundResultReceipts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
