@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { DatabaseError } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
-import { DATA_ERROR_TYPE } from '../core/messages';
+import { DATA_ERROR_TYPE } from '../core/failures';
 import type { ActivityDeps } from './deps';
 import { topic, type OrderEvent } from '../core/events';
 import type { OrderSnapshot } from '../core/order';

@@ -3,6 +3,7 @@ import { createTransport } from 'nodemailer';
 import type { ActivityDeps } from './deps';
 import { loadReceipt } from '../db/receipts';
 import { renderReceiptPdf } from '../platform/receipt-pdf';
+import { EMAIL_FAILURE_TYPES } from '../core/failures';
 
 export interface ReceiptEmailRequest {
   orderId: string;
@@ -12,16 +13,18 @@ export interface ReceiptEmailRequest {
   emailId: string;
 }
 
-/** A permanent SMTP refusal (5xx): retrying cannot help. */
-export const EMAIL_REJECTED = 'EMAIL_REJECTED';
-
 export function receiptEmailActivities({ knex, smtp }: ActivityDeps) {
   return {
     /** Sends the receipt of a sold order as a PDF attachment through SMTP_URL. */
     async sendReceiptEmail(req: ReceiptEmailRequest): Promise<{ messageId: string }> {
-      if (!smtp) throw ApplicationFailure.retryable('SMTP_URL is not configured on this worker', 'SMTP_NOT_CONFIGURED');
+      if (!smtp)
+        throw ApplicationFailure.retryable(
+          'SMTP_URL is not configured on this worker',
+          EMAIL_FAILURE_TYPES.notConfigured,
+        );
       const receipt = await loadReceipt(knex, req.orderId, req.locationId);
-      if (!receipt?.sold) throw ApplicationFailure.nonRetryable(`order ${req.orderId} has no receipt`, 'NO_RECEIPT');
+      if (!receipt?.sold)
+        throw ApplicationFailure.nonRetryable(`order ${req.orderId} has no receipt`, EMAIL_FAILURE_TYPES.noReceipt);
       const pdf = await renderReceiptPdf(receipt);
       const number = receipt.order.receiptNumber ?? receipt.order.orderNumber;
       const messageId = `<receipt-${req.emailId}@tillflow>`;
@@ -39,7 +42,7 @@ export function receiptEmailActivities({ knex, smtp }: ActivityDeps) {
         const code = (err as { responseCode?: number }).responseCode;
         if (code !== undefined && code >= 500)
           throw ApplicationFailure.create({
-            type: EMAIL_REJECTED,
+            type: EMAIL_FAILURE_TYPES.rejected,
             message: (err as Error).message,
             nonRetryable: true,
           });

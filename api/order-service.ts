@@ -10,6 +10,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import * as order from '../core/order';
 import type { OrderSnapshot, OrderState } from '../core/order';
 import * as msg from '../core/messages';
+import { REJECTION_TYPES, Rejection } from '../core/failures';
 import { workflowIds } from '../core/events';
 import { SA } from '../core/search-attributes';
 import { DEFAULT_PAYMENT_TIMING } from '../core/payment';
@@ -37,10 +38,10 @@ export function updateError(err: unknown): ApiError | undefined {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const failure = err.cause;
     const path = (failure.details?.[0] as { path?: string } | undefined)?.path ?? '';
-    if (failure.type === msg.REJECTION_TYPES.validation)
+    if (failure.type === REJECTION_TYPES.validation)
       return validationError(failure.message, [{ path, message: failure.message }]);
-    if (failure.type === msg.REJECTION_TYPES.conflict) return conflict(failure.message);
-    if (failure.type === msg.REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
+    if (failure.type === REJECTION_TYPES.conflict) return conflict(failure.message);
+    if (failure.type === REJECTION_TYPES.not_found) return new ApiError(404, 'NOT_FOUND', failure.message);
   }
   return undefined;
 }
@@ -74,7 +75,7 @@ export async function resolveLine(
 }
 
 function rejectionToApi(err: unknown): never {
-  if (err instanceof order.CartRejection) {
+  if (err instanceof Rejection) {
     if (err.kind === 'validation') throw validationError(err.message, [{ path: err.path ?? '', message: err.message }]);
     if (err.kind === 'conflict') throw conflict(err.message);
     throw notFound('Order');

@@ -109,21 +109,3 @@ export const snapshotQuery = defineQuery<OrderSnapshot>('snapshot');
 export const splitUpdate = defineUpdate<{ original: OrderSnapshot; newOrderId: string }, [SplitRequest & Caller]>(
   'split',
 );
-
-/** Update failure types the API maps to HTTP statuses. */
-export const REJECTION_TYPES = {
-  validation: 'VALIDATION_ERROR',
-  conflict: 'CONFLICT',
-  not_found: 'NOT_FOUND',
-} as const;
-/** An activity's input that Postgres cannot store (SQLSTATE class 22/23): retrying cannot help. */
-export const DATA_ERROR_TYPE = 'DATA_ERROR';
-/** Gateway failure types (ApplicationFailure.type) that adapters raise and workflows and the API act on. */
-export const GATEWAY_FAILURE_TYPES = {
-  /** No answer, 5xx or 429: retried with backoff (the idempotency key makes that safe). */
-  unavailable: 'GatewayUnavailable',
-  /** A request the gateway will keep refusing: non-retryable. */
-  rejected: 'GatewayRejected',
-  /** No adapter for that gateway in this process: non-retryable. */
-  notConfigured: 'GatewayNotConfigured',
-} as const;

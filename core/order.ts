@@ -9,6 +9,7 @@
 import { PricingSettings, Totals, cardFeeFor, priceOrder } from './pricing';
 import { MAX_MONEY } from './money';
 import { refundedOrderStatus } from './refund';
+import { Rejection } from './failures';
 
 export type OrderStatus = 'open' | 'closed' | 'cancelled' | 'partially_refunded' | 'refunded';
 export type KitchenStatus = 'not_sent' | 'sent' | 'ready';
@@ -191,16 +192,7 @@ export interface OrderSnapshot {
 export type PublicPayment = Omit<PaymentState, 'workflowId' | 'seq'>;
 
 /** Why a mutation was refused: `validation` → 422, `conflict` (the order's state) → 409, `not_found` → 404. */
-export class CartRejection extends Error {
-  constructor(
-    readonly kind: 'validation' | 'conflict' | 'not_found',
-    message: string,
-    readonly path?: string,
-  ) {
-    super(message);
-    this.name = 'CartRejection';
-  }
-}
+export class CartRejection extends Rejection {}
 const invalid = (path: string, message: string) => new CartRejection('validation', message, path);
 const conflict = (message: string) => new CartRejection('conflict', message);
 

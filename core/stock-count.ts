@@ -4,6 +4,7 @@
  * count and the newest recording of each, and decides what is allowed.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { Rejection } from './failures';
 
 /** `rejected`: the count could not open (nothing to count, or items already in an open count). */
 export type StockCountStatus = 'open' | 'completing' | 'completed' | 'cancelling' | 'cancelled' | 'rejected';
@@ -58,15 +59,7 @@ export const cancelStockCountUpdate = defineUpdate<void, [FinishRequest]>('cance
 export const stockCountStateQuery = defineQuery<StockCountState>('stockCountState');
 
 /** A request the rules refuse: `validation` → 422, `conflict` → 409, `not_found` → 404. */
-export class StockCountRejection extends Error {
-  constructor(
-    readonly kind: 'validation' | 'conflict' | 'not_found',
-    message: string,
-    readonly path?: string,
-  ) {
-    super(message);
-  }
-}
+export class StockCountRejection extends Rejection {}
 
 const INT4_MAX = 2_147_483_647;
 

@@ -9,7 +9,7 @@ import { startHarness, Harness } from './support/harness';
 import { historyLength, settledHistoryLength } from './support/history';
 import { MAX_MONEY } from '../core/money';
 import { orderActivities } from '../activities/orders';
-import { DATA_ERROR_TYPE } from '../core/messages';
+import { DATA_ERROR_TYPE } from '../core/failures';
 import { logger } from '../platform/logger';
 
 let h: Harness;

@@ -29,6 +29,8 @@ import {
 import * as order from '../core/order';
 import type { OrderState, OrderSnapshot, PaymentState } from '../core/order';
 import * as msg from '../core/messages';
+import { DATA_ERROR_TYPE, Rejection } from '../core/failures';
+import { guard, rejectionFailure } from './rejection';
 import { OrderEvent, topic, workflowIds } from '../core/events';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
@@ -97,23 +99,6 @@ const { persistOrder: persistOrderLocally } = proxyLocalActivities<OrderActiviti
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumAttempts: 2 },
 });
-
-/** Runs a pure check; its CartRejection becomes an Update failure the API maps to 422/409. */
-function guard<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (err) {
-    if (err instanceof order.CartRejection) {
-      throw ApplicationFailure.create({
-        type: msg.REJECTION_TYPES[err.kind],
-        message: err.message,
-        details: [{ path: err.path ?? '' }],
-        nonRetryable: true,
-      });
-    }
-    throw err;
-  }
-}
 
 export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   const state = input.state;
@@ -187,9 +172,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   let dataProblem: string | undefined;
   function reportDataError(err: unknown, what: string): void {
     const isDataError =
-      err instanceof ActivityFailure &&
-      err.cause instanceof ApplicationFailure &&
-      err.cause.type === msg.DATA_ERROR_TYPE;
+      err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === DATA_ERROR_TYPE;
     if (!isDataError) throw err;
     dataProblem = `${what} could not be recorded: ${err.cause!.message}`;
     setCurrentDetails(describe(order.toSnapshot(state), dataProblem));
@@ -431,20 +414,12 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     guard(() => order.checkPayment(state, req));
     if (req.method === 'loyalty') return guard(() => checkLoyaltyPayment(state, req));
     if (req.method !== 'cash' && !gatewayOf(req.method, req.provider)) {
-      throw ApplicationFailure.create({
-        type: 'VALIDATION_ERROR',
-        message: 'card payments need a provider (square or stripe)',
-        details: [{ path: 'provider' }],
-        nonRetryable: true,
-      });
+      throw rejectionFailure(
+        new Rejection('validation', 'card payments need a provider (square or stripe)', 'provider'),
+      );
     }
     if (req.method !== 'cash' && !input.payments) {
-      throw ApplicationFailure.create({
-        type: 'VALIDATION_ERROR',
-        message: `${req.method} payments are not configured`,
-        details: [{ path: 'method' }],
-        nonRetryable: true,
-      });
+      throw rejectionFailure(new Rejection('validation', `${req.method} payments are not configured`, 'method'));
     }
   }
 

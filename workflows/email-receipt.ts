@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ReceiptEmailActivities, ReceiptEmailRequest } from '../activities/receipt-email';
+import { EMAIL_FAILURE_TYPES } from '../core/failures';
 
 /**
  * One e-mailed receipt (workflow id `receipt-email-<orderId>-<key>`): the send is retried with
@@ -14,7 +15,7 @@ const { sendReceiptEmail } = proxyActivities<ReceiptEmailActivities>({
     backoffCoefficient: 2,
     maximumInterval: '5m',
     maximumAttempts: 300,
-    nonRetryableErrorTypes: ['EMAIL_REJECTED'],
+    nonRetryableErrorTypes: [EMAIL_FAILURE_TYPES.rejected],
   },
 });
 

@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import * as msg from '../core/messages';
+import { GATEWAY_FAILURE_TYPES } from '../core/failures';
 import { GatewayEvent, PaymentReport, PaymentWorkflowInput, UNSIGNED_GATEWAYS, eventIsFor } from '../core/payment';
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
@@ -33,7 +34,7 @@ const gateway = proxyActivities<PaymentActivities>({
   retry: {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['GatewayNotConfigured'],
+    nonRetryableErrorTypes: [GATEWAY_FAILURE_TYPES.notConfigured],
   },
 });
 
@@ -136,7 +137,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     retry: {
       initialInterval: '1 second',
       maximumInterval: '30 seconds',
-      nonRetryableErrorTypes: ['GatewayNotConfigured', 'GatewayRejected'],
+      nonRetryableErrorTypes: [GATEWAY_FAILURE_TYPES.notConfigured, GATEWAY_FAILURE_TYPES.rejected],
     },
   });
 

@@ -12,6 +12,7 @@ import type { RoutedPrinter, StationActivities } from '../activities/printing/st
 import type { OrderActivities } from '../activities/orders';
 import { printingTaskQueue, topic } from '../core/events';
 import { splitForStations } from '../core/stations';
+import { PRINTER_FAILURE_TYPES } from '../core/failures';
 
 export interface PrintRequest {
   role: 'kitchen' | 'receipt';
@@ -136,7 +137,7 @@ async function printOn(req: Request, printer: RoutedPrinter, job: PrintJob, copy
       return { printed: true };
     } catch (err) {
       const cause = (err as ApplicationFailure).cause as ApplicationFailure | undefined;
-      fateUnknown ||= cause?.type === 'PrinterFateUnknownError';
+      fateUnknown ||= cause?.type === PRINTER_FAILURE_TYPES.fateUnknown;
       const reason = cause?.message ?? (err as Error).message;
       setCurrentDetails(`printer ${printer.name} (${printer.address}) failed ${attempt}x: ${reason}`);
       if (attempt === 1 || attempt === maxAttempts) {

@@ -23,6 +23,7 @@ import {
 import { SA } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import { workflowIds } from '../core/events';
+import { GATEWAY_FAILURE_TYPES, WORKFLOW_NOT_RUNNING } from '../core/failures';
 import { refundSettledSignal } from '../core/messages';
 import {
   refundGatewayEventSignal,
@@ -47,7 +48,7 @@ const gateway = proxyActivities<RefundActivities>({
   retry: {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['GatewayNotConfigured'],
+    nonRetryableErrorTypes: [GATEWAY_FAILURE_TYPES.notConfigured],
   },
 });
 
@@ -70,8 +71,6 @@ const TELL_CHECKOUT = 'refund-tells-running-checkout';
 /** How long a refund waits for the running checkout to confirm it published the change. */
 const RECORDED_WAIT = '1 minute';
 const SIGNAL_RETRY = '30 seconds';
-/** The failure type of a signal whose target workflow has ended (or never existed). */
-const NOT_RUNNING = 'ExternalWorkflowExecutionNotFound';
 /** Runs of this code poll Airtel's transaction enquiry for a refund in progress; older ones waited for a signal no route sent. */
 const AIRTEL_ENQUIRY = 'airtel-refund-enquiry';
 /** Runs of this code ask M-Pesa for a reversal's Transaction Status when its result does not come. */
@@ -232,7 +231,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
         await getExternalWorkflowHandle(workflowIds.order(refund.orderId)).signal(refundSettledSignal, refund);
         break;
       } catch (err) {
-        if (err instanceof ApplicationFailure && err.type === NOT_RUNNING)
+        if (err instanceof ApplicationFailure && err.type === WORKFLOW_NOT_RUNNING)
           return recordRefundOnOrder({ refundId: refund.id, status: refund.status });
         // Refused otherwise (e.g. the per-workflow signal limit): the checkout still runs, so writing
         // through Postgres would collide with its versions. Try again later.

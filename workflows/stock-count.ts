@@ -20,7 +20,8 @@ import {
 } from '@temporalio/workflow';
 import * as sc from '../core/stock-count';
 import type { StockCountState } from '../core/stock-count';
-import { REJECTION_TYPES } from '../core/messages';
+import { Rejection } from '../core/failures';
+import { guard, rejectionFailure } from './rejection';
 import { SA } from '../core/search-attributes';
 import type { InventoryActivities } from '../activities/inventory';
 
@@ -41,23 +42,6 @@ const { openStockCount, recordStockCount, applyStockCount, cancelStockCount } = 
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds' },
 });
-
-/** Runs a pure check; its rejection becomes an Update failure the API maps to 422/409/404. */
-function guard(check: () => void): void {
-  try {
-    check();
-  } catch (err) {
-    if (err instanceof sc.StockCountRejection) {
-      throw ApplicationFailure.create({
-        type: REJECTION_TYPES[err.kind],
-        message: err.message,
-        details: [{ path: err.path ?? '' }],
-        nonRetryable: true,
-      });
-    }
-    throw err;
-  }
-}
 
 const finished = (s: StockCountState) =>
   s.status === 'completed' || s.status === 'cancelled' || s.status === 'rejected';
@@ -169,13 +153,11 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
       itemIds: input.itemIds,
     });
     if (!opened.ok) {
-      const type = opened.kind === 'empty' ? REJECTION_TYPES.validation : REJECTION_TYPES.conflict;
-      openFailure = ApplicationFailure.create({
-        type,
-        message: opened.message,
-        details: [{ path: opened.kind === 'empty' ? 'itemIds' : '' }],
-        nonRetryable: true,
-      });
+      openFailure = rejectionFailure(
+        opened.kind === 'empty'
+          ? new Rejection('validation', opened.message, 'itemIds')
+          : new Rejection('conflict', opened.message),
+      );
       state.status = 'rejected';
       state.cancelReason = opened.message;
     } else {

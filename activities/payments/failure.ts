@@ -3,7 +3,7 @@
  * is decided here once, so Square, Stripe, M-Pesa and Airtel cannot drift apart.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { GATEWAY_FAILURE_TYPES } from '../../core/messages';
+import { GATEWAY_FAILURE_TYPES } from '../../core/failures';
 
 /** No HTTP answer, a 5xx or a 429 is worth retrying; `alsoTransient` adds a gateway's own (Stripe's 409, Square's 408). */
 export function isTransientStatus(status: number | undefined, alsoTransient: number[] = []): boolean {

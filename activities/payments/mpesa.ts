@@ -605,10 +605,7 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
      */
     async requestRefundStatus(req: RefundStatusRequest): Promise<void> {
       if (!cfg.initiatorName || !cfg.initiatorPassword)
-        throw ApplicationFailure.nonRetryable(
-          'M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD',
-          'GatewayRejected',
-        );
+        throw gatewayRejected('M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD');
       let res: HttpResponse<ReversalResponse>;
       try {
         res = await post<ReversalResponse>('/mpesa/transactionstatus/v1/query', {

@@ -11,6 +11,7 @@ import { CharacterSet, PrinterTypes, ThermalPrinter } from 'node-thermal-printer
 import { renderCopyBanner, renderKitchenTicket, renderOrderNumberTicket, renderReceipt } from './tickets';
 import type { PrintJob } from './types';
 import { parsePrinterAddress } from '../../core/printer-address';
+import { PRINTER_FAILURE_TYPES } from '../../core/failures';
 
 export const DEFAULT_PRINT_TIMEOUT_MS = 3000;
 /** Characters per line: font A on 80 mm paper. */
@@ -23,12 +24,12 @@ export const DRAWER_KICK = Buffer.from([0x1b, 0x70, 0x00, 0x19, 0xfa]);
 
 /** Thrown when the printer refuses or does not answer the connection in time: nothing printed. */
 export class PrinterUnavailableError extends Error {
-  override name = 'PrinterUnavailableError';
+  override name: string = PRINTER_FAILURE_TYPES.unavailable;
 }
 
 /** Thrown when the connection failed after it was up: the ticket may have printed, in part or whole. */
 export class PrinterFateUnknownError extends PrinterUnavailableError {
-  override name = 'PrinterFateUnknownError';
+  override name: string = PRINTER_FAILURE_TYPES.fateUnknown;
 }
 
 function render(printer: ThermalPrinter, job: PrintJob): void {
