@@ -8,6 +8,7 @@
 import {
   ApplicationFailure,
   condition,
+  type ExternalWorkflowHandle,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
@@ -63,107 +64,148 @@ const GATEWAY_LABEL: Record<string, string> = {
 };
 
 export async function payment(input: PaymentWorkflowInput): Promise<PaymentReport> {
-  const { workflowId } = workflowInfo();
-  const idempotencyKey = workflowId;
-  const total = input.amount + input.tip + input.fee;
-  const label = GATEWAY_LABEL[input.gateway] ?? input.gateway;
-  const unsigned = UNSIGNED_GATEWAYS.includes(input.gateway);
-  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
-  const report: PaymentReport = { id: input.paymentId, status: 'pending' };
-  const events: GatewayEvent[] = [];
-  const seenEvents = new Set<string>();
-  let cancelRequested = false;
-  let resolution: msg.ResolveRequest | undefined;
+  return new PaymentRun(input).run();
+}
+
+type Outcome = PaymentReport['status'];
+interface FinishExtra {
+  failureReason?: string;
+  autoRefunded?: boolean;
+  resolvedBy?: msg.ResolveRequest;
+  refundAmount?: number;
+  needsSupport?: boolean;
+}
+
+/** An activity failure's own message (the ActivityFailure wrapping it says only that the activity failed). */
+const causeOf = (err: unknown) => (err as ApplicationFailure).cause?.message ?? (err as Error).message;
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/**
+ * One payment's state and steps: initiate, wait for the outcome (callbacks, else status queries),
+ * finish (settle, tell the order), then watch for a late success or await an automatic reversal.
+ */
+class PaymentRun {
+  private readonly workflowId = workflowInfo().workflowId;
+  /** Every gateway call of this payment carries it: retries and replays never charge twice. */
+  private readonly idempotencyKey = this.workflowId;
+  private readonly total: number;
+  private readonly label: string;
+  private readonly unsigned: boolean;
+  private readonly parent: ExternalWorkflowHandle;
+  private readonly report: PaymentReport;
+  private readonly events: GatewayEvent[] = [];
+  private readonly seenEvents = new Set<string>();
+  private cancelRequested = false;
+  private resolution: msg.ResolveRequest | undefined;
   /** The gateway's receipt (M-Pesa receipt number): what a reversal needs. */
-  let receipt: string | undefined;
+  private receipt: string | undefined;
   /** The receipt of an unsigned success callback a query has not yet confirmed (kept once one does, dropped if one contradicts it). */
-  let unconfirmedReceipt: string | undefined;
+  private unconfirmedReceipt: string | undefined;
   /** What the gateway itself last said; 'pending' means the money may still move. */
-  let lastGatewayStatus: GatewayEvent['status'] = 'pending';
-  let refunded = false;
+  private lastGatewayStatus: GatewayEvent['status'] = 'pending';
+  private refunded = false;
   /** An automatic reversal sent and not yet answered (where to ask, and its answers so far). */
-  let reversal: { reference: string; statusReference?: string; resultUrl: string } | undefined;
-  const reversalEvents: { status: RefundStatus; failureReason?: string }[] = [];
-  const waitNote = `automatic reversal sent, waiting for ${label}'s result`;
+  private reversal: { reference: string; statusReference?: string; resultUrl: string } | undefined;
+  private readonly reversalEvents: { status: RefundStatus; failureReason?: string }[] = [];
+  private readonly waitNote: string;
 
-  setHandler(msg.paymentStateQuery, () => report);
-  setHandler(msg.gatewayEventSignal, (e) => {
-    // Another gateway's word never moves this payment (an Airtel callback naming a card payment's workflow id).
-    if (!eventIsFor(e, input.gateway)) return;
-    if (seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
-    seenEvents.add(e.eventId);
-    events.push(e);
-  });
-  setHandler(msg.cancelPaymentSignal, () => {
-    cancelRequested = true;
-  });
-  setHandler(msg.resolvePaymentSignal, (r) => {
-    resolution = r;
-  });
-  setHandler(reversalResultSignal, (e) => {
-    if (seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
-    seenEvents.add(e.eventId);
-    reversalEvents.push(e);
-  });
-
-  async function publish(changes: Partial<PaymentReport>): Promise<void> {
-    Object.assign(report, changes);
-    upsertSearchAttributes([{ key: SA.paymentStatus, value: report.status }]);
-    await tellOrder();
+  constructor(private readonly input: PaymentWorkflowInput) {
+    this.total = input.amount + input.tip + input.fee;
+    this.label = GATEWAY_LABEL[input.gateway] ?? input.gateway;
+    this.unsigned = UNSIGNED_GATEWAYS.includes(input.gateway);
+    this.parent = getExternalWorkflowHandle(input.parentWorkflowId);
+    this.report = { id: input.paymentId, status: 'pending' };
+    this.waitNote = `automatic reversal sent, waiting for ${this.label}'s result`;
+    this.setHandlers();
   }
 
-  /** The order may have finished already (paid in cash after a cancel): the report then has no reader. */
-  async function tellOrder(): Promise<void> {
+  private setHandlers(): void {
+    setHandler(msg.paymentStateQuery, () => this.report);
+    setHandler(msg.gatewayEventSignal, (e) => {
+      // Another gateway's word never moves this payment (an Airtel callback naming a card payment's workflow id).
+      if (!eventIsFor(e, this.input.gateway)) return;
+      if (this.seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
+      this.seenEvents.add(e.eventId);
+      this.events.push(e);
+    });
+    setHandler(msg.cancelPaymentSignal, () => {
+      this.cancelRequested = true;
+    });
+    setHandler(msg.resolvePaymentSignal, (r) => {
+      this.resolution = r;
+    });
+    setHandler(reversalResultSignal, (e) => {
+      if (this.seenEvents.has(e.eventId)) return; // duplicate delivery: no second effect
+      this.seenEvents.add(e.eventId);
+      this.reversalEvents.push(e);
+    });
+  }
+
+  async run(): Promise<PaymentReport> {
+    const { input, total } = this;
+    upsertSearchAttributes([
+      { key: SA.paymentStatus, value: 'pending' },
+      { key: SA.paymentMethod, value: [input.method] },
+      { key: SA.locationId, value: input.locationId },
+      { key: SA.orderTotal, value: total },
+      ...(input.orderNumber !== null ? [{ key: SA.orderNumber, value: input.orderNumber }] : []),
+    ]);
+    setCurrentDetails(`initiating ${this.label} payment of ${formatMoney(total, input.currency)}`);
+    const { callbackToken } = await registerPayment({
+      paymentId: input.paymentId,
+      orderId: input.orderId,
+      locationId: input.locationId,
+      seq: input.seq,
+      method: input.method,
+      provider: input.provider,
+      amount: input.amount,
+      tip: input.tip,
+      fee: input.fee,
+      workflowId: this.workflowId,
+    });
+    let initiated;
     try {
-      await parent.signal(msg.paymentUpdatedSignal, { ...report });
-    } catch {
-      setCurrentDetails(`order ${input.orderId} has ended; payment ${report.status}`);
+      initiated = await this.initiate(callbackToken);
+    } catch (err) {
+      return this.finish('failed', { failureReason: `could not reach ${this.label}: ${causeOf(err)}` });
     }
+    const initiatedReport = {
+      reference: initiated.reference,
+      action: initiated.action,
+      sandbox: initiated.sandbox,
+      failureReason: initiated.failureReason,
+    };
+    this.lastGatewayStatus = initiated.status;
+    // Settled by the initiating call (a confirmed card, a decline): report it once, with its outcome,
+    // so the order's addPayment answers 201 with the result instead of 202 pending.
+    if (initiated.status !== 'pending') {
+      Object.assign(this.report, initiatedReport);
+      return this.finish(initiated.status, { failureReason: initiated.failureReason });
+    }
+    await this.publish(initiatedReport);
+    return this.awaitOutcome();
   }
 
-  upsertSearchAttributes([
-    { key: SA.paymentStatus, value: 'pending' },
-    { key: SA.paymentMethod, value: [input.method] },
-    { key: SA.locationId, value: input.locationId },
-    { key: SA.orderTotal, value: total },
-    ...(input.orderNumber !== null ? [{ key: SA.orderNumber, value: input.orderNumber }] : []),
-  ]);
-  setCurrentDetails(`initiating ${label} payment of ${formatMoney(total, input.currency)}`);
-
-  // A gateway that stays down does not hold the payment forever: initiate gives up at expiry.
-  const initiateWithin = proxyActivities<PaymentActivities>({
-    startToCloseTimeout: '30 seconds',
-    scheduleToCloseTimeout: Math.max(input.timing.expireAfterMs, 30_000),
-    retry: {
-      initialInterval: '1 second',
-      maximumInterval: '30 seconds',
-      nonRetryableErrorTypes: [GATEWAY_FAILURE_TYPES.notConfigured, GATEWAY_FAILURE_TYPES.rejected],
-    },
-  });
-
-  const { callbackToken } = await registerPayment({
-    paymentId: input.paymentId,
-    orderId: input.orderId,
-    locationId: input.locationId,
-    seq: input.seq,
-    method: input.method,
-    provider: input.provider,
-    amount: input.amount,
-    tip: input.tip,
-    fee: input.fee,
-    workflowId,
-  });
-
-  let initiated;
-  try {
-    initiated = await initiateWithin.initiatePayment({
+  /** A gateway that stays down does not hold the payment forever: initiate gives up at expiry. */
+  private initiate(callbackToken: string) {
+    const { input } = this;
+    const initiateWithin = proxyActivities<PaymentActivities>({
+      startToCloseTimeout: '30 seconds',
+      scheduleToCloseTimeout: Math.max(input.timing.expireAfterMs, 30_000),
+      retry: {
+        initialInterval: '1 second',
+        maximumInterval: '30 seconds',
+        nonRetryableErrorTypes: [GATEWAY_FAILURE_TYPES.notConfigured, GATEWAY_FAILURE_TYPES.rejected],
+      },
+    });
+    return initiateWithin.initiatePayment({
       gateway: input.gateway,
       request: {
         paymentId: input.paymentId,
         orderId: input.orderId,
         orderNumber: input.orderNumber,
-        idempotencyKey,
-        total,
+        idempotencyKey: this.idempotencyKey,
+        total: this.total,
         amount: input.amount,
         tip: input.tip,
         fee: input.fee,
@@ -176,86 +218,95 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
         expiresAt: new Date(Date.now() + input.timing.expireAfterMs).toISOString(),
       },
     });
-  } catch (err) {
-    return finish('failed', {
-      failureReason: `could not reach ${label}: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
-    });
   }
-  const initiatedReport = {
-    reference: initiated.reference,
-    action: initiated.action,
-    sandbox: initiated.sandbox,
-    failureReason: initiated.failureReason,
-  };
-  lastGatewayStatus = initiated.status;
-  // Settled by the initiating call (a confirmed card, a decline): report it once, with its outcome,
-  // so the order's addPayment answers 201 with the result instead of 202 pending.
-  if (initiated.status !== 'pending') {
-    Object.assign(report, initiatedReport);
-    return finish(initiated.status, { failureReason: initiated.failureReason });
+
+  /** Waits for the gateway's word: a callback first, then status queries with backoff, until expiry. */
+  private async awaitOutcome(): Promise<PaymentReport> {
+    const { timing, currency } = this.input;
+    const startedAt = Date.now();
+    let pollDelay = timing.pollInitialMs;
+    let waited = false;
+    for (;;) {
+      setCurrentDetails(
+        `waiting for ${this.label} ${waited ? 'status' : 'callback'} since ${clock(startedAt)} UTC · ${formatMoney(this.total, currency)}`,
+      );
+      const remaining = timing.expireAfterMs - (Date.now() - startedAt);
+      const wait = waited ? Math.min(pollDelay, remaining) : Math.min(timing.callbackWaitMs, remaining);
+      await condition(
+        () => this.events.length > 0 || this.cancelRequested || this.resolution !== undefined,
+        Math.max(wait, 1),
+      );
+
+      if (this.resolution) return this.resolveByManager(this.resolution);
+      if (this.cancelRequested) return this.cancel();
+
+      let outcome = this.events.shift();
+      if (outcome && !this.screen(outcome)) continue;
+      if (outcome && this.unsigned && outcome.status !== 'pending') {
+        outcome = await this.confirmCallback(outcome); // unsigned callback: ask the gateway before money counts
+      }
+      if (!outcome) {
+        waited = true;
+        if (Date.now() - startedAt >= timing.expireAfterMs) return this.expire();
+        outcome = await this.confirm();
+        pollDelay = Math.min(pollDelay * 2, timing.pollMaxMs);
+      }
+      this.lastGatewayStatus = outcome.status;
+      if (outcome.status === 'pending') continue;
+      if (outcome.receipt) this.receipt = outcome.receipt;
+      if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== this.total)
+        return this.amountMismatch(outcome.amountPaid);
+      return this.finish(outcome.status, { failureReason: outcome.failureReason });
+    }
   }
-  await publish(initiatedReport);
 
-  const startedAt = Date.now();
-  let pollDelay = input.timing.pollInitialMs;
-  let waited = false;
-  for (;;) {
-    setCurrentDetails(
-      `waiting for ${label} ${waited ? 'status' : 'callback'} since ${new Date(startedAt).toISOString().slice(11, 19)} UTC · ${formatMoney(total, input.currency)}`,
-    );
-    const remaining = input.timing.expireAfterMs - (Date.now() - startedAt);
-    const wait = waited ? Math.min(pollDelay, remaining) : Math.min(input.timing.callbackWaitMs, remaining);
-    await condition(() => events.length > 0 || cancelRequested || resolution !== undefined, Math.max(wait, 1));
-
-    if (resolution) return resolveByManager(resolution);
-    if (cancelRequested) return cancel();
-
-    let outcome = events.shift();
-    // An unsigned callback about another charge than the one initiate stored is not this payment's word.
-    if (outcome && unsigned && isForeignCharge(outcome) && patched('ignore-callback-for-another-charge')) continue;
-    if (outcome?.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed')))
-      report.reference = outcome.reference;
-    if (outcome && unsigned && outcome.status !== 'pending') {
-      outcome = await confirmCallback(outcome); // unsigned callback: ask the gateway before money counts
-    }
-    if (!outcome) {
-      waited = true;
-      if (Date.now() - startedAt >= input.timing.expireAfterMs) return expire();
-      outcome = await confirm();
-      pollDelay = Math.min(pollDelay * 2, input.timing.pollMaxMs);
-    }
-    lastGatewayStatus = outcome.status;
-    if (outcome.status === 'pending') continue;
-    if (outcome.receipt) receipt = outcome.receipt;
-    if (outcome.status === 'succeeded' && outcome.amountPaid !== undefined && outcome.amountPaid !== total)
-      return amountMismatch(outcome.amountPaid);
-    return finish(outcome.status, { failureReason: outcome.failureReason });
+  /**
+   * A gateway event before it counts: false when an unsigned callback names another charge than
+   * the stored one (not this payment's word). Older runs adopted any event's reference at once;
+   * newer ones adopt an unsigned callback's only once a query confirms it (confirmCallback).
+   */
+  private screen(e: GatewayEvent): boolean {
+    if (this.unsigned && this.isForeignCharge(e) && patched('ignore-callback-for-another-charge')) return false;
+    if (e.reference && !this.report.reference && !(this.unsigned && patched('adopt-reference-once-confirmed')))
+      this.report.reference = e.reference;
+    return true;
   }
 
   /** A callback naming a charge other than the stored one (none stored yet: it may be ours, the query decides). */
-  function isForeignCharge(e: GatewayEvent): boolean {
-    return (
-      e.reference !== undefined &&
-      report.reference !== undefined &&
-      report.reference !== '' &&
-      e.reference !== report.reference
-    );
+  private isForeignCharge(e: GatewayEvent): boolean {
+    const stored = this.report.reference;
+    return e.reference !== undefined && stored !== undefined && stored !== '' && e.reference !== stored;
+  }
+
+  private async publish(changes: Partial<PaymentReport>): Promise<void> {
+    Object.assign(this.report, changes);
+    upsertSearchAttributes([{ key: SA.paymentStatus, value: this.report.status }]);
+    await this.tellOrder();
+  }
+
+  /** The order may have finished already (paid in cash after a cancel): the report then has no reader. */
+  private async tellOrder(): Promise<void> {
+    try {
+      await this.parent.signal(msg.paymentUpdatedSignal, { ...this.report });
+    } catch {
+      setCurrentDetails(`order ${this.input.orderId} has ended; payment ${this.report.status}`);
+    }
   }
 
   /** The gateway's answer to a status query; a gateway that refuses to answer counts as still pending. */
-  async function confirm(reference = report.reference): Promise<GatewayEvent> {
+  private async confirm(reference = this.report.reference): Promise<GatewayEvent> {
     if (!reference) return { eventId: `status-${Date.now()}`, status: 'pending' };
     try {
       const s = await gateway.paymentStatus({
-        gateway: input.gateway,
+        gateway: this.input.gateway,
         reference,
-        idempotencyKey,
-        total,
-        currency: input.currency,
+        idempotencyKey: this.idempotencyKey,
+        total: this.total,
+        currency: this.input.currency,
       });
-      if (s.status === 'succeeded') receipt = s.receipt ?? receipt ?? unconfirmedReceipt;
-      if (s.status !== 'pending') unconfirmedReceipt = undefined;
-      lastGatewayStatus = s.status;
+      if (s.status === 'succeeded') this.receipt = s.receipt ?? this.receipt ?? this.unconfirmedReceipt;
+      if (s.status !== 'pending') this.unconfirmedReceipt = undefined;
+      this.lastGatewayStatus = s.status;
       return {
         eventId: `status-${Date.now()}`,
         status: s.status,
@@ -264,9 +315,7 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
         receipt: s.receipt,
       };
     } catch (err) {
-      setCurrentDetails(
-        `${label} status query refused: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
-      );
+      setCurrentDetails(`${this.label} status query refused: ${causeOf(err)}`);
       return { eventId: `status-${Date.now()}`, status: 'pending' };
     }
   }
@@ -276,13 +325,13 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
    * receipt kept (a reversal names that receipt). Without a stored reference (initiate's answer was
    * lost), the callback's own reference is queried and adopted only when the query confirms it.
    */
-  async function confirmCallback(callback: GatewayEvent): Promise<GatewayEvent> {
-    const adopting = !report.reference && callback.reference !== undefined;
-    if (!adopting && callback.status === 'succeeded' && callback.receipt) unconfirmedReceipt = callback.receipt;
-    const confirmed = await confirm(report.reference || callback.reference);
+  private async confirmCallback(callback: GatewayEvent): Promise<GatewayEvent> {
+    const adopting = !this.report.reference && callback.reference !== undefined;
+    if (!adopting && callback.status === 'succeeded' && callback.receipt) this.unconfirmedReceipt = callback.receipt;
+    const confirmed = await this.confirm(this.report.reference || callback.reference);
     if (confirmed.status !== callback.status) return adopting ? { ...confirmed, status: 'pending' } : confirmed;
-    if (adopting) report.reference = callback.reference;
-    if (callback.status === 'succeeded' && callback.receipt) receipt = confirmed.receipt ?? callback.receipt;
+    if (adopting) this.report.reference = callback.reference;
+    if (callback.status === 'succeeded' && callback.receipt) this.receipt = confirmed.receipt ?? callback.receipt;
     return {
       ...confirmed,
       amountPaid: confirmed.amountPaid ?? callback.amountPaid,
@@ -295,66 +344,67 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
    * only the caller's word (a forgery must not trigger a reversal): flag it for support, refund
    * nothing. A signed gateway's amount is refunded, never more than the payment's total.
    */
-  async function amountMismatch(amountPaid: number): Promise<PaymentReport> {
+  private async amountMismatch(amountPaid: number): Promise<PaymentReport> {
+    const { label, total } = this;
     const failureReason = `amount mismatch: ${label} reports ${amountPaid}, expected ${total}`;
-    if (unsigned && patched('amount-mismatch-flags-support')) {
-      return finish('failed', {
+    if (this.unsigned && patched('amount-mismatch-flags-support')) {
+      return this.finish('failed', {
         failureReason: `${failureReason}; not refunded automatically — support: check the ${label} statement and refund by hand if money was taken`,
         needsSupport: true,
       });
     }
     const rest = amountPaid > total ? `; support: refund the remaining ${amountPaid - total} by hand` : '';
-    return finish('failed', { failureReason: failureReason + rest, refundAmount: amountPaid });
+    return this.finish('failed', { failureReason: failureReason + rest, refundAmount: amountPaid });
   }
 
-  async function expire(): Promise<PaymentReport> {
-    const waited = Math.round(input.timing.expireAfterMs / 1000);
+  private async expire(): Promise<PaymentReport> {
+    const { label } = this;
+    const waited = Math.round(this.input.timing.expireAfterMs / 1000);
     // The push's answer was lost and no confirmed callback came: nothing to cancel or ask about.
-    if (!report.reference) {
-      return finish('failed', {
+    if (!this.report.reference) {
+      return this.finish('failed', {
         failureReason: `no answer from ${label} in ${waited} s; a payment prompt may have reached the phone: check the phone's ${label} messages before charging again`,
       });
     }
-    const after = await gateway.cancelAtGateway({
-      gateway: input.gateway,
-      reference: report.reference,
-      idempotencyKey,
-    });
-    lastGatewayStatus = after.status;
-    if (after.status === 'succeeded') return finish('succeeded', {});
+    if ((await this.cancelAtGateway()) === 'succeeded') return this.finish('succeeded', {});
     // A QR code gets no answer by design until someone pays: it expired.
-    return finish('failed', {
+    return this.finish('failed', {
       failureReason:
-        input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s`,
+        this.input.gateway === 'qr' ? `expired: not paid within ${waited} s` : `no answer from ${label} in ${waited} s`,
     });
+  }
+
+  private async cancelAtGateway(): Promise<GatewayEvent['status']> {
+    const after = await gateway.cancelAtGateway({
+      gateway: this.input.gateway,
+      reference: this.report.reference!,
+      idempotencyKey: this.idempotencyKey,
+    });
+    this.lastGatewayStatus = after.status;
+    return after.status;
   }
 
   /** The customer switched method: cancel at the gateway; a success that slips through is refunded. */
-  async function cancel(): Promise<PaymentReport> {
+  private async cancel(): Promise<PaymentReport> {
     // The push's answer was lost: nothing to cancel at the gateway; a success that still comes is refunded.
-    if (!report.reference)
-      return finish('cancelled', {
-        failureReason: `cancelled before ${label} answered; a late success on the phone is refunded automatically`,
+    if (!this.report.reference)
+      return this.finish('cancelled', {
+        failureReason: `cancelled before ${this.label} answered; a late success on the phone is refunded automatically`,
       });
-    const after = await gateway.cancelAtGateway({
-      gateway: input.gateway,
-      reference: report.reference!,
-      idempotencyKey,
-    });
-    lastGatewayStatus = after.status;
-    if (after.status === 'succeeded') {
-      const refundProblem = await refund('succeeded after it was cancelled');
-      if (refundProblem === REVERSAL_PENDING)
-        return finish('cancelled', { failureReason: `succeeded after cancel; ${waitNote}` });
-      return refundProblem
-        ? finish('succeeded', { failureReason: `succeeded after cancel; ${refundProblem}` })
-        : finish('cancelled', { autoRefunded: true, failureReason: 'succeeded after cancel; refunded automatically' });
-    }
-    return finish('cancelled', { failureReason: 'cancelled' });
+    if ((await this.cancelAtGateway()) !== 'succeeded') return this.finish('cancelled', { failureReason: 'cancelled' });
+    const refundProblem = await this.refund('succeeded after it was cancelled');
+    if (refundProblem === REVERSAL_PENDING)
+      return this.finish('cancelled', { failureReason: `succeeded after cancel; ${this.waitNote}` });
+    return refundProblem
+      ? this.finish('succeeded', { failureReason: `succeeded after cancel; ${refundProblem}` })
+      : this.finish('cancelled', {
+          autoRefunded: true,
+          failureReason: 'succeeded after cancel; refunded automatically',
+        });
   }
 
-  async function resolveByManager(r: msg.ResolveRequest): Promise<PaymentReport> {
-    return finish(r.outcome, {
+  private async resolveByManager(r: msg.ResolveRequest): Promise<PaymentReport> {
+    return this.finish(r.outcome, {
       failureReason: r.outcome === 'failed' ? `resolved by manager: ${r.reason}` : undefined,
       resolvedBy: r,
     });
@@ -364,37 +414,35 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
    * Returns why the refund failed (staff must refund by hand), REVERSAL_PENDING when the gateway
    * accepted it and answers later (awaitReversal waits for that), or undefined when the gateway took it.
    */
-  async function refund(reason: string, amount = total): Promise<string | undefined> {
-    refunded = true; // one automatic refund per payment, whatever it was for
+  private async refund(reason: string, amount = this.total): Promise<string | undefined> {
+    this.refunded = true; // one automatic refund per payment, whatever it was for
+    const { input } = this;
     // Never more than this payment took, whatever a gateway event claimed.
-    const capped = Math.min(amount, total);
+    const capped = Math.min(amount, this.total);
     const req = {
       gateway: input.gateway,
-      reference: report.reference!,
-      receipt,
-      idempotencyKey: `auto-refund-${workflowId}`,
+      reference: this.report.reference!,
+      receipt: this.receipt,
+      idempotencyKey: `auto-refund-${this.workflowId}`,
       amount: capped,
       currency: input.currency,
       reason,
     };
-    if (!patched(AWAIT_REVERSAL)) {
-      const r = await gateway.refundAtGateway(req);
-      return r.status === 'failed'
+    const failed = (r: { status: string; failureReason?: string }) =>
+      r.status === 'failed'
         ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand`
         : undefined;
-    }
+    if (!patched(AWAIT_REVERSAL)) return failed(await gateway.refundAtGateway(req));
     const r = await gateway.reverseAtGateway({
       ...req,
       paymentId: input.paymentId,
       resultUrlBase: `${input.publicBaseUrl}${MPESA_RESULT_PATH}`,
     });
     if (r.status === 'pending') {
-      reversal = { reference: r.reference, statusReference: r.statusReference, resultUrl: r.resultUrl };
+      this.reversal = { reference: r.reference, statusReference: r.statusReference, resultUrl: r.resultUrl };
       return REVERSAL_PENDING;
     }
-    return r.status === 'failed'
-      ? `automatic refund failed (${r.failureReason ?? 'no reason given'}): refund by hand`
-      : undefined;
+    return failed(r);
   }
 
   /**
@@ -403,26 +451,27 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
    * never giving up — until a result says how it ended the money may still move. Then the payment
    * (and the order, when it was refunded) learns of it.
    */
-  async function awaitReversal(): Promise<void> {
-    const sent = reversal!;
-    const since = new Date(Date.now()).toISOString().slice(11, 19);
-    const final = () => reversalEvents.find((e) => e.status !== 'pending');
+  private async awaitReversal(): Promise<void> {
+    const { report, label, input } = this;
+    const sent = this.reversal!;
+    const since = clock(Date.now());
+    const final = () => this.reversalEvents.find((e) => e.status !== 'pending');
     let wait = input.timing.callbackWaitMs;
     const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 24));
     setCurrentDetails(
-      `${report.status}; waiting for ${label} reversal result since ${since} UTC · ${formatMoney(total, input.currency)}`,
+      `${report.status}; waiting for ${label} reversal result since ${since} UTC · ${formatMoney(this.total, input.currency)}`,
     );
     while (!(await condition(() => final() !== undefined, Math.max(1, wait)))) {
       try {
         const s = await statusProxy.reversalStatus({ gateway: input.gateway, ...sent });
-        if (s.status !== 'pending') reversalEvents.push({ status: s.status, failureReason: s.failureReason });
+        if (s.status !== 'pending') this.reversalEvents.push({ status: s.status, failureReason: s.failureReason });
         else
           setCurrentDetails(
-            `${report.status}; no ${label} reversal result since ${since} UTC: status asked at ${new Date(Date.now()).toISOString().slice(11, 19)} UTC`,
+            `${report.status}; no ${label} reversal result since ${since} UTC: status asked at ${clock(Date.now())} UTC`,
           );
       } catch (err) {
         setCurrentDetails(
-          `${report.status}; no ${label} reversal result since ${since} UTC; status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
+          `${report.status}; no ${label} reversal result since ${since} UTC; status request failed: ${causeOf(err)}`,
         );
       }
       wait = Math.min(wait * 2, maxGap);
@@ -432,120 +481,119 @@ export async function payment(input: PaymentWorkflowInput): Promise<PaymentRepor
     const outcome = report.autoRefunded
       ? 'refunded automatically'
       : `automatic refund failed (${e.failureReason ?? 'no reason given'}): refund by hand`;
-    report.failureReason = (report.failureReason ?? report.status).replace(waitNote, outcome);
-    await settlePayment({
-      paymentId: input.paymentId,
-      status: report.status,
-      reference: report.reference,
-      receipt,
-      failureReason: report.failureReason,
-    });
-    await tellOrder();
+    report.failureReason = (report.failureReason ?? report.status).replace(this.waitNote, outcome);
+    await this.settleAgain();
     setCurrentDetails(`${report.status}: ${report.failureReason}`);
   }
 
-  async function finish(
-    status: PaymentReport['status'],
-    extra: {
-      failureReason?: string;
-      autoRefunded?: boolean;
-      resolvedBy?: msg.ResolveRequest;
-      refundAmount?: number;
-      needsSupport?: boolean;
-    },
-  ): Promise<PaymentReport> {
-    if (extra.refundAmount) {
-      const refundProblem = await refund('amount mismatch', extra.refundAmount);
-      if (refundProblem === REVERSAL_PENDING)
-        extra = { ...extra, failureReason: `${extra.failureReason}; ${waitNote}` };
-      else if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
-    }
-    // A cancel that arrived while the gateway was finishing (initiate, a status query): the
-    // customer switched to another tender, so money that moved anyway goes back.
-    if (status === 'succeeded' && cancelRequested && !extra.resolvedBy) {
-      const refundProblem = await refund('succeeded while it was being cancelled');
-      if (refundProblem === REVERSAL_PENDING)
-        [status, extra] = ['cancelled', { ...extra, failureReason: `succeeded while being cancelled; ${waitNote}` }];
-      else if (refundProblem) extra = { ...extra, failureReason: `succeeded while being cancelled; ${refundProblem}` };
-      else
-        [status, extra] = [
-          'cancelled',
-          { ...extra, autoRefunded: true, failureReason: 'succeeded while being cancelled; refunded automatically' },
-        ];
-    }
+  /** Stores what changed after the payment had settled (a refund's outcome) and tells the order. */
+  private async settleAgain(): Promise<void> {
     await settlePayment({
-      paymentId: input.paymentId,
+      paymentId: this.input.paymentId,
+      status: this.report.status,
+      reference: this.report.reference,
+      receipt: this.receipt,
+      failureReason: this.report.failureReason,
+    });
+    await this.tellOrder();
+  }
+
+  /**
+   * Money that moved although it must not stay (an amount mismatch, a success while the customer
+   * was switching tender) goes back first; then the outcome is stored, reported, and watched.
+   */
+  private async finish(status: Outcome, extra: FinishExtra): Promise<PaymentReport> {
+    [status, extra] = await this.refundWhatMustGoBack(status, extra);
+    await settlePayment({
+      paymentId: this.input.paymentId,
       status,
-      reference: report.reference,
-      receipt,
+      reference: this.report.reference,
+      receipt: this.receipt,
       failureReason: extra.failureReason,
       ...(extra.resolvedBy
         ? {
             resolvedBy: {
               staffId: extra.resolvedBy.staffId,
               reason: extra.resolvedBy.reason,
-              locationId: input.locationId,
+              locationId: this.input.locationId,
               outcome: extra.resolvedBy.outcome,
             },
           }
         : {}),
     });
-    await publish({
+    await this.publish({
       status,
       failureReason: extra.failureReason,
       autoRefunded: extra.autoRefunded,
       settledAt: new Date().toISOString(),
     });
     setCurrentDetails(`${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
-    if (reversal) {
-      await awaitReversal();
-      return report;
+    if (this.reversal) {
+      await this.awaitReversal();
+      return this.report;
     }
     // A payment flagged for support is theirs to settle: no automatic refund follows.
-    if (status !== 'succeeded' && !extra.autoRefunded && !refunded && !extra.needsSupport) await watchForLateSuccess();
-    return report;
+    if (status !== 'succeeded' && !extra.autoRefunded && !this.refunded && !extra.needsSupport)
+      await this.watchForLateSuccess();
+    return this.report;
+  }
+
+  private async refundWhatMustGoBack(status: Outcome, extra: FinishExtra): Promise<[Outcome, FinishExtra]> {
+    const { waitNote } = this;
+    if (extra.refundAmount) {
+      const refundProblem = await this.refund('amount mismatch', extra.refundAmount);
+      if (refundProblem === REVERSAL_PENDING)
+        extra = { ...extra, failureReason: `${extra.failureReason}; ${waitNote}` };
+      else if (refundProblem) extra = { ...extra, failureReason: `${extra.failureReason}; ${refundProblem}` };
+    }
+    // A cancel that arrived while the gateway was finishing (initiate, a status query): the
+    // customer switched to another tender, so money that moved anyway goes back.
+    if (status !== 'succeeded' || !this.cancelRequested || extra.resolvedBy) return [status, extra];
+    const refundProblem = await this.refund('succeeded while it was being cancelled');
+    if (refundProblem === REVERSAL_PENDING)
+      return ['cancelled', { ...extra, failureReason: `succeeded while being cancelled; ${waitNote}` }];
+    if (refundProblem)
+      return [status, { ...extra, failureReason: `succeeded while being cancelled; ${refundProblem}` }];
+    return [
+      'cancelled',
+      { ...extra, autoRefunded: true, failureReason: 'succeeded while being cancelled; refunded automatically' },
+    ];
   }
 
   /**
    * A payment that failed, expired or was cancelled may still succeed at the gateway (a customer
    * confirming on the phone after the timeout). Keep listening for a while and refund it.
    */
-  async function watchForLateSuccess(): Promise<void> {
-    const until = Date.now() + input.timing.lateWindowMs;
+  private async watchForLateSuccess(): Promise<void> {
+    const { timing } = this.input;
+    const until = Date.now() + timing.lateWindowMs;
     // Without a final word from the gateway (it could not cancel, or never answered), ask it now
     // and then with a widening gap (a few dozen queries over the window); otherwise only listen.
-    let pollDelay = input.timing.pollInitialMs;
-    const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 20));
+    let pollDelay = timing.pollInitialMs;
+    const maxGap = Math.max(timing.pollMaxMs, Math.floor(timing.lateWindowMs / 20));
     while (Date.now() < until) {
-      const pollable = lastGatewayStatus === 'pending';
+      const pollable = this.lastGatewayStatus === 'pending';
       const remaining = until - Date.now();
       const arrived = await condition(
-        () => events.length > 0,
+        () => this.events.length > 0,
         Math.max(1, pollable ? Math.min(pollDelay, remaining) : remaining),
       );
       if (!arrived && !pollable) return;
-      let e = arrived ? events.shift()! : await confirm();
-      if (arrived && unsigned && isForeignCharge(e) && patched('ignore-callback-for-another-charge')) continue;
-      if (e.reference && !report.reference && !(unsigned && patched('adopt-reference-once-confirmed')))
-        report.reference = e.reference;
-      if (arrived && unsigned && e.status === 'succeeded') e = await confirmCallback(e);
-      if (e.status === 'succeeded') {
-        const refundProblem = await refund('succeeded after the payment had ended');
-        const pending = refundProblem === REVERSAL_PENDING;
-        report.autoRefunded = !refundProblem;
-        report.failureReason = `${report.failureReason ?? report.status}; a late success ${pending ? `arrived; ${waitNote}` : refundProblem ? `arrived and the ${refundProblem}` : 'was refunded automatically'}`;
-        await settlePayment({
-          paymentId: input.paymentId,
-          status: report.status,
-          reference: report.reference,
-          receipt,
-          failureReason: report.failureReason,
-        });
-        await tellOrder();
-        if (pending) await awaitReversal();
-        return;
-      }
+      let e = arrived ? this.events.shift()! : await this.confirm();
+      if (!this.screen(e)) continue;
+      if (arrived && this.unsigned && e.status === 'succeeded') e = await this.confirmCallback(e);
+      if (e.status === 'succeeded') return this.refundLateSuccess();
       pollDelay = Math.min(pollDelay * 2, maxGap);
     }
+  }
+
+  private async refundLateSuccess(): Promise<void> {
+    const { report } = this;
+    const refundProblem = await this.refund('succeeded after the payment had ended');
+    const pending = refundProblem === REVERSAL_PENDING;
+    report.autoRefunded = !refundProblem;
+    report.failureReason = `${report.failureReason ?? report.status}; a late success ${pending ? `arrived; ${this.waitNote}` : refundProblem ? `arrived and the ${refundProblem}` : 'was refunded automatically'}`;
+    await this.settleAgain();
+    if (pending) await this.awaitReversal();
   }
 }
