@@ -1,10 +1,8 @@
 import * as yup from 'yup';
-import type { Knex } from 'knex';
 import { bool, defined, idParams, int4, name, noUnknown, nonEmpty } from '../validation';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
-import { notFound } from '../errors';
-import { audit, changedFields } from '../audit';
+import { auditedTable } from '../audited-table';
 import { DiscountGroup } from '../../db/models/discount';
 
 const TAG = 'Discounts';
@@ -23,12 +21,12 @@ export const groupView = (g: DiscountGroup) => ({
   updatedAt: g.updatedAt,
 });
 
-async function findGroup(knex: Knex, locationId: string, id: string, forUpdate = false): Promise<DiscountGroup> {
-  const query = DiscountGroup.query(knex).findOne({ id, location_id: locationId });
-  const g = await (forUpdate ? query.forUpdate() : query);
-  if (!g) throw notFound('Discount group');
-  return g;
-}
+const groups = auditedTable({
+  model: DiscountGroup,
+  label: 'Discount group',
+  entity: 'discount_group',
+  view: groupView,
+});
 
 /** Groups gather discounts on the terminal; one switched off (`available: false`) takes all its discounts off. */
 export function discountGroupRoutes(): AnyRoute[] {
@@ -56,15 +54,9 @@ export function discountGroupRoutes(): AnyRoute[] {
       body: groupCreate,
       responses: { 201: json('DiscountGroup', schemaRef('DiscountGroup')) },
       handler: async ({ body, auth, deps, ctx }) => {
-        const g = await deps.knex.transaction(async (trx) => {
-          const created = await DiscountGroup.query(trx)
-            .insert({ ...defined(body), locationId: auth.locationId })
-            .returning('*');
-          await audit(trx, auth, 'discount_group.created', created.id, { after: groupView(created) });
-          return created;
-        });
+        const g = await groups.create(deps.knex, auth, defined(body));
         ctx.status = 201;
-        return groupView(g);
+        return g;
       },
     }),
     route({
@@ -75,7 +67,7 @@ export function discountGroupRoutes(): AnyRoute[] {
       roles: CASHIER,
       params: idParams,
       responses: { 200: json('DiscountGroup', schemaRef('DiscountGroup')) },
-      handler: async ({ params, auth, deps }) => groupView(await findGroup(deps.knex, auth.locationId, params.id)),
+      handler: async ({ params, auth, deps }) => groupView(await groups.find(deps.knex, auth.locationId, params.id)),
     }),
     route({
       method: 'patch',
@@ -87,14 +79,7 @@ export function discountGroupRoutes(): AnyRoute[] {
       params: idParams,
       body: groupPatch,
       responses: { 200: json('DiscountGroup', schemaRef('DiscountGroup')) },
-      handler: async ({ params, body, auth, deps }) =>
-        deps.knex.transaction(async (trx) => {
-          const existing = await findGroup(trx, auth.locationId, params.id, true);
-          const [updated] = await DiscountGroup.query(trx).where('id', existing.id).patch(defined(body)).returning('*');
-          const diff = changedFields(groupView(existing), groupView(updated!));
-          if (diff) await audit(trx, auth, 'discount_group.changed', existing.id, diff);
-          return groupView(updated!);
-        }),
+      handler: async ({ params, body, auth, deps }) => groups.change(deps.knex, auth, params.id, defined(body)),
     }),
     route({
       method: 'delete',
@@ -105,11 +90,7 @@ export function discountGroupRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
-        await deps.knex.transaction(async (trx) => {
-          const existing = await findGroup(trx, auth.locationId, params.id, true);
-          await DiscountGroup.query(trx).where('id', existing.id).delete();
-          await audit(trx, auth, 'discount_group.deleted', existing.id, { before: groupView(existing) });
-        });
+        await groups.remove(deps.knex, auth, params.id);
         ctx.status = 204;
         return undefined;
       },

@@ -3,8 +3,8 @@ import { money, bool, defined, idParams, int4, name, noUnknown, nonEmpty, uuid }
 import type { Knex } from 'knex';
 import { json, route, CASHIER, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref as schemaRef } from '../openapi-schemas';
-import { fieldError, notFound } from '../errors';
-import { audit, changedFields } from '../audit';
+import { fieldError } from '../errors';
+import { auditedTable } from '../audited-table';
 import { Discount, DiscountGroup, type DiscountType } from '../../db/models/discount';
 import { discountGroupRoutes } from './discount-groups';
 
@@ -57,11 +57,7 @@ async function assertGroup(knex: Knex, locationId: string, groupId: string | nul
   }
 }
 
-async function findDiscount(knex: Knex, locationId: string, id: string): Promise<Discount> {
-  const d = await Discount.query(knex).findOne({ id, location_id: locationId });
-  if (!d) throw notFound('Discount');
-  return d;
-}
+const discounts = auditedTable({ model: Discount, label: 'Discount', entity: 'discount', view: discountView });
 
 export function discountsRoutes(): AnyRoute[] {
   return [
@@ -87,16 +83,11 @@ export function discountsRoutes(): AnyRoute[] {
       responses: { 201: json('Discount', schemaRef('Discount')) },
       handler: async ({ body, auth, deps, ctx }) => {
         assertValue(body.type, body.value);
-        const d = await deps.knex.transaction(async (trx) => {
-          await assertGroup(trx, auth.locationId, body.groupId);
-          const created = await Discount.query(trx)
-            .insert({ ...defined(body), locationId: auth.locationId })
-            .returning('*');
-          await audit(trx, auth, 'discount.created', created.id, { after: discountView(created) });
-          return created;
-        });
+        const d = await discounts.create(deps.knex, auth, defined(body), (trx) =>
+          assertGroup(trx, auth.locationId, body.groupId),
+        );
         ctx.status = 201;
-        return discountView(d);
+        return d;
       },
     }),
     route({
@@ -108,7 +99,7 @@ export function discountsRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 200: json('Discount', schemaRef('Discount')) },
       handler: async ({ params, auth, deps }) =>
-        discountView(await findDiscount(deps.knex, auth.locationId, params.id)),
+        discountView(await discounts.find(deps.knex, auth.locationId, params.id)),
     }),
     route({
       method: 'patch',
@@ -119,21 +110,11 @@ export function discountsRoutes(): AnyRoute[] {
       params: idParams,
       body: discountPatch,
       responses: { 200: json('Discount', schemaRef('Discount')) },
-      handler: async ({ params, body, auth, deps }) => {
-        const d = await deps.knex.transaction(async (trx) => {
-          const existing = await Discount.query(trx)
-            .findOne({ id: params.id, location_id: auth.locationId })
-            .forUpdate();
-          if (!existing) throw notFound('Discount');
+      handler: async ({ params, body, auth, deps }) =>
+        discounts.change(deps.knex, auth, params.id, defined(body), async (trx, existing) => {
           assertValue(body.type ?? existing.type, body.value ?? existing.value);
           await assertGroup(trx, auth.locationId, body.groupId);
-          const [updated] = await Discount.query(trx).where('id', existing.id).patch(defined(body)).returning('*');
-          const diff = changedFields(discountView(existing), discountView(updated!));
-          if (diff) await audit(trx, auth, 'discount.changed', existing.id, diff);
-          return updated!;
-        });
-        return discountView(d);
-      },
+        }),
     }),
     route({
       method: 'delete',
@@ -144,11 +125,7 @@ export function discountsRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
-        await deps.knex.transaction(async (trx) => {
-          const existing = await findDiscount(trx, auth.locationId, params.id);
-          await Discount.query(trx).where('id', existing.id).delete();
-          await audit(trx, auth, 'discount.deleted', existing.id, { before: discountView(existing) });
-        });
+        await discounts.remove(deps.knex, auth, params.id);
         ctx.status = 204;
         return undefined;
       },

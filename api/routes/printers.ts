@@ -3,8 +3,8 @@ import { bool, defined, idParams, name, noUnknown, nonEmpty, uuid as uuidRef } f
 import type { Knex } from 'knex';
 import { json, route, MANAGER, type AnyRoute } from '../route';
 import { listOf, ref } from '../openapi-schemas';
-import { audit, changedFields } from '../audit';
-import { fieldError, notFound } from '../errors';
+import { auditedTable } from '../audited-table';
+import { fieldError } from '../errors';
 import { Printer, type PrinterRole } from '../../db/models/printer';
 
 const TAG = 'Printing';
@@ -80,11 +80,14 @@ const printerView = (p: Printer) => ({
   updatedAt: p.updatedAt,
 });
 
-async function findPrinter(knex: Knex, locationId: string, id: string): Promise<Printer> {
-  const p = await Printer.query(knex).findOne({ id, location_id: locationId });
-  if (!p) throw notFound('Printer');
-  return p;
-}
+// assertRouting locks the backup chain's rows itself; the printer's own row stays unlocked, as before.
+const printers = auditedTable({
+  model: Printer,
+  label: 'Printer',
+  entity: 'printer',
+  view: printerView,
+  lockRow: false,
+});
 
 /** 422 unless every category is this location's and the backup is another printer here whose chain never leads back. */
 async function assertRouting(
@@ -141,16 +144,11 @@ export function printersRoutes(): AnyRoute[] {
       body: printerCreate,
       responses: { 201: json('Printer', ref('Printer')) },
       handler: async ({ body, auth, deps, ctx }) => {
-        const p = await deps.knex.transaction(async (trx) => {
-          await assertRouting(trx, auth.locationId, undefined, body);
-          const created = await Printer.query(trx)
-            .insert({ ...defined(body), locationId: auth.locationId })
-            .returning('*');
-          await audit(trx, auth, 'printer.created', created.id, { after: printerView(created) });
-          return created;
-        });
+        const p = await printers.create(deps.knex, auth, defined(body), (trx) =>
+          assertRouting(trx, auth.locationId, undefined, body),
+        );
         ctx.status = 201;
-        return printerView(p);
+        return p;
       },
     }),
     route({
@@ -161,7 +159,8 @@ export function printersRoutes(): AnyRoute[] {
       roles: MANAGER,
       params: idParams,
       responses: { 200: json('Printer', ref('Printer')) },
-      handler: async ({ params, auth, deps }) => printerView(await findPrinter(deps.knex, auth.locationId, params.id)),
+      handler: async ({ params, auth, deps }) =>
+        printerView(await printers.find(deps.knex, auth.locationId, params.id)),
     }),
     route({
       method: 'patch',
@@ -172,19 +171,10 @@ export function printersRoutes(): AnyRoute[] {
       params: idParams,
       body: printerPatch,
       responses: { 200: json('Printer', ref('Printer')) },
-      handler: async ({ params, body, auth, deps }) => {
-        return deps.knex.transaction(async (trx) => {
-          const before = await findPrinter(trx, auth.locationId, params.id);
-          await assertRouting(trx, auth.locationId, params.id, body);
-          const [p] = await Printer.query(trx)
-            .where({ id: params.id, location_id: auth.locationId })
-            .patch(defined(body))
-            .returning('*');
-          const diff = changedFields(printerView(before), printerView(p!));
-          if (diff) await audit(trx, auth, 'printer.changed', params.id, diff);
-          return printerView(p!);
-        });
-      },
+      handler: async ({ params, body, auth, deps }) =>
+        printers.change(deps.knex, auth, params.id, defined(body), (trx) =>
+          assertRouting(trx, auth.locationId, params.id, body),
+        ),
     }),
     route({
       method: 'delete',
@@ -195,11 +185,7 @@ export function printersRoutes(): AnyRoute[] {
       params: idParams,
       responses: { 204: 'deleted' },
       handler: async ({ params, auth, deps, ctx }) => {
-        await deps.knex.transaction(async (trx) => {
-          const before = await findPrinter(trx, auth.locationId, params.id);
-          await Printer.query(trx).where({ id: params.id }).delete();
-          await audit(trx, auth, 'printer.deleted', params.id, { before: printerView(before) });
-        });
+        await printers.remove(deps.knex, auth, params.id);
         ctx.status = 204;
         return undefined;
       },
