@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createTimeSkippingEnv } from './support/time-skipping';
+import { createTimeSkippingEnv, skipTime } from './support/time-skipping';
 import { SA } from '../core/search-attributes';
 import * as sc from '../core/stock-count';
 import type { InventoryActivities, OpenStockCountRequest, RecordStockCountRequest } from '../activities/inventory';
@@ -56,6 +56,9 @@ const activities = {
 } satisfies InventoryActivities;
 
 let env: TestWorkflowEnvironment;
+/** Waits on the server's clock, which skips ahead (skipTime: the test server's leaked lock). */
+const sleep = (ms: number) => skipTime(env, () => env.sleep(ms));
+const resultOf = <T>(h: { result(): Promise<T> }) => skipTime(env, () => h.result());
 let worker: Worker;
 let running: Promise<unknown>;
 
@@ -119,7 +122,7 @@ async function eventTimes(h: { fetchHistory(): Promise<{ events?: any[] | null }
 describe('abandoned stock counts', () => {
   it('cancels a count nobody touches for TILLFLOW_STOCK_COUNT_ABANDON_HOURS (default 24 h), applying nothing', async () => {
     const h = await startCount();
-    const result = await h.result(); // time skips to the deadline
+    const result = await resultOf(h); // time skips to the deadline
     const { startedAt, endedAt } = await eventTimes(h);
 
     expect(result).toMatchObject({ status: 'cancelled', cancelReason: 'abandoned: untouched for 24 h' });
@@ -133,12 +136,12 @@ describe('abandoned stock counts', () => {
 
   it('restarts the clock on every recorded count', async () => {
     const h = await startCount();
-    await env.sleep(20 * HOUR);
+    await sleep(20 * HOUR);
     await count(h, itemIds[0]!, 4);
-    await env.sleep(10 * HOUR); // 30 h after the start, 10 h after the count
+    await sleep(10 * HOUR); // 30 h after the start, 10 h after the count
     expect((await h.query(sc.stockCountStateQuery)).status).toBe('open');
 
-    const result = await h.result();
+    const result = await resultOf(h);
     const { startedAt, endedAt } = await eventTimes(h);
     expect(result.status).toBe('cancelled');
     expect(endedAt - startedAt).toBeGreaterThanOrEqual(44 * HOUR);
@@ -159,7 +162,7 @@ describe('large counts', () => {
     expect((await h.describe()).runId).not.toBe(h.firstExecutionRunId);
 
     await h.executeUpdate(sc.completeStockCountUpdate, { args: [{ staffId, ...caller }] });
-    expect((await h.result()).status).toBe('completed');
+    expect((await resultOf(h)).status).toBe('completed');
     expect(calls.apply.filter((c) => c.countId === h.countId)).toHaveLength(1);
   });
 });

@@ -14,9 +14,9 @@ import { temporal } from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createTimeSkippingEnv } from './support/time-skipping';
+import { createTimeSkippingEnv, skipTime } from './support/time-skipping';
 import * as msg from '../core/messages';
-import { printingTaskQueue, type OrderEvent } from '../core/events';
+import { printingTaskQueue, workflowIds, type OrderEvent } from '../core/events';
 import { SA } from '../core/search-attributes';
 import type { CatalogItem, OrderSnapshot, OrderState } from '../core/order';
 import type { OrderActivities, StockLine } from '../activities/orders';
@@ -51,6 +51,8 @@ const calls = {
 let printers: Printer[] = [];
 /** Holds an order's event publishing until the test resolves the gate. */
 const publishGates = new Map<string, Promise<void>>();
+/** Holds every print's printer lookup (so its workflow ends late) until the test resolves it. */
+let printerLookupGate: Promise<void> | undefined;
 let orderNumbers = 0;
 
 const orderActivities = {
@@ -78,6 +80,7 @@ const orderActivities = {
     return { lowStock: [] };
   },
   async resolvePrinters(req: { locationId: string; role: 'kitchen' | 'receipt' }): Promise<Printer[]> {
+    await printerLookupGate;
     calls.resolvePrinters.push(req);
     return printers;
   },
@@ -97,6 +100,9 @@ const eventsOf = (orderId: string) =>
 // ---- environment -----------------------------------------------------------------------------
 
 let env: TestWorkflowEnvironment;
+/** Waits on the server's clock, which skips ahead (skipTime: the test server's leaked lock). */
+const sleep = (ms: number) => skipTime(env, () => env.sleep(ms));
+const resultOf = <T>(h: { result(): Promise<T> }) => skipTime(env, () => h.result());
 let workers: Worker[] = [];
 let running: Promise<unknown>;
 
@@ -235,7 +241,7 @@ describe('abandoned orders', () => {
   it('cancels an order left open with no payment after abandonAfterMs', async () => {
     const h = await startCheckout({ abandonAfterMs: 12 * HOUR });
 
-    const result = await h.result(); // time skips to the deadline
+    const result = await resultOf(h); // time skips to the deadline
     const { startedAt, endedAt, last } = await eventTimes(h);
 
     expect(last.workflowExecutionCompletedEventAttributes).toBeTruthy();
@@ -254,14 +260,14 @@ describe('abandoned orders', () => {
 
   it('restarts the inactivity clock on every cart update', async () => {
     const h = await startCheckout({ abandonAfterMs: 12 * HOUR });
-    await env.sleep(6 * HOUR);
+    await sleep(6 * HOUR);
     const touched = await addLine(h);
 
-    await env.sleep(8 * HOUR); // 14 h after the start: past the first deadline, 8 h after the update
+    await sleep(8 * HOUR); // 14 h after the start: past the first deadline, 8 h after the update
     expect((await snapshot(h)).status).toBe('open');
     expect(persistedOf(h.orderId)).toHaveLength(0);
 
-    const result = await h.result();
+    const result = await resultOf(h);
     expect(result.status).toBe('cancelled');
     expect(result.cancelReason).toBe('abandoned: no activity');
     expect(result.lines).toHaveLength(1);
@@ -281,7 +287,7 @@ describe('abandoned orders', () => {
     expect(partly.order.status).toBe('open');
     expect(partly.order.totals.balance).toBe(500);
 
-    await env.sleep(24 * HOUR + MINUTE); // twice the abandon time
+    await sleep(24 * HOUR + MINUTE); // twice the abandon time
     const s = await snapshot(h);
     expect(s.status).toBe('open');
     expect(s.cancelReason).toBeNull();
@@ -291,7 +297,7 @@ describe('abandoned orders', () => {
     // Still a working order: paying the rest closes it.
     const rest = await pay(h, 500);
     expect(rest.order.status).toBe('closed');
-    const result = await h.result();
+    const result = await resultOf(h);
     expect(result.status).toBe('closed');
     // Persisted as closed. The time-skipping server may time the local close out while it jumps
     // (the close then runs again as the regular activity; the real one is idempotent by persisted_at).
@@ -313,12 +319,12 @@ describe('paid orders waiting for the kitchen', () => {
 
   it('completes when the kitchen bumps the order', async () => {
     const { h, closedAt } = await paidWhileCooking();
-    await env.sleep(HOUR);
+    await sleep(HOUR);
     expect((await h.describe()).status.name).toBe('RUNNING');
 
     const ready = await h.executeUpdate(msg.readyUpdate, { args: [caller] });
     expect(ready.kitchenStatus).toBe('ready');
-    const result = await h.result();
+    const result = await resultOf(h);
     expect(result).toMatchObject({ status: 'closed', kitchenStatus: 'ready' });
     const { endedAt } = await eventTimes(h);
     expect(endedAt - closedAt).toBeGreaterThanOrEqual(HOUR);
@@ -329,7 +335,7 @@ describe('paid orders waiting for the kitchen', () => {
 
   it('completes by itself after kitchenWaitMs (default 4 h) without a bump', async () => {
     const { h, closedAt } = await paidWhileCooking();
-    const result = await h.result();
+    const result = await resultOf(h);
     const waited = (await eventTimes(h)).endedAt - closedAt;
     expect(result).toMatchObject({ status: 'closed', kitchenStatus: 'sent' });
     expect(waited).toBeGreaterThanOrEqual(4 * HOUR);
@@ -339,7 +345,7 @@ describe('paid orders waiting for the kitchen', () => {
 
   it('honours a shorter kitchenWaitMs', async () => {
     const { h, closedAt } = await paidWhileCooking({ kitchenWaitMs: 30 * MINUTE });
-    const result = await h.result();
+    const result = await resultOf(h);
     const waited = (await eventTimes(h)).endedAt - closedAt;
     expect(result.kitchenStatus).toBe('sent');
     expect(waited).toBeGreaterThanOrEqual(30 * MINUTE);
@@ -371,7 +377,7 @@ describe('printing to an unreachable printer', () => {
       workflowId: `print-${orderId}-kitchen-1`,
       args: [{ role: 'kitchen', job, locationId, options: { maxAttempts: 30 } }],
     });
-    const result = await handle.result();
+    const result = await resultOf(handle);
     const { startedAt, endedAt } = await eventTimes(handle);
     const elapsed = endedAt - startedAt;
 
@@ -480,7 +486,7 @@ describe('continue-as-new', () => {
 
     const cancelled = await h.executeUpdate(msg.cancelUpdate, { args: [{ reason: 'customer left', ...caller }] });
     expect(cancelled.status).toBe('cancelled');
-    const result = await h.result();
+    const result = await resultOf(h);
     expect(result).toMatchObject({ status: 'cancelled', version: 14, cancelReason: 'customer left' });
     expect(result.lines).toHaveLength(12);
     expect(persistedOf(h.orderId).map((c) => c.snapshot.lines.length)).toEqual([12]);
@@ -502,10 +508,10 @@ describe('continue-as-new', () => {
       const paid = await pay(h, 5 * espresso.price);
       expect(paid.order.status).toBe('closed');
       release();
-      await env.sleep(MINUTE);
+      await sleep(MINUTE);
       await eventually(() => persistedOf(h.orderId).length === 1, 'the closed order to be persisted', 2_000);
       expect(persistedOf(h.orderId)[0]!.snapshot.status).toBe('closed');
-      expect((await h.result()).status).toBe('closed');
+      expect((await resultOf(h)).status).toBe('closed');
     } finally {
       release();
       publishGates.delete(h.orderId);
@@ -525,5 +531,35 @@ describe('continue-as-new', () => {
     expect(s.lines).toHaveLength(12);
     expect(s.version).toBe(13);
     await h.terminate('test done');
+  });
+});
+
+describe('the test server itself', () => {
+  /*
+   * A cash payment's drawer kick is a print workflow the order abandons when it ends. When that
+   * print ends after its order, the Java test server leaks a time-skipping lock (see skipTime in
+   * test/support/time-skipping.ts): later waits skipped no time and hung, which in CI showed as
+   * the kitchen-timer tests timing out.
+   */
+  it('still skips time after a print workflow ends later than its order', async () => {
+    printers = []; // the kick has nothing to print: it ends as soon as its printer lookup returns
+    let release!: () => void;
+    printerLookupGate = new Promise<void>((r) => (release = r));
+    try {
+      const h = await startCheckout();
+      await addLine(h);
+      expect((await pay(h, espresso.price)).order.status).toBe('closed');
+      expect((await resultOf(h)).status).toBe('closed'); // the drawer kick's print is still looking up printers
+      release();
+      const kick = env.client.workflow.getHandle(workflowIds.print(h.orderId, 'drawerKick', 1));
+      while ((await kick.describe()).status.name === 'RUNNING') await new Promise((r) => setTimeout(r, 20));
+
+      const before = await env.currentTimeMs();
+      await sleep(HOUR);
+      expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(HOUR);
+    } finally {
+      release();
+      printerLookupGate = undefined;
+    }
   });
 });

@@ -38,6 +38,7 @@ import * as net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { tsToMs } from '@temporalio/common/lib/time';
 import type { SearchAttributeType } from '@temporalio/common';
 import {
   encodeSearchAttributeIndexedValueType,
@@ -141,9 +142,7 @@ export interface TimeSkippingEnvOptions extends EnsureTestServerOptions {
 export async function createTimeSkippingEnv(opts: TimeSkippingEnvOptions = {}): Promise<TestWorkflowEnvironment> {
   const exe = await ensureTestServer(opts);
   installRuntime();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: exe } },
-  });
+  const env = await startWithRetries(exe);
   try {
     if (opts.searchAttributes?.length) {
       await env.connection.operatorService.addSearchAttributes({
@@ -157,6 +156,65 @@ export async function createTimeSkippingEnv(opts: TimeSkippingEnvOptions = {}): 
   } catch (err) {
     await env.teardown();
     throw err;
+  }
+}
+
+/**
+ * The SDK gives the server 5 s to listen, then gives up (and kills it). On a 2-core machine
+ * running a whole suite the JVM can miss that window; a new start on a new port usually makes it.
+ */
+async function startWithRetries(exe: string, attempts = 3): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: exe } },
+      });
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      process.stderr.write(`[time-skipping] the test server did not start (attempt ${attempt}): ${String(err)}\n`);
+    }
+  }
+}
+
+/** How long a wait may see the server's clock keep wall-clock pace before the leaked lock is released. */
+const STALL_MS = 3000;
+
+/**
+ * Runs a wait that should skip time (a workflow's `result()`, `env.sleep`) on the Java test
+ * server, guarding against a lock that server leaks.
+ *
+ * The leak (test server 1.38): when a child started with ParentClosePolicy.ABANDON completes
+ * after its parent run has closed — a cash payment's drawer-kick print may, since the order can
+ * finish first — the child's completion locks time skipping until the parent records it
+ * ("processCompleteWorkflowExecution notify parent"), and a closed parent never does. From then
+ * on the server skips no time while a test waits, so the wait hangs.
+ *
+ * So while the wait runs, the server's clock is watched: when it moves no faster than the wall
+ * clock for STALL_MS although the wait unlocked skipping, one lock is released. Time then skips
+ * as it should, and the lock the wait takes back when it returns stands in for the leaked one,
+ * so the count stays balanced for the waits after it.
+ */
+export async function skipTime<T>(env: TestWorkflowEnvironment, wait: () => Promise<T>): Promise<T> {
+  const service = env.connection.testService;
+  if (!service) throw new Error('skipTime needs a time-skipping environment (createTimeSkippingEnv)');
+  const serverNow = async () => tsToMs((await service.getCurrentTime({})).time);
+  let done = false;
+  const watch = (async () => {
+    while (!done) {
+      const [server0, wall0] = [await serverNow(), Date.now()];
+      await sleep(STALL_MS);
+      if (done) return;
+      const skipped = (await serverNow()) - server0 - (Date.now() - wall0);
+      if (skipped > 500) continue;
+      process.stderr.write('[time-skipping] no time skipped for 3 s: releasing the lock the test server leaked\n');
+      await service.unlockTimeSkipping({}).catch(() => undefined);
+    }
+  })();
+  try {
+    return await wait();
+  } finally {
+    done = true;
+    await watch.catch(() => undefined);
   }
 }
 
