@@ -41,7 +41,8 @@ export function activityLogInterceptor(logger: Logger): ActivityInterceptorsFact
             logger.info(facts(), 'activity completed');
             return result;
           } catch (err) {
-            logger.warn({ ...facts(), err }, 'activity failed');
+            // Info, not warn: an attempt that throws is often a planned retry, and the SDK warns of failures itself.
+            logger.info({ ...facts(), err }, 'activity failed');
             throw err;
           }
         });
