@@ -10,11 +10,13 @@ import { authenticate } from './auth';
 import { rateLimit } from './rate-limit';
 import type { AppDeps } from './types';
 import { httpMetrics } from './metrics';
+import { requestLog } from './request-log';
 import { allRoutes } from './routes';
 
 /** The Koa application: contract-format errors, JSON bodies, bearer auth, and every route. */
 export function createApp(deps: AppDeps, routes: AnyRoute[] = allRoutes()): Koa {
   const app = new Koa({ proxy: process.env.TRUST_PROXY === 'true' });
+  app.use(requestLog(deps));
   app.use(errorHandler(deps));
   app.use(securityHeaders());
   app.use(httpMetrics());

@@ -1,6 +1,7 @@
 import type { WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
 import type { OrderSnapshot } from '../core/order';
 import type { AppDeps } from './types';
+import { orderIdOfWorkflow } from '../core/events';
 
 /**
  * Stuck orders, read from Temporal visibility (search attributes) and joined with the database:
@@ -35,8 +36,7 @@ const DESCRIBE_CONCURRENCY = 8;
 /** A query waits for a worker; with none polling, the listing answers without the details line. */
 const QUERY_DEADLINE_MS = 2000;
 
-const ORDER_ID_RE = /^(?:order|payment|print|reprint)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
-export const orderIdOf = (workflowId: string): string | null => ORDER_ID_RE.exec(workflowId)?.[1] ?? null;
+const orderIdOf = orderIdOfWorkflow;
 
 /** `10m`, `90s`, `2h`, `1d` → milliseconds. */
 export const DURATION_RE = /^(\d{1,6})(s|m|h|d)$/;

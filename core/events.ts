@@ -47,3 +47,10 @@ export const printingTaskQueue = (locationId: string) => `printing-${locationId}
 
 /** The Postgres NOTIFY channel on which every writer announces an order event to every API replica. */
 export const EVENTS_CHANNEL = 'tillflow_events';
+
+/** Workflows whose id is a prefix and the order's uuid (see workflowIds; reprints are print workflows too). */
+const ORDER_WORKFLOW_ID =
+  /^(?:order|payment|print|reprint)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
+
+/** The order a workflow belongs to, read from its id, or null for workflows of no order. */
+export const orderIdOfWorkflow = (workflowId: string): string | null => ORDER_WORKFLOW_ID.exec(workflowId)?.[1] ?? null;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 /** Tools the project builds once per machine (Temporal CLI, stripe-mock, the Java test server) live here. */
 export function toolCacheDir(tool: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -16,6 +16,11 @@ export function isExecutable(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A tool binary that answers `--version` with exit 0 runs on this machine. */
+export function answersVersion(bin: string): boolean {
+  return spawnSync(bin, ['--version'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 }
 
 export function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -74,12 +79,17 @@ export async function goInstallInto(opts: {
     });
     const built = path.join(staging, opts.binary);
     if (!opts.works(built)) throw new Error(`built ${opts.binary} at ${built} does not run`);
-    fs.mkdirSync(path.dirname(opts.target), { recursive: true });
-    fs.copyFileSync(built, opts.target + '.partial');
-    fs.chmodSync(opts.target + '.partial', 0o755);
-    fs.renameSync(opts.target + '.partial', opts.target);
+    installBinary(built, opts.target);
     return Math.round((Date.now() - started) / 1000);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** Copies a checked binary into `target` under a temporary name, then renames it into place. */
+export function installBinary(built: string, target: string): void {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.copyFileSync(built, target + '.partial');
+  fs.chmodSync(target + '.partial', 0o755);
+  fs.renameSync(target + '.partial', target);
 }

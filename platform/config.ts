@@ -7,6 +7,9 @@ import { DEFAULT_PAYMENT_TIMING, type PaymentTiming } from '../core/payment';
 /** Thrown for configuration a person must fix; the launcher prints its message, not a stack trace. */
 export class ConfigError extends Error {}
 
+/** Where the embedded PostgreSQL, the dev server's SQLite and the token secret live by default. */
+export const DEFAULT_DATA_DIR = '.data';
+
 export interface Config {
   port: number;
   host: string;
@@ -91,7 +94,7 @@ const envSchema = yup.object({
     .string()
     .matches(/^[A-Za-z0-9._-]+$/, 'TEMPORAL_NAMESPACE may use letters, digits, . _ -')
     .optional(),
-  TILLFLOW_DATA_DIR: yup.string().default('.data'),
+  TILLFLOW_DATA_DIR: yup.string().default(DEFAULT_DATA_DIR),
   TILLFLOW_TOKEN_SECRET: yup.string().min(32, 'TILLFLOW_TOKEN_SECRET must be at least 32 characters').optional(),
   TILLFLOW_TOKEN_TTL_SECONDS: yup
     .number()

@@ -13,6 +13,8 @@ import { createActivities } from '../activities';
 import { printingActivities } from '../activities/printing/activities';
 import { printingTaskQueue } from '../core/events';
 import type { ActivityDeps } from '../activities/deps';
+import type { Logger } from '../platform/logger';
+import { activityLogInterceptor } from './activity-log';
 
 const sdkLog = rootLogger.child({ component: 'temporal-sdk' });
 const PINO_LEVEL = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
@@ -72,6 +74,7 @@ export async function createCentralWorker(setup: WorkerSetup): Promise<Worker> {
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
     activities: createActivities(setup.deps),
+    interceptors: { activity: [activityLogInterceptor(setup.deps.logger)] },
     ...(setup.workflowBundlePath
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
@@ -84,13 +87,14 @@ export async function createCentralWorker(setup: WorkerSetup): Promise<Worker> {
  * run on a small box in the shop (no database access needed).
  */
 export async function createPrintingWorker(
-  setup: Omit<WorkerSetup, 'deps' | 'taskQueue' | 'workflowBundlePath'> & { locationId: string },
+  setup: Omit<WorkerSetup, 'deps' | 'taskQueue' | 'workflowBundlePath'> & { locationId: string; logger?: Logger },
 ): Promise<Worker> {
   return Worker.create({
     connection: setup.connection,
     namespace: setup.namespace,
     taskQueue: printingTaskQueue(setup.locationId),
     activities: printingActivities(),
+    interceptors: { activity: [activityLogInterceptor(setup.logger ?? rootLogger)] },
     ...setup.tuning,
   });
 }

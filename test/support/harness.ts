@@ -6,7 +6,7 @@ import { createTestDatabase } from './database';
 import { startApiServer } from '../../api/server';
 import type { AppDeps } from '../../api/types';
 import { seedDemoShop, SeededShop } from '../../db/seed';
-import { logger } from '../../platform/logger';
+import { logger as rootLogger, type Logger } from '../../platform/logger';
 import type { Gateways } from '../../core/gateway';
 import { setupPayments } from '../../launcher/payments';
 import { loadConfig } from '../../platform/config';
@@ -46,6 +46,8 @@ export interface HarnessOptions {
   sandboxPayments?: boolean;
   /** Run the shop's printing worker (false: print jobs wait in their queue and nothing connects to a printer). */
   printingWorker?: boolean;
+  /** The API's and the worker's logger (a test reading the log lines passes its own). */
+  logger?: Logger;
 }
 
 /**
@@ -62,6 +64,7 @@ export const TEST_LIMITS = {
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const env = opts.env ?? {};
+  const logger = opts.logger ?? rootLogger;
   installRuntime();
   const sandbox = opts.sandboxPayments ? await setupPayments({}, { sandbox: true, logger }) : undefined;
   if (sandbox) opts = { ...opts, gateways: sandbox.gateways };
@@ -110,6 +113,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
           connection: nativeConnection,
           namespace: config.temporalNamespace,
           locationId: shop.locationId,
+          logger,
         });
   const printingRunning = printingWorker?.run();
   const apiServer = await startApiServer(deps, {

@@ -180,6 +180,9 @@ export async function buildLauncher(): Promise<void> {
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(outDir, 'package.json'));
 }
 
+/** A compiled bin/ script of the launcher's build (after buildLauncher), e.g. `backup.js`. */
+export const builtBin = (name: string) => path.join(outDir, 'bin', name);
+
 /** The Temporal CLI the launched processes use. */
 export const suiteTemporalCli = () => temporalCli;
 
