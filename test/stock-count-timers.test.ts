@@ -10,12 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createTimeSkippingEnv, skipTime } from './support/time-skipping';
+import { createTimeSkippingEnv, skipTime, workflowCode } from './support/time-skipping';
 import { SA } from '../core/search-attributes';
 import * as sc from '../core/stock-count';
 import type { InventoryActivities, OpenStockCountRequest, RecordStockCountRequest } from '../activities/inventory';
 import type { StockCountInput, stockCount } from '../workflows/stock-count';
-import { WORKFLOWS_PATH } from '../workers/worker';
 import { loadConfig } from '../platform/config';
 
 const HOUR = 3600_000;
@@ -64,14 +63,13 @@ let running: Promise<unknown>;
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv({ searchAttributes: Object.values(SA) });
-  const bundle = process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE;
   worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     shutdownGraceTime: 1000,
     taskQueue,
     activities,
-    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+    ...workflowCode(),
   });
   running = worker.run();
 }, 10 * MINUTE);

@@ -14,7 +14,7 @@ import { temporal } from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createTimeSkippingEnv, skipTime } from './support/time-skipping';
+import { createTimeSkippingEnv, skipTime, workflowCode } from './support/time-skipping';
 import * as msg from '../core/messages';
 import { printingTaskQueue, workflowIds, type OrderEvent } from '../core/events';
 import { SA } from '../core/search-attributes';
@@ -25,7 +25,6 @@ import type { PrintingActivities } from '../activities/printing/activities';
 import type { PrintJob } from '../activities/printing/types';
 import type { CheckoutInput, checkout } from '../workflows/checkout';
 import type { printTicket } from '../workflows/print-ticket';
-import { WORKFLOWS_PATH } from '../workers/worker';
 
 const HOUR = 3600_000;
 const MINUTE = 60_000;
@@ -109,14 +108,13 @@ let running: Promise<unknown>;
 beforeAll(async () => {
   // The first run on a machine resolves the Java test server from Maven Central (~15 s).
   env = await createTimeSkippingEnv({ searchAttributes: Object.values(SA) });
-  const bundle = process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE;
   const common = { connection: env.nativeConnection, namespace: env.namespace ?? 'default', shutdownGraceTime: 1000 };
   workers = await Promise.all([
     Worker.create({
       ...common,
       taskQueue,
       activities: orderActivities,
-      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+      ...workflowCode(),
     }),
     // The location's printing queue, as on the shop's LAN box.
     Worker.create({ ...common, taskQueue: printingTaskQueue(locationId), activities: printingActivities }),

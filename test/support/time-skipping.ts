@@ -46,7 +46,7 @@ import {
 } from '@temporalio/common/lib/search-attributes';
 import { isExecutable, onPath, toolCacheDir } from '../../platform/binaries';
 import { freePort, isAlive } from '../../platform/processes';
-import { installRuntime } from '../../workers/worker';
+import { WORKFLOWS_PATH, installRuntime } from '../../workers/worker';
 
 /** Newest io.temporal:temporal-test-server on Maven Central when this was written. */
 export const TEST_SERVER_VERSION = '1.38.0';
@@ -176,6 +176,12 @@ async function startWithRetries(exe: string, attempts = 3): Promise<TestWorkflow
   }
 }
 
+/** The workflow code for a test's Worker: the suite's prebuilt bundle when there is one (global setup), else the sources. */
+export function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = process.env.TILLFLOW_TEST_WORKFLOW_BUNDLE;
+  return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve(WORKFLOWS_PATH) };
+}
+
 /** How long a wait may see the server's clock keep wall-clock pace before the leaked lock is released. */
 const STALL_MS = 3000;
 
@@ -198,23 +204,22 @@ export async function skipTime<T>(env: TestWorkflowEnvironment, wait: () => Prom
   const service = env.connection.testService;
   if (!service) throw new Error('skipTime needs a time-skipping environment (createTimeSkippingEnv)');
   const serverNow = async () => tsToMs((await service.getCurrentTime({})).time);
-  let done = false;
+  const stop = new AbortController();
   const watch = (async () => {
-    while (!done) {
+    while (!stop.signal.aborted) {
       const [server0, wall0] = [await serverNow(), Date.now()];
-      await sleep(STALL_MS);
-      if (done) return;
+      await sleep(STALL_MS, undefined, { signal: stop.signal });
       const skipped = (await serverNow()) - server0 - (Date.now() - wall0);
-      if (skipped > 500) continue;
+      if (skipped > 500 || stop.signal.aborted) continue;
       process.stderr.write('[time-skipping] no time skipped for 3 s: releasing the lock the test server leaked\n');
-      await service.unlockTimeSkipping({}).catch(() => undefined);
+      await service.unlockTimeSkipping({});
     }
   })();
   try {
     return await wait();
   } finally {
-    done = true;
-    await watch.catch(() => undefined);
+    stop.abort();
+    await watch.catch(() => undefined); // the aborted sleep rejects: the watch is over
   }
 }
 
