@@ -81,6 +81,19 @@ function runs(all: string[], take: (d: string) => boolean): [string, string][] {
 }
 
 /**
+ * Deletes the location's touches of days without a rollup once they are an hour old: a build
+ * that starts later sees them in its snapshot, and no build runs for an hour. Without this the
+ * touches of days nobody reports on (every close of today, for one) would pile up.
+ */
+async function sweepTouches(trx: Knex.Transaction, loc: ReportLocation): Promise<void> {
+  await trx('report_day_touches as t')
+    .where('t.location_id', loc.locationId)
+    .whereRaw("t.at < now() - interval '1 hour'")
+    .whereNotExists(trx('report_day_rollups as r').whereRaw('r.location_id = t.location_id and r.day = t.day'))
+    .delete();
+}
+
+/**
  * Stores the rows of the given days as of this transaction's snapshot, and deletes the touches
  * that snapshot saw (the rows include their writes). In a savepoint: when a concurrent build
  * stored a day first, this one's figures stay as computed and unstored.
@@ -106,6 +119,7 @@ async function store(trx: Knex.Transaction, loc: ReportLocation, days: string[],
         .onConflict(['location_id', 'day'])
         .merge(['data', 'timezone', 'snapshot', 'built_at']);
       await sp('report_day_touches').where('location_id', loc.locationId).whereIn('day', days).delete();
+      await sweepTouches(sp, loc);
     });
   } catch (err) {
     if ((err as { code?: string }).code !== SERIALIZATION_FAILURE) throw err;

@@ -171,6 +171,24 @@ describe('report rollups', () => {
   });
 });
 
+describe('touches', () => {
+  it('a build deletes the touches of days without a rollup once they are an hour old', async () => {
+    const knex = h.deps.knex;
+    const touch = (day: string, at: Date) => ({ location_id: h.shop.locationId, day, at });
+    await knex('report_day_touches').insert([
+      touch('2020-01-01', new Date(Date.now() - 2 * 3600_000)),
+      touch('2020-01-02', new Date()),
+    ]);
+    await knex('report_day_rollups').where({ location_id: h.shop.locationId }).delete(); // the next report builds
+    expect((await both()).viaRollups).toEqual((await both()).live);
+    const left = await knex('report_day_touches')
+      .where({ location_id: h.shop.locationId })
+      .whereIn('day', ['2020-01-01', '2020-01-02'])
+      .select(knex.raw("to_char(day, 'YYYY-MM-DD') as day"));
+    expect(left.map((r: any) => r.day)).toEqual(['2020-01-02']);
+  });
+});
+
 describe('migration 110_01_report_rollups', () => {
   it('goes down (tables, triggers and functions gone) and up again', async () => {
     const knex = h.deps.knex;

@@ -12,7 +12,8 @@ import type { Knex } from 'knex';
  * in its snapshot, i.e. its data already includes that write; a write that committed after the
  * build's snapshot (however late, even racing the build) makes it stale. Touches are only ever
  * inserted, so writers never wait for one another or for a build (no hot row, no lock cycle); a
- * build deletes the touches its snapshot saw.
+ * build deletes the touches its snapshot saw, and old touches of days without a rollup (they
+ * matter to no build: a later one sees them).
  */
 
 const COUNTED = `('closed', 'partially_refunded', 'refunded')`;
@@ -106,7 +107,8 @@ export async function up(knex: Knex): Promise<void> {
     CREATE TABLE report_day_touches (
       location_id uuid NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
       day date NOT NULL,
-      xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+      xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+      at timestamptz NOT NULL DEFAULT now()
     )`);
   await knex.raw('CREATE INDEX report_day_touches_day ON report_day_touches (location_id, day)');
   await knex.raw(TOUCH);
