@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import { UUID_RE } from './validation';
+import { DateTime } from 'luxon';
+import type { PriceKind } from '../core/order';
+import { priceKindAt, type PricingScheduleEntry } from '../core/pricing-schedule';
 
 /**
  * Read models of the catalog shared by the API (menu) and the checkout workflow's activities
@@ -52,7 +55,10 @@ export interface Menu {
 export interface OrderableItem {
   id: string;
   name: string;
-  /** What a new line costs now: the event price while the location's pricing is `event` and the item has one. */
+  /**
+   * What a new line costs now: the event price while the location's pricing is `event` (its
+   * setting, or a schedule entry covering now) and the item has one.
+   */
   price: number;
   priceKind: 'regular' | 'event';
   /** False when the item or its category is unavailable. */
@@ -169,13 +175,14 @@ export async function loadItemForOrder(
   knex: Knex,
   locationId: string,
   itemId: string,
+  now = new Date(),
 ): Promise<OrderableItem | undefined> {
   if (!UUID_RE.test(locationId) || !UUID_RE.test(itemId)) return undefined;
   // One round trip: this runs on every cart change, where each query competes for the pool.
   const { rows } = await knex.raw(
     `select i.id, i.name,
-            case when l.pricing = 'event' and i.event_price is not null then i.event_price else i.price end as price,
-            case when l.pricing = 'event' and i.event_price is not null then 'event' else 'regular' end as "priceKind",
+            i.price as "regularPrice", i.event_price as "eventPrice",
+            l.pricing, l.pricing_schedule as "pricingSchedule", l.timezone,
             i.available and coalesce(c.available, true) as available,
             i.track_stock as "trackStock", i.stock_quantity as "stockQuantity",
             coalesce((
@@ -193,7 +200,26 @@ export async function loadItemForOrder(
       where i.id = ? and i.location_id = ? and i.deleted_at is null`,
     [itemId, locationId],
   );
-  return rows[0] as OrderableItem | undefined;
+  if (!rows[0]) return undefined;
+  const { regularPrice, eventPrice, pricing, pricingSchedule, timezone, ...item } = rows[0];
+  const event = eventPrice !== null && priceKindNow(pricing, pricingSchedule, timezone, now) === 'event';
+  return { ...item, price: event ? eventPrice : regularPrice, priceKind: event ? 'event' : 'regular' };
+}
+
+/**
+ * The price kind in force at `now` in the location's local time: its schedule's, else its setting.
+ * Decided here, when the API resolves a line, and passed to the order workflow with the line's
+ * price (as the setting always was): a workflow must not read clocks or settings to price a line,
+ * so the kind is a fact of the Update, and replays and retries of it price the line the same.
+ */
+export function priceKindNow(
+  setting: PriceKind,
+  schedule: readonly PricingScheduleEntry[],
+  timezone: string,
+  now: Date,
+): PriceKind {
+  const local = DateTime.fromJSDate(now, { zone: timezone });
+  return priceKindAt(setting, schedule, { weekday: local.weekday, minutes: local.hour * 60 + local.minute });
 }
 
 export interface MenuDiscountGroup {

@@ -1,3 +1,5 @@
+import { WEEKDAYS } from '../core/pricing-schedule';
+
 /**
  * JSON Schemas of what the handlers return, shared as OpenAPI components (#/components/schemas/…).
  * They state the fields every response carries (required) and their types; objects stay open
@@ -346,6 +348,14 @@ export const componentSchemas = {
       autoPrint: object({ receipt: bool, kitchen: bool, orderNumber: bool }),
       loyalty: object({ enabled: bool, pointsPer100: int, pointValue: int }),
       pricing: { type: 'string', enum: ['regular', 'event'] },
+      pricingSchedule: list(
+        object({
+          days: list({ type: 'string', enum: [...WEEKDAYS] }),
+          from: str,
+          to: str,
+          pricing: { type: 'string', enum: ['regular', 'event'] },
+        }),
+      ),
     },
     { approvalDiscountPercent: nullable(int) },
   ),

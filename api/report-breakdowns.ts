@@ -95,40 +95,76 @@ export function linesWithNet(trx: Knex | Knex.Transaction, counted: () => Knex.Q
   return trx.queryBuilder().unionAll([undiscounted, discounted], true);
 }
 
-/** Quantity and net per local day and item (with the item's current category) of the counted orders. */
-export async function itemDayRows(
+/** Quantity and net per local day and item, without names (a rollup keeps these: names may change). */
+export interface ItemKeyRow {
+  day: string;
+  itemId: string | null;
+  /** The lines' name (the largest): the row's name when the item is gone or the line has none. */
+  lineName: string;
+  quantity: number;
+  net: number;
+}
+
+/** Quantity and net per local day and item of the counted orders (lines without an item: per name). */
+export async function itemKeyRows(
   trx: Knex | Knex.Transaction,
   counted: () => Knex.QueryBuilder,
-): Promise<ItemDayRow[]> {
+): Promise<ItemKeyRow[]> {
   const rows = await trx
     .from(linesWithNet(trx, counted).as('ln'))
-    .leftJoin('items as i', 'i.id', 'ln.item_id')
-    .leftJoin('categories as cat', 'cat.id', 'i.category_id')
-    .groupBy(
-      'ln.day',
-      'ln.item_id',
-      'i.category_id',
-      'cat.name',
-      trx.raw('case when ln.item_id is null then ln.name end'),
-    )
+    .groupBy('ln.day', 'ln.item_id', trx.raw('case when ln.item_id is null then ln.name end'))
     .select(
       'ln.day',
       'ln.item_id',
-      'i.category_id',
-      'cat.name as category_name',
-      trx.raw('coalesce(max(i.name), max(ln.name)) as name'),
+      trx.raw('max(ln.name) as line_name'),
       trx.raw('sum(ln.quantity) as quantity'),
       trx.raw('sum(ln.net) as net'),
     );
   return rows.map((r: any) => ({
     day: r.day,
     itemId: r.item_id ?? null,
-    name: r.name,
-    categoryId: r.category_id ?? null,
-    categoryName: r.category_name ?? null,
+    lineName: r.line_name,
     quantity: n(r.quantity),
     net: n(r.net),
   }));
+}
+
+/**
+ * The rows with their item's current name and category (the category's current name), sorted by
+ * day and item so that ties in the breakdowns always fall the same way.
+ */
+export async function nameItemRows(trx: Knex | Knex.Transaction, rows: ItemKeyRow[]): Promise<ItemDayRow[]> {
+  const ids = [...new Set(rows.map((r) => r.itemId).filter((id): id is string => id !== null))];
+  const items = new Map<string, { name: string; category_id: string | null; category_name: string | null }>();
+  if (ids.length)
+    for (const r of await trx('items as i')
+      .leftJoin('categories as cat', 'cat.id', 'i.category_id')
+      .whereIn('i.id', ids)
+      .select('i.id', 'i.name', 'i.category_id', 'cat.name as category_name'))
+      items.set(r.id, r);
+  const key = (r: ItemKeyRow) => `${r.day} ${r.itemId ?? ''} ${r.itemId ? '' : r.lineName}`;
+  return [...rows]
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+    .map(({ day, itemId, lineName, quantity, net }) => {
+      const item = itemId ? items.get(itemId) : undefined;
+      return {
+        day,
+        itemId,
+        name: item?.name ?? lineName,
+        categoryId: item?.category_id ?? null,
+        categoryName: item?.category_name ?? null,
+        quantity,
+        net,
+      };
+    });
+}
+
+/** Quantity and net per local day and item (with the item's current category) of the counted orders. */
+export async function itemDayRows(
+  trx: Knex | Knex.Transaction,
+  counted: () => Knex.QueryBuilder,
+): Promise<ItemDayRow[]> {
+  return nameItemRows(trx, await itemKeyRows(trx, counted));
 }
 
 /** Orders and net per local day and local hour of closing. `counted` also selects `hour`. */

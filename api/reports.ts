@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import { localDayRange } from './time';
-import { breakdownsOf, hourDayRows, itemDayRows, type Breakdowns } from './report-breakdowns';
+import { breakdownsOf, hourDayRows, itemKeyRows, nameItemRows, type Breakdowns } from './report-breakdowns';
+import { rolledUpDayRows, type DayRows } from './report-rollups';
 
 /**
  * Sales reports over a location's LOCAL days (its timezone setting). All money is integer minor units.
@@ -33,7 +34,8 @@ import { breakdownsOf, hourDayRows, itemDayRows, type Breakdowns } from './repor
  *                   so each of them adds up to `net` (topItems: of the items it lists).
  *
  * The numbers come from six aggregate queries (orders, payments, staff, refunds, lines, hours), each
- * grouped by local date in SQL, run in one read-only REPEATABLE READ transaction so they agree.
+ * grouped by local date in SQL, run in one REPEATABLE READ transaction so they agree; a day that has
+ * ended keeps its aggregate rows as a rollup (api/report-rollups.ts), so a long range reads them back.
  */
 
 export const PAYMENT_METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'] as const;
@@ -208,130 +210,178 @@ export function countedOrders(
 }
 
 /**
- * One report row per local day from start to end inclusive (days without orders are all zeros),
- * plus their total. Dates must be valid YYYY-MM-DD with start ≤ end (the routes check that).
+ * The aggregate rows of the local days start..end, each tagged with its day, straight from the
+ * orders, payments and refunds (the live queries). They hold ids, never names, so a day's rows
+ * stay true when an item or a staff member is renamed and can be kept (api/report-rollups.ts).
  */
-export async function rangeReport(knex: Knex, loc: ReportLocation, start: string, end: string): Promise<RangeReport> {
-  const tz = loc.timezone;
+export async function liveDayRows(
+  trx: Knex.Transaction,
+  loc: ReportLocation,
+  start: string,
+  end: string,
+): Promise<DayRows> {
   const { from, to } = rangeInstants(loc, start, end);
-  const localDay = (column: string) => knex.raw(`to_char((${column} AT TIME ZONE ?)::date, 'YYYY-MM-DD')`, [tz]);
+  const counted = () => countedOrders(trx, loc, start, end);
+  const localDay = (column: string) =>
+    trx.raw(`to_char((${column} AT TIME ZONE ?)::date, 'YYYY-MM-DD')`, [loc.timezone]);
 
-  const { orderRows, methodRows, staffRows, refundRows, itemRows, hourRows } = await knex.transaction(
-    async (trx) => {
-      const counted = () => countedOrders(trx, loc, start, end);
+  const orderRows = await trx
+    .from(counted())
+    .groupBy('c.day')
+    .select(
+      'c.day',
+      trx.raw('count(*) as orders'),
+      trx.raw('sum(c.subtotal) as gross'),
+      trx.raw('sum(c.discount) as discounts'),
+      trx.raw('sum(c.tax) as tax'),
+      trx.raw('sum(c.service_charge) as service_charge'),
+      trx.raw('sum(c.tip) as tips'),
+      trx.raw('sum(c.card_fee) as card_fees'),
+    );
 
-      const orderRows = await trx
-        .from(counted())
-        .groupBy('c.day')
+  const methodRows = await trx
+    .from(counted())
+    // Lateral: one index lookup per counted order, never a scan of every payment ever taken.
+    .joinRaw('cross join lateral (select * from payments where payments.order_id = c.id offset 0) as p')
+    .where('p.location_id', loc.locationId)
+    .whereIn('p.status', TAKEN_PAYMENT_STATUSES)
+    .groupBy('c.day', 'p.method')
+    .select('c.day', 'p.method', trx.raw('sum(p.amount) as amount'));
+
+  const staffRows = await trx
+    .from(counted())
+    .groupBy('c.day', 'c.staff_id')
+    .select(
+      'c.day',
+      'c.staff_id',
+      trx.raw('count(*) as orders'),
+      trx.raw('sum(c.subtotal - c.discount) as net'),
+      trx.raw('sum(c.tip) as tips'),
+    );
+
+  const refundRows = await trx
+    .from(
+      trx('refunds as r')
+        .where('r.location_id', loc.locationId)
+        .where('r.status', 'succeeded')
+        .where('r.settled_at', '>=', from)
+        .where('r.settled_at', '<', to)
+        .leftJoin('payments as p', 'p.id', 'r.payment_id')
         .select(
-          'c.day',
-          trx.raw('count(*) as orders'),
-          trx.raw('sum(c.subtotal) as gross'),
-          trx.raw('sum(c.discount) as discounts'),
-          trx.raw('sum(c.tax) as tax'),
-          trx.raw('sum(c.service_charge) as service_charge'),
-          trx.raw('sum(c.tip) as tips'),
-          trx.raw('sum(c.card_fee) as card_fees'),
-        );
-
-      const methodRows = await trx
-        .from(counted())
-        // Lateral: one index lookup per counted order, never a scan of every payment ever taken.
-        .joinRaw('cross join lateral (select * from payments where payments.order_id = c.id offset 0) as p')
-        .where('p.location_id', loc.locationId)
-        .whereIn('p.status', TAKEN_PAYMENT_STATUSES)
-        .groupBy('c.day', 'p.method')
-        .select('c.day', 'p.method', trx.raw('sum(p.amount) as amount'));
-
-      const staffRows = await trx
-        .from(counted())
-        .leftJoin('staff as s', 's.id', 'c.staff_id')
-        .groupBy('c.day', 'c.staff_id', 's.name')
-        .select(
-          'c.day',
-          'c.staff_id',
-          's.name',
-          trx.raw('count(*) as orders'),
-          trx.raw('sum(c.subtotal - c.discount) as net'),
-          trx.raw('sum(c.tip) as tips'),
-        );
-
-      const refundRows = await trx
-        .from(
-          trx('refunds as r')
-            .where('r.location_id', loc.locationId)
-            .where('r.status', 'succeeded')
-            .where('r.settled_at', '>=', from)
-            .where('r.settled_at', '<', to)
-            .leftJoin('payments as p', 'p.id', 'r.payment_id')
-            .select(
-              'r.amount',
-              trx.raw('coalesce(r.method, p.method) as method'),
-              localDay('r.settled_at').wrap('', ' as day'),
-            )
-            .as('rf'),
+          'r.amount',
+          trx.raw('coalesce(r.method, p.method) as method'),
+          localDay('r.settled_at').wrap('', ' as day'),
         )
-        .groupBy('rf.day', 'rf.method')
-        .select('rf.day', 'rf.method', trx.raw('sum(rf.amount) as amount'));
+        .as('rf'),
+    )
+    .groupBy('rf.day', 'rf.method')
+    .select('rf.day', 'rf.method', trx.raw('sum(rf.amount) as amount'));
 
-      const itemRows = await itemDayRows(trx, counted);
-      const hourRows = await hourDayRows(trx, counted);
+  return {
+    orders: orderRows.map((r: any) => ({
+      day: r.day,
+      orders: n(r.orders),
+      gross: n(r.gross),
+      discounts: n(r.discounts),
+      tax: n(r.tax),
+      serviceCharge: n(r.service_charge),
+      tips: n(r.tips),
+      cardFees: n(r.card_fees),
+    })),
+    methods: methodRows.map((r: any) => ({ day: r.day, method: r.method, amount: n(r.amount) })),
+    staff: staffRows.map((r: any) => ({
+      day: r.day,
+      staffId: r.staff_id ?? null,
+      orders: n(r.orders),
+      net: n(r.net),
+      tips: n(r.tips),
+    })),
+    refunds: refundRows.map((r: any) => ({ day: r.day, method: r.method, amount: n(r.amount) })),
+    items: await itemKeyRows(trx, counted),
+    hours: await hourDayRows(trx, counted),
+  };
+}
 
-      return { orderRows, methodRows, staffRows, refundRows, itemRows, hourRows };
-    },
-    { isolationLevel: 'repeatable read', readOnly: true },
-  );
+/** Every staff member's current name (deleted ones are absent). */
+async function staffNames(trx: Knex.Transaction, rows: DayRows['staff']): Promise<Map<string, string>> {
+  const ids = [...new Set(rows.map((r) => r.staffId).filter((id): id is string => id !== null))];
+  if (!ids.length) return new Map();
+  return new Map((await trx('staff').whereIn('id', ids).select('id', 'name')).map((r: any) => [r.id, r.name]));
+}
 
+const isMethod = (m: string): m is PaymentMethod => (PAYMENT_METHODS as readonly string[]).includes(m);
+
+/** The range report of the given day rows, with current names and the drawer closes. */
+async function reportOf(
+  trx: Knex.Transaction,
+  loc: ReportLocation,
+  start: string,
+  end: string,
+  rows: DayRows,
+): Promise<RangeReport> {
   const byDay = new Map<string, DailyReport>();
   const days = datesBetween(start, end).map((date) => {
     const row: DailyReport = { date, currency: loc.currency, ...emptyTotals(), drawers: [], drawerOverShort: 0 };
     byDay.set(date, row);
     return row;
   });
-  for (const r of orderRows) {
+  for (const { day, ...r } of rows.orders) {
+    const d = byDay.get(day);
+    if (d) Object.assign(d, r, { net: r.gross - r.discounts });
+  }
+  for (const r of rows.methods) {
+    const d = byDay.get(r.day);
+    if (d && isMethod(r.method)) d.byMethod[r.method] += r.amount;
+  }
+  const names = await staffNames(trx, rows.staff);
+  for (const { day, staffId, orders, net, tips } of rows.staff)
+    byDay.get(day)?.byStaff.push({ staffId, name: (staffId && names.get(staffId)) ?? null, orders, net, tips });
+  for (const r of rows.refunds) {
     const d = byDay.get(r.day);
     if (!d) continue;
-    d.orders = n(r.orders);
-    d.gross = n(r.gross);
-    d.discounts = n(r.discounts);
-    d.net = d.gross - d.discounts;
-    d.tax = n(r.tax);
-    d.serviceCharge = n(r.service_charge);
-    d.tips = n(r.tips);
-    d.cardFees = n(r.card_fees);
+    d.refunds += r.amount;
+    if (isMethod(r.method)) d.refundsByMethod[r.method] += r.amount;
   }
-  for (const r of methodRows) {
-    const d = byDay.get(r.day);
-    if (d && (PAYMENT_METHODS as readonly string[]).includes(r.method))
-      d.byMethod[r.method as PaymentMethod] += n(r.amount);
-  }
-  for (const r of staffRows) {
-    byDay.get(r.day)?.byStaff.push({
-      staffId: r.staff_id ?? null,
-      name: r.name ?? null,
-      orders: n(r.orders),
-      net: n(r.net),
-      tips: n(r.tips),
-    });
-  }
-  for (const r of refundRows) {
-    const d = byDay.get(r.day);
-    if (!d) continue;
-    d.refunds += n(r.amount);
-    if ((PAYMENT_METHODS as readonly string[]).includes(r.method))
-      d.refundsByMethod[r.method as PaymentMethod] += n(r.amount);
-  }
+  const itemRows = await nameItemRows(trx, rows.items);
   const itemsOf = groupByDay(itemRows);
-  const hoursOf = groupByDay(hourRows);
+  const hoursOf = groupByDay(rows.hours);
   for (const d of days) {
     d.netAfterRefunds = d.net - d.refunds;
     sortStaff(d.byStaff);
     Object.assign(d, breakdownsOf(itemsOf.get(d.date) ?? [], hoursOf.get(d.date) ?? []));
   }
-  await addDrawerCloses(knex, loc, from, to, byDay);
+  const { from, to } = rangeInstants(loc, start, end);
+  await addDrawerCloses(trx, loc, from, to, byDay);
 
-  const total = { ...sumTotals(days), ...breakdownsOf(itemRows, hourRows) };
+  const total = { ...sumTotals(days), ...breakdownsOf(itemRows, rows.hours) };
   return { start, end, currency: loc.currency, days, total };
+}
+
+/**
+ * One report row per local day from start to end inclusive (days without orders are all zeros),
+ * plus their total. Dates must be valid YYYY-MM-DD with start ≤ end (the routes check that).
+ * Days that have ended come from their rollups (built on first use), the others live; the
+ * figures are the same either way (test/reports-rollup.test.ts compares them with liveRangeReport).
+ * One REPEATABLE READ transaction, so all the rows agree (it writes only rollups).
+ */
+export async function rangeReport(knex: Knex, loc: ReportLocation, start: string, end: string): Promise<RangeReport> {
+  return knex.transaction(
+    async (trx) => reportOf(trx, loc, start, end, await rolledUpDayRows(trx, loc, start, end, liveDayRows)),
+    { isolationLevel: 'repeatable read' },
+  );
+}
+
+/** The range report computed from the orders, payments and refunds alone (no rollups). */
+export async function liveRangeReport(
+  knex: Knex,
+  loc: ReportLocation,
+  start: string,
+  end: string,
+): Promise<RangeReport> {
+  return knex.transaction(async (trx) => reportOf(trx, loc, start, end, await liveDayRows(trx, loc, start, end)), {
+    isolationLevel: 'repeatable read',
+    readOnly: true,
+  });
 }
 
 function groupByDay<T extends { day: string }>(rows: T[]): Map<string, T[]> {
@@ -357,7 +407,7 @@ export interface DrawerClose {
 
 /** Adds to each day the cash drawer sessions closed on it, with what each was over (> 0) or short (< 0). */
 async function addDrawerCloses(
-  knex: Knex,
+  knex: Knex | Knex.Transaction,
   loc: ReportLocation,
   from: Date,
   to: Date,

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { Location } from '../db/models/location';
 import { UUID_RE } from './validation';
+import type { PricingScheduleEntry } from '../core/pricing-schedule';
 
 /** A location's settings as the API and the workflows see them. Rates are basis points; money is minor units. */
 export interface Settings {
@@ -19,6 +20,8 @@ export interface Settings {
   approvalDiscountPercent: number | null;
   /** Which price new cart lines use: the items' `price`, or their `eventPrice` (else `price`). */
   pricing: 'regular' | 'event';
+  /** Local times at which another kind applies (core/pricing-schedule.ts); empty: always `pricing`. */
+  pricingSchedule: PricingScheduleEntry[];
 }
 
 export function settingsOf(loc: Location): Settings {
@@ -36,6 +39,7 @@ export function settingsOf(loc: Location): Settings {
     loyalty: { enabled: loc.loyaltyEnabled, pointsPer100: loc.loyaltyPointsPer100, pointValue: loc.loyaltyPointValue },
     approvalDiscountPercent: loc.approvalDiscountPercent ?? null,
     pricing: loc.pricing ?? 'regular',
+    pricingSchedule: loc.pricingSchedule ?? [],
   };
 }
 

@@ -22,6 +22,8 @@ export interface Config {
   tokenTtlSeconds: number;
   /** An access token's life (short: a terminal that stays logged in refreshes it). */
   accessTokenTtlSeconds: number;
+  /** A staff session's absolute limit from login: refreshing renews it only up to here, then the PIN again. */
+  sessionMaxAgeSeconds: number;
   taskQueue: string;
   publicBaseUrl?: string;
   /** Cancel an untouched open order (no payment taken) after this long. */
@@ -106,6 +108,12 @@ const envSchema = yup.object({
     .integer()
     .min(1)
     .default(15 * 60),
+  // A shift plus margin; fractions allowed (0.5 = 30 min), at most 31 days.
+  TILLFLOW_SESSION_MAX_AGE_HOURS: yup
+    .number()
+    .positive('TILLFLOW_SESSION_MAX_AGE_HOURS must be more than 0')
+    .max(744, 'TILLFLOW_SESSION_MAX_AGE_HOURS must be at most 744 (31 days)')
+    .default(16),
   TILLFLOW_TASK_QUEUE: yup.string().default('tillflow'),
   PUBLIC_BASE_URL: yup.string().url('PUBLIC_BASE_URL must be a URL').optional(),
   TEMPORAL_UI_URL: yup.string().url('TEMPORAL_UI_URL must be a URL').optional(),
@@ -180,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
     tokenSecret: e.TILLFLOW_TOKEN_SECRET ?? persistedSecret(dataDir),
     tokenTtlSeconds: e.TILLFLOW_TOKEN_TTL_SECONDS,
     accessTokenTtlSeconds: e.TILLFLOW_ACCESS_TOKEN_TTL_SECONDS,
+    sessionMaxAgeSeconds: Math.max(1, Math.round(e.TILLFLOW_SESSION_MAX_AGE_HOURS * 3600)),
     taskQueue: e.TILLFLOW_TASK_QUEUE,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     temporalUiUrl: e.TEMPORAL_UI_URL,

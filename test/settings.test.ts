@@ -34,6 +34,7 @@ describe('settings', () => {
       loyalty: { enabled: false, pointsPer100: 0, pointValue: 0 },
       approvalDiscountPercent: null,
       pricing: 'regular',
+      pricingSchedule: [],
     });
   });
 
@@ -81,6 +82,7 @@ describe('settings', () => {
       loyalty: { enabled: true, pointsPer100: 5, pointValue: 10 },
       approvalDiscountPercent: 20,
       pricing: 'regular',
+      pricingSchedule: [{ days: ['fri', 'sat'], from: '18:00', to: '23:00', pricing: 'event' }],
     };
     const res = await h.api('PUT', S, { token: manager, body: all });
     expect(res.status).toBe(200);

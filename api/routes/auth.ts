@@ -5,7 +5,7 @@ import { fieldError } from '../errors';
 import { guardedPinCheck } from '../pin-guard';
 import { uuid, noUnknown } from '../validation';
 import { refreshGuard } from '../rate-limit';
-import { REFRESH_TOKEN_RE, rotateRefreshToken, startSession } from '../refresh-tokens';
+import { REFRESH_TOKEN_RE, endSession, rotateRefreshToken, startSession } from '../refresh-tokens';
 import { pinLookup, verifyPin } from '../../db/pins';
 import type { AppDeps } from '../types';
 
@@ -91,7 +91,8 @@ export function authRoutes() {
       path: '/api/v1/auth/refresh',
       summary:
         'Exchange a refresh token for a new access token and the next refresh token. Each refresh token works once: ' +
-        'presenting a used one again revokes the whole session (401). Too many wrong ones from a client → 429',
+        'presenting a used one again revokes the whole session (401). A session lasts at most TILLFLOW_SESSION_MAX_AGE_HOURS ' +
+        'from its login: past that, refresh answers 401 and the PIN is needed again. Too many wrong ones from a client → 429',
       tag: 'Auth',
       roles: 'public',
       body: noUnknown(
@@ -116,7 +117,7 @@ export function authRoutes() {
       roles: KITCHEN,
       responses: { 204: 'logged out' },
       handler: async ({ auth, deps, ctx }) => {
-        await deps.knex('sessions').where('id', auth.sessionId).update({ revoked_at: deps.knex.fn.now() });
+        await endSession(deps, auth.sessionId);
         // Other replicas hear of it by NOTIFY; this one must not answer the next request from its cache first.
         deps.sessions?.revoked(auth.sessionId);
         ctx.status = 204;

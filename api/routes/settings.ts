@@ -6,6 +6,38 @@ import { notFound, validationError } from '../errors';
 import { Location } from '../../db/models/location';
 import { loadSettings, settingsOf } from '../settings-read';
 import { audit, changedFields } from '../audit';
+import { FROM_RE, MAX_SCHEDULE_ENTRIES, TO_RE, WEEKDAYS, type Weekday } from '../../core/pricing-schedule';
+
+const priceKind = () =>
+  yup.string<'regular' | 'event'>().strict().oneOf(['regular', 'event'], '${path} must be regular or event');
+
+/** One schedule entry (core/pricing-schedule.ts): days, local from/to times and the kind they switch to. */
+const scheduleEntry = noUnknown(
+  yup.object({
+    days: yup
+      .array(
+        yup
+          .string<Weekday>()
+          .strict()
+          .required()
+          .oneOf(WEEKDAYS, '${path} must be one of ' + WEEKDAYS.join(', ')),
+      )
+      .strict()
+      .required()
+      .min(1, '${path} must list at least one day')
+      .test('unique', '${path} lists a day twice', (v) => !v || new Set(v).size === v.length),
+    from: yup.string().strict().required().matches(FROM_RE, '${path} must be a local time HH:MM (00:00 to 23:59)'),
+    to: yup
+      .string()
+      .strict()
+      .required()
+      .matches(TO_RE, '${path} must be a local time HH:MM (00:00 to 24:00)')
+      .test('differs', '${path} must differ from from', function (v) {
+        return v !== this.parent.from;
+      }),
+    pricing: priceKind().required(),
+  }),
+);
 
 /** The canonical name of an IANA time zone, or undefined when Intl does not know it. */
 export function canonicalTimeZone(zone: string): string | undefined {
@@ -47,7 +79,12 @@ export const settingsFields = {
     noUnknown(yup.object({ enabled: bool(), pointsPer100: int().min(0).max(100), pointValue: money() })),
   ).default(undefined),
   approvalDiscountPercent: yup.number().strict().integer().min(0).max(100).nullable(),
-  pricing: yup.string<'regular' | 'event'>().strict().oneOf(['regular', 'event'], '${path} must be regular or event'),
+  pricing: priceKind(),
+  // Local times (the location's timezone) at which `pricing` gives way; the first covering entry wins.
+  pricingSchedule: yup
+    .array(scheduleEntry.required())
+    .strict()
+    .max(MAX_SCHEDULE_ENTRIES, `\${path} may hold at most ${MAX_SCHEDULE_ENTRIES} entries`),
 };
 
 const settingsBody = nonEmpty(noUnknown(yup.object(settingsFields)));
@@ -73,6 +110,7 @@ export function settingsChanges(body: yup.InferType<typeof settingsBody>): Parti
     loyaltyPointValue: body.loyalty?.pointValue,
     approvalDiscountPercent: body.approvalDiscountPercent,
     pricing: body.pricing,
+    pricingSchedule: body.pricingSchedule,
   });
 }
 

@@ -19,6 +19,9 @@ import * as eventPricing from './090_01_event_pricing';
 import * as discountGroups from './090_02_discount_groups';
 import * as refreshTokens from './090_03_refresh_tokens';
 import * as refundResultReceipts from './100_refund_result_receipts';
+import * as reportRollups from './110_01_report_rollups';
+import * as pricingSchedule from './110_02_pricing_schedule';
+import * as refreshTokenExpiry from './110_03_refresh_token_expiry';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -42,6 +45,9 @@ const migrations: Record<string, Knex.Migration> = {
   '090_02_discount_groups': discountGroups,
   '090_03_refresh_tokens': refreshTokens,
   '100_refund_result_receipts': refundResultReceipts,
+  '110_01_report_rollups': reportRollups,
+  '110_02_pricing_schedule': pricingSchedule,
+  '110_03_refresh_token_expiry': refreshTokenExpiry,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

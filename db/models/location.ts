@@ -1,9 +1,11 @@
 import { Model, snakeCaseMappers } from 'objection';
+import type { PricingScheduleEntry } from '../../core/pricing-schedule';
 
 /** A shop. Its settings (currency, tax, card fee, auto-print) live on the same row. */
 export class Location extends Model {
   static override tableName = 'locations';
   static override columnNameMappers = snakeCaseMappers();
+  static override jsonAttributes = ['pricingSchedule'];
 
   declare id: string;
   declare organisationId: string;
@@ -30,6 +32,8 @@ export class Location extends Model {
   declare approvalDiscountPercent: number | null;
   /** Which price new cart lines use (see migration 090_01_event_pricing). */
   declare pricing: 'regular' | 'event';
+  /** Entries overriding `pricing` at certain local times (migration 110_02, core/pricing-schedule.ts). */
+  declare pricingSchedule: PricingScheduleEntry[];
   declare orderNumberCounter: number;
   declare loyaltyEnabled: boolean;
   /** Points per 100 minor units of net. */
