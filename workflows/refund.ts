@@ -86,84 +86,97 @@ const statusRequest = proxyActivities<RefundActivities>({
 const hhmm = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 
 export async function refund(input: RefundWorkflowInput): Promise<RefundProgress> {
-  const progress: RefundProgress = { phase: 'sending', status: 'pending' };
-  const events: { status: RefundStatus; failureReason?: string }[] = [];
-  const seen = new Set<string>();
-  const label = input.gateway ? (LABEL[input.gateway] ?? input.gateway) : 'cash';
-  const money = formatMoney(input.amount, input.currency);
+  return new RefundRun(input).run();
+}
 
-  setHandler(refundProgressQuery, () => progress);
-  setHandler(refundSentUpdate, async () => {
-    await condition(() => progress.phase !== 'sending');
-    return { ...progress };
-  });
-  const recorded = new Set<RefundStatus>();
-  setHandler(refundRecordedSignal, ({ status }) => void recorded.add(status));
-  setHandler(refundGatewayEventSignal, (e) => {
-    if (seen.has(e.eventId)) return; // duplicate delivery: no second effect
-    seen.add(e.eventId);
-    events.push(e);
-  });
+type Final = Exclude<RefundStatus, 'pending'>;
+/** An activity failure's own message (the ActivityFailure wrapping it says only that the activity failed). */
+const causeOf = (err: unknown) => (err as ApplicationFailure).cause?.message ?? (err as Error).message;
 
-  upsertSearchAttributes([
-    { key: SA.refundStatus, value: 'pending' },
-    { key: SA.locationId, value: input.locationId },
-    { key: SA.paymentMethod, value: [input.method] },
-    ...(input.orderNumber !== null ? [{ key: SA.orderNumber, value: input.orderNumber }] : []),
-  ]);
+/** One refund's state and steps: send it, wait for the gateway's word when it answers later, settle. */
+class RefundRun {
+  private readonly progress: RefundProgress = { phase: 'sending', status: 'pending' };
+  private readonly events: { status: RefundStatus; failureReason?: string }[] = [];
+  private readonly seen = new Set<string>();
+  private readonly recorded = new Set<RefundStatus>();
+  private readonly label: string;
+  private readonly money: string;
+  /** The id to ask the refund's status by, when the gateway gave one besides its reference. */
+  private statusReference: string | undefined;
 
-  if (!input.gateway) return settle('succeeded', {}); // cash: handed back from the drawer, recorded at once
+  constructor(private readonly input: RefundWorkflowInput) {
+    this.label = input.gateway ? (LABEL[input.gateway] ?? input.gateway) : 'cash';
+    this.money = formatMoney(input.amount, input.currency);
+    setHandler(refundProgressQuery, () => this.progress);
+    setHandler(refundSentUpdate, async () => {
+      await condition(() => this.progress.phase !== 'sending');
+      return { ...this.progress };
+    });
+    setHandler(refundRecordedSignal, ({ status }) => void this.recorded.add(status));
+    setHandler(refundGatewayEventSignal, (e) => {
+      if (this.seen.has(e.eventId)) return; // duplicate delivery: no second effect
+      this.seen.add(e.eventId);
+      this.events.push(e);
+    });
+  }
 
-  setCurrentDetails(`sending ${label} refund of ${money} since ${hhmm(Date.now())}`);
-  const sent = await gateway.sendRefund({
-    refundId: input.refundId,
-    gateway: input.gateway,
-    reference: input.reference ?? '',
-    receipt: input.receipt,
-    idempotencyKey: workflowInfo().workflowId,
-    amount: input.amount,
-    currency: input.currency,
-    reason: input.reason,
-    resultUrl: input.resultUrl,
-  });
-  progress.reference = sent.reference || undefined;
-  const statusReference = sent.statusReference;
-  if (sent.status !== 'pending') return settle(sent.status, { failureReason: sent.failureReason });
+  async run(): Promise<RefundProgress> {
+    const { input, progress } = this;
+    upsertSearchAttributes([
+      { key: SA.refundStatus, value: 'pending' },
+      { key: SA.locationId, value: input.locationId },
+      { key: SA.paymentMethod, value: [input.method] },
+      ...(input.orderNumber !== null ? [{ key: SA.orderNumber, value: input.orderNumber }] : []),
+    ]);
 
-  if (patched(TELL_CHECKOUT))
-    await tellOrder(
-      await markRefundPending({ refundId: input.refundId, reference: progress.reference, tellOrder: false }),
-    );
-  else await markRefundPending({ refundId: input.refundId, reference: progress.reference });
-  progress.phase = 'waiting'; // after the reference is stored: the 202 answer carries it
-  return settle(...(await awaitOutcome()));
+    if (!input.gateway) return this.settle('succeeded', {}); // cash: handed back from the drawer, recorded at once
+
+    setCurrentDetails(`sending ${this.label} refund of ${this.money} since ${hhmm(Date.now())}`);
+    const sent = await gateway.sendRefund({
+      refundId: input.refundId,
+      gateway: input.gateway,
+      reference: input.reference ?? '',
+      receipt: input.receipt,
+      idempotencyKey: workflowInfo().workflowId,
+      amount: input.amount,
+      currency: input.currency,
+      reason: input.reason,
+      resultUrl: input.resultUrl,
+    });
+    progress.reference = sent.reference || undefined;
+    this.statusReference = sent.statusReference;
+    if (sent.status !== 'pending') return this.settle(sent.status, { failureReason: sent.failureReason });
+
+    if (patched(TELL_CHECKOUT))
+      await this.tellOrder(
+        await markRefundPending({ refundId: input.refundId, reference: progress.reference, tellOrder: false }),
+      );
+    else await markRefundPending({ refundId: input.refundId, reference: progress.reference });
+    progress.phase = 'waiting'; // after the reference is stored: the 202 answer carries it
+    return this.settle(...(await this.awaitOutcome()));
+  }
+
+  private finalEvent() {
+    return this.events.find((e) => e.status !== 'pending');
+  }
 
   /** Waits for the gateway's word: a signal, else status queries with backoff, until the late window ends. */
-  async function awaitOutcome(): Promise<[Exclude<RefundStatus, 'pending'>, { failureReason?: string }]> {
+  private async awaitOutcome(): Promise<[Final, { failureReason?: string }]> {
+    const { input, label, money } = this;
     const startedAt = Date.now();
     const polled = POLLED.includes(input.gateway!) || (input.gateway === 'airtel' && patched(AIRTEL_ENQUIRY));
     if (!polled) {
       // M-Pesa answers a reversal only at its ResultURL: nothing to ask, and giving up would free
       // the reserved amount while the money may still move. Stay pending until a result arrives.
       setCurrentDetails(`waiting for ${label} reversal result since ${hhmm(startedAt)} · ${money}`);
-      if (patched(STATUS_QUERY)) await awaitResultAskingStatus(startedAt);
-      else await condition(() => events.some((e) => e.status !== 'pending'));
-      const e = events.find((x) => x.status !== 'pending')!;
-      return [e.status as Exclude<RefundStatus, 'pending'>, { failureReason: e.failureReason }];
+      if (patched(STATUS_QUERY)) await this.awaitResultAskingStatus(startedAt);
+      else await condition(() => this.finalEvent() !== undefined);
+      const e = this.finalEvent()!;
+      return [e.status as Final, { failureReason: e.failureReason }];
     }
     setCurrentDetails(`waiting for ${label} refund since ${hhmm(startedAt)} · ${money}`);
-    let delay = input.timing.pollInitialMs;
-    const giveUpAt = startedAt + Math.max(input.timing.expireAfterMs, input.timing.lateWindowMs);
-    while (Date.now() < giveUpAt) {
-      await condition(() => events.length > 0, Math.max(1, Math.min(delay, giveUpAt - Date.now())));
-      const e =
-        events.shift() ??
-        (progress.reference
-          ? await gateway.refundStatus({ gateway: input.gateway!, reference: statusReference ?? progress.reference })
-          : undefined);
-      if (e && e.status !== 'pending') return [e.status, { failureReason: e.failureReason }];
-      delay = Math.min(delay * 2, input.timing.pollMaxMs);
-    }
+    const e = await this.pollUntil(startedAt + Math.max(input.timing.expireAfterMs, input.timing.lateWindowMs));
+    if (e) return [e.status as Final, { failureReason: e.failureReason }];
     // No final word: the money may still move, so staff must check before refunding again.
     return [
       'failed',
@@ -173,21 +186,42 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     ];
   }
 
+  /** The first final word (a signal, else a status query with backoff) before giveUpAt, if any. */
+  private async pollUntil(giveUpAt: number): Promise<{ status: RefundStatus; failureReason?: string } | undefined> {
+    const { input, progress } = this;
+    let delay = input.timing.pollInitialMs;
+    while (Date.now() < giveUpAt) {
+      await condition(() => this.events.length > 0, Math.max(1, Math.min(delay, giveUpAt - Date.now())));
+      const e =
+        this.events.shift() ??
+        (progress.reference
+          ? await gateway.refundStatus({
+              gateway: input.gateway!,
+              reference: this.statusReference ?? progress.reference,
+            })
+          : undefined);
+      if (e && e.status !== 'pending') return e;
+      delay = Math.min(delay * 2, input.timing.pollMaxMs);
+    }
+    return undefined;
+  }
+
   /**
    * Waits for a final result; when none has come after the callback wait, asks for the reversal's
    * Transaction Status (answered at the same ResultURL), again with a widening gap, never giving
    * up: until a result says how it ended, the money may still move.
    */
-  async function awaitResultAskingStatus(startedAt: number): Promise<void> {
+  private async awaitResultAskingStatus(startedAt: number): Promise<void> {
+    const { input, progress, label, money } = this;
     let wait = input.timing.callbackWaitMs;
     const maxGap = Math.max(input.timing.pollMaxMs, Math.floor(input.timing.lateWindowMs / 24));
-    while (!(await condition(() => events.some((e) => e.status !== 'pending'), Math.max(1, wait)))) {
+    while (!(await condition(() => this.finalEvent() !== undefined, Math.max(1, wait)))) {
       if (input.resultUrl && progress.reference) {
         try {
           await statusRequest.requestRefundStatus({
             gateway: input.gateway!,
             reference: progress.reference,
-            statusReference,
+            statusReference: this.statusReference,
             resultUrl: input.resultUrl,
           });
           setCurrentDetails(
@@ -195,7 +229,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
           );
         } catch (err) {
           setCurrentDetails(
-            `no ${label} reversal result since ${hhmm(startedAt)}; Transaction Status request failed: ${(err as ApplicationFailure).cause?.message ?? (err as Error).message}`,
+            `no ${label} reversal result since ${hhmm(startedAt)}; Transaction Status request failed: ${causeOf(err)}`,
           );
         }
       }
@@ -203,16 +237,16 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
     }
   }
 
-  async function settle(
-    status: Exclude<RefundStatus, 'pending'>,
-    extra: { failureReason?: string },
-  ): Promise<RefundProgress> {
+  private async settle(status: Final, extra: { failureReason?: string }): Promise<RefundProgress> {
+    const { input, progress } = this;
     const req = { refundId: input.refundId, status, reference: progress.reference, failureReason: extra.failureReason };
-    if (patched(TELL_CHECKOUT)) await tellOrder(await settleRefund({ ...req, tellOrder: false }));
+    if (patched(TELL_CHECKOUT)) await this.tellOrder(await settleRefund({ ...req, tellOrder: false }));
     else await settleRefund(req);
     Object.assign(progress, { phase: 'done', status, failureReason: extra.failureReason });
     upsertSearchAttributes([{ key: SA.refundStatus, value: status }]);
-    setCurrentDetails(`${label} refund of ${money} ${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`);
+    setCurrentDetails(
+      `${this.label} refund of ${this.money} ${status}${extra.failureReason ? `: ${extra.failureReason}` : ''}`,
+    );
     // The API's refundSent Update answers from this run: let it finish before the run completes.
     await condition(allHandlersFinished);
     return { ...progress };
@@ -224,7 +258,7 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
    * (bounded) for its word that the change is published, so the API's answer reads it back. Once
    * the checkout has ended (the signal finds no workflow), Postgres allocates the version.
    */
-  async function tellOrder(refund: RefundObject | undefined): Promise<void> {
+  private async tellOrder(refund: RefundObject | undefined): Promise<void> {
     if (!refund) return;
     for (;;) {
       try {
@@ -241,6 +275,6 @@ export async function refund(input: RefundWorkflowInput): Promise<RefundProgress
         await sleep(SIGNAL_RETRY);
       }
     }
-    await condition(() => recorded.has(refund.status), RECORDED_WAIT);
+    await condition(() => this.recorded.has(refund.status), RECORDED_WAIT);
   }
 }
