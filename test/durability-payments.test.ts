@@ -5,7 +5,8 @@ import { startHarness, Harness } from './support/harness';
 import { sigkill, startWorkerProcess, stopWorkerProcesses } from './support/worker-process';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
-import { postPayment } from './support/payments';
+import { postPayment, setShopCurrency } from './support/payments';
+import { darajaWorkerEnv } from './support/mpesa-suite';
 
 /**
  * A worker process (the real entry point, TILLFLOW_ROLE=worker, M-Pesa pointed at the Daraja
@@ -27,10 +28,7 @@ beforeAll(async () => {
   sim = await startDarajaSimulator();
   const mpesa = { baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, sandbox: true };
   h = await startHarness({ centralWorker: false, env: TIMING, gateways: { mpesa: createMpesaGateway(mpesa) } });
-  await h.deps
-    .knex('locations')
-    .where({ id: h.shop.locationId })
-    .update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
+  await setShopCurrency(h, 'KES');
   await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
 });
 afterAll(async () => {
@@ -40,18 +38,7 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function workerEnv(): Record<string, string> {
-  return {
-    ...TIMING,
-    TILLFLOW_PAYMENTS_SANDBOX: 'false',
-    MPESA_BASE_URL: sim.url,
-    MPESA_CONSUMER_KEY: DARAJA_SIM_DEFAULTS.consumerKey,
-    MPESA_CONSUMER_SECRET: DARAJA_SIM_DEFAULTS.consumerSecret,
-    MPESA_SHORTCODE: DARAJA_SIM_DEFAULTS.shortCode,
-    MPESA_PASSKEY: DARAJA_SIM_DEFAULTS.passkey,
-    MPESA_SANDBOX: 'true',
-  };
-}
+const workerEnv = (): Record<string, string> => ({ ...TIMING, ...darajaWorkerEnv(sim) });
 
 it('charges once and closes once when the worker dies while the payment is pending and while its callback is handled', async () => {
   const cashier = await h.login('3456');

@@ -6,7 +6,8 @@ import { startHarness, Harness } from './support/harness';
 import { sigkill, startWorkerProcess, stopWorkerProcesses } from './support/worker-process';
 import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
 import { createMpesaGateway } from '../activities/payments/mpesa';
-import { postPayment, until } from './support/payments';
+import { postPayment, setShopCurrency, until } from './support/payments';
+import { DARAJA_SIM_INITIATOR, darajaWorkerEnv } from './support/mpesa-suite';
 
 /**
  * A worker process (the real entry point, TILLFLOW_ROLE=worker, M-Pesa pointed at the Daraja
@@ -23,16 +24,12 @@ const TIMING = {
   TILLFLOW_PAYMENT_EXPIRE_MS: '120000',
   TILLFLOW_PAYMENT_LATE_WINDOW_MS: '1000',
 };
-const INITIATOR = { initiatorName: 'testapi', initiatorPassword: 'Safaricom999!*!' };
 
 beforeAll(async () => {
   sim = await startDarajaSimulator();
-  const mpesa = { baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, ...INITIATOR, sandbox: true };
+  const mpesa = { baseUrl: sim.url, ...DARAJA_SIM_DEFAULTS, ...DARAJA_SIM_INITIATOR, sandbox: true };
   h = await startHarness({ centralWorker: false, env: TIMING, gateways: { mpesa: createMpesaGateway(mpesa) } });
-  await h.deps
-    .knex('locations')
-    .where({ id: h.shop.locationId })
-    .update({ currency: 'KES', tax_rate: 0, auto_print_kitchen: false });
+  await setShopCurrency(h, 'KES');
   await h.deps
     .knex('items')
     .where({ id: h.shop.items['Burger'] })
@@ -45,21 +42,7 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function workerEnv(): Record<string, string> {
-  return {
-    ...TIMING,
-    TILLFLOW_PAYMENTS_SANDBOX: 'false',
-    MPESA_BASE_URL: sim.url,
-    MPESA_CONSUMER_KEY: DARAJA_SIM_DEFAULTS.consumerKey,
-    MPESA_CONSUMER_SECRET: DARAJA_SIM_DEFAULTS.consumerSecret,
-    MPESA_SHORTCODE: DARAJA_SIM_DEFAULTS.shortCode,
-    MPESA_PASSKEY: DARAJA_SIM_DEFAULTS.passkey,
-    MPESA_SANDBOX: 'true',
-    MPESA_INITIATOR_NAME: INITIATOR.initiatorName,
-    MPESA_INITIATOR_PASSWORD: INITIATOR.initiatorPassword,
-    MPESA_RESULT_URL: 'http://127.0.0.1:9/unused',
-  };
-}
+const workerEnv = (): Record<string, string> => ({ ...TIMING, ...darajaWorkerEnv(sim, DARAJA_SIM_INITIATOR) });
 
 const stock = async () =>
   (await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).first('stock_quantity')).stock_quantity as number;

@@ -1,68 +1,26 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { createSquareGateway, squareConfigFromEnv } from '../activities/payments/square';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
-import { startSquareSimulator, type SquareSim } from '../simulators/square';
-import {
-  expectGatewayFailure,
-  startWebhookReceiver,
-  webhookEventsArrive,
-  webhookEventsFor,
-  type ReceivedWebhook,
-  type WebhookReceiver,
-  waitFor,
-} from './support/gateways';
+import { WebhookSignatureError } from '../core/gateway';
+import { startSquareSimulator } from '../simulators/square';
+import { expectGatewayFailure, waitFor } from './support/gateways';
+import { gatewaySuite } from './support/gateway-suite';
 
 /*
  * The Square adapter (square SDK v46) against the Square simulator over real HTTP, with signed
  * webhooks delivered to a local receiver that hands them to parseWebhook, as /webhooks/square would.
  */
 
-let sim: SquareSim;
-let gw: PaymentGateway;
-let receiver: WebhookReceiver;
-let webhookUrl: string;
-const received: ReceivedWebhook[] = [];
-
-beforeAll(async () => {
-  sim = await startSquareSimulator();
-  receiver = await startWebhookReceiver('/webhooks/square', received, (delivery) => gw.parseWebhook(delivery));
-  webhookUrl = receiver.url;
-  sim.setWebhookUrl(webhookUrl);
-  gw = createSquareGateway(sim.config({ webhookUrl, timeoutMs: 1_500 }));
+const suite = gatewaySuite({
+  start: () => startSquareSimulator(),
+  webhookPath: '/webhooks/square',
+  // Square signs the notification URL: the receiver's.
+  gateway: (sim, webhookUrl) => createSquareGateway(sim.config({ webhookUrl, timeoutMs: 1_500 })),
+  requestDefaults: { orderNumber: 7, currency: 'USD', description: 'Order 7', deviceId: 'device-1' },
+  firstAmount: 2000,
 });
-
-afterAll(async () => {
-  await sim?.close();
-  await receiver?.close();
-});
-
-let amountSeq = 2000;
-function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
-  const orderId = randomUUID();
-  const total = over.total ?? amountSeq++;
-  return {
-    paymentId: randomUUID(),
-    orderId,
-    orderNumber: 7,
-    idempotencyKey: `payment-${orderId}-1`,
-    total,
-    amount: total,
-    tip: 0,
-    fee: 0,
-    currency: 'USD',
-    description: 'Order 7',
-    deviceId: 'device-1',
-    ...over,
-  };
-}
-
-const statusOf = (req: InitiateRequest, reference: string) =>
-  gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
-
-const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
-const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
-const checkoutsFor = (paymentId: string) => sim.checkouts().filter((c) => c.reference_id === paymentId);
-const paymentsFor = (paymentId: string) => sim.payments().filter((p) => p.reference_id === paymentId);
+const { request, statusOf, eventsFor, eventsArrive, received } = suite;
+const checkoutsFor = (paymentId: string) => suite.sim.checkouts().filter((c) => c.reference_id === paymentId);
+const paymentsFor = (paymentId: string) => suite.sim.payments().filter((p) => p.reference_id === paymentId);
 
 describe('square adapter (Terminal and card-nonce flows)', () => {
   it('reads its config from the environment', () => {
@@ -87,7 +45,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('success on a Terminal: pending with present_card, then webhook and status say succeeded', async () => {
     const req = request({ total: 2550, amount: 2300, tip: 250 });
-    const res = await gw.initiate(req);
+    const res = await suite.gw.initiate(req);
     expect(res).toMatchObject({ status: 'pending', sandbox: true, action: { type: 'present_card' } });
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({
@@ -113,14 +71,14 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('success with a card nonce: completed at once, amount and tip separate', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok', total: 1100, amount: 1000, tip: 100 });
-    const res = await gw.initiate(req);
+    const res = await suite.gw.initiate(req);
     expect(res).toMatchObject({ status: 'succeeded' });
     expect(paymentsFor(req.paymentId)[0]).toMatchObject({
       id: res.reference,
       amount_money: { amount: 1000 },
       tip_money: { amount: 100 },
       total_money: { amount: 1100 },
-      location_id: sim.locationId,
+      location_id: suite.sim.locationId,
     });
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({ status: 'succeeded', reference: res.reference, amountPaid: 1100 });
@@ -128,13 +86,15 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('decline with a card nonce: failed with a readable reason', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
-    sim.script(req.total, { outcome: 'decline' });
-    expect(await gw.initiate(req)).toMatchObject({
+    suite.sim.script(req.total, { outcome: 'decline' });
+    expect(await suite.gw.initiate(req)).toMatchObject({
       status: 'failed',
       failureReason: 'Card declined',
       reference: paymentsFor(req.paymentId)[0].id,
     });
-    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'cnon:card-nonce-declined' }))).toMatchObject({
+    expect(
+      await suite.gw.initiate(request({ deviceId: undefined, sourceId: 'cnon:card-nonce-declined' })),
+    ).toMatchObject({
       status: 'failed',
       failureReason: 'Card declined',
     });
@@ -142,8 +102,8 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('decline on a Terminal: the checkout times out unpaid → failed', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'decline' });
-    const res = await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'decline' });
+    const res = await suite.gw.initiate(req);
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/deadline/) });
     expect(await statusOf(req, res.reference)).toMatchObject({ status: 'failed' });
@@ -151,10 +111,10 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('timeout, then status success: the retried initiate finds the same checkout, one charge', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
-    const err = await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    suite.sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
+    const err = await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     expect(err.message).toMatch(/timed out/);
-    const again = await gw.initiate(req);
+    const again = await suite.gw.initiate(req);
     expect(again.reference).toBe(checkoutsFor(req.paymentId)[0].id);
     await waitFor(async () => (await statusOf(req, again.reference)).status === 'succeeded', 'success');
     expect(checkoutsFor(req.paymentId)).toHaveLength(1);
@@ -163,26 +123,26 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('timeout, then status failure', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
-    sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
-    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    suite.sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
+    await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     const [payment] = paymentsFor(req.paymentId);
     expect(await statusOf(req, payment.id as string)).toEqual({ status: 'failed', failureReason: 'Card declined' });
-    expect(await gw.initiate(req)).toMatchObject({ status: 'failed', reference: payment.id }); // the saved decline
+    expect(await suite.gw.initiate(req)).toMatchObject({ status: 'failed', reference: payment.id }); // the saved decline
     expect(paymentsFor(req.paymentId)).toHaveLength(1);
   });
 
   it('duplicate webhook: the same event id twice', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'success', duplicateWebhook: true });
-    await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'success', duplicateWebhook: true });
+    await suite.gw.initiate(req);
     const events = await eventsArrive(req.paymentId, 2);
     expect(events[0]).toEqual(events[1]);
   });
 
   it('webhook before the initiate call returns', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
-    const res = await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
+    const res = await suite.gw.initiate(req);
     expect(eventsFor(req.paymentId)).toEqual([
       expect.objectContaining({ status: 'succeeded', reference: res.reference }),
     ]);
@@ -192,11 +152,13 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('cancel: the terminal checkout is cancelled by the seller', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'abandon' });
-    const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
-      status: 'cancelled',
-    });
+    suite.sim.script(req.paymentId, { outcome: 'abandon' });
+    const res = await suite.gw.initiate(req);
+    expect(await suite.gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual(
+      {
+        status: 'cancelled',
+      },
+    );
     expect(await statusOf(req, res.reference)).toMatchObject({ status: 'cancelled' });
     const [event] = await eventsArrive(req.paymentId);
     expect(event.status).toBe('cancelled');
@@ -204,12 +166,14 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('late success after cancel: cancel reports succeeded, the caller refunds the checkout', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
-    const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
-      status: 'succeeded',
-    });
-    const refund = await gw.refund({
+    suite.sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
+    const res = await suite.gw.initiate(req);
+    expect(await suite.gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual(
+      {
+        status: 'succeeded',
+      },
+    );
+    const refund = await suite.gw.refund({
       reference: res.reference,
       idempotencyKey: `auto-refund-${req.idempotencyKey}`,
       amount: req.total,
@@ -217,31 +181,33 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
       reason: 'paid after cancel',
     });
     expect(refund).toMatchObject({ status: 'succeeded' });
-    expect(sim.refunds().filter((r) => r.payment_id === paymentsFor(req.paymentId)[0].id)).toHaveLength(1);
+    expect(suite.sim.refunds().filter((r) => r.payment_id === paymentsFor(req.paymentId)[0].id)).toHaveLength(1);
   });
 
   it('cancel by idempotency key when initiate never told us the reference', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
-    sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
-    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
-    expect(await gw.cancel({ reference: '', idempotencyKey: req.idempotencyKey })).toEqual({ status: 'cancelled' });
-    expect(sim.requests()).toContain('POST /v2/payments/cancel');
+    suite.sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
+    await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
+    expect(await suite.gw.cancel({ reference: '', idempotencyKey: req.idempotencyKey })).toEqual({
+      status: 'cancelled',
+    });
+    expect(suite.sim.requests()).toContain('POST /v2/payments/cancel');
   });
 
   it('5xx then recovery: a retryable error, then one charge under the same key', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok' });
-    sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
-    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    suite.sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
+    await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     expect(paymentsFor(req.paymentId)).toHaveLength(0);
-    expect(await gw.initiate(req)).toMatchObject({ status: 'succeeded' });
+    expect(await suite.gw.initiate(req)).toMatchObject({ status: 'succeeded' });
     expect(paymentsFor(req.paymentId)).toHaveLength(1);
   });
 
   it('bad webhook signature → WebhookSignatureError (constant-time HMAC over URL + body)', async () => {
     const req = request();
-    await gw.initiate(req);
+    await suite.gw.initiate(req);
     await eventsArrive(req.paymentId);
-    const { body } = sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
+    const { body } = suite.sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
     const sign = (key: string, url: string, payload: string) =>
       createHmac('sha256', key)
         .update(url + payload)
@@ -249,19 +215,19 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     const parse =
       (headers: Record<string, string | undefined>, rawBody = body) =>
       () =>
-        gw.parseWebhook({ headers, rawBody, url: webhookUrl });
-    expect(parse({ 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) })()).toMatchObject(
-      { paymentId: req.paymentId },
-    );
+        suite.gw.parseWebhook({ headers, rawBody, url: suite.webhookUrl });
+    expect(
+      parse({ 'x-square-hmacsha256-signature': sign(suite.sim.webhookSignatureKey, suite.webhookUrl, body) })(),
+    ).toMatchObject({ paymentId: req.paymentId });
     expect(parse({})).toThrow(WebhookSignatureError);
     expect(parse({ 'x-square-hmacsha256-signature': 'not-base64-and-short' })).toThrow(WebhookSignatureError);
-    expect(parse({ 'x-square-hmacsha256-signature': sign('wrong-key', webhookUrl, body) })).toThrow(
+    expect(parse({ 'x-square-hmacsha256-signature': sign('wrong-key', suite.webhookUrl, body) })).toThrow(
       WebhookSignatureError,
     );
     expect(
       parse({
         'x-square-hmacsha256-signature': sign(
-          sim.webhookSignatureKey,
+          suite.sim.webhookSignatureKey,
           'https://elsewhere.example/webhooks/square',
           body,
         ),
@@ -269,7 +235,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
     ).toThrow(WebhookSignatureError);
     expect(
       parse(
-        { 'x-square-hmacsha256-signature': sign(sim.webhookSignatureKey, webhookUrl, body) },
+        { 'x-square-hmacsha256-signature': sign(suite.sim.webhookSignatureKey, suite.webhookUrl, body) },
         body.replace('COMPLETED', 'CANCELED'),
       ),
     ).toThrow(WebhookSignatureError);
@@ -278,19 +244,19 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
 
   it('idempotency: initiate twice with the same key → one checkout; the same key with another amount is refused', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'abandon' });
-    const first = await gw.initiate(req);
-    expect(await gw.initiate(req)).toEqual(first);
+    suite.sim.script(req.paymentId, { outcome: 'abandon' });
+    const first = await suite.gw.initiate(req);
+    expect(await suite.gw.initiate(req)).toEqual(first);
     expect(checkoutsFor(req.paymentId)).toHaveLength(1);
-    await expectGatewayFailure(gw.initiate({ ...req, total: req.total + 1 }), 'GatewayRejected', true);
+    await expectGatewayFailure(suite.gw.initiate({ ...req, total: req.total + 1 }), 'GatewayRejected', true);
     expect(checkoutsFor(req.paymentId)).toHaveLength(1);
   });
 
   it('refund: partial, rest, too much; a repeated refund key refunds once', async () => {
     const req = request({ deviceId: undefined, sourceId: 'cnon:card-nonce-ok', total: 4000 });
-    const res = await gw.initiate(req);
+    const res = await suite.gw.initiate(req);
     const refund = (idempotencyKey: string, amount: number) =>
-      gw.refund({ reference: res.reference, idempotencyKey, amount, currency: 'USD', reason: 'wrong order' });
+      suite.gw.refund({ reference: res.reference, idempotencyKey, amount, currency: 'USD', reason: 'wrong order' });
     const partial = await refund('refund-a', 1500);
     expect(partial).toMatchObject({ status: 'succeeded', reference: expect.any(String) });
     expect(await refund('refund-a', 1500)).toEqual(partial);
@@ -300,7 +266,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
       failureReason: expect.stringMatching(/REFUND_AMOUNT_INVALID/),
     });
     expect(
-      sim
+      suite.sim
         .refunds()
         .filter((r) => r.payment_id === res.reference)
         .map((r) => (r.amount_money as { amount: number }).amount),
@@ -308,7 +274,7 @@ describe('square adapter (Terminal and card-nonce flows)', () => {
   });
 
   it('a wrong access token is a non-retryable rejection', async () => {
-    const bad = createSquareGateway(sim.config({ accessToken: 'EAAAwrong' }));
+    const bad = createSquareGateway(suite.sim.config({ accessToken: 'EAAAwrong' }));
     const err = await expectGatewayFailure(bad.initiate(request()), 'GatewayRejected', true);
     expect(err.message).toMatch(/401.*UNAUTHORIZED/);
   });

@@ -1,16 +1,9 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { createStripeGateway, stripeConfigFromEnv } from '../activities/payments/stripe';
-import { WebhookSignatureError, type InitiateRequest, type PaymentGateway } from '../core/gateway';
-import { startStripeSimulator, type StripeSim } from '../simulators/stripe';
-import {
-  expectGatewayFailure,
-  startWebhookReceiver,
-  webhookEventsArrive,
-  webhookEventsFor,
-  type ReceivedWebhook,
-  type WebhookReceiver,
-  waitFor,
-} from './support/gateways';
+import { WebhookSignatureError } from '../core/gateway';
+import { startStripeSimulator } from '../simulators/stripe';
+import { expectGatewayFailure, waitFor } from './support/gateways';
+import { gatewaySuite } from './support/gateway-suite';
 
 /*
  * The Stripe adapter against the Stripe simulator over real HTTP: stripe-mock validates every
@@ -18,51 +11,18 @@ import {
  * hands them to the adapter's parseWebhook, as /webhooks/stripe would.
  */
 
-let sim: StripeSim;
-let gw: PaymentGateway;
-let receiver: WebhookReceiver;
-const received: ReceivedWebhook[] = [];
-
-beforeAll(async () => {
+const suite = gatewaySuite({
+  start: () => startStripeSimulator(),
+  webhookPath: '/webhooks/stripe',
+  gateway: (sim) => createStripeGateway(sim.config({ timeoutMs: 1_500 })),
+  requestDefaults: { orderNumber: 12, currency: 'USD', description: 'Order 12', deviceId: 'tmr_reader_1' },
+  firstAmount: 1000,
   // A fresh machine builds stripe-mock with Go first (about a minute).
-  sim = await startStripeSimulator();
-  gw = createStripeGateway(sim.config({ timeoutMs: 1_500 }));
-  receiver = await startWebhookReceiver('/webhooks/stripe', received, (delivery) => gw.parseWebhook(delivery));
-  sim.setWebhookUrl(receiver.url);
-}, 15 * 60_000);
-
-afterAll(async () => {
-  await sim?.close();
-  await receiver?.close();
+  startTimeoutMs: 15 * 60_000,
 });
-
-let amountSeq = 1000;
-function request(over: Partial<InitiateRequest> = {}): InitiateRequest {
-  const orderId = randomUUID();
-  const total = over.total ?? amountSeq++;
-  return {
-    paymentId: randomUUID(),
-    orderId,
-    orderNumber: 12,
-    idempotencyKey: `payment-${orderId}-1`,
-    total,
-    amount: total,
-    tip: 0,
-    fee: 0,
-    currency: 'USD',
-    description: 'Order 12',
-    deviceId: 'tmr_reader_1',
-    ...over,
-  };
-}
-
-const statusOf = (req: InitiateRequest, reference: string) =>
-  gw.status({ reference, idempotencyKey: req.idempotencyKey, total: req.total, currency: req.currency });
-
-const eventsFor = (paymentId: string) => webhookEventsFor(received, paymentId);
-const eventsArrive = (paymentId: string, n = 1) => webhookEventsArrive(received, paymentId, n);
+const { request, statusOf, eventsFor, eventsArrive, received } = suite;
 const intentsFor = (paymentId: string) =>
-  sim.paymentIntents().filter((pi) => (pi.metadata as Record<string, string>).paymentId === paymentId);
+  suite.sim.paymentIntents().filter((pi) => (pi.metadata as Record<string, string>).paymentId === paymentId);
 
 describe('stripe adapter (reader and payment-method flows)', () => {
   it('reads its config from the environment', () => {
@@ -93,15 +53,15 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('success on a reader: pending with present_card, then a signed webhook and status say succeeded', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'success', awaitCard: true });
-    const res = await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'success', awaitCard: true });
+    const res = await suite.gw.initiate(req);
     expect(res).toMatchObject({
       status: 'pending',
       reference: expect.stringMatching(/^pi_/),
       sandbox: true,
       action: { type: 'present_card' },
     });
-    await sim.presentCard(res.reference);
+    await suite.sim.presentCard(res.reference);
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({
       gateway: 'stripe',
@@ -129,15 +89,15 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('success with a payment method: confirmed at once', async () => {
     const req = request({ deviceId: undefined, sourceId: 'pm_card_visa' });
-    expect(await gw.initiate(req)).toMatchObject({ status: 'succeeded', sandbox: true });
+    expect(await suite.gw.initiate(req)).toMatchObject({ status: 'succeeded', sandbox: true });
   });
 
   it('decline on a reader: the webhook and status say failed with a readable reason', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'decline', awaitCard: true });
-    const res = await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'decline', awaitCard: true });
+    const res = await suite.gw.initiate(req);
     expect(res.status).toBe('pending');
-    await sim.presentCard(res.reference);
+    await suite.sim.presentCard(res.reference);
     const [event] = await eventsArrive(req.paymentId);
     expect(event).toMatchObject({
       status: 'failed',
@@ -152,24 +112,26 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('decline with a payment method: failed at once (a 402 card_error is an answer, not an outage)', async () => {
     const scripted = request({ deviceId: undefined, sourceId: 'pm_card_visa' });
-    sim.script(scripted.total, { outcome: 'decline' });
-    expect(await gw.initiate(scripted)).toMatchObject({
+    suite.sim.script(scripted.total, { outcome: 'decline' });
+    expect(await suite.gw.initiate(scripted)).toMatchObject({
       status: 'failed',
       failureReason: 'Your card has insufficient funds.',
       reference: expect.stringMatching(/^pi_/),
     });
     // Unscripted payments follow Stripe's test payment methods.
-    expect(await gw.initiate(request({ deviceId: undefined, sourceId: 'pm_card_chargeDeclined' }))).toMatchObject({
-      status: 'failed',
-    });
+    expect(await suite.gw.initiate(request({ deviceId: undefined, sourceId: 'pm_card_chargeDeclined' }))).toMatchObject(
+      {
+        status: 'failed',
+      },
+    );
   });
 
   it('timeout, then status success: the retried initiate finds the same intent, one charge', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
-    const err = await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    suite.sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'success', outcomeDelayMs: 50, hangMs: 3_000 });
+    const err = await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     expect(err.message).toMatch(/timeout|timed out/i);
-    const again = await gw.initiate(req); // what the activity retry does
+    const again = await suite.gw.initiate(req); // what the activity retry does
     expect(again.reference).toBe(intentsFor(req.paymentId)[0].id);
     await waitFor(async () => (await statusOf(req, again.reference)).status === 'succeeded', 'success');
     expect(intentsFor(req.paymentId)).toHaveLength(1);
@@ -177,22 +139,22 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('timeout, then status failure', async () => {
     const req = request({ deviceId: undefined, sourceId: 'pm_card_visa' });
-    sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
-    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    suite.sim.script(req.paymentId, { outcome: 'timeout', afterTimeout: 'decline', hangMs: 3_000 });
+    await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     const reference = intentsFor(req.paymentId)[0].id as string;
     expect(await statusOf(req, reference)).toMatchObject({
       status: 'failed',
       failureReason: expect.stringMatching(/insufficient funds/),
     });
     // The retry replays the saved decline: still one intent, still failed.
-    expect(await gw.initiate(req)).toMatchObject({ status: 'failed', reference });
+    expect(await suite.gw.initiate(req)).toMatchObject({ status: 'failed', reference });
     expect(intentsFor(req.paymentId)).toHaveLength(1);
   });
 
   it('duplicate webhook: the same event id twice', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'success', duplicateWebhook: true });
-    await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'success', duplicateWebhook: true });
+    await suite.gw.initiate(req);
     const events = await eventsArrive(req.paymentId, 2);
     expect(events[0]).toEqual(events[1]);
     expect(new Set(events.map((e) => e.eventId)).size).toBe(1);
@@ -200,8 +162,8 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('webhook before the initiate call returns', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
-    const res = await gw.initiate(req);
+    suite.sim.script(req.paymentId, { outcome: 'success', webhookBeforeResponse: true });
+    const res = await suite.gw.initiate(req);
     const [event] = eventsFor(req.paymentId); // already here
     expect(event).toMatchObject({ status: 'succeeded', reference: res.reference });
     // The initiate result reflects the settled intent rather than asking for a card again.
@@ -210,25 +172,29 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('cancel: takes the prompt off the reader and cancels the intent', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'abandon' });
-    const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
-      status: 'cancelled',
-    });
+    suite.sim.script(req.paymentId, { outcome: 'abandon' });
+    const res = await suite.gw.initiate(req);
+    expect(await suite.gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual(
+      {
+        status: 'cancelled',
+      },
+    );
     expect(await statusOf(req, res.reference)).toMatchObject({ status: 'cancelled' });
-    expect(sim.requests()).toContain('POST /v1/terminal/readers/tmr_reader_1/cancel_action');
+    expect(suite.sim.requests()).toContain('POST /v1/terminal/readers/tmr_reader_1/cancel_action');
     const [event] = await eventsArrive(req.paymentId);
     expect(event.status).toBe('cancelled');
   });
 
   it('late success after cancel: cancel reports succeeded, the caller refunds', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
-    const res = await gw.initiate(req);
-    expect(await gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual({
-      status: 'succeeded',
-    });
-    const refund = await gw.refund({
+    suite.sim.script(req.paymentId, { outcome: 'abandon', lateSuccessAfterCancel: true });
+    const res = await suite.gw.initiate(req);
+    expect(await suite.gw.cancel({ reference: res.reference, idempotencyKey: `cancel-${req.idempotencyKey}` })).toEqual(
+      {
+        status: 'succeeded',
+      },
+    );
+    const refund = await suite.gw.refund({
       reference: res.reference,
       idempotencyKey: `auto-refund-${req.idempotencyKey}`,
       amount: req.total,
@@ -236,15 +202,15 @@ describe('stripe adapter (reader and payment-method flows)', () => {
       reason: 'paid after cancel',
     });
     expect(refund).toMatchObject({ status: 'succeeded', reference: expect.stringMatching(/^re_/) });
-    expect(sim.refunds().filter((r) => r.payment_intent === res.reference)).toHaveLength(1);
+    expect(suite.sim.refunds().filter((r) => r.payment_intent === res.reference)).toHaveLength(1);
   });
 
   it('5xx then recovery: a retryable error, then one charge under the same key', async () => {
     const req = request();
-    sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
-    await expectGatewayFailure(gw.initiate(req), 'GatewayUnavailable', false);
+    suite.sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
+    await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     expect(intentsFor(req.paymentId)).toHaveLength(0);
-    const res = await gw.initiate(req);
+    const res = await suite.gw.initiate(req);
     expect(res.status).toBe('pending');
     await waitFor(async () => (await statusOf(req, res.reference)).status === 'succeeded', 'success');
     expect(intentsFor(req.paymentId)).toHaveLength(1);
@@ -252,40 +218,44 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('bad webhook signature → WebhookSignatureError', async () => {
     const req = request();
-    await gw.initiate(req);
+    await suite.gw.initiate(req);
     await eventsArrive(req.paymentId);
-    const { body } = sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
+    const { body } = suite.sim.webhooks().find((d) => d.body.includes(req.paymentId))!;
     const t = Math.floor(Date.now() / 1000);
     const header = (secret: string, payload = body, ts = t) =>
       `t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${payload}`).digest('hex')}`;
     const parse =
       (headers: Record<string, string | undefined>, rawBody = body) =>
       () =>
-        gw.parseWebhook({ headers, rawBody, url: 'http://x/webhooks/stripe' });
+        suite.gw.parseWebhook({ headers, rawBody, url: 'http://x/webhooks/stripe' });
 
-    expect(parse({ 'stripe-signature': header(sim.webhookSecret) })()).toMatchObject({ paymentId: req.paymentId }); // the control
+    expect(parse({ 'stripe-signature': header(suite.sim.webhookSecret) })()).toMatchObject({
+      paymentId: req.paymentId,
+    }); // the control
     expect(parse({})).toThrow(WebhookSignatureError);
     expect(parse({ 'stripe-signature': `t=${t},v1=${'0'.repeat(64)}` })).toThrow(WebhookSignatureError);
     expect(parse({ 'stripe-signature': header('whsec_someone_else') })).toThrow(WebhookSignatureError);
     expect(
       parse(
-        { 'stripe-signature': header(sim.webhookSecret) },
+        { 'stripe-signature': header(suite.sim.webhookSecret) },
         body.replace(`"amount": ${req.total}`, `"amount": ${req.total + 1}`),
       ),
     ).toThrow(WebhookSignatureError);
-    expect(parse({ 'stripe-signature': header(sim.webhookSecret, body, t - 3600) })).toThrow(WebhookSignatureError); // a replay from an hour ago
+    expect(parse({ 'stripe-signature': header(suite.sim.webhookSecret, body, t - 3600) })).toThrow(
+      WebhookSignatureError,
+    ); // a replay from an hour ago
     // Every delivery the simulator made verified.
     expect(received.filter((r) => r.error)).toEqual([]);
   });
 
   it('idempotency: initiate twice with the same key → one intent; the same key with other params is refused', async () => {
     const req = request({ deviceId: undefined, sourceId: 'pm_card_visa' });
-    const first = await gw.initiate(req);
-    const second = await gw.initiate(req);
+    const first = await suite.gw.initiate(req);
+    const second = await suite.gw.initiate(req);
     expect(second).toEqual(first);
     expect(intentsFor(req.paymentId)).toHaveLength(1);
     await expectGatewayFailure(
-      gw.initiate({ ...req, total: req.total + 1, amount: req.amount + 1 }),
+      suite.gw.initiate({ ...req, total: req.total + 1, amount: req.amount + 1 }),
       'GatewayRejected',
       true,
     );
@@ -294,9 +264,9 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('refund: partial, rest, and too much; a repeated refund key refunds once', async () => {
     const req = request({ deviceId: undefined, sourceId: 'pm_card_visa', total: 5000 });
-    const res = await gw.initiate(req);
+    const res = await suite.gw.initiate(req);
     const refund = (idempotencyKey: string, amount: number) =>
-      gw.refund({
+      suite.gw.refund({
         reference: res.reference,
         idempotencyKey,
         amount,
@@ -311,18 +281,18 @@ describe('stripe adapter (reader and payment-method flows)', () => {
       status: 'failed',
       failureReason: expect.stringMatching(/already been refunded/),
     });
-    const mine = sim.refunds().filter((r) => r.payment_intent === res.reference);
+    const mine = suite.sim.refunds().filter((r) => r.payment_intent === res.reference);
     expect(mine.map((r) => r.amount)).toEqual([2000, 3000]);
     expect(mine[0].metadata).toEqual({ reason: 'customer changed their mind' });
   });
 
   it('stripe-mock stays in the loop: what it rejects never reaches the simulated state', async () => {
-    const before = sim.paymentIntents().length;
+    const before = suite.sim.paymentIntents().length;
     const post = (body: string, headers: Record<string, string> = {}) =>
-      fetch(`${sim.url}/v1/payment_intents`, {
+      fetch(`${suite.sim.url}/v1/payment_intents`, {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${sim.secretKey}`,
+          authorization: `Bearer ${suite.sim.secretKey}`,
           'content-type': 'application/x-www-form-urlencoded',
           'stripe-version': '2025-09-30.clover',
           ...headers,
@@ -335,8 +305,8 @@ describe('stripe adapter (reader and payment-method flows)', () => {
     expect((await post('amount=100&currency=usd&allowed_payment_method_types[]=card_present')).status).toBe(400); // not in this API version
     expect((await post('amount=100&currency=usd', { 'stripe-version': '2026-10-28.endive' })).status).toBe(400); // -strict-version-check
     expect((await post('amount=100&currency=usd', { authorization: '' })).status).toBe(401);
-    expect(sim.paymentIntents().length).toBe(before);
+    expect(suite.sim.paymentIntents().length).toBe(before);
     expect((await post('amount=100&currency=usd')).status).toBe(200); // the control
-    expect(sim.paymentIntents().length).toBe(before + 1);
+    expect(suite.sim.paymentIntents().length).toBe(before + 1);
   });
 });

@@ -1,16 +1,6 @@
-import { startHarness, Harness } from './support/harness';
-import {
-  PAYMENT_TEST_TIMING,
-  fetchOrder,
-  fetchPayment,
-  openBurgerOrder,
-  setShopCurrency,
-  until,
-  waitForOrderClosed,
-  waitForPaymentSettled,
-  postPayment,
-} from './support/payments';
-import { startAirtelSimulator, AirtelSim, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
+import { paymentSuite } from './support/payment-suite';
+import { until } from './support/payments';
+import { startAirtelSimulator, AIRTEL_SIM_DEFAULTS } from '../simulators/airtel';
 import { createAirtelGateway } from '../activities/payments/airtel';
 
 /**
@@ -19,53 +9,40 @@ import { createAirtelGateway } from '../activities/payments/airtel';
  * /webhooks/airtel/<AIRTEL_CALLBACK_TOKEN>, matched to the payment by its transaction id and
  * confirmed by a transaction enquiry → order closes.
  */
-let h: Harness;
-let sim: AirtelSim;
-let cashier: string;
-let phoneSeq = 0;
-
 const CALLBACK_TOKEN = 'airtel-portal-callback-7f3c9a1e2b4d';
-const TIMING = { ...PAYMENT_TEST_TIMING, AIRTEL_CALLBACK_TOKEN: CALLBACK_TOKEN };
 
-beforeAll(async () => {
-  sim = await startAirtelSimulator();
-  const gateway = createAirtelGateway({ baseUrl: sim.url, ...AIRTEL_SIM_DEFAULTS, sandbox: true, timeoutMs: 2_000 });
-  h = await startHarness({ env: TIMING, gateways: { airtel: gateway } });
-  sim.callbackUrl = `${h.baseUrl}/webhooks/airtel/${CALLBACK_TOKEN}`;
-  await setShopCurrency(h, 'KES');
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
-  cashier = await h.login('3456');
+const suite = paymentSuite({
+  start: () => startAirtelSimulator(),
+  gateways: (sim) => ({
+    airtel: createAirtelGateway({ baseUrl: sim.url, ...AIRTEL_SIM_DEFAULTS, sandbox: true, timeoutMs: 2_000 }),
+  }),
+  env: { AIRTEL_CALLBACK_TOKEN: CALLBACK_TOKEN },
+  afterStart: (sim, h) => (sim.callbackUrl = `${h.baseUrl}/webhooks/airtel/${CALLBACK_TOKEN}`),
+  currency: 'KES',
+  burgerPrice: 1000,
 });
-afterAll(async () => {
-  await h?.close();
-  await sim?.close();
-});
+const { order, payment, settled, closed } = suite;
+const openOrder = suite.openBurgers;
 
+let phoneSeq = 0;
 /** A Kenyan Airtel number (07x… nationally). */
 const newPhone = () => `2547${String(30_000_000 + ++phoneSeq).slice(-8)}`;
 const national = (phone: string) => phone.slice(3);
 
-const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
-
-function payAirtel(orderId: string, amount: number, phone: string, extra: Record<string, unknown> = {}) {
-  return postPayment(h, cashier, orderId, { method: 'airtel', amount, phone, ...extra });
-}
-
-const order = (id: string) => fetchOrder(h, cashier, id);
-const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
-const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
-const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
-const pushesTo = (phone: string) => [...sim.payments.values()].filter((p) => p.msisdn === national(phone));
-const callbacksFor = (reference: string) => sim.callbacks.filter((c) => (c.body as any)?.transaction?.id === reference);
+const payAirtel = (orderId: string, amount: number, phone: string, extra: Record<string, unknown> = {}) =>
+  suite.pay(orderId, { method: 'airtel', amount, phone, ...extra });
+const pushesTo = (phone: string) => [...suite.sim.payments.values()].filter((p) => p.msisdn === national(phone));
+const callbacksFor = (reference: string) =>
+  suite.sim.callbacks.filter((c) => (c.body as any)?.transaction?.id === reference);
 const enquiriesFor = (reference: string) =>
-  sim.requests.filter((r) => r.method === 'GET' && r.path === `/standard/v1/payments/${reference}`);
-const postCallback = (token: string, body: unknown) => h.api('POST', `/webhooks/airtel/${token}`, { body });
+  suite.sim.requests.filter((r) => r.method === 'GET' && r.path === `/standard/v1/payments/${reference}`);
+const postCallback = (token: string, body: unknown) => suite.h.api('POST', `/webhooks/airtel/${token}`, { body });
 
 describe('Airtel Money collection (USSD push)', () => {
   it('succeeds on the confirmed callback and closes the order', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success' });
+    suite.sim.script(phone, { outcome: 'success' });
     const res = await payAirtel(o.id, 1000, phone);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({
@@ -82,14 +59,16 @@ describe('Airtel Money collection (USSD push)', () => {
     const done = await closed(o.id);
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'succeeded',
     );
     expect(row.receipt).toMatch(/^MP/);
     const [push] = pushesTo(phone);
     expect(push).toMatchObject({ id: res.body.reference, amount: 10, status: 'TS', requests: 1 });
     // The callback went to the portal URL and counted only after an enquiry confirmed it.
-    expect(callbacksFor(res.body.reference)).toEqual([expect.objectContaining({ url: sim.callbackUrl, status: 200 })]);
+    expect(callbacksFor(res.body.reference)).toEqual([
+      expect.objectContaining({ url: suite.sim.callbackUrl, status: 200 }),
+    ]);
     expect(enquiriesFor(res.body.reference).length).toBeGreaterThan(0);
   });
 
@@ -100,7 +79,7 @@ describe('Airtel Money collection (USSD push)', () => {
   ])('maps response code %s to a clear failure (%s) and leaves the balance due', async (code, reason) => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'decline', resultCode: code });
+    suite.sim.script(phone, { outcome: 'decline', resultCode: code });
     const res = await payAirtel(o.id, 1000, phone);
     const p = await settled(o.id, res.body.id);
     expect(p.status).toBe('failed');
@@ -111,7 +90,7 @@ describe('Airtel Money collection (USSD push)', () => {
   it('asks Airtel when no callback comes: timeout then enquiry success, and timeout then enquiry failure', async () => {
     const a = await openOrder();
     const paid = newPhone();
-    sim.script(paid, { outcome: 'timeout', pendingQueries: 2 });
+    suite.sim.script(paid, { outcome: 'timeout', pendingQueries: 2 });
     const ok = await payAirtel(a.id, 1000, paid);
     expect((await settled(a.id, ok.body.id)).status).toBe('succeeded');
     expect((await order(a.id)).status).toBe('closed');
@@ -119,7 +98,7 @@ describe('Airtel Money collection (USSD push)', () => {
 
     const b = await openOrder();
     const unpaid = newPhone();
-    sim.script(unpaid, { outcome: 'timeout', resultCode: 'DP00800001024' });
+    suite.sim.script(unpaid, { outcome: 'timeout', resultCode: 'DP00800001024' });
     const ko = await payAirtel(b.id, 1000, unpaid);
     expect(await settled(b.id, ko.body.id)).toMatchObject({ status: 'failed', failureReason: 'timed out' });
     expect((await order(b.id)).status).toBe('open');
@@ -128,7 +107,7 @@ describe('Airtel Money collection (USSD push)', () => {
   it('handles a duplicate callback and a callback that arrives before the push returns exactly once', async () => {
     const o = await openOrder(2);
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
+    suite.sim.script(phone, { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
     const res = await payAirtel(o.id, 2000, phone);
     expect([201, 202]).toContain(res.status);
     const done = await closed(o.id);
@@ -142,12 +121,12 @@ describe('Airtel Money collection (USSD push)', () => {
   it('recovers from gateway 5xx on the push without prompting twice', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success', failInitiate5xx: 2 });
+    suite.sim.script(phone, { outcome: 'success', failInitiate5xx: 2 });
     const res = await payAirtel(o.id, 1000, phone);
     expect(res.body.method).toBe('airtel');
     await closed(o.id);
     expect(pushesTo(phone)).toEqual([expect.objectContaining({ requests: 1, status: 'TS' })]);
-    const attempts = sim.requests.filter(
+    const attempts = suite.sim.requests.filter(
       (r) =>
         r.method === 'POST' &&
         r.path === '/merchant/v1/payments/' &&
@@ -159,9 +138,11 @@ describe('Airtel Money collection (USSD push)', () => {
   it('refunds automatically a success that arrives after the payment was cancelled, and flags it', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'timeout', lateCallbackMs: 700, pendingQueries: 4 });
+    suite.sim.script(phone, { outcome: 'timeout', lateCallbackMs: 700, pendingQueries: 4 });
     const res = await payAirtel(o.id, 1000, phone);
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(1000);
@@ -174,14 +155,14 @@ describe('Airtel Money collection (USSD push)', () => {
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => /refunded automatically/.test(r?.failure_reason ?? ''),
     );
     expect(row.status).toBe('cancelled');
     const [push] = pushesTo(phone);
     expect(push).toMatchObject({ status: 'TS' });
     expect(push.refundedAs).toMatch(/^RF/);
-    const refunds = sim.requests.filter(
+    const refunds = suite.sim.requests.filter(
       (r) =>
         r.path === '/standard/v1/payments/refund' &&
         (r.body as any)?.transaction?.airtel_money_id === push.airtelMoneyId,
@@ -193,7 +174,7 @@ describe('Airtel Money collection (USSD push)', () => {
   it('does not count a forged callback, and answers 404 to unknown tokens and payments, 400 to malformed ones', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'timeout', pendingQueries: 1000 });
+    suite.sim.script(phone, { outcome: 'timeout', pendingQueries: 1000 });
     const res = await payAirtel(o.id, 1000, phone);
     const reference = res.body.reference;
 
@@ -218,14 +199,16 @@ describe('Airtel Money collection (USSD push)', () => {
     expect(malformed.status).toBe(400);
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
 
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.body.status).toBe('cancelled');
   });
 
   it('charges the tip with the amount, and refuses an amount that is not whole shillings', async () => {
     const o = await openOrder(2);
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success' });
+    suite.sim.script(phone, { outcome: 'success' });
     const res = await payAirtel(o.id, 1000, phone, { tip: 200 });
     expect(res.body).toMatchObject({ amount: 1000, tip: 200, fee: 0 });
     await settled(o.id, res.body.id);
@@ -242,11 +225,11 @@ describe('Airtel Money collection (USSD push)', () => {
   it('splits one order across Airtel Money and cash', async () => {
     const o = await openOrder(3);
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success' });
+    suite.sim.script(phone, { outcome: 'success' });
     const m = await payAirtel(o.id, 2000, phone);
     await settled(o.id, m.body.id);
     expect((await order(o.id)).totals.balance).toBe(1000);
-    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
+    const cash = await suite.pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
       ['airtel', 'succeeded'],

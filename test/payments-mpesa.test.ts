@@ -1,70 +1,31 @@
 import { randomUUID } from 'node:crypto';
-import { startHarness, Harness } from './support/harness';
-import {
-  PAYMENT_TEST_TIMING,
-  fetchOrder,
-  fetchPayment,
-  openBurgerOrder,
-  setShopCurrency,
-  until,
-  waitForPaymentSettled,
-  postPayment,
-} from './support/payments';
-import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
-import { createMpesaGateway } from '../activities/payments/mpesa';
+import { mpesaSuite, DARAJA_SIM_INITIATOR } from './support/mpesa-suite';
+import { until } from './support/payments';
 
 /**
  * M-Pesa Express end to end: HTTP API → checkout → payment child workflow → Daraja simulator on
  * loopback → callback to /webhooks/mpesa/<token> → confirmed by STK query → order closes.
  */
-let h: Harness;
-let sim: DarajaSim;
-let cashier: string;
+const suite = mpesaSuite({ gateway: DARAJA_SIM_INITIATOR });
+const { order, payment, settled } = suite;
+const openOrder = suite.openBurgers;
+
 let phoneSeq = 0;
-
-const TIMING = PAYMENT_TEST_TIMING;
-
-beforeAll(async () => {
-  sim = await startDarajaSimulator();
-  const gateway = createMpesaGateway({
-    baseUrl: sim.url,
-    ...DARAJA_SIM_DEFAULTS,
-    sandbox: true,
-    initiatorName: 'testapi',
-    initiatorPassword: 'Safaricom999!*!',
-    resultUrl: 'http://127.0.0.1:9/unused',
-  });
-  h = await startHarness({ env: TIMING, gateways: { mpesa: gateway } });
-  await setShopCurrency(h, 'KES');
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
-  cashier = await h.login('3456');
-});
-afterAll(async () => {
-  await h?.close();
-  await sim?.close();
-});
-
 const newPhone = () => `2547${String(10_000_000 + ++phoneSeq).slice(-8)}`;
 
-const openOrder = (quantity = 1) => openBurgerOrder(h, cashier, quantity);
-
 async function payMpesa(orderId: string, amount: number, phone: string, headers: Record<string, string> = {}) {
-  return h.api('POST', `/api/v1/orders/${orderId}/payments`, {
-    token: cashier,
+  return suite.h.api('POST', `/api/v1/orders/${orderId}/payments`, {
+    token: suite.cashier,
     body: { method: 'mpesa', amount, phone },
     headers: { 'Idempotency-Key': randomUUID(), ...headers },
   });
 }
 
-const order = (id: string) => fetchOrder(h, cashier, id);
-const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
-const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
-
 describe('M-Pesa STK push', () => {
   it('succeeds on the confirmed callback and closes the order', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success' });
+    suite.sim.script(phone, { outcome: 'success' });
     const res = await payMpesa(o.id, 1000, phone);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({
@@ -82,13 +43,13 @@ describe('M-Pesa STK push', () => {
     );
     expect(closed.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'succeeded',
     );
     expect(row.receipt).toBeTruthy();
     expect(row.callback_token.length).toBeGreaterThanOrEqual(24);
     // The callback was confirmed by an STK query before money counted.
-    expect(sim.requests.some((r) => r.path.includes('stkpushquery'))).toBe(true);
+    expect(suite.sim.requests.some((r) => r.path.includes('stkpushquery'))).toBe(true);
   });
 
   it.each([
@@ -99,7 +60,7 @@ describe('M-Pesa STK push', () => {
   ])('maps result code %i to a clear failure (%s) and leaves the balance due', async (code, reason) => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'decline', resultCode: code });
+    suite.sim.script(phone, { outcome: 'decline', resultCode: code });
     const res = await payMpesa(o.id, 1000, phone);
     const p = await settled(o.id, res.body.id);
     expect(p.status).toBe('failed');
@@ -111,14 +72,14 @@ describe('M-Pesa STK push', () => {
   it('asks the gateway when no callback comes: timeout then query success, and timeout then query failure', async () => {
     const a = await openOrder();
     const paid = newPhone();
-    sim.script(paid, { outcome: 'timeout', resultCode: 0, pendingQueries: 2 });
+    suite.sim.script(paid, { outcome: 'timeout', resultCode: 0, pendingQueries: 2 });
     const ok = await payMpesa(a.id, 1000, paid);
     expect((await settled(a.id, ok.body.id)).status).toBe('succeeded');
     expect((await order(a.id)).status).toBe('closed');
 
     const b = await openOrder();
     const unpaid = newPhone();
-    sim.script(unpaid, { outcome: 'timeout', resultCode: 1032 });
+    suite.sim.script(unpaid, { outcome: 'timeout', resultCode: 1032 });
     const ko = await payMpesa(b.id, 1000, unpaid);
     const p = await settled(b.id, ko.body.id);
     expect(p).toMatchObject({ status: 'failed' });
@@ -128,7 +89,7 @@ describe('M-Pesa STK push', () => {
   it('handles a duplicate callback and a callback that arrives before the push returns exactly once', async () => {
     const o = await openOrder(2);
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
+    suite.sim.script(phone, { outcome: 'success', duplicateCallback: true, callbackBeforeResponse: true });
     const res = await payMpesa(o.id, 2000, phone);
     expect([201, 202]).toContain(res.status);
     const closed = await until(
@@ -137,19 +98,19 @@ describe('M-Pesa STK push', () => {
     );
     expect(closed.payments).toHaveLength(1);
     expect(closed.totals.paid).toBe(2000);
-    expect(sim.callbacks.filter((c) => c.url.includes('/webhooks/mpesa/')).length).toBeGreaterThanOrEqual(2);
+    expect(suite.sim.callbacks.filter((c) => c.url.includes('/webhooks/mpesa/')).length).toBeGreaterThanOrEqual(2);
   });
 
   it('recovers from gateway 5xx on the push without charging twice', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success', failInitiate5xx: 2 });
+    suite.sim.script(phone, { outcome: 'success', failInitiate5xx: 2 });
     const res = await payMpesa(o.id, 1000, phone);
     await until(
       () => order(o.id),
       (s) => s.status === 'closed',
     );
-    const pushes = [...sim.pushes.values()].filter((p) => p.phone === phone);
+    const pushes = [...suite.sim.pushes.values()].filter((p) => p.phone === phone);
     expect(pushes).toHaveLength(1);
     expect(res.body.method).toBe('mpesa');
   });
@@ -157,34 +118,36 @@ describe('M-Pesa STK push', () => {
   it('splits one order across M-Pesa and cash', async () => {
     const o = await openOrder(3);
     const phone = newPhone();
-    sim.script(phone, { outcome: 'success' });
+    suite.sim.script(phone, { outcome: 'success' });
     const m = await payMpesa(o.id, 2000, phone);
     await settled(o.id, m.body.id);
     expect((await order(o.id)).totals.balance).toBe(1000);
-    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
+    const cash = await suite.pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
   });
 
   it('refunds automatically a success that arrives after the payment was cancelled, and flags it', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'timeout', resultCode: 0, lateCallbackMs: 700, pendingQueries: 4 });
+    suite.sim.script(phone, { outcome: 'timeout', resultCode: 0, lateCallbackMs: 700, pendingQueries: 4 });
     const res = await payMpesa(o.id, 1000, phone);
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(1000);
     // The customer pays in cash meanwhile; the late M-Pesa success must go back.
-    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
+    const cash = await suite.pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     await until(
-      () => Promise.resolve(sim.reversals.size),
+      () => Promise.resolve(suite.sim.reversals.size),
       (n) => n > 0,
     );
-    const reversal = [...sim.reversals.values()].find((r) => r.known);
+    const reversal = [...suite.sim.reversals.values()].find((r) => r.known);
     expect(reversal).toMatchObject({ amount: 10, requests: 1 });
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => /refunded automatically/.test(r?.failure_reason ?? ''),
     );
     expect(row.status).toBe('cancelled');
@@ -193,47 +156,50 @@ describe('M-Pesa STK push', () => {
   it('lets a manager resolve a payment stuck pending, and audits it', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
+    suite.sim.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
     const res = await payMpesa(o.id, 1000, phone);
-    const asCashier = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
-      token: cashier,
+    const asCashier = await suite.h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
+      token: suite.cashier,
       body: { outcome: 'succeeded', reason: 'saw the SMS' },
     });
     expect(asCashier.status).toBe(403);
-    const manager = await h.login('2345');
-    const bad = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
+    const manager = await suite.h.login('2345');
+    const bad = await suite.h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
       token: manager,
       body: { outcome: 'maybe', reason: 'x' },
     });
     expect(bad.status).toBe(422);
-    const resolved = await h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
+    const resolved = await suite.h.api('POST', `/api/v1/orders/${o.id}/payments/${res.body.id}/resolve`, {
       token: manager,
       body: { outcome: 'succeeded', reason: 'customer showed the M-Pesa SMS' },
     });
     expect(resolved.status).toBe(200);
     expect(resolved.body).toMatchObject({ status: 'succeeded' });
     expect(resolved.body.order.status).toBe('closed');
-    const audit = await h.deps.knex('audit_log').where({ action: 'payment.resolve', subject: res.body.id }).first();
+    const audit = await suite.h.deps
+      .knex('audit_log')
+      .where({ action: 'payment.resolve', subject: res.body.id })
+      .first();
     expect(audit.data).toMatchObject({ outcome: 'succeeded', reason: 'customer showed the M-Pesa SMS' });
   });
 
   it('refuses to cancel an order while one of its payments is pending', async () => {
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'timeout', resultCode: 1032, pendingQueries: 1000 });
+    suite.sim.script(phone, { outcome: 'timeout', resultCode: 1032, pendingQueries: 1000 });
     const res = await payMpesa(o.id, 1000, phone);
-    const refused = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
-      token: cashier,
+    const refused = await suite.h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
+      token: suite.cashier,
       body: { reason: 'customer left' },
     });
     expect(refused.status).toBe(409);
     expect(refused.body.detail).toMatch(/payment is pending/);
-    const cancelledPayment = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
-      token: cashier,
+    const cancelledPayment = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
     });
     expect(cancelledPayment.body.status).toBe('cancelled');
-    const cancelled = await h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
-      token: cashier,
+    const cancelled = await suite.h.api('POST', `/api/v1/orders/${o.id}/cancel`, {
+      token: suite.cashier,
       body: { reason: 'customer left' },
     });
     expect(cancelled.status).toBe(200);
@@ -241,21 +207,21 @@ describe('M-Pesa STK push', () => {
   });
 
   it('answers 404 to a callback with an unknown token and 400 to a malformed one', async () => {
-    const unknown = await h.api('POST', '/webhooks/mpesa/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', {
+    const unknown = await suite.h.api('POST', '/webhooks/mpesa/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', {
       body: { Body: { stkCallback: {} } },
     });
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('NOT_FOUND');
-    const short = await h.api('POST', '/webhooks/mpesa/x', { body: {} });
+    const short = await suite.h.api('POST', '/webhooks/mpesa/x', { body: {} });
     expect(short.status).toBe(404);
     const o = await openOrder();
     const phone = newPhone();
-    sim.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
+    suite.sim.script(phone, { outcome: 'timeout', resultCode: 0, pendingQueries: 1000 });
     const res = await payMpesa(o.id, 1000, phone);
-    const token = (await h.deps.knex('payments').where({ id: res.body.id }).first()).callback_token;
-    const malformed = await h.api('POST', `/webhooks/mpesa/${token}`, { body: { nope: true } });
+    const token = (await suite.h.deps.knex('payments').where({ id: res.body.id }).first()).callback_token;
+    const malformed = await suite.h.api('POST', `/webhooks/mpesa/${token}`, { body: { nope: true } });
     expect(malformed.status).toBe(400);
     expect((await payment(o.id, res.body.id)).status).toBe('pending');
-    await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: suite.cashier });
   });
 });

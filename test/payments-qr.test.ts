@@ -1,22 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { decodeQr } from './support/gateways';
-import { startHarness, Harness } from './support/harness';
-import {
-  PAYMENT_TEST_TIMING,
-  fetchOrder,
-  fetchPayment,
-  openOrderAtPrice,
-  openScriptedOrder,
-  setShopCurrency,
-  until,
-  waitForOrderClosed,
-  waitForPaymentSettled,
-  stripeEvent,
-  stripeSignature,
-  withoutWebhooks as withoutSimWebhooks,
-  postPayment,
-} from './support/payments';
-import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
+import { paymentSuite } from './support/payment-suite';
+import { openScriptedOrder, until, stripeEvent, stripeSignature } from './support/payments';
+import { startStripeSimulator, type GatewayScript } from '../simulators/stripe';
 import { createQrGateway, QR_MIN_EXPIRY_SECONDS } from '../activities/payments/qr';
 
 /**
@@ -25,46 +11,31 @@ import { createQrGateway, QR_MIN_EXPIRY_SECONDS } from '../activities/payments/q
  * signed webhook to /webhooks/stripe → order closes. Only the QR gateway is configured here (no
  * Stripe card payments), as in a shop that takes QR but not cards.
  */
-let h: Harness;
-let sim: StripeSim;
-let cashier: string;
-/** Every order gets its own price, so a simulator script (keyed by amount) belongs to one test. */
-let priceSeq = 2000;
-
-const TIMING = PAYMENT_TEST_TIMING;
-
-beforeAll(async () => {
+const suite = paymentSuite({
   // Unscripted sessions wait for the customer (who pays through the hosted page).
-  sim = await startStripeSimulator({ defaultScript: { outcome: 'abandon' } });
-  const gateway = createQrGateway(sim.config({ timeoutMs: 1_000 }), {
-    successUrl: 'https://pos.example.com/qr/done',
-    cancelUrl: 'https://pos.example.com/qr/cancelled',
-  });
-  h = await startHarness({ env: TIMING, gateways: { qr: gateway } });
-  sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
-  await setShopCurrency(h, 'USD');
-  cashier = await h.login('3456');
-}, 120_000);
-afterAll(async () => {
-  await h?.close();
-  await sim?.close();
+  start: () => startStripeSimulator({ defaultScript: { outcome: 'abandon' } }),
+  gateways: (sim) => ({
+    qr: createQrGateway(sim.config({ timeoutMs: 1_000 }), {
+      successUrl: 'https://pos.example.com/qr/done',
+      cancelUrl: 'https://pos.example.com/qr/cancelled',
+    }),
+  }),
+  webhookPath: '/webhooks/stripe',
+  currency: 'USD',
+  firstPrice: 2000,
 });
-
-const nextPrice = () => (priceSeq += 10);
-const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
+const { nextPrice, order, payment, settled, closed, withoutWebhooks } = suite;
+const openOrder = suite.openOrderAt;
 
 /** An order at a fresh price whose payment of that price follows `script`. */
-const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
+const scriptedOrder = (script?: GatewayScript) =>
+  openScriptedOrder(suite.h, suite.cashier, suite.sim, nextPrice(), script);
 
-const payQr = (orderId: string, amount: number) => postPayment(h, cashier, orderId, { method: 'qr', amount });
+const payQr = (orderId: string, amount: number) => suite.pay(orderId, { method: 'qr', amount });
 
-const order = (id: string) => fetchOrder(h, cashier, id);
-const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
-const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
-const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
 const sessionsFor = (paymentId: string) =>
-  sim.checkoutSessions().filter((s: any) => s.client_reference_id === paymentId);
-const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
+  suite.sim.checkoutSessions().filter((s: any) => s.client_reference_id === paymentId);
+const webhooksFor = (reference: string) => suite.sim.webhooks().filter((w) => w.body.includes(reference));
 
 /** The customer scans the code, opens the hosted page and pays. */
 async function customerPays(url: string): Promise<string> {
@@ -73,12 +44,12 @@ async function customerPays(url: string): Promise<string> {
   return page.text();
 }
 
-/** The simulator sends no webhooks while fn runs: the payment learns its outcome by asking the gateway. */
-const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, h.baseUrl + '/webhooks/stripe', fn);
-
-function postWebhook(event: unknown, secret = sim.webhookSecret) {
+function postWebhook(event: unknown, secret = suite.sim.webhookSecret) {
   const raw = JSON.stringify(event);
-  return h.api('POST', '/webhooks/stripe', { raw, headers: { 'stripe-signature': stripeSignature(raw, secret) } });
+  return suite.h.api('POST', '/webhooks/stripe', {
+    raw,
+    headers: { 'stripe-signature': stripeSignature(raw, secret) },
+  });
 }
 
 describe('QR payments (Stripe Checkout)', () => {
@@ -95,7 +66,7 @@ describe('QR payments (Stripe Checkout)', () => {
       action: { type: 'show_qr' },
     });
     const { url, image } = res.body.action;
-    expect(url).toBe(`${sim.url}/pay/${res.body.reference}`);
+    expect(url).toBe(`${suite.sim.url}/pay/${res.body.reference}`);
     expect(image).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
     expect(decodeQr(image)).toBe(url);
     const [session] = sessionsFor(res.body.id);
@@ -114,7 +85,7 @@ describe('QR payments (Stripe Checkout)', () => {
     const done = await closed(o.id);
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'succeeded',
     );
     expect(row.receipt).toMatch(/^pi_/);
@@ -127,7 +98,7 @@ describe('QR payments (Stripe Checkout)', () => {
     const { o, price } = await scriptedOrder();
     const res = await payQr(o.id, price);
     expect(res.status).toBe(202);
-    sim.advanceTime(3600); // past the session's own expires_at at Stripe
+    suite.sim.advanceTime(3600); // past the session's own expires_at at Stripe
     const p = await settled(o.id, res.body.id);
     expect(p).toMatchObject({ status: 'failed', failureReason: 'expired' });
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
@@ -162,7 +133,7 @@ describe('QR payments (Stripe Checkout)', () => {
 
       const b = await scriptedOrder();
       const ko = await payQr(b.o.id, b.price);
-      sim.advanceTime(3600); // past the session's own expires_at at Stripe
+      suite.sim.advanceTime(3600); // past the session's own expires_at at Stripe
       expect(await settled(b.o.id, ko.body.id)).toMatchObject({ status: 'failed', failureReason: 'expired' });
       expect((await order(b.o.id)).status).toBe('open');
     });
@@ -207,7 +178,9 @@ describe('QR payments (Stripe Checkout)', () => {
     const { o, price } = await scriptedOrder({ outcome: 'abandon', lateSuccessAfterCancel: true });
     const res = await payQr(o.id, price);
     expect(res.status).toBe(202);
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(price);
@@ -218,11 +191,11 @@ describe('QR payments (Stripe Checkout)', () => {
     );
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
-    const row = await h.deps.knex('payments').where({ id: res.body.id }).first();
+    const row = await suite.h.deps.knex('payments').where({ id: res.body.id }).first();
     expect(row).toMatchObject({ status: 'cancelled' });
     const [session] = sessionsFor(res.body.id);
     expect(session).toMatchObject({ payment_status: 'paid' });
-    expect(sim.refunds().filter((r: any) => r.payment_intent === session.payment_intent)).toEqual([
+    expect(suite.sim.refunds().filter((r: any) => r.payment_intent === session.payment_intent)).toEqual([
       expect.objectContaining({ amount: price, status: 'succeeded' }),
     ]);
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
@@ -253,14 +226,16 @@ describe('QR payments (Stripe Checkout)', () => {
     const bad = await postWebhook(forged, 'whsec_not_the_secret');
     expect(bad.status).toBe(401);
     expect(bad.body.code).toBe('UNAUTHENTICATED');
-    const unsigned = await h.api('POST', '/webhooks/stripe', { raw: JSON.stringify(forged) });
+    const unsigned = await suite.h.api('POST', '/webhooks/stripe', { raw: JSON.stringify(forged) });
     expect(unsigned.status).toBe(401);
     await new Promise((r) => setTimeout(r, 600)); // past the callback wait: the status query still says open
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.body.status).toBe('cancelled');
     await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'cancelled',
     );
     expect(sessionsFor(res.body.id)).toEqual([
@@ -287,8 +262,8 @@ describe('QR payments (Stripe Checkout)', () => {
   });
 
   it('charges no card fee on QR, and splits an order across QR and cash', async () => {
-    const manager = await h.login('2345');
-    await h.api('PUT', '/api/v1/settings', {
+    const manager = await suite.h.login('2345');
+    await suite.h.api('PUT', '/api/v1/settings', {
       token: manager,
       body: { cardFee: { enabled: true, rate: 300, min: 50 } },
     });
@@ -297,16 +272,16 @@ describe('QR payments (Stripe Checkout)', () => {
     try {
       o = await openOrder(price);
     } finally {
-      await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
+      await suite.h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
     }
     const part = price - 1000;
-    sim.script(part, { outcome: 'success', outcomeDelayMs: 200 });
+    suite.sim.script(part, { outcome: 'success', outcomeDelayMs: 200 });
     const res = await payQr(o.id, part);
     expect(res.body).toMatchObject({ status: 'pending', amount: part, fee: 0, tip: 0 });
     expect(sessionsFor(res.body.id)).toEqual([expect.objectContaining({ amount_total: part })]);
     await settled(o.id, res.body.id);
     expect((await order(o.id)).totals).toMatchObject({ cardFee: 0, paid: part, balance: 1000 });
-    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
+    const cash = await suite.pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
       ['qr', 'succeeded'],

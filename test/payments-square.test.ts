@@ -1,19 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { startHarness, Harness } from './support/harness';
-import {
-  PAYMENT_TEST_TIMING,
-  fetchOrder,
-  fetchPayment,
-  openOrderAtPrice,
-  openScriptedOrder,
-  setShopCurrency,
-  until,
-  waitForOrderClosed,
-  waitForPaymentSettled,
-  withoutWebhooks as withoutSimWebhooks,
-  postPayment,
-} from './support/payments';
-import { startSquareSimulator, SquareSim } from '../simulators/square';
+import { paymentSuite } from './support/payment-suite';
+import { openScriptedOrder, until } from './support/payments';
+import { startSquareSimulator } from '../simulators/square';
 import type { GatewayScript } from '../simulators/stripe';
 import { createSquareGateway, signSquareWebhook } from '../activities/payments/square';
 import type { SquareConfig } from '../core/gateway';
@@ -23,58 +11,42 @@ import type { SquareConfig } from '../core/gateway';
  * simulator on loopback (Terminal checkouts and card-not-present Payments) → webhooks signed over
  * notification URL + body to /webhooks/square → order closes.
  */
-let h: Harness;
-let sim: SquareSim;
 let cfg: SquareConfig;
-let cashier: string;
-/** Every order gets its own price, so a simulator script (keyed by amount) belongs to one test. */
-let priceSeq = 3000;
-
-const TIMING = PAYMENT_TEST_TIMING;
-const TERMINAL = 'device:995CS397A6475287';
-const webhookUrl = () => h.baseUrl + '/webhooks/square';
-
-beforeAll(async () => {
-  sim = await startSquareSimulator();
+const suite = paymentSuite({
+  start: () => startSquareSimulator(),
   // Square signs the notification URL, which is the harness's: known once it listens. The adapter
   // reads its config when a webhook arrives, so the URL is filled in after the harness starts.
-  cfg = sim.config({ timeoutMs: 1_000, webhookUrl: '' });
-  h = await startHarness({ env: TIMING, gateways: { square: createSquareGateway(cfg) } });
-  cfg.webhookUrl = webhookUrl();
-  sim.setWebhookUrl(webhookUrl());
-  await setShopCurrency(h, 'USD');
-  cashier = await h.login('3456');
-}, 120_000);
-afterAll(async () => {
-  await h?.close();
-  await sim?.close();
+  gateways: (sim) => {
+    cfg = sim.config({ timeoutMs: 1_000, webhookUrl: '' });
+    return { square: createSquareGateway(cfg) };
+  },
+  afterStart: (_sim, h) => (cfg.webhookUrl = h.baseUrl + '/webhooks/square'),
+  webhookPath: '/webhooks/square',
+  currency: 'USD',
+  firstPrice: 3000,
 });
+const { nextPrice, order, payment, settled, closed, withoutWebhooks } = suite;
+const openOrder = suite.openOrderAt;
+const webhookUrl = () => suite.h.baseUrl + '/webhooks/square';
 
-const nextPrice = () => (priceSeq += 10);
-const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
+const TERMINAL = 'device:995CS397A6475287';
 
 /** An order at a fresh price whose payment of that price follows `script`. */
-const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
+const scriptedOrder = (script?: GatewayScript) =>
+  openScriptedOrder(suite.h, suite.cashier, suite.sim, nextPrice(), script);
 
-function payCard(orderId: string, body: Record<string, unknown>) {
-  return postPayment(h, cashier, orderId, { method: 'card', provider: 'square', ...body });
-}
+const payCard = (orderId: string, body: Record<string, unknown>) =>
+  suite.pay(orderId, { method: 'card', provider: 'square', ...body });
 
-const order = (id: string) => fetchOrder(h, cashier, id);
-const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
-const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
-const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
-const checkoutsFor = (paymentId: string): any[] => sim.checkouts().filter((c: any) => c.reference_id === paymentId);
-const paymentsFor = (paymentId: string) => sim.payments().filter((p: any) => p.reference_id === paymentId);
-const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
-
-/** The simulator sends no webhooks while fn runs: the payment learns its outcome by asking the gateway. */
-const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, webhookUrl(), fn);
+const checkoutsFor = (paymentId: string): any[] =>
+  suite.sim.checkouts().filter((c: any) => c.reference_id === paymentId);
+const paymentsFor = (paymentId: string) => suite.sim.payments().filter((p: any) => p.reference_id === paymentId);
+const webhooksFor = (reference: string) => suite.sim.webhooks().filter((w) => w.body.includes(reference));
 
 function checkoutEvent(checkout: Record<string, unknown>, type = 'terminal.checkout.updated') {
   return {
     merchant_id: 'MLTEST',
-    location_id: sim.locationId,
+    location_id: suite.sim.locationId,
     type,
     event_id: randomUUID(),
     created_at: new Date().toISOString(),
@@ -84,10 +56,10 @@ function checkoutEvent(checkout: Record<string, unknown>, type = 'terminal.check
 
 function postWebhook(
   event: unknown,
-  sign: ((body: string) => string) | null = (b) => signSquareWebhook(sim.webhookSignatureKey, webhookUrl(), b),
+  sign: ((body: string) => string) | null = (b) => signSquareWebhook(suite.sim.webhookSignatureKey, webhookUrl(), b),
 ) {
   const raw = JSON.stringify(event);
-  return h.api('POST', '/webhooks/square', {
+  return suite.h.api('POST', '/webhooks/square', {
     raw,
     headers: sign ? { 'x-square-hmacsha256-signature': sign(raw) } : {},
   });
@@ -121,7 +93,7 @@ describe('Square card payments', () => {
       device_options: { device_id: TERMINAL, tip_settings: { allow_tipping: false } },
     });
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'succeeded',
     );
     expect(row.receipt).toBe(checkout.payment_ids[0]);
@@ -226,7 +198,9 @@ describe('Square card payments', () => {
     const { o, price } = await scriptedOrder({ outcome: 'abandon', lateSuccessAfterCancel: true });
     const res = await payCard(o.id, { amount: price, deviceId: TERMINAL });
     expect(res.status).toBe(202);
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(price);
@@ -237,10 +211,12 @@ describe('Square card payments', () => {
     );
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
-    expect(await h.deps.knex('payments').where({ id: res.body.id }).first()).toMatchObject({ status: 'cancelled' });
+    expect(await suite.h.deps.knex('payments').where({ id: res.body.id }).first()).toMatchObject({
+      status: 'cancelled',
+    });
     const [checkout] = checkoutsFor(res.body.id);
     expect(checkout.status).toBe('COMPLETED');
-    expect(sim.refunds().filter((r: any) => r.payment_id === checkout.payment_ids[0])).toEqual([
+    expect(suite.sim.refunds().filter((r: any) => r.payment_id === checkout.payment_ids[0])).toEqual([
       expect.objectContaining({ amount_money: { amount: price, currency: 'USD' }, status: 'COMPLETED' }),
     ]);
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
@@ -265,7 +241,8 @@ describe('Square card payments', () => {
     const forged = checkoutEvent({ ...checkout, status: 'COMPLETED', payment_ids: ['forged'] });
     const signatures = [
       (b: string) => signSquareWebhook('not-the-key', webhookUrl(), b),
-      (b: string) => signSquareWebhook(sim.webhookSignatureKey, 'https://elsewhere.example.com/webhooks/square', b),
+      (b: string) =>
+        signSquareWebhook(suite.sim.webhookSignatureKey, 'https://elsewhere.example.com/webhooks/square', b),
       null,
     ];
     for (const sign of signatures) {
@@ -275,10 +252,12 @@ describe('Square card payments', () => {
     }
     await new Promise((r) => setTimeout(r, 600)); // past the callback wait: the status query still says pending
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.body.status).toBe('cancelled');
     await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'cancelled',
     );
     expect(checkoutsFor(res.body.id)).toEqual([
@@ -310,10 +289,10 @@ describe('Square card payments', () => {
   });
 
   it('adds the card fee from the settings and the tip, and charges them', async () => {
-    const manager = await h.login('2345');
+    const manager = await suite.h.login('2345');
     expect(
       (
-        await h.api('PUT', '/api/v1/settings', {
+        await suite.h.api('PUT', '/api/v1/settings', {
           token: manager,
           body: { cardFee: { enabled: true, rate: 300, min: 50 } },
         })
@@ -324,7 +303,7 @@ describe('Square card payments', () => {
     try {
       o = await openOrder(price);
     } finally {
-      await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
+      await suite.h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
     }
     const cardFee = Math.round((price * 300) / 10_000);
     const tip = 250;
@@ -362,7 +341,7 @@ describe('Square card payments', () => {
         )
       ).totals.balance,
     ).toBe(1000);
-    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
+    const cash = await suite.pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([
       ['card', 'succeeded'],

@@ -1,21 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { startHarness, Harness } from './support/harness';
-import {
-  PAYMENT_TEST_TIMING,
-  fetchOrder,
-  fetchPayment,
-  openOrderAtPrice,
-  openScriptedOrder,
-  setShopCurrency,
-  until,
-  waitForOrderClosed,
-  waitForPaymentSettled,
-  stripeEvent,
-  stripeSignature,
-  withoutWebhooks as withoutSimWebhooks,
-  postPayment,
-} from './support/payments';
-import { startStripeSimulator, StripeSim, type GatewayScript } from '../simulators/stripe';
+import { paymentSuite } from './support/payment-suite';
+import { openScriptedOrder, until, stripeEvent, stripeSignature } from './support/payments';
+import { startStripeSimulator, type GatewayScript } from '../simulators/stripe';
 import { createStripeGateway } from '../activities/payments/stripe';
 
 /**
@@ -23,55 +9,38 @@ import { createStripeGateway } from '../activities/payments/stripe';
  * simulator (stripe-mock behind a stateful proxy) on loopback → signed webhooks to
  * /webhooks/stripe → order closes.
  */
-let h: Harness;
-let sim: StripeSim;
-let cashier: string;
-/** Every order gets its own price, so a simulator script (keyed by amount) belongs to one test. */
-let priceSeq = 1000;
+const suite = paymentSuite({
+  start: () => startStripeSimulator(),
+  gateways: (sim) => ({ stripe: createStripeGateway(sim.config({ timeoutMs: 1_000 })) }),
+  webhookPath: '/webhooks/stripe',
+  currency: 'USD',
+  firstPrice: 1000,
+});
+const { nextPrice, order, payment, settled, closed, withoutWebhooks } = suite;
+const openOrder = suite.openOrderAt;
 
-const TIMING = PAYMENT_TEST_TIMING;
 const READER = 'tmr_FDOt2wlRZEdpd7';
 
-beforeAll(async () => {
-  sim = await startStripeSimulator();
-  const gateway = createStripeGateway(sim.config({ timeoutMs: 1_000 }));
-  h = await startHarness({ env: TIMING, gateways: { stripe: gateway } });
-  sim.setWebhookUrl(h.baseUrl + '/webhooks/stripe');
-  await setShopCurrency(h, 'USD');
-  cashier = await h.login('3456');
-}, 120_000);
-afterAll(async () => {
-  await h?.close();
-  await sim?.close();
-});
-
-const nextPrice = () => (priceSeq += 10);
-const openOrder = (price: number) => openOrderAtPrice(h, cashier, price);
-
 /** An order at a fresh price whose payment of that price follows `script`. */
-const scriptedOrder = (script?: GatewayScript) => openScriptedOrder(h, cashier, sim, nextPrice(), script);
+const scriptedOrder = (script?: GatewayScript) =>
+  openScriptedOrder(suite.h, suite.cashier, suite.sim, nextPrice(), script);
 
-function payCard(orderId: string, body: Record<string, unknown>) {
-  return postPayment(h, cashier, orderId, { method: 'card', provider: 'stripe', ...body });
-}
+const payCard = (orderId: string, body: Record<string, unknown>) =>
+  suite.pay(orderId, { method: 'card', provider: 'stripe', ...body });
 
-const order = (id: string) => fetchOrder(h, cashier, id);
-const payment = (orderId: string, paymentId: string) => fetchPayment(h, cashier, orderId, paymentId);
-const settled = (orderId: string, paymentId: string) => waitForPaymentSettled(h, cashier, orderId, paymentId);
-const closed = (orderId: string) => waitForOrderClosed(h, cashier, orderId);
 const intentsFor = (paymentId: string) =>
-  sim.paymentIntents().filter((pi: any) => pi.metadata?.paymentId === paymentId);
-const webhooksFor = (reference: string) => sim.webhooks().filter((w) => w.body.includes(reference));
-
-/** The simulator sends no webhooks while fn runs: the payment learns its outcome by asking the gateway. */
-const withoutWebhooks = <T>(fn: () => Promise<T>) => withoutSimWebhooks(sim, h.baseUrl + '/webhooks/stripe', fn);
+  suite.sim.paymentIntents().filter((pi: any) => pi.metadata?.paymentId === paymentId);
+const webhooksFor = (reference: string) => suite.sim.webhooks().filter((w) => w.body.includes(reference));
 
 function postWebhook(
   event: unknown,
-  signature: ((body: string) => string) | null = (b) => stripeSignature(b, sim.webhookSecret),
+  signature: ((body: string) => string) | null = (b) => stripeSignature(b, suite.sim.webhookSecret),
 ) {
   const raw = JSON.stringify(event);
-  return h.api('POST', '/webhooks/stripe', { raw, headers: signature ? { 'stripe-signature': signature(raw) } : {} });
+  return suite.h.api('POST', '/webhooks/stripe', {
+    raw,
+    headers: signature ? { 'stripe-signature': signature(raw) } : {},
+  });
 }
 
 describe('Stripe card payments', () => {
@@ -95,7 +64,7 @@ describe('Stripe card payments', () => {
     expect(done.payments[0]).toMatchObject({ status: 'succeeded', reference: res.body.reference });
     expect(done.totals).toMatchObject({ paid: price, balance: 0 });
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'succeeded',
     );
     expect(row.receipt).toMatch(/^ch_/);
@@ -194,7 +163,7 @@ describe('Stripe card payments', () => {
     );
     expect(deliveries.map((d) => d.status)).toEqual([200, 200]);
     expect(deliveries[0].eventId).toBe(deliveries[1].eventId);
-    expect(await h.deps.knex('payments').where({ order_id: o.id })).toHaveLength(1);
+    expect(await suite.h.deps.knex('payments').where({ order_id: o.id })).toHaveLength(1);
   });
 
   it('takes a webhook that arrives before the reader request returns', async () => {
@@ -212,7 +181,9 @@ describe('Stripe card payments', () => {
     const { o, price } = await scriptedOrder({ outcome: 'abandon', lateSuccessAfterCancel: true });
     const res = await payCard(o.id, { amount: price, deviceId: READER });
     expect(res.status).toBe(202);
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     expect(cancelled.body.order.totals.balance).toBe(price);
@@ -224,17 +195,17 @@ describe('Stripe card payments', () => {
     expect(flagged).toMatchObject({ status: 'cancelled', autoRefunded: true });
     expect(flagged.failureReason).toMatch(/refunded automatically/);
     const row = await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => /refunded automatically/.test(r?.failure_reason ?? ''),
     );
     expect(row.status).toBe('cancelled');
-    const refunds = sim.refunds().filter((r: any) => r.payment_intent === res.body.reference);
+    const refunds = suite.sim.refunds().filter((r: any) => r.payment_intent === res.body.reference);
     expect(refunds).toEqual([expect.objectContaining({ amount: price, status: 'succeeded' })]);
     expect(await order(o.id)).toMatchObject({ status: 'open', totals: { paid: 0, balance: price } });
   });
 
   it('recovers from Stripe 5xx without charging twice', async () => {
-    const creates = () => sim.requests().filter((r) => r === 'POST /v1/payment_intents').length;
+    const creates = () => suite.sim.requests().filter((r) => r === 'POST /v1/payment_intents').length;
     const before = creates();
     const { o, price } = await scriptedOrder({ outcome: 'success', outcomeDelayMs: 100, fail5xx: 2 });
     const res = await payCard(o.id, { amount: price, deviceId: READER });
@@ -253,7 +224,7 @@ describe('Stripe card payments', () => {
     for (const signature of [
       (b: string) => stripeSignature(b, 'whsec_not_the_secret'),
       null,
-      (b: string) => stripeSignature(b, sim.webhookSecret, Math.floor(Date.now() / 1000) - 3600),
+      (b: string) => stripeSignature(b, suite.sim.webhookSecret, Math.floor(Date.now() / 1000) - 3600),
     ]) {
       const r = await postWebhook(forged, signature);
       expect(r.status).toBe(401);
@@ -262,11 +233,13 @@ describe('Stripe card payments', () => {
     await new Promise((r) => setTimeout(r, 600)); // past the callback wait: the status query still says pending
     expect(await payment(o.id, res.body.id)).toMatchObject({ status: 'pending' });
     expect((await order(o.id)).totals.paid).toBe(0);
-    const cancelled = await h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, { token: cashier });
+    const cancelled = await suite.h.api('DELETE', `/api/v1/orders/${o.id}/payments/${res.body.id}`, {
+      token: suite.cashier,
+    });
     expect(cancelled.body.status).toBe('cancelled');
     // The payment workflow cancelled the PaymentIntent at Stripe and recorded it.
     await until(
-      () => h.deps.knex('payments').where({ id: res.body.id }).first(),
+      () => suite.h.deps.knex('payments').where({ id: res.body.id }).first(),
       (r) => r?.status === 'cancelled',
     );
     expect(intentsFor(res.body.id)).toEqual([expect.objectContaining({ status: 'canceled', amount_received: 0 })]);
@@ -296,8 +269,8 @@ describe('Stripe card payments', () => {
   });
 
   it('adds the card fee from the settings and the tip, and charges them', async () => {
-    const manager = await h.login('2345');
-    const fee = await h.api('PUT', '/api/v1/settings', {
+    const manager = await suite.h.login('2345');
+    const fee = await suite.h.api('PUT', '/api/v1/settings', {
       token: manager,
       body: { cardFee: { enabled: true, rate: 300, min: 50 } },
     });
@@ -307,11 +280,11 @@ describe('Stripe card payments', () => {
     try {
       o = await openOrder(price);
     } finally {
-      await h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
+      await suite.h.api('PUT', '/api/v1/settings', { token: manager, body: { cardFee: { enabled: false } } });
     }
     const cardFee = Math.round((price * 300) / 10_000);
     const tip = 300;
-    sim.script(price + tip + cardFee, { outcome: 'success', outcomeDelayMs: 300 });
+    suite.sim.script(price + tip + cardFee, { outcome: 'success', outcomeDelayMs: 300 });
     const res = await payCard(o.id, { amount: price, tip, deviceId: READER });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ amount: price, tip, fee: cardFee });
@@ -326,7 +299,7 @@ describe('Stripe card payments', () => {
     expect(intentsFor(res.body.id)).toEqual([
       expect.objectContaining({ amount: price + tip + cardFee, amount_received: price + tip + cardFee }),
     ]);
-    const row = await h.deps.knex('payments').where({ id: res.body.id }).first();
+    const row = await suite.h.deps.knex('payments').where({ id: res.body.id }).first();
     expect(row).toMatchObject({ amount: price, tip, fee: cardFee, status: 'succeeded' });
   });
 
@@ -343,7 +316,7 @@ describe('Stripe card payments', () => {
         )
       ).totals.balance,
     ).toBe(1000);
-    const cash = await postPayment(h, cashier, o.id, { method: 'cash', amount: 1000, tendered: 1000 });
+    const cash = await suite.pay(o.id, { method: 'cash', amount: 1000, tendered: 1000 });
     expect(cash.status).toBe(201);
     expect(cash.body.order.status).toBe('closed');
     expect(cash.body.order.payments.map((p: any) => [p.method, p.status])).toEqual([

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { startHarness, Harness } from './support/harness';
-import { historyLength, settledHistoryLength } from './support/history';
+import { openOrderState, pollDefined, stateLine, withoutTrace } from './support/order-state';
 import { MAX_MONEY } from '../core/money';
 import { orderActivities } from '../activities/orders';
 import { DATA_ERROR_TYPE } from '../core/failures';
@@ -45,18 +45,11 @@ async function openOrder(): Promise<any> {
   return res.body;
 }
 
-/** Runs fn and asserts the order's workflow history did not grow (the rejection wrote nothing). */
-async function withoutTrace(orderId: string, fn: () => Promise<void>): Promise<void> {
-  const before = await settledHistoryLength(h.deps.temporal, orderId);
-  await fn();
-  expect(await historyLength(h.deps.temporal, orderId)).toBe(before);
-}
-
 describe('order totals', () => {
   it('refuses a line whose quantity × price passes the cap, before history (item at INT4_MAX × 3)', async () => {
     const o = await openOrder();
     const itemId = await itemAt(INT4_MAX);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect422(
         await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 3 } }),
         'itemId',
@@ -67,7 +60,7 @@ describe('order totals', () => {
   it('refuses a line whose quantity × price passes the cap although the price is within it', async () => {
     const o = await openOrder();
     const itemId = await itemAt(MAX_MONEY);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect422(
         await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 3 } }),
         'quantity',
@@ -83,7 +76,7 @@ describe('order totals', () => {
       body: { itemId, quantity: 1 },
     });
     expect(first.status).toBe(200);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect422(
         await h.api('POST', `/api/v1/orders/${o.id}/lines`, { token: cashier, body: { itemId, quantity: 1 } }),
         'quantity',
@@ -100,7 +93,7 @@ describe('order totals', () => {
     });
     expect(added.status).toBe(200);
     const lineId = added.body.lines[0].id;
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect422(
         await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${lineId}`, { token: cashier, body: { quantity: 2 } }),
         'quantity',
@@ -192,7 +185,7 @@ describe('money inputs past the cap are 422', () => {
       body: { itemId: h.shop.items['Burger'], quantity: 1 },
     });
     expect(line.status).toBe(200);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect422(
         await h.api('POST', `/api/v1/orders/${o.id}/payments`, {
           token: cashier,
@@ -224,73 +217,23 @@ describe('data errors in activities', () => {
     const handle = await h.deps.temporal.workflow.start('checkout', {
       workflowId: `order-${id}`,
       taskQueue: h.taskQueue,
-      args: [{ state: overflowingState(id), abandonAfterMs: 3600_000 }],
+      args: [
+        {
+          state: openOrderState(h, id, { lines: [stateLine(h, 'Burger', 3, INT4_MAX, false)] }),
+          abandonAfterMs: 3600_000,
+        },
+      ],
     });
-    const details = await waitFor(async () => {
-      const meta: any = await handle.query('__temporal_workflow_metadata');
-      const text: string = meta?.currentDetails ?? '';
-      return text.includes('could not be recorded') ? text : undefined;
-    });
+    const details = await pollDefined(
+      async () => {
+        const meta: any = await handle.query('__temporal_workflow_metadata');
+        const text: string = meta?.currentDetails ?? '';
+        return text.includes('could not be recorded') ? text : undefined;
+      },
+      20_000,
+      200,
+    );
     expect(details).toContain('22003');
     await handle.terminate('test done');
   });
 });
-
-function overflowingState(id: string) {
-  const now = new Date().toISOString();
-  return {
-    id,
-    locationId: h.shop.locationId,
-    staffId: h.shop.staff['Cashier'],
-    terminalId: null,
-    type: 'takeaway',
-    table: null,
-    customerName: null,
-    orderNumber: null,
-    status: 'open',
-    kitchenStatus: 'not_sent',
-    version: 0,
-    lines: [
-      {
-        id: randomUUID(),
-        itemId: h.shop.items['Burger'],
-        name: 'Burger',
-        quantity: 3,
-        unitPrice: INT4_MAX,
-        modifiers: [],
-        note: null,
-        trackStock: false,
-        sentQuantity: 0,
-        rules: [],
-      },
-    ],
-    discounts: [],
-    payments: [],
-    refunded: 0,
-    settings: {
-      locationName: 'Demo Café',
-      currency: 'USD',
-      timezone: 'UTC',
-      taxRate: 0,
-      taxInclusive: false,
-      serviceChargeRate: 0,
-      cardFee: { enabled: false, rate: 0, min: 0 },
-      discountsEnabled: true,
-      autoPrint: { receipt: false, kitchen: false, orderNumber: false },
-    },
-    createdAt: now,
-    updatedAt: now,
-    closedAt: null,
-    cancelReason: null,
-  };
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

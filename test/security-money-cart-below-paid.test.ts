@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { historyLength, settledHistoryLength } from './support/history';
+import { openOrderState, pollDefined, stateLine, withoutTrace } from './support/order-state';
 
 let h: Harness;
 let cashier: string;
@@ -42,17 +42,11 @@ function expect409(res: { status: number; body: any }): void {
   expect(res.body.code).toBe('CONFLICT');
 }
 
-async function withoutTrace(orderId: string, fn: () => Promise<void>): Promise<void> {
-  const before = await settledHistoryLength(h.deps.temporal, orderId);
-  await fn();
-  expect(await historyLength(h.deps.temporal, orderId)).toBe(before);
-}
-
 describe('a cart change may not take the total below what was paid', () => {
   it('removing a line (1404 paid 1000 → 351) is 409 and writes nothing', async () => {
     const o = await paidOrder([3, 1], 1000);
     expect(o.totals.total).toBe(1404);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect409(await h.api('DELETE', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, { token: cashier }));
     });
     const after = await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier });
@@ -61,7 +55,7 @@ describe('a cart change may not take the total below what was paid', () => {
 
   it('adding a discount (351 paid 300 → 135) is 409 and writes nothing', async () => {
     const o = await paidOrder([1], 300);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect409(
         await h.api('POST', `/api/v1/orders/${o.id}/discounts`, { token: cashier, body: { discountId: twoOff() } }),
       );
@@ -70,7 +64,7 @@ describe('a cart change may not take the total below what was paid', () => {
 
   it('lowering a quantity (1404 paid 1000 → 351) is 409 and writes nothing', async () => {
     const o = await paidOrder([4], 1000);
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect409(
         await h.api('PATCH', `/api/v1/orders/${o.id}/lines/${o.lines[0].id}`, {
           token: cashier,
@@ -98,12 +92,34 @@ describe('a cart change that leaves nothing due closes the order', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('closed');
-    const row = await waitFor(() =>
-      h.deps.knex('orders').where({ id: o.id }).whereNotNull('persisted_at').first('status', 'paid', 'total'),
+    const row = await pollDefined(
+      () => h.deps.knex('orders').where({ id: o.id }).whereNotNull('persisted_at').first('status', 'paid', 'total'),
+      15_000,
+      100,
     );
     expect(row).toMatchObject({ status: 'closed', paid: 1188, total: 1188 });
   });
 });
+
+/** An order from before the rule: one Croissant (325 + 8% tax) with 1000 already taken in cash. */
+function overpaidState(id: string) {
+  const now = new Date().toISOString();
+  const cash = {
+    method: 'cash',
+    provider: null,
+    status: 'succeeded',
+    amount: 1000,
+    tip: 0,
+    fee: 0,
+    tendered: 1000,
+    change: 0,
+  };
+  return openOrderState(h, id, {
+    lines: [stateLine(h, 'Croissant', 1, 325, true)],
+    payments: [{ id: randomUUID(), seq: 1, orderId: id, ...cash, createdAt: now, settledAt: now }],
+    taxRate: 800,
+  });
+}
 
 describe('an order from before the rule, already paid above its total', () => {
   it('may still be brought back up: a line that raises the total is accepted', async () => {
@@ -124,77 +140,3 @@ describe('an order from before the rule, already paid above its total', () => {
 });
 
 /** An open order of one croissant (351 with tax) with 1000 paid in cash, as the old rules allowed. */
-function overpaidState(id: string) {
-  const now = new Date().toISOString();
-  return {
-    id,
-    locationId: h.shop.locationId,
-    staffId: h.shop.staff['Cashier'],
-    terminalId: null,
-    type: 'takeaway',
-    table: null,
-    customerName: null,
-    orderNumber: null,
-    status: 'open',
-    kitchenStatus: 'not_sent',
-    version: 0,
-    lines: [
-      {
-        id: randomUUID(),
-        itemId: croissant(),
-        name: 'Croissant',
-        quantity: 1,
-        unitPrice: 325,
-        modifiers: [],
-        note: null,
-        trackStock: true,
-        sentQuantity: 0,
-        rules: [],
-      },
-    ],
-    discounts: [],
-    payments: [
-      {
-        id: randomUUID(),
-        seq: 1,
-        orderId: id,
-        method: 'cash',
-        provider: null,
-        status: 'succeeded',
-        amount: 1000,
-        tip: 0,
-        fee: 0,
-        tendered: 1000,
-        change: 0,
-        createdAt: now,
-        settledAt: now,
-      },
-    ],
-    refunded: 0,
-    settings: {
-      locationName: 'Demo Café',
-      currency: 'USD',
-      timezone: 'UTC',
-      taxRate: 800,
-      taxInclusive: false,
-      serviceChargeRate: 0,
-      cardFee: { enabled: false, rate: 0, min: 0 },
-      discountsEnabled: true,
-      autoPrint: { receipt: false, kitchen: false, orderNumber: false },
-    },
-    createdAt: now,
-    updatedAt: now,
-    closedAt: null,
-    cancelReason: null,
-  };
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

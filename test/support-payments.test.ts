@@ -1,7 +1,7 @@
-import { startHarness, Harness } from './support/harness';
-import { openBurgerOrder, setShopCurrency, until, postPayment } from './support/payments';
-import { startDarajaSimulator, DarajaSim, DARAJA_SIM_DEFAULTS } from '../simulators/daraja';
-import { createMpesaGateway } from '../activities/payments/mpesa';
+import type { Harness } from './support/harness';
+import { DARAJA_SIM_INITIATOR, startMpesaShop } from './support/mpesa-suite';
+import { openBurgerOrder, until, postPayment } from './support/payments';
+import type { DarajaSim } from '../simulators/daraja';
 
 /** GET /api/v1/payments: the payments support reconciles, as the same objects as GET /api/v1/payments/:id. */
 let h: Harness;
@@ -13,21 +13,10 @@ const cash: string[] = [];
 let since: string;
 
 beforeAll(async () => {
-  sim = await startDarajaSimulator();
-  const gateway = createMpesaGateway({
-    baseUrl: sim.url,
-    ...DARAJA_SIM_DEFAULTS,
-    sandbox: true,
-    initiatorName: 'testapi',
-    initiatorPassword: 'x',
-    resultUrl: 'http://127.0.0.1:9/unused',
-  });
-  h = await startHarness({
-    env: { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000' },
-    gateways: { mpesa: gateway },
-  });
-  await setShopCurrency(h, 'KES');
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 }); // M-Pesa takes whole shillings
+  ({ h, sim } = await startMpesaShop(
+    { TILLFLOW_PAYMENT_CALLBACK_WAIT_MS: '600000', TILLFLOW_PAYMENT_EXPIRE_MS: '1200000' },
+    { ...DARAJA_SIM_INITIATOR, initiatorPassword: 'x' },
+  ));
   cashier = await h.login('3456');
   manager = await h.login('2345');
   since = new Date().toISOString();
