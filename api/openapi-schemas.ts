@@ -475,6 +475,28 @@ export const componentSchemas = {
   /** Answered once, at creation: the device token is never shown again. */
   DisplayIssued: object({ id, name: str, terminalId: str, createdAt: time, token: str }),
   DisplayList: object({ displays: list({ $ref: '#/components/schemas/Display' }) }),
+  KitchenScreen: object({
+    id,
+    name: str,
+    address: nullable(str),
+    categoryIds: nullable(list(id)),
+    topic: str,
+    createdBy: nullable(id),
+    createdAt: time,
+    updatedAt: time,
+  }),
+  /** Answered once, at creation: the device token is never shown again. */
+  KitchenScreenIssued: object({
+    id,
+    name: str,
+    address: nullable(str),
+    categoryIds: nullable(list(id)),
+    topic: str,
+    createdBy: nullable(id),
+    createdAt: time,
+    updatedAt: time,
+    token: str,
+  }),
   Inventory: object({
     items: list(
       object({

@@ -52,7 +52,15 @@ export const addDiscountUpdate = defineUpdate<OrderSnapshot, [AppliedDiscount & 
 export const removeDiscountUpdate = defineUpdate<OrderSnapshot, [{ discountId: string } & Caller]>('removeDiscount');
 export const setDetailsUpdate = defineUpdate<OrderSnapshot, [OrderDetailsRequest & Caller]>('setDetails');
 export const submitUpdate = defineUpdate<OrderSnapshot, [Caller]>('submit');
-export const readyUpdate = defineUpdate<OrderSnapshot, [Caller]>('ready');
+/**
+ * A kitchen bump. From a kitchen screen it carries the screen and the lines it shows (the API
+ * decides them from its categories): those lines are ready, the order once all sent lines are.
+ */
+export interface ReadyRequest extends Caller {
+  screenId?: string;
+  lineIds?: string[];
+}
+export const readyUpdate = defineUpdate<OrderSnapshot, [ReadyRequest]>('ready');
 export const cancelUpdate = defineUpdate<OrderSnapshot, [{ reason: string } & Caller]>('cancel');
 
 export interface PaymentRequest extends Caller {

@@ -68,6 +68,8 @@ export interface LineState {
   trackStock: boolean;
   /** Quantity already sent to the kitchen (a later submit sends only what was added since). */
   sentQuantity: number;
+  /** Of it, what a kitchen screen has bumped (absent until one does). */
+  readyQuantity?: number;
   /** The item's modifier lists, kept so a later modifier change is validated against them. */
   rules: CatalogModifierList[];
 }
@@ -296,11 +298,16 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
   };
 }
 
-/** A line is with the kitchen once any of it was sent (a void then needs a manager), ready with its order. */
+/**
+ * A line is with the kitchen once any of it was sent (a void then needs a manager), ready with its
+ * order or once its screen has bumped all of it that was sent.
+ */
 export function lineKitchenStatus(state: OrderState, line: LineState): KitchenStatus {
   if (line.sentQuantity === 0) return 'not_sent';
-  return state.kitchenStatus === 'ready' ? 'ready' : 'sent';
+  return state.kitchenStatus === 'ready' || lineBumped(line) ? 'ready' : 'sent';
 }
+
+const lineBumped = (line: LineState) => (line.readyQuantity ?? 0) >= line.sentQuantity;
 
 export function publicPayment(p: PaymentState): PublicPayment {
   const { workflowId: _w, seq: _s, ...rest } = p;
@@ -499,6 +506,26 @@ export function checkReady(state: OrderState): void {
     throw conflict(
       state.kitchenStatus === 'ready' ? 'Order is already ready' : 'Order has not been sent to the kitchen',
     );
+}
+
+/** A screen's bump: the screen must show a sent line of this order that it has not bumped yet. */
+export function checkScreenReady(state: OrderState, lineIds: string[]): void {
+  checkReady(state);
+  const mine = screenLines(state, lineIds);
+  if (mine.length === 0) throw conflict('This screen shows nothing of this order that was sent');
+  if (mine.every(lineBumped)) throw conflict('This screen has already bumped its lines of this order');
+}
+
+const screenLines = (state: OrderState, lineIds: string[]) =>
+  state.lines.filter((l) => l.sentQuantity > 0 && lineIds.includes(l.id));
+
+/** Marks a screen's lines ready; the order is ready (returns true) once every sent line is. */
+export function applyScreenReady(state: OrderState, lineIds: string[], now: string): boolean {
+  for (const line of screenLines(state, lineIds)) line.readyQuantity = line.sentQuantity;
+  const allReady = state.lines.every((l) => l.sentQuantity === 0 || lineBumped(l));
+  if (allReady) state.kitchenStatus = 'ready';
+  touch(state, now);
+  return allReady;
 }
 
 export function checkCancel(state: OrderState, reason: unknown): void {

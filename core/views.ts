@@ -22,6 +22,7 @@ export interface KitchenOrderView {
     quantity: number;
     modifiers: { id: string; name: string }[];
     note: string | null;
+    kitchenStatus: OrderSnapshot['kitchenStatus'];
   }[];
   createdAt: string;
   updatedAt: string;
@@ -44,6 +45,7 @@ export function kitchenView(s: OrderSnapshot): KitchenOrderView {
       quantity: l.quantity,
       modifiers: l.modifiers.map((m) => ({ id: m.id, name: m.name })),
       note: l.note,
+      kitchenStatus: l.kitchenStatus,
     })),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

@@ -317,9 +317,14 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   );
   cartUpdate(
     msg.readyUpdate,
-    () => order.checkReady(state),
-    () => {
-      order.applyReady(state, now());
+    (req: msg.ReadyRequest) =>
+      req.lineIds === undefined ? order.checkReady(state) : order.checkScreenReady(state, req.lineIds),
+    (req: msg.ReadyRequest) => {
+      // A kitchen screen's bump (a new path: no old history sends lineIds) readies its lines;
+      // the order is ready, and announced, once every station has bumped.
+      if (req.lineIds !== undefined && patched('kitchen-screen-bumps')) {
+        if (!order.applyScreenReady(state, req.lineIds, now())) return;
+      } else order.applyReady(state, now());
       const announcement = {
         orderId: state.id,
         orderNumber: state.orderNumber,

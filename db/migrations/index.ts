@@ -19,6 +19,7 @@ import * as eventPricing from './090_01_event_pricing';
 import * as discountGroups from './090_02_discount_groups';
 import * as refreshTokens from './090_03_refresh_tokens';
 import * as refundResultReceipts from './100_refund_result_receipts';
+import * as kitchenScreens from './120_01_kitchen_screens';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -42,6 +43,7 @@ const migrations: Record<string, Knex.Migration> = {
   '090_02_discount_groups': discountGroups,
   '090_03_refresh_tokens': refreshTokens,
   '100_refund_result_receipts': refundResultReceipts,
+  '120_01_kitchen_screens': kitchenScreens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
