@@ -671,6 +671,43 @@ export function applySubmit(
   return ticket;
 }
 
+/** A line of an amendment ticket: what the kitchen must now cook of a line it already has. */
+export interface AmendedLine {
+  itemId: string;
+  name: string;
+  quantity: number;
+  modifiers: string[];
+  note: string | null;
+  change: 'amended' | 'void';
+  /** The quantity the kitchen had, when it changed. */
+  previousQuantity?: number;
+}
+
+/**
+ * What the kitchen must be told when a line changes (`after` undefined: removed), or undefined
+ * when it had none of it or nothing it cooks changed. A quantity raised is no amendment: the
+ * extra goes on the next submit like any new quantity.
+ */
+export function amendmentOf(before: LineState, after: LineState | undefined): AmendedLine | undefined {
+  if (before.sentQuantity === 0) return undefined;
+  const of = (l: LineState, change: AmendedLine['change'], quantity: number): AmendedLine => ({
+    itemId: l.itemId,
+    name: l.name,
+    quantity,
+    modifiers: l.modifiers.map((m) => m.name),
+    note: l.note,
+    change,
+    ...(quantity !== before.sentQuantity ? { previousQuantity: before.sentQuantity } : {}),
+  });
+  if (!after) return of(before, 'void', before.sentQuantity);
+  const modifierIds = (l: LineState) => l.modifiers.map((m) => m.id).join(',');
+  const changed =
+    after.sentQuantity !== before.sentQuantity ||
+    modifierIds(after) !== modifierIds(before) ||
+    after.note !== before.note;
+  return changed ? of(after, 'amended', after.sentQuantity) : undefined;
+}
+
 export function applyReady(state: OrderState, now: string): void {
   state.kitchenStatus = 'ready';
   touch(state, now);

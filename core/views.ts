@@ -60,9 +60,9 @@ export function kitchenEventData(event: string, data: unknown): unknown {
   const d = (data ?? {}) as Data;
   if (event === 'kitchen.ticket') {
     const lines = Array.isArray(d.lines)
-      ? (d.lines as Data[]).map((l) => pick(l, ['name', 'quantity', 'modifiers', 'note']))
+      ? (d.lines as Data[]).map((l) => pick(l, ['name', 'quantity', 'modifiers', 'note', 'change', 'previousQuantity']))
       : [];
-    return { ...pick(d, ['orderId', 'orderNumber', 'type', 'table', 'createdAt']), lines };
+    return { ...pick(d, ['orderId', 'orderNumber', 'type', 'table', 'createdAt', 'amendment']), lines };
   }
   if (event === 'order.ready') return pick(d, ['orderId', 'orderNumber', 'type', 'table']);
   return undefined;

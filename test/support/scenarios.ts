@@ -463,6 +463,37 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await h.deps.knex('devices').where({ location_id: h.shop.locationId, kind: 'kitchen_screen' }).delete();
     return [`order-${order.id}`];
   },
+  /** A sent line changed, then voided (with a manager's PIN): two amendment tickets printed. */
+  async 'amendment-tickets'(h) {
+    const cashier = await h.login('3456');
+    await h.deps
+      .knex('locations')
+      .where({ id: h.shop.locationId })
+      .update({ auto_print_kitchen: true, auto_print_receipt: false });
+    const lines = [
+      { itemId: h.shop.items['Burger'], quantity: 2 },
+      { itemId: h.shop.items['Sparkling water'], quantity: 1 },
+    ];
+    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', lines } })).body;
+    await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
+    const [burger, water] = order.lines.map((l: { id: string }) => l.id);
+    const changed = await h.api('PATCH', `/api/v1/orders/${order.id}/lines/${burger}`, {
+      token: cashier,
+      body: { quantity: 1 },
+    });
+    if (changed.status !== 200) throw new Error(`change refused: ${changed.status}`);
+    const voided = await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${water}?reason=replay`, {
+      token: cashier,
+      headers: { 'x-approver-pin': '2345' },
+    });
+    if (voided.status !== 200) throw new Error(`void refused: ${voided.status}`);
+    await h.api('POST', `/api/v1/orders/${order.id}/cancel`, {
+      token: cashier,
+      body: { reason: 'replay: left' },
+      headers: { 'x-approver-pin': '2345' },
+    });
+    return [`order-${order.id}`];
+  },
 };
 
 async function persisted(h: Harness, orderId: string): Promise<void> {
