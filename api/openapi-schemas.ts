@@ -87,6 +87,8 @@ const payment = object(
     sandbox: bool,
     autoRefunded: bool,
     refunded: int,
+    /** The terminal that took it (its cash counts into that terminal's drawer). */
+    terminalId: str,
     action: object(
       { type: { type: 'string', enum: ['show_qr', 'confirm_on_phone', 'present_card'] } },
       { url: str, image: str, message: str },
@@ -176,6 +178,7 @@ const callback = object({
 const drawerSession = object({
   id,
   drawerId: str,
+  terminalId: nullable(str),
   status: { type: 'string', enum: ['open', 'closed'] },
   float: int,
   openedBy: nullable(id),

@@ -74,6 +74,8 @@ export interface PaymentRequest extends Caller {
   phone?: string;
   /** Loyalty payments: the points (the API sets `amount` to their worth). */
   points?: number;
+  /** The terminal taking it (absent: the order's). */
+  terminalId?: string;
 }
 export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>(
   'addPayment',

@@ -108,6 +108,8 @@ export interface PaymentState {
   refunded?: number;
   /** Loyalty payments: the points it was paid with. */
   points?: number;
+  /** The terminal that took it (its cash counts into that terminal's drawer); absent on older payments. */
+  terminalId?: string;
   createdAt: string;
   settledAt: string | null;
 }
@@ -722,11 +724,19 @@ export function applyCancel(state: OrderState, reason: string, now: string): voi
 
 export function newPayment(
   state: OrderState,
-  req: { method: PaymentMethod; provider?: string | null; amount: number; tip?: number; tendered?: number },
+  req: {
+    method: PaymentMethod;
+    provider?: string | null;
+    amount: number;
+    tip?: number;
+    tendered?: number;
+    terminalId?: string;
+  },
   id: string,
   now: string,
 ): PaymentState {
   const isCash = req.method === 'cash';
+  const terminalId = req.terminalId ?? state.terminalId;
   return {
     id,
     seq: state.payments.length + 1,
@@ -738,6 +748,7 @@ export function newPayment(
     tip: req.tip ?? 0,
     fee: req.method === 'card' ? cardFeeFor(req.amount, state.settings) : 0,
     ...(isCash ? { tendered: req.tendered!, change: req.tendered! - req.amount - (req.tip ?? 0) } : {}),
+    ...(terminalId ? { terminalId } : {}),
     createdAt: now,
     settledAt: isCash ? now : null,
   };

@@ -20,6 +20,7 @@ import * as discountGroups from './090_02_discount_groups';
 import * as refreshTokens from './090_03_refresh_tokens';
 import * as refundResultReceipts from './100_refund_result_receipts';
 import * as kitchenScreens from './120_01_kitchen_screens';
+import * as drawerTerminals from './120_02_drawer_terminals';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -44,6 +45,7 @@ const migrations: Record<string, Knex.Migration> = {
   '090_03_refresh_tokens': refreshTokens,
   '100_refund_result_receipts': refundResultReceipts,
   '120_01_kitchen_screens': kitchenScreens,
+  '120_02_drawer_terminals': drawerTerminals,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
