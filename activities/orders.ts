@@ -246,6 +246,7 @@ function paymentRow(s: OrderSnapshot, p: OrderSnapshot['payments'][number], i: n
     reference: p.reference ?? null,
     failure_reason: p.failureReason ?? null,
     sandbox: p.sandbox ?? false,
+    terminal_id: p.terminalId ?? null,
     created_at: p.createdAt,
     settled_at: p.settledAt,
   };

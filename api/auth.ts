@@ -64,18 +64,14 @@ function deviceTokenHash(token: string): string {
 async function resolveDeviceToken(deps: AppDeps, token: string): Promise<AuthContext | undefined> {
   const row = await deps
     .knex('devices')
-    .where({ token_hash: deviceTokenHash(token), kind: 'display' })
+    .where({ token_hash: deviceTokenHash(token) })
+    .whereIn('kind', ['display', 'kitchen_screen'])
     .whereNull('revoked_at')
-    .first('id', 'location_id', 'name', 'terminal_id');
+    .first('id', 'kind', 'location_id', 'name', 'terminal_id');
   if (!row) return undefined;
-  return {
-    sessionId: row.id,
-    staffId: row.id,
-    locationId: row.location_id,
-    role: 'display',
-    name: row.name,
-    terminalId: row.terminal_id,
-  };
+  const device = { sessionId: row.id, staffId: row.id, locationId: row.location_id, name: row.name };
+  if (row.kind === 'kitchen_screen') return { ...device, role: 'kitchen_screen', screenId: row.id };
+  return { ...device, role: 'display', terminalId: row.terminal_id };
 }
 
 /** A staff session token (signed, backed by a live session) or a display device token; cached per replica (see SessionCache). */

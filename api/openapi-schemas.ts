@@ -89,6 +89,8 @@ const payment = object(
     sandbox: bool,
     autoRefunded: bool,
     refunded: int,
+    /** The terminal that took it (its cash counts into that terminal's drawer). */
+    terminalId: str,
     action: object(
       { type: { type: 'string', enum: ['show_qr', 'confirm_on_phone', 'present_card'] } },
       { url: str, image: str, message: str },
@@ -178,6 +180,7 @@ const callback = object({
 const drawerSession = object({
   id,
   drawerId: str,
+  terminalId: nullable(str),
   status: { type: 'string', enum: ['open', 'closed'] },
   float: int,
   openedBy: nullable(id),
@@ -485,6 +488,28 @@ export const componentSchemas = {
   /** Answered once, at creation: the device token is never shown again. */
   DisplayIssued: object({ id, name: str, terminalId: str, createdAt: time, token: str }),
   DisplayList: object({ displays: list({ $ref: '#/components/schemas/Display' }) }),
+  KitchenScreen: object({
+    id,
+    name: str,
+    address: nullable(str),
+    categoryIds: nullable(list(id)),
+    topic: str,
+    createdBy: nullable(id),
+    createdAt: time,
+    updatedAt: time,
+  }),
+  /** Answered once, at creation: the device token is never shown again. */
+  KitchenScreenIssued: object({
+    id,
+    name: str,
+    address: nullable(str),
+    categoryIds: nullable(list(id)),
+    topic: str,
+    createdBy: nullable(id),
+    createdAt: time,
+    updatedAt: time,
+    token: str,
+  }),
   Inventory: object({
     items: list(
       object({

@@ -20,6 +20,8 @@ export interface AuthContext {
   name: string;
   /** Displays only: the terminal whose customer display this is. */
   terminalId?: string;
+  /** Kitchen screens only: the screen (its device id). */
+  screenId?: string;
   /** When the session ends by itself (devices: never). */
   expiresAt?: Date;
 }

@@ -52,7 +52,15 @@ export const addDiscountUpdate = defineUpdate<OrderSnapshot, [AppliedDiscount & 
 export const removeDiscountUpdate = defineUpdate<OrderSnapshot, [{ discountId: string } & Caller]>('removeDiscount');
 export const setDetailsUpdate = defineUpdate<OrderSnapshot, [OrderDetailsRequest & Caller]>('setDetails');
 export const submitUpdate = defineUpdate<OrderSnapshot, [Caller]>('submit');
-export const readyUpdate = defineUpdate<OrderSnapshot, [Caller]>('ready');
+/**
+ * A kitchen bump. From a kitchen screen it carries the screen and the lines it shows (the API
+ * decides them from its categories): those lines are ready, the order once all sent lines are.
+ */
+export interface ReadyRequest extends Caller {
+  screenId?: string;
+  lineIds?: string[];
+}
+export const readyUpdate = defineUpdate<OrderSnapshot, [ReadyRequest]>('ready');
 export const cancelUpdate = defineUpdate<OrderSnapshot, [{ reason: string } & Caller]>('cancel');
 
 export interface PaymentRequest extends Caller {
@@ -66,6 +74,8 @@ export interface PaymentRequest extends Caller {
   phone?: string;
   /** Loyalty payments: the points (the API sets `amount` to their worth). */
   points?: number;
+  /** The terminal taking it (absent: the order's). */
+  terminalId?: string;
 }
 export const addPaymentUpdate = defineUpdate<{ payment: PublicPayment; order: OrderSnapshot }, [PaymentRequest]>(
   'addPayment',

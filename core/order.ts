@@ -69,6 +69,8 @@ export interface LineState {
   trackStock: boolean;
   /** Quantity already sent to the kitchen (a later submit sends only what was added since). */
   sentQuantity: number;
+  /** Of it, what a kitchen screen has bumped (absent until one does). */
+  readyQuantity?: number;
   /** The item's modifier lists, kept so a later modifier change is validated against them. */
   rules: CatalogModifierList[];
 }
@@ -107,6 +109,8 @@ export interface PaymentState {
   refunded?: number;
   /** Loyalty payments: the points it was paid with. */
   points?: number;
+  /** The terminal that took it (its cash counts into that terminal's drawer); absent on older payments. */
+  terminalId?: string;
   createdAt: string;
   settledAt: string | null;
 }
@@ -288,11 +292,16 @@ export function toSnapshot(state: OrderState): OrderSnapshot {
   };
 }
 
-/** A line is with the kitchen once any of it was sent (a void then needs a manager), ready with its order. */
+/**
+ * A line is with the kitchen once any of it was sent (a void then needs a manager), ready with its
+ * order or once its screen has bumped all of it that was sent.
+ */
 export function lineKitchenStatus(state: OrderState, line: LineState): KitchenStatus {
   if (line.sentQuantity === 0) return 'not_sent';
-  return state.kitchenStatus === 'ready' ? 'ready' : 'sent';
+  return state.kitchenStatus === 'ready' || lineBumped(line) ? 'ready' : 'sent';
 }
+
+const lineBumped = (line: LineState) => (line.readyQuantity ?? 0) >= line.sentQuantity;
 
 export function publicPayment(p: PaymentState): PublicPayment {
   const { workflowId: _w, seq: _s, ...rest } = p;
@@ -493,6 +502,26 @@ export function checkReady(state: OrderState): void {
     );
 }
 
+/** A screen's bump: the screen must show a sent line of this order that it has not bumped yet. */
+export function checkScreenReady(state: OrderState, lineIds: string[]): void {
+  checkReady(state);
+  const mine = screenLines(state, lineIds);
+  if (mine.length === 0) throw conflict('This screen shows nothing of this order that was sent');
+  if (mine.every(lineBumped)) throw conflict('This screen has already bumped its lines of this order');
+}
+
+const screenLines = (state: OrderState, lineIds: string[]) =>
+  state.lines.filter((l) => l.sentQuantity > 0 && lineIds.includes(l.id));
+
+/** Marks a screen's lines ready; the order is ready (returns true) once every sent line is. */
+export function applyScreenReady(state: OrderState, lineIds: string[], now: string): boolean {
+  for (const line of screenLines(state, lineIds)) line.readyQuantity = line.sentQuantity;
+  const allReady = state.lines.every((l) => l.sentQuantity === 0 || lineBumped(l));
+  if (allReady) state.kitchenStatus = 'ready';
+  touch(state, now);
+  return allReady;
+}
+
 export function checkCancel(state: OrderState, reason: unknown): void {
   requireOpen(state);
   if (hasPendingPayment(state))
@@ -636,6 +665,43 @@ export function applySubmit(
   return ticket;
 }
 
+/** A line of an amendment ticket: what the kitchen must now cook of a line it already has. */
+export interface AmendedLine {
+  itemId: string;
+  name: string;
+  quantity: number;
+  modifiers: string[];
+  note: string | null;
+  change: 'amended' | 'void';
+  /** The quantity the kitchen had, when it changed. */
+  previousQuantity?: number;
+}
+
+/**
+ * What the kitchen must be told when a line changes (`after` undefined: removed), or undefined
+ * when it had none of it or nothing it cooks changed. A quantity raised is no amendment: the
+ * extra goes on the next submit like any new quantity.
+ */
+export function amendmentOf(before: LineState, after: LineState | undefined): AmendedLine | undefined {
+  if (before.sentQuantity === 0) return undefined;
+  const of = (l: LineState, change: AmendedLine['change'], quantity: number): AmendedLine => ({
+    itemId: l.itemId,
+    name: l.name,
+    quantity,
+    modifiers: l.modifiers.map((m) => m.name),
+    note: l.note,
+    change,
+    ...(quantity !== before.sentQuantity ? { previousQuantity: before.sentQuantity } : {}),
+  });
+  if (!after) return of(before, 'void', before.sentQuantity);
+  const modifierIds = (l: LineState) => l.modifiers.map((m) => m.id).join(',');
+  const changed =
+    after.sentQuantity !== before.sentQuantity ||
+    modifierIds(after) !== modifierIds(before) ||
+    after.note !== before.note;
+  return changed ? of(after, 'amended', after.sentQuantity) : undefined;
+}
+
 export function applyReady(state: OrderState, now: string): void {
   state.kitchenStatus = 'ready';
   touch(state, now);
@@ -650,11 +716,19 @@ export function applyCancel(state: OrderState, reason: string, now: string): voi
 
 export function newPayment(
   state: OrderState,
-  req: { method: PaymentMethod; provider?: string | null; amount: number; tip?: number; tendered?: number },
+  req: {
+    method: PaymentMethod;
+    provider?: string | null;
+    amount: number;
+    tip?: number;
+    tendered?: number;
+    terminalId?: string;
+  },
   id: string,
   now: string,
 ): PaymentState {
   const isCash = req.method === 'cash';
+  const terminalId = req.terminalId ?? state.terminalId;
   return {
     id,
     seq: state.payments.length + 1,
@@ -666,6 +740,7 @@ export function newPayment(
     tip: req.tip ?? 0,
     fee: req.method === 'card' ? cardFeeFor(req.amount, state.settings) : 0,
     ...(isCash ? { tendered: req.tendered!, change: req.tendered! - req.amount - (req.tip ?? 0) } : {}),
+    ...(terminalId ? { terminalId } : {}),
     createdAt: now,
     settledAt: isCash ? now : null,
   };

@@ -22,6 +22,7 @@ export interface KitchenOrderView {
     quantity: number;
     modifiers: { id: string; name: string }[];
     note: string | null;
+    kitchenStatus: OrderSnapshot['kitchenStatus'];
   }[];
   createdAt: string;
   updatedAt: string;
@@ -44,6 +45,7 @@ export function kitchenView(s: OrderSnapshot): KitchenOrderView {
       quantity: l.quantity,
       modifiers: l.modifiers.map((m) => ({ id: m.id, name: m.name })),
       note: l.note,
+      kitchenStatus: l.kitchenStatus,
     })),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
@@ -58,9 +60,9 @@ export function kitchenEventData(event: string, data: unknown): unknown {
   const d = (data ?? {}) as Data;
   if (event === 'kitchen.ticket') {
     const lines = Array.isArray(d.lines)
-      ? (d.lines as Data[]).map((l) => pick(l, ['name', 'quantity', 'modifiers', 'note']))
+      ? (d.lines as Data[]).map((l) => pick(l, ['name', 'quantity', 'modifiers', 'note', 'change', 'previousQuantity']))
       : [];
-    return { ...pick(d, ['orderId', 'orderNumber', 'type', 'table', 'createdAt']), lines };
+    return { ...pick(d, ['orderId', 'orderNumber', 'type', 'table', 'createdAt', 'amendment']), lines };
   }
   if (event === 'order.ready') return pick(d, ['orderId', 'orderNumber', 'type', 'table']);
   return undefined;

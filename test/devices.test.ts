@@ -253,6 +253,22 @@ describe('GET /api/v1/devices/discover', () => {
     expect(res.body.alreadyConfigured).not.toContain(elsewhere.id);
   });
 
+  it('registers a discovered kitchen screen with its url as the address', async () => {
+    h.deps.discovery = discovery;
+    const found = await h.api('GET', `${D}?timeoutMs=600`, { token: manager });
+    const [kds] = found.body.kitchenScreens;
+    const res = await h.api('POST', '/api/v1/kitchen-screens', {
+      token: manager,
+      body: { name: kds.name, address: kds.url },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      name: 'Line KDS',
+      address: 'http://192.0.2.60:8080/screen',
+      token: expect.any(String),
+    });
+  });
+
   it('advertises the server itself as _pos._tcp with TXT version, api and docs', async () => {
     const browser = lan.find({ type: 'pos' });
     try {

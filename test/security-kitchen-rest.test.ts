@@ -23,7 +23,8 @@ const ORDER_KEYS = [
   'updatedAt',
   'version',
 ];
-const LINE_KEYS = ['id', 'itemId', 'modifiers', 'name', 'note', 'quantity'];
+// A line's own kitchenStatus is the kitchen's business (stations bump their lines).
+const LINE_KEYS = ['id', 'itemId', 'kitchenStatus', 'modifiers', 'name', 'note', 'quantity'];
 const FORBIDDEN =
   /^(payments|totals|staffId|customerName|unitPrice|price|total|amount|tendered|discounts|terminalId|currency|cancelReason)$/;
 

@@ -266,13 +266,39 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   cartUpdate(
     msg.updateLineUpdate,
     (req: order.UpdateLineRequest) => order.checkUpdateLine(state, req),
-    (req: order.UpdateLineRequest) => order.applyUpdateLine(state, req, order.checkUpdateLine(state, req), now()),
+    (req: order.UpdateLineRequest) => {
+      const before = lineNow(req.lineId);
+      order.applyUpdateLine(state, req, order.checkUpdateLine(state, req), now());
+      amendKitchen(before, lineNow(req.lineId));
+    },
   );
   cartUpdate(
     msg.removeLineUpdate,
     (req: { lineId: string }) => order.checkRemoveLine(state, req.lineId),
-    (req: { lineId: string }) => order.applyRemoveLine(state, req.lineId, now()),
+    (req: { lineId: string }) => {
+      const before = lineNow(req.lineId);
+      order.applyRemoveLine(state, req.lineId, now());
+      amendKitchen(before, undefined);
+    },
   );
+
+  /** A copy of the line as it is now (the checks made sure it exists). */
+  function lineNow(lineId: string): order.LineState | undefined {
+    const line = state.lines.find((l) => l.id === lineId);
+    return line && { ...line, modifiers: [...line.modifiers] };
+  }
+
+  /**
+   * A line the kitchen has was changed or voided: it gets an amendment ticket (shown and printed
+   * at the line's station). Runs from before printed none, so their changes stay quiet: patched().
+   */
+  function amendKitchen(before: order.LineState | undefined, after: order.LineState | undefined): void {
+    const line = before && order.amendmentOf(before, after);
+    if (!line || !patched('amendment-tickets')) return;
+    const ticket = { ...kitchenTicketOf(order.toSnapshot(state), [line]), amendment: true };
+    emit('kitchen.ticket', [topic.kitchen(state.locationId), topic.order(state.id)], ticket);
+    if (state.settings.autoPrint.kitchen) prints.push({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
+  }
   cartUpdate(
     msg.addDiscountUpdate,
     (d: order.AppliedDiscount & { available: boolean }) => order.checkAddDiscount(state, d),
@@ -300,9 +326,14 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   );
   cartUpdate(
     msg.readyUpdate,
-    () => order.checkReady(state),
-    () => {
-      order.applyReady(state, now());
+    (req: msg.ReadyRequest) =>
+      req.lineIds === undefined ? order.checkReady(state) : order.checkScreenReady(state, req.lineIds),
+    (req: msg.ReadyRequest) => {
+      // A kitchen screen's bump (a new path: no old history sends lineIds) readies its lines;
+      // the order is ready, and announced, once every station has bumped.
+      if (req.lineIds !== undefined && patched('kitchen-screen-bumps')) {
+        if (!order.applyScreenReady(state, req.lineIds, now())) return;
+      } else order.applyReady(state, now());
       const announcement = {
         orderId: state.id,
         orderNumber: state.orderNumber,

@@ -4,6 +4,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   sleep,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PrintJob } from '../activities/printing/types';
@@ -131,13 +132,16 @@ async function printOn(req: Request, printer: RoutedPrinter, job: PrintJob, copy
   let backoff = req.options?.initialBackoffMs ?? 2000;
   let fateUnknown = false;
   for (let attempt = 1; ; attempt++) {
+    // An earlier attempt here may have printed it (the printer vanished mid-ticket, or the worker
+    // died while sending): this one is a COPY. Runs from before reprinted it unmarked: patched().
+    const marked = copy || (fateUnknown && patched('copy-after-unknown-attempt'));
     try {
       // Before failover existed the activity had no `copy`: leave it out unless it is one.
-      await sendToPrinter({ address: printer.address, job, ...(copy ? { copy } : {}) });
+      await sendToPrinter({ address: printer.address, job, ...(marked ? { copy: true } : {}) });
       return { printed: true };
     } catch (err) {
       const cause = (err as ApplicationFailure).cause as ApplicationFailure | undefined;
-      fateUnknown ||= cause?.type === PRINTER_FAILURE_TYPES.fateUnknown;
+      fateUnknown ||= cause?.type === PRINTER_FAILURE_TYPES.fateUnknown || diedWhileSending(cause);
       const reason = cause?.message ?? (err as Error).message;
       setCurrentDetails(`printer ${printer.name} (${printer.address}) failed ${attempt}x: ${reason}`);
       if (attempt === 1 || attempt === maxAttempts) {
@@ -155,6 +159,11 @@ async function printOn(req: Request, printer: RoutedPrinter, job: PrintJob, copy
       backoff = Math.min(backoff * 2, maxBackoff);
     }
   }
+}
+
+/** The attempt started but never reported (its worker died mid-send): part or all of it may have printed. */
+function diedWhileSending(cause: unknown): boolean {
+  return cause instanceof TimeoutFailure && cause.timeoutType === 'START_TO_CLOSE';
 }
 
 /** An event on the location's orders topic about this print job (no order version: not gap-checked). */

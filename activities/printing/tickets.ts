@@ -82,6 +82,9 @@ export function renderCopyBanner(p: ThermalPrinter): void {
 
 // ---------------------------------------------------------------- kitchen
 
+/** How an amendment ticket marks a line the kitchen already had. */
+const CHANGE_LABEL: Record<string, string> = { amended: 'AMENDED ', void: 'VOID ' };
+
 export function renderKitchenTicket(p: ThermalPrinter, t: KitchenTicket): void {
   const width = p.getWidth();
   p.alignCenter();
@@ -89,16 +92,18 @@ export function renderKitchenTicket(p: ThermalPrinter, t: KitchenTicket): void {
   printScaled(p, `#${t.orderNumber}`, 3);
   if (clean(t.table)) printScaled(p, `TABLE ${clean(t.table)}`, 2);
   if (clean(t.customerName)) printScaled(p, clean(t.customerName), 2, false);
+  if (t.amendment) printScaled(p, '*** AMENDMENT ***', 2);
   p.alignLeft();
   p.drawLine();
 
   for (const line of t.lines) {
     p.setTextDoubleHeight();
     p.bold(true);
-    const qty = `${line.quantity} x `;
+    const qty = `${CHANGE_LABEL[line.change ?? ''] ?? ''}${line.quantity} x `;
     printLines(p, wrap(`${qty}${clean(line.name)}`, width, qty.length));
     p.bold(false);
     p.setTextNormal();
+    if (line.previousQuantity !== undefined) printLines(p, wrap(`    (was ${line.previousQuantity})`, width, 4));
     for (const modifier of line.modifiers.map(clean).filter(Boolean)) {
       printLines(p, wrap(`    + ${modifier}`, width, 6));
     }

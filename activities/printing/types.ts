@@ -13,6 +13,10 @@ export interface KitchenTicketLine {
   quantity: number;
   modifiers: string[];
   note?: string | null;
+  /** On amendment tickets: what became of a line the kitchen already had. */
+  change?: 'amended' | 'void';
+  /** On amendment tickets: the quantity the kitchen had, when it changed. */
+  previousQuantity?: number;
 }
 
 export interface KitchenTicket {
@@ -25,6 +29,8 @@ export interface KitchenTicket {
   /** Printed as given: pass it already formatted in the location's time zone if you can. */
   createdAt: string;
   lines: KitchenTicketLine[];
+  /** Changes to lines sent before (headed AMENDMENT), not new lines. */
+  amendment?: boolean;
 }
 
 export interface ReceiptLine {

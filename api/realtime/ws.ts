@@ -7,6 +7,7 @@ import { getOrder } from '../order-service';
 import { eventDataForTopic } from '../../core/views';
 import { TERMINAL_ID } from '../routes/displays';
 import { wsConnections } from '../metrics';
+import { isLiveScreen, parseScreenTopic, screenSubscriber, screenTopic } from './screen-feed';
 
 /** What one socket may ask of the server (frames over maxPayloadBytes close it with 1009). */
 export const WS_LIMITS = {
@@ -63,6 +64,8 @@ class Connection {
   private windowStart = 0;
   private subscribesInWindow = 0;
   private readonly subscriber: Subscriber;
+  /** Kitchen screen topics: each is its own hub subscriber on the location's kitchen topic. */
+  private readonly screenFeeds = new Map<string, { hubTopic: string; subscriber: Subscriber }>();
   private opened!: (ok: boolean) => void;
   /** Messages are handled strictly one after another, the first ones after the token check. */
   private queue: Promise<boolean> = new Promise((resolve) => (this.opened = resolve));
@@ -84,6 +87,7 @@ class Connection {
       this.closed = true;
       this.opened(false);
       hub.unsubscribeAll(this.subscriber);
+      for (const feed of this.screenFeeds.values()) hub.unsubscribeAll(feed.subscriber);
     });
   }
 
@@ -99,11 +103,7 @@ class Connection {
     this.subscriber.locationId = auth.locationId;
     this.closeWhenRevoked(auth);
     this.heartbeat(pingIntervalMs);
-    const who =
-      auth.role === 'display'
-        ? { display: { id: auth.sessionId, name: auth.name, terminalId: auth.terminalId } }
-        : { staff: { id: auth.staffId, name: auth.name, role: auth.role } };
-    this.send({ type: 'welcome', ...who, locationId: auth.locationId });
+    this.send({ type: 'welcome', ...welcomeOf(auth), locationId: auth.locationId });
     this.opened(true);
   }
 
@@ -225,6 +225,7 @@ class Connection {
   private unsubscribe(topics: string[]): void {
     for (const t of topics) {
       this.hub.unsubscribe(t, this.subscriber);
+      this.unwatchScreen(t);
       this.subscribed.delete(t);
     }
     this.send({ type: 'unsubscribed', topics });
@@ -246,8 +247,9 @@ class Connection {
       this.reserved -= candidates.length;
     }
     if (this.closed) return; // disconnected while topics were checked: subscribing now would leak
-    for (const t of accepted) {
-      this.hub.subscribe(t, this.subscriber);
+    for (const t of accepted.filter((x) => !this.subscribed.has(x))) {
+      if (parseScreenTopic(t)) this.watchScreen(t);
+      else this.hub.subscribe(t, this.subscriber);
       this.subscribed.add(t);
     }
     this.send({ type: 'subscribed', topics: accepted });
@@ -271,6 +273,23 @@ class Connection {
     }
   }
 
+  private watchScreen(t: string): void {
+    const feed = screenSubscriber(
+      this.deps.knex,
+      t,
+      (m) => this.send(m),
+      (err) => this.deps.logger.warn({ err: err.message, topic: t }, 'kitchen screen delivery failed'),
+    );
+    this.screenFeeds.set(t, feed);
+    this.hub.subscribe(feed.hubTopic, feed.subscriber);
+  }
+
+  private unwatchScreen(t: string): void {
+    const feed = this.screenFeeds.get(t);
+    if (feed) this.hub.unsubscribe(feed.hubTopic, feed.subscriber);
+    this.screenFeeds.delete(t);
+  }
+
   /** Each topic's audience gets its own view of the event (kitchen, customer display). */
   private deliver(topic: string, e: HubEvent): void {
     const data = eventDataForTopic(topic, e.event, e.data);
@@ -281,6 +300,16 @@ class Connection {
   private send(message: unknown): void {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
   }
+}
+
+/** Who the server greets: a device by what it is, staff by name and role. */
+function welcomeOf(auth: AuthContext) {
+  if (auth.role === 'display') return { display: { id: auth.sessionId, name: auth.name, terminalId: auth.terminalId } };
+  if (auth.role === 'kitchen_screen')
+    return {
+      kitchenScreen: { id: auth.screenId, name: auth.name, topic: screenTopic(auth.locationId, auth.screenId!) },
+    };
+  return { staff: { id: auth.staffId, name: auth.name, role: auth.role } };
 }
 
 /** The client's message, or undefined when it is not JSON. */
@@ -305,14 +334,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * A display device sees only its own terminal's display topic, and display topics are for display
- * devices only; kitchen staff see only their kitchen feed; other staff their location's topics.
+ * devices only; a kitchen screen sees only its own screen topic; kitchen staff see only their
+ * kitchen feeds (the location's and its live screens'); other staff their location's topics.
  */
 async function mayWatch(deps: AppDeps, auth: AuthContext, t: string): Promise<boolean> {
   if (t.length > WS_LIMITS.topicChars) return false;
   const [kind, id] = [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)];
   if (!id) return false;
   if (auth.role === 'display') return kind === 'display' && TERMINAL_ID.test(id) && id === auth.terminalId;
+  if (auth.role === 'kitchen_screen') return t === screenTopic(auth.locationId, auth.screenId!);
   if (kind === 'display') return false;
+  const screen = parseScreenTopic(t);
+  if (screen)
+    return screen.locationId === auth.locationId && isLiveScreen(deps.knex, screen.locationId, screen.screenId);
   if (kind === 'kitchen') return id === auth.locationId;
   if (auth.role === 'kitchen') return false;
   if (kind === 'orders') return id === auth.locationId;

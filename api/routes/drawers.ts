@@ -14,6 +14,7 @@ import { isoDate, money, noUnknown, nonBlank, uuid } from '../validation';
 import { conflictOnUnique } from '../validation';
 import { loadSettings } from '../settings-read';
 import { localDayRange } from '../time';
+import { TERMINAL_ID } from './displays';
 
 const TAG = 'Cash drawers';
 const drawerId = () =>
@@ -21,6 +22,7 @@ const drawerId = () =>
     .string()
     .strict()
     .matches(/^[A-Za-z0-9._-]{1,32}$/, '${path}: 1-32 letters, digits, . _ -');
+const terminalId = () => yup.string().strict().matches(TERMINAL_ID, 'terminalId: 1-64 letters, digits, . _ : -');
 const drawerParams = yup.object({ drawerId: drawerId().required() });
 const sessionParams = yup.object({ drawerId: drawerId().required(), id: uuid().required() });
 
@@ -28,6 +30,7 @@ interface SessionRow {
   id: string;
   location_id: string;
   drawer_id: string;
+  terminal_id: string | null;
   status: 'open' | 'closed';
   float: number;
   opened_by: string | null;
@@ -50,6 +53,7 @@ async function sessionView(db: Knex | Knex.Transaction, s: SessionRow) {
   return {
     id: s.id,
     drawerId: s.drawer_id,
+    terminalId: s.terminal_id,
     status: s.status,
     float: s.float,
     openedBy: s.opened_by,
@@ -93,11 +97,12 @@ export function drawersRoutes(): AnyRoute[] {
     route({
       method: 'post',
       path: '/api/v1/drawers/:drawerId/sessions',
-      summary: 'Open a drawer session with a float (one open session per drawer: 409 otherwise)',
+      summary:
+        "Open a drawer session with a float (one open session per drawer: 409 otherwise). With terminalId the drawer is that terminal's (one open drawer per terminal: 409 otherwise): the cash it takes counts into this session; terminals without a drawer of their own count into a shared one (opened without terminalId), never into another terminal's.",
       tag: TAG,
       roles: CASHIER,
       params: drawerParams,
-      body: noUnknown(yup.object({ float: money().required() })),
+      body: noUnknown(yup.object({ float: money().required(), terminalId: terminalId() })),
       responses: { 201: json('DrawerSession', ref('DrawerSession')) },
       errors: [409],
       handler: async ({ params, body, auth, deps, ctx }) => {
@@ -106,14 +111,22 @@ export function drawersRoutes(): AnyRoute[] {
             .insert({
               location_id: auth.locationId,
               drawer_id: params.drawerId,
+              terminal_id: body.terminalId ?? null,
               float: body.float,
               opened_by: auth.staffId,
             })
             .returning('*')
             .catch(
-              conflictOnUnique({ drawer_sessions_one_open: `Drawer ${params.drawerId} already has an open session` }),
+              conflictOnUnique({
+                drawer_sessions_one_open: `Drawer ${params.drawerId} already has an open session`,
+                drawer_sessions_one_open_per_terminal: `Terminal ${body.terminalId} already has an open drawer`,
+              }),
             );
-          await audit(trx, auth, 'drawer.opened', s.id, { drawerId: params.drawerId, float: body.float });
+          await audit(trx, auth, 'drawer.opened', s.id, {
+            drawerId: params.drawerId,
+            terminalId: body.terminalId ?? null,
+            float: body.float,
+          });
           return sessionView(trx, s);
         });
         ctx.status = 201;

@@ -28,6 +28,7 @@ import { drawersRoutes } from './drawers';
 import { receiptsRoutes } from './receipts';
 import { locationsRoutes } from './locations';
 import { organisationReportRoutes } from './organisation-report';
+import { kitchenScreensRoutes } from './kitchen-screens';
 
 /** Every route of the API; the OpenAPI document is generated from this same list. */
 export function allRoutes(): AnyRoute[] {
@@ -62,6 +63,7 @@ export function allRoutes(): AnyRoute[] {
     ...receiptsRoutes(),
     ...locationsRoutes(),
     ...organisationReportRoutes(),
+    ...kitchenScreensRoutes(),
   );
   return routes;
 }

@@ -13,6 +13,7 @@ import { loadSettings } from '../settings-read';
 import type { printTicket } from '../../workflows/print-ticket';
 import type { AppDeps, AuthContext } from '../types';
 import { kitchenView } from '../../core/views';
+import { readyRequest } from '../kitchen-screens';
 import { randomUUID } from 'node:crypto';
 import { localDayRange } from '../time';
 import { audit, auditedOrderUpdate, orderMoney } from '../audit';
@@ -354,10 +355,12 @@ export function ordersRoutes() {
     route({
       method: 'post',
       path: '/api/v1/orders/:id/ready',
-      summary: 'Kitchen bump: the order is ready and its number is announced',
+      summary:
+        'Kitchen bump: the order is ready and its number is announced. With screenId (a kitchen screen; its own token sends its own id by default) only the lines that screen shows are ready (per-line kitchenStatus); the order is ready, and announced, once every station has bumped. 409 when that screen has nothing sent to bump.',
       tag: 'Orders',
-      roles: KITCHEN,
+      roles: [...KITCHEN, 'kitchen_screen'],
       params: orderParams,
+      body: noUnknown(yup.object({ screenId: uuid() })),
       responses: {
         200: json('Order snapshot (version + 1); the kitchen view for kitchen tokens', {
           type: 'object',
@@ -365,8 +368,10 @@ export function ordersRoutes() {
         }),
       },
       errors: updateErrors,
-      handler: async ({ params, auth, deps, ctx }) =>
-        asSeenBy(auth, await updateOrder(deps, auth, params.id, msg.readyUpdate, {}, idempotencyKey(ctx))),
+      handler: async ({ params, body, auth, deps, ctx }) => {
+        const req = await readyRequest(deps, auth, params.id, body?.screenId);
+        return asSeenBy(auth, await updateOrder(deps, auth, params.id, msg.readyUpdate, req, idempotencyKey(ctx)));
+      },
     }),
     route({
       method: 'post',
@@ -442,7 +447,7 @@ export function ordersRoutes() {
 
 /** Kitchen staff read orders as the kitchen view only (the contract: kitchen feeds and bumps). */
 function asSeenBy(auth: AuthContext, s: OrderSnapshot) {
-  return auth.role === 'kitchen' ? kitchenView(s) : s;
+  return auth.role === 'kitchen' || auth.role === 'kitchen_screen' ? kitchenView(s) : s;
 }
 
 async function reprint(

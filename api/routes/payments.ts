@@ -10,6 +10,7 @@ import * as msg from '../../core/messages';
 import type { OrderSnapshot, PublicPayment } from '../../core/order';
 import { updateOrder } from '../order-service';
 import { idempotencyKey } from '../idempotency';
+import { TERMINAL_ID } from './displays';
 import type { AppDeps } from '../types';
 
 /** The rules that depend on `method`, stated in the spec too (yup's `when` does not reach it). */
@@ -57,6 +58,8 @@ const paymentBody = noUnknown(
       .when('method', { is: 'card', then: (s) => s.required('provider is required for card') }),
     deviceId: text(100),
     sourceId: text(200),
+    // The till taking the payment (default: the order's): its cash counts into that till's drawer.
+    terminalId: yup.string().strict().matches(TERMINAL_ID, 'terminalId: 1-64 letters, digits, . _ : -'),
     phone: yup
       .string()
       .strict()

@@ -37,6 +37,14 @@ export const PRINTER_ADDRESS = new RegExp(
     `:${PORT}$`,
 );
 
+/** A kitchen station's categories (printers and screens): null or empty means no filter. */
+export const stationCategories = yup
+  .array(uuidRef().required())
+  .strict()
+  .max(100)
+  .nullable()
+  .test('unique', '${path} must not repeat an id', (ids) => !ids || new Set(ids).size === ids.length);
+
 const printerFields = {
   name: name(),
   role: yup.string<PrinterRole>().strict().oneOf(['receipt', 'kitchen'], '${path} must be receipt or kitchen'),
@@ -50,12 +58,7 @@ const printerFields = {
     ),
   enabled: bool(),
   /** A kitchen station: only these categories' lines (null or empty: no filter). */
-  categoryIds: yup
-    .array(uuidRef().required())
-    .strict()
-    .max(100)
-    .nullable()
-    .test('unique', '${path} must not repeat an id', (ids) => !ids || new Set(ids).size === ids.length),
+  categoryIds: stationCategories,
   backupPrinterId: uuidRef().nullable(),
 };
 const printerCreate = noUnknown(
@@ -89,6 +92,19 @@ const printers = auditedTable({
   lockRow: false,
 });
 
+/** 422 unless every category is this location's (kitchen printers and kitchen screens filter by them). */
+export async function assertCategories(knex: Knex, locationId: string, categoryIds: string[] | null | undefined) {
+  const ids = categoryIds ?? [];
+  if (!ids.length) return;
+  const found = new Set(
+    (await knex('categories').where('location_id', locationId).whereIn('id', ids).select('id')).map(
+      (c: { id: string }) => c.id,
+    ),
+  );
+  const missing = ids.findIndex((id) => !found.has(id));
+  if (missing >= 0) throw fieldError(`categoryIds[${missing}]`, 'Not a category of this location');
+}
+
 /** 422 unless every category is this location's and the backup is another printer here whose chain never leads back. */
 async function assertRouting(
   trx: Knex.Transaction,
@@ -96,16 +112,7 @@ async function assertRouting(
   printerId: string | undefined,
   body: { categoryIds?: string[] | null; backupPrinterId?: string | null },
 ) {
-  const ids = body.categoryIds ?? [];
-  if (ids.length) {
-    const found = new Set(
-      (await trx('categories').where('location_id', locationId).whereIn('id', ids).select('id')).map(
-        (c: { id: string }) => c.id,
-      ),
-    );
-    const missing = ids.findIndex((id) => !found.has(id));
-    if (missing >= 0) throw fieldError(`categoryIds[${missing}]`, 'Not a category of this location');
-  }
+  await assertCategories(trx, locationId, body.categoryIds);
   if (!body.backupPrinterId) return;
   if (body.backupPrinterId === printerId) throw fieldError('backupPrinterId', 'A printer cannot be its own backup');
   // Walk the backup's chain under row locks: two concurrent changes cannot close a loop between them.

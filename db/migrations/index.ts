@@ -22,6 +22,8 @@ import * as refundResultReceipts from './100_refund_result_receipts';
 import * as reportRollups from './110_01_report_rollups';
 import * as pricingSchedule from './110_02_pricing_schedule';
 import * as refreshTokenExpiry from './110_03_refresh_token_expiry';
+import * as kitchenScreens from './120_01_kitchen_screens';
+import * as drawerTerminals from './120_02_drawer_terminals';
 
 /** Migrations in order, imported statically so they run the same from source (tests) and from dist/. */
 const migrations: Record<string, Knex.Migration> = {
@@ -48,6 +50,8 @@ const migrations: Record<string, Knex.Migration> = {
   '110_01_report_rollups': reportRollups,
   '110_02_pricing_schedule': pricingSchedule,
   '110_03_refresh_token_expiry': refreshTokenExpiry,
+  '120_01_kitchen_screens': kitchenScreens,
+  '120_02_drawer_terminals': drawerTerminals,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -429,6 +429,71 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
     await postPayment(h, token, order.id, { method: 'cash', amount: 500, tendered: 500 });
     return [`order-${order.id}`];
   },
+  /** Two kitchen screens bump their own lines: the first readies its lines, the second the order. */
+  async 'kitchen-screens-bump'(h) {
+    const manager = await h.login('2345');
+    const cashier = await h.login('3456');
+    await h.deps
+      .knex('locations')
+      .where({ id: h.shop.locationId })
+      .update({ auto_print_kitchen: false, auto_print_receipt: false });
+    const screen = async (name: string, category: string) =>
+      (
+        await h.api('POST', '/api/v1/kitchen-screens', {
+          token: manager,
+          body: { name, categoryIds: [h.shop.categories[category]] },
+        })
+      ).body.token as string;
+    const [bar, grill] = [await screen('Bar', 'Drinks'), await screen('Grill', 'Food')];
+    const lines = [
+      { itemId: h.shop.items['Burger'], quantity: 1 },
+      { itemId: h.shop.items['Sparkling water'], quantity: 1 },
+    ];
+    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', lines } })).body;
+    await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
+    for (const token of [bar, grill]) {
+      const res = await h.api('POST', `/api/v1/orders/${order.id}/ready`, { token, body: {} });
+      if (res.status !== 200) throw new Error(`bump refused: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    await postPayment(h, cashier, order.id, {
+      method: 'cash',
+      amount: order.totals.total,
+      tendered: order.totals.total,
+    });
+    await h.deps.knex('devices').where({ location_id: h.shop.locationId, kind: 'kitchen_screen' }).delete();
+    return [`order-${order.id}`];
+  },
+  /** A sent line changed, then voided (with a manager's PIN): two amendment tickets printed. */
+  async 'amendment-tickets'(h) {
+    const cashier = await h.login('3456');
+    await h.deps
+      .knex('locations')
+      .where({ id: h.shop.locationId })
+      .update({ auto_print_kitchen: true, auto_print_receipt: false });
+    const lines = [
+      { itemId: h.shop.items['Burger'], quantity: 2 },
+      { itemId: h.shop.items['Sparkling water'], quantity: 1 },
+    ];
+    const order = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'dine_in', lines } })).body;
+    await h.api('POST', `/api/v1/orders/${order.id}/submit`, { token: cashier });
+    const [burger, water] = order.lines.map((l: { id: string }) => l.id);
+    const changed = await h.api('PATCH', `/api/v1/orders/${order.id}/lines/${burger}`, {
+      token: cashier,
+      body: { quantity: 1 },
+    });
+    if (changed.status !== 200) throw new Error(`change refused: ${changed.status}`);
+    const voided = await h.api('DELETE', `/api/v1/orders/${order.id}/lines/${water}?reason=replay`, {
+      token: cashier,
+      headers: { 'x-approver-pin': '2345' },
+    });
+    if (voided.status !== 200) throw new Error(`void refused: ${voided.status}`);
+    await h.api('POST', `/api/v1/orders/${order.id}/cancel`, {
+      token: cashier,
+      body: { reason: 'replay: left' },
+      headers: { 'x-approver-pin': '2345' },
+    });
+    return [`order-${order.id}`];
+  },
 };
 
 async function persisted(h: Harness, orderId: string): Promise<void> {
