@@ -50,12 +50,6 @@ export async function requireApproval(
   return { approvedBy: { id: approver.id, name: approver.name, role: approver.role }, reason: trimmed };
 }
 
-/** The share of the order's subtotal a discount takes, in percent (basis points for percent discounts). */
-export function discountPercent(d: { type: 'percent' | 'amount'; value: number }, s: OrderSnapshot): number {
-  if (d.type === 'percent') return d.value / 100;
-  return s.totals.subtotal > 0 ? (d.value * 100) / s.totals.subtotal : 100;
-}
-
 export const sentToKitchen = (s: OrderSnapshot) => s.kitchenStatus !== 'not_sent';
 export const lineWithKitchen = (s: OrderSnapshot, lineId: string) => {
   const line = s.lines.find((l) => l.id === lineId);

@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
+  ApprovalSeen,
   AddLineRequest,
   AppliedDiscount,
   OrderDetailsRequest,
@@ -45,10 +46,11 @@ export function isPublished<T>(answer: T | Published<T>): answer is Published<T>
 export const openOrderUpdate = defineUpdate<OrderSnapshot, [Caller]>('openOrder');
 export const addLineUpdate = defineUpdate<OrderSnapshot, [AddLineRequest & Caller]>('addLine');
 export const updateLineUpdate = defineUpdate<OrderSnapshot, [UpdateLineRequest & Caller]>('updateLine');
-export const removeLineUpdate = defineUpdate<OrderSnapshot, [{ lineId: string } & Caller]>('removeLine');
-export const addDiscountUpdate = defineUpdate<OrderSnapshot, [AppliedDiscount & { available: boolean } & Caller]>(
-  'addDiscount',
-);
+export const removeLineUpdate = defineUpdate<OrderSnapshot, [{ lineId: string } & ApprovalSeen & Caller]>('removeLine');
+export const addDiscountUpdate = defineUpdate<
+  OrderSnapshot,
+  [AppliedDiscount & { available: boolean } & ApprovalSeen & Caller]
+>('addDiscount');
 export const removeDiscountUpdate = defineUpdate<OrderSnapshot, [{ discountId: string } & Caller]>('removeDiscount');
 export const setDetailsUpdate = defineUpdate<OrderSnapshot, [OrderDetailsRequest & Caller]>('setDetails');
 export const submitUpdate = defineUpdate<OrderSnapshot, [Caller]>('submit');
@@ -61,7 +63,7 @@ export interface ReadyRequest extends Caller {
   lineIds?: string[];
 }
 export const readyUpdate = defineUpdate<OrderSnapshot, [ReadyRequest]>('ready');
-export const cancelUpdate = defineUpdate<OrderSnapshot, [{ reason: string } & Caller]>('cancel');
+export const cancelUpdate = defineUpdate<OrderSnapshot, [{ reason: string } & ApprovalSeen & Caller]>('cancel');
 
 export interface PaymentRequest extends Caller {
   method: PaymentMethod;

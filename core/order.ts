@@ -80,6 +80,30 @@ export interface AppliedDiscount {
   type: 'percent' | 'amount';
   value: number;
 }
+
+/**
+ * What the API found about the manager approval a change may need: 'approved' (a manager's PIN
+ * came with it) or 'none' (none was needed when it looked). The rules look again at the order as
+ * it is when the change applies, so a line or order that reached the kitchen in between, or a
+ * discount that became a bigger share, still needs the approval (409: send it again with a PIN).
+ * Absent, from an API older than this: not looked at again.
+ */
+export interface ApprovalSeen {
+  approval?: 'approved' | 'none';
+  /** With approval 'none' on a discount: the location's approvalDiscountPercent the API applied. */
+  approvalDiscountPercent?: number | null;
+}
+
+/** The share of the subtotal a discount takes, in percent (percent discounts are in basis points). */
+export function discountPercent(d: { type: 'percent' | 'amount'; value: number }, subtotal: number): number {
+  if (d.type === 'percent') return d.value / 100;
+  return subtotal > 0 ? (d.value * 100) / subtotal : 100;
+}
+
+const needsApprovalNow = (seen: ApprovalSeen | undefined, needed: boolean, what: string) => {
+  if (seen?.approval === 'none' && needed)
+    throw conflict(`${what} needs a manager's approval now: send it again with X-Approver-Pin and a reason`);
+};
 export interface PaymentAction {
   type: 'show_qr' | 'confirm_on_phone' | 'present_card';
   url?: string;
@@ -447,20 +471,30 @@ export function checkUpdateLine(state: OrderState, req: UpdateLineRequest): Line
   return modifiers;
 }
 
-export function checkRemoveLine(state: OrderState, lineId: string): void {
+export function checkRemoveLine(state: OrderState, lineId: string, seen?: ApprovalSeen): void {
   requireOpen(state);
   requireNoPendingPayment(state);
-  findLine(state, lineId);
+  const line = findLine(state, lineId);
+  needsApprovalNow(seen, lineKitchenStatus(state, line) !== 'not_sent', 'The kitchen has this line: voiding it');
   checkCartTotals(state, { lines: state.lines.filter((l) => l.id !== lineId) }, 'lineId');
 }
 
-export function checkAddDiscount(state: OrderState, discount: AppliedDiscount & { available?: boolean }): void {
+export function checkAddDiscount(
+  state: OrderState,
+  discount: AppliedDiscount & { available?: boolean } & ApprovalSeen,
+): void {
   requireOpen(state);
   requireNoPendingPayment(state);
   if (!state.settings.discountsEnabled) throw conflict('Discounts are turned off in settings');
   if (discount.available === false) throw invalid('discountId', `${discount.name} is not available`);
   if (state.discounts.some((d) => d.id === discount.id)) throw conflict(`${discount.name} is already applied`);
   if (discount.type === 'amount') checkMoney(discount.value, 'discountId');
+  const limit = discount.approvalDiscountPercent;
+  needsApprovalNow(
+    discount,
+    typeof limit === 'number' && discountPercent(discount, price(state).totals.subtotal) > limit,
+    `A discount above ${limit}%`,
+  );
   checkCartTotals(state, { discounts: [...state.discounts, discount] }, 'discountId');
 }
 
@@ -522,8 +556,9 @@ export function applyScreenReady(state: OrderState, lineIds: string[], now: stri
   return allReady;
 }
 
-export function checkCancel(state: OrderState, reason: unknown): void {
+export function checkCancel(state: OrderState, reason: unknown, seen?: ApprovalSeen): void {
   requireOpen(state);
+  needsApprovalNow(seen, state.kitchenStatus !== 'not_sent', 'The kitchen has this order: cancelling it');
   if (hasPendingPayment(state))
     throw conflict('A payment is pending: cancel it (or wait for it) before cancelling the order');
   if (hasSucceededPayment(state) && price(state).totals.paid > state.refunded)

@@ -1,5 +1,10 @@
 /** Manager approval on the cashier's terminal (X-Approver-Pin + reason): 403 without, audited with both staff. */
+import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { startHarness, Harness } from './support/harness';
+import * as msg from '../core/messages';
+import { REJECTION_TYPES } from '../core/failures';
 
 let h: Harness;
 let cashier: string;
@@ -122,5 +127,67 @@ it("needs a manager's PIN to cancel an order the kitchen has", async () => {
   expect(row).toMatchObject({
     staff_id: h.shop.staff['Cashier'],
     data: { approval: { approvedBy: { id: h.shop.staff['Manager'] }, reason: 'walked out' } },
+  });
+});
+
+/*
+ * The API decides on approval from the order as it read it; by the time the change reaches the
+ * order's workflow the kitchen may have the line (two terminals: one sends, one voids). The
+ * workflow looks again. These send the Update as an API that saw no approval needed.
+ */
+describe('decided again by the order itself', () => {
+  const handle = (orderId: string) => h.deps.temporal.workflow.getHandle(`order-${orderId}`);
+  const caller = () => ({ callerLocationId: h.shop.locationId, approval: 'none' as const });
+
+  async function refused(update: Promise<unknown>): Promise<ApplicationFailure> {
+    const err = await update.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    return cause as ApplicationFailure;
+  }
+
+  it('refuses to void a line the kitchen got after the API looked', async () => {
+    const o = await order(true);
+    const cause = await refused(
+      handle(o.id).executeUpdate(msg.removeLineUpdate, { args: [{ lineId: o.lines[0].id, ...caller() }] }),
+    );
+    expect(cause.type).toBe(REJECTION_TYPES.conflict);
+    expect(cause.message).toMatch(/manager's approval/);
+    expect((await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier })).body.lines).toHaveLength(2);
+  });
+
+  it('refuses to cancel an order the kitchen got after the API looked', async () => {
+    const o = await order(true);
+    const cause = await refused(
+      handle(o.id).executeUpdate(msg.cancelUpdate, { args: [{ reason: 'walked out', ...caller() }] }),
+    );
+    expect(cause.type).toBe(REJECTION_TYPES.conflict);
+    expect((await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier })).body.status).toBe('open');
+  });
+
+  it('refuses a discount that became a bigger share than approvalDiscountPercent after the API looked', async () => {
+    const o = await order(false);
+    const discount = { id: randomUUID(), name: 'Two off', type: 'amount' as const, value: 200, available: true };
+    // 200 off a cart of more than 2,000 was under 10% when the API looked; this cart is smaller.
+    expect(o.totals.subtotal).toBeLessThan(2000);
+    const cause = await refused(
+      handle(o.id).executeUpdate(msg.addDiscountUpdate, {
+        args: [{ ...discount, ...caller(), approvalDiscountPercent: 10 }],
+      }),
+    );
+    expect(cause.type).toBe(REJECTION_TYPES.conflict);
+    expect((await h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier })).body.discounts).toHaveLength(0);
+  });
+
+  it('still takes a void the API approved', async () => {
+    const o = await order(true);
+    const after = await handle(o.id).executeUpdate(msg.removeLineUpdate, {
+      args: [{ lineId: o.lines[0].id, callerLocationId: h.shop.locationId, approval: 'approved' }],
+    });
+    expect(after.lines).toHaveLength(1);
   });
 });

@@ -274,7 +274,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   );
   cartUpdate(
     msg.removeLineUpdate,
-    (req: { lineId: string }) => order.checkRemoveLine(state, req.lineId),
+    (req: { lineId: string } & order.ApprovalSeen) => order.checkRemoveLine(state, req.lineId, req),
     (req: { lineId: string }) => {
       const before = lineNow(req.lineId);
       order.applyRemoveLine(state, req.lineId, now());
@@ -301,7 +301,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   }
   cartUpdate(
     msg.addDiscountUpdate,
-    (d: order.AppliedDiscount & { available: boolean }) => order.checkAddDiscount(state, d),
+    (d: order.AppliedDiscount & { available: boolean } & order.ApprovalSeen) => order.checkAddDiscount(state, d),
     (d: order.AppliedDiscount & { available: boolean }) => order.applyAddDiscount(state, d, now()),
   );
   cartUpdate(
@@ -364,7 +364,7 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
   );
   cartUpdate(
     msg.cancelUpdate,
-    (req: { reason: string }) => order.checkCancel(state, req.reason),
+    (req: { reason: string } & order.ApprovalSeen) => order.checkCancel(state, req.reason, req),
     (req: { reason: string }) => {
       order.applyCancel(state, req.reason, now());
       closeRequested = true;

@@ -17,7 +17,8 @@ import { readyRequest } from '../kitchen-screens';
 import { randomUUID } from 'node:crypto';
 import { localDayRange } from '../time';
 import { audit, auditedOrderUpdate, orderMoney } from '../audit';
-import { discountPercent, lineWithKitchen, requireApproval, sentToKitchen, type Approval } from '../approval';
+import { lineWithKitchen, requireApproval, sentToKitchen, type Approval } from '../approval';
+import { discountPercent } from '../../core/order';
 
 /** What an audit row keeps of a voided line and of a discount. */
 const lineOf = (s: OrderSnapshot, lineId: string) => {
@@ -64,6 +65,8 @@ async function approvalIf(
   return needed ? { approval: await requireApproval(input.deps, input.ctx, input.auth, what, reason) } : {};
 }
 const approvalReason = () => text(200).optional();
+/** Tells the workflow what was found, so it refuses the change if the order moved on since (core/order ApprovalSeen). */
+const approvalSeen = (a: { approval?: Approval }) => (a.approval ? 'approved' : 'none') as 'approved' | 'none';
 const APPROVAL_NOTE = ' Needs a manager (X-Approver-Pin header, 4-8 digits, with a reason) when ';
 
 const snapshotResponse = { 200: json('Order snapshot (version + 1)', ref('Order')) };
@@ -261,7 +264,14 @@ export function ordersRoutes() {
           params.id,
           'order.line_voided',
           () =>
-            updateOrder(deps, auth, params.id, msg.removeLineUpdate, { lineId: params.lineId }, idempotencyKey(ctx)),
+            updateOrder(
+              deps,
+              auth,
+              params.id,
+              msg.removeLineUpdate,
+              { lineId: params.lineId, approval: approvalSeen(approved) },
+              idempotencyKey(ctx),
+            ),
           (before, after) => ({
             line: lineOf(before, params.lineId),
             before: orderMoney(before),
@@ -289,7 +299,7 @@ export function ordersRoutes() {
         ]);
         const limit = settings?.approvalDiscountPercent ?? null;
         const approved = await approvalIf(
-          limit !== null && discountPercent(d, current) > limit,
+          limit !== null && discountPercent(d, current.totals.subtotal) > limit,
           { deps, ctx, auth },
           `A discount above ${limit}%`,
           body.reason,
@@ -299,7 +309,15 @@ export function ordersRoutes() {
           auth,
           params.id,
           'order.discount_applied',
-          () => updateOrder(deps, auth, params.id, msg.addDiscountUpdate, d, idempotencyKey(ctx)),
+          () =>
+            updateOrder(
+              deps,
+              auth,
+              params.id,
+              msg.addDiscountUpdate,
+              { ...d, approval: approvalSeen(approved), approvalDiscountPercent: limit },
+              idempotencyKey(ctx),
+            ),
           (before, after) => ({
             discount: discountOf(after, d.id),
             before: orderMoney(before),
@@ -396,7 +414,15 @@ export function ordersRoutes() {
           auth,
           params.id,
           'order.cancelled',
-          () => updateOrder(deps, auth, params.id, msg.cancelUpdate, body, idempotencyKey(ctx)),
+          () =>
+            updateOrder(
+              deps,
+              auth,
+              params.id,
+              msg.cancelUpdate,
+              { ...body, approval: approvalSeen(approved) },
+              idempotencyKey(ctx),
+            ),
           (before, after) => ({
             reason: body.reason,
             before: orderMoney(before),
