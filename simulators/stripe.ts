@@ -219,6 +219,46 @@ export function effectiveOutcome(s: GatewayScript): 'success' | 'decline' | 'aba
   return s.outcome === 'timeout' ? (s.afterTimeout ?? 'success') : s.outcome;
 }
 
+/** What an endpoint of a gateway simulator answers (simulators/square.ts too). */
+export interface Reply {
+  status: number;
+  body: unknown;
+  /** Work to finish before answering (webhookBeforeResponse). */
+  before?: Promise<void>;
+  /** Hold the answer: the 'timeout' outcome. */
+  hang?: number;
+}
+
+/** Only the first initiating request of a 'timeout' script hangs; its retries are answered. */
+export class HangOnce {
+  private readonly hung = new WeakSet<GatewayScript>();
+
+  /** How long this request's answer is held (undefined: answered normally). */
+  hangFor(s: GatewayScript): number | undefined {
+    if (s.outcome !== 'timeout' || this.hung.has(s)) return undefined;
+    this.hung.add(s);
+    return s.hangMs ?? 10_000;
+  }
+}
+
+/** Answers a reply once its before-work is done; a hanging reply's connection is dropped after hang ms instead. */
+export async function finishReply(
+  res: http.ServerResponse,
+  timers: SimTimers,
+  reply: Reply,
+  answer: () => void,
+): Promise<void> {
+  if (reply.before) await reply.before;
+  if (reply.hang !== undefined) {
+    // The work is done and saved; the answer is lost. Drop the connection once the client gives up or hangMs passes.
+    timers.after(reply.hang, () => {
+      res.destroy();
+    });
+    return;
+  }
+  answer();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stripe form bodies
 // ---------------------------------------------------------------------------------------------
@@ -295,15 +335,6 @@ interface Saved {
   fingerprint: string;
   status: number;
   body: string;
-}
-
-interface Reply {
-  status: number;
-  body: unknown;
-  /** Work to finish before answering (webhookBeforeResponse). */
-  before?: Promise<void>;
-  /** Hold the answer: the 'timeout' outcome. */
-  hang?: number;
 }
 
 export interface StripeSimOptions {
@@ -584,8 +615,7 @@ class StripeSimulator {
   readonly requestLog: string[] = [];
   /** Readers scripted with awaitCard, by PaymentIntent id: what presenting the card does. */
   readonly awaitingCard = new Map<string, () => Promise<void>>();
-  /** 'timeout' scripts whose one hanging request has happened. */
-  private readonly hangingScripts = new WeakSet<GatewayScript>();
+  private readonly hangs = new HangOnce();
   readonly server: http.Server;
   baseUrl = '';
 
@@ -790,11 +820,8 @@ class StripeSimulator {
     return st;
   }
 
-  /** How long the answer is held: only the first initiating request of a 'timeout' script hangs. */
   private hangFor(s: GatewayScript): number | undefined {
-    if (s.outcome !== 'timeout' || this.hangingScripts.has(s)) return undefined;
-    this.hangingScripts.add(s);
-    return s.hangMs ?? 10_000;
+    return this.hangs.hangFor(s);
   }
 
   // ---- endpoints ---------------------------------------------------------------------------
@@ -1198,15 +1225,9 @@ class StripeSimulator {
     const payload = JSON.stringify(reply.body, null, 2);
     if (idem.savedKey && reply.status !== 404)
       this.saved.set(idem.savedKey, { fingerprint: idem.fingerprint, status: reply.status, body: payload });
-    if (reply.before) await reply.before;
-    if (reply.hang !== undefined) {
-      // The work is done and saved; the answer is lost. Drop the connection once the client gives up or hangMs passes.
-      this.timers.after(reply.hang, () => {
-        res.destroy();
-      });
-      return;
-    }
-    send(reply.status, payload, idem.key ? { 'idempotency-key': idem.key } : {});
+    await finishReply(res, this.timers, reply, () =>
+      send(reply.status, payload, idem.key ? { 'idempotency-key': idem.key } : {}),
+    );
   }
 
   // ---- the test's handle -------------------------------------------------------------------
