@@ -31,6 +31,7 @@
 import {
   nairobiTimestamp,
   randomCode,
+  scheduleCallback,
   startJsonServer,
   type CallbackDelivery,
   type JsonServer,
@@ -387,13 +388,8 @@ class DarajaSimulator {
       await this.server.postCallback(push.callbackUrl, callbackBody(push));
       if (script.duplicateCallback) await this.server.postCallback(push.callbackUrl, callbackBody(push));
     };
-    if (script.outcome === 'timeout') {
-      // The answer exists at Safaricom once the queries stop saying "being processed"; a late callback may still come.
-      if (script.lateCallbackMs !== undefined) this.server.later(script.lateCallbackMs, deliver);
-      return;
-    }
-    if (script.callbackBeforeResponse) return deliver();
-    this.server.later(script.callbackDelayMs ?? 50, deliver);
+    // A timeout's answer exists at Safaricom once the queries stop saying "being processed"; a late callback may still come.
+    return scheduleCallback(this.server, script, deliver);
   }
 
   private complete(p: DarajaPush): void {

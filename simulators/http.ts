@@ -251,3 +251,31 @@ export function nairobiTimestamp(at: Date = new Date()): string {
     .replace(/[^0-9]/g, '')
     .slice(0, 14);
 }
+
+/** How a scripted mobile-money prompt's callback arrives (simulators/daraja.ts, simulators/airtel.ts). */
+export interface CallbackTiming {
+  outcome: string;
+  /** Delay before the callback (default 50 ms). */
+  callbackDelayMs?: number;
+  /** timeout only: deliver the callback anyway, this long after the request. */
+  lateCallbackMs?: number;
+  /** Deliver the callback (and wait for the receiver) before answering the request. */
+  callbackBeforeResponse?: boolean;
+}
+
+/**
+ * Runs deliver when the script says: after callbackDelayMs, before the answer (awaited), or for a
+ * 'timeout' only when lateCallbackMs is set (else never).
+ */
+export async function scheduleCallback(
+  server: JsonServer,
+  script: CallbackTiming,
+  deliver: () => Promise<void>,
+): Promise<void> {
+  if (script.outcome === 'timeout') {
+    if (script.lateCallbackMs !== undefined) server.later(script.lateCallbackMs, deliver);
+    return;
+  }
+  if (script.callbackBeforeResponse) return deliver();
+  server.later(script.callbackDelayMs ?? 50, deliver);
+}
