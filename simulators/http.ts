@@ -46,52 +46,118 @@ export interface JsonServer {
   close(): Promise<void>;
 }
 
+/** Node's headers with repeated ones joined by commas. */
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+}
+
+/** A request as the handler sees it: the body parsed as JSON when it is JSON. */
+function toLoggedRequest(req: http.IncomingMessage, text: string): LoggedRequest {
+  const url = new URL(req.url ?? '/', 'http://sim.local');
+  let body: unknown;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: flatHeaders(req.headers),
+    body,
+  };
+}
+
+/** Runs the handler and writes its answer (a thrown error is a 500; drop closes the connection unanswered). */
+function respond(handler: SimHandler, logged: LoggedRequest, res: http.ServerResponse): void {
+  void Promise.resolve()
+    .then(() => handler(logged))
+    .catch((err: unknown): SimResponse => ({
+      status: 500,
+      body: { error: 'simulator error', detail: (err as Error).message },
+    }))
+    .then((r) => {
+      if (r.drop) return void res.destroy();
+      const payload = r.body === undefined ? '' : JSON.stringify(r.body);
+      res.writeHead(r.status, { 'content-type': 'application/json', ...(r.headers ?? {}) });
+      res.end(payload);
+    });
+}
+
+/** The server's timers and in-flight callback POSTs, which close() stops. */
+class Lifetime {
+  readonly timers = new Set<NodeJS.Timeout>();
+  readonly inflight = new Set<AbortController>();
+  closed = false;
+
+  later(ms: number, fn: () => void | Promise<void>): void {
+    if (this.closed) return;
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t);
+        if (!this.closed)
+          void Promise.resolve()
+            .then(fn)
+            .catch(() => undefined);
+      },
+      Math.max(0, ms),
+    );
+    this.timers.add(t);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const ac of this.inflight) ac.abort();
+  }
+}
+
+/** One POST attempt with a 5 s timeout; the outcome is recorded, never thrown. */
+async function postJson(life: Lifetime, url: string, body: unknown): Promise<CallbackDelivery> {
+  const delivery: CallbackDelivery = { url, body, at: Date.now() };
+  if (life.closed) {
+    delivery.error = 'simulator closed';
+    return delivery;
+  }
+  const ac = new AbortController();
+  life.inflight.add(ac);
+  const t = setTimeout(() => ac.abort(), 5000);
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: ac.signal,
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    delivery.status = res.status;
+  } catch (err) {
+    delivery.error = (err as Error).message;
+  } finally {
+    clearTimeout(t);
+    life.inflight.delete(ac);
+  }
+  return delivery;
+}
+
 export async function startJsonServer(
   handler: SimHandler,
   opts: { host?: string; port?: number } = {},
 ): Promise<JsonServer> {
   const requests: LoggedRequest[] = [];
   const callbacks: CallbackDelivery[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const inflight = new Set<AbortController>();
-  let closed = false;
-
+  const life = new Lifetime();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://sim.local');
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      if (text) {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
-      }
-      const logged: LoggedRequest = {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
-        headers: Object.fromEntries(
-          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
-        ),
-        body,
-      };
+      const logged = toLoggedRequest(req, Buffer.concat(chunks).toString('utf8'));
       requests.push(logged);
-      void Promise.resolve()
-        .then(() => handler(logged))
-        .catch((err: unknown): SimResponse => ({
-          status: 500,
-          body: { error: 'simulator error', detail: (err as Error).message },
-        }))
-        .then((r) => {
-          if (r.drop) return void res.destroy();
-          const payload = r.body === undefined ? '' : JSON.stringify(r.body);
-          res.writeHead(r.status, { 'content-type': 'application/json', ...(r.headers ?? {}) });
-          res.end(payload);
-        });
+      respond(handler, logged, res);
     });
   });
   server.keepAliveTimeout = 1000;
@@ -100,61 +166,19 @@ export async function startJsonServer(
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const addr = server.address() as AddressInfo;
-
-  async function postCallback(url: string, body: unknown): Promise<CallbackDelivery> {
-    const delivery: CallbackDelivery = { url, body, at: Date.now() };
-    if (closed) {
-      delivery.error = 'simulator closed';
-      callbacks.push(delivery);
-      return delivery;
-    }
-    const ac = new AbortController();
-    inflight.add(ac);
-    const t = setTimeout(() => ac.abort(), 5000);
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: ac.signal,
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      delivery.status = res.status;
-    } catch (err) {
-      delivery.error = (err as Error).message;
-    } finally {
-      clearTimeout(t);
-      inflight.delete(ac);
-    }
-    callbacks.push(delivery);
-    return delivery;
-  }
-
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}`,
     requests,
     callbacks,
-    later(ms, fn) {
-      if (closed) return;
-      const t = setTimeout(
-        () => {
-          timers.delete(t);
-          if (!closed)
-            void Promise.resolve()
-              .then(fn)
-              .catch(() => undefined);
-        },
-        Math.max(0, ms),
-      );
-      timers.add(t);
+    later: (ms, fn) => life.later(ms, fn),
+    async postCallback(url, body) {
+      const delivery = await postJson(life, url, body);
+      callbacks.push(delivery);
+      return delivery;
     },
-    postCallback,
     async close() {
-      if (closed) return;
-      closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const ac of inflight) ac.abort();
+      if (life.closed) return;
+      life.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -189,9 +213,7 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
       const addr = server.address() as AddressInfo;
       received.push({
         path: new URL(req.url ?? '/', 'http://x').pathname,
-        headers: Object.fromEntries(
-          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
-        ),
+        headers: flatHeaders(req.headers),
         rawBody: Buffer.concat(chunks).toString('utf8'),
         url: `http://127.0.0.1:${addr.port}${req.url ?? '/'}`,
         at: Date.now(),
