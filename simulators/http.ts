@@ -1,9 +1,12 @@
 /**
- * Small shared pieces for the gateway simulators (simulators/daraja.ts, simulators/airtel.ts):
- * a JSON HTTP server on 127.0.0.1, a request log, bounded timers that close() clears, and
- * callback delivery with real HTTP POSTs. Nothing here loops: every timer fires once.
+ * The shared plumbing of the gateway simulators, in one place: for the mobile-money ones
+ * (simulators/daraja.ts, simulators/airtel.ts) a JSON HTTP server on 127.0.0.1, a request log,
+ * bounded timers that close() clears, and callback delivery with real HTTP POSTs; for the card
+ * ones (simulators/stripe.ts, simulators/square.ts) scripts, signed-webhook delivery with retries,
+ * the one-time 'timeout' hang and the raw HTTP helpers. Nothing here loops: every timer fires once.
  */
 import * as http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
 export interface LoggedRequest {
@@ -87,30 +90,20 @@ function respond(handler: SimHandler, logged: LoggedRequest, res: http.ServerRes
     });
 }
 
-/** The server's timers and in-flight callback POSTs, which close() stops. */
+/** The server's timers (uncapped) and in-flight callback POSTs, which close() stops. */
 class Lifetime {
-  readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SimTimers(Infinity);
   readonly inflight = new Set<AbortController>();
-  closed = false;
+
+  get closed(): boolean {
+    return this.timers.closed;
+  }
 
   later(ms: number, fn: () => void | Promise<void>): void {
-    if (this.closed) return;
-    const t = setTimeout(
-      () => {
-        this.timers.delete(t);
-        if (!this.closed)
-          void Promise.resolve()
-            .then(fn)
-            .catch(() => undefined);
-      },
-      Math.max(0, ms),
-    );
-    this.timers.add(t);
+    this.timers.after(ms, fn);
   }
 
   close(): void {
-    this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const ac of this.inflight) ac.abort();
   }
@@ -300,4 +293,250 @@ export async function scheduleCallback(
   }
   if (script.callbackBeforeResponse) return deliver();
   server.later(script.callbackDelayMs ?? 50, deliver);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Card gateways (simulators/stripe.ts, simulators/square.ts): scripts, webhooks, raw HTTP
+// ---------------------------------------------------------------------------------------------
+
+export interface GatewayScript {
+  /**
+   * What the customer/card does:
+   *  - success / decline: the card is approved / declined;
+   *  - timeout: the gateway does the work of the initiating request (confirm, reader process,
+   *    session create; Square: terminal checkout or payment create) but its HTTP response never
+   *    arrives (held until the client gives up, at most `hangMs`); the charge then goes the
+   *    `afterTimeout` way. Only the first such request hangs; a retry gets the saved response;
+   *  - abandon: the customer never pays (the reader keeps waiting, the QR page stays open).
+   */
+  outcome: 'success' | 'decline' | 'timeout' | 'abandon';
+  /** For outcome 'timeout': what became of the charge (default 'success'). */
+  afterTimeout?: 'success' | 'decline';
+  /** Reader/terminal/QR page: how long the customer takes before the outcome (default 25 ms). */
+  outcomeDelayMs?: number;
+  /** Stripe reader: the outcome waits for presentCard() instead of a delay (a test's customer taps when told). */
+  awaitCard?: boolean;
+  /** From the outcome to the webhook (default 10 ms). */
+  webhookDelayMs?: number;
+  /** Deliver each webhook of this payment twice (same event id). */
+  duplicateWebhook?: boolean;
+  /** The outcome happens, and its webhook is delivered, before the initiating request is answered. */
+  webhookBeforeResponse?: boolean;
+  /** The next N API requests about this payment get a 500 before reaching the gateway's logic (nothing is done, nothing saved). */
+  fail5xx?: number;
+  /** A cancel loses the race: the customer pays just before it lands (cancel then reports succeeded). */
+  lateSuccessAfterCancel?: boolean;
+  /** How long a 'timeout' response is held at most (default 10 s). */
+  hangMs?: number;
+  /** Square Terminal: the checkout completes for this much more than was asked (a gateway-side amount mismatch). */
+  overcharge?: number;
+}
+
+export interface WebhookDelivery {
+  eventId: string;
+  type: string;
+  body: string;
+  attempts: number;
+  /** HTTP status of the last attempt (0: no answer). */
+  status: number;
+  deliveredAt?: number;
+}
+
+/** Bounded timers that close() clears; nothing keeps the process alive after a test. */
+export class SimTimers {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  closed = false;
+
+  /** maxMs caps every delay (the card simulators' 60 s; the JSON server's timers are uncapped). */
+  constructor(private readonly maxMs = 60_000) {}
+
+  after(ms: number, fn: () => void | Promise<void>): void {
+    if (this.closed) return;
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t);
+        if (!this.closed)
+          void Promise.resolve()
+            .then(fn)
+            .catch(() => undefined);
+      },
+      Math.max(0, Math.min(ms, this.maxMs)),
+    );
+    this.timers.add(t);
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve();
+      const t = setTimeout(
+        () => {
+          this.timers.delete(t);
+          resolve();
+        },
+        Math.max(0, Math.min(ms, this.maxMs)),
+      );
+      this.timers.add(t);
+    });
+  }
+
+  clear(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+/**
+ * Posts a webhook like a gateway does: a few attempts with a short backoff until a 2xx.
+ * `sign` is called per attempt (Stripe signs each attempt with a fresh timestamp).
+ */
+export async function deliverWebhook(
+  timers: SimTimers,
+  url: string | undefined,
+  body: string,
+  sign: () => Record<string, string>,
+  record: WebhookDelivery,
+): Promise<void> {
+  if (!url) return;
+  for (let attempt = 1; attempt <= 3 && !timers.closed; attempt++) {
+    record.attempts = attempt;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', ...sign() },
+        body,
+        signal: AbortSignal.timeout(5_000),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      record.status = res.status;
+      if (res.ok) {
+        record.deliveredAt = Date.now();
+        return;
+      }
+    } catch {
+      record.status = 0;
+    }
+    await timers.sleep(100 * attempt);
+  }
+}
+
+export function readBody(req: http.IncomingMessage, limit = 1_000_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function listen(server: http.Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** Closes a server and every connection it holds (held 'timeout' responses included). */
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export function randomId(prefix: string, len = 24): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(len);
+  let s = '';
+  for (const b of bytes) s += alphabet[b % alphabet.length];
+  return prefix + s;
+}
+
+/** Scripts keyed by amount (number) or our payment id (string). */
+export class ScriptBook {
+  private readonly byAmount = new Map<number, GatewayScript>();
+  private readonly byPaymentId = new Map<string, GatewayScript>();
+  constructor(private readonly fallback: GatewayScript) {}
+
+  set(match: number | string, s: GatewayScript): void {
+    const copy = { ...s };
+    if (typeof match === 'number') this.byAmount.set(match, copy);
+    else this.byPaymentId.set(match, copy);
+  }
+
+  /** Scripted by payment id first, then by amount, else the default (a shared, never-failing copy). */
+  find(amount: number | undefined, paymentId: string | undefined): GatewayScript {
+    return (
+      (paymentId !== undefined ? this.byPaymentId.get(paymentId) : undefined) ??
+      (amount !== undefined ? this.byAmount.get(amount) : undefined) ??
+      this.fallback
+    );
+  }
+
+  isDefault(s: GatewayScript): boolean {
+    return s === this.fallback;
+  }
+
+  /** Consumes one injected failure. */
+  take5xx(s: GatewayScript): boolean {
+    if (s.fail5xx && s.fail5xx > 0) {
+      s.fail5xx -= 1;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** The charge's fate once the customer acts: timeout resolves to its afterTimeout. */
+export function effectiveOutcome(s: GatewayScript): 'success' | 'decline' | 'abandon' {
+  return s.outcome === 'timeout' ? (s.afterTimeout ?? 'success') : s.outcome;
+}
+
+/** What an endpoint of a gateway simulator answers (simulators/square.ts too). */
+export interface Reply {
+  status: number;
+  body: unknown;
+  /** Work to finish before answering (webhookBeforeResponse). */
+  before?: Promise<void>;
+  /** Hold the answer: the 'timeout' outcome. */
+  hang?: number;
+}
+
+/** Only the first initiating request of a 'timeout' script hangs; its retries are answered. */
+export class HangOnce {
+  private readonly hung = new WeakSet<GatewayScript>();
+
+  /** How long this request's answer is held (undefined: answered normally). */
+  hangFor(s: GatewayScript): number | undefined {
+    if (s.outcome !== 'timeout' || this.hung.has(s)) return undefined;
+    this.hung.add(s);
+    return s.hangMs ?? 10_000;
+  }
+}
+
+/** Answers a reply once its before-work is done; a hanging reply's connection is dropped after hang ms instead. */
+export async function finishReply(
+  res: http.ServerResponse,
+  timers: SimTimers,
+  reply: Reply,
+  answer: () => void,
+): Promise<void> {
+  if (reply.before) await reply.before;
+  if (reply.hang !== undefined) {
+    // The work is done and saved; the answer is lost. Drop the connection once the client gives up or hangMs passes.
+    timers.after(reply.hang, () => {
+      res.destroy();
+    });
+    return;
+  }
+  answer();
 }

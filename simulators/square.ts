@@ -16,7 +16,7 @@ import {
   type GatewayScript,
   type Reply,
   type WebhookDelivery,
-} from './stripe';
+} from './http';
 
 /*
  * Square simulator: the subset of Square's v2 API that Tillflow's adapter uses (Terminal
