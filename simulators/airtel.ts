@@ -18,7 +18,15 @@
  * Each phone (the msisdn as sent, or with the country code) can be scripted with sim.script; an
  * unscripted phone pays after ~50 ms.
  */
-import { randomCode, startJsonServer, type CallbackDelivery, type LoggedRequest, type SimResponse } from './http';
+import {
+  randomCode,
+  scheduleCallback,
+  startJsonServer,
+  type CallbackDelivery,
+  type JsonServer,
+  type LoggedRequest,
+  type SimResponse,
+} from './http';
 import { memoryState, type SimState } from './state';
 
 export interface AirtelSimOptions {
@@ -155,123 +163,171 @@ const envelope = (
   },
 });
 
-export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise<AirtelSim> {
-  const clientId = opts.clientId ?? AIRTEL_SIM_DEFAULTS.clientId;
-  const clientSecret = opts.clientSecret ?? AIRTEL_SIM_DEFAULTS.clientSecret;
-  const country = opts.country ?? AIRTEL_SIM_DEFAULTS.country;
-  const currency = opts.currency ?? AIRTEL_SIM_DEFAULTS.currency;
-  const ttl = opts.tokenTtlSeconds ?? 180;
-  const dial = DIAL[country] ?? '';
+const invalid = (what: string) => envelope(400, '400', `Invalid ${what}`, { result_code: 'ESB000008' });
 
-  const tokens = new Map<string, number>();
-  const scripts = new Map<string, AirtelScript & { failsLeft: number }>();
-  const state = opts.state ?? memoryState();
-  const payments = state.map<AirtelPayment>('airtel.payments');
-  const byMoneyId = state.map<AirtelPayment>('airtel.byMoneyId');
-  const refunds = state.map<AirtelRefund>('airtel.refunds');
-  let refundScript: { pendingQueries: number } | undefined;
+type Body = Record<string, any>;
 
-  const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
-  const sim: AirtelSim = {
-    url: server.url,
-    clientId,
-    clientSecret,
-    country,
-    currency,
-    callbackUrl: opts.callbackUrl,
-    requests: server.requests,
-    callbacks: server.callbacks,
-    payments,
-    refunds,
-    scriptRefunds(script) {
-      refundScript = script;
+const accepted = (p: AirtelPayment) =>
+  envelope(200, '200', 'Success.', {
+    response_code: 'DP00800001006',
+    data: { transaction: { id: p.id, status: 'Success.' } },
+  });
+
+function callbackBody(p: AirtelPayment) {
+  return {
+    transaction: {
+      id: p.id,
+      message: p.message,
+      status_code: p.status,
+      ...(p.airtelMoneyId ? { airtel_money_id: p.airtelMoneyId } : {}),
     },
-    script(phone, script) {
-      const national = dial && phone.startsWith(dial) ? phone.slice(dial.length) : phone.replace(/^0/, '');
-      scripts.set(national, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
-    },
-    revokeTokens() {
-      tokens.clear();
-    },
-    close: () => server.close(),
   };
+}
 
-  function authorized(req: LoggedRequest): boolean {
+/** The customer's answer as the script says: TF with its code, or TS with a new Airtel Money id. */
+function settleAs(p: AirtelPayment): void {
+  const s = p.script;
+  const failCode =
+    s.outcome === 'decline' ? (s.resultCode ?? 'DP00800001007') : s.outcome === 'timeout' ? s.resultCode : undefined;
+  if (failCode && failCode !== 'DP00800001001') {
+    p.status = 'TF';
+    p.responseCode = failCode;
+    p.message = s.message ?? AIRTEL_MESSAGES[failCode] ?? 'Transaction failed.';
+  } else {
+    p.status = 'TS';
+    p.responseCode = 'DP00800001001';
+    p.message = s.message ?? 'Paid APPROVED';
+    p.airtelMoneyId = `MP${new Date().toISOString().slice(2, 10).replace(/-/g, '')}.${randomCode(4)}.${randomCode(6)}`;
+  }
+}
+
+/** A refund still in progress says TIP for its scripted number of enquiries, then TS. */
+function refundEnquiry(r: AirtelRefund): SimResponse {
+  if (r.status === 'TIP' && r.queriesPending-- <= 0) r.status = 'TS';
+  const [code, message] =
+    r.status === 'TS'
+      ? ['DP00800001001', 'Transaction is successful.']
+      : ['DP00800001006', AIRTEL_MESSAGES.DP00800001006];
+  return envelope(200, '200', 'SUCCESS', {
+    response_code: code,
+    data: { transaction: { id: r.id, status: r.status, message, airtel_money_id: r.airtelMoneyId } },
+  });
+}
+
+/** The simulator's state and one method per Airtel operation. */
+class AirtelSimulator {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly country: string;
+  readonly currency: string;
+  private readonly ttl: number;
+  readonly dial: string;
+  readonly tokens = new Map<string, number>();
+  readonly scripts = new Map<string, AirtelScript & { failsLeft: number }>();
+  readonly payments: Map<string, AirtelPayment>;
+  private readonly byMoneyId: Map<string, AirtelPayment>;
+  readonly refunds: Map<string, AirtelRefund>;
+  refundScript: { pendingQueries: number } | undefined;
+  /** Set by startAirtelSimulator once it listens. */
+  server!: JsonServer;
+  /** The callback URL registered for the app (the handle's sim.callbackUrl, which tests may change). */
+  callbackUrl: () => string | undefined = () => undefined;
+
+  constructor(opts: AirtelSimOptions) {
+    this.clientId = opts.clientId ?? AIRTEL_SIM_DEFAULTS.clientId;
+    this.clientSecret = opts.clientSecret ?? AIRTEL_SIM_DEFAULTS.clientSecret;
+    this.country = opts.country ?? AIRTEL_SIM_DEFAULTS.country;
+    this.currency = opts.currency ?? AIRTEL_SIM_DEFAULTS.currency;
+    this.ttl = opts.tokenTtlSeconds ?? 180;
+    this.dial = DIAL[this.country] ?? '';
+    const state = opts.state ?? memoryState();
+    this.payments = state.map<AirtelPayment>('airtel.payments');
+    this.byMoneyId = state.map<AirtelPayment>('airtel.byMoneyId');
+    this.refunds = state.map<AirtelRefund>('airtel.refunds');
+  }
+
+  private authorized(req: LoggedRequest): boolean {
     const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-    const exp = m ? tokens.get(m[1]) : undefined;
+    const exp = m ? this.tokens.get(m[1]) : undefined;
     return exp !== undefined && exp > Date.now();
   }
 
-  async function handle(req: LoggedRequest): Promise<SimResponse> {
+  async handle(req: LoggedRequest): Promise<SimResponse> {
     const path = req.path.replace(/\/+$/, '');
-    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
-    if (req.method === 'POST' && path === '/auth/oauth2/token') return oauth(body);
-    if (!authorized(req))
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Body;
+    if (req.method === 'POST' && path === '/auth/oauth2/token') return this.oauth(body);
+    if (!this.authorized(req))
       return {
         status: 401,
         body: { error: 'invalid_token', error_description: 'The access token is invalid or has expired' },
       };
+    const { country, currency } = this;
     if (req.headers['x-country'] !== country)
       return envelope(400, '400', `Invalid X-Country header: expected ${country}`, { result_code: 'ESB000008' });
     if (req.headers['x-currency'] !== currency)
       return envelope(400, '400', `Invalid X-Currency header: expected ${currency}`, { result_code: 'ESB000008' });
-    if (req.method === 'POST' && path === '/merchant/v1/payments') return pay(body);
-    if (req.method === 'POST' && path === '/standard/v1/payments/refund') return refund(body);
+    if (req.method === 'POST' && path === '/merchant/v1/payments') return this.pay(body);
+    if (req.method === 'POST' && path === '/standard/v1/payments/refund') return this.refund(body);
     const m = /^\/standard\/v1\/payments\/([^/]+)$/.exec(path);
-    if (req.method === 'GET' && m) return enquiry(decodeURIComponent(m[1]));
+    if (req.method === 'GET' && m) return this.enquiry(decodeURIComponent(m[1]));
     return envelope(404, '404', 'Resource not found');
   }
 
-  function oauth(b: Record<string, any>): SimResponse {
+  private oauth(b: Body): SimResponse {
     if (b.grant_type !== 'client_credentials')
       return {
         status: 400,
         body: { error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' },
       };
-    if (b.client_id !== clientId || b.client_secret !== clientSecret) {
+    if (b.client_id !== this.clientId || b.client_secret !== this.clientSecret) {
       return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
     }
     const token = randomCode(32);
-    tokens.set(token, Date.now() + ttl * 1000);
-    return { status: 200, body: { access_token: token, expires_in: String(ttl), token_type: 'bearer' } };
+    this.tokens.set(token, Date.now() + this.ttl * 1000);
+    return { status: 200, body: { access_token: token, expires_in: String(this.ttl), token_type: 'bearer' } };
   }
 
-  const invalid = (what: string) => envelope(400, '400', `Invalid ${what}`, { result_code: 'ESB000008' });
-
-  async function pay(b: Record<string, any>): Promise<SimResponse> {
+  /** Airtel's field rules for a payment (the first broken rule is named). */
+  private payRefusal(b: Body): SimResponse | undefined {
     const t = b.transaction ?? {};
     const s = b.subscriber ?? {};
+    const { country, currency, dial } = this;
     if (typeof b.reference !== 'string' || !b.reference) return invalid('reference');
     if (typeof t.id !== 'string' || !t.id) return invalid('transaction.id');
-    const amount = Number(t.amount);
-    if (typeof t.amount !== 'number' || !(amount > 0)) return invalid('transaction.amount');
+    if (typeof t.amount !== 'number' || !(Number(t.amount) > 0)) return invalid('transaction.amount');
     if (t.country !== country || t.currency !== currency) return invalid('transaction country/currency');
     if (s.country !== country || (s.currency !== undefined && s.currency !== currency))
       return invalid('subscriber country/currency');
     const msisdn = String(s.msisdn ?? '');
     if (!/^\d{7,10}$/.test(msisdn) || (dial && msisdn.startsWith(dial) && msisdn.length > 9))
       return invalid('subscriber.msisdn (send it without the country code)');
+    return undefined;
+  }
 
-    const accepted = (p: AirtelPayment) =>
-      envelope(200, '200', 'Success.', {
-        response_code: 'DP00800001006',
-        data: { transaction: { id: p.id, status: 'Success.' } },
-      });
-    const existing = payments.get(t.id);
+  private async pay(b: Body): Promise<SimResponse> {
+    const bad = this.payRefusal(b);
+    if (bad) return bad;
+    const existing = this.payments.get(b.transaction.id);
     if (existing) {
       existing.requests++;
       return accepted(existing); // Airtel de-duplicates on transaction.id: no second prompt
     }
-    const sc = scripts.get(msisdn);
+    const msisdn = String(b.subscriber.msisdn);
+    const sc = this.scripts.get(msisdn);
     if (sc && sc.failsLeft > 0) {
       sc.failsLeft--;
       return envelope(500, '500', 'Something went wrong.', { result_code: 'ESB000001' });
     }
-    const script: AirtelScript = sc ?? { outcome: 'success' };
+    const p = this.newPayment(b, msisdn, sc ?? { outcome: 'success' });
+    await scheduleCallback(this.server, p.script, () => this.deliver(p));
+    return accepted(p);
+  }
+
+  private newPayment(b: Body, msisdn: string, script: AirtelScript): AirtelPayment {
     const p: AirtelPayment = {
-      id: t.id,
+      id: b.transaction.id,
       msisdn,
-      amount,
+      amount: Number(b.transaction.amount),
       reference: b.reference,
       status: 'TIP',
       responseCode: 'DP00800001006',
@@ -280,62 +336,30 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
       queriesPending: script.pendingQueries ?? (script.outcome === 'timeout' ? 2 : 0),
       requests: 1,
     };
-    payments.set(p.id, p);
-
-    const deliver = async () => {
-      settle(p);
-      const url = sim.callbackUrl;
-      if (!url) return;
-      await server.postCallback(url, callbackBody(p));
-      if (script.duplicateCallback) await server.postCallback(url, callbackBody(p));
-    };
-    if (script.outcome === 'timeout') {
-      if (script.lateCallbackMs !== undefined) server.later(script.lateCallbackMs, deliver);
-      return accepted(p);
-    }
-    if (script.callbackBeforeResponse) {
-      await deliver();
-      return accepted(p);
-    }
-    server.later(script.callbackDelayMs ?? 50, deliver);
-    return accepted(p);
+    this.payments.set(p.id, p);
+    return p;
   }
 
-  function settle(p: AirtelPayment) {
+  private async deliver(p: AirtelPayment): Promise<void> {
+    this.settle(p);
+    const url = this.callbackUrl();
+    if (!url) return;
+    await this.server.postCallback(url, callbackBody(p));
+    if (p.script.duplicateCallback) await this.server.postCallback(url, callbackBody(p));
+  }
+
+  private settle(p: AirtelPayment): void {
     if (p.status !== 'TIP') return;
-    const s = p.script;
-    const failCode =
-      s.outcome === 'decline' ? (s.resultCode ?? 'DP00800001007') : s.outcome === 'timeout' ? s.resultCode : undefined;
-    if (failCode && failCode !== 'DP00800001001') {
-      p.status = 'TF';
-      p.responseCode = failCode;
-      p.message = s.message ?? AIRTEL_MESSAGES[failCode] ?? 'Transaction failed.';
-    } else {
-      p.status = 'TS';
-      p.responseCode = 'DP00800001001';
-      p.message = s.message ?? 'Paid APPROVED';
-      p.airtelMoneyId = `MP${new Date().toISOString().slice(2, 10).replace(/-/g, '')}.${randomCode(4)}.${randomCode(6)}`;
-      byMoneyId.set(p.airtelMoneyId, p);
-    }
+    settleAs(p);
+    if (p.airtelMoneyId) this.byMoneyId.set(p.airtelMoneyId, p);
   }
 
-  function callbackBody(p: AirtelPayment) {
-    return {
-      transaction: {
-        id: p.id,
-        message: p.message,
-        status_code: p.status,
-        ...(p.airtelMoneyId ? { airtel_money_id: p.airtelMoneyId } : {}),
-      },
-    };
-  }
-
-  function enquiry(id: string): SimResponse {
-    const r = refunds.get(id);
+  private enquiry(id: string): SimResponse {
+    const r = this.refunds.get(id);
     if (r) return refundEnquiry(r);
-    const p = payments.get(id);
+    const p = this.payments.get(id);
     if (!p) return envelope(404, '404', AIRTEL_MESSAGES.DP00800001025, { response_code: 'DP00800001025' });
-    if (p.script.outcome === 'timeout' && p.status === 'TIP' && p.queriesPending === 0) settle(p);
+    if (p.script.outcome === 'timeout' && p.status === 'TIP' && p.queriesPending === 0) this.settle(p);
     if (p.queriesPending > 0 || p.status === 'TIP') {
       if (p.queriesPending > 0) p.queriesPending--;
       return envelope(200, '200', 'SUCCESS', {
@@ -349,42 +373,59 @@ export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise
     });
   }
 
-  function refund(b: Record<string, any>): SimResponse {
+  private refund(b: Body): SimResponse {
     const moneyId = b.transaction?.airtel_money_id;
     if (typeof moneyId !== 'string' || !moneyId) return invalid('transaction.airtel_money_id');
-    const p = byMoneyId.get(moneyId);
+    const p = this.byMoneyId.get(moneyId);
     if (!p) return envelope(400, '400', AIRTEL_MESSAGES.DP00800001025, { response_code: 'DP00800001025' });
     p.refundedAs ??= `RF${randomCode(10)}`; // idempotent: a second refund of the same payment answers the same
-    const existing = [...refunds.values()].find((x) => x.paymentId === p.id);
+    const existing = [...this.refunds.values()].find((x) => x.paymentId === p.id);
     if (existing) existing.requests++;
     const r = existing ?? {
       id: typeof b.transaction?.id === 'string' && b.transaction.id ? b.transaction.id : p.id,
       paymentId: p.id,
       airtelMoneyId: p.refundedAs,
-      status: refundScript ? 'TIP' : 'TS',
-      queriesPending: refundScript?.pendingQueries ?? 0,
+      status: this.refundScript ? 'TIP' : 'TS',
+      queriesPending: this.refundScript?.pendingQueries ?? 0,
       requests: 1,
     };
-    refunds.set(r.id, r);
+    this.refunds.set(r.id, r);
     return envelope(200, '200', 'SUCCESS', {
       data: {
         transaction: { airtel_money_id: r.airtelMoneyId, id: r.id, status: r.status === 'TS' ? 'SUCCESS' : 'TIP' },
       },
     });
   }
+}
 
-  /** A refund still in progress says TIP for its scripted number of enquiries, then TS. */
-  function refundEnquiry(r: AirtelRefund): SimResponse {
-    if (r.status === 'TIP' && r.queriesPending-- <= 0) r.status = 'TS';
-    const [code, message] =
-      r.status === 'TS'
-        ? ['DP00800001001', 'Transaction is successful.']
-        : ['DP00800001006', AIRTEL_MESSAGES.DP00800001006];
-    return envelope(200, '200', 'SUCCESS', {
-      response_code: code,
-      data: { transaction: { id: r.id, status: r.status, message, airtel_money_id: r.airtelMoneyId } },
-    });
-  }
-
+export async function startAirtelSimulator(opts: AirtelSimOptions = {}): Promise<AirtelSim> {
+  const core = new AirtelSimulator(opts);
+  const server = await startJsonServer((req) => core.handle(req), { host: opts.host, port: opts.port });
+  core.server = server;
+  const sim: AirtelSim = {
+    url: server.url,
+    clientId: core.clientId,
+    clientSecret: core.clientSecret,
+    country: core.country,
+    currency: core.currency,
+    callbackUrl: opts.callbackUrl,
+    requests: server.requests,
+    callbacks: server.callbacks,
+    payments: core.payments,
+    refunds: core.refunds,
+    scriptRefunds(script) {
+      core.refundScript = script;
+    },
+    script(phone, script) {
+      const { dial } = core;
+      const national = dial && phone.startsWith(dial) ? phone.slice(dial.length) : phone.replace(/^0/, '');
+      core.scripts.set(national, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
+    },
+    revokeTokens() {
+      core.tokens.clear();
+    },
+    close: () => server.close(),
+  };
+  core.callbackUrl = () => sim.callbackUrl;
   return sim;
 }

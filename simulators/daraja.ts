@@ -31,8 +31,10 @@
 import {
   nairobiTimestamp,
   randomCode,
+  scheduleCallback,
   startJsonServer,
   type CallbackDelivery,
+  type JsonServer,
   type LoggedRequest,
   type SimResponse,
 } from './http';
@@ -184,106 +186,161 @@ function ddmmyyyyhhmmss(): string {
 }
 const badRequest = (what: string) => err(400, '400.002.02', `Bad Request - Invalid ${what}`);
 
-export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise<DarajaSim> {
-  const shortCode = opts.shortCode ?? DARAJA_SIM_DEFAULTS.shortCode;
-  const passkey = opts.passkey ?? DARAJA_SIM_DEFAULTS.passkey;
-  const consumerKey = opts.consumerKey ?? DARAJA_SIM_DEFAULTS.consumerKey;
-  const consumerSecret = opts.consumerSecret ?? DARAJA_SIM_DEFAULTS.consumerSecret;
-  const ttl = opts.tokenTtlSeconds ?? 3599;
-  const tolerance = opts.timestampToleranceMs ?? 10 * 60_000;
+type Body = Record<string, unknown>;
+type PhoneScript = DarajaScript & { failsLeft: number; dropped?: boolean };
+const STK_TYPES = ['CustomerPayBillOnline', 'CustomerBuyGoodsOnline'];
 
-  const tokens = new Map<string, number>(); // token → expiry (ms)
-  const scripts = new Map<string, DarajaScript & { failsLeft: number; dropped?: boolean }>();
-  const state = opts.state ?? memoryState();
-  const pushes = state.map<DarajaPush>('daraja.pushes');
-  const reversals = state.map<DarajaReversal>('daraja.reversals');
-  const receipts = state.map<DarajaPush>('daraja.receipts');
-  const statusQueries: DarajaStatusQuery[] = [];
-  let reversalScript: DarajaReversalScript | undefined;
-  // Restored pushes keep their ids: go on counting after them.
-  let seq = pushes.size;
+/** The first of these fields that is not a non-empty string, if any. */
+function missingString(b: Body, fields: readonly string[]): SimResponse | undefined {
+  for (const f of fields) {
+    if (typeof b[f] !== 'string' || !(b[f] as string).length) return badRequest(f);
+  }
+  return undefined;
+}
 
-  const server = await startJsonServer(handle, { host: opts.host, port: opts.port });
+function stringOfLength(v: unknown, max: number): boolean {
+  return typeof v === 'string' && v.length >= 1 && v.length <= max;
+}
 
-  function authorized(req: LoggedRequest): boolean {
+/** Daraja's field rules for an STK push, after the password (the first broken rule is named). */
+function pushRefusal(b: Body): SimResponse | undefined {
+  if (!STK_TYPES.includes(b.TransactionType as string)) return badRequest('TransactionType');
+  const amount = Number(b.Amount);
+  if (!Number.isInteger(amount) || amount < 1) return badRequest('Amount');
+  const phone = String(b.PhoneNumber ?? '');
+  if (!/^254[17]\d{8}$/.test(phone)) return badRequest('PhoneNumber');
+  if (String(b.PartyA ?? '') !== phone) return badRequest('PartyA');
+  if (!/^\d{5,7}$/.test(String(b.PartyB ?? ''))) return badRequest('PartyB');
+  if (typeof b.CallBackURL !== 'string' || !/^https?:\/\/[^\s]+$/.test(b.CallBackURL)) return badRequest('CallBackURL');
+  if (!stringOfLength(b.AccountReference, 12)) return badRequest('AccountReference');
+  if (!stringOfLength(b.TransactionDesc, 13)) return badRequest('TransactionDesc');
+  return undefined;
+}
+
+/** The ResultCode the customer's answer will carry. */
+function finalCodeOf(script: DarajaScript): number {
+  if (script.outcome === 'success') return 0;
+  return script.outcome === 'decline' ? (script.resultCode ?? 1032) : (script.resultCode ?? 0);
+}
+
+/** Daraja's Timestamp (yyyyMMddHHmmss, Nairobi) as ms since the epoch. */
+function nairobiToUtcMs(ts: string): number {
+  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((i) => +ts.slice(i, i + (i === 0 ? 4 : 2)));
+  return Date.UTC(y, mo - 1, d, h, mi, s) - 3 * 3600_000;
+}
+
+/** A conversation id shaped as Daraja's (AG_yyyyMMdd_…). */
+function conversationId(): string {
+  return `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`;
+}
+
+function accepted(originatorConversationId: string, conversation: string): SimResponse {
+  return {
+    status: 200,
+    body: {
+      OriginatorConversationID: originatorConversationId,
+      ConversationID: conversation,
+      ResponseCode: '0',
+      ResponseDescription: 'Accept the service request successfully.',
+    },
+  };
+}
+
+function settlePush(push: DarajaPush, code: number, complete: (p: DarajaPush) => void): void {
+  push.resultCode = code;
+  push.resultDesc = DARAJA_RESULT_DESC[code] ?? `Result ${code}`;
+  if (code === 0) complete(push);
+}
+
+/** The simulator's state and one method per Daraja operation. */
+class DarajaSimulator {
+  readonly shortCode: string;
+  readonly passkey: string;
+  readonly consumerKey: string;
+  readonly consumerSecret: string;
+  private readonly ttl: number;
+  private readonly tolerance: number;
+  readonly tokens = new Map<string, number>(); // token → expiry (ms)
+  readonly scripts = new Map<string, PhoneScript>();
+  readonly pushes: Map<string, DarajaPush>;
+  readonly reversals: Map<string, DarajaReversal>;
+  private readonly receipts: Map<string, DarajaPush>;
+  readonly statusQueries: DarajaStatusQuery[] = [];
+  reversalScript: DarajaReversalScript | undefined;
+  private seq: number;
+  /** Set by startDarajaSimulator once it listens. */
+  server!: JsonServer;
+
+  constructor(opts: DarajaSimOptions) {
+    this.shortCode = opts.shortCode ?? DARAJA_SIM_DEFAULTS.shortCode;
+    this.passkey = opts.passkey ?? DARAJA_SIM_DEFAULTS.passkey;
+    this.consumerKey = opts.consumerKey ?? DARAJA_SIM_DEFAULTS.consumerKey;
+    this.consumerSecret = opts.consumerSecret ?? DARAJA_SIM_DEFAULTS.consumerSecret;
+    this.ttl = opts.tokenTtlSeconds ?? 3599;
+    this.tolerance = opts.timestampToleranceMs ?? 10 * 60_000;
+    const state = opts.state ?? memoryState();
+    this.pushes = state.map<DarajaPush>('daraja.pushes');
+    this.reversals = state.map<DarajaReversal>('daraja.reversals');
+    this.receipts = state.map<DarajaPush>('daraja.receipts');
+    // Restored pushes keep their ids: go on counting after them.
+    this.seq = this.pushes.size;
+  }
+
+  private authorized(req: LoggedRequest): boolean {
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    const exp = m ? tokens.get(m[1]) : undefined;
+    const exp = m ? this.tokens.get(m[1]) : undefined;
     return exp !== undefined && exp > Date.now();
   }
 
   /** Password = base64(shortCode + passkey + Timestamp), Timestamp in Nairobi time. */
-  function checkPassword(body: Record<string, unknown>): SimResponse | undefined {
-    if (String(body.BusinessShortCode ?? '') !== shortCode) return badRequest('BusinessShortCode');
+  private checkPassword(body: Body): SimResponse | undefined {
+    if (String(body.BusinessShortCode ?? '') !== this.shortCode) return badRequest('BusinessShortCode');
     const ts = body.Timestamp;
     if (typeof ts !== 'string' || !/^\d{14}$/.test(ts)) return badRequest('Timestamp');
-    const asUtc =
-      Date.UTC(
-        +ts.slice(0, 4),
-        +ts.slice(4, 6) - 1,
-        +ts.slice(6, 8),
-        +ts.slice(8, 10),
-        +ts.slice(10, 12),
-        +ts.slice(12, 14),
-      ) -
-      3 * 3600_000;
-    if (!Number.isFinite(asUtc) || Math.abs(asUtc - Date.now()) > tolerance) return badRequest('Timestamp');
-    const expected = Buffer.from(`${shortCode}${passkey}${ts}`).toString('base64');
+    const asUtc = nairobiToUtcMs(ts);
+    if (!Number.isFinite(asUtc) || Math.abs(asUtc - Date.now()) > this.tolerance) return badRequest('Timestamp');
+    const expected = Buffer.from(`${this.shortCode}${this.passkey}${ts}`).toString('base64');
     if (body.Password !== expected) return badRequest('Password');
     return undefined;
   }
 
-  async function handle(req: LoggedRequest): Promise<SimResponse> {
+  async handle(req: LoggedRequest): Promise<SimResponse> {
     const route = `${req.method} ${req.path.replace(/\/+$/, '')}`;
-    if (route === 'GET /oauth/v1/generate') return oauth(req);
+    if (route === 'GET /oauth/v1/generate') return this.oauth(req);
     const isApi = route.startsWith('POST /mpesa/');
     if (!isApi) return err(404, '404.001.01', 'Resource not found');
-    if (!authorized(req)) return err(401, '404.001.03', 'Invalid Access Token');
-    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    if (!this.authorized(req)) return err(401, '404.001.03', 'Invalid Access Token');
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Body;
     switch (route) {
       case 'POST /mpesa/stkpush/v1/processrequest':
-        return stkPush(body);
+        return this.stkPush(body);
       case 'POST /mpesa/stkpushquery/v1/query':
-        return stkQuery(body);
+        return this.stkQuery(body);
       case 'POST /mpesa/reversal/v1/request':
-        return reversal(body);
+        return this.reversal(body);
       case 'POST /mpesa/transactionstatus/v1/query':
-        return transactionStatus(body);
+        return this.transactionStatus(body);
       default:
         return err(404, '404.001.01', 'Resource not found');
     }
   }
 
-  function oauth(req: LoggedRequest): SimResponse {
+  private oauth(req: LoggedRequest): SimResponse {
     if (req.query.grant_type !== 'client_credentials') return err(400, '400.008.02', 'Invalid grant type passed');
     const m = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
     const [key, secret] = m ? Buffer.from(m[1], 'base64').toString('utf8').split(':') : [];
-    if (key !== consumerKey || secret !== consumerSecret) {
+    if (key !== this.consumerKey || secret !== this.consumerSecret) {
       return err(401, '400.008.01', 'Invalid Authentication passed');
     }
     const token = randomCode(28);
-    tokens.set(token, Date.now() + ttl * 1000);
-    return { status: 200, body: { access_token: token, expires_in: String(ttl) } };
+    this.tokens.set(token, Date.now() + this.ttl * 1000);
+    return { status: 200, body: { access_token: token, expires_in: String(this.ttl) } };
   }
 
-  async function stkPush(b: Record<string, unknown>): Promise<SimResponse> {
-    const bad = checkPassword(b);
+  private async stkPush(b: Body): Promise<SimResponse> {
+    const bad = this.checkPassword(b) ?? pushRefusal(b);
     if (bad) return bad;
-    if (b.TransactionType !== 'CustomerPayBillOnline' && b.TransactionType !== 'CustomerBuyGoodsOnline')
-      return badRequest('TransactionType');
-    const amount = Number(b.Amount);
-    if (!Number.isInteger(amount) || amount < 1) return badRequest('Amount');
-    const phone = String(b.PhoneNumber ?? '');
-    if (!/^254[17]\d{8}$/.test(phone)) return badRequest('PhoneNumber');
-    if (String(b.PartyA ?? '') !== phone) return badRequest('PartyA');
-    if (!/^\d{5,7}$/.test(String(b.PartyB ?? ''))) return badRequest('PartyB');
-    if (typeof b.CallBackURL !== 'string' || !/^https?:\/\/[^\s]+$/.test(b.CallBackURL))
-      return badRequest('CallBackURL');
-    if (typeof b.AccountReference !== 'string' || b.AccountReference.length < 1 || b.AccountReference.length > 12)
-      return badRequest('AccountReference');
-    if (typeof b.TransactionDesc !== 'string' || b.TransactionDesc.length < 1 || b.TransactionDesc.length > 13)
-      return badRequest('TransactionDesc');
-
-    const sc = scripts.get(phone);
+    const sc = this.scripts.get(String(b.PhoneNumber));
     if (sc && sc.failsLeft > 0) {
       sc.failsLeft--;
       return err(500, '500.003.02', 'System is busy. Please try again in few minutes.');
@@ -291,38 +348,7 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     const dropAnswer = sc?.dropFirstResponse === true && !sc.dropped;
     if (dropAnswer) sc.dropped = true;
     const script: DarajaScript = sc ?? { outcome: 'success' };
-    seq++;
-    const push: DarajaPush = {
-      merchantRequestId: `${10000 + seq}-${Math.floor(Math.random() * 1e8)}-1`,
-      checkoutRequestId: `ws_CO_${ddmmyyyyhhmmss()}${String(seq).padStart(6, '0')}`,
-      phone,
-      amount,
-      accountReference: b.AccountReference,
-      callbackUrl: b.CallBackURL,
-      resultCode: null,
-      script,
-      queriesPending: script.pendingQueries ?? (script.outcome === 'timeout' ? 2 : 0),
-    };
-    pushes.set(push.checkoutRequestId, push);
-
-    const finalCode =
-      script.outcome === 'success'
-        ? 0
-        : script.outcome === 'decline'
-          ? (script.resultCode ?? 1032)
-          : (script.resultCode ?? 0);
-    const settle = () => {
-      if (push.resultCode !== null) return;
-      push.resultCode = finalCode;
-      push.resultDesc = DARAJA_RESULT_DESC[finalCode] ?? `Result ${finalCode}`;
-      if (finalCode === 0) complete(push);
-    };
-    const deliver = async () => {
-      settle();
-      await server.postCallback(push.callbackUrl, callbackBody(push));
-      if (script.duplicateCallback) await server.postCallback(push.callbackUrl, callbackBody(push));
-    };
-
+    const push = this.newPush(b, script);
     const response: SimResponse = {
       drop: dropAnswer,
       status: 200,
@@ -334,56 +360,52 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         CustomerMessage: 'Success. Request accepted for processing',
       },
     };
-    if (script.outcome === 'timeout') {
-      // The answer exists at Safaricom once the queries stop saying "being processed"; a late callback may still come.
-      if (script.lateCallbackMs !== undefined) server.later(script.lateCallbackMs, deliver);
-      return response;
-    }
-    if (script.callbackBeforeResponse) {
-      await deliver();
-      return response;
-    }
-    server.later(script.callbackDelayMs ?? 50, deliver);
+    await this.scheduleCallback(push, script);
     return response;
   }
 
-  function complete(p: DarajaPush) {
+  private newPush(b: Body, script: DarajaScript): DarajaPush {
+    this.seq++;
+    const push: DarajaPush = {
+      merchantRequestId: `${10000 + this.seq}-${Math.floor(Math.random() * 1e8)}-1`,
+      checkoutRequestId: `ws_CO_${ddmmyyyyhhmmss()}${String(this.seq).padStart(6, '0')}`,
+      phone: String(b.PhoneNumber),
+      amount: Number(b.Amount),
+      accountReference: b.AccountReference as string,
+      callbackUrl: b.CallBackURL as string,
+      resultCode: null,
+      script,
+      queriesPending: script.pendingQueries ?? (script.outcome === 'timeout' ? 2 : 0),
+    };
+    this.pushes.set(push.checkoutRequestId, push);
+    return push;
+  }
+
+  /** When the customer's answer comes: later, before the response, late (timeout), or never. */
+  private async scheduleCallback(push: DarajaPush, script: DarajaScript): Promise<void> {
+    const deliver = async () => {
+      if (push.resultCode === null) settlePush(push, finalCodeOf(script), (p) => this.complete(p));
+      await this.server.postCallback(push.callbackUrl, callbackBody(push));
+      if (script.duplicateCallback) await this.server.postCallback(push.callbackUrl, callbackBody(push));
+    };
+    // A timeout's answer exists at Safaricom once the queries stop saying "being processed"; a late callback may still come.
+    return scheduleCallback(this.server, script, deliver);
+  }
+
+  private complete(p: DarajaPush): void {
     p.receipt = randomCode(10);
     p.transactionDate = Number(nairobiTimestamp());
-    receipts.set(p.receipt, p);
+    this.receipts.set(p.receipt, p);
   }
 
-  function callbackBody(p: DarajaPush) {
-    const stkCallback: Record<string, unknown> = {
-      MerchantRequestID: p.merchantRequestId,
-      CheckoutRequestID: p.checkoutRequestId,
-      ResultCode: p.resultCode,
-      ResultDesc: p.resultDesc,
-    };
-    if (p.resultCode === 0) {
-      stkCallback.CallbackMetadata = {
-        Item: [
-          { Name: 'Amount', Value: p.script.amountOverride ?? p.amount },
-          { Name: 'MpesaReceiptNumber', Value: p.receipt },
-          { Name: 'Balance' },
-          { Name: 'TransactionDate', Value: p.transactionDate },
-          { Name: 'PhoneNumber', Value: Number(p.phone) },
-        ],
-      };
-    }
-    return { Body: { stkCallback } };
-  }
-
-  function stkQuery(b: Record<string, unknown>): SimResponse {
-    const bad = checkPassword(b);
+  private stkQuery(b: Body): SimResponse {
+    const bad = this.checkPassword(b);
     if (bad) return bad;
-    const push = pushes.get(String(b.CheckoutRequestID ?? ''));
+    const push = this.pushes.get(String(b.CheckoutRequestID ?? ''));
     if (!push) return badRequest('CheckoutRequestID');
     if (push.script.outcome === 'timeout' && push.resultCode === null && push.queriesPending === 0) {
       // A timed-out push gets its answer after the scripted number of pending queries.
-      push.resultCode = push.script.resultCode ?? 0;
-      push.resultDesc = DARAJA_RESULT_DESC[push.resultCode] ?? `Result ${push.resultCode}`;
-      if (push.resultCode === 0) complete(push);
+      settlePush(push, push.script.resultCode ?? 0, (p) => this.complete(p));
     }
     if (push.queriesPending > 0 || push.resultCode === null) {
       if (push.queriesPending > 0) push.queriesPending--;
@@ -402,79 +424,52 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
     };
   }
 
-  function reversal(b: Record<string, unknown>): SimResponse {
-    for (const f of ['Initiator', 'SecurityCredential', 'TransactionID', 'ResultURL', 'QueueTimeOutURL'] as const) {
-      if (typeof b[f] !== 'string' || !(b[f] as string).length) return badRequest(f);
-    }
+  private reversal(b: Body): SimResponse {
+    const bad = missingString(b, ['Initiator', 'SecurityCredential', 'TransactionID', 'ResultURL', 'QueueTimeOutURL']);
+    if (bad) return bad;
     if (b.CommandID !== 'TransactionReversal') return badRequest('CommandID');
-    if (String(b.ReceiverParty ?? '') !== shortCode) return badRequest('ReceiverParty');
+    if (String(b.ReceiverParty ?? '') !== this.shortCode) return badRequest('ReceiverParty');
     const amount = Number(b.Amount);
     if (!Number.isInteger(amount) || amount < 1) return badRequest('Amount');
     const txId = b.TransactionID as string;
-    let r = reversals.get(txId);
+    let r = this.reversals.get(txId);
     if (r) r.requests++;
     else {
-      const paid = receipts.get(txId);
+      const paid = this.receipts.get(txId);
       // What was really paid is the pushed amount, whatever the callback claimed.
       if (paid && amount > paid.amount) return badRequest('Amount');
-      r = {
-        transactionId: txId,
-        amount,
-        conversationId: `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`,
-        originatorConversationId: `${10000 + reversals.size}-${Math.floor(Math.random() * 1e8)}-1`,
-        requests: 1,
-        known: paid !== undefined,
-        receipt: randomCode(10),
-        resultCode: reversalScript?.resultCode ?? (paid !== undefined ? 0 : 'R000002'),
-        resultSent: !reversalScript?.loseResult,
-      };
-      reversals.set(txId, r);
+      r = this.newReversal(txId, amount, paid !== undefined);
       const sent = r;
       if (sent.resultSent)
-        server.later(50, () => server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined));
+        this.server.later(50, () =>
+          this.server.postCallback(b.ResultURL as string, reversalResult(sent)).then(() => undefined),
+        );
     }
-    return {
-      status: 200,
-      body: {
-        OriginatorConversationID: r.originatorConversationId,
-        ConversationID: r.conversationId,
-        ResponseCode: '0',
-        ResponseDescription: 'Accept the service request successfully.',
-      },
-    };
+    return accepted(r.originatorConversationId, r.conversationId);
   }
 
-  function reversalResult(r: DarajaReversal) {
-    return {
-      Result: {
-        ResultType: 0,
-        ResultCode: r.resultCode,
-        ResultDesc: reversalDesc(r),
-        OriginatorConversationID: r.originatorConversationId,
-        ConversationID: r.conversationId,
-        TransactionID: r.receipt,
-        ReferenceData: {
-          ReferenceItem: {
-            Key: 'QueueTimeoutURL',
-            Value: 'https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit',
-          },
-        },
-      },
+  private newReversal(txId: string, amount: number, known: boolean): DarajaReversal {
+    const r: DarajaReversal = {
+      transactionId: txId,
+      amount,
+      conversationId: conversationId(),
+      originatorConversationId: `${10000 + this.reversals.size}-${Math.floor(Math.random() * 1e8)}-1`,
+      requests: 1,
+      known,
+      receipt: randomCode(10),
+      resultCode: this.reversalScript?.resultCode ?? (known ? 0 : 'R000002'),
+      resultSent: !this.reversalScript?.loseResult,
     };
-  }
-
-  function reversalDesc(r: DarajaReversal): string {
-    if (String(r.resultCode) === '0') return 'The service request is processed successfully.';
-    return r.resultCode === 'R000002' ? 'The OriginalTransactionID is invalid.' : `Reversal failed (${r.resultCode})`;
+    this.reversals.set(txId, r);
+    return r;
   }
 
   /** Transaction Status: acknowledged at once; the Result (the queried reversal's state) goes to ResultURL. */
-  function transactionStatus(b: Record<string, unknown>): SimResponse {
-    for (const f of ['Initiator', 'SecurityCredential', 'ResultURL', 'QueueTimeOutURL'] as const) {
-      if (typeof b[f] !== 'string' || !(b[f] as string).length) return badRequest(f);
-    }
+  private transactionStatus(b: Body): SimResponse {
+    const bad = missingString(b, ['Initiator', 'SecurityCredential', 'ResultURL', 'QueueTimeOutURL']);
+    if (bad) return bad;
     if (b.CommandID !== 'TransactionStatusQuery') return badRequest('CommandID');
-    if (String(b.PartyA ?? '') !== shortCode) return badRequest('PartyA');
+    if (String(b.PartyA ?? '') !== this.shortCode) return badRequest('PartyA');
     if (String(b.IdentifierType ?? '') !== '4') return badRequest('IdentifierType');
     const txId = typeof b.TransactionID === 'string' && b.TransactionID.trim() ? b.TransactionID.trim() : undefined;
     const originator =
@@ -482,95 +477,140 @@ export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise
         ? b.OriginatorConversationID
         : undefined;
     if (!txId && !originator) return badRequest('TransactionID');
-    const found = [...reversals.values()].find(
+    const found = [...this.reversals.values()].find(
       (r) => (originator && r.originatorConversationId === originator) || (txId && r.receipt === txId),
     );
-    statusQueries.push({
+    this.statusQueries.push({
       transactionId: txId,
       originatorConversationId: originator,
       resultUrl: b.ResultURL as string,
       found: found?.transactionId,
     });
     const query = {
-      conversationId: `AG_${nairobiTimestamp().slice(0, 8)}_${randomCode(20)}`,
-      originatorConversationId: `${20000 + statusQueries.length}-${Math.floor(Math.random() * 1e8)}-1`,
+      conversationId: conversationId(),
+      originatorConversationId: `${20000 + this.statusQueries.length}-${Math.floor(Math.random() * 1e8)}-1`,
     };
-    if (!reversalScript?.loseStatusResults)
-      server.later(50, () =>
-        server.postCallback(b.ResultURL as string, statusResult(query, found)).then(() => undefined),
+    if (!this.reversalScript?.loseStatusResults)
+      this.server.later(50, () =>
+        this.server
+          .postCallback(b.ResultURL as string, statusResult(this.shortCode, query, found))
+          .then(() => undefined),
       );
-    return {
-      status: 200,
-      body: {
-        OriginatorConversationID: query.originatorConversationId,
-        ConversationID: query.conversationId,
-        ResponseCode: '0',
-        ResponseDescription: 'Accept the service request successfully.',
-      },
+    return accepted(query.originatorConversationId, query.conversationId);
+  }
+}
+
+function callbackBody(p: DarajaPush) {
+  const stkCallback: Record<string, unknown> = {
+    MerchantRequestID: p.merchantRequestId,
+    CheckoutRequestID: p.checkoutRequestId,
+    ResultCode: p.resultCode,
+    ResultDesc: p.resultDesc,
+  };
+  if (p.resultCode === 0) {
+    stkCallback.CallbackMetadata = {
+      Item: [
+        { Name: 'Amount', Value: p.script.amountOverride ?? p.amount },
+        { Name: 'MpesaReceiptNumber', Value: p.receipt },
+        { Name: 'Balance' },
+        { Name: 'TransactionDate', Value: p.transactionDate },
+        { Name: 'PhoneNumber', Value: Number(p.phone) },
+      ],
     };
   }
+  return { Body: { stkCallback } };
+}
 
-  function statusResult(
-    query: { conversationId: string; originatorConversationId: string },
-    r: DarajaReversal | undefined,
-  ) {
-    const head = {
+function reversalResult(r: DarajaReversal) {
+  return {
+    Result: {
       ResultType: 0,
-      OriginatorConversationID: query.originatorConversationId,
-      ConversationID: query.conversationId,
-      TransactionID: 'UAB0000000',
-    };
-    // The query found nothing: ResultCode says so and no parameters follow.
-    if (!r) return { Result: { ...head, ResultCode: 2001, ResultDesc: 'The transaction could not be found.' } };
-    const completed = String(r.resultCode) === '0';
-    const now = Number(nairobiTimestamp());
-    const parameter = (Key: string, Value?: unknown) => (Value === undefined ? { Key } : { Key, Value });
-    return {
-      Result: {
-        ...head,
-        ResultCode: 0,
-        ResultDesc: 'The service request is processed successfully.',
-        ResultParameters: {
-          ResultParameter: [
-            parameter('DebitPartyName', `${shortCode} - Tillflow Sandbox`),
-            parameter('CreditPartyName', '254712345678 - Sandbox Customer'),
-            parameter('OriginatorConversationID', r.originatorConversationId),
-            parameter('InitiatedTime', now),
-            parameter('DebitAccountType', 'Utility Account'),
-            parameter('DebitPartyCharges'),
-            parameter('TransactionReason'),
-            parameter('ReasonType', 'Reversal'),
-            parameter('TransactionStatus', completed ? 'Completed' : 'Declined'),
-            parameter('FinalisedTime', now),
-            parameter('Amount', r.amount),
-            parameter('ConversationID', r.conversationId),
-            parameter('ReceiptNo', r.receipt),
-          ],
+      ResultCode: r.resultCode,
+      ResultDesc: reversalDesc(r),
+      OriginatorConversationID: r.originatorConversationId,
+      ConversationID: r.conversationId,
+      TransactionID: r.receipt,
+      ReferenceData: {
+        ReferenceItem: {
+          Key: 'QueueTimeoutURL',
+          Value: 'https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit',
         },
-        ReferenceData: { ReferenceItem: { Key: 'Occasion' } },
       },
-    };
-  }
+    },
+  };
+}
 
+function reversalDesc(r: DarajaReversal): string {
+  if (String(r.resultCode) === '0') return 'The service request is processed successfully.';
+  return r.resultCode === 'R000002' ? 'The OriginalTransactionID is invalid.' : `Reversal failed (${r.resultCode})`;
+}
+
+function statusResult(
+  shortCode: string,
+  query: { conversationId: string; originatorConversationId: string },
+  r: DarajaReversal | undefined,
+) {
+  const head = {
+    ResultType: 0,
+    OriginatorConversationID: query.originatorConversationId,
+    ConversationID: query.conversationId,
+    TransactionID: 'UAB0000000',
+  };
+  // The query found nothing: ResultCode says so and no parameters follow.
+  if (!r) return { Result: { ...head, ResultCode: 2001, ResultDesc: 'The transaction could not be found.' } };
+  const completed = String(r.resultCode) === '0';
+  const now = Number(nairobiTimestamp());
+  const parameter = (Key: string, Value?: unknown) => (Value === undefined ? { Key } : { Key, Value });
+  return {
+    Result: {
+      ...head,
+      ResultCode: 0,
+      ResultDesc: 'The service request is processed successfully.',
+      ResultParameters: {
+        ResultParameter: [
+          parameter('DebitPartyName', `${shortCode} - Tillflow Sandbox`),
+          parameter('CreditPartyName', '254712345678 - Sandbox Customer'),
+          parameter('OriginatorConversationID', r.originatorConversationId),
+          parameter('InitiatedTime', now),
+          parameter('DebitAccountType', 'Utility Account'),
+          parameter('DebitPartyCharges'),
+          parameter('TransactionReason'),
+          parameter('ReasonType', 'Reversal'),
+          parameter('TransactionStatus', completed ? 'Completed' : 'Declined'),
+          parameter('FinalisedTime', now),
+          parameter('Amount', r.amount),
+          parameter('ConversationID', r.conversationId),
+          parameter('ReceiptNo', r.receipt),
+        ],
+      },
+      ReferenceData: { ReferenceItem: { Key: 'Occasion' } },
+    },
+  };
+}
+
+export async function startDarajaSimulator(opts: DarajaSimOptions = {}): Promise<DarajaSim> {
+  const sim = new DarajaSimulator(opts);
+  const server = await startJsonServer((req) => sim.handle(req), { host: opts.host, port: opts.port });
+  sim.server = server;
   return {
     url: server.url,
-    shortCode,
-    passkey,
-    consumerKey,
-    consumerSecret,
+    shortCode: sim.shortCode,
+    passkey: sim.passkey,
+    consumerKey: sim.consumerKey,
+    consumerSecret: sim.consumerSecret,
     requests: server.requests,
     callbacks: server.callbacks,
-    pushes,
-    reversals,
-    statusQueries,
+    pushes: sim.pushes,
+    reversals: sim.reversals,
+    statusQueries: sim.statusQueries,
     scriptReversals(script) {
-      reversalScript = script;
+      sim.reversalScript = script;
     },
     script(phone, script) {
-      scripts.set(phone, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
+      sim.scripts.set(phone, { ...script, failsLeft: script.failInitiate5xx ?? 0 });
     },
     revokeTokens() {
-      tokens.clear();
+      sim.tokens.clear();
     },
     close: () => server.close(),
   };
