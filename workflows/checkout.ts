@@ -101,28 +101,157 @@ const { persistOrder: persistOrderLocally } = proxyLocalActivities<OrderActiviti
 });
 
 export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
-  const state = input.state;
-  const maxUpdates = input.maxUpdatesPerRun ?? 1000;
-  const outbox: OrderEvent[] = [];
-  const prints: PrintRequest[] = [...(input.pendingPrints ?? [])];
-  let printSeq = input.printSeq ?? 0;
-  let updatesThisRun = 0;
-  let lastActivity = Date.now();
-  let publishing = false;
-  /** An event nobody else publishes is waiting: publish now, not after the catch-up delay. */
-  let urgent = false;
-  /** Set while an Update whose caller publishes applies its change. */
-  let callerPublishes = false;
-  /** Set while a newer run's close hands the outbox to the persisting transaction. */
-  let closing = false;
-  // A run continued-as-new right after a close or cancel still owes its side effects.
-  let closeRequested = state.status !== 'open';
-  const now = () => new Date().toISOString();
+  return new CheckoutRun(input).run();
+}
 
-  const emit = (event: OrderEvent['event'], topics: string[], data: unknown) => {
-    outbox.push({ event, topics, data, version: state.version });
-    if (!callerPublishes || outbox.length >= CATCH_UP_MAX_EVENTS) urgent = true;
-  };
+type Caller = msg.Caller;
+
+/**
+ * One order's run: its state, the outbox of events not yet durable, the prints it owes, and the
+ * handlers of its messages (samples-typescript's safe-message-handlers shape). `run` opens the
+ * order, waits for its close (continuing as new when the run grows long), then closes it out.
+ */
+class CheckoutRun {
+  private readonly state: OrderState;
+  private readonly maxUpdates: number;
+  private readonly outbox: OrderEvent[] = [];
+  private readonly prints: PrintRequest[];
+  private printSeq: number;
+  private updatesThisRun = 0;
+  private lastActivity = Date.now();
+  private publishing = false;
+  /** An event nobody else publishes is waiting: publish now, not after the catch-up delay. */
+  private urgent = false;
+  /** Set while an Update whose caller publishes applies its change. */
+  private callerPublishes = false;
+  /** Set while a newer run's close hands the outbox to the persisting transaction. */
+  private closing = false;
+  /** A run continued-as-new right after a close or cancel still owes its side effects. */
+  private closeRequested: boolean;
+  /** A permanent data error of an activity: support staff see it in the current details. */
+  private dataProblem: string | undefined;
+  private lastSearchAttributes = '';
+  /**
+   * Idempotency-Key ids (`<update>:<key>`) applied in earlier runs. Temporal de-duplicates Update
+   * ids within a run; these carry the promise across continue-as-new: a repeat changes nothing.
+   */
+  private readonly earlierKeys: Map<string, string | null>;
+  /** The receipt printer opens the drawer: with the receipt when this payment closed the order and one prints, else at once. */
+  private kickWithReceipt = false;
+  private readonly now = () => new Date().toISOString();
+
+  constructor(private readonly input: CheckoutInput) {
+    this.state = input.state;
+    this.maxUpdates = input.maxUpdatesPerRun ?? 1000;
+    this.prints = [...(input.pendingPrints ?? [])];
+    this.printSeq = input.printSeq ?? 0;
+    this.closeRequested = this.state.status !== 'open';
+    this.earlierKeys = new Map(Object.entries(input.appliedKeys ?? {}));
+    setHandler(msg.snapshotQuery, () => order.toSnapshot(this.state));
+    this.setOpenHandler();
+    this.setCartHandlers();
+    this.setKitchenHandlers();
+    this.setSplitHandler();
+    this.setPaymentHandlers();
+    this.setSignalHandlers();
+  }
+
+  // ---- run ----------------------------------------------------------------------------------
+
+  async run(): Promise<OrderSnapshot> {
+    void this.publisher();
+    await this.open();
+    await this.untilClosed();
+    return this.closeOut();
+  }
+
+  private async open(): Promise<void> {
+    const { state } = this;
+    if (state.orderNumber === null) {
+      state.orderNumber = await assignOrderNumber({ orderId: state.id, locationId: state.locationId });
+      state.version += 1;
+      this.changed();
+    } else if (state.version === 0 && patched('opening-snapshot-with-api-number')) {
+      // A newer API assigned the number before starting: the first snapshot needs no activity.
+      // Workers from before this took such a start for a continued run (the branch below), and a
+      // new API meets them during a rolling deploy: their runs replay without the marker.
+      this.callerPublishes = this.input.openerPublishes === true;
+      state.version += 1;
+      this.changed();
+      this.callerPublishes = false;
+    } else {
+      this.updateSearchAttributes(order.toSnapshot(state)); // a continued run
+    }
+  }
+
+  /** Serves the open order until it closes or is abandoned; continues as new when the run grows long. */
+  private async untilClosed(): Promise<void> {
+    const { state, input } = this;
+    for (;;) {
+      const idleFor = input.abandonAfterMs - (Date.now() - this.lastActivity);
+      const woke = await condition(
+        () => this.closeRequested || this.prints.length > 0 || this.runIsLong(),
+        Math.max(idleFor, 1),
+      );
+      await this.startPrints();
+      if (this.closeRequested) return;
+      if (!woke && Date.now() - this.lastActivity >= input.abandonAfterMs) {
+        if (!order.hasSucceededPayment(state) && !order.hasPendingPayment(state)) {
+          order.applyCancel(state, 'abandoned: no activity', this.now());
+          this.changed();
+          return;
+        }
+        this.lastActivity = Date.now(); // money was taken: keep it open for staff (it shows in stuck orders)
+      }
+      if (this.runIsLong()) {
+        await condition(() => allHandlersFinished() && this.outbox.length === 0 && !this.publishing);
+        // A close, cancel or print that arrived while we waited is handled in this run.
+        if (this.closeRequested || this.prints.length > 0) continue;
+        const appliedKeys = Object.fromEntries([...this.earlierKeys].slice(-500)); // the newest 500 keys
+        await continueAsNew<typeof checkout>({
+          ...input,
+          state,
+          printSeq: this.printSeq,
+          pendingPrints: [],
+          appliedKeys,
+        });
+      }
+    }
+  }
+
+  private runIsLong(): boolean {
+    return this.updatesThisRun >= this.maxUpdates || workflowInfo().continueAsNewSuggested;
+  }
+
+  /** The ended order's side effects: persisted, its receipt printed, the kitchen's bump awaited. */
+  private async closeOut(): Promise<OrderSnapshot> {
+    const { state } = this;
+    const receiptNumber = await this.persist();
+    if (order.wasSold(state) && state.settings.autoPrint.receipt) {
+      // The receipt number comes from the closing transaction (older runs' answers have none).
+      // Only the print's input changes, not the commands: no patch needed.
+      const sold = { ...order.toSnapshot(state), ...(receiptNumber !== undefined ? { receiptNumber } : {}) };
+      const receipt = receiptOf(sold, state.settings.locationName, state.settings.taxInclusive);
+      const kick = this.kickWithReceipt ? { kick: true } : {};
+      this.prints.push({ role: 'receipt', job: { kind: 'receipt', receipt, ...kick } });
+      await this.startPrints();
+    }
+    // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the
+    // number is still announced (and printed), but not forever.
+    if (order.wasSold(state) && state.kitchenStatus === 'sent') {
+      await condition(() => state.kitchenStatus === 'ready', this.input.kitchenWaitMs ?? 4 * 3600_000);
+      await this.startPrints();
+    }
+    await condition(() => allHandlersFinished() && this.outbox.length === 0 && !this.publishing);
+    return order.toSnapshot(state);
+  }
+
+  // ---- publishing -----------------------------------------------------------------------------
+
+  private emit(event: OrderEvent['event'], topics: string[], data: unknown): void {
+    this.outbox.push({ event, topics, data, version: this.state.version });
+    if (!this.callerPublishes || this.outbox.length >= CATCH_UP_MAX_EVENTS) this.urgent = true;
+  }
 
   /**
    * Runs a change for a caller that publishes it (histories from before have no such caller and
@@ -130,29 +259,34 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
    * not yet durable, older ones included, so whichever write lands first keeps versions in order.
    */
   // Typed as T for the Update definitions: the API unwraps the answer (api/order-service.ts).
-  function answer<T>(caller: msg.Caller, change: () => T): T {
+  private answer<T>(caller: Caller, change: () => T): T {
     if (!caller.publishes || !patched('caller-publishes-changes')) return change();
-    callerPublishes = true;
+    this.callerPublishes = true;
     try {
-      const published: msg.Published<T> = { published: change(), batch: pendingBatch() };
+      const published: msg.Published<T> = { published: change(), batch: this.pendingBatch() };
       return published as T;
     } finally {
-      callerPublishes = false;
+      this.callerPublishes = false;
     }
   }
-  const pendingBatch = () => ({
-    orderId: state.id,
-    locationId: state.locationId,
-    events: [...outbox],
-    snapshot: order.toSnapshot(state),
-  });
+
+  private pendingBatch() {
+    const { state } = this;
+    return {
+      orderId: state.id,
+      locationId: state.locationId,
+      events: [...this.outbox],
+      snapshot: order.toSnapshot(state),
+    };
+  }
 
   /** Publishes the new snapshot to every topic that shows this order. */
-  function changed(): OrderSnapshot {
+  private changed(): OrderSnapshot {
+    const { state } = this;
     const snapshot = order.toSnapshot(state);
-    emit('order.updated', [topic.order(state.id), topic.orders(state.locationId)], snapshot);
+    this.emit('order.updated', [topic.order(state.id), topic.orders(state.locationId)], snapshot);
     if (state.terminalId) {
-      emit('cart_updated', [topic.display(state.terminalId)], {
+      this.emit('cart_updated', [topic.display(state.terminalId)], {
         order_id: state.id,
         items: snapshot.lines.map((l) => ({
           name: l.name,
@@ -164,30 +298,37 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         ...snapshot,
       });
     }
-    updateSearchAttributes(snapshot);
+    this.updateSearchAttributes(snapshot);
     return snapshot;
   }
 
-  /** A permanent data error of an activity: support staff see it in the current details. */
-  let dataProblem: string | undefined;
-  function reportDataError(err: unknown, what: string): void {
+  private paymentChanged(p: PaymentState): void {
+    const { state } = this;
+    const topics = [
+      topic.order(state.id),
+      topic.orders(state.locationId),
+      ...(state.terminalId ? [topic.display(state.terminalId)] : []),
+    ];
+    this.emit('payment.updated', topics, order.publicPayment(p));
+  }
+
+  private reportDataError(err: unknown, what: string): void {
     const isDataError =
       err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === DATA_ERROR_TYPE;
     if (!isDataError) throw err;
-    dataProblem = `${what} could not be recorded: ${err.cause!.message}`;
-    setCurrentDetails(describe(order.toSnapshot(state), dataProblem));
+    this.dataProblem = `${what} could not be recorded: ${err.cause!.message}`;
+    setCurrentDetails(describe(order.toSnapshot(this.state), this.dataProblem));
   }
 
-  let lastSearchAttributes = '';
-  function updateSearchAttributes(s: OrderSnapshot): void {
+  private updateSearchAttributes(s: OrderSnapshot): void {
     const methods = [...new Set(s.payments.map((p) => p.method))];
     const lastPayment = s.payments[s.payments.length - 1];
     // Visibility writes cost the server more than the Update itself: refresh them on milestones
     // (number, kitchen, payment, status), not on every cart edit; OrderTotal is current from then.
     const key = JSON.stringify([s.status, s.kitchenStatus, s.orderNumber, methods, lastPayment?.status]);
-    setCurrentDetails(describe(s, dataProblem));
-    if (key === lastSearchAttributes) return;
-    lastSearchAttributes = key;
+    setCurrentDetails(describe(s, this.dataProblem));
+    if (key === this.lastSearchAttributes) return;
+    this.lastSearchAttributes = key;
     upsertSearchAttributes([
       { key: SA.orderStatus, value: s.status },
       { key: SA.kitchenStatus, value: s.kitchenStatus },
@@ -198,249 +339,389 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     ]);
   }
 
-  /** One handler shape for every cart update: check, apply, publish, return the snapshot. */
   /**
-   * Idempotency-Key ids (`<update>:<key>`) applied in earlier runs. Temporal de-duplicates Update
-   * ids within a run; these carry the promise across continue-as-new: a repeat changes nothing.
+   * Publishes the outbox in order. Events stay in it until they are durable, so every answer to
+   * a publishing caller repeats them. What such callers published already waits for one catch-up
+   * per burst (a crashed API replica's changes still arrive), or for the close to take it along.
    */
-  const earlierKeys = new Map<string, string | null>(Object.entries(input.appliedKeys ?? {}));
-  const keyedRepeat = (): boolean => {
-    const id = currentUpdateInfo()?.id;
-    return id !== undefined && earlierKeys.has(id);
-  };
-  const remember = (paymentId: string | null = null): void => {
-    const id = currentUpdateInfo()?.id;
-    if (id?.includes(':')) earlierKeys.set(id, paymentId);
-  };
+  private async publisher(): Promise<void> {
+    const { state, outbox } = this;
+    for (;;) {
+      await condition(() => outbox.length > 0 && !this.closing);
+      if (!this.urgent) {
+        await condition(() => this.urgent || this.closing, CATCH_UP_AFTER_MS);
+        if (this.closing) continue; // the closing transaction takes them along
+      }
+      this.publishing = true;
+      this.urgent = false;
+      const batch = outbox.slice();
+      // Retrying a batch Postgres refuses for good would hold back every later version: report it, go on.
+      await publishOrderEvents({
+        orderId: state.id,
+        locationId: state.locationId,
+        events: batch,
+        snapshot: order.toSnapshot(state),
+      }).catch((err) => this.reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`));
+      outbox.splice(0, batch.length);
+      await confirmRefunds(batch);
+      this.publishing = false;
+    }
+  }
 
-  function cartUpdate<A extends unknown[]>(
+  /**
+   * Writes the ended order. Newer runs do it in a local activity that also makes the outbox
+   * durable (with the low-stock alerts); histories from before published those separately.
+   * Returns the receipt number the closing transaction gave (sold orders; older runs' answers have none).
+   */
+  private async persist(): Promise<number | undefined> {
+    const { state, outbox } = this;
+    const req = { snapshot: order.toSnapshot(state), stockLines: stockLines(state) };
+    const fails = (err: unknown): never => {
+      this.reportDataError(err, `the ${state.status} order`);
+      throw err; // the workflow fails, visibly, rather than retrying for ever
+    };
+    if (!patched('close-persists-events-locally')) {
+      const outcome = await persistOrder(req).catch(fails);
+      for (const item of outcome.lowStock) this.emit('stock.low', [topic.orders(state.locationId)], item);
+      return outcome.receiptNumber;
+    }
+    this.closing = true;
+    await condition(() => !this.publishing);
+    const events = outbox.slice();
+    const closingReq = { ...req, events };
+    const { receiptNumber } = await persistOrderLocally(closingReq)
+      .catch(() => persistOrder(closingReq))
+      .catch(fails);
+    outbox.splice(0, events.length);
+    this.closing = false;
+    await confirmRefunds(events);
+    return receiptNumber;
+  }
+
+  private async startPrints(): Promise<void> {
+    const { state } = this;
+    while (this.prints.length > 0) {
+      const request = this.prints.shift()!;
+      this.printSeq += 1;
+      await startChild(printTicket, {
+        workflowId: workflowIds.print(state.id, request.job.kind, this.printSeq),
+        args: [{ ...request, locationId: state.locationId, options: this.input.printOptions }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Print ${request.job.kind} for order #${state.orderNumber}`,
+      });
+    }
+  }
+
+  // ---- cart Updates -------------------------------------------------------------------------
+
+  private keyedRepeat(): boolean {
+    const id = currentUpdateInfo()?.id;
+    return id !== undefined && this.earlierKeys.has(id);
+  }
+
+  private remember(paymentId: string | null = null): void {
+    const id = currentUpdateInfo()?.id;
+    if (id?.includes(':')) this.earlierKeys.set(id, paymentId);
+  }
+
+  /** A change happened: count it (continue-as-new, the abandon clock). */
+  private touched(): void {
+    this.updatesThisRun += 1;
+    this.lastActivity = Date.now();
+  }
+
+  /** One handler shape for every cart update: check, apply, publish, return the snapshot. */
+  private cartUpdate<A extends unknown[]>(
     def: Parameters<typeof setHandler>[0],
     check: (...args: A) => unknown,
     apply: (...args: A) => void,
-  ) {
+  ): void {
+    const { state } = this;
     setHandler(
       def as never,
       ((...args: A) => {
-        guard(() => order.checkCaller(state, args[0] as msg.Caller));
-        if (keyedRepeat()) return order.toSnapshot(state);
+        guard(() => order.checkCaller(state, args[0] as Caller));
+        if (this.keyedRepeat()) return order.toSnapshot(state);
         guard(() => check(...args));
-        return answer(args[0] as msg.Caller, () => {
+        return this.answer(args[0] as Caller, () => {
           apply(...args);
-          remember();
-          updatesThisRun += 1;
-          lastActivity = Date.now();
+          this.remember();
+          this.touched();
           // A change that leaves exactly nothing due (a discount, a removed line) closes the order as
           // a payment would. Histories from before this rule kept such orders open: patched().
           const closed =
-            order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? closeIfPaid() : undefined;
-          return closed ?? changed();
+            order.isFullyPaid(state) && patched('close-when-a-cart-change-settles') ? this.closeIfPaid() : undefined;
+          return closed ?? this.changed();
         });
       }) as never,
       {
         validator: ((...args: A) => {
-          guard(() => order.checkCaller(state, args[0] as msg.Caller));
-          if (!keyedRepeat()) guard(() => check(...args));
+          guard(() => order.checkCaller(state, args[0] as Caller));
+          if (!this.keyedRepeat()) guard(() => check(...args));
         }) as never,
       },
     );
   }
 
-  setHandler(msg.snapshotQuery, () => order.toSnapshot(state));
+  private setOpenHandler(): void {
+    const { state } = this;
+    setHandler(
+      msg.openOrderUpdate,
+      async (caller: Caller) => {
+        await condition(() => state.orderNumber !== null);
+        return this.answer(caller, () => order.toSnapshot(state));
+      },
+      { validator: (caller) => guard(() => order.checkCaller(state, caller)) },
+    );
+  }
 
-  setHandler(
-    msg.openOrderUpdate,
-    async (caller: msg.Caller) => {
-      await condition(() => state.orderNumber !== null);
-      return answer(caller, () => order.toSnapshot(state));
-    },
-    { validator: (caller) => guard(() => order.checkCaller(state, caller)) },
-  );
-
-  cartUpdate(
-    msg.addLineUpdate,
-    (req: order.AddLineRequest) => order.checkAddLine(state, req),
-    (req: order.AddLineRequest) => {
-      order.applyAddLine(state, req, order.checkAddLine(state, req), uuid4(), now());
-    },
-  );
-  cartUpdate(
-    msg.updateLineUpdate,
-    (req: order.UpdateLineRequest) => order.checkUpdateLine(state, req),
-    (req: order.UpdateLineRequest) => {
-      const before = lineNow(req.lineId);
-      order.applyUpdateLine(state, req, order.checkUpdateLine(state, req), now());
-      amendKitchen(before, lineNow(req.lineId));
-    },
-  );
-  cartUpdate(
-    msg.removeLineUpdate,
-    (req: { lineId: string } & order.ApprovalSeen) => order.checkRemoveLine(state, req.lineId, req),
-    (req: { lineId: string }) => {
-      const before = lineNow(req.lineId);
-      order.applyRemoveLine(state, req.lineId, now());
-      amendKitchen(before, undefined);
-    },
-  );
+  private setCartHandlers(): void {
+    const { state, now } = this;
+    this.cartUpdate(
+      msg.addLineUpdate,
+      (req: order.AddLineRequest) => order.checkAddLine(state, req),
+      (req: order.AddLineRequest) => order.applyAddLine(state, req, order.checkAddLine(state, req), uuid4(), now()),
+    );
+    this.cartUpdate(
+      msg.updateLineUpdate,
+      (req: order.UpdateLineRequest) => order.checkUpdateLine(state, req),
+      (req: order.UpdateLineRequest) => {
+        const before = this.lineNow(req.lineId);
+        order.applyUpdateLine(state, req, order.checkUpdateLine(state, req), now());
+        this.amendKitchen(before, this.lineNow(req.lineId));
+      },
+    );
+    this.cartUpdate(
+      msg.removeLineUpdate,
+      (req: { lineId: string } & order.ApprovalSeen) => order.checkRemoveLine(state, req.lineId, req),
+      (req: { lineId: string }) => {
+        const before = this.lineNow(req.lineId);
+        order.applyRemoveLine(state, req.lineId, now());
+        this.amendKitchen(before, undefined);
+      },
+    );
+    this.cartUpdate(
+      msg.addDiscountUpdate,
+      (d: order.AppliedDiscount & { available: boolean } & order.ApprovalSeen) => order.checkAddDiscount(state, d),
+      (d: order.AppliedDiscount & { available: boolean }) => order.applyAddDiscount(state, d, now()),
+    );
+    this.cartUpdate(
+      msg.removeDiscountUpdate,
+      (req: { discountId: string }) => order.checkRemoveDiscount(state, req.discountId),
+      (req: { discountId: string }) => order.applyRemoveDiscount(state, req.discountId, now()),
+    );
+    this.cartUpdate(
+      msg.setDetailsUpdate,
+      (req: order.OrderDetailsRequest) => order.checkDetails(state, req),
+      (req: order.OrderDetailsRequest) => order.applyDetails(state, req, now()),
+    );
+    this.cartUpdate(
+      msg.cancelUpdate,
+      (req: { reason: string } & order.ApprovalSeen) => order.checkCancel(state, req.reason, req),
+      (req: { reason: string }) => {
+        order.applyCancel(state, req.reason, now());
+        this.closeRequested = true;
+      },
+    );
+  }
 
   /** A copy of the line as it is now (the checks made sure it exists). */
-  function lineNow(lineId: string): order.LineState | undefined {
-    const line = state.lines.find((l) => l.id === lineId);
+  private lineNow(lineId: string): order.LineState | undefined {
+    const line = this.state.lines.find((l) => l.id === lineId);
     return line && { ...line, modifiers: [...line.modifiers] };
+  }
+
+  // ---- the kitchen --------------------------------------------------------------------------
+
+  private setKitchenHandlers(): void {
+    const { state, now } = this;
+    this.cartUpdate(
+      msg.submitUpdate,
+      () => order.checkSubmit(state),
+      () => this.sendToKitchen(order.applySubmit(state, now())),
+    );
+    this.cartUpdate(
+      msg.readyUpdate,
+      (req: msg.ReadyRequest) =>
+        req.lineIds === undefined ? order.checkReady(state) : order.checkScreenReady(state, req.lineIds),
+      (req: msg.ReadyRequest) => this.ready(req),
+    );
+  }
+
+  private sendToKitchen(lines: Parameters<typeof kitchenTicketOf>[1]): void {
+    this.kitchenTicket(kitchenTicketOf(order.toSnapshot(this.state), lines));
+  }
+
+  private kitchenTicket(ticket: ReturnType<typeof kitchenTicketOf> & { amendment?: boolean }): void {
+    const { state } = this;
+    this.emit('kitchen.ticket', [topic.kitchen(state.locationId), topic.order(state.id)], ticket);
+    if (state.settings.autoPrint.kitchen) this.prints.push({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
   }
 
   /**
    * A line the kitchen has was changed or voided: it gets an amendment ticket (shown and printed
    * at the line's station). Runs from before printed none, so their changes stay quiet: patched().
    */
-  function amendKitchen(before: order.LineState | undefined, after: order.LineState | undefined): void {
+  private amendKitchen(before: order.LineState | undefined, after: order.LineState | undefined): void {
     const line = before && order.amendmentOf(before, after);
     if (!line || !patched('amendment-tickets')) return;
-    const ticket = { ...kitchenTicketOf(order.toSnapshot(state), [line]), amendment: true };
-    emit('kitchen.ticket', [topic.kitchen(state.locationId), topic.order(state.id)], ticket);
-    if (state.settings.autoPrint.kitchen) prints.push({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
+    this.kitchenTicket({ ...kitchenTicketOf(order.toSnapshot(this.state), [line]), amendment: true });
   }
-  cartUpdate(
-    msg.addDiscountUpdate,
-    (d: order.AppliedDiscount & { available: boolean } & order.ApprovalSeen) => order.checkAddDiscount(state, d),
-    (d: order.AppliedDiscount & { available: boolean }) => order.applyAddDiscount(state, d, now()),
-  );
-  cartUpdate(
-    msg.removeDiscountUpdate,
-    (req: { discountId: string }) => order.checkRemoveDiscount(state, req.discountId),
-    (req: { discountId: string }) => order.applyRemoveDiscount(state, req.discountId, now()),
-  );
-  cartUpdate(
-    msg.setDetailsUpdate,
-    (req: order.OrderDetailsRequest) => order.checkDetails(state, req),
-    (req: order.OrderDetailsRequest) => order.applyDetails(state, req, now()),
-  );
-  cartUpdate(
-    msg.submitUpdate,
-    () => order.checkSubmit(state),
-    () => {
-      const lines = order.applySubmit(state, now());
-      const ticket = kitchenTicketOf(order.toSnapshot(state), lines);
-      emit('kitchen.ticket', [topic.kitchen(state.locationId), topic.order(state.id)], ticket);
-      if (state.settings.autoPrint.kitchen) prints.push({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
-    },
-  );
-  cartUpdate(
-    msg.readyUpdate,
-    (req: msg.ReadyRequest) =>
-      req.lineIds === undefined ? order.checkReady(state) : order.checkScreenReady(state, req.lineIds),
-    (req: msg.ReadyRequest) => {
-      // A kitchen screen's bump (a new path: no old history sends lineIds) readies its lines;
-      // the order is ready, and announced, once every station has bumped.
-      if (req.lineIds !== undefined && patched('kitchen-screen-bumps')) {
-        if (!order.applyScreenReady(state, req.lineIds, now())) return;
-      } else order.applyReady(state, now());
-      const announcement = {
-        orderId: state.id,
-        orderNumber: state.orderNumber,
-        type: state.type,
-        table: state.table,
-        customerName: state.customerName,
-      };
-      emit(
-        'order.ready',
-        [
-          topic.kitchen(state.locationId),
-          topic.order(state.id),
-          topic.orders(state.locationId),
-          ...(state.terminalId ? [topic.display(state.terminalId)] : []),
-        ],
-        announcement,
-      );
-      if (state.settings.autoPrint.orderNumber) {
-        prints.push({
-          role: 'receipt',
-          job: {
-            kind: 'orderNumber',
-            ticket: orderNumberTicketOf(order.toSnapshot(state), state.settings.locationName),
-          },
-        });
-      }
-    },
-  );
-  cartUpdate(
-    msg.cancelUpdate,
-    (req: { reason: string } & order.ApprovalSeen) => order.checkCancel(state, req.reason, req),
-    (req: { reason: string }) => {
-      order.applyCancel(state, req.reason, now());
-      closeRequested = true;
-    },
-  );
 
-  // Split by items (workflows/split.ts): a new Update no old history has; its commands are new.
-  const checkSplitRequest = (req: SplitRequest & msg.Caller) => {
-    guard(() => order.checkCaller(state, req));
-    if (!keyedRepeat()) guard(() => checkSplit(state, req));
-  };
-  setHandler(
-    msg.splitUpdate,
-    async (req) => {
-      checkSplitRequest(req);
-      if (keyedRepeat())
-        return { original: order.toSnapshot(state), newOrderId: earlierKeys.get(currentUpdateInfo()!.id)! };
-      patched('split-bills');
-      await splitOrder(input, state, req, now());
-      remember(req.newOrderId);
-      updatesThisRun += 1;
-      lastActivity = Date.now();
-      return { original: changed(), newOrderId: req.newOrderId };
-    },
-    { validator: checkSplitRequest },
-  );
+  private ready(req: msg.ReadyRequest): void {
+    const { state, now } = this;
+    // A kitchen screen's bump (a new path: no old history sends lineIds) readies its lines;
+    // the order is ready, and announced, once every station has bumped.
+    if (req.lineIds !== undefined && patched('kitchen-screen-bumps')) {
+      if (!order.applyScreenReady(state, req.lineIds, now())) return;
+    } else order.applyReady(state, now());
+    const announcement = {
+      orderId: state.id,
+      orderNumber: state.orderNumber,
+      type: state.type,
+      table: state.table,
+      customerName: state.customerName,
+    };
+    this.emit(
+      'order.ready',
+      [
+        topic.kitchen(state.locationId),
+        topic.order(state.id),
+        topic.orders(state.locationId),
+        ...(state.terminalId ? [topic.display(state.terminalId)] : []),
+      ],
+      announcement,
+    );
+    if (state.settings.autoPrint.orderNumber) {
+      this.prints.push({
+        role: 'receipt',
+        job: { kind: 'orderNumber', ticket: orderNumberTicketOf(order.toSnapshot(state), state.settings.locationName) },
+      });
+    }
+  }
 
-  setHandler(
-    msg.addPaymentUpdate,
-    async (req: msg.PaymentRequest) => {
+  // ---- split --------------------------------------------------------------------------------
+
+  /** Split by items (workflows/split.ts): a new Update no old history has; its commands are new. */
+  private setSplitHandler(): void {
+    const { state } = this;
+    const checkSplitRequest = (req: SplitRequest & Caller) => {
       guard(() => order.checkCaller(state, req));
-      const earlier = keyedRepeat()
-        ? state.payments.find((p) => p.id === earlierKeys.get(currentUpdateInfo()!.id))
-        : undefined;
-      if (earlier) return { payment: order.publicPayment(earlier), order: order.toSnapshot(state) };
-      validatePayment(req);
-      const payment = order.newPayment(state, req, uuid4(), now());
-      order.applyPayment(state, payment, now());
-      remember(payment.id);
-      updatesThisRun += 1;
-      lastActivity = Date.now();
-      if (payment.method === 'cash') {
-        // The payment's event goes with the answer, so the caller writes it and the close takes it
-        // along: no publishing activity (and no tasks for it) per cash checkout. Histories from
-        // before emitted it ahead of the answer, which published it at once.
-        const withAnswer = patched('cash-payment-event-with-answer');
-        if (!withAnswer) paymentChanged(payment);
-        return answer(req, () => {
-          if (withAnswer) paymentChanged(payment);
-          const snapshot = closeIfPaid() ?? changed();
-          // Cash goes into the drawer: open it. Histories from before drawer kicks printed nothing here.
-          if (payment.amount > 0 && patched('drawer-kick-on-cash')) kickDrawer();
-          return { payment: order.publicPayment(payment), order: snapshot };
-        });
-      }
-      paymentChanged(payment);
-      changed();
-      // Points settle at once, like cash, after the one debit (a new path: no old history has it).
-      if (payment.method === 'loyalty' && patched('loyalty-payments')) {
-        await settlePointsPayment(state, payment, req.points!, now);
-        paymentChanged(payment);
-        return { payment: order.publicPayment(payment), order: closeIfPaid() ?? changed() };
-      }
-      await startPaymentWorkflow(payment, req);
-      // Answer once the gateway has the charge (QR link, "confirm on your phone", …) or decided.
-      await condition(() => payment.reference !== undefined || payment.status !== 'pending', '30 seconds');
-      return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
-    },
-    {
-      validator: (req: msg.PaymentRequest) => {
-        if (!keyedRepeat()) validatePayment(req);
+      if (!this.keyedRepeat()) guard(() => checkSplit(state, req));
+    };
+    setHandler(
+      msg.splitUpdate,
+      async (req) => {
+        checkSplitRequest(req);
+        if (this.keyedRepeat())
+          return { original: order.toSnapshot(state), newOrderId: this.earlierKeys.get(currentUpdateInfo()!.id)! };
+        patched('split-bills');
+        await splitOrder(this.input, state, req, this.now());
+        this.remember(req.newOrderId);
+        this.touched();
+        return { original: this.changed(), newOrderId: req.newOrderId };
       },
-    },
-  );
+      { validator: checkSplitRequest },
+    );
+  }
 
-  function validatePayment(req: msg.PaymentRequest): void {
+  // ---- payments -----------------------------------------------------------------------------
+
+  private setPaymentHandlers(): void {
+    const { state } = this;
+    setHandler(msg.addPaymentUpdate, (req: msg.PaymentRequest) => this.addPayment(req), {
+      validator: (req: msg.PaymentRequest) => {
+        if (!this.keyedRepeat()) this.validatePayment(req);
+      },
+    });
+    setHandler(
+      msg.cancelPaymentUpdate,
+      async (req) => {
+        const payment = guard(() => order.checkCancelPayment(state, req.paymentId));
+        // The payment workflow decides: it cancels at the gateway and refunds a success that slips
+        // through, then reports. (A workflow that already ended has sent its final report.)
+        if (payment.workflowId) {
+          await getExternalWorkflowHandle(payment.workflowId)
+            .signal(msg.cancelPaymentSignal)
+            .catch(() => undefined);
+        }
+        return this.paymentAnswer(payment);
+      },
+      {
+        validator: (req) => {
+          guard(() => order.checkCaller(state, req));
+          guard(() => order.checkCancelPayment(state, req.paymentId));
+        },
+      },
+    );
+    setHandler(
+      msg.resolvePaymentUpdate,
+      async (req) => {
+        const payment = guard(() => order.checkResolvePayment(state, req));
+        const { callerLocationId: _c, ...resolution } = req;
+        if (payment.workflowId)
+          await getExternalWorkflowHandle(payment.workflowId).signal(msg.resolvePaymentSignal, resolution);
+        return this.paymentAnswer(payment);
+      },
+      {
+        validator: (req) => {
+          guard(() => order.checkCaller(state, req));
+          guard(() => order.checkResolvePayment(state, req));
+        },
+      },
+    );
+  }
+
+  /** Answers once the payment workflow has reported an outcome (or after 30 s, still pending). */
+  private async paymentAnswer(payment: PaymentState) {
+    await condition(() => payment.status !== 'pending', '30 seconds');
+    return { payment: order.publicPayment(payment), order: order.toSnapshot(this.state) };
+  }
+
+  private async addPayment(req: msg.PaymentRequest) {
+    const { state, now } = this;
+    guard(() => order.checkCaller(state, req));
+    const earlier = this.keyedRepeat()
+      ? state.payments.find((p) => p.id === this.earlierKeys.get(currentUpdateInfo()!.id))
+      : undefined;
+    if (earlier) return { payment: order.publicPayment(earlier), order: order.toSnapshot(state) };
+    this.validatePayment(req);
+    const payment = order.newPayment(state, req, uuid4(), now());
+    order.applyPayment(state, payment, now());
+    this.remember(payment.id);
+    this.touched();
+    if (payment.method === 'cash') return this.cashPayment(req, payment);
+    this.paymentChanged(payment);
+    this.changed();
+    // Points settle at once, like cash, after the one debit (a new path: no old history has it).
+    if (payment.method === 'loyalty' && patched('loyalty-payments')) {
+      await settlePointsPayment(state, payment, req.points!, now);
+      this.paymentChanged(payment);
+      return { payment: order.publicPayment(payment), order: this.closeIfPaid() ?? this.changed() };
+    }
+    await this.startPaymentWorkflow(payment, req);
+    // Answer once the gateway has the charge (QR link, "confirm on your phone", …) or decided.
+    await condition(() => payment.reference !== undefined || payment.status !== 'pending', '30 seconds');
+    return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
+  }
+
+  private cashPayment(req: msg.PaymentRequest, payment: PaymentState) {
+    // The payment's event goes with the answer, so the caller writes it and the close takes it
+    // along: no publishing activity (and no tasks for it) per cash checkout. Histories from
+    // before emitted it ahead of the answer, which published it at once.
+    const withAnswer = patched('cash-payment-event-with-answer');
+    if (!withAnswer) this.paymentChanged(payment);
+    return this.answer(req, () => {
+      if (withAnswer) this.paymentChanged(payment);
+      const snapshot = this.closeIfPaid() ?? this.changed();
+      // Cash goes into the drawer: open it. Histories from before drawer kicks printed nothing here.
+      if (payment.amount > 0 && patched('drawer-kick-on-cash')) this.kickDrawer();
+      return { payment: order.publicPayment(payment), order: snapshot };
+    });
+  }
+
+  private validatePayment(req: msg.PaymentRequest): void {
+    const { state } = this;
     guard(() => order.checkCaller(state, req));
     guard(() => order.checkPayment(state, req));
     if (req.method === 'loyalty') return guard(() => checkLoyaltyPayment(state, req));
@@ -449,12 +730,13 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
         new Rejection('validation', 'card payments need a provider (square or stripe)', 'provider'),
       );
     }
-    if (req.method !== 'cash' && !input.payments) {
+    if (req.method !== 'cash' && !this.input.payments) {
       throw rejectionFailure(new Rejection('validation', `${req.method} payments are not configured`, 'method'));
     }
   }
 
-  async function startPaymentWorkflow(payment: PaymentState, req: msg.PaymentRequest): Promise<void> {
+  private async startPaymentWorkflow(payment: PaymentState, req: msg.PaymentRequest): Promise<void> {
+    const { state, input } = this;
     payment.workflowId = workflowIds.payment(state.id, payment.seq);
     await startChild(paymentWorkflow, {
       workflowId: payment.workflowId,
@@ -487,229 +769,51 @@ export async function checkout(input: CheckoutInput): Promise<OrderSnapshot> {
     });
   }
 
-  setHandler(msg.paymentUpdatedSignal, (update) => {
-    const payment = order.applyPaymentUpdate(state, update, now());
-    if (!payment) return;
-    paymentChanged(payment);
-    if (!closeIfPaid()) changed();
-  });
-
-  // A refund while this workflow runs: it alone numbers the order's versions, so it records the
-  // refund (at the next version, with refund.updated beside order.updated) rather than Postgres.
-  setHandler(msg.refundSettledSignal, (refund) => {
-    // Money refunded before the sale is due again; runs from before kept it off the balance.
-    const reopensBalance = state.status === 'open' && patched('open-refund-reopens-balance');
-    if (!order.applyRefund(state, refund, now(), { reopensBalance })) return; // a redelivery: no second effect
-    emit('refund.updated', [topic.order(state.id), topic.orders(state.locationId)], refund);
-    changed();
-  });
-
-  setHandler(
-    msg.cancelPaymentUpdate,
-    async (req) => {
-      const payment = guard(() => order.checkCancelPayment(state, req.paymentId));
-      // The payment workflow decides: it cancels at the gateway and refunds a success that slips
-      // through, then reports. (A workflow that already ended has sent its final report.)
-      if (payment.workflowId) {
-        await getExternalWorkflowHandle(payment.workflowId)
-          .signal(msg.cancelPaymentSignal)
-          .catch(() => undefined);
-      }
-      await condition(() => payment.status !== 'pending', '30 seconds');
-      return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
-    },
-    {
-      validator: (req) => {
-        guard(() => order.checkCaller(state, req));
-        guard(() => order.checkCancelPayment(state, req.paymentId));
-      },
-    },
-  );
-
-  setHandler(
-    msg.resolvePaymentUpdate,
-    async (req) => {
-      const payment = guard(() => order.checkResolvePayment(state, req));
-      const { callerLocationId: _c, ...resolution } = req;
-      if (payment.workflowId)
-        await getExternalWorkflowHandle(payment.workflowId).signal(msg.resolvePaymentSignal, resolution);
-      await condition(() => payment.status !== 'pending', '30 seconds');
-      return { payment: order.publicPayment(payment), order: order.toSnapshot(state) };
-    },
-    {
-      validator: (req) => {
-        guard(() => order.checkCaller(state, req));
-        guard(() => order.checkResolvePayment(state, req));
-      },
-    },
-  );
-
-  function paymentChanged(p: PaymentState): void {
-    const topics = [
-      topic.order(state.id),
-      topic.orders(state.locationId),
-      ...(state.terminalId ? [topic.display(state.terminalId)] : []),
-    ];
-    emit('payment.updated', topics, order.publicPayment(p));
+  private kickDrawer(): void {
+    const { state } = this;
+    if (state.status !== 'open' && state.settings.autoPrint.receipt) this.kickWithReceipt = true;
+    else this.prints.push({ role: 'receipt', job: { kind: 'drawerKick', orderId: state.id } });
   }
 
-  /**
-   * Writes the ended order. Newer runs do it in a local activity that also makes the outbox
-   * durable (with the low-stock alerts); histories from before published those separately.
-   */
-  /** Returns the receipt number the closing transaction gave (sold orders; older runs' answers have none). */
-  async function persist(): Promise<number | undefined> {
-    const req = { snapshot: order.toSnapshot(state), stockLines: stockLines(state) };
-    const fails = (err: unknown): never => {
-      reportDataError(err, `the ${state.status} order`);
-      throw err; // the workflow fails, visibly, rather than retrying for ever
-    };
-    if (!patched('close-persists-events-locally')) {
-      const outcome = await persistOrder(req).catch(fails);
-      for (const item of outcome.lowStock) emit('stock.low', [topic.orders(state.locationId)], item);
-      return outcome.receiptNumber;
-    }
-    closing = true;
-    await condition(() => !publishing);
-    const events = outbox.slice();
-    const closingReq = { ...req, events };
-    const { receiptNumber } = await persistOrderLocally(closingReq)
-      .catch(() => persistOrder(closingReq))
-      .catch(fails);
-    outbox.splice(0, events.length);
-    closing = false;
-    await confirmRefunds(events);
-    return receiptNumber;
+  private closeIfPaid(): OrderSnapshot | undefined {
+    if (!order.isFullyPaid(this.state)) return undefined;
+    order.applyClose(this.state, this.now());
+    this.closeRequested = true;
+    return this.changed();
   }
 
-  /** The receipt printer opens the drawer: with the receipt when this payment closed the order and one prints, else at once. */
-  let kickWithReceipt = false;
-  function kickDrawer(): void {
-    if (state.status !== 'open' && state.settings.autoPrint.receipt) kickWithReceipt = true;
-    else prints.push({ role: 'receipt', job: { kind: 'drawerKick', orderId: state.id } });
-  }
+  // ---- what other workflows report ----------------------------------------------------------
 
-  function closeIfPaid(): OrderSnapshot | undefined {
-    if (!order.isFullyPaid(state)) return undefined;
-    order.applyClose(state, now());
-    closeRequested = true;
-    return changed();
+  private setSignalHandlers(): void {
+    const { state, now } = this;
+    setHandler(msg.paymentUpdatedSignal, (update) => {
+      const payment = order.applyPaymentUpdate(state, update, now());
+      if (!payment) return;
+      this.paymentChanged(payment);
+      if (!this.closeIfPaid()) this.changed();
+    });
+    // A refund while this workflow runs: it alone numbers the order's versions, so it records the
+    // refund (at the next version, with refund.updated beside order.updated) rather than Postgres.
+    setHandler(msg.refundSettledSignal, (refund) => {
+      // Money refunded before the sale is due again; runs from before kept it off the balance.
+      const reopensBalance = state.status === 'open' && patched('open-refund-reopens-balance');
+      if (!order.applyRefund(state, refund, now(), { reopensBalance })) return; // a redelivery: no second effect
+      this.emit('refund.updated', [topic.order(state.id), topic.orders(state.locationId)], refund);
+      this.changed();
+    });
   }
+}
 
-  /**
-   * Publishes the outbox in order. Events stay in it until they are durable, so every answer to
-   * a publishing caller repeats them. What such callers published already waits for one catch-up
-   * per burst (a crashed API replica's changes still arrive), or for the close to take it along.
-   */
-  async function publisher(): Promise<void> {
-    for (;;) {
-      await condition(() => outbox.length > 0 && !closing);
-      if (!urgent) {
-        await condition(() => urgent || closing, CATCH_UP_AFTER_MS);
-        if (closing) continue; // the closing transaction takes them along
-      }
-      publishing = true;
-      urgent = false;
-      const batch = outbox.slice();
-      // Retrying a batch Postgres refuses for good would hold back every later version: report it, go on.
-      await publishOrderEvents({
-        orderId: state.id,
-        locationId: state.locationId,
-        events: batch,
-        snapshot: order.toSnapshot(state),
-      }).catch((err) => reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`));
-      outbox.splice(0, batch.length);
-      await confirmRefunds(batch);
-      publishing = false;
-    }
+/** Tells each refund workflow its change is on the order (its API answer waits for that). */
+async function confirmRefunds(batch: OrderEvent[]): Promise<void> {
+  for (const e of batch) {
+    if (e.event !== 'refund.updated') continue;
+    const refund = e.data as RefundObject;
+    // A refund workflow that has ended no longer waits: nothing to tell.
+    await getExternalWorkflowHandle(refundWorkflowId(refund.id))
+      .signal(refundRecordedSignal, { status: refund.status })
+      .catch(() => undefined);
   }
-
-  /** Tells each refund workflow its change is on the order (its API answer waits for that). */
-  async function confirmRefunds(batch: OrderEvent[]): Promise<void> {
-    for (const e of batch) {
-      if (e.event !== 'refund.updated') continue;
-      const refund = e.data as RefundObject;
-      // A refund workflow that has ended no longer waits: nothing to tell.
-      await getExternalWorkflowHandle(refundWorkflowId(refund.id))
-        .signal(refundRecordedSignal, { status: refund.status })
-        .catch(() => undefined);
-    }
-  }
-
-  async function startPrints(): Promise<void> {
-    while (prints.length > 0) {
-      const request = prints.shift()!;
-      printSeq += 1;
-      await startChild(printTicket, {
-        workflowId: workflowIds.print(state.id, request.job.kind, printSeq),
-        args: [{ ...request, locationId: state.locationId, options: input.printOptions }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `Print ${request.job.kind} for order #${state.orderNumber}`,
-      });
-    }
-  }
-
-  // ---- run ----
-  void publisher();
-  if (state.orderNumber === null) {
-    state.orderNumber = await assignOrderNumber({ orderId: state.id, locationId: state.locationId });
-    state.version += 1;
-    changed();
-  } else if (state.version === 0 && patched('opening-snapshot-with-api-number')) {
-    // A newer API assigned the number before starting: the first snapshot needs no activity.
-    // Workers from before this took such a start for a continued run (the branch below), and a
-    // new API meets them during a rolling deploy: their runs replay without the marker.
-    callerPublishes = input.openerPublishes === true;
-    state.version += 1;
-    changed();
-    callerPublishes = false;
-  } else {
-    updateSearchAttributes(order.toSnapshot(state)); // a continued run
-  }
-
-  for (;;) {
-    const idleFor = input.abandonAfterMs - (Date.now() - lastActivity);
-    const woke = await condition(
-      () =>
-        closeRequested || prints.length > 0 || updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested,
-      Math.max(idleFor, 1),
-    );
-    await startPrints();
-    if (closeRequested) break;
-    if (!woke && Date.now() - lastActivity >= input.abandonAfterMs) {
-      if (!order.hasSucceededPayment(state) && !order.hasPendingPayment(state)) {
-        order.applyCancel(state, 'abandoned: no activity', now());
-        changed();
-        break;
-      }
-      lastActivity = Date.now(); // money was taken: keep it open for staff (it shows in stuck orders)
-    }
-    if (updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested) {
-      await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);
-      // A close, cancel or print that arrived while we waited is handled in this run.
-      if (closeRequested || prints.length > 0) continue;
-      const appliedKeys = Object.fromEntries([...earlierKeys].slice(-500)); // the newest 500 keys
-      await continueAsNew<typeof checkout>({ ...input, state, printSeq, pendingPrints: [], appliedKeys });
-    }
-  }
-
-  const receiptNumber = await persist();
-  if (order.wasSold(state) && state.settings.autoPrint.receipt) {
-    // The receipt number comes from the closing transaction (older runs' answers have none).
-    // Only the print's input changes, not the commands: no patch needed.
-    const sold = { ...order.toSnapshot(state), ...(receiptNumber !== undefined ? { receiptNumber } : {}) };
-    const receipt = receiptOf(sold, state.settings.locationName, state.settings.taxInclusive);
-    prints.push({ role: 'receipt', job: { kind: 'receipt', receipt, ...(kickWithReceipt ? { kick: true } : {}) } });
-    await startPrints();
-  }
-  // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the
-  // number is still announced (and printed), but not forever.
-  if (order.wasSold(state) && state.kitchenStatus === 'sent') {
-    await condition(() => state.kitchenStatus === 'ready', input.kitchenWaitMs ?? 4 * 3600_000);
-    await startPrints();
-  }
-  await condition(() => allHandlersFinished() && outbox.length === 0 && !publishing);
-  return order.toSnapshot(state);
 }
 
 function stockLines(state: OrderState) {
