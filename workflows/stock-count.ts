@@ -47,76 +47,139 @@ const finished = (s: StockCountState) =>
   s.status === 'completed' || s.status === 'cancelled' || s.status === 'rejected';
 
 export async function stockCount(input: StockCountInput): Promise<StockCountState> {
-  const state = input.state;
-  const maxUpdates = input.maxUpdatesPerRun ?? 1000;
-  let updatesThisRun = 0;
-  let lastActivity = input.lastActivityMs ?? Date.now();
-  let inFlight = 0;
-  let openFailure: ApplicationFailure | undefined;
+  return new StockCountRun(input).run();
+}
 
-  let shownStatus = '';
-  function show(): void {
-    setCurrentDetails(sc.describe(state, new Date(lastActivity + input.abandonAfterMs).toISOString()));
-    if (state.status === shownStatus) return;
-    shownStatus = state.status;
+/** One count's state, its Updates (open, record, complete, cancel) and the run that ends it. */
+class StockCountRun {
+  private readonly state: StockCountState;
+  private readonly maxUpdates: number;
+  private updatesThisRun = 0;
+  private lastActivity: number;
+  private inFlight = 0;
+  private openFailure: ApplicationFailure | undefined;
+  private shownStatus = '';
+
+  constructor(private readonly input: StockCountInput) {
+    this.state = input.state;
+    this.maxUpdates = input.maxUpdatesPerRun ?? 1000;
+    this.lastActivity = input.lastActivityMs ?? Date.now();
+    const { state } = this;
+    setHandler(sc.stockCountStateQuery, () => state);
+    setHandler(
+      sc.openStockCountUpdate,
+      async () => {
+        await condition(() => state.itemIds !== null || this.openFailure !== undefined);
+        if (this.openFailure) throw this.openFailure;
+      },
+      { validator: (caller) => guard(() => sc.checkCaller(state, caller)) },
+    );
+    setHandler(sc.recordCountUpdate, (req) => this.record(req), {
+      validator: (req) => guard(() => sc.checkRecord(state, req)),
+    });
+    this.finishHandler(sc.completeStockCountUpdate, 'complete', (req) => this.complete(req));
+    this.finishHandler(sc.cancelStockCountUpdate, 'cancel', (req) => this.cancel(req.staffId, 'cancelled by staff'));
+  }
+
+  async run(): Promise<StockCountState> {
+    const { state } = this;
+    if (state.itemIds === null) await this.open();
+    this.show();
+    await this.untilFinished();
+    await condition(allHandlersFinished);
+    return state;
+  }
+
+  private async open(): Promise<void> {
+    const { state, input } = this;
+    const opened = await openStockCount({
+      countId: state.id,
+      locationId: state.locationId,
+      staffId: state.staffId,
+      categoryId: input.categoryId,
+      itemIds: input.itemIds,
+    });
+    if (opened.ok) {
+      state.itemIds = opened.itemIds;
+      return;
+    }
+    this.openFailure = rejectionFailure(
+      opened.kind === 'empty'
+        ? new Rejection('validation', opened.message, 'itemIds')
+        : new Rejection('conflict', opened.message),
+    );
+    state.status = 'rejected';
+    state.cancelReason = opened.message;
+  }
+
+  /** Waits for the count to finish; abandons it when untouched too long; continues as new when the run grows long. */
+  private async untilFinished(): Promise<void> {
+    const { state, input } = this;
+    while (!finished(state)) {
+      const wake = () => finished(state) || state.status !== 'open' || this.runIsLong();
+      if (state.status !== 'open') {
+        // Completing or cancelling: no abandon clock while that finishes.
+        await condition(() => finished(state));
+        return;
+      }
+      const woke = await condition(wake, Math.max(input.abandonAfterMs - (Date.now() - this.lastActivity), 1));
+      if (finished(state)) return;
+      if (!woke && this.inFlight === 0 && Date.now() - this.lastActivity >= input.abandonAfterMs) {
+        await this.cancel(null, `abandoned: untouched for ${Math.round(input.abandonAfterMs / 3600_000)} h`);
+        return;
+      }
+      if (this.runIsLong()) {
+        await condition(() => allHandlersFinished() && this.inFlight === 0);
+        // A complete or cancel that arrived while we waited ends this run instead.
+        if (state.status === 'open')
+          await continueAsNew<typeof stockCount>({ ...input, state, lastActivityMs: this.lastActivity });
+      }
+    }
+  }
+
+  private runIsLong(): boolean {
+    return this.updatesThisRun >= this.maxUpdates || workflowInfo().continueAsNewSuggested;
+  }
+
+  private show(): void {
+    const { state } = this;
+    setCurrentDetails(sc.describe(state, new Date(this.lastActivity + this.input.abandonAfterMs).toISOString()));
+    if (state.status === this.shownStatus) return;
+    this.shownStatus = state.status;
     upsertSearchAttributes([{ key: SA.stockCountStatus, value: state.status }]);
   }
 
-  /** Ends the count without applying anything; recordings in flight finish first. */
-  async function cancel(staffId: string | null, reason: string): Promise<void> {
-    state.status = 'cancelling';
-    show();
-    await condition(() => inFlight === 0);
-    await cancelStockCount({ countId: state.id, staffId, reason });
-    state.status = 'cancelled';
-    state.cancelReason = reason;
-    show();
+  private async record(req: sc.RecordCountRequest) {
+    const { state } = this;
+    guard(() => sc.checkRecord(state, req));
+    const seq = ++state.seq;
+    this.updatesThisRun += 1;
+    this.lastActivity = Date.now();
+    this.inFlight += 1;
+    try {
+      const row = await recordStockCount({
+        countId: state.id,
+        locationId: state.locationId,
+        itemId: req.itemId,
+        counted: req.counted,
+        seq,
+        staffId: req.staffId,
+      });
+      sc.applyRecord(state, req, seq);
+      return sc.lineView(row);
+    } finally {
+      this.inFlight -= 1;
+      this.show();
+    }
   }
 
-  setHandler(sc.stockCountStateQuery, () => state);
-
-  setHandler(
-    sc.openStockCountUpdate,
-    async () => {
-      await condition(() => state.itemIds !== null || openFailure !== undefined);
-      if (openFailure) throw openFailure;
-    },
-    { validator: (caller) => guard(() => sc.checkCaller(state, caller)) },
-  );
-
-  setHandler(
-    sc.recordCountUpdate,
-    async (req) => {
-      guard(() => sc.checkRecord(state, req));
-      const seq = ++state.seq;
-      updatesThisRun += 1;
-      lastActivity = Date.now();
-      inFlight += 1;
-      try {
-        const row = await recordStockCount({
-          countId: state.id,
-          locationId: state.locationId,
-          itemId: req.itemId,
-          counted: req.counted,
-          seq,
-          staffId: req.staffId,
-        });
-        sc.applyRecord(state, req, seq);
-        return sc.lineView(row);
-      } finally {
-        inFlight -= 1;
-        show();
-      }
-    },
-    { validator: (req) => guard(() => sc.checkRecord(state, req)) },
-  );
-
   /** Complete and cancel: the first request does the work, a repeat waits for its outcome. */
-  function finishHandler(
+  private finishHandler(
     def: typeof sc.completeStockCountUpdate,
     action: 'complete' | 'cancel',
     run: (req: sc.FinishRequest) => Promise<void>,
-  ) {
+  ): void {
+    const { state } = this;
     setHandler(
       def,
       async (req) => {
@@ -126,70 +189,32 @@ export async function stockCount(input: StockCountInput): Promise<StockCountStat
           await condition(() => finished(state));
           return;
         }
-        updatesThisRun += 1;
+        this.updatesThisRun += 1;
         await run(req);
       },
       { validator: (req) => guard(() => sc.checkFinish(state, req, action)) },
     );
   }
 
-  finishHandler(sc.completeStockCountUpdate, 'complete', async (req) => {
+  private async complete(req: sc.FinishRequest): Promise<void> {
+    const { state } = this;
     state.status = 'completing';
-    show();
-    await condition(() => inFlight === 0);
+    this.show();
+    await condition(() => this.inFlight === 0);
     await applyStockCount({ countId: state.id, staffId: req.staffId });
     state.status = 'completed';
-    show();
-  });
-  finishHandler(sc.cancelStockCountUpdate, 'cancel', (req) => cancel(req.staffId, 'cancelled by staff'));
-
-  // ---- run ----
-  if (state.itemIds === null) {
-    const opened = await openStockCount({
-      countId: state.id,
-      locationId: state.locationId,
-      staffId: state.staffId,
-      categoryId: input.categoryId,
-      itemIds: input.itemIds,
-    });
-    if (!opened.ok) {
-      openFailure = rejectionFailure(
-        opened.kind === 'empty'
-          ? new Rejection('validation', opened.message, 'itemIds')
-          : new Rejection('conflict', opened.message),
-      );
-      state.status = 'rejected';
-      state.cancelReason = opened.message;
-    } else {
-      state.itemIds = opened.itemIds;
-    }
+    this.show();
   }
-  show();
 
-  while (!finished(state)) {
-    const wake = () =>
-      finished(state) ||
-      state.status !== 'open' ||
-      updatesThisRun >= maxUpdates ||
-      workflowInfo().continueAsNewSuggested;
-    if (state.status !== 'open') {
-      // Completing or cancelling: no abandon clock while that finishes.
-      await condition(() => finished(state));
-      break;
-    }
-    const woke = await condition(wake, Math.max(input.abandonAfterMs - (Date.now() - lastActivity), 1));
-    if (finished(state)) break;
-    if (!woke && inFlight === 0 && Date.now() - lastActivity >= input.abandonAfterMs) {
-      await cancel(null, `abandoned: untouched for ${Math.round(input.abandonAfterMs / 3600_000)} h`);
-      break;
-    }
-    if (updatesThisRun >= maxUpdates || workflowInfo().continueAsNewSuggested) {
-      await condition(() => allHandlersFinished() && inFlight === 0);
-      // A complete or cancel that arrived while we waited ends this run instead.
-      if (state.status === 'open')
-        await continueAsNew<typeof stockCount>({ ...input, state, lastActivityMs: lastActivity });
-    }
+  /** Ends the count without applying anything; recordings in flight finish first. */
+  private async cancel(staffId: string | null, reason: string): Promise<void> {
+    const { state } = this;
+    state.status = 'cancelling';
+    this.show();
+    await condition(() => this.inFlight === 0);
+    await cancelStockCount({ countId: state.id, staffId, reason });
+    state.status = 'cancelled';
+    state.cancelReason = reason;
+    this.show();
   }
-  await condition(allHandlersFinished);
-  return state;
 }
