@@ -643,6 +643,7 @@ function writeResult(r: Report): void {
   const cs = r.checkout.stats;
   const result = {
     at: new Date().toISOString(),
+    target: TARGET,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
     terminals: TERMINALS,
     seconds: SECONDS,
@@ -660,6 +661,48 @@ function writeResult(r: Report): void {
   const file = `${dir}/checkout-${result.at.replace(/[:.]/g, '-')}.json`;
   fs.writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`Result written to ${file}`);
+  printBesideOtherTarget(dir, result);
+}
+
+type Result = {
+  at: string;
+  target?: string;
+  addLine: Stat;
+  openOrder: Stat;
+  cashPayment: Stat;
+  floor: Stat & { perSecond: number };
+  checkout: Stat & { perSecond: number };
+};
+type Stat = { p50: number; p99: number };
+
+/** This run beside the newest run against the other target on this machine, when there is one. */
+function printBesideOtherTarget(dir: string, current: Result): void {
+  const other = TARGET === 'cluster' ? 'dev' : 'cluster';
+  const previous = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('checkout-') && f.endsWith('.json'))
+    .sort()
+    .reverse()
+    .map((f) => JSON.parse(fs.readFileSync(`${dir}/${f}`, 'utf8')) as Result)
+    .find((r) => (r.target ?? 'dev') === other);
+  if (!previous) {
+    console.log(`(no earlier ${other} run in ${dir}: run BENCH_TARGET=${other} to see both side by side)`);
+    return;
+  }
+  const rows: Array<[string, (r: Result) => number, string]> = [
+    ['floor Update p50', (r) => r.floor.p50, 'ms'],
+    ['add-line p50', (r) => r.addLine.p50, 'ms'],
+    ['add-line p99', (r) => r.addLine.p99, 'ms'],
+    ['open order p50', (r) => r.openOrder.p50, 'ms'],
+    ['cash payment p50', (r) => r.cashPayment.p50, 'ms'],
+    ['checkouts/s', (r) => r.checkout.perSecond, ''],
+  ];
+  console.log(`Beside the ${other} run of ${previous.at}:`);
+  console.log(`  ${pad('', 22)}${lpad(TARGET, 12)}${lpad(other, 12)}`);
+  for (const [label, get, unit] of rows)
+    console.log(
+      `  ${pad(label, 22)}${lpad(`${f(get(current))} ${unit}`, 12)}${lpad(`${f(get(previous))} ${unit}`, 12)}`,
+    );
 }
 
 // ---- main -----------------------------------------------------------------------------------
