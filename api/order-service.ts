@@ -117,8 +117,46 @@ export async function createOrder(
   const table = body.tableId ? await findTable(deps, auth, body.tableId) : undefined;
   const customer = body.customerId ? await findCustomer(deps, auth, body.customerId) : undefined;
   const now = new Date().toISOString();
-  const state: OrderState = {
-    id: orderId,
+  const state = newOrderState({ orderId, auth, body, settings, table, customer, now });
+  await addInitialLines(deps, auth, state, body.lines ?? [], now);
+  // Numbered here (idempotent per order), so the workflow's first task needs no activity.
+  state.orderNumber = await assignOrderNumber(deps.knex, orderId, auth.locationId);
+  // The table is claimed last, once nothing else can refuse the order: a refused create frees it again.
+  if (table) await seatOrder(deps, auth, orderId, table.id, body.newCheck === true);
+  try {
+    const answer = await deps.temporal.workflow.executeUpdateWithStart(msg.openOrderUpdate, {
+      args: [{ callerLocationId: auth.locationId, publishes: true }],
+      startWorkflowOperation: startCheckout(deps, auth, body, state, settings.name),
+    });
+    const snapshot = publishAnswer(deps, answer);
+    return { created: snapshot.createdAt === now, snapshot };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const closed = await persistedSnapshot(deps, orderId);
+      if (closed) return { created: false, snapshot: ownedOr404(closed, auth) };
+      throw conflict('This order id was used before');
+    }
+    const refused = updateError(err);
+    if (refused && table) await unseatOrder(deps, orderId);
+    throw refused ?? err;
+  }
+}
+
+type LocationSettings = NonNullable<Awaited<ReturnType<typeof loadSettings>>>;
+
+/** The state a checkout starts with: no lines yet, no number, the location's settings of now. */
+function newOrderState(o: {
+  orderId: string;
+  auth: AuthContext;
+  body: CreateOrderBody;
+  settings: LocationSettings;
+  table?: { id: string; name: string };
+  customer?: { id: string; name: string };
+  now: string;
+}): OrderState {
+  const { auth, body, settings, table, customer, now } = o;
+  return {
+    id: o.orderId,
     locationId: auth.locationId,
     staffId: auth.staffId,
     terminalId: body.terminalId ?? null,
@@ -151,8 +189,17 @@ export async function createOrder(
     closedAt: null,
     cancelReason: null,
   };
-  // Initial lines are checked with the same pure rules the workflow's validators use.
-  for (const [i, line] of (body.lines ?? []).entries()) {
+}
+
+/** Initial lines are checked with the same pure rules the workflow's validators use. */
+async function addInitialLines(
+  deps: AppDeps,
+  auth: AuthContext,
+  state: OrderState,
+  lines: LineInput[],
+  now: string,
+): Promise<void> {
+  for (const [i, line] of lines.entries()) {
     const req = await resolveLine(deps, auth.locationId, line, `lines[${i}].`);
     try {
       const mods = order.checkAddLine(state, req, `lines[${i}].`);
@@ -162,13 +209,19 @@ export async function createOrder(
     }
   }
   state.version = 0;
-  // Numbered here (idempotent per order), so the workflow's first task needs no activity.
-  state.orderNumber = await assignOrderNumber(deps.knex, orderId, auth.locationId);
-  // The table is claimed last, once nothing else can refuse the order: a refused create frees it again.
-  if (table) await seatOrder(deps, auth, orderId, table.id, body.newCheck === true);
+}
 
-  const startWorkflowOperation = new WithStartWorkflowOperation<typeof checkout>('checkout', {
-    workflowId: workflowIds.order(orderId),
+/** The checkout's start, as the Update-with-Start carries it (its id is the idempotency key). */
+function startCheckout(
+  deps: AppDeps,
+  auth: AuthContext,
+  body: CreateOrderBody,
+  state: OrderState,
+  locationName: string,
+): WithStartWorkflowOperation<typeof checkout> {
+  const gateways = Object.keys(deps.gateways ?? {}).length > 0;
+  return new WithStartWorkflowOperation<typeof checkout>('checkout', {
+    workflowId: workflowIds.order(state.id),
     taskQueue: deps.config.taskQueue,
     args: [
       {
@@ -176,7 +229,7 @@ export async function createOrder(
         abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS,
         printOptions: deps.config.print,
         openerPublishes: true,
-        ...(Object.keys(deps.gateways ?? {}).length
+        ...(gateways
           ? {
               payments: {
                 publicBaseUrl: publicBaseUrl(deps),
@@ -193,26 +246,9 @@ export async function createOrder(
       { key: SA.staffId, value: auth.staffId },
       { key: SA.orderStatus, value: 'open' },
     ]),
-    staticSummary: `${settings.name}: ${body.type.replace('_', ' ')} order${body.table ? ` table ${body.table}` : ''} by ${auth.name}`,
-    staticDetails: `Order ${orderId}\nLocation ${settings.name} (${auth.locationId})\nStaff ${auth.name} (${auth.staffId})\nTerminal ${body.terminalId ?? '-'}\nCurrency ${settings.currency}`,
+    staticSummary: `${locationName}: ${body.type.replace('_', ' ')} order${body.table ? ` table ${body.table}` : ''} by ${auth.name}`,
+    staticDetails: `Order ${state.id}\nLocation ${locationName} (${auth.locationId})\nStaff ${auth.name} (${auth.staffId})\nTerminal ${body.terminalId ?? '-'}\nCurrency ${state.settings.currency}`,
   });
-  try {
-    const answer = await deps.temporal.workflow.executeUpdateWithStart(msg.openOrderUpdate, {
-      args: [{ callerLocationId: auth.locationId, publishes: true }],
-      startWorkflowOperation,
-    });
-    const snapshot = publishAnswer(deps, answer);
-    return { created: snapshot.createdAt === now, snapshot };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      const closed = await persistedSnapshot(deps, orderId);
-      if (closed) return { created: false, snapshot: ownedOr404(closed, auth) };
-      throw conflict('This order id was used before');
-    }
-    const refused = updateError(err);
-    if (refused && table) await unseatOrder(deps, orderId);
-    throw refused ?? err;
-  }
 }
 
 function ownedOr404(snapshot: OrderSnapshot, auth: AuthContext): OrderSnapshot {
