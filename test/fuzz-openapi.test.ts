@@ -55,6 +55,8 @@ const BUSINESS_RULE_422 = [
   'POST /api/v1/stock-counts/{id}/counts',
   // Lines must be the order's, the amount within what is refundable, the gateway's rules met.
   'POST /api/v1/orders/{id}/refunds',
+  // A bump names a kitchen screen that must exist in this location.
+  'POST /api/v1/orders/{id}/ready',
   // Opaque cursors: only one the API handed out names a position (a forged one is a 422).
   'GET /api/v1/audit',
   'GET /api/v1/inventory/movements',

@@ -74,6 +74,7 @@ async function seedLocationB(): Promise<void> {
     address: 'tcp://10.9.9.9:9100',
   });
   const display = await asB(t, 'POST', '/api/v1/displays', { name: 'B display', terminalId: 'b-terminal' });
+  const screen = await asB(t, 'POST', '/api/v1/kitchen-screens', { name: 'B screen' });
   const drawer = await asB(t, 'POST', '/api/v1/drawers/b-drawer/sessions', { float: 1000 });
   const count = await asB(t, 'POST', '/api/v1/stock-counts', { itemIds: [b.items.Croissant] }, true);
   const group = await asB(t, 'POST', '/api/v1/discount-groups', { name: 'B group' });
@@ -92,6 +93,7 @@ async function seedLocationB(): Promise<void> {
     customers: customer.id,
     discounts: b.discounts['$2 off'],
     displays: display.id ?? display.display?.id,
+    'kitchen-screens': screen.id ?? screen.screen?.id,
     drawers: 'b-drawer',
     sessions: drawer.id,
     locations: b.locationId,
