@@ -359,92 +359,322 @@ export function parseMpesaCallback(rawBody: string): WebhookEvent {
   return event;
 }
 
-// ---------------------------------------------------------------- the gateway
+// ---------------------------------------------------------------- the Daraja client
 
-export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const MpesaNodeClass = require('mpesa-node') as MpesaNodeCtor;
-  const baseUrl = cfg.baseUrl.replace(/\/+$/, '');
-  const timeoutMs = cfg.timeoutMs ?? 20_000;
-  const transactionType = cfg.transactionType ?? 'CustomerPayBillOnline';
-  const certPath =
-    cfg.certPath ??
-    (cfg.sandbox
-      ? path.join(path.dirname(require.resolve('mpesa-node/package.json')), 'keys', 'sandbox-cert.cer')
-      : undefined);
+/** The initiator's refund settings, present only when reversals are configured. */
+interface ReversalSettings {
+  initiatorName: string;
+  initiatorPassword: string;
+}
 
-  const mpesa = new MpesaNodeClass({
-    consumerKey: cfg.consumerKey,
-    consumerSecret: cfg.consumerSecret,
-    environment: cfg.sandbox ? 'sandbox' : 'production',
-    shortCode: cfg.shortCode,
-    lipaNaMpesaShortCode: cfg.shortCode,
-    lipaNaMpesaShortPass: cfg.passkey,
-    initiatorName: cfg.initiatorName,
-    // mpesa-node calls the initiator password "securityCredential" and encrypts it with certPath.
-    securityCredential: cfg.initiatorPassword,
-    certPath,
-  });
-  mpesa.baseURL = baseUrl;
+/**
+ * mpesa-node with what it gets wrong fixed around it: our base URL, our timeout instead of its 5 s,
+ * and a cached OAuth token in front of its oAuth (which request() calls before every call).
+ */
+class DarajaClient {
+  readonly lib: MpesaNode;
+  private token: { value: string; refreshAt: number } | undefined;
+  private fetching: Promise<string> | undefined;
+  private readonly fetchToken: MpesaNode['oAuth'];
 
-  // OAuth token cache in front of mpesa-node's oAuth (which request() calls before every call).
-  const fetchToken = mpesa.oAuth.bind(mpesa);
-  let token: { value: string; refreshAt: number } | undefined;
-  let fetching: Promise<string> | undefined;
-  async function accessToken(): Promise<string> {
-    if (token && Date.now() < token.refreshAt) return token.value;
-    fetching ??= (async () => {
-      try {
-        const res = await fetchToken();
-        const value = res.data?.access_token;
-        if (!value) throw new Error('OAuth answer has no access_token');
-        const ttl = Number(res.data.expires_in);
-        const ttlMs = (Number.isFinite(ttl) && ttl > 0 ? ttl : 3599) * 1000;
-        token = { value, refreshAt: Date.now() + Math.max(ttlMs - 60_000, ttlMs / 2) };
-        return value;
-      } catch (e) {
-        const { status, errorCode, message } = darajaError(e);
-        if (status !== undefined && status >= 400 && status < 500) {
-          throw gatewayRejected(
-            `M-Pesa rejected the consumer key/secret (HTTP ${status}${errorCode ? `, ${errorCode}` : ''}): ${message} — check MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET`,
-          );
-        }
-        throw toMpesaFailure(e, 'OAuth');
-      } finally {
-        fetching = undefined;
-      }
-    })();
-    return fetching;
+  constructor(cfg: MpesaConfig, baseUrl: string, timeoutMs: number, certPath: string | undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const MpesaNodeClass = require('mpesa-node') as MpesaNodeCtor;
+    this.lib = new MpesaNodeClass({
+      consumerKey: cfg.consumerKey,
+      consumerSecret: cfg.consumerSecret,
+      environment: cfg.sandbox ? 'sandbox' : 'production',
+      shortCode: cfg.shortCode,
+      lipaNaMpesaShortCode: cfg.shortCode,
+      lipaNaMpesaShortPass: cfg.passkey,
+      initiatorName: cfg.initiatorName,
+      // mpesa-node calls the initiator password "securityCredential" and encrypts it with certPath.
+      securityCredential: cfg.initiatorPassword,
+      certPath,
+    });
+    this.lib.baseURL = baseUrl;
+    this.fetchToken = this.lib.oAuth.bind(this.lib);
+    this.lib.oAuth = async () => ({ status: 200, data: { access_token: await this.accessToken() } });
+    const libraryRequest = this.lib.request.bind(this.lib);
+    this.lib.request = async (base?: string | null) => {
+      const client = await libraryRequest(base);
+      client.defaults.timeout = timeoutMs;
+      return client;
+    };
   }
-  mpesa.oAuth = async () => ({ status: 200, data: { access_token: await accessToken() } });
 
-  // mpesa-node's authorized client, with our timeout instead of its 5 s.
-  const libraryRequest = mpesa.request.bind(mpesa);
-  mpesa.request = async (base?: string | null) => {
-    const client = await libraryRequest(base);
-    client.defaults.timeout = timeoutMs;
-    return client;
-  };
+  /** The cached token, reused until shortly before it expires; concurrent callers share one fetch. */
+  private accessToken(): Promise<string> {
+    if (this.token && Date.now() < this.token.refreshAt) return Promise.resolve(this.token.value);
+    this.fetching ??= this.fetchNewToken().finally(() => {
+      this.fetching = undefined;
+    });
+    return this.fetching;
+  }
+
+  private async fetchNewToken(): Promise<string> {
+    try {
+      const res = await this.fetchToken();
+      const value = res.data?.access_token;
+      if (!value) throw new Error('OAuth answer has no access_token');
+      const ttl = Number(res.data.expires_in);
+      const ttlMs = (Number.isFinite(ttl) && ttl > 0 ? ttl : 3599) * 1000;
+      this.token = { value, refreshAt: Date.now() + Math.max(ttlMs - 60_000, ttlMs / 2) };
+      return value;
+    } catch (e) {
+      const { status, errorCode, message } = darajaError(e);
+      if (status !== undefined && status >= 400 && status < 500) {
+        throw gatewayRejected(
+          `M-Pesa rejected the consumer key/secret (HTTP ${status}${errorCode ? `, ${errorCode}` : ''}): ${message} — check MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET`,
+        );
+      }
+      throw toMpesaFailure(e, 'OAuth');
+    }
+  }
 
   /** Runs one Daraja call; a rejected token is dropped and the call made once more with a new one. Raw errors escape. */
-  async function call<T>(fn: () => Promise<HttpResponse<T>>): Promise<HttpResponse<T>> {
+  async call<T>(fn: () => Promise<HttpResponse<T>>): Promise<HttpResponse<T>> {
     try {
       return await fn();
     } catch (e) {
       if (!isTokenRejected(e)) throw e;
-      token = undefined;
+      this.token = undefined;
       return fn();
     }
   }
 
-  const post = <T>(path: string, body: unknown) => call<T>(async () => (await mpesa.request()).post<T>(path, body));
+  post<T>(path: string, body: unknown): Promise<HttpResponse<T>> {
+    return this.call<T>(async () => (await this.lib.request()).post<T>(path, body));
+  }
+}
 
-  async function query(reference: string): Promise<StatusResult> {
+/** Why an STK push is refused before anything is sent, or undefined when it may go. */
+function initiateRefusal(req: InitiateRequest, phone: string | undefined): string | undefined {
+  if (req.currency !== 'KES') return `M-Pesa charges KES only, not ${req.currency}`;
+  if (!Number.isInteger(req.total) || req.total <= 0) return `invalid amount ${req.total}`;
+  if (req.total % 100 !== 0) return `M-Pesa takes whole shillings only: ${formatKes(req.total)} is not a whole amount`;
+  if (!phone) return `invalid M-Pesa phone number ${req.phone ?? '(none)'}: expected 2547XXXXXXXX or 2541XXXXXXXX`;
+  return undefined;
+}
+
+/** Why a reversal is refused before anything is sent (the customer is then refunded by hand), or undefined. */
+function refundRefusal(
+  req: RefundRequest,
+  reversal: ReversalSettings | undefined,
+  resultUrl: string | undefined,
+  certPath: string | undefined,
+): string | undefined {
+  if (!reversal || !resultUrl)
+    return 'M-Pesa reversals are not configured (MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD, MPESA_RESULT_URL): refund the customer by hand';
+  if (!certPath || !fs.existsSync(certPath))
+    return `M-Pesa reversals need Safaricom's certificate (MPESA_CERT_PATH${certPath ? `: ${certPath} not found` : ''})`;
+  if (/^ws_CO_/i.test(req.receipt ?? req.reference))
+    return `M-Pesa reverses a receipt number (e.g. QKA1B2C3D4), not the STK CheckoutRequestID ${req.reference}: refund the customer by hand`;
+  if (req.currency !== 'KES') return `M-Pesa refunds KES only, not ${req.currency}`;
+  if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount % 100 !== 0)
+    return `M-Pesa reverses whole shillings only: ${formatKes(req.amount)} is not a whole amount`;
+  return undefined;
+}
+
+const refundFailed = (failureReason: string): RefundResult => ({ status: 'failed', reference: '', failureReason });
+
+// ---------------------------------------------------------------- the gateway
+
+export class MpesaGateway implements PaymentGateway {
+  static readonly identifier = 'mpesa';
+  /** MPESA_* settings (validated there), or undefined when M-Pesa is not configured. */
+  static readonly configFromEnv = mpesaConfigFromEnv;
+
+  readonly name = MpesaGateway.identifier;
+  readonly sandbox: boolean;
+  readonly withoutIdempotencyKey = true;
+  readonly currencies = ['KES'] as const;
+  private readonly client: DarajaClient;
+  private readonly transactionType: NonNullable<MpesaConfig['transactionType']>;
+  private readonly certPath: string | undefined;
+  private readonly reversal: ReversalSettings | undefined;
+
+  constructor(private readonly cfg: MpesaConfig) {
+    this.sandbox = cfg.sandbox;
+    this.transactionType = cfg.transactionType ?? 'CustomerPayBillOnline';
+    this.certPath =
+      cfg.certPath ??
+      (cfg.sandbox
+        ? path.join(path.dirname(require.resolve('mpesa-node/package.json')), 'keys', 'sandbox-cert.cer')
+        : undefined);
+    this.reversal =
+      cfg.initiatorName && cfg.initiatorPassword
+        ? { initiatorName: cfg.initiatorName, initiatorPassword: cfg.initiatorPassword }
+        : undefined;
+    this.client = new DarajaClient(cfg, cfg.baseUrl.replace(/\/+$/, ''), cfg.timeoutMs ?? 20_000, this.certPath);
+  }
+
+  async initiate(req: InitiateRequest): Promise<InitiateResult> {
+    const phone = darajaPhone(req.phone);
+    const refusal = initiateRefusal(req, phone);
+    if (refusal) return this.failed('', refusal);
+    if (!req.callbackUrl) throw gatewayRejected('M-Pesa needs a callback URL (PUBLIC_BASE_URL)');
+    let res: HttpResponse<StkPushResponse>;
+    try {
+      res = await this.push(req, phone!, req.callbackUrl);
+    } catch (e) {
+      const { errorCode, message } = darajaError(e);
+      // Daraja refused this push because another prompt is open on the phone: nothing was sent.
+      if (errorCode === '500.001.1001' && /lock subscriber|already in process/i.test(message))
+        return this.failed('', 'another transaction in progress');
+      throw toMpesaFailure(e, 'STK push');
+    }
+    return this.pushResult(res.data ?? {}, req, phone!);
+  }
+
+  status(req: StatusRequest): Promise<StatusResult> {
+    return this.query(req.reference);
+  }
+
+  /** Daraja cannot withdraw an STK prompt: report where it stands (a late success is refunded by the workflow). */
+  async cancel(req: CancelRequest): Promise<CancelResult> {
+    const s = await this.query(req.reference);
+    return { status: s.status };
+  }
+
+  /**
+   * TransactionReversal; the result comes later to resultUrl, so a request Daraja accepts is
+   * 'pending' with the ConversationID as reference. It reverses an M-Pesa receipt number
+   * (e.g. QKA1B2C3D4), not a CheckoutRequestID.
+   */
+  async refund(req: RefundRequest): Promise<RefundResult> {
+    const resultUrl = req.resultUrl ?? this.cfg.resultUrl;
+    const refusal = refundRefusal(req, this.reversal, resultUrl, this.certPath);
+    if (refusal) return refundFailed(refusal);
+    let res: HttpResponse<ReversalResponse>;
+    try {
+      res = await this.reverse(req, resultUrl!, this.reversal!);
+    } catch (e) {
+      // mpesa-node encrypts the initiator password first: a bad certificate is no network error.
+      if (!isHttpError(e) && !(e instanceof ApplicationFailure))
+        return refundFailed(`M-Pesa reversal could not be prepared: ${(e as Error).message}`);
+      const failure = toMpesaFailure(e, 'reversal');
+      if (failure instanceof ApplicationFailure && failure.nonRetryable) return refundFailed(failure.message);
+      throw failure;
+    }
+    const d = res.data ?? {};
+    if (String(d.ResponseCode ?? '') !== '0')
+      return refundFailed(
+        d.ResponseDescription || `M-Pesa refused the reversal (ResponseCode ${d.ResponseCode ?? 'missing'})`,
+      );
+    return {
+      status: 'pending',
+      reference: d.ConversationID || d.OriginatorConversationID || '',
+      statusReference: d.OriginatorConversationID || undefined,
+    };
+  }
+
+  /**
+   * Transaction Status of a reversal whose Result never came, by its OriginatorConversationID
+   * (the ConversationID when that is all we have). Daraja answers it, too, only at the ResultURL.
+   */
+  async requestRefundStatus(req: RefundStatusRequest): Promise<void> {
+    if (!this.reversal)
+      throw gatewayRejected('M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD');
+    let res: HttpResponse<ReversalResponse>;
+    try {
+      res = await this.client.post<ReversalResponse>('/mpesa/transactionstatus/v1/query', {
+        Initiator: this.reversal.initiatorName,
+        SecurityCredential: this.client.lib.security(),
+        CommandID: 'TransactionStatusQuery',
+        TransactionID: '',
+        OriginatorConversationID: req.statusReference ?? req.reference,
+        PartyA: this.cfg.shortCode,
+        IdentifierType: '4', // an organisation's shortcode
+        ResultURL: req.resultUrl,
+        QueueTimeOutURL: req.resultUrl,
+        Remarks: 'Refund status',
+        Occasion: 'Refund status',
+      });
+    } catch (e) {
+      throw toMpesaFailure(e, 'Transaction Status');
+    }
+    const d = res.data ?? {};
+    if (String(d.ResponseCode ?? '') !== '0')
+      throw ApplicationFailure.create({
+        message: `M-Pesa refused the Transaction Status request: ${d.ResponseDescription ?? d.ResponseCode}`,
+        type: 'GatewayUnavailable',
+      });
+  }
+
+  parseWebhook(raw: RawWebhook): WebhookEvent {
+    return parseMpesaCallback(raw.rawBody);
+  }
+
+  private failed(reference: string, failureReason: string): InitiateResult {
+    return { status: 'failed', reference, failureReason, sandbox: this.sandbox };
+  }
+
+  private push(req: InitiateRequest, phone: string, callbackUrl: string): Promise<HttpResponse<StkPushResponse>> {
+    const { shortCode, passkey, tillNumber } = this.cfg;
+    const timestamp = darajaTimestamp();
+    return this.client.post<StkPushResponse>('/mpesa/stkpush/v1/processrequest', {
+      BusinessShortCode: shortCode,
+      Password: darajaPassword(shortCode, passkey, timestamp),
+      Timestamp: timestamp,
+      TransactionType: this.transactionType,
+      Amount: req.total / 100,
+      PartyA: phone,
+      PartyB: this.transactionType === 'CustomerBuyGoodsOnline' ? (tillNumber ?? shortCode) : shortCode,
+      PhoneNumber: phone,
+      CallBackURL: callbackUrl,
+      AccountReference: accountReference(req),
+      TransactionDesc: transactionDesc(req),
+    });
+  }
+
+  /** Daraja's answer to a push it received: accepted (pending, the customer is prompted) or refused. */
+  private pushResult(d: StkPushResponse, req: InitiateRequest, phone: string): InitiateResult {
+    if (String(d.ResponseCode ?? '') !== '0' || !d.CheckoutRequestID) {
+      return this.failed(
+        d.CheckoutRequestID ?? '',
+        d.ResponseDescription ||
+          d.CustomerMessage ||
+          `M-Pesa refused the request (ResponseCode ${d.ResponseCode ?? 'missing'})`,
+      );
+    }
+    return {
+      status: 'pending',
+      reference: d.CheckoutRequestID,
+      action: {
+        type: 'confirm_on_phone',
+        message: `Enter your M-Pesa PIN on ${maskPhone(phone)} to pay ${formatKes(req.total)}`,
+      },
+      sandbox: this.sandbox,
+    };
+  }
+
+  private reverse(
+    req: RefundRequest,
+    resultUrl: string,
+    reversal: ReversalSettings,
+  ): Promise<HttpResponse<ReversalResponse>> {
+    return this.client.call(() =>
+      this.client.lib.reversal(
+        req.receipt ?? req.reference,
+        req.amount / 100,
+        resultUrl,
+        resultUrl,
+        this.cfg.shortCode,
+        (req.reason || 'Refund').slice(0, 100).padEnd(2, '.'),
+        req.idempotencyKey.slice(0, 100),
+        reversal.initiatorName,
+      ),
+    );
+  }
+
+  private async query(reference: string): Promise<StatusResult> {
+    const { shortCode, passkey } = this.cfg;
     const timestamp = darajaTimestamp();
     try {
-      const res = await post<StkQueryResponse>('/mpesa/stkpushquery/v1/query', {
-        BusinessShortCode: cfg.shortCode,
-        Password: darajaPassword(cfg.shortCode, cfg.passkey, timestamp),
+      const res = await this.client.post<StkQueryResponse>('/mpesa/stkpushquery/v1/query', {
+        BusinessShortCode: shortCode,
+        Password: darajaPassword(shortCode, passkey, timestamp),
         Timestamp: timestamp,
         CheckoutRequestID: reference,
       });
@@ -459,181 +689,9 @@ export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
       throw toMpesaFailure(e, 'STK push query');
     }
   }
+}
 
-  return {
-    name: 'mpesa',
-    sandbox: cfg.sandbox,
-    withoutIdempotencyKey: true,
-    currencies: ['KES'],
-
-    async initiate(req: InitiateRequest): Promise<InitiateResult> {
-      const refuse = (failureReason: string): InitiateResult => ({
-        status: 'failed',
-        reference: '',
-        failureReason,
-        sandbox: cfg.sandbox,
-      });
-      if (req.currency !== 'KES') return refuse(`M-Pesa charges KES only, not ${req.currency}`);
-      if (!Number.isInteger(req.total) || req.total <= 0) return refuse(`invalid amount ${req.total}`);
-      if (req.total % 100 !== 0)
-        return refuse(`M-Pesa takes whole shillings only: ${formatKes(req.total)} is not a whole amount`);
-      const phone = darajaPhone(req.phone);
-      if (!phone)
-        return refuse(`invalid M-Pesa phone number ${req.phone ?? '(none)'}: expected 2547XXXXXXXX or 2541XXXXXXXX`);
-      if (!req.callbackUrl) throw gatewayRejected('M-Pesa needs a callback URL (PUBLIC_BASE_URL)');
-
-      const timestamp = darajaTimestamp();
-      let res: HttpResponse<StkPushResponse>;
-      try {
-        res = await post<StkPushResponse>('/mpesa/stkpush/v1/processrequest', {
-          BusinessShortCode: cfg.shortCode,
-          Password: darajaPassword(cfg.shortCode, cfg.passkey, timestamp),
-          Timestamp: timestamp,
-          TransactionType: transactionType,
-          Amount: req.total / 100,
-          PartyA: phone,
-          PartyB: transactionType === 'CustomerBuyGoodsOnline' ? (cfg.tillNumber ?? cfg.shortCode) : cfg.shortCode,
-          PhoneNumber: phone,
-          CallBackURL: req.callbackUrl,
-          AccountReference: accountReference(req),
-          TransactionDesc: transactionDesc(req),
-        });
-      } catch (e) {
-        const { errorCode, message } = darajaError(e);
-        // Daraja refused this push because another prompt is open on the phone: nothing was sent.
-        if (errorCode === '500.001.1001' && /lock subscriber|already in process/i.test(message))
-          return refuse('another transaction in progress');
-        throw toMpesaFailure(e, 'STK push');
-      }
-      const d = res.data ?? {};
-      if (String(d.ResponseCode ?? '') !== '0' || !d.CheckoutRequestID) {
-        return {
-          status: 'failed',
-          reference: d.CheckoutRequestID ?? '',
-          failureReason:
-            d.ResponseDescription ||
-            d.CustomerMessage ||
-            `M-Pesa refused the request (ResponseCode ${d.ResponseCode ?? 'missing'})`,
-          sandbox: cfg.sandbox,
-        };
-      }
-      return {
-        status: 'pending',
-        reference: d.CheckoutRequestID,
-        action: {
-          type: 'confirm_on_phone',
-          message: `Enter your M-Pesa PIN on ${maskPhone(phone)} to pay ${formatKes(req.total)}`,
-        },
-        sandbox: cfg.sandbox,
-      };
-    },
-
-    status(req: StatusRequest): Promise<StatusResult> {
-      return query(req.reference);
-    },
-
-    /** Daraja cannot withdraw an STK prompt: report where it stands (a late success is refunded by the workflow). */
-    async cancel(req: CancelRequest): Promise<CancelResult> {
-      const s = await query(req.reference);
-      return { status: s.status };
-    },
-
-    /**
-     * TransactionReversal; the result comes later to resultUrl, so a request Daraja accepts is
-     * 'pending' with the ConversationID as reference. It reverses an M-Pesa receipt number
-     * (e.g. QKA1B2C3D4), not a CheckoutRequestID.
-     */
-    async refund(req: RefundRequest): Promise<RefundResult> {
-      const fail = (failureReason: string): RefundResult => ({ status: 'failed', reference: '', failureReason });
-      const resultUrl = req.resultUrl ?? cfg.resultUrl;
-      if (!cfg.initiatorName || !cfg.initiatorPassword || !resultUrl) {
-        return fail(
-          'M-Pesa reversals are not configured (MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD, MPESA_RESULT_URL): refund the customer by hand',
-        );
-      }
-      if (!certPath || !fs.existsSync(certPath))
-        return fail(
-          `M-Pesa reversals need Safaricom's certificate (MPESA_CERT_PATH${certPath ? `: ${certPath} not found` : ''})`,
-        );
-      const receipt = req.receipt ?? req.reference;
-      if (/^ws_CO_/i.test(receipt)) {
-        return fail(
-          `M-Pesa reverses a receipt number (e.g. QKA1B2C3D4), not the STK CheckoutRequestID ${req.reference}: refund the customer by hand`,
-        );
-      }
-      if (req.currency !== 'KES') return fail(`M-Pesa refunds KES only, not ${req.currency}`);
-      if (!Number.isInteger(req.amount) || req.amount <= 0 || req.amount % 100 !== 0) {
-        return fail(`M-Pesa reverses whole shillings only: ${formatKes(req.amount)} is not a whole amount`);
-      }
-      let res: HttpResponse<ReversalResponse>;
-      try {
-        res = await call(() =>
-          mpesa.reversal(
-            receipt,
-            req.amount / 100,
-            resultUrl,
-            resultUrl,
-            cfg.shortCode,
-            (req.reason || 'Refund').slice(0, 100).padEnd(2, '.'),
-            req.idempotencyKey.slice(0, 100),
-            cfg.initiatorName,
-          ),
-        );
-      } catch (e) {
-        // mpesa-node encrypts the initiator password first: a bad certificate is no network error.
-        if (!isHttpError(e) && !(e instanceof ApplicationFailure))
-          return fail(`M-Pesa reversal could not be prepared: ${(e as Error).message}`);
-        const failure = toMpesaFailure(e, 'reversal');
-        if (failure instanceof ApplicationFailure && failure.nonRetryable) return fail(failure.message);
-        throw failure;
-      }
-      const d = res.data ?? {};
-      if (String(d.ResponseCode ?? '') !== '0')
-        return fail(
-          d.ResponseDescription || `M-Pesa refused the reversal (ResponseCode ${d.ResponseCode ?? 'missing'})`,
-        );
-      return {
-        status: 'pending',
-        reference: d.ConversationID || d.OriginatorConversationID || '',
-        statusReference: d.OriginatorConversationID || undefined,
-      };
-    },
-
-    /**
-     * Transaction Status of a reversal whose Result never came, by its OriginatorConversationID
-     * (the ConversationID when that is all we have). Daraja answers it, too, only at the ResultURL.
-     */
-    async requestRefundStatus(req: RefundStatusRequest): Promise<void> {
-      if (!cfg.initiatorName || !cfg.initiatorPassword)
-        throw gatewayRejected('M-Pesa Transaction Status needs MPESA_INITIATOR_NAME and MPESA_INITIATOR_PASSWORD');
-      let res: HttpResponse<ReversalResponse>;
-      try {
-        res = await post<ReversalResponse>('/mpesa/transactionstatus/v1/query', {
-          Initiator: cfg.initiatorName,
-          SecurityCredential: mpesa.security(),
-          CommandID: 'TransactionStatusQuery',
-          TransactionID: '',
-          OriginatorConversationID: req.statusReference ?? req.reference,
-          PartyA: cfg.shortCode,
-          IdentifierType: '4', // an organisation's shortcode
-          ResultURL: req.resultUrl,
-          QueueTimeOutURL: req.resultUrl,
-          Remarks: 'Refund status',
-          Occasion: 'Refund status',
-        });
-      } catch (e) {
-        throw toMpesaFailure(e, 'Transaction Status');
-      }
-      const d = res.data ?? {};
-      if (String(d.ResponseCode ?? '') !== '0')
-        throw ApplicationFailure.create({
-          message: `M-Pesa refused the Transaction Status request: ${d.ResponseDescription ?? d.ResponseCode}`,
-          type: 'GatewayUnavailable',
-        });
-    },
-
-    parseWebhook(raw: RawWebhook): WebhookEvent {
-      return parseMpesaCallback(raw.rawBody);
-    },
-  };
+/** The M-Pesa adapter (tests and the launcher build it by this name). */
+export function createMpesaGateway(cfg: MpesaConfig): PaymentGateway {
+  return new MpesaGateway(cfg);
 }

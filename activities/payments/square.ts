@@ -192,260 +192,288 @@ function fromPayment(p: PaymentLike): StatusResult {
   }
 }
 
-export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
-  const client = new SquareClient({
-    token: cfg.accessToken,
-    baseUrl: cfg.baseUrl.replace(/\/+$/, ''),
-    maxRetries: 0,
-    timeoutInSeconds: (cfg.timeoutMs ?? 30_000) / 1000,
-  });
-  /** What each reference is (terminal checkout or payment); learnt at initiate or by asking Square. */
-  const kinds = new (class extends Map<string, RefKind> {
-    override set(k: string, v: RefKind): this {
-      super.set(k, v);
-      if (this.size > 5000) this.delete(this.keys().next().value!); // a cache, not a ledger
-      return this;
-    }
-  })();
+/** What each reference is (terminal checkout or payment): a cache, not a ledger, so it keeps the newest 5000. */
+class RefKinds extends Map<string, RefKind> {
+  override set(k: string, v: RefKind): this {
+    super.set(k, v);
+    if (this.size > 5000) this.delete(this.keys().next().value!);
+    return this;
+  }
+}
 
-  async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+type Found = { kind: 'checkout'; checkout: Square.TerminalCheckout } | { kind: 'payment'; payment: Square.Payment };
+
+const statusOf = (found: Found): StatusResult =>
+  found.kind === 'checkout' ? fromCheckout(found.checkout) : fromPayment(found.payment);
+
+async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err, op);
+  }
+}
+
+async function isNotFound<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SquareError && err.statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** An HTTP answer below 500: Square decided about the request (as opposed to an outage). */
+const isAnswered4xx = (err: unknown): err is SquareError =>
+  err instanceof SquareError && err.statusCode !== undefined && err.statusCode < 500;
+
+/** A refund Square refuses for good (4xx other than 408/429): a failed refund, not an outage. */
+const isRefundRefused = (err: unknown): err is SquareError =>
+  isAnswered4xx(err) && err.statusCode! >= 400 && err.statusCode !== 408 && err.statusCode !== 429;
+
+export class SquareGateway implements PaymentGateway {
+  static readonly identifier = 'square';
+  /** SQUARE_* settings (validated there). */
+  static readonly configFromEnv = squareConfigFromEnv;
+
+  readonly name = SquareGateway.identifier;
+  readonly sandbox: boolean;
+  private readonly client: SquareClient;
+  private readonly kinds = new RefKinds();
+
+  /** cfg is kept by reference: the launcher points webhookUrl at the API once it listens. */
+  constructor(private readonly cfg: SquareConfig) {
+    this.sandbox = cfg.sandbox;
+    this.client = new SquareClient({
+      token: cfg.accessToken,
+      baseUrl: cfg.baseUrl.replace(/\/+$/, ''),
+      maxRetries: 0,
+      timeoutInSeconds: (cfg.timeoutMs ?? 30_000) / 1000,
+    });
+  }
+
+  initiate(req: InitiateRequest): Promise<InitiateResult> {
+    if (req.deviceId) return this.terminalCheckout(req, req.deviceId);
+    if (!req.sourceId) {
+      throw gatewayRejected('Square card payments need a deviceId (Terminal) or a sourceId (card nonce)');
+    }
+    return this.cardPayment(req, req.sourceId);
+  }
+
+  async status(req: StatusRequest): Promise<StatusResult> {
+    return statusOf(await this.lookup(req.reference));
+  }
+
+  async cancel(req: CancelRequest): Promise<CancelResult> {
+    if (!req.reference || req.reference === req.idempotencyKey) {
+      // We never learnt what Square made of our create (timeout, crash): void it by our key.
+      await call('cancel payment by idempotency key', () =>
+        this.client.payments.cancelByIdempotencyKey({
+          idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
+        }),
+      );
+      return { status: 'cancelled' };
+    }
+    const found = await this.lookup(req.reference);
+    if (found.kind === 'checkout') return this.cancelCheckout(req.reference, found.checkout);
+    if (found.payment.status === 'APPROVED') {
+      await call('cancel payment', () => this.client.payments.cancel({ paymentId: req.reference }));
+      return { status: 'cancelled' };
+    }
+    return { status: fromPayment(found.payment).status };
+  }
+
+  async refund(req: RefundRequest): Promise<RefundResult> {
+    let paymentId = req.reference;
+    if (this.kinds.get(req.reference) !== 'payment') {
+      const found = await this.lookup(req.reference);
+      if (found.kind === 'checkout') {
+        const ids = found.checkout.paymentIds ?? [];
+        if (!ids[0])
+          return { status: 'failed', reference: '', failureReason: 'The terminal checkout has no payment to refund' };
+        paymentId = ids[0];
+      }
+    }
     try {
-      return await fn();
+      const res = await this.client.refunds.refundPayment({
+        idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'refund'),
+        paymentId,
+        amountMoney: money(req.amount, req.currency),
+        reason: req.reason?.slice(0, 192) || undefined,
+      });
+      return fromSquareRefund(res.refund);
     } catch (err) {
-      throw toFailure(err, op);
+      if (isRefundRefused(err)) return { status: 'failed', reference: '', failureReason: describe(err) };
+      throw toFailure(err, 'refund payment');
     }
   }
 
-  async function isNotFound<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  /** Where a refund Square answered PENDING stands now. */
+  async refundStatus(req: { reference: string }): Promise<RefundResult> {
+    const res = await call('get refund', () => this.client.refunds.get({ refundId: req.reference }));
+    return fromSquareRefund(res.refund);
+  }
+
+  parseWebhook(raw: RawWebhook): WebhookEvent {
+    verifySquareSignature(raw, this.cfg);
+    return parseSquareWebhookBody(raw.rawBody);
+  }
+
+  private async terminalCheckout(req: InitiateRequest, deviceId: string): Promise<InitiateResult> {
+    const res = await call('create terminal checkout', () =>
+      this.client.terminal.checkouts.create({
+        idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
+        checkout: {
+          amountMoney: money(req.total, req.currency),
+          referenceId: req.paymentId,
+          note: req.description?.slice(0, 500) || undefined,
+          // The tip was chosen on the POS and is inside the total: no second tip prompt on the terminal.
+          deviceOptions: { deviceId, tipSettings: { allowTipping: false } },
+        },
+      }),
+    );
+    const checkout = res.checkout;
+    if (!checkout?.id) throw toFailure(new Error('Square returned no checkout'), 'create terminal checkout');
+    this.kinds.set(checkout.id, 'checkout');
+    const s = fromCheckout(checkout);
+    return {
+      status: s.status,
+      reference: checkout.id,
+      failureReason: s.failureReason,
+      action:
+        s.status === 'pending'
+          ? { type: 'present_card', message: 'Present, insert or tap the card on the Square Terminal' }
+          : undefined,
+      sandbox: this.sandbox,
+    };
+  }
+
+  private async cardPayment(req: InitiateRequest, sourceId: string): Promise<InitiateResult> {
     try {
-      return await fn();
+      const res = await this.client.payments.create({
+        idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
+        sourceId,
+        amountMoney: money(req.total - req.tip, req.currency),
+        tipMoney: req.tip > 0 ? money(req.tip, req.currency) : undefined,
+        referenceId: req.paymentId,
+        locationId: this.cfg.locationId,
+        note: req.description?.slice(0, 500) || undefined,
+        autocomplete: true,
+      });
+      const payment = res.payment;
+      if (!payment?.id) throw new Error('Square returned no payment');
+      this.kinds.set(payment.id, 'payment');
+      const s = fromPayment(payment);
+      return { status: s.status, reference: payment.id, failureReason: s.failureReason, sandbox: this.sandbox };
     } catch (err) {
-      if (err instanceof SquareError && err.statusCode === 404) return undefined;
-      throw err;
+      const declined = this.declined(err, req);
+      if (declined) return declined;
+      throw toFailure(err, 'create payment');
     }
+  }
+
+  /**
+   * A decline is an answer, not an outage: Square reports it as an error with a
+   * PAYMENT_METHOD_ERROR and (usually) the FAILED payment in the body.
+   */
+  private declined(err: unknown, req: InitiateRequest): InitiateResult | undefined {
+    if (!isAnswered4xx(err)) return undefined;
+    const reason = declineReason(squareErrors(err));
+    if (!reason) return undefined;
+    const failed = (err.body as { payment?: { id?: string } } | undefined)?.payment;
+    if (failed?.id) this.kinds.set(failed.id, 'payment');
+    return {
+      status: 'failed',
+      reference: failed?.id ?? req.idempotencyKey,
+      failureReason: reason,
+      sandbox: this.sandbox,
+    };
+  }
+
+  private async cancelCheckout(checkoutId: string, checkout: Square.TerminalCheckout): Promise<CancelResult> {
+    const before = fromCheckout(checkout);
+    if (before.status !== 'pending') return { status: before.status };
+    try {
+      const res = await this.client.terminal.checkouts.cancel({ checkoutId });
+      if (res.checkout) {
+        const s = fromCheckout(res.checkout);
+        // CANCEL_REQUESTED: the terminal is still deciding; the webhook or a status poll settles it.
+        if (s.status !== 'failed') return { status: s.status };
+      }
+    } catch (err) {
+      // Square refuses to cancel a checkout that has just completed: read what it became.
+      if (!isAnswered4xx(err)) throw toFailure(err, 'cancel terminal checkout');
+    }
+    const s = statusOf(await this.lookup(checkoutId));
+    return { status: s.status === 'failed' ? 'cancelled' : s.status };
   }
 
   /** Fetches the checkout or payment behind a reference, learning which one it is when we don't know. */
-  async function lookup(
-    reference: string,
-  ): Promise<{ kind: 'checkout'; checkout: Square.TerminalCheckout } | { kind: 'payment'; payment: Square.Payment }> {
-    const known = kinds.get(reference);
-    if (known !== 'payment') {
+  private async lookup(reference: string): Promise<Found> {
+    if (this.kinds.get(reference) !== 'payment') {
       const res = await call('get terminal checkout', () =>
-        isNotFound(() => client.terminal.checkouts.get({ checkoutId: reference })),
+        isNotFound(() => this.client.terminal.checkouts.get({ checkoutId: reference })),
       );
       if (res?.checkout) {
-        kinds.set(reference, 'checkout');
+        this.kinds.set(reference, 'checkout');
         return { kind: 'checkout', checkout: res.checkout };
       }
     }
-    const res = await call('get payment', () => isNotFound(() => client.payments.get({ paymentId: reference })));
+    const res = await call('get payment', () => isNotFound(() => this.client.payments.get({ paymentId: reference })));
     if (res?.payment) {
-      kinds.set(reference, 'payment');
+      this.kinds.set(reference, 'payment');
       return { kind: 'payment', payment: res.payment };
     }
     throw gatewayRejected(`Square has no terminal checkout or payment ${reference}`);
   }
+}
 
+/** The Square adapter (tests and the launcher build it by this name). */
+export function createSquareGateway(cfg: SquareConfig): PaymentGateway {
+  return new SquareGateway(cfg);
+}
+
+/** A verified webhook's body → the event (terminal checkouts and payments; other types are not handled). */
+function parseSquareWebhookBody(rawBody: string): WebhookEvent {
+  let body: SquareWebhookBody;
+  try {
+    body = JSON.parse(rawBody) as SquareWebhookBody;
+  } catch {
+    throw new WebhookSignatureError('Square webhook body is not JSON');
+  }
+  const eventId = body.event_id;
+  if (!eventId) throw new Error('Square webhook has no event_id');
+  if (body.type === 'terminal.checkout.updated' || body.type === 'terminal.checkout.created') {
+    const checkout = body.data?.object?.checkout;
+    if (!checkout) throw new Error('Square terminal.checkout webhook carries no checkout');
+    const reference = checkout.id ?? body.data?.id;
+    return squareEvent(fromCheckout(checkout), checkout.reference_id ?? undefined, reference, eventId);
+  }
+  if (body.type === 'payment.updated' || body.type === 'payment.created') {
+    const payment = body.data?.object?.payment;
+    if (!payment) throw new Error('Square payment webhook carries no payment');
+    // A Terminal payment names its checkout; the checkout is what we hold as the reference.
+    const reference = payment.terminal_checkout_id ?? payment.id ?? body.data?.id;
+    return squareEvent(fromPayment(payment), payment.reference_id ?? undefined, reference, eventId);
+  }
+  throw new UnhandledWebhookError(`Square webhook type ${body.type} is not handled`);
+}
+
+function squareEvent(
+  s: StatusResult,
+  paymentId: string | undefined,
+  reference: string | undefined,
+  eventId: string,
+): WebhookEvent {
   return {
-    name: 'square',
-    sandbox: cfg.sandbox,
-
-    async initiate(req: InitiateRequest): Promise<InitiateResult> {
-      const deviceId = req.deviceId;
-      if (deviceId) {
-        const res = await call('create terminal checkout', () =>
-          client.terminal.checkouts.create({
-            idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
-            checkout: {
-              amountMoney: money(req.total, req.currency),
-              referenceId: req.paymentId,
-              note: req.description?.slice(0, 500) || undefined,
-              // The tip was chosen on the POS and is inside the total: no second tip prompt on the terminal.
-              deviceOptions: { deviceId, tipSettings: { allowTipping: false } },
-            },
-          }),
-        );
-        const checkout = res.checkout;
-        if (!checkout?.id) throw toFailure(new Error('Square returned no checkout'), 'create terminal checkout');
-        kinds.set(checkout.id, 'checkout');
-        const s = fromCheckout(checkout);
-        return {
-          status: s.status,
-          reference: checkout.id,
-          failureReason: s.failureReason,
-          action:
-            s.status === 'pending'
-              ? { type: 'present_card', message: 'Present, insert or tap the card on the Square Terminal' }
-              : undefined,
-          sandbox: cfg.sandbox,
-        };
-      }
-      if (!req.sourceId) {
-        throw gatewayRejected('Square card payments need a deviceId (Terminal) or a sourceId (card nonce)');
-      }
-      try {
-        const res = await client.payments.create({
-          idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
-          sourceId: req.sourceId,
-          amountMoney: money(req.total - req.tip, req.currency),
-          tipMoney: req.tip > 0 ? money(req.tip, req.currency) : undefined,
-          referenceId: req.paymentId,
-          locationId: cfg.locationId,
-          note: req.description?.slice(0, 500) || undefined,
-          autocomplete: true,
-        });
-        const payment = res.payment;
-        if (!payment?.id) throw new Error('Square returned no payment');
-        kinds.set(payment.id, 'payment');
-        const s = fromPayment(payment);
-        return { status: s.status, reference: payment.id, failureReason: s.failureReason, sandbox: cfg.sandbox };
-      } catch (err) {
-        // A decline is an answer, not an outage: Square reports it as an error with a
-        // PAYMENT_METHOD_ERROR and (usually) the FAILED payment in the body.
-        if (err instanceof SquareError && err.statusCode !== undefined && err.statusCode < 500) {
-          const reason = declineReason(squareErrors(err));
-          if (reason) {
-            const failed = (err.body as { payment?: { id?: string } } | undefined)?.payment;
-            if (failed?.id) kinds.set(failed.id, 'payment');
-            return {
-              status: 'failed',
-              reference: failed?.id ?? req.idempotencyKey,
-              failureReason: reason,
-              sandbox: cfg.sandbox,
-            };
-          }
-        }
-        throw toFailure(err, 'create payment');
-      }
-    },
-
-    async status(req: StatusRequest): Promise<StatusResult> {
-      const found = await lookup(req.reference);
-      return found.kind === 'checkout' ? fromCheckout(found.checkout) : fromPayment(found.payment);
-    },
-
-    async cancel(req: CancelRequest): Promise<CancelResult> {
-      if (!req.reference || req.reference === req.idempotencyKey) {
-        // We never learnt what Square made of our create (timeout, crash): void it by our key.
-        await call('cancel payment by idempotency key', () =>
-          client.payments.cancelByIdempotencyKey({
-            idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'create'),
-          }),
-        );
-        return { status: 'cancelled' };
-      }
-      const found = await lookup(req.reference);
-      if (found.kind === 'checkout') {
-        const before = fromCheckout(found.checkout);
-        if (before.status !== 'pending') return { status: before.status };
-        try {
-          const res = await client.terminal.checkouts.cancel({ checkoutId: req.reference });
-          if (res.checkout) {
-            const s = fromCheckout(res.checkout);
-            // CANCEL_REQUESTED: the terminal is still deciding; the webhook or a status poll settles it.
-            if (s.status !== 'failed') return { status: s.status };
-          }
-        } catch (err) {
-          // Square refuses to cancel a checkout that has just completed: read what it became.
-          if (!(err instanceof SquareError && err.statusCode !== undefined && err.statusCode < 500))
-            throw toFailure(err, 'cancel terminal checkout');
-        }
-        const after = await lookup(req.reference);
-        const s = after.kind === 'checkout' ? fromCheckout(after.checkout) : fromPayment(after.payment);
-        return { status: s.status === 'failed' ? 'cancelled' : s.status };
-      }
-      const s = fromPayment(found.payment);
-      if (found.payment.status === 'APPROVED') {
-        await call('cancel payment', () => client.payments.cancel({ paymentId: req.reference }));
-        return { status: 'cancelled' };
-      }
-      return { status: s.status };
-    },
-
-    async refund(req: RefundRequest): Promise<RefundResult> {
-      let paymentId = req.reference;
-      if (kinds.get(req.reference) !== 'payment') {
-        const found = await lookup(req.reference);
-        if (found.kind === 'checkout') {
-          const ids = found.checkout.paymentIds ?? [];
-          if (!ids[0])
-            return { status: 'failed', reference: '', failureReason: 'The terminal checkout has no payment to refund' };
-          paymentId = ids[0];
-        }
-      }
-      try {
-        const res = await client.refunds.refundPayment({
-          idempotencyKey: squareIdempotencyKey(req.idempotencyKey, 'refund'),
-          paymentId,
-          amountMoney: money(req.amount, req.currency),
-          reason: req.reason?.slice(0, 192) || undefined,
-        });
-        return fromSquareRefund(res.refund);
-      } catch (err) {
-        if (
-          err instanceof SquareError &&
-          err.statusCode !== undefined &&
-          err.statusCode >= 400 &&
-          err.statusCode < 500 &&
-          err.statusCode !== 408 &&
-          err.statusCode !== 429
-        ) {
-          return { status: 'failed', reference: '', failureReason: describe(err) };
-        }
-        throw toFailure(err, 'refund payment');
-      }
-    },
-
-    /** Where a refund Square answered PENDING stands now. */
-    async refundStatus(req: { reference: string }): Promise<RefundResult> {
-      const res = await call('get refund', () => client.refunds.get({ refundId: req.reference }));
-      return fromSquareRefund(res.refund);
-    },
-
-    parseWebhook(raw: RawWebhook): WebhookEvent {
-      verifySquareSignature(raw, cfg);
-      let body: SquareWebhookBody;
-      try {
-        body = JSON.parse(raw.rawBody) as SquareWebhookBody;
-      } catch {
-        throw new WebhookSignatureError('Square webhook body is not JSON');
-      }
-      const eventId = body.event_id;
-      if (!eventId) throw new Error('Square webhook has no event_id');
-      if (body.type === 'terminal.checkout.updated' || body.type === 'terminal.checkout.created') {
-        const checkout = body.data?.object?.checkout;
-        if (!checkout) throw new Error('Square terminal.checkout webhook carries no checkout');
-        const s = fromCheckout(checkout);
-        return {
-          gateway: 'square',
-          paymentId: checkout.reference_id ?? undefined,
-          reference: checkout.id ?? body.data?.id,
-          status: s.status,
-          amountPaid: s.amountPaid,
-          failureReason: s.failureReason,
-          receipt: s.receipt,
-          eventId,
-        };
-      }
-      if (body.type === 'payment.updated' || body.type === 'payment.created') {
-        const payment = body.data?.object?.payment;
-        if (!payment) throw new Error('Square payment webhook carries no payment');
-        const s = fromPayment(payment);
-        return {
-          gateway: 'square',
-          // A Terminal payment names its checkout; the checkout is what we hold as the reference.
-          paymentId: payment.reference_id ?? undefined,
-          reference: payment.terminal_checkout_id ?? payment.id ?? body.data?.id,
-          status: s.status,
-          amountPaid: s.amountPaid,
-          failureReason: s.failureReason,
-          receipt: s.receipt,
-          eventId,
-        };
-      }
-      throw new UnhandledWebhookError(`Square webhook type ${body.type} is not handled`);
-    },
+    gateway: 'square',
+    paymentId,
+    reference,
+    status: s.status,
+    amountPaid: s.amountPaid,
+    failureReason: s.failureReason,
+    receipt: s.receipt,
+    eventId,
   };
 }
 

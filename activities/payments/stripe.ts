@@ -266,124 +266,161 @@ function fromStripeRefund(refund: Stripe.Refund): RefundResult {
   };
 }
 
-export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
-  const stripe = createStripeClient(cfg);
+/** A PaymentIntent → what initiate answers; the action only while the customer still has to act. */
+function initiateResult(pi: Stripe.PaymentIntent, sandbox: boolean, action?: InitiateResult['action']): InitiateResult {
+  const s = fromPaymentIntent(pi);
+  return {
+    status: s.status,
+    reference: pi.id,
+    failureReason: s.failureReason,
+    action: s.status === 'pending' ? action : undefined,
+    sandbox,
+  };
+}
 
-  async function retrieve(reference: string): Promise<Stripe.PaymentIntent> {
-    return stripeCall('retrieve payment intent', () => stripe.paymentIntents.retrieve(reference));
+/** What Stripe keeps with the intent; cancel() needs readerId, as CancelRequest has no deviceId. */
+function intentMetadata(req: InitiateRequest): Record<string, string> {
+  const metadata: Record<string, string> = { paymentId: req.paymentId, orderId: req.orderId };
+  if (req.orderNumber != null) metadata.orderNumber = String(req.orderNumber);
+  if (req.deviceId) metadata.readerId = req.deviceId;
+  return metadata;
+}
+
+export class StripeGateway implements PaymentGateway {
+  static readonly identifier = 'stripe';
+  /** STRIPE_* settings (validated there). */
+  static readonly configFromEnv = stripeConfigFromEnv;
+
+  readonly name = StripeGateway.identifier;
+  readonly sandbox: boolean;
+  private readonly stripe: Stripe;
+
+  constructor(private readonly cfg: StripeConfig) {
+    this.sandbox = cfg.sandbox;
+    this.stripe = createStripeClient(cfg);
   }
 
-  return {
-    name: 'stripe',
-    sandbox: cfg.sandbox,
+  async initiate(req: InitiateRequest): Promise<InitiateResult> {
+    if (!req.deviceId && !req.sourceId) {
+      throw gatewayRejected('Stripe card payments need a deviceId (reader) or a sourceId (payment method)');
+    }
+    const current = await this.createIntent(req);
+    if (current.status !== 'requires_payment_method' && current.status !== 'requires_confirmation')
+      return initiateResult(current, this.sandbox);
+    if (current.last_payment_error) return initiateResult(current, this.sandbox);
+    return req.deviceId ? this.processOnReader(req, req.deviceId, current) : this.confirm(req, current);
+  }
 
-    async initiate(req: InitiateRequest): Promise<InitiateResult> {
-      if (!req.deviceId && !req.sourceId) {
-        throw gatewayRejected('Stripe card payments need a deviceId (reader) or a sourceId (payment method)');
-      }
-      const metadata: Record<string, string> = { paymentId: req.paymentId, orderId: req.orderId };
-      if (req.orderNumber != null) metadata.orderNumber = String(req.orderNumber);
-      if (req.deviceId) metadata.readerId = req.deviceId; // cancel() needs it; CancelRequest has no deviceId
-      const created = await stripeCall('create payment intent', () =>
-        stripe.paymentIntents.create(
-          {
-            amount: req.total,
-            currency: req.currency.toLowerCase(),
-            description: req.description?.slice(0, 1000) || undefined,
-            metadata,
-            payment_method_types: ['card_present'],
-            capture_method: 'automatic',
-          },
-          { idempotencyKey: req.idempotencyKey },
-        ),
-      );
-      const result = (pi: Stripe.PaymentIntent, action?: InitiateResult['action']): InitiateResult => {
-        const s = fromPaymentIntent(pi);
-        return {
-          status: s.status,
-          reference: pi.id,
-          failureReason: s.failureReason,
-          action: s.status === 'pending' ? action : undefined,
-          sandbox: cfg.sandbox,
-        };
-      };
-      // A retried initiate gets the original create response replayed (Idempotent-Replayed), which
-      // says nothing about what happened since: read the current state before going on.
-      const replayed = created.lastResponse?.headers?.['idempotent-replayed'] === 'true';
-      const current = replayed ? await retrieve(created.id) : created;
-      if (current.status !== 'requires_payment_method' && current.status !== 'requires_confirmation')
-        return result(current);
-      if (current.last_payment_error) return result(current);
+  async status(req: StatusRequest): Promise<StatusResult> {
+    return fromPaymentIntent(await this.retrieve(req.reference));
+  }
 
-      if (req.deviceId) {
-        await stripeCall('process payment intent on reader', () =>
-          stripe.terminal.readers.processPaymentIntent(
-            req.deviceId!,
-            { payment_intent: current.id },
-            { idempotencyKey: `${req.idempotencyKey}:process` },
-          ),
-        );
-        return result(await retrieve(current.id), {
-          type: 'present_card',
-          message: 'Present, insert or tap the card on the reader',
+  async cancel(req: CancelRequest): Promise<CancelResult> {
+    const pi = await this.retrieve(req.reference);
+    const before = fromPaymentIntent(pi);
+    if (before.status === 'succeeded' || before.status === 'cancelled') return { status: before.status };
+    const readerId = pi.metadata?.readerId;
+    if (readerId) {
+      // Take the prompt off the reader first; it may already be idle, which is fine.
+      await this.stripe.terminal.readers
+        .cancelAction(readerId, {}, { idempotencyKey: `${req.idempotencyKey}:reader` })
+        .catch((err: unknown) => {
+          if (!(err instanceof Stripe.errors.StripeInvalidRequestError))
+            throw toStripeFailure(err, 'cancel reader action');
         });
+    }
+    try {
+      // Its own key: req.idempotencyKey is the payment's, already used for the create (Stripe refuses a key reused with other parameters).
+      const cancelled = await this.stripe.paymentIntents.cancel(
+        req.reference,
+        { cancellation_reason: 'abandoned' },
+        { idempotencyKey: `${req.idempotencyKey}:cancel` },
+      );
+      return { status: fromPaymentIntent(cancelled).status };
+    } catch (err) {
+      // Too late: the customer paid while we were cancelling. Report it so the caller refunds.
+      if (isUnexpectedState(err)) return { status: fromPaymentIntent(await this.retrieve(req.reference)).status };
+      throw toStripeFailure(err, 'cancel payment intent');
+    }
+  }
+
+  refund(req: RefundRequest): Promise<RefundResult> {
+    return refundPaymentIntent(this.stripe, req.reference, req);
+  }
+
+  refundStatus(req: { reference: string }): Promise<RefundResult> {
+    return stripeRefundStatus(this.stripe, req.reference);
+  }
+
+  parseWebhook(raw: RawWebhook): WebhookEvent {
+    return parseStripeWebhook(this.stripe, raw, this.cfg.webhookSecret);
+  }
+
+  /**
+   * Creates the intent (idempotently). A retried initiate gets the original create response replayed
+   * (Idempotent-Replayed), which says nothing about what happened since: then the current state is read.
+   */
+  private async createIntent(req: InitiateRequest): Promise<Stripe.PaymentIntent> {
+    const created = await stripeCall('create payment intent', () =>
+      this.stripe.paymentIntents.create(
+        {
+          amount: req.total,
+          currency: req.currency.toLowerCase(),
+          description: req.description?.slice(0, 1000) || undefined,
+          metadata: intentMetadata(req),
+          payment_method_types: ['card_present'],
+          capture_method: 'automatic',
+        },
+        { idempotencyKey: req.idempotencyKey },
+      ),
+    );
+    const replayed = created.lastResponse?.headers?.['idempotent-replayed'] === 'true';
+    return replayed ? this.retrieve(created.id) : created;
+  }
+
+  private async processOnReader(
+    req: InitiateRequest,
+    deviceId: string,
+    pi: Stripe.PaymentIntent,
+  ): Promise<InitiateResult> {
+    await stripeCall('process payment intent on reader', () =>
+      this.stripe.terminal.readers.processPaymentIntent(
+        deviceId,
+        { payment_intent: pi.id },
+        { idempotencyKey: `${req.idempotencyKey}:process` },
+      ),
+    );
+    return initiateResult(await this.retrieve(pi.id), this.sandbox, {
+      type: 'present_card',
+      message: 'Present, insert or tap the card on the reader',
+    });
+  }
+
+  private async confirm(req: InitiateRequest, pi: Stripe.PaymentIntent): Promise<InitiateResult> {
+    try {
+      const confirmed = await this.stripe.paymentIntents.confirm(
+        pi.id,
+        { payment_method: req.sourceId },
+        { idempotencyKey: `${req.idempotencyKey}:confirm` },
+      );
+      return initiateResult(confirmed, this.sandbox, {
+        type: 'present_card',
+        message: 'Complete the card authentication',
+      });
+    } catch (err) {
+      if (err instanceof Stripe.errors.StripeCardError) {
+        return { status: 'failed', reference: pi.id, failureReason: declineText(err), sandbox: this.sandbox };
       }
-      try {
-        const confirmed = await stripe.paymentIntents.confirm(
-          current.id,
-          { payment_method: req.sourceId },
-          { idempotencyKey: `${req.idempotencyKey}:confirm` },
-        );
-        return result(confirmed, { type: 'present_card', message: 'Complete the card authentication' });
-      } catch (err) {
-        if (err instanceof Stripe.errors.StripeCardError) {
-          return { status: 'failed', reference: current.id, failureReason: declineText(err), sandbox: cfg.sandbox };
-        }
-        throw toStripeFailure(err, 'confirm payment intent');
-      }
-    },
+      throw toStripeFailure(err, 'confirm payment intent');
+    }
+  }
 
-    async status(req: StatusRequest): Promise<StatusResult> {
-      return fromPaymentIntent(await retrieve(req.reference));
-    },
+  private retrieve(reference: string): Promise<Stripe.PaymentIntent> {
+    return stripeCall('retrieve payment intent', () => this.stripe.paymentIntents.retrieve(reference));
+  }
+}
 
-    async cancel(req: CancelRequest): Promise<CancelResult> {
-      const pi = await retrieve(req.reference);
-      const before = fromPaymentIntent(pi);
-      if (before.status === 'succeeded' || before.status === 'cancelled') return { status: before.status };
-      const readerId = pi.metadata?.readerId;
-      if (readerId) {
-        // Take the prompt off the reader first; it may already be idle, which is fine.
-        await stripe.terminal.readers
-          .cancelAction(readerId, {}, { idempotencyKey: `${req.idempotencyKey}:reader` })
-          .catch((err: unknown) => {
-            if (!(err instanceof Stripe.errors.StripeInvalidRequestError))
-              throw toStripeFailure(err, 'cancel reader action');
-          });
-      }
-      try {
-        // Its own key: req.idempotencyKey is the payment's, already used for the create (Stripe refuses a key reused with other parameters).
-        const cancelled = await stripe.paymentIntents.cancel(
-          req.reference,
-          { cancellation_reason: 'abandoned' },
-          { idempotencyKey: `${req.idempotencyKey}:cancel` },
-        );
-        return { status: fromPaymentIntent(cancelled).status };
-      } catch (err) {
-        // Too late: the customer paid while we were cancelling. Report it so the caller refunds.
-        if (isUnexpectedState(err)) return { status: fromPaymentIntent(await retrieve(req.reference)).status };
-        throw toStripeFailure(err, 'cancel payment intent');
-      }
-    },
-
-    async refund(req: RefundRequest): Promise<RefundResult> {
-      return refundPaymentIntent(stripe, req.reference, req);
-    },
-
-    refundStatus: (req) => stripeRefundStatus(stripe, req.reference),
-
-    parseWebhook(raw: RawWebhook): WebhookEvent {
-      return parseStripeWebhook(stripe, raw, cfg.webhookSecret);
-    },
-  };
+/** The Stripe (card) adapter (tests and the launcher build it by this name). */
+export function createStripeGateway(cfg: StripeConfig): PaymentGateway {
+  return new StripeGateway(cfg);
 }
