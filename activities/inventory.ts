@@ -39,48 +39,87 @@ async function finish(trx: Knex.Transaction, countId: string, fields: Record<str
   await trx('stock_count_lines').where('stock_count_id', countId).update({ active: false });
 }
 
+/**
+ * Writes the count and each item's expected quantity (its stock now), once: a retry finds the
+ * count already there. An item may be in one open count at a time (else its variance would be
+ * applied twice), which the partial unique index enforces.
+ */
+async function openStockCount(knex: Knex, req: OpenStockCountRequest): Promise<OpenStockCountResult> {
+  try {
+    return await knex.transaction(async (trx) => {
+      const existing = await trx('stock_count_lines').where('stock_count_id', req.countId).pluck('item_id');
+      if (existing.length) return { ok: true as const, itemIds: existing };
+      const items = await countableItems(trx, req);
+      if (!items.length)
+        return { ok: false as const, kind: 'empty' as const, message: 'No stock-tracked items to count' };
+      await trx('stock_counts').insert({
+        id: req.countId,
+        location_id: req.locationId,
+        category_id: req.categoryId ?? null,
+        status: 'open',
+        staff_id: req.staffId,
+      });
+      await trx('stock_count_lines').insert(
+        items.map((i) => ({
+          location_id: req.locationId,
+          stock_count_id: req.countId,
+          item_id: i.id,
+          name: i.name,
+          cost: i.cost,
+          expected: i.stock_quantity,
+        })),
+      );
+      return { ok: true as const, itemIds: items.map((i) => i.id as string) };
+    });
+  } catch (err) {
+    const e = ((err as { nativeError?: unknown }).nativeError ?? err) as { code?: string; constraint?: string };
+    if (e.code === '23505' && e.constraint === ONE_OPEN_COUNT_INDEX) {
+      return { ok: false, kind: 'overlap', message: 'Some of these items are in another open stock count' };
+    }
+    throw err;
+  }
+}
+
+/**
+ * Applies every counted line as one `count` movement (counted − stock when counted) and marks
+ * the count completed, in one transaction; a retry finds it completed and applies nothing.
+ */
+async function applyStockCount(knex: Knex, req: { countId: string; staffId: string }): Promise<void> {
+  await knex.transaction(async (trx) => {
+    const count = await trx('stock_counts').where('id', req.countId).forUpdate().first('status', 'location_id');
+    if (!count || count.status !== 'open') return;
+    const lines = await trx('stock_count_lines')
+      .where('stock_count_id', req.countId)
+      .whereNotNull('counted')
+      .orderBy('item_id');
+    const alerts: LowStockAlert[] = [];
+    for (const line of lines) {
+      const delta = line.counted - line.system_at_count;
+      await trx('stock_count_lines')
+        .where({ stock_count_id: req.countId, item_id: line.item_id })
+        .update({ applied_delta: delta });
+      if (delta === 0) continue;
+      const change = await applyMovement(trx, {
+        locationId: count.location_id,
+        itemId: line.item_id,
+        delta,
+        reason: 'count',
+        reference: req.countId,
+        stockCountId: req.countId,
+        staffId: req.staffId,
+        idempotencyKey: `count:${req.countId}:${line.item_id}`,
+        allowNegative: true,
+      });
+      if (change.lowStock) alerts.push(change.lowStock);
+    }
+    await finish(trx, req.countId, { status: 'completed', completed_at: trx.fn.now(), completed_by: req.staffId });
+    await publishLowStock(trx, count.location_id, alerts);
+  });
+}
+
 export function inventoryActivities({ knex }: { knex: Knex }) {
   return {
-    /**
-     * Writes the count and each item's expected quantity (its stock now), once: a retry finds the
-     * count already there. An item may be in one open count at a time (else its variance would be
-     * applied twice), which the partial unique index enforces.
-     */
-    async openStockCount(req: OpenStockCountRequest): Promise<OpenStockCountResult> {
-      try {
-        return await knex.transaction(async (trx) => {
-          const existing = await trx('stock_count_lines').where('stock_count_id', req.countId).pluck('item_id');
-          if (existing.length) return { ok: true as const, itemIds: existing };
-          const items = await countableItems(trx, req);
-          if (!items.length)
-            return { ok: false as const, kind: 'empty' as const, message: 'No stock-tracked items to count' };
-          await trx('stock_counts').insert({
-            id: req.countId,
-            location_id: req.locationId,
-            category_id: req.categoryId ?? null,
-            status: 'open',
-            staff_id: req.staffId,
-          });
-          await trx('stock_count_lines').insert(
-            items.map((i) => ({
-              location_id: req.locationId,
-              stock_count_id: req.countId,
-              item_id: i.id,
-              name: i.name,
-              cost: i.cost,
-              expected: i.stock_quantity,
-            })),
-          );
-          return { ok: true as const, itemIds: items.map((i) => i.id as string) };
-        });
-      } catch (err) {
-        const e = ((err as { nativeError?: unknown }).nativeError ?? err) as { code?: string; constraint?: string };
-        if (e.code === '23505' && e.constraint === ONE_OPEN_COUNT_INDEX) {
-          return { ok: false, kind: 'overlap', message: 'Some of these items are in another open stock count' };
-        }
-        throw err;
-      }
-    },
+    openStockCount: (req: OpenStockCountRequest) => openStockCount(knex, req),
 
     /**
      * Records a count and, under the item's row lock, its stock at this moment: completing the
@@ -106,42 +145,7 @@ export function inventoryActivities({ knex }: { knex: Knex }) {
       });
     },
 
-    /**
-     * Applies every counted line as one `count` movement (counted − stock when counted) and marks
-     * the count completed, in one transaction; a retry finds it completed and applies nothing.
-     */
-    async applyStockCount(req: { countId: string; staffId: string }): Promise<void> {
-      await knex.transaction(async (trx) => {
-        const count = await trx('stock_counts').where('id', req.countId).forUpdate().first('status', 'location_id');
-        if (!count || count.status !== 'open') return;
-        const lines = await trx('stock_count_lines')
-          .where('stock_count_id', req.countId)
-          .whereNotNull('counted')
-          .orderBy('item_id');
-        const alerts: LowStockAlert[] = [];
-        for (const line of lines) {
-          const delta = line.counted - line.system_at_count;
-          await trx('stock_count_lines')
-            .where({ stock_count_id: req.countId, item_id: line.item_id })
-            .update({ applied_delta: delta });
-          if (delta === 0) continue;
-          const change = await applyMovement(trx, {
-            locationId: count.location_id,
-            itemId: line.item_id,
-            delta,
-            reason: 'count',
-            reference: req.countId,
-            stockCountId: req.countId,
-            staffId: req.staffId,
-            idempotencyKey: `count:${req.countId}:${line.item_id}`,
-            allowNegative: true,
-          });
-          if (change.lowStock) alerts.push(change.lowStock);
-        }
-        await finish(trx, req.countId, { status: 'completed', completed_at: trx.fn.now(), completed_by: req.staffId });
-        await publishLowStock(trx, count.location_id, alerts);
-      });
-    },
+    applyStockCount: (req: { countId: string; staffId: string }) => applyStockCount(knex, req),
 
     /** Cancels an open count: nothing is applied; its items may be counted again. */
     async cancelStockCount(req: { countId: string; staffId: string | null; reason: string }): Promise<void> {
