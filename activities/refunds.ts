@@ -4,13 +4,13 @@ import type { ActivityDeps } from './deps';
 import { appendEvents } from '../db/events';
 import { settleLoyaltyOnRefund } from '../db/loyalty';
 import { applyMovement } from '../db/stock';
-import type { RefundResult, RefundStatusRequest } from '../core/gateway';
+import type { Gateways, RefundResult, RefundStatusRequest } from '../core/gateway';
 import type { GatewayKey } from '../core/payment';
 import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
 import { refundedOrderStatus, type RefundObject, type RefundStatus } from '../core/refund';
 import { refundObject, type RefundLineRow } from '../db/refunds';
-import { gatewayNotConfigured } from './payments/failure';
+import { gatewayFor } from './payments/activities';
 
 /** Gateways without idempotency keys: a sent refund's reference is recorded so a retry never sends twice. */
 const NO_IDEMPOTENCY_KEYS: GatewayKey[] = ['mpesa'];
@@ -135,50 +135,84 @@ async function restock(trx: Knex.Transaction, refund: Record<string, any>): Prom
   }
 }
 
-export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
-  const gatewayFor = (name: GatewayKey) => {
-    const g = gateways[name];
-    if (!g) throw gatewayNotConfigured(name);
-    return g;
-  };
+interface SendRefundRequest {
+  refundId: string;
+  gateway: GatewayKey;
+  reference: string;
+  receipt?: string;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  reason: string;
+  resultUrl?: string;
+}
 
+/** Sends the refund to the gateway with the refund workflow's idempotency key. */
+async function sendRefund(knex: Knex, gateways: Gateways, req: SendRefundRequest): Promise<RefundResult> {
+  const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
+  if (noKeys) {
+    const sent = await knex('refunds').where('id', req.refundId).first('reference', 'status_reference');
+    if (sent?.reference)
+      return {
+        status: 'pending',
+        reference: sent.reference,
+        ...(sent.status_reference ? { statusReference: sent.status_reference } : {}),
+      };
+  }
+  const result = await gatewayFor(gateways, req.gateway).refund(req);
+  if (noKeys && result.reference)
+    await knex('refunds')
+      .where('id', req.refundId)
+      .update({ reference: result.reference, status_reference: result.statusReference ?? null });
+  return result;
+}
+
+interface SettleRefundRequest {
+  refundId: string;
+  status: Exclude<RefundStatus, 'pending'>;
+  reference?: string;
+  failureReason?: string;
+  tellOrder?: boolean;
+}
+
+/**
+ * Settles the refund once (a retry finds it settled and changes nothing), restocks and records
+ * the refunded amounts on the payment rows. Returns the refund as settled (also on a retry), for
+ * the workflow to tell the order; without `tellOrder: false` it tells the order in Postgres.
+ */
+async function settleRefund(knex: Knex, req: SettleRefundRequest): Promise<RefundObject | undefined> {
+  return knex.transaction(async (trx) => {
+    const current = await trx('refunds').where('id', req.refundId).forUpdate().first();
+    if (!current) return undefined;
+    if (current.status !== 'pending') return refundObject(current);
+    const [refund] = await trx('refunds')
+      .where('id', req.refundId)
+      .update({
+        status: req.status,
+        ...(req.reference ? { reference: req.reference } : {}),
+        failure_reason: req.failureReason ?? null,
+        settled_at: trx.fn.now(),
+        updated_at: trx.fn.now(),
+      })
+      .returning('*');
+    if (req.status === 'succeeded' && refund.restock) await restock(trx, refund);
+    if (req.status === 'succeeded') await settleLoyaltyOnRefund(trx, refund); // points back / earned points taken back, once
+    if (req.tellOrder !== false) await publishRefund(trx, refund);
+    else await recordRefundedPayments(trx, refund.order_id);
+    return refundObject(refund);
+  });
+}
+
+export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
   return {
-    /** Sends the refund to the gateway with the refund workflow's idempotency key. */
-    async sendRefund(req: {
-      refundId: string;
-      gateway: GatewayKey;
-      reference: string;
-      receipt?: string;
-      idempotencyKey: string;
-      amount: number;
-      currency: string;
-      reason: string;
-      resultUrl?: string;
-    }): Promise<RefundResult> {
-      const noKeys = NO_IDEMPOTENCY_KEYS.includes(req.gateway);
-      if (noKeys) {
-        const sent = await knex('refunds').where('id', req.refundId).first('reference', 'status_reference');
-        if (sent?.reference)
-          return {
-            status: 'pending',
-            reference: sent.reference,
-            ...(sent.status_reference ? { statusReference: sent.status_reference } : {}),
-          };
-      }
-      const result = await gatewayFor(req.gateway).refund(req);
-      if (noKeys && result.reference)
-        await knex('refunds')
-          .where('id', req.refundId)
-          .update({ reference: result.reference, status_reference: result.statusReference ?? null });
-      return result;
-    },
+    sendRefund: (req: SendRefundRequest) => sendRefund(knex, gateways, req),
 
     /**
      * Asks a gateway that answers asynchronously (M-Pesa Transaction Status) to post where a
      * refund stands to its result URL. Gateways without such a request do nothing.
      */
     async requestRefundStatus(req: { gateway: GatewayKey } & RefundStatusRequest): Promise<void> {
-      const g = gatewayFor(req.gateway);
+      const g = gatewayFor(gateways, req.gateway);
       await g.requestRefundStatus?.({
         reference: req.reference,
         statusReference: req.statusReference,
@@ -189,7 +223,7 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
     /** Asks the gateway where a pending refund stands; gateways that cannot say report pending. */
     async refundStatus(req: { gateway: GatewayKey; reference: string }): Promise<RefundResult> {
       Context.current().heartbeat();
-      const g = gatewayFor(req.gateway);
+      const g = gatewayFor(gateways, req.gateway);
       return g.refundStatus
         ? g.refundStatus({ reference: req.reference })
         : { status: 'pending', reference: req.reference };
@@ -214,39 +248,7 @@ export function refundActivities({ knex, gateways = {} }: ActivityDeps) {
       });
     },
 
-    /**
-     * Settles the refund once (a retry finds it settled and changes nothing), restocks and records
-     * the refunded amounts on the payment rows. Returns the refund as settled (also on a retry), for
-     * the workflow to tell the order; without `tellOrder: false` it tells the order in Postgres.
-     */
-    async settleRefund(req: {
-      refundId: string;
-      status: Exclude<RefundStatus, 'pending'>;
-      reference?: string;
-      failureReason?: string;
-      tellOrder?: boolean;
-    }): Promise<RefundObject | undefined> {
-      return knex.transaction(async (trx) => {
-        const current = await trx('refunds').where('id', req.refundId).forUpdate().first();
-        if (!current) return undefined;
-        if (current.status !== 'pending') return refundObject(current);
-        const [refund] = await trx('refunds')
-          .where('id', req.refundId)
-          .update({
-            status: req.status,
-            ...(req.reference ? { reference: req.reference } : {}),
-            failure_reason: req.failureReason ?? null,
-            settled_at: trx.fn.now(),
-            updated_at: trx.fn.now(),
-          })
-          .returning('*');
-        if (req.status === 'succeeded' && refund.restock) await restock(trx, refund);
-        if (req.status === 'succeeded') await settleLoyaltyOnRefund(trx, refund); // points back / earned points taken back, once
-        if (req.tellOrder !== false) await publishRefund(trx, refund);
-        else await recordRefundedPayments(trx, refund.order_id);
-        return refundObject(refund);
-      });
-    },
+    settleRefund: (req: SettleRefundRequest) => settleRefund(knex, req),
 
     /**
      * The order's checkout has ended: the refund's change goes on the order in Postgres, at the

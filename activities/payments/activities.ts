@@ -47,7 +47,8 @@ function awaitingCallback(g: PaymentGateway): InitiateResult {
   };
 }
 
-function gatewayFor(gateways: Gateways, name: GatewayKey): PaymentGateway {
+/** The adapter for a gateway; non-retryable GatewayNotConfigured when this process has none. */
+export function gatewayFor(gateways: Gateways, name: GatewayKey): PaymentGateway {
   const g = gateways[name];
   if (!g) throw gatewayNotConfigured(name);
   return g;
