@@ -596,9 +596,9 @@ export class MpesaGateway implements PaymentGateway {
     }
     const d = res.data ?? {};
     if (String(d.ResponseCode ?? '') !== '0')
-      throw ApplicationFailure.create({
+      throw gatewayFailure({
         message: `M-Pesa refused the Transaction Status request: ${d.ResponseDescription ?? d.ResponseCode}`,
-        type: 'GatewayUnavailable',
+        transient: true,
       });
   }
 
