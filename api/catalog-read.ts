@@ -85,7 +85,24 @@ export const isLowStock = (i: { trackStock: boolean; stockQuantity: number; minS
  */
 export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
   if (!UUID_RE.test(locationId)) return { categories: [] };
-  const [categories, items, links, modifiers] = await Promise.all([
+  const [categories, items, links, modifiers] = await menuRows(knex, locationId);
+  const listsOf = modifierListsByItem(links, modifiers);
+  const itemsOf = new Map<string, MenuItem[]>();
+  for (const i of items) push(itemsOf, i.category_id, menuItem(i, listsOf.get(i.id) ?? []));
+  return {
+    categories: categories.map((c) => ({
+      id: c.id,
+      name: c.name,
+      color: c.color,
+      sortOrder: c.sort_order,
+      items: itemsOf.get(c.id) ?? [],
+    })),
+  };
+}
+
+/** The menu's four queries, in parallel: categories, items, item ↔ modifier-list links, modifiers. */
+function menuRows(knex: Knex, locationId: string) {
+  return Promise.all([
     knex('categories')
       .where({ location_id: locationId, available: true })
       .orderBy(['sort_order', 'name', 'id'])
@@ -118,7 +135,12 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
       .orderBy(['sort_order', 'name', 'id'])
       .select('id', 'modifier_list_id', 'name', 'price', 'sort_order'),
   ]);
+}
 
+type MenuRows = Awaited<ReturnType<typeof menuRows>>;
+
+/** Each item's modifier lists in the links' order, each list (shared between items) with its modifiers. */
+function modifierListsByItem(links: MenuRows[2], modifiers: MenuRows[3]): Map<string, MenuModifierList[]> {
   const lists = new Map<string, MenuModifierList>();
   const listsOf = new Map<string, MenuModifierList[]>();
   for (const l of links) {
@@ -139,30 +161,22 @@ export async function loadMenu(knex: Knex, locationId: string): Promise<Menu> {
   for (const m of modifiers) {
     lists.get(m.modifier_list_id)?.modifiers.push({ id: m.id, name: m.name, price: m.price, sortOrder: m.sort_order });
   }
-  const itemsOf = new Map<string, MenuItem[]>();
-  for (const i of items) {
-    push(itemsOf, i.category_id, {
-      id: i.id,
-      name: i.name,
-      price: i.price,
-      eventPrice: i.event_price,
-      sku: i.sku,
-      barcode: i.barcode,
-      trackStock: i.track_stock,
-      stockQuantity: i.stock_quantity,
-      lowStock: isLowStock({ trackStock: i.track_stock, stockQuantity: i.stock_quantity, minStock: i.min_stock }),
-      sortOrder: i.sort_order,
-      modifierLists: listsOf.get(i.id) ?? [],
-    });
-  }
+  return listsOf;
+}
+
+function menuItem(i: MenuRows[1][number], modifierLists: MenuModifierList[]): MenuItem {
   return {
-    categories: categories.map((c) => ({
-      id: c.id,
-      name: c.name,
-      color: c.color,
-      sortOrder: c.sort_order,
-      items: itemsOf.get(c.id) ?? [],
-    })),
+    id: i.id,
+    name: i.name,
+    price: i.price,
+    eventPrice: i.event_price,
+    sku: i.sku,
+    barcode: i.barcode,
+    trackStock: i.track_stock,
+    stockQuantity: i.stock_quantity,
+    lowStock: isLowStock({ trackStock: i.track_stock, stockQuantity: i.stock_quantity, minStock: i.min_stock }),
+    sortOrder: i.sort_order,
+    modifierLists,
   };
 }
 
