@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import { localDayRange } from './time';
 import { breakdownsOf, hourDayRows, itemKeyRows, nameItemRows, type Breakdowns } from './report-breakdowns';
-import { rolledUpDayRows, type DayRows } from './report-rollups';
+import { rolledUpDayRows, type AmountDayRow, type DayRows } from './report-rollups';
 
 /**
  * Sales reports over a location's LOCAL days (its timezone setting). All money is integer minor units.
@@ -220,12 +220,25 @@ export async function liveDayRows(
   start: string,
   end: string,
 ): Promise<DayRows> {
-  const { from, to } = rangeInstants(loc, start, end);
   const counted = () => countedOrders(trx, loc, start, end);
-  const localDay = (column: string) =>
-    trx.raw(`to_char((${column} AT TIME ZONE ?)::date, 'YYYY-MM-DD')`, [loc.timezone]);
+  return {
+    orders: await orderDayRows(trx, counted),
+    methods: await methodDayRows(trx, loc, counted),
+    staff: await staffDayRows(trx, counted),
+    refunds: await refundDayRows(trx, loc, start, end),
+    items: await itemKeyRows(trx, counted),
+    hours: await hourDayRows(trx, counted),
+  };
+}
 
-  const orderRows = await trx
+type Counted = () => Knex.QueryBuilder;
+
+const amountDayRows = (rows: any[]): AmountDayRow[] =>
+  rows.map((r) => ({ day: r.day, method: r.method, amount: n(r.amount) }));
+
+/** Orders and their sums per local day of the counted orders. */
+async function orderDayRows(trx: Knex.Transaction, counted: Counted): Promise<DayRows['orders']> {
+  const rows = await trx
     .from(counted())
     .groupBy('c.day')
     .select(
@@ -238,8 +251,25 @@ export async function liveDayRows(
       trx.raw('sum(c.tip) as tips'),
       trx.raw('sum(c.card_fee) as card_fees'),
     );
+  return rows.map((r: any) => ({
+    day: r.day,
+    orders: n(r.orders),
+    gross: n(r.gross),
+    discounts: n(r.discounts),
+    tax: n(r.tax),
+    serviceCharge: n(r.service_charge),
+    tips: n(r.tips),
+    cardFees: n(r.card_fees),
+  }));
+}
 
-  const methodRows = await trx
+/** Taken payment amounts per local day and method of the counted orders. */
+async function methodDayRows(
+  trx: Knex.Transaction,
+  loc: ReportLocation,
+  counted: Counted,
+): Promise<DayRows['methods']> {
+  const rows = await trx
     .from(counted())
     // Lateral: one index lookup per counted order, never a scan of every payment ever taken.
     .joinRaw('cross join lateral (select * from payments where payments.order_id = c.id offset 0) as p')
@@ -247,8 +277,12 @@ export async function liveDayRows(
     .whereIn('p.status', TAKEN_PAYMENT_STATUSES)
     .groupBy('c.day', 'p.method')
     .select('c.day', 'p.method', trx.raw('sum(p.amount) as amount'));
+  return amountDayRows(rows);
+}
 
-  const staffRows = await trx
+/** Orders, net and tips per local day and owning staff member of the counted orders. */
+async function staffDayRows(trx: Knex.Transaction, counted: Counted): Promise<DayRows['staff']> {
+  const rows = await trx
     .from(counted())
     .groupBy('c.day', 'c.staff_id')
     .select(
@@ -258,8 +292,26 @@ export async function liveDayRows(
       trx.raw('sum(c.subtotal - c.discount) as net'),
       trx.raw('sum(c.tip) as tips'),
     );
+  return rows.map((r: any) => ({
+    day: r.day,
+    staffId: r.staff_id ?? null,
+    orders: n(r.orders),
+    net: n(r.net),
+    tips: n(r.tips),
+  }));
+}
 
-  const refundRows = await trx
+/** Succeeded refunds per local day of settling and method (any order's, whenever it was closed). */
+async function refundDayRows(
+  trx: Knex.Transaction,
+  loc: ReportLocation,
+  start: string,
+  end: string,
+): Promise<DayRows['refunds']> {
+  const { from, to } = rangeInstants(loc, start, end);
+  const localDay = (column: string) =>
+    trx.raw(`to_char((${column} AT TIME ZONE ?)::date, 'YYYY-MM-DD')`, [loc.timezone]);
+  const rows = await trx
     .from(
       trx('refunds as r')
         .where('r.location_id', loc.locationId)
@@ -276,30 +328,7 @@ export async function liveDayRows(
     )
     .groupBy('rf.day', 'rf.method')
     .select('rf.day', 'rf.method', trx.raw('sum(rf.amount) as amount'));
-
-  return {
-    orders: orderRows.map((r: any) => ({
-      day: r.day,
-      orders: n(r.orders),
-      gross: n(r.gross),
-      discounts: n(r.discounts),
-      tax: n(r.tax),
-      serviceCharge: n(r.service_charge),
-      tips: n(r.tips),
-      cardFees: n(r.card_fees),
-    })),
-    methods: methodRows.map((r: any) => ({ day: r.day, method: r.method, amount: n(r.amount) })),
-    staff: staffRows.map((r: any) => ({
-      day: r.day,
-      staffId: r.staff_id ?? null,
-      orders: n(r.orders),
-      net: n(r.net),
-      tips: n(r.tips),
-    })),
-    refunds: refundRows.map((r: any) => ({ day: r.day, method: r.method, amount: n(r.amount) })),
-    items: await itemKeyRows(trx, counted),
-    hours: await hourDayRows(trx, counted),
-  };
+  return amountDayRows(rows);
 }
 
 /** Every staff member's current name (deleted ones are absent). */
