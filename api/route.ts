@@ -244,111 +244,128 @@ const locationHeader = {
   schema: { type: 'string', format: 'uuid' },
 };
 
+/** The operation's path, query and header parameters. */
+function routeParameters(r: AnyRoute): unknown[] {
+  const params: unknown[] = [];
+  const paramSchema = r.params ? jsonSchemaOf(r.params) : undefined;
+  for (const name of (r.path.match(/:([A-Za-z]+)/g) ?? []).map((p) => p.slice(1))) {
+    params.push({ name, in: 'path', required: true, schema: paramSchema?.properties?.[name] ?? { type: 'string' } });
+  }
+  if (r.query) {
+    const qs = jsonSchemaOf(r.query);
+    for (const [name, schema] of Object.entries(qs.properties ?? {})) {
+      params.push({ name, in: 'query', required: (qs.required ?? []).includes(name), schema });
+    }
+  }
+  if (r.idempotencyKey === 'required') {
+    params.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: true,
+      description: 'A retry with the same key returns the first result and changes nothing',
+      schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' },
+    });
+  }
+  if (r.roles !== 'public') params.push(locationHeader);
+  return params;
+}
+
+/** The route's declared responses, then every error status it can answer (in the error format). */
+function routeResponses(r: AnyRoute): Record<string, unknown> {
+  const statuses = new Set<number>(r.errors ?? []);
+  // 404: a location the token may not use (see locationHeader).
+  if (r.roles !== 'public') [401, 403, 404].forEach((s) => statuses.add(s));
+  if (r.body) [400, 413, 422].forEach((s) => statuses.add(s));
+  if (r.params || r.query) statuses.add(422);
+  if (r.params) statuses.add(404);
+  const responses: Record<string, unknown> = {};
+  for (const [status, response] of Object.entries(r.responses)) responses[status] = responseObject(response);
+  for (const s of [...statuses].sort()) {
+    responses[String(s)] = {
+      description: ERROR_TEXT[s] ?? 'Error',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  }
+  return responses;
+}
+
+/** The OpenAPI operation of one route. */
+function operationOf(r: AnyRoute): Record<string, unknown> {
+  const params = routeParameters(r);
+  const responses = routeResponses(r);
+  return {
+    summary: r.summary,
+    tags: [r.tag],
+    ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
+    ...(params.length ? { parameters: params } : {}),
+    ...(r.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body) } } } }
+      : {}),
+    responses,
+  };
+}
+
+const API_DESCRIPTION =
+  'Point-of-sale backend: every order, payment, refund and stock count is a durable Temporal workflow. ' +
+  'Money is integer minor units; rates are basis points (1000 = 10%). ' +
+  'Real time: WebSocket `GET /ws?token=<token>`; send {"type":"subscribe","topics":["order:<id>","orders:<locationId>",' +
+  '"kitchen:<locationId>","display:<terminalId>"]}; events arrive as {"type":"event","topic","event","version","orderId","data"} ' +
+  'in version order per order (see the README). `display:` topics need a display device token (POST /api/v1/displays) and carry the display view; ' +
+  'kitchen tokens get the kitchen view. Frames are limited to 64 KiB, 20 topics per message, 50 per socket; a revoked session or device is closed with 4401. ' +
+  'A method a path does not declare answers 405 with `Allow` and a body over 1 MB answers 413, both in the error format with code BAD_REQUEST.';
+
+/** The body of every error answer. */
+function errorSchema() {
+  return {
+    type: 'object',
+    required: ['detail', 'code', 'timestamp'],
+    properties: {
+      detail: { type: 'string' },
+      code: {
+        type: 'string',
+        enum: [
+          'BAD_REQUEST',
+          'VALIDATION_ERROR',
+          'UNAUTHENTICATED',
+          'FORBIDDEN',
+          'NOT_FOUND',
+          'CONFLICT',
+          'LOCKED_OUT',
+          'RATE_LIMITED',
+          'UNAVAILABLE',
+          'PAYMENT_FAILED',
+          'INTERNAL',
+        ],
+      },
+      timestamp: { type: 'string', format: 'date-time' },
+      errors: {
+        type: 'array',
+        items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+      },
+      outcomeUnknown: {
+        type: 'boolean',
+        description: 'On every 503: false = nothing was written; true = the change may have been applied',
+      },
+    },
+  };
+}
+
 /** OpenAPI 3.1 document generated from the same route specs that serve requests, so it cannot drift. */
 export function openApiDocument(routes: AnyRoute[], version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const oaPath = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
-    const params: unknown[] = [];
-    const paramSchema = r.params ? jsonSchemaOf(r.params) : undefined;
-    for (const name of (r.path.match(/:([A-Za-z]+)/g) ?? []).map((p) => p.slice(1))) {
-      params.push({ name, in: 'path', required: true, schema: paramSchema?.properties?.[name] ?? { type: 'string' } });
-    }
-    if (r.query) {
-      const qs = jsonSchemaOf(r.query);
-      for (const [name, schema] of Object.entries(qs.properties ?? {})) {
-        params.push({ name, in: 'query', required: (qs.required ?? []).includes(name), schema });
-      }
-    }
-    if (r.idempotencyKey === 'required') {
-      params.push({
-        name: 'Idempotency-Key',
-        in: 'header',
-        required: true,
-        description: 'A retry with the same key returns the first result and changes nothing',
-        schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' },
-      });
-    }
-    if (r.roles !== 'public') params.push(locationHeader);
-    const statuses = new Set<number>(r.errors ?? []);
-    // 404: a location the token may not use (see locationHeader).
-    if (r.roles !== 'public') [401, 403, 404].forEach((s) => statuses.add(s));
-    if (r.body) [400, 413, 422].forEach((s) => statuses.add(s));
-    if (r.params || r.query) statuses.add(422);
-    if (r.params) statuses.add(404);
-    const responses: Record<string, unknown> = {};
-    for (const [status, response] of Object.entries(r.responses)) responses[status] = responseObject(response);
-    for (const s of [...statuses].sort()) {
-      responses[String(s)] = {
-        description: ERROR_TEXT[s] ?? 'Error',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      };
-    }
     paths[oaPath] ??= {};
-    paths[oaPath]![r.method] = {
-      summary: r.summary,
-      tags: [r.tag],
-      ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
-      ...(params.length ? { parameters: params } : {}),
-      ...(r.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body) } } } }
-        : {}),
-      responses,
-    };
+    paths[oaPath]![r.method] = operationOf(r);
   }
   return {
     openapi: '3.1.0',
-    info: {
-      title: 'Tillflow API',
-      version,
-      description:
-        'Point-of-sale backend: every order, payment, refund and stock count is a durable Temporal workflow. ' +
-        'Money is integer minor units; rates are basis points (1000 = 10%). ' +
-        'Real time: WebSocket `GET /ws?token=<token>`; send {"type":"subscribe","topics":["order:<id>","orders:<locationId>",' +
-        '"kitchen:<locationId>","display:<terminalId>"]}; events arrive as {"type":"event","topic","event","version","orderId","data"} ' +
-        'in version order per order (see the README). `display:` topics need a display device token (POST /api/v1/displays) and carry the display view; ' +
-        'kitchen tokens get the kitchen view. Frames are limited to 64 KiB, 20 topics per message, 50 per socket; a revoked session or device is closed with 4401. ' +
-        'A method a path does not declare answers 405 with `Allow` and a body over 1 MB answers 413, both in the error format with code BAD_REQUEST.',
-    },
+    info: { title: 'Tillflow API', version, description: API_DESCRIPTION },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        ...componentSchemas,
-        Error: {
-          type: 'object',
-          required: ['detail', 'code', 'timestamp'],
-          properties: {
-            detail: { type: 'string' },
-            code: {
-              type: 'string',
-              enum: [
-                'BAD_REQUEST',
-                'VALIDATION_ERROR',
-                'UNAUTHENTICATED',
-                'FORBIDDEN',
-                'NOT_FOUND',
-                'CONFLICT',
-                'LOCKED_OUT',
-                'RATE_LIMITED',
-                'UNAVAILABLE',
-                'PAYMENT_FAILED',
-                'INTERNAL',
-              ],
-            },
-            timestamp: { type: 'string', format: 'date-time' },
-            errors: {
-              type: 'array',
-              items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
-            },
-            outcomeUnknown: {
-              type: 'boolean',
-              description: 'On every 503: false = nothing was written; true = the change may have been applied',
-            },
-          },
-        },
-      },
+      schemas: { ...componentSchemas, Error: errorSchema() },
     },
     paths,
   };
