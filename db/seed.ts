@@ -114,6 +114,83 @@ export interface SeededShop {
   discounts: Record<string, string>;
 }
 
+const DEMO_CATEGORIES = [
+  { name: 'Coffee', color: '#6f4e37' },
+  { name: 'Food', color: '#d2691e' },
+  { name: 'Drinks', color: '#1e90ff' },
+];
+
+const DEMO_MODIFIER_LISTS = [
+  {
+    name: 'Milk',
+    min: 0,
+    max: 1,
+    mods: [
+      ['Oat milk', 60],
+      ['Almond milk', 60],
+    ],
+  },
+  {
+    name: 'Size',
+    min: 1,
+    max: 1,
+    mods: [
+      ['Regular', 0],
+      ['Large', 80],
+    ],
+  },
+  {
+    name: 'Burger extras',
+    min: 0,
+    max: 3,
+    mods: [
+      ['Extra cheese', 100],
+      ['Bacon', 150],
+      ['No onions', 0],
+    ],
+  },
+] as const;
+
+const DEMO_MENU: Array<{
+  name: string;
+  cat: string;
+  price: number;
+  lists: string[];
+  barcode: string | null;
+  track: boolean;
+  stock?: number;
+  min?: number;
+}> = [
+  { name: 'Espresso', cat: 'Coffee', price: 300, lists: ['Size'], barcode: null, track: false },
+  { name: 'Latte', cat: 'Coffee', price: 450, lists: ['Size', 'Milk'], barcode: null, track: false },
+  { name: 'Burger', cat: 'Food', price: 1150, lists: ['Burger extras'], barcode: null, track: false },
+  {
+    name: 'Croissant',
+    cat: 'Food',
+    price: 325,
+    lists: [],
+    barcode: '4006381333931',
+    track: true,
+    stock: 24,
+    min: 5,
+  },
+  {
+    name: 'Sparkling water',
+    cat: 'Drinks',
+    price: 250,
+    lists: [],
+    barcode: '5449000000996',
+    track: true,
+    stock: 48,
+    min: 12,
+  },
+];
+
+const DEMO_DISCOUNTS = [
+  { name: 'Staff 10%', type: 'percent', value: 1000 },
+  { name: '$2 off', type: 'amount', value: 200 },
+];
+
 /** Seeds the demo shop ("Demo Café") unless a location exists already. Returns ids by name. */
 export async function seedDemoShop(
   knex: Knex,
@@ -138,127 +215,94 @@ export async function seedDemoShop(
       .returning('id');
     const locationId: string = loc.id;
     const staff = await insertStaff(trx, secret, locationId, DEMO_STAFF);
-    const categories: Record<string, string> = {};
-    for (const [i, c] of [
-      { name: 'Coffee', color: '#6f4e37' },
-      { name: 'Food', color: '#d2691e' },
-      { name: 'Drinks', color: '#1e90ff' },
-    ].entries()) {
-      const [row] = await trx('categories')
-        .insert({ location_id: locationId, name: c.name, color: c.color, sort_order: i })
-        .returning('id');
-      categories[c.name] = row.id;
-    }
-    const modifierLists: Record<string, string> = {};
-    const modifiers: Record<string, string> = {};
-    const lists = [
-      {
-        name: 'Milk',
-        min: 0,
-        max: 1,
-        mods: [
-          ['Oat milk', 60],
-          ['Almond milk', 60],
-        ],
-      },
-      {
-        name: 'Size',
-        min: 1,
-        max: 1,
-        mods: [
-          ['Regular', 0],
-          ['Large', 80],
-        ],
-      },
-      {
-        name: 'Burger extras',
-        min: 0,
-        max: 3,
-        mods: [
-          ['Extra cheese', 100],
-          ['Bacon', 150],
-          ['No onions', 0],
-        ],
-      },
-    ] as const;
-    for (const [i, l] of lists.entries()) {
-      const [row] = await trx('modifier_lists')
-        .insert({ location_id: locationId, name: l.name, min_selections: l.min, max_selections: l.max, sort_order: i })
-        .returning('id');
-      modifierLists[l.name] = row.id;
-      for (const [j, [name, price]] of l.mods.entries()) {
-        const [m] = await trx('modifiers')
-          .insert({ location_id: locationId, modifier_list_id: row.id, name, price, sort_order: j })
-          .returning('id');
-        modifiers[name] = m.id;
-      }
-    }
-    const items: Record<string, string> = {};
-    const menu = [
-      { name: 'Espresso', cat: 'Coffee', price: 300, lists: ['Size'], barcode: null, track: false },
-      { name: 'Latte', cat: 'Coffee', price: 450, lists: ['Size', 'Milk'], barcode: null, track: false },
-      { name: 'Burger', cat: 'Food', price: 1150, lists: ['Burger extras'], barcode: null, track: false },
-      {
-        name: 'Croissant',
-        cat: 'Food',
-        price: 325,
-        lists: [],
-        barcode: '4006381333931',
-        track: true,
-        stock: 24,
-        min: 5,
-      },
-      {
-        name: 'Sparkling water',
-        cat: 'Drinks',
-        price: 250,
-        lists: [],
-        barcode: '5449000000996',
-        track: true,
-        stock: 48,
-        min: 12,
-      },
-    ];
-    for (const [i, it] of menu.entries()) {
-      const [row] = await trx('items')
-        .insert({
-          location_id: locationId,
-          category_id: categories[it.cat],
-          name: it.name,
-          price: it.price,
-          barcode: it.barcode,
-          track_stock: it.track,
-          stock_quantity: it.stock ?? 0,
-          min_stock: it.min ?? 0,
-          sort_order: i,
-          cost: Math.round(it.price * 0.3),
-        })
-        .returning('id');
-      items[it.name] = row.id;
-      for (const [j, l] of it.lists.entries()) {
-        await trx('item_modifier_lists').insert({
-          location_id: locationId,
-          item_id: row.id,
-          modifier_list_id: modifierLists[l],
-          sort_order: j,
-        });
-      }
-    }
-    const discounts: Record<string, string> = {};
-    const [group] = await trx('discount_groups')
-      .insert({ location_id: locationId, name: 'Staff & promos' })
-      .returning('id');
-    for (const [i, d] of [
-      { name: 'Staff 10%', type: 'percent', value: 1000 },
-      { name: '$2 off', type: 'amount', value: 200 },
-    ].entries()) {
-      const [row] = await trx('discounts')
-        .insert({ location_id: locationId, group_id: group.id, ...d, sort_order: i })
-        .returning('id');
-      discounts[d.name] = row.id;
-    }
+    const categories = await insertCategories(trx, locationId);
+    const { modifierLists, modifiers } = await insertModifierLists(trx, locationId);
+    const items = await insertMenuItems(trx, locationId, categories, modifierLists);
+    const discounts = await insertDiscounts(trx, locationId);
     return { locationId, staff, items, categories, modifierLists, modifiers, discounts };
   });
+}
+
+async function insertCategories(trx: Knex.Transaction, locationId: string): Promise<Record<string, string>> {
+  const categories: Record<string, string> = {};
+  for (const [i, c] of DEMO_CATEGORIES.entries()) {
+    const [row] = await trx('categories')
+      .insert({ location_id: locationId, name: c.name, color: c.color, sort_order: i })
+      .returning('id');
+    categories[c.name] = row.id;
+  }
+  return categories;
+}
+
+async function insertModifierLists(
+  trx: Knex.Transaction,
+  locationId: string,
+): Promise<{ modifierLists: Record<string, string>; modifiers: Record<string, string> }> {
+  const modifierLists: Record<string, string> = {};
+  const modifiers: Record<string, string> = {};
+  for (const [i, l] of DEMO_MODIFIER_LISTS.entries()) {
+    const [row] = await trx('modifier_lists')
+      .insert({ location_id: locationId, name: l.name, min_selections: l.min, max_selections: l.max, sort_order: i })
+      .returning('id');
+    modifierLists[l.name] = row.id;
+    for (const [j, [name, price]] of l.mods.entries()) {
+      const [m] = await trx('modifiers')
+        .insert({ location_id: locationId, modifier_list_id: row.id, name, price, sort_order: j })
+        .returning('id');
+      modifiers[name] = m.id;
+    }
+  }
+  return { modifierLists, modifiers };
+}
+
+/** The menu's items (cost 30 % of the price) and each item's modifier lists in order. */
+async function insertMenuItems(
+  trx: Knex.Transaction,
+  locationId: string,
+  categories: Record<string, string>,
+  modifierLists: Record<string, string>,
+): Promise<Record<string, string>> {
+  const items: Record<string, string> = {};
+  for (const [i, it] of DEMO_MENU.entries()) {
+    const [row] = await trx('items')
+      .insert({
+        location_id: locationId,
+        category_id: categories[it.cat],
+        name: it.name,
+        price: it.price,
+        barcode: it.barcode,
+        track_stock: it.track,
+        stock_quantity: it.stock ?? 0,
+        min_stock: it.min ?? 0,
+        sort_order: i,
+        cost: Math.round(it.price * 0.3),
+      })
+      .returning('id');
+    items[it.name] = row.id;
+    for (const [j, l] of it.lists.entries()) {
+      await trx('item_modifier_lists').insert({
+        location_id: locationId,
+        item_id: row.id,
+        modifier_list_id: modifierLists[l],
+        sort_order: j,
+      });
+    }
+  }
+  return items;
+}
+
+async function insertDiscounts(trx: Knex.Transaction, locationId: string): Promise<Record<string, string>> {
+  const discounts: Record<string, string> = {};
+  const [group] = await trx('discount_groups')
+    .insert({ location_id: locationId, name: 'Staff & promos' })
+    .returning('id');
+  for (const [i, d] of DEMO_DISCOUNTS.entries()) {
+    const [row] = await trx('discounts')
+      .insert({ location_id: locationId, group_id: group.id, ...d, sort_order: i })
+      .returning('id');
+    discounts[d.name] = row.id;
+  }
+  return discounts;
 }
 
 export class FirstAdminError extends Error {}
