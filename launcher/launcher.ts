@@ -30,6 +30,11 @@ import { createCentralWorker, createPrintingWorker, installRuntime } from '../wo
  */
 export type LaunchRole = 'api' | 'worker' | 'all';
 
+interface DevServerSetup {
+  cliPath: string;
+  cfg: ReturnType<typeof loadDevServerConfig>;
+}
+
 /** A startup problem a person must fix; the launcher prints its message, not a stack trace. */
 export class LaunchError extends Error {}
 
@@ -227,45 +232,16 @@ export class Launcher {
       this.onCleanup('data dir lock', release);
     }
 
-    // Resolve the Temporal CLI before starting anything, so a missing prerequisite fails fast.
-    let devServer: { cliPath: string; cfg: ReturnType<typeof loadDevServerConfig> } | undefined;
-    if (embedded.temporal) {
-      const cfg = { ...loadDevServerConfig(), namespace: config.temporalNamespace };
-      try {
-        const cli = await ensureTemporalCli(cfg, this.env);
-        log.info({ cli: cli.path, source: cli.source }, 'Temporal CLI');
-        devServer = { cliPath: cli.path, cfg };
-      } catch (err) {
-        throw new LaunchError(
-          `${(err as Error).message}\n(Or set TEMPORAL_ADDRESS to use an existing Temporal server.)`,
-        );
-      }
-    }
+    const devServer = embedded.temporal ? await this.resolveTemporalCli(config) : undefined;
     if (embedded.postgres) await importEmbeddedPostgresWithoutSignalHooks();
     this.checkpoint();
 
-    // Postgres and the Temporal dev server start in parallel; each registers its cleanup as it comes up.
-    const [pgResult, temporalResult] = await Promise.allSettled([
-      embedded.postgres ? this.startPostgres(config) : Promise.resolve(undefined),
-      devServer ? this.startTemporal(config, devServer.cliPath, devServer.cfg) : Promise.resolve(undefined),
-    ]);
-    if (pgResult.status === 'rejected') throw pgResult.reason;
-    if (temporalResult.status === 'rejected') throw temporalResult.reason;
-    const databaseUrl = pgResult.value?.url ?? config.databaseUrl!;
-    const temporalAddress = temporalResult.value?.address ?? config.temporalAddress!;
-    const temporalUiUrl = config.temporalUiUrl ?? temporalResult.value?.uiUrl;
+    const { databaseUrl, temporalAddress, temporalUiUrl } = await this.startEmbedded(config, embedded, devServer);
     this.checkpoint();
 
     await waitForDatabase(databaseUrl, embedded.postgres ? 10_000 : 30_000, log);
     this.checkpoint();
-    const knex = createKnex(databaseUrl);
-    this.onCleanup('database pool', () => knex.destroy());
-    bindModels(knex);
-    const seeded = await migrateAndSeed(databaseUrl, knex, config, role !== 'worker' && demoSeedWanted(config), log);
-    if (role !== 'worker') {
-      await this.printDemoPins(knex, config, seeded);
-      if (!(await knex('staff').first('id'))) this.printFirstAdminHelp();
-    }
+    const { knex, seeded } = await this.openDatabase(databaseUrl, config, role);
     this.checkpoint();
 
     installRuntime({ metricsAddress: role === 'api' ? undefined : config.workerMetricsAddress });
@@ -284,36 +260,8 @@ export class Launcher {
     if (role !== 'api') await this.startWorker(config, temporalAddress, knex, role, payments.gateways);
     this.checkpoint();
 
-    let urls: Pick<RunningTillflow, 'apiUrl' | 'publicUrl' | 'docsUrl' | 'healthUrl'> = {};
-    if (role !== 'worker') {
-      const deps: AppDeps = {
-        knex,
-        temporal,
-        config,
-        logger: rootLogger,
-        version: packageVersion(),
-        startedAt: new Date(),
-        temporalUiUrl,
-        gateways: payments.gateways,
-        paymentModes: payments.modes,
-      };
-      const port = await this.startApi(deps, config, databaseUrl);
-      if (config.mdns) {
-        // Advertise the port really listened on; GET /api/v1/devices/discover browses through it too.
-        const discovery = startDiscovery({ port, version: deps.version, logger: rootLogger });
-        deps.discovery = discovery;
-        this.onCleanup('mDNS', () => discovery.stop(), 5_000);
-        discovery.advertise().catch((err: Error) => {
-          if (!this.closing) this.log.warn({ err }, 'mDNS advertisement failed');
-        });
-      }
-      const apiUrl = `http://${reachableHost(config.host)}:${port}`;
-      const publicUrl = config.publicBaseUrl?.replace(/\/+$/, '') ?? apiUrl;
-      // Gateways (and the sandbox simulators) call back here.
-      config.publicBaseUrl ??= publicUrl;
-      payments.attach(publicUrl);
-      urls = { apiUrl, publicUrl, docsUrl: `${publicUrl}/docs`, healthUrl: `${publicUrl}/health` };
-    }
+    const urls =
+      role !== 'worker' ? await this.serveApi({ knex, temporal, config, temporalUiUrl, payments }, databaseUrl) : {};
     this.checkpoint();
 
     const running: RunningTillflow = {
@@ -328,20 +276,116 @@ export class Launcher {
       seeded,
     };
     this.printBanner(running);
-    log.info(
+    this.logReady(running);
+    return running;
+  }
+
+  /** Resolves the Temporal CLI before starting anything, so a missing prerequisite fails fast. */
+  private async resolveTemporalCli(config: Config): Promise<DevServerSetup> {
+    const cfg = { ...loadDevServerConfig(), namespace: config.temporalNamespace };
+    try {
+      const cli = await ensureTemporalCli(cfg, this.env);
+      this.log.info({ cli: cli.path, source: cli.source }, 'Temporal CLI');
+      return { cliPath: cli.path, cfg };
+    } catch (err) {
+      throw new LaunchError(`${(err as Error).message}\n(Or set TEMPORAL_ADDRESS to use an existing Temporal server.)`);
+    }
+  }
+
+  /** Postgres and the Temporal dev server start in parallel; each registers its cleanup as it comes up. */
+  private async startEmbedded(
+    config: Config,
+    embedded: { postgres: boolean; temporal: boolean },
+    devServer: DevServerSetup | undefined,
+  ): Promise<{ databaseUrl: string; temporalAddress: string; temporalUiUrl: string | undefined }> {
+    const [pgResult, temporalResult] = await Promise.allSettled([
+      embedded.postgres ? this.startPostgres(config) : Promise.resolve(undefined),
+      devServer ? this.startTemporal(config, devServer.cliPath, devServer.cfg) : Promise.resolve(undefined),
+    ]);
+    if (pgResult.status === 'rejected') throw pgResult.reason;
+    if (temporalResult.status === 'rejected') throw temporalResult.reason;
+    return {
+      databaseUrl: pgResult.value?.url ?? config.databaseUrl!,
+      temporalAddress: temporalResult.value?.address ?? config.temporalAddress!,
+      temporalUiUrl: config.temporalUiUrl ?? temporalResult.value?.uiUrl,
+    };
+  }
+
+  /** The pool, migrations and (API roles) the demo seed with its PIN banner or the first-admin help. */
+  private async openDatabase(databaseUrl: string, config: Config, role: LaunchRole) {
+    const knex = createKnex(databaseUrl);
+    this.onCleanup('database pool', () => knex.destroy());
+    bindModels(knex);
+    const seeded = await migrateAndSeed(
+      databaseUrl,
+      knex,
+      config,
+      role !== 'worker' && demoSeedWanted(config),
+      this.log,
+    );
+    if (role !== 'worker') {
+      await this.printDemoPins(knex, config, seeded);
+      if (!(await knex('staff').first('id'))) this.printFirstAdminHelp();
+    }
+    return { knex, seeded };
+  }
+
+  /** Starts the API (and mDNS when on), and points the gateways' callbacks at its public URL. */
+  private async serveApi(
+    s: {
+      knex: Knex;
+      temporal: Client;
+      config: Config;
+      temporalUiUrl: string | undefined;
+      payments: Awaited<ReturnType<typeof setupPayments>>;
+    },
+    databaseUrl: string,
+  ): Promise<Pick<RunningTillflow, 'apiUrl' | 'publicUrl' | 'docsUrl' | 'healthUrl'>> {
+    const { config, payments } = s;
+    const deps: AppDeps = {
+      knex: s.knex,
+      temporal: s.temporal,
+      config,
+      logger: rootLogger,
+      version: packageVersion(),
+      startedAt: new Date(),
+      temporalUiUrl: s.temporalUiUrl,
+      gateways: payments.gateways,
+      paymentModes: payments.modes,
+    };
+    const port = await this.startApi(deps, config, databaseUrl);
+    if (config.mdns) {
+      // Advertise the port really listened on; GET /api/v1/devices/discover browses through it too.
+      const discovery = startDiscovery({ port, version: deps.version, logger: rootLogger });
+      deps.discovery = discovery;
+      this.onCleanup('mDNS', () => discovery.stop(), 5_000);
+      discovery.advertise().catch((err: Error) => {
+        if (!this.closing) this.log.warn({ err }, 'mDNS advertisement failed');
+      });
+    }
+    const apiUrl = `http://${reachableHost(config.host)}:${port}`;
+    const publicUrl = config.publicBaseUrl?.replace(/\/+$/, '') ?? apiUrl;
+    // Gateways (and the sandbox simulators) call back here.
+    config.publicBaseUrl ??= publicUrl;
+    payments.attach(publicUrl);
+    return { apiUrl, publicUrl, docsUrl: `${publicUrl}/docs`, healthUrl: `${publicUrl}/health` };
+  }
+
+  /** The `tillflow ready` line that marks readiness. */
+  private logReady(running: RunningTillflow): void {
+    this.log.info(
       {
-        role,
+        role: running.role,
         apiUrl: running.apiUrl,
         docsUrl: running.docsUrl,
         healthUrl: running.healthUrl,
-        temporalUiUrl,
-        temporalAddress,
+        temporalUiUrl: running.temporalUiUrl,
+        temporalAddress: running.temporalAddress,
         namespace: running.namespace,
-        taskQueue: role === 'api' ? undefined : config.taskQueue,
+        taskQueue: running.role === 'api' ? undefined : running.config.taskQueue,
       },
       'tillflow ready',
     );
-    return running;
   }
 
   private async startPostgres(config: Config): Promise<EmbeddedPostgresHandle> {
