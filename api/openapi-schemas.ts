@@ -47,6 +47,17 @@ const reportTotals = {
   topItems: list(object({ itemId: nullable(str), name: str, quantity: int, net: int })),
   byHour: list(object({ hour: { type: 'integer', minimum: 0, maximum: 23 }, orders: int, net: int })),
 };
+/** A kitchen screen as listed, fetched and updated (KitchenScreenIssued adds its token). */
+const kitchenScreen = {
+  id,
+  name: str,
+  address: nullable(str),
+  categoryIds: nullable(list(id)),
+  topic: str,
+  createdBy: nullable(id),
+  createdAt: time,
+  updatedAt: time,
+};
 const staffReportRow = {
   staffId: nullable(str),
   name: nullable(str),
@@ -488,28 +499,9 @@ export const componentSchemas = {
   /** Answered once, at creation: the device token is never shown again. */
   DisplayIssued: object({ id, name: str, terminalId: str, createdAt: time, token: str }),
   DisplayList: object({ displays: list({ $ref: '#/components/schemas/Display' }) }),
-  KitchenScreen: object({
-    id,
-    name: str,
-    address: nullable(str),
-    categoryIds: nullable(list(id)),
-    topic: str,
-    createdBy: nullable(id),
-    createdAt: time,
-    updatedAt: time,
-  }),
+  KitchenScreen: object(kitchenScreen),
   /** Answered once, at creation: the device token is never shown again. */
-  KitchenScreenIssued: object({
-    id,
-    name: str,
-    address: nullable(str),
-    categoryIds: nullable(list(id)),
-    topic: str,
-    createdBy: nullable(id),
-    createdAt: time,
-    updatedAt: time,
-    token: str,
-  }),
+  KitchenScreenIssued: object({ ...kitchenScreen, token: str }),
   Inventory: object({
     items: list(
       object({
