@@ -200,6 +200,66 @@ function dedupeScreens(found: DiscoveredKitchenScreen[]): DiscoveredKitchenScree
   return [...byEndpoint.values()].sort(byNameThenAddress);
 }
 
+/** Publishes the POS service once; settles when it is up, fails after the timeout or when discovery stops. */
+function announce(
+  bonjour: Bonjour,
+  opts: DiscoveryOptions & { name: string },
+  onStop: Set<() => void>,
+  log: Logger | undefined,
+): Promise<void> {
+  const { name } = opts;
+  return new Promise<void>((resolve, reject) => {
+    const service = bonjour.publish({
+      name,
+      type: POS_SERVICE_TYPE,
+      port: opts.port,
+      host: `${localHostName()}.local`,
+      txt: { version: opts.version, api: API_PATH, docs: DOCS_PATH },
+    });
+    const timeoutMs = opts.advertiseTimeoutMs ?? 5_000;
+    const settle = (err?: Error) => {
+      clearTimeout(timer);
+      onStop.delete(cancel);
+      if (err) reject(err);
+      else resolve();
+    };
+    const cancel = () => settle(new Error('mDNS discovery stopped before the advertisement went out'));
+    const timer = setTimeout(
+      () =>
+        settle(
+          new Error(
+            `mDNS advertisement "${name}" was not announced within ${timeoutMs} ms (name in use on the network?)`,
+          ),
+        ),
+      timeoutMs,
+    );
+    timer.unref();
+    onStop.add(cancel);
+    service.once('up', () => {
+      log?.info({ name, type: `_${POS_SERVICE_TYPE}._tcp`, port: opts.port }, 'advertising over mDNS');
+      settle();
+    });
+  });
+}
+
+/** The printers and kitchen screens the (stopped) browsers found, deduplicated and sorted. */
+function foundServices(browsers: Array<{ type: string; browser: { services: Service[] } }>): DiscoveryResult {
+  const printers: DiscoveredPrinter[] = [];
+  const kitchenScreens: DiscoveredKitchenScreen[] = [];
+  for (const { type, browser } of browsers) {
+    for (const s of browser.services) {
+      if (type === KDS_SERVICE_TYPE) {
+        const k = toKitchenScreen(s);
+        if (k) kitchenScreens.push(k);
+      } else {
+        const p = toPrinter(s);
+        if (p) printers.push(p);
+      }
+    }
+  }
+  return { printers: dedupePrinters(printers), kitchenScreens: dedupeScreens(kitchenScreens) };
+}
+
 export function startDiscovery(opts: DiscoveryOptions): Discovery {
   if (opts.mdns) assertLoopbackOnly(opts.mdns);
   if (!validPort(opts.port)) throw new Error(`mDNS: invalid port ${opts.port}`);
@@ -222,38 +282,7 @@ export function startDiscovery(opts: DiscoveryOptions): Discovery {
   return {
     advertise() {
       if (stopped) return Promise.reject(new Error('mDNS discovery is stopped'));
-      advertised ??= new Promise<void>((resolve, reject) => {
-        const service = bonjour.publish({
-          name,
-          type: POS_SERVICE_TYPE,
-          port: opts.port,
-          host: `${localHostName()}.local`,
-          txt: { version: opts.version, api: API_PATH, docs: DOCS_PATH },
-        });
-        const timeoutMs = opts.advertiseTimeoutMs ?? 5_000;
-        const settle = (err?: Error) => {
-          clearTimeout(timer);
-          onStop.delete(cancel);
-          if (err) reject(err);
-          else resolve();
-        };
-        const cancel = () => settle(new Error('mDNS discovery stopped before the advertisement went out'));
-        const timer = setTimeout(
-          () =>
-            settle(
-              new Error(
-                `mDNS advertisement "${name}" was not announced within ${timeoutMs} ms (name in use on the network?)`,
-              ),
-            ),
-          timeoutMs,
-        );
-        timer.unref();
-        onStop.add(cancel);
-        service.once('up', () => {
-          log?.info({ name, type: `_${POS_SERVICE_TYPE}._tcp`, port: opts.port }, 'advertising over mDNS');
-          settle();
-        });
-      });
+      advertised ??= announce(bonjour, { ...opts, name }, onStop, log);
       return advertised;
     },
 
@@ -271,21 +300,8 @@ export function startDiscovery(opts: DiscoveryOptions): Discovery {
           finishers.delete(finish);
           clearTimeout(deadline);
           timers.forEach(clearTimeout);
-          const printers: DiscoveredPrinter[] = [];
-          const kitchenScreens: DiscoveredKitchenScreen[] = [];
-          for (const { type, browser } of browsers) {
-            browser.stop();
-            for (const s of browser.services) {
-              if (type === KDS_SERVICE_TYPE) {
-                const k = toKitchenScreen(s);
-                if (k) kitchenScreens.push(k);
-              } else {
-                const p = toPrinter(s);
-                if (p) printers.push(p);
-              }
-            }
-          }
-          resolve({ printers: dedupePrinters(printers), kitchenScreens: dedupeScreens(kitchenScreens) });
+          browsers.forEach((b) => b.browser.stop());
+          resolve(foundServices(browsers));
         };
         const deadline = setTimeout(finish, timeoutMs);
         finishers.add(finish);
