@@ -15,6 +15,7 @@ import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createTimeSkippingEnv, skipTime, workflowCode } from './support/time-skipping';
+import { orderStateAt } from './support/order-state';
 import * as msg from '../core/messages';
 import { printingTaskQueue, workflowIds, type OrderEvent } from '../core/events';
 import { SA } from '../core/search-attributes';
@@ -136,41 +137,10 @@ function item(name: string, price: number): CatalogItem {
 const espresso = item('Espresso', 450);
 
 /** The state api/order-service.ts createOrder starts a checkout with (tax-free, no auto-print). */
-function newOrderState(): OrderState {
-  const now = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    locationId,
-    staffId: randomUUID(),
-    terminalId: null,
-    type: 'takeaway',
-    table: null,
-    customerName: null,
-    orderNumber: null,
-    status: 'open',
-    kitchenStatus: 'not_sent',
-    version: 0,
+const newOrderState = (): OrderState =>
+  orderStateAt({ locationId, staffId: randomUUID(), locationName: 'Timers Café' }, randomUUID(), {
     lines: [],
-    discounts: [],
-    payments: [],
-    refunded: 0,
-    settings: {
-      locationName: 'Timers Café',
-      currency: 'USD',
-      timezone: 'UTC',
-      taxRate: 0,
-      taxInclusive: false,
-      serviceChargeRate: 0,
-      cardFee: { enabled: false, rate: 0, min: 0 },
-      discountsEnabled: true,
-      autoPrint: { receipt: false, kitchen: false, orderNumber: false },
-    },
-    createdAt: now,
-    updatedAt: now,
-    closedAt: null,
-    cancelReason: null,
-  };
-}
+  }) as OrderState;
 
 type Checkout = WorkflowHandleWithFirstExecutionRunId<typeof checkout> & { orderId: string };
 

@@ -29,11 +29,20 @@ export function openOrderState(
   id: string,
   parts: { lines: unknown[]; payments?: unknown[]; taxRate?: number },
 ) {
+  return orderStateAt({ locationId: h.shop.locationId, staffId: h.shop.staff['Cashier']! }, id, parts);
+}
+
+/** The same open takeaway order (USD, no auto-print) at any location, e.g. one without a database. */
+export function orderStateAt(
+  at: { locationId: string; staffId: string; locationName?: string },
+  id: string,
+  parts: { lines: unknown[]; payments?: unknown[]; taxRate?: number },
+) {
   const now = new Date().toISOString();
   return {
     id,
-    locationId: h.shop.locationId,
-    staffId: h.shop.staff['Cashier'],
+    locationId: at.locationId,
+    staffId: at.staffId,
     terminalId: null,
     type: 'takeaway',
     table: null,
@@ -47,7 +56,7 @@ export function openOrderState(
     payments: parts.payments ?? [],
     refunded: 0,
     settings: {
-      locationName: 'Demo Café',
+      locationName: at.locationName ?? 'Demo Café',
       currency: 'USD',
       timezone: 'UTC',
       taxRate: parts.taxRate ?? 0,
