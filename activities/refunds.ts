@@ -4,7 +4,7 @@ import type { ActivityDeps } from './deps';
 import { appendEvents } from '../db/events';
 import { settleLoyaltyOnRefund } from '../db/loyalty';
 import { applyMovement } from '../db/stock';
-import type { Gateways, RefundResult, RefundStatusRequest } from '../core/gateway';
+import type { Gateways, RefundRequest, RefundResult, RefundStatusRequest } from '../core/gateway';
 import type { GatewayKey } from '../core/payment';
 import type { OrderSnapshot } from '../core/order';
 import { topic } from '../core/events';
@@ -135,16 +135,10 @@ async function restock(trx: Knex.Transaction, refund: Record<string, any>): Prom
   }
 }
 
-interface SendRefundRequest {
+/** What the gateway's refund takes, and which refund and gateway it is for. */
+interface SendRefundRequest extends RefundRequest {
   refundId: string;
   gateway: GatewayKey;
-  reference: string;
-  receipt?: string;
-  idempotencyKey: string;
-  amount: number;
-  currency: string;
-  reason: string;
-  resultUrl?: string;
 }
 
 /** Sends the refund to the gateway with the refund workflow's idempotency key. */
