@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, setShopCurrency, until } from './support/payments';
+import type { Harness } from './support/harness';
+import { until } from './support/payments';
+import { paidPhoneOrder, startKesSandboxShop } from './support/phone-shop';
 
 /** An Airtel Money refund still in progress is settled by Airtel's transaction enquiry of the refund (no callback needed). */
 let h: Harness;
@@ -8,33 +9,12 @@ let cashier: string;
 let manager: string;
 
 beforeAll(async () => {
-  h = await startHarness({ sandboxPayments: true, env: PAYMENT_TEST_TIMING });
-  await setShopCurrency(h, 'KES');
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
-  cashier = await h.login('3456');
-  manager = await h.login('2345');
+  ({ h, cashier, manager } = await startKesSandboxShop());
 }, 120_000);
 afterEach(() => h.simulators.airtel!.scriptRefunds(undefined));
 afterAll(async () => h?.close());
 
-async function airtelOrder(): Promise<any> {
-  const created = await h.api('POST', '/api/v1/orders', {
-    token: cashier,
-    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
-  });
-  const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, {
-    token: cashier,
-    body: { method: 'airtel', amount: 1000, phone: '254733123456' },
-    headers: { 'idempotency-key': randomUUID() },
-  });
-  expect(res.status).toBe(202);
-  await until(
-    () => h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'),
-    (r) => !!r?.persisted_at,
-  );
-  await h.deps.temporal.workflow.getHandle(`order-${created.body.id}`).result();
-  return created.body;
-}
+const airtelOrder = () => paidPhoneOrder(h, cashier, 'airtel', '254733123456');
 
 it('a refund Airtel answers as in progress succeeds once its enquiry says so, refunded once', async () => {
   const o = await airtelOrder();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { startHarness, Harness } from './support/harness';
-import { PAYMENT_TEST_TIMING, setShopCurrency, until } from './support/payments';
+import type { Harness } from './support/harness';
+import { until } from './support/payments';
+import { paidPhoneOrder, startKesSandboxShop } from './support/phone-shop';
 
 /**
  * An M-Pesa reversal whose Result never reaches its ResultURL: the refund asks for the reversal's
@@ -12,34 +13,13 @@ let cashier: string;
 let manager: string;
 
 beforeAll(async () => {
-  h = await startHarness({ sandboxPayments: true, env: PAYMENT_TEST_TIMING });
-  await setShopCurrency(h, 'KES');
-  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
-  cashier = await h.login('3456');
-  manager = await h.login('2345');
+  ({ h, cashier, manager } = await startKesSandboxShop());
 }, 120_000);
 afterEach(() => h.simulators.daraja!.scriptReversals(undefined));
 afterAll(async () => h?.close());
 
 /** A closed order paid 1000 by M-Pesa (the simulated phone pays at once). */
-async function mpesaOrder(): Promise<any> {
-  const created = await h.api('POST', '/api/v1/orders', {
-    token: cashier,
-    body: { type: 'takeaway', lines: [{ itemId: h.shop.items['Burger'], quantity: 1 }] },
-  });
-  const res = await h.api('POST', `/api/v1/orders/${created.body.id}/payments`, {
-    token: cashier,
-    body: { method: 'mpesa', amount: 1000, phone: '254712345678' },
-    headers: { 'idempotency-key': randomUUID() },
-  });
-  expect(res.status).toBe(202);
-  await until(
-    () => h.deps.knex('orders').where({ id: created.body.id }).first('persisted_at'),
-    (r) => !!r?.persisted_at,
-  );
-  await h.deps.temporal.workflow.getHandle(`order-${created.body.id}`).result();
-  return created.body;
-}
+const mpesaOrder = () => paidPhoneOrder(h, cashier, 'mpesa', '254712345678');
 
 const refund = (orderId: string) =>
   h.api('POST', `/api/v1/orders/${orderId}/refunds`, {

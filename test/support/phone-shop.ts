@@ -1,0 +1,32 @@
+import { startHarness, type Harness } from './harness';
+import { PAYMENT_TEST_TIMING, openBurgerOrder, postPayment, setShopCurrency, until } from './payments';
+
+/**
+ * The phone-money refund tests' shop: sandbox gateways with short payment timings, the shop in
+ * KES and the Burger at KES 10 (M-Pesa and Airtel take whole shillings), with the cashier's and
+ * the manager's tokens. The caller closes the harness.
+ */
+export async function startKesSandboxShop(): Promise<{ h: Harness; cashier: string; manager: string }> {
+  const h = await startHarness({ sandboxPayments: true, env: PAYMENT_TEST_TIMING });
+  await setShopCurrency(h, 'KES');
+  await h.deps.knex('items').where({ id: h.shop.items['Burger'] }).update({ price: 1000 });
+  return { h, cashier: await h.login('3456'), manager: await h.login('2345') };
+}
+
+/** A closed order of one Burger paid 1000 by `method` from `phone` (the simulated phone pays at once). */
+export async function paidPhoneOrder(
+  h: Harness,
+  cashier: string,
+  method: 'mpesa' | 'airtel',
+  phone: string,
+): Promise<any> {
+  const created = await openBurgerOrder(h, cashier);
+  const res = await postPayment(h, cashier, created.id, { method, amount: 1000, phone });
+  expect(res.status).toBe(202);
+  await until(
+    () => h.deps.knex('orders').where({ id: created.id }).first('persisted_at'),
+    (r) => !!r?.persisted_at,
+  );
+  await h.deps.temporal.workflow.getHandle(`order-${created.id}`).result();
+  return created;
+}
