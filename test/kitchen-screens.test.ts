@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { connectSocket, TestSocket } from './support/ws-client';
+import { submitDineIn } from './support/kitchen';
 
 let h: Harness;
 let cashier: string;
@@ -47,23 +48,7 @@ async function watch(token: string, topics: string[]): Promise<TestSocket> {
 }
 
 /** An order with one of each of these items, sent to the kitchen. */
-async function submitted(items: string[]): Promise<{ id: string; lines: { id: string; itemId: string }[] }> {
-  const created = await h.api('POST', '/api/v1/orders', {
-    token: cashier,
-    body: {
-      type: 'dine_in',
-      lines: items.map((name) => ({
-        itemId: h.shop.items[name],
-        quantity: 1,
-        modifierIds: name === 'Espresso' ? [h.shop.modifiers['Regular']] : [],
-      })),
-    },
-  });
-  expect(created.status).toBe(201);
-  const sent = await h.api('POST', `/api/v1/orders/${created.body.id}/submit`, { token: cashier });
-  expect(sent.status).toBe(200);
-  return sent.body;
-}
+const submitted = (items: string[]) => submitDineIn(h, cashier, items);
 
 const bump = (orderId: string, token: string, body?: unknown) =>
   h.api('POST', `/api/v1/orders/${orderId}/ready`, { token, body: body ?? {} });

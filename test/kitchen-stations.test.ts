@@ -6,6 +6,7 @@ import { startHarness, Harness } from './support/harness';
 import { closedAddress, FakePrinter, startFakePrinter, startVanishingPrinter } from './support/fake-printer';
 import { connectSocket } from './support/ws-client';
 import { until } from './support/payments';
+import { submitDineIn } from './support/kitchen';
 
 let h: Harness;
 let cashier: string;
@@ -45,21 +46,9 @@ async function addPrinter(body: Record<string, unknown>): Promise<string> {
 async function submit(
   items: string[],
 ): Promise<{ orderId: string; orderNumber: number; result: { printed: string[]; failed: string[] } }> {
-  const created = await h.api('POST', '/api/v1/orders', {
-    token: cashier,
-    body: {
-      type: 'dine_in',
-      lines: items.map((name) => ({
-        itemId: h.shop.items[name],
-        quantity: 1,
-        modifierIds: name === 'Espresso' ? [h.shop.modifiers['Regular']] : [],
-      })),
-    },
-  });
-  expect(created.status).toBe(201);
-  expect((await h.api('POST', `/api/v1/orders/${created.body.id}/submit`, { token: cashier })).status).toBe(200);
+  const order = await submitDineIn(h, cashier, items);
   // The checkout starts the print right after answering the submit, in its next workflow task.
-  const print = h.deps.temporal.workflow.getHandle(`print-${created.body.id}-kitchen-1`);
+  const print = h.deps.temporal.workflow.getHandle(`print-${order.id}-kitchen-1`);
   await until(
     () =>
       print.describe().then(
@@ -69,7 +58,7 @@ async function submit(
     Boolean,
   );
   const result = await print.result();
-  return { orderId: created.body.id, orderNumber: created.body.orderNumber, result };
+  return { orderId: order.id, orderNumber: order.orderNumber, result };
 }
 
 describe('kitchen stations', () => {
