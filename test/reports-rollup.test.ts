@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { startHarness, Harness } from './support/harness';
-import { postPayment, until } from './support/payments';
+import { postPayment } from './support/payments';
+import { addDiscount, moveClosedAt, paymentParts, persisted } from './support/sales';
 import { liveRangeReport, type ReportLocation } from '../api/reports';
 import * as rollupMigration from '../db/migrations/110_01_report_rollups';
 
@@ -24,12 +25,6 @@ beforeAll(async () => {
   cashier = await h.login('3456');
 });
 afterAll(async () => h?.close());
-
-const persisted = (id: string) =>
-  until(
-    async () => (await h.deps.knex('orders').where({ id }).first('persisted_at'))?.persisted_at,
-    (v) => Boolean(v),
-  );
 
 /** Modifiers the seeded items require. */
 const MODIFIERS: Record<string, string[]> = { Latte: ['Large', 'Oat milk'], Espresso: ['Regular'] };
@@ -62,27 +57,16 @@ async function sale(
     expect(res.status).toBe(200);
     snap = res.body;
   }
-  if (opts.discount) {
-    const res = await h.api('POST', `/api/v1/orders/${id}/discounts`, {
-      token,
-      body: { discountId: h.shop.discounts[opts.discount] },
-    });
-    expect(res.status).toBe(200);
-    snap = res.body;
-  }
+  if (opts.discount) snap = await addDiscount(h, token, id, opts.discount);
   const balance = snap.totals.balance as number;
-  const parts = opts.split ? [Math.floor(balance / 2), balance - Math.floor(balance / 2)] : [balance];
+  const parts = paymentParts(balance, opts.split);
   for (const [i, amount] of parts.entries()) {
     const tip = i === 0 ? (opts.tip ?? 0) : 0;
     const res = await postPayment(h, token, id, { method: 'cash', amount, tip, tendered: amount + tip + 100 });
     expect(res.status).toBe(201);
   }
-  await persisted(id);
+  await persisted(h, id);
   return id;
-}
-
-async function moveClosedAt(id: string, at: DateTime): Promise<void> {
-  await h.deps.knex('orders').where({ id }).update({ closed_at: at.toUTC().toJSDate() });
 }
 
 async function refund(orderId: string, amount: number, settledAt: DateTime): Promise<void> {
@@ -133,10 +117,10 @@ describe('report rollups', () => {
     const cancelled = (await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway' } })).body.id;
     await line(cashier, cancelled, 'Burger', 4);
     await h.api('POST', `/api/v1/orders/${cancelled}/cancel`, { token: cashier, body: { reason: 'left' } });
-    await persisted(cancelled);
-    await moveClosedAt(a, day(3).set({ hour: 10 }));
-    await moveClosedAt(b, day(2).set({ hour: 20 }));
-    await moveClosedAt(cancelled, day(2).set({ hour: 21 }));
+    await persisted(h, cancelled);
+    await moveClosedAt(h, a, day(3).set({ hour: 10 }));
+    await moveClosedAt(h, b, day(2).set({ hour: 20 }));
+    await moveClosedAt(h, cancelled, day(2).set({ hour: 21 }));
     await refund(b, 300, day(1).set({ hour: 9 }));
     await refund(c, 200, day(0));
 
@@ -153,7 +137,7 @@ describe('report rollups', () => {
   it('counts a late change to a rolled-up day (an order moved into it, a refund settled on it)', async () => {
     const before = await both();
     const late = await sale(manager, [['Croissant', 3]]);
-    await moveClosedAt(late, day(1).set({ hour: 12 }));
+    await moveClosedAt(h, late, day(1).set({ hour: 12 }));
     const [paid] = await h.deps.knex('orders').where({ id: late }).pluck('id');
     await refund(paid, 100, day(3).set({ hour: 11 }));
     const after = await both();

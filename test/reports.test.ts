@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { startHarness, Harness } from './support/harness';
 import { postPayment } from './support/payments';
+import { addDiscount, moveClosedAt, paymentParts, persisted } from './support/sales';
 
 let h: Harness;
 let manager: string;
@@ -53,16 +54,9 @@ async function sale(token: string, lines: Line[], opts: { discount?: string; spl
     expect(res.status).toBe(200);
     snap = res.body;
   }
-  if (opts.discount) {
-    const res = await h.api('POST', `/api/v1/orders/${id}/discounts`, {
-      token,
-      body: { discountId: h.shop.discounts[opts.discount] },
-    });
-    expect(res.status).toBe(200);
-    snap = res.body;
-  }
+  if (opts.discount) snap = await addDiscount(h, token, id, opts.discount);
   const balance = snap.totals.balance as number;
-  const amounts = opts.split ? [Math.floor(balance / 2), balance - Math.floor(balance / 2)] : [balance];
+  const amounts = paymentParts(balance, opts.split);
   let cashPaid = 0;
   for (const amount of amounts) {
     const res = await postPayment(h, token, id, { method: 'cash', amount, tendered: amount + 100 });
@@ -72,12 +66,8 @@ async function sale(token: string, lines: Line[], opts: { discount?: string; spl
     snap = res.body.order;
   }
   expect(snap.status).toBe('closed');
-  await waitFor(async () => (await h.deps.knex('orders').where({ id }).first('persisted_at'))?.persisted_at);
+  await persisted(h, id);
   return { id, staffId: snap.staffId, totals: snap.totals, cashPaid };
-}
-
-async function moveClosedAt(id: string, at: DateTime): Promise<void> {
-  await h.deps.knex('orders').where({ id }).update({ closed_at: at.toUTC().toJSDate() });
 }
 
 const sum = (sales: Sale[], f: (s: Sale) => number) => sales.reduce((acc, s) => acc + f(s), 0);
@@ -144,9 +134,7 @@ describe('reports', () => {
       body: { reason: 'customer left' },
     });
     expect(cancelled.body.status).toBe('cancelled');
-    await waitFor(
-      async () => (await h.deps.knex('orders').where({ id: d.body.id }).first('persisted_at'))?.persisted_at,
-    );
+    await persisted(h, d.body.id);
     // An order still open (never persisted) is not counted either.
     const open = await h.api('POST', '/api/v1/orders', { token: manager, body: { type: 'takeaway' } });
     await h.api('POST', `/api/v1/orders/${open.body.id}/lines`, {
@@ -299,7 +287,7 @@ describe('reports', () => {
     // One more sale, moved to yesterday noon local time.
     const yesterday = DateTime.fromISO(today, { zone: NY }).minus({ days: 1 });
     const e = await sale(manager, [{ item: 'Burger', quantity: 1, modifiers: ['Bacon'] }], { discount: '$2 off' });
-    await moveClosedAt(e.id, yesterday.set({ hour: 12 }));
+    await moveClosedAt(h, e.id, yesterday.set({ hour: 12 }));
 
     const start = yesterday.toISODate()!;
     const end = yesterday.plus({ days: 2 }).toISODate()!;
@@ -404,8 +392,8 @@ describe('reports', () => {
     const earlyAt = DateTime.fromISO('2024-07-16T00:30', { zone: tz });
     expect(lateAt.toUTC().toISODate()).toBe('2024-07-15');
     expect(earlyAt.toUTC().toISODate()).toBe('2024-07-15');
-    await moveClosedAt(late.id, lateAt);
-    await moveClosedAt(early.id, earlyAt);
+    await moveClosedAt(h, late.id, lateAt);
+    await moveClosedAt(h, early.id, earlyAt);
 
     const d15 = await h.api('GET', '/api/v1/reports/daily?date=2024-07-15', { token: manager });
     expect(d15.body).toMatchObject({
@@ -435,13 +423,3 @@ describe('reports', () => {
     expect(todayRes.body.date).toBe(DateTime.now().setZone(tz).toISODate());
   });
 });
-
-async function waitFor<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

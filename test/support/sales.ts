@@ -30,14 +30,7 @@ export async function closedSale(
   const created = await h.api('POST', '/api/v1/orders', { token, body });
   expect(created.status).toBe(201);
   let snap = created.body;
-  if (opts.discount) {
-    const res = await h.api('POST', `/api/v1/orders/${snap.id}/discounts`, {
-      token,
-      body: { discountId: h.shop.discounts[opts.discount] },
-    });
-    expect(res.status).toBe(200);
-    snap = res.body;
-  }
+  if (opts.discount) snap = await addDiscount(h, token, snap.id, opts.discount);
   const paid = await postPayment(h, token, snap.id, {
     method: 'cash',
     amount: snap.totals.balance,
@@ -45,11 +38,30 @@ export async function closedSale(
   });
   expect(paid.status).toBe(201);
   expect(paid.body.order.status).toBe('closed');
-  await until(
-    async () => (await h.deps.knex('orders').where({ id: snap.id }).first('persisted_at'))?.persisted_at,
-    Boolean,
-  );
-  if (opts.closedAt)
-    await h.deps.knex('orders').where({ id: snap.id }).update({ closed_at: opts.closedAt.toUTC().toJSDate() });
+  await persisted(h, snap.id);
+  if (opts.closedAt) await moveClosedAt(h, snap.id, opts.closedAt);
   return paid.body.order;
+}
+
+/** Adds the shop's discount `name` to the order: the order as the API answers (asserted 200). */
+export async function addDiscount(h: Harness, token: string, orderId: string, name: string): Promise<any> {
+  const res = await h.api('POST', `/api/v1/orders/${orderId}/discounts`, {
+    token,
+    body: { discountId: h.shop.discounts[name] },
+  });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+/** The payments that settle `balance`: one, or two halves when `split` (the second takes the odd cent). */
+export const paymentParts = (balance: number, split = false): number[] =>
+  split ? [Math.floor(balance / 2), balance - Math.floor(balance / 2)] : [balance];
+
+/** Waits until the closing transaction persisted the order (closed or cancelled). */
+export const persisted = (h: Harness, id: string) =>
+  until(async () => (await h.deps.knex('orders').where({ id }).first('persisted_at'))?.persisted_at, Boolean);
+
+/** Moves the order's closing time, so the reports count it on that local day. */
+export async function moveClosedAt(h: Harness, id: string, at: DateTime): Promise<void> {
+  await h.deps.knex('orders').where({ id }).update({ closed_at: at.toUTC().toJSDate() });
 }
