@@ -534,6 +534,15 @@ interface Report {
 }
 
 function printReport(r: Report): void {
+  printLatencyTable(r);
+  printCpu(r);
+  const actions = printActions(r.actions);
+  printRatiosAndTargets(r, actions);
+  printPhaseErrors(r);
+}
+
+/** The latency and throughput of each measurement, one row each. */
+function printLatencyTable(r: Report): void {
   const cs = r.checkout.stats;
   const checkoutsPerS = cs.checkout.count / r.checkout.result.elapsedS;
   const updatesPerS = r.floor.samples.count / r.floor.result.elapsedS;
@@ -575,12 +584,10 @@ function printReport(r: Report): void {
     );
   }
   console.log(line);
+}
 
-  const addP50 = cs.addLine.percentile(50);
-  const addP99 = cs.addLine.percentile(99);
-  const floorP50 = r.floor.samples.percentile(50);
-  const floorP99 = r.floor.samples.percentile(99);
-  const crudP50 = r.crud.samples.percentile(50);
+/** CPU cores each phase kept busy. */
+function printCpu(r: Report): void {
   const cpuOf = (res: PhaseResult) =>
     res.cpu
       ? `stack ${f(res.cpu.stack, 2)} (${res.cpu.byKind.map(([k, c]) => `${k} ${f(c, 2)}`).join(', ')}) + other processes ${f(res.cpu.others, 2)}`
@@ -589,7 +596,17 @@ function printReport(r: Report): void {
   console.log(`  checkout  ${cpuOf(r.checkout.result)}`);
   console.log(`  floor     ${cpuOf(r.floor.result)}`);
   console.log(`  CRUD      ${cpuOf(r.crud.result)}`);
-  const actions = printActions(r.actions);
+}
+
+/** The add-line ratios to the floor and CRUD baselines, and the (informational) targets. */
+function printRatiosAndTargets(r: Report, actions: ReturnType<typeof printActions>): void {
+  const cs = r.checkout.stats;
+  const checkoutsPerS = cs.checkout.count / r.checkout.result.elapsedS;
+  const addP50 = cs.addLine.percentile(50);
+  const addP99 = cs.addLine.percentile(99);
+  const floorP50 = r.floor.samples.percentile(50);
+  const floorP99 = r.floor.samples.percentile(99);
+  const crudP50 = r.crud.samples.percentile(50);
   console.log('Ratios');
   console.log(`  add-line p50 / floor p50   ${lpad(f(addP50 / floorP50, 2), 8)} x`);
   console.log(`  add-line p99 / floor p99   ${lpad(f(addP99 / floorP99, 2), 8)} x`);
@@ -623,7 +640,10 @@ function printReport(r: Report): void {
     `actions/checkout <= half of ${BASELINE_ACTIONS_PER_CHECKOUT}`,
     `${f(server, 2)} (tasks+activities+Updates)`,
   );
+}
 
+/** Each phase's errors, with their samples. */
+function printPhaseErrors(r: Report): void {
   const phases: Array<[string, PhaseResult]> = [
     ['checkout', r.checkout.result],
     ['floor', r.floor.result],
