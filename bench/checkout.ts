@@ -735,27 +735,19 @@ async function main(): Promise<number> {
   const { startHarness } = await import('../test/support/harness');
   const { createKnex } = await import('../db/knex');
 
-  const onSignal = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    console.error('\n[bench] stopping: finishing in-flight operations and tearing down (Ctrl-C again to force)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+  installStopSignals();
   const log = (m: string) => console.error(`[bench] ${m}`);
-  let h: Harness | undefined;
-  let crudKnex: Knex | undefined;
-  let crudOrderIds: string[] = [];
+  const stack: BenchStack = { crudOrderIds: [] };
   let report: Report | undefined;
   let failed = false;
-  let stopCluster: (() => Promise<void>) | undefined;
   const t0 = now();
   try {
-    if (TARGET === 'cluster') stopCluster = await (await import('../cluster/bench-target')).startBenchCluster(log);
+    if (TARGET === 'cluster')
+      stack.stopCluster = await (await import('../cluster/bench-target')).startBenchCluster(log);
     log(`starting the stack (target ${TARGET}), bundling workflows …`);
     await globalSetup();
-    h = await startHarness();
+    const h = await startHarness();
+    stack.h = h;
     instrumentServerUpdates(h);
     // Tracked items stay tracked (each close deducts stock, a side effect the bench counts) but
     // never run out: a sold-out Croissant answers 409 (issue 13's "86") and ends the scenario.
@@ -764,67 +756,15 @@ async function main(): Promise<number> {
     for (let i = 0; i < TERMINALS; i++) tokens.push(await h.login(CASHIER_PIN));
     const setupS = msSince(t0) / 1000;
     log(`stack up in ${f(setupS)} s (API ${h.baseUrl}, task queue ${h.taskQueue})`);
-
-    log(`phase 1/3 checkout over HTTP: warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} terminals`);
-    await checkoutPhase(h, tokens, WARMUP_SECONDS);
-    const checkout = await checkoutPhase(h, tokens, SECONDS);
-
-    log(
-      `phase 2/3 floor (no-op workflow Update): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`,
-    );
-    await floorPhase(h, TERMINALS, WARMUP_SECONDS, 'warmup');
-    const floor = await floorPhase(h, TERMINALS, SECONDS, 'measure');
-
-    log(
-      `phase 3/3 CRUD baseline (Postgres tx): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`,
-    );
-    crudKnex = createKnex(h.databaseUrl, { min: 0, max: TERMINALS });
-    crudOrderIds = await createBenchOrders(h, crudKnex, TERMINALS);
-    await crudPhase(h, crudKnex, crudOrderIds, WARMUP_SECONDS);
-    const crud = await crudPhase(h, crudKnex, crudOrderIds, SECONDS);
-
-    log("counting Temporal actions from the finished workflows' histories …");
-    const actions = {
-      checkout: await tallyActions(h, checkout.stats.workflowIds),
-      floor: await tallyActions(h, floor.workflowIds),
-    };
-    report = { checkout, floor, crud, setupS, actions };
-    const results = [checkout.result, floor.result, crud.result];
+    report = await measurePhases(h, tokens, setupS, stack, createKnex, log);
     if (stopRequested) failed = true;
-    if (results.some((r) => r.errors > 0)) failed = true;
-    if (
-      checkout.stats.addLine.count === 0 ||
-      checkout.stats.checkout.count === 0 ||
-      floor.samples.count === 0 ||
-      crud.samples.count === 0
-    )
-      failed = true;
+    if (incomplete(report)) failed = true;
   } catch (err) {
     failed = true;
     console.error('[bench] the stack failed:', err);
   } finally {
     log('tearing down …');
-    try {
-      if (crudKnex) {
-        if (crudOrderIds.length) await crudKnex('orders').whereIn('id', crudOrderIds).delete(); // lines cascade
-        await crudKnex.destroy();
-      }
-    } catch (err) {
-      console.error('[bench] cleanup of the CRUD rows failed:', err);
-    }
-    try {
-      await h?.close();
-    } catch (err) {
-      failed = true;
-      console.error('[bench] harness close failed:', err);
-    }
-    try {
-      await globalTeardown();
-      await stopCluster?.();
-    } catch (err) {
-      failed = true;
-      console.error('[bench] teardown failed:', err);
-    }
+    if (!(await tearDown(stack, globalTeardown))) failed = true;
   }
   if (report) {
     printReport(report);
@@ -832,6 +772,100 @@ async function main(): Promise<number> {
   }
   if (failed) console.log('\nResult: the stack FAILED (see errors above); exit code 1');
   return failed ? 1 : 0;
+}
+
+/** What the bench started and must take down again, filled in as it comes up. */
+interface BenchStack {
+  h?: Harness;
+  crudKnex?: Knex;
+  crudOrderIds: string[];
+  stopCluster?: () => Promise<void>;
+}
+
+/** Ctrl-C (or SIGTERM) stops the phases and tears down; a second one forces exit. */
+function installStopSignals(): void {
+  const onSignal = () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    console.error('\n[bench] stopping: finishing in-flight operations and tearing down (Ctrl-C again to force)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** The three phases (each after its warm-up) and the Temporal actions they took. */
+async function measurePhases(
+  h: Harness,
+  tokens: string[],
+  setupS: number,
+  stack: BenchStack,
+  createKnex: (url: string, pool: { min: number; max: number }) => Knex,
+  log: (m: string) => void,
+): Promise<Report> {
+  log(`phase 1/3 checkout over HTTP: warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} terminals`);
+  await checkoutPhase(h, tokens, WARMUP_SECONDS);
+  const checkout = await checkoutPhase(h, tokens, SECONDS);
+
+  log(
+    `phase 2/3 floor (no-op workflow Update): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`,
+  );
+  await floorPhase(h, TERMINALS, WARMUP_SECONDS, 'warmup');
+  const floor = await floorPhase(h, TERMINALS, SECONDS, 'measure');
+
+  log(
+    `phase 3/3 CRUD baseline (Postgres tx): warm-up ${WARMUP_SECONDS} s, then ${SECONDS} s with ${TERMINALS} clients`,
+  );
+  const crudKnex = createKnex(h.databaseUrl, { min: 0, max: TERMINALS });
+  stack.crudKnex = crudKnex;
+  stack.crudOrderIds = await createBenchOrders(h, crudKnex, TERMINALS);
+  await crudPhase(h, crudKnex, stack.crudOrderIds, WARMUP_SECONDS);
+  const crud = await crudPhase(h, crudKnex, stack.crudOrderIds, SECONDS);
+
+  log("counting Temporal actions from the finished workflows' histories …");
+  const actions = {
+    checkout: await tallyActions(h, checkout.stats.workflowIds),
+    floor: await tallyActions(h, floor.workflowIds),
+  };
+  return { checkout, floor, crud, setupS, actions };
+}
+
+/** A phase had errors or a measurement has no samples. */
+function incomplete(r: Report): boolean {
+  const results = [r.checkout.result, r.floor.result, r.crud.result];
+  if (results.some((res) => res.errors > 0)) return true;
+  return (
+    r.checkout.stats.addLine.count === 0 ||
+    r.checkout.stats.checkout.count === 0 ||
+    r.floor.samples.count === 0 ||
+    r.crud.samples.count === 0
+  );
+}
+
+/** Removes the CRUD rows, closes the harness and stops the stack; false when closing or stopping failed. */
+async function tearDown(stack: BenchStack, globalTeardown: () => Promise<void>): Promise<boolean> {
+  let ok = true;
+  try {
+    if (stack.crudKnex) {
+      if (stack.crudOrderIds.length) await stack.crudKnex('orders').whereIn('id', stack.crudOrderIds).delete(); // lines cascade
+      await stack.crudKnex.destroy();
+    }
+  } catch (err) {
+    console.error('[bench] cleanup of the CRUD rows failed:', err);
+  }
+  try {
+    await stack.h?.close();
+  } catch (err) {
+    ok = false;
+    console.error('[bench] harness close failed:', err);
+  }
+  try {
+    await globalTeardown();
+    await stack.stopCluster?.();
+  } catch (err) {
+    ok = false;
+    console.error('[bench] teardown failed:', err);
+  }
+  return ok;
 }
 
 // A bench must stop by itself: a hard ceiling well above what the phases need.
