@@ -58,88 +58,91 @@ async function findCategory(knex: Knex, locationId: string, id: string): Promise
   return c;
 }
 
+const listCategories = route({
+  method: 'get',
+  path: `${BASE}/categories`,
+  summary: 'List categories (sortOrder, then name)',
+  tag: TAG,
+  roles: CASHIER,
+  responses: { 200: json('Category[]', listOf('Category')) },
+  handler: async ({ auth, deps }) =>
+    (await Category.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])).map(
+      categoryView,
+    ),
+});
+
+const createCategory = route({
+  method: 'post',
+  path: `${BASE}/categories`,
+  summary: 'Create a category',
+  tag: TAG,
+  roles: MANAGER,
+  body: categoryCreate,
+  responses: { 201: json('Category', schemaRef('Category')) },
+  handler: async ({ body, auth, deps, ctx }) => {
+    const c = await Category.query(deps.knex)
+      .insert({ ...defined(body), locationId: auth.locationId })
+      .returning('*');
+    ctx.status = 201;
+    return categoryView(c);
+  },
+});
+
+const showCategory = route({
+  method: 'get',
+  path: `${BASE}/categories/:id`,
+  summary: 'Get a category',
+  tag: TAG,
+  roles: CASHIER,
+  params: idParams,
+  responses: { 200: json('Category', schemaRef('Category')) },
+  handler: async ({ params, auth, deps }) => categoryView(await findCategory(deps.knex, auth.locationId, params.id)),
+});
+
+const changeCategory = route({
+  method: 'patch',
+  path: `${BASE}/categories/:id`,
+  summary: 'Change a category',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  body: categoryPatch,
+  responses: { 200: json('Category', schemaRef('Category')) },
+  handler: async ({ params, body, auth, deps }) => {
+    const [c] = await Category.query(deps.knex)
+      .where({ id: params.id, location_id: auth.locationId })
+      .patch(defined(body))
+      .returning('*');
+    if (!c) throw notFound('Category');
+    return categoryView(c);
+  },
+});
+
+const deleteCategory = route({
+  method: 'delete',
+  path: `${BASE}/categories/:id`,
+  summary: 'Delete a category (409 while it has items)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 204: 'deleted' },
+  errors: [409],
+  handler: async ({ params, auth, deps, ctx }) => {
+    await deps.knex.transaction(async (trx) => {
+      // Locks the category so no item can be created in it between the check and the delete.
+      const c = await Category.query(trx).findOne({ id: params.id, location_id: auth.locationId }).forUpdate();
+      if (!c) throw notFound('Category');
+      const inUse = await Item.query(trx).where('category_id', c.id).whereNull('deleted_at').first();
+      if (inUse) throw conflict('The category still has items: move or delete them first');
+      await Category.query(trx).deleteById(c.id);
+    });
+    ctx.status = 204;
+    return undefined;
+  },
+});
+
 function categoryRoutes(): AnyRoute[] {
-  return [
-    route({
-      method: 'get',
-      path: `${BASE}/categories`,
-      summary: 'List categories (sortOrder, then name)',
-      tag: TAG,
-      roles: CASHIER,
-      responses: { 200: json('Category[]', listOf('Category')) },
-      handler: async ({ auth, deps }) =>
-        (
-          await Category.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id'])
-        ).map(categoryView),
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/categories`,
-      summary: 'Create a category',
-      tag: TAG,
-      roles: MANAGER,
-      body: categoryCreate,
-      responses: { 201: json('Category', schemaRef('Category')) },
-      handler: async ({ body, auth, deps, ctx }) => {
-        const c = await Category.query(deps.knex)
-          .insert({ ...defined(body), locationId: auth.locationId })
-          .returning('*');
-        ctx.status = 201;
-        return categoryView(c);
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/categories/:id`,
-      summary: 'Get a category',
-      tag: TAG,
-      roles: CASHIER,
-      params: idParams,
-      responses: { 200: json('Category', schemaRef('Category')) },
-      handler: async ({ params, auth, deps }) =>
-        categoryView(await findCategory(deps.knex, auth.locationId, params.id)),
-    }),
-    route({
-      method: 'patch',
-      path: `${BASE}/categories/:id`,
-      summary: 'Change a category',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      body: categoryPatch,
-      responses: { 200: json('Category', schemaRef('Category')) },
-      handler: async ({ params, body, auth, deps }) => {
-        const [c] = await Category.query(deps.knex)
-          .where({ id: params.id, location_id: auth.locationId })
-          .patch(defined(body))
-          .returning('*');
-        if (!c) throw notFound('Category');
-        return categoryView(c);
-      },
-    }),
-    route({
-      method: 'delete',
-      path: `${BASE}/categories/:id`,
-      summary: 'Delete a category (409 while it has items)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 204: 'deleted' },
-      errors: [409],
-      handler: async ({ params, auth, deps, ctx }) => {
-        await deps.knex.transaction(async (trx) => {
-          // Locks the category so no item can be created in it between the check and the delete.
-          const c = await Category.query(trx).findOne({ id: params.id, location_id: auth.locationId }).forUpdate();
-          if (!c) throw notFound('Category');
-          const inUse = await Item.query(trx).where('category_id', c.id).whereNull('deleted_at').first();
-          if (inUse) throw conflict('The category still has items: move or delete them first');
-          await Category.query(trx).deleteById(c.id);
-        });
-        ctx.status = 204;
-        return undefined;
-      },
-    }),
-  ];
+  return [listCategories, createCategory, showCategory, changeCategory, deleteCategory];
 }
 
 // ---- Items ----
@@ -253,137 +256,142 @@ async function setItemModifierLists(trx: Knex.Transaction, locationId: string, i
   }
 }
 
+const listItems = route({
+  method: 'get',
+  path: `${BASE}/items`,
+  summary: 'List items (?categoryId=&available=)',
+  tag: TAG,
+  roles: CASHIER,
+  query: itemQuery,
+  responses: { 200: json('Item[]', listOf('Item')) },
+  handler: async ({ query, auth, deps }) => {
+    const q = liveItems(deps.knex, auth.locationId).orderBy(['sort_order', 'name', 'id']);
+    if (query.categoryId) q.where('category_id', query.categoryId);
+    if (query.available !== undefined) q.where('available', query.available);
+    return itemViews(deps.knex, await q);
+  },
+});
+
+const createItem = route({
+  method: 'post',
+  path: `${BASE}/items`,
+  summary: 'Create an item',
+  tag: TAG,
+  roles: MANAGER,
+  body: itemCreate,
+  responses: { 201: json('Item', schemaRef('Item')) },
+  errors: [409],
+  handler: async ({ body, auth, deps, ctx }) => {
+    const { modifierListIds: listIds = [], ...fields } = body;
+    const item = await deps.knex
+      .transaction(async (trx) => {
+        await assertCategory(trx, auth.locationId, fields.categoryId);
+        await assertModifierLists(trx, auth.locationId, listIds);
+        const created = await Item.query(trx)
+          .insert({ ...defined(fields), locationId: auth.locationId })
+          .returning('*');
+        await setItemModifierLists(trx, auth.locationId, created.id, listIds);
+        return created;
+      })
+      .catch(conflictOnUnique(ITEM_CONFLICTS));
+    ctx.status = 201;
+    return itemView(item, listIds);
+  },
+});
+
+const findByBarcode = route({
+  method: 'get',
+  path: `${BASE}/items/barcode/:code`,
+  summary: 'Find an item by barcode (scanner lookup)',
+  tag: TAG,
+  roles: CASHIER,
+  params: yup.object({ code: text(64).required() }),
+  responses: { 200: json('Item', schemaRef('Item')) },
+  handler: async ({ params, auth, deps }) => {
+    const item = await liveItems(deps.knex, auth.locationId).findOne({ barcode: params.code });
+    if (!item) throw notFound('Item with this barcode');
+    return (await itemViews(deps.knex, [item]))[0];
+  },
+});
+
+const showItem = route({
+  method: 'get',
+  path: `${BASE}/items/:id`,
+  summary: 'Get an item',
+  tag: TAG,
+  roles: CASHIER,
+  params: idParams,
+  responses: { 200: json('Item', schemaRef('Item')) },
+  handler: async ({ params, auth, deps }) =>
+    (await itemViews(deps.knex, [await findItem(deps.knex, auth.locationId, params.id)]))[0],
+});
+
+const changeItem = route({
+  method: 'patch',
+  path: `${BASE}/items/:id`,
+  summary: 'Change an item (modifierListIds replaces the lists, in order)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  body: itemPatch,
+  responses: { 200: json('Item', schemaRef('Item')) },
+  errors: [409],
+  handler: async ({ params, body, auth, deps }) => {
+    const { modifierListIds: listIds, stockQuantity, ...fields } = body;
+    const item = await deps.knex
+      .transaction(async (trx) => {
+        const existing = await liveItems(trx, auth.locationId).findById(params.id).forUpdate();
+        if (!existing) throw notFound('Item');
+        await assertCategory(trx, auth.locationId, fields.categoryId);
+        await assertModifierLists(trx, auth.locationId, listIds);
+        // Stock changes only through a movement, so the movements always add up to the quantity.
+        if (stockQuantity !== undefined && stockQuantity !== existing.stockQuantity) {
+          const delta = stockQuantity - existing.stockQuantity;
+          await applyMovement(trx, {
+            locationId: auth.locationId,
+            itemId: existing.id,
+            delta,
+            reason: 'adjustment',
+            staffId: auth.staffId,
+            note: 'stock set on the item',
+          });
+        }
+        const [updated] = Object.keys(defined(fields)).length
+          ? await Item.query(trx).where('id', existing.id).patch(defined(fields)).returning('*')
+          : [await Item.query(trx).findById(existing.id)];
+        if (listIds) await setItemModifierLists(trx, auth.locationId, existing.id, listIds);
+        if (updated!.price !== existing.price) {
+          await audit(trx, auth, 'catalog.item_price_changed', existing.id, {
+            name: updated!.name,
+            before: { price: existing.price },
+            after: { price: updated!.price },
+          });
+        }
+        return updated!;
+      })
+      .catch(conflictOnUnique(ITEM_CONFLICTS));
+    return (await itemViews(deps.knex, [item]))[0];
+  },
+});
+
+const deleteItem = route({
+  method: 'delete',
+  path: `${BASE}/items/:id`,
+  summary: 'Delete an item (soft: order history keeps it)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 204: 'deleted' },
+  handler: async ({ params, auth, deps, ctx }) => {
+    const n = await liveItems(deps.knex, auth.locationId).where('id', params.id).patch({ deletedAt: new Date() });
+    if (!n) throw notFound('Item');
+    ctx.status = 204;
+    return undefined;
+  },
+});
+
 function itemRoutes(): AnyRoute[] {
-  return [
-    route({
-      method: 'get',
-      path: `${BASE}/items`,
-      summary: 'List items (?categoryId=&available=)',
-      tag: TAG,
-      roles: CASHIER,
-      query: itemQuery,
-      responses: { 200: json('Item[]', listOf('Item')) },
-      handler: async ({ query, auth, deps }) => {
-        const q = liveItems(deps.knex, auth.locationId).orderBy(['sort_order', 'name', 'id']);
-        if (query.categoryId) q.where('category_id', query.categoryId);
-        if (query.available !== undefined) q.where('available', query.available);
-        return itemViews(deps.knex, await q);
-      },
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/items`,
-      summary: 'Create an item',
-      tag: TAG,
-      roles: MANAGER,
-      body: itemCreate,
-      responses: { 201: json('Item', schemaRef('Item')) },
-      errors: [409],
-      handler: async ({ body, auth, deps, ctx }) => {
-        const { modifierListIds: listIds = [], ...fields } = body;
-        const item = await deps.knex
-          .transaction(async (trx) => {
-            await assertCategory(trx, auth.locationId, fields.categoryId);
-            await assertModifierLists(trx, auth.locationId, listIds);
-            const created = await Item.query(trx)
-              .insert({ ...defined(fields), locationId: auth.locationId })
-              .returning('*');
-            await setItemModifierLists(trx, auth.locationId, created.id, listIds);
-            return created;
-          })
-          .catch(conflictOnUnique(ITEM_CONFLICTS));
-        ctx.status = 201;
-        return itemView(item, listIds);
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/items/barcode/:code`,
-      summary: 'Find an item by barcode (scanner lookup)',
-      tag: TAG,
-      roles: CASHIER,
-      params: yup.object({ code: text(64).required() }),
-      responses: { 200: json('Item', schemaRef('Item')) },
-      handler: async ({ params, auth, deps }) => {
-        const item = await liveItems(deps.knex, auth.locationId).findOne({ barcode: params.code });
-        if (!item) throw notFound('Item with this barcode');
-        return (await itemViews(deps.knex, [item]))[0];
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/items/:id`,
-      summary: 'Get an item',
-      tag: TAG,
-      roles: CASHIER,
-      params: idParams,
-      responses: { 200: json('Item', schemaRef('Item')) },
-      handler: async ({ params, auth, deps }) =>
-        (await itemViews(deps.knex, [await findItem(deps.knex, auth.locationId, params.id)]))[0],
-    }),
-    route({
-      method: 'patch',
-      path: `${BASE}/items/:id`,
-      summary: 'Change an item (modifierListIds replaces the lists, in order)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      body: itemPatch,
-      responses: { 200: json('Item', schemaRef('Item')) },
-      errors: [409],
-      handler: async ({ params, body, auth, deps }) => {
-        const { modifierListIds: listIds, stockQuantity, ...fields } = body;
-        const item = await deps.knex
-          .transaction(async (trx) => {
-            const existing = await liveItems(trx, auth.locationId).findById(params.id).forUpdate();
-            if (!existing) throw notFound('Item');
-            await assertCategory(trx, auth.locationId, fields.categoryId);
-            await assertModifierLists(trx, auth.locationId, listIds);
-            // Stock changes only through a movement, so the movements always add up to the quantity.
-            if (stockQuantity !== undefined && stockQuantity !== existing.stockQuantity) {
-              const delta = stockQuantity - existing.stockQuantity;
-              await applyMovement(trx, {
-                locationId: auth.locationId,
-                itemId: existing.id,
-                delta,
-                reason: 'adjustment',
-                staffId: auth.staffId,
-                note: 'stock set on the item',
-              });
-            }
-            const [updated] = Object.keys(defined(fields)).length
-              ? await Item.query(trx).where('id', existing.id).patch(defined(fields)).returning('*')
-              : [await Item.query(trx).findById(existing.id)];
-            if (listIds) await setItemModifierLists(trx, auth.locationId, existing.id, listIds);
-            if (updated!.price !== existing.price) {
-              await audit(trx, auth, 'catalog.item_price_changed', existing.id, {
-                name: updated!.name,
-                before: { price: existing.price },
-                after: { price: updated!.price },
-              });
-            }
-            return updated!;
-          })
-          .catch(conflictOnUnique(ITEM_CONFLICTS));
-        return (await itemViews(deps.knex, [item]))[0];
-      },
-    }),
-    route({
-      method: 'delete',
-      path: `${BASE}/items/:id`,
-      summary: 'Delete an item (soft: order history keeps it)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 204: 'deleted' },
-      handler: async ({ params, auth, deps, ctx }) => {
-        const n = await liveItems(deps.knex, auth.locationId).where('id', params.id).patch({ deletedAt: new Date() });
-        if (!n) throw notFound('Item');
-        ctx.status = 204;
-        return undefined;
-      },
-    }),
-  ];
+  return [listItems, createItem, findByBarcode, showItem, changeItem, deleteItem];
 }
 
 // ---- Modifier lists ----
@@ -489,106 +497,102 @@ async function auditModifierPrices(
   }
 }
 
+const listModifierLists = route({
+  method: 'get',
+  path: `${BASE}/modifier-lists`,
+  summary: 'List modifier lists with their modifiers',
+  tag: TAG,
+  roles: CASHIER,
+  responses: { 200: json('ModifierList[]', listOf('ModifierList')) },
+  handler: async ({ auth, deps }) =>
+    modifierListViews(
+      deps.knex,
+      await ModifierList.query(deps.knex).where('location_id', auth.locationId).orderBy(['sort_order', 'name', 'id']),
+    ),
+});
+
+const createModifierList = route({
+  method: 'post',
+  path: `${BASE}/modifier-lists`,
+  summary: 'Create a modifier list with its modifiers',
+  tag: TAG,
+  roles: MANAGER,
+  body: modifierListCreate,
+  responses: { 201: json('ModifierList', schemaRef('ModifierList')) },
+  handler: async ({ body, auth, deps, ctx }) => {
+    const { modifiers = [], ...fields } = body;
+    assertSelections(fields.minSelections ?? 0, fields.maxSelections ?? 1);
+    const list = await deps.knex.transaction(async (trx) => {
+      const created = await ModifierList.query(trx)
+        .insert({ ...defined(fields), locationId: auth.locationId })
+        .returning('*');
+      await replaceModifiers(trx, auth.locationId, created.id, modifiers);
+      return created;
+    });
+    ctx.status = 201;
+    return (await modifierListViews(deps.knex, [list]))[0];
+  },
+});
+
+const showModifierList = route({
+  method: 'get',
+  path: `${BASE}/modifier-lists/:id`,
+  summary: 'Get a modifier list',
+  tag: TAG,
+  roles: CASHIER,
+  params: idParams,
+  responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
+  handler: async ({ params, auth, deps }) =>
+    (await modifierListViews(deps.knex, [await findModifierList(deps.knex, auth.locationId, params.id)]))[0],
+});
+
+const changeModifierList = route({
+  method: 'patch',
+  path: `${BASE}/modifier-lists/:id`,
+  summary: 'Change a modifier list (modifiers, when sent, replace the old ones)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  body: modifierListPatch,
+  responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
+  handler: async ({ params, body, auth, deps }) => {
+    const { modifiers, ...fields } = body;
+    const list = await deps.knex.transaction(async (trx) => {
+      const existing = await ModifierList.query(trx)
+        .findOne({ id: params.id, location_id: auth.locationId })
+        .forUpdate();
+      if (!existing) throw notFound('Modifier list');
+      assertSelections(fields.minSelections ?? existing.minSelections, fields.maxSelections ?? existing.maxSelections);
+      // Always touched, so updatedAt moves even when only the modifiers change.
+      const [updated] = await ModifierList.query(trx).where('id', existing.id).patch(defined(fields)).returning('*');
+      if (modifiers)
+        await auditModifierPrices(trx, auth, existing.id, () =>
+          replaceModifiers(trx, auth.locationId, existing.id, modifiers),
+        );
+      return updated!;
+    });
+    return (await modifierListViews(deps.knex, [list]))[0];
+  },
+});
+
+const deleteModifierList = route({
+  method: 'delete',
+  path: `${BASE}/modifier-lists/:id`,
+  summary: 'Delete a modifier list (and its modifiers; items stop offering it)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 204: 'deleted' },
+  handler: async ({ params, auth, deps, ctx }) => {
+    const n = await ModifierList.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).delete();
+    if (!n) throw notFound('Modifier list');
+    ctx.status = 204;
+    return undefined;
+  },
+});
+
 function modifierListRoutes(): AnyRoute[] {
-  return [
-    route({
-      method: 'get',
-      path: `${BASE}/modifier-lists`,
-      summary: 'List modifier lists with their modifiers',
-      tag: TAG,
-      roles: CASHIER,
-      responses: { 200: json('ModifierList[]', listOf('ModifierList')) },
-      handler: async ({ auth, deps }) =>
-        modifierListViews(
-          deps.knex,
-          await ModifierList.query(deps.knex)
-            .where('location_id', auth.locationId)
-            .orderBy(['sort_order', 'name', 'id']),
-        ),
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/modifier-lists`,
-      summary: 'Create a modifier list with its modifiers',
-      tag: TAG,
-      roles: MANAGER,
-      body: modifierListCreate,
-      responses: { 201: json('ModifierList', schemaRef('ModifierList')) },
-      handler: async ({ body, auth, deps, ctx }) => {
-        const { modifiers = [], ...fields } = body;
-        assertSelections(fields.minSelections ?? 0, fields.maxSelections ?? 1);
-        const list = await deps.knex.transaction(async (trx) => {
-          const created = await ModifierList.query(trx)
-            .insert({ ...defined(fields), locationId: auth.locationId })
-            .returning('*');
-          await replaceModifiers(trx, auth.locationId, created.id, modifiers);
-          return created;
-        });
-        ctx.status = 201;
-        return (await modifierListViews(deps.knex, [list]))[0];
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/modifier-lists/:id`,
-      summary: 'Get a modifier list',
-      tag: TAG,
-      roles: CASHIER,
-      params: idParams,
-      responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
-      handler: async ({ params, auth, deps }) =>
-        (await modifierListViews(deps.knex, [await findModifierList(deps.knex, auth.locationId, params.id)]))[0],
-    }),
-    route({
-      method: 'patch',
-      path: `${BASE}/modifier-lists/:id`,
-      summary: 'Change a modifier list (modifiers, when sent, replace the old ones)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      body: modifierListPatch,
-      responses: { 200: json('ModifierList', schemaRef('ModifierList')) },
-      handler: async ({ params, body, auth, deps }) => {
-        const { modifiers, ...fields } = body;
-        const list = await deps.knex.transaction(async (trx) => {
-          const existing = await ModifierList.query(trx)
-            .findOne({ id: params.id, location_id: auth.locationId })
-            .forUpdate();
-          if (!existing) throw notFound('Modifier list');
-          assertSelections(
-            fields.minSelections ?? existing.minSelections,
-            fields.maxSelections ?? existing.maxSelections,
-          );
-          // Always touched, so updatedAt moves even when only the modifiers change.
-          const [updated] = await ModifierList.query(trx)
-            .where('id', existing.id)
-            .patch(defined(fields))
-            .returning('*');
-          if (modifiers)
-            await auditModifierPrices(trx, auth, existing.id, () =>
-              replaceModifiers(trx, auth.locationId, existing.id, modifiers),
-            );
-          return updated!;
-        });
-        return (await modifierListViews(deps.knex, [list]))[0];
-      },
-    }),
-    route({
-      method: 'delete',
-      path: `${BASE}/modifier-lists/:id`,
-      summary: 'Delete a modifier list (and its modifiers; items stop offering it)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 204: 'deleted' },
-      handler: async ({ params, auth, deps, ctx }) => {
-        const n = await ModifierList.query(deps.knex).where({ id: params.id, location_id: auth.locationId }).delete();
-        if (!n) throw notFound('Modifier list');
-        ctx.status = 204;
-        return undefined;
-      },
-    }),
-  ];
+  return [listModifierLists, createModifierList, showModifierList, changeModifierList, deleteModifierList];
 }
 
 export function catalogRoutes(): AnyRoute[] {

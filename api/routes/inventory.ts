@@ -86,160 +86,164 @@ async function adjust(knex: Knex, m: MovementInput): Promise<StockChange> {
   }
 }
 
+const listStock = route({
+  method: 'get',
+  path: BASE,
+  summary: 'Stock-tracked items with quantity, minimum and value at cost (value = quantity × cost)',
+  tag: TAG,
+  roles: MANAGER,
+  query: noUnknown(yup.object({ lowStock: flag(), categoryId: uuid() })),
+  responses: {
+    200: json(
+      '{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}',
+      component('Inventory'),
+    ),
+  },
+  handler: async ({ query, auth, deps }) => {
+    const q = deps.knex('items').where({ location_id: auth.locationId, track_stock: true }).whereNull('deleted_at');
+    if (query.categoryId) q.where('category_id', query.categoryId);
+    if (query.lowStock === true) q.whereRaw('stock_quantity <= min_stock');
+    if (query.lowStock === false) q.whereRaw('stock_quantity > min_stock');
+    const rows = await q.orderBy(['name', 'id']).select('id', 'name', 'sku', 'stock_quantity', 'min_stock', 'cost');
+    const items = rows.map((i) => ({
+      itemId: i.id,
+      name: i.name,
+      sku: i.sku,
+      quantity: i.stock_quantity,
+      minStock: i.min_stock,
+      lowStock: i.stock_quantity <= i.min_stock,
+      cost: i.cost,
+      value: i.stock_quantity * (i.cost ?? 0),
+    }));
+    return { items, totalValue: items.reduce((sum, i) => sum + i.value, 0) };
+  },
+});
+
+const listMovements = route({
+  method: 'get',
+  path: `${BASE}/movements`,
+  summary: 'Stock movements, newest first (cursor pagination; start inclusive, end exclusive)',
+  tag: TAG,
+  roles: MANAGER,
+  query: noUnknown(
+    yup.object({
+      itemId: uuid(),
+      reason: yup.string().oneOf(REASONS),
+      start: instant(),
+      end: instant(),
+      limit: yup.number().typeError('${path} must be a number').integer().min(1).max(500).default(100),
+      cursor: yup.string().max(100),
+    }),
+  ),
+  responses: {
+    200: json(
+      '{movements: [{id, itemId, delta, quantityAfter, reason, reference, staffId, note, createdAt}], nextCursor}',
+      component('MovementPage'),
+    ),
+  },
+  handler: async ({ query, auth, deps }) => {
+    const q = deps.knex('inventory_movements').where('location_id', auth.locationId);
+    if (query.itemId) q.where('item_id', query.itemId);
+    if (query.reason) q.where('reason', query.reason);
+    if (query.start) q.where('created_at', '>=', parseInstant(query.start));
+    if (query.end) q.where('created_at', '<', parseInstant(query.end));
+    if (query.cursor) q.where('seq', '<', decodeCursor(query.cursor));
+    const rows = await q.orderBy('seq', 'desc').limit(query.limit + 1);
+    const page = rows.slice(0, query.limit);
+    return {
+      movements: page.map(movementView),
+      nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!.seq) : null,
+    };
+  },
+});
+
+const adjustStock = route({
+  method: 'post',
+  path: `${BASE}/adjustments`,
+  summary:
+    'Adjust or receive stock (one movement). A repeat with the same Idempotency-Key returns the first movement and changes nothing.',
+  tag: TAG,
+  roles: MANAGER,
+  body: adjustmentBody,
+  responses: { 201: json('Movement', component('Movement')) },
+  errors: [409],
+  handler: async ({ body, auth, deps, ctx }) => {
+    const key = idempotencyKey(ctx);
+    const change = await adjust(deps.knex, {
+      locationId: auth.locationId,
+      itemId: body.itemId,
+      delta: body.delta,
+      reason: body.reason,
+      staffId: auth.staffId,
+      note: body.note ?? null,
+      allowNegative: body.allowNegative,
+      idempotencyKey: key ? `adjustment:${auth.locationId}:${key}` : null,
+    });
+    ctx.status = 201;
+    return change.movement;
+  },
+});
+
+const listAlerts = route({
+  method: 'get',
+  path: `${BASE}/alerts`,
+  summary: 'Low-stock alerts, newest first',
+  tag: TAG,
+  roles: MANAGER,
+  query: noUnknown(yup.object({ status: yup.string().oneOf(['active', 'resolved'] as const) })),
+  responses: {
+    200: json(
+      '{alerts: [{id, itemId, name, status, quantity, minStock, createdAt, resolvedAt, resolvedBy, resolution}]}',
+      component('AlertList'),
+    ),
+  },
+  handler: async ({ query, auth, deps }) => {
+    const q = deps
+      .knex('low_stock_alerts as a')
+      .join('items as i', 'i.id', 'a.item_id')
+      .where('a.location_id', auth.locationId);
+    if (query.status) q.where('a.status', query.status);
+    const rows = await q
+      .orderBy([
+        { column: 'a.created_at', order: 'desc' },
+        { column: 'a.id', order: 'desc' },
+      ])
+      .limit(500)
+      .select('a.*', 'i.name');
+    return { alerts: rows.map(alertView) };
+  },
+});
+
+const resolveAlert = route({
+  method: 'post',
+  path: `${BASE}/alerts/:id/resolve`,
+  summary: 'Resolve a low-stock alert by hand (the next fall to or below the minimum raises a new one)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 200: json('Alert', component('Alert')) },
+  errors: [409],
+  handler: async ({ params, auth, deps }) => {
+    const [row] = await deps
+      .knex('low_stock_alerts')
+      .where({ id: params.id, location_id: auth.locationId, status: 'active' })
+      .update({
+        status: 'resolved',
+        resolved_at: deps.knex.fn.now(),
+        resolved_by: auth.staffId,
+        resolution: 'manual',
+      })
+      .returning('*');
+    if (row) return alertView(row);
+    const existing = await deps
+      .knex('low_stock_alerts')
+      .where({ id: params.id, location_id: auth.locationId })
+      .first('status');
+    if (!existing) throw notFound('Alert');
+    throw conflict('Alert is already resolved');
+  },
+});
+
 export function inventoryRoutes() {
-  return [
-    route({
-      method: 'get',
-      path: BASE,
-      summary: 'Stock-tracked items with quantity, minimum and value at cost (value = quantity × cost)',
-      tag: TAG,
-      roles: MANAGER,
-      query: noUnknown(yup.object({ lowStock: flag(), categoryId: uuid() })),
-      responses: {
-        200: json(
-          '{items: [{itemId, name, sku, quantity, minStock, lowStock, cost, value}], totalValue}',
-          component('Inventory'),
-        ),
-      },
-      handler: async ({ query, auth, deps }) => {
-        const q = deps.knex('items').where({ location_id: auth.locationId, track_stock: true }).whereNull('deleted_at');
-        if (query.categoryId) q.where('category_id', query.categoryId);
-        if (query.lowStock === true) q.whereRaw('stock_quantity <= min_stock');
-        if (query.lowStock === false) q.whereRaw('stock_quantity > min_stock');
-        const rows = await q.orderBy(['name', 'id']).select('id', 'name', 'sku', 'stock_quantity', 'min_stock', 'cost');
-        const items = rows.map((i) => ({
-          itemId: i.id,
-          name: i.name,
-          sku: i.sku,
-          quantity: i.stock_quantity,
-          minStock: i.min_stock,
-          lowStock: i.stock_quantity <= i.min_stock,
-          cost: i.cost,
-          value: i.stock_quantity * (i.cost ?? 0),
-        }));
-        return { items, totalValue: items.reduce((sum, i) => sum + i.value, 0) };
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/movements`,
-      summary: 'Stock movements, newest first (cursor pagination; start inclusive, end exclusive)',
-      tag: TAG,
-      roles: MANAGER,
-      query: noUnknown(
-        yup.object({
-          itemId: uuid(),
-          reason: yup.string().oneOf(REASONS),
-          start: instant(),
-          end: instant(),
-          limit: yup.number().typeError('${path} must be a number').integer().min(1).max(500).default(100),
-          cursor: yup.string().max(100),
-        }),
-      ),
-      responses: {
-        200: json(
-          '{movements: [{id, itemId, delta, quantityAfter, reason, reference, staffId, note, createdAt}], nextCursor}',
-          component('MovementPage'),
-        ),
-      },
-      handler: async ({ query, auth, deps }) => {
-        const q = deps.knex('inventory_movements').where('location_id', auth.locationId);
-        if (query.itemId) q.where('item_id', query.itemId);
-        if (query.reason) q.where('reason', query.reason);
-        if (query.start) q.where('created_at', '>=', parseInstant(query.start));
-        if (query.end) q.where('created_at', '<', parseInstant(query.end));
-        if (query.cursor) q.where('seq', '<', decodeCursor(query.cursor));
-        const rows = await q.orderBy('seq', 'desc').limit(query.limit + 1);
-        const page = rows.slice(0, query.limit);
-        return {
-          movements: page.map(movementView),
-          nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!.seq) : null,
-        };
-      },
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/adjustments`,
-      summary:
-        'Adjust or receive stock (one movement). A repeat with the same Idempotency-Key returns the first movement and changes nothing.',
-      tag: TAG,
-      roles: MANAGER,
-      body: adjustmentBody,
-      responses: { 201: json('Movement', component('Movement')) },
-      errors: [409],
-      handler: async ({ body, auth, deps, ctx }) => {
-        const key = idempotencyKey(ctx);
-        const change = await adjust(deps.knex, {
-          locationId: auth.locationId,
-          itemId: body.itemId,
-          delta: body.delta,
-          reason: body.reason,
-          staffId: auth.staffId,
-          note: body.note ?? null,
-          allowNegative: body.allowNegative,
-          idempotencyKey: key ? `adjustment:${auth.locationId}:${key}` : null,
-        });
-        ctx.status = 201;
-        return change.movement;
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/alerts`,
-      summary: 'Low-stock alerts, newest first',
-      tag: TAG,
-      roles: MANAGER,
-      query: noUnknown(yup.object({ status: yup.string().oneOf(['active', 'resolved'] as const) })),
-      responses: {
-        200: json(
-          '{alerts: [{id, itemId, name, status, quantity, minStock, createdAt, resolvedAt, resolvedBy, resolution}]}',
-          component('AlertList'),
-        ),
-      },
-      handler: async ({ query, auth, deps }) => {
-        const q = deps
-          .knex('low_stock_alerts as a')
-          .join('items as i', 'i.id', 'a.item_id')
-          .where('a.location_id', auth.locationId);
-        if (query.status) q.where('a.status', query.status);
-        const rows = await q
-          .orderBy([
-            { column: 'a.created_at', order: 'desc' },
-            { column: 'a.id', order: 'desc' },
-          ])
-          .limit(500)
-          .select('a.*', 'i.name');
-        return { alerts: rows.map(alertView) };
-      },
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/alerts/:id/resolve`,
-      summary: 'Resolve a low-stock alert by hand (the next fall to or below the minimum raises a new one)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 200: json('Alert', component('Alert')) },
-      errors: [409],
-      handler: async ({ params, auth, deps }) => {
-        const [row] = await deps
-          .knex('low_stock_alerts')
-          .where({ id: params.id, location_id: auth.locationId, status: 'active' })
-          .update({
-            status: 'resolved',
-            resolved_at: deps.knex.fn.now(),
-            resolved_by: auth.staffId,
-            resolution: 'manual',
-          })
-          .returning('*');
-        if (row) return alertView(row);
-        const existing = await deps
-          .knex('low_stock_alerts')
-          .where({ id: params.id, location_id: auth.locationId })
-          .first('status');
-        if (!existing) throw notFound('Alert');
-        throw conflict('Alert is already resolved');
-      },
-    }),
-  ];
+  return [listStock, listMovements, adjustStock, listAlerts, resolveAlert];
 }

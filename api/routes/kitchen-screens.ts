@@ -61,116 +61,118 @@ async function findScreen(knex: Knex, locationId: string, id: string): Promise<S
   return row;
 }
 
+const listScreens = route({
+  method: 'get',
+  path: '/api/v1/kitchen-screens',
+  summary: 'List the kitchen screens that hold a live device token',
+  tag: TAG,
+  roles: MANAGER,
+  responses: { 200: json('KitchenScreen[]', listOf('KitchenScreen')) },
+  handler: async ({ auth, deps }) => {
+    const rows = await deps
+      .knex('devices')
+      .where({ location_id: auth.locationId, kind: 'kitchen_screen' })
+      .whereNull('revoked_at')
+      .orderBy(['name', 'id'])
+      .select(COLUMNS);
+    return rows.map(viewAt(auth.locationId));
+  },
+});
+
+const registerScreen = route({
+  method: 'post',
+  path: '/api/v1/kitchen-screens',
+  summary:
+    'Register a kitchen screen (e.g. one GET /devices/discover found: its url as address). The response carries its device token, shown this once: the screen connects with /ws?token=<token>, subscribes to its topic and bumps with POST /orders/:id/ready.',
+  tag: TAG,
+  roles: MANAGER,
+  body: screenCreate,
+  responses: { 201: json('KitchenScreen plus its token (shown only here)', ref('KitchenScreenIssued')) },
+  handler: async ({ body, auth, deps, ctx }) => {
+    const { token, hash } = newDeviceToken();
+    const row = await deps.knex.transaction(async (trx) => {
+      await assertCategories(trx, auth.locationId, body.categoryIds);
+      const [created] = await trx('devices')
+        .insert({
+          location_id: auth.locationId,
+          kind: 'kitchen_screen',
+          name: body.name,
+          address: body.address ?? null,
+          category_ids: body.categoryIds?.length ? body.categoryIds : null,
+          token_hash: hash,
+          created_by: auth.staffId,
+        })
+        .returning(COLUMNS);
+      await audit(trx, auth, 'kitchen_screen.issued', created.id, { categoryIds: body.categoryIds ?? null });
+      return created as ScreenRow;
+    });
+    ctx.status = 201;
+    return { ...viewAt(auth.locationId)(row), token };
+  },
+});
+
+const showScreen = route({
+  method: 'get',
+  path: '/api/v1/kitchen-screens/:id',
+  summary: 'One kitchen screen',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 200: json('KitchenScreen', ref('KitchenScreen')) },
+  handler: async ({ params, auth, deps }) =>
+    viewAt(auth.locationId)(await findScreen(deps.knex, auth.locationId, params.id)),
+});
+
+const changeScreen = route({
+  method: 'patch',
+  path: '/api/v1/kitchen-screens/:id',
+  summary: 'Rename a kitchen screen, or change its address or categories (its token stays)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  body: screenPatch,
+  responses: { 200: json('KitchenScreen', ref('KitchenScreen')) },
+  handler: async ({ params, body, auth, deps }) =>
+    deps.knex.transaction(async (trx) => {
+      const before = await findScreen(trx, auth.locationId, params.id);
+      await assertCategories(trx, auth.locationId, body.categoryIds);
+      const changes = {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.address !== undefined ? { address: body.address } : {}),
+        ...(body.categoryIds !== undefined ? { category_ids: body.categoryIds?.length ? body.categoryIds : null } : {}),
+      };
+      const [after] = await liveScreen(trx, auth.locationId, params.id)
+        .update({ ...changes, updated_at: trx.fn.now() })
+        .returning(COLUMNS);
+      const view = viewAt(auth.locationId);
+      const diff = changedFields(view(before), view(after));
+      if (diff) await audit(trx, auth, 'kitchen_screen.updated', params.id, diff);
+      return view(after);
+    }),
+});
+
+const revokeScreen = route({
+  method: 'delete',
+  path: '/api/v1/kitchen-screens/:id',
+  summary: 'Revoke a kitchen screen: its token stops working and its open sockets close (4401)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 204: 'revoked' },
+  handler: async ({ params, auth, deps, ctx }) => {
+    const n = await liveScreen(deps.knex, auth.locationId, params.id).update({ revoked_at: deps.knex.fn.now() });
+    if (!n) throw notFound('Kitchen screen');
+    await audit(deps.knex, auth, 'kitchen_screen.revoked', params.id);
+    ctx.status = 204;
+    return undefined;
+  },
+});
+
 /**
  * Kitchen screens are devices: each has its own token (shown once, stored as a SHA-256 hash like
  * a display's), may subscribe only to `kitchen:<locationId>:<screenId>` (its categories' lines)
  * and bump its own lines with `POST /orders/:id/ready`. Revoking one closes its sockets (4401).
  */
 export function kitchenScreensRoutes(): AnyRoute[] {
-  return [
-    route({
-      method: 'get',
-      path: '/api/v1/kitchen-screens',
-      summary: 'List the kitchen screens that hold a live device token',
-      tag: TAG,
-      roles: MANAGER,
-      responses: { 200: json('KitchenScreen[]', listOf('KitchenScreen')) },
-      handler: async ({ auth, deps }) => {
-        const rows = await deps
-          .knex('devices')
-          .where({ location_id: auth.locationId, kind: 'kitchen_screen' })
-          .whereNull('revoked_at')
-          .orderBy(['name', 'id'])
-          .select(COLUMNS);
-        return rows.map(viewAt(auth.locationId));
-      },
-    }),
-    route({
-      method: 'post',
-      path: '/api/v1/kitchen-screens',
-      summary:
-        'Register a kitchen screen (e.g. one GET /devices/discover found: its url as address). The response carries its device token, shown this once: the screen connects with /ws?token=<token>, subscribes to its topic and bumps with POST /orders/:id/ready.',
-      tag: TAG,
-      roles: MANAGER,
-      body: screenCreate,
-      responses: { 201: json('KitchenScreen plus its token (shown only here)', ref('KitchenScreenIssued')) },
-      handler: async ({ body, auth, deps, ctx }) => {
-        const { token, hash } = newDeviceToken();
-        const row = await deps.knex.transaction(async (trx) => {
-          await assertCategories(trx, auth.locationId, body.categoryIds);
-          const [created] = await trx('devices')
-            .insert({
-              location_id: auth.locationId,
-              kind: 'kitchen_screen',
-              name: body.name,
-              address: body.address ?? null,
-              category_ids: body.categoryIds?.length ? body.categoryIds : null,
-              token_hash: hash,
-              created_by: auth.staffId,
-            })
-            .returning(COLUMNS);
-          await audit(trx, auth, 'kitchen_screen.issued', created.id, { categoryIds: body.categoryIds ?? null });
-          return created as ScreenRow;
-        });
-        ctx.status = 201;
-        return { ...viewAt(auth.locationId)(row), token };
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/kitchen-screens/:id',
-      summary: 'One kitchen screen',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 200: json('KitchenScreen', ref('KitchenScreen')) },
-      handler: async ({ params, auth, deps }) =>
-        viewAt(auth.locationId)(await findScreen(deps.knex, auth.locationId, params.id)),
-    }),
-    route({
-      method: 'patch',
-      path: '/api/v1/kitchen-screens/:id',
-      summary: 'Rename a kitchen screen, or change its address or categories (its token stays)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      body: screenPatch,
-      responses: { 200: json('KitchenScreen', ref('KitchenScreen')) },
-      handler: async ({ params, body, auth, deps }) =>
-        deps.knex.transaction(async (trx) => {
-          const before = await findScreen(trx, auth.locationId, params.id);
-          await assertCategories(trx, auth.locationId, body.categoryIds);
-          const changes = {
-            ...(body.name !== undefined ? { name: body.name } : {}),
-            ...(body.address !== undefined ? { address: body.address } : {}),
-            ...(body.categoryIds !== undefined
-              ? { category_ids: body.categoryIds?.length ? body.categoryIds : null }
-              : {}),
-          };
-          const [after] = await liveScreen(trx, auth.locationId, params.id)
-            .update({ ...changes, updated_at: trx.fn.now() })
-            .returning(COLUMNS);
-          const view = viewAt(auth.locationId);
-          const diff = changedFields(view(before), view(after));
-          if (diff) await audit(trx, auth, 'kitchen_screen.updated', params.id, diff);
-          return view(after);
-        }),
-    }),
-    route({
-      method: 'delete',
-      path: '/api/v1/kitchen-screens/:id',
-      summary: 'Revoke a kitchen screen: its token stops working and its open sockets close (4401)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 204: 'revoked' },
-      handler: async ({ params, auth, deps, ctx }) => {
-        const n = await liveScreen(deps.knex, auth.locationId, params.id).update({ revoked_at: deps.knex.fn.now() });
-        if (!n) throw notFound('Kitchen screen');
-        await audit(deps.knex, auth, 'kitchen_screen.revoked', params.id);
-        ctx.status = 204;
-        return undefined;
-      },
-    }),
-  ];
+  return [listScreens, registerScreen, showScreen, changeScreen, revokeScreen];
 }

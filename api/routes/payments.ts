@@ -111,139 +111,135 @@ async function refuseForeignCurrency(
   }
 }
 
+const takePayment = route({
+  method: 'post',
+  path: '/api/v1/orders/:id/payments',
+  summary:
+    'Take a payment towards the balance (cash and loyalty points {"method": "loyalty", "points"} settle at once: 201; gateway payments are pending: 202; declined at the gateway: 402). ' +
+    'Card payments need a deviceId (reader) or a sourceId (card token). A fully discounted order closes with {"method": "cash", "amount": 0, "tendered": 0}. ' +
+    'Idempotency-Key is required: a retry with the same key returns the first answer (a declined payment stays declined: pay again with a new key).',
+  tag: 'Payments',
+  roles: CASHIER,
+  params: yup.object({ id: uuid().required() }),
+  body: paymentBody,
+  idempotencyKey: 'required',
+  responses: {
+    201: json('Payment settled (payment object + order snapshot)', ref('PaymentWithOrder')),
+    202: json('Payment pending (payment object + order snapshot)', ref('PaymentWithOrder')),
+    402: 'Payment failed at the gateway: code PAYMENT_FAILED, detail, timestamp, plus the payment object (status failed, failureReason) and the order snapshot',
+  },
+  errors: [404, 409],
+  handler: async ({ params, body, auth, deps, ctx }) => {
+    if (body.method === 'loyalty') {
+      const req = await pointsPayment(deps, auth, params.id, body);
+      const { payment, order } = await updateOrder(
+        deps,
+        auth,
+        params.id,
+        msg.addPaymentUpdate,
+        req,
+        idempotencyKey(ctx),
+      );
+      return paymentAnswer(ctx, payment, order);
+    }
+    const gateway = gatewayOf(body.method, body.provider);
+    if (body.method !== 'cash' && (!gateway || !deps.gateways?.[gateway])) {
+      throw validationError(`${body.method} payments are not configured here`, [
+        {
+          path: body.method === 'card' ? 'provider' : 'method',
+          message: `${gateway ?? body.method} is not configured`,
+        },
+      ]);
+    }
+    if ((body.method === 'mpesa' || body.method === 'airtel') && !body.phone) {
+      throw validationError('phone is required', [{ path: 'phone', message: `phone is required for ${body.method}` }]);
+    }
+    await refuseForeignCurrency(deps, auth.locationId, body.method, gateway && deps.gateways?.[gateway]?.currencies);
+    const { payment, order } = await updateOrder(
+      deps,
+      auth,
+      params.id,
+      msg.addPaymentUpdate,
+      { ...body, amount: body.amount! },
+      idempotencyKey(ctx),
+    );
+    return paymentAnswer(ctx, payment, order);
+  },
+});
+
+const cancelPayment = route({
+  method: 'delete',
+  path: '/api/v1/orders/:id/payments/:paymentId',
+  summary:
+    'Cancel a pending payment (e.g. the customer switches to cash); a success that still arrives is refunded automatically',
+  tag: 'Payments',
+  roles: CASHIER,
+  params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
+  responses: { 200: json('The cancelled payment (+ order snapshot)', ref('PaymentWithOrder')) },
+  errors: [404, 409],
+  handler: async ({ params, auth, deps, ctx }) => {
+    const { payment, order } = await updateOrder(
+      deps,
+      auth,
+      params.id,
+      msg.cancelPaymentUpdate,
+      { paymentId: params.paymentId },
+      idempotencyKey(ctx),
+    );
+    return { ...payment, order };
+  },
+});
+
+const resolvePayment = route({
+  method: 'post',
+  path: '/api/v1/orders/:id/payments/:paymentId/resolve',
+  summary: 'Manager override for a payment stuck pending (audited)',
+  tag: 'Payments',
+  roles: MANAGER,
+  params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
+  body: noUnknown(
+    yup.object({
+      outcome: yup
+        .string()
+        .oneOf(['succeeded', 'failed'] as const)
+        .required(),
+      reason: nonBlank(200).required(),
+    }),
+  ),
+  responses: { 200: json('The resolved payment (+ order snapshot)', ref('PaymentWithOrder')) },
+  errors: [404, 409],
+  handler: async ({ params, body, auth, deps, ctx }) => {
+    const { payment, order } = await updateOrder(
+      deps,
+      auth,
+      params.id,
+      msg.resolvePaymentUpdate,
+      { paymentId: params.paymentId, outcome: body.outcome, reason: body.reason, staffId: auth.staffId },
+      idempotencyKey(ctx),
+    );
+    return { ...payment, order };
+  },
+});
+
+const showPayment = route({
+  method: 'get',
+  path: '/api/v1/payments/:id',
+  summary: 'A payment',
+  tag: 'Payments',
+  roles: CASHIER,
+  params: yup.object({ id: uuid().required() }),
+  responses: { 200: json('Payment object', ref('Payment')) },
+  handler: async ({ params, auth, deps }) => {
+    const payment = (await orderOfPayment(deps.knex, auth.locationId, params.id))?.payments.find(
+      (p) => p.id === params.id,
+    );
+    if (!payment) throw notFound('Payment');
+    return payment;
+  },
+});
+
 export function paymentsRoutes() {
-  return [
-    route({
-      method: 'post',
-      path: '/api/v1/orders/:id/payments',
-      summary:
-        'Take a payment towards the balance (cash and loyalty points {"method": "loyalty", "points"} settle at once: 201; gateway payments are pending: 202; declined at the gateway: 402). ' +
-        'Card payments need a deviceId (reader) or a sourceId (card token). A fully discounted order closes with {"method": "cash", "amount": 0, "tendered": 0}. ' +
-        'Idempotency-Key is required: a retry with the same key returns the first answer (a declined payment stays declined: pay again with a new key).',
-      tag: 'Payments',
-      roles: CASHIER,
-      params: yup.object({ id: uuid().required() }),
-      body: paymentBody,
-      idempotencyKey: 'required',
-      responses: {
-        201: json('Payment settled (payment object + order snapshot)', ref('PaymentWithOrder')),
-        202: json('Payment pending (payment object + order snapshot)', ref('PaymentWithOrder')),
-        402: 'Payment failed at the gateway: code PAYMENT_FAILED, detail, timestamp, plus the payment object (status failed, failureReason) and the order snapshot',
-      },
-      errors: [404, 409],
-      handler: async ({ params, body, auth, deps, ctx }) => {
-        if (body.method === 'loyalty') {
-          const req = await pointsPayment(deps, auth, params.id, body);
-          const { payment, order } = await updateOrder(
-            deps,
-            auth,
-            params.id,
-            msg.addPaymentUpdate,
-            req,
-            idempotencyKey(ctx),
-          );
-          return paymentAnswer(ctx, payment, order);
-        }
-        const gateway = gatewayOf(body.method, body.provider);
-        if (body.method !== 'cash' && (!gateway || !deps.gateways?.[gateway])) {
-          throw validationError(`${body.method} payments are not configured here`, [
-            {
-              path: body.method === 'card' ? 'provider' : 'method',
-              message: `${gateway ?? body.method} is not configured`,
-            },
-          ]);
-        }
-        if ((body.method === 'mpesa' || body.method === 'airtel') && !body.phone) {
-          throw validationError('phone is required', [
-            { path: 'phone', message: `phone is required for ${body.method}` },
-          ]);
-        }
-        await refuseForeignCurrency(
-          deps,
-          auth.locationId,
-          body.method,
-          gateway && deps.gateways?.[gateway]?.currencies,
-        );
-        const { payment, order } = await updateOrder(
-          deps,
-          auth,
-          params.id,
-          msg.addPaymentUpdate,
-          { ...body, amount: body.amount! },
-          idempotencyKey(ctx),
-        );
-        return paymentAnswer(ctx, payment, order);
-      },
-    }),
-    route({
-      method: 'delete',
-      path: '/api/v1/orders/:id/payments/:paymentId',
-      summary:
-        'Cancel a pending payment (e.g. the customer switches to cash); a success that still arrives is refunded automatically',
-      tag: 'Payments',
-      roles: CASHIER,
-      params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      responses: { 200: json('The cancelled payment (+ order snapshot)', ref('PaymentWithOrder')) },
-      errors: [404, 409],
-      handler: async ({ params, auth, deps, ctx }) => {
-        const { payment, order } = await updateOrder(
-          deps,
-          auth,
-          params.id,
-          msg.cancelPaymentUpdate,
-          { paymentId: params.paymentId },
-          idempotencyKey(ctx),
-        );
-        return { ...payment, order };
-      },
-    }),
-    route({
-      method: 'post',
-      path: '/api/v1/orders/:id/payments/:paymentId/resolve',
-      summary: 'Manager override for a payment stuck pending (audited)',
-      tag: 'Payments',
-      roles: MANAGER,
-      params: yup.object({ id: uuid().required(), paymentId: uuid().required() }),
-      body: noUnknown(
-        yup.object({
-          outcome: yup
-            .string()
-            .oneOf(['succeeded', 'failed'] as const)
-            .required(),
-          reason: nonBlank(200).required(),
-        }),
-      ),
-      responses: { 200: json('The resolved payment (+ order snapshot)', ref('PaymentWithOrder')) },
-      errors: [404, 409],
-      handler: async ({ params, body, auth, deps, ctx }) => {
-        const { payment, order } = await updateOrder(
-          deps,
-          auth,
-          params.id,
-          msg.resolvePaymentUpdate,
-          { paymentId: params.paymentId, outcome: body.outcome, reason: body.reason, staffId: auth.staffId },
-          idempotencyKey(ctx),
-        );
-        return { ...payment, order };
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/payments/:id',
-      summary: 'A payment',
-      tag: 'Payments',
-      roles: CASHIER,
-      params: yup.object({ id: uuid().required() }),
-      responses: { 200: json('Payment object', ref('Payment')) },
-      handler: async ({ params, auth, deps }) => {
-        const payment = (await orderOfPayment(deps.knex, auth.locationId, params.id))?.payments.find(
-          (p) => p.id === params.id,
-        );
-        if (!payment) throw notFound('Payment');
-        return payment;
-      },
-    }),
-  ];
+  return [takePayment, cancelPayment, resolvePayment, showPayment];
 }
 
 /**

@@ -111,84 +111,87 @@ function rangeHandler<R>(
   };
 }
 
+const showDailyReport = route({
+  method: 'get',
+  path: '/api/v1/reports/daily',
+  summary: "Sales report of one local day (default: today in the location's timezone)",
+  tag: 'Reports',
+  roles: MANAGER,
+  query: yup.object({ date: reportDate(), format: formatQuery() }),
+  responses: {
+    200: report(
+      '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
+        DEFINITIONS,
+      ref('DailyReport'),
+    ),
+  },
+  handler: async ({ query, auth, deps, ctx }) => {
+    const loc = await reportLocation(deps, auth.locationId);
+    const date = query.date ?? localToday(loc.timezone);
+    const errors: FieldError[] = [];
+    checkDate(date, 'query.date', errors);
+    throwIfAny(errors);
+    return answer(ctx, query.format, `daily-${date}`, await dailyReport(deps.knex, loc, date), dailyCsv);
+  },
+});
+
+const showRangeReport = route({
+  method: 'get',
+  path: '/api/v1/reports/range',
+  summary: `One daily sales report per local day from start to end inclusive (days without sales are zeros), plus their total; at most ${MAX_RANGE_DAYS} days`,
+  tag: 'Reports',
+  roles: MANAGER,
+  query: rangeQuery(),
+  responses: {
+    200: report(
+      '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod, byStaff}} ' +
+        '— total sums the days (byStaff merged per staff member). 422 if a date is invalid, end < start or the range is longer than ' +
+        `${MAX_RANGE_DAYS} days. ` +
+        DEFINITIONS,
+      ref('RangeReport'),
+    ),
+  },
+  handler: rangeHandler('range', rangeReport, rangeCsv),
+});
+
+const showItemsReport = route({
+  method: 'get',
+  path: '/api/v1/reports/items',
+  summary: `Per item sold from start to end (local days, inclusive; at most ${MAX_RANGE_DAYS} days): quantity, net, cost and margin`,
+  tag: 'Reports',
+  roles: MANAGER,
+  query: rangeQuery(),
+  responses: {
+    200: report(
+      '{start, end, currency, items: [{itemId, name, quantity, net, cost, margin}], total: {quantity, net, cost, margin}}, items by net descending. ' +
+        "net = line totals less their share of order discounts; cost = quantity × the item's current cost, margin = net − cost (both null when " +
+        'the item has no cost); total cost and margin cover the items with a cost. Counted orders as in the daily report. ' +
+        'CSV (Accept: text/csv or ?format=csv): one table currency,itemId,name,quantity,net,cost,margin with a last row itemId "total".',
+      ref('ItemReport'),
+    ),
+  },
+  handler: rangeHandler('items', itemReport, itemCsv),
+});
+
+const showStaffReport = route({
+  method: 'get',
+  path: '/api/v1/reports/staff',
+  summary: `Per staff member from start to end (local days, inclusive; at most ${MAX_RANGE_DAYS} days): orders, net, tips, worked hours, net per hour`,
+  tag: 'Reports',
+  roles: MANAGER,
+  query: rangeQuery(),
+  responses: {
+    200: report(
+      '{start, end, currency, staff: [{staffId, name, orders, net, tips, workedMinutes, workedHours, netPerHour}], total: {…the same, staffId and name null}}, ' +
+        "by net descending. orders, net, tips as the daily report's byStaff; workedMinutes of the shifts clocked in at the location within the range " +
+        '(an open shift up to now), workedHours = minutes / 60 (two decimals), netPerHour = round(net × 60 / workedMinutes), null without worked time. ' +
+        'CSV (Accept: text/csv or ?format=csv): one table currency,staffId,name,orders,net,tips,workedMinutes,workedHours,netPerHour with a last row staffId "total".',
+      ref('StaffReport'),
+    ),
+  },
+  handler: rangeHandler('staff', staffReport, staffCsv),
+});
+
 export function reportsRoutes() {
-  return [
-    route({
-      method: 'get',
-      path: '/api/v1/reports/daily',
-      summary: "Sales report of one local day (default: today in the location's timezone)",
-      tag: 'Reports',
-      roles: MANAGER,
-      query: yup.object({ date: reportDate(), format: formatQuery() }),
-      responses: {
-        200: report(
-          '{date, currency, orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod: {cash, card, qr, mpesa, airtel}, byStaff: [...]}. ' +
-            DEFINITIONS,
-          ref('DailyReport'),
-        ),
-      },
-      handler: async ({ query, auth, deps, ctx }) => {
-        const loc = await reportLocation(deps, auth.locationId);
-        const date = query.date ?? localToday(loc.timezone);
-        const errors: FieldError[] = [];
-        checkDate(date, 'query.date', errors);
-        throwIfAny(errors);
-        return answer(ctx, query.format, `daily-${date}`, await dailyReport(deps.knex, loc, date), dailyCsv);
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/reports/range',
-      summary: `One daily sales report per local day from start to end inclusive (days without sales are zeros), plus their total; at most ${MAX_RANGE_DAYS} days`,
-      tag: 'Reports',
-      roles: MANAGER,
-      query: rangeQuery(),
-      responses: {
-        200: report(
-          '{start, end, currency, days: [daily report], total: {orders, gross, discounts, net, tax, serviceCharge, tips, cardFees, refunds, refundsByMethod, netAfterRefunds, byMethod, byStaff}} ' +
-            '— total sums the days (byStaff merged per staff member). 422 if a date is invalid, end < start or the range is longer than ' +
-            `${MAX_RANGE_DAYS} days. ` +
-            DEFINITIONS,
-          ref('RangeReport'),
-        ),
-      },
-      handler: rangeHandler('range', rangeReport, rangeCsv),
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/reports/items',
-      summary: `Per item sold from start to end (local days, inclusive; at most ${MAX_RANGE_DAYS} days): quantity, net, cost and margin`,
-      tag: 'Reports',
-      roles: MANAGER,
-      query: rangeQuery(),
-      responses: {
-        200: report(
-          '{start, end, currency, items: [{itemId, name, quantity, net, cost, margin}], total: {quantity, net, cost, margin}}, items by net descending. ' +
-            "net = line totals less their share of order discounts; cost = quantity × the item's current cost, margin = net − cost (both null when " +
-            'the item has no cost); total cost and margin cover the items with a cost. Counted orders as in the daily report. ' +
-            'CSV (Accept: text/csv or ?format=csv): one table currency,itemId,name,quantity,net,cost,margin with a last row itemId "total".',
-          ref('ItemReport'),
-        ),
-      },
-      handler: rangeHandler('items', itemReport, itemCsv),
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/reports/staff',
-      summary: `Per staff member from start to end (local days, inclusive; at most ${MAX_RANGE_DAYS} days): orders, net, tips, worked hours, net per hour`,
-      tag: 'Reports',
-      roles: MANAGER,
-      query: rangeQuery(),
-      responses: {
-        200: report(
-          '{start, end, currency, staff: [{staffId, name, orders, net, tips, workedMinutes, workedHours, netPerHour}], total: {…the same, staffId and name null}}, ' +
-            "by net descending. orders, net, tips as the daily report's byStaff; workedMinutes of the shifts clocked in at the location within the range " +
-            '(an open shift up to now), workedHours = minutes / 60 (two decimals), netPerHour = round(net × 60 / workedMinutes), null without worked time. ' +
-            'CSV (Accept: text/csv or ?format=csv): one table currency,staffId,name,orders,net,tips,workedMinutes,workedHours,netPerHour with a last row staffId "total".',
-          ref('StaffReport'),
-        ),
-      },
-      handler: rangeHandler('staff', staffReport, staffCsv),
-    }),
-  ];
+  return [showDailyReport, showRangeReport, showItemsReport, showStaffReport];
 }

@@ -169,173 +169,178 @@ function pinRace(err: unknown): never {
   throw isUniqueViolation(err, 'staff_pin_per_location') ? new PinTaken() : err;
 }
 
-export function staffRoutes(): AnyRoute[] {
-  return [
-    route({
-      method: 'get',
-      path: '/api/v1/staff',
-      summary: 'List the staff of this location',
-      tag: 'Staff',
-      roles: MANAGER,
-      responses: { 200: json('{staff: [Staff]}', object({ staff: listOf('Staff') })) },
-      handler: async ({ auth, deps }) => {
-        const rows = await StaffModel.query(deps.knex)
-          .where('location_id', auth.locationId)
-          .whereNull('deleted_at')
-          .orderBy(['name', 'id']);
-        return { staff: rows.map(staffView) };
-      },
-    }),
-    route({
-      method: 'post',
-      path: '/api/v1/staff',
-      summary:
-        'Add a staff member (PIN: 4 digits, 4-8 for admin; unique per location; stored hashed, never returned). PIN changes are limited per actor (429) and audited',
-      tag: 'Staff',
-      roles: MANAGER,
-      body: createBody,
-      responses: {
-        201: json('Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}', ref('Staff')),
-      },
-      errors: [409, 429],
-      handler: async ({ body, auth, deps, ctx }) => {
-        assertMayManage(auth, undefined, body.role);
-        await spendPinChange(deps, auth, body.pin, body.role);
-        const staff = await auditRefusedPin(
-          deps,
-          auth,
-          undefined,
-          deps.knex.transaction(async (trx) => {
-            const row = await StaffModel.query(trx)
-              .insert({
-                location_id: auth.locationId,
-                name: body.name,
-                role: body.role as Role,
-                hourly_rate: body.hourlyRate ?? 0,
-                active: body.active ?? true,
-                ...(await pinColumns(trx, deps, auth.locationId, body.pin)),
-              })
-              .returning('*')
-              .catch(pinRace);
-            await audit(trx, auth, 'staff.created', row.id, { role: row.role });
-            return row;
-          }),
-        );
-        ctx.status = 201;
-        return staffView(staff);
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/staff/:id',
-      summary: 'One staff member',
-      tag: 'Staff',
-      roles: MANAGER,
-      params: idParams,
-      responses: { 200: json('Staff', ref('Staff')) },
-      handler: async ({ params, auth, deps }) => staffView(await findStaff(deps.knex, auth, params.id)),
-    }),
-    route({
-      method: 'patch',
-      path: '/api/v1/staff/:id',
-      summary:
-        'Change a staff member (any of name, role, pin, hourlyRate, active); a new PIN, role or deactivation ends their sessions. PIN changes are limited per actor (429) and audited',
-      tag: 'Staff',
-      roles: MANAGER,
-      params: idParams,
-      body: patchBody,
-      responses: { 200: json('Staff', ref('Staff')) },
-      errors: [409, 429],
-      handler: async ({ params, body, auth, deps }) => {
-        const work = deps.knex.transaction(async (trx) => {
-          const staff = await findStaff(trx, auth, params.id);
-          assertMayManage(auth, staff, body.role);
-          if (body.active === false && staff.id === auth.staffId) throw conflict('You cannot deactivate yourself');
-          if (body.pin !== undefined) await spendPinChange(deps, auth, body.pin, body.role ?? staff.role);
-          const changes: Partial<StaffModel> = {
-            ...(body.name !== undefined && { name: body.name }),
-            ...(body.role !== undefined && { role: body.role as Role }),
-            ...(body.hourlyRate !== undefined && { hourly_rate: body.hourlyRate }),
-            ...(body.active !== undefined && { active: body.active }),
-            ...(body.pin !== undefined && (await pinColumns(trx, deps, auth.locationId, body.pin, staff.id))),
-          };
-          const row = await StaffModel.query(trx)
-            .patchAndFetchById(staff.id, { ...changes, updated_at: new Date() })
-            .catch(pinRace);
-          const now = new Date();
-          if (endsSessions(body)) await revokeSessions(trx, staff.id, now, auth.sessionId);
-          // Someone deactivated can no longer clock out with their PIN: close what they left open.
-          if (body.active === false) await closeOpenShift(trx, staff.id, now);
-          await auditChanges(trx, auth, staff, body);
-          return row;
-        });
-        return staffView(await auditRefusedPin(deps, auth, params.id, work));
-      },
-    }),
-    route({
-      method: 'delete',
-      path: '/api/v1/staff/:id',
-      summary: 'Remove a staff member (soft delete): their sessions end and they can no longer log in',
-      tag: 'Staff',
-      roles: MANAGER,
-      params: idParams,
-      responses: { 204: 'deleted' },
-      errors: [409],
-      handler: async ({ params, auth, deps, ctx }) => {
-        if (params.id === auth.staffId) throw conflict('You cannot delete yourself');
-        await deps.knex.transaction(async (trx) => {
-          const staff = await findStaff(trx, auth, params.id);
-          assertMayManage(auth, staff, undefined);
-          const now = new Date();
-          await StaffModel.query(trx).patchAndFetchById(staff.id, { deleted_at: now, active: false, updated_at: now });
-          await revokeSessions(trx, staff.id, now);
-          await closeOpenShift(trx, staff.id, now);
-        });
-        ctx.status = 204;
-        return undefined;
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/staff/:id/shifts',
-      summary:
-        'Shifts overlapping [start, end) with worked minutes, break minutes and wage (manager+, or the staff member themself). ' +
-        'start/end: ISO dates (whole UTC days, end inclusive) or datetimes; default the last 7 days.',
-      tag: 'Staff',
-      roles: KITCHEN,
-      params: idParams,
-      query: shiftsQuery,
-      responses: {
-        200: json(
-          '{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}',
-          ref('Shifts'),
-        ),
-      },
-      handler: async ({ params, query, auth, deps }) => {
-        if (!MANAGER.includes(auth.role) && params.id !== auth.staffId)
-          throw forbidden('You may only read your own shifts');
-        const staff = await findStaff(deps.knex, auth, params.id);
-        const now = new Date();
-        const end = query.end ? parseTime(query.end) : now.getTime();
-        // A date-only end means through the end of that day.
-        const until = query.end?.length === 10 ? end + DAY : end;
-        const start = query.start ? parseTime(query.start) : until - 7 * DAY;
-        if (end < start) throw fieldError('query.end', 'end must not be before start');
-        const shifts = await ShiftModel.query(deps.knex)
-          .where('staff_id', staff.id)
-          .where('clock_in_at', '<', new Date(until))
-          .where((q) => {
-            q.where('clock_out_at', '>', new Date(start)).orWhereNull('clock_out_at');
+const listStaff = route({
+  method: 'get',
+  path: '/api/v1/staff',
+  summary: 'List the staff of this location',
+  tag: 'Staff',
+  roles: MANAGER,
+  responses: { 200: json('{staff: [Staff]}', object({ staff: listOf('Staff') })) },
+  handler: async ({ auth, deps }) => {
+    const rows = await StaffModel.query(deps.knex)
+      .where('location_id', auth.locationId)
+      .whereNull('deleted_at')
+      .orderBy(['name', 'id']);
+    return { staff: rows.map(staffView) };
+  },
+});
+
+const addStaff = route({
+  method: 'post',
+  path: '/api/v1/staff',
+  summary:
+    'Add a staff member (PIN: 4 digits, 4-8 for admin; unique per location; stored hashed, never returned). PIN changes are limited per actor (429) and audited',
+  tag: 'Staff',
+  roles: MANAGER,
+  body: createBody,
+  responses: {
+    201: json('Staff {id, locationId, name, role, hourlyRate, active, createdAt, updatedAt}', ref('Staff')),
+  },
+  errors: [409, 429],
+  handler: async ({ body, auth, deps, ctx }) => {
+    assertMayManage(auth, undefined, body.role);
+    await spendPinChange(deps, auth, body.pin, body.role);
+    const staff = await auditRefusedPin(
+      deps,
+      auth,
+      undefined,
+      deps.knex.transaction(async (trx) => {
+        const row = await StaffModel.query(trx)
+          .insert({
+            location_id: auth.locationId,
+            name: body.name,
+            role: body.role as Role,
+            hourly_rate: body.hourlyRate ?? 0,
+            active: body.active ?? true,
+            ...(await pinColumns(trx, deps, auth.locationId, body.pin)),
           })
-          .withGraphFetched('breaks')
-          .orderBy('clock_in_at');
-        const views = shifts.map((s) => shiftView(s, now));
-        const sum = (k: 'workedMinutes' | 'breakMinutes' | 'wage') => views.reduce((t, v) => t + v[k], 0);
-        return {
-          shifts: views,
-          totals: { workedMinutes: sum('workedMinutes'), breakMinutes: sum('breakMinutes'), wage: sum('wage') },
-        };
-      },
-    }),
-  ];
+          .returning('*')
+          .catch(pinRace);
+        await audit(trx, auth, 'staff.created', row.id, { role: row.role });
+        return row;
+      }),
+    );
+    ctx.status = 201;
+    return staffView(staff);
+  },
+});
+
+const showStaff = route({
+  method: 'get',
+  path: '/api/v1/staff/:id',
+  summary: 'One staff member',
+  tag: 'Staff',
+  roles: MANAGER,
+  params: idParams,
+  responses: { 200: json('Staff', ref('Staff')) },
+  handler: async ({ params, auth, deps }) => staffView(await findStaff(deps.knex, auth, params.id)),
+});
+
+const changeStaff = route({
+  method: 'patch',
+  path: '/api/v1/staff/:id',
+  summary:
+    'Change a staff member (any of name, role, pin, hourlyRate, active); a new PIN, role or deactivation ends their sessions. PIN changes are limited per actor (429) and audited',
+  tag: 'Staff',
+  roles: MANAGER,
+  params: idParams,
+  body: patchBody,
+  responses: { 200: json('Staff', ref('Staff')) },
+  errors: [409, 429],
+  handler: async ({ params, body, auth, deps }) => {
+    const work = deps.knex.transaction(async (trx) => {
+      const staff = await findStaff(trx, auth, params.id);
+      assertMayManage(auth, staff, body.role);
+      if (body.active === false && staff.id === auth.staffId) throw conflict('You cannot deactivate yourself');
+      if (body.pin !== undefined) await spendPinChange(deps, auth, body.pin, body.role ?? staff.role);
+      const changes: Partial<StaffModel> = {
+        ...(body.name !== undefined && { name: body.name }),
+        ...(body.role !== undefined && { role: body.role as Role }),
+        ...(body.hourlyRate !== undefined && { hourly_rate: body.hourlyRate }),
+        ...(body.active !== undefined && { active: body.active }),
+        ...(body.pin !== undefined && (await pinColumns(trx, deps, auth.locationId, body.pin, staff.id))),
+      };
+      const row = await StaffModel.query(trx)
+        .patchAndFetchById(staff.id, { ...changes, updated_at: new Date() })
+        .catch(pinRace);
+      const now = new Date();
+      if (endsSessions(body)) await revokeSessions(trx, staff.id, now, auth.sessionId);
+      // Someone deactivated can no longer clock out with their PIN: close what they left open.
+      if (body.active === false) await closeOpenShift(trx, staff.id, now);
+      await auditChanges(trx, auth, staff, body);
+      return row;
+    });
+    return staffView(await auditRefusedPin(deps, auth, params.id, work));
+  },
+});
+
+const removeStaff = route({
+  method: 'delete',
+  path: '/api/v1/staff/:id',
+  summary: 'Remove a staff member (soft delete): their sessions end and they can no longer log in',
+  tag: 'Staff',
+  roles: MANAGER,
+  params: idParams,
+  responses: { 204: 'deleted' },
+  errors: [409],
+  handler: async ({ params, auth, deps, ctx }) => {
+    if (params.id === auth.staffId) throw conflict('You cannot delete yourself');
+    await deps.knex.transaction(async (trx) => {
+      const staff = await findStaff(trx, auth, params.id);
+      assertMayManage(auth, staff, undefined);
+      const now = new Date();
+      await StaffModel.query(trx).patchAndFetchById(staff.id, { deleted_at: now, active: false, updated_at: now });
+      await revokeSessions(trx, staff.id, now);
+      await closeOpenShift(trx, staff.id, now);
+    });
+    ctx.status = 204;
+    return undefined;
+  },
+});
+
+const staffShifts = route({
+  method: 'get',
+  path: '/api/v1/staff/:id/shifts',
+  summary:
+    'Shifts overlapping [start, end) with worked minutes, break minutes and wage (manager+, or the staff member themself). ' +
+    'start/end: ISO dates (whole UTC days, end inclusive) or datetimes; default the last 7 days.',
+  tag: 'Staff',
+  roles: KITCHEN,
+  params: idParams,
+  query: shiftsQuery,
+  responses: {
+    200: json(
+      '{shifts: [{id, staffId, clockInAt, clockOutAt, breaks: [{startAt, endAt}], workedMinutes, breakMinutes, wage}], totals: {workedMinutes, breakMinutes, wage}}',
+      ref('Shifts'),
+    ),
+  },
+  handler: async ({ params, query, auth, deps }) => {
+    if (!MANAGER.includes(auth.role) && params.id !== auth.staffId)
+      throw forbidden('You may only read your own shifts');
+    const staff = await findStaff(deps.knex, auth, params.id);
+    const now = new Date();
+    const end = query.end ? parseTime(query.end) : now.getTime();
+    // A date-only end means through the end of that day.
+    const until = query.end?.length === 10 ? end + DAY : end;
+    const start = query.start ? parseTime(query.start) : until - 7 * DAY;
+    if (end < start) throw fieldError('query.end', 'end must not be before start');
+    const shifts = await ShiftModel.query(deps.knex)
+      .where('staff_id', staff.id)
+      .where('clock_in_at', '<', new Date(until))
+      .where((q) => {
+        q.where('clock_out_at', '>', new Date(start)).orWhereNull('clock_out_at');
+      })
+      .withGraphFetched('breaks')
+      .orderBy('clock_in_at');
+    const views = shifts.map((s) => shiftView(s, now));
+    const sum = (k: 'workedMinutes' | 'breakMinutes' | 'wage') => views.reduce((t, v) => t + v[k], 0);
+    return {
+      shifts: views,
+      totals: { workedMinutes: sum('workedMinutes'), breakMinutes: sum('breakMinutes'), wage: sum('wage') },
+    };
+  },
+});
+
+export function staffRoutes(): AnyRoute[] {
+  return [listStaff, addStaff, showStaff, changeStaff, removeStaff, staffShifts];
 }

@@ -218,126 +218,130 @@ async function finishCount(
   return countView(deps, auth, id);
 }
 
+const startCount = route({
+  method: 'post',
+  path: BASE,
+  summary:
+    "Start a stock count (one workflow) of a category, a list of items, or every stock-tracked item, with each item's expected quantity now",
+  tag: TAG,
+  roles: MANAGER,
+  body: createBody,
+  responses: {
+    201: json('Stock count (open)', component('StockCount')),
+    200: json('The count this Idempotency-Key started', component('StockCount')),
+  },
+  errors: [409],
+  handler: async ({ body, auth, deps, ctx }) => {
+    const { id, created } = await openCount(deps, auth, body, idempotencyKey(ctx));
+    ctx.status = created ? 201 : 200;
+    return countView(deps, auth, id);
+  },
+});
+
+const listCounts = route({
+  method: 'get',
+  path: BASE,
+  summary: 'Stock counts, newest first',
+  tag: TAG,
+  roles: MANAGER,
+  query: noUnknown(yup.object({ status: yup.string().oneOf(['open', 'completed', 'cancelled'] as const) })),
+  responses: {
+    200: json(
+      '{stockCounts: [{id, status, categoryId, items, counted, startedAt, completedAt, cancelledAt, staffId}]}',
+      component('StockCountList'),
+    ),
+  },
+  handler: async ({ query, auth, deps }) => {
+    const q = deps.knex('stock_counts as c').where('c.location_id', auth.locationId);
+    if (query.status) q.where('c.status', query.status);
+    const rows = await q
+      .leftJoin('stock_count_lines as l', 'l.stock_count_id', 'c.id')
+      .groupBy('c.id')
+      .orderBy([
+        { column: 'c.created_at', order: 'desc' },
+        { column: 'c.id', order: 'desc' },
+      ])
+      .limit(200)
+      .select(
+        'c.*',
+        deps.knex.raw('count(l.item_id)::int as items'),
+        deps.knex.raw('count(l.counted)::int as counted'),
+      );
+    return {
+      stockCounts: rows.map((c) => ({
+        id: c.id,
+        status: c.status,
+        categoryId: c.category_id,
+        items: c.items,
+        counted: c.counted,
+        startedAt: iso(c.created_at),
+        completedAt: iso(c.completed_at),
+        cancelledAt: iso(c.cancelled_at),
+        staffId: c.staff_id,
+      })),
+    };
+  },
+});
+
+const showCount = route({
+  method: 'get',
+  path: `${BASE}/:id`,
+  summary: 'A stock count: per item expected, counted, moved during the count, variance and its value at cost',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 200: json('Stock count', component('StockCount')) },
+  handler: async ({ params, auth, deps }) => countView(deps, auth, params.id),
+});
+
+const recordCount = route({
+  method: 'post',
+  path: `${BASE}/:id/counts`,
+  summary:
+    "Record an item's counted quantity (an Update; a repeat replaces the earlier value); also reads the item's stock at this moment",
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  body: countBody,
+  responses: { 200: json('The count line', component('StockCountLine')) },
+  errors: [409],
+  handler: async ({ params, body, auth, deps }) => {
+    const item = await deps.knex('items').where({ id: body.itemId, location_id: auth.locationId }).first('id');
+    if (!item) throw fieldError('itemId', 'No such item in this location');
+    return updateCount(deps, auth, params.id, sc.recordCountUpdate, {
+      itemId: body.itemId,
+      counted: body.counted,
+      staffId: auth.staffId,
+    });
+  },
+});
+
+const completeCount = route({
+  method: 'post',
+  path: `${BASE}/:id/complete`,
+  summary:
+    'Complete the count: each counted item moves by counted − its stock when counted (one `count` movement per item, once)',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 200: json('Stock count (completed)', component('StockCount')) },
+  errors: [409],
+  handler: async ({ params, auth, deps }) =>
+    finishCount(deps, auth, params.id, sc.completeStockCountUpdate, 'completed'),
+});
+
+const cancelCount = route({
+  method: 'post',
+  path: `${BASE}/:id/cancel`,
+  summary: 'Cancel the count: nothing is applied',
+  tag: TAG,
+  roles: MANAGER,
+  params: idParams,
+  responses: { 200: json('Stock count (cancelled)', component('StockCount')) },
+  errors: [409],
+  handler: async ({ params, auth, deps }) => finishCount(deps, auth, params.id, sc.cancelStockCountUpdate, 'cancelled'),
+});
+
 export function stockCountRoutes() {
-  return [
-    route({
-      method: 'post',
-      path: BASE,
-      summary:
-        "Start a stock count (one workflow) of a category, a list of items, or every stock-tracked item, with each item's expected quantity now",
-      tag: TAG,
-      roles: MANAGER,
-      body: createBody,
-      responses: {
-        201: json('Stock count (open)', component('StockCount')),
-        200: json('The count this Idempotency-Key started', component('StockCount')),
-      },
-      errors: [409],
-      handler: async ({ body, auth, deps, ctx }) => {
-        const { id, created } = await openCount(deps, auth, body, idempotencyKey(ctx));
-        ctx.status = created ? 201 : 200;
-        return countView(deps, auth, id);
-      },
-    }),
-    route({
-      method: 'get',
-      path: BASE,
-      summary: 'Stock counts, newest first',
-      tag: TAG,
-      roles: MANAGER,
-      query: noUnknown(yup.object({ status: yup.string().oneOf(['open', 'completed', 'cancelled'] as const) })),
-      responses: {
-        200: json(
-          '{stockCounts: [{id, status, categoryId, items, counted, startedAt, completedAt, cancelledAt, staffId}]}',
-          component('StockCountList'),
-        ),
-      },
-      handler: async ({ query, auth, deps }) => {
-        const q = deps.knex('stock_counts as c').where('c.location_id', auth.locationId);
-        if (query.status) q.where('c.status', query.status);
-        const rows = await q
-          .leftJoin('stock_count_lines as l', 'l.stock_count_id', 'c.id')
-          .groupBy('c.id')
-          .orderBy([
-            { column: 'c.created_at', order: 'desc' },
-            { column: 'c.id', order: 'desc' },
-          ])
-          .limit(200)
-          .select(
-            'c.*',
-            deps.knex.raw('count(l.item_id)::int as items'),
-            deps.knex.raw('count(l.counted)::int as counted'),
-          );
-        return {
-          stockCounts: rows.map((c) => ({
-            id: c.id,
-            status: c.status,
-            categoryId: c.category_id,
-            items: c.items,
-            counted: c.counted,
-            startedAt: iso(c.created_at),
-            completedAt: iso(c.completed_at),
-            cancelledAt: iso(c.cancelled_at),
-            staffId: c.staff_id,
-          })),
-        };
-      },
-    }),
-    route({
-      method: 'get',
-      path: `${BASE}/:id`,
-      summary: 'A stock count: per item expected, counted, moved during the count, variance and its value at cost',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 200: json('Stock count', component('StockCount')) },
-      handler: async ({ params, auth, deps }) => countView(deps, auth, params.id),
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/:id/counts`,
-      summary:
-        "Record an item's counted quantity (an Update; a repeat replaces the earlier value); also reads the item's stock at this moment",
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      body: countBody,
-      responses: { 200: json('The count line', component('StockCountLine')) },
-      errors: [409],
-      handler: async ({ params, body, auth, deps }) => {
-        const item = await deps.knex('items').where({ id: body.itemId, location_id: auth.locationId }).first('id');
-        if (!item) throw fieldError('itemId', 'No such item in this location');
-        return updateCount(deps, auth, params.id, sc.recordCountUpdate, {
-          itemId: body.itemId,
-          counted: body.counted,
-          staffId: auth.staffId,
-        });
-      },
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/:id/complete`,
-      summary:
-        'Complete the count: each counted item moves by counted − its stock when counted (one `count` movement per item, once)',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 200: json('Stock count (completed)', component('StockCount')) },
-      errors: [409],
-      handler: async ({ params, auth, deps }) =>
-        finishCount(deps, auth, params.id, sc.completeStockCountUpdate, 'completed'),
-    }),
-    route({
-      method: 'post',
-      path: `${BASE}/:id/cancel`,
-      summary: 'Cancel the count: nothing is applied',
-      tag: TAG,
-      roles: MANAGER,
-      params: idParams,
-      responses: { 200: json('Stock count (cancelled)', component('StockCount')) },
-      errors: [409],
-      handler: async ({ params, auth, deps }) =>
-        finishCount(deps, auth, params.id, sc.cancelStockCountUpdate, 'cancelled'),
-    }),
-  ];
+  return [startCount, listCounts, showCount, recordCount, completeCount, cancelCount];
 }

@@ -102,83 +102,136 @@ const DOCS_CSP = [
 const PAY_DONE_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+const health = route({
+  method: 'get',
+  path: '/health',
+  summary:
+    'Dependency checks with their latency, memory and event-loop delay (503 when the database or Temporal is down)',
+  tag: 'System',
+  roles: 'public',
+  responses: { 200: json('healthy', ref('Health')), 503: json('unhealthy', ref('Health')) },
+  handler: async ({ deps, ctx }) => {
+    const { checks, latencyMs } = await healthChecks(deps);
+    const healthy = allOk(checks);
+    ctx.status = healthy ? 200 : 503;
+    return {
+      status: healthy ? 'healthy' : 'unhealthy',
+      timestamp: new Date().toISOString(),
+      version: deps.version,
+      uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+      checks,
+      latencyMs,
+      ...processFigures(),
+      ...(healthy ? {} : { outcomeUnknown: false }), // every 503 says whether anything was written: a check writes nothing
+      ...(deps.paymentModes
+        ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') }
+        : {}),
+    };
+  },
+});
+
+const liveness = route({
+  method: 'get',
+  path: '/health/live',
+  summary:
+    'Liveness for supervisors: 200 while the process serves HTTP (checks no dependency, so a database outage never restarts it)',
+  tag: 'System',
+  roles: 'public',
+  responses: { 200: json('the process is up', ref('Live')) },
+  handler: async () => ({ status: 'live', timestamp: new Date().toISOString() }),
+});
+
+const readiness = route({
+  method: 'get',
+  path: '/health/ready',
+  summary:
+    'Readiness for load balancers: 200 when the database and Temporal answer, else 503 (take this replica out of rotation)',
+  tag: 'System',
+  roles: 'public',
+  responses: { 200: json('ready', ref('Ready')), 503: 'a dependency is down (error body, outcomeUnknown false)' },
+  handler: async ({ deps, ctx }) => {
+    const { checks, latencyMs } = await healthChecks(deps);
+    if (allOk(checks)) return { status: 'ready', timestamp: new Date().toISOString(), checks, latencyMs };
+    const down = Object.entries(checks)
+      .filter(([, v]) => v !== 'ok')
+      .map(([k]) => k);
+    ctx.status = 503;
+    // Nothing was attempted, so a client knows no write is in doubt.
+    return {
+      ...errorBody('UNAVAILABLE', `Not ready: ${down.join(', ')} unavailable`),
+      outcomeUnknown: false,
+      checks,
+      latencyMs,
+    };
+  },
+});
+
+const payDone = route({
+  method: 'get',
+  path: '/pay/done',
+  summary: 'Where a QR payment page sends the customer afterwards',
+  tag: 'System',
+  roles: 'public',
+  responses: { 200: content('HTML page', 'text/html') },
+  handler: async ({ ctx }) => {
+    ctx.type = 'html';
+    ctx.set('Content-Security-Policy', PAY_DONE_CSP);
+    const cancelled = ctx.query.cancelled !== undefined;
+    return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Tillflow</title></head><body style="font-family:sans-serif;text-align:center;margin-top:20vh"><h1>${cancelled ? 'Payment cancelled' : 'Thank you!'}</h1><p>${cancelled ? 'Nothing was charged. Please ask at the counter.' : 'Your payment was received. You can close this page.'}</p></body></html>`;
+  },
+});
+
+const docsPage = route({
+  method: 'get',
+  path: '/docs',
+  summary: 'Interactive API docs',
+  tag: 'System',
+  roles: 'public',
+  responses: { 200: content('HTML page', 'text/html') },
+  handler: async ({ ctx }) => {
+    ctx.type = 'html';
+    ctx.set('Content-Security-Policy', DOCS_CSP);
+    return DOCS_HTML;
+  },
+});
+
+const docsAsset = route({
+  method: 'get',
+  path: '/docs/:file',
+  summary: 'Static assets of the docs page',
+  tag: 'System',
+  roles: 'public',
+  params: yup.object({ file: yup.string().oneOf(['swagger-ui.css', 'swagger-ui-bundle.js']).required() }),
+  responses: { 200: content('asset', ['text/css', 'text/javascript']) },
+  handler: async ({ params, ctx }) => {
+    ctx.type = path.extname(params.file);
+    return fs.createReadStream(path.join(swaggerDir, params.file));
+  },
+});
+
+const metrics = route({
+  method: 'get',
+  path: '/metrics',
+  summary:
+    "Prometheus metrics: this process's HTTP and WebSocket figures, and the business figures read from Postgres (the same on every replica). Needs Bearer METRICS_TOKEN when that is set",
+  tag: 'System',
+  roles: 'public',
+  responses: { 200: content('Prometheus text format', 'text/plain') },
+  errors: [401],
+  handler: async ({ deps, ctx }) => {
+    checkMetricsToken(deps, ctx.get('authorization'));
+    const text = await scrape(deps.knex);
+    ctx.type = registry.contentType;
+    return text;
+  },
+});
+
 export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
   return [
-    route({
-      method: 'get',
-      path: '/health',
-      summary:
-        'Dependency checks with their latency, memory and event-loop delay (503 when the database or Temporal is down)',
-      tag: 'System',
-      roles: 'public',
-      responses: { 200: json('healthy', ref('Health')), 503: json('unhealthy', ref('Health')) },
-      handler: async ({ deps, ctx }) => {
-        const { checks, latencyMs } = await healthChecks(deps);
-        const healthy = allOk(checks);
-        ctx.status = healthy ? 200 : 503;
-        return {
-          status: healthy ? 'healthy' : 'unhealthy',
-          timestamp: new Date().toISOString(),
-          version: deps.version,
-          uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
-          checks,
-          latencyMs,
-          ...processFigures(),
-          ...(healthy ? {} : { outcomeUnknown: false }), // every 503 says whether anything was written: a check writes nothing
-          ...(deps.paymentModes
-            ? { payments: deps.paymentModes, sandbox: Object.values(deps.paymentModes).includes('sandbox') }
-            : {}),
-        };
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/health/live',
-      summary:
-        'Liveness for supervisors: 200 while the process serves HTTP (checks no dependency, so a database outage never restarts it)',
-      tag: 'System',
-      roles: 'public',
-      responses: { 200: json('the process is up', ref('Live')) },
-      handler: async () => ({ status: 'live', timestamp: new Date().toISOString() }),
-    }),
-    route({
-      method: 'get',
-      path: '/health/ready',
-      summary:
-        'Readiness for load balancers: 200 when the database and Temporal answer, else 503 (take this replica out of rotation)',
-      tag: 'System',
-      roles: 'public',
-      responses: { 200: json('ready', ref('Ready')), 503: 'a dependency is down (error body, outcomeUnknown false)' },
-      handler: async ({ deps, ctx }) => {
-        const { checks, latencyMs } = await healthChecks(deps);
-        if (allOk(checks)) return { status: 'ready', timestamp: new Date().toISOString(), checks, latencyMs };
-        const down = Object.entries(checks)
-          .filter(([, v]) => v !== 'ok')
-          .map(([k]) => k);
-        ctx.status = 503;
-        // Nothing was attempted, so a client knows no write is in doubt.
-        return {
-          ...errorBody('UNAVAILABLE', `Not ready: ${down.join(', ')} unavailable`),
-          outcomeUnknown: false,
-          checks,
-          latencyMs,
-        };
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/pay/done',
-      summary: 'Where a QR payment page sends the customer afterwards',
-      tag: 'System',
-      roles: 'public',
-      responses: { 200: content('HTML page', 'text/html') },
-      handler: async ({ ctx }) => {
-        ctx.type = 'html';
-        ctx.set('Content-Security-Policy', PAY_DONE_CSP);
-        const cancelled = ctx.query.cancelled !== undefined;
-        return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Tillflow</title></head><body style="font-family:sans-serif;text-align:center;margin-top:20vh"><h1>${cancelled ? 'Payment cancelled' : 'Thank you!'}</h1><p>${cancelled ? 'Nothing was charged. Please ask at the counter.' : 'Your payment was received. You can close this page.'}</p></body></html>`;
-      },
-    }),
+    health,
+    liveness,
+    readiness,
+    payDone,
     route({
       method: 'get',
       path: '/openapi.json',
@@ -188,47 +241,8 @@ export function systemRoutes(all: () => AnyRoute[]): AnyRoute[] {
       responses: { 200: json('the spec', { type: 'object', required: ['openapi', 'paths'] }) },
       handler: async ({ deps }) => openApiDocument(all(), deps.version),
     }),
-    route({
-      method: 'get',
-      path: '/docs',
-      summary: 'Interactive API docs',
-      tag: 'System',
-      roles: 'public',
-      responses: { 200: content('HTML page', 'text/html') },
-      handler: async ({ ctx }) => {
-        ctx.type = 'html';
-        ctx.set('Content-Security-Policy', DOCS_CSP);
-        return DOCS_HTML;
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/docs/:file',
-      summary: 'Static assets of the docs page',
-      tag: 'System',
-      roles: 'public',
-      params: yup.object({ file: yup.string().oneOf(['swagger-ui.css', 'swagger-ui-bundle.js']).required() }),
-      responses: { 200: content('asset', ['text/css', 'text/javascript']) },
-      handler: async ({ params, ctx }) => {
-        ctx.type = path.extname(params.file);
-        return fs.createReadStream(path.join(swaggerDir, params.file));
-      },
-    }),
-    route({
-      method: 'get',
-      path: '/metrics',
-      summary:
-        "Prometheus metrics: this process's HTTP and WebSocket figures, and the business figures read from Postgres (the same on every replica). Needs Bearer METRICS_TOKEN when that is set",
-      tag: 'System',
-      roles: 'public',
-      responses: { 200: content('Prometheus text format', 'text/plain') },
-      errors: [401],
-      handler: async ({ deps, ctx }) => {
-        checkMetricsToken(deps, ctx.get('authorization'));
-        const text = await scrape(deps.knex);
-        ctx.type = registry.contentType;
-        return text;
-      },
-    }),
+    docsPage,
+    docsAsset,
+    metrics,
   ];
 }

@@ -29,97 +29,101 @@ async function findTable(db: Knex | Knex.Transaction, auth: AuthContext, id: str
   return t;
 }
 
+const listTables = route({
+  method: 'get',
+  path: '/api/v1/tables',
+  tag: TAG,
+  roles: CASHIER,
+  summary:
+    'The floor: every table with `status` free|occupied and its `openOrderIds` (live; changes are published as `table.updated` on orders:<locationId>)',
+  responses: { 200: json('Table[]', listOf('Table')) },
+  handler: async ({ auth, deps }) => tableViews(deps.knex, auth.locationId),
+});
+
+const showTable = route({
+  method: 'get',
+  path: '/api/v1/tables/:id',
+  tag: TAG,
+  roles: CASHIER,
+  summary: 'A table with its open orders',
+  params: idParams,
+  responses: { 200: json('Table', ref('Table')) },
+  handler: async ({ params, auth, deps }) => findTable(deps.knex, auth, params.id),
+});
+
+const addTable = route({
+  method: 'post',
+  path: '/api/v1/tables',
+  tag: TAG,
+  roles: MANAGER,
+  summary: 'Add a table (name unique per location)',
+  body: createBody,
+  responses: { 201: json('Table', ref('Table')) },
+  errors: [409],
+  handler: async ({ body, auth, deps, ctx }) => {
+    const t = await deps.knex.transaction(async (trx) => {
+      const [row] = await trx('tables')
+        .insert({ ...columns(body), location_id: auth.locationId })
+        .returning('id')
+        .catch(nameTaken);
+      const view = await findTable(trx, auth, row.id);
+      await audit(trx, auth, 'table.created', view.id, { after: view });
+      await publishTablesUpdated(trx, auth.locationId, [view.id]);
+      return view;
+    });
+    ctx.status = 201;
+    return t;
+  },
+});
+
+const changeTable = route({
+  method: 'patch',
+  path: '/api/v1/tables/:id',
+  tag: TAG,
+  roles: MANAGER,
+  summary: 'Change a table',
+  params: idParams,
+  body: patchBody,
+  responses: { 200: json('Table', ref('Table')) },
+  errors: [409],
+  handler: async ({ params, body, auth, deps }) =>
+    deps.knex.transaction(async (trx) => {
+      const before = await findTable(trx, auth, params.id);
+      await trx('tables')
+        .where({ id: params.id })
+        .update({ ...columns(body), updated_at: trx.fn.now() })
+        .catch(nameTaken);
+      const after = await findTable(trx, auth, params.id);
+      const diff = changedFields(before, after);
+      if (diff) await audit(trx, auth, 'table.changed', params.id, diff);
+      await publishTablesUpdated(trx, auth.locationId, [params.id]);
+      return after;
+    }),
+});
+
+const removeTable = route({
+  method: 'delete',
+  path: '/api/v1/tables/:id',
+  tag: TAG,
+  roles: MANAGER,
+  summary: 'Remove a table (409 while it has open orders)',
+  params: idParams,
+  responses: { 204: 'deleted' },
+  errors: [409],
+  handler: async ({ params, auth, deps, ctx }) => {
+    await deps.knex.transaction(async (trx) => {
+      await trx('tables').where({ id: params.id, location_id: auth.locationId }).forUpdate().first('id');
+      const before = await findTable(trx, auth, params.id);
+      if (before.status === 'occupied') throw conflict('This table has open orders: close or move them first');
+      await trx('tables').where({ id: params.id }).delete();
+      await audit(trx, auth, 'table.deleted', params.id, { before });
+    });
+    ctx.status = 204;
+    return undefined;
+  },
+});
+
 /** Tables of the floor (CRUD for managers) and the live floor view (free/occupied with open orders). */
 export function tablesRoutes(): AnyRoute[] {
-  return [
-    route({
-      method: 'get',
-      path: '/api/v1/tables',
-      tag: TAG,
-      roles: CASHIER,
-      summary:
-        'The floor: every table with `status` free|occupied and its `openOrderIds` (live; changes are published as `table.updated` on orders:<locationId>)',
-      responses: { 200: json('Table[]', listOf('Table')) },
-      handler: async ({ auth, deps }) => tableViews(deps.knex, auth.locationId),
-    }),
-    route({
-      method: 'get',
-      path: '/api/v1/tables/:id',
-      tag: TAG,
-      roles: CASHIER,
-      summary: 'A table with its open orders',
-      params: idParams,
-      responses: { 200: json('Table', ref('Table')) },
-      handler: async ({ params, auth, deps }) => findTable(deps.knex, auth, params.id),
-    }),
-    route({
-      method: 'post',
-      path: '/api/v1/tables',
-      tag: TAG,
-      roles: MANAGER,
-      summary: 'Add a table (name unique per location)',
-      body: createBody,
-      responses: { 201: json('Table', ref('Table')) },
-      errors: [409],
-      handler: async ({ body, auth, deps, ctx }) => {
-        const t = await deps.knex.transaction(async (trx) => {
-          const [row] = await trx('tables')
-            .insert({ ...columns(body), location_id: auth.locationId })
-            .returning('id')
-            .catch(nameTaken);
-          const view = await findTable(trx, auth, row.id);
-          await audit(trx, auth, 'table.created', view.id, { after: view });
-          await publishTablesUpdated(trx, auth.locationId, [view.id]);
-          return view;
-        });
-        ctx.status = 201;
-        return t;
-      },
-    }),
-    route({
-      method: 'patch',
-      path: '/api/v1/tables/:id',
-      tag: TAG,
-      roles: MANAGER,
-      summary: 'Change a table',
-      params: idParams,
-      body: patchBody,
-      responses: { 200: json('Table', ref('Table')) },
-      errors: [409],
-      handler: async ({ params, body, auth, deps }) =>
-        deps.knex.transaction(async (trx) => {
-          const before = await findTable(trx, auth, params.id);
-          await trx('tables')
-            .where({ id: params.id })
-            .update({ ...columns(body), updated_at: trx.fn.now() })
-            .catch(nameTaken);
-          const after = await findTable(trx, auth, params.id);
-          const diff = changedFields(before, after);
-          if (diff) await audit(trx, auth, 'table.changed', params.id, diff);
-          await publishTablesUpdated(trx, auth.locationId, [params.id]);
-          return after;
-        }),
-    }),
-    route({
-      method: 'delete',
-      path: '/api/v1/tables/:id',
-      tag: TAG,
-      roles: MANAGER,
-      summary: 'Remove a table (409 while it has open orders)',
-      params: idParams,
-      responses: { 204: 'deleted' },
-      errors: [409],
-      handler: async ({ params, auth, deps, ctx }) => {
-        await deps.knex.transaction(async (trx) => {
-          await trx('tables').where({ id: params.id, location_id: auth.locationId }).forUpdate().first('id');
-          const before = await findTable(trx, auth, params.id);
-          if (before.status === 'occupied') throw conflict('This table has open orders: close or move them first');
-          await trx('tables').where({ id: params.id }).delete();
-          await audit(trx, auth, 'table.deleted', params.id, { before });
-        });
-        ctx.status = 204;
-        return undefined;
-      },
-    }),
-  ];
+  return [listTables, showTable, addTable, changeTable, removeTable];
 }
