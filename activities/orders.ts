@@ -64,7 +64,7 @@ export function orderActivities({ knex }: ActivityDeps) {
     },
 
     async publishOrderEvents(req: PublishRequest): Promise<void> {
-      await knex.transaction((trx) => writeOrderEvents(trx, req));
+      await writeOrderEvents(knex, req); // one statement: atomic on its own
     },
 
     /** Persists a closed or cancelled order once (see persistInTransaction), with its pending events. */

@@ -49,3 +49,9 @@ export async function loadSettings(knex: Knex, locationId: string): Promise<Sett
   const loc = await Location.query(knex).findById(locationId);
   return loc ? settingsOf(loc) : undefined;
 }
+
+/** Whether the location has an enabled receipt printer: an order opened without one starts no receipt-printer jobs. */
+export async function hasReceiptPrinter(knex: Knex, locationId: string): Promise<boolean> {
+  const row = await knex('printers').where({ location_id: locationId, role: 'receipt', enabled: true }).first('id');
+  return row !== undefined;
+}

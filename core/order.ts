@@ -49,6 +49,11 @@ export interface OrderSettings extends PricingSettings {
   currency: string;
   timezone: string;
   autoPrint: { receipt: boolean; kitchen: boolean; orderNumber: boolean };
+  /**
+   * Whether the location had an enabled receipt printer when the order opened (absent in runs
+   * from before this setting: assumed so). Without one, no receipt-printer job is started.
+   */
+  receiptPrinter?: boolean;
 }
 
 export interface LineModifier {

