@@ -51,6 +51,15 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // A function reads at once or is split into named steps. Tests (one behaviour per test, long
+    // scenario builders) and migrations (declarative schema) are exempt.
+    files: ['**/*.ts'],
+    ignores: ['test/**', 'db/migrations/**'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }],
+    },
+  },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   layerRule('core', [], 'core/ is pure shared code: it imports no other layer.', [NODE_BUILTINS]),
