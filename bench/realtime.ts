@@ -28,6 +28,7 @@ import WebSocket from 'ws';
 import { Client as PgClient } from 'pg';
 import type { Harness } from '../test/support/harness';
 import { eventDataForTopic } from '../core/views';
+import { EVENTS_CHANNEL } from '../core/events';
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -158,6 +159,18 @@ function anchorOf(orderId: string, version: number): number | undefined {
   for (const a of answers.get(orderId) ?? [])
     if (a.version >= version && (best === undefined || a.at < best)) best = a.at;
   return best;
+}
+
+/** When this process's own listener heard each event row's NOTIFY (`orderId:version`, first one). */
+const notices = new Map<string, number>();
+const noticeIds = new Map<number, number>();
+
+function noticeOfEvents(payload: string, at: number): void {
+  try {
+    for (const id of (JSON.parse(payload) as { ids: number[] }).ids) noticeIds.set(id, at);
+  } catch {
+    /* not ours */
+  }
 }
 
 interface Arrival {
@@ -370,8 +383,12 @@ async function notifyProbe(databaseUrl: string) {
   await Promise.all([listener.connect(), sender.connect()]);
   const channel = 'bench_realtime_probe';
   await listener.query(`LISTEN ${channel}`);
+  await listener.query(`LISTEN ${EVENTS_CHANNEL}`);
   let samples: number[] = [];
-  listener.on('notification', (n) => samples.push(clock() - Number(n.payload)));
+  listener.on('notification', (n) => {
+    if (n.channel === channel) samples.push(clock() - Number(n.payload));
+    else if (n.payload) noticeOfEvents(n.payload, clock());
+  });
   let active = true;
   const loop = (async () => {
     while (active) {
@@ -402,6 +419,10 @@ interface PhaseReport {
   changes: number;
   errors: string[];
   latency: ReturnType<typeof summary>;
+  /** From the answer to the NOTIFY reaching this process (the API's publishing transaction). */
+  publish: ReturnType<typeof summary>;
+  /** From the NOTIFY reaching this process to the socket delivering the event (the hub's part). */
+  fanOut: ReturnType<typeof summary>;
   /** Events that arrived before the answer of the change that produced them (counted as such in latency). */
   beforeAnswer: number;
   /** Events of versions no terminal answer carried (e.g. published later by the workflow). */
@@ -435,6 +456,8 @@ async function runPhase(
     books.subscriptions.push({ topic: locationTopic, state });
   }
   answers.clear();
+  noticeIds.clear();
+  notices.clear();
   probe.take();
   const cpu0 = replicas.map((r) => cpuSeconds(r.process.pid));
   const t0 = clock();
@@ -459,12 +482,17 @@ async function runPhase(
 
 /** Latency of every arrival, and each subscription checked against the events in the database. */
 async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId: number) {
-  const rows: Array<{ order_id: string; version: number; event: string; topics: string[]; data: unknown }> =
+  const rows: Array<{ id: string; order_id: string; version: number; event: string; topics: string[]; data: unknown }> =
     await h.deps
       .knex('order_events')
       .where('id', '>', startId)
       .andWhere('id', '<=', maxId)
-      .select('order_id', 'version', 'event', 'topics', 'data');
+      .select('id', 'order_id', 'version', 'event', 'topics', 'data');
+  for (const r of rows) {
+    const at = noticeIds.get(Number(r.id));
+    const key = `${r.order_id}:${r.version}`;
+    if (at !== undefined && !(at >= (notices.get(key) ?? Infinity))) notices.set(key, at);
+  }
   const byTopic = new Map<string, typeof rows>();
   for (const r of rows)
     for (const t of r.topics) {
@@ -491,20 +519,9 @@ async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId:
       else lost++;
     }
   }
-  const latencies: number[] = [];
-  let beforeAnswer = 0;
-  let unanchored = 0;
-  for (const a of books.arrivals) {
-    const anchor = anchorOf(a.orderId, a.version);
-    if (anchor === undefined) unanchored++;
-    else {
-      if (a.at < anchor) beforeAnswer++;
-      latencies.push(a.at - anchor);
-    }
-  }
   const { outOfOrder, duplicates, gaps } = books;
   return {
-    latency: summary(latencies),
+    ...latencyOf(books.arrivals),
     beforeAnswer,
     unanchored,
     expected,
@@ -515,6 +532,27 @@ async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId:
     duplicates,
     noSnapshot,
   };
+}
+
+/** Each arrival against its change's answer, split at the moment this process heard the NOTIFY. */
+function latencyOf(arrivals: Arrival[]) {
+  const latencies: number[] = [];
+  const publish: number[] = [];
+  const fanOut: number[] = [];
+  let beforeAnswer = 0;
+  let unanchored = 0;
+  for (const a of arrivals) {
+    const anchor = anchorOf(a.orderId, a.version);
+    const notice = notices.get(`${a.orderId}:${a.version}`);
+    if (notice !== undefined) fanOut.push(a.at - notice);
+    if (anchor === undefined) unanchored++;
+    else {
+      if (a.at < anchor) beforeAnswer++;
+      latencies.push(a.at - anchor);
+      if (notice !== undefined) publish.push(notice - anchor);
+    }
+  }
+  return { latency: summary(latencies), publish: summary(publish), fanOut: summary(fanOut), beforeAnswer, unanchored };
 }
 
 // ---- report -----------------------------------------------------------------------------------
@@ -536,6 +574,8 @@ function printPhase(name: string, p: PhaseReport): void {
   console.log(
     `  event-to-client latency ms: p50 ${f(p.latency.p50)}  p99 ${f(p.latency.p99)}  max ${f(p.latency.max)}  (n ${p.latency.n}; ${p.beforeAnswer} arrived before the answer, ${p.unanchored} of versions no answer carried)`,
   );
+  const part = (x: ReturnType<typeof summary>) => `p50 ${f(x.p50)}  p99 ${f(x.p99)}  max ${f(x.max)}`;
+  console.log(`    of which answer -> NOTIFY heard here: ${part(p.publish)};  NOTIFY -> socket: ${part(p.fanOut)}`);
   console.log(
     `  raw NOTIFY round trip ms: p50 ${f(p.notify.p50)}  p99 ${f(p.notify.p99)}  max ${f(p.notify.max)}  (n ${p.notify.n})`,
   );
