@@ -522,8 +522,6 @@ async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId:
   const { outOfOrder, duplicates, gaps } = books;
   return {
     ...latencyOf(books.arrivals),
-    beforeAnswer,
-    unanchored,
     expected,
     lost,
     gapSnapshots,
