@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 import { Client as PgClient } from 'pg';
@@ -182,8 +182,10 @@ interface Arrival {
 interface TopicState {
   /** Versions older than or equal to this are covered by a snapshot (order: topics). */
   base: number;
-  /** Newest version seen per order (snapshot or event). */
+  /** Newest event version seen per order. */
   last: Map<string, number>;
+  /** The snapshot's version per order (order: topics). */
+  snapshots: Map<string, number>;
   /** `orderId:version:event` of every event received. */
   received: Set<string>;
   /** Orders whose gap this subscriber noticed, and the version of the snapshot it fetched then. */
@@ -193,15 +195,27 @@ interface TopicState {
 interface PhaseBooks {
   arrivals: Arrival[];
   outOfOrder: number;
+  /** Events no newer than the snapshot that arrived after it (a client ignores them: "versions sort it out"). */
+  staleAfterSnapshot: number;
   duplicates: number;
   gaps: number;
   /** Subscriptions (subscriber × topic) the books check at the end. */
   subscriptions: Array<{ topic: string; state: TopicState; orderId?: string; until?: () => number | undefined }>;
 }
 
-const newBooks = (): PhaseBooks => ({ arrivals: [], outOfOrder: 0, duplicates: 0, gaps: 0, subscriptions: [] });
+const newBooks = (): PhaseBooks => ({
+  arrivals: [],
+  outOfOrder: 0,
+  staleAfterSnapshot: 0,
+  duplicates: 0,
+  gaps: 0,
+  subscriptions: [],
+});
 
 // ---- subscribers ------------------------------------------------------------------------------
+
+/** What the hub sends first in every event message (api/realtime: type, topic, event, version, orderId, data). */
+const EVENT_HEAD = /^\{"type":"event","topic":"([^"]+)","event":"([^"]+)","version":(\d+),"orderId":"([^"]+)"/;
 
 class Subscriber {
   readonly ws: WebSocket;
@@ -215,7 +229,13 @@ class Subscriber {
     private readonly token: string,
   ) {
     this.ws = new WebSocket(`${replica.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
-    this.ws.on('message', (raw) => this.onMessage(JSON.parse(raw.toString()), clock()));
+    this.ws.on('message', (raw) => {
+      const at = clock();
+      // The client stays cheap: an event's header is read from the frame's start, its data never parsed.
+      const head = EVENT_HEAD.exec((raw as Buffer).toString('utf8', 0, 400));
+      if (head) this.onEvent({ topic: head[1], event: head[2], version: Number(head[3]), orderId: head[4] }, at);
+      else this.onMessage(JSON.parse(raw.toString()), at);
+    });
   }
 
   opened(): Promise<void> {
@@ -229,7 +249,13 @@ class Subscriber {
   subscribe(topic: string): Promise<number | undefined> {
     // base -1: an order topic's snapshot has not arrived (yet); its versions are not checked.
     const base = topic.startsWith('order:') ? -1 : 0;
-    const state: TopicState = { base, last: new Map(), received: new Set(), gapSnapshots: new Map() };
+    const state: TopicState = {
+      base,
+      last: new Map(),
+      snapshots: new Map(),
+      received: new Set(),
+      gapSnapshots: new Map(),
+    };
     this.topics.set(topic, state);
     const done = topic.startsWith('order:')
       ? new Promise<number | undefined>((resolve) => this.pendingSnapshots.set(topic, resolve))
@@ -251,8 +277,7 @@ class Subscriber {
       this.pendingSubscribes.shift()?.();
     } else if (m.type === 'snapshot') {
       const state = this.topics.get(m.topic);
-      const last = state?.last.get(m.data.id) ?? 0;
-      if (state) state.last.set(m.data.id, Math.max(last, m.version));
+      state?.snapshots.set(m.data.id, m.version);
       this.pendingSnapshots.get(m.topic)?.(m.version);
       this.pendingSnapshots.delete(m.topic);
     } else if (m.type === 'error' && m.code === 'FORBIDDEN') {
@@ -260,7 +285,7 @@ class Subscriber {
     } else if (m.type === 'event') this.onEvent(m, at);
   }
 
-  private onEvent(m: any, at: number): void {
+  private onEvent(m: { topic: string; event: string; version: number; orderId: string }, at: number): void {
     const state = this.topics.get(m.topic);
     const books = this.books;
     if (!state || !books) return;
@@ -269,8 +294,11 @@ class Subscriber {
     if (state.received.has(key)) books.duplicates++;
     state.received.add(key);
     const last = state.last.get(m.orderId);
+    const snapshot = state.snapshots.get(m.orderId);
     if (last !== undefined && m.version < last) books.outOfOrder++;
-    if (last !== undefined && m.version > last + 1) this.onGap(m.topic, m.orderId, state, books);
+    else if (snapshot !== undefined && m.version <= snapshot) books.staleAfterSnapshot++;
+    const known = Math.max(last ?? -1, snapshot ?? -1);
+    if (known >= 0 && m.version > known + 1) this.onGap(m.topic, m.orderId, state, books);
     state.last.set(m.orderId, Math.max(last ?? 0, m.version));
   }
 
@@ -432,10 +460,13 @@ interface PhaseReport {
   gapSnapshots: number;
   gaps: number;
   outOfOrder: number;
+  staleAfterSnapshot: number;
   duplicates: number;
   noSnapshot: number;
   notify: ReturnType<typeof summary>;
   replicaCpuCores: number[];
+  /** The bench's own event-loop delay p99 (ms): how late its clients may have noticed arrivals. */
+  benchLoopDelayP99: number;
 }
 
 async function runPhase(
@@ -460,6 +491,8 @@ async function runPhase(
   notices.clear();
   probe.take();
   const cpu0 = replicas.map((r) => cpuSeconds(r.process.pid));
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const t0 = clock();
   const deadline = t0 + SECONDS * 1000;
   const stats: TerminalStats = { checkouts: 0, changes: 0, errors: [] };
@@ -471,13 +504,15 @@ async function runPhase(
   );
   const elapsed = (clock() - t0) / 1000;
   const replicaCpuCores = replicas.map((r, i) => (cpuSeconds(r.process.pid) - cpu0[i]) / elapsed);
+  loopDelay.disable();
+  const benchLoopDelayP99 = loopDelay.percentile(99) / 1e6;
   await sleep(SETTLE_MS);
   const maxId = Number((await h.deps.knex('order_events').max('id as m').first())?.m ?? 0);
   await sleep(SETTLE_MS); // events up to maxId may still be on their way
   const notify = summary(probe.take());
   for (const s of subs) s.books = undefined;
   const tally = await tallyBooks(h, books, startId, maxId);
-  return { subscribers: subs.length, seconds: elapsed, ...stats, ...tally, notify, replicaCpuCores };
+  return { subscribers: subs.length, seconds: elapsed, ...stats, ...tally, notify, replicaCpuCores, benchLoopDelayP99 };
 }
 
 /** Latency of every arrival, and each subscription checked against the events in the database. */
@@ -519,7 +554,7 @@ async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId:
       else lost++;
     }
   }
-  const { outOfOrder, duplicates, gaps } = books;
+  const { outOfOrder, staleAfterSnapshot, duplicates, gaps } = books;
   return {
     ...latencyOf(books.arrivals),
     expected,
@@ -527,6 +562,7 @@ async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId:
     gapSnapshots,
     gaps,
     outOfOrder,
+    staleAfterSnapshot,
     duplicates,
     noSnapshot,
   };
@@ -578,9 +614,14 @@ function printPhase(name: string, p: PhaseReport): void {
     `  raw NOTIFY round trip ms: p50 ${f(p.notify.p50)}  p99 ${f(p.notify.p99)}  max ${f(p.notify.max)}  (n ${p.notify.n})`,
   );
   console.log(
-    `  deliveries expected ${p.expected}: lost ${p.lost}, recovered by a snapshot after a gap ${p.gapSnapshots} (gaps seen ${p.gaps}), out of order ${p.outOfOrder}, duplicates ${p.duplicates}, order subscriptions without a snapshot ${p.noSnapshot}`,
+    `  deliveries expected ${p.expected}: lost ${p.lost}, recovered by a snapshot after a gap ${p.gapSnapshots} (gaps seen ${p.gaps}), out of order ${p.outOfOrder}, older than the snapshot before them ${p.staleAfterSnapshot}, duplicates ${p.duplicates}, order subscriptions without a snapshot ${p.noSnapshot}`,
   );
-  console.log(`  API replica CPU (cores): ${p.replicaCpuCores.map((c) => f(c, 2)).join(', ')}`);
+  console.log(
+    `  API replica CPU (cores): ${p.replicaCpuCores.map((c) => f(c, 2)).join(', ')}; bench event-loop delay p99 ${f(p.benchLoopDelayP99)} ms; load average ${os
+      .loadavg()
+      .map((x) => f(x))
+      .join(' ')}`,
+  );
   for (const e of p.errors.slice(0, 5)) console.log(`  error: ${e}`);
 }
 
