@@ -4,6 +4,7 @@ import { EVENTS_CHANNEL } from '../../core/events';
 import type { Logger } from '../../platform/logger';
 import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
 import type { SessionCache } from '../session-cache';
+import { eventDataForTopic } from '../../core/views';
 
 export interface HubEvent {
   id: number;
@@ -13,6 +14,11 @@ export interface HubEvent {
   event: string;
   topics: string[];
   data: unknown;
+  /**
+   * The `event` message of a topic's audience (core/views), serialised once for every socket of
+   * that topic; undefined when the audience gets nothing of this event.
+   */
+  frame(topic: string): Buffer | undefined;
 }
 
 export interface Subscriber {
@@ -171,15 +177,7 @@ export class EventHub {
       .orderBy('id')
       .select('id', 'order_id', 'location_id', 'version', 'event', 'topics', 'data');
     for (const row of rows) {
-      const e: HubEvent = {
-        id: Number(row.id),
-        orderId: row.order_id,
-        locationId: row.location_id,
-        version: row.version,
-        event: row.event,
-        topics: row.topics,
-        data: row.data,
-      };
+      const e = hubEvent(row);
       for (const topic of e.topics) {
         for (const s of this.subscribers.get(topic) ?? []) {
           // Topics are scoped by location: a display id reused by another shop sees nothing.
@@ -188,4 +186,27 @@ export class EventHub {
       }
     }
   }
+}
+
+/** An event row as subscribers get it, its messages serialised at most once per topic. */
+function hubEvent(row: Record<string, any>): HubEvent {
+  const frames = new Map<string, Buffer | undefined>();
+  const e: HubEvent = {
+    id: Number(row.id),
+    orderId: row.order_id,
+    locationId: row.location_id,
+    version: row.version,
+    event: row.event,
+    topics: row.topics,
+    data: row.data,
+    frame(topic) {
+      if (!frames.has(topic)) {
+        const data = eventDataForTopic(topic, e.event, e.data);
+        const message = { type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data };
+        frames.set(topic, data === undefined ? undefined : Buffer.from(JSON.stringify(message)));
+      }
+      return frames.get(topic);
+    },
+  };
+  return e;
 }

@@ -4,7 +4,6 @@ import { atLocation, resolveToken } from '../auth';
 import type { AppDeps, AuthContext } from '../types';
 import type { EventHub, HubEvent, Subscriber } from './hub';
 import { getOrder } from '../order-service';
-import { eventDataForTopic } from '../../core/views';
 import { TERMINAL_ID } from '../routes/displays';
 import { wsConnections } from '../metrics';
 import { isLiveScreen, parseScreenTopic, screenSubscriber, screenTopic } from './screen-feed';
@@ -290,11 +289,10 @@ class Connection {
     this.screenFeeds.delete(t);
   }
 
-  /** Each topic's audience gets its own view of the event (kitchen, customer display). */
+  /** Each topic's audience gets its own view of the event (kitchen, customer display), built once per topic. */
   private deliver(topic: string, e: HubEvent): void {
-    const data = eventDataForTopic(topic, e.event, e.data);
-    if (data !== undefined)
-      this.send({ type: 'event', topic, event: e.event, version: e.version, orderId: e.orderId, data });
+    const frame = e.frame(topic);
+    if (frame !== undefined && this.socket.readyState === this.socket.OPEN) this.socket.send(frame, { binary: false });
   }
 
   private send(message: unknown): void {
