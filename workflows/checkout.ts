@@ -129,8 +129,10 @@ class CheckoutRun {
   /** A run continued-as-new right after a close or cancel still owes its side effects. */
   private closeRequested: boolean;
   /**
-   * An Update closed the order and its answer has not gone out yet: it goes with the task that
-   * ends this activation, which a local activity would hold until the order is written.
+   * A cash payment closed the order and its answer has not gone out yet: it goes with the task
+   * that ends this activation, which a local activity would hold until the order is written. (Its
+   * drawer kick's print start used to send it first. A cancel still answers once the order is
+   * written, so a client that frees its table next finds it free.)
    */
   private answerWaits = false;
   /** A permanent data error of an activity: support staff see it in the current details. */
@@ -542,7 +544,7 @@ class CheckoutRun {
       (req: { reason: string } & order.ApprovalSeen) => order.checkCancel(state, req.reason, req),
       (req: { reason: string }) => {
         order.applyCancel(state, req.reason, now());
-        this.requestClose();
+        this.closeRequested = true;
       },
     );
   }
@@ -736,6 +738,7 @@ class CheckoutRun {
     return this.answer(req, () => {
       if (withAnswer) this.paymentChanged(payment);
       const snapshot = this.closeIfPaid() ?? this.changed();
+      this.answerWaits = this.closeRequested;
       // Cash goes into the drawer: open it. Histories from before drawer kicks printed nothing here.
       if (payment.amount > 0 && patched('drawer-kick-on-cash')) this.kickDrawer();
       return { payment: order.publicPayment(payment), order: snapshot };
@@ -797,15 +800,10 @@ class CheckoutRun {
     else this.queuePrint({ role: 'receipt', job: { kind: 'drawerKick', orderId: state.id } });
   }
 
-  private requestClose(): void {
-    this.closeRequested = true;
-    this.answerWaits = currentUpdateInfo() !== undefined;
-  }
-
   private closeIfPaid(): OrderSnapshot | undefined {
     if (!order.isFullyPaid(this.state)) return undefined;
     order.applyClose(this.state, this.now());
-    this.requestClose();
+    this.closeRequested = true;
     return this.changed();
   }
 
