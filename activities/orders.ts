@@ -69,12 +69,16 @@ export function orderActivities({ knex }: ActivityDeps) {
 
     /** Persists a closed or cancelled order once (see persistInTransaction), with its pending events. */
     async persistOrder(req: PersistRequest): Promise<Persisted> {
+      const s = req.snapshot;
       return knex.transaction(async (trx) => {
+        // Newer checkouts hand over their unpublished events: they become durable with the order
+        // itself, saving a publishing activity. First: the API may be publishing the same batch
+        // (events, then the projection's row), so the close too takes the event keys before the
+        // order row, or each would wait for the other.
+        if (req.events?.length)
+          await writeOrderEvents(trx, { orderId: s.id, locationId: s.locationId, events: req.events });
         const persisted = await persistInTransaction(trx, req);
-        const { lowStock } = persisted;
-        // Newer checkouts hand over their unpublished events: they become durable with the
-        // order itself (with one stock.low per low item), saving a publishing activity.
-        if (req.events) await writeOrderEvents(trx, closingBatch(req, lowStock));
+        if (req.events) await writeOrderEvents(trx, lowStockBatch(s, persisted.lowStock));
         return persisted;
       });
     },
@@ -129,16 +133,15 @@ export interface PersistRequest {
   events?: OrderEvent[];
 }
 
-/** The order's unpublished events, then one stock.low per item the sale took low, at the closing version. */
-function closingBatch(req: PersistRequest, lowStock: LowStockAlert[]): PublishRequest {
-  const s = req.snapshot;
+/** One stock.low per item the sale took low, at the closing version (its keys are the close's alone). */
+function lowStockBatch(s: OrderSnapshot, lowStock: LowStockAlert[]): PublishRequest {
   const alerts: OrderEvent[] = lowStock.map((item) => ({
     event: 'stock.low',
     topics: [topic.orders(s.locationId)],
     data: item,
     version: s.version,
   }));
-  return { orderId: s.id, locationId: s.locationId, events: [...(req.events ?? []), ...alerts], snapshot: s };
+  return { orderId: s.id, locationId: s.locationId, events: alerts };
 }
 
 /**
@@ -195,7 +198,7 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   await earnPoints(trx, s); // once per order (keyed), like everything in this transaction
   const lowStock = await deductStock(trx, s, req.stockLines);
   // Last: the location row is every close's (and every new order number's) hot row, so its lock
-  // is held only for the commit.
+  // is held only for the commit (and the low-stock alerts, when there are any).
   const receiptNumber = await assignReceiptNumber(trx, s.id, s.locationId);
   return { lowStock, receiptNumber };
 }

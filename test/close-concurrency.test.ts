@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { until } from './support/payments';
+import { orderActivities } from '../activities/orders';
+import { writeOrderEvents } from '../db/order-events';
+import { topic, type OrderEvent } from '../core/events';
+import type { OrderSnapshot } from '../core/order';
+import { logger } from '../platform/logger';
 
 /**
  * Closing transactions of one location run side by side: each writes its lines (which key-share
@@ -76,4 +81,53 @@ it('closes orders of the same items from many terminals at once without a deadlo
     .pluck('receipt_number');
   expect(new Set(receipts).size).toBe(orders.length);
   expect(await deadlocks()).toBe(before);
+});
+
+/**
+ * The API publishes a cash close's batch the moment the Update answers, while the worker's close
+ * writes the same batch with the order. Here the API's write lands exactly when it hurts: just
+ * after the close locked the order row. Both writers must take the event keys and the order row
+ * in one order, or each waits for the other (the close for the keys, the API for the row).
+ */
+it('writes a close and the API publish of its batch side by side without a deadlock', async () => {
+  const order = await openOrder('Croissant', 'Burger');
+  // The API writes the new order's projection just after its answer.
+  const row = (): Promise<{ snapshot: OrderSnapshot } | undefined> =>
+    h.deps.knex('orders').where('id', order.id).first('snapshot');
+  const open = (await until(row, Boolean))!.snapshot;
+  const closed: OrderSnapshot = { ...open, status: 'closed', version: open.version + 1 };
+  const events: OrderEvent[] = [
+    { event: 'order.updated', version: closed.version, topics: [topic.order(order.id)], data: closed },
+  ];
+  const batch = { orderId: order.id, locationId: open.locationId, events, snapshot: closed };
+  const before = await deadlocks();
+  let apiWrite: Promise<void> | undefined;
+  let lockedBy: unknown;
+  const onQuery = (q: { sql: string; bindings?: unknown[]; __knexTxId?: unknown }) => {
+    if (apiWrite) return;
+    if (lockedBy !== undefined && q.__knexTxId === lockedBy) apiWrite = writeOrderEvents(h.deps.knex, batch);
+    else if (/from "orders".* for update/.test(q.sql) && q.bindings?.includes(order.id)) lockedBy = q.__knexTxId;
+  };
+  h.deps.knex.on('query', onQuery);
+  try {
+    // Either write fails if Postgres picks it as the deadlock's victim.
+    const close = orderActivities({ knex: h.deps.knex, logger }).persistOrder({
+      snapshot: closed,
+      stockLines: [],
+      events,
+    });
+    const settled = await Promise.allSettled([close, close.finally(() => apiWrite)]);
+    expect(settled.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual([
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(apiWrite).toBeDefined();
+  } finally {
+    h.deps.knex.off('query', onQuery);
+  }
+  expect(await deadlocks()).toBe(before);
+  const written = await h.deps.knex('order_events').where({ order_id: order.id, version: closed.version }).count();
+  expect(Number(written[0]!.count)).toBe(1);
+  const persisted = await h.deps.knex('orders').where('id', order.id).first('version', 'persisted_at');
+  expect(persisted).toMatchObject({ version: closed.version, persisted_at: expect.any(Date) });
 });
