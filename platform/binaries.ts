@@ -86,10 +86,14 @@ export async function goInstallInto(opts: {
   }
 }
 
-/** Copies a checked binary into `target` under a temporary name, then renames it into place. */
+/**
+ * Copies a checked binary into `target` under a temporary name of this process's own, then
+ * renames it into place: two installers at once each rename a whole copy (the last one wins).
+ */
 export function installBinary(built: string, target: string): void {
   fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.copyFileSync(built, target + '.partial');
-  fs.chmodSync(target + '.partial', 0o755);
-  fs.renameSync(target + '.partial', target);
+  const partial = `${target}.${process.pid}.partial`;
+  fs.copyFileSync(built, partial);
+  fs.chmodSync(partial, 0o755);
+  fs.renameSync(partial, target);
 }
