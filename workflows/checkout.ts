@@ -376,9 +376,12 @@ class CheckoutRun {
   }
 
   /**
-   * Writes the ended order. Newer runs do it in a local activity that also makes the outbox
-   * durable (with the low-stock alerts); histories from before published those separately.
-   * Returns the receipt number the closing transaction gave (sold orders; older runs' answers have none).
+   * Writes the ended order, making the outbox durable with it (and the low-stock alerts);
+   * histories from before published those separately. A cash payment that closes the order has
+   * its answer waiting for this task, so a regular activity writes the close after the answer
+   * goes out; every other end (a cancel, a card close, older runs) writes it in a local activity
+   * before answering. Returns the receipt number the closing transaction gave (sold orders; older
+   * runs' answers have none).
    */
   private async persist(): Promise<number | undefined> {
     const { state, outbox } = this;
