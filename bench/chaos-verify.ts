@@ -80,7 +80,8 @@ async function checkPayments(knex: Knex, checkouts: Checkout[], sandbox: Sandbox
     if (!recorded.has(ref)) f.duplicated.push(`${method} charge ${ref} has no payment`);
   const chargedRefs = new Set(charged.map(([, ref]) => ref));
   for (const r of rows)
-    if (r.method !== 'cash' && !chargedRefs.has(r.reference ?? '')) f.lost.push(`payment ${r.reference}: no gateway charge`);
+    if (r.method !== 'cash' && !chargedRefs.has(r.reference ?? ''))
+      f.lost.push(`payment ${r.reference}: no gateway charge`);
 }
 
 /** Each order's events in version order (by id), and its projection at the workflow's own version. */
