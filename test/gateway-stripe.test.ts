@@ -207,7 +207,9 @@ describe('stripe adapter (reader and payment-method flows)', () => {
 
   it('5xx then recovery: a retryable error, then one charge under the same key', async () => {
     const req = request();
-    suite.sim.script(req.paymentId, { outcome: 'success', fail5xx: 1 });
+    // The reader takes a moment to approve, so the second attempt finds the intent still pending
+    // however slowly the test machine gets there (CI once saw the default delay pass first).
+    suite.sim.script(req.paymentId, { outcome: 'success', fail5xx: 1, outcomeDelayMs: 1_500 });
     await expectGatewayFailure(suite.gw.initiate(req), 'GatewayUnavailable', false);
     expect(intentsFor(req.paymentId)).toHaveLength(0);
     const res = await suite.gw.initiate(req);
