@@ -18,15 +18,8 @@ import { freePort } from '../platform/processes';
 import { freePortBlock } from '../cluster/ports';
 import { endProcess, killTillflowProcesses, startTillflowProcess } from '../cluster/replicas';
 import { startSandboxProcess, type SandboxProcess } from '../cluster/sandbox-process';
-
-const WORKFLOWS_PATH = '../workflows';
-
-/** No rate limit gets in the way of ten terminals sharing one cashier's PIN. */
-const NO_LIMITS = {
-  TILLFLOW_RATE_LIMIT_IP_PER_MINUTE: '1000000',
-  TILLFLOW_RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
-  TILLFLOW_PIN_FAILURES_PER_LOCATION_HOUR: '1000000',
-};
+import { WORKFLOWS_PATH } from '../workers/worker';
+import { TEST_LIMITS } from '../test/support/harness';
 
 export interface ChaosStack {
   apiUrls: [string, string];
@@ -102,7 +95,7 @@ async function startInfrastructure(
 async function startReplicas(dir: string, infra: Infrastructure, log: (line: string) => void) {
   const common = {
     ...infra.sandbox.env,
-    ...NO_LIMITS,
+    ...TEST_LIMITS, // no rate limit gets in the way of ten terminals sharing one cashier's PIN
     DATABASE_URL: infra.databaseUrl,
     TEMPORAL_ADDRESS: infra.temporal.address,
     TEMPORAL_NAMESPACE: infra.temporal.namespace,

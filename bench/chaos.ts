@@ -32,14 +32,14 @@ interface Phase {
 }
 
 /** The terminals' loop for `seconds`: a checkout that fails is set aside (unfinished) and the terminal starts the next. */
-async function runPhase(name: string, terminals: Terminal[], faults: Faults): Promise<Phase> {
+async function runPhase(name: string, terminals: Terminal[], lines: number, faults: Faults): Promise<Phase> {
   const checkouts: Checkout[] = [];
   const deadline = Date.now() + SECONDS * 1000;
   const injected = faults(() => Date.now() < deadline);
   await Promise.all(
     terminals.map(async (t, i) => {
       for (let n = i; Date.now() < deadline; n++) {
-        const c = newCheckout(METHODS[n % METHODS.length]!, LINES.length);
+        const c = newCheckout(METHODS[n % METHODS.length]!, lines);
         checkouts.push(c);
         await t.run(c, 30_000).then(
           () => (c.outcome = 'closed'),
@@ -65,21 +65,17 @@ const noFaults: Faults = async () => [];
 function chaos(stack: ChaosStack): Faults {
   return async (running) => {
     const injected: string[] = [];
-    const at = (s: number, name: string, fault: () => Promise<void>) =>
-      sleep(s * 1000).then(async () => {
-        if (!running()) return;
-        log(`fault: ${name}`);
-        injected.push(name);
-        await fault();
-      });
+    /** After `s` seconds, unless the phase has ended; true when it ran. */
+    const at = async (s: number, name: string, fault: () => Promise<void>) => {
+      await sleep(s * 1000);
+      if (!running()) return false;
+      log(`fault: ${name}`);
+      injected.push(name);
+      await fault();
+      return true;
+    };
     const workerKills = (async () => {
-      while (running()) {
-        await sleep(10_000);
-        if (!running()) break;
-        log('fault: worker SIGKILL');
-        injected.push('worker SIGKILL');
-        await stack.killWorker();
-      }
+      while (await at(10, 'worker SIGKILL', () => stack.killWorker()));
     })();
     await Promise.all([
       workerKills,
@@ -89,8 +85,6 @@ function chaos(stack: ChaosStack): Faults {
     return injected;
   };
 }
-
-let LINES: Line[] = [];
 
 /** The demo shop for this scenario: KES whole shillings (M-Pesa), no tax, no printing, the three items tracked. */
 async function prepareShop(databaseUrl: string): Promise<Line[]> {
@@ -122,12 +116,17 @@ async function prepareShop(databaseUrl: string): Promise<Line[]> {
 }
 
 /** Every unfinished checkout again with its keys, on whichever replica answers, until it closes. */
-async function completeUnfinished(stack: ChaosStack, token: string, checkouts: Checkout[]): Promise<number> {
+async function completeUnfinished(
+  stack: ChaosStack,
+  token: string,
+  lines: Line[],
+  checkouts: Checkout[],
+): Promise<number> {
   const unfinished = checkouts.filter((c) => c.outcome !== 'closed');
   let completed = 0;
   for (const c of unfinished) {
     for (let attempt = 0; ; attempt++) {
-      const terminal = new Terminal(() => stack.apiUrls[attempt % 2]!, token, LINES);
+      const terminal = new Terminal(() => stack.apiUrls[attempt % 2]!, token, lines);
       try {
         await terminal.run(c, 120_000);
         completed++;
@@ -148,17 +147,17 @@ async function main(): Promise<number> {
   const started = Date.now();
   const stack = await startChaosStack(log);
   try {
-    LINES = await prepareShop(stack.databaseUrl);
+    const lines = await prepareShop(stack.databaseUrl);
     const token = await login(stack.apiUrls[0], '3456');
     const terminals = Array.from(
       { length: TERMINALS },
-      (_, i) => new Terminal(() => stack.apiUrls[i % 2]!, token, LINES),
+      (_, i) => new Terminal(() => stack.apiUrls[i % 2]!, token, lines),
     );
-    const calm = await runPhase('fault-free', terminals, noFaults);
-    const faulty = await runPhase('with faults', terminals, chaos(stack));
+    const calm = await runPhase('fault-free', terminals, lines.length, noFaults);
+    const faulty = await runPhase('with faults', terminals, lines.length, chaos(stack));
     const all = [...calm.checkouts, ...faulty.checkouts];
-    const retried = await completeUnfinished(stack, token, all);
-    const findings = await check(stack, all);
+    const retried = await completeUnfinished(stack, token, lines, all);
+    const findings = await check(stack, all, lines.length);
     report({ calm, faulty, retried, findings, setupS: (Date.now() - started) / 1000 });
     return findings.lost.length + findings.duplicated.length + findings.disordered.length ? 1 : 0;
   } finally {
@@ -166,13 +165,13 @@ async function main(): Promise<number> {
   }
 }
 
-async function check(stack: ChaosStack, checkouts: Checkout[]): Promise<Findings> {
+async function check(stack: ChaosStack, checkouts: Checkout[], trackedLines: number): Promise<Findings> {
   const knex = createKnex(stack.databaseUrl, { min: 0, max: 2 });
   const connection = await Connection.connect({ address: stack.temporal.address });
   try {
     const client = new Client({ connection, namespace: stack.temporal.namespace });
     await waitPersisted(knex, checkouts.length);
-    return await verify(knex, client, checkouts, LINES.length, await stack.sandbox.charges());
+    return await verify(knex, client, checkouts, trackedLines, await stack.sandbox.charges());
   } finally {
     await connection.close();
     await knex.destroy();
