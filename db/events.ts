@@ -2,6 +2,21 @@ import type { Knex } from 'knex';
 
 import { EVENTS_CHANNEL } from '../core/events';
 
+/** Below Postgres' limit on a NOTIFY payload (8000 bytes), with room for the channel's bookkeeping. */
+export const NOTIFY_ROWS_MAX_BYTES = 7900;
+
+/**
+ * What every API replica hears on EVENTS_CHANNEL when events are written: the order (null for a
+ * location's events), the topics any of them is on, their ids, and the rows themselves when they
+ * fit in a payload (else the listener reads them by id), so a replica delivers without a query.
+ */
+export interface EventNotification {
+  o: string | null;
+  t: string[];
+  ids: number[];
+  rows?: Array<{ id: number; l: string; v: number; e: string; t: string[]; d: unknown }>;
+}
+
 /** One row of order_events: an order's event at its version, or a location's (no order, version 0). */
 export interface EventRow {
   locationId: string;
@@ -16,11 +31,11 @@ export interface EventRow {
 
 /**
  * The one writer of order_events: appends the rows not yet written and NOTIFYs every API replica
- * with their ids once the transaction commits (payloads stay tiny; listeners read the rows). All
- * rows of one call belong to one order, or to none. One statement, so one round trip: the insert
- * is a CTE whose ids the NOTIFY aggregates (no rows inserted, no NOTIFY), and `alongside`, another
- * data-modifying query (the order's projection), runs in the same statement. Postgres runs every
- * data-modifying CTE exactly once, whether the outer query reads it or not.
+ * once the transaction commits. All rows of one call belong to one order, or to none. One
+ * statement, so one round trip: the insert is a CTE whose rows the NOTIFY aggregates (no rows
+ * inserted, no NOTIFY), and `alongside`, another data-modifying query (the order's projection),
+ * runs in the same statement. Postgres runs every data-modifying CTE exactly once, whether the
+ * outer query reads it or not. The payload is a {@link EventNotification}.
  */
 export async function appendEvents(
   db: Knex | Knex.Transaction,
@@ -45,15 +60,25 @@ export async function appendEvents(
     )
     .onConflict('dedupe_key')
     .ignore()
-    .returning('id')
+    .returning(['id', 'location_id', 'version', 'event', 'topics', 'data'])
     .toSQL();
   const side = alongside?.toSQL();
   const topics = [...new Set(rows.flatMap((r) => r.topics))];
+  // Built twice in SQL, rows and all, and sent whole when it fits the limit: Postgres refuses a
+  // payload of 8000 bytes or more, and the check is on the text as sent.
   await db.raw(
-    `with inserted as (${insert.sql})${side ? `, alongside as (${side.sql})` : ''}
-     select pg_notify(?, json_build_object('o', ?::text, 'ids', json_agg(id order by id), 't', ?::json)::text)
-     from inserted having count(*) > 0`,
-    [...insert.bindings, ...(side?.bindings ?? []), EVENTS_CHANNEL, rows[0]!.orderId, JSON.stringify(topics)],
+    `with inserted as (${insert.sql})${side ? `, alongside as (${side.sql})` : ''},
+     batch as (
+       select ?::text as o, ?::json as t, json_agg(id order by id) as ids,
+              json_agg(json_build_object('id', id, 'l', location_id, 'v', version, 'e', event, 't', topics, 'd', data)
+                       order by id) as rows
+       from inserted having count(*) > 0),
+     payload as (
+       select json_build_object('o', o, 't', t, 'ids', ids, 'rows', rows)::text as whole,
+              json_build_object('o', o, 't', t, 'ids', ids)::text as head
+       from batch)
+     select pg_notify(?, case when octet_length(whole) <= ${NOTIFY_ROWS_MAX_BYTES} then whole else head end) from payload`,
+    [...insert.bindings, ...(side?.bindings ?? []), rows[0]!.orderId, JSON.stringify(topics), EVENTS_CHANNEL],
   );
 }
 

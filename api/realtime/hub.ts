@@ -5,10 +5,12 @@ import type { Logger } from '../../platform/logger';
 import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
 import type { SessionCache } from '../session-cache';
 import { eventDataForTopic } from '../../core/views';
+import type { EventNotification } from '../../db/events';
 
 export interface HubEvent {
   id: number;
-  orderId: string;
+  /** Null for a location's events (tables, stock alerts): they share one delivery chain. */
+  orderId: string | null;
   locationId: string;
   version: number;
   event: string;
@@ -37,20 +39,15 @@ export interface RevocationWatcher {
 /** How long a revocation is remembered, for sockets whose token check read the session just before it. */
 const RECENT_REVOCATION_MS = 60_000;
 
-interface Notification {
-  o: string;
-  ids: number[];
-  t: string[];
-}
-
 /**
  * Fan-out of order events to this process's WebSocket subscribers. Every API replica LISTENs on
- * one Postgres channel; a notification names event rows, which are read only when someone here
- * subscribes to one of their topics. Events of one order are delivered strictly in order.
+ * one Postgres channel; a notification carries its event rows (or, when they are too large for a
+ * payload, names them: they are then read only when someone here subscribes to one of their
+ * topics). Events of one order are delivered strictly in order.
  */
 export class EventHub {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly chains = new Map<string | null, Promise<void>>();
   private listener?: PgClient;
   private closed = false;
   private reconnectTimer?: NodeJS.Timeout;
@@ -154,7 +151,7 @@ export class EventHub {
   }
 
   private onNotification(payload: string): void {
-    let n: Notification;
+    let n: EventNotification;
     try {
       n = JSON.parse(payload);
     } catch {
@@ -171,13 +168,9 @@ export class EventHub {
     this.chains.set(n.o, next);
   }
 
-  private async deliver(n: Notification): Promise<void> {
-    const rows = await this.knex('order_events')
-      .whereIn('id', n.ids)
-      .orderBy('id')
-      .select('id', 'order_id', 'location_id', 'version', 'event', 'topics', 'data');
-    for (const row of rows) {
-      const e = hubEvent(row);
+  private async deliver(n: EventNotification): Promise<void> {
+    for (const row of n.rows ?? (await this.readRows(n.ids))) {
+      const e = hubEvent({ ...row, o: n.o });
       for (const topic of e.topics) {
         for (const s of this.subscribers.get(topic) ?? []) {
           // Topics are scoped by location: a display id reused by another shop sees nothing.
@@ -186,19 +179,27 @@ export class EventHub {
       }
     }
   }
+
+  /** The rows of a notification too large to carry them, in the payload's shape. */
+  private async readRows(ids: number[]): Promise<NonNullable<EventNotification['rows']>> {
+    return this.knex('order_events')
+      .whereIn('id', ids)
+      .orderBy('id')
+      .select('id', 'location_id as l', 'version as v', 'event as e', 'topics as t', 'data as d');
+  }
 }
 
 /** An event row as subscribers get it, its messages serialised at most once per topic. */
-function hubEvent(row: Record<string, any>): HubEvent {
+function hubEvent(row: NonNullable<EventNotification['rows']>[number] & { o: string | null }): HubEvent {
   const frames = new Map<string, Buffer | undefined>();
   const e: HubEvent = {
     id: Number(row.id),
-    orderId: row.order_id,
-    locationId: row.location_id,
-    version: row.version,
-    event: row.event,
-    topics: row.topics,
-    data: row.data,
+    orderId: row.o,
+    locationId: row.l,
+    version: row.v,
+    event: row.e,
+    topics: row.t,
+    data: row.d,
     frame(topic) {
       if (!frames.has(topic)) {
         const data = eventDataForTopic(topic, e.event, e.data);
