@@ -19,7 +19,7 @@ import { ApiError, conflict, notFound, validationError } from './errors';
 import type { AppDeps, AuthContext } from './types';
 import { loadItemForOrder } from './catalog-read';
 import { executeUpdate } from './update-retry';
-import { hasReceiptPrinter, loadSettings } from './settings-read';
+import { loadOrderSettings, type OrderSettings } from './settings-read';
 import { writeOrderEvents } from '../db/order-events';
 import { assignOrderNumber } from '../db/order-numbers';
 import { findCustomer, findTable, seatOrder, unseatOrder } from './floor-service';
@@ -108,17 +108,16 @@ export async function createOrder(
 ): Promise<{ created: boolean; snapshot: OrderSnapshot }> {
   // A client id, else one derived from the Idempotency-Key: either way a repeated create finds the same order.
   const orderId = body.id ?? (idempotencyKey ? uuidFromKey(`${auth.locationId}:${idempotencyKey}`) : randomUUID());
-  const [existing, settings, receiptPrinter] = await Promise.all([
+  const [existing, settings] = await Promise.all([
     persistedSnapshot(deps, orderId),
-    loadSettings(deps.knex, auth.locationId),
-    hasReceiptPrinter(deps.knex, auth.locationId),
+    loadOrderSettings(deps.knex, auth.locationId),
   ]);
   if (existing) return { created: false, snapshot: ownedOr404(existing, auth) };
   if (!settings) throw notFound('Location');
   const table = body.tableId ? await findTable(deps, auth, body.tableId) : undefined;
   const customer = body.customerId ? await findCustomer(deps, auth, body.customerId) : undefined;
   const now = new Date().toISOString();
-  const state = newOrderState({ orderId, auth, body, settings: { ...settings, receiptPrinter }, table, customer, now });
+  const state = newOrderState({ orderId, auth, body, settings, table, customer, now });
   await addInitialLines(deps, auth, state, body.lines ?? [], now);
   // Numbered here (idempotent per order), so the workflow's first task needs no activity.
   state.orderNumber = await assignOrderNumber(deps.knex, orderId, auth.locationId);
@@ -143,14 +142,12 @@ export async function createOrder(
   }
 }
 
-type LocationSettings = NonNullable<Awaited<ReturnType<typeof loadSettings>>> & { receiptPrinter: boolean };
-
 /** The state a checkout starts with: no lines yet, no number, the location's settings of now. */
 function newOrderState(o: {
   orderId: string;
   auth: AuthContext;
   body: CreateOrderBody;
-  settings: LocationSettings;
+  settings: OrderSettings;
   table?: { id: string; name: string };
   customer?: { id: string; name: string };
   now: string;

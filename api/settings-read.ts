@@ -50,8 +50,24 @@ export async function loadSettings(knex: Knex, locationId: string): Promise<Sett
   return loc ? settingsOf(loc) : undefined;
 }
 
-/** Whether the location has an enabled receipt printer: an order opened without one starts no receipt-printer jobs. */
-export async function hasReceiptPrinter(knex: Knex, locationId: string): Promise<boolean> {
-  const row = await knex('printers').where({ location_id: locationId, role: 'receipt', enabled: true }).first('id');
-  return row !== undefined;
+/** The settings an order opens with: the location's, and whether it has an enabled receipt printer. */
+export type OrderSettings = Settings & { receiptPrinter: boolean };
+
+/**
+ * The location's settings and whether it has an enabled receipt printer (an order opened without
+ * one starts no receipt-printer jobs), or undefined for an unknown location. One query: every
+ * open order reads it.
+ */
+export async function loadOrderSettings(knex: Knex, locationId: string): Promise<OrderSettings | undefined> {
+  if (!UUID_RE.test(locationId)) return undefined;
+  const receiptPrinter = knex('printers')
+    .whereRaw('printers.location_id = locations.id')
+    .where({ role: 'receipt', enabled: true })
+    .select(knex.raw('1'));
+  const loc = await Location.query(knex)
+    .findById(locationId)
+    .select('locations.*', knex.raw('exists(?) as receipt_printer', [receiptPrinter]));
+  return loc
+    ? { ...settingsOf(loc), receiptPrinter: (loc as Location & { receiptPrinter: boolean }).receiptPrinter }
+    : undefined;
 }
