@@ -1,9 +1,10 @@
 /**
  * Real-time fan-out bench: `npm run bench:realtime` (issue 10). See bench/README.md.
  *
- * Brings the stack up as the tests do (embedded Postgres, Temporal dev server, the central worker
- * in this process), starts 2 API replicas as their own processes (TILLFLOW_ROLE=api, sharing the
- * database and Temporal; fan-out between them is Postgres LISTEN/NOTIFY), connects WebSocket
+ * Brings the stack up as the tests do (embedded Postgres, Temporal dev server), starts 2 API
+ * replicas and the central worker as their own processes (TILLFLOW_ROLE=api / worker, sharing the
+ * database and Temporal; fan-out between the replicas is Postgres LISTEN/NOTIFY), so this process
+ * runs only the clients, and connects WebSocket
  * subscribers spread over both replicas to `orders:<locationId>` and per-order `order:<id>`
  * topics, and lets terminals run cash checkouts over HTTP against the replicas. Two phases of the
  * same load: 1 subscriber per replica (the baseline), then BENCH_SUBSCRIBERS.
@@ -20,11 +21,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
+import { freePort } from '../platform/processes';
 import { Client as PgClient } from 'pg';
 import type { Harness } from '../test/support/harness';
 import { eventDataForTopic } from '../core/views';
@@ -74,42 +75,43 @@ interface Replica {
   process: ChildProcess;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+/** The servers under test, each its own process: the API replicas and the central worker. */
+interface Servers {
+  replicas: Replica[];
+  /** Out of the bench process, so the clients' event loop measures arrivals and runs nothing else. */
+  worker: ChildProcess;
 }
 
-async function startReplicas(h: Harness, dataDir: string): Promise<Replica[]> {
+async function startServers(h: Harness, dataDir: string): Promise<Servers> {
   const { startTillflowProcess } = await import('../cluster/replicas');
   const { TEST_LIMITS } = await import('../test/support/harness');
-  return Promise.all(
-    Array.from({ length: REPLICAS }, async (_, i) => {
+  const common = {
+    ...TEST_LIMITS,
+    NODE_ENV: 'test',
+    DATABASE_URL: h.databaseUrl,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
+    TEMPORAL_NAMESPACE: h.deps.config.temporalNamespace,
+    TILLFLOW_TASK_QUEUE: h.taskQueue,
+    TILLFLOW_TOKEN_SECRET: TOKEN_SECRET,
+    TILLFLOW_SEED_DEMO: 'false',
+    TILLFLOW_PAYMENTS_SANDBOX: 'false',
+    TILLFLOW_MDNS: 'off',
+  };
+  const [worker, ...replicas] = await Promise.all([
+    startTillflowProcess({ ...common, TILLFLOW_ROLE: 'worker', TILLFLOW_DATA_DIR: path.join(dataDir, 'worker') }),
+    ...Array.from({ length: REPLICAS }, async (_, i) => {
       const port = await freePort();
       const child = await startTillflowProcess({
-        ...TEST_LIMITS,
-        NODE_ENV: 'test',
+        ...common,
         TILLFLOW_ROLE: 'api',
         PORT: String(port),
         HOST: '127.0.0.1',
-        DATABASE_URL: h.databaseUrl,
-        TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
-        TEMPORAL_NAMESPACE: h.deps.config.temporalNamespace,
-        TILLFLOW_TASK_QUEUE: h.taskQueue,
-        TILLFLOW_TOKEN_SECRET: TOKEN_SECRET,
         TILLFLOW_DATA_DIR: path.join(dataDir, `replica-${i}`),
-        TILLFLOW_SEED_DEMO: 'false',
-        TILLFLOW_PAYMENTS_SANDBOX: 'false',
-        TILLFLOW_MDNS: 'off',
       });
       return { url: `http://127.0.0.1:${port}`, process: child };
     }),
-  );
+  ]);
+  return { worker: worker as ChildProcess, replicas: replicas as Replica[] };
 }
 
 /** Resident memory of a process in bytes (Linux), NaN elsewhere. */
@@ -465,13 +467,14 @@ interface PhaseReport {
   noSnapshot: number;
   notify: ReturnType<typeof summary>;
   replicaCpuCores: number[];
+  workerCpuCores: number;
   /** The bench's own event-loop delay p99 (ms): how late its clients may have noticed arrivals. */
   benchLoopDelayP99: number;
 }
 
 async function runPhase(
   h: Harness,
-  replicas: Replica[],
+  { replicas, worker }: Servers,
   tokens: string[],
   subs: Subscriber[],
   probe: Awaited<ReturnType<typeof notifyProbe>>,
@@ -491,6 +494,7 @@ async function runPhase(
   notices.clear();
   probe.take();
   const cpu0 = replicas.map((r) => cpuSeconds(r.process.pid));
+  const workerCpu0 = cpuSeconds(worker.pid);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const t0 = clock();
@@ -504,6 +508,7 @@ async function runPhase(
   );
   const elapsed = (clock() - t0) / 1000;
   const replicaCpuCores = replicas.map((r, i) => (cpuSeconds(r.process.pid) - cpu0[i]) / elapsed);
+  const workerCpuCores = (cpuSeconds(worker.pid) - workerCpu0) / elapsed;
   loopDelay.disable();
   const benchLoopDelayP99 = loopDelay.percentile(99) / 1e6;
   await sleep(SETTLE_MS);
@@ -512,7 +517,16 @@ async function runPhase(
   const notify = summary(probe.take());
   for (const s of subs) s.books = undefined;
   const tally = await tallyBooks(h, books, startId, maxId);
-  return { subscribers: subs.length, seconds: elapsed, ...stats, ...tally, notify, replicaCpuCores, benchLoopDelayP99 };
+  return {
+    subscribers: subs.length,
+    seconds: elapsed,
+    ...stats,
+    ...tally,
+    notify,
+    replicaCpuCores,
+    workerCpuCores,
+    benchLoopDelayP99,
+  };
 }
 
 /** Latency of every arrival, and each subscription checked against the events in the database. */
@@ -617,7 +631,7 @@ function printPhase(name: string, p: PhaseReport): void {
     `  deliveries expected ${p.expected}: lost ${p.lost}, recovered by a snapshot after a gap ${p.gapSnapshots} (gaps seen ${p.gaps}), out of order ${p.outOfOrder}, older than the snapshot before them ${p.staleAfterSnapshot}, duplicates ${p.duplicates}, order subscriptions without a snapshot ${p.noSnapshot}`,
   );
   console.log(
-    `  API replica CPU (cores): ${p.replicaCpuCores.map((c) => f(c, 2)).join(', ')}; bench event-loop delay p99 ${f(p.benchLoopDelayP99)} ms; load average ${os
+    `  API replica CPU (cores): ${p.replicaCpuCores.map((c) => f(c, 2)).join(', ')}; worker ${f(p.workerCpuCores, 2)}; bench event-loop delay p99 ${f(p.benchLoopDelayP99)} ms; load average ${os
       .loadavg()
       .map((x) => f(x))
       .join(' ')}`,
@@ -659,7 +673,8 @@ function writeResult(r: Report): void {
 
 // ---- main -------------------------------------------------------------------------------------
 
-async function measure(h: Harness, replicas: Replica[], setupS: number): Promise<Report> {
+async function measure(h: Harness, servers: Servers, setupS: number): Promise<Report> {
+  const { replicas } = servers;
   const tokens: string[] = [];
   for (let i = 0; i < Math.max(TERMINALS, 20); i++) tokens.push(await h.login(CASHIER_PIN));
   const locationId = h.shop.locationId;
@@ -667,7 +682,7 @@ async function measure(h: Harness, replicas: Replica[], setupS: number): Promise
   try {
     log(`warm-up and baseline phase: 1 subscriber per replica, ${SECONDS} s`);
     const few = await connectSubscribers(replicas, tokens, REPLICAS, locationId);
-    const baseline = await runPhase(h, replicas, tokens, few, probe);
+    const baseline = await runPhase(h, servers, tokens, few, probe);
     for (const s of few) s.close();
     await sleep(1000);
     const rssBefore = replicas.map((r) => rssBytes(r.process.pid));
@@ -676,7 +691,7 @@ async function measure(h: Harness, replicas: Replica[], setupS: number): Promise
     await sleep(2000);
     const rssAfter = replicas.map((r) => rssBytes(r.process.pid));
     log(`loaded phase: ${SUBSCRIBERS} subscribers, ${SECONDS} s`);
-    const loaded = await runPhase(h, replicas, tokens, subs, probe);
+    const loaded = await runPhase(h, servers, tokens, subs, probe);
     for (const s of subs) s.close();
     const mib = (b: number) => b / 1024 / 1024;
     const delta = rssAfter.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0);
@@ -711,13 +726,13 @@ async function main(): Promise<number> {
   try {
     log('starting the stack, bundling workflows …');
     await globalSetup();
-    h = await startHarness({ printingWorker: false });
+    h = await startHarness({ printingWorker: false, centralWorker: false });
     await h.deps.knex('items').where({ track_stock: true }).update({ stock_quantity: 10_000_000 });
-    log('starting 2 API replicas as processes …');
-    const replicas = await startReplicas(h, dataDir);
+    log('starting 2 API replicas and the worker as processes …');
+    const servers = await startServers(h, dataDir);
     const setupS = (clock() - t0) / 1000;
-    log(`stack up in ${f(setupS)} s (replicas ${replicas.map((r) => r.url).join(', ')})`);
-    report = await measure(h, replicas, setupS);
+    log(`stack up in ${f(setupS)} s (replicas ${servers.replicas.map((r) => r.url).join(', ')})`);
+    report = await measure(h, servers, setupS);
     if (stopRequested || report.loaded.checkouts === 0 || report.loaded.latency.n === 0) failed = true;
   } catch (err) {
     failed = true;
