@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Harness } from './support/harness';
 import { until } from './support/payments';
-import { paidPhoneOrder, startKesSandboxShop } from './support/phone-shop';
+import { paidPhoneOrder, startKesSandboxShop, type KesShop } from './support/phone-shop';
 
 /**
  * An M-Pesa reversal whose Result never reaches its ResultURL: the refund asks for the reversal's
@@ -11,9 +10,14 @@ import { paidPhoneOrder, startKesSandboxShop } from './support/phone-shop';
 let h: Harness;
 let cashier: string;
 let manager: string;
+let refund: (orderId: string) => ReturnType<KesShop['refund']>;
+let settled: KesShop['settled'];
+let afterRefund: KesShop['afterRefund'];
 
 beforeAll(async () => {
-  ({ h, cashier, manager } = await startKesSandboxShop());
+  const shop = await startKesSandboxShop();
+  ({ h, cashier, manager, settled, afterRefund } = shop);
+  refund = (orderId) => shop.refund(orderId, 'reversal');
 }, 120_000);
 afterEach(() => h.simulators.daraja!.scriptReversals(undefined));
 afterAll(async () => h?.close());
@@ -21,17 +25,6 @@ afterAll(async () => h?.close());
 /** A closed order paid 1000 by M-Pesa (the simulated phone pays at once). */
 const mpesaOrder = () => paidPhoneOrder(h, cashier, 'mpesa', '254712345678');
 
-const refund = (orderId: string) =>
-  h.api('POST', `/api/v1/orders/${orderId}/refunds`, {
-    token: manager,
-    body: { reason: 'reversal' },
-    headers: { 'idempotency-key': randomUUID() },
-  });
-const settled = (id: string) =>
-  until(
-    () => h.api('GET', `/api/v1/refunds/${id}`, { token: manager }).then((r) => r.body),
-    (r) => r.status !== 'pending',
-  );
 const resultUrlOf = async (id: string) =>
   `/webhooks/mpesa-result/${(await h.deps.knex('refunds').where({ id }).first('result_token')).result_token}`;
 
@@ -49,11 +42,7 @@ it('a reversal whose result is lost succeeds once a Transaction Status result sa
   expect(asked.length).toBeGreaterThanOrEqual(1);
   expect(asked[0]!.resultUrl.endsWith(await resultUrlOf(res.body.id))).toBe(true);
   // The refund row settles first, the order a moment later (README, order versions).
-  const after = await until(
-    () => h.api('GET', `/api/v1/orders/${o.id}`, { token: cashier }).then((r) => r.body),
-    (b) => b.status !== 'closed',
-  );
-  expect(after).toMatchObject({ status: 'refunded', totals: { refunded: 1000 } });
+  expect(await afterRefund(o.id)).toMatchObject({ status: 'refunded', totals: { refunded: 1000 } });
 });
 
 it("stores every result received at the refund's ResultURL with what it did (GET /refunds/:id/callbacks)", async () => {
