@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { startHarness, Harness } from './support/harness';
-import { closedSale } from './support/sales';
+import { closedSale, REPORT_SUMMARY_FIELDS } from './support/sales';
 import { parseCsv, records, tables } from './support/csv';
 
 /**
@@ -184,18 +184,6 @@ it.each([
 
 describe('CSV', () => {
   const METHODS = ['cash', 'card', 'qr', 'mpesa', 'airtel', 'loyalty'];
-  const SUMMARY = [
-    'orders',
-    'gross',
-    'discounts',
-    'net',
-    'tax',
-    'serviceCharge',
-    'tips',
-    'cardFees',
-    'refunds',
-    'netAfterRefunds',
-  ];
   const prefixed = (prefix: string, o: Record<string, number>) =>
     Object.fromEntries(METHODS.map((m) => [`${prefix}.${m}`, o[m]]));
   const withDate = (date: string, rows: object[]) => rows.map((r) => ({ date, ...r }));
@@ -206,7 +194,7 @@ describe('CSV', () => {
       summary: rows.map((r) => ({
         date: r.date,
         currency: r.currency,
-        ...Object.fromEntries(SUMMARY.map((f) => [f, r[f]])),
+        ...Object.fromEntries(REPORT_SUMMARY_FIELDS.map((f) => [f, r[f]])),
         ...prefixed('byMethod', r.byMethod),
         ...prefixed('refundsByMethod', r.refundsByMethod),
       })),

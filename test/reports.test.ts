@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { startHarness, Harness } from './support/harness';
 import { postPayment } from './support/payments';
-import { addDiscount, moveClosedAt, paymentParts, persisted } from './support/sales';
+import { addDiscount, moveClosedAt, paymentParts, persisted, REPORT_SUMMARY_FIELDS } from './support/sales';
 
 let h: Harness;
 let manager: string;
@@ -90,18 +90,6 @@ function expectedTotals(sales: Sale[]) {
 const ZERO_METHODS = { cash: 0, card: 0, qr: 0, mpesa: 0, airtel: 0, loyalty: 0 };
 /** byCategory, topItems and byHour are checked in reports-backoffice.test.ts. */
 const BREAKDOWNS = { byCategory: expect.any(Array), topItems: expect.any(Array), byHour: expect.any(Array) };
-const MONEY_FIELDS = [
-  'orders',
-  'gross',
-  'discounts',
-  'net',
-  'tax',
-  'serviceCharge',
-  'tips',
-  'cardFees',
-  'refunds',
-  'netAfterRefunds',
-] as const;
 
 describe('reports', () => {
   let today: string;
@@ -322,7 +310,7 @@ describe('reports', () => {
     expect(days[2]).toMatchObject({ orders: 0, gross: 0, refunds: 0, byMethod: ZERO_METHODS, byStaff: [] });
 
     const total = res.body.total;
-    for (const f of MONEY_FIELDS) expect(total[f]).toBe(days.reduce((acc, d) => acc + d[f], 0));
+    for (const f of REPORT_SUMMARY_FIELDS) expect(total[f]).toBe(days.reduce((acc, d) => acc + d[f], 0));
     for (const m of Object.keys(ZERO_METHODS))
       expect(total.byMethod[m]).toBe(days.reduce((acc, d) => acc + d.byMethod[m], 0));
     expect(total).toMatchObject(expectedTotals([...todaysSales, e]));

@@ -2,6 +2,20 @@ import { DateTime } from 'luxon';
 import type { Harness } from './harness';
 import { postPayment, until } from './payments';
 
+/** A daily or range report's summary figures (reports.test sums them over days; the CSV lists them in this order). */
+export const REPORT_SUMMARY_FIELDS = [
+  'orders',
+  'gross',
+  'discounts',
+  'net',
+  'tax',
+  'serviceCharge',
+  'tips',
+  'cardFees',
+  'refunds',
+  'netAfterRefunds',
+] as const;
+
 export interface SaleLine {
   item: string;
   quantity: number;
