@@ -47,6 +47,8 @@ const reportTotals = {
   topItems: list(object({ itemId: nullable(str), name: str, quantity: int, net: int })),
   byHour: list(object({ hour: { type: 'integer', minimum: 0, maximum: 23 }, orders: int, net: int })),
 };
+/** A customer display as listed (Display adds who created it, DisplayIssued its token). */
+const display = { id, name: str, terminalId: str, createdAt: time };
 /** A kitchen screen as listed, fetched and updated (KitchenScreenIssued adds its token). */
 const kitchenScreen = {
   id,
@@ -495,9 +497,9 @@ export const componentSchemas = {
     },
     { failureReason: str, reference: str },
   ),
-  Display: object({ id, name: str, terminalId: str, createdAt: time }, { createdBy: nullable(id) }),
+  Display: object(display, { createdBy: nullable(id) }),
   /** Answered once, at creation: the device token is never shown again. */
-  DisplayIssued: object({ id, name: str, terminalId: str, createdAt: time, token: str }),
+  DisplayIssued: object({ ...display, token: str }),
   DisplayList: object({ displays: list({ $ref: '#/components/schemas/Display' }) }),
   KitchenScreen: object(kitchenScreen),
   /** Answered once, at creation: the device token is never shown again. */
