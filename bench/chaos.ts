@@ -7,7 +7,7 @@
  * keys; then bench/chaos-verify.ts checks that every checkout happened exactly once. It prints
  * checkouts completed, faults injected, lost, duplicated and the throughput under faults as a
  * ratio of the fault-free run, and writes bench/results/chaos-<time>.json. Exit code 1 when
- * anything was lost, duplicated or out of order.
+ * anything was lost, duplicated or out of order, 2 when the stack failed or ran past its ceiling.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +16,7 @@ import { createKnex } from '../db/knex';
 import { startChaosStack, type ChaosStack } from './chaos-stack';
 import { Terminal, login, newCheckout, RequestFailed, type Checkout, type Line, type Method } from './chaos-terminal';
 import { verify, type Findings } from './chaos-verify';
+import { runBench } from './run';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 60);
 const TERMINALS = Number(process.env.BENCH_TERMINALS || 10);
@@ -231,10 +232,6 @@ function report(r: { calm: Phase; faulty: Phase; retried: number; findings: Find
 const summarise = (faults: string[]) =>
   [...new Set(faults)].map((f) => `${faults.filter((x) => x === f).length} × ${f}`).join(', ');
 
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err);
-    process.exit(2);
-  },
-);
+// A hard ceiling well above what setup, both phases, the retries and the checks need; a stack
+// that failed exits 2, apart from findings (1).
+runBench(main, (15 * 60 + 3 * SECONDS) * 1000, 2);

@@ -22,6 +22,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { Harness } from '../test/support/harness';
 import { benchBumpUpdate, benchDoneSignal, type benchNoop } from '../workflows/bench-noop';
 import { postPayment } from '../test/support/payments';
+import { installStopSignals, runBench, stop } from './run';
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -175,8 +176,7 @@ async function runClients(
   return result;
 }
 
-let stopRequested = false;
-const running = (deadline: bigint) => !stopRequested && now() < deadline;
+const running = (deadline: bigint) => !stop.requested && now() < deadline;
 
 // ---- phase 1: checkout over HTTP ------------------------------------------------------------
 
@@ -757,7 +757,7 @@ async function main(): Promise<number> {
     const setupS = msSince(t0) / 1000;
     log(`stack up in ${f(setupS)} s (API ${h.baseUrl}, task queue ${h.taskQueue})`);
     report = await measurePhases(h, tokens, setupS, stack, createKnex, log);
-    if (stopRequested) failed = true;
+    if (stop.requested) failed = true;
     if (incomplete(report)) failed = true;
   } catch (err) {
     failed = true;
@@ -780,17 +780,6 @@ interface BenchStack {
   crudKnex?: Knex;
   crudOrderIds: string[];
   stopCluster?: () => Promise<void>;
-}
-
-/** Ctrl-C (or SIGTERM) stops the phases and tears down; a second one forces exit. */
-function installStopSignals(): void {
-  const onSignal = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    console.error('\n[bench] stopping: finishing in-flight operations and tearing down (Ctrl-C again to force)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
 }
 
 /** The three phases (each after its warm-up) and the Temporal actions they took. */
@@ -868,17 +857,5 @@ async function tearDown(stack: BenchStack, globalTeardown: () => Promise<void>):
   return ok;
 }
 
-// A bench must stop by itself: a hard ceiling well above what the phases need.
-const ceilingMs = (8 * 60 + 3 * (SECONDS + WARMUP_SECONDS) * 3) * 1000;
-setTimeout(() => {
-  console.error(`[bench] still running after ${ceilingMs / 1000} s: giving up`);
-  process.exit(2);
-}, ceilingMs).unref();
-
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+// A hard ceiling well above what the phases need.
+runBench(main, (8 * 60 + 3 * (SECONDS + WARMUP_SECONDS) * 3) * 1000);

@@ -30,6 +30,7 @@ import { Client as PgClient } from 'pg';
 import type { Harness } from '../test/support/harness';
 import { eventDataForTopic } from '../core/views';
 import { EVENTS_CHANNEL } from '../core/events';
+import { installStopSignals, runBench, stop } from './run';
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -55,7 +56,6 @@ const TOKEN_SECRET = 'test-secret-'.padEnd(40, 'x'); // the harness's (test/supp
 const clock = () => performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.error(`[bench] ${m}`);
-let stopRequested = false;
 
 /** Nearest-rank percentile (NaN when empty). */
 function percentile(sorted: number[], p: number): number {
@@ -357,7 +357,7 @@ async function runTerminal(
     { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] },
   ];
   let watched: string | undefined;
-  while (clock() < deadline && !stopRequested) {
+  while (clock() < deadline && !stop.requested) {
     const created = await http(replica.url, 'POST', '/api/v1/orders', token, { type: 'takeaway' });
     if (created.status !== 201) {
       stats.errors.push(`open: ${created.status} ${JSON.stringify(created.body)}`.slice(0, 300));
@@ -712,12 +712,7 @@ async function main(): Promise<number> {
   const { default: globalTeardown } = await import('../test/support/global-teardown');
   const { startHarness } = await import('../test/support/harness');
   const { killTillflowProcesses } = await import('../cluster/replicas');
-  const onSignal = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  installStopSignals();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-bench-realtime-'));
   let h: Harness | undefined;
   let report: Report | undefined;
@@ -733,7 +728,7 @@ async function main(): Promise<number> {
     const setupS = (clock() - t0) / 1000;
     log(`stack up in ${f(setupS)} s (replicas ${servers.replicas.map((r) => r.url).join(', ')})`);
     report = await measure(h, servers, setupS);
-    if (stopRequested || report.loaded.checkouts === 0 || report.loaded.latency.n === 0) failed = true;
+    if (stop.requested || report.loaded.checkouts === 0 || report.loaded.latency.n === 0) failed = true;
   } catch (err) {
     failed = true;
     console.error('[bench] the stack failed:', err);
@@ -752,16 +747,5 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-const ceilingMs = (10 * 60 + 4 * SECONDS) * 1000;
-setTimeout(() => {
-  console.error(`[bench] still running after ${ceilingMs / 1000} s: giving up`);
-  process.exit(2);
-}, ceilingMs).unref();
-
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+// A hard ceiling well above what the phases need.
+runBench(main, (10 * 60 + 4 * SECONDS) * 1000);
