@@ -9,7 +9,9 @@ const MAX_ENTRIES = 10_000;
  * every logout, deactivation, PIN or role change and device revocation NOTIFYs the session or
  * device id, which drops it here at once. A lost listener empties the cache and turns it off
  * until it listens again. A token read from the database just as a revocation arrived is not
- * cached (the read might predate the revocation).
+ * cached (the read might predate the revocation). A revocation made on this replica also drops
+ * its tokens here before the request answers: the notice reaches this replica's own listener a
+ * moment later, and a client's next request may come first.
  */
 export class SessionCache {
   private readonly byToken = new Map<string, AuthContext>();
@@ -40,8 +42,16 @@ export class SessionCache {
 
   /** A session or device was revoked (on any replica). */
   revoked(sessionId: string): void {
+    this.dropWhere((auth) => auth.sessionId === sessionId);
+  }
+
+  /**
+   * This replica has just revoked what `ends` picks (a staff member's sessions, a location's):
+   * dropped at once, so the next request here sees it, without waiting for the listener's notice.
+   */
+  dropWhere(ends: (auth: AuthContext) => boolean): void {
     this.generation += 1;
-    for (const [token, auth] of this.byToken) if (auth.sessionId === sessionId) this.byToken.delete(token);
+    for (const [token, auth] of this.byToken) if (ends(auth)) this.byToken.delete(token);
   }
 
   /** The revocation listener connected or was lost: notices may have been missed either way. */

@@ -52,3 +52,52 @@ it('refuses a token the replica cached once a manager changes its role on anothe
   expect((await socket.closed).code).toBe(4401);
   expect((await ordersOnReplica(token)).status).toBe(401);
 });
+
+/**
+ * The replica's revocation listener hears nothing until `resume` (its socket is paused): whatever
+ * the replica refuses meanwhile, it refuses on its own knowledge, as when the notice is still on
+ * its way under load and the client's next request comes first.
+ */
+function deafen(server: ApiServer): () => void {
+  const stream = (server.hub as unknown as { listener: { connection: { stream: import('node:net').Socket } } }).listener
+    .connection.stream;
+  stream.pause();
+  return () => stream.resume();
+}
+
+const onReplica = (method: string, path: string, token: string, body?: unknown) =>
+  fetch(`${replica.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+
+it('refuses a cached token on the replica that deleted its staff member, before its notice arrives', async () => {
+  const manager = await h.login('2345');
+  const staff = await h.api('POST', '/api/v1/staff', {
+    token: manager,
+    body: { name: 'Leaving soon', role: 'cashier', pin: '8642' },
+  });
+  expect(staff.status).toBe(201);
+  const token = await h.login('8642');
+  expect((await ordersOnReplica(token)).status).toBe(200);
+  const resume = deafen(replica);
+  try {
+    expect((await onReplica('DELETE', `/api/v1/staff/${staff.body.id}`, manager)).status).toBe(204);
+    expect((await ordersOnReplica(token)).status).toBe(401);
+  } finally {
+    resume();
+  }
+});
+
+it('refuses a cached token on the replica it logged out on, before its notice arrives', async () => {
+  const token = await h.login('3456');
+  expect((await ordersOnReplica(token)).status).toBe(200);
+  const resume = deafen(replica);
+  try {
+    expect((await onReplica('POST', '/api/v1/auth/logout', token)).status).toBe(204);
+    expect((await ordersOnReplica(token)).status).toBe(401);
+  } finally {
+    resume();
+  }
+});

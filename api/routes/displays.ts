@@ -101,6 +101,7 @@ const revokeDisplay = route({
       .whereNull('revoked_at')
       .update({ revoked_at: deps.knex.fn.now() });
     if (!n) throw notFound('Display');
+    deps.sessions?.revoked(params.id);
     await deps.knex('audit_log').insert({
       location_id: auth.locationId,
       staff_id: auth.staffId,

@@ -162,6 +162,7 @@ const revokeScreen = route({
   handler: async ({ params, auth, deps, ctx }) => {
     const n = await liveScreen(deps.knex, auth.locationId, params.id).update({ revoked_at: deps.knex.fn.now() });
     if (!n) throw notFound('Kitchen screen');
+    deps.sessions?.revoked(params.id);
     await audit(deps.knex, auth, 'kitchen_screen.revoked', params.id);
     ctx.status = 204;
     return undefined;

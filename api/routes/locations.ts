@@ -113,6 +113,7 @@ const deactivateLocation = route({
         await trx(table).where('location_id', loc.id).whereNull('revoked_at').update({ revoked_at: trx.fn.now() });
       await audit(trx, auth, 'location.deactivated', loc.id);
     });
+    deps.sessions?.dropWhere((a) => a.locationId === params.id);
     ctx.status = 204;
     return undefined;
   },

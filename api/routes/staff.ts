@@ -270,7 +270,9 @@ const changeStaff = route({
       await auditChanges(trx, auth, staff, body);
       return row;
     });
-    return staffView(await auditRefusedPin(deps, auth, params.id, work));
+    const changed = await auditRefusedPin(deps, auth, params.id, work);
+    if (endsSessions(body)) deps.sessions?.dropWhere((a) => a.staffId === params.id);
+    return staffView(changed);
   },
 });
 
@@ -293,6 +295,7 @@ const removeStaff = route({
       await revokeSessions(trx, staff.id, now);
       await closeOpenShift(trx, staff.id, now);
     });
+    deps.sessions?.dropWhere((a) => a.staffId === params.id);
     ctx.status = 204;
     return undefined;
   },
