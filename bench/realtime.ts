@@ -4,10 +4,10 @@
  * Brings the stack up as the tests do (embedded Postgres, Temporal dev server), starts 2 API
  * replicas and the central worker as their own processes (TILLFLOW_ROLE=api / worker, sharing the
  * database and Temporal; fan-out between the replicas is Postgres LISTEN/NOTIFY), so this process
- * runs only the clients, and connects WebSocket
- * subscribers spread over both replicas to `orders:<locationId>` and per-order `order:<id>`
- * topics, and lets terminals run cash checkouts over HTTP against the replicas. Two phases of the
- * same load: 1 subscriber per replica (the baseline), then BENCH_SUBSCRIBERS.
+ * runs only the clients. It connects WebSocket subscribers spread over both replicas to
+ * `orders:<locationId>` and per-order `order:<id>` topics, and lets terminals run cash checkouts
+ * over HTTP against the replicas. Two phases of the same load: 1 subscriber per replica (the
+ * baseline), then BENCH_SUBSCRIBERS.
  *
  * Latency of an event = the moment a subscriber's socket delivered it in this process minus the
  * moment the HTTP answer of the terminal's change that produced its version arrived in this
@@ -97,21 +97,23 @@ async function startServers(h: Harness, dataDir: string): Promise<Servers> {
     TILLFLOW_PAYMENTS_SANDBOX: 'false',
     TILLFLOW_MDNS: 'off',
   };
-  const [worker, ...replicas] = await Promise.all([
+  const [worker, replicas] = await Promise.all([
     startTillflowProcess({ ...common, TILLFLOW_ROLE: 'worker', TILLFLOW_DATA_DIR: path.join(dataDir, 'worker') }),
-    ...Array.from({ length: REPLICAS }, async (_, i) => {
-      const port = await freePort();
-      const child = await startTillflowProcess({
-        ...common,
-        TILLFLOW_ROLE: 'api',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        TILLFLOW_DATA_DIR: path.join(dataDir, `replica-${i}`),
-      });
-      return { url: `http://127.0.0.1:${port}`, process: child };
-    }),
+    Promise.all(
+      Array.from({ length: REPLICAS }, async (_, i): Promise<Replica> => {
+        const port = await freePort();
+        const child = await startTillflowProcess({
+          ...common,
+          TILLFLOW_ROLE: 'api',
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          TILLFLOW_DATA_DIR: path.join(dataDir, `replica-${i}`),
+        });
+        return { url: `http://127.0.0.1:${port}`, process: child };
+      }),
+    ),
   ]);
-  return { worker: worker as ChildProcess, replicas: replicas as Replica[] };
+  return { worker, replicas };
 }
 
 /** Resident memory of a process in bytes (Linux), NaN elsewhere. */

@@ -14,7 +14,17 @@ export interface EventNotification {
   o: string | null;
   t: string[];
   ids: number[];
-  rows?: Array<{ id: number; l: string; v: number; e: string; t: string[]; d: unknown }>;
+  rows?: NotifiedEvent[];
+}
+
+/** An event row as a notification carries it: id, location, version, event, topics, data. */
+export interface NotifiedEvent {
+  id: number;
+  l: string;
+  v: number;
+  e: string;
+  t: string[];
+  d: unknown;
 }
 
 /** One row of order_events: an order's event at its version, or a location's (no order, version 0). */

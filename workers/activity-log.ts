@@ -14,7 +14,7 @@ function orderIdOf(workflowId: string | undefined, args: unknown[]): string | un
 }
 
 /** The longest failure message an activity hands to Temporal (see bounded). */
-export const MAX_FAILURE_MESSAGE = 1000;
+const MAX_FAILURE_MESSAGE = 1000;
 
 /**
  * Temporal refuses an activity failure above its size limit (4 KiB on the dev server) and records

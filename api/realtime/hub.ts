@@ -5,7 +5,7 @@ import type { Logger } from '../../platform/logger';
 import { REVOCATIONS_CHANNEL } from '../../db/migrations/005_devices';
 import type { SessionCache } from '../session-cache';
 import { eventDataForTopic } from '../../core/views';
-import type { EventNotification } from '../../db/events';
+import type { EventNotification, NotifiedEvent } from '../../db/events';
 
 export interface HubEvent {
   id: number;
@@ -181,7 +181,7 @@ export class EventHub {
   }
 
   /** The rows of a notification too large to carry them, in the payload's shape. */
-  private async readRows(ids: number[]): Promise<NonNullable<EventNotification['rows']>> {
+  private async readRows(ids: number[]): Promise<NotifiedEvent[]> {
     return this.knex('order_events')
       .whereIn('id', ids)
       .orderBy('id')
@@ -190,7 +190,7 @@ export class EventHub {
 }
 
 /** An event row as subscribers get it, its messages serialised at most once per topic. */
-function hubEvent(row: NonNullable<EventNotification['rows']>[number] & { o: string | null }): HubEvent {
+function hubEvent(row: NotifiedEvent & { o: string | null }): HubEvent {
   const frames = new Map<string, Buffer | undefined>();
   const e: HubEvent = {
     id: Number(row.id),
