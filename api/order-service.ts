@@ -1,18 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  WithStartWorkflowOperation,
+  type WorkflowStartOptions,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { ApplicationFailure, TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import * as order from '../core/order';
 import type { OrderSnapshot, OrderState } from '../core/order';
 import * as msg from '../core/messages';
 import { REJECTION_TYPES, Rejection } from '../core/failures';
-import { workflowIds } from '../core/events';
-import { SA } from '../core/search-attributes';
+import { changeEvents, workflowIds, type PublishBatch } from '../core/events';
+import { SA, orderSearchAttributes } from '../core/search-attributes';
 import { DEFAULT_PAYMENT_TIMING } from '../core/payment';
 import type { checkout } from '../workflows/checkout';
 import { ApiError, conflict, notFound, validationError } from './errors';
@@ -22,7 +22,7 @@ import { executeUpdate } from './update-retry';
 import { loadOrderSettings, type OrderSettings } from './settings-read';
 import { writeOrderEvents } from '../db/order-events';
 import { assignOrderNumber } from '../db/order-numbers';
-import { findCustomer, findTable, seatOrder, unseatOrder } from './floor-service';
+import { findCustomer, findTable, seatOrder } from './floor-service';
 
 const DEFAULT_ABANDON_AFTER_MS = 12 * 3600_000;
 
@@ -97,8 +97,10 @@ export interface CreateOrderBody {
 }
 
 /**
- * Starts the order's checkout workflow and waits for its first snapshot (with its order number)
- * in one Update-with-Start. A repeated create with the same client id returns the same order.
+ * Opens an order: numbers it, applies its opening version here with the workflow's own pure
+ * rules, starts its checkout workflow there (a plain start: no workflow task to wait for, no
+ * Update; issue 10) and publishes that version. A repeated create with the same client id
+ * returns the same order.
  */
 export async function createOrder(
   deps: AppDeps,
@@ -119,26 +121,31 @@ export async function createOrder(
   const now = new Date().toISOString();
   const state = newOrderState({ orderId, auth, body, settings, table, customer, now });
   await addInitialLines(deps, auth, state, body.lines ?? [], now);
-  // Numbered here (idempotent per order), so the workflow's first task needs no activity.
+  // Numbered here (idempotent per order), so the opening version is whole before the start.
   state.orderNumber = await assignOrderNumber(deps.knex, orderId, auth.locationId);
-  // The table is claimed last, once nothing else can refuse the order: a refused create frees it again.
+  state.version = 1;
+  const snapshot = order.toSnapshot(state);
+  // The table is claimed last, once nothing else can refuse the order.
   if (table) await seatOrder(deps, auth, orderId, table.id, body.newCheck === true);
   try {
-    const answer = await deps.temporal.workflow.executeUpdateWithStart(msg.openOrderUpdate, {
-      args: [{ callerLocationId: auth.locationId, publishes: true }],
-      startWorkflowOperation: startCheckout(deps, auth, body, state, settings.name),
-    });
-    const snapshot = publishAnswer(deps, answer);
-    return { created: snapshot.createdAt === now, snapshot };
+    await deps.temporal.workflow.start('checkout', checkoutStart(deps, auth, body, state, settings.name));
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      const closed = await persistedSnapshot(deps, orderId);
-      if (closed) return { created: false, snapshot: ownedOr404(closed, auth) };
-      throw conflict('This order id was used before');
-    }
-    const refused = updateError(err);
-    if (refused && table) await unseatOrder(deps, orderId);
-    throw refused ?? err;
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { created: false, snapshot: await reopened(deps, auth, orderId) };
+    throw err;
+  }
+  publish(deps, { orderId, locationId: auth.locationId, events: changeEvents(snapshot), snapshot });
+  return { created: true, snapshot };
+}
+
+/** A repeated create: the order as it is now (its workflow answers while it runs). */
+async function reopened(deps: AppDeps, auth: AuthContext, orderId: string): Promise<OrderSnapshot> {
+  const closed = await persistedSnapshot(deps, orderId);
+  if (closed) return ownedOr404(closed, auth);
+  try {
+    return await updateOrder(deps, auth, orderId, msg.openOrderUpdate, {});
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) throw conflict('This order id was used before');
+    throw err;
   }
 }
 
@@ -210,16 +217,20 @@ async function addInitialLines(
   state.version = 0;
 }
 
-/** The checkout's start, as the Update-with-Start carries it (its id is the idempotency key). */
-function startCheckout(
+/**
+ * The checkout's start (its id is the idempotency key). It begins at the opening version the API
+ * publishes, and with the search attributes as of it, so its first task writes none.
+ */
+function checkoutStart(
   deps: AppDeps,
   auth: AuthContext,
   body: CreateOrderBody,
   state: OrderState,
   locationName: string,
-): WithStartWorkflowOperation<typeof checkout> {
+): WorkflowStartOptions<typeof checkout> {
   const gateways = Object.keys(deps.gateways ?? {}).length > 0;
-  return new WithStartWorkflowOperation<typeof checkout>('checkout', {
+  const opening = orderSearchAttributes(order.toSnapshot(state)).filter((a) => a.value !== null);
+  return {
     workflowId: workflowIds.order(state.id),
     taskQueue: deps.config.taskQueue,
     args: [
@@ -227,7 +238,7 @@ function startCheckout(
         state,
         abandonAfterMs: deps.config.orderAbandonAfterMs ?? DEFAULT_ABANDON_AFTER_MS,
         printOptions: deps.config.print,
-        openerPublishes: true,
+        openedByApi: true,
         ...(gateways
           ? {
               payments: {
@@ -238,16 +249,16 @@ function startCheckout(
           : {}),
       },
     ],
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdConflictPolicy: 'FAIL',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     typedSearchAttributes: new TypedSearchAttributes([
       { key: SA.locationId, value: auth.locationId },
       { key: SA.staffId, value: auth.staffId },
-      { key: SA.orderStatus, value: 'open' },
+      ...(opening as SearchAttributePair[]),
     ]),
     staticSummary: `${locationName}: ${body.type.replace('_', ' ')} order${body.table ? ` table ${body.table}` : ''} by ${auth.name}`,
     staticDetails: `Order ${state.id}\nLocation ${locationName} (${auth.locationId})\nStaff ${auth.name} (${auth.staffId})\nTerminal ${body.terminalId ?? '-'}\nCurrency ${state.settings.currency}`,
-  });
+  };
 }
 
 function ownedOr404(snapshot: OrderSnapshot, auth: AuthContext): OrderSnapshot {
@@ -314,14 +325,18 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
  */
 function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
   if (!msg.isPublished(answer)) return answer; // from a worker older than this API
+  publish(deps, answer.batch);
+  return answer.published;
+}
+
+function publish(deps: AppDeps, batch: PublishBatch): void {
   // One statement, so no transaction around it (see appendEvents).
-  void writeOrderEvents(deps.knex, answer.batch).catch((err) =>
+  void writeOrderEvents(deps.knex, batch).catch((err) =>
     deps.logger.warn(
-      { err: (err as Error).message, orderId: answer.batch.orderId },
+      { err: (err as Error).message, orderId: batch.orderId },
       'publishing a change failed; the workflow catches up',
     ),
   );
-  return answer.published;
 }
 
 /** Where gateways call back: PUBLIC_BASE_URL, else this API's own address. */

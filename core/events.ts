@@ -28,6 +28,29 @@ export interface PublishBatch {
   snapshot: OrderSnapshot;
 }
 
+/** What a new version of an order tells its subscribers: the order, and the cart to its terminal's display. */
+export function changeEvents(s: OrderSnapshot): OrderEvent[] {
+  const updated: OrderEvent = {
+    event: 'order.updated',
+    version: s.version,
+    topics: [topic.order(s.id), topic.orders(s.locationId)],
+    data: s,
+  };
+  if (!s.terminalId) return [updated];
+  const cart = {
+    order_id: s.id,
+    items: s.lines.map((l) => ({
+      name: l.name,
+      quantity: l.quantity,
+      total: l.total,
+      modifiers: l.modifiers.map((m) => m.name),
+    })),
+    total: s.totals.total,
+    ...s,
+  };
+  return [updated, { event: 'cart_updated', version: s.version, topics: [topic.display(s.terminalId)], data: cart }];
+}
+
 export const topic = {
   order: (orderId: string) => `order:${orderId}`,
   orders: (locationId: string) => `orders:${locationId}`,

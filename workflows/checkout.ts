@@ -31,8 +31,8 @@ import type { OrderState, OrderSnapshot, PaymentState } from '../core/order';
 import * as msg from '../core/messages';
 import { DATA_ERROR_TYPE, Rejection } from '../core/failures';
 import { guard, rejectionFailure } from './rejection';
-import { OrderEvent, topic, workflowIds } from '../core/events';
-import { SA } from '../core/search-attributes';
+import { OrderEvent, changeEvents, topic, workflowIds } from '../core/events';
+import { orderMilestone, orderSearchAttributes } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../core/tickets';
 import type { OrderActivities } from '../activities/orders';
@@ -65,6 +65,11 @@ export interface CheckoutInput {
   printOptions?: PrintOptions;
   /** The API that starts the order publishes its opening snapshot itself (it got the order number first). */
   openerPublishes?: boolean;
+  /**
+   * The API started this run at the opening version (1), published it and set the search
+   * attributes as of it: a plain start, with no Update to answer (issue 10). Only a first run.
+   */
+  openedByApi?: boolean;
 }
 
 /**
@@ -130,14 +135,16 @@ class CheckoutRun {
   private closeRequested: boolean;
   /**
    * A cash payment closed the order and its answer has not gone out yet: it goes with the task
-   * that ends this activation, which a local activity would hold until the order is written. (Its
-   * drawer kick's print start used to send it first. A cancel still answers once the order is
-   * written, so a client that frees its table next finds it free.)
+   * that ends this activation, which a local activity holds until the order is written. Runs
+   * between `close-after-the-answer` and `cash-close-before-its-answer` sent it first (see persist).
    */
   private answerWaits = false;
   /** A permanent data error of an activity: support staff see it in the current details. */
   private dataProblem: string | undefined;
-  private lastSearchAttributes = '';
+  /** This run starts at the opening version its API published (see queueOpening). */
+  private readonly openedByApi: boolean;
+  /** The milestone the search attributes were last written at (see orderMilestone). */
+  private lastMilestone = '';
   /**
    * Idempotency-Key ids (`<update>:<key>`) applied in earlier runs. Temporal de-duplicates Update
    * ids within a run; these carry the promise across continue-as-new: a repeat changes nothing.
@@ -154,6 +161,11 @@ class CheckoutRun {
     this.printSeq = input.printSeq ?? 0;
     this.closeRequested = this.state.status !== 'open';
     this.earlierKeys = new Map(Object.entries(input.appliedKeys ?? {}));
+    // Before any handler is set: an Update that arrived with the start must find version 1 queued.
+    // Workers from before this take such a start for a continued run (see open), and a new API
+    // meets them during a rolling deploy: their first task replays here without the marker.
+    this.openedByApi = input.openedByApi === true && patched('opened-by-api');
+    if (this.openedByApi) this.queueOpening();
     setHandler(msg.snapshotQuery, () => order.toSnapshot(this.state));
     this.setOpenHandler();
     this.setCartHandlers();
@@ -172,8 +184,20 @@ class CheckoutRun {
     return this.closeOut();
   }
 
+  /**
+   * The opening version's events wait in the outbox until they are durable (the API that
+   * published them may have died first), and its search attributes are the start's own.
+   */
+  private queueOpening(): void {
+    this.lastMilestone = orderMilestone(order.toSnapshot(this.state));
+    this.callerPublishes = true;
+    this.changed();
+    this.callerPublishes = false;
+  }
+
   private async open(): Promise<void> {
     const { state } = this;
+    if (this.openedByApi) return;
     if (state.orderNumber === null) {
       state.orderNumber = await assignOrderNumber({ orderId: state.id, locationId: state.locationId });
       state.version += 1;
@@ -221,6 +245,7 @@ class CheckoutRun {
           printSeq: this.printSeq,
           pendingPrints: [],
           appliedKeys,
+          openedByApi: false,
         });
       }
     }
@@ -289,22 +314,8 @@ class CheckoutRun {
 
   /** Publishes the new snapshot to every topic that shows this order. */
   private changed(): OrderSnapshot {
-    const { state } = this;
-    const snapshot = order.toSnapshot(state);
-    this.emit('order.updated', [topic.order(state.id), topic.orders(state.locationId)], snapshot);
-    if (state.terminalId) {
-      this.emit('cart_updated', [topic.display(state.terminalId)], {
-        order_id: state.id,
-        items: snapshot.lines.map((l) => ({
-          name: l.name,
-          quantity: l.quantity,
-          total: l.total,
-          modifiers: l.modifiers.map((m) => m.name),
-        })),
-        total: snapshot.totals.total,
-        ...snapshot,
-      });
-    }
+    const snapshot = order.toSnapshot(this.state);
+    for (const e of changeEvents(snapshot)) this.emit(e.event, e.topics, e.data);
     this.updateSearchAttributes(snapshot);
     return snapshot;
   }
@@ -328,22 +339,11 @@ class CheckoutRun {
   }
 
   private updateSearchAttributes(s: OrderSnapshot): void {
-    const methods = [...new Set(s.payments.map((p) => p.method))];
-    const lastPayment = s.payments[s.payments.length - 1];
-    // Visibility writes cost the server more than the Update itself: refresh them on milestones
-    // (number, kitchen, payment, status), not on every cart edit; OrderTotal is current from then.
-    const key = JSON.stringify([s.status, s.kitchenStatus, s.orderNumber, methods, lastPayment?.status]);
     setCurrentDetails(describe(s, this.dataProblem));
-    if (key === this.lastSearchAttributes) return;
-    this.lastSearchAttributes = key;
-    upsertSearchAttributes([
-      { key: SA.orderStatus, value: s.status },
-      { key: SA.kitchenStatus, value: s.kitchenStatus },
-      { key: SA.orderTotal, value: s.totals.total },
-      ...(s.orderNumber !== null ? [{ key: SA.orderNumber, value: s.orderNumber }] : []),
-      { key: SA.paymentMethod, value: methods.length ? methods : null },
-      { key: SA.paymentStatus, value: lastPayment?.status ?? null },
-    ]);
+    const milestone = orderMilestone(s);
+    if (milestone === this.lastMilestone) return;
+    this.lastMilestone = milestone;
+    upsertSearchAttributes(orderSearchAttributes(s));
   }
 
   /**
@@ -377,11 +377,12 @@ class CheckoutRun {
 
   /**
    * Writes the ended order, making the outbox durable with it (and the low-stock alerts);
-   * histories from before published those separately. A cash payment that closes the order has
-   * its answer waiting for this task, so a regular activity writes the close after the answer
-   * goes out; every other end (a cancel, a card close, older runs) writes it in a local activity
-   * before answering. Returns the receipt number the closing transaction gave (sold orders; older
-   * runs' answers have none).
+   * histories from before published those separately. Newer runs write it in a local activity
+   * before the closing Update answers, a cash payment's included: its task then also ends the
+   * run, one task and one activity fewer per checkout than a regular activity after the answer
+   * (issue 10), and the cashier's "paid" means the sale is in the books. Runs from the day
+   * between wrote a cash close after its answer (`close-after-the-answer`). Returns the receipt
+   * number the closing transaction gave (sold orders; older runs' answers have none).
    */
   private async persist(): Promise<number | undefined> {
     const { state, outbox } = this;
@@ -399,9 +400,8 @@ class CheckoutRun {
     await condition(() => !this.publishing);
     const events = outbox.slice();
     const closingReq = { ...req, events };
-    // Written after the closing Update's answer: a regular activity when the answer still waits
-    // for this task (runs from before held it for the local write).
-    const local = !this.answerWaits || !patched('close-after-the-answer');
+    const local =
+      !this.answerWaits || patched('cash-close-before-its-answer') || !patched('close-after-the-answer');
     const written = local
       ? persistOrderLocally(closingReq).catch(() => persistOrder(closingReq))
       : persistOrder(closingReq);

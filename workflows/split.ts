@@ -23,7 +23,17 @@ export async function splitOrder(
   try {
     await startChild('checkout', {
       workflowId: workflowIds.order(split.id),
-      args: [{ ...input, state: split, appliedKeys: {}, pendingPrints: [], printSeq: 0 } satisfies CheckoutInput],
+      // Numbered by its own first task (the API opened only the original).
+      args: [
+        {
+          ...input,
+          state: split,
+          appliedKeys: {},
+          pendingPrints: [],
+          printSeq: 0,
+          openedByApi: false,
+        } satisfies CheckoutInput,
+      ],
       // The new order lives its own life: it outlives this one.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [

@@ -147,6 +147,11 @@ export const scenarios: Record<string, (h: Harness) => Promise<string[]>> = {
    * workflow) and writes the close after the closing Update's answer (a regular activity).
    */
   'cash-checkout-no-receipt-printer': apiNumberedCashCheckout,
+  /**
+   * The same checkout opened by a plain start at the API's opening version (no Update, no
+   * search-attribute upsert in the first task), its cash close written before the answer.
+   */
+  'api-opened-cash-checkout': apiNumberedCashCheckout,
 
   'mpesa-success': paymentScenario('KES', async (h, token, o) => {
     h.simulators.daraja!.script('254700000001', { outcome: 'success' });
