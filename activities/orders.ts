@@ -9,7 +9,7 @@ import { assignOrderNumber } from '../db/order-numbers';
 import { upsertProjection, writeOrderEvents, type PublishRequest } from '../db/order-events';
 import { releaseTableClaim } from '../db/floor';
 import { earnPoints } from '../db/loyalty';
-import { applyMovement, StockRejection, type LowStockAlert, type MovementInput, type StockChange } from '../db/stock';
+import { applyMovements, StockRejection, type LowStockAlert } from '../db/stock';
 import type { RoutedPrinter } from './printing/stations';
 import { assignReceiptNumber } from '../db/receipt-numbers';
 
@@ -92,36 +92,34 @@ export function orderActivities({ knex }: ActivityDeps) {
   });
 }
 
-/** One `sale` movement per tracked line, keyed by the line so a retried close cannot deduct twice. */
+/**
+ * One `sale` movement per tracked line, keyed by the line so a retried close cannot deduct twice.
+ * An item deleted since it was sold has no stock to move; the order still persists.
+ */
 async function deductStock(trx: Knex.Transaction, s: OrderSnapshot, lines: StockLine[]): Promise<LowStockAlert[]> {
-  const alerts: LowStockAlert[] = [];
-  // In item order, so two closes lock the item rows they share in the same order.
-  const ordered = [...lines].sort((a, b) => (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-  for (const line of ordered) {
-    const change = await saleMovement(trx, {
+  const changes = await applyMovements(
+    trx,
+    lines.map((line) => ({
       locationId: s.locationId,
       itemId: line.itemId,
       delta: -line.quantity,
-      reason: 'sale',
+      reason: 'sale' as const,
       reference: s.id,
       orderId: s.id,
       staffId: s.staffId,
       idempotencyKey: `sale:${s.id}:${line.lineId}`,
       allowNegative: true, // a sale has happened: stock records it even when the shelf count was off
-    });
-    if (change?.lowStock) alerts.push(change.lowStock);
+    })),
+  );
+  const alerts: LowStockAlert[] = [];
+  for (const change of changes) {
+    if (change instanceof StockRejection) {
+      if (change.kind === 'unknown_item') continue;
+      throw change;
+    }
+    if (change.lowStock) alerts.push(change.lowStock);
   }
   return alerts;
-}
-
-/** An item deleted since it was sold has no stock to move; the order still persists. */
-async function saleMovement(trx: Knex.Transaction, m: MovementInput): Promise<StockChange | undefined> {
-  try {
-    return await applyMovement(trx, m);
-  } catch (err) {
-    if (err instanceof StockRejection && err.kind === 'unknown_item') return undefined;
-    throw err;
-  }
 }
 
 export type OrderActivities = ReturnType<typeof orderActivities>;

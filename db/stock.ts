@@ -111,40 +111,112 @@ export const alertView = (a: Record<string, any>): AlertView => ({
  * Runs inside the caller's transaction, so it commits (or not) with whatever caused it.
  */
 export async function applyMovement(trx: Knex.Transaction, m: MovementInput): Promise<StockChange> {
-  const item = await trx('items')
-    .where({ id: m.itemId, location_id: m.locationId })
+  const [change] = await applyMovements(trx, [m]);
+  if (change instanceof StockRejection) throw change;
+  return change!;
+}
+
+/**
+ * Applies movements as applyMovement does each, in their order, with one statement per step
+ * rather than five per movement (a close of three lines: five instead of fifteen, all while it
+ * holds the items' locks; issue 10). The items are locked in id order, so two batches of the same
+ * items never deadlock. A movement the rules refuse is answered with its rejection and the others
+ * still apply; a batch never repeats an idempotency key.
+ */
+export async function applyMovements(
+  trx: Knex.Transaction,
+  ms: MovementInput[],
+): Promise<Array<StockChange | StockRejection>> {
+  if (!ms.length) return [];
+  const items = await lockItems(trx, ms);
+  const earlier = await earlierMovements(trx, ms);
+  const planned = ms.map((m) => planMovement(m, items.get(m.itemId), earlier));
+  const moved = planned.filter((p): p is PlannedMove => 'after' in p);
+  if (!moved.length) return planned as Array<StockChange | StockRejection>;
+  const changed = [...items.values()].filter((i) => i.moved);
+  await trx.raw(
+    `UPDATE items SET stock_quantity = v.q, updated_at = now()
+     FROM (SELECT unnest(?::uuid[]) AS id, unnest(?::int[]) AS q) v WHERE items.id = v.id`,
+    [changed.map((i) => i.id), changed.map((i) => i.stock_quantity)],
+  );
+  // Postgres returns a multi-row insert's rows in the order of its values.
+  const rows = await trx('inventory_movements')
+    .insert(moved.map((p) => movementRow(p.m, p.after)))
+    .returning('*');
+  const lowStock = await syncAlerts(trx, changed);
+  return planned.map((p) => {
+    if (!('after' in p)) return p;
+    const row = rows[moved.indexOf(p)];
+    const last = moved.filter((q) => q.m.itemId === p.m.itemId).at(-1) === p;
+    const alert = last ? lowStock.get(p.m.itemId) : undefined;
+    return { movement: movementView(row), applied: true, ...(alert ? { lowStock: alert } : {}) };
+  });
+}
+
+interface LockedItem extends ItemStock {
+  location_id: string;
+  track_stock: boolean;
+  /** The stock fell by this much in the batch (its alert is raised only by a fall). */
+  fell: boolean;
+  moved: boolean;
+}
+
+interface PlannedMove {
+  m: MovementInput;
+  after: number;
+}
+
+async function lockItems(trx: Knex.Transaction, ms: MovementInput[]): Promise<Map<string, LockedItem>> {
+  const rows = await trx('items')
+    .whereIn('id', [...new Set(ms.map((m) => m.itemId))])
+    .orderBy('id')
     // NO KEY UPDATE, not UPDATE: it does not wait for the key-share locks that every order line
     // insert takes on its item (foreign key), so closes of orders of the same items never deadlock.
     .forNoKeyUpdate()
-    .first('id', 'name', 'stock_quantity', 'min_stock', 'track_stock');
-  if (!item) throw new StockRejection('unknown_item', 'No such item in this location');
-  if (m.idempotencyKey) {
-    const earlier = await trx('inventory_movements').where('idempotency_key', m.idempotencyKey).first();
-    if (earlier) return { movement: movementView(earlier), applied: false };
-  }
+    .select('id', 'location_id', 'name', 'stock_quantity', 'min_stock', 'track_stock');
+  return new Map(rows.map((r) => [r.id, { ...r, fell: false, moved: false }]));
+}
+
+async function earlierMovements(trx: Knex.Transaction, ms: MovementInput[]): Promise<Map<string, Record<string, any>>> {
+  const keys = ms.map((m) => m.idempotencyKey).filter((k): k is string => !!k);
+  if (new Set(keys).size !== keys.length) throw new Error('a batch of stock movements repeats an idempotency key');
+  if (!keys.length) return new Map();
+  const rows = await trx('inventory_movements').whereIn('idempotency_key', keys);
+  return new Map(rows.map((r) => [r.idempotency_key, r]));
+}
+
+/** One movement against the item as the batch has left it so far (the rules of applyMovement). */
+function planMovement(
+  m: MovementInput,
+  item: LockedItem | undefined,
+  earlier: Map<string, Record<string, any>>,
+): PlannedMove | StockChange | StockRejection {
+  if (!item || item.location_id !== m.locationId) return new StockRejection('unknown_item', 'No such item in this location');
+  const done = m.idempotencyKey ? earlier.get(m.idempotencyKey) : undefined;
+  if (done) return { movement: movementView(done), applied: false };
   const after = item.stock_quantity + m.delta;
   if (after < 0 && !m.allowNegative) {
-    throw new StockRejection('negative', `This would leave ${after} in stock; send allowNegative: true to allow it`);
+    return new StockRejection('negative', `This would leave ${after} in stock; send allowNegative: true to allow it`);
   }
-  if (Math.abs(after) > INT4_MAX) throw new StockRejection('out_of_range', 'The resulting stock is too large');
-  await trx('items').where('id', item.id).update({ stock_quantity: after, updated_at: trx.fn.now() });
-  const [row] = await trx('inventory_movements')
-    .insert({
-      location_id: m.locationId,
-      item_id: m.itemId,
-      delta: m.delta,
-      quantity_after: after,
-      reason: m.reason,
-      reference: m.reference ?? null,
-      order_id: m.orderId ?? null,
-      stock_count_id: m.stockCountId ?? null,
-      staff_id: m.staffId ?? null,
-      note: m.note ?? null,
-      idempotency_key: m.idempotencyKey ?? null,
-    })
-    .returning('*');
-  const lowStock = item.track_stock ? await syncAlert(trx, { ...item, stock_quantity: after }, m.delta) : undefined;
-  return { movement: movementView(row), applied: true, lowStock };
+  if (Math.abs(after) > INT4_MAX) return new StockRejection('out_of_range', 'The resulting stock is too large');
+  Object.assign(item, { stock_quantity: after, moved: true, fell: item.fell || m.delta < 0 });
+  return { m, after };
+}
+
+function movementRow(m: MovementInput, after: number) {
+  return {
+    location_id: m.locationId,
+    item_id: m.itemId,
+    delta: m.delta,
+    quantity_after: after,
+    reason: m.reason,
+    reference: m.reference ?? null,
+    order_id: m.orderId ?? null,
+    stock_count_id: m.stockCountId ?? null,
+    staff_id: m.staffId ?? null,
+    note: m.note ?? null,
+    idempotency_key: m.idempotencyKey ?? null,
+  };
 }
 
 interface ItemStock {
@@ -156,31 +228,36 @@ interface ItemStock {
 
 /**
  * Falling to or below the minimum raises an alert unless one is active (the partial unique index
- * keeps it to one per item); rising above it resolves the active one.
+ * keeps it to one per item); rising above it resolves the active one. Only tracked items alert.
  */
-async function syncAlert(trx: Knex.Transaction, item: ItemStock, delta: number): Promise<LowStockAlert | undefined> {
-  if (item.stock_quantity > item.min_stock) {
+async function syncAlerts(trx: Knex.Transaction, items: LockedItem[]): Promise<Map<string, LowStockAlert>> {
+  const tracked = items.filter((i) => i.track_stock);
+  const above = tracked.filter((i) => i.stock_quantity > i.min_stock).map((i) => i.id);
+  if (above.length) {
     await trx('low_stock_alerts')
-      .where({ item_id: item.id, status: 'active' })
+      .whereIn('item_id', above)
+      .where('status', 'active')
       .update({ status: 'resolved', resolved_at: trx.fn.now(), resolution: 'restocked' });
-    return undefined;
   }
-  if (delta >= 0) return undefined;
-  const { rows } = await trx.raw(
-    `INSERT INTO low_stock_alerts (location_id, item_id, quantity, min_stock)
-     SELECT location_id, id, ?, ? FROM items WHERE id = ?
-     ON CONFLICT (item_id) WHERE status = 'active' DO NOTHING
-     RETURNING *`,
-    [item.stock_quantity, item.min_stock, item.id],
-  );
-  if (!rows.length) return undefined;
-  return {
-    itemId: item.id,
-    name: item.name,
-    stockQuantity: item.stock_quantity,
-    minStock: item.min_stock,
-    alert: alertView({ ...rows[0], name: item.name }),
-  };
+  const raised = new Map<string, LowStockAlert>();
+  for (const item of tracked.filter((i) => i.stock_quantity <= i.min_stock && i.fell)) {
+    const { rows } = await trx.raw(
+      `INSERT INTO low_stock_alerts (location_id, item_id, quantity, min_stock)
+       VALUES (?, ?, ?, ?)
+       ON CONFLICT (item_id) WHERE status = 'active' DO NOTHING
+       RETURNING *`,
+      [item.location_id, item.id, item.stock_quantity, item.min_stock],
+    );
+    if (!rows.length) continue;
+    raised.set(item.id, {
+      itemId: item.id,
+      name: item.name,
+      stockQuantity: item.stock_quantity,
+      minStock: item.min_stock,
+      alert: alertView({ ...rows[0], name: item.name }),
+    });
+  }
+  return raised;
 }
 
 /**

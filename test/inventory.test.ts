@@ -1,6 +1,7 @@
 import { startHarness, Harness } from './support/harness';
 import { expectNoDrift, movementsOf, newItem, sell, stockOf, waitFor } from './support/inventory';
 import { connectSocket } from './support/ws-client';
+import { postPayment } from './support/payments';
 
 let h: Harness;
 let manager: string;
@@ -26,6 +27,25 @@ describe('sale movements', () => {
     ]);
     expect(moves[0].staff_id).toEqual(h.shop.staff['Cashier']);
     expect(await stockOf(h, itemId)).toBe(17);
+  });
+
+  it('moves two lines of one item in one close in their order, with one alert for the item', async () => {
+    const itemId = await newItem(h, manager, { stockQuantity: 9, minStock: 5 });
+    const created = await h.api('POST', '/api/v1/orders', {
+      token: cashier,
+      body: { type: 'takeaway', lines: [{ itemId, quantity: 2 }, { itemId, quantity: 3, note: 'separate' }] },
+    });
+    const total = created.body.totals.total;
+    const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });
+    expect(paid.body.order.status).toBe('closed');
+    expect((await movementsOf(h, itemId)).map((m) => [m.delta, m.quantity_after])).toEqual([
+      [-2, 7],
+      [-3, 4],
+    ]);
+    expect(await stockOf(h, itemId)).toBe(4);
+    const alerts = await h.deps.knex('low_stock_alerts').where({ item_id: itemId });
+    expect(alerts.map((a) => [a.status, a.quantity])).toEqual([['active', 4]]);
+    await expectNoDrift(h, itemId, 9);
   });
 
   it('keeps movements and stock in step across sales, receipts and adjustments (no drift)', async () => {
