@@ -130,7 +130,8 @@ export async function createOrder(
   try {
     await deps.temporal.workflow.start('checkout', checkoutStart(deps, auth, body, state, settings.name));
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { created: false, snapshot: await reopened(deps, auth, orderId) };
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      return { created: false, snapshot: await reopened(deps, auth, orderId) };
     throw err;
   }
   publish(deps, { orderId, locationId: auth.locationId, events: changeEvents(snapshot), snapshot });

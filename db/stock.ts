@@ -191,7 +191,8 @@ function planMovement(
   item: LockedItem | undefined,
   earlier: Map<string, Record<string, any>>,
 ): PlannedMove | StockChange | StockRejection {
-  if (!item || item.location_id !== m.locationId) return new StockRejection('unknown_item', 'No such item in this location');
+  if (!item || item.location_id !== m.locationId)
+    return new StockRejection('unknown_item', 'No such item in this location');
   const done = m.idempotencyKey ? earlier.get(m.idempotencyKey) : undefined;
   if (done) return { movement: movementView(done), applied: false };
   const after = item.stock_quantity + m.delta;

@@ -33,7 +33,13 @@ describe('sale movements', () => {
     const itemId = await newItem(h, manager, { stockQuantity: 9, minStock: 5 });
     const created = await h.api('POST', '/api/v1/orders', {
       token: cashier,
-      body: { type: 'takeaway', lines: [{ itemId, quantity: 2 }, { itemId, quantity: 3, note: 'separate' }] },
+      body: {
+        type: 'takeaway',
+        lines: [
+          { itemId, quantity: 2 },
+          { itemId, quantity: 3, note: 'separate' },
+        ],
+      },
     });
     const total = created.body.totals.total;
     const paid = await postPayment(h, cashier, created.body.id, { method: 'cash', amount: total, tendered: total });

@@ -40,7 +40,10 @@ it('numbers a line added the moment its order opens after the opening version, f
 });
 
 it('keeps the opening version until it is durable: a lost API write is made good by the close', async () => {
-  const opened = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [espresso()] } });
+  const opened = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [espresso()] },
+  });
   const id = opened.body.id;
   // The API's own write landed; drop it, as if that API replica had died before writing it.
   await until(
@@ -60,7 +63,10 @@ it('keeps the opening version until it is durable: a lost API write is made good
 });
 
 it('answers a paying cashier once the sale is written', async () => {
-  const opened = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway', lines: [espresso()] } });
+  const opened = await h.api('POST', '/api/v1/orders', {
+    token: cashier,
+    body: { type: 'takeaway', lines: [espresso()] },
+  });
   const id = opened.body.id;
   const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, {
     token: cashier,

@@ -400,8 +400,7 @@ class CheckoutRun {
     await condition(() => !this.publishing);
     const events = outbox.slice();
     const closingReq = { ...req, events };
-    const local =
-      !this.answerWaits || patched('cash-close-before-its-answer') || !patched('close-after-the-answer');
+    const local = !this.answerWaits || patched('cash-close-before-its-answer') || !patched('close-after-the-answer');
     const written = local
       ? persistOrderLocally(closingReq).catch(() => persistOrder(closingReq))
       : persistOrder(closingReq);
