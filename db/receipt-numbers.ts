@@ -13,17 +13,14 @@ export const KEEP_RECEIPT_NUMBER =
  * a rolled-back close gives its number back (never a gap). The caller runs it once per order.
  */
 export async function assignReceiptNumber(trx: Knex.Transaction, orderId: string, locationId: string): Promise<number> {
-  const [loc] = await trx('locations')
-    .where('id', locationId)
-    .increment('receipt_counter', 1)
-    .returning('receipt_counter');
-  if (!loc) throw new Error(`location ${locationId} not found`);
-  const receiptNumber = loc.receipt_counter as number;
-  await trx('orders')
-    .where('id', orderId)
-    .update({
-      receipt_number: receiptNumber,
-      snapshot: trx.raw("snapshot || jsonb_build_object('receiptNumber', ?::int)", [receiptNumber]),
-    });
-  return receiptNumber;
+  // One statement: the location's row is every close's hot row, locked from here to the commit.
+  const { rows } = await trx.raw(
+    `WITH n AS (UPDATE locations SET receipt_counter = receipt_counter + 1 WHERE id = ? RETURNING receipt_counter)
+     UPDATE orders SET receipt_number = n.receipt_counter,
+       snapshot = orders.snapshot || jsonb_build_object('receiptNumber', n.receipt_counter)
+     FROM n WHERE orders.id = ? RETURNING n.receipt_counter`,
+    [locationId, orderId],
+  );
+  if (!rows.length) throw new Error(`location ${locationId} or order ${orderId} not found`);
+  return rows[0].receipt_counter as number;
 }
