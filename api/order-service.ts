@@ -138,14 +138,22 @@ export async function createOrder(
   return { created: true, snapshot };
 }
 
-/** A repeated create: the order as it is now (its workflow answers while it runs). */
+/**
+ * A repeated create: the order as it is now (its workflow answers while it runs). Another
+ * location's order is not found; an id whose workflow ended without an order was used before.
+ */
 async function reopened(deps: AppDeps, auth: AuthContext, orderId: string): Promise<OrderSnapshot> {
   const closed = await persistedSnapshot(deps, orderId);
   if (closed) return ownedOr404(closed, auth);
+  const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
   try {
-    return await updateOrder(deps, auth, orderId, msg.openOrderUpdate, {});
+    const caller = { callerLocationId: auth.locationId, publishes: true };
+    return publishAnswer(deps, await executeUpdate(handle, msg.openOrderUpdate, caller));
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) throw conflict('This order id was used before');
+    const refused = updateError(err);
+    if (refused) throw refused;
+    if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError)
+      throw conflict('This order id was used before');
     throw err;
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
 import { connectSocket } from './support/ws-client';
 import { until } from './support/payments';
+import { seedDemoShop } from '../db/seed';
 
 /**
  * An order opens with a plain workflow start (issue 10): the API applies and publishes the
@@ -98,4 +99,15 @@ it('answers a repeated create with the order as it is now', async () => {
   expect(again.status).toBe(200);
   expect(again.body.orderNumber).toBe(first.body.orderNumber);
   expect(again.body.lines).toHaveLength(1);
+});
+
+it("answers 404 to a create that reuses another location's running order id", async () => {
+  const b = (await seedDemoShop(h.deps.knex, h.deps.config.tokenSecret, { force: true, name: 'Open B' }))!;
+  const login = await h.api('POST', '/api/v1/auth/login', { body: { pin: '3456', locationId: b.locationId } });
+  expect(login.status).toBe(200);
+  const id = randomUUID();
+  expect((await h.api('POST', '/api/v1/orders', { token: cashier, body: { id, type: 'takeaway' } })).status).toBe(201);
+  const reused = await h.api('POST', '/api/v1/orders', { token: login.body.token, body: { id, type: 'takeaway' } });
+  expect(reused.status).toBe(404);
+  expect(reused.body.code).toBe('NOT_FOUND');
 });
