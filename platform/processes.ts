@@ -94,3 +94,43 @@ export async function isPortInUse(host: string, port: number): Promise<boolean> 
     srv.listen(port, host, () => srv.close(() => resolve(false)));
   });
 }
+
+/**
+ * Whether process `pid` holds a listening TCP socket on `port`: the socket's inode from
+ * /proc/net/tcp{,6} (state 0A is LISTEN) among the process's descriptors. Undefined where /proc
+ * does not tell (not Linux). It tells a server that owns its port from one whose port is answered
+ * by another process.
+ */
+export function holdsListeningPort(pid: number, port: number): boolean | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readOr(table).split('\n').slice(1)) {
+      const [, local, , state, , , , , , inode] = line.trim().split(/\s+/);
+      if (state === '0A' && Number.parseInt(local?.split(':')[1] ?? '', 16) === port) inodes.add(inode!);
+    }
+  }
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // exited
+  }
+  return fds.some((fd) => inodes.has(/^socket:\[(\d+)\]$/.exec(readLinkOr(`/proc/${pid}/fd/${fd}`))?.[1] ?? ''));
+}
+
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function readLinkOr(link: string): string {
+  try {
+    return fs.readlinkSync(link);
+  } catch {
+    return ''; // the descriptor closed while we looked
+  }
+}
