@@ -157,12 +157,11 @@ export interface Persisted {
 async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest): Promise<Persisted> {
   const s = req.snapshot;
   await releaseTableClaim(trx, s.id); // its table is free once it closed or was cancelled (a no-op on a retry)
-  const already = await trx('orders').where('id', s.id).forUpdate().first('persisted_at', 'receipt_number');
+  const already = await markPersisted(trx, s.id);
   // A retry after a lost answer: the close happened, with the receipt number it gave.
   if (already?.persisted_at)
     return { lowStock: [], ...(already.receipt_number !== null ? { receiptNumber: already.receipt_number } : {}) };
-  await upsertProjection(trx, s, { persisted_at: trx.fn.now() });
-  await trx('orders').where('id', s.id).update({ persisted_at: trx.fn.now() });
+  await upsertProjection(trx, s, { persisted_at: trx.fn.now() }); // a row the API never wrote, or an older one
   await insertLines(trx, s);
   if (s.discounts.length) {
     await trx('order_discounts').insert(
@@ -177,18 +176,7 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
       })),
     );
   }
-  if (s.payments.length)
-    await trx('payments')
-      .insert(s.payments.map((p, i) => paymentRow(s, p, i)))
-      .onConflict('id')
-      .merge();
-  // A refund settled before the checkout heard of it already wrote payments.refunded: the
-  // closing write must not take such a payment's `refunded` status back.
-  await trx('payments')
-    .where('order_id', s.id)
-    .where('refunded', '>', 0)
-    .whereRaw('refunded >= amount + tip + fee')
-    .update({ status: 'refunded' });
+  if (s.payments.length) await writePayments(trx, s);
   // Stock leaves only when an order closes, and a closed order is never cancelled: a
   // cancelled order has nothing to give back (refunds restock what they return).
   if (s.status === 'cancelled') return { lowStock: [] };
@@ -199,6 +187,45 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   // is held only for the commit (and the low-stock alerts, when there are any).
   const receiptNumber = await assignReceiptNumber(trx, s.id, s.locationId);
   return { lowStock, receiptNumber };
+}
+
+/**
+ * Locks the order's row and marks it persisted, in one statement; returns the row as it was
+ * (undefined when the API's projection write never landed: the upsert then inserts it, marked).
+ */
+async function markPersisted(
+  trx: Knex.Transaction,
+  orderId: string,
+): Promise<{ persisted_at: Date | null; receipt_number: number | null } | undefined> {
+  const { rows } = await trx.raw(
+    `UPDATE orders o SET persisted_at = coalesce(was.persisted_at, now())
+     FROM (SELECT id, persisted_at, receipt_number FROM orders WHERE id = ? FOR UPDATE) was
+     WHERE o.id = was.id
+     RETURNING was.persisted_at, was.receipt_number`,
+    [orderId],
+  );
+  return rows[0];
+}
+
+/**
+ * The order's payments as the snapshot has them. A refund settled before the checkout heard of
+ * it already wrote payments.refunded: the closing write must not take such a payment's
+ * `refunded` status back.
+ */
+async function writePayments(trx: Knex.Transaction, s: OrderSnapshot): Promise<void> {
+  const rows = s.payments.map((p, i) => paymentRow(s, p, i));
+  const { id: _id, ...columns } = rows[0]!;
+  const merged = Object.fromEntries(Object.keys(columns).map((c) => [c, trx.raw('excluded.??', [c])]));
+  await trx('payments')
+    .insert(rows)
+    .onConflict('id')
+    .merge({
+      ...merged,
+      status: trx.raw(
+        `CASE WHEN payments.refunded > 0 AND payments.refunded >= excluded.amount + excluded.tip + excluded.fee
+         THEN 'refunded' ELSE excluded.status END`,
+      ),
+    });
 }
 
 /** The lines and their modifiers, one insert each (not one per line: fewer round trips on close). */

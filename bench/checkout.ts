@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Knex } from 'knex';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Harness } from '../test/support/harness';
@@ -38,6 +39,8 @@ const SECONDS = positiveNumber('BENCH_SECONDS', 20);
 const TERMINALS = Math.round(positiveNumber('BENCH_TERMINALS', 10));
 const WARMUP_SECONDS = positiveNumber('BENCH_WARMUP_SECONDS', 2);
 const TARGET = process.env.BENCH_TARGET === 'cluster' ? 'cluster' : 'dev';
+/** inline: the central worker in the bench's process (default); process: the worker as its own process. */
+const WORKER = process.env.BENCH_WORKER === 'process' ? 'process' : 'inline';
 /** A fresh no-op workflow per client after this many updates (Temporal allows ~2,000 per run). */
 const UPDATES_PER_NOOP_WORKFLOW = 500;
 const CASHIER_PIN = '3456';
@@ -746,8 +749,13 @@ async function main(): Promise<number> {
       stack.stopCluster = await (await import('../cluster/bench-target')).startBenchCluster(log);
     log(`starting the stack (target ${TARGET}), bundling workflows …`);
     await globalSetup();
-    const h = await startHarness();
+    const h = await startHarness(WORKER === 'process' ? { centralWorker: false } : {});
     stack.h = h;
+    if (WORKER === 'process') {
+      const { startWorkerProcess } = await import('../test/support/worker-process');
+      stack.workerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tillflow-bench-worker-'));
+      await startWorkerProcess(h, stack.workerDir);
+    }
     instrumentServerUpdates(h);
     // Tracked items stay tracked (each close deducts stock, a side effect the bench counts) but
     // never run out: a sold-out Croissant answers 409 (issue 13's "86") and ends the scenario.
@@ -780,6 +788,8 @@ interface BenchStack {
   crudKnex?: Knex;
   crudOrderIds: string[];
   stopCluster?: () => Promise<void>;
+  /** The worker process's data directory (BENCH_WORKER=process). */
+  workerDir?: string;
 }
 
 /** The three phases (each after its warm-up) and the Temporal actions they took. */
@@ -840,6 +850,11 @@ async function tearDown(stack: BenchStack, globalTeardown: () => Promise<void>):
     }
   } catch (err) {
     console.error('[bench] cleanup of the CRUD rows failed:', err);
+  }
+  if (stack.workerDir) {
+    const { stopWorkerProcesses } = await import('../test/support/worker-process');
+    await stopWorkerProcesses();
+    fs.rmSync(stack.workerDir, { recursive: true, force: true });
   }
   try {
     await stack.h?.close();

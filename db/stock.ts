@@ -134,29 +134,52 @@ export async function applyMovements(
   const moved = planned.filter((p): p is PlannedMove => 'after' in p);
   if (!moved.length) return planned as Array<StockChange | StockRejection>;
   const changed = [...items.values()].filter((i) => i.moved);
-  await trx.raw(
-    `UPDATE items SET stock_quantity = v.q, updated_at = now()
-     FROM (SELECT unnest(?::uuid[]) AS id, unnest(?::int[]) AS q) v WHERE items.id = v.id`,
-    [changed.map((i) => i.id), changed.map((i) => i.stock_quantity)],
-  );
-  // Postgres returns a multi-row insert's rows in the order of its values.
-  const rows = await trx('inventory_movements')
-    .insert(moved.map((p) => movementRow(p.m, p.after)))
-    .returning('*');
-  const lowStock = await syncAlerts(trx, changed);
+  const rows = await writeMoves(trx, changed, moved);
+  const lowStock = await raiseAlerts(trx, changed);
+  let next = 0; // moved is in planned's order, and so are its rows
+  const lastMoveOf = new Map(moved.map((p) => [p.m.itemId, p]));
   return planned.map((p) => {
     if (!('after' in p)) return p;
-    const row = rows[moved.indexOf(p)];
-    const last = moved.filter((q) => q.m.itemId === p.m.itemId).at(-1) === p;
-    const alert = last ? lowStock.get(p.m.itemId) : undefined;
-    return { movement: movementView(row), applied: true, ...(alert ? { lowStock: alert } : {}) };
+    const alert = lastMoveOf.get(p.m.itemId) === p ? lowStock.get(p.m.itemId) : undefined;
+    return { movement: movementView(rows[next++]!), applied: true, ...(alert ? { lowStock: alert } : {}) };
   });
+}
+
+/**
+ * The items' new quantities, their movements and the resolution of any alert an item has risen
+ * out of, in one statement: a close holds its items' locks for this round trip and the receipt
+ * number's only. Returns the movements' rows in the order of `moved` (Postgres returns a
+ * multi-row insert's rows in the order of its values).
+ */
+async function writeMoves(
+  trx: Knex.Transaction,
+  changed: LockedItem[],
+  moved: PlannedMove[],
+): Promise<Record<string, any>[]> {
+  // Rising above the minimum resolves the active alert (only tracked items alert). A sale can
+  // meet one too: an item restocked, or its minimum lowered, since its alert was raised.
+  const above = changed.filter((i) => i.track_stock && i.stock_quantity > i.min_stock).map((i) => i.id);
+  const insert = trx('inventory_movements')
+    .insert(moved.map((p) => movementRow(p.m, p.after)))
+    .returning('*');
+  const { rows } = await trx.raw(
+    `WITH quantities AS (
+       UPDATE items SET stock_quantity = v.q, updated_at = now()
+       FROM (SELECT unnest(?::uuid[]) AS id, unnest(?::int[]) AS q) v WHERE items.id = v.id
+     ), resolved AS (
+       UPDATE low_stock_alerts SET status = 'resolved', resolved_at = now(), resolution = 'restocked'
+       WHERE item_id = ANY(?::uuid[]) AND status = 'active'
+     ), moves AS (?)
+     SELECT * FROM moves`,
+    [changed.map((i) => i.id), changed.map((i) => i.stock_quantity), above, insert],
+  );
+  return rows;
 }
 
 interface LockedItem extends ItemStock {
   location_id: string;
   track_stock: boolean;
-  /** The stock fell by this much in the batch (its alert is raised only by a fall). */
+  /** Some movement of the batch took this item's stock down (its alert is raised only by a fall). */
   fell: boolean;
   moved: boolean;
 }
@@ -229,17 +252,10 @@ interface ItemStock {
 
 /**
  * Falling to or below the minimum raises an alert unless one is active (the partial unique index
- * keeps it to one per item); rising above it resolves the active one. Only tracked items alert.
+ * keeps it to one per item); only a fall raises one, and only tracked items alert.
  */
-async function syncAlerts(trx: Knex.Transaction, items: LockedItem[]): Promise<Map<string, LowStockAlert>> {
+async function raiseAlerts(trx: Knex.Transaction, items: LockedItem[]): Promise<Map<string, LowStockAlert>> {
   const tracked = items.filter((i) => i.track_stock);
-  const above = tracked.filter((i) => i.stock_quantity > i.min_stock).map((i) => i.id);
-  if (above.length) {
-    await trx('low_stock_alerts')
-      .whereIn('item_id', above)
-      .where('status', 'active')
-      .update({ status: 'resolved', resolved_at: trx.fn.now(), resolution: 'restocked' });
-  }
   const raised = new Map<string, LowStockAlert>();
   for (const item of tracked.filter((i) => i.stock_quantity <= i.min_stock && i.fell)) {
     const { rows } = await trx.raw(

@@ -106,7 +106,7 @@ it('writes a close and the API publish of its batch side by side without a deadl
   const onQuery = (q: { sql: string; bindings?: unknown[]; __knexTxId?: unknown }) => {
     if (apiWrite) return;
     if (lockedBy !== undefined && q.__knexTxId === lockedBy) apiWrite = writeOrderEvents(h.deps.knex, batch);
-    else if (/from "orders".* for update/.test(q.sql) && q.bindings?.includes(order.id)) lockedBy = q.__knexTxId;
+    else if (/from "?orders"? .*for update/i.test(q.sql) && q.bindings?.includes(order.id)) lockedBy = q.__knexTxId;
   };
   h.deps.knex.on('query', onQuery);
   try {
@@ -130,4 +130,49 @@ it('writes a close and the API publish of its batch side by side without a deadl
   expect(Number(written[0]!.count)).toBe(1);
   const persisted = await h.deps.knex('orders').where('id', order.id).first('version', 'persisted_at');
   expect(persisted).toMatchObject({ version: closed.version, persisted_at: expect.any(Date) });
+});
+
+/**
+ * A refund of a card payment can settle (and write payments.refunded) before the checkout hears of
+ * it, so the snapshot a close writes may still call the payment succeeded. The close must not
+ * take the payment's `refunded` status back.
+ */
+it('keeps a payment refunded that a refund settled before the close heard of it', async () => {
+  const order = await openOrder('Croissant', 'Burger');
+  const open = (await until(() => h.deps.knex('orders').where('id', order.id).first('snapshot'), Boolean))!
+    .snapshot as OrderSnapshot;
+  const payment = {
+    id: randomUUID(),
+    method: 'card' as const,
+    provider: 'stripe',
+    status: 'succeeded' as const,
+    amount: open.totals.total,
+    tip: 0,
+    fee: 0,
+    reference: 'pi_refunded_first',
+    createdAt: new Date().toISOString(),
+    settledAt: new Date().toISOString(),
+  };
+  const closed: OrderSnapshot = { ...open, status: 'closed', version: open.version + 1, payments: [payment] };
+  const close = () => orderActivities({ knex: h.deps.knex, logger }).persistOrder({ snapshot: closed, stockLines: [] });
+  // The payment's row as the refund left it: the whole amount refunded.
+  await h.deps.knex('payments').insert({
+    id: payment.id,
+    location_id: open.locationId,
+    order_id: order.id,
+    seq: 1,
+    method: 'card',
+    provider: 'stripe',
+    status: 'succeeded',
+    amount: payment.amount,
+    refunded: payment.amount,
+    created_at: payment.createdAt,
+  });
+
+  await close();
+
+  expect(await h.deps.knex('payments').where('id', payment.id).first('status', 'refunded')).toEqual({
+    status: 'refunded',
+    refunded: payment.amount,
+  });
 });
