@@ -7,8 +7,9 @@ import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@
  * The SDK retries a call that failed for a moment (UNAVAILABLE, RESOURCE_EXHAUSTED, …) from a
  * timer. Closing the channel while such a retry waits makes that timer throw "Channel has been
  * shut down" outside any promise: an uncaught exception that ends the process (the API on
- * SIGTERM, or whichever test file a Jest worker happens to run next). So close() waits for every
- * call to reach its final status, through all its retries, for up to `drainMs`.
+ * SIGTERM, or whichever test file a Jest worker happens to run next). So a closing connection
+ * retries nothing more, and close() waits for every call to reach its final status (a waiting
+ * retry makes its last attempt), for up to `drainMs`.
  */
 export interface TemporalClientConnection {
   connection: Connection;
@@ -43,14 +44,23 @@ export async function connectTemporalClient(address: string): Promise<TemporalCl
         });
       },
     });
+  let closing = false;
+  const retry = defaultGrpcRetryOptions();
   const connection = await Connection.connect({
     address,
-    interceptors: [track, makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
+    interceptors: [
+      track,
+      makeGrpcRetryInterceptor({
+        ...retry,
+        retryableDecider: (attempt, status) => !closing && retry.retryableDecider(attempt, status),
+      }),
+    ],
   });
   return {
     connection,
     inFlight: () => inFlight,
     async close(drainMs = 10_000) {
+      closing = true;
       if (inFlight > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([

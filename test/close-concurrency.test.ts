@@ -139,10 +139,12 @@ it('writes a close and the API publish of its batch side by side without a deadl
  */
 it('keeps a payment refunded that a refund settled before the close heard of it', async () => {
   const order = await openOrder('Croissant', 'Burger');
-  const open = (await until(() => h.deps.knex('orders').where('id', order.id).first('snapshot'), Boolean))!
-    .snapshot as OrderSnapshot;
+  const row = (): Promise<{ snapshot: OrderSnapshot } | undefined> =>
+    h.deps.knex('orders').where('id', order.id).first('snapshot');
+  const open = (await until(row, Boolean))!.snapshot;
   const payment = {
     id: randomUUID(),
+    orderId: order.id,
     method: 'card' as const,
     provider: 'stripe',
     status: 'succeeded' as const,
