@@ -7,9 +7,10 @@ import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@
  * The SDK retries a call that failed for a moment (UNAVAILABLE, RESOURCE_EXHAUSTED, …) from a
  * timer. Closing the channel while such a retry waits makes that timer throw "Channel has been
  * shut down" outside any promise: an uncaught exception that ends the process (the API on
- * SIGTERM, or whichever test file a Jest worker happens to run next). So a closing connection
- * retries nothing more, and close() waits for every call to reach its final status (a waiting
- * retry makes its last attempt), for up to `drainMs`.
+ * SIGTERM, or whichever test file a Jest worker happens to run next). So close() waits for every
+ * call to reach its final status, through its retries, for up to `drainMs` (a signal in flight
+ * still arrives); a call still retrying then (Temporal down) gets no further retry: its waiting
+ * timer makes the last attempt, and the channel closes after that.
  */
 export interface TemporalClientConnection {
   connection: Connection;
@@ -17,6 +18,9 @@ export interface TemporalClientConnection {
   inFlight(): number;
   close(drainMs?: number): Promise<void>;
 }
+
+/** The SDK's longest retry interval (5 s) and the attempt it then makes. */
+const LAST_ATTEMPT_MS = 7_000;
 
 export async function connectTemporalClient(address: string): Promise<TemporalClientConnection> {
   let inFlight = 0;
@@ -56,19 +60,22 @@ export async function connectTemporalClient(address: string): Promise<TemporalCl
       }),
     ],
   });
+  const untilIdle = async (ms: number) => {
+    if (inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => idle.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
+  };
   return {
     connection,
     inFlight: () => inFlight,
     async close(drainMs = 10_000) {
+      await untilIdle(drainMs);
       closing = true;
-      if (inFlight > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => idle.push(resolve)),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs))),
-        ]);
-        clearTimeout(timer);
-      }
+      await untilIdle(LAST_ATTEMPT_MS);
       await connection.close();
     },
   };
