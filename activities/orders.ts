@@ -162,6 +162,9 @@ async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest):
   if (already?.persisted_at)
     return { lowStock: [], ...(already.receipt_number !== null ? { receiptNumber: already.receipt_number } : {}) };
   await upsertProjection(trx, s, { persisted_at: trx.fn.now() }); // a row the API never wrote, or an older one
+  // No row when locked, but the API's write of this same version may have landed since: the
+  // upsert then changes nothing (not newer), so the mark is set here.
+  if (!already) await trx('orders').where('id', s.id).whereNull('persisted_at').update({ persisted_at: trx.fn.now() });
   await insertLines(trx, s);
   if (s.discounts.length) {
     await trx('order_discounts').insert(

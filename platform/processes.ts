@@ -110,6 +110,8 @@ export function holdsListeningPort(pid: number, port: number): boolean | undefin
       if (state === '0A' && Number.parseInt(local?.split(':')[1] ?? '', 16) === port) inodes.add(inode!);
     }
   }
+  // Something answers on the port (the caller waited for it): no entry means /proc cannot tell (WSL1, some sandboxes).
+  if (inodes.size === 0) return undefined;
   let fds: string[];
   try {
     fds = fs.readdirSync(`/proc/${pid}/fd`);
