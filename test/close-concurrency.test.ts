@@ -178,3 +178,41 @@ it('keeps a payment refunded that a refund settled before the close heard of it'
     refunded: payment.amount,
   });
 });
+
+/**
+ * A close can look for the order's row before the API's write of the same version is committed:
+ * the lock finds nothing, and the close's own insert then waits for the API's and, being no
+ * newer, changes nothing. The order must still end up marked persisted (or a restarted close
+ * would write it all again, and support's "not persisted" list would hold a closed sale).
+ */
+it("marks a close persisted whose row the API's write of the same version committed after the close looked for it", async () => {
+  const order = await openOrder('Croissant', 'Burger');
+  const row = (): Promise<{ snapshot: OrderSnapshot } | undefined> =>
+    h.deps.knex('orders').where('id', order.id).first('snapshot');
+  const open = (await until(row, Boolean))!.snapshot;
+  // An order of its own whose row nobody wrote yet (same lines, fresh ids).
+  const id = randomUUID();
+  const lines = open.lines.map((l) => ({ ...l, id: randomUUID() }));
+  const closed: OrderSnapshot = { ...open, id, lines, status: 'closed', version: open.version + 1 };
+  const events: OrderEvent[] = [
+    { event: 'order.updated', version: closed.version, topics: [topic.order(id)], data: closed },
+  ];
+  const apiWrite = await h.deps.knex.transaction();
+  await writeOrderEvents(apiWrite, { orderId: id, locationId: open.locationId, events, snapshot: closed });
+
+  const close = orderActivities({ knex: h.deps.knex, logger }).persistOrder({ snapshot: closed, stockLines: [] });
+  // The close's lock saw no row (the API's is not committed); its insert waits for the API's.
+  await until(
+    () =>
+      h.deps.knex.raw(
+        `select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "orders"%'`,
+      ),
+    (r) => r.rows[0].n === 1,
+  );
+  await apiWrite.commit();
+  await close;
+
+  const written = await h.deps.knex('orders').where('id', id).first('version', 'persisted_at');
+  expect(written).toMatchObject({ version: closed.version, persisted_at: expect.any(Date) });
+});
