@@ -9,28 +9,30 @@
  * over HTTP against the replicas. Two phases of the same load: 1 subscriber per replica (the
  * baseline), then BENCH_SUBSCRIBERS.
  *
- * Latency of an event = the moment a subscriber's socket delivered it in this process minus the
- * moment the HTTP answer of the terminal's change that produced its version arrived in this
- * process (both `performance.now()` of this one process). Beside it, the raw NOTIFY round trip
- * between two Postgres connections of this process, sampled during both phases.
+ * The subscribers live in client threads (bench/realtime-clients.ts), the terminals and the books
+ * in the main thread. Latency of an event = the moment a subscriber's socket delivered it minus
+ * the moment the HTTP answer of the terminal's change that produced its version arrived (both on
+ * this process's one clock, `clock()`). Beside it, the raw NOTIFY round trip between two Postgres
+ * connections of the main thread, sampled during both phases.
  *
  * Env: BENCH_SUBSCRIBERS (1000), BENCH_TERMINALS (10), BENCH_SECONDS (20 per phase),
- *      BENCH_ORDER_WATCHERS (10: subscribers per terminal that also watch its current order).
+ *      BENCH_ORDER_WATCHERS (10: subscribers per terminal that also watch its current order),
+ *      BENCH_CLIENT_THREADS (2: worker threads the subscribers are spread over).
  * Exit code 0 unless the stack failed.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
-import WebSocket from 'ws';
 import { freePort } from '../platform/processes';
 import { Client as PgClient } from 'pg';
 import type { Harness } from '../test/support/harness';
 import { eventDataForTopic } from '../core/views';
 import { EVENTS_CHANNEL } from '../core/events';
 import { installStopSignals, runBench, stop } from './run';
+import { clock, ClientThreads, http, type Arrival, type ThreadBooks } from './realtime-clients';
 
 // ---- configuration --------------------------------------------------------------------------
 
@@ -46,6 +48,7 @@ const SUBSCRIBERS = Math.round(positiveNumber('BENCH_SUBSCRIBERS', 1000));
 const TERMINALS = Math.round(positiveNumber('BENCH_TERMINALS', 10));
 const SECONDS = positiveNumber('BENCH_SECONDS', 20);
 const ORDER_WATCHERS = Math.round(positiveNumber('BENCH_ORDER_WATCHERS', 10));
+const CLIENT_THREADS = Math.round(positiveNumber('BENCH_CLIENT_THREADS', 2));
 const REPLICAS = 2;
 /** After the terminals stop: how long events may still arrive before the books are closed. */
 const SETTLE_MS = 3000;
@@ -53,7 +56,6 @@ const TARGET_P99_MS = 50;
 const CASHIER_PIN = '3456';
 const TOKEN_SECRET = 'test-secret-'.padEnd(40, 'x'); // the harness's (test/support/harness.ts)
 
-const clock = () => performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.error(`[bench] ${m}`);
 
@@ -137,15 +139,6 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-async function http(base: string, method: string, url: string, token: string, body?: unknown) {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method === 'POST' && url.endsWith('/payments')) headers['idempotency-key'] = randomUUID();
-  const res = await fetch(base + url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
 // ---- the books: what terminals produced and what subscribers saw ------------------------------
 
 /** Per order: the versions its terminal's answers carried, with the moment each answer arrived. */
@@ -177,163 +170,6 @@ function noticeOfEvents(payload: string, at: number): void {
   }
 }
 
-interface Arrival {
-  orderId: string;
-  version: number;
-  at: number;
-}
-
-interface TopicState {
-  /** Versions older than or equal to this are covered by a snapshot (order: topics). */
-  base: number;
-  /** Newest event version seen per order. */
-  last: Map<string, number>;
-  /** The snapshot's version per order (order: topics). */
-  snapshots: Map<string, number>;
-  /** `orderId:version:event` of every event received. */
-  received: Set<string>;
-  /** Orders whose gap this subscriber noticed, and the version of the snapshot it fetched then. */
-  gapSnapshots: Map<string, number>;
-}
-
-interface PhaseBooks {
-  arrivals: Arrival[];
-  outOfOrder: number;
-  /** Events no newer than the snapshot that arrived after it (a client ignores them: "versions sort it out"). */
-  staleAfterSnapshot: number;
-  duplicates: number;
-  gaps: number;
-  /** Subscriptions (subscriber × topic) the books check at the end. */
-  subscriptions: Array<{ topic: string; state: TopicState; orderId?: string; until?: () => number | undefined }>;
-}
-
-const newBooks = (): PhaseBooks => ({
-  arrivals: [],
-  outOfOrder: 0,
-  staleAfterSnapshot: 0,
-  duplicates: 0,
-  gaps: 0,
-  subscriptions: [],
-});
-
-// ---- subscribers ------------------------------------------------------------------------------
-
-/** What the hub sends first in every event message (api/realtime: type, topic, event, version, orderId, data). */
-const EVENT_HEAD = /^\{"type":"event","topic":"([^"]+)","event":"([^"]+)","version":(\d+),"orderId":"([^"]+)"/;
-
-class Subscriber {
-  readonly ws: WebSocket;
-  readonly topics = new Map<string, TopicState>();
-  private pendingSnapshots = new Map<string, (version: number | undefined) => void>();
-  private pendingSubscribes: Array<() => void> = [];
-  books?: PhaseBooks;
-
-  constructor(
-    readonly replica: Replica,
-    private readonly token: string,
-  ) {
-    this.ws = new WebSocket(`${replica.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
-    this.ws.on('message', (raw) => {
-      const at = clock();
-      // The client stays cheap: an event's header is read from the frame's start, its data never parsed.
-      const head = EVENT_HEAD.exec((raw as Buffer).toString('utf8', 0, 400));
-      if (head) this.onEvent({ topic: head[1], event: head[2], version: Number(head[3]), orderId: head[4] }, at);
-      else this.onMessage(JSON.parse(raw.toString()), at);
-    });
-  }
-
-  opened(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-  }
-
-  /** Subscribes to one topic; resolves with the snapshot's version for `order:` topics. */
-  subscribe(topic: string): Promise<number | undefined> {
-    // base -1: an order topic's snapshot has not arrived (yet); its versions are not checked.
-    const base = topic.startsWith('order:') ? -1 : 0;
-    const state: TopicState = {
-      base,
-      last: new Map(),
-      snapshots: new Map(),
-      received: new Set(),
-      gapSnapshots: new Map(),
-    };
-    this.topics.set(topic, state);
-    const done = topic.startsWith('order:')
-      ? new Promise<number | undefined>((resolve) => this.pendingSnapshots.set(topic, resolve))
-      : new Promise<number | undefined>((resolve) => this.pendingSubscribes.push(() => resolve(undefined)));
-    this.ws.send(JSON.stringify({ type: 'subscribe', topics: [topic] }));
-    return done.then((version) => {
-      if (version !== undefined) state.base = version;
-      return version;
-    });
-  }
-
-  unsubscribe(topic: string): void {
-    this.topics.delete(topic);
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'unsubscribe', topics: [topic] }));
-  }
-
-  private onMessage(m: any, at: number): void {
-    if (m.type === 'subscribed' && !m.topics.some((t: string) => t.startsWith('order:'))) {
-      this.pendingSubscribes.shift()?.();
-    } else if (m.type === 'snapshot') {
-      const state = this.topics.get(m.topic);
-      state?.snapshots.set(m.data.id, m.version);
-      this.pendingSnapshots.get(m.topic)?.(m.version);
-      this.pendingSnapshots.delete(m.topic);
-    } else if (m.type === 'error' && m.code === 'FORBIDDEN') {
-      for (const t of m.topics ?? []) this.pendingSnapshots.get(t)?.(undefined);
-    } else if (m.type === 'event') this.onEvent(m, at);
-  }
-
-  private onEvent(m: { topic: string; event: string; version: number; orderId: string }, at: number): void {
-    const state = this.topics.get(m.topic);
-    const books = this.books;
-    if (!state || !books) return;
-    books.arrivals.push({ orderId: m.orderId, version: m.version, at });
-    const key = `${m.orderId}:${m.version}:${m.event}`;
-    if (state.received.has(key)) books.duplicates++;
-    state.received.add(key);
-    const last = state.last.get(m.orderId);
-    const snapshot = state.snapshots.get(m.orderId);
-    if (last !== undefined && m.version < last) books.outOfOrder++;
-    else if (snapshot !== undefined && m.version <= snapshot) books.staleAfterSnapshot++;
-    const known = Math.max(last ?? -1, snapshot ?? -1);
-    if (known >= 0 && m.version > known + 1) this.onGap(m.topic, m.orderId, state, books);
-    state.last.set(m.orderId, Math.max(last ?? 0, m.version));
-  }
-
-  /** A client that sees a gap fetches the order's snapshot (counted apart from losses). */
-  private onGap(topic: string, orderId: string, state: TopicState, books: PhaseBooks): void {
-    books.gaps++;
-    http(this.replica.url, 'GET', `/api/v1/orders/${orderId}`, this.token).then(
-      (res) => res.status === 200 && state.gapSnapshots.set(orderId, res.body.version),
-      () => undefined,
-    );
-    void topic;
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
-}
-
-async function connectSubscribers(replicas: Replica[], tokens: string[], count: number, locationId: string) {
-  const subs: Subscriber[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => {
-      const s = new Subscriber(replicas[(i + j) % replicas.length], tokens[(i + j) % tokens.length]);
-      subs.push(s);
-      return s.opened().then(() => s.subscribe(`orders:${locationId}`));
-    });
-    await Promise.all(batch); // a few at a time: the replicas check each token
-  }
-  return subs;
-}
-
 // ---- terminals ------------------------------------------------------------------------------
 
 interface TerminalStats {
@@ -342,13 +178,22 @@ interface TerminalStats {
   errors: string[];
 }
 
+/** An `order:` subscription of a watcher, checked up to the last version its terminal was answered. */
+interface Watch {
+  subscriber: number;
+  topic: string;
+  orderId: string;
+  until: () => number;
+}
+
 /** One terminal: full cash checkouts against its replica; its watchers follow its current order. */
 async function runTerminal(
   h: Harness,
   replica: Replica,
   token: string,
-  watchers: Subscriber[],
-  books: PhaseBooks,
+  clients: ClientThreads,
+  watchers: number[],
+  watches: Watch[],
   deadline: number,
   stats: TerminalStats,
 ): Promise<void> {
@@ -369,10 +214,13 @@ async function runTerminal(
     const orderId: string = created.body.id;
     recordAnswer(orderId, created.body.version, clock());
     stats.changes++;
-    if (watched) for (const w of watchers) w.unsubscribe(watched);
-    watched = `order:${orderId}`;
+    if (watched) for (const w of watchers) clients.unwatch(w, watched);
+    const topic = (watched = `order:${orderId}`);
     const last = { version: created.body.version as number };
-    for (const w of watchers) watchOrder(w, watched, orderId, books, () => last.version);
+    for (const w of watchers) {
+      clients.watch(w, topic);
+      watches.push({ subscriber: w, topic, orderId, until: () => last.version });
+    }
     let balance = 0;
     for (const line of lines) {
       const res = await http(replica.url, 'POST', `/api/v1/orders/${orderId}/lines`, token, line);
@@ -384,11 +232,8 @@ async function runTerminal(
       stats.changes++;
       balance = res.body.totals.balance;
     }
-    const paid = await http(replica.url, 'POST', `/api/v1/orders/${orderId}/payments`, token, {
-      method: 'cash',
-      amount: balance,
-      tendered: balance,
-    });
+    const cash = { method: 'cash', amount: balance, tendered: balance };
+    const paid = await http(replica.url, 'POST', `/api/v1/orders/${orderId}/payments`, token, cash, randomUUID());
     if (paid.status !== 201 || paid.body?.order?.status !== 'closed') {
       stats.errors.push(`pay: ${paid.status} ${JSON.stringify(paid.body)}`.slice(0, 300));
       continue;
@@ -397,13 +242,6 @@ async function runTerminal(
     stats.changes++;
     stats.checkouts++;
   }
-}
-
-/** A watcher subscribes to the order's topic and is checked for every version after its snapshot. */
-function watchOrder(w: Subscriber, topic: string, orderId: string, books: PhaseBooks, until: () => number) {
-  void w.subscribe(topic);
-  const state = w.topics.get(topic)!;
-  books.subscriptions.push({ topic, state, orderId, until });
 }
 
 // ---- baseline: raw NOTIFY round trip ----------------------------------------------------------
@@ -470,27 +308,22 @@ interface PhaseReport {
   notify: ReturnType<typeof summary>;
   replicaCpuCores: number[];
   workerCpuCores: number;
-  /** The bench's own event-loop delay p99 (ms): how late its clients may have noticed arrivals. */
-  benchLoopDelayP99: number;
+  /** The client threads' event-loop delay p99 (ms, the worst thread): how late they may have noticed arrivals. */
+  clientsLoopDelayP99: number;
+  /** The terminals' (main thread's) event-loop delay p99 (ms): how late it may have noticed answers. */
+  terminalsLoopDelayP99: number;
 }
 
 async function runPhase(
   h: Harness,
   { replicas, worker }: Servers,
   tokens: string[],
-  subs: Subscriber[],
+  clients: ClientThreads,
+  subscribers: number,
   probe: Awaited<ReturnType<typeof notifyProbe>>,
 ): Promise<PhaseReport> {
-  const books = newBooks();
-  const locationTopic = `orders:${h.shop.locationId}`;
   const startId = Number((await h.deps.knex('order_events').max('id as m').first())?.m ?? 0);
-  for (const s of subs) {
-    s.books = books;
-    const state = s.topics.get(locationTopic)!;
-    state.last.clear();
-    state.received.clear();
-    books.subscriptions.push({ topic: locationTopic, state });
-  }
+  await clients.start();
   answers.clear();
   noticeIds.clear();
   notices.clear();
@@ -502,37 +335,51 @@ async function runPhase(
   const t0 = clock();
   const deadline = t0 + SECONDS * 1000;
   const stats: TerminalStats = { checkouts: 0, changes: 0, errors: [] };
-  const watchersOf = (t: number) => subs.filter((_, i) => i % TERMINALS === t).slice(0, ORDER_WATCHERS);
+  const watches: Watch[] = [];
+  const watchersOf = (t: number) =>
+    Array.from({ length: subscribers }, (_, i) => i)
+      .filter((i) => i % TERMINALS === t)
+      .slice(0, ORDER_WATCHERS);
   await Promise.all(
     Array.from({ length: TERMINALS }, (_, t) =>
-      runTerminal(h, replicas[t % replicas.length], tokens[t % tokens.length], watchersOf(t), books, deadline, stats),
+      runTerminal(
+        h,
+        replicas[t % replicas.length],
+        tokens[t % tokens.length],
+        clients,
+        watchersOf(t),
+        watches,
+        deadline,
+        stats,
+      ),
     ),
   );
   const elapsed = (clock() - t0) / 1000;
   const replicaCpuCores = replicas.map((r, i) => (cpuSeconds(r.process.pid) - cpu0[i]) / elapsed);
   const workerCpuCores = (cpuSeconds(worker.pid) - workerCpu0) / elapsed;
   loopDelay.disable();
-  const benchLoopDelayP99 = loopDelay.percentile(99) / 1e6;
+  const terminalsLoopDelayP99 = loopDelay.percentile(99) / 1e6;
   await sleep(SETTLE_MS);
   const maxId = Number((await h.deps.knex('order_events').max('id as m').first())?.m ?? 0);
   await sleep(SETTLE_MS); // events up to maxId may still be on their way
   const notify = summary(probe.take());
-  for (const s of subs) s.books = undefined;
-  const tally = await tallyBooks(h, books, startId, maxId);
+  const books = await clients.end();
+  const tally = await tallyBooks(h, books, watches, startId, maxId);
   return {
-    subscribers: subs.length,
+    subscribers,
     seconds: elapsed,
     ...stats,
     ...tally,
     notify,
     replicaCpuCores,
     workerCpuCores,
-    benchLoopDelayP99,
+    clientsLoopDelayP99: Math.max(...books.map((b) => b.loopDelayP99)),
+    terminalsLoopDelayP99,
   };
 }
 
 /** Latency of every arrival, and each subscription checked against the events in the database. */
-async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId: number) {
+async function tallyBooks(h: Harness, books: ThreadBooks[], watches: Watch[], startId: number, maxId: number) {
   const rows: Array<{ id: string; order_id: string; version: number; event: string; topics: string[]; data: unknown }> =
     await h.deps
       .knex('order_events')
@@ -552,34 +399,37 @@ async function tallyBooks(h: Harness, books: PhaseBooks, startId: number, maxId:
       list.push(r);
       byTopic.set(t, list);
     }
+  const untilOf = new Map(watches.map((w) => [`${w.subscriber}|${w.topic}`, w.until]));
   let expected = 0;
   let lost = 0;
   let gapSnapshots = 0;
   let noSnapshot = 0;
-  for (const sub of books.subscriptions) {
-    if (sub.state.base < 0) {
+  for (const sub of books.flatMap((b) => b.subscriptions)) {
+    if (sub.base < 0) {
       noSnapshot++;
       continue;
     }
-    const until = sub.until?.() ?? Infinity;
+    const until = untilOf.get(`${sub.subscriber}|${sub.topic}`)?.() ?? Infinity;
+    const received = new Set(sub.received);
+    const gapSnapshot = new Map(sub.gapSnapshots);
     for (const r of byTopic.get(sub.topic) ?? []) {
-      if (r.version <= sub.state.base || r.version > until) continue;
+      if (r.version <= sub.base || r.version > until) continue;
       expected++;
-      if (sub.state.received.has(`${r.order_id}:${r.version}:${r.event}`)) continue;
-      if ((sub.state.gapSnapshots.get(r.order_id) ?? -1) >= r.version) gapSnapshots++;
+      if (received.has(`${r.order_id}:${r.version}:${r.event}`)) continue;
+      if ((gapSnapshot.get(r.order_id) ?? -1) >= r.version) gapSnapshots++;
       else lost++;
     }
   }
-  const { outOfOrder, staleAfterSnapshot, duplicates, gaps } = books;
+  const sum = (of: (b: ThreadBooks) => number) => books.reduce((n, b) => n + of(b), 0);
   return {
-    ...latencyOf(books.arrivals),
+    ...latencyOf(books.flatMap((b) => b.arrivals)),
     expected,
     lost,
     gapSnapshots,
-    gaps,
-    outOfOrder,
-    staleAfterSnapshot,
-    duplicates,
+    gaps: sum((b) => b.gaps),
+    outOfOrder: sum((b) => b.outOfOrder),
+    staleAfterSnapshot: sum((b) => b.staleAfterSnapshot),
+    duplicates: sum((b) => b.duplicates),
     noSnapshot,
   };
 }
@@ -633,7 +483,7 @@ function printPhase(name: string, p: PhaseReport): void {
     `  deliveries expected ${p.expected}: lost ${p.lost}, recovered by a snapshot after a gap ${p.gapSnapshots} (gaps seen ${p.gaps}), out of order ${p.outOfOrder}, older than the snapshot before them ${p.staleAfterSnapshot}, duplicates ${p.duplicates}, order subscriptions without a snapshot ${p.noSnapshot}`,
   );
   console.log(
-    `  API replica CPU (cores): ${p.replicaCpuCores.map((c) => f(c, 2)).join(', ')}; worker ${f(p.workerCpuCores, 2)}; bench event-loop delay p99 ${f(p.benchLoopDelayP99)} ms; load average ${os
+    `  API replica CPU (cores): ${p.replicaCpuCores.map((c) => f(c, 2)).join(', ')}; worker ${f(p.workerCpuCores, 2)}; event-loop delay p99: clients ${f(p.clientsLoopDelayP99)} ms (worst of ${CLIENT_THREADS} threads), terminals ${f(p.terminalsLoopDelayP99)} ms; load average ${os
       .loadavg()
       .map((x) => f(x))
       .join(' ')}`,
@@ -668,7 +518,13 @@ function writeResult(r: Report): void {
   const at = new Date().toISOString();
   const file = path.join(dir, `realtime-${at.replace(/[:.]/g, '-')}.json`);
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version };
-  const config = { subscribers: SUBSCRIBERS, terminals: TERMINALS, seconds: SECONDS, orderWatchers: ORDER_WATCHERS };
+  const config = {
+    subscribers: SUBSCRIBERS,
+    terminals: TERMINALS,
+    seconds: SECONDS,
+    orderWatchers: ORDER_WATCHERS,
+    clientThreads: CLIENT_THREADS,
+  };
   fs.writeFileSync(file, JSON.stringify({ at, machine, config, ...r }, null, 2));
   console.log(`\nResult written to ${path.relative(process.cwd(), file)}`);
 }
@@ -679,22 +535,24 @@ async function measure(h: Harness, servers: Servers, setupS: number): Promise<Re
   const { replicas } = servers;
   const tokens: string[] = [];
   for (let i = 0; i < Math.max(TERMINALS, 20); i++) tokens.push(await h.login(CASHIER_PIN));
-  const locationId = h.shop.locationId;
+  const urls = replicas.map((r) => r.url);
+  const topic = `orders:${h.shop.locationId}`;
   const probe = await notifyProbe(h.databaseUrl);
+  const clients = ClientThreads.start(CLIENT_THREADS);
   try {
     log(`warm-up and baseline phase: 1 subscriber per replica, ${SECONDS} s`);
-    const few = await connectSubscribers(replicas, tokens, REPLICAS, locationId);
-    const baseline = await runPhase(h, servers, tokens, few, probe);
-    for (const s of few) s.close();
+    await clients.connect(urls, tokens, REPLICAS, topic);
+    const baseline = await runPhase(h, servers, tokens, clients, REPLICAS, probe);
+    await clients.disconnect();
     await sleep(1000);
     const rssBefore = replicas.map((r) => rssBytes(r.process.pid));
-    log(`connecting ${SUBSCRIBERS} subscribers …`);
-    const subs = await connectSubscribers(replicas, tokens, SUBSCRIBERS, locationId);
+    log(`connecting ${SUBSCRIBERS} subscribers over ${CLIENT_THREADS} client threads …`);
+    await clients.connect(urls, tokens, SUBSCRIBERS, topic);
     await sleep(2000);
     const rssAfter = replicas.map((r) => rssBytes(r.process.pid));
     log(`loaded phase: ${SUBSCRIBERS} subscribers, ${SECONDS} s`);
-    const loaded = await runPhase(h, servers, tokens, subs, probe);
-    for (const s of subs) s.close();
+    const loaded = await runPhase(h, servers, tokens, clients, SUBSCRIBERS, probe);
+    await clients.disconnect();
     const mib = (b: number) => b / 1024 / 1024;
     const delta = rssAfter.reduce((a, b) => a + b, 0) - rssBefore.reduce((a, b) => a + b, 0);
     const memory = {
@@ -704,7 +562,7 @@ async function measure(h: Harness, servers: Servers, setupS: number): Promise<Re
     };
     return { baseline, loaded, memory, setupS };
   } finally {
-    await probe.stop();
+    await Promise.all([probe.stop(), clients.stop()]);
   }
 }
 
