@@ -12,6 +12,7 @@ import { earnPoints } from '../db/loyalty';
 import { applyMovements, StockRejection, type LowStockAlert } from '../db/stock';
 import type { RoutedPrinter } from './printing/stations';
 import { assignReceiptNumber } from '../db/receipt-numbers';
+import { prepared } from '../db/prepared';
 
 export interface StockLine {
   lineId: string;
@@ -200,12 +201,14 @@ async function markPersisted(
   trx: Knex.Transaction,
   orderId: string,
 ): Promise<{ persisted_at: Date | null; receipt_number: number | null } | undefined> {
-  const { rows } = await trx.raw(
-    `UPDATE orders o SET persisted_at = coalesce(was.persisted_at, now())
+  const { rows } = await prepared(
+    trx.raw(
+      `UPDATE orders o SET persisted_at = coalesce(was.persisted_at, now())
      FROM (SELECT id, persisted_at, receipt_number FROM orders WHERE id = ? FOR UPDATE) was
      WHERE o.id = was.id
      RETURNING was.persisted_at, was.receipt_number`,
-    [orderId],
+      [orderId],
+    ),
   );
   return rows[0];
 }
@@ -219,34 +222,38 @@ async function writePayments(trx: Knex.Transaction, s: OrderSnapshot): Promise<v
   const rows = s.payments.map((p, i) => paymentRow(s, p, i));
   const { id: _id, ...columns } = rows[0]!;
   const merged = Object.fromEntries(Object.keys(columns).map((c) => [c, trx.raw('excluded.??', [c])]));
-  await trx('payments')
-    .insert(rows)
-    .onConflict('id')
-    .merge({
-      ...merged,
-      status: trx.raw(
-        `CASE WHEN payments.refunded > 0 AND payments.refunded >= excluded.amount + excluded.tip + excluded.fee
+  await prepared(
+    trx('payments')
+      .insert(rows)
+      .onConflict('id')
+      .merge({
+        ...merged,
+        status: trx.raw(
+          `CASE WHEN payments.refunded > 0 AND payments.refunded >= excluded.amount + excluded.tip + excluded.fee
          THEN 'refunded' ELSE excluded.status END`,
-      ),
-    });
+        ),
+      }),
+  );
 }
 
 /** The lines and their modifiers, one insert each (not one per line: fewer round trips on close). */
 async function insertLines(trx: Knex.Transaction, s: OrderSnapshot): Promise<void> {
   if (!s.lines.length) return;
-  await trx('order_lines').insert(
-    s.lines.map((line, position) => ({
-      id: line.id,
-      location_id: s.locationId,
-      order_id: s.id,
-      item_id: line.itemId,
-      name: line.name,
-      quantity: line.quantity,
-      unit_price: line.unitPrice,
-      total: line.total,
-      note: line.note,
-      position,
-    })),
+  await prepared(
+    trx('order_lines').insert(
+      s.lines.map((line, position) => ({
+        id: line.id,
+        location_id: s.locationId,
+        order_id: s.id,
+        item_id: line.itemId,
+        name: line.name,
+        quantity: line.quantity,
+        unit_price: line.unitPrice,
+        total: line.total,
+        note: line.note,
+        position,
+      })),
+    ),
   );
   const modifiers = s.lines.flatMap((line) =>
     line.modifiers.map((m) => ({
@@ -257,7 +264,7 @@ async function insertLines(trx: Knex.Transaction, s: OrderSnapshot): Promise<voi
       price: m.price,
     })),
   );
-  if (modifiers.length) await trx('order_line_modifiers').insert(modifiers);
+  if (modifiers.length) await prepared(trx('order_line_modifiers').insert(modifiers));
 }
 
 function paymentRow(s: OrderSnapshot, p: OrderSnapshot['payments'][number], i: number) {

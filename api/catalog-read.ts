@@ -3,6 +3,7 @@ import { UUID_RE } from './validation';
 import { DateTime } from 'luxon';
 import type { PriceKind } from '../core/order';
 import { priceKindAt, type PricingScheduleEntry } from '../core/pricing-schedule';
+import { prepared } from '../db/prepared';
 
 /**
  * Read models of the catalog shared by the API (menu) and the checkout workflow's activities
@@ -193,8 +194,9 @@ export async function loadItemForOrder(
 ): Promise<OrderableItem | undefined> {
   if (!UUID_RE.test(locationId) || !UUID_RE.test(itemId)) return undefined;
   // One round trip: this runs on every cart change, where each query competes for the pool.
-  const { rows } = await knex.raw(
-    `select i.id, i.name,
+  const { rows } = await prepared(
+    knex.raw(
+      `select i.id, i.name,
             i.price as "regularPrice", i.event_price as "eventPrice",
             l.pricing, l.pricing_schedule as "pricingSchedule", l.timezone,
             i.available and coalesce(c.available, true) as available,
@@ -212,7 +214,8 @@ export async function loadItemForOrder(
               where iml.item_id = i.id and iml.location_id = i.location_id), '[]'::json) as "modifierLists"
        from items i join locations l on l.id = i.location_id left join categories c on c.id = i.category_id
       where i.id = ? and i.location_id = ? and i.deleted_at is null`,
-    [itemId, locationId],
+      [itemId, locationId],
+    ),
   );
   if (!rows[0]) return undefined;
   const { regularPrice, eventPrice, pricing, pricingSchedule, timezone, ...item } = rows[0];

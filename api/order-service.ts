@@ -22,6 +22,7 @@ import { executeUpdate } from './update-retry';
 import { loadOrderSettings, type OrderSettings } from './settings-read';
 import { writeOrderEvents } from '../db/order-events';
 import { assignOrderNumber } from '../db/order-numbers';
+import { prepared } from '../db/prepared';
 import { findCustomer, findTable, seatOrder } from './floor-service';
 
 const DEFAULT_ABANDON_AFTER_MS = 12 * 3600_000;
@@ -277,7 +278,7 @@ function ownedOr404(snapshot: OrderSnapshot, auth: AuthContext): OrderSnapshot {
 
 /** The projection row's snapshot once the order is no longer open (it is final then). */
 async function persistedSnapshot(deps: AppDeps, orderId: string): Promise<OrderSnapshot | undefined> {
-  const row = await deps.knex('orders').where('id', orderId).whereNot('status', 'open').first('snapshot');
+  const row = await prepared(deps.knex('orders').where('id', orderId).whereNot('status', 'open').first('snapshot'));
   return row?.snapshot as OrderSnapshot | undefined;
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 
 import { EVENTS_CHANNEL } from '../core/events';
+import { prepared } from './prepared';
 
 /** Below Postgres' limit on a NOTIFY payload (8000 bytes), with room for the channel's bookkeeping. */
 export const NOTIFY_ROWS_MAX_BYTES = 7900;
@@ -76,8 +77,9 @@ export async function appendEvents(
   const topics = [...new Set(rows.flatMap((r) => r.topics))];
   // Built twice in SQL, rows and all, and sent whole when it fits the limit: Postgres refuses a
   // payload of 8000 bytes or more, and the check is on the text as sent.
-  await db.raw(
-    `with inserted as (${insert.sql})${side ? `, alongside as (${side.sql})` : ''},
+  await prepared(
+    db.raw(
+      `with inserted as (${insert.sql})${side ? `, alongside as (${side.sql})` : ''},
      batch as (
        select ?::text as o, ?::json as t, json_agg(id order by id) as ids,
               json_agg(json_build_object('id', id, 'l', location_id, 'v', version, 'e', event, 't', topics, 'd', data)
@@ -88,7 +90,8 @@ export async function appendEvents(
               json_build_object('o', o, 't', t, 'ids', ids)::text as head
        from batch)
      select pg_notify(?, case when octet_length(whole) <= ${NOTIFY_ROWS_MAX_BYTES} then whole else head end) from payload`,
-    [...insert.bindings, ...(side?.bindings ?? []), rows[0]!.orderId, JSON.stringify(topics), EVENTS_CHANNEL],
+      [...insert.bindings, ...(side?.bindings ?? []), rows[0]!.orderId, JSON.stringify(topics), EVENTS_CHANNEL],
+    ),
   );
 }
 

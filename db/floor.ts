@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { publishLocationEvents } from './events';
+import { prepared } from './prepared';
 
 type Db = Knex | Knex.Transaction;
 
@@ -107,11 +108,13 @@ export async function claimTable(
 
 /** Frees the order's table (close, cancel, a move off the floor). Idempotent. */
 export async function releaseTableClaim(trx: Knex.Transaction, orderId: string): Promise<void> {
-  const released = await trx('table_claims')
-    .where({ order_id: orderId })
-    .whereNull('released_at')
-    .update({ released_at: trx.fn.now() })
-    .returning(['table_id', 'location_id']);
+  const released = await prepared(
+    trx('table_claims')
+      .where({ order_id: orderId })
+      .whereNull('released_at')
+      .update({ released_at: trx.fn.now() })
+      .returning(['table_id', 'location_id']),
+  );
   if (released.length) await publishTablesUpdated(trx, released[0].location_id, [released[0].table_id]);
 }
 

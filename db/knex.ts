@@ -1,9 +1,14 @@
 import knexFactory, { Knex } from 'knex';
 import { Model } from 'objection';
 import { migrationSource } from './migrations';
+import { preparingClient } from './prepared';
 
-export function createKnex(databaseUrl: string, pool: { min: number; max: number } = { min: 0, max: 10 }): Knex {
-  return knexFactory({ client: 'pg', connection: databaseUrl, pool });
+export function createKnex(
+  databaseUrl: string,
+  pool: { min: number; max: number } = { min: 0, max: 10 },
+  { preparedStatements = true } = {},
+): Knex {
+  return knexFactory({ client: preparingClient(preparedStatements), connection: databaseUrl, pool });
 }
 
 /** Binds objection models to this knex instance (one database per process). */

@@ -10,6 +10,7 @@ import { appendEvents } from './events';
 import type { OrderSnapshot } from '../core/order';
 import { projectionRow } from './order-projection';
 import { KEEP_RECEIPT_NUMBER } from './receipt-numbers';
+import { prepared } from './prepared';
 
 export interface PublishRequest {
   orderId: string;
@@ -23,7 +24,7 @@ export interface PublishRequest {
 
 /** Upserts the live projection unless a newer version is already there. */
 export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
-  await projectionUpsert(trx, s, extra);
+  await prepared(projectionUpsert(trx, s, extra));
 }
 
 /** The projection's upsert as a query (run it, or run it alongside the events: see appendEvents). */

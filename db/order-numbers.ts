@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepared } from './prepared';
 
 /**
  * Order numbers run 1..99 per location and wrap. Idempotent per order: a retry (the checkout's
@@ -11,8 +12,9 @@ import type { Knex } from 'knex';
  * the 99 skipped, which nobody notices (receipt numbers, which must have no gaps, are drawn at close).
  */
 export async function assignOrderNumber(knex: Knex, orderId: string, locationId: string): Promise<number> {
-  const { rows } = await knex.raw(
-    `with existing as (select number from order_number_assignments where order_id = :orderId),
+  const { rows } = await prepared(
+    knex.raw(
+      `with existing as (select number from order_number_assignments where order_id = :orderId),
      drawn as (
        update locations set order_number_counter = (order_number_counter % 99) + 1
        where id = :locationId and not exists (select 1 from existing)
@@ -24,7 +26,8 @@ export async function assignOrderNumber(knex: Knex, orderId: string, locationId:
        returning number)
      select (select number from existing) as existing, (select number from assigned) as assigned,
             exists (select 1 from locations where id = :locationId) as location`,
-    { orderId, locationId },
+      { orderId, locationId },
+    ),
   );
   const row = rows[0] as { existing: number | null; assigned: number | null; location: boolean };
   if (!row.location) throw new Error(`location ${locationId} not found`);

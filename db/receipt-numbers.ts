@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepared } from './prepared';
 
 /**
  * SQL (in an ON CONFLICT update of `orders`) that keeps the order's receipt number in its stored
@@ -14,12 +15,14 @@ export const KEEP_RECEIPT_NUMBER =
  */
 export async function assignReceiptNumber(trx: Knex.Transaction, orderId: string, locationId: string): Promise<number> {
   // One statement: the location's row is every close's hot row, locked from here to the commit.
-  const { rows } = await trx.raw(
-    `WITH n AS (UPDATE locations SET receipt_counter = receipt_counter + 1 WHERE id = ? RETURNING receipt_counter)
+  const { rows } = await prepared(
+    trx.raw(
+      `WITH n AS (UPDATE locations SET receipt_counter = receipt_counter + 1 WHERE id = ? RETURNING receipt_counter)
      UPDATE orders SET receipt_number = n.receipt_counter,
        snapshot = orders.snapshot || jsonb_build_object('receiptNumber', n.receipt_counter)
      FROM n WHERE orders.id = ? RETURNING n.receipt_counter`,
-    [locationId, orderId],
+      [locationId, orderId],
+    ),
   );
   if (!rows.length) throw new Error(`location ${locationId} or order ${orderId} not found`);
   return rows[0].receipt_counter as number;

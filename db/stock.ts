@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import type { StockCountLineRow } from '../core/stock-count';
 import { publishLocationEvents } from './events';
+import { prepared } from './prepared';
 
 export type MovementReason = 'sale' | 'refund' | 'adjustment' | 'receive' | 'count';
 
@@ -79,6 +80,20 @@ export class StockRejection extends Error {
 }
 
 const INT4_MAX = 2_147_483_647;
+
+/** The columns movementView reads (and the batch's idempotency check): named, so their statements can be prepared. */
+const MOVEMENT_COLUMNS = [
+  'id',
+  'item_id',
+  'delta',
+  'quantity_after',
+  'reason',
+  'reference',
+  'staff_id',
+  'note',
+  'created_at',
+  'idempotency_key',
+];
 
 export const movementView = (m: Record<string, any>): MovementView => ({
   id: m.id,
@@ -161,9 +176,10 @@ async function writeMoves(
   const above = changed.filter((i) => i.track_stock && i.stock_quantity > i.min_stock).map((i) => i.id);
   const insert = trx('inventory_movements')
     .insert(moved.map((p) => movementRow(p.m, p.after)))
-    .returning('*');
-  const { rows } = await trx.raw(
-    `WITH quantities AS (
+    .returning(MOVEMENT_COLUMNS);
+  const { rows } = await prepared(
+    trx.raw(
+      `WITH quantities AS (
        UPDATE items SET stock_quantity = v.q, updated_at = now()
        FROM (SELECT unnest(?::uuid[]) AS id, unnest(?::int[]) AS q) v WHERE items.id = v.id
      ), resolved AS (
@@ -171,7 +187,8 @@ async function writeMoves(
        WHERE item_id = ANY(?::uuid[]) AND status = 'active'
      ), moves AS (?)
      SELECT * FROM moves`,
-    [changed.map((i) => i.id), changed.map((i) => i.stock_quantity), above, insert],
+      [changed.map((i) => i.id), changed.map((i) => i.stock_quantity), above, insert],
+    ),
   );
   return rows;
 }
@@ -190,13 +207,15 @@ interface PlannedMove {
 }
 
 async function lockItems(trx: Knex.Transaction, ms: MovementInput[]): Promise<Map<string, LockedItem>> {
-  const rows = await trx('items')
-    .whereIn('id', [...new Set(ms.map((m) => m.itemId))])
-    .orderBy('id')
-    // NO KEY UPDATE, not UPDATE: it does not wait for the key-share locks that every order line
-    // insert takes on its item (foreign key), so closes of orders of the same items never deadlock.
-    .forNoKeyUpdate()
-    .select('id', 'location_id', 'name', 'stock_quantity', 'min_stock', 'track_stock');
+  const rows = await prepared(
+    trx('items')
+      .whereIn('id', [...new Set(ms.map((m) => m.itemId))])
+      .orderBy('id')
+      // NO KEY UPDATE, not UPDATE: it does not wait for the key-share locks that every order line
+      // insert takes on its item (foreign key), so closes of orders of the same items never deadlock.
+      .forNoKeyUpdate()
+      .select('id', 'location_id', 'name', 'stock_quantity', 'min_stock', 'track_stock'),
+  );
   return new Map(rows.map((r) => [r.id, { ...r, fell: false, moved: false }]));
 }
 
@@ -204,7 +223,7 @@ async function earlierMovements(trx: Knex.Transaction, ms: MovementInput[]): Pro
   const keys = ms.map((m) => m.idempotencyKey).filter((k): k is string => !!k);
   if (new Set(keys).size !== keys.length) throw new Error('a batch of stock movements repeats an idempotency key');
   if (!keys.length) return new Map();
-  const rows = await trx('inventory_movements').whereIn('idempotency_key', keys);
+  const rows = await prepared(trx('inventory_movements').whereIn('idempotency_key', keys).select(MOVEMENT_COLUMNS));
   return new Map(rows.map((r) => [r.idempotency_key, r]));
 }
 

@@ -313,7 +313,7 @@ export class Launcher {
 
   /** The pool, migrations and (API roles) the demo seed with its PIN banner or the first-admin help. */
   private async openDatabase(databaseUrl: string, config: Config, role: LaunchRole) {
-    const knex = createKnex(databaseUrl);
+    const knex = createKnex(databaseUrl, undefined, { preparedStatements: config.pgPreparedStatements });
     this.onCleanup('database pool', () => knex.destroy());
     bindModels(knex);
     const seeded = await migrateAndSeed(

@@ -59,6 +59,8 @@ export interface Config {
   paymentsSandbox: boolean;
   /** TILLFLOW_SEED_DEMO: true/false forces it; unset seeds only the embedded default database. */
   seedDemo?: boolean;
+  /** TILLFLOW_PG_PREPARED_STATEMENTS: the hot path's statements are prepared once per connection (db/prepared.ts). */
+  pgPreparedStatements: boolean;
   /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
   metricsToken?: string;
   /** host:port where a worker process serves the Temporal SDK's Prometheus metrics (off when unset). */
@@ -144,6 +146,10 @@ const envSchema = yup.object({
     .oneOf(['true', 'false'], 'TILLFLOW_PAYMENTS_SANDBOX must be true or false')
     .optional(),
   TILLFLOW_SEED_DEMO: yup.string().oneOf(['true', 'false'], 'TILLFLOW_SEED_DEMO must be true or false').optional(),
+  TILLFLOW_PG_PREPARED_STATEMENTS: yup
+    .string()
+    .oneOf(['true', 'false'], 'TILLFLOW_PG_PREPARED_STATEMENTS must be true or false')
+    .default('true'),
   TILLFLOW_ORDER_ABANDON_MINUTES: yup
     .number()
     .integer()
@@ -223,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultNamespac
       ? e.TILLFLOW_PAYMENTS_SANDBOX === 'true'
       : env.NODE_ENV !== 'production',
     seedDemo: e.TILLFLOW_SEED_DEMO === undefined ? undefined : e.TILLFLOW_SEED_DEMO === 'true',
+    pgPreparedStatements: e.TILLFLOW_PG_PREPARED_STATEMENTS === 'true',
     metricsToken: e.METRICS_TOKEN,
     workerMetricsAddress: e.TILLFLOW_WORKER_METRICS_ADDRESS,
     workflowBundlePath: e.TILLFLOW_WORKFLOW_BUNDLE || undefined,

@@ -15,7 +15,14 @@ export async function createTestDatabase(): Promise<{ url: string; knex: Knex; d
   const admin = createKnex(base, { min: 0, max: 1 });
   await admin.raw(`CREATE DATABASE ${name} TEMPLATE tillflow_template`);
   const url = withDatabase(base, name);
-  const knex = createKnex(url, { min: 0, max: 10 });
+  // As the launcher's config reads it, so a bench can measure the hot path without prepared statements.
+  const knex = createKnex(
+    url,
+    { min: 0, max: 10 },
+    {
+      preparedStatements: process.env.TILLFLOW_PG_PREPARED_STATEMENTS !== 'false',
+    },
+  );
   return {
     url,
     knex,
