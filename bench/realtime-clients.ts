@@ -26,6 +26,9 @@ export async function http(base: string, method: string, url: string, token: str
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/** How long a subscriber leaving an order topic waits for its last answered version (see unwatchOnceArrived). */
+const UNWATCH_WAIT_MS = 3000;
+
 /** One event a subscriber received, stamped when its socket delivered it. */
 export interface Arrival {
   orderId: string;
@@ -72,7 +75,8 @@ export interface ThreadBooks {
 type Command =
   | { type: 'connect'; subscribers: Array<{ index: number; url: string; token: string }>; topic: string }
   | { type: 'start' }
-  | { type: 'watch' | 'unwatch'; subscriber: number; topic: string }
+  | { type: 'watch'; subscriber: number; topic: string }
+  | { type: 'unwatch'; subscriber: number; topic: string; until: number }
   | { type: 'end' }
   | { type: 'disconnect' };
 
@@ -202,7 +206,7 @@ class ThreadClients {
         this.watch(c.subscriber, c.topic);
         break;
       case 'unwatch':
-        this.subs.get(c.subscriber)?.unsubscribe(c.topic);
+        this.unwatchOnceArrived(c.subscriber, c.topic, c.until);
         break;
       case 'end':
         return { type: 'books', books: this.end() };
@@ -264,6 +268,25 @@ class ThreadClients {
         gapSnapshots: [...state.gapSnapshots],
       })),
     };
+  }
+
+  /**
+   * Leaves an order topic once the subscriber has its version `until` (the last one its terminal
+   * was answered), or UNWATCH_WAIT_MS after being asked: the terminal moves on when its answer
+   * arrives, while the events of that answer may still be on their way to the watchers, and
+   * leaving before them would count them lost although nobody dropped them.
+   */
+  private unwatchOnceArrived(subscriber: number, topic: string, until: number): void {
+    const s = this.subs.get(subscriber);
+    const state = s?.topics.get(topic);
+    const orderId = topic.slice('order:'.length);
+    const giveUpAt = clock() + UNWATCH_WAIT_MS;
+    const check = () => {
+      const has = Math.max(state?.base ?? -1, state?.last.get(orderId) ?? -1);
+      if (!state || has >= until || clock() >= giveUpAt) s?.unsubscribe(topic);
+      else setTimeout(check, 10);
+    };
+    check();
   }
 
   private watch(subscriber: number, topic: string): void {
@@ -377,9 +400,10 @@ export class ClientThreads {
       .catch(() => undefined);
   }
 
-  unwatch(subscriber: number, topic: string): void {
+  /** The subscriber leaves the topic once it has version `until` (see ThreadClients.unwatchOnceArrived). */
+  unwatch(subscriber: number, topic: string, until: number): void {
     this.threadOf(subscriber)
-      .ask({ type: 'unwatch', subscriber, topic })
+      .ask({ type: 'unwatch', subscriber, topic, until })
       .catch(() => undefined);
   }
 

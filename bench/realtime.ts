@@ -204,6 +204,7 @@ async function runTerminal(
     { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] },
   ];
   let watched: string | undefined;
+  let last = { version: 0 }; // the watched order's last answered version
   while (clock() < deadline && !stop.requested) {
     const created = await http(replica.url, 'POST', '/api/v1/orders', token, { type: 'takeaway' });
     if (created.status !== 201) {
@@ -214,12 +215,12 @@ async function runTerminal(
     const orderId: string = created.body.id;
     recordAnswer(orderId, created.body.version, clock());
     stats.changes++;
-    if (watched) for (const w of watchers) clients.unwatch(w, watched);
+    if (watched) for (const w of watchers) clients.unwatch(w, watched, last.version);
     const topic = (watched = `order:${orderId}`);
-    const last = { version: created.body.version as number };
+    const current = (last = { version: created.body.version as number });
     for (const w of watchers) {
       clients.watch(w, topic);
-      watches.push({ subscriber: w, topic, orderId, until: () => last.version });
+      watches.push({ subscriber: w, topic, orderId, until: () => current.version });
     }
     let balance = 0;
     for (const line of lines) {
