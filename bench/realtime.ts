@@ -203,8 +203,8 @@ async function runTerminal(
     { itemId: items['Burger'], quantity: 1 },
     { itemId: items['Espresso'], quantity: 1, modifierIds: [modifiers['Regular']] },
   ];
-  let watched: string | undefined;
-  let last = { version: 0 }; // the watched order's last answered version
+  /** The order topic the watchers follow, and its last answered version. */
+  let watched: { topic: string; until: () => number } | undefined;
   while (clock() < deadline && !stop.requested) {
     const created = await http(replica.url, 'POST', '/api/v1/orders', token, { type: 'takeaway' });
     if (created.status !== 201) {
@@ -215,12 +215,13 @@ async function runTerminal(
     const orderId: string = created.body.id;
     recordAnswer(orderId, created.body.version, clock());
     stats.changes++;
-    if (watched) for (const w of watchers) clients.unwatch(w, watched, last.version);
-    const topic = (watched = `order:${orderId}`);
-    const current = (last = { version: created.body.version as number });
+    if (watched) for (const w of watchers) clients.unwatch(w, watched.topic, watched.until());
+    const topic = `order:${orderId}`;
+    const last = { version: created.body.version as number };
+    watched = { topic, until: () => last.version };
     for (const w of watchers) {
       clients.watch(w, topic);
-      watches.push({ subscriber: w, topic, orderId, until: () => current.version });
+      watches.push({ subscriber: w, topic, orderId, until: watched.until });
     }
     let balance = 0;
     for (const line of lines) {
