@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startHarness, Harness } from './support/harness';
-import { historyLength, settledHistoryLength } from './support/history';
+import { withoutTrace } from './support/order-state';
 import { PAYMENT_TEST_TIMING, openOrderAtPrice, postPayment, setShopCurrency } from './support/payments';
 import { startStripeSimulator, StripeSim } from '../simulators/stripe';
 import { createStripeGateway } from '../activities/payments/stripe';
@@ -31,12 +31,6 @@ afterAll(async () => {
 
 const openOrder = () => openOrderAtPrice(h, cashier, (priceSeq += 10));
 
-async function withoutTrace(orderId: string, fn: () => Promise<void>): Promise<void> {
-  const before = await settledHistoryLength(h.deps.temporal, orderId);
-  await fn();
-  expect(await historyLength(h.deps.temporal, orderId)).toBe(before);
-}
-
 function expect422(res: { status: number; body: any }, path: string): void {
   if (res.status !== 422) throw new Error(`expected 422, got ${res.status}: ${JSON.stringify(res.body)}`);
   expect(res.body.code).toBe('VALIDATION_ERROR');
@@ -49,7 +43,7 @@ describe('card payments that cannot work', () => {
     ['an empty deviceId', { deviceId: '' }],
   ])('with %s are 422 and write nothing', async (_name, extra) => {
     const o = await openOrder();
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       expect422(
         await postPayment(h, cashier, o.id, { method: 'card', provider: 'stripe', amount: o.totals.balance, ...extra }),
         'deviceId',
@@ -95,7 +89,7 @@ describe('a payment the gateway declines', () => {
 describe('Idempotency-Key on POST /api/v1/orders/:id/payments', () => {
   it('is required: without it the payment is 422 naming the header and nothing is written', async () => {
     const o = await openOrder();
-    await withoutTrace(o.id, async () => {
+    await withoutTrace(h, o.id, async () => {
       const res = await h.api('POST', `/api/v1/orders/${o.id}/payments`, {
         token: cashier,
         body: { method: 'cash', amount: o.totals.balance, tendered: o.totals.balance },

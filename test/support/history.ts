@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 
 export async function historyLength(temporal: Client, orderId: string): Promise<number> {
   const history = await temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
@@ -7,15 +8,36 @@ export async function historyLength(temporal: Client, orderId: string): Promise<
 
 /**
  * The history length once the workflow is idle: an accepted change may still be followed by its
- * side effects (event publishing, a print child workflow) for a moment after the response.
+ * side effects (event publishing, a print child workflow) for a moment after the response, and on
+ * a loaded machine a task can wait in Temporal's queue far longer than any quiet spell we could
+ * wait out. Idle is what Temporal says: no workflow task, activity or child pending, and the
+ * history unchanged across three reads.
  */
 export async function settledHistoryLength(temporal: Client, orderId: string): Promise<number> {
-  let last = await historyLength(temporal, orderId);
+  let last = -1;
   for (let stableFor = 0; stableFor < 3;) {
     await new Promise((r) => setTimeout(r, 100));
-    const now = await historyLength(temporal, orderId);
-    stableFor = now === last ? stableFor + 1 : 0;
+    const now = (await isIdle(temporal, orderId)) ? await historyLength(temporal, orderId) : -1;
+    stableFor = now >= 0 && now === last ? stableFor + 1 : 0;
     last = now;
   }
   return last;
+}
+
+async function isIdle(temporal: Client, orderId: string): Promise<boolean> {
+  const { raw } = await temporal.workflow.getHandle(`order-${orderId}`).describe();
+  return !raw.pendingWorkflowTask && !raw.pendingActivities?.length && !raw.pendingChildren?.length;
+}
+
+/**
+ * The events `fn` added to the order's history once it was idle, by name ("WORKFLOW_TASK_COMPLETED"),
+ * so a failure says what a rejection wrote; a rejected Update writes none.
+ */
+export async function eventsWrittenBy(temporal: Client, orderId: string, fn: () => Promise<void>): Promise<string[]> {
+  const before = await settledHistoryLength(temporal, orderId);
+  await fn();
+  const { events } = await temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
+  return (events ?? [])
+    .slice(before)
+    .map((e) => String(proto.api.enums.v1.EventType[e.eventType!]).replace('EVENT_TYPE_', ''));
 }
