@@ -12,6 +12,8 @@ export interface Checkout {
   method: Method;
   lineKeys: string[];
   payKey: string;
+  /** Payments taken again with a new key after one failed (402), as a cashier does. */
+  retaken?: number;
   /** What the terminal saw: the order closed, or a request that failed (the checkout is unfinished). */
   outcome?: 'closed' | 'unfinished';
   error?: string;
@@ -47,9 +49,24 @@ export class Terminal {
     let order = await this.call('POST', '/api/v1/orders', { id: c.id, type: 'takeaway' });
     for (const [i, line] of this.lines.entries())
       order = await this.call('POST', `/api/v1/orders/${c.id}/lines`, line, c.lineKeys[i]);
-    if (order.status !== 'closed')
-      await this.call('POST', `/api/v1/orders/${c.id}/payments`, payment(c, order), c.payKey);
+    if (order.status !== 'closed') await this.pay(c, order);
     await this.closed(c.id, closeWithinMs);
+  }
+
+  /**
+   * Pays with the checkout's key. A payment that failed (402: e.g. an M-Pesa prompt whose request
+   * a worker crash cut off, which the gateway cannot be asked about, fails after its wait rather
+   * than being pushed twice) is answered the same way for that key for ever, so the cashier
+   * takes a new payment, under a new key.
+   */
+  private async pay(c: Checkout, order: { totals: { total: number } }): Promise<void> {
+    for (;;) {
+      const res = await this.send('POST', `/api/v1/orders/${c.id}/payments`, payment(c, order), c.payKey);
+      if (res.status !== 402 || (c.retaken ?? 0) >= 3) return void this.ok(res);
+      c.payKey = randomUUID();
+      c.retaken = (c.retaken ?? 0) + 1;
+      order = res.body.order;
+    }
   }
 
   /** M-Pesa closes once the customer confirms on the phone; cash and card already have. */
@@ -64,23 +81,32 @@ export class Terminal {
   }
 
   private async call(method: string, url: string, body?: unknown, key?: string): Promise<any> {
+    return this.ok(await this.send(method, url, body, key));
+  }
+
+  private ok(res: { status: number; body: any; what: string }): any {
+    if (res.status >= 300)
+      throw new RequestFailed(`${res.what}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+    return res.body;
+  }
+
+  private async send(method: string, url: string, body?: unknown, key?: string) {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (key) headers['idempotency-key'] = key;
-    let res: Response;
+    const what = `${method} ${url}`;
     try {
-      res = await fetch(this.baseUrl() + url, {
+      const res = await fetch(this.baseUrl() + url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, what };
     } catch (err) {
-      throw new RequestFailed(`${method} ${url}: ${(err as Error).message}`);
+      throw new RequestFailed(`${what}: ${(err as Error).message}`);
     }
-    const text = await res.text();
-    if (res.status >= 300) throw new RequestFailed(`${method} ${url}: ${res.status} ${text.slice(0, 200)}`);
-    return text ? JSON.parse(text) : undefined;
   }
 }
 

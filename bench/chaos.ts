@@ -191,12 +191,14 @@ async function waitPersisted(knex: ReturnType<typeof createKnex>, n: number): Pr
 
 function report(r: { calm: Phase; faulty: Phase; retried: number; findings: Findings; setupS: number }): void {
   const { calm, faulty, findings } = r;
+  const retaken = [...calm.checkouts, ...faulty.checkouts].reduce((n, c) => n + (c.retaken ?? 0), 0);
   const lines = [
     `Terminals ${TERMINALS}, ${SECONDS} s per phase, ${os.cpus().length} cores`,
     `Fault-free:  ${calm.closed} checkouts closed (${calm.perSecond.toFixed(2)}/s), ${calm.checkouts.length - calm.closed} unfinished`,
     `With faults: ${faulty.closed} checkouts closed (${faulty.perSecond.toFixed(2)}/s), ${faulty.checkouts.length - faulty.closed} unfinished`,
     `Faults injected: ${faulty.faults.length} (${summarise(faulty.faults)})`,
     `Unfinished checkouts completed when retried with their keys: ${r.retried}`,
+    `Payments taken again under a new key after a failed one: ${retaken}`,
     `Lost: ${findings.lost.length}   Duplicated: ${findings.duplicated.length}   Out of order: ${findings.disordered.length}`,
     `Throughput under faults: ${(faulty.perSecond / calm.perSecond).toFixed(2)}× the fault-free run`,
   ];
@@ -217,6 +219,7 @@ function report(r: { calm: Phase; faulty: Phase; retried: number; findings: Find
     },
     faults: faulty.faults,
     retried: r.retried,
+    retaken,
     lost: findings.lost,
     duplicated: findings.duplicated,
     disordered: findings.disordered,
