@@ -1,9 +1,10 @@
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 
-export async function historyLength(temporal: Client, orderId: string): Promise<number> {
-  const history = await temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
-  return history.events?.length ?? 0;
+const orderHandle = (temporal: Client, orderId: string) => temporal.workflow.getHandle(`order-${orderId}`);
+
+async function historyLength(temporal: Client, orderId: string): Promise<number> {
+  return (await orderHandle(temporal, orderId).fetchHistory()).events?.length ?? 0;
 }
 
 /**
@@ -13,7 +14,7 @@ export async function historyLength(temporal: Client, orderId: string): Promise<
  * wait out. Idle is what Temporal says: no workflow task, activity or child pending, and the
  * history unchanged across three reads.
  */
-export async function settledHistoryLength(temporal: Client, orderId: string): Promise<number> {
+async function settledHistoryLength(temporal: Client, orderId: string): Promise<number> {
   let last = -1;
   for (let stableFor = 0; stableFor < 3;) {
     await new Promise((r) => setTimeout(r, 100));
@@ -25,7 +26,7 @@ export async function settledHistoryLength(temporal: Client, orderId: string): P
 }
 
 async function isIdle(temporal: Client, orderId: string): Promise<boolean> {
-  const { raw } = await temporal.workflow.getHandle(`order-${orderId}`).describe();
+  const { raw } = await orderHandle(temporal, orderId).describe();
   return !raw.pendingWorkflowTask && !raw.pendingActivities?.length && !raw.pendingChildren?.length;
 }
 
@@ -36,7 +37,7 @@ async function isIdle(temporal: Client, orderId: string): Promise<boolean> {
 export async function eventsWrittenBy(temporal: Client, orderId: string, fn: () => Promise<void>): Promise<string[]> {
   const before = await settledHistoryLength(temporal, orderId);
   await fn();
-  const { events } = await temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
+  const { events } = await orderHandle(temporal, orderId).fetchHistory();
   return (events ?? [])
     .slice(before)
     .map((e) => String(proto.api.enums.v1.EventType[e.eventType!]).replace('EVENT_TYPE_', ''));
