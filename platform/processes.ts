@@ -87,10 +87,14 @@ export async function waitForPort(
   }
 }
 
+/**
+ * Whether another socket holds `host:port`. Any other bind error (an address this machine does
+ * not have, a port it may not bind) rejects with it: moving to another port would not help.
+ */
 export async function isPortInUse(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const srv = net.createServer();
-    srv.once('error', () => resolve(true));
+    srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(true) : reject(err)));
     srv.listen(port, host, () => srv.close(() => resolve(false)));
   });
 }

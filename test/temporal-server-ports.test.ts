@@ -3,7 +3,7 @@ import { Connection } from '@temporalio/client';
 import { loadDevServerConfig } from '../platform/temporal-dev-config';
 import { ensureTemporalCli } from '../platform/temporal-cli';
 import { freePort } from '../platform/processes';
-import { startTemporalDevServer, DevServerHandle } from '../platform/temporal-server';
+import { startTemporalDevServer, DevServerHandle, PortTakenError } from '../platform/temporal-server';
 
 /**
  * Launchers that start at the same moment (a Pi's service and a developer's `npm start`, or CI's
@@ -49,3 +49,17 @@ async function answersWhileRunning(server: DevServerHandle): Promise<boolean> {
     await connection.close();
   }
 }
+
+/**
+ * temporal-dev.yml's `ip` names an address of this machine (a Pi given a fixed LAN address). When
+ * the machine no longer has it, binding fails with EADDRNOTAVAIL: the start must say so, not take
+ * the ports for "in use", move to random ones and then fail with a port-taken error on a port
+ * nothing holds.
+ */
+test('a configured address this machine does not have fails the start with the bind error', async () => {
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never assigned to a host.
+  const cfg = { ...loadDevServerConfig(), ip: '192.0.2.1', port: await freePort() };
+  const start = startTemporalDevServer({ cliPath: await cliPath(), cfg, headless: true });
+  await expect(start).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+  await expect(start).rejects.not.toBeInstanceOf(PortTakenError);
+}, 60_000);
