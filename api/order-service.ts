@@ -128,14 +128,20 @@ export async function createOrder(
   const snapshot = order.toSnapshot(state);
   // The table is claimed last, once nothing else can refuse the order.
   if (table) await seatOrder(deps, auth, orderId, table.id, body.newCheck === true);
+  let runId: string;
   try {
-    await deps.temporal.workflow.start('checkout', checkoutStart(deps, auth, body, state, settings.name));
+    ({ firstExecutionRunId: runId } = await deps.temporal.workflow.start(
+      'checkout',
+      checkoutStart(deps, auth, body, state, settings.name),
+    ));
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
       return { created: false, snapshot: await reopened(deps, auth, orderId) };
     throw err;
   }
-  publish(deps, { orderId, locationId: auth.locationId, events: changeEvents(snapshot), snapshot });
+  // The run queues the same opening events first (same pure rules), so they are its first ones.
+  const events = changeEvents(snapshot);
+  publish(deps, { orderId, locationId: auth.locationId, events, snapshot, written: { runId, through: events.length } });
   return { created: true, snapshot };
 }
 
@@ -148,8 +154,7 @@ async function reopened(deps: AppDeps, auth: AuthContext, orderId: string): Prom
   if (closed) return ownedOr404(closed, auth);
   const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
   try {
-    const caller = { callerLocationId: auth.locationId, publishes: true };
-    return publishAnswer(deps, await executeUpdate(handle, msg.openOrderUpdate, caller));
+    return publishAnswer(deps, await executeUpdate(handle, msg.openOrderUpdate, publishingCaller(deps, auth, orderId)));
   } catch (err) {
     const refused = updateError(err);
     if (refused) throw refused;
@@ -308,7 +313,7 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   idempotencyKey?: string,
 ): Promise<Ret> {
   const handle = deps.temporal.workflow.getHandle(workflowIds.order(orderId));
-  const callerArg = { ...arg, callerLocationId: auth.locationId, publishes: true } as Arg;
+  const callerArg = { ...arg, ...publishingCaller(deps, auth, orderId) } as Arg;
   try {
     const updateId = idempotencyKey ? `${def.name}:${idempotencyKey}` : undefined;
     return publishAnswer(deps, await executeUpdate(handle, def, callerArg, updateId));
@@ -326,12 +331,19 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
   }
 }
 
+/** This API as the caller of an order's Update: it publishes the answer, and says how far it wrote. */
+function publishingCaller(deps: AppDeps, auth: AuthContext, orderId: string): msg.Caller {
+  // Set even when undefined, so a client's body can never say what was written.
+  return { callerLocationId: auth.locationId, publishes: true, written: deps.writtenEvents?.get(orderId) };
+}
+
 /**
  * Publishes what a change's answer carries (events, projection, NOTIFY) at once, instead of the
  * workflow spending an activity and a task per change on it. The response does not wait for it
  * (before, publishing followed the answer too): NOTIFYing commits queue behind each other, and a
  * cashier should not. Writes may land in any order, since each batch repeats every event not yet
- * durable; if one fails, or this process dies first, the workflow's catch-up writes the same rows.
+ * known to be durable (what this server wrote, its next change tells the run: WrittenEvents); if
+ * one fails, or this process dies first, the workflow's catch-up writes the same rows.
  */
 function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
   if (!msg.isPublished(answer)) return answer; // from a worker older than this API
@@ -341,12 +353,19 @@ function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
 
 function publish(deps: AppDeps, batch: PublishBatch): void {
   // One statement, so no transaction around it (see appendEvents).
-  void writeOrderEvents(deps.knex, batch).catch((err) =>
-    deps.logger.warn(
-      { err: (err as Error).message, orderId: batch.orderId },
-      'publishing a change failed; the workflow catches up',
-    ),
+  void writeOrderEvents(deps.knex, batch).then(
+    () => noteWritten(deps, batch),
+    (err) =>
+      deps.logger.warn(
+        { err: (err as Error).message, orderId: batch.orderId },
+        'publishing a change failed; the workflow catches up',
+      ),
   );
+}
+
+function noteWritten(deps: AppDeps, { orderId, snapshot, written }: PublishBatch): void {
+  if (snapshot.status !== 'open') deps.writtenEvents?.forget(orderId);
+  else if (written) deps.writtenEvents?.note(orderId, written);
 }
 
 /** Where gateways call back: PUBLIC_BASE_URL, else this API's own address. */

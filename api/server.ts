@@ -5,6 +5,7 @@ import { EventHub } from './realtime/hub';
 import { websocketHandler, WS_LIMITS } from './realtime/ws';
 import type { AppDeps } from './types';
 import { SessionCache } from './session-cache';
+import { WrittenEvents } from './written-events';
 
 export interface ApiServer {
   server: http.Server;
@@ -18,10 +19,13 @@ export async function startApiServer(
   shared: AppDeps,
   opts: { databaseUrl: string; port: number; host: string; pingIntervalMs?: number },
 ): Promise<ApiServer> {
-  // Each server has its own token cache, kept honest by its own revocation listener. Everything
-  // else is read through to the shared deps (not copied), so a dependency set on them later (mDNS
-  // discovery, gateways) reaches this server too.
-  const deps: AppDeps = Object.assign(Object.create(shared) as AppDeps, { sessions: new SessionCache() });
+  // Each server has its own token cache, kept honest by its own revocation listener, and its own
+  // marks of the events it wrote. Everything else is read through to the shared deps (not
+  // copied), so a dependency set on them later (mDNS discovery, gateways) reaches this server too.
+  const deps: AppDeps = Object.assign(Object.create(shared) as AppDeps, {
+    sessions: new SessionCache(),
+    writtenEvents: new WrittenEvents(),
+  });
   const hub = new EventHub(opts.databaseUrl, deps.knex, deps.logger, deps.sessions);
   await hub.start();
   const app = websockify(createApp(deps) as any);

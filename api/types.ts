@@ -5,6 +5,7 @@ import type { Logger } from '../platform/logger';
 import type { Gateways } from '../core/gateway';
 import type { Discovery } from '../platform/mdns';
 import type { SessionCache } from './session-cache';
+import type { WrittenEvents } from './written-events';
 import type { Role } from '../core/roles';
 
 export interface AuthContext {
@@ -43,4 +44,6 @@ export interface AppDeps {
   discovery?: Discovery;
   /** This API server's resolved tokens (absent: every request reads the session). */
   sessions?: SessionCache;
+  /** How far this API server has written each open order's events (absent: it says nothing). */
+  writtenEvents?: WrittenEvents;
 }

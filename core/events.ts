@@ -26,6 +26,18 @@ export interface PublishBatch {
   locationId: string;
   events: OrderEvent[];
   snapshot: OrderSnapshot;
+  /** Where the batch ends in its run's outbox: what a caller that wrote it reports back (see Written). */
+  written?: Written;
+}
+
+/**
+ * A checkout run's events up to the `through`-th it emitted are written. A caller that wrote a
+ * batch says so with its next change, and the run stops repeating those events in its answers
+ * (issue 10). The count is per run, so a continued run ignores what was said of an earlier one.
+ */
+export interface Written {
+  runId: string;
+  through: number;
 }
 
 /** What a new version of an order tells its subscribers: the order, and the cart to its terminal's display. */

@@ -16,7 +16,7 @@ import type {
 } from './order';
 import type { GatewayEvent, PaymentReport } from './payment';
 import type { RefundObject } from './refund';
-import type { PublishBatch } from './events';
+import type { PublishBatch, Written } from './events';
 import type { SplitRequest } from './split';
 
 /**
@@ -31,6 +31,8 @@ export interface Caller {
    * the workflow publishes them only as a durable catch-up, once per burst.
    */
   publishes?: boolean;
+  /** What this caller already wrote of the run's events (from earlier answers' batches). */
+  written?: Written;
 }
 
 /** An Update's answer to a caller that publishes: the answer, and what it has to publish. */

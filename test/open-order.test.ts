@@ -3,6 +3,7 @@ import { startHarness, Harness } from './support/harness';
 import { connectSocket } from './support/ws-client';
 import { until } from './support/payments';
 import { seedDemoShop } from '../db/seed';
+import { startApiServer } from '../api/server';
 
 /**
  * An order opens with a plain workflow start (issue 10): the API applies and publishes the
@@ -46,17 +47,25 @@ it('keeps the opening version until it is durable: a lost API write is made good
     body: { type: 'takeaway', lines: [espresso()] },
   });
   const id = opened.body.id;
-  // The API's own write landed; drop it, as if that API replica had died before writing it.
+  // The API's own write landed; drop it, as if that API replica had died before writing it. The
+  // terminal's payment then reaches another replica, which wrote nothing of the order.
   await until(
     () => h.deps.knex('order_events').where({ order_id: id, version: 1 }).first(),
     (row) => row !== undefined,
   );
   await h.deps.knex('order_events').where({ order_id: id, version: 1 }).delete();
-  const paid = await h.api('POST', `/api/v1/orders/${id}/payments`, {
-    token: cashier,
-    body: { method: 'cash', amount: opened.body.totals.total, tendered: opened.body.totals.total },
-    headers: { 'idempotency-key': randomUUID() },
+  const other = await startApiServer(h.deps, { databaseUrl: h.databaseUrl, port: 0, host: '127.0.0.1' });
+  const res = await fetch(`${other.url}/api/v1/orders/${id}/payments`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${cashier}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    body: JSON.stringify({ method: 'cash', amount: opened.body.totals.total, tendered: opened.body.totals.total }),
   });
+  await other.close();
+  const paid = { status: res.status, body: (await res.json()) as any };
   expect(paid.status).toBe(201);
   expect(paid.body.order.status).toBe('closed');
   const events = await h.deps.knex('order_events').where({ order_id: id, event: 'order.updated' }).orderBy('version');

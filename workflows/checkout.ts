@@ -31,7 +31,7 @@ import type { OrderState, OrderSnapshot, PaymentState } from '../core/order';
 import * as msg from '../core/messages';
 import { DATA_ERROR_TYPE, Rejection } from '../core/failures';
 import { guard, rejectionFailure } from './rejection';
-import { OrderEvent, changeEvents, topic, workflowIds } from '../core/events';
+import { OrderEvent, changeEvents, topic, workflowIds, type PublishBatch } from '../core/events';
 import { orderMilestone, orderSearchAttributes } from '../core/search-attributes';
 import { formatMoney } from '../core/format';
 import { kitchenTicketOf, orderNumberTicketOf, receiptOf } from '../core/tickets';
@@ -120,6 +120,8 @@ class CheckoutRun {
   private readonly state: OrderState;
   private readonly maxUpdates: number;
   private readonly outbox: OrderEvent[] = [];
+  /** Events this run has emitted: the outbox holds the newest of them, in order (see Written). */
+  private emitted = 0;
   private readonly prints: PrintRequest[];
   private printSeq: number;
   private updatesThisRun = 0;
@@ -282,6 +284,7 @@ class CheckoutRun {
 
   private emit(event: OrderEvent['event'], topics: string[], data: unknown): void {
     this.outbox.push({ event, topics, data, version: this.state.version });
+    this.emitted += 1;
     if (!this.callerPublishes || this.outbox.length >= CATCH_UP_MAX_EVENTS) this.urgent = true;
   }
 
@@ -293,6 +296,7 @@ class CheckoutRun {
   // Typed as T for the Update definitions: the API unwraps the answer (api/order-service.ts).
   private answer<T>(caller: Caller, change: () => T): T {
     if (!caller.publishes || !patched('caller-publishes-changes')) return change();
+    if (caller.written?.runId === workflowInfo().runId) this.confirmWritten(caller.written.through);
     this.callerPublishes = true;
     try {
       const published: msg.Published<T> = { published: change(), batch: this.pendingBatch() };
@@ -302,14 +306,26 @@ class CheckoutRun {
     }
   }
 
-  private pendingBatch() {
+  private pendingBatch(): PublishBatch {
     const { state } = this;
     return {
       orderId: state.id,
       locationId: state.locationId,
       events: [...this.outbox],
       snapshot: order.toSnapshot(state),
+      written: { runId: workflowInfo().runId, through: this.emitted },
     };
+  }
+
+  /**
+   * The run's events up to the `through`-th are durable: they leave the outbox, so answers stop
+   * repeating them and no catch-up writes them again. Said by the publisher and the close of what
+   * they wrote, and by a caller of what it wrote from earlier answers (issue 10; histories from
+   * before have no such callers, and the writers took the same events off by count).
+   */
+  private confirmWritten(through: number): void {
+    const n = Math.min(through - (this.emitted - this.outbox.length), this.outbox.length);
+    if (n > 0) this.outbox.splice(0, n);
   }
 
   /** Publishes the new snapshot to every topic that shows this order. */
@@ -348,8 +364,9 @@ class CheckoutRun {
 
   /**
    * Publishes the outbox in order. Events stay in it until they are durable, so every answer to
-   * a publishing caller repeats them. What such callers published already waits for one catch-up
-   * per burst (a crashed API replica's changes still arrive), or for the close to take it along.
+   * a publishing caller repeats them until a caller says it wrote them. The rest of what such
+   * callers published waits for one catch-up per burst (a crashed API replica's changes still
+   * arrive), or for the close to take it along.
    */
   private async publisher(): Promise<void> {
     const { state, outbox } = this;
@@ -359,9 +376,11 @@ class CheckoutRun {
         await condition(() => this.urgent || this.closing, CATCH_UP_AFTER_MS);
         if (this.closing) continue; // the closing transaction takes them along
       }
+      if (outbox.length === 0) continue; // their callers wrote them all meanwhile
       this.publishing = true;
       this.urgent = false;
       const batch = outbox.slice();
+      const through = this.emitted;
       // Retrying a batch Postgres refuses for good would hold back every later version: report it, go on.
       await publishOrderEvents({
         orderId: state.id,
@@ -369,7 +388,7 @@ class CheckoutRun {
         events: batch,
         snapshot: order.toSnapshot(state),
       }).catch((err) => this.reportDataError(err, `events up to version ${batch[batch.length - 1]!.version}`));
-      outbox.splice(0, batch.length);
+      this.confirmWritten(through);
       await confirmRefunds(batch);
       this.publishing = false;
     }
@@ -399,13 +418,14 @@ class CheckoutRun {
     this.closing = true;
     await condition(() => !this.publishing);
     const events = outbox.slice();
+    const through = this.emitted;
     const closingReq = { ...req, events };
     const local = !this.answerWaits || patched('cash-close-before-its-answer') || !patched('close-after-the-answer');
     const written = local
       ? persistOrderLocally(closingReq).catch(() => persistOrder(closingReq))
       : persistOrder(closingReq);
     const { receiptNumber } = await written.catch(fails);
-    outbox.splice(0, events.length);
+    this.confirmWritten(through);
     this.closing = false;
     await confirmRefunds(events);
     return receiptNumber;
