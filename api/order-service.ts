@@ -334,7 +334,12 @@ export async function updateOrder<Ret, Arg extends msg.Caller>(
 /** This API as the caller of an order's Update: it publishes the answer, and says how far it wrote. */
 function publishingCaller(deps: AppDeps, auth: AuthContext, orderId: string): msg.Caller {
   // Set even when undefined, so a client's body can never say what was written.
-  return { callerLocationId: auth.locationId, publishes: true, written: deps.writtenEvents?.get(orderId) };
+  return {
+    callerLocationId: auth.locationId,
+    publishes: true,
+    compact: true,
+    written: deps.writtenEvents?.get(orderId),
+  };
 }
 
 /**
@@ -345,10 +350,11 @@ function publishingCaller(deps: AppDeps, auth: AuthContext, orderId: string): ms
  * known to be durable (what this server wrote, its next change tells the run: WrittenEvents); if
  * one fails, or this process dies first, the workflow's catch-up writes the same rows.
  */
-function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T>): T {
+function publishAnswer<T>(deps: AppDeps, answer: T | msg.Published<T> | msg.Compact): T {
   if (!msg.isPublished(answer)) return answer; // from a worker older than this API
-  publish(deps, answer.batch);
-  return answer.published;
+  const { published, batch } = msg.openAnswer<T>(answer);
+  publish(deps, batch);
+  return published;
 }
 
 function publish(deps: AppDeps, batch: PublishBatch): void {

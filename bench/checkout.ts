@@ -425,6 +425,8 @@ interface ActionCounts {
   searchAttributeUpserts: number;
   childWorkflows: number;
   historyEvents: number;
+  /** The history's size as the server stores it (protobuf): payloads are most of it. */
+  historyKiB: number;
 }
 
 const ACTION_KINDS: Array<[keyof ActionCounts, string]> = [
@@ -437,6 +439,7 @@ const ACTION_KINDS: Array<[keyof ActionCounts, string]> = [
   ['searchAttributeUpserts', 'search-attribute upserts'],
   ['childWorkflows', 'child workflows'],
   ['historyEvents', 'history events'],
+  ['historyKiB', 'history KiB'],
 ];
 
 const emptyCounts = (): ActionCounts =>
@@ -449,6 +452,7 @@ function countEvents(
   const c = emptyCounts();
   c.historyEvents = events.length;
   for (const e of events) {
+    c.historyKiB += encodedBytes(e) / 1024;
     const type = typeof e.eventType === 'string' ? e.eventType : (EVENT_TYPE_NAMES[Number(e.eventType)] ?? '');
     if (type.endsWith('WORKFLOW_TASK_COMPLETED')) c.workflowTasks += 1;
     else if (type.endsWith('ACTIVITY_TASK_SCHEDULED')) c.activities += 1;
@@ -464,6 +468,7 @@ function countEvents(
 }
 
 let EVENT_TYPE_NAMES: Record<number, string> = {};
+let encodedBytes: (event: object) => number = () => NaN;
 
 interface ActionTally {
   workflows: number;
@@ -494,6 +499,8 @@ async function tallyActions(h: Harness, workflowIds: string[], limit = 20): Prom
   EVENT_TYPE_NAMES = Object.fromEntries(
     Object.entries(temporal.api.enums.v1.EventType).map(([name, n]) => [n as number, name]),
   );
+  const { HistoryEvent } = temporal.api.history.v1;
+  encodedBytes = (e) => HistoryEvent.encode(e as never).finish().length;
   const sample = workflowIds.slice(0, limit);
   const total = emptyCounts();
   const counted = await Promise.all(sample.map((id) => settledHistory(h, id).then(countEvents)));

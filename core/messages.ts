@@ -33,6 +33,8 @@ export interface Caller {
   publishes?: boolean;
   /** What this caller already wrote of the run's events (from earlier answers' batches). */
   written?: Written;
+  /** The caller reads compact answers (see Compact); callers from before get whole ones. */
+  compact?: boolean;
 }
 
 /** An Update's answer to a caller that publishes: the answer, and what it has to publish. */
@@ -41,8 +43,37 @@ export interface Published<T> {
   batch: PublishBatch;
 }
 
-export function isPublished<T>(answer: T | Published<T>): answer is Published<T> {
-  return typeof answer === 'object' && answer !== null && 'published' in answer && 'batch' in answer;
+/**
+ * A compact answer: the answer is the order as the batch's newest event carries it (a cart
+ * change), so neither the answer nor the batch's projection repeats it. Such an answer holds the
+ * order once instead of three times, in the Update's history event and on every hop (issue 10).
+ */
+export interface Compact {
+  batch: Omit<PublishBatch, 'snapshot'>;
+}
+
+export function isPublished<T>(answer: T | Published<T> | Compact): answer is Published<T> | Compact {
+  return typeof answer === 'object' && answer !== null && 'batch' in answer;
+}
+
+/** The compact form when the answer is the newest event's order (the same object), else the whole one. */
+export function compactAnswer<T>(answer: T, batch: PublishBatch): Published<T> | Compact {
+  const { snapshot: _snapshot, ...rest } = batch;
+  return newestOrder(batch) === answer ? { batch: rest } : { published: answer, batch };
+}
+
+/** A publishing caller's answer and batch, whichever form the answer came in. */
+export function openAnswer<T>(answer: Published<T> | Compact): Published<T> {
+  if ('published' in answer) return answer;
+  const order = newestOrder(answer.batch)!;
+  return { published: order as T, batch: { ...answer.batch, snapshot: order } };
+}
+
+function newestOrder(batch: Pick<PublishBatch, 'events'>): OrderSnapshot | undefined {
+  for (let i = batch.events.length - 1; i >= 0; i--) {
+    if (batch.events[i]!.event === 'order.updated') return batch.events[i]!.data as OrderSnapshot;
+  }
+  return undefined;
 }
 
 export const openOrderUpdate = defineUpdate<OrderSnapshot, [Caller]>('openOrder');

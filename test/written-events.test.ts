@@ -28,13 +28,18 @@ const line = (name: string) => ({
   ...(name === 'Espresso' ? { modifierIds: [h.shop.modifiers['Regular']] } : {}),
 });
 
-/** The versions of the events each Update answer of the order carried to its caller, in order. */
-async function answeredVersions(orderId: string): Promise<number[][]> {
+/** Each Update answer of the order as its history holds it, in order. */
+async function answers(orderId: string): Promise<Array<{ published?: unknown; batch: PublishBatch }>> {
   const { events } = await h.deps.temporal.workflow.getHandle(`order-${orderId}`).fetchHistory();
   return (events ?? [])
     .map((e) => e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads?.[0]?.data)
     .filter((data): data is Uint8Array => data != null)
-    .map((data) => (JSON.parse(Buffer.from(data).toString()).batch as PublishBatch).events.map((e) => e.version));
+    .map((data) => JSON.parse(Buffer.from(data).toString()));
+}
+
+/** The versions of the events each Update answer of the order carried to its caller, in order. */
+async function answeredVersions(orderId: string): Promise<number[][]> {
+  return (await answers(orderId)).map((a) => a.batch.events.map((e) => e.version));
 }
 
 /** Adds a line through `baseUrl` once the order's newest version is written, as a cashier's next tap finds it. */
@@ -49,7 +54,7 @@ async function addLineAfterWrite(baseUrl: string, orderId: string, version: numb
     body: JSON.stringify(body),
   });
   expect(res.status).toBe(200);
-  return (await res.json()) as { version: number };
+  return (await res.json()) as { version: number; [field: string]: unknown };
 }
 
 it('answers each change with only the events its API has not written yet', async () => {
@@ -82,4 +87,18 @@ it("refuses a client's claim of what was written", async () => {
   const res = await h.api('POST', `/api/v1/orders/${id}/lines`, { token: cashier, body: forged });
   expect(res.status).toBe(422);
   expect(res.body.errors).toEqual([{ path: '(body)', message: expect.stringContaining('written') }]);
+});
+
+it("holds a cart change's order once in its answer, and the cashier still gets it whole", async () => {
+  const opened = await h.api('POST', '/api/v1/orders', { token: cashier, body: { type: 'takeaway' } });
+  const added = await addLineAfterWrite(h.baseUrl, opened.body.id, 1, line('Burger'));
+  const [answer] = await answers(opened.body.id);
+  expect(Object.keys(answer!)).toEqual(['batch']);
+  expect(answer!.batch.snapshot).toBeUndefined();
+  expect(answer!.batch.events).toEqual([expect.objectContaining({ event: 'order.updated', data: added })]);
+  const row = await until(
+    () => h.deps.knex('orders').where({ id: opened.body.id }).first('version', 'snapshot'),
+    (r) => r?.version === 2,
+  );
+  expect(row.snapshot).toEqual(added);
 });

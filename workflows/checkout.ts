@@ -299,8 +299,9 @@ class CheckoutRun {
     if (caller.written?.runId === workflowInfo().runId) this.confirmWritten(caller.written.through);
     this.callerPublishes = true;
     try {
-      const published: msg.Published<T> = { published: change(), batch: this.pendingBatch() };
-      return published as T;
+      const answer = change();
+      const batch = this.pendingBatch();
+      return (caller.compact ? msg.compactAnswer(answer, batch) : { published: answer, batch }) as T;
     } finally {
       this.callerPublishes = false;
     }
