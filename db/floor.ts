@@ -108,14 +108,24 @@ export async function claimTable(
 
 /** Frees the order's table (close, cancel, a move off the floor). Idempotent. */
 export async function releaseTableClaim(trx: Knex.Transaction, orderId: string): Promise<void> {
-  const released = await prepared(
-    trx('table_claims')
-      .where({ order_id: orderId })
-      .whereNull('released_at')
-      .update({ released_at: trx.fn.now() })
-      .returning(['table_id', 'location_id']),
-  );
-  if (released.length) await publishTablesUpdated(trx, released[0].location_id, [released[0].table_id]);
+  await publishReleased(trx, await prepared(claimRelease(trx, orderId)));
+}
+
+/** The release of the order's claim as a query, returning the table it freed (none when it held none). */
+export function claimRelease(trx: Knex.Transaction, orderId: string) {
+  return trx('table_claims')
+    .where({ order_id: orderId })
+    .whereNull('released_at')
+    .update({ released_at: trx.fn.now() })
+    .returning(['table_id', 'location_id']);
+}
+
+/** Tells the floor a claim's table is free. */
+export async function publishReleased(
+  trx: Knex.Transaction,
+  released: Array<{ table_id: string; location_id: string }>,
+): Promise<void> {
+  if (released.length) await publishTablesUpdated(trx, released[0]!.location_id, [released[0]!.table_id]);
 }
 
 /** Drops a claim that never got its order (the API died between the claim and the workflow's start). */

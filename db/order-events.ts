@@ -10,7 +10,6 @@ import { appendEvents } from './events';
 import type { OrderSnapshot } from '../core/order';
 import { projectionRow } from './order-projection';
 import { KEEP_RECEIPT_NUMBER } from './receipt-numbers';
-import { prepared } from './prepared';
 
 export interface PublishRequest {
   orderId: string;
@@ -22,13 +21,11 @@ export interface PublishRequest {
   dedupeKey?: string;
 }
 
-/** Upserts the live projection unless a newer version is already there. */
-export async function upsertProjection(trx: Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
-  await prepared(projectionUpsert(trx, s, extra));
-}
-
-/** The projection's upsert as a query (run it, or run it alongside the events: see appendEvents). */
-function projectionUpsert(db: Knex | Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
+/**
+ * The live projection's upsert, unless a newer version is already there, as a query: run it
+ * alongside the events (see appendEvents) or the close's own rows (activities/orders.ts).
+ */
+export function projectionUpsert(db: Knex | Knex.Transaction, s: OrderSnapshot, extra: Record<string, unknown> = {}) {
   const row = { ...projectionRow(s), ...extra };
   // The key stays out of the update: updating it (even to itself) locks the row against the
   // key-share locks that the order's event inserts take (foreign key), and two writers deadlock.

@@ -206,7 +206,7 @@ it("marks a close persisted whose row the API's write of the same version commit
     () =>
       h.deps.knex.raw(
         `select count(*)::int as n from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "orders"%'`,
+          where datname = current_database() and wait_event_type = 'Lock' and query ilike '%insert into "orders"%'`,
       ),
     (r) => r.rows[0].n === 1,
   );
@@ -215,4 +215,57 @@ it("marks a close persisted whose row the API's write of the same version commit
 
   const written = await h.deps.knex('orders').where('id', id).first('version', 'persisted_at');
   expect(written).toMatchObject({ version: closed.version, persisted_at: expect.any(Date) });
+});
+
+/**
+ * Every round trip of a close holds up the cashier's answer, and those under the items' locks
+ * hold up every other till selling the same items (issue 10). A sold order's close is: lock and
+ * mark the order, write its own rows (projection, lines, payments, table), lock the items, move
+ * their stock, draw the receipt number.
+ */
+it('closes a sold order in five statements, its rows all written', async () => {
+  const order = await openOrder('Croissant', 'Burger');
+  const row = (): Promise<{ snapshot: OrderSnapshot } | undefined> =>
+    h.deps.knex('orders').where('id', order.id).first('snapshot');
+  const open = (await until(row, Boolean))!.snapshot;
+  const half = Math.floor(open.totals.total / 2);
+  const cash = (amount: number) => ({
+    id: randomUUID(),
+    orderId: order.id,
+    method: 'cash' as const,
+    provider: null,
+    status: 'succeeded' as const,
+    amount,
+    tip: 0,
+    fee: 0,
+    tendered: amount,
+    change: 0,
+    createdAt: new Date().toISOString(),
+    settledAt: new Date().toISOString(),
+  });
+  const payments = [cash(half), cash(open.totals.total - half)];
+  const closed: OrderSnapshot = { ...open, status: 'closed', version: open.version + 1, payments };
+  const stockLines = open.lines.map((l) => ({ lineId: l.id, itemId: l.itemId!, quantity: l.quantity }));
+  const statements = new Map<unknown, string[]>();
+  const onQuery = (q: { sql: string; __knexTxId?: unknown }) => {
+    if (q.__knexTxId && !/^(BEGIN|COMMIT)/.test(q.sql))
+      statements.set(q.__knexTxId, [...(statements.get(q.__knexTxId) ?? []), q.sql]);
+  };
+  h.deps.knex.on('query', onQuery);
+  try {
+    const persisted = await orderActivities({ knex: h.deps.knex, logger }).persistOrder({
+      snapshot: closed,
+      stockLines,
+    });
+    expect(persisted.receiptNumber).toEqual(expect.any(Number));
+  } finally {
+    h.deps.knex.off('query', onQuery);
+  }
+  const close = [...statements.values()].find((sqls) =>
+    sqls.some((sql) => /UPDATE orders o SET persisted_at/.test(sql)),
+  );
+  expect(close).toHaveLength(5);
+  const count = async (table: string, column = 'order_id') =>
+    Number((await h.deps.knex(table).where(column, order.id).count())[0]!.count);
+  expect([await count('order_lines'), await count('payments'), await count('inventory_movements')]).toEqual([2, 2, 2]);
 });
