@@ -253,13 +253,10 @@ async function markPersisted(
  * `refunded` status back.
  */
 function mergePayments(trx: Knex.Transaction, s: OrderSnapshot): Knex.Raw | undefined {
-  const insert = insertRows(
-    trx,
-    'payments',
-    s.payments.map((p, i) => paymentRow(s, p, i)),
-  );
+  const rows = s.payments.map((p, i) => paymentRow(s, p, i));
+  const insert = insertRows(trx, 'payments', rows);
   if (!insert) return undefined;
-  const { id: _id, status: _status, ...columns } = paymentRow(s, s.payments[0]!, 0);
+  const { id: _id, status: _status, ...columns } = rows[0]!;
   const merged = Object.keys(columns).map((c) => trx.raw('?? = excluded.??', [c, c]));
   return trx.raw(
     `? ON CONFLICT (id) DO UPDATE SET ${merged.map(() => '?').join(', ')},

@@ -144,11 +144,13 @@ export async function applyMovements(
   opts: { keysUnused?: boolean } = {},
 ): Promise<Array<StockChange | StockRejection>> {
   if (!ms.length) return [];
+  const keys = ms.map((m) => m.idempotencyKey).filter((k): k is string => !!k);
+  if (new Set(keys).size !== keys.length) throw new Error('a batch of stock movements repeats an idempotency key');
   const items = await lockItems(trx, ms);
   // `keysUnused`: the caller's own locks prove no movement has these keys (a close, see
   // activities/orders.ts), so the items' locks are not held for a lookup that finds nothing.
   // Were it wrong, the keys' unique index would still refuse a second movement.
-  const earlier = opts.keysUnused ? new Map() : await earlierMovements(trx, ms);
+  const earlier = opts.keysUnused ? new Map() : await earlierMovements(trx, keys);
   const planned = ms.map((m) => planMovement(m, items.get(m.itemId), earlier));
   const moved = planned.filter((p): p is PlannedMove => 'after' in p);
   if (!moved.length) return planned as Array<StockChange | StockRejection>;
@@ -223,9 +225,7 @@ async function lockItems(trx: Knex.Transaction, ms: MovementInput[]): Promise<Ma
   return new Map(rows.map((r) => [r.id, { ...r, fell: false, moved: false }]));
 }
 
-async function earlierMovements(trx: Knex.Transaction, ms: MovementInput[]): Promise<Map<string, Record<string, any>>> {
-  const keys = ms.map((m) => m.idempotencyKey).filter((k): k is string => !!k);
-  if (new Set(keys).size !== keys.length) throw new Error('a batch of stock movements repeats an idempotency key');
+async function earlierMovements(trx: Knex.Transaction, keys: string[]): Promise<Map<string, Record<string, any>>> {
   if (!keys.length) return new Map();
   const rows = await prepared(trx('inventory_movements').whereIn('idempotency_key', keys).select(MOVEMENT_COLUMNS));
   return new Map(rows.map((r) => [r.idempotency_key, r]));
