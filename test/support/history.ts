@@ -32,13 +32,29 @@ async function isIdle(temporal: Client, orderId: string): Promise<boolean> {
 
 /**
  * The events `fn` added to the order's history once it was idle, by name ("WORKFLOW_TASK_COMPLETED"),
- * so a failure says what a rejection wrote; a rejected Update writes none.
+ * so a failure says what a rejection wrote; a rejected Update writes none. The order's own catch-up
+ * timer (armed while its outbox holds events) may fire inside the window: what follows a fired timer
+ * is the order's own work until a message arrives, and anything `fn` causes begins with one, so
+ * those events are left out rather than blamed on `fn`.
  */
 export async function eventsWrittenBy(temporal: Client, orderId: string, fn: () => Promise<void>): Promise<string[]> {
   const before = await settledHistoryLength(temporal, orderId);
   await fn();
   const { events } = await orderHandle(temporal, orderId).fetchHistory();
-  return (events ?? [])
+  const names = (events ?? [])
     .slice(before)
     .map((e) => String(proto.api.enums.v1.EventType[e.eventType!]).replace('EVENT_TYPE_', ''));
+  return withoutTimerWork(names);
+}
+
+const isMessage = (name: string) =>
+  name.startsWith('WORKFLOW_EXECUTION_UPDATE_') || name === 'WORKFLOW_EXECUTION_SIGNALED';
+
+function withoutTimerWork(names: string[]): string[] {
+  let timerDriven = false;
+  return names.filter((name) => {
+    if (name === 'TIMER_FIRED') timerDriven = true;
+    else if (isMessage(name)) timerDriven = false;
+    return !timerDriven;
+  });
 }
