@@ -146,18 +146,18 @@ function lowStockBatch(s: OrderSnapshot, lowStock: LowStockAlert[]): PublishRequ
   return { orderId: s.id, locationId: s.locationId, events: alerts };
 }
 
-/**
- * Persists a closed or cancelled order in one idempotent transaction: the order, its lines,
- * modifiers, discounts and payments, and (closed orders) one stock movement per tracked line
- * keyed so a retry cannot deduct twice. A cancelled order reverses any movements it made.
- * Returns the items the sale took low (none on a repeat).
- */
 /** What a close wrote: the low-stock alerts it raised and (sold orders) the receipt number it gave. */
 export interface Persisted {
   lowStock: LowStockAlert[];
   receiptNumber?: number;
 }
 
+/**
+ * Persists a closed or cancelled order in one idempotent transaction: the order, its lines,
+ * modifiers, discounts and payments, and (sold orders) points, one stock movement per tracked
+ * line keyed so a retry cannot deduct twice, and a receipt number. A cancelled order took no
+ * stock, so it has none to give back. Returns the items the sale took low (none on a repeat).
+ */
 async function persistInTransaction(trx: Knex.Transaction, req: PersistRequest): Promise<Persisted> {
   const s = req.snapshot;
   const already = await markPersisted(trx, s.id);
